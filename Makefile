@@ -1,0 +1,92 @@
+# iosim - an educational simulator of the Windows I/O manager.
+#   make            build ./iosim
+#   make test       build and run every test (Check suites + every scenario)
+#   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo       run the asynchronous-read lesson with its explanation
+#   make bench      benchmarks (figures, not tests)
+
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+OPT     ?= -O2
+PKG_CONFIG ?= pkg-config
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wundef -Wwrite-strings
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -MMD -MP
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+# Resolved when a recipe needs them, so `make deps` can install first.
+DB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags sqlite3)
+DB_LIBS     = $(shell $(PKG_CONFIG) --libs sqlite3)
+GV_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libgvc libcgraph)
+GV_LIBS     = $(shell $(PKG_CONFIG) --libs libgvc libcgraph)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+
+ENGINE_SRC = $(filter-out sim/main.c,$(wildcard sim/*.c))
+SCN_SRC    = $(wildcard sim/scn/*.c)
+VIZ_SRC    = $(wildcard viz/*.c)
+TEST_SRC   = $(wildcard tests/*.c)
+
+ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+SCN_OBJ    = $(SCN_SRC:%.c=$(BUILD)/%.o)
+VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
+LIB        = $(BUILD)/libiosim.a
+
+.PHONY: all test asan demo bench deps clean check-scenarios
+
+all: iosim
+
+iosim: $(BUILD)/iosim
+	cp $< $@
+
+$(LIB): $(ENGINE_OBJ) $(SCN_OBJ) $(VIZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/iosim: $(BUILD)/sim/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
+
+$(BUILD)/viz/%.o: viz/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(CFLAGS) $(GV_CFLAGS) $(DB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(CFLAGS) $(CHECK_CFLAGS) -Isim -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(CFLAGS) $(DB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm
+
+deps:
+	@sh tests/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests iosim
+	cd tests && ../$(BUILD)/iosim-tests
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=address,undefined OPT=-O1 build-asan/iosim-tests
+	cd tests && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ../build-asan/iosim-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory iosim
+	./iosim run scenarios/lessons/02-async-read.iosim --explain
+
+bench: deps
+	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" $(BUILD)/iosim-bench iosim
+	./$(BUILD)/iosim-bench
+
+clean:
+	rm -rf build build-asan iosim
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,193 @@
+/*
+ * sim.h - the embedding API: build a simulated machine, load drivers, start
+ * threads, run, and read what happened.  Driver code uses wdm.h; user-mode
+ * programs (simulated threads) use the Nt* calls at the end of this file.
+ */
+#ifndef IOSIM_SIM_H
+#define IOSIM_SIM_H
+
+#include "iosim/trace.h"
+#include "iosim/wdm.h"
+
+#define IOSIM_VERSION "0.1.0"
+#define SIM_MAX_CPUS 8
+
+/* Error codes for the world (bad input, limits); bugs abort. */
+#define SIM_ERRNO_MAP(X)                             \
+  X(SIM_OK, 0, "ok")                                 \
+  X(SIM_EINVAL, -1, "invalid argument")              \
+  X(SIM_ENOENT, -2, "no such name")                  \
+  X(SIM_EEXIST, -3, "name already used")             \
+  X(SIM_ESTATE, -4, "not allowed in this state")     \
+  X(SIM_EIO, -5, "input/output error")
+
+enum {
+#define SIM_X(e, v, s) e = v,
+  SIM_ERRNO_MAP(SIM_X)
+#undef SIM_X
+};
+const char *sim_strerror(int err);
+
+/* Kernel operations whose simulated CPU cost the cost table gives. */
+#define SIM_COST_MAP(X)                                   \
+  X(COST_STEP, "step", 20)                                \
+  X(COST_CALL_DRIVER, "call-driver", 80)                  \
+  X(COST_STACK_OP, "stack-op", 20)                        \
+  X(COST_COMPLETE, "complete", 120)                       \
+  X(COST_COMPLETION_ROUTINE, "completion-routine", 60)    \
+  X(COST_IRP_ALLOC, "irp-alloc", 150)                     \
+  X(COST_IRP_FREE, "irp-free", 80)                        \
+  X(COST_INTERRUPT, "interrupt", 400)                     \
+  X(COST_DPC, "dpc", 250)                                 \
+  X(COST_APC, "apc", 300)                                 \
+  X(COST_STAGE2, "stage2", 400)                           \
+  X(COST_CONTEXT_SWITCH, "context-switch", 1200)          \
+  X(COST_WAIT, "wait", 250)                               \
+  X(COST_SET_EVENT, "set-event", 100)                     \
+  X(COST_SYSCALL, "syscall", 500)                         \
+  X(COST_IRQL, "irql", 15)                                \
+  X(COST_OP, "op", 50)
+
+typedef enum {
+#define SIM_X(e, n, v) e,
+  SIM_COST_MAP(SIM_X)
+#undef SIM_X
+  COST_COUNT
+} sim_cost_t;
+
+typedef struct sim_config {
+  int cpus;             /* 1..SIM_MAX_CPUS */
+  uint64_t seed;        /* drives every nondeterministic choice */
+  unsigned jitter_pct;  /* each step's cost varies by up to this percent */
+  uint64_t max_time_ns; /* 0 = 10 s of simulated time */
+  uint64_t max_steps;   /* 0 = 10,000,000 */
+} sim_config_t;
+
+typedef enum {
+  SIM_RUN_OK,       /* every thread finished */
+  SIM_RUN_STALLED,  /* nothing left to do, but threads still wait */
+  SIM_RUN_BUGCHECK, /* the simulated kernel stopped */
+  SIM_RUN_LIMIT     /* max_time_ns or max_steps reached */
+} sim_outcome_t;
+const char *sim_outcome_name(sim_outcome_t o);
+
+sim_t *sim_create(const sim_config_t *cfg);
+/* Frees everything, closes the trace sink.  Safe on NULL. */
+void sim_destroy(sim_t *S);
+
+int sim_cost_set(sim_t *S, const char *name, uint32_t ns);
+uint32_t sim_cost_get(const sim_t *S, sim_cost_t c);
+const char *sim_cost_name(sim_cost_t c);
+
+/* The sink is borrowed; its close() runs at sim_destroy. */
+void sim_set_sink(sim_t *S, const trc_sink_t *sink);
+/* An extra sink (e.g. an in-memory log beside the console table). */
+void sim_add_sink(sim_t *S, const trc_sink_t *sink);
+/* A sink printing an aligned table (time, CPU, IRQL, frame, event) to f. */
+trc_sink_t sim_console_sink(sim_t *S, FILE *f);
+
+/* ---- Drivers and devices (setup time) ---- */
+typedef NTSTATUS DRIVER_INITIALIZE(PDRIVER_OBJECT Driver, PVOID Arg);
+PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name,
+                               DRIVER_INITIALIZE *entry, PVOID arg);
+PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name);
+
+/* ---- Hardware ----
+ * A device model: sim_hw_start() begins a transfer that ends after the
+ * latency by raising an interrupt at `irql` on `cpu` (-1: the chooser picks
+ * one).  The ISR runs at that IRQL in whatever the CPU was doing. */
+typedef struct sim_hw sim_hw_t;
+typedef BOOLEAN SIM_ISR(sim_hw_t *Hw, PVOID Ctx, PIRP Irp);
+sim_hw_t *sim_hw_create(sim_t *S, PDEVICE_OBJECT dev, uint64_t latency_ns,
+                        int cpu, KIRQL irql, SIM_ISR *isr, PVOID ctx);
+/* From driver code: start a transfer for `Irp` (handed to the ISR). */
+void sim_hw_start(sim_hw_t *Hw, PIRP Irp, uint64_t latency_ns);
+uint64_t sim_hw_latency(const sim_hw_t *Hw);
+PDEVICE_OBJECT sim_hw_device(const sim_hw_t *Hw);
+
+/* ---- Threads ---- */
+typedef void SIM_THREAD_START(PVOID arg);
+PKTHREAD sim_thread_create(sim_t *S, const char *name, SIM_THREAD_START *fn,
+                           PVOID arg);
+const char *sim_thread_name(sim_t *S, uint32_t id);
+const char *sim_device_name(sim_t *S, uint32_t id);
+bool sim_thread_finished(const PKTHREAD t);
+bool sim_thread_waiting(const PKTHREAD t);
+uint32_t sim_thread_id(const PKTHREAD t);
+PKTHREAD sim_thread_by_name(sim_t *S, const char *name);
+void sim_name_object(PVOID dispatcher_object, const char *name);
+
+/* Runs until every thread finished, the machine stalls, a bugcheck or a
+   limit.  Can be called once. */
+sim_outcome_t sim_run(sim_t *S);
+uint64_t sim_now(const sim_t *S);
+uint64_t sim_steps(const sim_t *S);
+
+typedef struct sim_bugcheck {
+  ULONG code;
+  ULONG_PTR p[4];
+  int cpu, irql;
+  trc_frame_t frame;
+  uint64_t t_ns;
+  char reason[160];
+} sim_bugcheck_t;
+/* NULL when the run did not bugcheck. */
+const sim_bugcheck_t *sim_bugcheck(const sim_t *S);
+/* Writes the crash-analysis style report. */
+void sim_bugcheck_report(sim_t *S, FILE *f);
+
+/* Nondeterminism: every choice goes through here. */
+typedef enum { SIM_CHOOSE_PRNG, SIM_CHOOSE_REPLAY } sim_choose_mode_t;
+/* Replays a recorded choice list; past its end, choices are 0. */
+void sim_replay_choices(sim_t *S, const uint32_t *choices, size_t n);
+/* The choices made so far (for replay); valid until the next choice. */
+const uint32_t *sim_choices(const sim_t *S, size_t *n);
+
+/* Counters for tests and benchmarks. */
+typedef struct sim_stats {
+  uint64_t irps_allocated, irps_freed, irps_live;
+  uint64_t bytes_live, bytes_peak;
+  uint64_t ctx_switches, steps;
+} sim_stats_t;
+sim_stats_t sim_stats(const sim_t *S);
+
+/* ---- User mode (call from a simulated thread) ----
+ * The native calls, with the I/O manager's behaviour: NtReadFile resets the
+ * event and the file's event, builds the IRP, queues it on the thread,
+ * calls the top driver, and finishes inline or leaves it to the APC. */
+#define FILE_SYNCHRONOUS_IO_NONALERT 0x20
+#define FILE_SYNCHRONOUS_IO_ALERT 0x10
+NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Top, ULONG Options,
+                      const char *Name);
+NTSTATUS NtClose(PFILE_OBJECT File);
+NTSTATUS NtReadFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine,
+                    PVOID ApcContext, PIO_STATUS_BLOCK Iosb, ULONG Length,
+                    const LONGLONG *ByteOffset);
+NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine,
+                     PVOID ApcContext, PIO_STATUS_BLOCK Iosb, ULONG Length,
+                     const LONGLONG *ByteOffset);
+NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event,
+                               IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
+                               PIO_STATUS_BLOCK Iosb, ULONG Code,
+                               ULONG InLen, ULONG OutLen);
+/* The IRP the last Nt* I/O call of the current thread built (0 if none). */
+uint32_t sim_last_irp_id(void);
+/* Final facts of an IRP, kept after it is freed (for expectations). */
+typedef struct sim_irp_info {
+  uint32_t id;
+  UCHAR major;
+  uint32_t thread;
+  IO_STATUS_BLOCK final;
+  bool completed, freed, pending_returned;
+  uint64_t issued_ns, completed_ns;
+  int stack_count;
+  uint32_t master;
+} sim_irp_info_t;
+const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id);
+uint32_t sim_irp_count(const sim_t *S);
+/* Burn CPU time in the current context (a driver's "delay"). */
+void sim_delay(uint64_t ns);
+/* Trace a free-form note from driver or program code. */
+void sim_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

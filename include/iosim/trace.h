@@ -1,0 +1,110 @@
+/*
+ * trace.h - the trace: one record per simulated step, and the sink
+ * interface every consumer (console table, in-memory log, SQLite) plugs into.
+ */
+#ifndef IOSIM_TRACE_H
+#define IOSIM_TRACE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Event kinds, named after what happened.  X(ENUM, "name"). */
+#define TRC_KIND_MAP(X)                                     \
+  X(TRC_RUN_START, "run-start")                             \
+  X(TRC_RUN_END, "run-end")                                 \
+  X(TRC_IRP_ALLOC, "irp-alloc")                             \
+  X(TRC_IRP_FREE, "irp-free")                               \
+  X(TRC_IRP_QUEUE_THREAD, "irp-queued-to-thread")           \
+  X(TRC_IRP_UNQUEUE_THREAD, "irp-unqueued-from-thread")     \
+  X(TRC_CALL, "call-driver")                                \
+  X(TRC_DISPATCH, "dispatch")                               \
+  X(TRC_RETURN, "dispatch-return")                          \
+  X(TRC_COPY_STACK, "copy-stack")                           \
+  X(TRC_SKIP_STACK, "skip-stack")                           \
+  X(TRC_SET_COMPLETION, "set-completion")                   \
+  X(TRC_MARK_PENDING, "mark-pending")                       \
+  X(TRC_COMPLETE, "complete")                               \
+  X(TRC_COMPLETION_CALL, "completion-routine")              \
+  X(TRC_COMPLETION_RETURN, "completion-return")             \
+  X(TRC_PENDING_PROPAGATED, "pending-propagated")           \
+  X(TRC_WALK_STOPPED, "walk-stopped")                       \
+  X(TRC_WALK_DONE, "walk-done")                             \
+  X(TRC_STAGE2, "stage2")                                   \
+  X(TRC_IOSB_WRITTEN, "iosb-written")                       \
+  X(TRC_SET_CANCEL, "set-cancel-routine")                   \
+  X(TRC_CANCEL, "cancel")                                   \
+  X(TRC_CANCEL_ROUTINE, "cancel-routine")                   \
+  X(TRC_HW_START, "hw-start")                               \
+  X(TRC_INTERRUPT, "interrupt")                             \
+  X(TRC_ISR, "isr")                                         \
+  X(TRC_ISR_END, "isr-end")                                 \
+  X(TRC_DPC_QUEUED, "dpc-queued")                           \
+  X(TRC_DPC_NOT_QUEUED, "dpc-already-queued")               \
+  X(TRC_DPC_RUN, "dpc")                                     \
+  X(TRC_DPC_END, "dpc-end")                                 \
+  X(TRC_APC_QUEUED, "apc-queued")                           \
+  X(TRC_APC_RUN, "apc")                                     \
+  X(TRC_APC_END, "apc-end")                                 \
+  X(TRC_IRQL_RAISE, "irql-raise")                           \
+  X(TRC_IRQL_LOWER, "irql-lower")                           \
+  X(TRC_THREAD_START, "thread-start")                       \
+  X(TRC_THREAD_EXIT, "thread-exit")                         \
+  X(TRC_SWITCH, "thread-switch")                            \
+  X(TRC_WAIT, "wait")                                       \
+  X(TRC_WAKE, "wake")                                       \
+  X(TRC_WAIT_DONE, "wait-done")                             \
+  X(TRC_EVENT_SET, "event-set")                             \
+  X(TRC_EVENT_CLEAR, "event-clear")                         \
+  X(TRC_OP, "op")                                           \
+  X(TRC_SYSCALL, "syscall")                                 \
+  X(TRC_SYSCALL_RETURN, "syscall-return")                   \
+  X(TRC_USER_CALLBACK, "user-callback")                     \
+  X(TRC_NOTE, "note")                                       \
+  X(TRC_BUGCHECK, "bugcheck")
+
+typedef enum {
+#define TRC_X(e, s) e,
+  TRC_KIND_MAP(TRC_X)
+#undef TRC_X
+  TRC_KIND_COUNT
+} trc_kind_t;
+
+/* What a CPU is executing when a step happens. */
+typedef enum {
+  TRC_FRAME_IDLE,
+  TRC_FRAME_THREAD,
+  TRC_FRAME_APC,
+  TRC_FRAME_DPC,
+  TRC_FRAME_ISR
+} trc_frame_t;
+
+/* One step.  Strings are borrowed: valid only during the sink call. */
+typedef struct trc_event {
+  uint64_t seq;       /* 1, 2, ... in order of occurrence */
+  uint64_t t_ns;      /* simulated time */
+  int cpu;            /* -1 when no CPU is involved (setup) */
+  int irql;
+  trc_frame_t frame;
+  uint32_t thread;    /* the thread running or interrupted; 0 = none */
+  uint32_t irp;       /* 0 = none */
+  uint32_t device;    /* 0 = none */
+  int stack_location; /* the IRP's CurrentLocation, 0 = n/a */
+  trc_kind_t kind;
+  int has_status;
+  int32_t status;
+  const char *detail; /* human-readable particulars, never NULL */
+} trc_event_t;
+
+typedef struct trc_sink {
+  void (*event)(void *ud, const trc_event_t *ev);
+  void (*close)(void *ud); /* optional, called by sim_destroy */
+  void *ud;
+} trc_sink_t;
+
+const char *trc_kind_name(trc_kind_t k);
+/* Returns -1 if the name is not a kind. */
+int trc_kind_parse(const char *name);
+const char *trc_frame_name(trc_frame_t f);
+const char *trc_irql_name(int irql, char buf[16]);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * irp.c - IRPs: allocation from per-size pools, and the stack-location
+ * helpers, which are the plain pointer arithmetic of wdm.h (no checks: a
+ * driver that misuses them corrupts the IRP exactly as on Windows).
+ */
+#include "sim_int.h"
+
+static size_t irp_size(int n) { return sizeof(IRP) + (size_t)n * sizeof(IO_STACK_LOCATION); }
+
+sim_irp_info_t *irp_info(sim_t *S, uint32_t id) {
+  if (!S->keep_irp_info || id == 0) return NULL;
+  if (id >= S->irp_info_cap) {
+    size_t ncap = S->irp_info_cap ? S->irp_info_cap * 2 : 64;
+    while (ncap <= id) ncap *= 2;
+    sim_irp_info_t *n = sim_calloc(S, ncap * sizeof *n);
+    if (S->irp_info_cap) memcpy(n, S->irp_info, S->irp_info_cap * sizeof *n);
+    sim_free(S, S->irp_info, S->irp_info_cap * sizeof *n);
+    S->irp_info = n;
+    S->irp_info_cap = ncap;
+  }
+  return &S->irp_info[id];
+}
+
+const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id) {
+  if (id == 0 || id >= S->irp_info_cap || S->irp_info[id].id != id) return NULL;
+  return &S->irp_info[id];
+}
+
+uint32_t sim_irp_count(const sim_t *S) { return S->next_irp_id; }
+
+PIRP irp_alloc(sim_t *S, int8_t n) {
+  if (n < 1 || n > (int8_t)ARRAY_LEN(S->irp_pool)) n = n < 1 ? 1 : (int8_t)ARRAY_LEN(S->irp_pool);
+  pool_t *p = &S->irp_pool[n - 1];
+  PIRP irp;
+  if (p->free) {
+    irp = p->free;
+    p->free = *(void **)irp;
+    S->stats.bytes_live += irp_size(n);
+  } else {
+    irp = sim_alloc(S, irp_size(n));
+  }
+  memset(irp, 0, irp_size(n));
+  irp->Size = (uint16_t)irp_size(n);
+  irp->StackCount = n;
+  irp->CurrentLocation = (int8_t)(n + 1);
+  irp->Tail.Overlay.CurrentStackLocation = &irp->Stack[n];
+  list_init(&irp->ThreadListEntry);
+  irp->SimId = ++S->next_irp_id;
+  irp->Sim = S;
+  list_insert_tail(&S->live_irps, &irp->SimLink);
+  S->stats.irps_allocated++;
+  S->stats.irps_live++;
+  sim_irp_info_t *in = irp_info(S, irp->SimId);
+  if (in) {
+    memset(in, 0, sizeof *in);
+    in->id = irp->SimId;
+    in->stack_count = n;
+    in->issued_ns = S->now;
+    in->thread = S->cur_cpu && S->cur_cpu->thread ? S->cur_cpu->thread->id : 0;
+  }
+  TRC(S, TRC_IRP_ALLOC, irp, NULL, false, 0, "%d stack location%s", n, n == 1 ? "" : "s");
+  return irp;
+}
+
+void irp_free(sim_t *S, PIRP irp) {
+  sim_irp_info_t *in = irp_info(S, irp->SimId);
+  if (in) in->freed = true;
+  TRC(S, TRC_IRP_FREE, irp, NULL, false, 0, "IRP %u freed", irp->SimId);
+  int n = irp->StackCount;
+  list_remove(&irp->SimLink);
+  S->stats.irps_freed++;
+  S->stats.irps_live--;
+#ifdef SIM_POOL_DEBUG
+  sim_free(S, irp, irp_size(n));
+#else
+  irp->Sim = NULL;
+  pool_t *p = &S->irp_pool[n - 1];
+  *(void **)irp = p->free;
+  p->free = irp;
+  S->stats.bytes_live -= irp_size(n);
+#endif
+}
+
+PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
+  (void)ChargeQuota;
+  sim_t *S = sim_cur();
+  PIRP irp = irp_alloc(S, StackSize);
+  sim_step(S, COST_IRP_ALLOC);
+  return irp;
+}
+
+void IoFreeIrp(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  irp_free(S, Irp);
+  sim_step(S, COST_IRP_FREE);
+}
+
+PIRP IoMakeAssociatedIrp(PIRP Master, int8_t StackSize) {
+  sim_t *S = Master->Sim;
+  PIRP irp = irp_alloc(S, StackSize);
+  irp->Flags |= IRP_ASSOCIATED_IRP;
+  irp->AssociatedIrp.MasterIrp = Master;
+  irp->Tail.Overlay.Thread = Master->Tail.Overlay.Thread;
+  sim_irp_info_t *in = irp_info(S, irp->SimId);
+  if (in) in->master = Master->SimId;
+  sim_step(S, COST_IRP_ALLOC);
+  return irp;
+}
+
+PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation; }
+PIO_STACK_LOCATION IoGetNextIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation - 1; }
+
+void IoSetNextIrpStackLocation(PIRP Irp) {
+  Irp->CurrentLocation--;
+  Irp->Tail.Overlay.CurrentStackLocation--;
+}
+
+void IoSkipCurrentIrpStackLocation(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  Irp->CurrentLocation++;
+  Irp->Tail.Overlay.CurrentStackLocation++;
+  TRC(S, TRC_SKIP_STACK, Irp, NULL, false, 0, "location %d will be reused by the lower driver",
+      Irp->CurrentLocation - 1);
+  sim_step(S, COST_STACK_OP);
+}
+
+void IoCopyCurrentIrpStackLocationToNext(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  PIO_STACK_LOCATION cur = Irp->Tail.Overlay.CurrentStackLocation, next = cur - 1;
+  memcpy(next, cur, offsetof(IO_STACK_LOCATION, CompletionRoutine));
+  next->Control = 0; /* pending and invoke-on bits are not inherited */
+  TRC(S, TRC_COPY_STACK, Irp, NULL, false, 0, "location %d copied to %d", Irp->CurrentLocation,
+      Irp->CurrentLocation - 1);
+  sim_step(S, COST_STACK_OP);
+}
+
+void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Context,
+                            BOOLEAN OnSuccess, BOOLEAN OnError, BOOLEAN OnCancel) {
+  sim_t *S = Irp->Sim;
+  PIO_STACK_LOCATION next = Irp->Tail.Overlay.CurrentStackLocation - 1;
+  next->CompletionRoutine = Routine;
+  next->Context = Context;
+  next->Control = (UCHAR)((OnSuccess ? SL_INVOKE_ON_SUCCESS : 0) | (OnError ? SL_INVOKE_ON_ERROR : 0) |
+                          (OnCancel ? SL_INVOKE_ON_CANCEL : 0));
+  TRC(S, TRC_SET_COMPLETION, Irp, NULL, false, 0, "in location %d, invoke on%s%s%s",
+      Irp->CurrentLocation - 1, OnSuccess ? " success" : "", OnError ? " error" : "",
+      OnCancel ? " cancel" : "");
+  sim_step(S, COST_STACK_OP);
+}
+
+void IoMarkIrpPending(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
+  TRC(S, TRC_MARK_PENDING, Irp, NULL, false, 0, "SL_PENDING_RETURNED set in location %d",
+      Irp->CurrentLocation);
+  sim_step(S, COST_STACK_OP);
+}
+
+PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine) {
+  sim_t *S = Irp->Sim;
+  PDRIVER_CANCEL old = Irp->CancelRoutine;
+  Irp->CancelRoutine = Routine;
+  TRC(S, TRC_SET_CANCEL, Irp, NULL, false, 0, "%s", Routine ? "cancel routine set" : "cancel routine cleared");
+  sim_step(S, COST_STACK_OP);
+  return old;
+}
