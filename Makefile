@@ -28,7 +28,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 
 ENGINE_SRC = $(filter-out sim/main.c,$(wildcard sim/*.c))
-SCN_SRC    = $(wildcard sim/scn/*.c)
+SCN_SRC    = $(wildcard sim/scn/*.c) $(wildcard sim/db/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
 

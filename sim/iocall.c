@@ -20,6 +20,11 @@ NTSTATUS IofCallDriver(PDEVICE_OBJECT Dev, PIRP Irp) {
   uint32_t id = Irp->SimId;
   int where = Irp->CurrentLocation;
   UCHAR major = loc->MajorFunction;
+  sim_irp_info_t *in = irp_info(S, id);
+  if (in && !in->major_set) {
+    in->major = major;
+    in->major_set = true;
+  }
   TRC(S, TRC_CALL, Irp, Dev, false, 0, "IoCallDriver(%s, IRP %u) -> location %d", Dev->SimName, id,
       where);
   sim_step(S, COST_CALL_DRIVER);

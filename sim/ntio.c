@@ -77,6 +77,8 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   PIRP irp = io_build(S, t, r);
   uint32_t id = irp->SimId;
   t->last_irp = id;
+  sim_irp_info_t *in = irp_info(S, id);
+  if (in) in->file = fo->SimId;
   bool deferred = (irp->Flags & IRP_DEFER_IO_COMPLETION) != 0;
   io_queue_irp_to_thread(S, irp, t);
   NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);

@@ -176,7 +176,9 @@ uint32_t sim_last_irp_id(void);
 typedef struct sim_irp_info {
   uint32_t id;
   UCHAR major;
+  bool major_set;
   uint32_t thread;
+  uint32_t file; /* the file object's id, 0 if none */
   IO_STATUS_BLOCK final;
   bool completed, freed, pending_returned;
   uint64_t issued_ns, completed_ns;
@@ -185,6 +187,18 @@ typedef struct sim_irp_info {
 } sim_irp_info_t;
 const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id);
 uint32_t sim_irp_count(const sim_t *S);
+/* Keep sim_irp_info() for every IRP (off by default: memory grows with
+   total work).  Call before sim_run. */
+void sim_keep_irp_info(sim_t *S, bool on);
+/* What a trace database or a picture needs to know about the machine. */
+uint32_t sim_device_count(const sim_t *S);      /* device ids are 1..count */
+const char *sim_device_driver(sim_t *S, uint32_t id);
+uint32_t sim_device_lower(sim_t *S, uint32_t id); /* attached to, 0 if none */
+int sim_device_stack_size(sim_t *S, uint32_t id);
+uint32_t sim_thread_count(const sim_t *S);      /* thread ids are 1..count */
+/* "running", "ready", "waiting", "terminated" */
+const char *sim_thread_state(sim_t *S, uint32_t id);
+int sim_cpu_count(const sim_t *S);
 /* Burn CPU time in the current context (a driver's "delay"). */
 void sim_delay(uint64_t ns);
 /* Trace a free-form note from driver or program code. */

@@ -1,0 +1,63 @@
+/*
+ * scenario.h - scenario files: load (parse + resolve includes), run on a
+ * fresh machine, and check the `expect` lines against what happened.
+ */
+#ifndef IOSIM_SCENARIO_H
+#define IOSIM_SCENARIO_H
+
+#include "iosim/sim.h"
+
+typedef struct scn scn_t;
+
+/* A bad input: where, and what.  Printed as "file:line:col: message". */
+typedef struct scn_error {
+  char file[512];
+  int line, col;
+  char msg[512];
+} scn_error_t;
+
+/* Loads `path`.  Includes resolve relative to the including file and must
+   stay inside the scenario tree (the folder holding `scenarios/` or the
+   file's own folder) or `extra_dir` when given.  NULL + *err on bad input. */
+scn_t *scn_load(const char *path, const char *extra_dir, scn_error_t *err);
+void scn_free(scn_t *sc);
+const char *scn_title(const scn_t *sc);
+const char *scn_path(const scn_t *sc);
+/* FNV-1a 64 of the text of the file and everything it includes. */
+uint64_t scn_hash(const scn_t *sc);
+uint64_t scn_seed(const scn_t *sc);
+/* Whether the header asks for several seeds: `machine ... seeds N`. */
+unsigned scn_seed_count(const scn_t *sc);
+
+typedef struct scn_expect_result {
+  const char *text;  /* the expect line as written */
+  int line;
+  bool passed;
+  char facts[512];   /* the trace facts that decided it */
+} scn_expect_result_t;
+
+typedef struct scn_result {
+  sim_outcome_t outcome;
+  uint64_t seed;
+  int expect_total, expect_failed;
+  scn_expect_result_t *expects; /* expect_total entries, owned by the result */
+  sim_bugcheck_t bugcheck;      /* valid when outcome == SIM_RUN_BUGCHECK */
+  uint64_t end_ns;
+} scn_result_t;
+void scn_result_free(scn_result_t *r);
+
+typedef struct scn_run_opts {
+  bool has_seed;
+  uint64_t seed;
+  /* Called after the machine is built, before it runs: add sinks here. */
+  void (*on_start)(void *ud, sim_t *S);
+  /* Called after the run and the expectations, before the machine goes. */
+  void (*on_finish)(void *ud, sim_t *S, const scn_result_t *r);
+  void *ud;
+} scn_run_opts_t;
+
+/* Runs once.  Returns SIM_OK, or a SIM_E* code with *err filled when the
+   scenario cannot be built (e.g. a device on a missing driver). */
+int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_error_t *err);
+
+#endif
