@@ -17,7 +17,9 @@ static void cpu_schedule(sim_t *S, cpu_t *c, uint64_t t) {
 }
 
 void cpu_poke(sim_t *S, cpu_t *c) {
-  if (c == S->cur_cpu) return; /* it services its queues at its next step */
+  /* The CPU whose code runs now services its queues at its next step; but
+     one parked in its idle loop has no step queued and must get one. */
+  if (c == S->cur_cpu && !c->idle) return;
   if (c->step_live && c->step_end <= S->now) return;
   cpu_schedule(S, c, S->now);
 }

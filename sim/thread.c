@@ -38,11 +38,15 @@ PKTHREAD KeGetCurrentThread(void) { return thr_current(sim_cur()); }
 void thr_ready(sim_t *S, PKTHREAD t) {
   t->state = THR_READY;
   list_insert_tail(&S->ready, &t->ready_link);
-  cpu_t *idle[SIM_MAX_CPUS];
+  cpu_t *cur = S->cur_cpu, *idle[SIM_MAX_CPUS];
   uint32_t n = 0;
+  /* Code running in an idle loop (a DPC there): the loop takes the thread
+     when that code returns.  An idle loop parked in the scheduler (a timer
+     or an interrupt is being handled) runs nothing, so it is a candidate
+     like any other idle CPU. */
+  if (cur && cur->thread == NULL && !cur->idle) return;
   for (int i = 0; i < S->ncpu; i++)
-    if (S->cpu[i].thread == NULL && &S->cpu[i] != S->cur_cpu) idle[n++] = &S->cpu[i];
-  if (S->cur_cpu && S->cur_cpu->thread == NULL) return; /* this idle CPU takes it */
+    if (S->cpu[i].thread == NULL && (&S->cpu[i] != cur || cur->idle)) idle[n++] = &S->cpu[i];
   if (n) cpu_poke(S, idle[n > 1 ? chs_choose(S, n) : 0]);
 }
 
