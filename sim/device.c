@@ -60,3 +60,9 @@ PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name) {
       if (strcmp(d->SimName, name) == 0) return d;
   return NULL;
 }
+
+PDRIVER_OBJECT sim_driver_by_name(sim_t *S, const char *name) {
+  for (int i = 0; i < S->ndrivers; i++)
+    if (strcmp(S->drivers[i]->DriverName, name) == 0) return S->drivers[i];
+  return NULL;
+}

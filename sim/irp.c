@@ -57,7 +57,9 @@ PIRP irp_alloc(sim_t *S, int8_t n) {
     in->stack_count = n;
     in->issued_ns = S->now;
     in->thread = S->cur_cpu && S->cur_cpu->thread ? S->cur_cpu->thread->id : 0;
+    in->tag = S->next_irp_tag;
   }
+  S->next_irp_tag = NULL;
   TRC(S, TRC_IRP_ALLOC, irp, NULL, false, 0, "%d stack location%s", n, n == 1 ? "" : "s");
   return irp;
 }
@@ -80,6 +82,8 @@ void irp_free(sim_t *S, PIRP irp) {
   S->stats.bytes_live -= irp_size(n);
 #endif
 }
+
+void sim_tag_next_irp(const char *tag) { sim_cur()->next_irp_tag = tag; }
 
 PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
   (void)ChargeQuota;

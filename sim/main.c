@@ -1,3 +1,255 @@
-/* main.c - placeholder replaced by the command-line front end. */
-#include "iosim/sim.h"
-int main(void) { return 0; }
+/*
+ * main.c - the command line: `iosim run`, `iosim check`, and the commands
+ * that read a trace database.  A thin layer over scenario.h and tracedb.h.
+ * Exit status: 0 all good, 1 an expectation failed, 2 bad input.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iosim/scenario.h"
+
+static const char *const usage_main =
+    "usage: iosim COMMAND [options]\n"
+    "\n"
+    "  run FILE     run a scenario and print its trace\n"
+    "  check FILE.. run scenarios and print only their expectations\n"
+    "  irp          show an IRP from a trace database as WinDbg's !irp would\n"
+    "\n"
+    "`iosim COMMAND --help` describes each command.  Exit status: 0 ok,\n"
+    "1 an expectation failed, 2 bad input.\n";
+
+static const char *const usage_run =
+    "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
+    "                      [--include-dir DIR]\n"
+    "\n"
+    "Runs the scenario and prints its trace as a table (time, CPU, IRQL,\n"
+    "frame, thread, IRP, device, event), then the expectations.\n"
+    "  --seed N         override the scenario's seed\n"
+    "  --explain        a sentence under each step saying why it happened\n"
+    "  --quiet          no trace, only expectations and the outcome\n"
+    "  --db FILE        also write the run into a SQLite trace database\n"
+    "  --include-dir D  allow includes from D (outside the scenario tree)\n";
+
+static const char *const usage_check =
+    "usage: iosim check FILE... [--seed N] [--include-dir DIR]\n"
+    "\n"
+    "Runs each scenario (every seed it asks for with `machine seeds N`)\n"
+    "and prints each expectation as PASS or FAIL with the trace facts that\n"
+    "decided it.  Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
+
+typedef struct cli {
+  bool explain, quiet, has_seed;
+  uint64_t seed;
+  const char *db;
+  const char *include_dir;
+  FILE *out;
+} cli_t;
+
+static void print_error(const scn_error_t *e) {
+  if (e->line > 0) fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
+  else fprintf(stderr, "%s: %s\n", e->file, e->msg);
+}
+
+static bool parse_u64(const char *s, uint64_t *v) {
+  char *end;
+  if (!s || !*s || *s == '-') return false;
+  unsigned long long x = strtoull(s, &end, 0);
+  if (*end) return false;
+  *v = x;
+  return true;
+}
+
+/* The console table, with --explain's sentence under each row. */
+typedef struct explain_sink {
+  sim_t *S;
+  trc_sink_t table;
+  FILE *f;
+} explain_sink_t;
+
+static void explain_event(void *ud, const trc_event_t *ev) {
+  explain_sink_t *x = ud;
+  x->table.event(x->table.ud, ev);
+  char b[400];
+  scn_explain(x->S, ev, b, sizeof b);
+  if (b[0]) fprintf(x->f, "%15s \\_ %s\n", "", b);
+}
+
+static void explain_close(void *ud) {
+  explain_sink_t *x = ud;
+  if (x->table.close) x->table.close(x->table.ud);
+  free(x);
+}
+
+static void on_start(void *ud, sim_t *S) {
+  cli_t *c = ud;
+  if (c->quiet) return;
+  trc_sink_t t = sim_console_sink(S, c->out);
+  if (c->explain) {
+    explain_sink_t *x = calloc(1, sizeof *x);
+    if (!x) abort();
+    x->S = S;
+    x->table = t;
+    x->f = c->out;
+    t = (trc_sink_t){.event = explain_event, .close = explain_close, .ud = x};
+  }
+  sim_add_sink(S, &t);
+}
+
+static void on_finish(void *ud, sim_t *S, const scn_result_t *r) {
+  cli_t *c = ud;
+  if (r->outcome == SIM_RUN_BUGCHECK) {
+    fputc('\n', c->out);
+    sim_bugcheck_report(S, c->out);
+  }
+}
+
+static int print_expectations(FILE *f, const scn_t *sc, const scn_result_t *r, bool verbose) {
+  if (r->expect_total == 0) return 0;
+  for (int i = 0; i < r->expect_total; i++) {
+    const scn_expect_result_t *e = &r->expects[i];
+    if (!verbose && e->passed) continue;
+    fprintf(f, "  %s %s:%d: %s\n      %s\n", e->passed ? "PASS" : "FAIL", scn_path(sc), e->line, e->text, e->facts);
+  }
+  return r->expect_failed;
+}
+
+static int cmd_run(int argc, char **argv) {
+  cli_t c = {.out = stdout};
+  static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"explain", no_argument, 0, 'e'},
+                                       {"quiet", no_argument, 0, 'q'},      {"db", required_argument, 0, 'd'},
+                                       {"include-dir", required_argument, 0, 'I'}, {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "s:eqd:I:h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 's':
+      if (!parse_u64(optarg, &c.seed)) {
+        fprintf(stderr, "iosim run: --seed needs a number, not '%s'\n", optarg);
+        return 2;
+      }
+      c.has_seed = true;
+      break;
+    case 'e': c.explain = true; break;
+    case 'q': c.quiet = true; break;
+    case 'd': c.db = optarg; break;
+    case 'I': c.include_dir = optarg; break;
+    case 'h': fputs(usage_run, stdout); return 0;
+    default: fputs(usage_run, stderr); return 2;
+    }
+  }
+  if (optind != argc - 1) {
+    fputs(usage_run, stderr);
+    return 2;
+  }
+  scn_error_t err;
+  scn_t *sc = scn_load(argv[optind], c.include_dir, &err);
+  if (!sc) {
+    print_error(&err);
+    return 2;
+  }
+  fprintf(c.out, "%s\n%s\n\n", scn_title(sc), "");
+  scn_run_opts_t o = {.has_seed = c.has_seed, .seed = c.seed, .on_start = on_start, .on_finish = on_finish, .ud = &c};
+  scn_result_t r;
+  if (scn_run(sc, &o, &r, &err) != 0) {
+    print_error(&err);
+    scn_free(sc);
+    return 2;
+  }
+  fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
+          (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  if (r.expect_total) {
+    fprintf(c.out, "expectations: %d of %d hold\n", r.expect_total - r.expect_failed, r.expect_total);
+    print_expectations(c.out, sc, &r, true);
+  }
+  int rc = r.expect_failed ? 1 : 0;
+  scn_result_free(&r);
+  scn_free(sc);
+  return rc;
+}
+
+static int check_file(const char *path, const cli_t *c, int *failed_files) {
+  scn_error_t err;
+  scn_t *sc = scn_load(path, c->include_dir, &err);
+  if (!sc) {
+    print_error(&err);
+    return 2;
+  }
+  unsigned seeds = c->has_seed ? 1 : scn_seed_count(sc);
+  uint64_t base = c->has_seed ? c->seed : scn_seed(sc);
+  int failed = 0, total = 0;
+  for (unsigned i = 0; i < seeds; i++) {
+    scn_run_opts_t o = {.has_seed = true, .seed = base + i};
+    scn_result_t r;
+    if (scn_run(sc, &o, &r, &err) != 0) {
+      print_error(&err);
+      scn_free(sc);
+      return 2;
+    }
+    total += r.expect_total;
+    if (r.expect_failed || (seeds == 1)) {
+      if (seeds > 1) printf("  seed %llu:\n", (unsigned long long)r.seed);
+      print_expectations(stdout, sc, &r, seeds == 1);
+    }
+    failed += r.expect_failed;
+    scn_result_free(&r);
+  }
+  printf("%s %s: %d expectation%s over %u seed%s, %d failed\n", failed ? "FAIL" : "ok  ", path, total,
+         total == 1 ? "" : "s", seeds, seeds == 1 ? "" : "s", failed);
+  if (failed) (*failed_files)++;
+  scn_free(sc);
+  return 0;
+}
+
+static int cmd_check(int argc, char **argv) {
+  cli_t c = {.out = stdout};
+  static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"include-dir", required_argument, 0, 'I'},
+                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "s:I:h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 's':
+      if (!parse_u64(optarg, &c.seed)) {
+        fprintf(stderr, "iosim check: --seed needs a number, not '%s'\n", optarg);
+        return 2;
+      }
+      c.has_seed = true;
+      break;
+    case 'I': c.include_dir = optarg; break;
+    case 'h': fputs(usage_check, stdout); return 0;
+    default: fputs(usage_check, stderr); return 2;
+    }
+  }
+  if (optind >= argc) {
+    fputs(usage_check, stderr);
+    return 2;
+  }
+  int failed_files = 0, bad = 0;
+  for (int i = optind; i < argc; i++)
+    if (check_file(argv[i], &c, &failed_files) == 2) bad = 1;
+  if (bad) return 2;
+  return failed_files ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage_main, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    fputs(usage_main, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("iosim %s\n", IOSIM_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
+  fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
+  return 2;
+}

@@ -168,3 +168,19 @@ uint32_t sim_last_irp_id(void) {
   PKTHREAD t = thr_current(sim_cur());
   return t ? t->last_irp : 0;
 }
+
+NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type, BOOLEAN Alertable,
+                                  const LONGLONG *Timeout) {
+  sim_t *S = sim_cur();
+  if (Count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
+  NTSTATUS st = thr_wait(S, Count, (DISPATCHER_HEADER **)Objects, Type, UserMode, Alertable, Timeout);
+  if (st == STATUS_USER_APC) apc_deliver_user(S, thr_current(S));
+  return st;
+}
+
+NTSTATUS NtDelayExecution(BOOLEAN Alertable, const LONGLONG *Interval) {
+  sim_t *S = sim_cur();
+  NTSTATUS st = thr_wait(S, 0, NULL, WaitAny, UserMode, Alertable, Interval);
+  if (st == STATUS_USER_APC) apc_deliver_user(S, thr_current(S));
+  return st == STATUS_TIMEOUT ? STATUS_SUCCESS : st;
+}

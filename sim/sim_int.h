@@ -12,7 +12,6 @@
 #include "iosim/sim.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define CONTAINING_RECORD(p, T, f) ((T *)((char *)(p)-offsetof(T, f)))
 
 /* ---- intrusive doubly linked lists (Windows' LIST_ENTRY) ---- */
 static inline void list_init(LIST_ENTRY *h) { h->Flink = h->Blink = h; }
@@ -233,6 +232,7 @@ struct sim {
   sim_irp_info_t *irp_info; /* indexed by id, only when keep_irp_info */
   size_t irp_info_cap;
   bool keep_irp_info;
+  const char *next_irp_tag;
   PFILE_OBJECT files;
   /* cancel spin lock */
   bool cancel_lock_held;

@@ -166,6 +166,17 @@ void sim_note(const char *fmt, ...) {
   va_end(ap);
 }
 
+void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...) {
+  sim_t *S = sim_cur();
+  if (trc_on(S)) {
+    va_list ap;
+    va_start(ap, fmt);
+    trc_emitv(S, TRC_OP, Irp ? Irp->SimId : 0, Irp ? Irp->CurrentLocation : 0, Dev, false, 0, fmt, ap);
+    va_end(ap);
+  }
+  sim_step(S, COST_OP);
+}
+
 void sim_set_sink(sim_t *S, const trc_sink_t *sink) {
   S->nsinks = 0;
   if (sink) sim_add_sink(S, sink);

@@ -60,4 +60,7 @@ typedef struct scn_run_opts {
    scenario cannot be built (e.g. a device on a missing driver). */
 int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_error_t *err);
 
+/* One sentence saying why a trace step happened ("" if nothing to add). */
+const char *scn_explain(sim_t *S, const trc_event_t *ev, char *buf, size_t n);
+
 #endif

@@ -91,6 +91,7 @@ typedef NTSTATUS DRIVER_INITIALIZE(PDRIVER_OBJECT Driver, PVOID Arg);
 PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name,
                                DRIVER_INITIALIZE *entry, PVOID arg);
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name);
+PDRIVER_OBJECT sim_driver_by_name(sim_t *S, const char *name);
 
 /* ---- Hardware ----
  * A device model: sim_hw_start() begins a transfer that ends after the
@@ -170,6 +171,18 @@ NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event,
                                IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
                                PIO_STATUS_BLOCK Iosb, ULONG Code,
                                ULONG InLen, ULONG OutLen);
+/* A user-mode wait (WaitForMultipleObjectsEx): on STATUS_USER_APC the
+   queued user APCs run before it returns, as on the way back to user mode. */
+NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type,
+                                  BOOLEAN Alertable, const LONGLONG *Timeout);
+/* SleepEx: STATUS_SUCCESS, or STATUS_USER_APC after running user APCs. */
+NTSTATUS NtDelayExecution(BOOLEAN Alertable, const LONGLONG *Interval);
+/* Names the next IRP allocated in this machine (for expectations). */
+void sim_tag_next_irp(const char *tag);
+/* A traced step of a scripted driver or program that has no kernel call
+   of its own (a branch, a counter, a queue): charges the `op` cost. */
+void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* The IRP the last Nt* I/O call of the current thread built (0 if none). */
 uint32_t sim_last_irp_id(void);
 /* Final facts of an IRP, kept after it is freed (for expectations). */
@@ -184,6 +197,7 @@ typedef struct sim_irp_info {
   uint64_t issued_ns, completed_ns;
   int stack_count;
   uint32_t master;
+  const char *tag; /* from sim_tag_next_irp, borrowed */
 } sim_irp_info_t;
 const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id);
 uint32_t sim_irp_count(const sim_t *S);

@@ -81,6 +81,7 @@ bool iosim_status_parse(const char *text, NTSTATUS *out);
 #define HIGH_LEVEL 15
 
 /* ---- Lists ---- */
+#define CONTAINING_RECORD(p, T, f) ((T *)((char *)(p)-offsetof(T, f)))
 typedef struct LIST_ENTRY {
   struct LIST_ENTRY *Flink, *Blink;
 } LIST_ENTRY, *PLIST_ENTRY;

@@ -1,0 +1,242 @@
+/*
+ * expect.c - checks a scenario's `expect` lines against what happened: the
+ * trace recorded in memory, the final facts of each IRP, the threads and the
+ * bugcheck.  Each result says which trace facts decided it.
+ */
+#include "run_int.h"
+
+typedef struct ev_rec {
+  trc_event_t ev;
+  char *detail;
+} ev_rec_t;
+
+struct ev_log {
+  ev_rec_t *v;
+  size_t n, cap;
+};
+
+ev_log_t *evlog_new(void) {
+  ev_log_t *l = calloc(1, sizeof *l);
+  if (!l) abort();
+  return l;
+}
+
+void evlog_free(ev_log_t *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) free(l->v[i].detail);
+  free(l->v);
+  free(l);
+}
+
+static void evlog_event(void *ud, const trc_event_t *ev) {
+  ev_log_t *l = ud;
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 1024;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+    if (!l->v) abort();
+  }
+  ev_rec_t *r = &l->v[l->n++];
+  r->ev = *ev;
+  r->detail = strdup(ev->detail);
+  if (!r->detail) abort();
+  r->ev.detail = r->detail;
+}
+
+trc_sink_t evlog_sink(ev_log_t *l) { return (trc_sink_t){.event = evlog_event, .ud = l}; }
+
+typedef struct chk {
+  const scn_t *sc;
+  sim_t *S;
+  const ev_log_t *log;
+} chk_t;
+
+/* The last IRP tagged with this name (a loop rebinds it). */
+static uint32_t irp_by_name(sim_t *S, const char *name) {
+  for (uint32_t id = sim_irp_count(S); id >= 1; id--) {
+    const sim_irp_info_t *in = sim_irp_info(S, id);
+    if (in && in->tag && !strcmp(in->tag, name)) return id;
+  }
+  return 0;
+}
+
+static uint32_t device_by_name(sim_t *S, const char *name) {
+  for (uint32_t id = 1; id <= sim_device_count(S); id++)
+    if (!strcmp(sim_device_name(S, id), name)) return id;
+  return 0;
+}
+
+static uint32_t thread_by_name(sim_t *S, const char *name) {
+  for (uint32_t id = 1; id <= sim_thread_count(S); id++)
+    if (!strcmp(sim_thread_name(S, id), name)) return id;
+  return 0;
+}
+
+static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
+  if (a[0] == '"') return strstr(ev->detail, a + 1) != NULL;
+  uint32_t id;
+  if ((id = device_by_name(c->S, a))) return ev->device == id;
+  if (!strcmp(a, "none")) return ev->thread == 0;
+  if ((id = thread_by_name(c->S, a))) return ev->thread == id;
+  if ((id = irp_by_name(c->S, a))) return ev->irp == id;
+  /* an event name: match the detail (event-set rows name their event) */
+  return strcmp(ev->detail, a) == 0 || (ev->irp == 0 && strstr(ev->detail, a) != NULL && 0);
+}
+
+static bool pattern_matches(chk_t *c, const pattern_t *p, const trc_event_t *ev) {
+  if (p->kind >= 0 && (int)ev->kind != p->kind) return false;
+  for (int i = 0; i < p->nargs; i++)
+    if (!arg_matches(c, p->args[i], ev)) return false;
+  return true;
+}
+
+/* The chosen occurrence (nth, default first) at or after `from`, or NULL. */
+static const trc_event_t *find(chk_t *c, const pattern_t *p, size_t from) {
+  int want = p->nth > 0 ? p->nth : 1, seen = 0;
+  for (size_t i = from; i < c->log->n; i++)
+    if (pattern_matches(c, p, &c->log->v[i].ev) && ++seen == want) return &c->log->v[i].ev;
+  return NULL;
+}
+
+static size_t count(chk_t *c, const pattern_t *p) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->log->n; i++) n += pattern_matches(c, p, &c->log->v[i].ev);
+  return n;
+}
+
+static int describe(chk_t *c, const trc_event_t *ev, char *buf, size_t n) {
+  char irql[16];
+  return snprintf(buf, n, "#%llu at %llu ns on CPU %d, %s, %s frame, thread %s: %s %s",
+                  (unsigned long long)ev->seq, (unsigned long long)ev->t_ns, ev->cpu,
+                  trc_irql_name(ev->irql, irql), trc_frame_name(ev->frame),
+                  ev->thread ? sim_thread_name(c->S, ev->thread) : "none", trc_kind_name(ev->kind),
+                  ev->detail);
+}
+
+static bool cmp_ok(cmp_t op, int64_t a, int64_t b) {
+  switch (op) {
+  case CMP_EQ: return a == b;
+  case CMP_NE: return a != b;
+  case CMP_LT: return a < b;
+  case CMP_LE: return a <= b;
+  case CMP_GT: return a > b;
+  case CMP_GE: return a >= b;
+  }
+  return false;
+}
+
+static bool check_irp_field(chk_t *c, const expect_t *e, char *f, size_t n) {
+  uint32_t id = irp_by_name(c->S, e->subject);
+  const sim_irp_info_t *in = id ? sim_irp_info(c->S, id) : NULL;
+  if (!in) return snprintf(f, n, "no request named %s was ever issued", e->subject), false;
+  if (!in->completed) return snprintf(f, n, "%s (IRP %u) never completed", e->subject, id), false;
+  char sb[16];
+  int64_t got;
+  if (!strcmp(e->field, "status")) got = in->final.Status;
+  else if (!strcmp(e->field, "information")) got = (int64_t)in->final.Information;
+  else got = in->pending_returned;
+  snprintf(f, n, "%s (IRP %u) completed at %llu ns with %s, information %llu, PendingReturned %d", e->subject,
+           id, (unsigned long long)in->completed_ns, iosim_status_name(in->final.Status, sb),
+           (unsigned long long)in->final.Information, in->pending_returned);
+  return cmp_ok(e->cmp, got, e->value);
+}
+
+static bool check_event_field(chk_t *c, const expect_t *e, char *f, size_t n) {
+  const trc_event_t *ev = find(c, &e->pats[0], 0);
+  if (!ev) return snprintf(f, n, "%s never happened", e->pats[0].text), false;
+  describe(c, ev, f, n);
+  const char *fl = e->field;
+  if (!strcmp(fl, "thread")) {
+    bool same = !strcmp(e->svalue, "none") ? ev->thread == 0
+                                          : ev->thread && !strcmp(sim_thread_name(c->S, ev->thread), e->svalue);
+    return e->cmp == CMP_EQ ? same : !same;
+  }
+  int64_t got = !strcmp(fl, "irql") ? ev->irql : !strcmp(fl, "frame") ? (int64_t)ev->frame
+              : !strcmp(fl, "cpu") ? ev->cpu : !strcmp(fl, "time") ? (int64_t)ev->t_ns : ev->status;
+  if (!strcmp(fl, "status") && !ev->has_status) return false;
+  return cmp_ok(e->cmp, got, e->value);
+}
+
+static bool check_order(chk_t *c, const expect_t *e, char *f, size_t n) {
+  size_t used = 0;
+  uint64_t last = 0;
+  bool ok = true;
+  for (int i = 0; i < e->npats; i++) {
+    const trc_event_t *ev = find(c, &e->pats[i], 0);
+    if (!ev) {
+      used += (size_t)snprintf(f + used, used < n ? n - used : 0, "%s%s never happened", i ? "; " : "", e->pats[i].text);
+      return false;
+    }
+    used += (size_t)snprintf(f + used, used < n ? n - used : 0, "%s%s at #%llu", i ? " ; " : "", e->pats[i].text,
+                             (unsigned long long)ev->seq);
+    if (i && ev->seq <= last) ok = false;
+    last = ev->seq;
+  }
+  return ok;
+}
+
+static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
+  sim_t *S = c->S;
+  const sim_bugcheck_t *b = sim_bugcheck(S);
+  switch (e->kind) {
+  case EX_IRP_FIELD: return check_irp_field(c, e, f, n);
+  case EX_IRP_COMPLETED: {
+    uint32_t id = irp_by_name(S, e->subject);
+    const sim_irp_info_t *in = id ? sim_irp_info(S, id) : NULL;
+    bool done = in && in->completed;
+    snprintf(f, n, "%s (IRP %u) %s", e->subject, id,
+             !in ? "was never issued" : done ? "completed" : "was not completed when the run ended");
+    return e->negate ? !done : done;
+  }
+  case EX_THREAD_STATE: {
+    PKTHREAD t = sim_thread_by_name(S, e->subject);
+    const char *st = sim_thread_state(S, sim_thread_id(t));
+    snprintf(f, n, "thread %s is %s", e->subject, st);
+    if (!strcmp(e->svalue, "finished")) return sim_thread_finished(t);
+    if (!strcmp(e->svalue, "waiting")) return sim_thread_waiting(t);
+    return !sim_thread_finished(t) && !sim_thread_waiting(t);
+  }
+  case EX_BUGCHECK:
+    if (b) snprintf(f, n, "bugcheck 0x%X %s: %s", b->code, iosim_bugcheck_name(b->code), b->reason);
+    else snprintf(f, n, "no bugcheck; the run ended %s", sim_outcome_name((sim_outcome_t)0 + 0));
+    return e->negate ? !b : b && (int64_t)b->code == e->value;
+  case EX_OUTCOME:
+    return false; /* decided by scn_check, which knows the outcome */
+  case EX_ORDER: return check_order(c, e, f, n);
+  case EX_EVENT_FIELD: return check_event_field(c, e, f, n);
+  case EX_COUNT: {
+    size_t k = count(c, &e->pats[0]);
+    snprintf(f, n, "%s happened %zu time%s", e->pats[0].text, k, k == 1 ? "" : "s");
+    return cmp_ok(e->cmp, (int64_t)k, e->value);
+  }
+  case EX_EXISTS: {
+    const trc_event_t *ev = find(c, &e->pats[0], 0);
+    if (ev) describe(c, ev, f, n);
+    else snprintf(f, n, "%s never happened", e->pats[0].text);
+    return e->negate ? !ev : ev != NULL;
+  }
+  }
+  return false;
+}
+
+void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, scn_result_t *res) {
+  (void)rs;
+  chk_t c = {sc, S, log};
+  res->expect_total = sc->nexpects;
+  res->expects = calloc((size_t)(sc->nexpects ? sc->nexpects : 1), sizeof *res->expects);
+  if (!res->expects) abort();
+  int i = 0;
+  for (const expect_t *e = sc->expects; e; e = e->next, i++) {
+    scn_expect_result_t *r = &res->expects[i];
+    r->text = e->text;
+    r->line = e->at.line;
+    if (e->kind == EX_OUTCOME) {
+      snprintf(r->facts, sizeof r->facts, "the run ended: %s", sim_outcome_name(res->outcome));
+      r->passed = (int64_t)res->outcome == e->value;
+    } else {
+      r->passed = check_one(&c, e, r->facts, sizeof r->facts);
+    }
+    if (e->kind == EX_BUGCHECK && !sim_bugcheck(S))
+      snprintf(r->facts, sizeof r->facts, "no bugcheck; the run ended %s", sim_outcome_name(res->outcome));
+    res->expect_failed += !r->passed;
+  }
+}

@@ -1,0 +1,234 @@
+/*
+ * expect_parse.c - the `expect` lines: predictions about a run, parsed into
+ * what expect.c checks against the trace.
+ */
+#include "scn_int.h"
+
+#define TKP(L, k) (&(L)->v[(k) < (L)->n ? (k) : (L)->n])
+
+typedef struct ep {
+  parser_t *p;
+  lexline_t *L;
+  int k;
+  expect_t *e;
+} ep_t;
+
+#define EP_ERR(x, ...) perr((x)->p, (x)->L->file, (x)->L->line, TKP((x)->L, (x)->k)->col, __VA_ARGS__)
+
+static tok_t *cur(ep_t *x) { return TKP(x->L, x->k); }
+static bool at_word(ep_t *x, const char *w) { return cur(x)->t == T_WORD && !strcmp(cur(x)->s, w); }
+static bool at_op(ep_t *x, const char *o) { return cur(x)->t == T_OP && !strcmp(cur(x)->s, o); }
+
+static const char *kind_alias(const char *w) {
+  if (!strcmp(w, "completion")) return "completion-routine";
+  if (!strcmp(w, "return")) return "dispatch-return";
+  if (!strcmp(w, "call")) return "call-driver";
+  if (!strcmp(w, "stopped")) return "walk-stopped";
+  return w;
+}
+
+/* KIND(arg, arg...) where an arg is a name, a "detail text" or the
+   occurrence number. */
+static void parse_pattern(ep_t *x, pattern_t *pt) {
+  int start = x->k;
+  if (cur(x)->t != T_WORD) EP_ERR(x, "expected an event pattern such as dpc(disk0) or completion(fs0, r1)");
+  const char *w = kind_alias(cur(x)->s);
+  pt->kind = !strcmp(w, "any") ? -1 : trc_kind_parse(w);
+  if (pt->kind < 0 && strcmp(w, "any"))
+    EP_ERR(x, "unknown event kind '%s' (dispatch, return, complete, completion, mark-pending, dpc, isr, apc, stage2, walk-stopped, event-set, ... see docs/scenario-language.md)", cur(x)->s);
+  x->k++;
+  if (at_op(x, "(")) {
+    x->k++;
+    while (!at_op(x, ")")) {
+      tok_t *t = cur(x);
+      if (t->t == T_END) EP_ERR(x, "missing ')' in the event pattern");
+      if (pt->nargs == 4) EP_ERR(x, "at most 4 arguments in an event pattern");
+      if (t->t == T_STR) {
+        size_t n = strlen(t->s);
+        char *q = ar_alloc(&x->p->sc->ar, n + 3);
+        q[0] = '"';
+        memcpy(q + 1, t->s, n);
+        q[n + 1] = 0;
+        pt->args[pt->nargs++] = q;
+      } else if (t->t == T_NUM) {
+        pt->nth = (int)t->n;
+      } else if (t->t == T_WORD) {
+        pt->args[pt->nargs++] = t->s;
+      } else {
+        EP_ERR(x, "unexpected '%s' in the event pattern", t->s);
+      }
+      x->k++;
+      if (at_op(x, ",")) x->k++;
+      else if (!at_op(x, ")") && cur(x)->t != T_END) EP_ERR(x, "expected ',' or ')' here");
+    }
+    x->k++;
+  }
+  size_t len = 0;
+  for (int i = start; i < x->k; i++) len += strlen(TKP(x->L, i)->s) + 2;
+  pt->text = ar_alloc(&x->p->sc->ar, len + 1);
+  for (int i = start; i < x->k; i++) {
+    strcat(pt->text, TKP(x->L, i)->s);
+    if (TKP(x->L, i)->t == T_OP && !strcmp(TKP(x->L, i)->s, ",")) strcat(pt->text, " ");
+  }
+}
+
+static cmp_t parse_cmp_ep(ep_t *x) {
+  static const char *ops[] = {"==", "!=", "<", "<=", ">", ">="};
+  if (cur(x)->t == T_OP)
+    for (int i = 0; i < 6; i++)
+      if (!strcmp(cur(x)->s, ops[i])) {
+        x->k++;
+        return (cmp_t)i;
+      }
+  EP_ERR(x, "expected a comparison (== or !=, <, <=, >, >=) here");
+}
+
+static int parse_irql(ep_t *x) {
+  tok_t *t = cur(x);
+  if (t->t == T_NUM) return (int)t->n;
+  const char *w = t->s;
+  if (!strcmp(w, "PASSIVE_LEVEL") || !strcmp(w, "PASSIVE")) return 0;
+  if (!strcmp(w, "APC_LEVEL") || !strcmp(w, "APC")) return 1;
+  if (!strcmp(w, "DISPATCH_LEVEL") || !strcmp(w, "DISPATCH")) return 2;
+  if (!strcmp(w, "HIGH_LEVEL") || !strcmp(w, "HIGH")) return 15;
+  EP_ERR(x, "expected an IRQL (PASSIVE_LEVEL, APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL or a number)");
+}
+
+/* `.field OP value` after a subject or pattern. */
+static void parse_field(ep_t *x, const char *field) {
+  expect_t *e = x->e;
+  e->field = (char *)field;
+  e->cmp = parse_cmp_ep(x);
+  tok_t *t = cur(x);
+  if (t->t == T_END) EP_ERR(x, "expected a value here");
+  if (!strcmp(field, "status")) {
+    NTSTATUS st;
+    if (!iosim_status_parse(t->s, &st)) EP_ERR(x, "expected a status here (e.g. STATUS_SUCCESS)");
+    e->value = st;
+  } else if (!strcmp(field, "irql")) {
+    e->value = parse_irql(x);
+  } else if (!strcmp(field, "information") || !strcmp(field, "cpu") || !strcmp(field, "time")) {
+    if (t->t != T_NUM) EP_ERR(x, "expected a number here");
+    e->value = t->n;
+  } else if (!strcmp(field, "pending-returned")) {
+    if (strcmp(t->s, "true") && strcmp(t->s, "false")) EP_ERR(x, "expected true or false");
+    e->value = !strcmp(t->s, "true");
+  } else if (!strcmp(field, "frame")) {
+    static const char *fr[] = {"idle", "thread", "apc", "dpc", "isr"};
+    int f = -1;
+    for (int i = 0; i < 5; i++)
+      if (!strcmp(t->s, fr[i])) f = i;
+    if (f < 0) EP_ERR(x, "expected a frame: thread, apc, dpc, isr or idle");
+    e->value = f;
+  } else if (!strcmp(field, "thread")) {
+    if (t->t != T_WORD) EP_ERR(x, "expected a thread name or none");
+    e->svalue = t->s;
+  } else {
+    EP_ERR(x, "unknown field '%s'", field);
+  }
+  if ((e->cmp != CMP_EQ && e->cmp != CMP_NE) && strcmp(field, "information") && strcmp(field, "cpu") &&
+      strcmp(field, "irql") && strcmp(field, "time"))
+    EP_ERR(x, "'%s' compares with == or != only", field);
+  x->k++;
+}
+
+static bool is_irp_field(const char *f) {
+  return !strcmp(f, "status") || !strcmp(f, "information") || !strcmp(f, "pending-returned");
+}
+
+expect_t *parse_expect(parser_t *p, lexline_t *L) {
+  expect_t *e = ar_alloc(&p->sc->ar, sizeof *e);
+  ep_t X = {.p = p, .L = L, .k = 1, .e = e}, *x = &X;
+  e->at = (loc_t){L->file, L->line, TKP(L, 0)->col};
+  e->text = L->raw;
+  if (cur(x)->t != T_WORD) EP_ERR(x, "expected a prediction after expect");
+  if (at_word(x, "thread")) {
+    e->kind = EX_THREAD_STATE;
+    x->k++;
+    if (cur(x)->t != T_WORD) EP_ERR(x, "expected a thread name");
+    e->subject = cur(x)->s;
+    x->k++;
+    if (!at_word(x, "finished") && !at_word(x, "waiting") && !at_word(x, "running"))
+      EP_ERR(x, "expected finished or waiting");
+    e->svalue = cur(x)->s;
+    x->k++;
+  } else if (at_word(x, "bugcheck") || (at_word(x, "no") && !strcmp(TKP(L, 2)->s, "bugcheck"))) {
+    e->kind = EX_BUGCHECK;
+    if (at_word(x, "no")) {
+      e->negate = true;
+      x->k += 2;
+    } else {
+      x->k++;
+      tok_t *t = cur(x);
+      if (t->t == T_NUM) e->value = t->n;
+      else {
+        static const ULONG codes[] = {NO_MORE_IRP_STACK_LOCATIONS, MULTIPLE_IRP_COMPLETE_REQUESTS,
+                                      CANCEL_STATE_IN_COMPLETED_IRP, IRQL_NOT_LESS_OR_EQUAL,
+                                      IRQL_NOT_GREATER_OR_EQUAL, DRIVER_VERIFIER_IOMANAGER_VIOLATION};
+        e->value = -1;
+        for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+          if (!strcmp(t->s, iosim_bugcheck_name(codes[i]))) e->value = codes[i];
+        if (e->value < 0) EP_ERR(x, "expected a bugcheck code or name (e.g. 0x44, MULTIPLE_IRP_COMPLETE_REQUESTS)");
+      }
+      x->k++;
+    }
+  } else if (at_word(x, "outcome")) {
+    e->kind = EX_OUTCOME;
+    x->k++;
+    static const char *oc[] = {"ok", "stalled", "bugcheck", "limit"};
+    e->value = -1;
+    for (int i = 0; i < 4; i++)
+      if (at_word(x, oc[i])) e->value = i;
+    if (e->value < 0) EP_ERR(x, "expected ok, stalled, bugcheck or limit");
+    x->k++;
+  } else if (at_word(x, "order")) {
+    e->kind = EX_ORDER;
+    x->k++;
+    for (;;) {
+      if (e->npats == 8) EP_ERR(x, "at most 8 events in an order");
+      parse_pattern(x, &e->pats[e->npats++]);
+      if (!at_op(x, "<")) break;
+      x->k++;
+    }
+    if (e->npats < 2) EP_ERR(x, "an order needs at least two events: A < B");
+  } else if (at_word(x, "count")) {
+    e->kind = EX_COUNT;
+    x->k++;
+    parse_pattern(x, &e->pats[e->npats++]);
+    e->cmp = parse_cmp_ep(x);
+    if (cur(x)->t != T_NUM) EP_ERR(x, "expected a count");
+    e->value = cur(x)->n;
+    x->k++;
+  } else if (at_word(x, "never") || at_word(x, "no")) {
+    e->kind = EX_EXISTS;
+    e->negate = true;
+    x->k++;
+    parse_pattern(x, &e->pats[e->npats++]);
+  } else if (cur(x)->t == T_WORD && TKP(L, 2)->t != T_OP && strchr(cur(x)->s, '.') == NULL &&
+             (!strcmp(TKP(L, 2)->s, "completed") || !strcmp(TKP(L, 2)->s, "not"))) {
+    e->kind = EX_IRP_COMPLETED;
+    e->subject = cur(x)->s;
+    x->k++;
+    if (at_word(x, "not")) e->negate = true, x->k++;
+    if (!at_word(x, "completed")) EP_ERR(x, "expected completed");
+    x->k++;
+  } else if (cur(x)->t == T_WORD && strchr(cur(x)->s, '.') && is_irp_field(strrchr(cur(x)->s, '.') + 1)) {
+    e->kind = EX_IRP_FIELD;
+    char *dot = strrchr(cur(x)->s, '.');
+    e->subject = ar_strndup(&p->sc->ar, cur(x)->s, (size_t)(dot - cur(x)->s));
+    x->k++;
+    parse_field(x, dot + 1);
+  } else {
+    parse_pattern(x, &e->pats[e->npats++]);
+    if (cur(x)->t == T_WORD && cur(x)->s[0] == '.') {
+      e->kind = EX_EVENT_FIELD;
+      const char *f = cur(x)->s + 1;
+      x->k++;
+      parse_field(x, f);
+    } else {
+      e->kind = EX_EXISTS;
+    }
+  }
+  if (cur(x)->t != T_END) EP_ERR(x, "unexpected '%s' at the end of the expectation", cur(x)->s);
+  return e;
+}

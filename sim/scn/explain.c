@@ -1,0 +1,100 @@
+/*
+ * explain.c - `--explain`: one sentence under each trace step saying why it
+ * happened, in the terms a student meets in the Windows documentation.
+ */
+#include "scn_int.h"
+
+static const char *who(sim_t *S, const trc_event_t *ev) {
+  return ev->thread ? sim_thread_name(S, ev->thread) : "no thread (the CPU was idle)";
+}
+
+const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
+  const char *dev = ev->device ? sim_device_name(S, ev->device) : "the device";
+  b[0] = 0;
+  switch (ev->kind) {
+  case TRC_SYSCALL:
+    snprintf(b, n, "The thread enters the I/O manager; it resets the file's event (and the caller's), builds an IRP with one stack location per driver in the stack, and queues it on the thread.");
+    break;
+  case TRC_CALL:
+    snprintf(b, n, "IoCallDriver moves the IRP down one stack location (CurrentLocation %d) and calls %s's dispatch routine directly, in the same context: no thread switch.", ev->stack_location, dev);
+    break;
+  case TRC_DISPATCH:
+    if (ev->frame == TRC_FRAME_THREAD)
+      snprintf(b, n, "The dispatch routine runs in the caller's context (thread %s, IRQL %d).", who(S, ev), ev->irql);
+    else
+      snprintf(b, n, "This dispatch routine runs inside a %s at IRQL %d: lower drivers are called in whatever context the upper one was in.", trc_frame_name(ev->frame), ev->irql);
+    break;
+  case TRC_MARK_PENDING:
+    snprintf(b, n, "IoMarkIrpPending sets SL_PENDING_RETURNED in this driver's own stack location: a promise that the routine will return STATUS_PENDING.");
+    break;
+  case TRC_COPY_STACK:
+    snprintf(b, n, "The driver copies its parameters into the next (lower) location; the copy clears Control, so pending and invoke-on bits are not inherited.");
+    break;
+  case TRC_SKIP_STACK:
+    snprintf(b, n, "Skipping moves CurrentLocation back up so the lower driver reuses this location; this driver will never see the completion.");
+    break;
+  case TRC_SET_COMPLETION:
+    snprintf(b, n, "The completion routine is stored in the NEXT location (the lower driver's slot); it runs after the lower driver completes the IRP.");
+    break;
+  case TRC_RETURN:
+    if (ev->status == STATUS_PENDING)
+      snprintf(b, n, "STATUS_PENDING goes back up: the IRP is not finished; someone will complete it later, in some other context.");
+    else
+      snprintf(b, n, "The dispatch routine returns a final status: the IRP was completed (or failed) before it returned.");
+    break;
+  case TRC_HW_START:
+    snprintf(b, n, "The driver programs the hardware and returns; the device works on its own and will interrupt when the transfer ends.");
+    break;
+  case TRC_INTERRUPT:
+    snprintf(b, n, "%s raises its interrupt line; the CPU takes it as soon as its IRQL is below the device's.", dev);
+    break;
+  case TRC_ISR:
+    snprintf(b, n, "The ISR runs at device IRQL on top of whatever CPU %d was doing (%s); it does the minimum and asks for a DPC.", ev->cpu, who(S, ev));
+    break;
+  case TRC_DPC_QUEUED:
+    snprintf(b, n, "The DPC goes into a per-CPU queue; it runs when that CPU's IRQL drops below DISPATCH_LEVEL.");
+    break;
+  case TRC_DPC_RUN:
+    snprintf(b, n, "The DPC runs at DISPATCH_LEVEL on CPU %d, borrowing %s: arbitrary thread context, so it must not touch the issuer's user memory or wait.", ev->cpu, who(S, ev));
+    break;
+  case TRC_COMPLETE:
+    snprintf(b, n, "IoCompleteRequest starts the walk back up the stack locations, calling each completion routine whose invoke-on flags match the status.");
+    break;
+  case TRC_COMPLETION_CALL:
+    snprintf(b, n, "This completion routine runs in the context of whoever completed the IRP: %s frame, IRQL %d, thread %s - not necessarily the thread that issued the I/O.", trc_frame_name(ev->frame), ev->irql, who(S, ev));
+    break;
+  case TRC_COMPLETION_RETURN:
+    snprintf(b, n, "Any status except STATUS_MORE_PROCESSING_REQUIRED lets the walk continue upward.");
+    break;
+  case TRC_PENDING_PROPAGATED:
+    snprintf(b, n, "No completion routine at this level, so the I/O manager copies the pending mark up itself (a routine, when present, must do it).");
+    break;
+  case TRC_WALK_STOPPED:
+    snprintf(b, n, "STATUS_MORE_PROCESSING_REQUIRED: the walk stops here and the routine's owner has the IRP back; it must complete it again (or free it) later.");
+    break;
+  case TRC_WALK_DONE:
+    snprintf(b, n, "The walk reached the top. PendingReturned (the top location's pending mark) decides stage 2: inline in the caller if not pended, else a special kernel APC to the issuing thread.");
+    break;
+  case TRC_APC_QUEUED:
+    snprintf(b, n, "Stage 2 must run in the issuing thread (its I/O status block and buffers live in that thread's process), so the I/O manager queues an APC to it.");
+    break;
+  case TRC_APC_RUN:
+    snprintf(b, n, "The special kernel APC runs at APC_LEVEL in thread %s, interrupting even a non-alertable wait, which then resumes.", who(S, ev));
+    break;
+  case TRC_STAGE2:
+    snprintf(b, n, "IopCompleteRequest: copy the status into the caller's I/O status block, set the event (or the file's), queue a user APC or port packet if asked, free the IRP.");
+    break;
+  case TRC_WAKE:
+    snprintf(b, n, "A waiting thread becomes ready; an idle CPU picks it up.");
+    break;
+  case TRC_WAIT:
+    snprintf(b, n, "The thread blocks; its CPU switches to another ready thread or to its idle loop.");
+    break;
+  case TRC_BUGCHECK:
+    snprintf(b, n, "Windows would crash here (a bugcheck): the machine stops.");
+    break;
+  default:
+    break;
+  }
+  return b;
+}

@@ -1,0 +1,319 @@
+/*
+ * interp.c - scripted drivers: the C dispatch, completion, ISR and DPC
+ * routines that run a driver's operations from its scenario file, one
+ * traced kernel call at a time.
+ */
+#include "run_int.h"
+
+typedef struct exec {
+  run_state_t *rs;
+  scr_dev_t *dx;
+  PDEVICE_OBJECT dev;
+  PIRP irp;
+  PIRP orig;
+  const routine_t *r;
+  NTSTATUS lower;
+  bool returned;
+  NTSTATUS ret;
+  bool ret_more;
+} exec_t;
+
+static const routine_t *find_routine(const driver_decl_t *d, routine_kind_t k, const char *name) {
+  for (const routine_t *r = d->routines; r; r = r->next)
+    if (r->kind == k && (!name || !strcmp(r->name, name))) return r;
+  return NULL;
+}
+
+static scr_queue_t *dev_queue(scr_dev_t *dx, const char *name) {
+  for (int i = 0; i < dx->nq; i++)
+    if (!strcmp(dx->q[i].name, name)) return &dx->q[i];
+  if (dx->nq == SCR_MAX_QUEUES) return NULL;
+  scr_queue_t *q = &dx->q[dx->nq++];
+  q->name = name;
+  q->head.Flink = q->head.Blink = &q->head;
+  return q;
+}
+
+static scr_counter_t *dev_counter(scr_dev_t *dx, const char *name) {
+  for (int i = 0; i < dx->nc; i++)
+    if (!strcmp(dx->c[i].name, name)) return &dx->c[i];
+  if (dx->nc == SCR_MAX_COUNTERS) return &dx->c[SCR_MAX_COUNTERS - 1];
+  dx->c[dx->nc].name = name;
+  dx->c[dx->nc].value = 0;
+  return &dx->c[dx->nc++];
+}
+
+static bool cmp_eval(cmp_t c, int64_t a, int64_t b) {
+  switch (c) {
+  case CMP_EQ: return a == b;
+  case CMP_NE: return a != b;
+  case CMP_LT: return a < b;
+  case CMP_LE: return a <= b;
+  case CMP_GT: return a > b;
+  case CMP_GE: return a >= b;
+  }
+  return false;
+}
+
+static bool status_matches(const cond_t *c, NTSTATUS st) {
+  bool eq = c->name ? (c->value == 1 ? NT_SUCCESS(st) : !NT_SUCCESS(st)) : st == (NTSTATUS)c->value;
+  return c->cmp == CMP_EQ ? eq : !eq;
+}
+
+static bool cond_eval(exec_t *x, const cond_t *c) {
+  bool v = false;
+  switch (c->kind) {
+  case COND_PENDING_RETURNED: v = x->irp && x->irp->PendingReturned; break;
+  case COND_CANCEL: v = x->irp && x->irp->Cancel; break;
+  case COND_HAS_IRP: v = x->irp != NULL; break;
+  case COND_STATUS: v = x->irp && status_matches(c, x->irp->IoStatus.Status); break;
+  case COND_LOWER_STATUS: v = status_matches(c, x->lower); break;
+  case COND_COUNTER: v = cmp_eval(c->cmp, dev_counter(x->dx, c->name)->value, c->value); break;
+  case COND_QUEUE_EMPTY: {
+    scr_queue_t *q = dev_queue(x->dx, c->name);
+    v = !q || q->head.Flink == &q->head;
+    break;
+  }
+  }
+  return c->negate ? !v : v;
+}
+
+static scr_cctx_t *cctx_new(run_state_t *rs) {
+  scr_cctx_t *c = rs->free_cctx;
+  if (c) rs->free_cctx = c->next_free;
+  else c = ar_alloc(&rs->ar, sizeof *c);
+  return c;
+}
+
+static IO_COMPLETION_ROUTINE scr_completion;
+
+static ULONG_PTR info_value(const op_t *o, PIRP irp) {
+  if (o->info == INFO_LENGTH) return IoGetCurrentIrpStackLocation(irp)->Parameters.Read.Length;
+  return (ULONG_PTR)o->num;
+}
+
+static void set_status(const op_t *o, PIRP irp) {
+  if (o->has_status) irp->IoStatus.Status = o->status;
+  if (o->info != INFO_KEEP) irp->IoStatus.Information = info_value(o, irp);
+}
+
+static void exec_ops(exec_t *x, const op_t *o);
+
+/* An operation that needs an IRP but has none (an empty dequeue) is
+   reported and skipped rather than crashing the simulator. */
+static bool need_irp(exec_t *x, const op_t *o, PIRP irp) {
+  if (irp) return true;
+  sim_trace_op(NULL, x->dev, "%s: skipped, no IRP in hand", o->text);
+  return false;
+}
+
+static void exec_send(exec_t *x, const op_t *o) {
+  PDEVICE_OBJECT to = o->name2 ? sim_find_device(x->rs->S, o->name2) : x->dev->SimLowerDevice;
+  if (!to) {
+    sim_trace_op(x->irp, x->dev, "%s: skipped, no device below %s", o->text, x->dev->SimName);
+    return;
+  }
+  if (o->names) sim_tag_next_irp((const char *)o->names);
+  PIRP n = IoAllocateIrp(to->StackSize, FALSE);
+  PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(n);
+  next->MajorFunction = o->major;
+  next->Parameters.Read.Length = (ULONG)o->num;
+  if (o->name) {
+    scr_cctx_t *c = cctx_new(x->rs);
+    c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
+    c->dev = x->dev;
+    c->orig = x->irp;
+    IoSetCompletionRoutine(n, scr_completion, c, TRUE, TRUE, TRUE);
+  }
+  x->lower = IoCallDriver(to, n);
+}
+
+static void exec_op(exec_t *x, const op_t *o) {
+  PIRP irp = x->irp;
+  switch (o->kind) {
+  case OP_COPY_STACK: if (need_irp(x, o, irp)) IoCopyCurrentIrpStackLocationToNext(irp); break;
+  case OP_SKIP_STACK: if (need_irp(x, o, irp)) IoSkipCurrentIrpStackLocation(irp); break;
+  case OP_MARK_PENDING: if (need_irp(x, o, irp)) IoMarkIrpPending(irp); break;
+  case OP_SET_COMPLETION:
+    if (need_irp(x, o, irp)) {
+      scr_cctx_t *c = cctx_new(x->rs);
+      c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
+      c->dev = x->dev;
+      c->orig = NULL;
+      IoSetCompletionRoutine(irp, scr_completion, c, (o->flags & INV_SUCCESS) != 0,
+                             (o->flags & INV_ERROR) != 0, (o->flags & INV_CANCEL) != 0);
+    }
+    break;
+  case OP_CALL_LOWER:
+    if (need_irp(x, o, irp)) {
+      if (!x->dev->SimLowerDevice) sim_trace_op(irp, x->dev, "%s: skipped, %s is not attached to anything", o->text, x->dev->SimName);
+      else x->lower = IoCallDriver(x->dev->SimLowerDevice, irp);
+    }
+    break;
+  case OP_SET_STATUS:
+    if (need_irp(x, o, irp)) {
+      set_status(o, irp);
+      sim_trace_op(irp, x->dev, "%s", o->text);
+    }
+    break;
+  case OP_COMPLETE:
+    if (need_irp(x, o, irp)) {
+      set_status(o, irp);
+      IoCompleteRequest(irp, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
+    }
+    break;
+  case OP_COMPLETE_ORIGINAL:
+    if (need_irp(x, o, x->orig)) {
+      set_status(o, x->orig);
+      IoCompleteRequest(x->orig, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
+    }
+    break;
+  case OP_FREE_IRP:
+    if (need_irp(x, o, irp)) {
+      IoFreeIrp(irp);
+      x->irp = NULL;
+    }
+    break;
+  case OP_RETURN:
+    x->returned = true;
+    switch (o->ret) {
+    case RET_STATUS: x->ret = o->status; break;
+    case RET_LOWER: x->ret = x->lower; break;
+    case RET_IRP: x->ret = irp ? irp->IoStatus.Status : STATUS_SUCCESS; break;
+    case RET_MORE: x->ret = STATUS_MORE_PROCESSING_REQUIRED; break;
+    case RET_CONTINUE: x->ret = STATUS_CONTINUE_COMPLETION; break;
+    }
+    break;
+  case OP_START_IO:
+    if (!x->dev->SimHardware) sim_trace_op(irp, x->dev, "%s: skipped, %s has no hardware", o->text, x->dev->SimName);
+    else sim_hw_start(x->dev->SimHardware, irp, o->has_num2 ? (uint64_t)o->num2 : sim_hw_latency(x->dev->SimHardware));
+    break;
+  case OP_REQUEST_DPC: IoRequestDpc(x->dev, irp, NULL); break;
+  case OP_QUEUE: {
+    scr_queue_t *q = dev_queue(x->dx, o->name);
+    if (!need_irp(x, o, irp) || !q) break;
+    LIST_ENTRY *e = &irp->Tail.Overlay.ListEntry, *h = &q->head;
+    e->Flink = h;
+    e->Blink = h->Blink;
+    h->Blink->Flink = e;
+    h->Blink = e;
+    sim_trace_op(irp, x->dev, "%s", o->text);
+    break;
+  }
+  case OP_DEQUEUE: {
+    scr_queue_t *q = dev_queue(x->dx, o->name);
+    LIST_ENTRY *e = q ? q->head.Flink : NULL;
+    if (!q || e == &q->head) {
+      x->irp = NULL;
+      sim_trace_op(NULL, x->dev, "%s: queue empty", o->text);
+      break;
+    }
+    e->Blink->Flink = e->Flink;
+    e->Flink->Blink = e->Blink;
+    x->irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
+    sim_trace_op(x->irp, x->dev, "%s", o->text);
+    break;
+  }
+  case OP_KWAIT: {
+    LONGLONG to = -(o->num2 / 100);
+    KeWaitForSingleObject(rs_event(x->rs, o->names[0]), Executive, KernelMode, FALSE, o->has_num2 ? &to : NULL);
+    break;
+  }
+  case OP_SIGNAL: KeSetEvent(rs_event(x->rs, o->name), 0, FALSE); break;
+  case OP_CLEAR:
+  case OP_RESET: KeClearEvent(rs_event(x->rs, o->name)); sim_trace_op(irp, x->dev, "%s", o->text); break;
+  case OP_IF: {
+    bool v = cond_eval(x, &o->cond);
+    sim_trace_op(irp, x->dev, "%s -> %s", o->text, v ? "true" : "false");
+    exec_ops(x, v ? o->body : o->else_body);
+    break;
+  }
+  case OP_COUNTER: {
+    scr_counter_t *c = dev_counter(x->dx, o->name);
+    c->value = (o->flags & PF_ADD) ? c->value + o->num : o->num;
+    sim_trace_op(irp, x->dev, "%s -> %lld", o->text, (long long)c->value);
+    break;
+  }
+  case OP_DELAY: sim_delay((uint64_t)o->num); break;
+  case OP_SEND: exec_send(x, o); break;
+  case OP_NOTE: sim_note("%s", o->name); break;
+  default: break; /* program statements never reach a driver */
+  }
+}
+
+static void exec_ops(exec_t *x, const op_t *o) {
+  for (; o && !x->returned; o = o->next) exec_op(x, o);
+}
+
+static exec_t exec_for(PDEVICE_OBJECT dev, PIRP irp, const routine_t *r) {
+  scr_dev_t *dx = dev->DeviceExtension;
+  return (exec_t){.rs = dx->rs, .dx = dx, .dev = dev, .irp = irp, .r = r, .lower = STATUS_SUCCESS};
+}
+
+static NTSTATUS scr_dispatch(PDEVICE_OBJECT dev, PIRP irp) {
+  scr_dev_t *dx = dev->DeviceExtension;
+  UCHAR m = IoGetCurrentIrpStackLocation(irp)->MajorFunction;
+  const routine_t *r = NULL, *def = NULL;
+  for (const routine_t *k = dx->drv->routines; k && !r; k = k->next)
+    if (k->kind == RT_DISPATCH) {
+      if (k->majors[m / 32] & (1u << (m % 32))) r = k;
+      else if (k->is_default && !def) def = k;
+    }
+  if (!r) r = def;
+  exec_t x = exec_for(dev, irp, r);
+  exec_ops(&x, r->body);
+  return x.returned ? x.ret : STATUS_SUCCESS;
+}
+
+static NTSTATUS scr_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
+  (void)dev;
+  scr_cctx_t *c = ctx;
+  exec_t x = exec_for(c->dev, irp, c->r);
+  x.orig = c->orig;
+  c->next_free = x.rs->free_cctx; /* recycled: the routine runs once */
+  x.rs->free_cctx = c;
+  exec_ops(&x, x.r->body);
+  return x.returned ? x.ret : STATUS_CONTINUE_COMPLETION;
+}
+
+static BOOLEAN scr_isr(sim_hw_t *hw, PVOID ctx, PIRP irp) {
+  PDEVICE_OBJECT dev = ctx;
+  scr_dev_t *dx = dev->DeviceExtension;
+  (void)hw;
+  const routine_t *r = find_routine(dx->drv, RT_ISR, NULL);
+  if (!r) {
+    IoRequestDpc(dev, irp, NULL); /* the usual ISR, when the script has none */
+    return TRUE;
+  }
+  exec_t x = exec_for(dev, irp, r);
+  exec_ops(&x, r->body);
+  return TRUE;
+}
+
+static void scr_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
+  (void)dpc, (void)ctx;
+  scr_dev_t *dx = dev->DeviceExtension;
+  const routine_t *r = find_routine(dx->drv, RT_DPC, NULL);
+  exec_t x = exec_for(dev, irp, r);
+  if (r) exec_ops(&x, r->body);
+}
+
+NTSTATUS scr_driver_entry(PDRIVER_OBJECT drv, PVOID arg) {
+  const driver_decl_t *d = arg;
+  for (const routine_t *r = d->routines; r; r = r->next) {
+    if (r->kind != RT_DISPATCH) continue;
+    for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++)
+      if (r->is_default || (r->majors[m / 32] & (1u << (m % 32)))) drv->MajorFunction[m] = scr_dispatch;
+  }
+  return STATUS_SUCCESS;
+}
+
+void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *d) {
+  scr_dev_t *dx = dev->DeviceExtension;
+  dx->rs = rs;
+  dx->decl = d;
+  for (const driver_decl_t *k = rs->sc->drivers; k; k = k->next)
+    if (!strcmp(k->name, d->driver)) dx->drv = k;
+  IoInitializeDpcRequest(dev, scr_dpc);
+  if (d->has_hw) sim_hw_create(rs->S, dev, (uint64_t)d->latency, d->cpu, (KIRQL)d->irql, scr_isr, dev);
+}

@@ -1,0 +1,97 @@
+/*
+ * run.c - runs a loaded scenario: builds the machine (scripted drivers,
+ * devices in attach order, hardware, events, threads), records the trace
+ * in memory for the expectations, runs, checks.
+ */
+#include "run_int.h"
+
+KEVENT *rs_event(run_state_t *rs, const char *name) {
+  for (int i = 0; i < rs->nevents; i++)
+    if (!strcmp(rs->events[i].name, name)) return &rs->events[i].ev;
+  return NULL; /* names are checked at load time */
+}
+
+PFILE_OBJECT rs_file(run_state_t *rs, const char *name) {
+  for (int i = rs->nfiles - 1; i >= 0; i--)
+    if (!strcmp(rs->files[i].name, name)) return rs->files[i].fo;
+  return NULL;
+}
+
+static int build(run_state_t *rs, scn_error_t *err) {
+  const scn_t *sc = rs->sc;
+  sim_t *S = rs->S;
+  for (const cost_decl_t *c = sc->costs; c; c = c->next) sim_cost_set(S, c->name, c->ns);
+  /* Drivers were prepended while parsing; load them in file order. */
+  const driver_decl_t *drv[64];
+  int nd = 0;
+  for (const driver_decl_t *d = sc->drivers; d && nd < 64; d = d->next) drv[nd++] = d;
+  for (int i = nd - 1; i >= 0; i--)
+    if (!sim_load_driver(S, drv[i]->name, scr_driver_entry, (PVOID)drv[i])) {
+      snprintf(err->file, sizeof err->file, "%s", drv[i]->at.file);
+      err->line = drv[i]->at.line;
+      err->col = drv[i]->at.col;
+      snprintf(err->msg, sizeof err->msg, "too many drivers");
+      return SIM_EINVAL;
+    }
+  for (const device_decl_t *d = sc->devices; d; d = d->next) {
+    PDEVICE_OBJECT dev;
+    PDRIVER_OBJECT owner = sim_driver_by_name(S, d->driver);
+    IoCreateDevice(owner, sizeof(scr_dev_t), d->name, 0, &dev);
+    if (d->on) IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on));
+    scr_setup_device(rs, dev, d);
+  }
+  int ne = 0;
+  for (const event_decl_t *e = sc->events; e; e = e->next) ne++;
+  rs->events = ar_alloc(&rs->ar, sizeof(named_event_t) * (size_t)(ne ? ne : 1));
+  for (const event_decl_t *e = sc->events; e; e = e->next) {
+    named_event_t *n = &rs->events[rs->nevents++];
+    n->name = e->name;
+    KeInitializeEvent(&n->ev, e->sync ? SynchronizationEvent : NotificationEvent, e->signaled);
+    sim_name_object(&n->ev, e->name);
+  }
+  for (const thread_decl_t *t = sc->threads; t; t = t->next) {
+    scr_thread_arg_t *a = ar_alloc(&rs->ar, sizeof *a);
+    a->rs = rs;
+    a->decl = t;
+    sim_thread_create(S, t->name, scr_thread_main, a);
+  }
+  return SIM_OK;
+}
+
+int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_error_t *err) {
+  memset(res, 0, sizeof *res);
+  if (err) memset(err, 0, sizeof *err);
+  scn_error_t dummy;
+  if (!err) err = &dummy;
+  sim_config_t cfg = sc->cfg;
+  if (o && o->has_seed) cfg.seed = o->seed;
+  sim_t *S = sim_create(&cfg);
+  if (!S) return SIM_EINVAL;
+  run_state_t rs = {.sc = sc, .S = S};
+  int rc = build(&rs, err);
+  if (rc != SIM_OK) {
+    ar_free(&rs.ar);
+    sim_destroy(S);
+    return rc;
+  }
+  sim_keep_irp_info(S, true);
+  ev_log_t *log = evlog_new();
+  trc_sink_t ls = evlog_sink(log);
+  sim_add_sink(S, &ls);
+  if (o && o->on_start) o->on_start(o->ud, S);
+  res->outcome = sim_run(S);
+  res->seed = cfg.seed;
+  res->end_ns = sim_now(S);
+  if (sim_bugcheck(S)) res->bugcheck = *sim_bugcheck(S);
+  scn_check(sc, S, log, &rs, res);
+  if (o && o->on_finish) o->on_finish(o->ud, S, res);
+  sim_destroy(S);
+  evlog_free(log);
+  ar_free(&rs.ar);
+  return SIM_OK;
+}
+
+void scn_result_free(scn_result_t *r) {
+  free(r->expects);
+  r->expects = NULL;
+}

@@ -1,0 +1,75 @@
+/*
+ * run_int.h - the state of one scenario run: the machine's named objects
+ * (events, files, threads), the per-device state of scripted drivers, and
+ * the interpreter entry points shared by interp.c and program.c.
+ */
+#ifndef IOSIM_RUN_INT_H
+#define IOSIM_RUN_INT_H
+
+#include "scn_int.h"
+
+#define SCR_MAX_QUEUES 8
+#define SCR_MAX_COUNTERS 16
+
+typedef struct scr_queue {
+  const char *name;
+  LIST_ENTRY head;
+} scr_queue_t;
+
+typedef struct scr_counter {
+  const char *name;
+  int64_t value;
+} scr_counter_t;
+
+/* The device extension of every scripted device. */
+typedef struct scr_dev {
+  run_state_t *rs;
+  const device_decl_t *decl;
+  const driver_decl_t *drv;
+  scr_queue_t q[SCR_MAX_QUEUES];
+  int nq;
+  scr_counter_t c[SCR_MAX_COUNTERS];
+  int nc;
+} scr_dev_t;
+
+/* The context of a completion routine set by a scripted driver. */
+typedef struct scr_cctx {
+  const routine_t *r;
+  PDEVICE_OBJECT dev;
+  PIRP orig;
+  struct scr_cctx *next_free;
+} scr_cctx_t;
+
+typedef struct named_event {
+  const char *name;
+  KEVENT ev;
+} named_event_t;
+
+typedef struct named_file {
+  const char *name;
+  PFILE_OBJECT fo;
+} named_file_t;
+
+struct run_state {
+  const scn_t *sc;
+  sim_t *S;
+  arena_t ar;
+  named_event_t *events;
+  int nevents;
+  named_file_t files[256];
+  int nfiles;
+  scr_cctx_t *free_cctx;
+};
+
+KEVENT *rs_event(run_state_t *rs, const char *name);
+PFILE_OBJECT rs_file(run_state_t *rs, const char *name);
+DRIVER_INITIALIZE scr_driver_entry;
+void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *d);
+SIM_THREAD_START scr_thread_main;
+
+typedef struct scr_thread_arg {
+  run_state_t *rs;
+  const thread_decl_t *decl;
+} scr_thread_arg_t;
+
+#endif

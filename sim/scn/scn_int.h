@@ -1,0 +1,252 @@
+/*
+ * scn_int.h - the scenario language's model: what a parsed scenario holds
+ * (machine, scripted drivers and their routines, devices, events, threads,
+ * expectations) and the pieces that load, run and check it.
+ */
+#ifndef IOSIM_SCN_INT_H
+#define IOSIM_SCN_INT_H
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iosim/scenario.h"
+
+/* ---- an arena: everything a scenario holds is freed at once ---- */
+typedef struct arena_blk arena_blk_t;
+typedef struct arena {
+  arena_blk_t *head;
+} arena_t;
+void *ar_alloc(arena_t *a, size_t n);
+char *ar_strdup(arena_t *a, const char *s);
+char *ar_strndup(arena_t *a, const char *s, size_t n);
+void ar_free(arena_t *a);
+
+/* Where something was written. */
+typedef struct loc {
+  const char *file;
+  int line, col;
+} loc_t;
+
+/* ---- operations: one statement of a routine or a thread program ---- */
+typedef enum {
+  /* driver routines */
+  OP_COPY_STACK, OP_SKIP_STACK, OP_SET_COMPLETION, OP_CALL_LOWER, OP_MARK_PENDING,
+  OP_SET_STATUS, OP_COMPLETE, OP_RETURN, OP_START_IO, OP_REQUEST_DPC, OP_QUEUE,
+  OP_DEQUEUE, OP_KWAIT, OP_SIGNAL, OP_CLEAR, OP_IF, OP_COUNTER, OP_DELAY, OP_SEND,
+  OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE,
+  /* thread programs */
+  OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE
+} op_kind_t;
+
+typedef enum { RET_STATUS, RET_LOWER, RET_IRP, RET_MORE, RET_CONTINUE } ret_kind_t;
+typedef enum { INFO_KEEP, INFO_NUM, INFO_LENGTH } info_kind_t;
+
+typedef enum {
+  COND_PENDING_RETURNED, COND_STATUS, COND_LOWER_STATUS, COND_COUNTER, COND_CANCEL,
+  COND_QUEUE_EMPTY, COND_HAS_IRP
+} cond_kind_t;
+typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } cmp_t;
+
+typedef struct cond {
+  cond_kind_t kind;
+  bool negate;
+  cmp_t cmp;
+  int64_t value;
+  char *name;
+} cond_t;
+
+#define INV_SUCCESS 1
+#define INV_ERROR 2
+#define INV_CANCEL 4
+
+typedef struct op op_t;
+struct op {
+  op_kind_t kind;
+  loc_t at;
+  char *text;            /* the statement as written, for the trace */
+  NTSTATUS status;
+  bool has_status;
+  info_kind_t info;
+  int64_t num;           /* info bytes, length, delay, count, counter value */
+  bool has_num;
+  int64_t num2;          /* latency override, boost, offset, ioctl code */
+  int64_t in_len;        /* ioctl input length */
+  bool has_num2;
+  ret_kind_t ret;
+  char *name;            /* routine / queue / event / counter / file / device */
+  char *name2;           /* 'as' name of an IRP, target device */
+  char **names;          /* wait objects */
+  int nnames;
+  unsigned flags;        /* INV_* for set-completion; bits below for programs */
+  UCHAR major;
+  cond_t cond;
+  op_t *body, *else_body;
+  op_t *next;
+};
+#define PF_OVERLAPPED 1
+#define PF_ALERTABLE 2
+#define PF_ALL 4
+#define PF_APC 8
+#define PF_TO_LOWER 16
+#define PF_ADD 32
+
+typedef enum { RT_DISPATCH, RT_COMPLETION, RT_ISR, RT_DPC, RT_CANCEL } routine_kind_t;
+
+typedef struct driver_decl driver_decl_t;
+typedef struct routine {
+  routine_kind_t kind;
+  char *name;
+  uint32_t majors[2];    /* bitmask of IRP_MJ_* for dispatch routines */
+  bool is_default;
+  op_t *body;
+  loc_t at;
+  driver_decl_t *driver;
+  struct routine *next;
+} routine_t;
+
+struct driver_decl {
+  char *name;
+  loc_t at;
+  routine_t *routines;
+  driver_decl_t *next;
+};
+
+typedef struct device_decl {
+  char *name, *driver, *on;
+  loc_t at;
+  bool has_hw;
+  int64_t latency;
+  int cpu;
+  int irql;
+  struct device_decl *next;
+} device_decl_t;
+
+typedef struct event_decl {
+  char *name;
+  bool sync, signaled;
+  loc_t at;
+  struct event_decl *next;
+} event_decl_t;
+
+typedef struct thread_decl {
+  char *name;
+  loc_t at;
+  op_t *body;
+  struct thread_decl *next;
+} thread_decl_t;
+
+typedef struct cost_decl {
+  char *name;
+  uint32_t ns;
+  loc_t at;
+  struct cost_decl *next;
+} cost_decl_t;
+
+/* ---- expectations ---- */
+typedef enum {
+  EX_IRP_FIELD,      /* r1.status == X, r1.information == N, r1.pending-returned == true */
+  EX_IRP_COMPLETED,  /* r1 completed / r1 not completed */
+  EX_THREAD_STATE,   /* thread app finished | waiting */
+  EX_BUGCHECK,       /* bugcheck CODE | no bugcheck */
+  EX_OUTCOME,        /* outcome ok|stalled|bugcheck|limit */
+  EX_ORDER,          /* order A < B < C */
+  EX_EVENT_FIELD,    /* pattern.irql == DISPATCH ... */
+  EX_COUNT,          /* count(pattern) == N */
+  EX_EXISTS          /* pattern happened / never */
+} ex_kind_t;
+
+typedef struct pattern {
+  int kind;          /* trc_kind_t, or -1 for "any" */
+  char *args[4];     /* device / irp / thread names, or "quoted detail" */
+  int nargs;
+  int nth;           /* 1-based occurrence, 0 = first */
+  char *text;
+} pattern_t;
+
+typedef struct expect {
+  ex_kind_t kind;
+  loc_t at;
+  char *text;
+  char *subject;     /* irp / thread name */
+  char *field;       /* status, information, pending-returned, irql, frame, cpu, thread */
+  cmp_t cmp;
+  bool negate;
+  int64_t value;     /* numbers, statuses, irqls, bugcheck codes */
+  char *svalue;      /* names: frame, thread, state, outcome */
+  pattern_t pats[8];
+  int npats;
+  struct expect *next;
+} expect_t;
+
+struct scn {
+  arena_t ar;
+  char *title;
+  char *path;
+  uint64_t hash;
+  sim_config_t cfg;
+  unsigned seeds;
+  cost_decl_t *costs;
+  driver_decl_t *drivers;
+  device_decl_t *devices;
+  event_decl_t *events;
+  thread_decl_t *threads;
+  expect_t *expects;
+  int nexpects;
+};
+
+/* ---- the parser (parse.c, lex.c) ---- */
+typedef struct tok {
+  enum { T_WORD, T_NUM, T_STR, T_OP, T_END } t;
+  char *s;          /* text (arena) */
+  int col;
+  int64_t n;        /* for T_NUM, scaled by its unit */
+  char unit[4];     /* "", "ns", "us", "ms", "s" */
+} tok_t;
+
+typedef struct lexline {
+  tok_t *v;
+  int n;
+  int line;
+  const char *file;
+  char *raw;        /* the line without its comment, trimmed */
+} lexline_t;
+
+/* Tokenizes one line; false + message on a bad character or string. */
+bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexline_t *out,
+              scn_error_t *err);
+
+/* Errors carry a jump back to scn_load. */
+typedef struct parser {
+  scn_t *sc;
+  scn_error_t *err;
+  jmp_buf fail;
+  const char *extra_dir;
+  const char *root;
+  /* files being included (loop detection) and already included (once) */
+  const char *stack[32];
+  int depth;
+  char **seen;
+  int nseen, capseen;
+} parser_t;
+void perr(parser_t *p, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 5, 6)));
+expect_t *parse_expect(parser_t *p, lexline_t *L);
+bool parse_time(const tok_t *t, int64_t *ns);
+
+/* ---- running (run.c, interp.c, program.c) ---- */
+typedef struct run_state run_state_t;
+const char *scn_major_word(UCHAR m);
+int scn_major_parse(const char *w);
+
+/* ---- checking (expect.c) ---- */
+typedef struct ev_log ev_log_t;
+ev_log_t *evlog_new(void);
+void evlog_free(ev_log_t *l);
+trc_sink_t evlog_sink(ev_log_t *l);
+typedef struct name_map name_map_t;
+void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, scn_result_t *res);
+uint32_t rs_irp_by_name(run_state_t *rs, const char *name);
+
+#endif
