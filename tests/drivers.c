@@ -285,6 +285,7 @@ void tread_thread(PVOID arg) {
   r->thread = sim_thread_id(KeGetCurrentThread());
   r->created = NtCreateFile(&f, r->top, r->options, "file");
   if (!NT_SUCCESS(r->created)) return;
+  r->fo_event_after_create = KeReadStateEvent(&f->Event);
   r->iosb.Status = TREAD_IOSB_SENTINEL;
   r->iosb.Information = 0x5A5A;
   KeInitializeEvent(&r->event, NotificationEvent, TRUE);

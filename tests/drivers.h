@@ -150,7 +150,7 @@ typedef struct tread {
   /* observations */
   NTSTATUS created, ret, wait_ret, sleep_ret;
   IO_STATUS_BLOCK iosb;    /* initialised to {0x7EADBEEF, 0x5A5A} before the call */
-  int32_t event_after_call, event_final, fo_event_final;
+  int32_t fo_event_after_create, event_after_call, event_final, fo_event_final;
   uint32_t irp, thread;
   NTSTATUS fo_final_status;
   int apc_calls;
