@@ -111,6 +111,13 @@ PIRP IoMakeAssociatedIrp(PIRP Master, int8_t StackSize) {
   return irp;
 }
 
+/* The device that owns the IRP's current location, for the trace. */
+static const DEVICE_OBJECT *irp_cur_dev(const IRP *irp) {
+  return irp->CurrentLocation >= 1 && irp->CurrentLocation <= irp->StackCount
+             ? irp->Tail.Overlay.CurrentStackLocation->DeviceObject
+             : NULL;
+}
+
 PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation; }
 PIO_STACK_LOCATION IoGetNextIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation - 1; }
 
@@ -121,9 +128,10 @@ void IoSetNextIrpStackLocation(PIRP Irp) {
 
 void IoSkipCurrentIrpStackLocation(PIRP Irp) {
   sim_t *S = Irp->Sim;
+  const DEVICE_OBJECT *dev = irp_cur_dev(Irp);
   Irp->CurrentLocation++;
   Irp->Tail.Overlay.CurrentStackLocation++;
-  TRC(S, TRC_SKIP_STACK, Irp, NULL, false, 0, "location %d will be reused by the lower driver",
+  TRC(S, TRC_SKIP_STACK, Irp, dev, false, 0, "location %d will be reused by the lower driver",
       Irp->CurrentLocation - 1);
   sim_step(S, COST_STACK_OP);
 }
@@ -133,7 +141,7 @@ void IoCopyCurrentIrpStackLocationToNext(PIRP Irp) {
   PIO_STACK_LOCATION cur = Irp->Tail.Overlay.CurrentStackLocation, next = cur - 1;
   memcpy(next, cur, offsetof(IO_STACK_LOCATION, CompletionRoutine));
   next->Control = 0; /* pending and invoke-on bits are not inherited */
-  TRC(S, TRC_COPY_STACK, Irp, NULL, false, 0, "location %d copied to %d", Irp->CurrentLocation,
+  TRC(S, TRC_COPY_STACK, Irp, irp_cur_dev(Irp), false, 0, "location %d copied to %d", Irp->CurrentLocation,
       Irp->CurrentLocation - 1);
   sim_step(S, COST_STACK_OP);
 }
@@ -146,7 +154,7 @@ void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Cont
   next->Context = Context;
   next->Control = (UCHAR)((OnSuccess ? SL_INVOKE_ON_SUCCESS : 0) | (OnError ? SL_INVOKE_ON_ERROR : 0) |
                           (OnCancel ? SL_INVOKE_ON_CANCEL : 0));
-  TRC(S, TRC_SET_COMPLETION, Irp, NULL, false, 0, "in location %d, invoke on%s%s%s",
+  TRC(S, TRC_SET_COMPLETION, Irp, irp_cur_dev(Irp), false, 0, "in location %d, invoke on%s%s%s",
       Irp->CurrentLocation - 1, OnSuccess ? " success" : "", OnError ? " error" : "",
       OnCancel ? " cancel" : "");
   sim_step(S, COST_STACK_OP);
@@ -155,7 +163,7 @@ void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Cont
 void IoMarkIrpPending(PIRP Irp) {
   sim_t *S = Irp->Sim;
   Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
-  TRC(S, TRC_MARK_PENDING, Irp, NULL, false, 0, "SL_PENDING_RETURNED set in location %d",
+  TRC(S, TRC_MARK_PENDING, Irp, irp_cur_dev(Irp), false, 0, "SL_PENDING_RETURNED set in location %d",
       Irp->CurrentLocation);
   sim_step(S, COST_STACK_OP);
 }
@@ -164,7 +172,7 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine) {
   sim_t *S = Irp->Sim;
   PDRIVER_CANCEL old = Irp->CancelRoutine;
   Irp->CancelRoutine = Routine;
-  TRC(S, TRC_SET_CANCEL, Irp, NULL, false, 0, "%s", Routine ? "cancel routine set" : "cancel routine cleared");
+  TRC(S, TRC_SET_CANCEL, Irp, irp_cur_dev(Irp), false, 0, "%s", Routine ? "cancel routine set" : "cancel routine cleared");
   sim_step(S, COST_STACK_OP);
   return old;
 }

@@ -13,6 +13,8 @@ typedef struct exec {
   PIRP orig;
   const routine_t *r;
   NTSTATUS lower;
+  bool completed;        /* this routine completed its IRP: do not touch it */
+  NTSTATUS completed_with;
   bool returned;
   NTSTATUS ret;
   bool ret_more;
@@ -159,6 +161,8 @@ static void exec_op(exec_t *x, const op_t *o) {
   case OP_COMPLETE:
     if (need_irp(x, o, irp)) {
       set_status(o, irp);
+      x->completed = true;
+      x->completed_with = irp->IoStatus.Status;
       IoCompleteRequest(irp, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
     }
     break;
@@ -179,7 +183,7 @@ static void exec_op(exec_t *x, const op_t *o) {
     switch (o->ret) {
     case RET_STATUS: x->ret = o->status; break;
     case RET_LOWER: x->ret = x->lower; break;
-    case RET_IRP: x->ret = irp ? irp->IoStatus.Status : STATUS_SUCCESS; break;
+    case RET_IRP: x->ret = x->completed ? x->completed_with : irp ? irp->IoStatus.Status : STATUS_SUCCESS; break;
     case RET_MORE: x->ret = STATUS_MORE_PROCESSING_REQUIRED; break;
     case RET_CONTINUE: x->ret = STATUS_CONTINUE_COMPLETION; break;
     }
