@@ -1,0 +1,481 @@
+/*
+ * tracedb.c - recording runs into the SQLite trace database: opening the
+ * file safely, the trace sink that writes one `event` row per step, and
+ * the machine rows (devices, drivers, threads, IRPs, expectations) written
+ * when a run ends.  One write transaction per run, so the file is
+ * consistent whenever and however the process stops.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracedb_int.h"
+
+static const char *const stmt_sql[] = {
+#define TDB_X(e, sql) sql,
+    TDB_STMT_MAP(TDB_X)
+#undef TDB_X
+};
+
+/* ---- helpers shared with the other files of sim/db ---- */
+
+int tdb_fail(tracedb_t *db, const char *what) {
+  snprintf(db->err, sizeof db->err, "trace database: %s: %s", what, sqlite3_errmsg(db->db));
+  return SIM_EIO;
+}
+
+int tdb_failf(tracedb_t *db, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(db->err, sizeof db->err, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+sqlite3_stmt *tdb_stmt(tracedb_t *db, tdb_stmt_id_t id) {
+  sqlite3_stmt *st = db->st[id];
+  if (!st) {
+    if (sqlite3_prepare_v3(db->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK) {
+      tdb_fail(db, "prepare");
+      return NULL;
+    }
+    db->st[id] = st;
+    return st;
+  }
+  /* reset reports the previous step's error, already handled there. */
+  (void)sqlite3_reset(st);
+  (void)sqlite3_clear_bindings(st);
+  return st;
+}
+
+int tdb_exec(tracedb_t *db, tdb_stmt_id_t id, const char *what) {
+  sqlite3_stmt *st = db->st[id] ? db->st[id] : tdb_stmt(db, id);
+  if (!st) return SIM_EIO;
+  int rc = sqlite3_step(st);
+  int result = rc == SQLITE_DONE || rc == SQLITE_ROW ? SIM_OK : tdb_fail(db, what);
+  (void)sqlite3_reset(st);
+  return result;
+}
+
+int tdb_bind_opt(sqlite3_stmt *st, int i, bool has, int64_t v) {
+  return has ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+int tdb_bind_text(sqlite3_stmt *st, int i, const char *s) {
+  return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+const char *tracedb_errmsg(const tracedb_t *db) { return db ? db->err : "no trace database"; }
+
+/* ---- opening and closing ---- */
+
+/* Runs a PRAGMA whose text is constant; its result row, if any, is dropped. */
+static int pragma(tracedb_t *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return tdb_fail(db, sql);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SIM_OK : tdb_fail(db, sql);
+}
+
+static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t errlen) {
+  tracedb_t *db = calloc(1, sizeof *db);
+  if (!db) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    return NULL;
+  }
+  db->readonly = readonly;
+  db->sink_rc = SIM_OK;
+  int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path, &db->db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    snprintf(err, errlen, "cannot open %s: %s", path,
+             db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+    sqlite3_close(db->db);
+    free(db);
+    return NULL;
+  }
+  (void)sqlite3_extended_result_codes(db->db, 1);
+  /* Another process may be writing a run into the same file. */
+  (void)sqlite3_busy_timeout(db->db, 5000);
+  /* Checked before anything that could write (journal mode included). */
+  rc = tdb_schema_prepare(db, path, !readonly);
+  /* WAL: readers (pictures, a class's queries) never block the writer, and
+     a killed writer's open transaction is simply not there on reopen.
+     NORMAL is durable enough with WAL: a power cut loses at most the last
+     run, never consistency. */
+  if (rc == SIM_OK && !readonly) rc = pragma(db, "PRAGMA journal_mode = WAL");
+  if (rc == SIM_OK && !readonly) rc = pragma(db, "PRAGMA synchronous = NORMAL");
+  if (rc != SIM_OK) {
+    snprintf(err, errlen, "%s", db->err);
+    tracedb_close(db);
+    return NULL;
+  }
+  return db;
+}
+
+tracedb_t *tracedb_open(const char *path, char *err, size_t errlen) {
+  return open_common(path, false, err, errlen);
+}
+
+tracedb_t *tracedb_open_readonly(const char *path, char *err, size_t errlen) {
+  return open_common(path, true, err, errlen);
+}
+
+static int finish_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_result_t *r,
+                      const char *message);
+
+void tracedb_close(tracedb_t *db) {
+  if (!db) return;
+  /* The machine may already be gone: finish without reading it. */
+  if (db->run) (void)finish_run(db, NULL, TRACEDB_OUTCOME_INTERRUPTED,
+                                NULL, "the trace database was closed before the run ended");
+  for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(db->st[i]);
+  sqlite3_close(db->db);
+  free(db);
+}
+
+/* ---- the sink ---- */
+
+static int write_event(tracedb_t *db, const trc_event_t *ev) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_EVENT);
+  if (!st) return SIM_EIO;
+  bool cpu = ev->cpu >= 0;
+  char sb[16];
+  int rc = sqlite3_bind_int64(st, 1, db->run);
+  rc |= sqlite3_bind_int64(st, 2, (int64_t)ev->seq);
+  rc |= sqlite3_bind_int64(st, 3, (int64_t)ev->t_ns);
+  rc |= tdb_bind_opt(st, 4, cpu, ev->cpu);
+  rc |= tdb_bind_opt(st, 5, cpu, ev->irql);
+  rc |= tdb_bind_text(st, 6, cpu ? trc_frame_name(ev->frame) : NULL);
+  rc |= tdb_bind_opt(st, 7, ev->thread != 0, ev->thread);
+  rc |= tdb_bind_opt(st, 8, ev->irp != 0, ev->irp);
+  rc |= tdb_bind_opt(st, 9, ev->device != 0, ev->device);
+  rc |= tdb_bind_opt(st, 10, ev->stack_location != 0, ev->stack_location);
+  rc |= sqlite3_bind_text(st, 11, trc_kind_name(ev->kind), -1, SQLITE_STATIC);
+  rc |= tdb_bind_text(st, 12, ev->has_status ? iosim_status_name(ev->status, sb) : NULL);
+  rc |= sqlite3_bind_text(st, 13, ev->detail, -1, SQLITE_STATIC);
+  /* SQLITE_OK is 0, so any failed bind leaves a bit set. */
+  if (rc != SQLITE_OK) return tdb_fail(db, "event");
+  rc = tdb_exec(db, ST_EVENT, "event");
+  if (rc == SIM_OK) db->nevents++;
+  return rc;
+}
+
+/* The machine outcome, from the run-end step's detail ("ok after 206560
+   ns"): the only place it exists when no scenario result is at hand. */
+static void note_run_end(tracedb_t *db, const char *detail) {
+  const char *end = strstr(detail, " after ");
+  size_t n = end ? (size_t)(end - detail) : strlen(detail);
+  if (n >= sizeof db->machine_outcome) n = sizeof db->machine_outcome - 1;
+  memcpy(db->machine_outcome, detail, n);
+  db->machine_outcome[n] = '\0';
+}
+
+static void sink_event(void *ud, const trc_event_t *ev) {
+  tracedb_t *db = ud;
+  if (!db->run || db->ignore) return;
+  if (db->intr && *db->intr) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "interrupted by the user after step %llu",
+             (unsigned long long)(ev->seq - 1));
+    db->interrupted = true;
+    if (finish_run(db, db->S, TRACEDB_OUTCOME_INTERRUPTED, NULL, msg) != SIM_OK)
+      db->sink_rc = SIM_EIO;
+    db->ignore = true;
+    return;
+  }
+  if (ev->kind == TRC_RUN_END) note_run_end(db, ev->detail);
+  if (write_event(db, ev) != SIM_OK) {
+    /* Keep the first failure; the run is marked when it ends. */
+    db->sink_rc = SIM_EIO;
+    db->ignore = true;
+  }
+}
+
+void tracedb_watch_interrupt(tracedb_t *db, const volatile sig_atomic_t *flag) { db->intr = flag; }
+int tracedb_interrupted(const tracedb_t *db) { return db->interrupted; }
+int64_t tracedb_run_id(const tracedb_t *db) { return db->run ? db->run : db->last_run; }
+
+/* ---- beginning a run ---- */
+
+static int insert_run(tracedb_t *db, const char *path, uint64_t hash, uint64_t seed,
+                      const char *outcome, int cpus, const char *message) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_RUN_INSERT);
+  if (!st) return SIM_EIO;
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+  int rc = tdb_bind_text(st, 1, path);
+  rc |= sqlite3_bind_text(st, 2, hex, -1, SQLITE_TRANSIENT);
+  /* Seeds past 2^63 come out negative: SQLite integers are signed. */
+  rc |= sqlite3_bind_int64(st, 3, (int64_t)seed);
+  rc |= sqlite3_bind_text(st, 4, IOSIM_VERSION, -1, SQLITE_STATIC);
+  rc |= sqlite3_bind_text(st, 5, outcome, -1, SQLITE_TRANSIENT);
+  rc |= tdb_bind_opt(st, 6, cpus > 0, cpus);
+  rc |= tdb_bind_text(st, 7, message);
+  if (rc != SQLITE_OK) return tdb_fail(db, "run");
+  rc = tdb_exec(db, ST_RUN_INSERT, "run");
+  if (rc == SIM_OK) db->last_run = sqlite3_last_insert_rowid(db->db);
+  return rc;
+}
+
+int tracedb_begin_run(tracedb_t *db, sim_t *S, const char *scenario_path, uint64_t text_hash,
+                      uint64_t seed) {
+  if (db->readonly) return tdb_failf(db, SIM_ESTATE, "the trace database is open read-only");
+  if (db->run) return tdb_failf(db, SIM_ESTATE, "run %lld is still being recorded", (long long)db->run);
+  /* Committed on its own: if the process dies mid-run, this row (still
+     "running") is what tells the reader. */
+  int rc = insert_run(db, scenario_path, text_hash, seed, TRACEDB_OUTCOME_RUNNING,
+                      S ? sim_cpu_count(S) : 0, NULL);
+  if (rc != SIM_OK) return rc;
+  rc = tdb_exec(db, ST_BEGIN, "begin");
+  if (rc != SIM_OK) return rc;
+  db->run = db->last_run;
+  db->in_txn = true;
+  db->ignore = false;
+  db->interrupted = false;
+  db->sink_rc = SIM_OK;
+  db->nevents = 0;
+  db->machine_outcome[0] = '\0';
+  db->S = S;
+  if (S) {
+    sim_keep_irp_info(S, true);
+    trc_sink_t sink = {.event = sink_event, .close = NULL, .ud = db};
+    sim_add_sink(S, &sink);
+  }
+  return SIM_OK;
+}
+
+/* ---- the machine rows ---- */
+
+static int write_devices(tracedb_t *db, sim_t *S) {
+  uint32_t n = sim_device_count(S);
+  for (uint32_t id = 1; id <= n; id++) {
+    PDEVICE_OBJECT dev = sim_find_device(S, sim_device_name(S, id));
+    PDRIVER_OBJECT drv = dev ? dev->DriverObject : NULL;
+    sqlite3_stmt *st = tdb_stmt(db, ST_DRIVER);
+    if (!st) return SIM_EIO;
+    if (drv) {
+      int rc = sqlite3_bind_int64(st, 1, db->run);
+      rc |= sqlite3_bind_int64(st, 2, drv->SimId);
+      rc |= tdb_bind_text(st, 3, drv->DriverName ? drv->DriverName : "");
+      if (rc != SQLITE_OK || tdb_exec(db, ST_DRIVER, "driver") != SIM_OK) return tdb_fail(db, "driver");
+    }
+    if (!(st = tdb_stmt(db, ST_DEVICE))) return SIM_EIO;
+    uint32_t lower = sim_device_lower(S, id);
+    int rc = sqlite3_bind_int64(st, 1, db->run);
+    rc |= sqlite3_bind_int64(st, 2, id);
+    rc |= tdb_bind_text(st, 3, sim_device_name(S, id));
+    rc |= tdb_bind_opt(st, 4, drv != NULL, drv ? drv->SimId : 0);
+    rc |= tdb_bind_opt(st, 5, lower != 0, lower);
+    rc |= sqlite3_bind_int(st, 6, sim_device_stack_size(S, id));
+    if (rc != SQLITE_OK || tdb_exec(db, ST_DEVICE, "device") != SIM_OK) return tdb_fail(db, "device");
+  }
+  return SIM_OK;
+}
+
+static int write_threads(tracedb_t *db, sim_t *S) {
+  uint32_t n = sim_thread_count(S);
+  for (uint32_t id = 1; id <= n; id++) {
+    sqlite3_stmt *st = tdb_stmt(db, ST_THREAD);
+    if (!st) return SIM_EIO;
+    int rc = sqlite3_bind_int64(st, 1, db->run);
+    rc |= sqlite3_bind_int64(st, 2, id);
+    rc |= tdb_bind_text(st, 3, sim_thread_name(S, id));
+    rc |= tdb_bind_text(st, 4, sim_thread_state(S, id));
+    if (rc != SQLITE_OK || tdb_exec(db, ST_THREAD, "thread") != SIM_OK) return tdb_fail(db, "thread");
+  }
+  return SIM_OK;
+}
+
+static int write_irp(tracedb_t *db, const sim_irp_info_t *in) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_IRP);
+  if (!st) return SIM_EIO;
+  char sb[16];
+  int rc = sqlite3_bind_int64(st, 1, db->run);
+  rc |= sqlite3_bind_int64(st, 2, in->id);
+  rc |= tdb_bind_text(st, 3, in->major_set ? iosim_major_name(in->major) : NULL);
+  rc |= tdb_bind_opt(st, 4, in->major_set, in->major);
+  rc |= tdb_bind_opt(st, 5, in->thread != 0, in->thread);
+  rc |= tdb_bind_opt(st, 6, in->file != 0, in->file);
+  rc |= tdb_bind_opt(st, 7, in->master != 0, in->master);
+  rc |= sqlite3_bind_int(st, 8, in->stack_count);
+  rc |= tdb_bind_text(st, 9, in->completed ? iosim_status_name(in->final.Status, sb) : NULL);
+  rc |= tdb_bind_opt(st, 10, in->completed, (int64_t)in->final.Information);
+  rc |= sqlite3_bind_int64(st, 11, (int64_t)in->issued_ns);
+  rc |= tdb_bind_opt(st, 12, in->completed, (int64_t)in->completed_ns);
+  rc |= tdb_bind_opt(st, 13, in->completed, in->pending_returned);
+  rc |= sqlite3_bind_int(st, 14, in->completed);
+  rc |= sqlite3_bind_int(st, 15, in->freed);
+  rc |= tdb_bind_text(st, 16, in->tag);
+  if (rc != SQLITE_OK || tdb_exec(db, ST_IRP, "irp") != SIM_OK) return tdb_fail(db, "irp");
+  return SIM_OK;
+}
+
+static int write_irps(tracedb_t *db, sim_t *S) {
+  uint32_t n = sim_irp_count(S);
+  for (uint32_t id = 1; id <= n; id++) {
+    const sim_irp_info_t *in = sim_irp_info(S, id);
+    if (!in) continue; /* IRP facts were not kept for this one */
+    int rc = write_irp(db, in);
+    if (rc != SIM_OK) return rc;
+  }
+  return SIM_OK;
+}
+
+static int write_expectations(tracedb_t *db, const scn_result_t *r) {
+  for (int i = 0; i < r->expect_total; i++) {
+    const scn_expect_result_t *x = &r->expects[i];
+    sqlite3_stmt *st = tdb_stmt(db, ST_EXPECT);
+    if (!st) return SIM_EIO;
+    int rc = sqlite3_bind_int64(st, 1, db->run);
+    rc |= sqlite3_bind_int(st, 2, i + 1);
+    rc |= tdb_bind_opt(st, 3, x->line > 0, x->line);
+    rc |= tdb_bind_text(st, 4, x->text ? x->text : "");
+    rc |= sqlite3_bind_int(st, 5, x->passed);
+    rc |= tdb_bind_text(st, 6, x->facts);
+    if (rc != SQLITE_OK || tdb_exec(db, ST_EXPECT, "expectation") != SIM_OK)
+      return tdb_fail(db, "expectation");
+  }
+  return SIM_OK;
+}
+
+/* The final run row.  S and r may each be NULL. */
+static int update_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_result_t *r,
+                      const char *message) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_RUN_FINISH);
+  if (!st) return SIM_EIO;
+  const sim_bugcheck_t *bc = r && r->outcome == SIM_RUN_BUGCHECK ? &r->bugcheck
+                             : S ? sim_bugcheck(S) : NULL;
+  const char *machine = r ? sim_outcome_name(r->outcome)
+                        : db->machine_outcome[0] ? db->machine_outcome : NULL;
+  int rc = sqlite3_bind_int64(st, 1, db->run);
+  rc |= sqlite3_bind_text(st, 2, outcome, -1, SQLITE_TRANSIENT);
+  rc |= tdb_bind_text(st, 3, machine);
+  rc |= tdb_bind_opt(st, 4, S != NULL, S ? (int64_t)sim_now(S) : 0);
+  rc |= tdb_bind_opt(st, 5, S != NULL, S ? (int64_t)sim_steps(S) : 0);
+  rc |= sqlite3_bind_int64(st, 6, (int64_t)db->nevents);
+  rc |= tdb_bind_opt(st, 7, r != NULL, r ? r->expect_total : 0);
+  rc |= tdb_bind_opt(st, 8, r != NULL, r ? r->expect_failed : 0);
+  rc |= tdb_bind_opt(st, 9, bc != NULL, bc ? (int64_t)bc->code : 0);
+  rc |= tdb_bind_text(st, 10, bc ? iosim_bugcheck_name(bc->code) : NULL);
+  rc |= tdb_bind_text(st, 11, bc ? bc->reason : NULL);
+  rc |= tdb_bind_text(st, 12, message ? message : bc ? bc->reason : NULL);
+  rc |= tdb_bind_opt(st, 13, r != NULL, r ? (int64_t)r->seed : 0);
+  if (rc != SQLITE_OK) return tdb_fail(db, "run");
+  return tdb_exec(db, ST_RUN_FINISH, "run");
+}
+
+/* After a failed write: the run's rows are rolled back and its run row
+   (committed at the start) says why. */
+static void mark_failed(tracedb_t *db) {
+  char keep[sizeof db->err];
+  memcpy(keep, db->err, sizeof keep);
+  if (db->in_txn) (void)tdb_exec(db, ST_ROLLBACK, "rollback");
+  db->in_txn = false;
+  sqlite3_stmt *st = tdb_stmt(db, ST_RUN_MARK);
+  if (st && sqlite3_bind_int64(st, 1, db->run) == SQLITE_OK &&
+      sqlite3_bind_text(st, 2, "trace error", -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_bind_text(st, 3, keep, -1, SQLITE_TRANSIENT) == SQLITE_OK)
+    (void)tdb_exec(db, ST_RUN_MARK, "run");
+  memcpy(db->err, keep, sizeof keep);
+}
+
+/* Writes what is known, commits, and closes the run on this handle. */
+static int finish_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_result_t *r,
+                      const char *message) {
+  int rc = db->sink_rc;
+  if (rc == SIM_OK && S) rc = write_devices(db, S);
+  if (rc == SIM_OK && S) rc = write_threads(db, S);
+  if (rc == SIM_OK && S) rc = write_irps(db, S);
+  if (rc == SIM_OK && r) rc = write_expectations(db, r);
+  if (rc == SIM_OK) rc = update_run(db, S, outcome, r, message);
+  if (rc == SIM_OK) rc = tdb_exec(db, ST_COMMIT, "commit");
+  if (rc == SIM_OK) db->in_txn = false;
+  else mark_failed(db);
+  db->run = 0;
+  db->S = NULL;
+  return rc;
+}
+
+int tracedb_end_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_result_t *r) {
+  if (db->interrupted && !db->run) return db->sink_rc; /* already finished at the Ctrl-C */
+  if (!db->run) return tdb_failf(db, SIM_ESTATE, "no run is being recorded");
+  if (!outcome && !r) return tdb_failf(db, SIM_EINVAL, "tracedb_end_run: no outcome and no result");
+  db->ignore = true;
+  return finish_run(db, S, outcome ? outcome : tracedb_outcome(r->outcome, r), r, NULL);
+}
+
+void tracedb_abort_run(tracedb_t *db, sim_t *S, const char *outcome, const char *message) {
+  if (!db || !db->run) return;
+  db->ignore = true;
+  (void)finish_run(db, S, outcome ? outcome : TRACEDB_OUTCOME_INTERRUPTED, NULL, message);
+}
+
+int tracedb_record_run(tracedb_t *db, const char *scenario_path, uint64_t text_hash, uint64_t seed,
+                       const char *outcome, const char *message) {
+  if (db->readonly) return tdb_failf(db, SIM_ESTATE, "the trace database is open read-only");
+  if (db->run) return tdb_failf(db, SIM_ESTATE, "run %lld is still being recorded", (long long)db->run);
+  return insert_run(db, scenario_path, text_hash, seed, outcome, 0, message);
+}
+
+const char *tracedb_outcome(sim_outcome_t o, const scn_result_t *r) {
+  switch (o) {
+  case SIM_RUN_BUGCHECK: return TRACEDB_OUTCOME_BUGCHECK;
+  case SIM_RUN_LIMIT: return TRACEDB_OUTCOME_LIMIT;
+  default: break;
+  }
+  if (r && r->expect_failed > 0) return TRACEDB_OUTCOME_EXPECT_FAILED;
+  return o == SIM_RUN_STALLED ? TRACEDB_OUTCOME_STALLED : TRACEDB_OUTCOME_OK;
+}
+
+/* ---- scenario runner hooks ---- */
+
+void tracedb_on_start(void *ud, sim_t *S) {
+  tracedb_hooks_t *h = ud;
+  int rc = tracedb_begin_run(h->db, S, h->scenario_path, h->text_hash, h->seed);
+  if (rc != SIM_OK && h->rc == SIM_OK) {
+    h->rc = rc;
+    snprintf(h->err, sizeof h->err, "%s", tracedb_errmsg(h->db));
+  }
+}
+
+void tracedb_on_finish(void *ud, sim_t *S, const scn_result_t *r) {
+  tracedb_hooks_t *h = ud;
+  if (h->rc != SIM_OK) return; /* the run was never begun */
+  int rc = tracedb_end_run(h->db, S, NULL, r);
+  if (rc != SIM_OK) {
+    h->rc = rc;
+    snprintf(h->err, sizeof h->err, "%s", tracedb_errmsg(h->db));
+  }
+}
+
+/* ---- reading ---- */
+
+int64_t tracedb_last_run(tracedb_t *db) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_LAST_RUN);
+  if (!st) return 0;
+  int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  (void)sqlite3_reset(st);
+  return id;
+}
+
+int tracedb_parse_time(const char *text, int64_t *ns) {
+  static const struct { const char *unit; double scale; } units[] = {
+      {"", 1}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+  char *end;
+  double v = strtod(text, &end);
+  if (end == text || v < 0) return -1;
+  while (*end == ' ') end++;
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (strcmp(end, units[i].unit) == 0) {
+      double t = v * units[i].scale + 0.5;
+      if (t > 9.2e18) return -1;
+      *ns = (int64_t)t;
+      return 0;
+    }
+  return -1;
+}

@@ -1,0 +1,109 @@
+/*
+ * tracedb_int.h - what the files of the trace database module share: the
+ * tracedb_t handle, its prepared statements, and small SQLite helpers.
+ * Only sim/db/ includes this (and sqlite3.h); the engine never does.
+ */
+#ifndef IOSIM_TRACEDB_INT_H
+#define IOSIM_TRACEDB_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "iosim/tracedb.h"
+
+/* Every statement the module runs, prepared once per connection on first
+   use.  X(ENUM, SQL). */
+#define TDB_STMT_MAP(X)                                                                    \
+  X(ST_BEGIN, "BEGIN IMMEDIATE")                                                           \
+  X(ST_COMMIT, "COMMIT")                                                                   \
+  X(ST_ROLLBACK, "ROLLBACK")                                                               \
+  X(ST_RUN_INSERT,                                                                         \
+    "INSERT INTO run(scenario, scenario_hash, seed, iosim_version, started, outcome, cpus," \
+    " message) VALUES(?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7)")   \
+  X(ST_RUN_FINISH,                                                                         \
+    "UPDATE run SET outcome = ?2, machine_outcome = ?3,"                                   \
+    " finished = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), end_ns = ?4, steps = ?5,"          \
+    " events = ?6, expect_total = ?7, expect_failed = ?8, bugcheck_code = ?9,"             \
+    " bugcheck_name = ?10, bugcheck_reason = ?11, message = ?12, seed = coalesce(?13, seed)" \
+    " WHERE id = ?1")                                                                      \
+  X(ST_RUN_MARK, "UPDATE run SET outcome = ?2, message = ?3 WHERE id = ?1")                \
+  X(ST_EVENT,                                                                              \
+    "INSERT INTO event(run_id, seq, t_ns, cpu, irql, frame, thread, irp, device,"          \
+    " stack_location, kind, status, detail)"                                               \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                     \
+  X(ST_DRIVER, "INSERT OR IGNORE INTO driver(run_id, id, name) VALUES(?1, ?2, ?3)")       \
+  X(ST_DEVICE,                                                                             \
+    "INSERT INTO device(run_id, id, name, driver_id, lower_id, stack_size)"                \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                     \
+  X(ST_THREAD, "INSERT INTO thread(run_id, id, name, state) VALUES(?1, ?2, ?3, ?4)")       \
+  X(ST_IRP,                                                                                \
+    "INSERT INTO irp(run_id, id, major, major_code, thread, file, master, stack_count,"    \
+    " final_status, information, issued_ns, completed_ns, pending_returned, completed,"    \
+    " freed, tag) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
+    " ?16)")                                                                               \
+  X(ST_EXPECT,                                                                             \
+    "INSERT INTO expectation(run_id, n, line, text, passed, facts)"                        \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                     \
+  X(ST_IRQL, "INSERT OR IGNORE INTO irql(level, name) VALUES(?1, ?2)")                     \
+  X(ST_LAST_RUN, "SELECT coalesce(max(id), 0) FROM run")                                   \
+  X(ST_RUN_EXISTS, "SELECT outcome FROM run WHERE id = ?1")                                \
+  X(ST_IRP_ROW,                                                                            \
+    "SELECT i.major, i.thread, t.name, i.file, i.master, i.stack_count,"                   \
+    " i.issued_ns, i.completed_ns, i.tag FROM irp i"                                            \
+    " LEFT JOIN thread t ON t.run_id = i.run_id AND t.id = i.thread"                       \
+    " WHERE i.run_id = ?1 AND i.id = ?2")                                                  \
+  X(ST_IRP_EVENTS,                                                                         \
+    "SELECT e.seq, e.t_ns, e.kind, e.device, e.stack_location, e.status, e.detail,"        \
+    " d.name, r.name FROM event e"                                                         \
+    " LEFT JOIN device d ON d.run_id = e.run_id AND d.id = e.device"                       \
+    " LEFT JOIN driver r ON r.run_id = d.run_id AND r.id = d.driver_id"                    \
+    " WHERE e.run_id = ?1 AND e.irp = ?2 AND (?3 < 0 OR e.t_ns <= ?3) ORDER BY e.seq")     \
+  X(ST_DEVICE_ROW,                                                                         \
+    "SELECT d.name, r.name FROM device d"                                                  \
+    " LEFT JOIN driver r ON r.run_id = d.run_id AND r.id = d.driver_id"                    \
+    " WHERE d.run_id = ?1 AND d.id = ?2")
+
+typedef enum {
+#define TDB_X(e, sql) e,
+  TDB_STMT_MAP(TDB_X)
+#undef TDB_X
+  ST_COUNT
+} tdb_stmt_id_t;
+
+struct tracedb {
+  sqlite3 *db;
+  bool readonly;
+  sqlite3_stmt *st[ST_COUNT]; /* prepared on first use, finalized at close */
+  char err[512];              /* the last failure, "" if none */
+  int64_t run;                /* the run being recorded, 0 = none */
+  int64_t last_run;           /* the last run begun on this handle */
+  bool in_txn;                /* the run's transaction is open */
+  bool ignore;                /* the sink drops events (interrupted or failed) */
+  bool interrupted;
+  int sink_rc;                /* SIM_OK, or why the sink stopped writing */
+  uint64_t nevents;           /* event rows written for the open run */
+  char machine_outcome[24];   /* from the run-end step, "" until then */
+  const volatile sig_atomic_t *intr; /* Ctrl-C flag, borrowed; NULL = none */
+  sim_t *S;                   /* the machine of the open run, borrowed */
+};
+
+/* Sets db->err ("what: sqlite's message") and returns SIM_EIO. */
+int tdb_fail(tracedb_t *db, const char *what);
+/* Sets db->err from a format and returns `code`. */
+int tdb_failf(tracedb_t *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The prepared statement `id`, reset and with cleared bindings; NULL (and
+   db->err set) if it does not prepare. */
+sqlite3_stmt *tdb_stmt(tracedb_t *db, tdb_stmt_id_t id);
+/* Steps a statement that returns no rows; SIM_OK or SIM_EIO. */
+int tdb_exec(tracedb_t *db, tdb_stmt_id_t id, const char *what);
+/* Binds an integer, or NULL when !has. */
+int tdb_bind_opt(sqlite3_stmt *st, int i, bool has, int64_t v);
+/* Binds a text, or NULL when s is NULL. */
+int tdb_bind_text(sqlite3_stmt *st, int i, const char *s);
+
+/* Checks that the open file is an iosim trace of a readable version, and
+   creates the schema in an empty one when `create`.  SIM_OK, or an error
+   code with db->err set; never writes to a file it refuses. */
+int tdb_schema_prepare(tracedb_t *db, const char *path, bool create);
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * tracedb_irp.c - `iosim irp`: an IRP as WinDbg's !irp shows it, at any
+ * moment of a recorded run, rebuilt by replaying the IRP's event rows
+ * against a model of its stack locations (what IoCallDriver, the stack
+ * helpers and IofCompleteRequest's walk do to them).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracedb_int.h"
+
+#define NAME_LEN 64
+#define MAX_LOCS 128 /* StackCount is a CCHAR */
+
+/* One IO_STACK_LOCATION, as far as the trace shows it. */
+typedef struct loc {
+  bool filled;                 /* set up for a driver (called into, or copied into) */
+  bool walked;                 /* passed by the completion walk, which cleared it */
+  unsigned control;            /* SL_* bits */
+  bool routine;                /* a completion routine is set here */
+  char device[NAME_LEN];       /* the device called with this location */
+  char driver[NAME_LEN];
+  char routine_by[NAME_LEN];   /* the device whose driver set the routine */
+  char routine_drv[NAME_LEN];
+} loc_t;
+
+/* The IRP at the chosen moment. */
+typedef struct irp_view {
+  int n, cur;                  /* StackCount, CurrentLocation */
+  loc_t loc[MAX_LOCS + 2];     /* 1-based, as CurrentLocation counts */
+  bool walking, completed, freed, stopped, cancel, cancel_routine, pending_returned;
+  bool allocated;              /* its irp-alloc step is within the moment */
+  char status[32];             /* IoStatus.Status once completion began, "" before */
+  long long info;
+  int64_t last_seq, last_t, freed_t;
+  char last_kind[32];
+  char major[40];
+  int major_code;              /* -1 = unknown */
+  uint32_t thread, file, master;
+  char thread_name[NAME_LEN];
+  char tag[NAME_LEN];          /* the scenario's name for it ("r1"), "" if none */
+} irp_view_t;
+
+/* One event row, as read. */
+typedef struct row {
+  int64_t seq, t;
+  const char *kind, *status, *detail, *device, *driver;
+  int sl; /* stack_location, 0 = none */
+} row_t;
+
+/* memmove: the source may be another field of the same view. */
+static void copy_name(char *dst, const char *src) {
+  size_t n = src ? strlen(src) : 0;
+  if (n >= NAME_LEN) n = NAME_LEN - 1;
+  if (n) memmove(dst, src, n);
+  dst[n] = '\0';
+}
+
+static int major_code(const char *name) {
+  static const struct { const char *n; int c; } t[] = {
+      {"IRP_MJ_CREATE", 0x00}, {"IRP_MJ_CLOSE", 0x02}, {"IRP_MJ_READ", 0x03},
+      {"IRP_MJ_WRITE", 0x04}, {"IRP_MJ_FLUSH_BUFFERS", 0x09}, {"IRP_MJ_DEVICE_CONTROL", 0x0e},
+      {"IRP_MJ_INTERNAL_DEVICE_CONTROL", 0x0f}, {"IRP_MJ_CLEANUP", 0x12}};
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (strcmp(t[i].n, name) == 0) return t[i].c;
+  return -1;
+}
+
+/* ---- the facts that only the detail text carries ----
+ * Kept in one place so that a change of wording in the engine breaks only
+ * these helpers (and the tests that exercise them). */
+
+/* "in location 2, invoke on success error cancel" -> SL_INVOKE_* bits. */
+static unsigned detail_invoke_flags(const char *d) {
+  const char *on = strstr(d, "invoke on");
+  if (!on) return 0;
+  return (strstr(on, "success") ? SL_INVOKE_ON_SUCCESS : 0u) |
+         (strstr(on, "error") ? SL_INVOKE_ON_ERROR : 0u) |
+         (strstr(on, "cancel") ? SL_INVOKE_ON_CANCEL : 0u);
+}
+
+/* "IoCompleteRequest(STATUS_SUCCESS, 4096 bytes)" -> 4096. */
+static bool detail_bytes(const char *d, long long *out) {
+  const char *comma = strrchr(d, ',');
+  if (!comma) return false;
+  char *end;
+  long long v = strtoll(comma + 1, &end, 10);
+  if (end == comma + 1 || strncmp(end, " bytes", 6) != 0) return false;
+  *out = v;
+  return true;
+}
+
+/* "3 stack locations" (irp-alloc) -> 3. */
+static int detail_stack_count(const char *d) {
+  int n = atoi(d);
+  return n > 0 && n <= MAX_LOCS ? n : 0;
+}
+
+/* "fsd dispatch IRP_MJ_READ" -> "IRP_MJ_READ". */
+static const char *detail_major(const char *d) { return strstr(d, "IRP_MJ_"); }
+
+/* ---- the model ---- */
+
+/* The walk moved the IRP up from v->cur to `to`: it consumed each
+   location's pending bit into PendingReturned and cleared it. */
+static void walk_to(irp_view_t *v, int to) {
+  for (int l = v->cur; l < to && l <= v->n; l++) {
+    if (l < 1) continue;
+    v->pending_returned = (v->loc[l].control & SL_PENDING_RETURNED) != 0;
+    v->loc[l].control &= SL_ERROR_RETURNED;
+    v->loc[l].walked = true;
+  }
+}
+
+/* Kinds whose stack_location is not the IRP's CurrentLocation at the
+   step: they report the location a call or routine started from. */
+static bool location_is_stale(const char *kind) {
+  return strcmp(kind, "dispatch-return") == 0 || strcmp(kind, "completion-return") == 0;
+}
+
+static void on_call(irp_view_t *v, const row_t *r) {
+  if (r->sl < 1 || r->sl > v->n) return;
+  loc_t *l = &v->loc[r->sl];
+  l->filled = true;
+  l->walked = false;
+  copy_name(l->device, r->device);
+  copy_name(l->driver, r->driver);
+}
+
+static void on_set_completion(irp_view_t *v, const row_t *r) {
+  int at = r->sl - 1;
+  if (at < 1 || at > v->n) return;
+  loc_t *l = &v->loc[at];
+  /* IoSetCompletionRoutine overwrites Control, the pending bit included. */
+  l->control = detail_invoke_flags(r->detail);
+  l->routine = true;
+  const loc_t *caller = r->sl <= v->n ? &v->loc[r->sl] : NULL;
+  copy_name(l->routine_by, caller ? caller->device : "");
+  copy_name(l->routine_drv, caller ? caller->driver : "");
+}
+
+static void on_copy(irp_view_t *v, const row_t *r) {
+  int to = r->sl - 1;
+  if (to < 1 || to > v->n) return;
+  v->loc[to].filled = true;
+  v->loc[to].walked = false;
+  v->loc[to].control = 0; /* pending and invoke-on bits are not copied */
+}
+
+static void on_complete(irp_view_t *v, const row_t *r) {
+  v->walking = true;
+  v->stopped = false;
+  if (r->status) snprintf(v->status, sizeof v->status, "%s", r->status);
+  (void)detail_bytes(r->detail, &v->info);
+}
+
+/* Applies one event row to the model. */
+static void apply(irp_view_t *v, const row_t *r) {
+  const char *k = r->kind;
+  if (r->sl > 0 && !location_is_stale(k)) {
+    if (v->walking && r->sl > v->cur) walk_to(v, r->sl);
+    v->cur = r->sl;
+  }
+  if (strcmp(k, "irp-alloc") == 0) v->allocated = true;
+  else if (strcmp(k, "call-driver") == 0) on_call(v, r);
+  else if (strcmp(k, "copy-stack") == 0) on_copy(v, r);
+  else if (strcmp(k, "set-completion") == 0) on_set_completion(v, r);
+  else if (strcmp(k, "mark-pending") == 0 || strcmp(k, "pending-propagated") == 0) {
+    if (r->sl >= 1 && r->sl <= v->n) v->loc[r->sl].control |= SL_PENDING_RETURNED;
+  } else if (strcmp(k, "complete") == 0) on_complete(v, r);
+  else if (strcmp(k, "walk-stopped") == 0) {
+    v->walking = false;
+    v->stopped = true;
+  } else if (strcmp(k, "walk-done") == 0) {
+    v->walking = false;
+    v->completed = true;
+  } else if (strcmp(k, "set-cancel-routine") == 0) v->cancel_routine = strstr(r->detail, "cleared") == NULL;
+  else if (strcmp(k, "cancel") == 0) v->cancel = true;
+  else if (strcmp(k, "irp-free") == 0) {
+    v->freed = true;
+    v->freed_t = r->t;
+  }
+  v->last_seq = r->seq;
+  v->last_t = r->t;
+  snprintf(v->last_kind, sizeof v->last_kind, "%s", k);
+}
+
+/* ---- reading ---- */
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  return (const char *)sqlite3_column_text(st, i);
+}
+
+/* The irp row: major, thread, file, master, stack count.  False if absent. */
+static bool load_irp_row(tracedb_t *db, int64_t run, uint32_t irp, irp_view_t *v, int *rc) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_IRP_ROW);
+  *rc = SIM_OK;
+  if (!st) return *rc = SIM_EIO, false;
+  if (sqlite3_bind_int64(st, 1, run) != SQLITE_OK || sqlite3_bind_int64(st, 2, irp) != SQLITE_OK)
+    return *rc = tdb_fail(db, "irp"), false;
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    if (col_text(st, 0)) snprintf(v->major, sizeof v->major, "%s", col_text(st, 0));
+    v->thread = (uint32_t)sqlite3_column_int64(st, 1);
+    copy_name(v->thread_name, col_text(st, 2));
+    v->file = (uint32_t)sqlite3_column_int64(st, 3);
+    v->master = (uint32_t)sqlite3_column_int64(st, 4);
+    v->n = sqlite3_column_int(st, 5);
+    copy_name(v->tag, col_text(st, 8));
+  } else if (s != SQLITE_DONE) {
+    *rc = tdb_fail(db, "irp");
+  }
+  (void)sqlite3_reset(st);
+  return s == SQLITE_ROW;
+}
+
+/* Replays the IRP's events up to at_ns.  Returns the number of rows. */
+static int64_t replay(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, irp_view_t *v,
+                      int *rc) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_IRP_EVENTS);
+  int64_t rows = 0;
+  *rc = SIM_OK;
+  if (!st) return *rc = SIM_EIO, 0;
+  if (sqlite3_bind_int64(st, 1, run) != SQLITE_OK || sqlite3_bind_int64(st, 2, irp) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 3, at_ns) != SQLITE_OK)
+    return *rc = tdb_fail(db, "events"), 0;
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    row_t r = {
+        .seq = sqlite3_column_int64(st, 0), .t = sqlite3_column_int64(st, 1),
+        .kind = col_text(st, 2), .sl = sqlite3_column_int(st, 4), .status = col_text(st, 5),
+        .detail = col_text(st, 6), .device = col_text(st, 7), .driver = col_text(st, 8)};
+    if (!r.kind) r.kind = "";
+    if (!r.detail) r.detail = "";
+    /* Without an irp row (a run cut short), the facts come from details. */
+    if (v->n == 0 && strcmp(r.kind, "irp-alloc") == 0) v->n = detail_stack_count(r.detail);
+    if (!v->major[0] && strcmp(r.kind, "dispatch") == 0 && detail_major(r.detail))
+      snprintf(v->major, sizeof v->major, "%s", detail_major(r.detail));
+    if (v->n > 0 && rows == 0) v->cur = v->n + 1;
+    apply(v, &r);
+    rows++;
+  }
+  if (s != SQLITE_DONE) *rc = tdb_fail(db, "events");
+  (void)sqlite3_reset(st);
+  return rows;
+}
+
+static int check_run(tracedb_t *db, int64_t run, char *err, size_t errlen) {
+  sqlite3_stmt *st = tdb_stmt(db, ST_RUN_EXISTS);
+  if (!st || sqlite3_bind_int64(st, 1, run) != SQLITE_OK) {
+    snprintf(err, errlen, "%s", db->err);
+    return SIM_EIO;
+  }
+  int s = sqlite3_step(st);
+  (void)sqlite3_reset(st);
+  if (s == SQLITE_ROW) return SIM_OK;
+  if (s == SQLITE_DONE) {
+    snprintf(err, errlen, "there is no run %lld in this trace (the last is %lld)", (long long)run,
+             (long long)tracedb_last_run(db));
+    return SIM_ENOENT;
+  }
+  tdb_fail(db, "run");
+  snprintf(err, errlen, "%s", db->err);
+  return SIM_EIO;
+}
+
+/* ---- printing ---- */
+
+static void print_time(FILE *out, int64_t ns) {
+  fprintf(out, "%lld.%03lld us", (long long)(ns / 1000), (long long)(ns % 1000));
+}
+
+static void print_header(const irp_view_t *v, uint32_t irp, int64_t run, FILE *out) {
+  fprintf(out, "IRP %u%s%s%s of run %lld, as of ", irp, v->tag[0] ? " (" : "", v->tag,
+          v->tag[0] ? ")" : "", (long long)run);
+  print_time(out, v->last_t);
+  fprintf(out, " (after step %lld, %s)\n", (long long)v->last_seq, v->last_kind);
+  if (v->freed) {
+    fprintf(out, "Irp was freed at ");
+    print_time(out, v->freed_t);
+    fprintf(out, "; its last state: %d stacks %d is current\n", v->n, v->cur);
+  } else if (v->cur > v->n) {
+    fprintf(out, "Irp is %s with %d stacks %d is current (%s)\n",
+            v->completed ? "completed" : "active", v->n, v->cur,
+            v->completed ? "past the top location: none is marked" : "not yet passed to a driver");
+  } else {
+    fprintf(out, "Irp is active with %d stacks %d is current\n", v->n, v->cur);
+  }
+  fprintf(out, " %s  Thread %s (%u)  File %u  Master IRP ", v->major[0] ? v->major : "IRP_MJ_?",
+          v->thread_name[0] ? v->thread_name : "-", v->thread, v->file);
+  if (v->master) fprintf(out, "%u\n", v->master);
+  else fprintf(out, "none\n");
+  fprintf(out, " PendingReturned %d  Cancel %d  CancelRoutine %s  ", v->pending_returned, v->cancel,
+          v->cancel_routine ? "set" : "none");
+  if (v->status[0]) fprintf(out, "IoStatus %s, Information %lld\n", v->status, v->info);
+  else fprintf(out, "IoStatus not set yet\n");
+  if (v->stopped)
+    fprintf(out, " The completion walk stopped: a routine returned "
+                 "STATUS_MORE_PROCESSING_REQUIRED and owns the IRP again\n");
+}
+
+static void print_loc(const irp_view_t *v, int l, FILE *out) {
+  const loc_t *s = &v->loc[l];
+  bool cur = l == v->cur;
+  if (s->filled)
+    fprintf(out, "%c[%s(%x), N/A(0)]\n", cur ? '>' : ' ', v->major[0] ? v->major : "IRP_MJ_?",
+            v->major_code < 0 ? 0 : (unsigned)v->major_code);
+  else
+    fprintf(out, "%c[N/A(0), N/A(0)]\n", cur ? '>' : ' ');
+  char file[16] = "-", ctx[NAME_LEN + 16] = "-", line[256];
+  if (s->filled && !s->walked && v->file) snprintf(file, sizeof file, "%u", v->file);
+  if (s->routine) snprintf(ctx, sizeof ctx, "%s's routine", s->routine_by[0] ? s->routine_by : "?");
+  int n = snprintf(line, sizeof line, "            0 %2x %-8s %-8s %-18s%s%s%s%s%s", s->control,
+                   s->device[0] ? s->device : "-", file, ctx,
+                   s->control & SL_INVOKE_ON_SUCCESS ? " Success" : "",
+                   s->control & SL_INVOKE_ON_ERROR ? " Error" : "",
+                   s->control & SL_INVOKE_ON_CANCEL ? " Cancel" : "",
+                   s->control & SL_PENDING_RETURNED ? " pending" : "",
+                   s->walked ? " (completed: cleared by the walk)" : "");
+  /* The columns are padded for alignment, not for the line's end. */
+  while (n > 0 && line[n - 1] == ' ') line[--n] = '\0';
+  fprintf(out, "%s\n", line);
+  if (s->driver[0] || s->routine) {
+    fprintf(out, "\t       \\Driver\\%s", s->driver[0] ? s->driver : "?");
+    if (s->routine)
+      fprintf(out, "\tcompletion routine of \\Driver\\%s (%s)",
+              s->routine_drv[0] ? s->routine_drv : "?", s->routine_by[0] ? s->routine_by : "?");
+    fputc('\n', out);
+  }
+}
+
+static void print_view(const irp_view_t *v, uint32_t irp, int64_t run, FILE *out) {
+  print_header(v, irp, run, out);
+  fprintf(out, "     cmd  flg cl Device   File     Completion-Context\n");
+  /* WinDbg lists Stack[0] (location 1, the lowest driver's) first. */
+  for (int l = 1; l <= v->n; l++) print_loc(v, l, out);
+}
+
+int tracedb_print_irp(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, FILE *out, char *err,
+                      size_t errlen) {
+  int rc = check_run(db, run, err, errlen);
+  if (rc != SIM_OK) return rc;
+  irp_view_t *v = calloc(1, sizeof *v);
+  if (!v) {
+    snprintf(err, errlen, "out of memory");
+    return SIM_EIO;
+  }
+  v->major_code = -1;
+  bool have_row = load_irp_row(db, run, irp, v, &rc);
+  int64_t rows = rc == SIM_OK ? replay(db, run, irp, at_ns, v, &rc) : 0;
+  if (rc != SIM_OK) {
+    snprintf(err, errlen, "%s", db->err);
+  } else if (!have_row && rows == 0) {
+    snprintf(err, errlen, "run %lld has no IRP %u", (long long)run, irp);
+    rc = SIM_ENOENT;
+  } else if (!v->allocated) {
+    snprintf(err, errlen, "IRP %u of run %lld does not exist yet at %lld ns", irp, (long long)run,
+             (long long)at_ns);
+    rc = SIM_ENOENT;
+  } else if (v->n < 1 || v->n > MAX_LOCS) {
+    snprintf(err, errlen, "IRP %u of run %lld: its stack count is not in the trace", irp, (long long)run);
+    rc = SIM_EIO;
+  } else {
+    if (v->major[0]) v->major_code = major_code(v->major);
+    print_view(v, irp, run, out);
+  }
+  free(v);
+  return rc;
+}

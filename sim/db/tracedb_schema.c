@@ -1,0 +1,241 @@
+/*
+ * tracedb_schema.c - the trace database's schema (tables and classroom
+ * views, documented in docs/trace-schema.md), and the check that a file is
+ * an iosim trace this version can read before anything is written to it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tracedb_int.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Version 1.  Changing a table means a new TRACEDB_SCHEMA_VERSION, so that
+   an older iosim refuses the file instead of misreading it. */
+static const char schema_sql[] =
+    "PRAGMA application_id = " STR(TRACEDB_APPLICATION_ID) ";\n"
+    "PRAGMA user_version = " STR(TRACEDB_SCHEMA_VERSION) ";\n"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "INSERT INTO meta VALUES('application', 'iosim trace'),"
+    " ('schema_version', '" STR(TRACEDB_SCHEMA_VERSION) "'),"
+    " ('created_by', 'iosim " IOSIM_VERSION "');\n"
+    "CREATE TABLE irql(level INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+    "CREATE TABLE run(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  scenario TEXT,\n"
+    "  scenario_hash TEXT,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  iosim_version TEXT NOT NULL,\n"
+    "  started TEXT NOT NULL,\n"
+    "  finished TEXT,\n"
+    "  outcome TEXT NOT NULL CHECK(outcome IN ('running', 'ok', 'expectations failed',"
+    " 'bugcheck', 'bad input', 'limit reached', 'stalled', 'interrupted', 'trace error')),\n"
+    "  machine_outcome TEXT,\n"
+    "  cpus INTEGER,\n"
+    "  end_ns INTEGER,\n"
+    "  steps INTEGER,\n"
+    "  events INTEGER,\n"
+    "  expect_total INTEGER,\n"
+    "  expect_failed INTEGER,\n"
+    "  bugcheck_code INTEGER,\n"
+    "  bugcheck_name TEXT,\n"
+    "  bugcheck_reason TEXT,\n"
+    "  message TEXT);\n"
+    /* Clustered on (run_id, seq): rows arrive in that order, so inserting
+       is an append and reading a run in order is a range scan. */
+    "CREATE TABLE event(\n"
+    "  run_id INTEGER NOT NULL REFERENCES run(id),\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  t_ns INTEGER NOT NULL,\n"
+    "  cpu INTEGER,\n"
+    "  irql INTEGER,\n"
+    "  frame TEXT CHECK(frame IN ('thread', 'isr', 'dpc', 'apc', 'idle')),\n"
+    "  thread INTEGER,\n"
+    "  irp INTEGER,\n"
+    "  device INTEGER,\n"
+    "  stack_location INTEGER,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  status TEXT,\n"
+    "  detail TEXT NOT NULL,\n"
+    "  PRIMARY KEY(run_id, seq)) WITHOUT ROWID;\n"
+    "CREATE INDEX event_by_irp ON event(run_id, irp, seq) WHERE irp IS NOT NULL;\n"
+    "CREATE TABLE driver(run_id INTEGER NOT NULL REFERENCES run(id), id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, PRIMARY KEY(run_id, id));\n"
+    "CREATE TABLE device(run_id INTEGER NOT NULL REFERENCES run(id), id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, driver_id INTEGER, lower_id INTEGER, stack_size INTEGER,"
+    " PRIMARY KEY(run_id, id));\n"
+    "CREATE TABLE thread(run_id INTEGER NOT NULL REFERENCES run(id), id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, state TEXT, PRIMARY KEY(run_id, id));\n"
+    "CREATE TABLE irp(\n"
+    "  run_id INTEGER NOT NULL REFERENCES run(id),\n"
+    "  id INTEGER NOT NULL,\n"
+    "  tag TEXT,\n"
+    "  major TEXT,\n"
+    "  major_code INTEGER,\n"
+    "  thread INTEGER,\n"
+    "  file INTEGER,\n"
+    "  master INTEGER,\n"
+    "  stack_count INTEGER NOT NULL,\n"
+    "  final_status TEXT,\n"
+    "  information INTEGER,\n"
+    "  issued_ns INTEGER NOT NULL,\n"
+    "  completed_ns INTEGER,\n"
+    "  pending_returned INTEGER,\n"
+    "  completed INTEGER NOT NULL,\n"
+    "  freed INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(run_id, id));\n"
+    "CREATE TABLE expectation(run_id INTEGER NOT NULL REFERENCES run(id), n INTEGER NOT NULL,"
+    " line INTEGER, text TEXT NOT NULL, passed INTEGER NOT NULL, facts TEXT,"
+    " PRIMARY KEY(run_id, n));\n"
+    /* Views: the questions a class asks, answered without joins. */
+    "CREATE VIEW event_named AS\n"
+    " SELECT e.run_id, e.seq, e.t_ns, e.cpu, e.irql, l.name AS irql_name, e.frame,"
+    " e.thread, t.name AS thread_name, e.irp, e.device, d.name AS device_name,"
+    " e.stack_location, e.kind, e.status, e.detail\n"
+    " FROM event e LEFT JOIN irql l ON l.level = e.irql\n"
+    " LEFT JOIN thread t ON t.run_id = e.run_id AND t.id = e.thread\n"
+    " LEFT JOIN device d ON d.run_id = e.run_id AND d.id = e.device;\n"
+    "CREATE VIEW irp_path AS\n"
+    " SELECT run_id, irp, seq, t_ns,\n"
+    "  CASE WHEN kind IN ('call-driver', 'dispatch') THEN 'down'\n"
+    "       WHEN kind = 'dispatch-return' THEN 'return'\n"
+    "       WHEN kind IN ('copy-stack', 'skip-stack', 'set-completion', 'mark-pending')"
+    " THEN 'stack'\n"
+    "       WHEN kind IN ('stage2', 'iosb-written', 'apc') THEN 'caller'\n"
+    "       ELSE 'up' END AS direction,\n"
+    "  kind, stack_location, device_name, cpu, irql, irql_name, frame, thread_name,"
+    " status, detail\n"
+    " FROM event_named WHERE irp IS NOT NULL AND kind IN ('call-driver', 'dispatch',"
+    " 'dispatch-return', 'copy-stack', 'skip-stack', 'set-completion', 'mark-pending',"
+    " 'complete', 'completion-routine', 'completion-return', 'pending-propagated',"
+    " 'walk-stopped', 'walk-done', 'cancel', 'cancel-routine', 'stage2', 'iosb-written',"
+    " 'apc');\n"
+    "CREATE VIEW completion_routine AS\n"
+    " SELECT c.run_id, c.irp, c.seq, c.t_ns, c.stack_location - 1 AS location,"
+    " c.device_name AS for_device, c.cpu, c.irql, c.irql_name, c.frame, c.thread_name,"
+    " c.status AS irp_status,\n"
+    "  instr(c.detail, 'PendingReturned=1') > 0 AS pending_returned,\n"
+    "  (SELECT r.status FROM event r WHERE r.run_id = c.run_id AND r.irp = c.irp"
+    " AND r.seq > c.seq AND r.kind = 'completion-return' ORDER BY r.seq LIMIT 1) AS returned\n"
+    " FROM event_named c WHERE c.kind = 'completion-routine';\n"
+    "CREATE VIEW irp_pending AS\n"
+    " SELECT run_id, irp, major, thread_name, pending_since_ns, completed_ns, stage2_ns,\n"
+    "  completed_ns - pending_since_ns AS pending_ns,\n"
+    "  stage2_ns - pending_since_ns AS until_caller_ns\n"
+    " FROM (SELECT i.run_id, i.id AS irp, i.major, t.name AS thread_name, i.completed_ns,\n"
+    "  (SELECT min(e.t_ns) FROM event e WHERE e.run_id = i.run_id AND e.irp = i.id"
+    " AND e.kind = 'dispatch-return' AND e.status = 'STATUS_PENDING') AS pending_since_ns,\n"
+    "  (SELECT min(e.t_ns) FROM event e WHERE e.run_id = i.run_id AND e.irp = i.id"
+    " AND e.kind = 'stage2') AS stage2_ns\n"
+    "  FROM irp i LEFT JOIN thread t ON t.run_id = i.run_id AND t.id = i.thread)\n"
+    " WHERE pending_since_ns IS NOT NULL;\n"
+    "CREATE VIEW deferred_call AS\n"
+    " SELECT s.run_id, s.seq, s.t_ns,\n"
+    "  (SELECT e.t_ns FROM event e WHERE e.run_id = s.run_id AND e.seq > s.seq"
+    " AND e.cpu = s.cpu AND e.kind = s.kind || '-end' ORDER BY e.seq LIMIT 1) AS end_ns,\n"
+    "  s.cpu, s.kind, s.irql, s.irql_name, s.frame, s.thread_name, s.irp, s.device_name,"
+    " s.detail\n"
+    " FROM event_named s WHERE s.kind IN ('dpc', 'apc');\n"
+    "CREATE VIEW cpu_deferred AS\n"
+    " SELECT run_id, cpu, sum(kind = 'dpc') AS dpcs, sum(kind = 'apc') AS apcs,\n"
+    "  total(CASE WHEN kind = 'dpc' THEN end_ns - t_ns END) AS dpc_ns,\n"
+    "  total(CASE WHEN kind = 'apc' THEN end_ns - t_ns END) AS apc_ns\n"
+    " FROM deferred_call GROUP BY run_id, cpu;\n";
+
+/* Runs every statement of `sql` in turn (each prepared, stepped, finalized). */
+static int run_script(tracedb_t *db, const char *sql) {
+  const char *tail = sql;
+  while (*tail) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->db, tail, -1, &st, &tail) != SQLITE_OK) return tdb_fail(db, "schema");
+    if (!st) continue; /* only whitespace or a comment was left */
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return tdb_fail(db, "schema");
+  }
+  return SIM_OK;
+}
+
+/* The IRQL names, as the console trace prints them. */
+static int fill_irql(tracedb_t *db) {
+  for (int level = 0; level <= HIGH_LEVEL; level++) {
+    char buf[16];
+    sqlite3_stmt *st = tdb_stmt(db, ST_IRQL);
+    if (!st) return SIM_EIO;
+    if (sqlite3_bind_int(st, 1, level) != SQLITE_OK ||
+        tdb_bind_text(st, 2, trc_irql_name(level, buf)) != SQLITE_OK)
+      return tdb_fail(db, "irql names");
+    int rc = tdb_exec(db, ST_IRQL, "irql names");
+    if (rc != SIM_OK) return rc;
+  }
+  return SIM_OK;
+}
+
+/* One integer from a read-only query of constant text. */
+static int query_int(tracedb_t *db, const char *sql, int64_t *out) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return SIM_EIO;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? SIM_OK : SIM_EIO;
+}
+
+/* What is in the file: `fresh` when it has no schema at all. */
+static int inspect(tracedb_t *db, const char *path, bool *fresh) {
+  int64_t app = 0, ver = 0, objects = 0;
+  if (query_int(db, "PRAGMA application_id", &app) != SIM_OK ||
+      query_int(db, "PRAGMA user_version", &ver) != SIM_OK ||
+      query_int(db, "SELECT count(*) FROM sqlite_schema", &objects) != SIM_OK) {
+    int code = sqlite3_errcode(db->db);
+    if (code == SQLITE_NOTADB)
+      return tdb_failf(db, SIM_EINVAL, "%s is not a SQLite database, so not an iosim trace; "
+                       "refusing to touch it", path);
+    return tdb_failf(db, SIM_EIO, "%s: cannot read it: %s", path, sqlite3_errmsg(db->db));
+  }
+  *fresh = app == 0 && ver == 0 && objects == 0;
+  if (*fresh) return SIM_OK;
+  if (app != TRACEDB_APPLICATION_ID)
+    return tdb_failf(db, SIM_EINVAL, "%s is a SQLite database of another program (application_id "
+                     "0x%08llX, %lld schema objects), not an iosim trace; refusing to write to it",
+                     path, (unsigned long long)(uint32_t)app, (long long)objects);
+  if (ver > TRACEDB_SCHEMA_VERSION)
+    return tdb_failf(db, SIM_EINVAL, "%s is an iosim trace of schema version %lld, newer than "
+                     "this iosim " IOSIM_VERSION " understands (version %d); use a newer iosim "
+                     "or another file", path, (long long)ver, TRACEDB_SCHEMA_VERSION);
+  if (ver < 1)
+    return tdb_failf(db, SIM_EINVAL, "%s carries the iosim application id but no schema version; "
+                     "refusing to use it", path);
+  return SIM_OK;
+}
+
+/* Creates the schema inside one write transaction, re-checking emptiness
+   under the write lock so two processes opening a new file at once do not
+   both create it. */
+static int create_schema(tracedb_t *db, const char *path) {
+  int rc = tdb_exec(db, ST_BEGIN, "begin");
+  if (rc != SIM_OK) return rc;
+  bool fresh = false;
+  rc = inspect(db, path, &fresh);
+  if (rc == SIM_OK && fresh) rc = run_script(db, schema_sql);
+  if (rc == SIM_OK && fresh) rc = fill_irql(db);
+  if (rc == SIM_OK) return tdb_exec(db, ST_COMMIT, "commit");
+  char keep[sizeof db->err];
+  memcpy(keep, db->err, sizeof keep);
+  (void)tdb_exec(db, ST_ROLLBACK, "rollback");
+  memcpy(db->err, keep, sizeof keep);
+  return rc;
+}
+
+int tdb_schema_prepare(tracedb_t *db, const char *path, bool create) {
+  bool fresh = false;
+  int rc = inspect(db, path, &fresh);
+  if (rc != SIM_OK) return rc;
+  if (!fresh) return SIM_OK;
+  if (!create)
+    return tdb_failf(db, SIM_ENOENT, "%s holds no iosim trace (it is empty)", path);
+  return create_schema(db, path);
+}
