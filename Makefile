@@ -70,8 +70,13 @@ $(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
 deps:
 	@sh tests/deps.sh
 
+# The README's embedding example must keep building and running.
+$(BUILD)/embed: docs/examples/embed.c $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(DB_LIBS) -lm
+
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests iosim
+	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests $(BUILD)/embed iosim
+	./$(BUILD)/embed > /dev/null
 	cd tests && ../$(BUILD)/iosim-tests
 
 asan: deps

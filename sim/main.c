@@ -4,11 +4,13 @@
  * Exit status: 0 all good, 1 an expectation failed, 2 bad input.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "iosim/scenario.h"
+#include "iosim/tracedb.h"
 
 static const char *const usage_main =
     "usage: iosim COMMAND [options]\n"
@@ -45,7 +47,25 @@ typedef struct cli {
   const char *db;
   const char *include_dir;
   FILE *out;
+  tracedb_hooks_t dbh; /* when --db */
 } cli_t;
+
+/* Set by SIGINT; the trace database sink finishes the run as
+   "interrupted" when it sees it.  The handler's only shared state. */
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static const char *const usage_irp =
+    "usage: iosim irp --db TRACE.db [--run N] --irp K [--at TIME]\n"
+    "\n"
+    "Prints IRP K of run N (default: the last run) as WinDbg's !irp shows\n"
+    "it: every stack location, the current one marked '>', completion\n"
+    "routines with their invoke-on flags, pending bits, PendingReturned,\n"
+    "Cancel.  --at TIME shows the IRP as it was at that simulated time\n"
+    "(e.g. 204us, 204460ns); default: at the end of the run.\n";
 
 static void print_error(const scn_error_t *e) {
   if (e->line > 0) fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
@@ -84,6 +104,7 @@ static void explain_close(void *ud) {
 
 static void on_start(void *ud, sim_t *S) {
   cli_t *c = ud;
+  if (c->dbh.db) tracedb_on_start(&c->dbh, S);
   if (c->quiet) return;
   trc_sink_t t = sim_console_sink(S, c->out);
   if (c->explain) {
@@ -99,6 +120,7 @@ static void on_start(void *ud, sim_t *S) {
 
 static void on_finish(void *ud, sim_t *S, const scn_result_t *r) {
   cli_t *c = ud;
+  if (c->dbh.db) tracedb_on_finish(&c->dbh, S, r);
   if (r->outcome == SIM_RUN_BUGCHECK) {
     fputc('\n', c->out);
     sim_bugcheck_report(S, c->out);
@@ -150,13 +172,39 @@ static int cmd_run(int argc, char **argv) {
     print_error(&err);
     return 2;
   }
-  fprintf(c.out, "%s\n%s\n\n", scn_title(sc), "");
+  if (c.db) {
+    char dberr[512];
+    c.dbh.db = tracedb_open(c.db, dberr, sizeof dberr);
+    if (!c.dbh.db) {
+      fprintf(stderr, "%s: %s\n", c.db, dberr);
+      scn_free(sc);
+      return 2;
+    }
+    c.dbh.scenario_path = scn_path(sc);
+    c.dbh.text_hash = scn_hash(sc);
+    c.dbh.seed = c.has_seed ? c.seed : scn_seed(sc);
+    signal(SIGINT, on_sigint);
+    tracedb_watch_interrupt(c.dbh.db, &interrupted);
+  }
+  fprintf(c.out, "%s\n\n", scn_title(sc));
   scn_run_opts_t o = {.has_seed = c.has_seed, .seed = c.seed, .on_start = on_start, .on_finish = on_finish, .ud = &c};
   scn_result_t r;
   if (scn_run(sc, &o, &r, &err) != 0) {
     print_error(&err);
+    tracedb_close(c.dbh.db);
     scn_free(sc);
     return 2;
+  }
+  if (c.dbh.db) {
+    int db_rc = c.dbh.rc;
+    if (db_rc != 0) fprintf(stderr, "%s: %s\n", c.db, c.dbh.err);
+    else fprintf(c.out, "trace: run %lld in %s\n", (long long)tracedb_run_id(c.dbh.db), c.db);
+    tracedb_close(c.dbh.db);
+    if (db_rc != 0) {
+      scn_result_free(&r);
+      scn_free(sc);
+      return 2;
+    }
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
@@ -234,6 +282,54 @@ static int cmd_check(int argc, char **argv) {
   return failed_files ? 1 : 0;
 }
 
+static int cmd_irp(int argc, char **argv) {
+  static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"run", required_argument, 0, 'r'},
+                                       {"irp", required_argument, 0, 'i'}, {"at", required_argument, 0, 'a'},
+                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  const char *db = NULL;
+  uint64_t run = 0, irp = 0;
+  int64_t at = -1;
+  bool has_irp = false;
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "d:r:i:a:h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'd': db = optarg; break;
+    case 'r':
+    case 'i':
+      if (!parse_u64(optarg, ch == 'r' ? &run : &irp)) {
+        fprintf(stderr, "iosim irp: --%s needs a number, not '%s'\n", ch == 'r' ? "run" : "irp", optarg);
+        return 2;
+      }
+      has_irp |= ch == 'i';
+      break;
+    case 'a':
+      if (tracedb_parse_time(optarg, &at) != 0) {
+        fprintf(stderr, "iosim irp: --at needs a time such as 204us or 204460ns, not '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'h': fputs(usage_irp, stdout); return 0;
+    default: fputs(usage_irp, stderr); return 2;
+    }
+  }
+  if (!db || !has_irp || optind != argc) {
+    fputs(usage_irp, stderr);
+    return 2;
+  }
+  char err[512];
+  tracedb_t *t = tracedb_open_readonly(db, err, sizeof err);
+  if (!t) {
+    fprintf(stderr, "%s: %s\n", db, err);
+    return 2;
+  }
+  int64_t r = run ? (int64_t)run : tracedb_last_run(t);
+  int rc = tracedb_print_irp(t, r, (uint32_t)irp, at, stdout, err, sizeof err);
+  if (rc != 0) fprintf(stderr, "%s: %s\n", db, err);
+  tracedb_close(t);
+  return rc == 0 ? 0 : 2;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage_main, stderr);
@@ -250,6 +346,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
+  if (!strcmp(cmd, "irp")) return cmd_irp(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;
 }
