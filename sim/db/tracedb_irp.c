@@ -134,9 +134,13 @@ static void on_set_completion(irp_view_t *v, const row_t *r) {
   /* IoSetCompletionRoutine overwrites Control, the pending bit included. */
   l->control = detail_invoke_flags(r->detail);
   l->routine = true;
+  /* The setter: the step's device, else the device called with the
+     current location; an IRP's creator has neither. */
   const loc_t *caller = r->sl <= v->n ? &v->loc[r->sl] : NULL;
-  copy_name(l->routine_by, caller ? caller->device : "");
-  copy_name(l->routine_drv, caller ? caller->driver : "");
+  const char *by = r->device ? r->device : caller && caller->device[0] ? caller->device : NULL;
+  const char *drv = r->device ? r->driver : caller ? caller->driver : NULL;
+  copy_name(l->routine_by, by ? by : "the IRP's creator");
+  copy_name(l->routine_drv, by ? drv : "");
 }
 
 static void on_copy(irp_view_t *v, const row_t *r) {
@@ -286,10 +290,13 @@ static void print_header(const irp_view_t *v, uint32_t irp, int64_t run, FILE *o
   } else {
     fprintf(out, "Irp is active with %d stacks %d is current\n", v->n, v->cur);
   }
-  fprintf(out, " %s  Thread %s (%u)  File %u  Master IRP ", v->major[0] ? v->major : "IRP_MJ_?",
-          v->thread_name[0] ? v->thread_name : "-", v->thread, v->file);
-  if (v->master) fprintf(out, "%u\n", v->master);
-  else fprintf(out, "none\n");
+  fprintf(out, " %s  Thread ", v->major[0] ? v->major : "IRP_MJ_?");
+  if (v->thread) fprintf(out, "%s (%u)", v->thread_name[0] ? v->thread_name : "?", v->thread);
+  else fprintf(out, "none");
+  if (v->file) fprintf(out, "  File %u", v->file);
+  else fprintf(out, "  File none");
+  if (v->master) fprintf(out, "  Master IRP %u\n", v->master);
+  else fprintf(out, "  Master IRP none\n");
   fprintf(out, " PendingReturned %d  Cancel %d  CancelRoutine %s  ", v->pending_returned, v->cancel,
           v->cancel_routine ? "set" : "none");
   if (v->status[0]) fprintf(out, "IoStatus %s, Information %lld\n", v->status, v->info);
@@ -309,7 +316,7 @@ static void print_loc(const irp_view_t *v, int l, FILE *out) {
     fprintf(out, "%c[N/A(0), N/A(0)]\n", cur ? '>' : ' ');
   char file[16] = "-", ctx[NAME_LEN + 16] = "-", line[256];
   if (s->filled && !s->walked && v->file) snprintf(file, sizeof file, "%u", v->file);
-  if (s->routine) snprintf(ctx, sizeof ctx, "%s's routine", s->routine_by[0] ? s->routine_by : "?");
+  if (s->routine) snprintf(ctx, sizeof ctx, "%s's routine", s->routine_drv[0] ? s->routine_by : "creator");
   int n = snprintf(line, sizeof line, "            0 %2x %-8s %-8s %-18s%s%s%s%s%s", s->control,
                    s->device[0] ? s->device : "-", file, ctx,
                    s->control & SL_INVOKE_ON_SUCCESS ? " Success" : "",
@@ -322,9 +329,10 @@ static void print_loc(const irp_view_t *v, int l, FILE *out) {
   fprintf(out, "%s\n", line);
   if (s->driver[0] || s->routine) {
     fprintf(out, "\t       \\Driver\\%s", s->driver[0] ? s->driver : "?");
-    if (s->routine)
-      fprintf(out, "\tcompletion routine of \\Driver\\%s (%s)",
-              s->routine_drv[0] ? s->routine_drv : "?", s->routine_by[0] ? s->routine_by : "?");
+    if (s->routine && s->routine_drv[0])
+      fprintf(out, "\tcompletion routine of \\Driver\\%s (%s)", s->routine_drv, s->routine_by);
+    else if (s->routine)
+      fprintf(out, "\tcompletion routine of %s", s->routine_by);
     fputc('\n', out);
   }
 }

@@ -102,6 +102,7 @@ static const char schema_sql[] =
     "       WHEN kind = 'dispatch-return' THEN 'return'\n"
     "       WHEN kind IN ('copy-stack', 'skip-stack', 'set-completion', 'mark-pending')"
     " THEN 'stack'\n"
+    "       WHEN kind IN ('hw-start', 'isr', 'dpc-queued', 'dpc') THEN 'device'\n"
     "       WHEN kind IN ('stage2', 'iosb-written', 'apc') THEN 'caller'\n"
     "       ELSE 'up' END AS direction,\n"
     "  kind, stack_location, device_name, cpu, irql, irql_name, frame, thread_name,"
@@ -109,8 +110,8 @@ static const char schema_sql[] =
     " FROM event_named WHERE irp IS NOT NULL AND kind IN ('call-driver', 'dispatch',"
     " 'dispatch-return', 'copy-stack', 'skip-stack', 'set-completion', 'mark-pending',"
     " 'complete', 'completion-routine', 'completion-return', 'pending-propagated',"
-    " 'walk-stopped', 'walk-done', 'cancel', 'cancel-routine', 'stage2', 'iosb-written',"
-    " 'apc');\n"
+    " 'walk-stopped', 'walk-done', 'cancel', 'cancel-routine', 'hw-start', 'isr', 'dpc-queued',"
+    " 'dpc', 'stage2', 'iosb-written', 'apc');\n"
     "CREATE VIEW completion_routine AS\n"
     " SELECT c.run_id, c.irp, c.seq, c.t_ns, c.stack_location - 1 AS location,"
     " c.device_name AS for_device, c.cpu, c.irql, c.irql_name, c.frame, c.thread_name,"
@@ -139,8 +140,8 @@ static const char schema_sql[] =
     " FROM event_named s WHERE s.kind IN ('dpc', 'apc');\n"
     "CREATE VIEW cpu_deferred AS\n"
     " SELECT run_id, cpu, sum(kind = 'dpc') AS dpcs, sum(kind = 'apc') AS apcs,\n"
-    "  total(CASE WHEN kind = 'dpc' THEN end_ns - t_ns END) AS dpc_ns,\n"
-    "  total(CASE WHEN kind = 'apc' THEN end_ns - t_ns END) AS apc_ns\n"
+    "  coalesce(sum(CASE WHEN kind = 'dpc' THEN end_ns - t_ns END), 0) AS dpc_ns,\n"
+    "  coalesce(sum(CASE WHEN kind = 'apc' THEN end_ns - t_ns END), 0) AS apc_ns\n"
     " FROM deferred_call GROUP BY run_id, cpu;\n";
 
 /* Runs every statement of `sql` in turn (each prepared, stepped, finalized). */
