@@ -300,7 +300,7 @@ void tread_thread(PVOID arg) {
     r->wait_ret = KeWaitForSingleObject(&f->Event, UserRequest, UserMode, FALSE, NULL);
   if (r->alertable_sleep) {
     LONGLONG one_second = -10 * 1000 * 1000;
-    r->sleep_ret = KeDelayExecutionThread(UserMode, TRUE, &one_second);
+    r->sleep_ret = NtDelayExecution(TRUE, &one_second); /* SleepEx(1000, TRUE) */
   }
   r->event_final = KeReadStateEvent(&r->event);
   r->fo_event_final = KeReadStateEvent(&f->Event);

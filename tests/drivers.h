@@ -145,7 +145,7 @@ typedef struct tread {
   bool wait_event;         /* wait for it (UserMode, non-alertable) after a PENDING */
   bool wait_file;          /* wait on the file object's event instead */
   IO_APC_ROUTINE *apc;     /* an APC routine (ReadFileEx) */
-  bool alertable_sleep;    /* after the call, sleep alertably (SleepEx(.., TRUE)) */
+  bool alertable_sleep;    /* then NtDelayExecution(TRUE, 1 s): SleepEx(1000, TRUE) */
   ULONG length;
   /* observations */
   NTSTATUS created, ret, wait_ret, sleep_ret;
