@@ -462,11 +462,26 @@ START_TEST(test_bad_input_run) {
   /* An outcome outside the list is refused by the schema. */
   ck_assert_int_ne(tracedb_record_run(db, "x.iosim", 9, 1, "fine", NULL), SIM_OK);
   ck_assert_ptr_nonnull(strstr(tracedb_errmsg(db), "CHECK"));
+  /* Through the hooks: with a run begun (scn_run failed after on_start)
+     and without one. */
+  tracedb_hooks_t hk = {.db = db, .scenario_path = "y.iosim", .text_hash = 5, .seed = 3};
+  disk_cfg_t cfg = {0};
+  sim_t *S = build(1, &cfg);
+  tracedb_on_start(&hk, S);
+  ck_assert_int_eq(hk.rc, SIM_OK);
+  ck_assert_int_eq(tracedb_hooks_fail(&hk, TRACEDB_OUTCOME_BAD_INPUT, "y.iosim: no such device"), SIM_OK);
+  sim_destroy(S);
+  ck_assert_int_eq(tracedb_hooks_fail(&hk, TRACEDB_OUTCOME_BAD_INPUT, "y.iosim: again"), SIM_OK);
   tracedb_close(db);
   sqlite3 *h = sql_open(t.path);
   ck_assert_str_eq(q_text(h, 1, "SELECT outcome || ': ' || message FROM run WHERE id = ?1", b, sizeof b),
                    "bad input: x.iosim:3:7: unknown driver 'dsk'");
-  ck_assert_int_eq(q_int(h, 0, "SELECT count(*) FROM run"), 1);
+  ck_assert_str_eq(q_text(h, 0, "SELECT group_concat(id || ' ' || scenario || ' ' || seed || ' ' ||"
+                                " outcome || ' ' || message, '; ') FROM run WHERE scenario = 'y.iosim'",
+                          b, sizeof b),
+                   "2 y.iosim 3 bad input y.iosim: no such device; 3 y.iosim 3 bad input y.iosim: again");
+  ck_assert_int_eq(q_int(h, 0, "SELECT count(*) FROM event"), 0);
+  ck_assert_int_eq(q_int(h, 0, "SELECT count(*) FROM run"), 3);
   sqlite3_close(h);
   tmpdb_done(&t);
 }

@@ -103,6 +103,10 @@ typedef struct tracedb_hooks {
 } tracedb_hooks_t;
 void tracedb_on_start(void *ud, sim_t *S);
 void tracedb_on_finish(void *ud, sim_t *S, const scn_result_t *r);
+/* When scn_run fails (bad input): finishes the run on_start began with
+   `outcome` and `message`, or, if none was begun, records a run row with
+   them.  Returns SIM_OK or the write error (also in h->rc / h->err). */
+int tracedb_hooks_fail(tracedb_hooks_t *h, const char *outcome, const char *message);
 
 /* ---- Reading ---- */
 /* The highest run id in the file, 0 if there is none. */

@@ -453,6 +453,22 @@ void tracedb_on_finish(void *ud, sim_t *S, const scn_result_t *r) {
   }
 }
 
+int tracedb_hooks_fail(tracedb_hooks_t *h, const char *outcome, const char *message) {
+  tracedb_t *db = h->db;
+  int rc;
+  if (db->run) {
+    db->ignore = true;
+    rc = finish_run(db, NULL, outcome, NULL, message);
+  } else {
+    rc = tracedb_record_run(db, h->scenario_path, h->text_hash, h->seed, outcome, message);
+  }
+  if (rc != SIM_OK && h->rc == SIM_OK) {
+    h->rc = rc;
+    snprintf(h->err, sizeof h->err, "%s", tracedb_errmsg(db));
+  }
+  return rc;
+}
+
 /* ---- reading ---- */
 
 int64_t tracedb_last_run(tracedb_t *db) {
