@@ -149,6 +149,7 @@ static NTSTATUS tdisk_io(PDEVICE_OBJECT dev, PIRP irp) {
 static BOOLEAN tdisk_isr(sim_hw_t *hw, PVOID ctx, PIRP irp) {
   tdisk_t *d = ctx;
   d->isrs++;
+  d->done[d->done_tail++ % 32] = irp; /* "saves context" for the DPC */
   IoRequestDpc(sim_hw_device(hw), irp, NULL);
   return TRUE;
 }
@@ -160,7 +161,9 @@ static void tdisk_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   d->dpc_irql = KeGetCurrentIrql();
   d->dpc_cpu = (int)KeGetCurrentProcessorNumber();
   d->dpc_irp = irp;
-  tdisk_finish(d, irp, IO_DISK_INCREMENT);
+  /* The IRP argument is only the first request of a coalesced run: finish
+     every transfer the ISR recorded (the ring may grow while we complete). */
+  while (d->done_head != d->done_tail) tdisk_finish(d, d->done[d->done_head++ % 32], IO_DISK_INCREMENT);
 }
 
 NTSTATUS tdisk_entry(PDRIVER_OBJECT drv, PVOID arg) {

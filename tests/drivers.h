@@ -85,7 +85,11 @@ typedef struct tdisk {
   KIRQL dispatch_irql, dpc_irql;
   uint32_t dispatch_thread; /* 0 when none */
   int dpc_cpu;
-  PIRP dpc_irp;
+  PIRP dpc_irp;           /* the IRP argument of the last DPC run */
+  /* private: transfers the ISR saw finish, for the DPC (several interrupts
+     may coalesce into one DPC run, semantics 6.5, so the DPC drains them all) */
+  PIRP done[32];
+  unsigned done_head, done_tail;
 } tdisk_t;
 
 /* DriverEntry of the test disk; `arg` is its tdisk_t. */
