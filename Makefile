@@ -87,6 +87,13 @@ demo: deps
 	@$(MAKE) --no-print-directory iosim
 	./iosim run scenarios/lessons/02-async-read.iosim --explain
 
+$(BUILD)/tests/bench/%.o: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(CFLAGS) $(DB_CFLAGS) -Isim -c -o $@ $<
+
+$(BUILD)/iosim-bench: $(BUILD)/tests/bench/bench.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
+
 bench: deps
 	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" $(BUILD)/iosim-bench iosim
 	./$(BUILD)/iosim-bench

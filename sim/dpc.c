@@ -83,13 +83,17 @@ void dpc_drain(sim_t *S, cpu_t *c) {
   while ((e = list_pop_head(&c->dpc_queue))) {
     PKDPC d = CONTAINING_RECORD(e, KDPC, DpcListEntry);
     c->dpc_depth--;
-    d->QueuedOn = -1;
+    /* Take the arguments before anything else can happen: once un-queued,
+       the DPC may be queued again (on another CPU too) with new ones. */
+    KDEFERRED_ROUTINE *fn = d->DeferredRoutine;
+    PVOID ctx = d->DeferredContext, a1 = d->SystemArgument1, a2 = d->SystemArgument2;
+    PDEVICE_OBJECT dev = d->SimDevice;
     const char *name = d->Name ? d->Name : "DPC";
-    PIRP irp = d->SimDevice ? d->SystemArgument1 : NULL;
-    TRC(S, TRC_DPC_RUN, irp, d->SimDevice, false, 0, "%s", name);
+    d->QueuedOn = -1;
+    TRC(S, TRC_DPC_RUN, dev ? (PIRP)a1 : NULL, dev, false, 0, "%s", name);
     sim_step(S, COST_DPC);
-    d->DeferredRoutine(d, d->DeferredContext, d->SystemArgument1, d->SystemArgument2);
-    TRC(S, TRC_DPC_END, NULL, d->SimDevice, false, 0, "%s", name);
+    fn(d, ctx, a1, a2);
+    TRC(S, TRC_DPC_END, NULL, dev, false, 0, "%s", name);
     if (S->stopping) return;
   }
   cpu_pop_frame(S, c);

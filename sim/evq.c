@@ -1,7 +1,7 @@
 /*
- * evq.c - the event queue: a binary min-heap of future happenings ordered by
- * (time, kind, seq).  seq only grows, so equal times keep their order;
- * interrupts and timers sort before CPU steps at the same instant.
+ * evq.c - the event queue: a binary min-heap of what devices and timers will
+ * do, ordered by (time, kind, seq).  seq only grows, so equal times keep
+ * their order.  CPU steps are not here (see sched.c).
  */
 #include "sim_int.h"
 

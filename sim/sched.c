@@ -9,11 +9,13 @@
  */
 #include "sim_int.h"
 
-static void cpu_schedule(sim_t *S, cpu_t *c, uint64_t t) {
-  c->step_gen++;
+/* A CPU's next step is not in the event queue: with at most SIM_MAX_CPUS
+   processors a scan is cheaper than a heap, and moving a step earlier (a
+   poke) leaves nothing stale behind.  The queue holds only device
+   interrupts and wait timeouts. */
+static void cpu_schedule(cpu_t *c, uint64_t t) {
   c->step_live = true;
   c->step_end = t;
-  evq_push(S, (evq_item_t){.t = t, .kind = EV_CPU_STEP, .gen = c->step_gen, .obj = c});
 }
 
 void cpu_poke(sim_t *S, cpu_t *c) {
@@ -21,7 +23,7 @@ void cpu_poke(sim_t *S, cpu_t *c) {
      one parked in its idle loop has no step queued and must get one. */
   if (c == S->cur_cpu && !c->idle) return;
   if (c->step_live && c->step_end <= S->now) return;
-  cpu_schedule(S, c, S->now);
+  cpu_schedule(c, S->now);
 }
 
 void sched_stop(sim_t *S) {
@@ -32,27 +34,23 @@ void sched_stop(sim_t *S) {
   abort(); /* a stopped machine is never resumed */
 }
 
-/* Among CPU steps due at the same instant, the chooser decides who goes
-   first.  Returns false when the queue is empty. */
-static bool sched_pop(sim_t *S, evq_item_t *out) {
-  if (!evq_pop(&S->evq, out)) return false;
-  if (out->kind != EV_CPU_STEP || S->ncpu == 1) return true;
-  evq_item_t tied[SIM_MAX_CPUS * 2];
+/* The CPU due first; among CPUs due at the same instant the chooser picks.
+   NULL when no CPU has a step queued. */
+static cpu_t *sched_due_cpu(sim_t *S) {
+  cpu_t *tied[SIM_MAX_CPUS];
   uint32_t n = 0;
-  tied[n++] = *out;
-  const evq_item_t *p;
-  while (n < ARRAY_LEN(tied) && (p = evq_peek(&S->evq)) && p->t == out->t &&
-         p->kind == EV_CPU_STEP) {
-    evq_pop(&S->evq, &tied[n]);
-    cpu_t *c = tied[n].obj;
-    if (tied[n].gen == c->step_gen) n++; /* drop stale ones now */
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < S->ncpu; i++) {
+    cpu_t *c = &S->cpu[i];
+    if (!c->step_live || c->step_end > best) continue;
+    if (c->step_end < best) {
+      best = c->step_end;
+      n = 0;
+    }
+    tied[n++] = c;
   }
-  if (n == 1) return true;
-  uint32_t k = chs_choose(S, n);
-  *out = tied[k];
-  for (uint32_t i = 0; i < n; i++)
-    if (i != k) evq_push(S, tied[i]);
-  return true;
+  if (n == 0) return NULL;
+  return tied[n > 1 ? chs_choose(S, n) : 0];
 }
 
 static void sched_finish(sim_t *S) {
@@ -62,33 +60,32 @@ static void sched_finish(sim_t *S) {
 
 void sched_next(sim_t *S) {
   for (;;) {
-    evq_item_t it;
-    if (!sched_pop(S, &it)) sched_finish(S);
-    if (it.t > S->now) S->now = it.t;
+    cpu_t *c = sched_due_cpu(S);
+    const evq_item_t *top = evq_peek(&S->evq);
+    uint64_t t = c ? c->step_end : UINT64_MAX;
+    bool hw = top && top->t <= t; /* devices and timers first at a tie */
+    if (!c && !top) sched_finish(S);
+    if (hw) t = top->t;
+    if (t > S->now) S->now = t;
     if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps) {
       S->outcome = SIM_RUN_LIMIT;
       sched_stop(S);
     }
-    switch ((ev_kind_t)it.kind) {
-    case EV_INTERRUPT:
-      hw_interrupt(S, it.obj);
-      break;
-    case EV_TIMER:
-      thr_timeout(S, it.obj, it.gen);
-      break;
-    case EV_CPU_STEP: {
-      cpu_t *c = it.obj;
-      if (it.gen != c->step_gen) break;
-      c->step_live = false;
-      S->cur_cpu = c;
-      if (c->ctx == S->cur_ctx) return;
-      ctx_t *from = S->cur_ctx;
-      S->cur_ctx = c->ctx;
-      S->stats.ctx_switches++;
-      ctx_switch(from, c->ctx);
-      return; /* whoever resumed us set cur_cpu and cur_ctx */
+    if (hw) {
+      evq_item_t it;
+      evq_pop(&S->evq, &it);
+      if (it.kind == EV_INTERRUPT) hw_interrupt(S, it.obj);
+      else thr_timeout(S, it.obj, it.gen);
+      continue;
     }
-    }
+    c->step_live = false;
+    S->cur_cpu = c;
+    if (c->ctx == S->cur_ctx) return;
+    ctx_t *from = S->cur_ctx;
+    S->cur_ctx = c->ctx;
+    S->stats.ctx_switches++;
+    ctx_switch(from, c->ctx);
+    return; /* whoever resumed us set cur_cpu and cur_ctx */
   }
 }
 
@@ -100,20 +97,36 @@ static uint64_t step_cost(sim_t *S, uint64_t ns) {
   return ns;
 }
 
+/* Whether nothing else (another CPU, a device, a timer) is due before or at
+   `end`: then the current CPU can simply move on, with no scheduling. */
+static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
+  const evq_item_t *top = evq_peek(&S->evq);
+  if (top && top->t <= end) return false;
+  for (int i = 0; i < S->ncpu; i++) {
+    const cpu_t *o = &S->cpu[i];
+    if (o != c && o->step_live && o->step_end <= end) return false;
+  }
+  return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps;
+}
+
 void sim_step_ns(sim_t *S, uint64_t ns) {
   cpu_t *c = S->cur_cpu;
   uint64_t remaining = step_cost(S, ns);
   S->steps++;
   for (;;) {
     uint64_t start = S->now, end = start + remaining;
-    cpu_schedule(S, c, end);
-    sched_next(S);
+    if (sched_alone_until(S, c, end)) {
+      S->now = end; /* the common case: no switch, no queue */
+    } else {
+      cpu_schedule(c, end);
+      sched_next(S);
+    }
     /* A step never blocks, so this coroutine is still bound to c.  Woken
        early (an interrupt, a DPC, an APC for us): serve it, then burn what
        is left of the step. */
     remaining = S->now < end ? end - S->now : 0;
     c->busy_ns += S->now - start;
-    cpu_service(S, c);
+    if (cpu_has_work(S, c)) cpu_service(S, c);
     if (remaining == 0) break;
   }
 }

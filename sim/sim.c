@@ -170,10 +170,8 @@ sim_outcome_t sim_run(sim_t *S) {
   /* Every CPU starts in its idle loop at time 0; the idle loops pick up
      the ready threads. */
   for (int i = 0; i < S->ncpu; i++) {
-    cpu_t *c = &S->cpu[i];
-    c->step_gen++;
-    c->step_live = true;
-    evq_push(S, (evq_item_t){.t = 0, .kind = EV_CPU_STEP, .gen = c->step_gen, .obj = c});
+    S->cpu[i].step_live = true;
+    S->cpu[i].step_end = 0;
   }
   S->cur_ctx = &S->main_ctx;
   sched_next(S); /* returns here only through sched_stop */

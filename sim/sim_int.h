@@ -72,7 +72,7 @@ void ctx_switch(ctx_t *from, ctx_t *to);
 sim_t *sim_cur(void);
 
 /* ---- event queue (evq.c): a min-heap ordered by (time, class, seq) ---- */
-typedef enum { EV_INTERRUPT, EV_TIMER, EV_CPU_STEP } ev_kind_t;
+typedef enum { EV_INTERRUPT, EV_TIMER } ev_kind_t;
 typedef struct evq_item {
   uint64_t t;
   uint64_t seq;
@@ -123,8 +123,7 @@ typedef struct cpu {
   bool dpc_requested;       /* a DISPATCH_LEVEL software interrupt is pending */
   bool dpc_draining;
   LIST_ENTRY irq_pending;   /* interrupts raised, waiting for a low enough IRQL */
-  uint32_t step_gen;
-  bool step_live;
+  bool step_live;         /* a step is due at step_end */
   uint64_t step_end;
   uint64_t busy_ns;
 } cpu_t;
@@ -269,6 +268,11 @@ void sched_stop(sim_t *S) __attribute__((noreturn));
 
 /* ---- CPU work (cpu.c) ---- */
 void cpu_service(sim_t *S, cpu_t *c);
+/* The cheap test before cpu_service: anything to deliver at all? */
+static inline bool cpu_has_work(const sim_t *S, const cpu_t *c) {
+  return !S->stopping && (!list_empty(&c->irq_pending) || c->dpc_requested ||
+                          (c->thread && !list_empty(&c->thread->apc[KernelMode])));
+}
 void cpu_push_frame(sim_t *S, cpu_t *c, trc_frame_t kind, KIRQL irql);
 void cpu_pop_frame(sim_t *S, cpu_t *c);
 trc_frame_t cpu_frame(const cpu_t *c);

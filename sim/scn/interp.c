@@ -232,6 +232,17 @@ static void exec_op(exec_t *x, const op_t *o) {
     exec_ops(x, v ? o->body : o->else_body);
     break;
   }
+  case OP_WHILE: {
+    /* Bounded, so a scenario bug cannot hang the simulator. */
+    int n = 0;
+    bool v;
+    while ((v = cond_eval(x, &o->cond)) && n++ < 100000 && !x->returned) {
+      sim_trace_op(x->irp, x->dev, "%s -> true", o->text);
+      exec_ops(x, o->body);
+    }
+    if (!v) sim_trace_op(x->irp, x->dev, "%s -> false", o->text);
+    break;
+  }
   case OP_COUNTER: {
     scr_counter_t *c = dev_counter(x->dx, o->name);
     c->value = (o->flags & PF_ADD) ? c->value + o->num : o->num;

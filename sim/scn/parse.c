@@ -371,6 +371,10 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
       bool el = false;
       o->body = parse_ops(c, ctx, o->at, "if", true, &el);
       if (el) o->else_body = parse_ops(c, ctx, o->at, "else", false, NULL);
+    } else if (!strcmp(w, "while") && ctx == CTX_ROUTINE) {
+      o = new_op(c, OP_WHILE);
+      parse_cond(c, o, 1);
+      o->body = parse_ops(c, ctx, o->at, "while", false, NULL);
     } else if (!strcmp(w, "repeat") && ctx == CTX_PROGRAM) {
       o = new_op(c, OP_REPEAT);
       o->num = need_num(c, 1, "a repeat count");
