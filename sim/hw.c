@@ -54,14 +54,18 @@ void hw_interrupt(sim_t *S, hw_irq_t *q) {
 }
 
 void hw_run_isr(sim_t *S, cpu_t *c, hw_irq_t *q) {
+  sim_hw_t *hw = q->hw;
+  PIRP irp = q->irp;
+  /* Freed before the ISR runs: an ISR that bugchecks never comes back, and
+     once off the pending list nothing else would free it. */
   list_remove(&q->link);
-  cpu_push_frame(S, c, TRC_FRAME_ISR, q->hw->irql);
-  TRC(S, TRC_ISR, q->irp, q->hw->dev, false, 0, "ISR of %s", q->hw->dev ? q->hw->dev->SimName : "device");
-  sim_step(S, COST_INTERRUPT);
-  q->hw->isr(q->hw, q->hw->ctx, q->irp);
-  TRC(S, TRC_ISR_END, NULL, q->hw->dev, false, 0, "back to IRQL %d", c->frames[c->depth].prev_irql);
-  cpu_pop_frame(S, c);
   sim_free(S, q, sizeof *q);
+  cpu_push_frame(S, c, TRC_FRAME_ISR, hw->irql);
+  TRC(S, TRC_ISR, irp, hw->dev, false, 0, "ISR of %s", hw->dev ? hw->dev->SimName : "device");
+  sim_step(S, COST_INTERRUPT);
+  hw->isr(hw, hw->ctx, irp);
+  TRC(S, TRC_ISR_END, NULL, hw->dev, false, 0, "back to IRQL %d", c->frames[c->depth].prev_irql);
+  cpu_pop_frame(S, c);
 }
 
 /* Windows casts the DpcForIsr routine to a deferred routine; a trampoline
