@@ -94,6 +94,7 @@ static void thr_main(void *arg) {
   TRC(S, TRC_THREAD_EXIT, NULL, NULL, false, 0, "%s", t->name);
   t->state = THR_TERMINATED;
   S->nthreads_live--;
+  t->Header.SignalState = 1; /* a terminated thread stays signalled */
   obj_signal(S, &t->Header);
   thr_switch_away(S, t);
   abort(); /* a terminated thread is never resumed */

@@ -112,9 +112,9 @@ START_TEST(unknown_operation) {
 }
 END_TEST
 
-/* The column is the value's (see the report: not the field's). */
+/* Reported at the field itself. */
 START_TEST(unknown_field) {
-  expect_error(BAD "unknown-field.iosim", BAD "unknown-field.iosim", 5, 35, "unknown field 'colour'");
+  expect_error(BAD "unknown-field.iosim", BAD "unknown-field.iosim", 5, 24, "unknown field 'colour'");
 }
 END_TEST
 

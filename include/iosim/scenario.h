@@ -17,8 +17,8 @@ typedef struct scn_error {
 } scn_error_t;
 
 /* Loads `path`.  Includes resolve relative to the including file and must
-   stay inside the scenario tree (the folder holding `scenarios/` or the
-   file's own folder) or `extra_dir` when given.  NULL + *err on bad input. */
+   stay inside the scenario tree (the nearest folder named `scenarios`
+   above the file, else the file's own folder) or `extra_dir` when given.  NULL + *err on bad input. */
 scn_t *scn_load(const char *path, const char *extra_dir, scn_error_t *err);
 void scn_free(scn_t *sc);
 const char *scn_title(const scn_t *sc);

@@ -79,7 +79,7 @@ static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
   if ((id = thread_by_name(c->S, a))) return ev->thread == id;
   if ((id = irp_by_name(c->S, a))) return ev->irp == id;
   /* an event name: match the detail (event-set rows name their event) */
-  return strcmp(ev->detail, a) == 0 || (ev->irp == 0 && strstr(ev->detail, a) != NULL && 0);
+  return strcmp(ev->detail, a) == 0;
 }
 
 static bool pattern_matches(chk_t *c, const pattern_t *p, const trc_event_t *ev) {

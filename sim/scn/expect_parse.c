@@ -94,9 +94,26 @@ static int parse_irql(ep_t *x) {
   EP_ERR(x, "expected an IRQL (PASSIVE_LEVEL, APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL or a number)");
 }
 
-/* `.field OP value` after a subject or pattern. */
-static void parse_field(ep_t *x, const char *field) {
+static bool in_list(const char *w, const char *const *list) {
+  for (; *list; list++)
+    if (!strcmp(w, *list)) return true;
+  return false;
+}
+
+/* `.field OP value` after a request (on_event false) or an event pattern;
+   field_k is the field's token, where an unknown field is reported. */
+static void parse_field(ep_t *x, const char *field, int field_k, bool on_event) {
+  static const char *const irp_fields[] = {"status", "information", "pending-returned", NULL};
+  static const char *const ev_fields[] = {"irql", "frame", "cpu", "thread", "status", "time", NULL};
   expect_t *e = x->e;
+  if (!in_list(field, on_event ? ev_fields : irp_fields)) {
+    int k = x->k;
+    x->k = field_k;
+    EP_ERR(x, on_event ? "unknown field '%s' of an event (irql, frame, cpu, thread, status, time)"
+                       : "unknown field '%s' of a request (status, information, pending-returned)",
+           field);
+    x->k = k;
+  }
   e->field = (char *)field;
   e->cmp = parse_cmp_ep(x);
   tok_t *t = cur(x);
@@ -132,9 +149,6 @@ static void parse_field(ep_t *x, const char *field) {
   x->k++;
 }
 
-static bool is_irp_field(const char *f) {
-  return !strcmp(f, "status") || !strcmp(f, "information") || !strcmp(f, "pending-returned");
-}
 
 expect_t *parse_expect(parser_t *p, lexline_t *L) {
   expect_t *e = ar_alloc(&p->sc->ar, sizeof *e);
@@ -149,7 +163,7 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
     e->subject = cur(x)->s;
     x->k++;
     if (!at_word(x, "finished") && !at_word(x, "waiting") && !at_word(x, "running"))
-      EP_ERR(x, "expected finished or waiting");
+      EP_ERR(x, "expected finished, waiting or running");
     e->svalue = cur(x)->s;
     x->k++;
   } else if (at_word(x, "bugcheck") || (at_word(x, "no") && !strcmp(TKP(L, 2)->s, "bugcheck"))) {
@@ -194,7 +208,13 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
   } else if (at_word(x, "count")) {
     e->kind = EX_COUNT;
     x->k++;
+    bool paren = at_op(x, "("); /* count(PATTERN) and count PATTERN */
+    if (paren) x->k++;
     parse_pattern(x, &e->pats[e->npats++]);
+    if (paren) {
+      if (!at_op(x, ")")) EP_ERR(x, "missing ')' after count(...");
+      x->k++;
+    }
     e->cmp = parse_cmp_ep(x);
     if (cur(x)->t != T_NUM) EP_ERR(x, "expected a count");
     e->value = cur(x)->n;
@@ -212,19 +232,19 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
     if (at_word(x, "not")) e->negate = true, x->k++;
     if (!at_word(x, "completed")) EP_ERR(x, "expected completed");
     x->k++;
-  } else if (cur(x)->t == T_WORD && strchr(cur(x)->s, '.') && is_irp_field(strrchr(cur(x)->s, '.') + 1)) {
-    e->kind = EX_IRP_FIELD;
+  } else if (cur(x)->t == T_WORD && strchr(cur(x)->s, '.')) {
+    e->kind = EX_IRP_FIELD; /* NAME.field: a request's final facts */
     char *dot = strrchr(cur(x)->s, '.');
     e->subject = ar_strndup(&p->sc->ar, cur(x)->s, (size_t)(dot - cur(x)->s));
     x->k++;
-    parse_field(x, dot + 1);
+    parse_field(x, dot + 1, x->k - 1, false);
   } else {
     parse_pattern(x, &e->pats[e->npats++]);
     if (cur(x)->t == T_WORD && cur(x)->s[0] == '.') {
       e->kind = EX_EVENT_FIELD;
       const char *f = cur(x)->s + 1;
       x->k++;
-      parse_field(x, f);
+      parse_field(x, f, x->k - 1, true);
     } else {
       e->kind = EX_EXISTS;
     }

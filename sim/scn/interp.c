@@ -11,6 +11,7 @@ typedef struct exec {
   PDEVICE_OBJECT dev;
   PIRP irp;
   PIRP orig;
+  int64_t context;       /* a completion routine's context value */
   const routine_t *r;
   NTSTATUS lower;
   bool completed;        /* this routine completed its IRP: do not touch it */
@@ -70,6 +71,7 @@ static bool cond_eval(exec_t *x, const cond_t *c) {
   case COND_HAS_IRP: v = x->irp != NULL; break;
   case COND_STATUS: v = x->irp && status_matches(c, x->irp->IoStatus.Status); break;
   case COND_LOWER_STATUS: v = status_matches(c, x->lower); break;
+  case COND_CONTEXT: v = cmp_eval(c->cmp, x->context, c->value); break;
   case COND_COUNTER: v = cmp_eval(c->cmp, dev_counter(x->dx, c->name)->value, c->value); break;
   case COND_QUEUE_EMPTY: {
     scr_queue_t *q = dev_queue(x->dx, c->name);
@@ -94,8 +96,8 @@ static ULONG_PTR info_value(const op_t *o, PIRP irp) {
   return (ULONG_PTR)o->num;
 }
 
-static void set_status(const op_t *o, PIRP irp) {
-  if (o->has_status) irp->IoStatus.Status = o->status;
+static void set_status(const exec_t *x, const op_t *o, PIRP irp) {
+  if (o->has_status) irp->IoStatus.Status = o->ret == RET_LOWER ? x->lower : o->status;
   if (o->info != INFO_KEEP) irp->IoStatus.Information = info_value(o, irp);
 }
 
@@ -125,6 +127,7 @@ static void exec_send(exec_t *x, const op_t *o) {
     c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
     c->dev = x->dev;
     c->orig = x->irp;
+    c->value = 0;
     IoSetCompletionRoutine(n, scr_completion, c, TRUE, TRUE, TRUE);
   }
   x->lower = IoCallDriver(to, n);
@@ -142,6 +145,7 @@ static void exec_op(exec_t *x, const op_t *o) {
       c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
       c->dev = x->dev;
       c->orig = NULL;
+      c->value = o->num;
       IoSetCompletionRoutine(irp, scr_completion, c, (o->flags & INV_SUCCESS) != 0,
                              (o->flags & INV_ERROR) != 0, (o->flags & INV_CANCEL) != 0);
     }
@@ -154,13 +158,13 @@ static void exec_op(exec_t *x, const op_t *o) {
     break;
   case OP_SET_STATUS:
     if (need_irp(x, o, irp)) {
-      set_status(o, irp);
+      set_status(x, o, irp);
       sim_trace_op(irp, x->dev, "%s", o->text);
     }
     break;
   case OP_COMPLETE:
     if (need_irp(x, o, irp)) {
-      set_status(o, irp);
+      set_status(x, o, irp);
       x->completed = true;
       x->completed_with = irp->IoStatus.Status;
       IoCompleteRequest(irp, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
@@ -168,7 +172,7 @@ static void exec_op(exec_t *x, const op_t *o) {
     break;
   case OP_COMPLETE_ORIGINAL:
     if (need_irp(x, o, x->orig)) {
-      set_status(o, x->orig);
+      set_status(x, o, x->orig);
       IoCompleteRequest(x->orig, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
     }
     break;
@@ -285,6 +289,7 @@ static NTSTATUS scr_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   scr_cctx_t *c = ctx;
   exec_t x = exec_for(c->dev, irp, c->r);
   x.orig = c->orig;
+  x.context = c->value;
   c->next_free = x.rs->free_cctx; /* recycled: the routine runs once */
   x.rs->free_cctx = c;
   exec_ops(&x, x.r->body);

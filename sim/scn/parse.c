@@ -137,7 +137,7 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
     cd->negate = true;
     k++;
   }
-  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, cancel, queue-empty, irp)");
+  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, context, cancel, queue-empty, irp)");
   if (strcmp(w, "pending-returned") == 0) cd->kind = COND_PENDING_RETURNED, k++;
   else if (strcmp(w, "cancel") == 0) cd->kind = COND_CANCEL, k++;
   else if (strcmp(w, "irp") == 0) cd->kind = COND_HAS_IRP, k++;
@@ -156,6 +156,11 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
       cd->value = need_status(c, k + 2);
     }
     k += 3;
+  } else if (strcmp(w, "context") == 0) {
+    cd->kind = COND_CONTEXT; /* the value set-completion ... context N passed */
+    cd->cmp = parse_cmp(c, k + 1);
+    cd->value = need_num(c, k + 2, "a context value");
+    k += 3;
   } else if (strcmp(w, "counter") == 0) {
     cd->kind = COND_COUNTER;
     cd->name = need_name(c, k + 1, "a counter name");
@@ -163,7 +168,7 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
     cd->value = need_num(c, k + 3, "a count");
     k += 4;
   } else {
-    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, cancel, queue-empty, irp)", w);
+    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, context, cancel, queue-empty, irp)", w);
   }
   need_end_of_line(c, k);
 }
@@ -216,9 +221,14 @@ static op_t *parse_routine_op(cursor_t *c, const char *w) {
     if (!o->flags) o->flags = INV_SUCCESS | INV_ERROR | INV_CANCEL;
   } else if (!strcmp(w, "set-status") || !strcmp(w, "complete") || !strcmp(w, "complete-original")) {
     o = new_op(c, w[0] == 's' ? OP_SET_STATUS : w[8] == '-' ? OP_COMPLETE_ORIGINAL : OP_COMPLETE);
-    if (TK(L, k)->t != T_END && !is_word(L, k, "info") && !is_word(L, k, "boost")) {
+    if (is_word(L, k, "lower-status")) {
+      o->ret = RET_LOWER; /* the status the last call-lower / send returned */
+      o->has_status = true;
+      k++;
+    } else if (TK(L, k)->t != T_END && !is_word(L, k, "info") && !is_word(L, k, "boost")) {
       o->status = need_status(c, k++);
       o->has_status = true;
+      o->ret = RET_STATUS;
     } else if (o->kind == OP_SET_STATUS) {
       need_status(c, k);
     }
@@ -253,8 +263,10 @@ static op_t *parse_routine_op(cursor_t *c, const char *w) {
     o = new_op(c, OP_KWAIT);
     parse_wait_objects(c, o, k);
     if (o->nnames != 1) ERR_AT(c, 1, "a driver waits for exactly one event");
+    if (o->flags & (PF_ALL | PF_ALERTABLE))
+      ERR_AT(c, 2, "a driver's wait is a kernel-mode wait for one event: only 'timeout T' may follow");
     k = L->n;
-  } else if (!strcmp(w, "signal") || !strcmp(w, "clear")) {
+  } else if (!strcmp(w, "signal") || !strcmp(w, "clear") || !strcmp(w, "reset")) {
     o = new_op(c, w[0] == 's' ? OP_SIGNAL : OP_CLEAR);
     o->name = need_name(c, k++, "an event name");
   } else if (!strcmp(w, "counter")) {
@@ -296,13 +308,14 @@ static op_t *parse_io_op(cursor_t *c, op_kind_t kind) {
     if (is_word(L, k, "event")) o->names = (char **)need_name(c, ++k, "an event name");
     else if (is_word(L, k, "as")) o->name2 = need_name(c, ++k, "a name for the IRP");
     else if (is_word(L, k, "apc")) o->flags |= PF_APC;
-    else if (is_word(L, k, "at")) o->has_num2 = true, o->num2 = need_num(c, ++k, "a byte offset");
+    else if (is_word(L, k, "at") && kind != OP_IOCTL) o->has_num2 = true, o->num2 = need_num(c, ++k, "a byte offset");
     else if (kind == OP_IOCTL && (is_word(L, k, "in") || is_word(L, k, "out"))) {
       int64_t v = need_num(c, k + 1, "a buffer length");
       if (TK(L, k)->s[0] == 'o') o->num = v;
       else o->in_len = v;
       k++;
-    } else ERR_AT(c, k, "expected event, as, apc or at here");
+    } else if (kind == OP_IOCTL) ERR_AT(c, k, "expected event, as, apc, in or out here");
+    else ERR_AT(c, k, "expected event, as, apc or at here");
   }
   return o;
 }
@@ -332,7 +345,7 @@ static op_t *parse_program_op(cursor_t *c, const char *w) {
     o = new_op(c, OP_SLEEP);
     o->num = need_time(c, k++);
     if (is_word(L, k, "alertable")) o->flags |= PF_ALERTABLE, k++;
-  } else if (!strcmp(w, "signal") || !strcmp(w, "reset")) {
+  } else if (!strcmp(w, "signal") || !strcmp(w, "reset") || !strcmp(w, "clear")) {
     o = new_op(c, w[0] == 's' ? OP_SIGNAL : OP_RESET);
     o->name = need_name(c, k++, "an event name");
   } else if (!strcmp(w, "close")) {
@@ -358,6 +371,15 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
       need_end_of_line(c, 1);
       return head;
     }
+    /* A statement that can only start a new block or a top-level line
+       means this block lacks its `end`: say so where it was opened. */
+    static const char *const starters[] = {"driver", "device", "thread", "expect", "machine", "include",
+                                           "scenario", "event", "cost", "dispatch", "completion",
+                                           "isr", "dpc", "cancel", NULL};
+    for (const char *const *s = starters; *s; s++)
+      if (!strcmp(w, *s) && !(ctx == CTX_ROUTINE && !strcmp(w, "cancel") && TK(L, 1)->t == T_END))
+        perr(c->p, opener.file, opener.line, opener.col, "'%s' block is never closed with 'end' (found '%s' at line %d)",
+             what, w, L->line);
     if (!strcmp(w, "else")) {
       if (!allow_else) ERR_AT(c, 0, "'else' outside an 'if' block");
       need_end_of_line(c, 1);
@@ -420,6 +442,12 @@ static void parse_driver(cursor_t *c) {
     lexline_t *L = &c->L;
     const char *w = need_name(c, 0, "dispatch, completion, isr, dpc, cancel or end");
     if (!strcmp(w, "end")) break;
+    static const char *const top[] = {"driver", "device", "thread", "expect", "machine", "include", "scenario",
+                                      "event", "cost", NULL};
+    for (const char *const *s = top; *s; s++)
+      if (!strcmp(w, *s))
+        perr(c->p, opener.file, opener.line, opener.col, "'driver %s' block is never closed with 'end' (found '%s' at line %d)",
+             d->name, w, L->line);
     routine_t *r = ar_alloc(&sc->ar, sizeof *r);
     r->driver = d;
     r->at = (loc_t){L->file, L->line, TK(L, 0)->col};
@@ -429,11 +457,17 @@ static void parse_driver(cursor_t *c) {
       for (int k = 1; TK(L, k)->t != T_END; k++) {
         const char *m = need_name(c, k, "a major function");
         if (!strcmp(m, "default")) {
+          for (routine_t *o = d->routines; o; o = o->next)
+            if (o->kind == RT_DISPATCH && o->is_default)
+              ERR_AT(c, k, "driver %s already has a default dispatch routine (line %d)", d->name, o->at.line);
           r->is_default = true;
           continue;
         }
         int mj = scn_major_parse(m);
         if (mj < 0) ERR_AT(c, k, "unknown major function '%s' (read write ioctl create close cleanup flush internal-ioctl default)", m);
+        for (routine_t *o = d->routines; o; o = o->next)
+          if (o->kind == RT_DISPATCH && (o->majors[mj / 32] & (1u << (mj % 32))))
+            ERR_AT(c, k, "driver %s already dispatches %s (line %d)", d->name, m, o->at.line);
         r->majors[mj / 32] |= 1u << (mj % 32);
       }
       r->name = TK(L, 1)->s;
@@ -448,6 +482,8 @@ static void parse_driver(cursor_t *c) {
       r->kind = w[0] == 'i' ? RT_ISR : RT_DPC;
       r->name = TK(L, 0)->s;
       need_end_of_line(c, 1);
+      for (routine_t *o = d->routines; o; o = o->next)
+        if (o->kind == r->kind) ERR_AT(c, 0, "driver %s already has an %s routine (line %d)", d->name, w, o->at.line);
     } else {
       ERR_AT(c, 0, "unknown routine kind '%s' in driver %s (dispatch, completion, isr, dpc, cancel)", w, d->name);
     }
@@ -586,14 +622,17 @@ static void parse_top(cursor_t *c) {
   else if (!strcmp(w, "cost")) {
     cost_decl_t *d = ar_alloc(&sc->ar, sizeof *d);
     d->name = need_name(c, 1, "a cost name");
-    d->ns = (uint32_t)need_time(c, 2);
+    int64_t ns = need_time(c, 2);
+    if (ns > (int64_t)UINT32_MAX) ERR_AT(c, 2, "a cost is at most 4.29 s (4294967295 ns)");
+    d->ns = (uint32_t)ns;
     d->at = (loc_t){L->file, L->line, TK(L, 1)->col};
     need_end_of_line(c, 3);
     bool known = false;
     for (int i = 0; i < COST_COUNT; i++) known |= !strcmp(sim_cost_name((sim_cost_t)i), d->name);
     if (!known) ERR_AT(c, 1, "unknown cost '%s' (see docs/scenario-language.md for the cost table)", d->name);
-    d->next = sc->costs;
-    sc->costs = d;
+    cost_decl_t **tail = &sc->costs; /* file order: a later line overrides */
+    while (*tail) tail = &(*tail)->next;
+    *tail = d;
   } else if (!strcmp(w, "include")) parse_include(c);
   else if (!strcmp(w, "driver")) parse_driver(c);
   else if (!strcmp(w, "device")) parse_device(c);
@@ -785,6 +824,44 @@ static void check_ops(parser_t *p, op_t *o, driver_decl_t *drv, const names_t *f
   }
 }
 
+/* What a driver's routines use: queues, counters, hardware, a lower device. */
+typedef struct drv_use {
+  names_t queues, counters;
+  const op_t *start_io, *call_lower;
+} drv_use_t;
+
+static void collect_use(const op_t *o, drv_use_t *u) {
+  for (; o; o = o->next) {
+    if (o->kind == OP_QUEUE || o->kind == OP_DEQUEUE) names_add(&u->queues, o->name);
+    if ((o->kind == OP_IF || o->kind == OP_WHILE) && o->cond.kind == COND_QUEUE_EMPTY) names_add(&u->queues, o->cond.name);
+    if (o->kind == OP_COUNTER) names_add(&u->counters, o->name);
+    if ((o->kind == OP_IF || o->kind == OP_WHILE) && o->cond.kind == COND_COUNTER) names_add(&u->counters, o->cond.name);
+    if (o->kind == OP_START_IO && !u->start_io) u->start_io = o;
+    if ((o->kind == OP_CALL_LOWER || (o->kind == OP_SEND && !o->name2)) && !u->call_lower) u->call_lower = o;
+    collect_use(o->body, u);
+    collect_use(o->else_body, u);
+  }
+}
+
+static void check_driver_use(parser_t *p, driver_decl_t *d) {
+  drv_use_t u;
+  memset(&u, 0, sizeof u);
+  for (routine_t *r = d->routines; r; r = r->next) collect_use(r->body, &u);
+  if (u.queues.n > 8) perr(p, d->at.file, d->at.line, d->at.col, "driver %s uses %d queues; at most 8", d->name, u.queues.n);
+  if (u.counters.n > 16) perr(p, d->at.file, d->at.line, d->at.col, "driver %s uses %d counters; at most 16", d->name, u.counters.n);
+  for (device_decl_t *v = p->sc->devices; v; v = v->next) {
+    if (strcmp(v->driver, d->name)) continue;
+    if (u.start_io && !v->has_hw)
+      perr(p, v->at.file, v->at.line, v->at.col,
+           "device %s has no hardware, but driver %s starts hardware I/O (%s:%d); add e.g. 'latency 100us'",
+           v->name, d->name, u.start_io->at.file, u.start_io->at.line);
+    if (u.call_lower && !v->on)
+      perr(p, v->at.file, v->at.line, v->at.col,
+           "device %s is attached to nothing, but driver %s calls the lower driver (%s:%d); add 'on DEVICE'",
+           v->name, d->name, u.call_lower->at.file, u.call_lower->at.line);
+  }
+}
+
 static void check_scenario(parser_t *p) {
   scn_t *sc = p->sc;
   names_t files = {0}, irps = {0};
@@ -803,8 +880,10 @@ static void check_scenario(parser_t *p) {
     if (d->cpu >= (sc->cfg.cpus ? sc->cfg.cpus : 1))
       perr(p, d->at.file, d->at.line, d->at.col, "device %s takes its interrupt on CPU %d, but the machine has %d CPU(s)", d->name, d->cpu, sc->cfg.cpus ? sc->cfg.cpus : 1);
   }
-  for (driver_decl_t *d = sc->drivers; d; d = d->next)
+  for (driver_decl_t *d = sc->drivers; d; d = d->next) {
     for (routine_t *r = d->routines; r; r = r->next) check_ops(p, r->body, d, &files);
+    check_driver_use(p, d);
+  }
   for (thread_decl_t *t = sc->threads; t; t = t->next) check_ops(p, t->body, NULL, &files);
   for (expect_t *e = sc->expects; e; e = e->next) {
     const char *subj = e->subject;
@@ -812,10 +891,13 @@ static void check_scenario(parser_t *p) {
       perr(p, e->at.file, e->at.line, e->at.col, "no request is named '%s' (name one with 'as %s')", subj, subj);
     if (e->kind == EX_THREAD_STATE && !has_thread(sc, subj))
       perr(p, e->at.file, e->at.line, e->at.col, "no thread named '%s'", subj);
+    if (e->kind == EX_EVENT_FIELD && !strcmp(e->field, "thread") && strcmp(e->svalue, "none") &&
+        !has_thread(sc, e->svalue))
+      perr(p, e->at.file, e->at.line, e->at.col, "no thread named '%s' (or write none)", e->svalue);
     for (int i = 0; i < e->npats; i++)
       for (int k = 0; k < e->pats[i].nargs; k++) {
         const char *a = e->pats[i].args[k];
-        if (a[0] == '"' || (a[0] >= '0' && a[0] <= '9')) continue;
+        if (a[0] == '"' || (a[0] >= '0' && a[0] <= '9') || !strcmp(a, "none")) continue;
         if (!find_device(sc, a) && !names_has(&irps, a) && !has_thread(sc, a) && !has_event(sc, a))
           perr(p, e->at.file, e->at.line, e->at.col, "'%s' in %s is not a device, a request, a thread or an event", a, e->pats[i].text);
       }
