@@ -178,15 +178,18 @@ END_TEST
 /* semantics 6.2 and 6.8: a wait entered at APC_LEVEL is never interrupted by
    kernel APCs; the APC runs once the thread lowers IRQL below APC_LEVEL. */
 START_TEST(wait_at_apc_level_not_interrupted) {
+  tlog_t log = {0};
   apc_test_t t = {.wait_mode = KernelMode, .raise_to_apc = true, .timeout = 2000};
-  sim_t *S = apc_machine(&t, 1, NULL);
+  sim_t *S = apc_machine(&t, 1, &log);
   special_init(&t, 0, t.waiter);
   ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(tlog_find_x(&log, TRC_WAKE, 0, "STATUS_KERNEL_APC", 0), -1); /* not even woken */
   ck_assert_int_eq(t.wait_ret, STATUS_TIMEOUT);
   ck_assert_int_eq(t.runs_before_lower, 0);
   ck_assert_int_eq(t.runs_after_lower, 1);
   ck_assert(t.waiter_back_at_kr);
   sim_destroy(S);
+  tlog_free(&log);
 }
 END_TEST
 
