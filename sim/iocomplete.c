@@ -103,6 +103,10 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
     return;
   }
   if ((irp->Flags & IRP_DEFER_IO_COMPLETION) && !irp->PendingReturned) return;
+  if (irp->SimPortBound) { /* no APC: the packet goes to the port from here */
+    port_queue_irp(S, irp);
+    return;
+  }
   PKTHREAD t = irp->Tail.Overlay.Thread;
   PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
   if (!t) { /* nobody to finish it for (a driver-allocated IRP, or disowned) */
@@ -179,6 +183,10 @@ void io_stage2(sim_t *S, PIRP irp) {
   TRC(S, TRC_STAGE2, irp, NULL, true, st, "IopCompleteRequest: %s notification",
       full ? "full" : "no");
   sim_step(S, COST_STAGE2);
+  if (full && irp->SimPortBound) { /* the dequeuing thread finishes it */
+    port_queue_irp(S, irp);
+    return;
+  }
   if (full) {
     if (irp->UserIosb) {
       irp->UserIosb->Information = irp->IoStatus.Information;

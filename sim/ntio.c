@@ -36,6 +36,10 @@ static PIRP io_build(sim_t *S, PKTHREAD t, const io_req_t *r) {
   irp->AsynchronousParameters.UserApcRoutine = r->apc;
   irp->AsynchronousParameters.UserApcContext = r->apc_ctx;
   irp->Flags |= r->flags;
+  /* Vista+: an asynchronous request on a port-bound file that will produce
+     a packet belongs to the file, not the thread (thread-agnostic I/O). */
+  irp->SimPortBound = r->fo->CompletionContext.Port && r->apc_ctx && !r->apc &&
+                      !(r->fo->Flags & FO_SYNCHRONOUS_IO);
   PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(irp);
   next->MajorFunction = r->major;
   next->FileObject = r->fo;
@@ -80,7 +84,7 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   sim_irp_info_t *in = irp_info(S, id);
   if (in) in->file = fo->SimId;
   bool deferred = (irp->Flags & IRP_DEFER_IO_COMPLETION) != 0;
-  io_queue_irp_to_thread(S, irp, t);
+  if (!irp->SimPortBound) io_queue_irp_to_thread(S, irp, t);
   NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);
   /* Without the deferred flag the IRP may already be freed by its APC. */
   if (st != STATUS_PENDING && deferred) {

@@ -127,6 +127,12 @@ void sim_destroy(sim_t *S) {
     free((void *)f->SimName);
     free(f);
   }
+  for (sim_port_t *p = S->ports, *n; p; p = n) {
+    n = p->next;
+    while (!list_empty(&p->entries)) free(CONTAINING_RECORD(list_pop_head(&p->entries), port_packet_t, link));
+    free(p->name);
+    free(p);
+  }
   for (sim_hw_t *h = S->hw, *n; h; h = n) {
     n = h->next;
     free(h);

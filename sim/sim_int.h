@@ -186,8 +186,40 @@ struct KTHREAD {
   bool kernel_apc_in_progress;
   bool alerted;
   LIST_ENTRY irp_list;      /* IRPs issued by this thread (ThreadListEntry) */
+  /* completion ports (port.c) */
+  struct sim_port *port;    /* associated since its first GetQueuedCompletionStatus */
+  bool port_counted;        /* counted in port->running */
+  bool in_port_wait;        /* blocked in the port itself, not elsewhere */
+  LIST_ENTRY port_link;     /* in port->waiters */
+  struct port_packet *port_packet; /* handed over while it waited */
   uint32_t last_irp;
 };
+
+/* ---- completion ports (port.c) ---- */
+typedef struct port_packet {
+  LIST_ENTRY link;
+  PIRP irp;            /* an I/O's IRP, finished at dequeue; NULL for a posted packet */
+  ULONG_PTR key;
+  PVOID context;       /* the OVERLAPPED (ApcContext) */
+  IO_STATUS_BLOCK iosb;
+} port_packet_t;
+
+struct sim_port {
+  uint32_t id;
+  char *name;
+  ULONG max;           /* NumberOfConcurrentThreads */
+  ULONG running;       /* associated threads running now */
+  LIST_ENTRY entries;  /* packets, FIFO */
+  LIST_ENTRY waiters;  /* threads in GetQueuedCompletionStatus; released LIFO */
+  ULONG nentries;
+  struct sim_port *next;
+};
+/* An associated thread stops running (it blocks elsewhere or exits). */
+void port_thread_stops(sim_t *S, PKTHREAD t);
+/* An associated thread runs again (woken from any wait). */
+void port_thread_runs(sim_t *S, PKTHREAD t);
+/* Stage 1/2 of a port-bound IRP: queue it to its file's port. */
+void port_queue_irp(sim_t *S, PIRP irp);
 
 /* ---- trace (trace.c) ---- */
 #define SIM_MAX_SINKS 4
@@ -233,6 +265,8 @@ struct sim {
   bool keep_irp_info;
   const char *next_irp_tag;
   PFILE_OBJECT files;
+  struct sim_port *ports;
+  uint32_t nports;
   /* cancel spin lock */
   bool cancel_lock_held;
   /* trace */

@@ -94,6 +94,7 @@ static void thr_main(void *arg) {
   TRC(S, TRC_THREAD_EXIT, NULL, NULL, false, 0, "%s", t->name);
   t->state = THR_TERMINATED;
   S->nthreads_live--;
+  port_thread_stops(S, t);
   t->Header.SignalState = 1; /* a terminated thread stays signalled */
   obj_signal(S, &t->Header);
   thr_switch_away(S, t);
@@ -106,6 +107,7 @@ void thr_unwait(sim_t *S, PKTHREAD t, NTSTATUS status) {
   t->wait_count = 0;
   t->wait_gen++; /* disarms the timeout */
   t->wait_status = status;
+  port_thread_runs(S, t);
   char sb[16];
   TRC(S, TRC_WAKE, NULL, NULL, true, status, "thread %s woken (%s)", t->name,
       iosim_status_name(status, sb));

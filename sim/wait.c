@@ -143,6 +143,7 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
     if (deadline != UINT64_MAX)
       evq_push(S, (evq_item_t){.t = deadline, .kind = EV_TIMER, .gen = t->wait_gen, .obj = t});
     t->state = THR_WAITING;
+    port_thread_stops(S, t); /* a port worker blocking here frees a slot */
     thr_block(S, t);
     NTSTATUS st = t->wait_status;
     if (st != STATUS_KERNEL_APC) {

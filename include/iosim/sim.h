@@ -183,6 +183,26 @@ void sim_tag_next_irp(const char *tag);
    of its own (a branch, a counter, a queue): charges the `op` cost. */
 void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ---- I/O completion ports ----
+ * A port is a queue of completion packets with a concurrency value: a
+ * packet wakes a waiting thread only while fewer associated threads than
+ * that run; waiting threads are released last-in first-out. */
+typedef struct sim_port sim_port_t;
+/* CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, Concurrency). */
+sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name);
+/* Associates an overlapped file with the port (FileCompletionInformation). */
+NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key);
+/* GetQueuedCompletionStatus: STATUS_SUCCESS with the packet, or
+   STATUS_TIMEOUT.  For an I/O packet the I/O status block is written here,
+   in the dequeuing thread (Vista+: port-bound I/O is thread-agnostic). */
+NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context,
+                              PIO_STATUS_BLOCK Iosb, const LONGLONG *Timeout);
+/* PostQueuedCompletionStatus. */
+NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context,
+                           NTSTATUS Status, ULONG_PTR Information);
+/* For tests: the port's running count and queued packets. */
+ULONG sim_port_running(const sim_port_t *Port);
+ULONG sim_port_queued(const sim_port_t *Port);
 /* The IRP the last Nt* I/O call of the current thread built (0 if none). */
 uint32_t sim_last_irp_id(void);
 /* Final facts of an IRP, kept after it is freed (for expectations). */

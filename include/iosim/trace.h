@@ -60,6 +60,9 @@
   X(TRC_SYSCALL_RETURN, "syscall-return")                   \
   X(TRC_USER_CALLBACK, "user-callback")                     \
   X(TRC_NOTE, "note")                                       \
+  X(TRC_PORT_QUEUED, "port-queued")                         \
+  X(TRC_PORT_DEQUEUED, "port-dequeued")                     \
+  X(TRC_PORT_WAIT, "port-wait")                             \
   X(TRC_BUGCHECK, "bugcheck")
 
 typedef enum {

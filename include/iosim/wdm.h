@@ -290,6 +290,7 @@ struct IRP {
   /* Simulator bookkeeping, not in Windows. */
   uint32_t SimId;       /* the IRP's number in the trace (1, 2, ...) */
   uint8_t SimCompletes; /* how many times stage 1 ran to the top */
+  bool SimPortBound;    /* thread-agnostic: finished through a completion port */
   sim_t *Sim;
   LIST_ENTRY SimLink;  /* on the simulation's list of live IRPs */
   IO_STACK_LOCATION Stack[]; /* StackCount locations, 1-based via CurrentLocation */

@@ -156,20 +156,24 @@ static bool check_event_field(chk_t *c, const expect_t *e, char *f, size_t n) {
   return cmp_ok(e->cmp, got, e->value);
 }
 
+/* A < B < C: A's occurrence, then B's first occurrence after it, and so
+   on ("then" order); an explicit occurrence number is counted from the start. */
 static bool check_order(chk_t *c, const expect_t *e, char *f, size_t n) {
-  size_t used = 0;
+  size_t used = 0, from = 0;
   uint64_t last = 0;
   bool ok = true;
   for (int i = 0; i < e->npats; i++) {
-    const trc_event_t *ev = find(c, &e->pats[i], 0);
+    const trc_event_t *ev = find(c, &e->pats[i], e->pats[i].nth ? 0 : from);
     if (!ev) {
-      used += (size_t)snprintf(f + used, used < n ? n - used : 0, "%s%s never happened", i ? "; " : "", e->pats[i].text);
+      const char *why = i && !e->pats[i].nth && find(c, &e->pats[i], 0) ? "never happened after that" : "never happened";
+      used += (size_t)snprintf(f + used, used < n ? n - used : 0, "%s%s %s", i ? " ; " : "", e->pats[i].text, why);
       return false;
     }
     used += (size_t)snprintf(f + used, used < n ? n - used : 0, "%s%s at #%llu", i ? " ; " : "", e->pats[i].text,
                              (unsigned long long)ev->seq);
     if (i && ev->seq <= last) ok = false;
     last = ev->seq;
+    from = (size_t)((const ev_rec_t *)(const void *)ev - c->log->v) + 1;
   }
   return ok;
 }

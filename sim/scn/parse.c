@@ -308,6 +308,7 @@ static op_t *parse_io_op(cursor_t *c, op_kind_t kind) {
     if (is_word(L, k, "event")) o->names = (char **)need_name(c, ++k, "an event name");
     else if (is_word(L, k, "as")) o->name2 = need_name(c, ++k, "a name for the IRP");
     else if (is_word(L, k, "apc")) o->flags |= PF_APC;
+    else if (is_word(L, k, "no-port")) o->flags |= PF_NO_PORT;
     else if (is_word(L, k, "at") && kind != OP_IOCTL) o->has_num2 = true, o->num2 = need_num(c, ++k, "a byte offset");
     else if (kind == OP_IOCTL && (is_word(L, k, "in") || is_word(L, k, "out"))) {
       int64_t v = need_num(c, k + 1, "a buffer length");
@@ -351,6 +352,24 @@ static op_t *parse_program_op(cursor_t *c, const char *w) {
   } else if (!strcmp(w, "close")) {
     o = new_op(c, OP_CLOSE);
     o->name = need_name(c, k++, "a file name");
+  } else if (!strcmp(w, "associate")) {
+    o = new_op(c, OP_ASSOCIATE);
+    o->name = need_name(c, k++, "a file name");
+    o->name2 = need_name(c, k++, "a port name");
+    if (is_word(L, k, "key")) o->num = need_num(c, k + 1, "a completion key"), k += 2;
+  } else if (!strcmp(w, "gqcs")) {
+    o = new_op(c, OP_GQCS);
+    o->name = need_name(c, k++, "a port name");
+    if (is_word(L, k, "timeout")) o->num2 = need_time(c, k + 1), o->has_num2 = true, k += 2;
+  } else if (!strcmp(w, "post")) {
+    o = new_op(c, OP_POST);
+    o->name = need_name(c, k++, "a port name");
+    for (; TK(L, k)->t != T_END; k += 2) {
+      if (is_word(L, k, "key")) o->num = need_num(c, k + 1, "a completion key");
+      else if (is_word(L, k, "info")) o->num2 = need_num(c, k + 1, "a byte count");
+      else if (is_word(L, k, "status")) o->status = need_status(c, k + 1), o->has_status = true;
+      else ERR_AT(c, k, "expected key, status or info here");
+    }
   } else {
     return NULL;
   }
@@ -374,7 +393,7 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
     /* A statement that can only start a new block or a top-level line
        means this block lacks its `end`: say so where it was opened. */
     static const char *const starters[] = {"driver", "device", "thread", "expect", "machine", "include",
-                                           "scenario", "event", "cost", "dispatch", "completion",
+                                           "scenario", "event", "port", "cost", "dispatch", "completion",
                                            "isr", "dpc", "cancel", NULL};
     for (const char *const *s = starters; *s; s++)
       if (!strcmp(w, *s) && !(ctx == CTX_ROUTINE && !strcmp(w, "cancel") && TK(L, 1)->t == T_END))
@@ -416,7 +435,7 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
       if (!o) {
         if (ctx == CTX_ROUTINE)
           ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-        ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, delay, note)", w);
+        ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, associate, gqcs, post, delay, note)", w);
       }
     }
     *tail = o;
@@ -443,7 +462,7 @@ static void parse_driver(cursor_t *c) {
     const char *w = need_name(c, 0, "dispatch, completion, isr, dpc, cancel or end");
     if (!strcmp(w, "end")) break;
     static const char *const top[] = {"driver", "device", "thread", "expect", "machine", "include", "scenario",
-                                      "event", "cost", NULL};
+                                      "event", "port", "cost", NULL};
     for (const char *const *s = top; *s; s++)
       if (!strcmp(w, *s))
         perr(c->p, opener.file, opener.line, opener.col, "'driver %s' block is never closed with 'end' (found '%s' at line %d)",
@@ -637,6 +656,23 @@ static void parse_top(cursor_t *c) {
   else if (!strcmp(w, "driver")) parse_driver(c);
   else if (!strcmp(w, "device")) parse_device(c);
   else if (!strcmp(w, "event")) parse_event(c);
+  else if (!strcmp(w, "port")) {
+    port_decl_t *d = ar_alloc(&sc->ar, sizeof *d);
+    d->name = need_name(c, 1, "a port name");
+    d->at = (loc_t){L->file, L->line, TK(L, 1)->col};
+    int k = 2;
+    if (is_word(L, k, "concurrency")) {
+      int64_t n = need_num(c, k + 1, "a number of threads (0 = one per CPU)");
+      if (n > 64) ERR_AT(c, k + 1, "concurrency at most 64");
+      d->concurrency = (unsigned)n;
+      k += 2;
+    }
+    need_end_of_line(c, k);
+    for (port_decl_t *o = sc->ports; o; o = o->next)
+      if (!strcmp(o->name, d->name)) ERR_AT(c, 1, "port '%s' is already declared", d->name);
+    d->next = sc->ports;
+    sc->ports = d;
+  }
   else if (!strcmp(w, "thread")) parse_thread(c);
   else if (!strcmp(w, "expect")) {
     expect_t *e = parse_expect(c->p, L);
@@ -645,7 +681,7 @@ static void parse_top(cursor_t *c) {
     *tail = e;
     sc->nexpects++;
   } else if (!strcmp(w, "end")) ERR_AT(c, 0, "'end' without an open block");
-  else ERR_AT(c, 0, "unknown statement '%s' (scenario, machine, cost, include, driver, device, event, thread, expect)", w);
+  else ERR_AT(c, 0, "unknown statement '%s' (scenario, machine, cost, include, driver, device, event, port, thread, expect)", w);
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
@@ -741,6 +777,11 @@ static bool has_event(scn_t *sc, const char *n) {
     if (!strcmp(e->name, n)) return true;
   return false;
 }
+static bool has_port(scn_t *sc, const char *n) {
+  for (port_decl_t *e = sc->ports; e; e = e->next)
+    if (!strcmp(e->name, n)) return true;
+  return false;
+}
 static bool has_thread(scn_t *sc, const char *n) {
   for (thread_decl_t *t = sc->threads; t; t = t->next)
     if (!strcmp(t->name, n)) return true;
@@ -808,6 +849,14 @@ static void check_ops(parser_t *p, op_t *o, driver_decl_t *drv, const names_t *f
     case OP_CLOSE:
       if (!names_has(files, o->name)) perr(p, a->file, a->line, a->col, "no file named '%s' is opened by any thread", o->name);
       if (o->names && !has_event(sc, (const char *)o->names)) perr(p, a->file, a->line, a->col, "no event named '%s'", (const char *)o->names);
+      break;
+    case OP_ASSOCIATE:
+      if (!names_has(files, o->name)) perr(p, a->file, a->line, a->col, "no file named '%s' is opened by any thread", o->name);
+      if (!has_port(sc, o->name2)) perr(p, a->file, a->line, a->col, "no port named '%s'", o->name2);
+      break;
+    case OP_GQCS:
+    case OP_POST:
+      if (!has_port(sc, o->name)) perr(p, a->file, a->line, a->col, "no port named '%s'", o->name);
       break;
     case OP_UWAIT:
       for (int i = 0; i < o->nnames; i++)
@@ -898,8 +947,9 @@ static void check_scenario(parser_t *p) {
       for (int k = 0; k < e->pats[i].nargs; k++) {
         const char *a = e->pats[i].args[k];
         if (a[0] == '"' || (a[0] >= '0' && a[0] <= '9') || !strcmp(a, "none")) continue;
-        if (!find_device(sc, a) && !names_has(&irps, a) && !has_thread(sc, a) && !has_event(sc, a))
-          perr(p, e->at.file, e->at.line, e->at.col, "'%s' in %s is not a device, a request, a thread or an event", a, e->pats[i].text);
+        if (!find_device(sc, a) && !names_has(&irps, a) && !has_thread(sc, a) && !has_event(sc, a) &&
+            !names_has(&files, a) && !has_port(sc, a))
+          perr(p, e->at.file, e->at.line, e->at.col, "'%s' in %s is not a device, a request, a thread, an event, a file or a port", a, e->pats[i].text);
       }
   }
   if (!sc->threads) perr(p, sc->path, 1, 1, "the scenario declares no thread, so nothing would run");

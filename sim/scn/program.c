@@ -37,7 +37,9 @@ static void prog_io(prog_t *p, const op_t *o) {
   iosb->Status = STATUS_PENDING;
   KEVENT *ev = o->names ? rs_event(rs, (const char *)o->names) : NULL;
   IO_APC_ROUTINE *apc = (o->flags & PF_APC) ? scr_user_apc : NULL;
-  PVOID ctx = (o->flags & PF_APC) ? (PVOID)(o->name2 ? o->name2 : "the request") : NULL;
+  /* ApcContext: the callback's argument for ReadFileEx, else the
+     OVERLAPPED - which a port packet carries unless hEvent's low bit is set. */
+  PVOID ctx = (o->flags & PF_NO_PORT) ? NULL : (PVOID)(o->name2 ? o->name2 : "the request");
   LONGLONG off = o->has_num2 && o->kind != OP_IOCTL ? o->num2 : 0;
   if (o->name2) sim_tag_next_irp(o->name2);
   if (o->kind == OP_READ) NtReadFile(fo, ev, apc, ctx, iosb, (ULONG)o->num, &off);
@@ -46,6 +48,19 @@ static void prog_io(prog_t *p, const op_t *o) {
 }
 
 static void prog_ops(prog_t *p, const op_t *o);
+
+static sim_port_t *rs_port(run_state_t *rs, const char *name) {
+  for (int i = 0; i < rs->nports; i++)
+    if (!strcmp(rs->ports[i].name, name)) return rs->ports[i].port;
+  for (const port_decl_t *d = rs->sc->ports; d; d = d->next) /* created on first use */
+    if (!strcmp(d->name, name) && rs->nports < 32) {
+      sim_port_t *p = NtCreateIoCompletion(d->concurrency, d->name);
+      rs->ports[rs->nports].name = d->name;
+      rs->ports[rs->nports++].port = p;
+      return p;
+    }
+  return NULL;
+}
 
 static void prog_op(prog_t *p, const op_t *o) {
   run_state_t *rs = p->rs;
@@ -88,6 +103,23 @@ static void prog_op(prog_t *p, const op_t *o) {
     if (fo) NtClose(fo);
     break;
   }
+  case OP_ASSOCIATE: {
+    PFILE_OBJECT fo = rs_file(rs, o->name);
+    if (fo) NtSetCompletionPort(fo, rs_port(rs, o->name2), (ULONG_PTR)o->num);
+    break;
+  }
+  case OP_GQCS: {
+    ULONG_PTR key;
+    PVOID ctx;
+    IO_STATUS_BLOCK iosb;
+    LONGLONG to = -(o->num2 / 100);
+    NtRemoveIoCompletion(rs_port(rs, o->name), &key, &ctx, &iosb, o->has_num2 ? &to : NULL);
+    break;
+  }
+  case OP_POST:
+    NtSetIoCompletion(rs_port(rs, o->name), (ULONG_PTR)o->num, NULL, o->has_status ? o->status : STATUS_SUCCESS,
+                      (ULONG_PTR)o->num2);
+    break;
   case OP_DELAY: sim_delay((uint64_t)o->num); break;
   case OP_NOTE: sim_note("%s", o->name); break;
   default: break;

@@ -59,6 +59,8 @@ struct run_state {
   int nevents;
   named_file_t files[256];
   int nfiles;
+  struct { const char *name; sim_port_t *port; } ports[32];
+  int nports;
   scr_cctx_t *free_cctx;
 };
 

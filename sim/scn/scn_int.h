@@ -37,7 +37,8 @@ typedef enum {
   OP_DEQUEUE, OP_KWAIT, OP_SIGNAL, OP_CLEAR, OP_IF, OP_COUNTER, OP_DELAY, OP_SEND,
   OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE,
   /* thread programs */
-  OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE
+  OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
+  OP_ASSOCIATE, OP_GQCS, OP_POST
 } op_kind_t;
 
 typedef enum { RET_STATUS, RET_LOWER, RET_IRP, RET_MORE, RET_CONTINUE } ret_kind_t;
@@ -91,6 +92,7 @@ struct op {
 #define PF_APC 8
 #define PF_TO_LOWER 16
 #define PF_ADD 32
+#define PF_NO_PORT 64      /* hEvent with its low bit set: no completion packet */
 
 typedef enum { RT_DISPATCH, RT_COMPLETION, RT_ISR, RT_DPC, RT_CANCEL } routine_kind_t;
 
@@ -129,6 +131,13 @@ typedef struct event_decl {
   loc_t at;
   struct event_decl *next;
 } event_decl_t;
+
+typedef struct port_decl {
+  char *name;
+  unsigned concurrency;
+  loc_t at;
+  struct port_decl *next;
+} port_decl_t;
 
 typedef struct thread_decl {
   char *name;
@@ -191,6 +200,7 @@ struct scn {
   driver_decl_t *drivers;
   device_decl_t *devices;
   event_decl_t *events;
+  port_decl_t *ports;
   thread_decl_t *threads;
   expect_t *expects;
   int nexpects;
