@@ -90,7 +90,7 @@ static void apc_run(sim_t *S, cpu_t *c, PKTHREAD t, PKAPC a, bool user) {
     c->irql = PASSIVE_LEVEL; /* normal routines run at PASSIVE_LEVEL */
     if (user) {
       c->frames[c->depth].kind = TRC_FRAME_THREAD;
-      TRC(S, TRC_USER_CALLBACK, NULL, NULL, false, 0, "user-mode APC routine");
+      trc_emit_id(S, TRC_USER_CALLBACK, irp, 0, NULL, false, 0, "user-mode APC routine %s", name);
     } else {
       t->kernel_apc_in_progress = true;
     }

@@ -139,7 +139,11 @@ NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context, 
     t->port = Port;
     t->port_counted = false;
   } else {
-    port_thread_stops(S, t); /* it was running; now it comes back to the port */
+    /* Back at its own port: its slot is free, and it gets first claim on
+       a queued packet (no other waiter is released for it). */
+    t->in_port_wait = true;
+    port_thread_stops(S, t);
+    t->in_port_wait = false;
   }
   port_packet_t *pk = NULL;
   NTSTATUS st = STATUS_SUCCESS;

@@ -121,15 +121,20 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
           t->name, i);
       return STATUS_WAIT_0 + i;
     }
+    NTSTATUS early = 0;
     if (alertable && t->alerted) { /* (3) alerts and user APCs */
       t->alerted = false;
-      return STATUS_ALERTED;
-    }
-    if (mode == UserMode && ((alertable && !list_empty(&t->apc[UserMode])) || t->user_apc_pending)) {
+      early = STATUS_ALERTED;
+    } else if (mode == UserMode && ((alertable && !list_empty(&t->apc[UserMode])) || t->user_apc_pending)) {
       t->user_apc_pending = TRUE;
-      return STATUS_USER_APC;
+      early = STATUS_USER_APC;
+    } else if (deadline <= S->now) {
+      early = STATUS_TIMEOUT; /* (4) */
     }
-    if (deadline <= S->now) return STATUS_TIMEOUT; /* (4) */
+    if (early) {
+      TRC(S, TRC_WAIT_DONE, NULL, NULL, true, early, "%s: returns without blocking", t->name);
+      return early;
+    }
     t->wait_count = (int)count;                     /* (5) block */
     t->wait_type = type;
     t->wait_mode = mode;
