@@ -4,6 +4,8 @@
  */
 #include "sim_int.h"
 
+#include <stdio.h>
+
 void sim_keep_irp_info(sim_t *S, bool on) { S->keep_irp_info = on; }
 uint32_t sim_device_count(const sim_t *S) { return S->device_names.n; }
 uint32_t sim_thread_count(const sim_t *S) { return S->thread_names.n; }
@@ -38,4 +40,25 @@ const char *sim_thread_state(sim_t *S, uint32_t id) {
     if (t->id == id) return n[t->state];
   }
   return "";
+}
+
+/* What a waiting thread waits for, for a deadlock report: the objects'
+   names ("h", "thread worker", "object#7") joined, "" if it does not wait. */
+int sim_thread_wait_names(sim_t *S, uint32_t id, char *buf, size_t n) {
+  if (n) buf[0] = '\0';
+  for (LIST_ENTRY *e = S->threads.Flink; e != &S->threads; e = e->Flink) {
+    PKTHREAD t = CONTAINING_RECORD(e, KTHREAD, all_link);
+    if (t->id != id || t->state != THR_WAITING) continue;
+    size_t used = 0;
+    for (int i = 0; i < t->wait_count && used < n; i++) {
+      DISPATCHER_HEADER *h = t->wb[i].obj;
+      const char *sep = i == 0 ? "" : i == t->wait_count - 1 ? (t->wait_type == WaitAll ? " and " : " or ") : ", ";
+      int k = h->Type == OBJ_THREAD ? snprintf(buf + used, n - used, "%sthread %s", sep, h->Name)
+              : h->Name            ? snprintf(buf + used, n - used, "%s%s", sep, h->Name)
+                                   : snprintf(buf + used, n - used, "%sobject#%u", sep, obj_id(S, h));
+      used += k > 0 ? (size_t)k : 0;
+    }
+    return t->wait_count;
+  }
+  return 0;
 }

@@ -232,6 +232,9 @@ int sim_device_stack_size(sim_t *S, uint32_t id);
 uint32_t sim_thread_count(const sim_t *S);      /* thread ids are 1..count */
 /* "running", "ready", "waiting", "terminated" */
 const char *sim_thread_state(sim_t *S, uint32_t id);
+/* What a waiting thread waits for ("h", "done or thread worker"), written
+   into buf; returns the number of objects, 0 if the thread does not wait. */
+int sim_thread_wait_names(sim_t *S, uint32_t id, char *buf, size_t n);
 int sim_cpu_count(const sim_t *S);
 /* Burn CPU time in the current context (a driver's "delay"). */
 void sim_delay(uint64_t ns);
