@@ -3,7 +3,9 @@
  * with the exact file, line, column and message (docs/scenario-language.md
  * section 8), and the `iosim check` command line turns that into exit
  * status 2 and "file:line:col: message" on stderr; 1 for a scenario whose
- * expectation fails, 0 for a passing lesson.  Fixtures: tests/bad/ and
+ * expectation fails, 0 for a passing lesson.  Language behaviours (waiting
+ * for a thread, cost order, count(...), completion contexts) are run from
+ * fixtures whose expectations hold only when the behaviour works.  Fixtures: tests/bad/ and
  * tests/fixtures/ (paths relative to tests/, the runner's cwd).
  */
 #include <stdio.h>
@@ -152,6 +154,198 @@ START_TEST(missing_file) {
 }
 END_TEST
 
+/* ---- checks added with the language changes after 6d92bd7 ---- */
+
+/* (3) A cost is 32 bits of nanoseconds: more is refused at the value. */
+START_TEST(cost_too_large) {
+  expect_error(BAD "cost-too-large.iosim", BAD "cost-too-large.iosim", 2, 10,
+               "a cost is at most 4.29 s (4294967295 ns)");
+}
+END_TEST
+
+/* (4) Fields are checked per subject, and reported at the field. */
+START_TEST(field_of_request) {
+  expect_error(BAD "field-of-request.iosim", BAD "field-of-request.iosim", 14, 8,
+               "unknown field 'irql' of a request (status, information, pending-returned)");
+}
+END_TEST
+
+START_TEST(field_of_event) {
+  expect_error(BAD "field-of-event.iosim", BAD "field-of-event.iosim", 6, 24,
+               "unknown field 'information' of an event (irql, frame, cpu, thread, status, time)");
+}
+END_TEST
+
+/* (7) `.thread == NAME` names a declared thread (reported at the expect). */
+START_TEST(field_thread_unknown) {
+  expect_error(BAD "field-thread-unknown.iosim", BAD "field-thread-unknown.iosim", 6, 1,
+               "no thread named 'ap' (or write none)");
+}
+END_TEST
+
+/* (5) count( needs its ')'. */
+START_TEST(count_unclosed) {
+  expect_error(BAD "count-unclosed.iosim", BAD "count-unclosed.iosim", 5, 31, "missing ')' after count(...");
+}
+END_TEST
+
+/* (14) A block whose `end` is missing is reported where it was opened as
+   soon as a line appears that can only start a block or a top-level line. */
+START_TEST(unclosed_routine) {
+  expect_error(BAD "unclosed-routine.iosim", BAD "unclosed-routine.iosim", 4, 3,
+               "'dispatch read' block is never closed with 'end' (found 'dispatch' at line 7)");
+}
+END_TEST
+
+START_TEST(unclosed_thread) {
+  expect_error(BAD "unclosed-thread.iosim", BAD "unclosed-thread.iosim", 3, 8,
+               "'thread app' block is never closed with 'end' (found 'expect' at line 6)");
+}
+END_TEST
+
+START_TEST(unclosed_driver) {
+  expect_error(BAD "unclosed-driver.iosim", BAD "unclosed-driver.iosim", 3, 8,
+               "'driver nul' block is never closed with 'end' (found 'device' at line 8)");
+}
+END_TEST
+
+/* The while's missing `end` is taken from its routine, so the routine is
+   the block left open when the next routine header appears. */
+START_TEST(unclosed_while) {
+  expect_error(BAD "unclosed-while.iosim", BAD "unclosed-while.iosim", 8, 3,
+               "block is never closed with 'end' (found 'isr' at line 13)");
+}
+END_TEST
+
+/* (15) One isr, one dpc, one default, each major once per driver. */
+START_TEST(duplicate_isr) {
+  expect_error(BAD "duplicate-isr.iosim", BAD "duplicate-isr.iosim", 10, 3,
+               "driver d already has an isr routine (line 7)");
+}
+END_TEST
+
+START_TEST(duplicate_dpc) {
+  expect_error(BAD "duplicate-dpc.iosim", BAD "duplicate-dpc.iosim", 10, 3, "dpc routine (line 7)");
+}
+END_TEST
+
+START_TEST(duplicate_default) {
+  expect_error(BAD "duplicate-default.iosim", BAD "duplicate-default.iosim", 7, 12,
+               "driver d already has a default dispatch routine (line 3)");
+}
+END_TEST
+
+START_TEST(duplicate_major) {
+  expect_error(BAD "duplicate-major.iosim", BAD "duplicate-major.iosim", 7, 18,
+               "driver d already dispatches write (line 3)");
+}
+END_TEST
+
+/* (16) What a driver uses must exist on each of its devices. */
+START_TEST(start_io_no_hardware) {
+  expect_error(BAD "start-io-no-hardware.iosim", BAD "start-io-no-hardware.iosim", 17, 8,
+               "device d0 has no hardware, but driver d starts hardware I/O (" BAD "start-io-no-hardware.iosim:6)");
+}
+END_TEST
+
+START_TEST(call_lower_no_on) {
+  expect_error(BAD "call-lower-no-on.iosim", BAD "call-lower-no-on.iosim", 10, 8,
+               "device p0 is attached to nothing, but driver pass calls the lower driver (" BAD
+               "call-lower-no-on.iosim:6)");
+}
+END_TEST
+
+START_TEST(send_no_on) {
+  expect_error(BAD "send-no-on.iosim", BAD "send-no-on.iosim", 22, 8,
+               "device p0 is attached to nothing, but driver prober calls the lower driver (" BAD
+               "send-no-on.iosim:12)");
+}
+END_TEST
+
+/* (17) At most 8 queues and 16 counters per driver, at the driver's name. */
+START_TEST(too_many_queues) {
+  expect_error(BAD "too-many-queues.iosim", BAD "too-many-queues.iosim", 3, 8, "driver q uses 9 queues; at most 8");
+}
+END_TEST
+
+START_TEST(too_many_counters) {
+  expect_error(BAD "too-many-counters.iosim", BAD "too-many-counters.iosim", 7, 8,
+               "driver c uses 17 counters; at most 16");
+}
+END_TEST
+
+/* ---- behaviours: the fixture's expectations hold only if it works ---- */
+
+#define FIX "fixtures/scenarios/"
+
+/* Loads and runs `path` once (its own seed); the caller frees *r.  Failed
+   expectations are printed, to explain an assertion that follows. */
+static void run_fixture(const char *path, scn_result_t *r, bool quiet) {
+  scn_error_t err;
+  scn_t *sc = scn_load(path, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  scn_run_opts_t o = {0};
+  ck_assert_msg(scn_run(sc, &o, r, &err) == SIM_OK, "%s: %s", path, err.msg);
+  for (int i = 0; i < r->expect_total && !quiet; i++)
+    if (!r->expects[i].passed)
+      fprintf(stderr, "%s:%d: FAIL %s\n    %s\n", path, r->expects[i].line, r->expects[i].text, r->expects[i].facts);
+  scn_free(sc);
+}
+
+/* (2) A thread is signalled at exit and stays so: both waiters, which have
+   no timeout, wake, and the run ends ok rather than stalled. */
+START_TEST(wait_for_thread) {
+  scn_result_t r;
+  run_fixture(FIX "wait-thread.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 5);
+  ck_assert_int_eq(r.expect_failed, 0);
+  ck_assert_int_eq(r.outcome, SIM_RUN_OK);
+  scn_result_free(&r);
+}
+END_TEST
+
+/* (3) Cost lines apply in file order: after the include the lesson's 50us
+   wins; before it, the library's 5us does.  Each fixture's expectation on
+   the DPC's timing fails under the other order. */
+START_TEST(cost_file_order) {
+  scn_result_t r;
+  run_fixture(FIX "cost-override.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 2);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  run_fixture(FIX "cost-overridden.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 2);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+}
+END_TEST
+
+/* (5) count(PATTERN) counts like count PATTERN (and `none` matches rows
+   without a thread); a wrong count in parentheses fails. */
+START_TEST(count_with_parentheses) {
+  scn_result_t r;
+  run_fixture(FIX "count-parens.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 5);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  run_fixture(FIX "count-parens-false.iosim", &r, true);
+  ck_assert_int_eq(r.expect_total, 1);
+  ck_assert_int_eq(r.expect_failed, 1);
+  ck_assert_ptr_nonnull(strstr(r.expects[0].facts, "happened 3 times"));
+  scn_result_free(&r);
+}
+END_TEST
+
+/* (10) set-completion ... context N reaches the routine's `if context`. */
+START_TEST(completion_context) {
+  scn_result_t r;
+  run_fixture(FIX "completion-context.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 5);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+}
+END_TEST
+
 /* ---- the command line ---- */
 
 #define IOSIM "../iosim"
@@ -242,7 +436,32 @@ static Suite *scenario_errors_suite(void) {
   tcase_add_test(load, empty_file);
   tcase_add_test(load, no_thread);
   tcase_add_test(load, missing_file);
+  tcase_add_test(load, cost_too_large);
+  tcase_add_test(load, field_of_request);
+  tcase_add_test(load, field_of_event);
+  tcase_add_test(load, field_thread_unknown);
+  tcase_add_test(load, count_unclosed);
+  tcase_add_test(load, unclosed_routine);
+  tcase_add_test(load, unclosed_thread);
+  tcase_add_test(load, unclosed_driver);
+  tcase_add_test(load, unclosed_while);
+  tcase_add_test(load, duplicate_isr);
+  tcase_add_test(load, duplicate_dpc);
+  tcase_add_test(load, duplicate_default);
+  tcase_add_test(load, duplicate_major);
+  tcase_add_test(load, start_io_no_hardware);
+  tcase_add_test(load, call_lower_no_on);
+  tcase_add_test(load, send_no_on);
+  tcase_add_test(load, too_many_queues);
+  tcase_add_test(load, too_many_counters);
   suite_add_tcase(s, load);
+  TCase *run = tcase_create("behaviour");
+  tcase_set_timeout(run, 30);
+  tcase_add_test(run, wait_for_thread);
+  tcase_add_test(run, cost_file_order);
+  tcase_add_test(run, count_with_parentheses);
+  tcase_add_test(run, completion_context);
+  suite_add_tcase(s, run);
   TCase *cli = tcase_create("cli");
   tcase_set_timeout(cli, 30);
   tcase_add_test(cli, cli_bad_file_exits_2);
