@@ -267,6 +267,8 @@ struct sim {
   PFILE_OBJECT files;
   struct sim_port *ports;
   uint32_t nports;
+  struct sim_owned { void *p; void (*free)(void *); } ufs_free[8]; /* components to free at the end */
+  int nufs;
   /* cancel spin lock */
   bool cancel_lock_held;
   /* trace */

@@ -212,8 +212,8 @@ END_TEST
 /* The while's missing `end` is taken from its routine, so the routine is
    the block left open when the next routine header appears. */
 START_TEST(unclosed_while) {
-  expect_error(BAD "unclosed-while.iosim", BAD "unclosed-while.iosim", 8, 3,
-               "block is never closed with 'end' (found 'isr' at line 13)");
+  expect_error(BAD "unclosed-while.iosim", BAD "unclosed-while.iosim", 9, 3,
+               "block is never closed with 'end' (found 'isr' at line 14)");
 }
 END_TEST
 

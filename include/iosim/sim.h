@@ -203,6 +203,24 @@ NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context,
 /* For tests: the port's running count and queued packets. */
 ULONG sim_port_running(const sim_port_t *Port);
 ULONG sim_port_queued(const sim_port_t *Port);
+/* ---- A user-mode file system (WinFsp's shape) ----
+ * A kernel driver that parks each read/write in a Pending queue and
+ * returns STATUS_PENDING; a user-mode dispatcher thread fetches requests
+ * with a TRANSACT call (the IRP moves to a Process table before user mode
+ * sees it) and answers either at once, in its next TRANSACT, or - async -
+ * hands the request to a worker thread and returns STATUS_PENDING, in
+ * which case the worker later sends the response on its own.  The two may
+ * reach the kernel in either order; the IRP completes exactly once. */
+typedef struct sim_ufs_config {
+  const char *device;   /* the device to create (driver "usermode-fs") */
+  bool async;           /* reads and writes answered by a worker */
+  uint64_t work_ns;     /* how long the file system works on a request */
+  uint64_t return_ns;   /* the dispatcher's own work before it returns pending */
+  uint64_t idle_ns;     /* threads end after this long without a request */
+} sim_ufs_config_t;
+/* Setup time: creates the driver, the device and the two user threads
+   ("<device>-dispatcher", "<device>-worker").  NULL on a bad config. */
+PDEVICE_OBJECT sim_ufs_create(sim_t *S, const sim_ufs_config_t *cfg);
 /* The IRP the last Nt* I/O call of the current thread built (0 if none). */
 uint32_t sim_last_irp_id(void);
 /* Final facts of an IRP, kept after it is freed (for expectations). */

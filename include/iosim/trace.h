@@ -63,6 +63,9 @@
   X(TRC_PORT_QUEUED, "port-queued")                         \
   X(TRC_PORT_DEQUEUED, "port-dequeued")                     \
   X(TRC_PORT_WAIT, "port-wait")                             \
+  X(TRC_UFS_REQUEST, "ufs-request")                         \
+  X(TRC_UFS_PENDING, "ufs-pending-return")                  \
+  X(TRC_UFS_RESPONSE, "ufs-response")                       \
   X(TRC_BUGCHECK, "bugcheck")
 
 typedef enum {
