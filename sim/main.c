@@ -227,7 +227,10 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
   }
   unsigned seeds = c->has_seed ? 1 : scn_seed_count(sc);
   uint64_t base = c->has_seed ? c->seed : scn_seed(sc);
-  int failed = 0, total = 0;
+  int failed = 0, total = 0, never = 0;
+  bool *seen = NULL;
+  const scn_result_t *last = NULL;
+  scn_result_t keep = {0};
   for (unsigned i = 0; i < seeds; i++) {
     scn_run_opts_t o = {.has_seed = true, .seed = base + i};
     scn_result_t r;
@@ -242,7 +245,9 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
       print_expectations(stdout, sc, &r, seeds == 1);
     }
     failed += r.expect_failed;
-    scn_result_free(&r);
+    scn_result_free(&keep);
+    keep = r;
+    last = &keep;
   }
   printf("%s %s: %d expectation%s over %u seed%s, %d failed\n", failed ? "FAIL" : "ok  ", path, total,
          total == 1 ? "" : "s", seeds, seeds == 1 ? "" : "s", failed);
@@ -267,6 +272,8 @@ static int cmd_check(int argc, char **argv) {
       c.has_seed = true;
       break;
     case 'I': c.include_dir = optarg; break;
+    if (!seen) seen = calloc((size_t)r.expect_total + 1, sizeof *seen);
+    never = scn_sometimes_merge(&r, seen);
     case 'h': fputs(usage_check, stdout); return 0;
     default: fputs(usage_check, stderr); return 2;
     }
@@ -274,6 +281,14 @@ static int cmd_check(int argc, char **argv) {
   if (optind >= argc) {
     fputs(usage_check, stderr);
     return 2;
+  if (never && last) /* `sometimes` lines that held in no seed */
+    for (int i = 0; i < last->expect_total; i++)
+      if (last->expects[i].sometimes && !seen[i])
+        printf("  FAIL %s:%d: %s\n      held in none of the %u seeds\n", scn_path(sc), last->expects[i].line,
+               last->expects[i].text, seeds);
+  failed += never;
+  scn_result_free(&keep);
+  free(seen);
   }
   int failed_files = 0, bad = 0;
   for (int i = optind; i < argc; i++)

@@ -34,12 +34,14 @@ typedef struct scn_expect_result {
   int line;
   bool passed;
   char facts[512];   /* the trace facts that decided it */
+  bool sometimes;    /* `expect sometimes ...`: must hold in at least one of
+                        the seeds, so one seed's failure is not counted */
 } scn_expect_result_t;
 
 typedef struct scn_result {
   sim_outcome_t outcome;
   uint64_t seed;
-  int expect_total, expect_failed;
+  int expect_total, expect_failed; /* failed excludes `sometimes` lines */
   scn_expect_result_t *expects; /* expect_total entries, owned by the result */
   sim_bugcheck_t bugcheck;      /* valid when outcome == SIM_RUN_BUGCHECK */
   uint64_t end_ns;
@@ -64,3 +66,8 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
 const char *scn_explain(sim_t *S, const trc_event_t *ev, char *buf, size_t n);
 
 #endif
+/* Over several seeds: tracks which `sometimes` lines held at least once.
+   seen must have room for expect_total flags, zeroed before the first seed;
+   returns the number of `sometimes` lines that never held so far. */
+int scn_sometimes_merge(const scn_result_t *r, bool *seen);
+

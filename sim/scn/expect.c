@@ -241,6 +241,17 @@ void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, 
     }
     if (e->kind == EX_BUGCHECK && !sim_bugcheck(S))
       snprintf(r->facts, sizeof r->facts, "no bugcheck; the run ended %s", sim_outcome_name(res->outcome));
-    res->expect_failed += !r->passed;
+    r->sometimes = e->sometimes;
+    res->expect_failed += !r->passed && !r->sometimes;
+  }
+  for (int k = 0; k < res->finding_total; k++) res->finding_unexpected += !res->findings[k].predicted;
+}
+
+int scn_sometimes_merge(const scn_result_t *r, bool *seen) {
+  int never = 0;
+  for (int i = 0; i < r->expect_total; i++) {
+    if (!r->expects[i].sometimes) continue;
+    seen[i] |= r->expects[i].passed;
+    never += !seen[i];
   }
 }

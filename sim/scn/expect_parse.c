@@ -155,6 +155,10 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
   ep_t X = {.p = p, .L = L, .k = 1, .e = e}, *x = &X;
   e->at = (loc_t){L->file, L->line, TKP(L, 0)->col};
   e->text = L->raw;
+  if (at_word(x, "sometimes")) { /* over the scenario's seeds, at least once */
+    e->sometimes = true;
+    x->k++;
+  }
   if (cur(x)->t != T_WORD) EP_ERR(x, "expected a prediction after expect");
   if (at_word(x, "thread")) {
     e->kind = EX_THREAD_STATE;

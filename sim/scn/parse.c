@@ -393,7 +393,7 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
     /* A statement that can only start a new block or a top-level line
        means this block lacks its `end`: say so where it was opened. */
     static const char *const starters[] = {"driver", "device", "thread", "expect", "machine", "include",
-                                           "scenario", "event", "port", "cost", "dispatch", "completion",
+                                           "scenario", "event", "port", "usermode-fs", "cost", "dispatch", "completion",
                                            "isr", "dpc", "cancel", NULL};
     for (const char *const *s = starters; *s; s++)
       if (!strcmp(w, *s) && !(ctx == CTX_ROUTINE && !strcmp(w, "cancel") && TK(L, 1)->t == T_END))
@@ -462,7 +462,7 @@ static void parse_driver(cursor_t *c) {
     const char *w = need_name(c, 0, "dispatch, completion, isr, dpc, cancel or end");
     if (!strcmp(w, "end")) break;
     static const char *const top[] = {"driver", "device", "thread", "expect", "machine", "include", "scenario",
-                                      "event", "port", "cost", NULL};
+                                      "event", "port", "usermode-fs", "cost", NULL};
     for (const char *const *s = top; *s; s++)
       if (!strcmp(w, *s))
         perr(c->p, opener.file, opener.line, opener.col, "'driver %s' block is never closed with 'end' (found '%s' at line %d)",
@@ -546,6 +546,33 @@ static void parse_device(cursor_t *c) {
   for (; *tail; tail = &(*tail)->next)
     if (!strcmp((*tail)->name, d->name)) ERR_AT(c, 1, "device '%s' is already declared", d->name);
   *tail = d; /* declaration order is attach order */
+}
+
+/* usermode-fs NAME [async] [work T] [return T] [idle T]: a device of the
+   built-in user-mode file system, with its dispatcher (and worker) threads. */
+static void parse_ufs(cursor_t *c) {
+  scn_t *sc = c->p->sc;
+  lexline_t *L = &c->L;
+  device_decl_t *d = ar_alloc(&sc->ar, sizeof *d);
+  d->name = need_name(c, 1, "a device name");
+  d->at = (loc_t){L->file, L->line, TK(L, 1)->col};
+  d->driver = ar_strdup(&sc->ar, "usermode-fs");
+  d->ufs = true;
+  d->ufs_work = 5000;
+  d->ufs_return = 1000;
+  d->ufs_idle = 1000000;
+  for (int k = 2; TK(L, k)->t != T_END; k++) {
+    if (is_word(L, k, "async")) d->ufs_async = true;
+    else if (is_word(L, k, "sync")) d->ufs_async = false;
+    else if (is_word(L, k, "work")) d->ufs_work = need_time(c, ++k);
+    else if (is_word(L, k, "return")) d->ufs_return = need_time(c, ++k);
+    else if (is_word(L, k, "idle")) d->ufs_idle = need_time(c, ++k);
+    else ERR_AT(c, k, "expected async, sync, work, return or idle here");
+  }
+  device_decl_t **tail = &sc->devices;
+  for (; *tail; tail = &(*tail)->next)
+    if (!strcmp((*tail)->name, d->name)) ERR_AT(c, 1, "device '%s' is already declared", d->name);
+  *tail = d;
 }
 
 static void parse_event(cursor_t *c) {
@@ -656,6 +683,7 @@ static void parse_top(cursor_t *c) {
   else if (!strcmp(w, "driver")) parse_driver(c);
   else if (!strcmp(w, "device")) parse_device(c);
   else if (!strcmp(w, "event")) parse_event(c);
+  else if (!strcmp(w, "usermode-fs")) parse_ufs(c);
   else if (!strcmp(w, "port")) {
     port_decl_t *d = ar_alloc(&sc->ar, sizeof *d);
     d->name = need_name(c, 1, "a port name");
@@ -681,7 +709,7 @@ static void parse_top(cursor_t *c) {
     *tail = e;
     sc->nexpects++;
   } else if (!strcmp(w, "end")) ERR_AT(c, 0, "'end' without an open block");
-  else ERR_AT(c, 0, "unknown statement '%s' (scenario, machine, cost, include, driver, device, event, port, thread, expect)", w);
+  else ERR_AT(c, 0, "unknown statement '%s' (scenario, machine, cost, include, driver, device, usermode-fs, event, port, thread, expect)", w);
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
@@ -785,6 +813,12 @@ static bool has_port(scn_t *sc, const char *n) {
 static bool has_thread(scn_t *sc, const char *n) {
   for (thread_decl_t *t = sc->threads; t; t = t->next)
     if (!strcmp(t->name, n)) return true;
+  for (device_decl_t *d = sc->devices; d; d = d->next) /* a user-mode file system's own threads */
+    if (d->ufs) {
+      size_t l = strlen(d->name);
+      if (!strncmp(n, d->name, l) && (!strcmp(n + l, "-dispatcher") || (d->ufs_async && !strcmp(n + l, "-worker"))))
+        return true;
+    }
   return false;
 }
 static bool has_routine(driver_decl_t *d, routine_kind_t k, const char *n) {
@@ -918,7 +952,7 @@ static void check_scenario(parser_t *p) {
   for (driver_decl_t *d = sc->drivers; d; d = d->next)
     for (routine_t *r = d->routines; r; r = r->next) collect_names(r->body, &files, &irps);
   for (device_decl_t *d = sc->devices; d; d = d->next) {
-    if (!find_driver(sc, d->driver))
+    if (!d->ufs && !find_driver(sc, d->driver))
       perr(p, d->at.file, d->at.line, d->at.col, "device %s uses driver '%s', which is not declared", d->name, d->driver);
     if (d->on) {
       device_decl_t *o = sc->devices;

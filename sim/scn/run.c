@@ -35,6 +35,18 @@ static int build(run_state_t *rs, scn_error_t *err) {
     }
   for (const device_decl_t *d = sc->devices; d; d = d->next) {
     PDEVICE_OBJECT dev;
+    if (d->ufs) {
+      sim_ufs_config_t u = {.device = d->name, .async = d->ufs_async, .work_ns = (uint64_t)d->ufs_work,
+                            .return_ns = (uint64_t)d->ufs_return, .idle_ns = (uint64_t)d->ufs_idle};
+      if (!sim_ufs_create(S, &u)) {
+        snprintf(err->file, sizeof err->file, "%s", d->at.file);
+        err->line = d->at.line;
+        err->col = d->at.col;
+        snprintf(err->msg, sizeof err->msg, "cannot create the user-mode file system %s", d->name);
+        return SIM_EINVAL;
+      }
+      continue;
+    }
     PDRIVER_OBJECT owner = sim_driver_by_name(S, d->driver);
     IoCreateDevice(owner, sizeof(scr_dev_t), d->name, 0, &dev);
     if (d->on) IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on));

@@ -122,6 +122,9 @@ typedef struct device_decl {
   int64_t latency;
   int cpu;
   int irql;
+  bool ufs;              /* a user-mode file system (built-in driver) */
+  bool ufs_async;
+  int64_t ufs_work, ufs_return, ufs_idle;
   struct device_decl *next;
 } device_decl_t;
 
@@ -183,6 +186,7 @@ typedef struct expect {
   cmp_t cmp;
   bool negate;
   int64_t value;     /* numbers, statuses, irqls, bugcheck codes */
+  bool sometimes;    /* holds in at least one seed */
   char *svalue;      /* names: frame, thread, state, outcome */
   pattern_t pats[8];
   int npats;
