@@ -240,6 +240,8 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
       return 2;
     }
     total += r.expect_total;
+    if (!seen) seen = calloc((size_t)r.expect_total + 1, sizeof *seen);
+    never = scn_sometimes_merge(&r, seen);
     if (r.expect_failed || (seeds == 1)) {
       if (seeds > 1) printf("  seed %llu:\n", (unsigned long long)r.seed);
       print_expectations(stdout, sc, &r, seeds == 1);
@@ -249,6 +251,14 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
     keep = r;
     last = &keep;
   }
+  if (never && last) /* `sometimes` lines that held in no seed */
+    for (int i = 0; i < last->expect_total; i++)
+      if (last->expects[i].sometimes && !seen[i])
+        printf("  FAIL %s:%d: %s\n      held in none of the %u seeds\n", scn_path(sc), last->expects[i].line,
+               last->expects[i].text, seeds);
+  failed += never;
+  scn_result_free(&keep);
+  free(seen);
   printf("%s %s: %d expectation%s over %u seed%s, %d failed\n", failed ? "FAIL" : "ok  ", path, total,
          total == 1 ? "" : "s", seeds, seeds == 1 ? "" : "s", failed);
   if (failed) (*failed_files)++;
@@ -272,8 +282,6 @@ static int cmd_check(int argc, char **argv) {
       c.has_seed = true;
       break;
     case 'I': c.include_dir = optarg; break;
-    if (!seen) seen = calloc((size_t)r.expect_total + 1, sizeof *seen);
-    never = scn_sometimes_merge(&r, seen);
     case 'h': fputs(usage_check, stdout); return 0;
     default: fputs(usage_check, stderr); return 2;
     }
@@ -281,14 +289,6 @@ static int cmd_check(int argc, char **argv) {
   if (optind >= argc) {
     fputs(usage_check, stderr);
     return 2;
-  if (never && last) /* `sometimes` lines that held in no seed */
-    for (int i = 0; i < last->expect_total; i++)
-      if (last->expects[i].sometimes && !seen[i])
-        printf("  FAIL %s:%d: %s\n      held in none of the %u seeds\n", scn_path(sc), last->expects[i].line,
-               last->expects[i].text, seeds);
-  failed += never;
-  scn_result_free(&keep);
-  free(seen);
   }
   int failed_files = 0, bad = 0;
   for (int i = optind; i < argc; i++)
