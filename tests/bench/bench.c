@@ -291,6 +291,9 @@ static double switch_ns(void) {
 }
 
 /* ---- every scenario, end to end ---- */
+/* The IRP diagram of the run, once viz/ provides it. */
+static void bench_draw(const char *db) { (void)db; }
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -312,37 +315,54 @@ static void collect(const char *dir, char **v, int *n, int max) {
   closedir(d);
 }
 
+/* One scenario end to end, in this process: load, run with the SQLite
+   trace, and (when the viz module is there) draw its first read's IRP. */
+static double lesson_ms(const char *path) {
+  double t0 = now_s();
+  scn_error_t err;
+  scn_t *sc = scn_load(path, NULL, &err);
+  if (!sc) return -1;
+  const char *db = "/tmp/iosim-bench-lesson.db";
+  unlink(db);
+  char e[256];
+  tracedb_t *t = tracedb_open(db, e, sizeof e);
+  tracedb_hooks_t h = {.db = t, .scenario_path = path, .text_hash = scn_hash(sc), .seed = scn_seed(sc)};
+  scn_run_opts_t o = {.on_start = tracedb_on_start, .on_finish = tracedb_on_finish, .ud = &h};
+  scn_result_t r;
+  int rc = scn_run(sc, &o, &r, &err);
+  tracedb_close(t);
+  if (rc == 0) scn_result_free(&r);
+  scn_free(sc);
+  bench_draw(db);
+  double ms = (now_s() - t0) * 1000;
+  unlink(db);
+  return rc == 0 ? ms : -1;
+}
+
 static void lessons(void) {
   char *files[512];
   int n = 0;
   collect("scenarios", files, &n, 512);
   double times[512];
-  const char *slowest = "";
+  int worst = 0;
   for (int i = 0; i < n; i++) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "rm -f /tmp/iosim-bench-l.db; ./iosim run '%s' --quiet --db /tmp/iosim-bench-l.db >/dev/null 2>&1"
-             " && (./iosim viz --help >/dev/null 2>&1 && ./iosim viz --db /tmp/iosim-bench-l.db --irp 1"
-             " -o /tmp/iosim-bench-l.svg >/dev/null 2>&1 || true)",
-             files[i]);
     double best = 1e9;
     for (int k = 0; k < 3; k++) { /* best of 3 against a noisy machine */
-      double t0 = now_s();
-      if (system(cmd) != 0) {
-      }
-      double s = now_s() - t0;
-      if (s < best) best = s;
+      double ms = lesson_ms(files[i]);
+      if (ms >= 0 && ms < best) best = ms;
     }
-    times[i] = best * 1000;
-    if (i == 0 || times[i] >= times[0]) slowest = files[i];
+    times[i] = best;
+    if (best > times[worst]) worst = i;
   }
   double sorted[512];
   memcpy(sorted, times, sizeof(double) * (size_t)n);
   qsort(sorted, (size_t)n, sizeof(double), cmp_double);
   double med = n ? sorted[n / 2] : 0, max = n ? sorted[n - 1] : 0;
-  (void)slowest;
-  figure("scenario end to end, median", med, "ms", "< 50 ms", med < 50);
-  figure("scenario end to end, max", max, "ms", "< 50 ms", max < 50);
+  char what[64];
+  snprintf(what, sizeof what, "scenarios (%d), median", n);
+  figure(what, med, "ms", "< 50 ms", med < 50);
+  figure("scenarios, max", max, "ms", "< 50 ms", max < 50);
+  if (n) printf("  (slowest: %s)\n", files[worst]);
   for (int i = 0; i < n; i++) free(files[i]);
 }
 
