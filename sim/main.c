@@ -24,10 +24,12 @@ static const char *const usage_main =
 
 static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
-    "                      [--include-dir DIR]\n"
+    "                      [--include-dir DIR] [--verify]\n"
     "\n"
     "Runs the scenario and prints its trace as a table (time, CPU, IRQL,\n"
     "frame, thread, IRP, device, event), then the expectations.\n"
+    "  --verify         then the verifier's findings (docs/verifier.md);\n"
+    "                   exit 1 on one no `expect finding` line predicts\n"
     "  --seed N         override the scenario's seed\n"
     "  --explain        a sentence under each step saying why it happened\n"
     "  --quiet          no trace, only expectations and the outcome\n"
@@ -35,14 +37,18 @@ static const char *const usage_run =
     "  --include-dir D  allow includes from D (outside the scenario tree)\n";
 
 static const char *const usage_check =
-    "usage: iosim check FILE... [--seed N] [--include-dir DIR]\n"
+    "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
     "\n"
     "Runs each scenario (every seed it asks for with `machine seeds N`)\n"
     "and prints each expectation as PASS or FAIL with the trace facts that\n"
-    "decided it.  Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
+    "decided it.  The verifier watches every run: a finding (a broken I/O\n"
+    "rule, docs/verifier.md) that no `expect finding` line predicts is\n"
+    "printed and fails the file; --no-verify ignores findings.\n"
+    "Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
 
 typedef struct cli {
   bool explain, quiet, has_seed;
+  bool verify; /* print the verifier's findings; unpredicted ones fail */
   uint64_t seed;
   const char *db;
   const char *include_dir;
@@ -124,7 +130,20 @@ static void on_finish(void *ud, sim_t *S, const scn_result_t *r) {
   if (r->outcome == SIM_RUN_BUGCHECK) {
     fputc('\n', c->out);
     sim_bugcheck_report(S, c->out);
+    if (r->last_steps && r->last_steps[0]) fprintf(c->out, "    the last steps that led there:\n%s", r->last_steps);
   }
+}
+
+/* The verifier's findings; returns how many no `expect finding` predicts. */
+static int print_findings(FILE *f, const scn_result_t *r, bool all) {
+  int shown = 0;
+  for (int i = 0; i < r->finding_total; i++) {
+    if (!all && r->findings[i].predicted) continue;
+    if (!shown++) fprintf(f, "findings: %d (%d not predicted by an `expect finding` line)\n", r->finding_total,
+                          r->finding_unexpected);
+    vrf_print_finding(&r->findings[i], f);
+  }
+  return r->finding_unexpected;
 }
 
 static int print_expectations(FILE *f, const scn_t *sc, const scn_result_t *r, bool verbose) {
@@ -142,10 +161,10 @@ static int cmd_run(int argc, char **argv) {
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"explain", no_argument, 0, 'e'},
                                        {"quiet", no_argument, 0, 'q'},      {"db", required_argument, 0, 'd'},
                                        {"include-dir", required_argument, 0, 'I'}, {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+                                       {"verify", no_argument, 0, 'v'}, {0, 0, 0, 0}};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "s:eqd:I:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "s:eqd:I:hv", opts, NULL)) != -1) {
     switch (ch) {
     case 's':
       if (!parse_u64(optarg, &c.seed)) {
@@ -155,6 +174,7 @@ static int cmd_run(int argc, char **argv) {
       c.has_seed = true;
       break;
     case 'e': c.explain = true; break;
+    case 'v': c.verify = true; break;
     case 'q': c.quiet = true; break;
     case 'd': c.db = optarg; break;
     case 'I': c.include_dir = optarg; break;
@@ -213,6 +233,11 @@ static int cmd_run(int argc, char **argv) {
     print_expectations(c.out, sc, &r, true);
   }
   int rc = r.expect_failed ? 1 : 0;
+  if (c.verify) {
+    if (r.finding_total == 0) fprintf(c.out, "findings: none\n");
+    else fputc('\n', c.out);
+    if (print_findings(c.out, &r, true)) rc = 1;
+  }
   scn_result_free(&r);
   scn_free(sc);
   return rc;
@@ -247,6 +272,11 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
       print_expectations(stdout, sc, &r, seeds == 1);
     }
     failed += r.expect_failed;
+    if (c->verify && r.finding_unexpected) {
+      if (seeds > 1) printf("  seed %llu:\n", (unsigned long long)r.seed);
+      print_findings(stdout, &r, false);
+      failed += r.finding_unexpected;
+    }
     scn_result_free(&keep);
     keep = r;
     last = &keep;
@@ -267,13 +297,15 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
 }
 
 static int cmd_check(int argc, char **argv) {
-  cli_t c = {.out = stdout};
+  cli_t c = {.out = stdout, .verify = true};
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"include-dir", required_argument, 0, 'I'},
-                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                       {"help", no_argument, 0, 'h'}, {"no-verify", no_argument, 0, 'n'},
+                                       {0, 0, 0, 0}};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "s:I:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "s:I:hn", opts, NULL)) != -1) {
     switch (ch) {
+    case 'n': c.verify = false; break;
     case 's':
       if (!parse_u64(optarg, &c.seed)) {
         fprintf(stderr, "iosim check: --seed needs a number, not '%s'\n", optarg);

@@ -6,6 +6,7 @@
 #define IOSIM_SCENARIO_H
 
 #include "iosim/sim.h"
+#include "iosim/verify.h"
 
 typedef struct scn scn_t;
 
@@ -45,6 +46,12 @@ typedef struct scn_result {
   scn_expect_result_t *expects; /* expect_total entries, owned by the result */
   sim_bugcheck_t bugcheck;      /* valid when outcome == SIM_RUN_BUGCHECK */
   uint64_t end_ns;
+  /* Every run is verified (verify.h): the findings, in the order found,
+     each marked `predicted` when an `expect finding` line names it. */
+  vrf_finding_t *findings;      /* finding_total entries, owned by the result */
+  int finding_total;
+  int finding_unexpected;       /* findings no `expect finding` line predicts */
+  char *last_steps;             /* after a bugcheck: the trace rows that led there, owned */
 } scn_result_t;
 void scn_result_free(scn_result_t *r);
 
@@ -62,12 +69,13 @@ typedef struct scn_run_opts {
    scenario cannot be built (e.g. a device on a missing driver). */
 int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_error_t *err);
 
-/* One sentence saying why a trace step happened ("" if nothing to add). */
-const char *scn_explain(sim_t *S, const trc_event_t *ev, char *buf, size_t n);
-
-#endif
 /* Over several seeds: tracks which `sometimes` lines held at least once.
    seen must have room for expect_total flags, zeroed before the first seed;
    returns the number of `sometimes` lines that never held so far. */
 int scn_sometimes_merge(const scn_result_t *r, bool *seen);
+
+/* One sentence saying why a trace step happened ("" if nothing to add). */
+const char *scn_explain(sim_t *S, const trc_event_t *ev, char *buf, size_t n);
+
+#endif
 

@@ -204,7 +204,8 @@ static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
     else snprintf(f, n, "no bugcheck; the run ended %s", sim_outcome_name((sim_outcome_t)0 + 0));
     return e->negate ? !b : b && (int64_t)b->code == e->value;
   case EX_OUTCOME:
-    return false; /* decided by scn_check, which knows the outcome */
+  case EX_FINDING:
+    return false; /* decided by scn_check, which has the outcome and the findings */
   case EX_ORDER: return check_order(c, e, f, n);
   case EX_EVENT_FIELD: return check_event_field(c, e, f, n);
   case EX_COUNT: {
@@ -222,6 +223,33 @@ static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
   return false;
 }
 
+/* `expect finding RULE [IRP]`: some finding of that rule (for that IRP)
+   exists, and every one it names counts as predicted; `expect no finding
+   [RULE]`: none (of that rule) at all. */
+static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *f, size_t n) {
+  uint32_t want_irp = e->subject ? irp_by_name(c->S, e->subject) : 0;
+  int hits = 0;
+  const vrf_finding_t *first = NULL;
+  for (int i = 0; i < res->finding_total; i++) {
+    vrf_finding_t *x = &res->findings[i];
+    if (e->svalue && strcmp(x->name, e->svalue)) continue;
+    if (e->subject && x->irp != want_irp) continue;
+    if (!e->negate) x->predicted = true;
+    if (!first) first = x;
+    hits++;
+  }
+  if (first)
+    snprintf(f, n, "%d finding%s; first: %s on IRP %u%s%s%s at step #%llu: %.300s", hits, hits == 1 ? "" : "s",
+             first->name, first->irp, first->irp_tag[0] ? " (" : "", first->irp_tag,
+             first->irp_tag[0] ? ")" : "", (unsigned long long)first->seq, first->what);
+  else if (e->subject && !want_irp)
+    snprintf(f, n, "no request named %s was ever issued", e->subject);
+  else
+    snprintf(f, n, "the verifier found nothing%s%s (%d finding%s in all)", e->svalue ? " of rule " : "",
+             e->svalue ? e->svalue : "", res->finding_total, res->finding_total == 1 ? "" : "s");
+  return e->negate ? hits == 0 : hits > 0;
+}
+
 void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, scn_result_t *res) {
   (void)rs;
   chk_t c = {sc, S, log};
@@ -236,6 +264,8 @@ void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, 
     if (e->kind == EX_OUTCOME) {
       snprintf(r->facts, sizeof r->facts, "the run ended: %s", sim_outcome_name(res->outcome));
       r->passed = (int64_t)res->outcome == e->value;
+    } else if (e->kind == EX_FINDING) {
+      r->passed = check_finding(&c, e, res, r->facts, sizeof r->facts);
     } else {
       r->passed = check_one(&c, e, r->facts, sizeof r->facts);
     }
@@ -244,6 +274,7 @@ void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, 
     r->sometimes = e->sometimes;
     res->expect_failed += !r->passed && !r->sometimes;
   }
+  for (int k = 0; k < res->finding_total; k++) res->finding_unexpected += !res->findings[k].predicted;
 }
 
 int scn_sometimes_merge(const scn_result_t *r, bool *seen) {

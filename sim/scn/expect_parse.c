@@ -190,6 +190,26 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
       }
       x->k++;
     }
+  } else if (at_word(x, "finding") || (at_word(x, "no") && !strcmp(TKP(L, 2)->s, "finding"))) {
+    /* finding RULE [IRP] | no finding [RULE]: what the verifier reports. */
+    e->kind = EX_FINDING;
+    if (at_word(x, "no")) e->negate = true, x->k++;
+    x->k++;
+    if (cur(x)->t == T_WORD) {
+      if (!vrf_rule_by_name(cur(x)->s)) {
+        char names[1024] = "";
+        for (int i = 0; i < VRF_RULE_COUNT; i++) {
+          strcat(names, i ? ", " : "");
+          strcat(names, vrf_rule_info((vrf_rule_t)i)->name);
+        }
+        EP_ERR(x, "unknown verifier rule '%s' (%s)", cur(x)->s, names);
+      }
+      e->svalue = cur(x)->s;
+      x->k++;
+      if (cur(x)->t == T_WORD && !e->negate) e->subject = cur(x)->s, x->k++;
+    } else if (!e->negate) {
+      EP_ERR(x, "expected a verifier rule after finding (e.g. pending-not-marked)");
+    }
   } else if (at_word(x, "outcome")) {
     e->kind = EX_OUTCOME;
     x->k++;

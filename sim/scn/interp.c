@@ -102,6 +102,7 @@ static void set_status(const exec_t *x, const op_t *o, PIRP irp) {
 }
 
 static void exec_ops(exec_t *x, const op_t *o);
+static DRIVER_CANCEL scr_cancel;
 
 /* An operation that needs an IRP but has none (an empty dequeue) is
    reported and skipped rather than crashing the simulator. */
@@ -255,6 +256,14 @@ static void exec_op(exec_t *x, const op_t *o) {
   }
   case OP_DELAY: sim_delay((uint64_t)o->num); break;
   case OP_SEND: exec_send(x, o); break;
+  case OP_SET_CANCEL:
+    if (need_irp(x, o, irp)) {
+      /* The routine rides in a driver-owned field of the IRP, as real
+         drivers keep their per-request context there. */
+      irp->Tail.Overlay.DriverContext[3] = o->name ? (PVOID)find_routine(x->dx->drv, RT_CANCEL, o->name) : NULL;
+      IoSetCancelRoutine(irp, o->name ? scr_cancel : NULL);
+    }
+    break;
   case OP_NOTE: sim_note("%s", o->name); break;
   default: break; /* program statements never reach a driver */
   }
@@ -294,6 +303,13 @@ static NTSTATUS scr_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   x.rs->free_cctx = c;
   exec_ops(&x, x.r->body);
   return x.returned ? x.ret : STATUS_CONTINUE_COMPLETION;
+}
+
+/* A cancel routine set with set-cancel: runs the routine's operations. */
+static void scr_cancel(PDEVICE_OBJECT dev, PIRP irp) {
+  const routine_t *r = irp->Tail.Overlay.DriverContext[3];
+  exec_t x = exec_for(dev, irp, r);
+  if (r) exec_ops(&x, r->body);
 }
 
 static BOOLEAN scr_isr(sim_hw_t *hw, PVOID ctx, PIRP irp) {

@@ -204,6 +204,11 @@ static op_t *parse_routine_op(cursor_t *c, const char *w) {
   else if (!strcmp(w, "request-dpc")) o = new_op(c, OP_REQUEST_DPC);
   else if (!strcmp(w, "free-irp")) o = new_op(c, OP_FREE_IRP);
   else if (!strcmp(w, "call-lower")) o = new_op(c, OP_CALL_LOWER);
+  else if (!strcmp(w, "clear-cancel")) o = new_op(c, OP_SET_CANCEL); /* IoSetCancelRoutine(Irp, NULL) */
+  else if (!strcmp(w, "set-cancel")) {
+    o = new_op(c, OP_SET_CANCEL);
+    o->name = need_name(c, k++, "a cancel routine name");
+  }
   else if (!strcmp(w, "set-completion")) {
     o = new_op(c, OP_SET_COMPLETION);
     o->name = need_name(c, k++, "a completion routine name");
@@ -859,6 +864,10 @@ static void check_ops(parser_t *p, op_t *o, driver_decl_t *drv, const names_t *f
     case OP_SET_COMPLETION:
       if (!has_routine(drv, RT_COMPLETION, o->name))
         perr(p, a->file, a->line, a->col, "driver %s has no completion routine '%s'", drv->name, o->name);
+      break;
+    case OP_SET_CANCEL:
+      if (o->name && !has_routine(drv, RT_CANCEL, o->name))
+        perr(p, a->file, a->line, a->col, "driver %s has no cancel routine '%s'", drv->name, o->name);
       break;
     case OP_SEND:
       if (o->name && !has_routine(drv, RT_COMPLETION, o->name))

@@ -70,6 +70,22 @@ static int build(run_state_t *rs, scn_error_t *err) {
   return SIM_OK;
 }
 
+/* Copies the verifier's findings into the result, and after a bugcheck
+   the last trace rows, while the machine can still name things. */
+static void take_findings(const vrf_t *v, sim_t *S, scn_result_t *res) {
+  size_t n = vrf_count(v);
+  res->findings = calloc(n ? n : 1, sizeof *res->findings);
+  if (!res->findings) abort();
+  for (size_t i = 0; i < n; i++) res->findings[i] = *vrf_get(v, i);
+  res->finding_total = (int)n;
+  if (res->outcome != SIM_RUN_BUGCHECK) return;
+  size_t len = 0;
+  FILE *f = open_memstream(&res->last_steps, &len);
+  if (!f) return;
+  vrf_print_last_steps(v, S, 10, f);
+  fclose(f);
+}
+
 int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_error_t *err) {
   memset(res, 0, sizeof *res);
   if (err) memset(err, 0, sizeof *err);
@@ -90,11 +106,19 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   ev_log_t *log = evlog_new();
   trc_sink_t ls = evlog_sink(log);
   sim_add_sink(S, &ls);
+  /* The verifier watches every run; what it finds is matched against the
+     scenario's `expect finding` lines. */
+  vrf_t *vrf = vrf_new(S);
+  trc_sink_t vs = vrf_sink(vrf);
+  sim_add_sink(S, &vs);
   if (o && o->on_start) o->on_start(o->ud, S);
   res->outcome = sim_run(S);
   res->seed = cfg.seed;
   res->end_ns = sim_now(S);
   if (sim_bugcheck(S)) res->bugcheck = *sim_bugcheck(S);
+  vrf_finish(vrf, S);
+  take_findings(vrf, S, res);
+  vrf_free(vrf);
   scn_check(sc, S, log, &rs, res);
   if (o && o->on_finish) o->on_finish(o->ud, S, res);
   sim_destroy(S);
@@ -106,4 +130,8 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
 void scn_result_free(scn_result_t *r) {
   free(r->expects);
   r->expects = NULL;
+  free(r->findings);
+  r->findings = NULL;
+  free(r->last_steps);
+  r->last_steps = NULL;
 }

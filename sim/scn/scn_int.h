@@ -35,7 +35,7 @@ typedef enum {
   OP_COPY_STACK, OP_SKIP_STACK, OP_SET_COMPLETION, OP_CALL_LOWER, OP_MARK_PENDING,
   OP_SET_STATUS, OP_COMPLETE, OP_RETURN, OP_START_IO, OP_REQUEST_DPC, OP_QUEUE,
   OP_DEQUEUE, OP_KWAIT, OP_SIGNAL, OP_CLEAR, OP_IF, OP_COUNTER, OP_DELAY, OP_SEND,
-  OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE,
+  OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE, OP_SET_CANCEL,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
   OP_ASSOCIATE, OP_GQCS, OP_POST
@@ -166,7 +166,8 @@ typedef enum {
   EX_ORDER,          /* order A < B < C */
   EX_EVENT_FIELD,    /* pattern.irql == DISPATCH ... */
   EX_COUNT,          /* count(pattern) == N */
-  EX_EXISTS          /* pattern happened / never */
+  EX_EXISTS,         /* pattern happened / never */
+  EX_FINDING         /* finding RULE [IRP] / no finding [RULE] (the verifier) */
 } ex_kind_t;
 
 typedef struct pattern {

@@ -1,0 +1,568 @@
+/*
+ * verify.c - the verifier: a trace sink that keeps, per IRP and per running
+ * driver routine, just enough state to decide the I/O rules of Driver
+ * Verifier and Static Driver Verifier (semantics.md section 11), and turns
+ * each broken rule into a finding.  It reads nothing but trace events (plus
+ * names and, at the end, the waiting threads), so it never changes a run.
+ *
+ * Who did something: a trace row names the IRP and a device, but for stack
+ * operations the device is the owner of the IRP's current location, not
+ * the caller.  So the verifier keeps a stack of the driver routines running
+ * in each execution context - a thread (dispatch routines, which may block)
+ * or a CPU's interrupt frames (DPCs, ISRs, and the completion routines they
+ * call) - pushed at dispatch / completion-routine / dpc / isr rows and
+ * popped at their ends.  The routine on top is the actor of every step in
+ * that context.
+ */
+#include "iosim/verify.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verify_rules.h"
+
+#define LAST_STEPS 12
+#define MAX_RELEASED 8
+
+typedef enum { ACT_DISPATCH, ACT_COMPLETION, ACT_DPC, ACT_ISR, ACT_APC } act_kind_t;
+
+/* One driver routine running (or blocked) in a context. */
+typedef struct act {
+  act_kind_t kind;
+  uint32_t irp, device;
+  int location;            /* the IRP's location when it started */
+  bool marked_own;         /* IoMarkIrpPending on its own location */
+  bool marked_any;         /* IoMarkIrpPending at all (completion routines) */
+  bool prepared;           /* copied or skipped since its last IoCallDriver */
+  bool passed_down;        /* called IoCallDriver with its IRP */
+  bool pending_returned;   /* a completion routine saw PendingReturned */
+  /* IRPs this routine handed away: passed down or completed. */
+  uint32_t rel_irp[MAX_RELEASED];
+  uint64_t rel_seq[MAX_RELEASED];
+  bool rel_completed[MAX_RELEASED];
+  int nrel;
+} act_t;
+
+/* The routines running in one context: a thread (key > 0) or the
+   interrupt frames of a CPU (key = -(cpu + 1)). */
+typedef struct actstack {
+  int64_t key;
+  act_t *v;
+  int n, cap;
+} actstack_t;
+
+typedef struct virp {
+  bool live, completed, freed, mpr_open;
+  uint32_t thread;        /* who allocated it */
+  uint32_t last_device;   /* where it was sent last */
+  uint32_t mpr_device;
+  uint64_t mpr_seq, done_seq, last_seq;
+  uint32_t reported;      /* bit per rule: one finding per rule and IRP */
+} virp_t;
+
+typedef struct step {
+  trc_event_t ev;
+  char detail[200];
+} step_t;
+
+struct vrf {
+  sim_t *S;
+  virp_t *irps;
+  size_t nirps;
+  actstack_t *ctx;
+  int nctx, capctx;
+  vrf_finding_t *f;
+  size_t nf, capf;
+  char outcome[16];       /* from the run-end row */
+  step_t last[LAST_STEPS];
+  uint64_t nsteps;
+  bool finished;
+};
+
+/* ---- rule table ---- */
+
+static const vrf_rule_info_t rule_tab[] = {
+#define VRF_X(e, n, b, s) {e, n, b, s, e##_TITLE, e##_EXPLAIN},
+    VRF_RULE_MAP(VRF_X)
+#undef VRF_X
+};
+
+const vrf_rule_info_t *vrf_rule_info(vrf_rule_t r) {
+  return (unsigned)r < VRF_RULE_COUNT ? &rule_tab[r] : NULL;
+}
+
+const vrf_rule_info_t *vrf_rule_by_name(const char *name) {
+  for (int i = 0; i < VRF_RULE_COUNT; i++)
+    if (!strcmp(rule_tab[i].name, name)) return &rule_tab[i];
+  return NULL;
+}
+
+/* ---- state ---- */
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (!q) abort();
+  return q;
+}
+
+static virp_t *irp_state(vrf_t *v, uint32_t id) {
+  if (id >= v->nirps) {
+    size_t n = v->nirps ? v->nirps * 2 : 64;
+    while (n <= id) n *= 2;
+    v->irps = xrealloc(v->irps, n * sizeof *v->irps);
+    memset(v->irps + v->nirps, 0, (n - v->nirps) * sizeof *v->irps);
+    v->nirps = n;
+  }
+  return &v->irps[id];
+}
+
+static int64_t ctx_key(const trc_event_t *ev) {
+  if ((ev->frame == TRC_FRAME_THREAD || ev->frame == TRC_FRAME_APC) && ev->thread) return ev->thread;
+  return -(int64_t)(ev->cpu + 1);
+}
+
+static actstack_t *ctx_stack(vrf_t *v, const trc_event_t *ev) {
+  int64_t key = ctx_key(ev);
+  for (int i = 0; i < v->nctx; i++)
+    if (v->ctx[i].key == key) return &v->ctx[i];
+  if (v->nctx == v->capctx) {
+    v->capctx = v->capctx ? v->capctx * 2 : 8;
+    v->ctx = xrealloc(v->ctx, (size_t)v->capctx * sizeof *v->ctx);
+  }
+  v->ctx[v->nctx] = (actstack_t){.key = key};
+  return &v->ctx[v->nctx++];
+}
+
+static act_t *push(vrf_t *v, const trc_event_t *ev, act_kind_t kind) {
+  actstack_t *s = ctx_stack(v, ev);
+  if (s->n == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 8;
+    s->v = xrealloc(s->v, (size_t)s->cap * sizeof *s->v);
+  }
+  act_t *a = &s->v[s->n++];
+  *a = (act_t){.kind = kind, .irp = ev->irp, .device = ev->device, .location = ev->stack_location};
+  return a;
+}
+
+/* Pops down to the innermost routine of this kind (and IRP, when given);
+   returns a copy of it, or false if there is none. */
+static bool pop(vrf_t *v, const trc_event_t *ev, act_kind_t kind, bool match_irp, act_t *out) {
+  actstack_t *s = ctx_stack(v, ev);
+  for (int i = s->n - 1; i >= 0; i--)
+    if (s->v[i].kind == kind && (!match_irp || s->v[i].irp == ev->irp)) {
+      *out = s->v[i];
+      s->n = i;
+      return true;
+    }
+  return false;
+}
+
+/* The driver routine doing this step, or NULL (the I/O manager, an APC). */
+static act_t *actor(vrf_t *v, const trc_event_t *ev) {
+  actstack_t *s = ctx_stack(v, ev);
+  if (s->n == 0 || s->v[s->n - 1].kind == ACT_APC) return NULL;
+  return &s->v[s->n - 1];
+}
+
+static int released_at(const act_t *a, uint32_t irp) {
+  for (int i = a->nrel - 1; i >= 0; i--)
+    if (a->rel_irp[i] == irp) return i;
+  return -1;
+}
+
+static void release(act_t *a, uint32_t irp, uint64_t seq, bool completed) {
+  int i = released_at(a, irp);
+  if (i < 0) {
+    if (a->nrel == MAX_RELEASED) { /* forget the oldest */
+      memmove(a->rel_irp, a->rel_irp + 1, sizeof a->rel_irp[0] * (MAX_RELEASED - 1));
+      memmove(a->rel_seq, a->rel_seq + 1, sizeof a->rel_seq[0] * (MAX_RELEASED - 1));
+      memmove(a->rel_completed, a->rel_completed + 1, sizeof a->rel_completed[0] * (MAX_RELEASED - 1));
+      a->nrel--;
+    }
+    i = a->nrel++;
+  }
+  a->rel_irp[i] = irp;
+  a->rel_seq[i] = seq;
+  a->rel_completed[i] = completed;
+}
+
+/* A completion routine of `device` returned STATUS_MORE_PROCESSING_REQUIRED:
+   that driver owns the IRP again, in every routine of it that handed it on. */
+static void reclaim(vrf_t *v, uint32_t irp, uint32_t device) {
+  for (int c = 0; c < v->nctx; c++)
+    for (int k = 0; k < v->ctx[c].n; k++) {
+      act_t *a = &v->ctx[c].v[k];
+      int i = a->device == device ? released_at(a, irp) : -1;
+      if (i < 0) continue;
+      a->nrel--;
+      memmove(a->rel_irp + i, a->rel_irp + i + 1, sizeof a->rel_irp[0] * (size_t)(a->nrel - i));
+      memmove(a->rel_seq + i, a->rel_seq + i + 1, sizeof a->rel_seq[0] * (size_t)(a->nrel - i));
+      memmove(a->rel_completed + i, a->rel_completed + i + 1,
+              sizeof a->rel_completed[0] * (size_t)(a->nrel - i));
+    }
+}
+
+/* ---- findings ---- */
+
+static void copy_name(char *dst, size_t n, const char *src) {
+  snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void report(vrf_t *v, vrf_rule_t rule, uint32_t irp, uint32_t device, const trc_event_t *ev,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void report(vrf_t *v, vrf_rule_t rule, uint32_t irp, uint32_t device, const trc_event_t *ev,
+                   const char *fmt, ...) {
+  if (irp) {
+    virp_t *st = irp_state(v, irp);
+    if (st->reported & (1u << rule)) return; /* once per rule and IRP: no floods */
+    st->reported |= 1u << rule;
+  }
+  if (v->nf == v->capf) {
+    v->capf = v->capf ? v->capf * 2 : 8;
+    v->f = xrealloc(v->f, v->capf * sizeof *v->f);
+  }
+  vrf_finding_t *f = &v->f[v->nf++];
+  memset(f, 0, sizeof *f);
+  f->rule = rule;
+  f->name = rule_tab[rule].name;
+  f->irp = irp;
+  const sim_irp_info_t *in = irp ? sim_irp_info(v->S, irp) : NULL;
+  copy_name(f->irp_tag, sizeof f->irp_tag, in ? in->tag : NULL);
+  f->device = device;
+  copy_name(f->device_name, sizeof f->device_name, device ? sim_device_name(v->S, device) : NULL);
+  f->seq = ev ? ev->seq : 0;
+  f->t_ns = ev ? ev->t_ns : sim_now(v->S);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(f->what, sizeof f->what, fmt, ap);
+  va_end(ap);
+}
+
+static const char *dev_name(vrf_t *v, uint32_t id) { return id ? sim_device_name(v->S, id) : "the I/O manager"; }
+
+/* A driver routine touches an IRP (a stack operation, a status, a
+   completion, a call, a queue): it must still own it. */
+static void touch(vrf_t *v, const trc_event_t *ev, const char *what) {
+  act_t *a = actor(v, ev);
+  if (!a || !ev->irp) return;
+  virp_t *st = irp_state(v, ev->irp);
+  int i = released_at(a, ev->irp);
+  if (i >= 0) {
+    report(v, VRF_TOUCHED_AFTER_RELEASE, ev->irp, a->device, ev,
+           "%s's routine %s IRP %u (%s) after it %s it at step #%llu", dev_name(v, a->device),
+           what, ev->irp, trc_kind_name(ev->kind), a->rel_completed[i] ? "completed" : "passed down",
+           (unsigned long long)a->rel_seq[i]);
+    return;
+  }
+  if (st->completed && !st->freed)
+    report(v, VRF_TOUCHED_AFTER_RELEASE, ev->irp, a->device, ev,
+           "%s's routine %s IRP %u (%s) after its completion finished at step #%llu",
+           dev_name(v, a->device), what, ev->irp, trc_kind_name(ev->kind),
+           (unsigned long long)st->done_seq);
+}
+
+/* TRC_OP rows of scripted drivers: only those that read or write the IRP. */
+static bool op_touches(const char *detail) {
+  static const char *const p[] = {"set-status", "queue ", "if pending-returned", "if status", "if cancel",
+                                  "if not pending-returned", "if not status", "if not cancel"};
+  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+    if (!strncmp(detail, p[i], strlen(p[i]))) return true;
+  return false;
+}
+
+static void on_return(vrf_t *v, const trc_event_t *ev) {
+  act_t a;
+  if (!pop(v, ev, ACT_DISPATCH, true, &a)) return;
+  char sb[16];
+  if (ev->status == STATUS_PENDING && !a.marked_own && !a.passed_down)
+    report(v, VRF_PENDING_NOT_MARKED, ev->irp, a.device, ev,
+           "%s's dispatch routine returned STATUS_PENDING for IRP %u without IoMarkIrpPending on its "
+           "location %d and without passing the IRP down",
+           dev_name(v, a.device), ev->irp, a.location);
+  else if (ev->status != STATUS_PENDING && a.marked_own)
+    report(v, VRF_MARKED_NOT_PENDING, ev->irp, a.device, ev,
+           "%s's dispatch routine marked IRP %u pending in location %d but returned %s",
+           dev_name(v, a.device), ev->irp, a.location, iosim_status_name(ev->status, sb));
+}
+
+static void on_completion_return(vrf_t *v, const trc_event_t *ev) {
+  act_t a;
+  if (!pop(v, ev, ACT_COMPLETION, true, &a)) return;
+  char sb[16];
+  if (a.pending_returned && a.device && !a.marked_any && ev->status != STATUS_MORE_PROCESSING_REQUIRED)
+    report(v, VRF_PENDING_NOT_PROPAGATED, ev->irp, a.device, ev,
+           "%s's completion routine saw PendingReturned=1 for IRP %u, did not call IoMarkIrpPending "
+           "and returned %s: location %d stays unmarked",
+           dev_name(v, a.device), ev->irp, iosim_status_name(ev->status, sb), a.location);
+}
+
+static void on_call(vrf_t *v, const trc_event_t *ev) {
+  act_t *a = actor(v, ev);
+  virp_t *st = irp_state(v, ev->irp);
+  st->last_device = ev->device;
+  st->last_seq = ev->seq;
+  if (!a) return;
+  touch(v, ev, "passed down");
+  if (a->irp == ev->irp && (a->kind == ACT_DISPATCH || a->kind == ACT_COMPLETION)) {
+    if (!a->prepared)
+      report(v, VRF_FORWARD_WITHOUT_SETUP, ev->irp, a->device, ev,
+             "%s passed IRP %u to %s without IoCopyCurrentIrpStackLocationToNext or "
+             "IoSkipCurrentIrpStackLocation: %s found location %d as nobody had set it",
+             dev_name(v, a->device), ev->irp, dev_name(v, ev->device), dev_name(v, ev->device),
+             ev->stack_location);
+    a->prepared = false;
+    a->passed_down = true;
+  }
+  release(a, ev->irp, ev->seq, false);
+}
+
+static void on_bugcheck(vrf_t *v, const trc_event_t *ev) {
+  const sim_bugcheck_t *b = sim_bugcheck(v->S);
+  if (!b) return;
+  act_t *a = actor(v, ev);
+  uint32_t dev = a ? a->device : 0;
+  vrf_rule_t r = VRF_RULE_COUNT;
+  uint32_t irp = 0;
+  if (b->code == MULTIPLE_IRP_COMPLETE_REQUESTS) r = VRF_DOUBLE_COMPLETION, irp = (uint32_t)b->p[0];
+  else if (b->code == IRQL_NOT_LESS_OR_EQUAL) r = VRF_WAIT_AT_DISPATCH;
+  else if (b->code == DRIVER_VERIFIER_IOMANAGER_VIOLATION) {
+    irp = (uint32_t)b->p[1];
+    switch (b->p[0]) {
+    case 0x06: r = VRF_COMPLETE_PENDING; break;
+    case 0x07: r = VRF_CANCEL_ROUTINE_SET; break;
+    case 0x0E: r = VRF_COMPLETE_BAD_IRQL; break;
+    case 0x10: r = VRF_CALL_BAD_IRQL; break;
+    default: break;
+    }
+  }
+  if (r == VRF_RULE_COUNT) return;
+  if (irp >= 1 && (!a || a->irp == 0)) dev = irp_state(v, irp)->last_device;
+  report(v, r, irp, dev, ev, "bugcheck 0x%X %s: %s", b->code, iosim_bugcheck_name(b->code), b->reason);
+}
+
+static void remember(vrf_t *v, const trc_event_t *ev) {
+  step_t *s = &v->last[v->nsteps++ % LAST_STEPS];
+  s->ev = *ev;
+  snprintf(s->detail, sizeof s->detail, "%s", ev->detail);
+  s->ev.detail = s->detail;
+}
+
+static void vrf_event(void *ud, const trc_event_t *ev) {
+  vrf_t *v = ud;
+  remember(v, ev);
+  virp_t *st = ev->irp ? irp_state(v, ev->irp) : NULL;
+  act_t *a;
+  switch (ev->kind) {
+  case TRC_IRP_ALLOC:
+    *st = (virp_t){.live = true, .thread = ev->thread};
+    break;
+  case TRC_IRP_FREE:
+    if (!st->completed) touch(v, ev, "freed");
+    st->freed = true;
+    st->mpr_open = false;
+    break;
+  case TRC_DISPATCH: push(v, ev, ACT_DISPATCH); break;
+  case TRC_RETURN: on_return(v, ev); break;
+  case TRC_CALL: on_call(v, ev); break;
+  case TRC_COPY_STACK:
+  case TRC_SKIP_STACK:
+    touch(v, ev, ev->kind == TRC_COPY_STACK ? "copied the stack location of" : "skipped the stack location of");
+    if ((a = actor(v, ev)) && a->irp == ev->irp) a->prepared = true;
+    break;
+  case TRC_SET_COMPLETION:
+    touch(v, ev, "set a completion routine in");
+    a = actor(v, ev);
+    /* The routine lands in location CurrentLocation - 1; the caller's own
+       location or above means it was set after a skip (or by hand in the
+       current location): it replaces the upper driver's routine and is
+       called for the wrong device. */
+    if (a && a->irp == ev->irp && a->location > 0 && ev->stack_location - 1 >= a->location)
+      report(v, VRF_COMPLETION_IN_CURRENT, ev->irp, a->device, ev,
+             "%s set a completion routine in location %d, its own location (%d) - not in the next "
+             "one (%d), which the lower driver will use",
+             dev_name(v, a->device), ev->stack_location - 1, a->location, a->location - 1);
+    break;
+  case TRC_MARK_PENDING:
+    touch(v, ev, "marked pending");
+    if ((a = actor(v, ev)) && a->irp == ev->irp) {
+      a->marked_any = true;
+      if (ev->stack_location == a->location) a->marked_own = true;
+    }
+    break;
+  case TRC_SET_CANCEL: touch(v, ev, "set the cancel routine of"); break;
+  case TRC_HW_START: touch(v, ev, "started the hardware on"); break;
+  case TRC_OP:
+    if (ev->irp && op_touches(ev->detail)) touch(v, ev, "used");
+    break;
+  case TRC_COMPLETE:
+    touch(v, ev, "completed");
+    st->mpr_open = false;
+    if ((a = actor(v, ev))) release(a, ev->irp, ev->seq, true);
+    break;
+  case TRC_COMPLETION_CALL:
+    a = push(v, ev, ACT_COMPLETION);
+    a->pending_returned = strstr(ev->detail, "PendingReturned=1") != NULL;
+    break;
+  case TRC_COMPLETION_RETURN: on_completion_return(v, ev); break;
+  case TRC_WALK_STOPPED:
+    st->mpr_open = !st->freed;
+    st->mpr_device = ev->device;
+    st->mpr_seq = ev->seq;
+    reclaim(v, ev->irp, ev->device);
+    break;
+  case TRC_WALK_DONE:
+    st->completed = true;
+    st->done_seq = ev->seq;
+    break;
+  case TRC_DPC_RUN: push(v, ev, ACT_DPC); break;
+  case TRC_ISR: push(v, ev, ACT_ISR); break;
+  case TRC_APC_RUN: push(v, ev, ACT_APC); break;
+  case TRC_DPC_END: {
+    act_t x;
+    (void)pop(v, ev, ACT_DPC, false, &x);
+    break;
+  }
+  case TRC_ISR_END: {
+    act_t x;
+    (void)pop(v, ev, ACT_ISR, false, &x);
+    break;
+  }
+  case TRC_APC_END: {
+    act_t x;
+    (void)pop(v, ev, ACT_APC, false, &x);
+    break;
+  }
+  case TRC_BUGCHECK: on_bugcheck(v, ev); break;
+  case TRC_RUN_END: {
+    size_t n = strcspn(ev->detail, " ");
+    if (n >= sizeof v->outcome) n = sizeof v->outcome - 1;
+    memcpy(v->outcome, ev->detail, n);
+    v->outcome[n] = '\0';
+    break;
+  }
+  default: break;
+  }
+}
+
+trc_sink_t vrf_sink(vrf_t *v) { return (trc_sink_t){.event = vrf_event, .ud = v}; }
+
+vrf_t *vrf_new(sim_t *S) {
+  vrf_t *v = calloc(1, sizeof *v);
+  if (!v) abort();
+  v->S = S;
+  return v;
+}
+
+void vrf_free(vrf_t *v) {
+  if (!v) return;
+  for (int i = 0; i < v->nctx; i++) free(v->ctx[i].v);
+  free(v->ctx);
+  free(v->irps);
+  free(v->f);
+  free(v);
+}
+
+/* ---- the end of the run ---- */
+
+static void deadlock_report(vrf_t *v, sim_t *S) {
+  char buf[512] = "", objs[256];
+  size_t used = 0;
+  for (uint32_t id = 1; id <= sim_thread_count(S); id++) {
+    if (sim_thread_wait_names(S, id, objs, sizeof objs) == 0) continue;
+    int k = snprintf(buf + used, sizeof buf - used, "%sthread %s waits for %s", used ? "; " : "",
+                     sim_thread_name(S, id), objs);
+    if (k > 0) used += (size_t)k < sizeof buf - used ? (size_t)k : sizeof buf - used - 1;
+  }
+  size_t live = 0;
+  for (size_t i = 1; i < v->nirps; i++) live += v->irps[i].live && !v->irps[i].freed;
+  report(v, VRF_DEADLOCK, 0, 0, NULL,
+         "every thread left waits and nothing will ever wake it: %s; nothing is queued on a CPU or a "
+         "device; %zu IRP%s never freed", buf, live, live == 1 ? " was" : "s were");
+}
+
+void vrf_finish(vrf_t *v, sim_t *S) {
+  if (v->finished) return;
+  v->finished = true;
+  v->S = S;
+  /* After a bugcheck or a limit, requests in flight were cut off, not lost. */
+  bool ended = !strcmp(v->outcome, "ok") || !strcmp(v->outcome, "stalled");
+  if (!ended) return;
+  for (uint32_t id = 1; id < v->nirps; id++) {
+    virp_t *st = &v->irps[id];
+    if (!st->live || st->freed) continue;
+    if (st->mpr_open)
+      report(v, VRF_MPR_NEVER_COMPLETED, id, st->mpr_device, NULL,
+             "a completion routine of %s returned STATUS_MORE_PROCESSING_REQUIRED for IRP %u at step "
+             "#%llu; nobody completed the IRP again or freed it before the run ended",
+             dev_name(v, st->mpr_device), id, (unsigned long long)st->mpr_seq);
+    else if (!st->completed)
+      report(v, VRF_NEVER_COMPLETED, id, st->last_device, NULL,
+             "IRP %u was last passed to %s (step #%llu) and never completed: the request is lost%s",
+             id, dev_name(v, st->last_device), (unsigned long long)st->last_seq,
+             st->thread ? ", and its thread can wait for it forever" : "");
+  }
+  if (!strcmp(v->outcome, "stalled")) deadlock_report(v, S);
+}
+
+size_t vrf_count(const vrf_t *v) { return v->nf; }
+const vrf_finding_t *vrf_get(const vrf_t *v, size_t i) { return i < v->nf ? &v->f[i] : NULL; }
+
+/* Folds a paragraph at 76 columns under a 6-space indent. */
+static void print_folded(const char *text, FILE *out) {
+  const char *p = text;
+  while (*p) {
+    size_t n = strlen(p);
+    if (n > 74) {
+      n = 74;
+      while (n > 20 && p[n] != ' ') n--;
+    }
+    fprintf(out, "      %.*s\n", (int)n, p);
+    p += n;
+    while (*p == ' ') p++;
+  }
+}
+
+void vrf_print_finding(const vrf_finding_t *f, FILE *out) {
+  const vrf_rule_info_t *r = &rule_tab[f->rule];
+  char irp[64] = "-", step[64] = "at the end of the run";
+  if (f->irp) snprintf(irp, sizeof irp, f->irp_tag[0] ? "IRP %u (%s)" : "IRP %u", f->irp, f->irp_tag);
+  if (f->seq)
+    snprintf(step, sizeof step, "step #%llu at %llu.%03llu us", (unsigned long long)f->seq,
+             (unsigned long long)(f->t_ns / 1000), (unsigned long long)(f->t_ns % 1000));
+  fprintf(out, "  FINDING %s: %s\n    %s, device %s, %s\n", r->name, r->title, irp,
+          f->device_name[0] ? f->device_name : "-", step);
+  print_folded(f->what, out);
+  if (r->bugcheck) {
+    char bc[96];
+    if (r->subcode)
+      snprintf(bc, sizeof bc, "Windows stops with bugcheck 0x%X (%s), parameter 1 = 0x%X.", r->bugcheck,
+               iosim_bugcheck_name(r->bugcheck), r->subcode);
+    else
+      snprintf(bc, sizeof bc, "Windows stops with bugcheck 0x%X (%s).", r->bugcheck,
+               iosim_bugcheck_name(r->bugcheck));
+    fprintf(out, "    rule:\n");
+    print_folded(r->explain, out);
+    print_folded(bc, out);
+  } else {
+    fprintf(out, "    rule:\n");
+    print_folded(r->explain, out);
+  }
+}
+
+void vrf_print_last_steps(const vrf_t *v, sim_t *S, size_t n, FILE *out) {
+  if (n > LAST_STEPS) n = LAST_STEPS;
+  if (n > v->nsteps) n = (size_t)v->nsteps;
+  for (uint64_t i = v->nsteps - n; i < v->nsteps; i++) {
+    const trc_event_t *ev = &v->last[i % LAST_STEPS].ev;
+    char irql[16], irp[16];
+    snprintf(irp, sizeof irp, ev->irp ? "%u" : "-", ev->irp);
+    fprintf(out, "    #%-6llu %8llu.%03llu us cpu %d %-8s %-6s %-8s irp %-3s %-8s %-20s %s\n",
+            (unsigned long long)ev->seq, (unsigned long long)(ev->t_ns / 1000),
+            (unsigned long long)(ev->t_ns % 1000), ev->cpu, ev->cpu >= 0 ? trc_irql_name(ev->irql, irql) : "-",
+            ev->cpu >= 0 ? trc_frame_name(ev->frame) : "-", ev->thread ? sim_thread_name(S, ev->thread) : "-",
+            irp, ev->device ? sim_device_name(S, ev->device) : "-", trc_kind_name(ev->kind), ev->detail);
+  }
+}
