@@ -73,6 +73,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
   chs_seed(&S->chs, cfg->seed);
   memcpy(S->cost, cost_defaults, sizeof S->cost);
   S->ncpu = cfg->cpus;
+  S->cancel_lock_owner = -1;
   list_init(&S->ready);
   list_init(&S->threads);
   list_init(&S->live_irps);

@@ -270,7 +270,8 @@ struct sim {
   struct sim_owned { void *p; void (*free)(void *); } ufs_free[8]; /* components to free at the end */
   int nufs;
   /* cancel spin lock */
-  bool cancel_lock_held;
+  int cancel_lock_owner;     /* CPU holding the cancel spin lock, -1 if free */
+  uint64_t cancel_lock_spins;
   /* trace */
   trc_sink_t sinks[SIM_MAX_SINKS];
   int nsinks;
@@ -359,6 +360,7 @@ sim_irp_info_t *irp_info(sim_t *S, uint32_t id);
 void io_stage2(sim_t *S, PIRP irp);      /* IopCompleteRequest body */
 void io_queue_irp_to_thread(sim_t *S, PIRP irp, PKTHREAD t);
 void io_unqueue_irp(sim_t *S, PIRP irp);
+void io_cancel_thread_io(sim_t *S, PKTHREAD t);
 static inline PIO_STACK_LOCATION irp_loc(PIRP irp, int k) { return &irp->Stack[k - 1]; }
 
 #endif

@@ -91,6 +91,7 @@ static void thr_main(void *arg) {
   TRC(S, TRC_THREAD_START, NULL, NULL, false, 0, "%s", t->name);
   sim_step(S, COST_CONTEXT_SWITCH);
   t->start(t->arg);
+  io_cancel_thread_io(S, t); /* a thread does not go away before its IRPs */
   TRC(S, TRC_THREAD_EXIT, NULL, NULL, false, 0, "%s", t->name);
   t->state = THR_TERMINATED;
   S->nthreads_live--;

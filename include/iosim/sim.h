@@ -183,6 +183,16 @@ void sim_tag_next_irp(const char *tag);
    of its own (a branch, a counter, a queue): charges the `op` cost. */
 void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ---- Cancelling I/O ----
+ * CancelIo: the calling thread's requests on the file, and it waits for
+ * them (polling every 10 ms).  CancelIoEx: any thread's, or only the one
+ * with that I/O status block (the OVERLAPPED); it does not wait.
+ * CancelSynchronousIo: a thread's synchronous request.  The last two return
+ * STATUS_NOT_FOUND when nothing matched. */
+NTSTATUS NtCancelIoFile(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb);
+NTSTATUS NtCancelIoFileEx(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb);
+NTSTATUS NtCancelSynchronousIoFile(PKTHREAD Thread);
+
 /* ---- I/O completion ports ----
  * A port is a queue of completion packets with a concurrency value: a
  * packet wakes a waiting thread only while fewer associated threads than
