@@ -59,6 +59,7 @@ typedef struct virp {
   uint32_t last_device;   /* where it was sent last */
   uint32_t mpr_device;
   uint64_t mpr_seq, done_seq, last_seq;
+  uint64_t last_t;        /* the time of its last trace row */
   uint32_t reported;      /* bit per rule: one finding per rule and IRP */
 } virp_t;
 
@@ -252,8 +253,8 @@ static void touch(vrf_t *v, const trc_event_t *ev, const char *what) {
   int i = released_at(a, ev->irp);
   if (i >= 0) {
     report(v, VRF_TOUCHED_AFTER_RELEASE, ev->irp, a->device, ev,
-           "%s's routine %s IRP %u (%s) after it %s it at step #%llu", dev_name(v, a->device),
-           what, ev->irp, trc_kind_name(ev->kind), a->rel_completed[i] ? "completed" : "passed down",
+           "%s's routine %s IRP %u (%s) after it had %s at step #%llu", dev_name(v, a->device),
+           what, ev->irp, trc_kind_name(ev->kind), a->rel_completed[i] ? "completed it" : "passed it down",
            (unsigned long long)a->rel_seq[i]);
     return;
   }
@@ -354,6 +355,7 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   vrf_t *v = ud;
   remember(v, ev);
   virp_t *st = ev->irp ? irp_state(v, ev->irp) : NULL;
+  if (st) st->last_t = ev->t_ns;
   act_t *a;
   switch (ev->kind) {
   case TRC_IRP_ALLOC:
@@ -487,12 +489,18 @@ void vrf_finish(vrf_t *v, sim_t *S) {
   if (v->finished) return;
   v->finished = true;
   v->S = S;
-  /* After a bugcheck or a limit, requests in flight were cut off, not lost. */
-  bool ended = !strcmp(v->outcome, "ok") || !strcmp(v->outcome, "stalled");
+  /* After a bugcheck, requests in flight were cut off, not lost.  At a
+     limit, only those idle for the second half of the run count as lost
+     (Windows makes an exiting thread wait for its IRPs, so a lost one
+     keeps the run going until the limit). */
+  bool limit = !strncmp(v->outcome, "limit", 5);
+  bool ended = !strcmp(v->outcome, "ok") || !strcmp(v->outcome, "stalled") || limit;
   if (!ended) return;
+  uint64_t now = sim_now(S);
   for (uint32_t id = 1; id < v->nirps; id++) {
     virp_t *st = &v->irps[id];
     if (!st->live || st->freed) continue;
+    if (limit && st->last_t > now / 2) continue;
     if (st->mpr_open)
       report(v, VRF_MPR_NEVER_COMPLETED, id, st->mpr_device, NULL,
              "a completion routine of %s returned STATUS_MORE_PROCESSING_REQUIRED for IRP %u at step "
