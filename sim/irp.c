@@ -107,6 +107,7 @@ PIRP IoMakeAssociatedIrp(PIRP Master, int8_t StackSize) {
   irp->Tail.Overlay.Thread = Master->Tail.Overlay.Thread;
   sim_irp_info_t *in = irp_info(S, irp->SimId);
   if (in) in->master = Master->SimId;
+  TRC(S, TRC_NOTE, irp, NULL, false, 0, "IRP %u is an associated IRP of master IRP %u", irp->SimId, Master->SimId);
   sim_step(S, COST_IRP_ALLOC);
   return irp;
 }

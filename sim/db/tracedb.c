@@ -343,6 +343,27 @@ static int write_expectations(tracedb_t *db, const scn_result_t *r) {
   return SIM_OK;
 }
 
+static int write_findings(tracedb_t *db, const scn_result_t *r) {
+  for (int i = 0; i < r->finding_total; i++) {
+    const vrf_finding_t *f = &r->findings[i];
+    sqlite3_stmt *st = tdb_stmt(db, ST_FINDING);
+    if (!st) return SIM_EIO;
+    int rc = sqlite3_bind_int64(st, 1, db->run);
+    rc |= sqlite3_bind_int(st, 2, i + 1);
+    rc |= tdb_bind_text(st, 3, f->name);
+    rc |= tdb_bind_opt(st, 4, f->irp != 0, f->irp);
+    rc |= tdb_bind_text(st, 5, f->irp_tag[0] ? f->irp_tag : NULL);
+    rc |= tdb_bind_opt(st, 6, f->device != 0, f->device);
+    rc |= tdb_bind_text(st, 7, f->device_name[0] ? f->device_name : NULL);
+    rc |= tdb_bind_opt(st, 8, f->seq != 0, (int64_t)f->seq);
+    rc |= sqlite3_bind_int64(st, 9, (int64_t)f->t_ns);
+    rc |= sqlite3_bind_int(st, 10, f->predicted);
+    rc |= tdb_bind_text(st, 11, f->what);
+    if (rc != SQLITE_OK || tdb_exec(db, ST_FINDING, "finding") != SIM_OK) return tdb_fail(db, "finding");
+  }
+  return SIM_OK;
+}
+
 /* The final run row.  S and r may each be NULL. */
 static int update_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_result_t *r,
                       const char *message) {
@@ -392,6 +413,7 @@ static int finish_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_re
   if (rc == SIM_OK && S) rc = write_threads(db, S);
   if (rc == SIM_OK && S) rc = write_irps(db, S);
   if (rc == SIM_OK && r) rc = write_expectations(db, r);
+  if (rc == SIM_OK && r) rc = write_findings(db, r);
   if (rc == SIM_OK) rc = update_run(db, S, outcome, r, message);
   if (rc == SIM_OK) rc = tdb_exec(db, ST_COMMIT, "commit");
   if (rc == SIM_OK) db->in_txn = false;

@@ -44,6 +44,9 @@
   X(ST_EXPECT,                                                                             \
     "INSERT INTO expectation(run_id, n, line, text, passed, facts)"                        \
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                     \
+  X(ST_FINDING,                                                                             \
+    "INSERT INTO finding(run_id, n, rule, irp, irp_tag, device, device_name, seq, t_ns,"   \
+    " predicted, what) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")               \
   X(ST_IRQL, "INSERT OR IGNORE INTO irql(level, name) VALUES(?1, ?2)")                     \
   X(ST_LAST_RUN, "SELECT coalesce(max(id), 0) FROM run")                                   \
   X(ST_RUN_EXISTS, "SELECT outcome FROM run WHERE id = ?1")                                \

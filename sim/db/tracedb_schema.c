@@ -13,6 +13,14 @@
 
 /* Version 1.  Changing a table means a new TRACEDB_SCHEMA_VERSION, so that
    an older iosim refuses the file instead of misreading it. */
+/* The verifier's findings (docs/verifier.md).  Also created, if missing,
+   in a version-1 file written before the table existed. */
+#define FINDING_TABLE_SQL                                                                     \
+  "CREATE TABLE IF NOT EXISTS finding(run_id INTEGER NOT NULL REFERENCES run(id),"            \
+  " n INTEGER NOT NULL, rule TEXT NOT NULL, irp INTEGER, irp_tag TEXT, device INTEGER,"       \
+  " device_name TEXT, seq INTEGER, t_ns INTEGER, predicted INTEGER NOT NULL, what TEXT NOT NULL," \
+  " PRIMARY KEY(run_id, n));\n"
+
 static const char schema_sql[] =
     "PRAGMA application_id = " STR(TRACEDB_APPLICATION_ID) ";\n"
     "PRAGMA user_version = " STR(TRACEDB_SCHEMA_VERSION) ";\n"
@@ -88,6 +96,7 @@ static const char schema_sql[] =
     "CREATE TABLE expectation(run_id INTEGER NOT NULL REFERENCES run(id), n INTEGER NOT NULL,"
     " line INTEGER, text TEXT NOT NULL, passed INTEGER NOT NULL, facts TEXT,"
     " PRIMARY KEY(run_id, n));\n"
+    FINDING_TABLE_SQL
     /* Views: the questions a class asks, answered without joins. */
     "CREATE VIEW event_named AS\n"
     " SELECT e.run_id, e.seq, e.t_ns, e.cpu, e.irql, l.name AS irql_name, e.frame,"
@@ -235,7 +244,7 @@ int tdb_schema_prepare(tracedb_t *db, const char *path, bool create) {
   bool fresh = false;
   int rc = inspect(db, path, &fresh);
   if (rc != SIM_OK) return rc;
-  if (!fresh) return SIM_OK;
+  if (!fresh) return create ? run_script(db, FINDING_TABLE_SQL) : SIM_OK;
   if (!create)
     return tdb_failf(db, SIM_ENOENT, "%s holds no iosim trace (it is empty)", path);
   return create_schema(db, path);

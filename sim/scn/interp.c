@@ -12,6 +12,7 @@ typedef struct exec {
   PIRP irp;
   PIRP orig;
   int64_t context;       /* a completion routine's context value */
+  bool cancel_owned;     /* the last set/clear-cancel swapped a routine out */
   const routine_t *r;
   NTSTATUS lower;
   bool completed;        /* this routine completed its IRP: do not touch it */
@@ -72,6 +73,7 @@ static bool cond_eval(exec_t *x, const cond_t *c) {
   case COND_STATUS: v = x->irp && status_matches(c, x->irp->IoStatus.Status); break;
   case COND_LOWER_STATUS: v = status_matches(c, x->lower); break;
   case COND_CONTEXT: v = cmp_eval(c->cmp, x->context, c->value); break;
+  case COND_CANCEL_OWNED: v = x->cancel_owned; break;
   case COND_COUNTER: v = cmp_eval(c->cmp, dev_counter(x->dx, c->name)->value, c->value); break;
   case COND_QUEUE_EMPTY: {
     scr_queue_t *q = dev_queue(x->dx, c->name);
@@ -132,6 +134,107 @@ static void exec_send(exec_t *x, const op_t *o) {
     IoSetCompletionRoutine(n, scr_completion, c, TRUE, TRUE, TRUE);
   }
   x->lower = IoCallDriver(to, n);
+}
+
+/* Removes `irp` from queue q if it is there. */
+static bool queue_take(scr_queue_t *q, PIRP irp) {
+  for (LIST_ENTRY *e = q->head.Flink; e != &q->head; e = e->Flink)
+    if (e == &irp->Tail.Overlay.ListEntry) {
+      e->Blink->Flink = e->Flink;
+      e->Flink->Blink = e->Blink;
+      return true;
+    }
+  return false;
+}
+
+static void queue_put(scr_queue_t *q, PIRP irp) {
+  LIST_ENTRY *e = &irp->Tail.Overlay.ListEntry, *h = &q->head;
+  e->Flink = h;
+  e->Blink = h->Blink;
+  h->Blink->Flink = e;
+  h->Blink = e;
+}
+
+/* The cancel-safe queue's own cancel routine (IoCsq's): drop the cancel
+   lock first, then take the IRP out of its queue and complete it as
+   cancelled.  The queue rides in DriverContext[2]. */
+static void csq_cancel(PDEVICE_OBJECT dev, PIRP irp) {
+  scr_queue_t *q = irp->Tail.Overlay.DriverContext[2];
+  IoReleaseCancelSpinLock(irp->CancelIrql);
+  bool found = queue_take(q, irp);
+  sim_trace_op(irp, dev, "cancel-safe queue %s: the cancelled IRP %s", q->name, found ? "is removed and completed" : "was already gone");
+  if (!found) return;
+  irp->IoStatus.Status = STATUS_CANCELLED;
+  irp->IoStatus.Information = 0;
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+}
+
+/* IoCsqInsertIrp: mark pending, queue, install the cancel routine; if the
+   IRP was cancelled already and we take the routine back, undo it all and
+   complete it as cancelled ourselves. */
+static void csq_insert(exec_t *x, const op_t *o) {
+  PIRP irp = x->irp;
+  scr_queue_t *q = dev_queue(x->dx, o->name);
+  if (!need_irp(x, o, irp) || !q) return;
+  IoMarkIrpPending(irp);
+  queue_put(q, irp);
+  irp->Tail.Overlay.DriverContext[2] = q;
+  sim_trace_op(irp, x->dev, "%s", o->text);
+  IoSetCancelRoutine(irp, csq_cancel);
+  if (irp->Cancel && IoSetCancelRoutine(irp, NULL)) {
+    queue_take(q, irp);
+    sim_trace_op(irp, x->dev, "%s: the IRP was already cancelled, completed as cancelled", o->text);
+    irp->IoStatus.Status = STATUS_CANCELLED;
+    irp->IoStatus.Information = 0;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+  }
+}
+
+/* IoCsqRemoveNextIrp: the first IRP whose cancel routine we can take back;
+   one whose routine is already gone is being cancelled: leave it. */
+static void csq_remove(exec_t *x, const op_t *o) {
+  scr_queue_t *q = dev_queue(x->dx, o->name);
+  x->irp = NULL;
+  if (!q) return;
+  for (LIST_ENTRY *e = q->head.Flink; e != &q->head; e = e->Flink) {
+    PIRP irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
+    if (!IoSetCancelRoutine(irp, NULL)) continue;
+    queue_take(q, irp);
+    x->irp = irp;
+    sim_trace_op(irp, x->dev, "%s -> IRP %u", o->text, irp->SimId);
+    return;
+  }
+  sim_trace_op(NULL, x->dev, "%s: nothing to take", o->text);
+}
+
+/* A master IRP split into associated IRPs, dealt to the devices in turn;
+   the master completes when the last one does (IrpCount). */
+static void exec_split(exec_t *x, const op_t *o) {
+  PIRP m = x->irp;
+  if (!need_irp(x, o, m)) return;
+  PIO_STACK_LOCATION cur = IoGetCurrentIrpStackLocation(m);
+  ULONG part = cur->Parameters.Read.Length / (ULONG)o->num;
+  m->AssociatedIrp.IrpCount = (int32_t)o->num;
+  sim_trace_op(m, x->dev, "%s: IrpCount = %lld", o->text, (long long)o->num);
+  PIRP kids[16];
+  PDEVICE_OBJECT to[16];
+  for (int i = 0; i < o->num; i++) { /* build them all before sending any */
+    const char *name = o->names[i % o->nnames];
+    to[i] = !strcmp(name, "lower") ? x->dev->SimLowerDevice
+          : !strcmp(name, "with") && x->dx->decl->with ? sim_find_device(x->rs->S, x->dx->decl->with)
+          : sim_find_device(x->rs->S, name);
+    if (!to[i]) { /* the children built so far stay unsent: the master hangs, visibly */
+      sim_trace_op(m, x->dev, "%s: no device for '%s'", o->text, name);
+      return;
+    }
+    kids[i] = IoMakeAssociatedIrp(m, to[i]->StackSize);
+    PIO_STACK_LOCATION n = IoGetNextIrpStackLocation(kids[i]);
+    n->MajorFunction = cur->MajorFunction;
+    n->FileObject = cur->FileObject;
+    n->Parameters.Read.Length = part;
+    n->Parameters.Read.ByteOffset = cur->Parameters.Read.ByteOffset + (LONGLONG)part * i;
+  }
+  for (int i = 0; i < o->num; i++) x->lower = IoCallDriver(to[i], kids[i]);
 }
 
 static void exec_op(exec_t *x, const op_t *o) {
@@ -195,7 +298,8 @@ static void exec_op(exec_t *x, const op_t *o) {
     break;
   case OP_START_IO:
     if (!x->dev->SimHardware) sim_trace_op(irp, x->dev, "%s: skipped, %s has no hardware", o->text, x->dev->SimName);
-    else sim_hw_start(x->dev->SimHardware, irp, o->has_num2 ? (uint64_t)o->num2 : sim_hw_latency(x->dev->SimHardware));
+    else sim_hw_start(x->dev->SimHardware, (o->flags & PF_DETACHED) ? NULL : irp,
+                      o->has_num2 ? (uint64_t)o->num2 : sim_hw_latency(x->dev->SimHardware));
     break;
   case OP_REQUEST_DPC: IoRequestDpc(x->dev, irp, NULL); break;
   case OP_QUEUE: {
@@ -261,9 +365,23 @@ static void exec_op(exec_t *x, const op_t *o) {
       /* The routine rides in a driver-owned field of the IRP, as real
          drivers keep their per-request context there. */
       irp->Tail.Overlay.DriverContext[3] = o->name ? (PVOID)find_routine(x->dx->drv, RT_CANCEL, o->name) : NULL;
-      IoSetCancelRoutine(irp, o->name ? scr_cancel : NULL);
+      /* Whoever swaps a routine out owns the IRP (the cancel race). */
+      x->cancel_owned = IoSetCancelRoutine(irp, o->name ? scr_cancel : NULL) != NULL;
     }
     break;
+  case OP_RELEASE_CANCEL_LOCK:
+    if (need_irp(x, o, irp)) IoReleaseCancelSpinLock(irp->CancelIrql);
+    break;
+  case OP_UNQUEUE: {
+    scr_queue_t *q = dev_queue(x->dx, o->name);
+    if (!need_irp(x, o, irp) || !q) break;
+    bool found = queue_take(q, irp);
+    sim_trace_op(irp, x->dev, "%s -> %s", o->text, found ? "removed" : "not in the queue");
+    break;
+  }
+  case OP_CSQ_INSERT: csq_insert(x, o); break;
+  case OP_CSQ_REMOVE: csq_remove(x, o); break;
+  case OP_SPLIT: exec_split(x, o); break;
   case OP_NOTE: sim_note("%s", o->name); break;
   default: break; /* program statements never reach a driver */
   }

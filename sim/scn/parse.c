@@ -137,7 +137,7 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
     cd->negate = true;
     k++;
   }
-  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, context, cancel, queue-empty, irp)");
+  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp)");
   if (strcmp(w, "pending-returned") == 0) cd->kind = COND_PENDING_RETURNED, k++;
   else if (strcmp(w, "cancel") == 0) cd->kind = COND_CANCEL, k++;
   else if (strcmp(w, "irp") == 0) cd->kind = COND_HAS_IRP, k++;
@@ -156,6 +156,9 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
       cd->value = need_status(c, k + 2);
     }
     k += 3;
+  } else if (strcmp(w, "cancel-owned") == 0) {
+    cd->kind = COND_CANCEL_OWNED; /* the last set/clear-cancel took a routine away */
+    k++;
   } else if (strcmp(w, "context") == 0) {
     cd->kind = COND_CONTEXT; /* the value set-completion ... context N passed */
     cd->cmp = parse_cmp(c, k + 1);
@@ -168,7 +171,7 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
     cd->value = need_num(c, k + 3, "a count");
     k += 4;
   } else {
-    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, context, cancel, queue-empty, irp)", w);
+    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp)", w);
   }
   need_end_of_line(c, k);
 }
@@ -205,6 +208,21 @@ static op_t *parse_routine_op(cursor_t *c, const char *w) {
   else if (!strcmp(w, "free-irp")) o = new_op(c, OP_FREE_IRP);
   else if (!strcmp(w, "call-lower")) o = new_op(c, OP_CALL_LOWER);
   else if (!strcmp(w, "clear-cancel")) o = new_op(c, OP_SET_CANCEL); /* IoSetCancelRoutine(Irp, NULL) */
+  else if (!strcmp(w, "release-cancel-lock")) o = new_op(c, OP_RELEASE_CANCEL_LOCK);
+  else if (!strcmp(w, "unqueue") || !strcmp(w, "csq-insert") || !strcmp(w, "csq-remove")) {
+    o = new_op(c, w[0] == 'u' ? OP_UNQUEUE : w[4] == 'i' ? OP_CSQ_INSERT : OP_CSQ_REMOVE);
+    o->name = need_name(c, k++, "a queue name");
+  } else if (!strcmp(w, "split")) {
+    /* split N to DEV [DEV...]: IoMakeAssociatedIrp N times, IrpCount = N */
+    o = new_op(c, OP_SPLIT);
+    o->num = need_num(c, k++, "the number of associated IRPs");
+    if (o->num < 1 || o->num > 16) ERR_AT(c, k - 1, "split makes 1 to 16 associated IRPs");
+    if (!is_word(L, k, "to")) ERR_AT(c, k, "expected 'to DEVICE...' here");
+    k++;
+    o->names = ar_alloc(&c->p->sc->ar, sizeof(char *) * (size_t)(L->n + 1));
+    for (; TK(L, k)->t == T_WORD; k++) o->names[o->nnames++] = TK(L, k)->s;
+    if (!o->nnames) ERR_AT(c, k, "expected one or more device names after 'to'");
+  }
   else if (!strcmp(w, "set-cancel")) {
     o = new_op(c, OP_SET_CANCEL);
     o->name = need_name(c, k++, "a cancel routine name");
@@ -256,10 +274,14 @@ static op_t *parse_routine_op(cursor_t *c, const char *w) {
     k++;
   } else if (!strcmp(w, "start-io")) {
     o = new_op(c, OP_START_IO);
-    if (is_word(L, k, "latency")) {
-      o->num2 = need_time(c, k + 1);
-      o->has_num2 = true;
-      k += 2;
+    for (; TK(L, k)->t != T_END; k++) {
+      if (is_word(L, k, "latency")) {
+        o->num2 = need_time(c, k + 1);
+        o->has_num2 = true;
+        k++;
+      } else if (is_word(L, k, "detached")) {
+        o->flags |= PF_DETACHED; /* the interrupt carries no IRP */
+      } else ERR_AT(c, k, "expected latency or detached here");
     }
   } else if (!strcmp(w, "queue") || !strcmp(w, "dequeue")) {
     o = new_op(c, w[0] == 'q' ? OP_QUEUE : OP_DEQUEUE);
@@ -357,6 +379,11 @@ static op_t *parse_program_op(cursor_t *c, const char *w) {
   } else if (!strcmp(w, "close")) {
     o = new_op(c, OP_CLOSE);
     o->name = need_name(c, k++, "a file name");
+  } else if (!strcmp(w, "cancel") || !strcmp(w, "cancel-io") || !strcmp(w, "cancel-sync")) {
+    /* CancelIoEx(file[, request]), CancelIo(file), CancelSynchronousIo(thread) */
+    o = new_op(c, !strcmp(w, "cancel") ? OP_CANCEL_IO_EX : w[7] == 'i' ? OP_CANCEL_IO : OP_CANCEL_SYNC);
+    o->name = need_name(c, k++, o->kind == OP_CANCEL_SYNC ? "a thread name" : "a file name");
+    if (o->kind == OP_CANCEL_IO_EX && TK(L, k)->t == T_WORD) o->name2 = TK(L, k)->s, k++;
   } else if (!strcmp(w, "associate")) {
     o = new_op(c, OP_ASSOCIATE);
     o->name = need_name(c, k++, "a file name");
@@ -401,7 +428,7 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
                                            "scenario", "event", "port", "usermode-fs", "cost", "dispatch", "completion",
                                            "isr", "dpc", "cancel", NULL};
     for (const char *const *s = starters; *s; s++)
-      if (!strcmp(w, *s) && !(ctx == CTX_ROUTINE && !strcmp(w, "cancel") && TK(L, 1)->t == T_END))
+      if (!strcmp(w, *s) && !(ctx == CTX_PROGRAM && !strcmp(w, "cancel")))
         perr(c->p, opener.file, opener.line, opener.col, "'%s' block is never closed with 'end' (found '%s' at line %d)",
              what, w, L->line);
     if (!strcmp(w, "else")) {
@@ -440,7 +467,7 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
       if (!o) {
         if (ctx == CTX_ROUTINE)
           ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-        ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, associate, gqcs, post, delay, note)", w);
+        ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, associate, gqcs, post, cancel, cancel-io, cancel-sync, delay, note)", w);
       }
     }
     *tail = o;
@@ -533,6 +560,7 @@ static void parse_device(cursor_t *c) {
   for (int k = 2; TK(L, k)->t != T_END; k++) {
     if (is_word(L, k, "driver")) d->driver = need_name(c, ++k, "a driver name");
     else if (is_word(L, k, "on")) d->on = need_name(c, ++k, "the device to attach to");
+    else if (is_word(L, k, "with")) d->with = need_name(c, ++k, "a second device");
     else if (is_word(L, k, "hardware")) d->has_hw = true;
     else if (is_word(L, k, "latency")) d->latency = need_time(c, ++k), d->has_hw = true;
     else if (is_word(L, k, "irql")) {
@@ -544,7 +572,7 @@ static void parse_device(cursor_t *c) {
       else d->cpu = (int)need_num(c, k + 1, "a CPU number or any");
       k++;
       d->has_hw = true;
-    } else ERR_AT(c, k, "expected driver, on, hardware, latency, cpu or irql here");
+    } else ERR_AT(c, k, "expected driver, on, with, hardware, latency, cpu or irql here");
   }
   if (!d->driver) ERR_AT(c, 2, "device %s needs 'driver NAME'", d->name);
   device_decl_t **tail = &sc->devices;
@@ -896,6 +924,18 @@ static void check_ops(parser_t *p, op_t *o, driver_decl_t *drv, const names_t *f
     case OP_ASSOCIATE:
       if (!names_has(files, o->name)) perr(p, a->file, a->line, a->col, "no file named '%s' is opened by any thread", o->name);
       if (!has_port(sc, o->name2)) perr(p, a->file, a->line, a->col, "no port named '%s'", o->name2);
+      break;
+    case OP_SPLIT:
+      for (int i = 0; i < o->nnames; i++)
+        if (strcmp(o->names[i], "lower") && strcmp(o->names[i], "with") && !find_device(sc, o->names[i]))
+          perr(p, a->file, a->line, a->col, "no device named '%s' (or write lower / with)", o->names[i]);
+      break;
+    case OP_CANCEL_IO:
+    case OP_CANCEL_IO_EX:
+      if (!names_has(files, o->name)) perr(p, a->file, a->line, a->col, "no file named '%s' is opened by any thread", o->name);
+      break;
+    case OP_CANCEL_SYNC:
+      if (!has_thread(sc, o->name)) perr(p, a->file, a->line, a->col, "no thread named '%s'", o->name);
       break;
     case OP_GQCS:
     case OP_POST:

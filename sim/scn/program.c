@@ -41,7 +41,16 @@ static void prog_io(prog_t *p, const op_t *o) {
      OVERLAPPED - which a port packet carries unless hEvent's low bit is set. */
   PVOID ctx = (o->flags & PF_NO_PORT) ? NULL : (PVOID)(o->name2 ? o->name2 : "the request");
   LONGLONG off = o->has_num2 && o->kind != OP_IOCTL ? o->num2 : 0;
-  if (o->name2) sim_tag_next_irp(o->name2);
+  if (o->name2) {
+    sim_tag_next_irp(o->name2);
+    int i = 0;
+    while (i < rs->nreqs && strcmp(rs->reqs[i].name, o->name2)) i++;
+    if (i < 256) {
+      rs->reqs[i].name = o->name2;
+      rs->reqs[i].iosb = iosb;
+      if (i == rs->nreqs) rs->nreqs++;
+    }
+  }
   if (o->kind == OP_READ) NtReadFile(fo, ev, apc, ctx, iosb, (ULONG)o->num, &off);
   else if (o->kind == OP_WRITE) NtWriteFile(fo, ev, apc, ctx, iosb, (ULONG)o->num, &off);
   else NtDeviceIoControlFile(fo, ev, apc, ctx, iosb, (ULONG)o->num2, (ULONG)o->in_len, (ULONG)o->num);
@@ -120,6 +129,19 @@ static void prog_op(prog_t *p, const op_t *o) {
     NtSetIoCompletion(rs_port(rs, o->name), (ULONG_PTR)o->num, NULL, o->has_status ? o->status : STATUS_SUCCESS,
                       (ULONG_PTR)o->num2);
     break;
+  case OP_CANCEL_IO:
+  case OP_CANCEL_IO_EX: {
+    PFILE_OBJECT fo = rs_file(rs, o->name);
+    PIO_STATUS_BLOCK which = NULL;
+    for (int i = 0; o->name2 && i < rs->nreqs; i++)
+      if (!strcmp(rs->reqs[i].name, o->name2)) which = rs->reqs[i].iosb;
+    if (!fo) break;
+    if (o->kind == OP_CANCEL_IO) NtCancelIoFile(fo, NULL);
+    else if (!o->name2 || which) NtCancelIoFileEx(fo, which);
+    else sim_trace_op(NULL, NULL, "%s: request %s was never issued", o->text, o->name2);
+    break;
+  }
+  case OP_CANCEL_SYNC: NtCancelSynchronousIoFile(sim_thread_by_name(rs->S, o->name)); break;
   case OP_DELAY: sim_delay((uint64_t)o->num); break;
   case OP_NOTE: sim_note("%s", o->name); break;
   default: break;

@@ -61,6 +61,9 @@ struct run_state {
   int nfiles;
   struct { const char *name; sim_port_t *port; } ports[32];
   int nports;
+  /* each named request's I/O status block (its OVERLAPPED), for `cancel F R` */
+  struct { const char *name; PIO_STATUS_BLOCK iosb; } reqs[256];
+  int nreqs;
   scr_cctx_t *free_cctx;
 };
 

@@ -36,9 +36,10 @@ typedef enum {
   OP_SET_STATUS, OP_COMPLETE, OP_RETURN, OP_START_IO, OP_REQUEST_DPC, OP_QUEUE,
   OP_DEQUEUE, OP_KWAIT, OP_SIGNAL, OP_CLEAR, OP_IF, OP_COUNTER, OP_DELAY, OP_SEND,
   OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE, OP_SET_CANCEL,
+  OP_RELEASE_CANCEL_LOCK, OP_UNQUEUE, OP_CSQ_INSERT, OP_CSQ_REMOVE, OP_SPLIT,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
-  OP_ASSOCIATE, OP_GQCS, OP_POST
+  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC
 } op_kind_t;
 
 typedef enum { RET_STATUS, RET_LOWER, RET_IRP, RET_MORE, RET_CONTINUE } ret_kind_t;
@@ -46,7 +47,7 @@ typedef enum { INFO_KEEP, INFO_NUM, INFO_LENGTH } info_kind_t;
 
 typedef enum {
   COND_PENDING_RETURNED, COND_STATUS, COND_LOWER_STATUS, COND_COUNTER, COND_CANCEL,
-  COND_QUEUE_EMPTY, COND_HAS_IRP, COND_CONTEXT
+  COND_QUEUE_EMPTY, COND_HAS_IRP, COND_CONTEXT, COND_CANCEL_OWNED
 } cond_kind_t;
 typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } cmp_t;
 
@@ -93,6 +94,7 @@ struct op {
 #define PF_TO_LOWER 16
 #define PF_ADD 32
 #define PF_NO_PORT 64      /* hEvent with its low bit set: no completion packet */
+#define PF_DETACHED 128    /* start-io whose interrupt carries no IRP */
 
 typedef enum { RT_DISPATCH, RT_COMPLETION, RT_ISR, RT_DPC, RT_CANCEL } routine_kind_t;
 
@@ -122,6 +124,7 @@ typedef struct device_decl {
   int64_t latency;
   int cpu;
   int irql;
+  char *with;            /* a second device the driver may use (split ... to with) */
   bool ufs;              /* a user-mode file system (built-in driver) */
   bool ufs_async;
   int64_t ufs_work, ufs_return, ufs_idle;
