@@ -157,7 +157,10 @@ NTSTATUS NtCancelIoFileEx(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
     IoCancelIrp(found[i]);
     cancelled++;
   }
-  return cancelled ? STATUS_SUCCESS : STATUS_NOT_FOUND;
+  NTSTATUS st = cancelled ? STATUS_SUCCESS : STATUS_NOT_FOUND;
+  char sb[16];
+  TRC(S, TRC_SYSCALL_RETURN, NULL, File->DeviceObject, true, st, "CancelIoEx returns %s", iosim_status_name(st, sb));
+  return st;
 }
 
 static bool synchronous(const IRP *irp, const void *arg) {
@@ -172,7 +175,10 @@ NTSTATUS NtCancelSynchronousIoFile(PKTHREAD Thread) {
   sim_t *S = sim_cur();
   TRC(S, TRC_SYSCALL, NULL, NULL, false, 0, "CancelSynchronousIo on thread %s", Thread->name);
   sim_step(S, COST_SYSCALL);
-  return cancel_thread_irps(Thread, synchronous, NULL) ? STATUS_SUCCESS : STATUS_NOT_FOUND;
+  NTSTATUS st = cancel_thread_irps(Thread, synchronous, NULL) ? STATUS_SUCCESS : STATUS_NOT_FOUND;
+  char sb[16];
+  TRC(S, TRC_SYSCALL_RETURN, NULL, NULL, true, st, "CancelSynchronousIo returns %s", iosim_status_name(st, sb));
+  return st;
 }
 
 static bool any_irp(const IRP *irp, const void *arg) {
