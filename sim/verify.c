@@ -341,6 +341,7 @@ static void on_bugcheck(vrf_t *v, const trc_event_t *ev) {
   }
   if (r == VRF_RULE_COUNT) return;
   if (irp >= 1 && (!a || a->irp == 0)) dev = irp_state(v, irp)->last_device;
+  if (irp == 0 && a) irp = a->irp; /* a wait: the request the routine was handling */
   report(v, r, irp, dev, ev, "bugcheck 0x%X %s: %s", b->code, iosim_bugcheck_name(b->code), b->reason);
 }
 
