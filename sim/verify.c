@@ -354,7 +354,7 @@ static void remember(vrf_t *v, const trc_event_t *ev) {
 
 static void vrf_event(void *ud, const trc_event_t *ev) {
   vrf_t *v = ud;
-  remember(v, ev);
+  if (ev->kind != TRC_RUN_END) remember(v, ev); /* the steps that led somewhere */
   virp_t *st = ev->irp ? irp_state(v, ev->irp) : NULL;
   if (st) st->last_t = ev->t_ns;
   act_t *a;
@@ -568,7 +568,7 @@ void vrf_print_last_steps(const vrf_t *v, sim_t *S, size_t n, FILE *out) {
     const trc_event_t *ev = &v->last[i % LAST_STEPS].ev;
     char irql[16], irp[16];
     snprintf(irp, sizeof irp, ev->irp ? "%u" : "-", ev->irp);
-    fprintf(out, "    #%-6llu %8llu.%03llu us cpu %d %-8s %-6s %-8s irp %-3s %-8s %-20s %s\n",
+    fprintf(out, "    #%-5llu %9llu.%03llu us cpu %d %-8s %-6s %-8s irp %-3s %-8s %-20s %s\n",
             (unsigned long long)ev->seq, (unsigned long long)(ev->t_ns / 1000),
             (unsigned long long)(ev->t_ns % 1000), ev->cpu, ev->cpu >= 0 ? trc_irql_name(ev->irql, irql) : "-",
             ev->cpu >= 0 ? trc_frame_name(ev->frame) : "-", ev->thread ? sim_thread_name(S, ev->thread) : "-",
