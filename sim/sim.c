@@ -129,6 +129,7 @@ void sim_destroy(sim_t *S) {
     free(f);
   }
   for (int i = 0; i < S->nufs; i++) S->ufs_free[i].free(S->ufs_free[i].p);
+  cache_free_all(S);
   for (sim_port_t *p = S->ports, *n; p; p = n) {
     n = p->next;
     while (!list_empty(&p->entries)) free(CONTAINING_RECORD(list_pop_head(&p->entries), port_packet_t, link));

@@ -267,6 +267,7 @@ struct sim {
   PFILE_OBJECT files;
   struct sim_port *ports;
   uint32_t nports;
+  struct sim_fcb *fcbs;      /* cache maps and locks, one per file (cache.c) */
   struct sim_owned { void *p; void (*free)(void *); } ufs_free[8]; /* components to free at the end */
   int nufs;
   /* cancel spin lock */
@@ -361,6 +362,7 @@ void io_stage2(sim_t *S, PIRP irp);      /* IopCompleteRequest body */
 void io_queue_irp_to_thread(sim_t *S, PIRP irp, PKTHREAD t);
 void io_unqueue_irp(sim_t *S, PIRP irp);
 void io_cancel_thread_io(sim_t *S, PKTHREAD t);
+void cache_free_all(sim_t *S);
 static inline PIO_STACK_LOCATION irp_loc(PIRP irp, int k) { return &irp->Stack[k - 1]; }
 
 #endif

@@ -183,6 +183,19 @@ void sim_tag_next_irp(const char *tag);
    of its own (a branch, a counter, a queue): charges the `op` cost. */
 void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ---- The cache and byte-range locks (per file: per device here) ----
+ * CcInitializeCacheMap sets the file object's PrivateCacheMap: from then on
+ * NtReadFile tries fast I/O on a synchronous handle.  The cache remembers
+ * which byte ranges hold data; a lock by another handle makes fast I/O
+ * questionable for the range it covers. */
+void CcInitializeCacheMap(PFILE_OBJECT File);
+void sim_cache_fill(PFILE_OBJECT File, LONGLONG Offset, ULONG Length);
+bool sim_cache_covers(PFILE_OBJECT File, LONGLONG Offset, ULONG Length);
+/* NtLockFile, exclusive: refused (STATUS_LOCK_NOT_GRANTED) on overlap. */
+NTSTATUS NtLockFile(PFILE_OBJECT File, LONGLONG Offset, ULONG Length);
+/* Whether a lock held through another file object covers part of the range. */
+bool sim_range_locked(PFILE_OBJECT File, LONGLONG Offset, ULONG Length);
+
 /* ---- Cancelling I/O ----
  * CancelIo: the calling thread's requests on the file, and it waits for
  * them (polling every 10 ms).  CancelIoEx: any thread's, or only the one

@@ -63,6 +63,10 @@
   X(TRC_PORT_QUEUED, "port-queued")                         \
   X(TRC_PORT_DEQUEUED, "port-dequeued")                     \
   X(TRC_PORT_WAIT, "port-wait")                             \
+  X(TRC_FASTIO, "fast-io")                                  \
+  X(TRC_FASTIO_SERVED, "fast-io-served")                    \
+  X(TRC_FASTIO_DECLINED, "fast-io-declined")                \
+  X(TRC_CACHE, "cache")                                     \
   X(TRC_UFS_REQUEST, "ufs-request")                         \
   X(TRC_UFS_PENDING, "ufs-pending-return")                  \
   X(TRC_UFS_RESPONSE, "ufs-response")                       \

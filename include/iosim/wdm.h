@@ -55,6 +55,7 @@ typedef void *PVOID;
   X(STATUS_INVALID_DEVICE_REQUEST, 0xC0000010)                \
   X(STATUS_CANCELLED, 0xC0000120)                             \
   X(STATUS_NOT_FOUND, 0xC0000225)                             \
+  X(STATUS_LOCK_NOT_GRANTED, 0xC0000055)                      \
   X(STATUS_INTERNAL_ERROR, 0xC00000E5)
 
 /* Statuses are int constants (usable in switch); the conversion of the
@@ -301,9 +302,21 @@ typedef NTSTATUS DRIVER_DISPATCH(PDEVICE_OBJECT Dev, PIRP Irp);
 typedef DRIVER_DISPATCH *PDRIVER_DISPATCH;
 typedef void IO_DPC_ROUTINE(PKDPC Dpc, PDEVICE_OBJECT Dev, PIRP Irp, PVOID Ctx);
 
+/* Fast I/O: a driver's chance to serve a request without an IRP.  Each
+   routine returns TRUE when it handled the request (Iosb filled), FALSE
+   for "build an IRP". */
+typedef BOOLEAN FAST_IO_READ(PFILE_OBJECT File, const LONGLONG *Offset, ULONG Length, BOOLEAN Wait,
+                             ULONG LockKey, PVOID Buffer, PIO_STATUS_BLOCK Iosb, PDEVICE_OBJECT Dev);
+typedef struct FAST_IO_DISPATCH {
+  ULONG SizeOfFastIoDispatch;
+  FAST_IO_READ *FastIoRead;
+  FAST_IO_READ *FastIoWrite;
+} FAST_IO_DISPATCH, *PFAST_IO_DISPATCH;
+
 struct DRIVER_OBJECT {
   const char *DriverName;
   PDEVICE_OBJECT DeviceObject; /* first of the driver's devices */
+  PFAST_IO_DISPATCH FastIoDispatch;
   PDRIVER_DISPATCH MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];
   PVOID DriverExtension;       /* free for the driver's use */
   sim_t *Sim;
@@ -336,6 +349,7 @@ struct FILE_OBJECT {
   NTSTATUS FinalStatus;
   LONGLONG CurrentByteOffset;
   struct { PVOID Port; PVOID Key; } CompletionContext;
+  PVOID PrivateCacheMap;          /* set by CcInitializeCacheMap: the file is cached */
   const char *SimName;
   uint32_t SimId;
   PFILE_OBJECT SimNextFile; /* the simulation's list of files */

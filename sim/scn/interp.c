@@ -13,6 +13,12 @@ typedef struct exec {
   PIRP orig;
   int64_t context;       /* a completion routine's context value */
   bool cancel_owned;     /* the last set/clear-cancel swapped a routine out */
+  /* a fast I/O routine's request (no IRP): */
+  PFILE_OBJECT fast_fo;
+  LONGLONG fast_off;
+  ULONG fast_len;
+  PIO_STATUS_BLOCK fast_iosb;
+  bool fast_handled;
   const routine_t *r;
   NTSTATUS lower;
   bool completed;        /* this routine completed its IRP: do not touch it */
@@ -64,6 +70,18 @@ static bool status_matches(const cond_t *c, NTSTATUS st) {
   return c->cmp == CMP_EQ ? eq : !eq;
 }
 
+/* The file and byte range in question: the fast I/O request, or the IRP's. */
+static bool request_range(const exec_t *x, PFILE_OBJECT *fo, LONGLONG *off, ULONG *len) {
+  if (x->fast_fo) {
+    *fo = x->fast_fo, *off = x->fast_off, *len = x->fast_len;
+    return true;
+  }
+  if (!x->irp) return false;
+  PIO_STACK_LOCATION s = IoGetCurrentIrpStackLocation(x->irp);
+  *fo = s->FileObject, *off = s->Parameters.Read.ByteOffset, *len = s->Parameters.Read.Length;
+  return *fo != NULL;
+}
+
 static bool cond_eval(exec_t *x, const cond_t *c) {
   bool v = false;
   switch (c->kind) {
@@ -74,6 +92,15 @@ static bool cond_eval(exec_t *x, const cond_t *c) {
   case COND_LOWER_STATUS: v = status_matches(c, x->lower); break;
   case COND_CONTEXT: v = cmp_eval(c->cmp, x->context, c->value); break;
   case COND_CANCEL_OWNED: v = x->cancel_owned; break;
+  case COND_CACHED:
+  case COND_LOCKED: {
+    PFILE_OBJECT fo;
+    LONGLONG off;
+    ULONG len;
+    if (!request_range(x, &fo, &off, &len)) break;
+    v = c->kind == COND_CACHED ? sim_cache_covers(fo, off, len) : sim_range_locked(fo, off, len);
+    break;
+  }
   case COND_COUNTER: v = cmp_eval(c->cmp, dev_counter(x->dx, c->name)->value, c->value); break;
   case COND_QUEUE_EMPTY: {
     scr_queue_t *q = dev_queue(x->dx, c->name);
@@ -382,6 +409,33 @@ static void exec_op(exec_t *x, const op_t *o) {
   case OP_CSQ_INSERT: csq_insert(x, o); break;
   case OP_CSQ_REMOVE: csq_remove(x, o); break;
   case OP_SPLIT: exec_split(x, o); break;
+  case OP_FAST_SERVE:
+  case OP_FAST_DECLINE:
+    if (!x->fast_fo) {
+      sim_trace_op(irp, x->dev, "%s: skipped, only a fast I/O routine can do this", o->text);
+      break;
+    }
+    x->returned = true;
+    x->fast_handled = o->kind == OP_FAST_SERVE;
+    if (x->fast_handled) {
+      x->fast_iosb->Status = o->status;
+      x->fast_iosb->Information = o->info == INFO_NUM ? (ULONG_PTR)o->num : x->fast_len;
+    }
+    sim_trace_op(NULL, x->dev, "%s", o->text);
+    break;
+  case OP_CACHE_SETUP:
+  case OP_CACHE_FILL: {
+    PFILE_OBJECT fo;
+    LONGLONG off;
+    ULONG len;
+    if (!request_range(x, &fo, &off, &len)) {
+      sim_trace_op(irp, x->dev, "%s: skipped, no file object", o->text);
+      break;
+    }
+    if (o->kind == OP_CACHE_SETUP) CcInitializeCacheMap(fo);
+    else sim_cache_fill(fo, off, len);
+    break;
+  }
   case OP_NOTE: sim_note("%s", o->name); break;
   default: break; /* program statements never reach a driver */
   }
@@ -452,8 +506,41 @@ static void scr_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   if (r) exec_ops(&x, r->body);
 }
 
+/* FastIoRead / FastIoWrite of a scripted driver: its `fastio` routine,
+   run with no IRP; TRUE when it ended in fast-serve. */
+static BOOLEAN scr_fast_io(PFILE_OBJECT fo, const LONGLONG *off, ULONG len, BOOLEAN wait, ULONG key, PVOID buf,
+                           PIO_STATUS_BLOCK iosb, PDEVICE_OBJECT dev, UCHAR major) {
+  (void)wait, (void)key, (void)buf;
+  scr_dev_t *dx = dev->DeviceExtension;
+  const routine_t *r = NULL;
+  for (const routine_t *k = dx->drv->routines; k; k = k->next)
+    if (k->kind == RT_FASTIO && (k->majors[0] & (1u << major))) r = k;
+  if (!r) return FALSE;
+  exec_t x = exec_for(dev, NULL, r);
+  x.fast_fo = fo, x.fast_off = *off, x.fast_len = len, x.fast_iosb = iosb;
+  exec_ops(&x, r->body);
+  return x.fast_handled;
+}
+
+static BOOLEAN scr_fast_read(PFILE_OBJECT fo, const LONGLONG *off, ULONG len, BOOLEAN wait, ULONG key, PVOID buf,
+                             PIO_STATUS_BLOCK iosb, PDEVICE_OBJECT dev) {
+  return scr_fast_io(fo, off, len, wait, key, buf, iosb, dev, IRP_MJ_READ);
+}
+
+static BOOLEAN scr_fast_write(PFILE_OBJECT fo, const LONGLONG *off, ULONG len, BOOLEAN wait, ULONG key, PVOID buf,
+                              PIO_STATUS_BLOCK iosb, PDEVICE_OBJECT dev) {
+  return scr_fast_io(fo, off, len, wait, key, buf, iosb, dev, IRP_MJ_WRITE);
+}
+
 NTSTATUS scr_driver_entry(PDRIVER_OBJECT drv, PVOID arg) {
-  const driver_decl_t *d = arg;
+  driver_decl_t *d = arg;
+  for (const routine_t *r = d->routines; r; r = r->next)
+    if (r->kind == RT_FASTIO) {
+      d->fastio.SizeOfFastIoDispatch = sizeof d->fastio;
+      if (r->majors[0] & (1u << IRP_MJ_READ)) d->fastio.FastIoRead = scr_fast_read;
+      if (r->majors[0] & (1u << IRP_MJ_WRITE)) d->fastio.FastIoWrite = scr_fast_write;
+      drv->FastIoDispatch = &d->fastio;
+    }
   for (const routine_t *r = d->routines; r; r = r->next) {
     if (r->kind != RT_DISPATCH) continue;
     for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++)

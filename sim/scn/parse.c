@@ -137,7 +137,7 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
     cd->negate = true;
     k++;
   }
-  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp)");
+  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp, cached, locked)");
   if (strcmp(w, "pending-returned") == 0) cd->kind = COND_PENDING_RETURNED, k++;
   else if (strcmp(w, "cancel") == 0) cd->kind = COND_CANCEL, k++;
   else if (strcmp(w, "irp") == 0) cd->kind = COND_HAS_IRP, k++;
@@ -156,6 +156,9 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
       cd->value = need_status(c, k + 2);
     }
     k += 3;
+  } else if (strcmp(w, "cached") == 0 || strcmp(w, "locked") == 0) {
+    cd->kind = w[0] == 'c' ? COND_CACHED : COND_LOCKED; /* the request's byte range */
+    k++;
   } else if (strcmp(w, "cancel-owned") == 0) {
     cd->kind = COND_CANCEL_OWNED; /* the last set/clear-cancel took a routine away */
     k++;
@@ -171,7 +174,7 @@ static void parse_cond(cursor_t *c, op_t *o, int k) {
     cd->value = need_num(c, k + 3, "a count");
     k += 4;
   } else {
-    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp)", w);
+    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp, cached, locked)", w);
   }
   need_end_of_line(c, k);
 }
@@ -209,6 +212,17 @@ static op_t *parse_routine_op(cursor_t *c, const char *w) {
   else if (!strcmp(w, "call-lower")) o = new_op(c, OP_CALL_LOWER);
   else if (!strcmp(w, "clear-cancel")) o = new_op(c, OP_SET_CANCEL); /* IoSetCancelRoutine(Irp, NULL) */
   else if (!strcmp(w, "release-cancel-lock")) o = new_op(c, OP_RELEASE_CANCEL_LOCK);
+  else if (!strcmp(w, "fast-decline")) o = new_op(c, OP_FAST_DECLINE);
+  else if (!strcmp(w, "cache-setup")) o = new_op(c, OP_CACHE_SETUP);
+  else if (!strcmp(w, "cache-fill")) o = new_op(c, OP_CACHE_FILL);
+  else if (!strcmp(w, "fast-serve")) {
+    o = new_op(c, OP_FAST_SERVE);
+    o->status = STATUS_SUCCESS;
+    o->has_status = true;
+    if (TK(L, k)->t != T_END && !is_word(L, k, "info")) o->status = need_status(c, k++);
+    o->info = INFO_LENGTH;
+    k = parse_info(c, o, k);
+  }
   else if (!strcmp(w, "unqueue") || !strcmp(w, "csq-insert") || !strcmp(w, "csq-remove")) {
     o = new_op(c, w[0] == 'u' ? OP_UNQUEUE : w[4] == 'i' ? OP_CSQ_INSERT : OP_CSQ_REMOVE);
     o->name = need_name(c, k++, "a queue name");
@@ -384,6 +398,11 @@ static op_t *parse_program_op(cursor_t *c, const char *w) {
     o = new_op(c, !strcmp(w, "cancel") ? OP_CANCEL_IO_EX : w[7] == 'i' ? OP_CANCEL_IO : OP_CANCEL_SYNC);
     o->name = need_name(c, k++, o->kind == OP_CANCEL_SYNC ? "a thread name" : "a file name");
     if (o->kind == OP_CANCEL_IO_EX && TK(L, k)->t == T_WORD) o->name2 = TK(L, k)->s, k++;
+  } else if (!strcmp(w, "lock")) {
+    o = new_op(c, OP_LOCK); /* LockFileEx, exclusive */
+    o->name = need_name(c, k++, "a file name");
+    o->num2 = need_num(c, k++, "a byte offset");
+    o->num = need_num(c, k++, "a length");
   } else if (!strcmp(w, "associate")) {
     o = new_op(c, OP_ASSOCIATE);
     o->name = need_name(c, k++, "a file name");
@@ -426,7 +445,7 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
        means this block lacks its `end`: say so where it was opened. */
     static const char *const starters[] = {"driver", "device", "thread", "expect", "machine", "include",
                                            "scenario", "event", "port", "usermode-fs", "cost", "dispatch", "completion",
-                                           "isr", "dpc", "cancel", NULL};
+                                           "isr", "dpc", "cancel", "fastio", NULL};
     for (const char *const *s = starters; *s; s++)
       if (!strcmp(w, *s) && !(ctx == CTX_PROGRAM && !strcmp(w, "cancel")))
         perr(c->p, opener.file, opener.line, opener.col, "'%s' block is never closed with 'end' (found '%s' at line %d)",
@@ -467,7 +486,7 @@ static op_t *parse_ops(cursor_t *c, ops_ctx_t ctx, loc_t opener, const char *wha
       if (!o) {
         if (ctx == CTX_ROUTINE)
           ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-        ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, associate, gqcs, post, cancel, cancel-io, cancel-sync, delay, note)", w);
+        ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, gqcs, post, cancel, cancel-io, cancel-sync, delay, note)", w);
       }
     }
     *tail = o;
@@ -491,7 +510,7 @@ static void parse_driver(cursor_t *c) {
   for (;;) {
     if (!next_line(c)) perr(c->p, opener.file, opener.line, opener.col, "'driver %s' block is never closed with 'end'", d->name);
     lexline_t *L = &c->L;
-    const char *w = need_name(c, 0, "dispatch, completion, isr, dpc, cancel or end");
+    const char *w = need_name(c, 0, "dispatch, completion, isr, dpc, cancel, fastio or end");
     if (!strcmp(w, "end")) break;
     static const char *const top[] = {"driver", "device", "thread", "expect", "machine", "include", "scenario",
                                       "event", "port", "usermode-fs", "cost", NULL};
@@ -529,6 +548,18 @@ static void parse_driver(cursor_t *c) {
       for (routine_t *o = d->routines; o; o = o->next)
         if ((o->kind == RT_COMPLETION || o->kind == RT_CANCEL) && !strcmp(o->name, r->name))
           ERR_AT(c, 1, "routine '%s' is already declared in driver %s", r->name, d->name);
+    } else if (!strcmp(w, "fastio")) {
+      /* fastio read|write: the FAST_IO_DISPATCH routine, tried before any
+         IRP for a cached synchronous file; ends in fast-serve or fast-decline */
+      r->kind = RT_FASTIO;
+      int mj = scn_major_parse(need_name(c, 1, "read or write"));
+      if (mj != IRP_MJ_READ && mj != IRP_MJ_WRITE) ERR_AT(c, 1, "fast I/O routines exist for read and write");
+      r->majors[0] = 1u << mj;
+      r->name = TK(L, 1)->s;
+      need_end_of_line(c, 2);
+      for (routine_t *o = d->routines; o; o = o->next)
+        if (o->kind == RT_FASTIO && o->majors[0] == r->majors[0])
+          ERR_AT(c, 1, "driver %s already has a fast I/O %s routine (line %d)", d->name, r->name, o->at.line);
     } else if (!strcmp(w, "isr") || !strcmp(w, "dpc")) {
       r->kind = w[0] == 'i' ? RT_ISR : RT_DPC;
       r->name = TK(L, 0)->s;
@@ -536,7 +567,7 @@ static void parse_driver(cursor_t *c) {
       for (routine_t *o = d->routines; o; o = o->next)
         if (o->kind == r->kind) ERR_AT(c, 0, "driver %s already has an %s routine (line %d)", d->name, w, o->at.line);
     } else {
-      ERR_AT(c, 0, "unknown routine kind '%s' in driver %s (dispatch, completion, isr, dpc, cancel)", w, d->name);
+      ERR_AT(c, 0, "unknown routine kind '%s' in driver %s (dispatch, completion, isr, dpc, cancel, fastio)", w, d->name);
     }
     char what[96];
     snprintf(what, sizeof what, "%s %s", w, r->name);
@@ -931,6 +962,7 @@ static void check_ops(parser_t *p, op_t *o, driver_decl_t *drv, const names_t *f
           perr(p, a->file, a->line, a->col, "no device named '%s' (or write lower / with)", o->names[i]);
       break;
     case OP_CANCEL_IO:
+    case OP_LOCK:
     case OP_CANCEL_IO_EX:
       if (!names_has(files, o->name)) perr(p, a->file, a->line, a->col, "no file named '%s' is opened by any thread", o->name);
       break;

@@ -141,6 +141,11 @@ static void prog_op(prog_t *p, const op_t *o) {
     else sim_trace_op(NULL, NULL, "%s: request %s was never issued", o->text, o->name2);
     break;
   }
+  case OP_LOCK: {
+    PFILE_OBJECT fo = rs_file(rs, o->name);
+    if (fo) NtLockFile(fo, o->num2, (ULONG)o->num);
+    break;
+  }
   case OP_CANCEL_SYNC: NtCancelSynchronousIoFile(sim_thread_by_name(rs->S, o->name)); break;
   case OP_DELAY: sim_delay((uint64_t)o->num); break;
   case OP_NOTE: sim_note("%s", o->name); break;

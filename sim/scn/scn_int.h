@@ -37,9 +37,10 @@ typedef enum {
   OP_DEQUEUE, OP_KWAIT, OP_SIGNAL, OP_CLEAR, OP_IF, OP_COUNTER, OP_DELAY, OP_SEND,
   OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE, OP_SET_CANCEL,
   OP_RELEASE_CANCEL_LOCK, OP_UNQUEUE, OP_CSQ_INSERT, OP_CSQ_REMOVE, OP_SPLIT,
+  OP_FAST_SERVE, OP_FAST_DECLINE, OP_CACHE_SETUP, OP_CACHE_FILL,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
-  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC
+  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK
 } op_kind_t;
 
 typedef enum { RET_STATUS, RET_LOWER, RET_IRP, RET_MORE, RET_CONTINUE } ret_kind_t;
@@ -47,7 +48,7 @@ typedef enum { INFO_KEEP, INFO_NUM, INFO_LENGTH } info_kind_t;
 
 typedef enum {
   COND_PENDING_RETURNED, COND_STATUS, COND_LOWER_STATUS, COND_COUNTER, COND_CANCEL,
-  COND_QUEUE_EMPTY, COND_HAS_IRP, COND_CONTEXT, COND_CANCEL_OWNED
+  COND_QUEUE_EMPTY, COND_HAS_IRP, COND_CONTEXT, COND_CANCEL_OWNED, COND_CACHED, COND_LOCKED
 } cond_kind_t;
 typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } cmp_t;
 
@@ -96,7 +97,7 @@ struct op {
 #define PF_NO_PORT 64      /* hEvent with its low bit set: no completion packet */
 #define PF_DETACHED 128    /* start-io whose interrupt carries no IRP */
 
-typedef enum { RT_DISPATCH, RT_COMPLETION, RT_ISR, RT_DPC, RT_CANCEL } routine_kind_t;
+typedef enum { RT_DISPATCH, RT_COMPLETION, RT_ISR, RT_DPC, RT_CANCEL, RT_FASTIO } routine_kind_t;
 
 typedef struct driver_decl driver_decl_t;
 typedef struct routine {
@@ -114,6 +115,7 @@ struct driver_decl {
   char *name;
   loc_t at;
   routine_t *routines;
+  FAST_IO_DISPATCH fastio; /* filled when the driver loads, if it has fastio routines */
   driver_decl_t *next;
 };
 
