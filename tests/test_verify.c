@@ -5,6 +5,7 @@
  * table; `expect finding` parsing; and the verifier on C drivers written
  * against wdm.h, without the scenario language.  Runs from tests/.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,32 @@ START_TEST(lesson_04_names_the_forgetful_routine) {
   ck_assert_ptr_nonnull(strstr(r.findings[1].what, "thread c waits for h"));
   ck_assert_uint_eq(r.findings[1].seq, 0); /* found at the end of the run */
   scn_result_free(&r);
+}
+END_TEST
+
+/* Every scenario of the lessons, bug and exercise folders: each finding is
+   predicted by an `expect finding` line (what `iosim check` demands). */
+START_TEST(every_scenario_predicts_its_findings) {
+  static const char *const dirs[] = {"../scenarios/lessons", "../scenarios/bugs", "../scenarios/exercises"};
+  int files = 0;
+  for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+    DIR *dir = opendir(dirs[d]);
+    ck_assert_ptr_nonnull(dir);
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+      size_t n = strlen(e->d_name);
+      if (n < 7 || strcmp(e->d_name + n - 6, ".iosim")) continue;
+      char path[512];
+      snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
+      scn_result_t r;
+      run_file(path, &r);
+      ck_assert_msg(r.finding_unexpected == 0, "%s: %d unpredicted finding(s)", path, r.finding_unexpected);
+      scn_result_free(&r);
+      files++;
+    }
+    closedir(dir);
+  }
+  ck_assert_int_ge(files, 2 * VRF_RULE_COUNT + 3);
 }
 END_TEST
 
@@ -263,6 +290,7 @@ static Suite *suite_verify(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, rule_fires_on_bug_not_on_fix, 0, VRF_RULE_COUNT);
   tcase_add_test(tc, lessons_have_no_unpredicted_finding);
+  tcase_add_test(tc, every_scenario_predicts_its_findings);
   tcase_add_test(tc, lesson_04_names_the_forgetful_routine);
   tcase_add_test(tc, findings_are_deterministic);
   tcase_add_test(tc, rule_table);
