@@ -90,6 +90,39 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
   case TRC_WAIT:
     snprintf(b, n, "The thread blocks; its CPU switches to another ready thread or to its idle loop.");
     break;
+  case TRC_PORT_QUEUED:
+    snprintf(b, n, "The request's file is bound to a completion port: instead of an APC to the issuing thread, a packet goes to the port (thread-agnostic I/O); a waiting worker gets it only while fewer workers than the port's concurrency run.");
+    break;
+  case TRC_PORT_DEQUEUED:
+    snprintf(b, n, "GetQueuedCompletionStatus returns a packet; for I/O, this worker thread - not the issuer - writes the I/O status block and frees the IRP.");
+    break;
+  case TRC_PORT_WAIT:
+    snprintf(b, n, "The worker waits on the port. Waiting workers are released last-in first-out, so the most recently idle (warmest) thread goes first.");
+    break;
+  case TRC_CANCEL:
+    snprintf(b, n, "IoCancelIrp sets Irp->Cancel and atomically takes the cancel routine away: whoever swaps it to NULL owns the IRP.");
+    break;
+  case TRC_CANCEL_ROUTINE:
+    snprintf(b, n, "The cancel routine runs at DISPATCH_LEVEL holding the cancel spin lock; it must release it (IoReleaseCancelSpinLock) before completing the IRP as cancelled.");
+    break;
+  case TRC_FASTIO:
+    snprintf(b, n, "A synchronous read on a cached file: before building any IRP, the I/O manager offers it to the file system's fast I/O routine.");
+    break;
+  case TRC_FASTIO_SERVED:
+    snprintf(b, n, "Served straight from the cache: no IRP, no driver below, no pending, no APC - the cheapest I/O there is.");
+    break;
+  case TRC_FASTIO_DECLINED:
+    snprintf(b, n, "Fast I/O said no (not cached, or a byte-range lock makes it questionable): the I/O manager builds an IRP as usual.");
+    break;
+  case TRC_UFS_REQUEST:
+    snprintf(b, n, "The user-mode file system's dispatcher fetched a request; the IRP moved into the kernel's Process table before user mode could see it.");
+    break;
+  case TRC_UFS_PENDING:
+    snprintf(b, n, "The dispatcher's operation returned STATUS_PENDING: its response is emptied, so there is nothing for the kernel to act on.");
+    break;
+  case TRC_UFS_RESPONSE:
+    snprintf(b, n, "A response reaches the kernel: it looks the IRP up by its hint in the Process table; found, it completes it; not found, the response is dropped.");
+    break;
   case TRC_BUGCHECK:
     snprintf(b, n, "Windows would crash here (a bugcheck): the machine stops.");
     break;
