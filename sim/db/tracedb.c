@@ -101,14 +101,18 @@ static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t
   (void)sqlite3_extended_result_codes(db->db, 1);
   /* Another process may be writing a run into the same file. */
   (void)sqlite3_busy_timeout(db->db, 5000);
+  /* No fsync at all: a killed process loses nothing the operating system
+     already has (WAL plus one transaction per run keep the file consistent
+     then); only a power cut could hurt a trace, which is a scratch file
+     that a rerun rebuilds.  The syncs cost more than a small lesson's whole
+     run on these machines (docs/performance.md).  Set first, so that
+     creating the schema does not sync either. */
+  if (!readonly) (void)pragma(db, "PRAGMA synchronous = OFF");
   /* Checked before anything that could write (journal mode included). */
   rc = tdb_schema_prepare(db, path, !readonly);
   /* WAL: readers (pictures, a class's queries) never block the writer, and
-     a killed writer's open transaction is simply not there on reopen.
-     NORMAL is durable enough with WAL: a power cut loses at most the last
-     run, never consistency. */
+     a killed writer's open transaction is simply not there on reopen. */
   if (rc == SIM_OK && !readonly) rc = pragma(db, "PRAGMA journal_mode = WAL");
-  if (rc == SIM_OK && !readonly) rc = pragma(db, "PRAGMA synchronous = NORMAL");
   if (rc != SIM_OK) {
     snprintf(err, errlen, "%s", db->err);
     tracedb_close(db);

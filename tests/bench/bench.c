@@ -369,6 +369,16 @@ static void lessons(void) {
 int main(int argc, char **argv) {
   uint64_t n1 = 1000000, n10 = 10000000, ntr = 200000;
   if (argc > 1 && !strcmp(argv[1], "--quick")) n1 = 100000, n10 = 1000000, ntr = 20000;
+  if (argc > 2 && !strcmp(argv[1], "--traced")) { /* for profilers: one traced run, in this process */
+    result_t r;
+    int p[2];
+    if (pipe(p) != 0) return 1;
+    if (fork() == 0) engine_child(strtoull(argv[2], NULL, 10), "/tmp/iosim-prof.db", p[1]);
+    close(p[1]);
+    if (read(p[0], &r, sizeof r) != (ssize_t)sizeof r) return 1;
+    printf("%llu steps in %.2f s: %.0f rows/s\n", (unsigned long long)r.steps, r.secs, (double)r.steps / r.secs);
+    return 0;
+  }
   if (argc > 2 && !strcmp(argv[1], "--engine")) { /* for profilers: one run, in this process */
     worker_t w[THREADS];
     sim_t *S = engine_machine(strtoull(argv[2], NULL, 10), w);
