@@ -11,6 +11,7 @@
 
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
+#include "iosim/viz.h"
 
 static const char *const usage_main =
     "usage: iosim COMMAND [options]\n"
@@ -18,6 +19,8 @@ static const char *const usage_main =
     "  run FILE     run a scenario and print its trace\n"
     "  check FILE.. run scenarios and print only their expectations\n"
     "  irp          show an IRP from a trace database as WinDbg's !irp would\n"
+    "  viz          draw an IRP's flow, or the machine's timeline (SVG, PNG)\n"
+    "  export       write a trace as Chrome / Perfetto trace-event JSON\n"
     "\n"
     "`iosim COMMAND --help` describes each command.  Exit status: 0 ok,\n"
     "1 an expectation failed, 2 bad input.\n";
@@ -72,6 +75,33 @@ static const char *const usage_irp =
     "routines with their invoke-on flags, pending bits, PendingReturned,\n"
     "Cancel.  --at TIME shows the IRP as it was at that simulated time\n"
     "(e.g. 204us, 204460ns); default: at the end of the run.\n";
+
+static const char *const usage_viz =
+    "usage: iosim viz --db TRACE.db [--run N] --irp K -o OUT.svg|.png|.dot\n"
+    "       iosim viz --db TRACE.db [--run N] --timeline -o OUT.svg|.png|.dot\n"
+    "       iosim viz --db TRACE.db [--run N] --list\n"
+    "\n"
+    "Draws a picture of run N (default: the last run) through Graphviz.\n"
+    "  --irp K       the flow of IRP K (a number, or the scenario's name for\n"
+    "                it, e.g. r1): the issuing thread, the device stack, the\n"
+    "                hardware; numbered arrows down (IoCallDriver), back\n"
+    "                (dispatch returns, STATUS_PENDING in orange) and up (the\n"
+    "                completion walk with its routines), pending marks,\n"
+    "                STATUS_MORE_PROCESSING_REQUIRED stops, sub-requests\n"
+    "  --timeline    one lane per CPU and per thread, frames (thread, ISR,\n"
+    "                DPC, APC, idle) along time, ISR -> DPC -> APC arrows;\n"
+    "                long runs are summarised, and the picture says so\n"
+    "  --list        list the run's IRPs (id, name, major function, issuer)\n"
+    "  -o FILE       the picture; its extension picks the format\n"
+    "docs/diagrams.md explains how to read the pictures.\n";
+
+static const char *const usage_export =
+    "usage: iosim export --db TRACE.db [--run N] --format perfetto -o OUT.json\n"
+    "\n"
+    "Writes run N (default: the last run) as Chrome / Perfetto trace-event\n"
+    "JSON, which opens in ui.perfetto.dev and chrome://tracing: one track\n"
+    "per CPU with a slice per frame (thread, ISR, DPC, APC, idle), one track\n"
+    "per thread with its waits and system calls, each IRP as a flow arrow.\n";
 
 static void print_error(const scn_error_t *e) {
   if (e->line > 0) fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
@@ -377,6 +407,103 @@ static int cmd_irp(int argc, char **argv) {
   return rc == 0 ? 0 : 2;
 }
 
+/* --run and --db, shared by viz and export; returns false (usage printed) on bad input. */
+static bool parse_run(const char *cmd, const char *arg, uint64_t *run) {
+  if (parse_u64(arg, run) && *run > 0) return true;
+  fprintf(stderr, "iosim %s: --run needs a run number (1, 2, ...), not '%s'\n", cmd, arg);
+  return false;
+}
+
+static int cmd_viz(int argc, char **argv) {
+  static const struct option opts[] = {{"db", required_argument, 0, 'd'},   {"run", required_argument, 0, 'r'},
+                                       {"irp", required_argument, 0, 'i'},  {"timeline", no_argument, 0, 't'},
+                                       {"list", no_argument, 0, 'l'},       {"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+  const char *db = NULL, *irp = NULL, *out = NULL;
+  uint64_t run = 0;
+  bool timeline = false, list = false;
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "d:r:i:tlo:h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'd': db = optarg; break;
+    case 'r':
+      if (!parse_run("viz", optarg, &run)) return 2;
+      break;
+    case 'i': irp = optarg; break;
+    case 't': timeline = true; break;
+    case 'l': list = true; break;
+    case 'o': out = optarg; break;
+    case 'h': fputs(usage_viz, stdout); return 0;
+    default: fputs(usage_viz, stderr); return 2;
+    }
+  }
+  int what = (irp != NULL) + timeline + list;
+  if (!db || what != 1 || (!list && !out) || (list && out) || optind != argc) {
+    if (db && what > 1) fputs("iosim viz: choose one of --irp, --timeline and --list\n\n", stderr);
+    fputs(usage_viz, stderr);
+    return 2;
+  }
+  char err[768];
+  int rc;
+  if (list) {
+    rc = viz_list_irps(db, (int64_t)run, stdout, err, sizeof err);
+  } else if (timeline) {
+    rc = viz_timeline(db, (int64_t)run, out, err, sizeof err);
+  } else {
+    uint64_t id = 0;
+    uint32_t k = 0;
+    /* A number is an IRP id; anything else is the scenario's name for it. */
+    if (parse_u64(irp, &id)) {
+      if (id == 0 || id > UINT32_MAX) {
+        fprintf(stderr, "iosim viz: --irp needs an IRP id (1, 2, ...) or name, not '%s'\n", irp);
+        return 2;
+      }
+      k = (uint32_t)id;
+      rc = VIZ_OK;
+    } else {
+      rc = viz_find_irp(db, (int64_t)run, irp, &k, err, sizeof err);
+    }
+    if (rc == VIZ_OK) rc = viz_irp(db, (int64_t)run, k, out, err, sizeof err);
+  }
+  if (rc != VIZ_OK) fprintf(stderr, "%s\n", err);
+  return rc == VIZ_OK ? 0 : 2;
+}
+
+static int cmd_export(int argc, char **argv) {
+  static const struct option opts[] = {{"db", required_argument, 0, 'd'},     {"run", required_argument, 0, 'r'},
+                                       {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+  const char *db = NULL, *format = NULL, *out = NULL;
+  uint64_t run = 0;
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "d:r:f:o:h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'd': db = optarg; break;
+    case 'r':
+      if (!parse_run("export", optarg, &run)) return 2;
+      break;
+    case 'f': format = optarg; break;
+    case 'o': out = optarg; break;
+    case 'h': fputs(usage_export, stdout); return 0;
+    default: fputs(usage_export, stderr); return 2;
+    }
+  }
+  if (!db || !format || !out || optind != argc) {
+    fputs(usage_export, stderr);
+    return 2;
+  }
+  if (strcmp(format, "perfetto") != 0 && strcmp(format, "chrome") != 0) {
+    fprintf(stderr, "iosim export: unknown format '%s' (the one there is: perfetto)\n", format);
+    return 2;
+  }
+  char err[768];
+  int rc = viz_export_perfetto(db, (int64_t)run, out, err, sizeof err);
+  if (rc != VIZ_OK) fprintf(stderr, "%s\n", err);
+  return rc == VIZ_OK ? 0 : 2;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage_main, stderr);
@@ -394,6 +521,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
   if (!strcmp(cmd, "irp")) return cmd_irp(argc - 1, argv + 1);
+  if (!strcmp(cmd, "viz")) return cmd_viz(argc - 1, argv + 1);
+  if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;
 }

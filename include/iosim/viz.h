@@ -1,0 +1,63 @@
+/*
+ * viz.h - pictures and exports drawn from a trace database (written by
+ * `iosim run --db`): the flow of one IRP through its device stack, the
+ * machine's timeline (one lane per CPU and per thread), and the
+ * Chrome / Perfetto trace-event JSON.  Everything here reads only the
+ * database; docs/diagrams.md explains how to read the pictures.
+ *
+ * Every function takes the database path and a run id (0: the last run in
+ * the file), writes out_path completely or not at all (a temporary file in
+ * the same folder, renamed when done), and returns VIZ_OK or a negative
+ * VIZ_E* code with a message "file: what went wrong" in err.
+ */
+#ifndef IOSIM_VIZ_H
+#define IOSIM_VIZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define VIZ_OK 0
+#define VIZ_EINVAL -1 /* bad input: not a trace, no such run or IRP, unknown format */
+#define VIZ_EIO -2    /* the database could not be read or the output written */
+#define VIZ_ENOMEM -3
+
+/* Above this many frames, the timeline is summarised: time is cut into
+   equal bins, each lane stacks per bin the share of time each kind of frame
+   had, and the picture says so ("summarised: N frames merged into M
+   blocks").  Keeps a 100,000-step trace's picture small and fast. */
+#define VIZ_TIMELINE_MAX_FRAMES 400
+/* Thread lanes drawn; further threads share one "other threads" lane. */
+#define VIZ_TIMELINE_MAX_THREADS 24
+
+/* The flow of IRP `irp`: the issuing thread on top, the device stack below
+   it (one node per device, with its driver and stack location, what it did
+   to its location and its pending marks), the hardware at the bottom;
+   numbered arrows for IoCallDriver going down, dispatch routines returning
+   (STATUS_PENDING in orange), the completion walk going up with each
+   completion routine and what it returned, a STATUS_MORE_PROCESSING_REQUIRED
+   stop, re-completions, and requests a driver issued itself (or associated
+   IRPs) as linked sub-flows; a legend.  Format from out_path's extension:
+   .svg, .png (at most 1024 pixels wide) or .dot (the Graphviz source). */
+int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, char *err, size_t errlen);
+
+/* The machine's timeline: one lane per CPU and per thread, frames (thread,
+   ISR, DPC, APC, idle) as blocks along time, thread waits, arrows from an
+   ISR to the DPC it requested and from a DPC to the APC that finished its
+   IRP.  .svg, .png or .dot.  Summarised above VIZ_TIMELINE_MAX_FRAMES. */
+int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, size_t errlen);
+
+/* The Chrome / Perfetto trace-event JSON (.json): CPUs and threads as
+   tracks, one complete slice ("ph":"X", "cat":"frame") per frame, thread
+   waits as slices on the thread tracks, system calls as instant events,
+   and each IRP as a flow through the frames it passed. */
+int viz_export_perfetto(const char *db, int64_t run, const char *out_path, char *err, size_t errlen);
+
+/* The id of the IRP the scenario named `tag` (as in `read f 4096 as r1`). */
+int viz_find_irp(const char *db, int64_t run, const char *tag, uint32_t *irp, char *err, size_t errlen);
+
+/* Lists the run's IRPs, one a line: "id tag major issuer", tag "-" when
+   the scenario gave none. */
+int viz_list_irps(const char *db, int64_t run, FILE *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,743 @@
+/*
+ * test_viz.c - the pictures and the export (include/iosim/viz.h), checked
+ * from the files they write: lessons are run into a trace database in a
+ * temporary folder, then the SVG of the asynchronous-read lesson must be
+ * well-formed XML naming every device, every arrow's label and the pending
+ * marks; the PNG must be a PNG at most 1024 pixels wide; the Perfetto JSON
+ * must parse and have exactly one slice per frame (one per ISR, DPC and APC
+ * step, tiling each CPU's time); a 100,000-step run must give a timeline
+ * that says it was summarised; bad input gets a message and leaves no file.
+ * Runs with the current directory at tests/.
+ */
+#include <ctype.h>
+#include <ftw.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "iosim/scenario.h"
+#include "iosim/tracedb.h"
+#include "iosim/viz.h"
+#include "testlib.h"
+
+/* Graphviz 2.43 leaks inside its HTML-label parser and its plugin
+   configuration (libgvc's own allocator, whose callers LeakSanitizer's fast
+   unwinder cannot see), and fontconfig / pango / glib keep caches for the
+   life of the process; none of it is ours to free.  Leaks of our own graphs
+   (libcgraph) and of viz/ are still reported.
+   Graphviz 2.43 also has its pango plugin remember a font name from the
+   previous context (freed with it), which AddressSanitizer reports when one
+   process lays out a second picture: so each test below draws at most one
+   picture (Check runs every test in its own process). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+  return "leak:libgvc.so\nleak:libfontconfig.so\nleak:libpango\nleak:libcairo.so\nleak:libglib-2.0.so\n"
+         "leak:libgobject-2.0.so\nleak:libharfbuzz\nleak:libgvplugin_pango\n";
+}
+
+/* ---- a temporary folder with a trace in it ---- */
+
+typedef struct fixture {
+  char dir[64];
+  char db[128];
+} fixture_t;
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+  (void)st, (void)flag, (void)f;
+  return remove(p);
+}
+
+static void fixture_end(fixture_t *fx) { nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS); }
+
+static void path_in(const fixture_t *fx, const char *name, char *out, size_t n) {
+  snprintf(out, n, "%s/%s", fx->dir, name);
+}
+
+/* Runs scenario `path` (seed from the file) into fx->db. */
+static void record(fixture_t *fx, const char *path, const char *extra_dir) {
+  scn_error_t err;
+  scn_t *sc = scn_load(path, extra_dir, &err);
+  ck_assert_msg(sc != NULL, "%s:%d: %s", err.file, err.line, err.msg);
+  char e[512];
+  tracedb_hooks_t h = {.scenario_path = scn_path(sc), .text_hash = scn_hash(sc), .seed = scn_seed(sc)};
+  h.db = tracedb_open(fx->db, e, sizeof e);
+  ck_assert_msg(h.db != NULL, "%s", e);
+  scn_run_opts_t o = {.on_start = tracedb_on_start, .on_finish = tracedb_on_finish, .ud = &h};
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, &o, &r, &err), 0);
+  ck_assert_msg(h.rc == 0, "%s", h.err);
+  scn_result_free(&r);
+  tracedb_close(h.db);
+  scn_free(sc);
+}
+
+static void fixture_begin(fixture_t *fx, const char *lesson) {
+  snprintf(fx->dir, sizeof fx->dir, "/tmp/iosim-viz-XXXXXX");
+  ck_assert(mkdtemp(fx->dir) != NULL);
+  path_in(fx, "trace.db", fx->db, sizeof fx->db);
+  if (lesson) {
+    char p[256];
+    snprintf(p, sizeof p, "../scenarios/lessons/%s.iosim", lesson);
+    record(fx, p, NULL);
+  }
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  ck_assert(s != NULL);
+  ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  if (len) *len = (size_t)n;
+  return s;
+}
+
+static int64_t query_int(const char *db, const char *sql) {
+  sqlite3 *h = NULL;
+  ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  ck_assert_msg(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(h));
+  ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+/* ---- XML well-formedness: tags nest and match, attributes are quoted,
+   entities are complete ---- */
+
+static const char *xml_entity(const char *p) {
+  /* p at '&'; returns past ';' or NULL. */
+  p++;
+  if (*p == '#') {
+    p++;
+    if (*p == 'x') {
+      p++;
+      if (!isxdigit((unsigned char)*p)) return NULL;
+      while (isxdigit((unsigned char)*p)) p++;
+    } else {
+      if (!isdigit((unsigned char)*p)) return NULL;
+      while (isdigit((unsigned char)*p)) p++;
+    }
+  } else {
+    if (!isalpha((unsigned char)*p)) return NULL;
+    while (isalnum((unsigned char)*p)) p++;
+  }
+  return *p == ';' ? p + 1 : NULL;
+}
+
+static bool xml_well_formed(const char *s, char *why, size_t n) {
+  char stack[64][48];
+  int depth = 0, roots = 0;
+  const char *p = s;
+  while (*p) {
+    if (*p == '&') {
+      if (!(p = xml_entity(p))) return snprintf(why, n, "bad entity"), false;
+      continue;
+    }
+    if (*p != '<') {
+      p++;
+      continue;
+    }
+    if (!strncmp(p, "<?", 2)) {
+      if (!(p = strstr(p, "?>"))) return snprintf(why, n, "unclosed <?"), false;
+      p += 2;
+    } else if (!strncmp(p, "<!--", 4)) {
+      if (!(p = strstr(p + 4, "-->"))) return snprintf(why, n, "unclosed comment"), false;
+      p += 3;
+    } else if (!strncmp(p, "<!", 2)) {
+      if (!(p = strchr(p, '>'))) return snprintf(why, n, "unclosed <!"), false;
+      p++;
+    } else if (p[1] == '/') {
+      p += 2;
+      size_t l = strcspn(p, " \t\r\n>");
+      if (!depth || strlen(stack[depth - 1]) != l || strncmp(stack[depth - 1], p, l))
+        return snprintf(why, n, "</%.*s> does not close <%s>", (int)l, p, depth ? stack[depth - 1] : "nothing"), false;
+      depth--;
+      p += l;
+      while (isspace((unsigned char)*p)) p++;
+      if (*p++ != '>') return snprintf(why, n, "bad end tag"), false;
+    } else {
+      p++;
+      size_t l = strcspn(p, " \t\r\n/>");
+      if (!l || l >= sizeof stack[0]) return snprintf(why, n, "bad tag name"), false;
+      char name[48];
+      snprintf(name, sizeof name, "%.*s", (int)l, p);
+      p += l;
+      for (;;) {
+        while (isspace((unsigned char)*p)) p++;
+        if (*p == '>' || (*p == '/' && p[1] == '>')) break;
+        size_t al = strcspn(p, " \t\r\n=/>");
+        if (!al) return snprintf(why, n, "bad attribute in <%s>", name), false;
+        p += al;
+        if (*p++ != '=') return snprintf(why, n, "attribute without value in <%s>", name), false;
+        char q = *p++;
+        if (q != '"' && q != '\'') return snprintf(why, n, "unquoted attribute in <%s>", name), false;
+        while (*p && *p != q) {
+          if (*p == '<') return snprintf(why, n, "'<' in an attribute of <%s>", name), false;
+          if (*p == '&') {
+            if (!(p = xml_entity(p))) return snprintf(why, n, "bad entity in <%s>", name), false;
+          } else {
+            p++;
+          }
+        }
+        if (*p++ != q) return snprintf(why, n, "unclosed attribute in <%s>", name), false;
+      }
+      if (*p == '/') {
+        p += 2;
+        if (!depth) roots++;
+      } else {
+        p++;
+        if (!depth) roots++;
+        if (depth == 64) return snprintf(why, n, "too deep"), false;
+        snprintf(stack[depth++], sizeof stack[0], "%s", name);
+      }
+    }
+  }
+  if (depth) return snprintf(why, n, "<%s> never closed", stack[depth - 1]), false;
+  if (roots != 1) return snprintf(why, n, "%d root elements", roots), false;
+  return true;
+}
+
+static char *read_svg(const char *path) {
+  char *s = slurp(path, NULL);
+  char why[128];
+  ck_assert_msg(xml_well_formed(s, why, sizeof why), "%s is not well-formed XML: %s", path, why);
+  ck_assert_msg(strstr(s, "<svg") != NULL, "%s is not SVG", path);
+  return s;
+}
+
+static void assert_has(const char *text, const char *what, const char *where) {
+  ck_assert_msg(strstr(text, what) != NULL, "%s does not show '%s'", where, what);
+}
+
+static int count_of(const char *text, const char *what) {
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, what)); p += strlen(what)) n++;
+  return n;
+}
+
+/* ---- the IRP flow ---- */
+
+START_TEST(irp_svg_of_the_async_read) {
+  fixture_t fx;
+  fixture_begin(&fx, "02-async-read");
+  char out[160], err[512];
+  path_in(&fx, "irp.svg", out, sizeof out);
+  uint32_t irp = 0;
+  ck_assert_int_eq(viz_find_irp(fx.db, 0, "r1", &irp, err, sizeof err), VIZ_OK);
+  ck_assert_int_eq(viz_irp(fx.db, 0, irp, out, err, sizeof err), VIZ_OK);
+  char *svg = read_svg(out);
+  /* Every device, with its driver and stack location; the thread; the hardware. */
+  const char *devices[] = {"fs0", "vol0", "disk0", "\\Driver\\fsd", "\\Driver\\volume", "\\Driver\\disk",
+                           "stack location", "thread app", "hardware of disk0"};
+  for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) assert_has(svg, devices[i], "the IRP picture");
+  /* Every arrow's label: the calls, the returns, the hardware, the walk, stage 2. */
+  const char *labels[] = {"IoCallDriver(", "returns", "STATUS_PENDING", "starts the device", "interrupt: ISR",
+                          "the ISR queues a DPC", "IoCompleteRequest", "completion routine", "PendingReturned=1",
+                          "routine returned", "walk done", "special kernel APC", "stage 2", "IoStatus",
+                          "DISPATCH_LEVEL", "PASSIVE_LEVEL", "APC_LEVEL", "DIRQL5", "CPU 0"};
+  for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) assert_has(svg, labels[i], "the IRP picture");
+  ck_assert_int_eq(count_of(svg, "IoCallDriver("), 3);
+  ck_assert_int_eq(count_of(svg, "STATUS_PENDING"), 5); /* three returns, the system call, the legend */
+  /* The time of every step the arrows stand for, as the console prints it. */
+  sqlite3 *h = NULL;
+  ck_assert_int_eq(sqlite3_open_v2(fx.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT t_ns, kind FROM event WHERE irp = ?1 AND kind IN ('call-driver',"
+                                         " 'dispatch-return', 'hw-start', 'isr', 'dpc', 'complete',"
+                                         " 'completion-routine', 'apc', 'stage2')", -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_int64(st, 1, irp);
+  int steps = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t t = sqlite3_column_int64(st, 0);
+    char want[48];
+    snprintf(want, sizeof want, "%lld.%03lld us", (long long)(t / 1000), (long long)(t % 1000));
+    ck_assert_msg(strstr(svg, want) != NULL, "no label with the time of %s (%s)", sqlite3_column_text(st, 1), want);
+    steps++;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  ck_assert_int_ge(steps, 12);
+  /* Numbered arrows 1..11, the pending marks of disk0 (dispatch) and fs0 (its routine), the legend. */
+  for (int i = 1; i <= 11; i++) {
+    char num[32];
+    snprintf(num, sizeof num, ">%d</text>", i);
+    ck_assert_msg(strstr(svg, num) != NULL, "no arrow numbered %d", i);
+  }
+  ck_assert_int_eq(count_of(svg, ">PENDING</text>"), 2 + 1); /* two marks and the legend */
+  assert_has(svg, "IoMarkIrpPending in dispatch", "the IRP picture");
+  assert_has(svg, "IoMarkIrpPending in its completion routine", "the IRP picture");
+  assert_has(svg, "How to read it", "the IRP picture");
+  free(svg);
+  fixture_end(&fx);
+}
+END_TEST
+
+/* PNG: the signature, an IHDR no wider than a projector's 1024 pixels, IEND last. */
+START_TEST(irp_png_renders) {
+  fixture_t fx;
+  fixture_begin(&fx, "02-async-read");
+  char out[160], err[512];
+  path_in(&fx, "irp.png", out, sizeof out);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 2, out, err, sizeof err), VIZ_OK);
+  size_t n;
+  unsigned char *p = (unsigned char *)slurp(out, &n);
+  ck_assert_uint_gt(n, 1000);
+  ck_assert(!memcmp(p, "\x89PNG\r\n\x1a\n", 8));
+  ck_assert(!memcmp(p + 12, "IHDR", 4));
+  uint32_t w = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
+  uint32_t hgt = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 | (uint32_t)p[22] << 8 | p[23];
+  ck_assert_uint_gt(w, 500);
+  ck_assert_uint_le(w, 1024);
+  ck_assert_uint_gt(hgt, 300);
+  ck_assert(!memcmp(p + n - 8, "IEND", 4));
+  free(p);
+  fixture_end(&fx);
+}
+END_TEST
+
+/* Lesson 3: the stop, the re-completion, the driver's own IRP as a sub-flow. */
+START_TEST(irp_stop_and_subflow) {
+  fixture_t fx;
+  fixture_begin(&fx, "03-more-processing");
+  char out[160], err[512];
+  path_in(&fx, "irp.svg", out, sizeof out);
+  uint32_t irp = 0;
+  ck_assert_int_eq(viz_find_irp(fx.db, 0, "r1", &irp, err, sizeof err), VIZ_OK);
+  ck_assert_int_eq(viz_irp(fx.db, 0, irp, out, err, sizeof err), VIZ_OK);
+  char *svg = read_svg(out);
+  ck_assert_int_eq(count_of(svg, ">STOP</text>"), 2 + 1); /* r1's walk, r2's walk, the legend */
+  assert_has(svg, "STATUS_MORE_PROCESSING_REQUIRED", "lesson 3");
+  assert_has(svg, "owns IRP 2 again", "lesson 3");
+  assert_has(svg, "completes it again", "lesson 3");
+  assert_has(svg, "allocates IRP 3 (r2)", "lesson 3");
+  assert_has(svg, "sends its own IRP", "lesson 3");
+  assert_has(svg, "[r2]", "lesson 3");
+  free(svg);
+  fixture_end(&fx);
+}
+END_TEST
+
+/* Every lesson's main IRP draws (the .dot source is Graphviz text), and so
+   does its timeline. */
+static const char *const lessons[] = {"01-sync-read", "02-async-read", "03-more-processing",
+                                      "04-pending-propagation", "05-forward-sync", "06-two-cpus"};
+
+START_TEST(every_lesson_draws_its_irp) {
+  fixture_t fx;
+  fixture_begin(&fx, lessons[_i]);
+  char out[160], err[512];
+  path_in(&fx, "irp.dot", out, sizeof out);
+  uint32_t irp = 0;
+  const char *tag = _i == 3 ? "rc" : "r1";
+  ck_assert_int_eq(viz_find_irp(fx.db, 0, tag, &irp, err, sizeof err), VIZ_OK);
+  ck_assert_msg(viz_irp(fx.db, 0, irp, out, err, sizeof err) == VIZ_OK, "%s", err);
+  char *dot = slurp(out, NULL);
+  ck_assert(!strncmp(dot, "digraph irp {", 13));
+  free(dot);
+  fixture_end(&fx);
+}
+END_TEST
+
+START_TEST(every_lesson_draws_its_timeline) {
+  fixture_t fx;
+  fixture_begin(&fx, lessons[_i]);
+  char out[160], err[512];
+  path_in(&fx, "timeline.svg", out, sizeof out);
+  ck_assert_msg(viz_timeline(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  free(read_svg(out));
+  fixture_end(&fx);
+}
+END_TEST
+
+/* ---- the timeline ---- */
+
+START_TEST(timeline_of_the_async_read) {
+  fixture_t fx;
+  fixture_begin(&fx, "02-async-read");
+  char out[160], err[512];
+  path_in(&fx, "machine.svg", out, sizeof out);
+  ck_assert_int_eq(viz_timeline(fx.db, 0, out, err, sizeof err), VIZ_OK);
+  char *svg = read_svg(out);
+  const char *want[] = {"CPU 0", "CPU 1", "thread app", ">ISR</text>", ">DPC</text>", ">APC app</text>", ">idle</text>",
+                        "waiting", "ISR queued this DPC", "not to scale"};
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) assert_has(svg, want[i], "the timeline");
+  int64_t end = query_int(fx.db, "SELECT end_ns FROM run");
+  char end_tick[48];
+  snprintf(end_tick, sizeof end_tick, ">%lld.%03lld us</text>", (long long)(end / 1000), (long long)(end % 1000));
+  assert_has(svg, end_tick, "the timeline's axis");
+  ck_assert_ptr_null(strstr(svg, "summarised"));
+  free(svg);
+  fixture_end(&fx);
+}
+END_TEST
+
+START_TEST(timeline_png_renders) {
+  fixture_t fx;
+  fixture_begin(&fx, "06-two-cpus");
+  char out[160], err[512];
+  path_in(&fx, "machine.png", out, sizeof out);
+  ck_assert_msg(viz_timeline(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  size_t n;
+  char *p = slurp(out, &n);
+  ck_assert(n > 1000 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8) && !memcmp(p + n - 8, "IEND", 4));
+  free(p);
+  fixture_end(&fx);
+}
+END_TEST
+
+/* 100,000 steps and more: summarised, and the picture says so. */
+START_TEST(timeline_of_a_huge_trace_is_summarised) {
+  fixture_t fx;
+  fixture_begin(&fx, NULL);
+  char lib[PATH_MAX], scn[160];
+  ck_assert(realpath("../scenarios/lib", lib) != NULL);
+  path_in(&fx, "many-reads.iosim", scn, sizeof scn);
+  FILE *f = fopen(scn, "w");
+  ck_assert(f != NULL);
+  fprintf(f,
+          "scenario \"Many asynchronous reads\"\n"
+          "machine cpus 2 seed 1\n"
+          "include \"%s/disk.iosim\"\ninclude \"%s/volume.iosim\"\ninclude \"%s/fsd.iosim\"\n"
+          "device disk0 driver disk latency 3us cpu 0 irql 5\n"
+          "device vol0 driver volume on disk0\ndevice fs0 driver fsd on vol0\n"
+          "event done\n"
+          "thread app\n  open f fs0 overlapped\n  repeat 2600\n    read f 512 event done\n    wait done\n  end\nend\n",
+          lib, lib, lib);
+  fclose(f);
+  record(&fx, scn, lib);
+  ck_assert_int_ge(query_int(fx.db, "SELECT count(*) FROM event"), 100000);
+  char out[160], err[512];
+  path_in(&fx, "machine.svg", out, sizeof out);
+  ck_assert_msg(viz_timeline(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  char *svg = read_svg(out);
+  assert_has(svg, "summarised: ", "the huge timeline");
+  assert_has(svg, " frames merged into ", "the huge timeline");
+  free(svg);
+  fixture_end(&fx);
+}
+END_TEST
+
+/* ---- a small JSON reader, enough to check the export ---- */
+
+typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype_t;
+
+typedef struct jval {
+  jtype_t t;
+  double num;
+  char *str; /* J_STR */
+  char *key; /* as an object member */
+  struct jval *kid;
+  size_t nkid;
+} jval_t;
+
+typedef struct jp {
+  const char *p;
+  bool bad;
+} jp_t;
+
+static void jws(jp_t *j) {
+  while (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t') j->p++;
+}
+
+static char *jstring(jp_t *j) {
+  if (*j->p != '"') {
+    j->bad = true;
+    return NULL;
+  }
+  j->p++;
+  size_t cap = 16, n = 0;
+  char *s = malloc(cap);
+  while (*j->p && *j->p != '"') {
+    char c = *j->p++;
+    if (c == '\\') {
+      c = *j->p++;
+      if (c == 'u') {
+        for (int i = 0; i < 4; i++)
+          if (!isxdigit((unsigned char)*j->p++)) j->bad = true;
+        c = '?';
+      } else if (!strchr("\"\\/bfnrt", c)) {
+        j->bad = true;
+      }
+    } else if ((unsigned char)c < 0x20) {
+      j->bad = true;
+    }
+    if (n + 2 > cap) s = realloc(s, cap *= 2);
+    s[n++] = c;
+  }
+  if (*j->p != '"') j->bad = true;
+  else j->p++;
+  s[n] = '\0';
+  return s;
+}
+
+static void jparse(jp_t *j, jval_t *v, int depth);
+
+static void jadd(jp_t *j, jval_t *v, char *key, int depth) {
+  v->kid = realloc(v->kid, (v->nkid + 1) * sizeof *v->kid);
+  jval_t *k = &v->kid[v->nkid++];
+  memset(k, 0, sizeof *k);
+  k->key = key;
+  jparse(j, k, depth + 1);
+}
+
+static void jparse(jp_t *j, jval_t *v, int depth) {
+  jws(j);
+  if (depth > 32) {
+    j->bad = true;
+    return;
+  }
+  char c = *j->p;
+  if (c == '{' || c == '[') {
+    v->t = c == '{' ? J_OBJ : J_ARR;
+    j->p++;
+    jws(j);
+    if (*j->p == (c == '{' ? '}' : ']')) {
+      j->p++;
+      return;
+    }
+    for (;;) {
+      char *key = NULL;
+      if (c == '{') {
+        jws(j);
+        key = jstring(j);
+        jws(j);
+        if (*j->p++ != ':') j->bad = true;
+      }
+      jadd(j, v, key, depth);
+      jws(j);
+      if (*j->p == ',') {
+        j->p++;
+        continue;
+      }
+      if (*j->p++ != (c == '{' ? '}' : ']')) j->bad = true;
+      return;
+    }
+  } else if (c == '"') {
+    v->t = J_STR;
+    v->str = jstring(j);
+  } else if (!strncmp(j->p, "true", 4) || !strncmp(j->p, "null", 4)) {
+    v->t = c == 't' ? J_BOOL : J_NULL;
+    j->p += 4;
+  } else if (!strncmp(j->p, "false", 5)) {
+    v->t = J_BOOL;
+    j->p += 5;
+  } else {
+    char *end;
+    v->t = J_NUM;
+    v->num = strtod(j->p, &end);
+    if (end == j->p) j->bad = true;
+    j->p = end;
+  }
+  if (j->bad && !*j->p) return;
+}
+
+static void jfree(jval_t *v) {
+  for (size_t i = 0; i < v->nkid; i++) jfree(&v->kid[i]);
+  free(v->kid);
+  free(v->str);
+  free(v->key);
+}
+
+static const jval_t *jget(const jval_t *o, const char *key) {
+  if (o->t != J_OBJ) return NULL;
+  for (size_t i = 0; i < o->nkid; i++)
+    if (!strcmp(o->kid[i].key, key)) return &o->kid[i];
+  return NULL;
+}
+
+static const char *jstr(const jval_t *o, const char *key) {
+  const jval_t *v = jget(o, key);
+  return v && v->t == J_STR ? v->str : "";
+}
+
+static int64_t jns(const jval_t *o, const char *key) {
+  const jval_t *v = jget(o, key);
+  ck_assert_msg(v && v->t == J_NUM, "no number '%s'", key);
+  return (int64_t)(v->num * 1000.0 + (v->num >= 0 ? 0.5 : -0.5)); /* microseconds to ns */
+}
+
+typedef struct slice {
+  int64_t ts, dur;
+  int tid;
+} slice_t;
+
+static int cmp_slice(const void *a, const void *b) {
+  const slice_t *x = a, *y = b;
+  if (x->tid != y->tid) return x->tid - y->tid;
+  return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static void check_perfetto(const char *lesson) {
+  fixture_t fx;
+  fixture_begin(&fx, lesson);
+  char out[160], err[512];
+  path_in(&fx, "trace.json", out, sizeof out);
+  ck_assert_msg(viz_export_perfetto(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  char *text = slurp(out, NULL);
+  jp_t j = {.p = text};
+  jval_t root = {0};
+  jparse(&j, &root, 0);
+  jws(&j);
+  ck_assert_msg(!j.bad && !*j.p, "%s does not parse as JSON (near byte %ld)", out, (long)(j.p - text));
+  const jval_t *evs = jget(&root, "traceEvents");
+  ck_assert(evs && evs->t == J_ARR);
+  int64_t end_ns = query_int(fx.db, "SELECT end_ns FROM run");
+  int64_t isr = query_int(fx.db, "SELECT count(*) FROM event WHERE kind = 'isr'");
+  int64_t dpc = query_int(fx.db, "SELECT count(*) FROM event WHERE kind = 'dpc'");
+  int64_t apc = query_int(fx.db, "SELECT count(*) FROM event WHERE kind = 'apc'");
+  int64_t cpus_used = query_int(fx.db, "SELECT count(DISTINCT cpu) FROM event WHERE cpu IS NOT NULL");
+  slice_t *sl = calloc(evs->nkid + 1, sizeof *sl);
+  size_t ns = 0;
+  int64_t n_isr = 0, n_dpc = 0, n_apc = 0, flows_s = 0, flows_f = 0, thread_names = 0;
+  for (size_t i = 0; i < evs->nkid; i++) {
+    const jval_t *e = &evs->kid[i];
+    const char *ph = jstr(e, "ph");
+    if (!strcmp(ph, "M") && !strcmp(jstr(e, "name"), "thread_name")) thread_names++;
+    if (!strcmp(ph, "s")) flows_s++;
+    if (!strcmp(ph, "f")) flows_f++;
+    if (strcmp(ph, "X") != 0 || strcmp(jstr(e, "cat"), "frame") != 0) continue;
+    const jval_t *args = jget(e, "args");
+    const char *frame = args ? jstr(args, "frame") : "";
+    n_isr += !strcmp(frame, "ISR");
+    n_dpc += !strcmp(frame, "DPC");
+    n_apc += !strcmp(frame, "APC");
+    ck_assert_int_eq(jget(e, "pid")->num, 1);
+    sl[ns++] = (slice_t){.ts = jns(e, "ts"), .dur = jns(e, "dur"), .tid = (int)jget(e, "tid")->num};
+  }
+  /* One slice per ISR, DPC and APC that ran... */
+  ck_assert_int_eq(n_isr, isr);
+  ck_assert_int_eq(n_dpc, dpc);
+  ck_assert_int_eq(n_apc, apc);
+  /* ...and the slices of each CPU tile its time to the end of the run:
+     no overlap, no gap, so every frame is one slice and no more. */
+  qsort(sl, ns, sizeof *sl, cmp_slice);
+  int64_t tracks = 0;
+  for (size_t i = 0; i < ns; i++) {
+    ck_assert_int_ge(sl[i].dur, 0);
+    bool last = i + 1 == ns || sl[i + 1].tid != sl[i].tid;
+    if (i == 0 || sl[i - 1].tid != sl[i].tid) tracks++;
+    if (!last) ck_assert_msg(sl[i].ts + sl[i].dur == sl[i + 1].ts, "CPU track %d: a gap or overlap at %lld ns",
+                             sl[i].tid, (long long)(sl[i].ts + sl[i].dur));
+    else ck_assert_int_eq(sl[i].ts + sl[i].dur, end_ns);
+  }
+  ck_assert_int_eq(tracks, cpus_used);
+  const jval_t *other = jget(&root, "otherData");
+  ck_assert(other != NULL);
+  ck_assert_int_eq(atoll(jstr(other, "frames")), (long long)ns);
+  ck_assert_int_ge(thread_names, 2);        /* CPUs and threads are named tracks */
+  ck_assert_int_ge(flows_s, 1);             /* IRPs as flows */
+  ck_assert_int_eq(flows_s, flows_f);
+  free(sl);
+  jfree(&root);
+  free(text);
+  fixture_end(&fx);
+}
+
+START_TEST(perfetto_one_slice_per_frame) {
+  static const char *const with_irps[] = {"02-async-read", "03-more-processing", "04-pending-propagation",
+                                          "06-two-cpus"};
+  check_perfetto(with_irps[_i]);
+}
+END_TEST
+
+/* ---- bad input: a message, and no file ---- */
+
+START_TEST(bad_input_is_reported) {
+  fixture_t fx;
+  fixture_begin(&fx, "01-sync-read");
+  char out[160], err[512];
+  path_in(&fx, "irp.pdf", out, sizeof out);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 2, out, err, sizeof err), VIZ_EINVAL);
+  ck_assert_msg(strstr(err, "unknown picture format '.pdf'") != NULL, "%s", err);
+  ck_assert_int_ne(access(out, F_OK), 0);
+
+  path_in(&fx, "irp.svg", out, sizeof out);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 99, out, err, sizeof err), VIZ_EINVAL);
+  ck_assert_msg(strstr(err, "has no IRP 99") != NULL && !strncmp(err, fx.db, strlen(fx.db)), "%s", err);
+  ck_assert_int_eq(viz_irp(fx.db, 7, 2, out, err, sizeof err), VIZ_EINVAL);
+  ck_assert_msg(strstr(err, "no run 7") != NULL, "%s", err);
+  uint32_t k;
+  ck_assert_int_eq(viz_find_irp(fx.db, 0, "nope", &k, err, sizeof err), VIZ_EINVAL);
+  ck_assert_msg(strstr(err, "no IRP named 'nope'") != NULL, "%s", err);
+  ck_assert_int_ne(access(out, F_OK), 0);
+
+  /* A file that is not a trace. */
+  char junk[160];
+  path_in(&fx, "junk.db", junk, sizeof junk);
+  FILE *f = fopen(junk, "w");
+  fputs("not a database at all, just some text that is long enough to be a header", f);
+  fclose(f);
+  ck_assert_int_eq(viz_timeline(junk, 0, out, err, sizeof err), VIZ_EINVAL);
+  ck_assert_msg(strstr(err, "not an iosim trace") != NULL, "%s", err);
+  ck_assert_int_eq(viz_export_perfetto(fx.db, 0, out, err, sizeof err), VIZ_EINVAL); /* .svg is not JSON */
+  ck_assert_int_ne(access(out, F_OK), 0);
+
+  /* An existing picture is replaced whole, or left as it was. */
+  f = fopen(out, "w");
+  fputs("old", f);
+  fclose(f);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 99, out, err, sizeof err), VIZ_EINVAL);
+  char *old = slurp(out, NULL);
+  ck_assert_str_eq(old, "old");
+  free(old);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 2, out, err, sizeof err), VIZ_OK);
+  free(read_svg(out));
+
+  /* A folder that does not exist. */
+  path_in(&fx, "no/such/dir/irp.svg", out, sizeof out);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 2, out, err, sizeof err), VIZ_EIO);
+  ck_assert_msg(strstr(err, "cannot write") != NULL, "%s", err);
+  /* Nothing but what the test made is left in the folder (no temporary files). */
+  ck_assert_int_eq(query_int(fx.db, "SELECT count(*) FROM run"), 1);
+  fixture_end(&fx);
+}
+END_TEST
+
+START_TEST(list_irps) {
+  fixture_t fx;
+  fixture_begin(&fx, "03-more-processing");
+  char out[160], err[512];
+  path_in(&fx, "list.txt", out, sizeof out);
+  FILE *f = fopen(out, "w");
+  ck_assert_int_eq(viz_list_irps(fx.db, 0, f, err, sizeof err), VIZ_OK);
+  fclose(f);
+  char *text = slurp(out, NULL);
+  assert_has(text, "2 r1 IRP_MJ_READ thread app", "the list");
+  assert_has(text, "3 r2 IRP_MJ_READ driver", "the list");
+  free(text);
+  fixture_end(&fx);
+}
+END_TEST
+
+TEST_SUITE(viz_suite)
+static Suite *viz_suite(void) {
+  Suite *s = suite_create("viz");
+  TCase *t = tcase_create("pictures");
+  tcase_set_timeout(t, 60);
+  tcase_add_test(t, irp_svg_of_the_async_read);
+  tcase_add_test(t, irp_png_renders);
+  tcase_add_test(t, irp_stop_and_subflow);
+  tcase_add_loop_test(t, every_lesson_draws_its_irp, 0, 6);
+  tcase_add_loop_test(t, every_lesson_draws_its_timeline, 0, 6);
+  tcase_add_test(t, timeline_png_renders);
+  tcase_add_test(t, timeline_of_the_async_read);
+  tcase_add_test(t, timeline_of_a_huge_trace_is_summarised);
+  tcase_add_loop_test(t, perfetto_one_slice_per_frame, 0, 4);
+  tcase_add_test(t, bad_input_is_reported);
+  tcase_add_test(t, list_irps);
+  suite_add_tcase(s, t);
+  return s;
+}

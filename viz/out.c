@@ -1,0 +1,217 @@
+/*
+ * out.c - the plumbing every picture shares: a growable string, HTML and
+ * JSON escaping, the output format from a file's extension, files written
+ * whole or not at all, and the Graphviz calls (layout, render) with their
+ * failures turned into messages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "viz_int.h"
+
+/* ---- strings ---- */
+
+static bool reserve(vz_str_t *b, size_t more) {
+  if (b->oom) return false;
+  if (b->len + more + 1 <= b->cap) return true;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + more + 1) cap *= 2;
+  char *s = realloc(b->s, cap);
+  if (!s) {
+    b->oom = true;
+    return false;
+  }
+  b->s = s;
+  b->cap = cap;
+  return true;
+}
+
+static void put_n(vz_str_t *b, const char *s, size_t n) {
+  if (!reserve(b, n)) return;
+  memcpy(b->s + b->len, s, n);
+  b->len += n;
+  b->s[b->len] = '\0';
+}
+
+void vz_puts(vz_str_t *b, const char *s) { put_n(b, s, strlen(s)); }
+
+void vz_printf(vz_str_t *b, const char *fmt, ...) {
+  char small[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof small) {
+    put_n(b, small, (size_t)n);
+    return;
+  }
+  if (!reserve(b, (size_t)n)) return;
+  va_start(ap, fmt);
+  vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+void vz_put_html(vz_str_t *b, const char *s) {
+  for (; *s; s++) {
+    switch (*s) {
+    case '&': vz_puts(b, "&amp;"); break;
+    case '<': vz_puts(b, "&lt;"); break;
+    case '>': vz_puts(b, "&gt;"); break;
+    case '"': vz_puts(b, "&quot;"); break;
+    default: put_n(b, s, 1);
+    }
+  }
+}
+
+void vz_put_json(vz_str_t *b, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      put_n(b, e, 2);
+    } else if (c < 0x20) {
+      vz_printf(b, "\\u%04x", c);
+    } else {
+      put_n(b, s, 1);
+    }
+  }
+}
+
+const char *vz_cstr(const vz_str_t *b) { return b->s ? b->s : ""; }
+
+void vz_str_free(vz_str_t *b) {
+  free(b->s);
+  *b = (vz_str_t){0};
+}
+
+int vz_fail(char *err, size_t errlen, int code, const char *file, const char *fmt, ...) {
+  if (!err || !errlen) return code;
+  int n = snprintf(err, errlen, "%s: ", file ? file : "iosim");
+  if (n < 0 || (size_t)n >= errlen) return code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+/* ---- formats and files ---- */
+
+int vz_format(const char *out_path, bool json_only, vz_format_t *fmt, char *err, size_t errlen) {
+  const char *slash = strrchr(out_path, '/');
+  const char *dot = strrchr(slash ? slash : out_path, '.');
+  const char *ext = dot ? dot + 1 : "";
+  if (json_only) {
+    if (!strcasecmp(ext, "json")) {
+      *fmt = VZ_OUT_JSON;
+      return VIZ_OK;
+    }
+    return vz_fail(err, errlen, VIZ_EINVAL, out_path, "the trace-event export is JSON: name the file *.json");
+  }
+  if (!strcasecmp(ext, "svg")) *fmt = VZ_OUT_SVG;
+  else if (!strcasecmp(ext, "png")) *fmt = VZ_OUT_PNG;
+  else if (!strcasecmp(ext, "dot") || !strcasecmp(ext, "gv")) *fmt = VZ_OUT_DOT;
+  else
+    return vz_fail(err, errlen, VIZ_EINVAL, out_path,
+                   "unknown picture format '%s%s' (name the file .svg, .png or .dot)", dot ? "." : "",
+                   dot ? ext : "no extension");
+  return VIZ_OK;
+}
+
+int vz_out_begin(vz_out_t *o, const char *file, char *err, size_t errlen) {
+  *o = (vz_out_t){.path = file};
+  const char *slash = strrchr(file, '/');
+  size_t dirlen = slash ? (size_t)(slash - file) + 1 : 0;
+  size_t n = strlen(file) + 64;
+  o->tmp = malloc(n);
+  if (!o->tmp) return vz_fail(err, errlen, VIZ_ENOMEM, file, "out of memory");
+  /* A hidden name beside the target, so rename() stays in one file system;
+     O_EXCL and the pid keep two writers apart. */
+  for (int attempt = 0; attempt < 100; attempt++) {
+    snprintf(o->tmp, n, "%.*s.%s.%ld.%d.tmp", (int)dirlen, file, file + dirlen, (long)getpid(), attempt);
+    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) continue;
+    if (fd < 0) break;
+    o->f = fdopen(fd, "w");
+    if (!o->f) {
+      close(fd);
+      unlink(o->tmp);
+      break;
+    }
+    return VIZ_OK;
+  }
+  int e = errno;
+  free(o->tmp);
+  o->tmp = NULL;
+  return vz_fail(err, errlen, VIZ_EIO, file, "cannot write here: %s", strerror(e));
+}
+
+int vz_out_end(vz_out_t *o, bool ok, char *err, size_t errlen) {
+  int rc = VIZ_OK;
+  if (!o->tmp) return ok ? VIZ_EIO : VIZ_OK;
+  if (o->f) {
+    if (ok && (fflush(o->f) != 0 || ferror(o->f))) {
+      rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot write: %s", strerror(errno));
+      ok = false;
+    }
+    if (fclose(o->f) != 0 && ok) {
+      rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot write: %s", strerror(errno));
+      ok = false;
+    }
+    o->f = NULL;
+  }
+  if (ok && rename(o->tmp, o->path) != 0) {
+    rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot replace it: %s", strerror(errno));
+    ok = false;
+  }
+  if (!ok) unlink(o->tmp);
+  free(o->tmp);
+  o->tmp = NULL;
+  return rc;
+}
+
+/* ---- Graphviz ---- */
+
+void vz_set(void *obj, const char *name, const char *value) {
+  agsafeset(obj, (char *)name, (char *)value, (char *)"");
+}
+
+void vz_set_html(Agraph_t *g, void *obj, const char *name, const char *html) {
+  char *h = agstrdup_html(g, (char *)html);
+  if (!h) return;
+  agsafeset(obj, (char *)name, h, (char *)"");
+  agstrfree(g, h); /* agsafeset took its own reference */
+}
+
+Agnode_t *vz_node(Agraph_t *g, const char *name) { return agnode(g, (char *)name, 1); }
+
+Agedge_t *vz_edge(Agraph_t *g, Agnode_t *t, Agnode_t *h) { return agedge(g, t, h, NULL, 1); }
+
+Agraph_t *vz_subgraph(Agraph_t *g, const char *name) { return agsubg(g, (char *)name, 1); }
+
+int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, char *err,
+              size_t errlen) {
+  if (gvLayout(gvc, g, engine) != 0) {
+    char *why = aglasterr();
+    int rc = vz_fail(err, errlen, VIZ_EIO, o->path, "Graphviz could not lay the picture out%s%s",
+                     why ? ": " : "", why ? why : "");
+    free(why);
+    return rc;
+  }
+  int rc = VIZ_OK;
+  const char *f = fmt == VZ_OUT_SVG ? "svg" : fmt == VZ_OUT_PNG ? "png" : "dot";
+  if (gvRender(gvc, g, f, o->f) != 0) {
+    char *why = aglasterr();
+    rc = vz_fail(err, errlen, VIZ_EIO, o->path, "Graphviz could not render %s%s%s", f, why ? ": " : "",
+                 why ? why : " (is its plugin installed?)");
+    free(why);
+  }
+  gvFreeLayout(gvc, g);
+  return rc;
+}
