@@ -89,7 +89,8 @@ static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t
   }
   db->readonly = readonly;
   db->sink_rc = SIM_OK;
-  int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  /* One connection, used by one thread: no mutexes. */
+  int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path, &db->db, flags, NULL);
   if (rc != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path,
@@ -154,13 +155,15 @@ static int write_event(tracedb_t *db, const trc_event_t *ev) {
   rc |= sqlite3_bind_int64(st, 3, (int64_t)ev->t_ns);
   rc |= tdb_bind_opt(st, 4, cpu, ev->cpu);
   rc |= tdb_bind_opt(st, 5, cpu, ev->irql);
-  rc |= tdb_bind_text(st, 6, cpu ? trc_frame_name(ev->frame) : NULL);
+  /* Names are static strings: bound without a copy (this is the hot path). */
+  rc |= cpu ? sqlite3_bind_text(st, 6, trc_frame_name(ev->frame), -1, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
   rc |= tdb_bind_opt(st, 7, ev->thread != 0, ev->thread);
   rc |= tdb_bind_opt(st, 8, ev->irp != 0, ev->irp);
   rc |= tdb_bind_opt(st, 9, ev->device != 0, ev->device);
   rc |= tdb_bind_opt(st, 10, ev->stack_location != 0, ev->stack_location);
   rc |= sqlite3_bind_text(st, 11, trc_kind_name(ev->kind), -1, SQLITE_STATIC);
-  rc |= tdb_bind_text(st, 12, ev->has_status ? iosim_status_name(ev->status, sb) : NULL);
+  const char *stn = ev->has_status ? iosim_status_name(ev->status, sb) : NULL;
+  rc |= !stn ? sqlite3_bind_null(st, 12) : sqlite3_bind_text(st, 12, stn, -1, stn == sb ? SQLITE_TRANSIENT : SQLITE_STATIC);
   rc |= sqlite3_bind_text(st, 13, ev->detail, -1, SQLITE_STATIC);
   /* SQLITE_OK is 0, so any failed bind leaves a bit set. */
   if (rc != SQLITE_OK) return tdb_fail(db, "event");
