@@ -38,9 +38,9 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean check-scenarios
+.PHONY: all test asan demo bench deps clean diagrams
 
-all: iosim
+all: iosim diagrams
 
 iosim: $(BUILD)/iosim
 	cp $< $@
@@ -67,6 +67,12 @@ $(BUILD)/%.o: %.c
 $(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm
 
+# Each lesson's IRP diagram and timeline, drawn from a fresh run of it.
+DIAGRAM_DEPS = $(wildcard scenarios/lessons/*.iosim scenarios/lib/*.iosim) viz/make-lesson-diagrams.sh
+docs/diagrams/.stamp: $(BUILD)/iosim $(DIAGRAM_DEPS)
+	sh viz/make-lesson-diagrams.sh ./$(BUILD)/iosim docs/diagrams && touch $@
+diagrams: docs/diagrams/.stamp
+
 deps:
 	@sh tests/deps.sh
 
@@ -85,7 +91,9 @@ asan: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory iosim
-	./iosim run scenarios/lessons/02-async-read.iosim --explain
+	./iosim run scenarios/lessons/02-async-read.iosim --explain --db demo.db
+	./iosim viz --db demo.db --irp r1 -o demo-irp.svg
+	@echo "the IRP's journey as a picture: demo-irp.svg (see docs/diagrams.md)"
 
 $(BUILD)/tests/bench/%.o: tests/bench/%.c
 	@mkdir -p $(dir $@)
