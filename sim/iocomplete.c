@@ -103,6 +103,7 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
     return;
   }
   if ((irp->Flags & IRP_DEFER_IO_COMPLETION) && !irp->PendingReturned) return;
+  irp->SimStage2Queued = true;
   if (irp->SimPortBound) { /* no APC: the packet goes to the port from here */
     port_queue_irp(S, irp);
     return;

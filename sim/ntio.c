@@ -97,6 +97,35 @@ static bool io_try_fast(sim_t *S, const io_req_t *r, NTSTATUS *out) {
   return true;
 }
 
+static bool irp_live(sim_t *S, const IRP *irp, uint32_t id) {
+  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink)
+    if (CONTAINING_RECORD(e, IRP, SimLink) == irp) return irp->SimId == id;
+  return false;
+}
+
+/* A dispatch that returned a real status promised that the IRP is
+   complete and that nobody queued its stage 2.  Marked pending (so stage 2
+   is queued as an APC or a port packet, or already ran and freed it), or
+   not completed at all: running stage 2 inline now would finish the IRP
+   twice or too early.  Windows corrupts memory there; the simulated
+   machine stops. */
+static void io_check_inline(sim_t *S, PIRP irp, uint32_t id, NTSTATUS st) {
+  char sb[16];
+  if (!irp_live(S, irp, id))
+    bugcheck(S, MULTIPLE_IRP_COMPLETE_REQUESTS, id, 0, 0, 0,
+             "IRP %u: the dispatch returned %s, but the IRP's stage 2 already ran (it was marked pending): "
+             "the system service would finish it a second time", id, iosim_status_name(st, sb));
+  if (irp->PendingReturned || irp->SimStage2Queued)
+    bugcheck(S, MULTIPLE_IRP_COMPLETE_REQUESTS, id, 0, 0, 0,
+             "IRP %u: marked pending but the dispatch returned %s: stage 2 would run twice (inline and by APC)",
+             id, iosim_status_name(st, sb));
+  if (!irp->SimCompletes)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0, id, 0, 0,
+             "IRP %u: the dispatch returned %s without completing the IRP or returning STATUS_PENDING "
+             "(no Verifier subcode: iosim stops where Windows would go on to free an IRP still in use)",
+             id, iosim_status_name(st, sb));
+}
+
 /* The common body of the I/O system services (IopSynchronousServiceTail). */
 static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   PKTHREAD t = thr_current(S);
@@ -126,7 +155,9 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);
   /* Without the deferred flag the IRP may already be freed by its APC. */
   if (st != STATUS_PENDING && deferred) {
-    /* Not pended: finish here, at APC_LEVEL, without an APC. */
+    /* Not pended: finish here, at APC_LEVEL, without an APC - unless the
+       drivers broke the contract, which on Windows corrupts memory. */
+    io_check_inline(S, irp, id, st);
     KIRQL old;
     KeRaiseIrql(APC_LEVEL, &old);
     io_stage2(S, irp);
