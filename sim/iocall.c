@@ -15,6 +15,10 @@ NTSTATUS IofCallDriver(PDEVICE_OBJECT Dev, PIRP Irp) {
     bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, (ULONG_PTR)Irp->SimId, 0, 0, 0,
              "IRP %u has %d stack location%s and was passed to one driver too many (%s)", Irp->SimId,
              Irp->StackCount, Irp->StackCount == 1 ? "" : "s", Dev->SimName);
+  if (Irp->CurrentLocation > Irp->StackCount)
+    bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, (ULONG_PTR)Irp->SimId, (ULONG_PTR)Irp->CurrentLocation, 0, 0,
+             "IRP %u passed to %s with its location pointer above the top (skipped once too often)", Irp->SimId,
+             Dev->SimName);
   PIO_STACK_LOCATION loc = --Irp->Tail.Overlay.CurrentStackLocation;
   loc->DeviceObject = Dev;
   uint32_t id = Irp->SimId;

@@ -28,6 +28,12 @@ const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id) {
 
 uint32_t sim_irp_count(const sim_t *S) { return S->next_irp_id; }
 
+bool sim_irp_alive(sim_t *S, const IRP *irp, uint32_t id) {
+  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink)
+    if (CONTAINING_RECORD(e, IRP, SimLink) == irp) return irp->SimId == id;
+  return false;
+}
+
 PIRP irp_alloc(sim_t *S, int8_t n) {
   if (n < 1 || n > (int8_t)ARRAY_LEN(S->irp_pool)) n = n < 1 ? 1 : (int8_t)ARRAY_LEN(S->irp_pool);
   pool_t *p = &S->irp_pool[n - 1];
@@ -119,6 +125,23 @@ static const DEVICE_OBJECT *irp_cur_dev(const IRP *irp) {
              : NULL;
 }
 
+/* The helpers are unchecked pointer arithmetic on Windows: misused, they
+   write outside the IRP's locations.  Here that stops the machine rather
+   than corrupting the simulator's memory. */
+static void need_next(sim_t *S, const IRP *irp, const char *what) {
+  if (irp->CurrentLocation - 1 < 1 || irp->CurrentLocation - 1 > irp->StackCount)
+    bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, irp->SimId, (ULONG_PTR)irp->CurrentLocation, 0, 0,
+             "%s on IRP %u with no next stack location (current %d of %d): the lowest driver has none",
+             what, irp->SimId, irp->CurrentLocation, irp->StackCount);
+}
+
+static void need_current(sim_t *S, const IRP *irp, const char *what) {
+  if (irp->CurrentLocation < 1 || irp->CurrentLocation > irp->StackCount)
+    bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, irp->SimId, (ULONG_PTR)irp->CurrentLocation, 0, 0,
+             "%s on IRP %u with no current stack location (location %d of %d): it would write outside the IRP",
+             what, irp->SimId, irp->CurrentLocation, irp->StackCount);
+}
+
 PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation; }
 PIO_STACK_LOCATION IoGetNextIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation - 1; }
 
@@ -139,6 +162,8 @@ void IoSkipCurrentIrpStackLocation(PIRP Irp) {
 
 void IoCopyCurrentIrpStackLocationToNext(PIRP Irp) {
   sim_t *S = Irp->Sim;
+  need_current(S, Irp, "IoCopyCurrentIrpStackLocationToNext");
+  need_next(S, Irp, "IoCopyCurrentIrpStackLocationToNext");
   PIO_STACK_LOCATION cur = Irp->Tail.Overlay.CurrentStackLocation, next = cur - 1;
   memcpy(next, cur, offsetof(IO_STACK_LOCATION, CompletionRoutine));
   next->Control = 0; /* pending and invoke-on bits are not inherited */
@@ -150,6 +175,7 @@ void IoCopyCurrentIrpStackLocationToNext(PIRP Irp) {
 void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Context,
                             BOOLEAN OnSuccess, BOOLEAN OnError, BOOLEAN OnCancel) {
   sim_t *S = Irp->Sim;
+  need_next(S, Irp, "IoSetCompletionRoutine");
   PIO_STACK_LOCATION next = Irp->Tail.Overlay.CurrentStackLocation - 1;
   next->CompletionRoutine = Routine;
   next->Context = Context;
@@ -163,6 +189,7 @@ void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Cont
 
 void IoMarkIrpPending(PIRP Irp) {
   sim_t *S = Irp->Sim;
+  need_current(S, Irp, "IoMarkIrpPending");
   Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
   TRC(S, TRC_MARK_PENDING, Irp, irp_cur_dev(Irp), false, 0, "SL_PENDING_RETURNED set in location %d",
       Irp->CurrentLocation);

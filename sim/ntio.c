@@ -97,12 +97,6 @@ static bool io_try_fast(sim_t *S, const io_req_t *r, NTSTATUS *out) {
   return true;
 }
 
-static bool irp_live(sim_t *S, const IRP *irp, uint32_t id) {
-  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink)
-    if (CONTAINING_RECORD(e, IRP, SimLink) == irp) return irp->SimId == id;
-  return false;
-}
-
 /* A dispatch that returned a real status promised that the IRP is
    complete and that nobody queued its stage 2.  Marked pending (so stage 2
    is queued as an APC or a port packet, or already ran and freed it), or
@@ -111,7 +105,7 @@ static bool irp_live(sim_t *S, const IRP *irp, uint32_t id) {
    machine stops. */
 static void io_check_inline(sim_t *S, PIRP irp, uint32_t id, NTSTATUS st) {
   char sb[16];
-  if (!irp_live(S, irp, id))
+  if (!sim_irp_alive(S, irp, id))
     bugcheck(S, MULTIPLE_IRP_COMPLETE_REQUESTS, id, 0, 0, 0,
              "IRP %u: the dispatch returned %s, but the IRP's stage 2 already ran (it was marked pending): "
              "the system service would finish it a second time", id, iosim_status_name(st, sb));

@@ -261,6 +261,9 @@ typedef struct sim_irp_info {
   const char *tag; /* from sim_tag_next_irp, borrowed */
 } sim_irp_info_t;
 const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id);
+/* Whether `irp` still is IRP number `id` (not freed, not reused); never
+   reads a freed IRP. */
+bool sim_irp_alive(sim_t *S, const IRP *irp, uint32_t id);
 uint32_t sim_irp_count(const sim_t *S);
 /* Keep sim_irp_info() for every IRP (off by default: memory grows with
    total work).  Call before sim_run. */

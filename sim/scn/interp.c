@@ -11,6 +11,7 @@ typedef struct exec {
   PDEVICE_OBJECT dev;
   PIRP irp;
   PIRP orig;
+  uint32_t irp_id, orig_id; /* what they were when taken in hand */
   int64_t context;       /* a completion routine's context value */
   bool cancel_owned;     /* the last set/clear-cancel swapped a routine out */
   /* a fast I/O routine's request (no IRP): */
@@ -135,9 +136,35 @@ static DRIVER_CANCEL scr_cancel;
 
 /* An operation that needs an IRP but has none (an empty dequeue) is
    reported and skipped rather than crashing the simulator. */
+static void take_irp(exec_t *x, PIRP irp) {
+  x->irp = irp;
+  x->irp_id = irp ? irp->SimId : 0;
+}
+
+/* An operation needs an IRP in hand that still exists.  A script that
+   touches an IRP after it was freed (a bug the verifier reports) is shown
+   the step, but the simulator never reads freed memory. */
 static bool need_irp(exec_t *x, const op_t *o, PIRP irp) {
-  if (irp) return true;
-  sim_trace_op(NULL, x->dev, "%s: skipped, no IRP in hand", o->text);
+  if (!irp) {
+    sim_trace_op(NULL, x->dev, "%s: skipped, no IRP in hand", o->text);
+    return false;
+  }
+  uint32_t id = irp == x->irp ? x->irp_id : irp == x->orig ? x->orig_id : 0;
+  if (id && !sim_irp_alive(x->rs->S, irp, id)) {
+    sim_trace_op(NULL, x->dev, "%s: IRP %u no longer exists (freed): skipped", o->text, id);
+    return false;
+  }
+  return true;
+}
+
+/* Operations on the current stack location need one: after the walk has
+   finished (or before the IRP was ever sent) there is none, and writing
+   there would land past the IRP's locations. */
+static bool need_location(exec_t *x, const op_t *o, PIRP irp) {
+  if (!need_irp(x, o, irp)) return false;
+  if (irp->CurrentLocation >= 1 && irp->CurrentLocation <= irp->StackCount) return true;
+  sim_trace_op(irp, x->dev, "%s: IRP %u has no current stack location here (its completion finished): skipped", o->text,
+               irp->SimId);
   return false;
 }
 
@@ -157,6 +184,7 @@ static void exec_send(exec_t *x, const op_t *o) {
     c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
     c->dev = x->dev;
     c->orig = x->irp;
+    c->orig_id = x->irp_id;
     c->value = 0;
     IoSetCompletionRoutine(n, scr_completion, c, TRUE, TRUE, TRUE);
   }
@@ -221,13 +249,13 @@ static void csq_insert(exec_t *x, const op_t *o) {
    one whose routine is already gone is being cancelled: leave it. */
 static void csq_remove(exec_t *x, const op_t *o) {
   scr_queue_t *q = dev_queue(x->dx, o->name);
-  x->irp = NULL;
+  take_irp(x, NULL);
   if (!q) return;
   for (LIST_ENTRY *e = q->head.Flink; e != &q->head; e = e->Flink) {
     PIRP irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
     if (!IoSetCancelRoutine(irp, NULL)) continue;
     queue_take(q, irp);
-    x->irp = irp;
+    take_irp(x, irp);
     sim_trace_op(irp, x->dev, "%s -> IRP %u", o->text, irp->SimId);
     return;
   }
@@ -267,15 +295,16 @@ static void exec_split(exec_t *x, const op_t *o) {
 static void exec_op(exec_t *x, const op_t *o) {
   PIRP irp = x->irp;
   switch (o->kind) {
-  case OP_COPY_STACK: if (need_irp(x, o, irp)) IoCopyCurrentIrpStackLocationToNext(irp); break;
-  case OP_SKIP_STACK: if (need_irp(x, o, irp)) IoSkipCurrentIrpStackLocation(irp); break;
-  case OP_MARK_PENDING: if (need_irp(x, o, irp)) IoMarkIrpPending(irp); break;
+  case OP_COPY_STACK: if (need_location(x, o, irp)) IoCopyCurrentIrpStackLocationToNext(irp); break;
+  case OP_SKIP_STACK: if (need_location(x, o, irp)) IoSkipCurrentIrpStackLocation(irp); break;
+  case OP_MARK_PENDING: if (need_location(x, o, irp)) IoMarkIrpPending(irp); break;
   case OP_SET_COMPLETION:
     if (need_irp(x, o, irp)) {
       scr_cctx_t *c = cctx_new(x->rs);
       c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
       c->dev = x->dev;
       c->orig = NULL;
+      c->orig_id = 0;
       c->value = o->num;
       IoSetCompletionRoutine(irp, scr_completion, c, (o->flags & INV_SUCCESS) != 0,
                              (o->flags & INV_ERROR) != 0, (o->flags & INV_CANCEL) != 0);
@@ -288,13 +317,13 @@ static void exec_op(exec_t *x, const op_t *o) {
     }
     break;
   case OP_SET_STATUS:
-    if (need_irp(x, o, irp)) {
+    if (o->info == INFO_LENGTH ? need_location(x, o, irp) : need_irp(x, o, irp)) {
       set_status(x, o, irp);
       sim_trace_op(irp, x->dev, "%s", o->text);
     }
     break;
   case OP_COMPLETE:
-    if (need_irp(x, o, irp)) {
+    if (o->info == INFO_LENGTH ? need_location(x, o, irp) : need_irp(x, o, irp)) {
       set_status(x, o, irp);
       x->completed = true;
       x->completed_with = irp->IoStatus.Status;
@@ -302,7 +331,7 @@ static void exec_op(exec_t *x, const op_t *o) {
     }
     break;
   case OP_COMPLETE_ORIGINAL:
-    if (need_irp(x, o, x->orig)) {
+    if (o->info == INFO_LENGTH ? need_location(x, o, x->orig) : need_irp(x, o, x->orig)) {
       set_status(x, o, x->orig);
       IoCompleteRequest(x->orig, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
     }
@@ -344,13 +373,13 @@ static void exec_op(exec_t *x, const op_t *o) {
     scr_queue_t *q = dev_queue(x->dx, o->name);
     LIST_ENTRY *e = q ? q->head.Flink : NULL;
     if (!q || e == &q->head) {
-      x->irp = NULL;
+      take_irp(x, NULL);
       sim_trace_op(NULL, x->dev, "%s: queue empty", o->text);
       break;
     }
     e->Blink->Flink = e->Flink;
     e->Flink->Blink = e->Blink;
-    x->irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
+    take_irp(x, CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry));
     sim_trace_op(x->irp, x->dev, "%s", o->text);
     break;
   }
@@ -447,7 +476,8 @@ static void exec_ops(exec_t *x, const op_t *o) {
 
 static exec_t exec_for(PDEVICE_OBJECT dev, PIRP irp, const routine_t *r) {
   scr_dev_t *dx = dev->DeviceExtension;
-  return (exec_t){.rs = dx->rs, .dx = dx, .dev = dev, .irp = irp, .r = r, .lower = STATUS_SUCCESS};
+  return (exec_t){.rs = dx->rs, .dx = dx, .dev = dev, .irp = irp, .irp_id = irp ? irp->SimId : 0, .r = r,
+                  .lower = STATUS_SUCCESS};
 }
 
 static NTSTATUS scr_dispatch(PDEVICE_OBJECT dev, PIRP irp) {
@@ -470,6 +500,7 @@ static NTSTATUS scr_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   scr_cctx_t *c = ctx;
   exec_t x = exec_for(c->dev, irp, c->r);
   x.orig = c->orig;
+  x.orig_id = c->orig_id;
   x.context = c->value;
   c->next_free = x.rs->free_cctx; /* recycled: the routine runs once */
   x.rs->free_cctx = c;

@@ -37,6 +37,7 @@ typedef struct scr_cctx {
   const routine_t *r;
   PDEVICE_OBJECT dev;
   PIRP orig;
+  uint32_t orig_id;
   int64_t value;         /* set-completion ... context N */
   struct scr_cctx *next_free;
 } scr_cctx_t;
