@@ -186,6 +186,21 @@ static int print_expectations(FILE *f, const scn_t *sc, const scn_result_t *r, b
   return r->expect_failed;
 }
 
+/* A scenario that does not load still leaves a complete run row saying
+   "bad input" (and why) in the trace database, if one was asked for. */
+static void record_bad_input(const char *path, const char *scenario, uint64_t seed, const scn_error_t *e) {
+  char dberr[512], msg[1200];
+  tracedb_t *db = tracedb_open(path, dberr, sizeof dberr);
+  if (!db) {
+    fprintf(stderr, "%s: %s\n", path, dberr);
+    return;
+  }
+  snprintf(msg, sizeof msg, "%s:%d:%d: %s", e->file, e->line, e->col, e->msg);
+  if (tracedb_record_run(db, scenario, 0, seed, TRACEDB_OUTCOME_BAD_INPUT, msg) != 0)
+    fprintf(stderr, "%s: %s\n", path, tracedb_errmsg(db));
+  tracedb_close(db);
+}
+
 static int cmd_run(int argc, char **argv) {
   cli_t c = {.out = stdout};
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"explain", no_argument, 0, 'e'},
@@ -220,6 +235,7 @@ static int cmd_run(int argc, char **argv) {
   scn_t *sc = scn_load(argv[optind], c.include_dir, &err);
   if (!sc) {
     print_error(&err);
+    if (c.db) record_bad_input(c.db, argv[optind], c.has_seed ? c.seed : 0, &err);
     return 2;
   }
   if (c.db) {
