@@ -609,6 +609,7 @@ START_TEST(test_lesson_async_read) {
   ck_assert_str_eq(q_text(h, 1, "SELECT scenario_hash FROM run WHERE id = ?1", b, sizeof b), hex);
   ck_assert_int_eq(q_int(h, 1, "SELECT count(*) FROM expectation WHERE run_id = ?1 AND passed"
                                " AND length(facts) > 0"), 16);
+  ck_assert_int_eq(q_int(h, 1, "SELECT count(*) FROM finding WHERE run_id = ?1"), 0);
   ck_assert_str_eq(q_text(h, 1, "SELECT text FROM expectation WHERE run_id = ?1 AND n = 1", b, sizeof b),
                    "expect r1.status == STATUS_SUCCESS");
   /* r1 is IRP 2; its DPC ran on the interrupted CPU at DISPATCH_LEVEL, and
@@ -643,6 +644,45 @@ START_TEST(test_lesson_async_read) {
   ck_assert_msg(strstr(buf, ">[IRP_MJ_READ(3), N/A(0)]\n            0 e1 disk0") != NULL, "%s", buf);
   free(buf);
   tracedb_close(db);
+  scn_free(sc);
+  tmpdb_done(&t);
+}
+END_TEST
+
+/* A scenario that bugchecks, through the hooks: the verifier's finding,
+   the bugcheck, and a sound file. */
+START_TEST(test_scenario_bugcheck) {
+  tmpdb_t t;
+  tmpdb_init(&t);
+  char err[512], b[512];
+  scn_error_t e;
+  scn_t *sc = scn_load("../scenarios/bugs/double-completion.iosim", NULL, &e);
+  ck_assert_msg(sc != NULL, "%s:%d: %s", e.file, e.line, e.msg);
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_msg(db != NULL, "%s", err);
+  tracedb_hooks_t h = {.db = db, .scenario_path = scn_path(sc), .text_hash = scn_hash(sc),
+                       .seed = scn_seed(sc)};
+  scn_run_opts_t o = {.on_start = tracedb_on_start, .on_finish = tracedb_on_finish, .ud = &h};
+  scn_result_t r;
+  ck_assert_msg(scn_run(sc, &o, &r, &e) == SIM_OK, "%s", e.msg);
+  ck_assert_msg(h.rc == SIM_OK, "%s", h.err);
+  ck_assert_int_eq(r.outcome, SIM_RUN_BUGCHECK);
+  int findings = r.finding_total;
+  scn_result_free(&r);
+  tracedb_close(db);
+  sqlite3 *q = sql_open(t.path);
+  ck_assert_str_eq(q_text(q, 0, "PRAGMA integrity_check", b, sizeof b), "ok");
+  ck_assert_str_eq(q_text(q, 1, "SELECT outcome || ' ' || bugcheck_name || ' ' || bugcheck_code"
+                                " FROM run WHERE id = ?1", b, sizeof b), "bugcheck MULTIPLE_IRP_COMPLETE_REQUESTS 68");
+  ck_assert_int_eq(q_int(q, 1, "SELECT count(*) FROM finding WHERE run_id = ?1"), findings);
+  ck_assert_str_eq(q_text(q, 1, "SELECT rule || ' ' || irp_tag || ' ' || device_name || ' ' ||"
+                                " predicted || ' ' || (length(what) > 0) FROM finding WHERE run_id = ?1"
+                                " AND rule = 'double-completion'", b, sizeof b),
+                   "double-completion r1 dev0 1 1");
+  ck_assert_str_eq(q_text(q, 1, "SELECT kind FROM event WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+                          b, sizeof b), "run-end");
+  ck_assert_int_eq(q_int(q, 1, "SELECT count(*) FROM event WHERE run_id = ?1 AND kind = 'bugcheck'"), 1);
+  sqlite3_close(q);
   scn_free(sc);
   tmpdb_done(&t);
 }
@@ -764,6 +804,7 @@ static Suite *tracedb_suite(void) {
   tcase_add_test(tc, test_print_irp);
   tcase_add_test(tc, test_parse_time);
   tcase_add_test(tc, test_lesson_async_read);
+  tcase_add_test(tc, test_scenario_bugcheck);
   suite_add_tcase(s, tc);
   return s;
 }
