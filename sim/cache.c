@@ -82,11 +82,14 @@ NTSTATUS NtLockFile(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
   TRC(S, TRC_SYSCALL, NULL, File->DeviceObject, false, 0, "LockFileEx(%s, bytes %lld..%lld, exclusive)", File->SimName,
       (long long)Offset, (long long)(Offset + Length));
   sim_step(S, COST_SYSCALL);
+  NTSTATUS st = STATUS_SUCCESS;
   for (int i = 0; i < f->nlocks; i++)
-    if (overlaps(&f->locks[i], Offset, Offset + Length)) return STATUS_LOCK_NOT_GRANTED;
-  if (f->nlocks == CACHE_MAX) return STATUS_INSUFFICIENT_RESOURCES;
-  f->locks[f->nlocks++] = (range_t){Offset, Offset + Length, File};
-  return STATUS_SUCCESS;
+    if (overlaps(&f->locks[i], Offset, Offset + Length)) st = STATUS_LOCK_NOT_GRANTED;
+  if (st == STATUS_SUCCESS && f->nlocks == CACHE_MAX) st = STATUS_INSUFFICIENT_RESOURCES;
+  if (st == STATUS_SUCCESS) f->locks[f->nlocks++] = (range_t){Offset, Offset + Length, File};
+  char sb[16];
+  TRC(S, TRC_SYSCALL_RETURN, NULL, File->DeviceObject, true, st, "LockFileEx returns %s", iosim_status_name(st, sb));
+  return st;
 }
 
 void cache_free_all(sim_t *S) {

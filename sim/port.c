@@ -25,7 +25,12 @@ sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
 
 NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key) {
   sim_t *S = sim_cur();
-  if (File->Flags & FO_SYNCHRONOUS_IO) return STATUS_INVALID_PARAMETER; /* overlapped handles only */
+  if (File->Flags & FO_SYNCHRONOUS_IO) { /* overlapped handles only */
+    TRC(S, TRC_SYSCALL_RETURN, NULL, File->DeviceObject, true, STATUS_INVALID_PARAMETER,
+        "CreateIoCompletionPort refuses %s: a synchronous file cannot be bound to a port", File->SimName);
+    sim_step(S, COST_SYSCALL);
+    return STATUS_INVALID_PARAMETER;
+  }
   File->CompletionContext.Port = Port;
   File->CompletionContext.Key = (PVOID)Key;
   TRC(S, TRC_NOTE, NULL, File->DeviceObject, false, 0, "file %s associated with port %s, key %lu",

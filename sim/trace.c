@@ -177,6 +177,17 @@ void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...) {
   sim_step(S, COST_OP);
 }
 
+void sim_trace_op_id(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *fmt, ...) {
+  sim_t *S = sim_cur();
+  if (trc_on(S)) {
+    va_list ap;
+    va_start(ap, fmt);
+    trc_emitv(S, TRC_OP, IrpId, 0, Dev, false, 0, fmt, ap);
+    va_end(ap);
+  }
+  sim_step(S, COST_OP);
+}
+
 void sim_set_sink(sim_t *S, const trc_sink_t *sink) {
   S->nsinks = 0;
   if (sink) sim_add_sink(S, sink);

@@ -183,6 +183,9 @@ void sim_tag_next_irp(const char *tag);
    of its own (a branch, a counter, a queue): charges the `op` cost. */
 void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for an IRP known only by its number (it may be freed). */
+void sim_trace_op_id(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* ---- The cache and byte-range locks (per file: per device here) ----
  * CcInitializeCacheMap sets the file object's PrivateCacheMap: from then on
  * NtReadFile tries fast I/O on a synchronous handle.  The cache remembers

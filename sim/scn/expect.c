@@ -71,6 +71,18 @@ static uint32_t thread_by_name(sim_t *S, const char *name) {
   return 0;
 }
 
+/* Whether `text` contains `prefix` immediately followed by the whole word `name`. */
+static bool word_in(const char *text, const char *prefix, const char *name) {
+  size_t pl = strlen(prefix), nl = strlen(name);
+  for (const char *p = text; (p = strstr(p, prefix)); p++) {
+    const char *w = p + pl;
+    if ((p == text || p[-1] == ' ') && !strncmp(w, name, nl) &&
+        (w[nl] == 0 || w[nl] == ' ' || w[nl] == ',' || w[nl] == ':' || w[nl] == ')'))
+      return true;
+  }
+  return false;
+}
+
 static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
   if (a[0] == '"') return strstr(ev->detail, a + 1) != NULL;
   uint32_t id;
@@ -78,8 +90,11 @@ static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
   if (!strcmp(a, "none")) return ev->thread == 0;
   if ((id = thread_by_name(c->S, a))) return ev->thread == id;
   if ((id = irp_by_name(c->S, a))) return ev->irp == id;
-  /* an event name: match the detail (event-set rows name their event) */
-  return strcmp(ev->detail, a) == 0;
+  /* An event or a file: rows that name it - event-set / event-clear rows
+     carry just the name; system calls and fast I/O say "... on NAME ...";
+     port rows say "port NAME" or "from NAME". */
+  if (!strcmp(ev->detail, a)) return true;
+  return word_in(ev->detail, "on ", a) || word_in(ev->detail, "port ", a) || word_in(ev->detail, "from ", a);
 }
 
 static bool pattern_matches(chk_t *c, const pattern_t *p, const trc_event_t *ev) {

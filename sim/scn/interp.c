@@ -151,7 +151,7 @@ static bool need_irp(exec_t *x, const op_t *o, PIRP irp) {
   }
   uint32_t id = irp == x->irp ? x->irp_id : irp == x->orig ? x->orig_id : 0;
   if (id && !sim_irp_alive(x->rs->S, irp, id)) {
-    sim_trace_op(NULL, x->dev, "%s: IRP %u no longer exists (freed): skipped", o->text, id);
+    sim_trace_op_id(id, x->dev, "%s: IRP %u no longer exists (freed): skipped", o->text, id);
     return false;
   }
   return true;

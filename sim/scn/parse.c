@@ -356,8 +356,8 @@ static op_t *parse_io_op(cursor_t *c, op_kind_t kind) {
       if (TK(L, k)->s[0] == 'o') o->num = v;
       else o->in_len = v;
       k++;
-    } else if (kind == OP_IOCTL) ERR_AT(c, k, "expected event, as, apc, in or out here");
-    else ERR_AT(c, k, "expected event, as, apc or at here");
+    } else if (kind == OP_IOCTL) ERR_AT(c, k, "expected event, as, apc, no-port, in or out here");
+    else ERR_AT(c, k, "expected event, as, apc, no-port or at here");
   }
   return o;
 }
@@ -996,7 +996,9 @@ typedef struct drv_use {
 
 static void collect_use(const op_t *o, drv_use_t *u) {
   for (; o; o = o->next) {
-    if (o->kind == OP_QUEUE || o->kind == OP_DEQUEUE) names_add(&u->queues, o->name);
+    if (o->kind == OP_QUEUE || o->kind == OP_DEQUEUE || o->kind == OP_UNQUEUE || o->kind == OP_CSQ_INSERT ||
+        o->kind == OP_CSQ_REMOVE)
+      names_add(&u->queues, o->name);
     if ((o->kind == OP_IF || o->kind == OP_WHILE) && o->cond.kind == COND_QUEUE_EMPTY) names_add(&u->queues, o->cond.name);
     if (o->kind == OP_COUNTER) names_add(&u->counters, o->name);
     if ((o->kind == OP_IF || o->kind == OP_WHILE) && o->cond.kind == COND_COUNTER) names_add(&u->counters, o->cond.name);
@@ -1035,6 +1037,8 @@ static void check_scenario(parser_t *p) {
   for (device_decl_t *d = sc->devices; d; d = d->next) {
     if (!d->ufs && !find_driver(sc, d->driver))
       perr(p, d->at.file, d->at.line, d->at.col, "device %s uses driver '%s', which is not declared", d->name, d->driver);
+    if (d->with && !find_device(sc, d->with))
+      perr(p, d->at.file, d->at.line, d->at.col, "device %s names 'with %s', which is not declared", d->name, d->with);
     if (d->on) {
       device_decl_t *o = sc->devices;
       while (o && o != d && strcmp(o->name, d->on)) o = o->next;
