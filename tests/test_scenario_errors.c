@@ -292,6 +292,22 @@ static void run_fixture(const char *path, scn_result_t *r, bool quiet) {
   scn_free(sc);
 }
 
+/* Port and file names in event patterns match the rows that name them;
+   a port nobody used matches nothing. */
+START_TEST(port_and_file_patterns) {
+  scn_result_t r;
+  run_fixture(FIX "port-pattern.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 4);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+}
+END_TEST
+
+START_TEST(with_undeclared) {
+  expect_error(BAD "with-undeclared.iosim", BAD "with-undeclared.iosim", 8, 8, "names 'with disk9', which is not declared");
+}
+END_TEST
+
 /* (2) A thread is signalled at exit and stays so: both waiters, which have
    no timeout, wake, and the run ends ok rather than stalled. */
 START_TEST(wait_for_thread) {
@@ -418,6 +434,8 @@ static Suite *scenario_errors_suite(void) {
   Suite *s = suite_create("scenario-errors");
   TCase *load = tcase_create("load");
   tcase_add_test(load, unknown_statement);
+  tcase_add_test(load, with_undeclared);
+  tcase_add_test(load, port_and_file_patterns);
   tcase_add_test(load, bad_number);
   tcase_add_test(load, missing_driver);
   tcase_add_test(load, include_loop);
