@@ -200,6 +200,79 @@ START_TEST(cancel_routine_runs_at_dispatch) {
 }
 END_TEST
 
+/* ---- the user-mode cancel calls ---- */
+
+typedef struct ucancel {
+  holder_t h;
+  bool sync_file;        /* the issuer reads through a synchronous handle */
+  bool use_cancel_io;    /* the issuer itself calls CancelIo */
+  NTSTATUS read_status, cancel_status, second_status;
+  bool cancel_io_returned_after_completion;
+  PKTHREAD issuer;
+} ucancel_t;
+
+static void uc_issuer(PVOID arg) {
+  ucancel_t *u = arg;
+  PFILE_OBJECT f;
+  NtCreateFile(&f, u->h.dev, u->sync_file ? FILE_SYNCHRONOUS_IO_NONALERT : 0, "f");
+  IO_STATUS_BLOCK iosb = {STATUS_PENDING, 0};
+  KEVENT ev;
+  KeInitializeEvent(&ev, NotificationEvent, FALSE);
+  LONGLONG off = 0;
+  u->read_status = NtReadFile(f, u->sync_file ? NULL : &ev, NULL, NULL, &iosb, 64, &off);
+  if (u->use_cancel_io) {
+    u->cancel_status = NtCancelIoFile(f, NULL);
+    /* CancelIo waits until its requests have left the thread's list */
+    u->cancel_io_returned_after_completion = u->h.cancels == 1;
+  }
+  if (!u->sync_file) KeWaitForSingleObject(&ev, UserRequest, UserMode, FALSE, NULL);
+  u->h.final = iosb.Status;
+}
+
+/* CancelSynchronousIo from another thread: the issuer is blocked inside
+   its synchronous read; a second call finds nothing. */
+static void uc_canceller(PVOID arg) {
+  ucancel_t *u = arg;
+  KeWaitForSingleObject(&u->h.go, Executive, KernelMode, FALSE, NULL);
+  LONGLONG later = -500;
+  KeDelayExecutionThread(KernelMode, FALSE, &later);
+  u->cancel_status = NtCancelSynchronousIoFile(u->issuer);
+  KeDelayExecutionThread(KernelMode, FALSE, &later);
+  u->second_status = NtCancelSynchronousIoFile(u->issuer);
+}
+
+/* semantics 8.5: CancelIo cancels the calling thread's requests on the
+   file and returns only when they are gone. */
+START_TEST(cancel_io_waits_for_its_requests) {
+  ucancel_t u = {.h = {.with_cancel = true}, .use_cancel_io = true};
+  sim_t *S = tsim_new(1, NULL);
+  sim_load_driver(S, "holder", holder_entry, &u.h);
+  u.issuer = sim_thread_create(S, "issuer", uc_issuer, &u);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(u.read_status, STATUS_PENDING);
+  ck_assert_int_eq(u.cancel_status, STATUS_SUCCESS);
+  ck_assert(u.cancel_io_returned_after_completion);
+  ck_assert_int_eq(u.h.final, STATUS_CANCELLED);
+  sim_destroy(S);
+}
+END_TEST
+
+/* semantics 8.5: CancelSynchronousIo cancels another thread's synchronous
+   request; with none in progress it returns STATUS_NOT_FOUND. */
+START_TEST(cancel_synchronous_io) {
+  ucancel_t u = {.h = {.with_cancel = true}, .sync_file = true};
+  sim_t *S = tsim_new(2, NULL);
+  sim_load_driver(S, "holder", holder_entry, &u.h);
+  u.issuer = sim_thread_create(S, "issuer", uc_issuer, &u);
+  sim_thread_create(S, "canceller", uc_canceller, &u);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(u.cancel_status, STATUS_SUCCESS);
+  ck_assert_int_eq(u.read_status, STATUS_CANCELLED);
+  ck_assert_int_eq(u.second_status, STATUS_NOT_FOUND);
+  sim_destroy(S);
+}
+END_TEST
+
 /* ---- scenario-level checks ---- */
 static void run_lesson(const char *path, tlog_t *log, sim_stats_t *stats, scn_result_t *r);
 
@@ -288,6 +361,8 @@ static Suite *suite_cancel(void) {
   tcase_add_test(tc, cancel_after_completion_does_nothing);
   tcase_add_test(tc, exiting_thread_waits_for_its_irps);
   tcase_add_test(tc, cancel_routine_runs_at_dispatch);
+  tcase_add_test(tc, cancel_io_waits_for_its_requests);
+  tcase_add_test(tc, cancel_synchronous_io);
   tcase_add_test(tc, master_completes_after_last_child);
   tcase_add_test(tc, fast_io_hit_allocates_no_irp);
   suite_add_tcase(s, tc);
