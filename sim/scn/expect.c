@@ -127,18 +127,6 @@ static int describe(chk_t *c, const trc_event_t *ev, char *buf, size_t n) {
                   ev->detail);
 }
 
-static bool cmp_ok(cmp_t op, int64_t a, int64_t b) {
-  switch (op) {
-  case CMP_EQ: return a == b;
-  case CMP_NE: return a != b;
-  case CMP_LT: return a < b;
-  case CMP_LE: return a <= b;
-  case CMP_GT: return a > b;
-  case CMP_GE: return a >= b;
-  }
-  return false;
-}
-
 static bool check_irp_field(chk_t *c, const expect_t *e, char *f, size_t n) {
   uint32_t id = irp_by_name(c->S, e->subject);
   const sim_irp_info_t *in = id ? sim_irp_info(c->S, id) : NULL;
@@ -152,7 +140,7 @@ static bool check_irp_field(chk_t *c, const expect_t *e, char *f, size_t n) {
   snprintf(f, n, "%s (IRP %u) completed at %llu ns with %s, information %llu, PendingReturned %d", e->subject,
            id, (unsigned long long)in->completed_ns, iosim_status_name(in->final.Status, sb),
            (unsigned long long)in->final.Information, in->pending_returned);
-  return cmp_ok(e->cmp, got, e->value);
+  return cmp_eval(e->cmp, got, e->value);
 }
 
 static bool check_event_field(chk_t *c, const expect_t *e, char *f, size_t n) {
@@ -168,7 +156,7 @@ static bool check_event_field(chk_t *c, const expect_t *e, char *f, size_t n) {
   int64_t got = !strcmp(fl, "irql") ? ev->irql : !strcmp(fl, "frame") ? (int64_t)ev->frame
               : !strcmp(fl, "cpu") ? ev->cpu : !strcmp(fl, "time") ? (int64_t)ev->t_ns : ev->status;
   if (!strcmp(fl, "status") && !ev->has_status) return false;
-  return cmp_ok(e->cmp, got, e->value);
+  return cmp_eval(e->cmp, got, e->value);
 }
 
 /* A < B < C: A's occurrence, then B's first occurrence after it, and so
@@ -226,7 +214,7 @@ static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
   case EX_COUNT: {
     size_t k = count(c, &e->pats[0]);
     snprintf(f, n, "%s happened %zu time%s", e->pats[0].text, k, k == 1 ? "" : "s");
-    return cmp_ok(e->cmp, (int64_t)k, e->value);
+    return cmp_eval(e->cmp, (int64_t)k, e->value);
   }
   case EX_EXISTS: {
     const trc_event_t *ev = find(c, &e->pats[0], 0);

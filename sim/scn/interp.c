@@ -54,18 +54,6 @@ static scr_counter_t *dev_counter(scr_dev_t *dx, const char *name) {
   return &dx->c[dx->nc++];
 }
 
-static bool cmp_eval(cmp_t c, int64_t a, int64_t b) {
-  switch (c) {
-  case CMP_EQ: return a == b;
-  case CMP_NE: return a != b;
-  case CMP_LT: return a < b;
-  case CMP_LE: return a <= b;
-  case CMP_GT: return a > b;
-  case CMP_GE: return a >= b;
-  }
-  return false;
-}
-
 static bool status_matches(const cond_t *c, NTSTATUS st) {
   bool eq = c->name ? (c->value == 1 ? NT_SUCCESS(st) : !NT_SUCCESS(st)) : st == (NTSTATUS)c->value;
   return c->cmp == CMP_EQ ? eq : !eq;

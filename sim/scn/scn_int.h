@@ -52,6 +52,19 @@ typedef enum {
 } cond_kind_t;
 typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } cmp_t;
 
+/* a OP b, for conditions and expectations alike. */
+static inline bool cmp_eval(cmp_t c, int64_t a, int64_t b) {
+  switch (c) {
+  case CMP_EQ: return a == b;
+  case CMP_NE: return a != b;
+  case CMP_LT: return a < b;
+  case CMP_LE: return a <= b;
+  case CMP_GT: return a > b;
+  case CMP_GE: return a >= b;
+  }
+  return false;
+}
+
 typedef struct cond {
   cond_kind_t kind;
   bool negate;
