@@ -260,9 +260,18 @@ static int cmd_run(int argc, char **argv) {
   scn_result_t r;
   if (scn_run(sc, &o, &r, &err) != 0) {
     print_error(&err);
+    if (c.dbh.db) tracedb_hooks_fail(&c.dbh, TRACEDB_OUTCOME_BAD_INPUT, err.msg);
     tracedb_close(c.dbh.db);
     scn_free(sc);
     return 2;
+  }
+  if (c.dbh.db && tracedb_interrupted(c.dbh.db)) {
+    fprintf(stderr, "interrupted: run %lld in %s holds the steps up to the interruption\n",
+            (long long)tracedb_run_id(c.dbh.db), c.db);
+    tracedb_close(c.dbh.db);
+    scn_result_free(&r);
+    scn_free(sc);
+    return 130;
   }
   if (c.dbh.db) {
     int db_rc = c.dbh.rc;

@@ -67,8 +67,8 @@ void sched_next(sim_t *S) {
     if (!c && !top) sched_finish(S);
     if (hw) t = top->t;
     if (t > S->now) S->now = t;
-    if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps) {
-      S->outcome = SIM_RUN_LIMIT;
+    if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {
+      S->outcome = S->stop_requested ? SIM_RUN_STOPPED : SIM_RUN_LIMIT;
       sched_stop(S);
     }
     if (hw) {
@@ -106,7 +106,7 @@ static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
     const cpu_t *o = &S->cpu[i];
     if (o != c && o->step_live && o->step_end <= end) return false;
   }
-  return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps;
+  return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested;
 }
 
 void sim_step_ns(sim_t *S, uint64_t ns) {

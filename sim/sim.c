@@ -27,7 +27,7 @@ const char *sim_strerror(int err) {
 }
 
 const char *sim_outcome_name(sim_outcome_t o) {
-  static const char *n[] = {"ok", "stalled", "bugcheck", "limit reached"};
+  static const char *n[] = {"ok", "stalled", "bugcheck", "limit reached", "stopped"};
   return (unsigned)o < ARRAY_LEN(n) ? n[o] : "?";
 }
 
@@ -190,6 +190,8 @@ sim_outcome_t sim_run(sim_t *S) {
       (unsigned long long)S->now);
   return S->outcome;
 }
+
+void sim_request_stop(sim_t *S) { S->stop_requested = true; }
 
 uint64_t sim_now(const sim_t *S) { return S->now; }
 uint64_t sim_steps(const sim_t *S) { return S->steps; }

@@ -279,6 +279,7 @@ struct sim {
   uint64_t trace_seq;
   /* run state */
   bool started, stopping;
+  bool stop_requested;       /* sim_request_stop: end at the next scheduling point */
   sim_outcome_t outcome;
   bool has_bugcheck;
   sim_bugcheck_t bugcheck;

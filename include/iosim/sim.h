@@ -67,7 +67,8 @@ typedef enum {
   SIM_RUN_OK,       /* every thread finished */
   SIM_RUN_STALLED,  /* nothing left to do, but threads still wait */
   SIM_RUN_BUGCHECK, /* the simulated kernel stopped */
-  SIM_RUN_LIMIT     /* max_time_ns or max_steps reached */
+  SIM_RUN_LIMIT,    /* max_time_ns or max_steps reached */
+  SIM_RUN_STOPPED   /* sim_request_stop (e.g. the user pressed Ctrl-C) */
 } sim_outcome_t;
 const char *sim_outcome_name(sim_outcome_t o);
 
@@ -121,6 +122,10 @@ void sim_name_object(PVOID dispatcher_object, const char *name);
 /* Runs until every thread finished, the machine stalls, a bugcheck or a
    limit.  Can be called once. */
 sim_outcome_t sim_run(sim_t *S);
+/* Asks a running machine to stop at its next scheduling point (safe from a
+   trace sink; not from a signal handler: set a flag there and let the sink
+   call this). */
+void sim_request_stop(sim_t *S);
 uint64_t sim_now(const sim_t *S);
 uint64_t sim_steps(const sim_t *S);
 

@@ -190,6 +190,7 @@ static void sink_event(void *ud, const trc_event_t *ev) {
     snprintf(msg, sizeof msg, "interrupted by the user after step %llu",
              (unsigned long long)(ev->seq - 1));
     db->interrupted = true;
+    if (db->S) sim_request_stop(db->S); /* and the machine stops at its next scheduling point */
     if (finish_run(db, db->S, TRACEDB_OUTCOME_INTERRUPTED, NULL, msg) != SIM_OK)
       db->sink_rc = SIM_EIO;
     db->ignore = true;
@@ -455,6 +456,7 @@ const char *tracedb_outcome(sim_outcome_t o, const scn_result_t *r) {
   switch (o) {
   case SIM_RUN_BUGCHECK: return TRACEDB_OUTCOME_BUGCHECK;
   case SIM_RUN_LIMIT: return TRACEDB_OUTCOME_LIMIT;
+  case SIM_RUN_STOPPED: return TRACEDB_OUTCOME_INTERRUPTED;
   default: break;
   }
   if (r && r->expect_failed > 0) return TRACEDB_OUTCOME_EXPECT_FAILED;

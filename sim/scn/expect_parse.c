@@ -213,9 +213,9 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
   } else if (at_word(x, "outcome")) {
     e->kind = EX_OUTCOME;
     x->k++;
-    static const char *oc[] = {"ok", "stalled", "bugcheck", "limit"};
+    static const char *oc[] = {"ok", "stalled", "bugcheck", "limit", "stopped"};
     e->value = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
       if (at_word(x, oc[i])) e->value = i;
     if (e->value < 0) EP_ERR(x, "expected ok, stalled, bugcheck or limit");
     x->k++;
