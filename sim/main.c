@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
@@ -321,7 +322,9 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
   bool *seen = NULL;
   const scn_result_t *last = NULL;
   scn_result_t keep = {0};
+  bool progress = seeds > 1 && isatty(fileno(stderr)); /* on a terminal only: logs stay clean */
   for (unsigned i = 0; i < seeds; i++) {
+    if (progress) fprintf(stderr, "\r%s: seed %u of %u", path, i + 1, seeds);
     scn_run_opts_t o = {.has_seed = true, .seed = base + i};
     scn_result_t r;
     if (scn_run(sc, &o, &r, &err) != 0) {
@@ -346,6 +349,7 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
     keep = r;
     last = &keep;
   }
+  if (progress) fprintf(stderr, "\r%*s\r", (int)strlen(path) + 30, "");
   if (never && last) /* `sometimes` lines that held in no seed */
     for (int i = 0; i < last->expect_total; i++)
       if (last->expects[i].sometimes && !seen[i])
