@@ -220,7 +220,7 @@ END_TEST
 /* (15) One isr, one dpc, one default, each major once per driver. */
 START_TEST(duplicate_isr) {
   expect_error(BAD "duplicate-isr.iosim", BAD "duplicate-isr.iosim", 10, 3,
-               "driver d already has an isr routine (line 7)");
+               "driver d already has its isr routine (line 7)");
 }
 END_TEST
 

@@ -538,6 +538,7 @@ static void parse_driver(cursor_t *c) {
         for (routine_t *o = d->routines; o; o = o->next)
           if (o->kind == RT_DISPATCH && (o->majors[mj / 32] & (1u << (mj % 32))))
             ERR_AT(c, k, "driver %s already dispatches %s (line %d)", d->name, m, o->at.line);
+        if (r->majors[mj / 32] & (1u << (mj % 32))) ERR_AT(c, k, "%s is listed twice", m);
         r->majors[mj / 32] |= 1u << (mj % 32);
       }
       r->name = TK(L, 1)->s;
@@ -565,12 +566,13 @@ static void parse_driver(cursor_t *c) {
       r->name = TK(L, 0)->s;
       need_end_of_line(c, 1);
       for (routine_t *o = d->routines; o; o = o->next)
-        if (o->kind == r->kind) ERR_AT(c, 0, "driver %s already has an %s routine (line %d)", d->name, w, o->at.line);
+        if (o->kind == r->kind) ERR_AT(c, 0, "driver %s already has its %s routine (line %d)", d->name, w, o->at.line);
     } else {
       ERR_AT(c, 0, "unknown routine kind '%s' in driver %s (dispatch, completion, isr, dpc, cancel, fastio)", w, d->name);
     }
     char what[96];
-    snprintf(what, sizeof what, "%s %s", w, r->name);
+    if (r->kind == RT_ISR || r->kind == RT_DPC) snprintf(what, sizeof what, "%s", w);
+    else snprintf(what, sizeof what, "%s %s", w, r->name);
     r->body = parse_ops(c, CTX_ROUTINE, r->at, ar_strdup(&sc->ar, what), false, NULL);
     *tail = r;
     tail = &r->next;
