@@ -34,23 +34,26 @@ void sched_stop(sim_t *S) {
   abort(); /* a stopped machine is never resumed */
 }
 
-/* The CPU due first; among CPUs due at the same instant the chooser picks.
-   NULL when no CPU has a step queued. */
-static cpu_t *sched_due_cpu(sim_t *S) {
+/* The CPUs due first (all those due at the same, earliest instant) and
+   that instant; n = 0 when no CPU has a step queued. */
+typedef struct due {
   cpu_t *tied[SIM_MAX_CPUS];
-  uint32_t n = 0;
-  uint64_t best = UINT64_MAX;
+  uint32_t n;
+  uint64_t t;
+} due_t;
+
+static void sched_due_cpus(sim_t *S, due_t *d) {
+  d->n = 0;
+  d->t = UINT64_MAX;
   for (int i = 0; i < S->ncpu; i++) {
     cpu_t *c = &S->cpu[i];
-    if (!c->step_live || c->step_end > best) continue;
-    if (c->step_end < best) {
-      best = c->step_end;
-      n = 0;
+    if (!c->step_live || c->step_end > d->t) continue;
+    if (c->step_end < d->t) {
+      d->t = c->step_end;
+      d->n = 0;
     }
-    tied[n++] = c;
+    d->tied[d->n++] = c;
   }
-  if (n == 0) return NULL;
-  return tied[n > 1 ? chs_choose(S, n) : 0];
 }
 
 static void sched_finish(sim_t *S) {
@@ -60,11 +63,12 @@ static void sched_finish(sim_t *S) {
 
 void sched_next(sim_t *S) {
   for (;;) {
-    cpu_t *c = sched_due_cpu(S);
+    due_t d;
+    sched_due_cpus(S, &d);
     const evq_item_t *top = evq_peek(&S->evq);
-    uint64_t t = c ? c->step_end : UINT64_MAX;
+    uint64_t t = d.t;
     bool hw = top && top->t <= t; /* devices and timers first at a tie */
-    if (!c && !top) sched_finish(S);
+    if (!d.n && !top) sched_finish(S);
     if (hw) t = top->t;
     if (t > S->now) S->now = t;
     if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {
@@ -78,6 +82,9 @@ void sched_next(sim_t *S) {
       else thr_timeout(S, it.obj, it.gen);
       continue;
     }
+    /* Among CPUs due at the same instant, the chooser decides who goes
+       first - asked only when a CPU really steps next. */
+    cpu_t *c = d.tied[d.n > 1 ? chs_choose(S, d.n) : 0];
     c->step_live = false;
     S->cur_cpu = c;
     if (c->ctx == S->cur_ctx) return;
