@@ -52,6 +52,8 @@ uint32_t chs_choose(sim_t *S, uint32_t n) {
   return v;
 }
 
+void sim_record_choices(sim_t *S, bool on) { S->chs.logging = on; }
+
 void sim_replay_choices(sim_t *S, const uint32_t *choices, size_t n) {
   S->chs.replay = choices;
   S->chs.replay_n = n;

@@ -144,6 +144,8 @@ void sim_bugcheck_report(sim_t *S, FILE *f);
 
 /* Nondeterminism: every choice goes through here. */
 typedef enum { SIM_CHOOSE_PRNG, SIM_CHOOSE_REPLAY } sim_choose_mode_t;
+/* Keeps the list of choices made (off by default: it grows with the run). */
+void sim_record_choices(sim_t *S, bool on);
 /* Replays a recorded choice list; past its end, choices are 0. */
 void sim_replay_choices(sim_t *S, const uint32_t *choices, size_t n);
 /* The choices made so far (for replay); valid until the next choice. */
