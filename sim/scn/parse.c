@@ -1073,6 +1073,8 @@ static void check_scenario(parser_t *p) {
           perr(p, e->at.file, e->at.line, e->at.col, "'%s' in %s is not a device, a request, a thread, an event, a file or a port", a, e->pats[i].text);
       }
   }
+  if (!sc->threads && sc->drivers && !sc->devices && !sc->nexpects)
+    perr(p, sc->path, 1, 1, "this is a driver library (drivers, no thread): include it from a scenario to run it");
   if (!sc->threads) perr(p, sc->path, 1, 1, "the scenario declares no thread, so nothing would run");
 }
 
