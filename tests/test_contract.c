@@ -36,12 +36,29 @@ START_TEST(success_without_completion_stops_the_machine) {
 }
 END_TEST
 
+/* A script that completes an IRP it left queued, then dequeues: the
+   simulator reports the freed entry and never reads freed memory (the
+   run under ASan is the real assertion). */
+START_TEST(freed_while_queued_is_reported) {
+  scn_error_t err;
+  scn_t *sc = scn_load("fixtures/scenarios/freed-while-queued.iosim", NULL, &err);
+  ck_assert_msg(sc != NULL, "%s", err.msg);
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, NULL, &r, &err), 0);
+  ck_assert_int_eq(r.outcome, SIM_RUN_OK);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  scn_free(sc);
+}
+END_TEST
+
 TEST_SUITE(suite_contract)
 static Suite *suite_contract(void) {
   Suite *s = suite_create("contract");
   TCase *tc = tcase_create("dispatch return contract");
   tcase_add_test(tc, marked_pending_then_success_stops_the_machine);
   tcase_add_test(tc, success_without_completion_stops_the_machine);
+  tcase_add_test(tc, freed_while_queued_is_reported);
   suite_add_tcase(s, tc);
   return s;
 }

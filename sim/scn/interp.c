@@ -41,7 +41,7 @@ static scr_queue_t *dev_queue(scr_dev_t *dx, const char *name) {
   if (dx->nq == SCR_MAX_QUEUES) return NULL;
   scr_queue_t *q = &dx->q[dx->nq++];
   q->name = name;
-  q->head.Flink = q->head.Blink = &q->head;
+  q->n = 0;
   return q;
 }
 
@@ -58,6 +58,8 @@ static bool status_matches(const cond_t *c, NTSTATUS st) {
   bool eq = c->name ? (c->value == 1 ? NT_SUCCESS(st) : !NT_SUCCESS(st)) : st == (NTSTATUS)c->value;
   return c->cmp == CMP_EQ ? eq : !eq;
 }
+
+static PIRP queue_head(exec_t *x, scr_queue_t *q, uint32_t *id);
 
 /* The file and byte range in question: the fast I/O request, or the IRP's. */
 static bool request_range(const exec_t *x, PFILE_OBJECT *fo, LONGLONG *off, ULONG *len) {
@@ -93,7 +95,8 @@ static bool cond_eval(exec_t *x, const cond_t *c) {
   case COND_COUNTER: v = cmp_eval(c->cmp, dev_counter(x->dx, c->name)->value, c->value); break;
   case COND_QUEUE_EMPTY: {
     scr_queue_t *q = dev_queue(x->dx, c->name);
-    v = !q || q->head.Flink == &q->head;
+    uint32_t id;
+    v = !q || !queue_head(x, q, &id);
     break;
   }
   }
@@ -181,21 +184,36 @@ static void exec_send(exec_t *x, const op_t *o) {
 
 /* Removes `irp` from queue q if it is there. */
 static bool queue_take(scr_queue_t *q, PIRP irp) {
-  for (LIST_ENTRY *e = q->head.Flink; e != &q->head; e = e->Flink)
-    if (e == &irp->Tail.Overlay.ListEntry) {
-      e->Blink->Flink = e->Flink;
-      e->Flink->Blink = e->Blink;
+  for (int i = 0; i < q->n; i++)
+    if (q->v[i].irp == irp) {
+      memmove(&q->v[i], &q->v[i + 1], sizeof q->v[0] * (size_t)(q->n - i - 1));
+      q->n--;
       return true;
     }
   return false;
 }
 
-static void queue_put(scr_queue_t *q, PIRP irp) {
-  LIST_ENTRY *e = &irp->Tail.Overlay.ListEntry, *h = &q->head;
-  e->Flink = h;
-  e->Blink = h->Blink;
-  h->Blink->Flink = e;
-  h->Blink = e;
+static bool queue_put(scr_queue_t *q, PIRP irp) {
+  if (q->n == SCR_QUEUE_CAP) return false;
+  q->v[q->n].irp = irp;
+  q->v[q->n++].id = irp->SimId;
+  return true;
+}
+
+/* The head of the queue that still exists; entries whose IRP was freed
+   while queued are dropped (and traced: the driver completed an IRP it had
+   left in its queue). */
+static PIRP queue_head(exec_t *x, scr_queue_t *q, uint32_t *id) {
+  while (q->n) {
+    if (sim_irp_alive(x->rs->S, q->v[0].irp, q->v[0].id)) {
+      *id = q->v[0].id;
+      return q->v[0].irp;
+    }
+    sim_trace_op_id(q->v[0].id, x->dev, "queue %s: IRP %u was freed while still queued (dropped)", q->name, q->v[0].id);
+    memmove(&q->v[0], &q->v[1], sizeof q->v[0] * (size_t)(q->n - 1));
+    q->n--;
+  }
+  return NULL;
 }
 
 /* The cancel-safe queue's own cancel routine (IoCsq's): drop the cancel
@@ -220,7 +238,10 @@ static void csq_insert(exec_t *x, const op_t *o) {
   scr_queue_t *q = dev_queue(x->dx, o->name);
   if (!need_irp(x, o, irp) || !q) return;
   IoMarkIrpPending(irp);
-  queue_put(q, irp);
+  if (!queue_put(q, irp)) {
+    sim_trace_op(irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
+    return;
+  }
   irp->Tail.Overlay.DriverContext[2] = q;
   sim_trace_op(irp, x->dev, "%s", o->text);
   IoSetCancelRoutine(irp, csq_cancel);
@@ -239,9 +260,9 @@ static void csq_remove(exec_t *x, const op_t *o) {
   scr_queue_t *q = dev_queue(x->dx, o->name);
   take_irp(x, NULL);
   if (!q) return;
-  for (LIST_ENTRY *e = q->head.Flink; e != &q->head; e = e->Flink) {
-    PIRP irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
-    if (!IoSetCancelRoutine(irp, NULL)) continue;
+  for (int i = 0; i < q->n; i++) {
+    PIRP irp = q->v[i].irp;
+    if (!sim_irp_alive(x->rs->S, irp, q->v[i].id) || !IoSetCancelRoutine(irp, NULL)) continue;
     queue_take(q, irp);
     take_irp(x, irp);
     sim_trace_op(irp, x->dev, "%s -> IRP %u", o->text, irp->SimId);
@@ -349,25 +370,21 @@ static void exec_op(exec_t *x, const op_t *o) {
   case OP_QUEUE: {
     scr_queue_t *q = dev_queue(x->dx, o->name);
     if (!need_irp(x, o, irp) || !q) break;
-    LIST_ENTRY *e = &irp->Tail.Overlay.ListEntry, *h = &q->head;
-    e->Flink = h;
-    e->Blink = h->Blink;
-    h->Blink->Flink = e;
-    h->Blink = e;
-    sim_trace_op(irp, x->dev, "%s", o->text);
+    if (queue_put(q, irp)) sim_trace_op(irp, x->dev, "%s", o->text);
+    else sim_trace_op(irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
     break;
   }
   case OP_DEQUEUE: {
     scr_queue_t *q = dev_queue(x->dx, o->name);
-    LIST_ENTRY *e = q ? q->head.Flink : NULL;
-    if (!q || e == &q->head) {
+    uint32_t id = 0;
+    PIRP head = q ? queue_head(x, q, &id) : NULL;
+    if (!head) {
       take_irp(x, NULL);
       sim_trace_op(NULL, x->dev, "%s: queue empty", o->text);
       break;
     }
-    e->Blink->Flink = e->Flink;
-    e->Flink->Blink = e->Blink;
-    take_irp(x, CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry));
+    queue_take(q, head);
+    take_irp(x, head);
     sim_trace_op(x->irp, x->dev, "%s", o->text);
     break;
   }

@@ -11,9 +11,17 @@
 #define SCR_MAX_QUEUES 8
 #define SCR_MAX_COUNTERS 16
 
+#define SCR_QUEUE_CAP 256
+
+/* A driver queue of a scripted driver.  Real drivers link IRPs through
+   Tail.Overlay.ListEntry; a script may complete (and so free) an IRP it
+   left queued - a driver bug to show, not a reason to corrupt the
+   simulator - so the queue keeps (IRP, number) pairs and checks each one
+   still exists when it is taken out. */
 typedef struct scr_queue {
   const char *name;
-  LIST_ENTRY head;
+  struct { PIRP irp; uint32_t id; } v[SCR_QUEUE_CAP];
+  int n;
 } scr_queue_t;
 
 typedef struct scr_counter {
