@@ -76,7 +76,16 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
   TRC(S, TRC_COMPLETION_CALL, irp, dev, true, st, "routine in location %d for %s, PendingReturned=%d",
       where - 1, dev ? dev->SimName : "the IRP's creator", irp->PendingReturned);
   sim_step(S, COST_COMPLETION_ROUTINE);
+  irp->SimInWalk = true;
   NTSTATUS r = sp->CompletionRoutine(dev, irp, sp->Context);
+  bool freed = S->freed_in_walk == id;
+  if (freed) S->freed_in_walk = 0;
+  else irp->SimInWalk = false;
+  if (freed && r != STATUS_MORE_PROCESSING_REQUIRED)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x20A, id, (ULONG_PTR)r, 0,
+             "IRP %u was freed by its completion routine, which then returned %s: the I/O manager would go on "
+             "completing a freed IRP (free it only together with STATUS_MORE_PROCESSING_REQUIRED)",
+             id, iosim_status_name(r, sb));
   if (r == STATUS_MORE_PROCESSING_REQUIRED) {
     if (trc_on(S)) {
       trc_emit_id(S, TRC_COMPLETION_RETURN, id, where, dev, true, r, "%s",

@@ -71,6 +71,7 @@ PIRP irp_alloc(sim_t *S, int8_t n) {
 }
 
 void irp_free(sim_t *S, PIRP irp) {
+  if (irp->SimInWalk) S->freed_in_walk = irp->SimId; /* the walk must not go on with it */
   sim_irp_info_t *in = irp_info(S, irp->SimId);
   if (in) in->freed = true;
   TRC(S, TRC_IRP_FREE, irp, NULL, false, 0, "IRP %u freed", irp->SimId);

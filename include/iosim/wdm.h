@@ -293,6 +293,7 @@ struct IRP {
   uint8_t SimCompletes; /* how many times stage 1 ran to the top */
   bool SimPortBound;    /* thread-agnostic: finished through a completion port */
   bool SimStage2Queued; /* stage 2 went to an APC or a port packet */
+  bool SimInWalk;       /* its completion walk is running a routine */
   sim_t *Sim;
   LIST_ENTRY SimLink;  /* on the simulation's list of live IRPs */
   IO_STACK_LOCATION Stack[]; /* StackCount locations, 1-based via CurrentLocation */

@@ -67,8 +67,11 @@ static bool request_range(const exec_t *x, PFILE_OBJECT *fo, LONGLONG *off, ULON
     *fo = x->fast_fo, *off = x->fast_off, *len = x->fast_len;
     return true;
   }
-  if (!x->irp) return false;
-  PIO_STACK_LOCATION s = IoGetCurrentIrpStackLocation(x->irp);
+  PIRP irp = x->irp;
+  if (!irp || !sim_irp_alive(x->rs->S, irp, x->irp_id) || irp->CurrentLocation < 1 ||
+      irp->CurrentLocation > irp->StackCount)
+    return false; /* gone, or no current location to read */
+  PIO_STACK_LOCATION s = IoGetCurrentIrpStackLocation(irp);
   *fo = s->FileObject, *off = s->Parameters.Read.ByteOffset, *len = s->Parameters.Read.Length;
   return *fo != NULL;
 }
@@ -275,7 +278,7 @@ static void csq_remove(exec_t *x, const op_t *o) {
    the master completes when the last one does (IrpCount). */
 static void exec_split(exec_t *x, const op_t *o) {
   PIRP m = x->irp;
-  if (!need_irp(x, o, m)) return;
+  if (!need_location(x, o, m)) return;
   PIO_STACK_LOCATION cur = IoGetCurrentIrpStackLocation(m);
   ULONG part = cur->Parameters.Read.Length / (ULONG)o->num;
   m->AssociatedIrp.IrpCount = (int32_t)o->num;
