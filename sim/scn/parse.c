@@ -888,6 +888,7 @@ static bool has_thread(scn_t *sc, const char *n) {
   return false;
 }
 static bool has_routine(driver_decl_t *d, routine_kind_t k, const char *n) {
+  if (!d) return false; /* routine operations exist only inside drivers */
   for (routine_t *r = d->routines; r; r = r->next)
     if (r->kind == k && !strcmp(r->name, n)) return true;
   return false;
