@@ -26,6 +26,9 @@ int main(void) {
     fprintf(stderr, "no test suites registered\n");
     return 1;
   }
+  /* A hang guard, not a timing assertion: generous, because the machines
+     running CI are shared (an explicit CK_DEFAULT_TIMEOUT still wins). */
+  setenv("CK_DEFAULT_TIMEOUT", "60", 0);
   SRunner *sr = srunner_create(suites[0]());
   for (int i = 1; i < nsuites; i++) srunner_add_suite(sr, suites[i]());
   srunner_run_all(sr, CK_NORMAL);
