@@ -88,7 +88,40 @@ typedef enum {
   TRC_FRAME_ISR
 } trc_frame_t;
 
-/* One step.  Strings are borrowed: valid only during the sink call. */
+/* How stage 2 (IopCompleteRequest) reached the requester. */
+typedef enum {
+  TRC_STAGE2_NONE,   /* not a stage-2 step */
+  TRC_STAGE2_INLINE, /* run by the system service itself, no APC */
+  TRC_STAGE2_APC     /* run by the special kernel APC queued to the thread */
+} trc_stage2_t;
+
+/* How the run ended, on the run-end step.  Same order as sim_outcome_t. */
+typedef enum {
+  TRC_OUTCOME_NONE = -1, /* not a run-end step */
+  TRC_OUTCOME_OK,
+  TRC_OUTCOME_STALLED,
+  TRC_OUTCOME_BUGCHECK,
+  TRC_OUTCOME_LIMIT,
+  TRC_OUTCOME_STOPPED
+} trc_outcome_t;
+
+/* IRP fields a step wrote (trc_event_t.writes): what a "why does this
+   field hold that value" query walks back to. */
+#define TRC_W_STATUS 0x0001u          /* IoStatus.Status */
+#define TRC_W_INFORMATION 0x0002u     /* IoStatus.Information */
+#define TRC_W_PENDING_RETURNED 0x0004u
+#define TRC_W_CURRENT_LOCATION 0x0008u
+#define TRC_W_CONTROL 0x0010u         /* a stack location's Control */
+#define TRC_W_COMPLETION 0x0020u      /* a stack location's CompletionRoutine */
+#define TRC_W_CANCEL 0x0040u          /* Irp->Cancel */
+#define TRC_W_CANCEL_ROUTINE 0x0080u
+#define TRC_W_USER_IOSB 0x0100u       /* the requester's I/O status block */
+#define TRC_W_LOCATION 0x0200u        /* a stack location's parameters (copied) */
+#define TRC_W_THREAD_LIST 0x0400u     /* Tail.Overlay.Thread's IRP list */
+
+/* One step.  Strings are borrowed: valid only during the sink call.
+   Every fact a program reads is a typed field; `detail` is prose for
+   people and nothing but the console and explain printers reads it. */
 typedef struct trc_event {
   uint64_t seq;       /* 1, 2, ... in order of occurrence */
   uint64_t t_ns;      /* simulated time */
@@ -102,8 +135,44 @@ typedef struct trc_event {
   trc_kind_t kind;
   int has_status;
   int32_t status;
-  const char *detail; /* human-readable particulars, never NULL */
+
+  /* ---- typed facts; each is "not applicable" unless the kind sets it ---- */
+  int major, minor;       /* IRP_MJ_* / IRP_MN_*, -1 = n/a */
+  int loc_from, loc_to;   /* stack locations involved (copy from/to, called
+                             location, walk from/to), 0 = n/a */
+  int control;            /* the location's Control bits (SL_*), -1 = n/a */
+  int pending_returned;   /* Irp->PendingReturned, -1 = n/a */
+  int has_info;
+  uint64_t info;          /* IoStatus.Information when has_info */
+  int stack_size;         /* StackSize of an allocated IRP, 0 = n/a */
+  uint32_t routine_device;/* completion routine's DeviceObject, 0 = none */
+  trc_stage2_t stage2;
+  int target_cpu;         /* where a DPC / interrupt was queued, -1 = n/a */
+  uint32_t target_thread; /* whom an APC / IRP / packet / switch / wake is for */
+  uint32_t port;          /* completion port involved, 0 = none */
+  uint32_t file;          /* file object involved, 0 = none */
+  uint32_t object;        /* dispatcher object set / waited on, 0 = none */
+  int wait_index;         /* the object that satisfied a wait, -1 = n/a */
+  int count;              /* kind-specific count: objects waited on, packets
+                             queued, IRPs left of a master, -1 = n/a */
+  int running, limit;     /* port: threads running / concurrency, -1 = n/a */
+  int cancel_routine;     /* a cancel routine set (1) or cleared/absent (0), -1 = n/a */
+  int touches_irp;        /* a scripted operation reads or writes the IRP */
+  int irql_from, irql_to; /* IRQL changes, -1 = n/a */
+  trc_outcome_t outcome;
+  int64_t offset;         /* byte offset of a transfer, -1 = n/a */
+  uint32_t writes;        /* TRC_W_* fields of the IRP this step wrote */
+  const char *service;    /* the system service or DDI named ("NtReadFile"), or NULL */
+  const char *text;       /* the scenario's own words (a note, an op's name), or NULL */
+
+  const char *detail;     /* human-readable particulars, never NULL */
 } trc_event_t;
+
+/* An event with every typed fact "not applicable". */
+#define TRC_EVENT_INIT                                                                 \
+  .major = -1, .minor = -1, .control = -1, .pending_returned = -1, .target_cpu = -1,    \
+  .wait_index = -1, .count = -1, .running = -1, .limit = -1, .cancel_routine = -1,      \
+  .irql_from = -1, .irql_to = -1, .outcome = TRC_OUTCOME_NONE, .offset = -1
 
 typedef struct trc_sink {
   void (*event)(void *ud, const trc_event_t *ev);
