@@ -27,8 +27,12 @@ GV_LIBS     = $(shell $(PKG_CONFIG) --libs libgvc libcgraph)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 
-ENGINE_SRC = $(filter-out sim/main.c,$(wildcard sim/*.c))
-SCN_SRC    = $(wildcard sim/scn/*.c) $(wildcard sim/db/*.c)
+# The engine, laid out by Windows component (docs/architecture.md).
+ENGINE_DIRS = core ke hal io cc fsrtl ex
+ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
+# Built on the engine's public API only: trace sinks, the verifier, the
+# user-mode file system, the scenario language, the trace database.
+SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
 
@@ -49,7 +53,7 @@ $(LIB): $(ENGINE_OBJ) $(SCN_OBJ) $(VIZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/iosim: $(BUILD)/sim/main.o $(LIB)
+$(BUILD)/iosim: $(BUILD)/sim/cli/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
 
 $(BUILD)/viz/%.o: viz/%.c
@@ -59,6 +63,10 @@ $(BUILD)/viz/%.o: viz/%.c
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(CHECK_CFLAGS) -Isim -c -o $@ $<
+
+$(ENGINE_OBJ): $(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(CFLAGS) -Isim -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

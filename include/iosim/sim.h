@@ -81,9 +81,9 @@ uint32_t sim_cost_get(const sim_t *S, sim_cost_t c);
 const char *sim_cost_name(sim_cost_t c);
 
 /* The sink is borrowed; its close() runs at sim_destroy. */
-void sim_set_sink(sim_t *S, const trc_sink_t *sink);
+int sim_set_sink(sim_t *S, const trc_sink_t *sink);
 /* An extra sink (e.g. an in-memory log beside the console table). */
-void sim_add_sink(sim_t *S, const trc_sink_t *sink);
+int sim_add_sink(sim_t *S, const trc_sink_t *sink);
 /* A sink printing an aligned table (time, CPU, IRQL, frame, event) to f. */
 trc_sink_t sim_console_sink(sim_t *S, FILE *f);
 
@@ -292,6 +292,21 @@ int sim_thread_wait_names(sim_t *S, uint32_t id, char *buf, size_t n);
 int sim_cpu_count(const sim_t *S);
 /* Burn CPU time in the current context (a driver's "delay"). */
 void sim_delay(uint64_t ns);
+/* Frees `p` with `free_fn` when the machine is destroyed (components built
+   on the engine, like the user-mode file system, own memory this way). */
+int sim_on_destroy(sim_t *S, void *p, void (*free_fn)(void *));
+/* For components built on the engine (outside it): trace a step of the
+   running machine (time, CPU, IRQL, frame and thread are filled in; start
+   `ev` from trc_event_make), and end a step charging a cost. */
+void sim_trace(trc_event_t *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sim_charge(sim_cost_t cost);
+/* Replaces every step's detail text with "x": proves that no program
+   reads a fact from the prose (tests). */
+void sim_garble_details(sim_t *S, bool on);
+/* Names behind the ids of trace events ("" when unknown). */
+const char *sim_port_name(sim_t *S, uint32_t id);
+const char *sim_file_name(sim_t *S, uint32_t id);
+const char *sim_object_name(sim_t *S, uint32_t id);
 /* Trace a free-form note from driver or program code. */
 void sim_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -70,6 +70,7 @@
   X(TRC_UFS_REQUEST, "ufs-request")                         \
   X(TRC_UFS_PENDING, "ufs-pending-return")                  \
   X(TRC_UFS_RESPONSE, "ufs-response")                       \
+  X(TRC_UFS_DROPPED, "ufs-response-dropped")                \
   X(TRC_BUGCHECK, "bugcheck")
 
 typedef enum {
@@ -168,11 +169,13 @@ typedef struct trc_event {
   const char *detail;     /* human-readable particulars, never NULL */
 } trc_event_t;
 
-/* An event with every typed fact "not applicable". */
-#define TRC_EVENT_INIT                                                                 \
-  .major = -1, .minor = -1, .control = -1, .pending_returned = -1, .target_cpu = -1,    \
-  .wait_index = -1, .count = -1, .running = -1, .limit = -1, .cancel_routine = -1,      \
-  .irql_from = -1, .irql_to = -1, .outcome = TRC_OUTCOME_NONE, .offset = -1
+/* An event of `kind` with every typed fact "not applicable". */
+static inline trc_event_t trc_event_make(trc_kind_t kind) {
+  return (trc_event_t){.kind = kind, .major = -1, .minor = -1, .control = -1, .pending_returned = -1,
+                       .target_cpu = -1, .wait_index = -1, .count = -1, .running = -1, .limit = -1,
+                       .cancel_routine = -1, .irql_from = -1, .irql_to = -1,
+                       .outcome = TRC_OUTCOME_NONE, .offset = -1};
+}
 
 typedef struct trc_sink {
   void (*event)(void *ud, const trc_event_t *ev);

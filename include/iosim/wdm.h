@@ -86,6 +86,32 @@ bool iosim_status_parse(const char *text, NTSTATUS *out);
 typedef struct LIST_ENTRY {
   struct LIST_ENTRY *Flink, *Blink;
 } LIST_ENTRY, *PLIST_ENTRY;
+/* The doubly linked list routines of wdm.h. */
+static inline void InitializeListHead(PLIST_ENTRY Head) { Head->Flink = Head->Blink = Head; }
+static inline BOOLEAN IsListEmpty(const LIST_ENTRY *Head) { return Head->Flink == Head; }
+static inline BOOLEAN RemoveEntryList(PLIST_ENTRY Entry) {
+  PLIST_ENTRY f = Entry->Flink, b = Entry->Blink;
+  b->Flink = f;
+  f->Blink = b;
+  return f == b;
+}
+static inline PLIST_ENTRY RemoveHeadList(PLIST_ENTRY Head) {
+  PLIST_ENTRY e = Head->Flink;
+  RemoveEntryList(e);
+  return e;
+}
+static inline void InsertTailList(PLIST_ENTRY Head, PLIST_ENTRY Entry) {
+  Entry->Flink = Head;
+  Entry->Blink = Head->Blink;
+  Head->Blink->Flink = Entry;
+  Head->Blink = Entry;
+}
+static inline void InsertHeadList(PLIST_ENTRY Head, PLIST_ENTRY Entry) {
+  Entry->Blink = Head;
+  Entry->Flink = Head->Flink;
+  Head->Flink->Blink = Entry;
+  Head->Flink = Entry;
+}
 
 typedef struct DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
 typedef struct DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
@@ -139,7 +165,7 @@ NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE Mode, BOOLEAN Alertable,
 KIRQL KeGetCurrentIrql(void);
 void KeRaiseIrql(KIRQL NewIrql, KIRQL *OldIrql);
 void KeLowerIrql(KIRQL NewIrql);
-KIRQL KeRaiseIrqlToDcpLevel(void);
+KIRQL KeRaiseIrqlToDpcLevel(void);
 ULONG KeGetCurrentProcessorNumber(void);
 PKTHREAD KeGetCurrentThread(void);
 void KeBugCheckEx(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
@@ -266,7 +292,8 @@ struct IRP {
   KPROCESSOR_MODE RequestorMode;
   BOOLEAN PendingReturned;
   int8_t StackCount;
-  int8_t CurrentLocation;
+  int16_t CurrentLocation; /* a CHAR in Windows: wider here so that a 127-location IRP's
+                              starting value, 128, is not negative */
   BOOLEAN Cancel;
   KIRQL CancelIrql;
   PDRIVER_CANCEL CancelRoutine;

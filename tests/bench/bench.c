@@ -25,7 +25,7 @@
 #include "iosim/sim.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
-#include "sim_int.h" /* ctx_switch, for the switch round trip */
+#include "core/core.h" /* ctx_switch, for the switch round trip */
 
 #define THREADS 8
 #define SLOTS 8

@@ -1,0 +1,66 @@
+/*
+ * choose.c - the one place where nondeterminism enters: which CPU steps
+ * first on a tie, which CPU takes an interrupt, which idle CPU picks up a
+ * ready thread.  A seeded xoshiro256** by default; a recorded list of
+ * choices can be replayed instead, which is what exploration builds on.
+ */
+#include "core/core.h"
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t chs_next(chooser_t *c) {
+  uint64_t *s = c->s;
+  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return r;
+}
+
+/* splitmix64 spreads one seed over the four state words. */
+void chs_seed(chooser_t *c, uint64_t seed) {
+  for (int i = 0; i < 4; i++) {
+    uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    c->s[i] = z ^ (z >> 31);
+  }
+}
+
+uint32_t chs_choose(sim_t *S, uint32_t n) {
+  chooser_t *c = &S->chs;
+  uint32_t v;
+  if (c->replay) {
+    v = c->replay_i < c->replay_n ? c->replay[c->replay_i++] : 0;
+    if (v >= n) v = n - 1;
+  } else {
+    v = (uint32_t)(chs_next(c) % n);
+  }
+  if (!c->logging) return v;
+  if (c->log_n == c->log_cap) {
+    size_t ncap = c->log_cap ? c->log_cap * 2 : 256;
+    uint32_t *nl = mem_alloc(S, ncap * sizeof *nl);
+    if (c->log_n) memcpy(nl, c->log, c->log_n * sizeof *nl);
+    mem_free(S, c->log, c->log_cap * sizeof *nl);
+    c->log = nl;
+    c->log_cap = ncap;
+  }
+  c->log[c->log_n++] = v;
+  return v;
+}
+
+void sim_record_choices(sim_t *S, bool on) { S->chs.logging = on; }
+
+void sim_replay_choices(sim_t *S, const uint32_t *choices, size_t n) {
+  S->chs.replay = choices;
+  S->chs.replay_n = n;
+  S->chs.replay_i = 0;
+}
+
+const uint32_t *sim_choices(const sim_t *S, size_t *n) {
+  *n = S->chs.log_n;
+  return S->chs.log;
+}

@@ -1,0 +1,261 @@
+/*
+ * core.h - the simulator core's private interface: the simulation context,
+ * lists, coroutines, the event queue, the chooser, memory, the scheduler's
+ * step and trace emission.  Every engine component (core, ke, hal, io, cc,
+ * fsrtl) includes it; nothing outside the engine may (make check-layers).
+ */
+#ifndef IOSIM_CORE_H
+#define IOSIM_CORE_H
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iosim/sim.h"
+
+/* The simulator's own invariants: checked in test and sanitizer builds,
+   compiled out of the benchmark build (-DNDEBUG).  A failure is a bug in
+   iosim, never in the simulated driver (those are bugchecks). */
+#ifdef NDEBUG
+#define SIM_ASSERT(cond) ((void)0)
+#else
+#define SIM_ASSERT(cond) \
+  ((cond) ? (void)0 : sim_assert_failed(#cond, __FILE__, __LINE__, __func__))
+#endif
+void sim_assert_failed(const char *cond, const char *file, int line, const char *func)
+    __attribute__((noreturn));
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+
+/* ---- intrusive doubly linked lists (Windows' LIST_ENTRY) ---- */
+static inline void list_init(LIST_ENTRY *h) { h->Flink = h->Blink = h; }
+static inline bool list_empty(const LIST_ENTRY *h) { return h->Flink == h; }
+static inline void list_insert_tail(LIST_ENTRY *h, LIST_ENTRY *e) {
+  e->Flink = h;
+  e->Blink = h->Blink;
+  h->Blink->Flink = e;
+  h->Blink = e;
+}
+static inline void list_insert_head(LIST_ENTRY *h, LIST_ENTRY *e) {
+  e->Blink = h;
+  e->Flink = h->Flink;
+  h->Flink->Blink = e;
+  h->Flink = e;
+}
+static inline bool list_linked(const LIST_ENTRY *e) {
+  return e->Flink && e->Blink && e->Flink->Blink == e && e->Blink->Flink == e;
+}
+static inline void list_remove(LIST_ENTRY *e) {
+  SIM_ASSERT(list_linked(e));
+  e->Blink->Flink = e->Flink;
+  e->Flink->Blink = e->Blink;
+  e->Flink = e->Blink = e;
+}
+static inline LIST_ENTRY *list_pop_head(LIST_ENTRY *h) {
+  LIST_ENTRY *e = h->Flink;
+  if (e == h) return NULL;
+  list_remove(e);
+  return e;
+}
+
+/* ---- growable arrays: one helper for every table that grows ---- */
+/* Makes room for `need` elements of `elem` bytes in *v (capacity *cap),
+   doubling; returns false when the size would overflow. */
+bool vec_reserve(sim_t *S, void **v, size_t *cap, size_t need, size_t elem);
+#define VEC_RESERVE(S, arr, capv, need) \
+  vec_reserve((S), (void **)&(arr), &(capv), (need), sizeof *(arr))
+
+/* ---- coroutines (core/ctx.c) ---- */
+typedef struct ctx {
+  void *sp;            /* saved stack pointer while suspended */
+  void *stack;         /* base of the allocation, NULL for the main context */
+  size_t size;
+  void (*entry)(void *);
+  void *arg;
+  void *asan_fake;     /* ASan fake-stack handle across a switch */
+  const void *asan_bottom;
+  size_t asan_size;
+} ctx_t;
+#define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
+#define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */
+/* Sits at the lowest address of every coroutine stack; the stack is
+   aligned to its size, so running code finds its simulation by masking its
+   stack pointer.  That is how WDM routines without a context argument
+   (KeGetCurrentIrql, IoAllocateIrp...) know which machine they run in,
+   without any global variable. */
+typedef struct ctx_stack_hdr {
+  uint64_t magic;
+  sim_t *S;
+} ctx_stack_hdr_t;
+
+int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg);
+void ctx_free(sim_t *S, ctx_t *c);
+void ctx_init_main(ctx_t *c);
+/* Suspends `from` and resumes `to`. */
+void ctx_switch(ctx_t *from, ctx_t *to);
+/* Finds the simulation whose coroutine is running; aborts if none. */
+sim_t *ctx_sim(void);
+
+/* ---- event queue (core/evq.c): a min-heap ordered by (time, class, seq) ---- */
+typedef enum { EV_INTERRUPT, EV_TIMER } ev_kind_t;
+typedef struct evq_item {
+  uint64_t t;
+  uint64_t seq;
+  uint32_t kind;
+  uint32_t gen; /* the owner's generation when queued; stale = ignored */
+  void *obj;
+} evq_item_t;
+typedef struct evq {
+  evq_item_t *a;
+  size_t n, cap;
+} evq_t;
+void evq_push(sim_t *S, evq_item_t it);
+bool evq_pop(evq_t *q, evq_item_t *out);
+const evq_item_t *evq_peek(const evq_t *q);
+void evq_free(sim_t *S, evq_t *q);
+
+/* ---- the chooser (core/choose.c) ---- */
+typedef struct chooser {
+  uint64_t s[4];       /* xoshiro256** state */
+  const uint32_t *replay;
+  size_t replay_n, replay_i;
+  bool logging;        /* keep `log` (off for long runs: memory) */
+  uint32_t *log;       /* choices made, for replay tokens */
+  size_t log_n, log_cap;
+} chooser_t;
+void chs_seed(chooser_t *c, uint64_t seed);
+/* A choice among n > 1 alternatives; recorded. */
+uint32_t chs_choose(sim_t *S, uint32_t n);
+uint64_t chs_next(chooser_t *c);
+
+/* ---- names kept for the trace ---- */
+typedef struct name_tab {
+  char **v;
+  uint32_t n;
+  size_t cap;
+} name_tab_t;
+
+typedef struct pool {
+  void *free;
+  size_t size;
+} pool_t;
+
+/* Hooks through which the lower kernel (core, ke, hal) reaches the I/O
+   manager without depending on it; installed by ex/machine.c. */
+typedef struct sim_hooks {
+  /* A thread is terminating: cancel its IRPs and wait for them. */
+  void (*thread_exit_io)(sim_t *S, PKTHREAD t);
+} sim_hooks_t;
+
+/* What a component asked to be freed with the machine (sim_on_destroy). */
+typedef struct sim_owned {
+  void *p;
+  void (*free)(void *);
+} sim_owned_t;
+
+/* CPUs, threads, KQUEUE: the dispatcher's types. */
+#include "ke/ke.h"
+
+/* IRPs are pooled by size class: 1-8, 9-16, 17-32, 33-64, 65-128 locations. */
+#define IRP_POOL_CLASSES 5
+
+struct sim {
+  sim_config_t cfg;
+  uint64_t now;
+  uint64_t steps;
+  uint64_t evseq;
+  evq_t evq;
+  chooser_t chs;
+  uint32_t cost[COST_COUNT];
+  int ncpu;
+  cpu_t cpu[SIM_MAX_CPUS];
+  cpu_t *cur_cpu;
+  ctx_t *cur_ctx;
+  ctx_t main_ctx;
+  LIST_ENTRY ready;
+  LIST_ENTRY threads;
+  uint32_t nthreads_live;
+  name_tab_t thread_names, device_names;
+  PDRIVER_OBJECT *drivers;
+  size_t ndrivers, drivers_cap;
+  sim_hw_t *hw;
+  uint32_t nhw;
+  /* IRPs */
+  uint32_t next_irp_id;
+  pool_t irp_pool[IRP_POOL_CLASSES];
+  LIST_ENTRY live_irps;
+  sim_irp_info_t *irp_info; /* indexed by id, only when keep_irp_info */
+  size_t irp_info_cap;
+  bool keep_irp_info;
+  uint32_t freed_in_walk;     /* an IRP freed by its own completion routine */
+  const char *next_irp_tag;
+  PFILE_OBJECT files;
+  struct sim_port *ports;
+  uint32_t nports;
+  struct sim_fcb *fcbs;      /* cache maps and locks, one per file (cc/, fsrtl/) */
+  sim_owned_t *owned;        /* freed with the machine (sim_on_destroy) */
+  size_t nowned, owned_cap;
+  sim_hooks_t hooks;
+  /* cancel spin lock */
+  int cancel_lock_owner;     /* CPU holding the cancel spin lock, -1 if free */
+  uint64_t cancel_lock_spins;
+  /* trace */
+  trc_sink_t *sinks;
+  size_t nsinks, sinks_cap;
+  uint64_t trace_seq;
+  bool garble_detail;        /* sim_garble_details: every detail is "x" */
+  /* run state */
+  bool started, stopping;
+  bool stop_requested;       /* sim_request_stop: end at the next scheduling point */
+  sim_outcome_t outcome;
+  bool has_bugcheck;
+  sim_bugcheck_t bugcheck;
+  sim_stats_t stats;
+  uint32_t next_obj_id;
+};
+
+extern const uint32_t sim_cost_defaults[COST_COUNT];
+
+/* ---- memory (core/mem.c): the one place that runs out of memory ---- */
+void *mem_alloc(sim_t *S, size_t n);
+void *mem_calloc(sim_t *S, size_t n);
+void mem_free(sim_t *S, void *p, size_t n);
+char *mem_strdup(sim_t *S, const char *s);
+
+/* ---- scheduling (core/sched.c) ---- */
+/* Ends the current step: charges `cost` ns to the current CPU, lets every
+   other CPU and device catch up, then delivers what became deliverable
+   (interrupts, DPCs, APCs).  The heart of interleaving. */
+void sched_step(sim_t *S, sim_cost_t cost);
+void sched_step_ns(sim_t *S, uint64_t ns);
+/* Runs the scheduler loop until the current coroutine is due again. */
+void sched_next(sim_t *S);
+/* Makes `c` run its pending work now (an interrupt, a DPC, a ready thread). */
+void cpu_poke(sim_t *S, cpu_t *c);
+void sched_stop(sim_t *S) __attribute__((noreturn));
+/* The cheap test before cpu_service: anything to deliver at all? */
+static inline bool cpu_has_work(const sim_t *S, const cpu_t *c) {
+  return !S->stopping && (!list_empty(&c->irq_pending) || c->dpc_requested ||
+                          (c->thread && !list_empty(&c->thread->apc[KernelMode])));
+}
+
+/* ---- trace emission (core/trace.c) ---- */
+/* Fills the machine's state (time, CPU, IRQL, frame, thread) into `ev`,
+   formats the detail and hands the step to every sink.  `ev` carries the
+   typed facts; start it from trc_event_make(). */
+void trc_send(sim_t *S, trc_event_t *ev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void trc_emit(sim_t *S, trc_kind_t kind, const IRP *irp, const DEVICE_OBJECT *dev,
+              bool has_status, NTSTATUS status, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+void trc_emit_id(sim_t *S, trc_kind_t kind, uint32_t irp, int loc, const DEVICE_OBJECT *dev,
+                 bool has_status, NTSTATUS status, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+static inline bool trc_on(const sim_t *S) { return S->nsinks > 0; }
+#define TRC(S, ...) \
+  do { if (trc_on(S)) trc_emit((S), __VA_ARGS__); } while (0)
+uint32_t name_add(sim_t *S, name_tab_t *t, const char *name);
+const char *name_get(const name_tab_t *t, uint32_t id);
+uint32_t obj_id(sim_t *S, DISPATCHER_HEADER *h);
+
+#endif

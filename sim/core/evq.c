@@ -1,0 +1,59 @@
+/*
+ * evq.c - the event queue: a binary min-heap of what devices and timers will
+ * do, ordered by (time, kind, seq).  seq only grows, so equal times keep
+ * their order.  CPU steps are not here (see sched.c).
+ */
+#include "core/core.h"
+
+static bool evq_less(const evq_item_t *a, const evq_item_t *b) {
+  if (a->t != b->t) return a->t < b->t;
+  if (a->kind != b->kind) return a->kind < b->kind;
+  return a->seq < b->seq;
+}
+
+void evq_push(sim_t *S, evq_item_t it) {
+  evq_t *q = &S->evq;
+  if (q->n == q->cap) {
+    size_t ncap = q->cap ? q->cap * 2 : 64;
+    evq_item_t *na = mem_alloc(S, ncap * sizeof *na);
+    if (q->n) memcpy(na, q->a, q->n * sizeof *na);
+    mem_free(S, q->a, q->cap * sizeof *na);
+    q->a = na;
+    q->cap = ncap;
+  }
+  it.seq = S->evseq++;
+  size_t i = q->n++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!evq_less(&it, &q->a[p])) break;
+    q->a[i] = q->a[p];
+    i = p;
+  }
+  q->a[i] = it;
+}
+
+bool evq_pop(evq_t *q, evq_item_t *out) {
+  if (q->n == 0) return false;
+  *out = q->a[0];
+  evq_item_t last = q->a[--q->n];
+  size_t i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    const evq_item_t *best = &last;
+    if (l < q->n && evq_less(&q->a[l], best)) { m = l; best = &q->a[l]; }
+    if (l + 1 < q->n && evq_less(&q->a[l + 1], best)) m = l + 1;
+    if (m == i) break;
+    q->a[i] = q->a[m];
+    i = m;
+  }
+  if (q->n) q->a[i] = last;
+  return true;
+}
+
+const evq_item_t *evq_peek(const evq_t *q) { return q->n ? &q->a[0] : NULL; }
+
+void evq_free(sim_t *S, evq_t *q) {
+  mem_free(S, q->a, q->cap * sizeof *q->a);
+  q->a = NULL;
+  q->n = q->cap = 0;
+}

@@ -1,0 +1,148 @@
+/*
+ * sched.c - the discrete-event scheduler.  Every CPU advances by steps; a
+ * step is the code between two kernel calls, executed at one instant, and
+ * its cost moves that CPU's clock.  The scheduler always resumes whatever is
+ * due first (CPU step, device interrupt, wait timeout), so the CPUs
+ * interleave at every kernel call.  It runs on the stack of whichever
+ * coroutine yielded: no trip through a central loop, and no switch at all
+ * when the next step belongs to the coroutine already running.
+ */
+#include "core/core.h"
+#include "hal/hal.h"
+
+/* A CPU's next step is not in the event queue: with at most SIM_MAX_CPUS
+   processors a scan is cheaper than a heap, and moving a step earlier (a
+   poke) leaves nothing stale behind.  The queue holds only device
+   interrupts and wait timeouts. */
+static void cpu_schedule(cpu_t *c, uint64_t t) {
+  c->step_live = true;
+  c->step_end = t;
+}
+
+void cpu_poke(sim_t *S, cpu_t *c) {
+  /* The CPU whose code runs now services its queues at its next step; but
+     one parked in its idle loop has no step queued and must get one. */
+  if (c == S->cur_cpu && !c->idle) return;
+  if (c->step_live && c->step_end <= S->now) return;
+  cpu_schedule(c, S->now);
+}
+
+void sched_stop(sim_t *S) {
+  S->stopping = true;
+  ctx_t *from = S->cur_ctx;
+  S->cur_ctx = &S->main_ctx;
+  ctx_switch(from, &S->main_ctx);
+  abort(); /* a stopped machine is never resumed */
+}
+
+/* The CPUs due first (all those due at the same, earliest instant) and
+   that instant; n = 0 when no CPU has a step queued. */
+typedef struct due {
+  cpu_t *tied[SIM_MAX_CPUS];
+  uint32_t n;
+  uint64_t t;
+} due_t;
+
+static void sched_due_cpus(sim_t *S, due_t *d) {
+  d->n = 0;
+  d->t = UINT64_MAX;
+  for (int i = 0; i < S->ncpu; i++) {
+    cpu_t *c = &S->cpu[i];
+    if (!c->step_live || c->step_end > d->t) continue;
+    if (c->step_end < d->t) {
+      d->t = c->step_end;
+      d->n = 0;
+    }
+    d->tied[d->n++] = c;
+  }
+}
+
+static void sched_finish(sim_t *S) {
+  S->outcome = S->nthreads_live ? SIM_RUN_STALLED : SIM_RUN_OK;
+  sched_stop(S);
+}
+
+void sched_next(sim_t *S) {
+  for (;;) {
+    due_t d;
+    sched_due_cpus(S, &d);
+    const evq_item_t *top = evq_peek(&S->evq);
+    uint64_t t = d.t;
+    bool hw = top && top->t <= t; /* devices and timers first at a tie */
+    if (!d.n && !top) sched_finish(S);
+    if (hw) t = top->t;
+    if (t > S->now) S->now = t;
+    if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {
+      S->outcome = S->stop_requested ? SIM_RUN_STOPPED : SIM_RUN_LIMIT;
+      sched_stop(S);
+    }
+    if (hw) {
+      evq_item_t it;
+      evq_pop(&S->evq, &it);
+      if (it.kind == EV_INTERRUPT) hw_interrupt(S, it.obj);
+      else thr_timeout(S, it.obj, it.gen);
+      continue;
+    }
+    /* Among CPUs due at the same instant, the chooser decides who goes
+       first - asked only when a CPU really steps next. */
+    cpu_t *c = d.tied[d.n > 1 ? chs_choose(S, d.n) : 0];
+    c->step_live = false;
+    S->cur_cpu = c;
+    if (c->ctx == S->cur_ctx) return;
+    ctx_t *from = S->cur_ctx;
+    S->cur_ctx = c->ctx;
+    S->stats.ctx_switches++;
+    ctx_switch(from, c->ctx);
+    return; /* whoever resumed us set cur_cpu and cur_ctx */
+  }
+}
+
+static uint64_t step_cost(sim_t *S, uint64_t ns) {
+  if (S->cfg.jitter_pct && ns) {
+    uint64_t span = ns * S->cfg.jitter_pct / 100;
+    if (span) ns += chs_next(&S->chs) % (span + 1);
+  }
+  return ns;
+}
+
+/* Whether nothing else (another CPU, a device, a timer) is due before or at
+   `end`: then the current CPU can simply move on, with no scheduling. */
+static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
+  const evq_item_t *top = evq_peek(&S->evq);
+  if (top && top->t <= end) return false;
+  for (int i = 0; i < S->ncpu; i++) {
+    const cpu_t *o = &S->cpu[i];
+    if (o != c && o->step_live && o->step_end <= end) return false;
+  }
+  return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested;
+}
+
+void sched_step_ns(sim_t *S, uint64_t ns) {
+  cpu_t *c = S->cur_cpu;
+  uint64_t remaining = step_cost(S, ns);
+  S->steps++;
+  for (;;) {
+    uint64_t start = S->now, end = start + remaining;
+    if (sched_alone_until(S, c, end)) {
+      S->now = end; /* the common case: no switch, no queue */
+    } else {
+      cpu_schedule(c, end);
+      sched_next(S);
+    }
+    /* A step never blocks, so this coroutine is still bound to c.  Woken
+       early (an interrupt, a DPC, an APC for us): serve it, then burn what
+       is left of the step. */
+    remaining = S->now < end ? end - S->now : 0;
+    c->busy_ns += S->now - start;
+    if (cpu_has_work(S, c)) cpu_service(S, c);
+    if (remaining == 0) break;
+  }
+}
+
+void sched_step(sim_t *S, sim_cost_t cost) { sched_step_ns(S, S->cost[cost]); }
+
+void sim_delay(uint64_t ns) {
+  sim_t *S = ctx_sim();
+  TRC(S, TRC_OP, NULL, NULL, false, 0, "delay %llu ns", (unsigned long long)ns);
+  sched_step_ns(S, ns);
+}

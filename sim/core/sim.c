@@ -1,0 +1,75 @@
+/*
+ * sim.c - running the machine: sim_run, the cost table, the names of
+ * outcomes and errors.  Creation and teardown are ex/machine.c's.
+ */
+#include "core/core.h"
+
+#include <stdio.h>
+
+static const char *const cost_names[] = {
+#define SIM_X(e, n, v) n,
+    SIM_COST_MAP(SIM_X)
+#undef SIM_X
+};
+const uint32_t sim_cost_defaults[COST_COUNT] = {
+#define SIM_X(e, n, v) v,
+    SIM_COST_MAP(SIM_X)
+#undef SIM_X
+};
+
+const char *sim_strerror(int err) {
+  switch (err) {
+#define SIM_X(e, v, s) case e: return s;
+    SIM_ERRNO_MAP(SIM_X)
+#undef SIM_X
+  default: return "unknown error";
+  }
+}
+
+const char *sim_outcome_name(sim_outcome_t o) {
+  static const char *n[] = {"ok", "stalled", "bugcheck", "limit reached", "stopped"};
+  return (unsigned)o < ARRAY_LEN(n) ? n[o] : "?";
+}
+
+int sim_cost_set(sim_t *S, const char *name, uint32_t ns) {
+  for (int i = 0; i < COST_COUNT; i++)
+    if (strcmp(cost_names[i], name) == 0) {
+      S->cost[i] = ns;
+      return SIM_OK;
+    }
+  return SIM_ENOENT;
+}
+
+uint32_t sim_cost_get(const sim_t *S, sim_cost_t c) { return S->cost[c]; }
+const char *sim_cost_name(sim_cost_t c) { return (unsigned)c < COST_COUNT ? cost_names[c] : "?"; }
+
+sim_outcome_t sim_run(sim_t *S) {
+  if (S->started) return S->outcome;
+  S->started = true;
+  ctx_init_main(&S->main_ctx);
+  TRC(S, TRC_RUN_START, NULL, NULL, false, 0, "%d CPU%s, seed %llu", S->ncpu, S->ncpu == 1 ? "" : "s",
+      (unsigned long long)S->cfg.seed);
+  /* Every CPU starts in its idle loop at time 0; the idle loops pick up
+     the ready threads. */
+  for (int i = 0; i < S->ncpu; i++) {
+    S->cpu[i].step_live = true;
+    S->cpu[i].step_end = 0;
+  }
+  S->cur_ctx = &S->main_ctx;
+  sched_next(S); /* returns here only through sched_stop */
+  S->cur_cpu = NULL;
+  S->stats.steps = S->steps;
+  TRC(S, TRC_RUN_END, NULL, NULL, false, 0, "%s after %llu ns", sim_outcome_name(S->outcome),
+      (unsigned long long)S->now);
+  return S->outcome;
+}
+
+void sim_request_stop(sim_t *S) { S->stop_requested = true; }
+
+uint64_t sim_now(const sim_t *S) { return S->now; }
+uint64_t sim_steps(const sim_t *S) { return S->steps; }
+sim_stats_t sim_stats(const sim_t *S) {
+  sim_stats_t s = S->stats;
+  s.steps = S->steps;
+  return s;
+}

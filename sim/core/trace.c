@@ -1,0 +1,226 @@
+/*
+ * trace.c - the trace: every step goes through trc_emit to the sinks, with
+ * the CPU, IRQL, frame and thread filled in from the machine's state; plus
+ * the names of statuses, kinds, majors and bugchecks.
+ */
+#include "core/core.h"
+
+#include <stdio.h>
+
+static const char *const kind_names[] = {
+#define TRC_X(e, s) s,
+    TRC_KIND_MAP(TRC_X)
+#undef TRC_X
+};
+
+const char *trc_kind_name(trc_kind_t k) { return (unsigned)k < TRC_KIND_COUNT ? kind_names[k] : "?"; }
+
+int trc_kind_parse(const char *name) {
+  for (int i = 0; i < TRC_KIND_COUNT; i++)
+    if (strcmp(kind_names[i], name) == 0) return i;
+  return -1;
+}
+
+const char *trc_frame_name(trc_frame_t f) {
+  static const char *n[] = {"idle", "thread", "apc", "dpc", "isr"};
+  return (unsigned)f < ARRAY_LEN(n) ? n[f] : "?";
+}
+
+const char *trc_irql_name(int irql, char buf[16]) {
+  switch (irql) {
+  case PASSIVE_LEVEL: return "PASSIVE";
+  case APC_LEVEL: return "APC";
+  case DISPATCH_LEVEL: return "DISPATCH";
+  case HIGH_LEVEL: return "HIGH";
+  default: snprintf(buf, 16, "DIRQL%d", irql); return buf;
+  }
+}
+
+static const struct { const char *name; NTSTATUS v; } status_tab[] = {
+#define IOSIM_X(name, value) {#name, (NTSTATUS)(value)},
+    IOSIM_STATUS_MAP(IOSIM_X)
+#undef IOSIM_X
+};
+
+const char *iosim_status_name(NTSTATUS s, char buf[16]) {
+  for (size_t i = 0; i < ARRAY_LEN(status_tab); i++)
+    if (status_tab[i].v == s) return status_tab[i].name;
+  snprintf(buf, 16, "0x%08X", (unsigned)s);
+  return buf;
+}
+
+bool iosim_status_parse(const char *text, NTSTATUS *out) {
+  for (size_t i = 0; i < ARRAY_LEN(status_tab); i++)
+    if (strcmp(status_tab[i].name, text) == 0) {
+      *out = status_tab[i].v;
+      return true;
+    }
+  char *end;
+  unsigned long v = strtoul(text, &end, 0);
+  if (!*text || *end || v > 0xFFFFFFFFul) return false;
+  *out = (NTSTATUS)(uint32_t)v;
+  return true;
+}
+
+const char *iosim_major_name(UCHAR m) {
+  switch (m) {
+  case IRP_MJ_CREATE: return "IRP_MJ_CREATE";
+  case IRP_MJ_CLOSE: return "IRP_MJ_CLOSE";
+  case IRP_MJ_READ: return "IRP_MJ_READ";
+  case IRP_MJ_WRITE: return "IRP_MJ_WRITE";
+  case IRP_MJ_FLUSH_BUFFERS: return "IRP_MJ_FLUSH_BUFFERS";
+  case IRP_MJ_DEVICE_CONTROL: return "IRP_MJ_DEVICE_CONTROL";
+  case IRP_MJ_INTERNAL_DEVICE_CONTROL: return "IRP_MJ_INTERNAL_DEVICE_CONTROL";
+  case IRP_MJ_CLEANUP: return "IRP_MJ_CLEANUP";
+  default: return "IRP_MJ_?";
+  }
+}
+
+const char *iosim_bugcheck_name(ULONG code) {
+  switch (code) {
+  case NO_MORE_IRP_STACK_LOCATIONS: return "NO_MORE_IRP_STACK_LOCATIONS";
+  case MULTIPLE_IRP_COMPLETE_REQUESTS: return "MULTIPLE_IRP_COMPLETE_REQUESTS";
+  case CANCEL_STATE_IN_COMPLETED_IRP: return "CANCEL_STATE_IN_COMPLETED_IRP";
+  case IRQL_NOT_LESS_OR_EQUAL: return "IRQL_NOT_LESS_OR_EQUAL";
+  case IRQL_NOT_GREATER_OR_EQUAL: return "IRQL_NOT_GREATER_OR_EQUAL";
+  case DRIVER_VERIFIER_IOMANAGER_VIOLATION: return "DRIVER_VERIFIER_IOMANAGER_VIOLATION";
+  case 0x7F: return "UNEXPECTED_KERNEL_MODE_TRAP";
+  case 0x1: return "APC_INDEX_MISMATCH";
+  default: return "BUGCHECK";
+  }
+}
+
+uint32_t name_add(sim_t *S, name_tab_t *t, const char *name) {
+  if (t->n == t->cap) {
+    uint32_t ncap = t->cap ? t->cap * 2 : 16;
+    char **nv = mem_alloc(S, ncap * sizeof *nv);
+    if (t->n) memcpy(nv, t->v, t->n * sizeof *nv);
+    mem_free(S, t->v, t->cap * sizeof *nv);
+    t->v = nv;
+    t->cap = ncap;
+  }
+  t->v[t->n++] = mem_strdup(S, name);
+  return t->n; /* ids start at 1 */
+}
+
+const char *name_get(const name_tab_t *t, uint32_t id) {
+  return id >= 1 && id <= t->n ? t->v[id - 1] : "";
+}
+
+const char *sim_thread_name(sim_t *S, uint32_t id) { return name_get(&S->thread_names, id); }
+const char *sim_device_name(sim_t *S, uint32_t id) { return name_get(&S->device_names, id); }
+
+uint32_t obj_id(sim_t *S, DISPATCHER_HEADER *h) {
+  if (!h->Id) h->Id = ++S->next_obj_id;
+  return h->Id;
+}
+
+/* Fills in where the machine is, formats the detail, and hands the step
+   to every sink. */
+static void trc_sendv(sim_t *S, trc_event_t *ev, const char *fmt, va_list ap) {
+  char detail[256];
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  cpu_t *c = S->cur_cpu;
+  ev->seq = ++S->trace_seq;
+  ev->t_ns = S->now;
+  ev->cpu = c ? c->id : -1;
+  ev->irql = c ? c->irql : 0;
+  ev->frame = c ? cpu_frame(c) : TRC_FRAME_IDLE;
+  ev->thread = c && c->thread ? c->thread->id : 0;
+  ev->detail = S->garble_detail ? "x" : detail;
+  for (size_t i = 0; i < S->nsinks; i++) S->sinks[i].event(S->sinks[i].ud, ev);
+}
+
+void trc_send(sim_t *S, trc_event_t *ev, const char *fmt, ...) {
+  if (!trc_on(S)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  trc_sendv(S, ev, fmt, ap);
+  va_end(ap);
+}
+
+void sim_trace(trc_event_t *ev, const char *fmt, ...) {
+  sim_t *S = ctx_sim();
+  if (!trc_on(S)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  trc_sendv(S, ev, fmt, ap);
+  va_end(ap);
+}
+
+void sim_charge(sim_cost_t cost) { sched_step(ctx_sim(), cost); }
+
+void sim_garble_details(sim_t *S, bool on) { S->garble_detail = on; }
+
+static void trc_emitv(sim_t *S, trc_kind_t kind, uint32_t irp, int loc, const DEVICE_OBJECT *dev,
+                      bool has_status, NTSTATUS status, const char *fmt, va_list ap) {
+  trc_event_t ev = trc_event_make(kind);
+  ev.irp = irp;
+  ev.device = dev ? dev->SimId : 0;
+  ev.stack_location = loc;
+  ev.has_status = has_status;
+  ev.status = status;
+  trc_sendv(S, &ev, fmt, ap);
+}
+
+void trc_emit(sim_t *S, trc_kind_t kind, const IRP *irp, const DEVICE_OBJECT *dev, bool has_status,
+              NTSTATUS status, const char *fmt, ...) {
+  if (!trc_on(S)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  trc_emitv(S, kind, irp ? irp->SimId : 0, irp ? irp->CurrentLocation : 0, dev, has_status, status,
+            fmt, ap);
+  va_end(ap);
+}
+
+void trc_emit_id(sim_t *S, trc_kind_t kind, uint32_t irp, int loc, const DEVICE_OBJECT *dev,
+                 bool has_status, NTSTATUS status, const char *fmt, ...) {
+  if (!trc_on(S)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  trc_emitv(S, kind, irp, loc, dev, has_status, status, fmt, ap);
+  va_end(ap);
+}
+
+void sim_note(const char *fmt, ...) {
+  sim_t *S = ctx_sim();
+  if (!trc_on(S)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  trc_emitv(S, TRC_NOTE, 0, 0, NULL, false, 0, fmt, ap);
+  va_end(ap);
+}
+
+void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...) {
+  sim_t *S = ctx_sim();
+  if (trc_on(S)) {
+    va_list ap;
+    va_start(ap, fmt);
+    trc_emitv(S, TRC_OP, Irp ? Irp->SimId : 0, Irp ? Irp->CurrentLocation : 0, Dev, false, 0, fmt, ap);
+    va_end(ap);
+  }
+  sched_step(S, COST_OP);
+}
+
+void sim_trace_op_id(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *fmt, ...) {
+  sim_t *S = ctx_sim();
+  if (trc_on(S)) {
+    va_list ap;
+    va_start(ap, fmt);
+    trc_emitv(S, TRC_OP, IrpId, 0, Dev, false, 0, fmt, ap);
+    va_end(ap);
+  }
+  sched_step(S, COST_OP);
+}
+
+int sim_set_sink(sim_t *S, const trc_sink_t *sink) {
+  S->nsinks = 0;
+  return sink ? sim_add_sink(S, sink) : SIM_OK;
+}
+
+int sim_add_sink(sim_t *S, const trc_sink_t *sink) {
+  if (!sink || !sink->event) return SIM_EINVAL;
+  if (!VEC_RESERVE(S, S->sinks, S->sinks_cap, S->nsinks + 1)) return SIM_EINVAL;
+  S->sinks[S->nsinks++] = *sink;
+  return SIM_OK;
+}

@@ -1,0 +1,66 @@
+/*
+ * machine.c - putting the machine together and taking it apart: the one
+ * place that knows every layer (as Windows' executive initialises each
+ * component in turn).  It installs the hooks through which the lower
+ * kernel reaches the I/O manager.
+ */
+#include "cc/cc.h"
+#include "hal/hal.h"
+#include "io/io.h"
+
+sim_t *sim_create(const sim_config_t *cfg) {
+  if (!cfg || cfg->cpus < 1 || cfg->cpus > SIM_MAX_CPUS) return NULL;
+  sim_t *S = calloc(1, sizeof *S);
+  if (!S) return NULL;
+  S->cfg = *cfg;
+  if (!S->cfg.max_time_ns) S->cfg.max_time_ns = 10ull * 1000 * 1000 * 1000;
+  if (!S->cfg.max_steps) S->cfg.max_steps = 10ull * 1000 * 1000;
+  chs_seed(&S->chs, cfg->seed);
+  memcpy(S->cost, sim_cost_defaults, sizeof S->cost);
+  S->ncpu = cfg->cpus;
+  S->cancel_lock_owner = -1;
+  S->hooks.thread_exit_io = IoCancelThreadIo;
+  list_init(&S->ready);
+  list_init(&S->threads);
+  list_init(&S->live_irps);
+  for (int i = 0; i < S->ncpu; i++) {
+    cpu_t *c = &S->cpu[i];
+    c->id = i;
+    list_init(&c->dpc_queue);
+    list_init(&c->irq_pending);
+    c->frames[0].kind = TRC_FRAME_IDLE;
+    if (ctx_init(S, &c->idle_ctx, cpu_idle_main, c) != SIM_OK) {
+      sim_destroy(S);
+      return NULL;
+    }
+    c->ctx = &c->idle_ctx;
+  }
+  return S;
+}
+
+int sim_on_destroy(sim_t *S, void *p, void (*free_fn)(void *)) {
+  if (!free_fn) return SIM_EINVAL;
+  if (!VEC_RESERVE(S, S->owned, S->owned_cap, S->nowned + 1)) return SIM_EINVAL;
+  S->owned[S->nowned++] = (sim_owned_t){p, free_fn};
+  return SIM_OK;
+}
+
+void sim_destroy(sim_t *S) {
+  if (!S) return;
+  for (size_t i = 0; i < S->nsinks; i++)
+    if (S->sinks[i].close) S->sinks[i].close(S->sinks[i].ud);
+  free(S->sinks);
+  ke_destroy(S);
+  for (size_t i = S->nowned; i-- > 0;) S->owned[i].free(S->owned[i].p);
+  free(S->owned);
+  io_destroy(S);
+  cc_destroy(S);
+  hal_destroy(S);
+  free(S->evq.a);
+  free(S->chs.log);
+  for (uint32_t i = 0; i < S->thread_names.n; i++) free(S->thread_names.v[i]);
+  for (uint32_t i = 0; i < S->device_names.n; i++) free(S->device_names.v[i]);
+  free(S->thread_names.v);
+  free(S->device_names.v);
+  free(S);
+}

@@ -1,0 +1,38 @@
+/*
+ * fastio.c - the fast I/O path: NtReadFile / NtWriteFile call the top
+ * driver's FAST_IO_DISPATCH routine before building any IRP.
+ */
+#include "fsrtl/fsrtl.h"
+
+/* The "turbo" path of NtReadFile/NtWriteFile: only for a synchronous file
+   object that is cached, through the top driver's fast I/O routine.  The
+   result counts only if the routine handled it with success, a buffer
+   overflow or end of file; then no IRP ever exists.  Returns false to go
+   the IRP way. */
+bool fsrtl_try_fast_io(sim_t *S, const io_req_t *r, NTSTATUS *out) {
+  PFILE_OBJECT fo = r->fo;
+  PDEVICE_OBJECT top = io_top(fo->DeviceObject);
+  PFAST_IO_DISPATCH fd = top->DriverObject->FastIoDispatch;
+  FAST_IO_READ *fn = !fd ? NULL : r->major == IRP_MJ_READ ? fd->FastIoRead : fd->FastIoWrite;
+  if (!(fo->Flags & FO_SYNCHRONOUS_IO) || !fo->PrivateCacheMap || !fn) return false;
+  IO_STATUS_BLOCK iosb = {STATUS_PENDING, 0};
+  char sb[16];
+  TRC(S, TRC_FASTIO, NULL, top, false, 0, "fast I/O %s of %lu bytes at %lld on %s", r->major == IRP_MJ_READ ? "read" : "write",
+      (unsigned long)r->length, (long long)r->offset, fo->SimName);
+  sched_step(S, COST_OP);
+  BOOLEAN handled = fn(fo, &r->offset, r->length, TRUE, 0, NULL, &iosb, top);
+  NTSTATUS st = iosb.Status;
+  if (!handled || !(st == STATUS_SUCCESS || st == STATUS_BUFFER_OVERFLOW || st == STATUS_END_OF_FILE)) {
+    TRC(S, TRC_FASTIO_DECLINED, NULL, top, false, 0, "fast I/O declined: an IRP is built");
+    return false;
+  }
+  if (r->iosb) *r->iosb = iosb;
+  S->next_irp_tag = NULL; /* the name was for an IRP that never existed */
+  fo->CurrentByteOffset = r->offset + (LONGLONG)iosb.Information;
+  if (r->event) KeSetEvent(r->event, 0, FALSE);
+  TRC(S, TRC_FASTIO_SERVED, NULL, top, true, st, "served from the cache by fast I/O (%s, %llu bytes): no IRP at all",
+      iosim_status_name(st, sb), (unsigned long long)iosb.Information);
+  *out = st;
+  return true;
+}
+

@@ -1,0 +1,62 @@
+/*
+ * io.h - the I/O manager's private interface (io/): IRP allocation, the
+ * completion stages, the thread IRP list, completion ports' I/O side.
+ */
+#ifndef IOSIM_IO_H
+#define IOSIM_IO_H
+
+#include "core/core.h"
+
+/* ---- completion ports (io/iocompletion.c) ---- */
+typedef struct port_packet {
+  LIST_ENTRY link;
+  PIRP irp;            /* an I/O's IRP, finished at dequeue; NULL for a posted packet */
+  ULONG_PTR key;
+  PVOID context;       /* the OVERLAPPED (ApcContext) */
+  IO_STATUS_BLOCK iosb;
+} port_packet_t;
+
+struct sim_port {
+  uint32_t id;
+  char *name;
+  KQUEUE Queue;        /* packets and waiting threads (ke/queue.c) */
+  struct sim_port *next;
+};
+/* Stage 1/2 of a port-bound IRP: queue it to its file's port. */
+void port_queue_irp(sim_t *S, PIRP irp);
+
+/* ---- IRPs (io/irp.c) ---- */
+/* The largest StackSize Windows allows (a CCHAR). */
+#define IRP_MAX_STACK 127
+PIRP irp_alloc(sim_t *S, int stack_size);
+void irp_free(sim_t *S, PIRP irp);
+sim_irp_info_t *irp_info(sim_t *S, uint32_t id);
+static inline PIO_STACK_LOCATION irp_loc(PIRP irp, int k) { return &irp->Stack[k - 1]; }
+
+/* ---- completion (io/iocomplete.c) ---- */
+void IopCompleteRequest(sim_t *S, PIRP irp); /* stage 2 */
+void IopQueueIrpToThread(sim_t *S, PIRP irp, PKTHREAD t);
+void IopUnQueueIrpFromThread(sim_t *S, PIRP irp);
+
+/* ---- cancellation (io/iocancel.c) ---- */
+/* Thread exit: cancel the thread's IRPs and wait for them (S->hooks). */
+void IoCancelThreadIo(sim_t *S, PKTHREAD t);
+
+/* ---- the fast I/O attempt of NtReadFile / NtWriteFile (fsrtl/fastio.c) ---- */
+typedef struct io_req {
+  PFILE_OBJECT fo;
+  UCHAR major;
+  PKEVENT event;
+  IO_APC_ROUTINE *apc;
+  PVOID apc_ctx;
+  PIO_STATUS_BLOCK iosb;
+  ULONG length, in_len, code;
+  LONGLONG offset;
+  ULONG flags; /* extra IRP flags */
+} io_req_t;
+PDEVICE_OBJECT io_top(PDEVICE_OBJECT d);
+
+/* ---- teardown (ex/machine.c calls these) ---- */
+void io_destroy(sim_t *S);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * iocall.c - IofCallDriver: move the IRP one stack location down and call
+ * the lower driver's dispatch routine for the major function there.
+ */
+#include "io/io.h"
+
+NTSTATUS IofCallDriver(PDEVICE_OBJECT Dev, PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  cpu_t *c = S->cur_cpu;
+  if (c->irql > DISPATCH_LEVEL)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x10, (ULONG_PTR)Irp->SimId, c->irql, 0,
+             "IoCallDriver at IRQL %d, above DISPATCH_LEVEL", c->irql);
+  Irp->CurrentLocation--;
+  if (Irp->CurrentLocation <= 0)
+    bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, (ULONG_PTR)Irp->SimId, 0, 0, 0,
+             "IRP %u has %d stack location%s and was passed to one driver too many (%s)", Irp->SimId,
+             Irp->StackCount, Irp->StackCount == 1 ? "" : "s", Dev->SimName);
+  if (Irp->CurrentLocation > Irp->StackCount)
+    bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, (ULONG_PTR)Irp->SimId, (ULONG_PTR)Irp->CurrentLocation, 0, 0,
+             "IRP %u passed to %s with its location pointer above the top (skipped once too often)", Irp->SimId,
+             Dev->SimName);
+  PIO_STACK_LOCATION loc = --Irp->Tail.Overlay.CurrentStackLocation;
+  loc->DeviceObject = Dev;
+  uint32_t id = Irp->SimId;
+  int where = Irp->CurrentLocation;
+  UCHAR major = loc->MajorFunction;
+  sim_irp_info_t *in = irp_info(S, id);
+  if (in && !in->major_set) {
+    in->major = major;
+    in->major_set = true;
+  }
+  TRC(S, TRC_CALL, Irp, Dev, false, 0, "IoCallDriver(%s, IRP %u) -> location %d", Dev->SimName, id,
+      where);
+  sched_step(S, COST_CALL_DRIVER);
+  TRC(S, TRC_DISPATCH, Irp, Dev, false, 0, "%s dispatch %s", Dev->DriverObject->DriverName,
+      iosim_major_name(major));
+  NTSTATUS st = Dev->DriverObject->MajorFunction[major](Dev, Irp);
+  /* The IRP may be gone now; report by number only. */
+  if (trc_on(S)) {
+    char sb[16];
+    trc_emit_id(S, TRC_RETURN, id, where, Dev, true, st, "%s returns %s", Dev->SimName,
+                iosim_status_name(st, sb));
+  }
+  sched_step(S, COST_STEP);
+  return st;
+}

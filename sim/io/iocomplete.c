@@ -1,0 +1,254 @@
+/*
+ * iocomplete.c - IofCompleteRequest.  Stage 1 walks the stack locations
+ * upward in any context at IRQL <= DISPATCH_LEVEL, calling completion
+ * routines and propagating the pending mark; STATUS_MORE_PROCESSING_REQUIRED
+ * stops it.  Stage 2 (IopCompleteRequest) runs in the issuing thread, inline
+ * when the dispatch did not pend, otherwise as a special kernel APC.
+ */
+#include "io/io.h"
+
+static void io_stage2_apc(PKAPC Apc, PVOID *Normal, PVOID *NormalCtx, PVOID *A1, PVOID *A2);
+static void io_stage2_rundown(PKAPC Apc);
+
+void IopQueueIrpToThread(sim_t *S, PIRP irp, PKTHREAD t) {
+  list_insert_head(&t->irp_list, &irp->ThreadListEntry);
+  TRC(S, TRC_IRP_QUEUE_THREAD, irp, NULL, false, 0, "on %s's IRP list", t->name);
+}
+
+void IopUnQueueIrpFromThread(sim_t *S, PIRP irp) {
+  if (list_empty(&irp->ThreadListEntry)) return;
+  list_remove(&irp->ThreadListEntry);
+  TRC(S, TRC_IRP_UNQUEUE_THREAD, irp, NULL, false, 0, "off the thread's IRP list");
+}
+
+/* IopClearStackLocation: what the walk wipes in a location it leaves. */
+static void loc_clear(PIO_STACK_LOCATION sp) {
+  sp->MinorFunction = 0;
+  sp->Flags = 0;
+  sp->Control &= SL_ERROR_RETURNED;
+  sp->Parameters.Others.Argument1 = sp->Parameters.Others.Argument2 = NULL;
+  sp->Parameters.Others.Argument3 = NULL;
+  sp->FileObject = NULL;
+}
+
+static void complete_checks(sim_t *S, PIRP irp) {
+  cpu_t *c = S->cur_cpu;
+  if (irp->CurrentLocation > irp->StackCount + 1)
+    bugcheck(S, MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)irp->SimId, 0, 0, 0,
+             "IRP %u completed again after its completion had finished", irp->SimId);
+  if (irp->IoStatus.Status == STATUS_PENDING)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x06, (ULONG_PTR)irp->SimId, 0, 0,
+             "IRP %u completed with STATUS_PENDING", irp->SimId);
+  if (c->irql > DISPATCH_LEVEL)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x0E, (ULONG_PTR)irp->SimId, c->irql, 0,
+             "IRP %u completed at IRQL %d, above DISPATCH_LEVEL", irp->SimId, c->irql);
+  if (irp->CancelRoutine)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x07, (ULONG_PTR)irp->SimId, 0, 0,
+             "IRP %u completed with its cancel routine still set", irp->SimId);
+}
+
+/* One level of the walk: `sp` is the location below the new current one.
+   Returns false when a completion routine took the IRP back (MPR). */
+static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
+  irp->PendingReturned = (sp->Control & SL_PENDING_RETURNED) != 0;
+  NTSTATUS st = irp->IoStatus.Status;
+  bool call = sp->CompletionRoutine &&
+              ((NT_SUCCESS(st) && (sp->Control & SL_INVOKE_ON_SUCCESS)) ||
+               (!NT_SUCCESS(st) && (sp->Control & SL_INVOKE_ON_ERROR)) ||
+               (irp->Cancel && (sp->Control & SL_INVOKE_ON_CANCEL)));
+  if (!call) {
+    if (irp->PendingReturned && irp->CurrentLocation <= irp->StackCount) {
+      irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
+      TRC(S, TRC_PENDING_PROPAGATED, irp, NULL, false, 0,
+          "no routine in location %d: pending mark copied up to location %d",
+          irp->CurrentLocation - 1, irp->CurrentLocation);
+    }
+    loc_clear(sp);
+    return true;
+  }
+  loc_clear(sp);
+  PDEVICE_OBJECT dev = irp->CurrentLocation == irp->StackCount + 1
+                           ? NULL
+                           : irp->Tail.Overlay.CurrentStackLocation->DeviceObject;
+  uint32_t id = irp->SimId;
+  int where = irp->CurrentLocation;
+  char sb[16];
+  TRC(S, TRC_COMPLETION_CALL, irp, dev, true, st, "routine in location %d for %s, PendingReturned=%d",
+      where - 1, dev ? dev->SimName : "the IRP's creator", irp->PendingReturned);
+  sched_step(S, COST_COMPLETION_ROUTINE);
+  irp->SimInWalk = true;
+  NTSTATUS r = sp->CompletionRoutine(dev, irp, sp->Context);
+  bool freed = S->freed_in_walk == id;
+  if (freed) S->freed_in_walk = 0;
+  else irp->SimInWalk = false;
+  if (freed && r != STATUS_MORE_PROCESSING_REQUIRED)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x20A, id, (ULONG_PTR)r, 0,
+             "IRP %u was freed by its completion routine, which then returned %s: the I/O manager would go on "
+             "completing a freed IRP (free it only together with STATUS_MORE_PROCESSING_REQUIRED)",
+             id, iosim_status_name(r, sb));
+  if (r == STATUS_MORE_PROCESSING_REQUIRED) {
+    if (trc_on(S)) {
+      trc_emit_id(S, TRC_COMPLETION_RETURN, id, where, dev, true, r, "%s",
+                  iosim_status_name(r, sb));
+      trc_emit_id(S, TRC_WALK_STOPPED, id, where, dev, true, r,
+                  "the routine owns IRP %u again; the walk stops at location %d", id, where);
+    }
+    return false;
+  }
+  TRC(S, TRC_COMPLETION_RETURN, irp, dev, true, r, "%s", iosim_status_name(r, sb));
+  return true;
+}
+
+/* After the walk: an associated IRP counts down its master; others go to
+   stage 2, inline (deferred) or as a special kernel APC to their thread. */
+static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
+  if (irp->Flags & IRP_ASSOCIATED_IRP) {
+    PIRP master = irp->AssociatedIrp.MasterIrp;
+    int32_t left = --master->AssociatedIrp.IrpCount;
+    TRC(S, TRC_NOTE, irp, NULL, false, 0, "associated IRP done; master IRP %u has %d left",
+        master->SimId, left);
+    irp_free(S, irp);
+    if (left == 0) IofCompleteRequest(master, boost);
+    return;
+  }
+  if ((irp->Flags & IRP_DEFER_IO_COMPLETION) && !irp->PendingReturned) return;
+  irp->SimStage2Queued = true;
+  if (irp->SimPortBound) { /* no APC: the packet goes to the port from here */
+    port_queue_irp(S, irp);
+    return;
+  }
+  PKTHREAD t = irp->Tail.Overlay.Thread;
+  PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
+  if (!t) { /* nobody to finish it for (a driver-allocated IRP, or disowned) */
+    irp_free(S, irp);
+    return;
+  }
+  uint32_t id = irp->SimId;
+  PKAPC apc = &irp->Tail.Apc; /* shares storage with Tail.Overlay: read first */
+  KeInitializeApc(apc, t, io_stage2_apc, io_stage2_rundown, NULL, KernelMode, NULL);
+  apc->Name = "IopCompleteRequest";
+  apc->IrpId = id;
+  KeInsertQueueApc(apc, fo, NULL, boost);
+}
+
+void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
+  sim_t *S = Irp->Sim;
+  char sb[16];
+  complete_checks(S, Irp);
+  TRC(S, TRC_COMPLETE, Irp, Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject : NULL,
+      true, Irp->IoStatus.Status, "IoCompleteRequest(%s, %llu bytes)",
+      iosim_status_name(Irp->IoStatus.Status, sb), (unsigned long long)Irp->IoStatus.Information);
+  sched_step(S, COST_COMPLETE);
+  for (;;) {
+    Irp->CurrentLocation++;
+    Irp->Tail.Overlay.CurrentStackLocation++;
+    if (Irp->CurrentLocation > Irp->StackCount + 1) break;
+    if (!complete_level(S, Irp, Irp->Tail.Overlay.CurrentStackLocation - 1)) return;
+  }
+  Irp->SimCompletes++;
+  sim_irp_info_t *in = irp_info(S, Irp->SimId);
+  if (in) {
+    in->completed = true;
+    in->final = Irp->IoStatus;
+    in->pending_returned = Irp->PendingReturned;
+    in->completed_ns = S->now;
+  }
+  TRC(S, TRC_WALK_DONE, Irp, NULL, true, Irp->IoStatus.Status, "walk finished, PendingReturned=%d%s",
+      Irp->PendingReturned,
+      (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned ? ": the system service finishes it inline" : "");
+  complete_after_walk(S, Irp, PriorityBoost);
+}
+
+/* ---- stage 2 ---- */
+
+static void io_user_apc_kernel(PKAPC Apc, PVOID *Normal, PVOID *NormalCtx, PVOID *A1, PVOID *A2) {
+  (void)Normal, (void)NormalCtx, (void)A1, (void)A2;
+  PIRP irp = CONTAINING_RECORD(Apc, IRP, Tail.Apc);
+  irp_free(irp->Sim, irp);
+}
+
+static void io_user_apc_normal(PVOID Ctx, PVOID Iosb, PVOID Routine) {
+  IO_APC_ROUTINE *r = (IO_APC_ROUTINE *)Routine;
+  r(Ctx, Iosb, 0);
+}
+
+static void io_user_apc_rundown(PKAPC Apc) {
+  PIRP irp = CONTAINING_RECORD(Apc, IRP, Tail.Apc);
+  irp_free(irp->Sim, irp);
+}
+
+static void io_signal_file(sim_t *S, PFILE_OBJECT fo, NTSTATUS st) {
+  (void)S;
+  fo->FinalStatus = st;
+  KeSetEvent(&fo->Event, 0, FALSE);
+}
+
+/* IopCompleteRequest: copy the status to the caller, signal, notify. */
+void IopCompleteRequest(sim_t *S, PIRP irp) {
+  PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
+  NTSTATUS st = irp->IoStatus.Status;
+  bool sync = (irp->Flags & IRP_SYNCHRONOUS_API) || (fo && (fo->Flags & FO_SYNCHRONOUS_IO));
+  bool full = !NT_ERROR(st) || (irp->PendingReturned && !sync);
+  char sb[16];
+  TRC(S, TRC_STAGE2, irp, NULL, true, st, "IopCompleteRequest: %s notification",
+      full ? "full" : "no");
+  sched_step(S, COST_STAGE2);
+  if (full && irp->SimPortBound) { /* the dequeuing thread finishes it */
+    port_queue_irp(S, irp);
+    return;
+  }
+  if (full) {
+    if (irp->UserIosb) {
+      irp->UserIosb->Information = irp->IoStatus.Information;
+      irp->UserIosb->Status = st;
+      TRC(S, TRC_IOSB_WRITTEN, irp, NULL, true, st, "I/O status block = {%s, %llu}",
+          iosim_status_name(st, sb), (unsigned long long)irp->IoStatus.Information);
+    }
+    if (irp->UserEvent) {
+      KeSetEvent(irp->UserEvent, 0, FALSE);
+      if (fo && (fo->Flags & FO_SYNCHRONOUS_IO)) io_signal_file(S, fo, st);
+    } else if (fo) {
+      io_signal_file(S, fo, st);
+    }
+    IopUnQueueIrpFromThread(S, irp);
+    IO_APC_ROUTINE *ur = irp->AsynchronousParameters.UserApcRoutine;
+    if (ur) {
+      PVOID uctx = irp->AsynchronousParameters.UserApcContext;
+      PKTHREAD t = S->cur_cpu->thread;
+      uint32_t id = irp->SimId;
+      KeInitializeApc(&irp->Tail.Apc, t, io_user_apc_kernel, io_user_apc_rundown,
+                      io_user_apc_normal, UserMode, uctx);
+      irp->Tail.Apc.Name = "ReadFileEx completion";
+      irp->Tail.Apc.IrpId = id;
+      KeInsertQueueApc(&irp->Tail.Apc, irp->UserIosb, (PVOID)ur, 2);
+      return;
+    }
+    irp_free(S, irp);
+    return;
+  }
+  if (irp->PendingReturned && fo) {
+    if (irp->Flags & IRP_SYNCHRONOUS_API) {
+      if (irp->UserIosb) *irp->UserIosb = irp->IoStatus;
+      if (irp->UserEvent) KeSetEvent(irp->UserEvent, 0, FALSE);
+      else io_signal_file(S, fo, st);
+    } else {
+      io_signal_file(S, fo, st);
+    }
+  }
+  IopUnQueueIrpFromThread(S, irp);
+  irp_free(S, irp);
+}
+
+static void io_stage2_apc(PKAPC Apc, PVOID *Normal, PVOID *NormalCtx, PVOID *A1, PVOID *A2) {
+  (void)Normal, (void)NormalCtx, (void)A2;
+  PIRP irp = CONTAINING_RECORD(Apc, IRP, Tail.Apc);
+  /* Tail.Apc overwrote Tail.Overlay: restore the file object the APC carried. */
+  irp->Tail.Overlay.OriginalFileObject = *A1;
+  IopCompleteRequest(irp->Sim, irp);
+}
+
+static void io_stage2_rundown(PKAPC Apc) {
+  PIRP irp = CONTAINING_RECORD(Apc, IRP, Tail.Apc);
+  IopUnQueueIrpFromThread(irp->Sim, irp);
+  irp_free(irp->Sim, irp);
+}

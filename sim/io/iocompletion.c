@@ -1,0 +1,135 @@
+/*
+ * iocompletion.c - I/O completion ports, the I/O manager's side: creating
+ * a port, binding a file to it, packets for finished I/O and posted ones,
+ * and the dequeuing thread finishing a port-bound IRP.  The queueing rules
+ * (FIFO packets, LIFO waiters, the concurrency count) are the KQUEUE's
+ * (ke/queue.c).
+ */
+#include "io/io.h"
+
+sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
+  sim_t *S = ctx_sim();
+  sim_port_t *p = mem_calloc(S, sizeof *p);
+  p->id = ++S->nports;
+  p->name = mem_strdup(S, Name ? Name : "port");
+  /* 0 means "as many as CPUs" */
+  KeInitializeQueue(&p->Queue, Concurrency ? Concurrency : (ULONG)S->ncpu, p->id, p->name);
+  p->next = S->ports;
+  S->ports = p;
+  TRC(S, TRC_NOTE, NULL, NULL, false, 0, "completion port %s created, concurrency %lu", p->name,
+      (unsigned long)p->Queue.MaximumCount);
+  sched_step(S, COST_SYSCALL);
+  return p;
+}
+
+NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key) {
+  sim_t *S = ctx_sim();
+  if (File->Flags & FO_SYNCHRONOUS_IO) { /* overlapped handles only */
+    TRC(S, TRC_SYSCALL_RETURN, NULL, File->DeviceObject, true, STATUS_INVALID_PARAMETER,
+        "CreateIoCompletionPort refuses %s: a synchronous file cannot be bound to a port", File->SimName);
+    sched_step(S, COST_SYSCALL);
+    return STATUS_INVALID_PARAMETER;
+  }
+  File->CompletionContext.Port = Port;
+  File->CompletionContext.Key = (PVOID)Key;
+  TRC(S, TRC_NOTE, NULL, File->DeviceObject, false, 0, "file %s associated with port %s, key %lu",
+      File->SimName, Port->name, (unsigned long)Key);
+  sched_step(S, COST_SYSCALL);
+  return STATUS_SUCCESS;
+}
+
+ULONG sim_port_running(const sim_port_t *Port) { return Port->Queue.CurrentCount; }
+ULONG sim_port_queued(const sim_port_t *Port) { return Port->Queue.EntryCount; }
+
+static void port_insert(sim_t *S, sim_port_t *p, port_packet_t *pk) {
+  PKQUEUE q = &p->Queue;
+  /* Traced before a hand-off wakes its thread, after a queueing. */
+  bool handoff = !list_empty(&q->WaitListHead) && q->CurrentCount < q->MaximumCount;
+  trc_event_t ev = trc_event_make(TRC_PORT_QUEUED);
+  ev.irp = pk->irp ? pk->irp->SimId : 0;
+  ev.stack_location = pk->irp ? pk->irp->CurrentLocation : 0;
+  ev.port = p->id;
+  if (handoff) {
+    if (trc_on(S)) {
+      ev.target_thread = CONTAINING_RECORD(q->WaitListHead.Blink, KTHREAD, queue_link)->id;
+      ev.running = (int)q->CurrentCount, ev.limit = (int)q->MaximumCount, ev.count = (int)q->EntryCount;
+      trc_send(S, &ev, "packet for port %s (key %lu): a waiting thread takes it", p->name, (unsigned long)pk->key);
+    }
+    KeInsertQueue(S, q, &pk->link);
+    return;
+  }
+  KeInsertQueue(S, q, &pk->link);
+  if (trc_on(S)) {
+    ev.running = (int)q->CurrentCount, ev.limit = (int)q->MaximumCount, ev.count = (int)q->EntryCount;
+    trc_send(S, &ev, "packet for port %s (key %lu) queued: %lu waiting, %lu of %lu running", p->name,
+             (unsigned long)pk->key, (unsigned long)q->EntryCount, (unsigned long)q->CurrentCount,
+             (unsigned long)q->MaximumCount);
+  }
+}
+
+void port_queue_irp(sim_t *S, PIRP irp) {
+  PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
+  port_packet_t *pk = mem_calloc(S, sizeof *pk);
+  pk->irp = irp;
+  pk->key = (ULONG_PTR)fo->CompletionContext.Key;
+  pk->context = irp->AsynchronousParameters.UserApcContext;
+  port_insert(S, fo->CompletionContext.Port, pk);
+  sched_step(S, COST_STEP);
+}
+
+NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context, NTSTATUS Status, ULONG_PTR Information) {
+  sim_t *S = ctx_sim();
+  port_packet_t *pk = mem_calloc(S, sizeof *pk);
+  pk->key = Key;
+  pk->context = Context;
+  pk->iosb.Status = Status;
+  pk->iosb.Information = Information;
+  TRC(S, TRC_SYSCALL, NULL, NULL, false, 0, "PostQueuedCompletionStatus to %s", Port->name);
+  sched_step(S, COST_SYSCALL);
+  port_insert(S, Port, pk);
+  return STATUS_SUCCESS;
+}
+
+/* The stage-2 work of a port-bound IRP, done by the thread that dequeues
+   it: write the I/O status block (count first, then status), set the
+   events, free the IRP. */
+static void port_finish_irp(sim_t *S, port_packet_t *pk) {
+  PIRP irp = pk->irp;
+  PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
+  char sb[16];
+  pk->iosb = irp->IoStatus;
+  if (irp->UserIosb) {
+    irp->UserIosb->Information = irp->IoStatus.Information;
+    irp->UserIosb->Status = irp->IoStatus.Status;
+    TRC(S, TRC_IOSB_WRITTEN, irp, NULL, true, irp->IoStatus.Status, "I/O status block = {%s, %llu}, written by the dequeuing thread",
+        iosim_status_name(irp->IoStatus.Status, sb), (unsigned long long)irp->IoStatus.Information);
+  }
+  if (irp->UserEvent) KeSetEvent(irp->UserEvent, 0, FALSE);
+  else if (fo) {
+    fo->FinalStatus = irp->IoStatus.Status;
+    KeSetEvent(&fo->Event, 0, FALSE);
+  }
+  irp_free(S, irp);
+}
+
+NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context, PIO_STATUS_BLOCK Iosb,
+                              const LONGLONG *Timeout) {
+  sim_t *S = ctx_sim();
+  PKTHREAD t = thr_current(S);
+  TRC(S, TRC_SYSCALL, NULL, NULL, false, 0, "GetQueuedCompletionStatus on %s", Port->name);
+  sched_step(S, COST_SYSCALL);
+  NTSTATUS st;
+  LIST_ENTRY *e = KeRemoveQueue(S, &Port->Queue, Timeout, &st);
+  if (!e) return st;
+  port_packet_t *pk = CONTAINING_RECORD(e, port_packet_t, link);
+  uint32_t id = pk->irp ? pk->irp->SimId : 0;
+  if (pk->irp) port_finish_irp(S, pk);
+  trc_emit_id(S, TRC_PORT_DEQUEUED, id, 0, NULL, true, pk->iosb.Status, "%s took a packet from %s: key %lu, %lu bytes",
+      t->name, Port->name, (unsigned long)pk->key, (unsigned long)pk->iosb.Information);
+  *Key = pk->key;
+  *Context = pk->context;
+  *Iosb = pk->iosb;
+  mem_free(S, pk, sizeof *pk);
+  sched_step(S, COST_STEP);
+  return STATUS_SUCCESS;
+}

@@ -1,0 +1,46 @@
+/*
+ * iomgr.c - the I/O manager's state as a whole: what it frees with the
+ * machine (drivers and devices, file objects, ports and their packets,
+ * IRPs still alive, the IRP pools).
+ */
+#include "io/io.h"
+
+static void free_pools(sim_t *S) {
+  for (size_t i = 0; i < ARRAY_LEN(S->irp_pool); i++) {
+    void *p = S->irp_pool[i].free;
+    while (p) {
+      void *n = *(void **)p;
+      free(p);
+      p = n;
+    }
+  }
+}
+
+void io_destroy(sim_t *S) {
+  for (size_t i = 0; i < S->ndrivers; i++) {
+    PDRIVER_OBJECT d = S->drivers[i];
+    for (PDEVICE_OBJECT dev = d->DeviceObject, n; dev; dev = n) {
+      n = dev->NextDevice;
+      free(dev);
+    }
+    free((void *)d->DriverName);
+    free(d);
+  }
+  free(S->drivers);
+  for (PFILE_OBJECT f = S->files, n; f; f = n) {
+    n = f->SimNextFile;
+    free((void *)f->SimName);
+    free(f);
+  }
+  for (sim_port_t *p = S->ports, *n; p; p = n) {
+    n = p->next;
+    while (!list_empty(&p->Queue.EntryListHead))
+      free(CONTAINING_RECORD(list_pop_head(&p->Queue.EntryListHead), port_packet_t, link));
+    free(p->name);
+    free(p);
+  }
+  free(S->irp_info);
+  while (!list_empty(&S->live_irps))
+    free(CONTAINING_RECORD(list_pop_head(&S->live_irps), IRP, SimLink));
+  free_pools(S);
+}

@@ -1,0 +1,226 @@
+/*
+ * irp.c - IRPs: allocation from per-size pools, and the stack-location
+ * helpers, which are the plain pointer arithmetic of wdm.h (no checks: a
+ * driver that misuses them corrupts the IRP exactly as on Windows).
+ */
+#include "io/io.h"
+
+static size_t irp_size(int n) { return sizeof(IRP) + (size_t)n * sizeof(IO_STACK_LOCATION); }
+
+sim_irp_info_t *irp_info(sim_t *S, uint32_t id) {
+  if (!S->keep_irp_info || id == 0) return NULL;
+  if (id >= S->irp_info_cap) {
+    size_t ncap = S->irp_info_cap ? S->irp_info_cap * 2 : 64;
+    while (ncap <= id) ncap *= 2;
+    sim_irp_info_t *n = mem_calloc(S, ncap * sizeof *n);
+    if (S->irp_info_cap) memcpy(n, S->irp_info, S->irp_info_cap * sizeof *n);
+    mem_free(S, S->irp_info, S->irp_info_cap * sizeof *n);
+    S->irp_info = n;
+    S->irp_info_cap = ncap;
+  }
+  return &S->irp_info[id];
+}
+
+const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id) {
+  if (id == 0 || id >= S->irp_info_cap || S->irp_info[id].id != id) return NULL;
+  return &S->irp_info[id];
+}
+
+uint32_t sim_irp_count(const sim_t *S) { return S->next_irp_id; }
+
+bool sim_irp_alive(sim_t *S, const IRP *irp, uint32_t id) {
+  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink)
+    if (CONTAINING_RECORD(e, IRP, SimLink) == irp) return irp->SimId == id;
+  return false;
+}
+
+/* The pool of IRPs with room for n locations: 1-8, 9-16, 17-32, 33-64, 65-128. */
+static int irp_class(int n) {
+  int k = 0;
+  for (int room = 8; room < n; room *= 2) k++;
+  return k;
+}
+static int irp_class_room(int k) { return 8 << k; }
+
+PIRP irp_alloc(sim_t *S, int n) {
+  SIM_ASSERT(n >= 1 && n <= IRP_MAX_STACK);
+  int k = irp_class(n);
+  SIM_ASSERT(k < IRP_POOL_CLASSES);
+  pool_t *p = &S->irp_pool[k];
+  size_t size = irp_size(irp_class_room(k));
+  PIRP irp;
+  if (p->free) {
+    irp = p->free;
+    p->free = *(void **)irp;
+    S->stats.bytes_live += size;
+  } else {
+    irp = mem_alloc(S, size);
+  }
+  memset(irp, 0, irp_size(n));
+  irp->Size = (uint16_t)irp_size(n);
+  irp->StackCount = (int8_t)n;
+  irp->CurrentLocation = (int16_t)(n + 1);
+  irp->Tail.Overlay.CurrentStackLocation = &irp->Stack[n];
+  list_init(&irp->ThreadListEntry);
+  irp->SimId = ++S->next_irp_id;
+  irp->Sim = S;
+  list_insert_tail(&S->live_irps, &irp->SimLink);
+  S->stats.irps_allocated++;
+  S->stats.irps_live++;
+  sim_irp_info_t *in = irp_info(S, irp->SimId);
+  if (in) {
+    memset(in, 0, sizeof *in);
+    in->id = irp->SimId;
+    in->stack_count = n;
+    in->issued_ns = S->now;
+    in->thread = S->cur_cpu && S->cur_cpu->thread ? S->cur_cpu->thread->id : 0;
+    in->tag = S->next_irp_tag;
+  }
+  S->next_irp_tag = NULL;
+  TRC(S, TRC_IRP_ALLOC, irp, NULL, false, 0, "%d stack location%s", n, n == 1 ? "" : "s");
+  return irp;
+}
+
+void irp_free(sim_t *S, PIRP irp) {
+  SIM_ASSERT(irp->Sim == S);
+  if (irp->SimInWalk) S->freed_in_walk = irp->SimId; /* the walk must not go on with it */
+  sim_irp_info_t *in = irp_info(S, irp->SimId);
+  if (in) in->freed = true;
+  TRC(S, TRC_IRP_FREE, irp, NULL, false, 0, "IRP %u freed", irp->SimId);
+  int k = irp_class(irp->StackCount);
+  size_t size = irp_size(irp_class_room(k));
+  list_remove(&irp->SimLink);
+  S->stats.irps_freed++;
+  S->stats.irps_live--;
+#ifdef SIM_POOL_DEBUG
+  mem_free(S, irp, size);
+#else
+  irp->Sim = NULL;
+  pool_t *p = &S->irp_pool[k];
+  *(void **)irp = p->free;
+  p->free = irp;
+  S->stats.bytes_live -= size;
+#endif
+}
+
+void sim_tag_next_irp(const char *tag) { ctx_sim()->next_irp_tag = tag; }
+
+PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
+  (void)ChargeQuota;
+  sim_t *S = ctx_sim();
+  if (StackSize < 1) { /* no IRP has no stack location: the allocation fails */
+    TRC(S, TRC_NOTE, NULL, NULL, false, 0, "IoAllocateIrp(%d): no such IRP, returns NULL", StackSize);
+    sched_step(S, COST_IRP_ALLOC);
+    return NULL;
+  }
+  PIRP irp = irp_alloc(S, StackSize);
+  sched_step(S, COST_IRP_ALLOC);
+  return irp;
+}
+
+void IoFreeIrp(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  irp_free(S, Irp);
+  sched_step(S, COST_IRP_FREE);
+}
+
+PIRP IoMakeAssociatedIrp(PIRP Master, int8_t StackSize) {
+  sim_t *S = Master->Sim;
+  if (StackSize < 1) return NULL;
+  PIRP irp = irp_alloc(S, StackSize);
+  irp->Flags |= IRP_ASSOCIATED_IRP;
+  irp->AssociatedIrp.MasterIrp = Master;
+  irp->Tail.Overlay.Thread = Master->Tail.Overlay.Thread;
+  sim_irp_info_t *in = irp_info(S, irp->SimId);
+  if (in) in->master = Master->SimId;
+  TRC(S, TRC_NOTE, irp, NULL, false, 0, "IRP %u is an associated IRP of master IRP %u", irp->SimId, Master->SimId);
+  sched_step(S, COST_IRP_ALLOC);
+  return irp;
+}
+
+/* The device that owns the IRP's current location, for the trace. */
+static const DEVICE_OBJECT *irp_cur_dev(const IRP *irp) {
+  return irp->CurrentLocation >= 1 && irp->CurrentLocation <= irp->StackCount
+             ? irp->Tail.Overlay.CurrentStackLocation->DeviceObject
+             : NULL;
+}
+
+/* The helpers are unchecked pointer arithmetic on Windows: misused, they
+   write outside the IRP's locations.  Here that stops the machine rather
+   than corrupting the simulator's memory. */
+static void need_next(sim_t *S, const IRP *irp, const char *what) {
+  if (irp->CurrentLocation - 1 < 1 || irp->CurrentLocation - 1 > irp->StackCount)
+    bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, irp->SimId, (ULONG_PTR)irp->CurrentLocation, 0, 0,
+             "%s on IRP %u with no next stack location (current %d of %d): the lowest driver has none",
+             what, irp->SimId, irp->CurrentLocation, irp->StackCount);
+}
+
+static void need_current(sim_t *S, const IRP *irp, const char *what) {
+  if (irp->CurrentLocation < 1 || irp->CurrentLocation > irp->StackCount)
+    bugcheck(S, NO_MORE_IRP_STACK_LOCATIONS, irp->SimId, (ULONG_PTR)irp->CurrentLocation, 0, 0,
+             "%s on IRP %u with no current stack location (location %d of %d): it would write outside the IRP",
+             what, irp->SimId, irp->CurrentLocation, irp->StackCount);
+}
+
+PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation; }
+PIO_STACK_LOCATION IoGetNextIrpStackLocation(PIRP Irp) { return Irp->Tail.Overlay.CurrentStackLocation - 1; }
+
+void IoSetNextIrpStackLocation(PIRP Irp) {
+  Irp->CurrentLocation--;
+  Irp->Tail.Overlay.CurrentStackLocation--;
+}
+
+void IoSkipCurrentIrpStackLocation(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  const DEVICE_OBJECT *dev = irp_cur_dev(Irp);
+  Irp->CurrentLocation++;
+  Irp->Tail.Overlay.CurrentStackLocation++;
+  TRC(S, TRC_SKIP_STACK, Irp, dev, false, 0, "location %d will be reused by the lower driver",
+      Irp->CurrentLocation - 1);
+  sched_step(S, COST_STACK_OP);
+}
+
+void IoCopyCurrentIrpStackLocationToNext(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  need_current(S, Irp, "IoCopyCurrentIrpStackLocationToNext");
+  need_next(S, Irp, "IoCopyCurrentIrpStackLocationToNext");
+  PIO_STACK_LOCATION cur = Irp->Tail.Overlay.CurrentStackLocation, next = cur - 1;
+  memcpy(next, cur, offsetof(IO_STACK_LOCATION, CompletionRoutine));
+  next->Control = 0; /* pending and invoke-on bits are not inherited */
+  TRC(S, TRC_COPY_STACK, Irp, irp_cur_dev(Irp), false, 0, "location %d copied to %d", Irp->CurrentLocation,
+      Irp->CurrentLocation - 1);
+  sched_step(S, COST_STACK_OP);
+}
+
+void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Context,
+                            BOOLEAN OnSuccess, BOOLEAN OnError, BOOLEAN OnCancel) {
+  sim_t *S = Irp->Sim;
+  need_next(S, Irp, "IoSetCompletionRoutine");
+  PIO_STACK_LOCATION next = Irp->Tail.Overlay.CurrentStackLocation - 1;
+  next->CompletionRoutine = Routine;
+  next->Context = Context;
+  next->Control = (UCHAR)((OnSuccess ? SL_INVOKE_ON_SUCCESS : 0) | (OnError ? SL_INVOKE_ON_ERROR : 0) |
+                          (OnCancel ? SL_INVOKE_ON_CANCEL : 0));
+  TRC(S, TRC_SET_COMPLETION, Irp, irp_cur_dev(Irp), false, 0, "in location %d, invoke on%s%s%s",
+      Irp->CurrentLocation - 1, OnSuccess ? " success" : "", OnError ? " error" : "",
+      OnCancel ? " cancel" : "");
+  sched_step(S, COST_STACK_OP);
+}
+
+void IoMarkIrpPending(PIRP Irp) {
+  sim_t *S = Irp->Sim;
+  need_current(S, Irp, "IoMarkIrpPending");
+  Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
+  TRC(S, TRC_MARK_PENDING, Irp, irp_cur_dev(Irp), false, 0, "SL_PENDING_RETURNED set in location %d",
+      Irp->CurrentLocation);
+  sched_step(S, COST_STACK_OP);
+}
+
+PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine) {
+  sim_t *S = Irp->Sim;
+  PDRIVER_CANCEL old = Irp->CancelRoutine;
+  Irp->CancelRoutine = Routine;
+  TRC(S, TRC_SET_CANCEL, Irp, irp_cur_dev(Irp), false, 0, "%s", Routine ? "cancel routine set" : "cancel routine cleared");
+  sched_step(S, COST_STACK_OP);
+  return old;
+}

@@ -1,0 +1,210 @@
+/*
+ * ntio.c - the system services a user-mode program calls: NtCreateFile,
+ * NtReadFile, NtWriteFile, NtDeviceIoControlFile, NtClose.  They build the
+ * IRP, queue it on the calling thread, call the top of the device stack, and
+ * either finish stage 2 inline or leave it to the completion APC; on a
+ * synchronous file they wait for the file object's event.
+ */
+#include "fsrtl/fsrtl.h"
+#include "io/io.h"
+
+PDEVICE_OBJECT io_top(PDEVICE_OBJECT d) {
+  while (d->AttachedDevice) d = d->AttachedDevice;
+  return d;
+}
+
+static PIRP io_build(sim_t *S, PKTHREAD t, const io_req_t *r) {
+  PDEVICE_OBJECT top = io_top(r->fo->DeviceObject);
+  PIRP irp = irp_alloc(S, top->StackSize);
+  sched_step(S, COST_IRP_ALLOC);
+  irp->Tail.Overlay.Thread = t;
+  irp->Tail.Overlay.OriginalFileObject = r->fo;
+  irp->RequestorMode = UserMode;
+  irp->UserIosb = r->iosb;
+  irp->UserEvent = r->event;
+  irp->AsynchronousParameters.UserApcRoutine = r->apc;
+  irp->AsynchronousParameters.UserApcContext = r->apc_ctx;
+  irp->Flags |= r->flags;
+  /* Vista+: an asynchronous request on a port-bound file that will produce
+     a packet belongs to the file, not the thread (thread-agnostic I/O). */
+  irp->SimPortBound = r->fo->CompletionContext.Port && r->apc_ctx && !r->apc &&
+                      !(r->fo->Flags & FO_SYNCHRONOUS_IO);
+  PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(irp);
+  next->MajorFunction = r->major;
+  next->FileObject = r->fo;
+  switch (r->major) {
+  case IRP_MJ_READ:
+  case IRP_MJ_WRITE:
+    next->Parameters.Read.Length = r->length;
+    next->Parameters.Read.ByteOffset = r->offset;
+    irp->Flags |= (r->major == IRP_MJ_READ ? IRP_READ_OPERATION : IRP_WRITE_OPERATION) |
+                  IRP_DEFER_IO_COMPLETION;
+    break;
+  case IRP_MJ_DEVICE_CONTROL:
+    next->Parameters.DeviceIoControl.IoControlCode = r->code;
+    next->Parameters.DeviceIoControl.InputBufferLength = r->in_len;
+    next->Parameters.DeviceIoControl.OutputBufferLength = r->length;
+    /* IOCTLs are not deferred: device drivers' IOCTL paths are trusted less
+       to get the pending mark right, so stage 2 always comes by APC. */
+    break;
+  default:
+    irp->Flags |= IRP_DEFER_IO_COMPLETION;
+    break;
+  }
+  return irp;
+}
+
+/* A dispatch that returned a real status promised that the IRP is
+   complete and that nobody queued its stage 2.  Marked pending (so stage 2
+   is queued as an APC or a port packet, or already ran and freed it), or
+   not completed at all: running stage 2 inline now would finish the IRP
+   twice or too early.  Windows corrupts memory there; the simulated
+   machine stops. */
+static void io_check_inline(sim_t *S, PIRP irp, uint32_t id, NTSTATUS st) {
+  char sb[16];
+  if (!sim_irp_alive(S, irp, id))
+    bugcheck(S, MULTIPLE_IRP_COMPLETE_REQUESTS, id, 0, 0, 0,
+             "IRP %u: the dispatch returned %s, but the IRP's stage 2 already ran (it was marked pending): "
+             "the system service would finish it a second time", id, iosim_status_name(st, sb));
+  if (irp->PendingReturned || irp->SimStage2Queued)
+    bugcheck(S, MULTIPLE_IRP_COMPLETE_REQUESTS, id, 0, 0, 0,
+             "IRP %u: marked pending but the dispatch returned %s: stage 2 would run twice (inline and by APC)",
+             id, iosim_status_name(st, sb));
+  if (!irp->SimCompletes)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0, id, 0, 0,
+             "IRP %u: the dispatch returned %s without completing the IRP or returning STATUS_PENDING "
+             "(no Verifier subcode: iosim stops where Windows would go on to free an IRP still in use)",
+             id, iosim_status_name(st, sb));
+}
+
+/* The common body of the I/O system services (IopSynchronousServiceTail). */
+static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
+  PKTHREAD t = thr_current(S);
+  PFILE_OBJECT fo = r->fo;
+  bool sync = (fo->Flags & FO_SYNCHRONOUS_IO) != 0;
+  char sb[16];
+  TRC(S, TRC_SYSCALL, NULL, fo->DeviceObject, false, 0, "%s on %s (%s)",
+      r->major == IRP_MJ_READ ? "NtReadFile" : r->major == IRP_MJ_WRITE ? "NtWriteFile"
+      : r->major == IRP_MJ_DEVICE_CONTROL ? "NtDeviceIoControlFile" : iosim_major_name(r->major),
+      fo->SimName, sync ? "synchronous file" : "overlapped file");
+  sched_step(S, COST_SYSCALL);
+  if (r->event) KeClearEvent(r->event);
+  NTSTATUS fast;
+  if ((r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) && fsrtl_try_fast_io(S, r, &fast)) {
+    if (trc_on(S))
+      trc_emit_id(S, TRC_SYSCALL_RETURN, 0, 0, fo->DeviceObject, true, fast, "returns %s", iosim_status_name(fast, sb));
+    return fast; /* the file object's event is untouched */
+  }
+  KeClearEvent(&fo->Event);
+  PIRP irp = io_build(S, t, r);
+  uint32_t id = irp->SimId;
+  t->last_irp = id;
+  sim_irp_info_t *in = irp_info(S, id);
+  if (in) in->file = fo->SimId;
+  bool deferred = (irp->Flags & IRP_DEFER_IO_COMPLETION) != 0;
+  if (!irp->SimPortBound) IopQueueIrpToThread(S, irp, t);
+  NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);
+  /* Without the deferred flag the IRP may already be freed by its APC. */
+  if (st != STATUS_PENDING && deferred) {
+    /* Not pended: finish here, at APC_LEVEL, without an APC - unless the
+       drivers broke the contract, which on Windows corrupts memory. */
+    io_check_inline(S, irp, id, st);
+    KIRQL old;
+    KeRaiseIrql(APC_LEVEL, &old);
+    IopCompleteRequest(S, irp);
+    KeLowerIrql(old);
+  }
+  if (sync && st == STATUS_PENDING) {
+    KeWaitForSingleObject(&fo->Event, Executive, UserMode, (fo->Flags & FO_ALERTABLE_IO) != 0, NULL);
+    st = fo->FinalStatus;
+  }
+  if (trc_on(S))
+    trc_emit_id(S, TRC_SYSCALL_RETURN, id, 0, fo->DeviceObject, true, st, "returns %s",
+                iosim_status_name(st, sb));
+  return st;
+}
+
+NTSTATUS NtReadFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
+                    PIO_STATUS_BLOCK Iosb, ULONG Length, const LONGLONG *ByteOffset) {
+  io_req_t r = {.fo = File, .major = IRP_MJ_READ, .event = Event, .apc = ApcRoutine,
+                .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
+                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset};
+  return io_service(ctx_sim(), &r);
+}
+
+NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
+                     PIO_STATUS_BLOCK Iosb, ULONG Length, const LONGLONG *ByteOffset) {
+  io_req_t r = {.fo = File, .major = IRP_MJ_WRITE, .event = Event, .apc = ApcRoutine,
+                .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
+                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset};
+  return io_service(ctx_sim(), &r);
+}
+
+NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine,
+                               PVOID ApcContext, PIO_STATUS_BLOCK Iosb, ULONG Code, ULONG InLen,
+                               ULONG OutLen) {
+  io_req_t r = {.fo = File, .major = IRP_MJ_DEVICE_CONTROL, .event = Event, .apc = ApcRoutine,
+                .apc_ctx = ApcContext, .iosb = Iosb, .length = OutLen, .in_len = InLen,
+                .code = Code};
+  return io_service(ctx_sim(), &r);
+}
+
+/* Create, cleanup and close are synchronous requests: an event of the
+   I/O manager's own, waited on if the stack pends. */
+static NTSTATUS io_sync_request(sim_t *S, PFILE_OBJECT fo, UCHAR major) {
+  KEVENT ev;
+  KeInitializeEvent(&ev, NotificationEvent, FALSE);
+  ev.Header.Name = "I/O manager's event";
+  IO_STATUS_BLOCK iosb = {STATUS_PENDING, 0};
+  ULONG saved = fo->Flags;
+  fo->Flags |= FO_SYNCHRONOUS_IO; /* waits on the file object like any sync I/O */
+  io_req_t r = {.fo = fo, .major = major, .event = &ev, .iosb = &iosb, .flags = IRP_SYNCHRONOUS_API};
+  NTSTATUS st = io_service(S, &r);
+  fo->Flags = saved;
+  return st;
+}
+
+NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Target, ULONG Options, const char *Name) {
+  sim_t *S = ctx_sim();
+  PFILE_OBJECT fo = mem_calloc(S, sizeof *fo);
+  fo->DeviceObject = Target;
+  fo->SimName = mem_strdup(S, Name ? Name : Target->SimName);
+  fo->SimId = ++S->next_obj_id;
+  if (Options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT)) fo->Flags |= FO_SYNCHRONOUS_IO;
+  if (Options & FILE_SYNCHRONOUS_IO_ALERT) fo->Flags |= FO_ALERTABLE_IO;
+  KeInitializeEvent(&fo->Event, NotificationEvent, FALSE);
+  fo->Event.Header.Name = fo->SimName;
+  fo->SimNextFile = S->files;
+  S->files = fo;
+  NTSTATUS st = io_sync_request(S, fo, IRP_MJ_CREATE);
+  *File = NT_SUCCESS(st) ? fo : NULL;
+  return st;
+}
+
+NTSTATUS NtClose(PFILE_OBJECT File) {
+  sim_t *S = ctx_sim();
+  NTSTATUS st = io_sync_request(S, File, IRP_MJ_CLEANUP);
+  if (NT_SUCCESS(st)) st = io_sync_request(S, File, IRP_MJ_CLOSE);
+  return st;
+}
+
+uint32_t sim_last_irp_id(void) {
+  PKTHREAD t = thr_current(ctx_sim());
+  return t ? t->last_irp : 0;
+}
+
+NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type, BOOLEAN Alertable,
+                                  const LONGLONG *Timeout) {
+  sim_t *S = ctx_sim();
+  if (Count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
+  NTSTATUS st = thr_wait(S, Count, (DISPATCHER_HEADER **)Objects, Type, UserMode, Alertable, Timeout);
+  if (st == STATUS_USER_APC) KiUserApcDispatcher(S, thr_current(S));
+  return st;
+}
+
+NTSTATUS NtDelayExecution(BOOLEAN Alertable, const LONGLONG *Interval) {
+  sim_t *S = ctx_sim();
+  NTSTATUS st = thr_wait(S, 0, NULL, WaitAny, UserMode, Alertable, Interval);
+  if (st == STATUS_USER_APC) KiUserApcDispatcher(S, thr_current(S));
+  return st == STATUS_TIMEOUT ? STATUS_SUCCESS : st;
+}

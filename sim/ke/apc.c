@@ -1,0 +1,119 @@
+/*
+ * apc.c - asynchronous procedure calls: the kernel queue (special APCs ahead
+ * of normal ones) and the user queue of each thread, and their delivery
+ * rules: special kernel APCs interrupt even a non-alertable wait; user APCs
+ * run only when the thread waits alertably in user mode.
+ */
+#include "ke/ke.h"
+
+void KeInitializeApc(PKAPC Apc, PKTHREAD Thread, KKERNEL_ROUTINE *Kernel,
+                     KRUNDOWN_ROUTINE *Rundown, KNORMAL_ROUTINE *Normal,
+                     KPROCESSOR_MODE Mode, PVOID NormalContext) {
+  memset(Apc, 0, sizeof *Apc);
+  Apc->Thread = Thread;
+  Apc->KernelRoutine = Kernel;
+  Apc->RundownRoutine = Rundown;
+  Apc->NormalRoutine = Normal;
+  Apc->ApcMode = Normal ? Mode : KernelMode;
+  Apc->NormalContext = NormalContext;
+  list_init(&Apc->ApcListEntry);
+}
+
+static bool apc_special(const KAPC *a) { return a->ApcMode == KernelMode && !a->NormalRoutine; }
+
+/* Special kernel APCs go after the last special one, before normal ones. */
+static void apc_insert(PKTHREAD t, PKAPC a) {
+  LIST_ENTRY *h = &t->apc[a->ApcMode];
+  if (!apc_special(a)) {
+    list_insert_tail(h, &a->ApcListEntry);
+    return;
+  }
+  LIST_ENTRY *e = h->Flink;
+  while (e != h && apc_special(CONTAINING_RECORD(e, KAPC, ApcListEntry))) e = e->Flink;
+  list_insert_tail(e, &a->ApcListEntry); /* i.e. just before e */
+}
+
+BOOLEAN KeInsertQueueApc(PKAPC Apc, PVOID Arg1, PVOID Arg2, int32_t Boost) {
+  (void)Boost;
+  PKTHREAD t = Apc->Thread;
+  sim_t *S = t->S;
+  if (Apc->Inserted || t->state == THR_TERMINATED) return FALSE;
+  Apc->SystemArgument1 = Arg1;
+  Apc->SystemArgument2 = Arg2;
+  Apc->Inserted = TRUE;
+  apc_insert(t, Apc);
+  bool special = apc_special(Apc);
+  trc_emit_id(S, TRC_APC_QUEUED, Apc->IrpId, 0, NULL, false, 0, "%s %s to thread %s",
+              special ? "special kernel APC" : Apc->ApcMode == KernelMode ? "normal kernel APC" : "user APC",
+              Apc->Name ? Apc->Name : "", t->name);
+  if (Apc->ApcMode == KernelMode) {
+    if (t->state == THR_RUNNING && t->cpu != S->cur_cpu) {
+      cpu_poke(S, t->cpu);
+    } else if (t->state == THR_WAITING && t->wait_irql == PASSIVE_LEVEL &&
+               (special || !t->kernel_apc_in_progress)) {
+      KiUnwaitThread(S, t, STATUS_KERNEL_APC);
+    }
+  } else if (t->state == THR_WAITING && t->wait_mode == UserMode && t->wait_alertable) {
+    t->user_apc_pending = TRUE;
+    KiUnwaitThread(S, t, STATUS_USER_APC);
+  }
+  sched_step(S, COST_STEP);
+  return TRUE;
+}
+
+bool apc_deliverable(const PKTHREAD t) {
+  const LIST_ENTRY *h = &t->apc[KernelMode];
+  if (list_empty(h)) return false;
+  const KAPC *a = CONTAINING_RECORD(h->Flink, KAPC, ApcListEntry);
+  return apc_special(a) || !t->kernel_apc_in_progress;
+}
+
+/* Runs one APC: its kernel routine, then its normal routine if it still has
+   one.  Everything is copied out first: the kernel routine may free the
+   memory holding the APC (stage 2 frees the IRP that contains it). */
+static void apc_run(sim_t *S, cpu_t *c, PKTHREAD t, PKAPC a, bool user) {
+  KKERNEL_ROUTINE *kr = a->KernelRoutine;
+  KNORMAL_ROUTINE *nr = a->NormalRoutine;
+  PVOID nctx = a->NormalContext, a1 = a->SystemArgument1, a2 = a->SystemArgument2;
+  uint32_t irp = a->IrpId;
+  const char *name = a->Name ? a->Name : "APC";
+  a->Inserted = FALSE;
+  cpu_push_frame(S, c, TRC_FRAME_APC, APC_LEVEL);
+  if (trc_on(S)) {
+    char what[96];
+    snprintf(what, sizeof what, "%s in thread %s", name, t->name);
+    trc_emit_id(S, TRC_APC_RUN, irp, 0, NULL, false, 0, "%s", what);
+  }
+  sched_step(S, COST_APC);
+  kr(a, (PVOID *)&nr, &nctx, &a1, &a2);
+  if (nr) {
+    c->irql = PASSIVE_LEVEL; /* normal routines run at PASSIVE_LEVEL */
+    if (user) {
+      c->frames[c->depth].kind = TRC_FRAME_THREAD;
+      trc_emit_id(S, TRC_USER_CALLBACK, irp, 0, NULL, false, 0, "user-mode APC routine %s", name);
+    } else {
+      t->kernel_apc_in_progress = true;
+    }
+    nr(nctx, a1, a2);
+    t->kernel_apc_in_progress = false;
+  }
+  trc_emit_id(S, TRC_APC_END, irp, 0, NULL, false, 0, "%s", name);
+  cpu_pop_frame(S, c);
+}
+
+void KiDeliverApc(sim_t *S, cpu_t *c, PKTHREAD t) {
+  LIST_ENTRY *e = list_pop_head(&t->apc[KernelMode]);
+  apc_run(S, c, t, CONTAINING_RECORD(e, KAPC, ApcListEntry), false);
+}
+
+int KiUserApcDispatcher(sim_t *S, PKTHREAD t) {
+  int n = 0;
+  LIST_ENTRY *e;
+  t->user_apc_pending = FALSE;
+  while ((e = list_pop_head(&t->apc[UserMode]))) {
+    apc_run(S, t->cpu, t, CONTAINING_RECORD(e, KAPC, ApcListEntry), true);
+    n++;
+    if (S->stopping) break;
+  }
+  return n;
+}

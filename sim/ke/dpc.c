@@ -1,0 +1,101 @@
+/*
+ * dpc.c - deferred procedure calls: per-CPU queues, importance, target CPU,
+ * and the drain that runs when a CPU's IRQL falls below DISPATCH_LEVEL.
+ */
+#include "ke/ke.h"
+
+#define DPC_MAX_DEPTH 4 /* queue depth that forces a drain, as MaximumDpcQueueDepth */
+
+void KeInitializeDpc(PKDPC Dpc, KDEFERRED_ROUTINE *Routine, PVOID Context) {
+  memset(Dpc, 0, sizeof *Dpc);
+  Dpc->DeferredRoutine = Routine;
+  Dpc->DeferredContext = Context;
+  Dpc->Importance = MediumImportance;
+  Dpc->Number = -1;
+  Dpc->QueuedOn = -1;
+  list_init(&Dpc->DpcListEntry);
+}
+
+void KeSetImportanceDpc(PKDPC Dpc, KDPC_IMPORTANCE Importance) { Dpc->Importance = (uint8_t)Importance; }
+void KeSetTargetProcessorDpc(PKDPC Dpc, int Number) { Dpc->Number = (int16_t)Number; }
+
+static const char *dpc_importance_name(int i) {
+  static const char *n[] = {"low", "medium", "high", "medium-high"};
+  return i >= 0 && i < 4 ? n[i] : "?";
+}
+
+/* Whether queuing on `target` from `cur` requests a DISPATCH interrupt
+   (the Vista+ rule, semantics.md 6.3). */
+static bool dpc_requests_drain(const cpu_t *cur, const cpu_t *target, const KDPC *d) {
+  if (target->dpc_depth >= DPC_MAX_DEPTH) return true;
+  if (target == cur) return d->Importance != LowImportance;
+  return d->Importance == HighImportance || d->Importance == MediumHighImportance;
+}
+
+BOOLEAN KeInsertQueueDpc(PKDPC Dpc, PVOID Arg1, PVOID Arg2) {
+  sim_t *S = ctx_sim();
+  cpu_t *cur = S->cur_cpu;
+  if (Dpc->QueuedOn >= 0) {
+    /* Already queued: the new arguments are dropped. */
+    TRC(S, TRC_DPC_NOT_QUEUED, NULL, NULL, false, 0, "%s already queued on CPU %d",
+        Dpc->Name ? Dpc->Name : "DPC", Dpc->QueuedOn);
+    sched_step(S, COST_STEP);
+    return FALSE;
+  }
+  cpu_t *target = Dpc->Number >= 0 && Dpc->Number < S->ncpu ? &S->cpu[Dpc->Number] : cur;
+  Dpc->SystemArgument1 = Arg1;
+  Dpc->SystemArgument2 = Arg2;
+  Dpc->QueuedOn = (int16_t)target->id;
+  if (Dpc->Importance == HighImportance)
+    list_insert_head(&target->dpc_queue, &Dpc->DpcListEntry);
+  else
+    list_insert_tail(&target->dpc_queue, &Dpc->DpcListEntry);
+  target->dpc_depth++;
+  bool request = !target->dpc_draining && !target->dpc_requested &&
+                 dpc_requests_drain(cur, target, Dpc);
+  if (request) target->dpc_requested = true;
+  TRC(S, TRC_DPC_QUEUED, Dpc->SimDevice ? Arg1 : NULL, Dpc->SimDevice, false, 0,
+      "%s on CPU %d (%s importance, depth %d)%s", Dpc->Name ? Dpc->Name : "DPC",
+      target->id, dpc_importance_name(Dpc->Importance), target->dpc_depth,
+      request ? ", DISPATCH interrupt requested" : "");
+  /* An idle processor polls its DPC queue, so it is woken either way. */
+  if (target != cur && (request || target->thread == NULL)) cpu_poke(S, target);
+  sched_step(S, COST_STEP);
+  return TRUE;
+}
+
+BOOLEAN KeRemoveQueueDpc(PKDPC Dpc) {
+  sim_t *S = ctx_sim();
+  if (Dpc->QueuedOn < 0) return FALSE;
+  S->cpu[Dpc->QueuedOn].dpc_depth--;
+  list_remove(&Dpc->DpcListEntry);
+  Dpc->QueuedOn = -1;
+  return TRUE;
+}
+
+/* KiRetireDpcList: at DISPATCH_LEVEL, pop from the head until empty; each DPC
+   is marked un-queued before it runs, so it can be queued again meanwhile. */
+void KiRetireDpcList(sim_t *S, cpu_t *c) {
+  c->dpc_requested = false;
+  c->dpc_draining = true;
+  cpu_push_frame(S, c, TRC_FRAME_DPC, DISPATCH_LEVEL);
+  LIST_ENTRY *e;
+  while ((e = list_pop_head(&c->dpc_queue))) {
+    PKDPC d = CONTAINING_RECORD(e, KDPC, DpcListEntry);
+    c->dpc_depth--;
+    /* Take the arguments before anything else can happen: once un-queued,
+       the DPC may be queued again (on another CPU too) with new ones. */
+    KDEFERRED_ROUTINE *fn = d->DeferredRoutine;
+    PVOID ctx = d->DeferredContext, a1 = d->SystemArgument1, a2 = d->SystemArgument2;
+    PDEVICE_OBJECT dev = d->SimDevice;
+    const char *name = d->Name ? d->Name : "DPC";
+    d->QueuedOn = -1;
+    TRC(S, TRC_DPC_RUN, dev ? (PIRP)a1 : NULL, dev, false, 0, "%s", name);
+    sched_step(S, COST_DPC);
+    fn(d, ctx, a1, a2);
+    TRC(S, TRC_DPC_END, NULL, dev, false, 0, "%s", name);
+    if (S->stopping) return;
+  }
+  cpu_pop_frame(S, c);
+  c->dpc_draining = false;
+}

@@ -1,0 +1,144 @@
+/*
+ * ke.h - the kernel's dispatcher (ke/): CPUs and IRQL, DPCs, APCs, threads
+ * and waits, KQUEUE, bugchecks.  ke/ never calls into io/ except through
+ * S->hooks (core.h).
+ */
+#include "core/core.h" /* outside the guard: core.h includes this file */
+#ifndef IOSIM_KE_H
+#define IOSIM_KE_H
+
+/* Nesting on one CPU: thread, APC, DPC, and one ISR per DIRQL above it. */
+#define CPU_MAX_FRAMES 40
+
+/* ---- CPUs (ke/cpu.c) ---- */
+typedef struct frame {
+  trc_frame_t kind;
+  KIRQL prev_irql;
+} frame_t;
+
+typedef struct cpu {
+  int id;
+  KIRQL irql;
+  frame_t frames[CPU_MAX_FRAMES];
+  int depth;
+  PKTHREAD thread;          /* the thread it runs, NULL when idle */
+  ctx_t idle_ctx;
+  ctx_t *ctx;               /* the coroutine bound to this CPU */
+  bool idle;                /* parked in the idle loop, no step queued */
+  LIST_ENTRY dpc_queue;
+  int dpc_depth;
+  bool dpc_requested;       /* a DISPATCH_LEVEL software interrupt is pending */
+  bool dpc_draining;
+  LIST_ENTRY irq_pending;   /* interrupts raised, waiting for a low enough IRQL */
+  bool step_live;         /* a step is due at step_end */
+  uint64_t step_end;
+  uint64_t busy_ns;
+} cpu_t;
+
+/* Hardware waiting for its interrupt (hal/hw.c). */
+struct hw_irq;
+
+/* ---- threads (ke/thread.c, ke/wait.c, ke/apc.c) ---- */
+typedef enum { THR_INIT, THR_READY, THR_RUNNING, THR_WAITING, THR_TERMINATED } thr_state_t;
+#define OBJ_EVENT_NOTIFICATION 1
+#define OBJ_EVENT_SYNCHRONIZATION 2
+#define OBJ_THREAD 3
+
+typedef struct wait_block {
+  LIST_ENTRY link;     /* in the object's WaitListHead */
+  PKTHREAD thread;
+  DISPATCHER_HEADER *obj;
+  int index;
+} wait_block_t;
+
+struct KTHREAD {
+  DISPATCHER_HEADER Header; /* signalled when the thread has terminated */
+  sim_t *S;
+  uint32_t id;
+  char *name;
+  ctx_t ctx;
+  thr_state_t state;
+  cpu_t *cpu;
+  SIM_THREAD_START *start;
+  PVOID arg;
+  LIST_ENTRY ready_link;
+  LIST_ENTRY all_link;
+  /* the wait in progress */
+  wait_block_t wb[MAXIMUM_WAIT_OBJECTS];
+  int wait_count;
+  WAIT_TYPE wait_type;
+  KPROCESSOR_MODE wait_mode;
+  bool wait_alertable;
+  KIRQL wait_irql;
+  NTSTATUS wait_status;
+  uint32_t wait_gen;
+  /* APC queues: [KernelMode], [UserMode] */
+  LIST_ENTRY apc[2];
+  bool user_apc_pending;
+  bool kernel_apc_in_progress;
+  bool alerted;
+  LIST_ENTRY irp_list;      /* IRPs issued by this thread (ThreadListEntry) */
+  /* KQUEUE (ke/queue.c): Windows' KTHREAD.Queue and QueueListEntry */
+  struct KQUEUE *Queue;     /* associated since its first KeRemoveQueue */
+  bool queue_counted;       /* counted in Queue->CurrentCount */
+  bool in_queue_wait;       /* blocked in the queue itself, not elsewhere */
+  LIST_ENTRY queue_link;    /* in Queue->WaitListHead */
+  LIST_ENTRY *queue_entry;  /* the entry handed over while it waited */
+  uint32_t last_irp;
+};
+
+/* ---- KQUEUE (ke/queue.c): what a completion port is built on ---- */
+typedef struct KQUEUE {
+  LIST_ENTRY EntryListHead;  /* entries, FIFO */
+  ULONG CurrentCount;        /* associated threads running now */
+  ULONG MaximumCount;        /* the concurrency value */
+  LIST_ENTRY WaitListHead;   /* threads waiting in KeRemoveQueue; released LIFO */
+  ULONG EntryCount;
+  uint32_t SimId;            /* the port's number and name, for the trace */
+  const char *SimName;
+} KQUEUE, *PKQUEUE;
+void KeInitializeQueue(PKQUEUE Queue, ULONG Count, uint32_t Id, const char *Name);
+/* Hands the entry to a waiting thread if the concurrency allows, else
+   queues it.  Returns whether a waiter took it. */
+bool KeInsertQueue(sim_t *S, PKQUEUE Queue, LIST_ENTRY *Entry);
+/* The calling thread takes an entry, waiting if none may be had now;
+   NULL with *Status set on a timeout or an alert. */
+LIST_ENTRY *KeRemoveQueue(sim_t *S, PKQUEUE Queue, const LONGLONG *Timeout, NTSTATUS *Status);
+/* An associated thread blocks somewhere else (or exits): its slot frees,
+   and another waiter may be released. */
+void KiActivateWaiterQueue(sim_t *S, PKTHREAD t);
+/* An associated thread was woken: it counts as running again. */
+void KiQueueThreadRuns(sim_t *S, PKTHREAD t);
+
+/* ---- CPU work (ke/cpu.c) ---- */
+void cpu_service(sim_t *S, cpu_t *c);
+void cpu_push_frame(sim_t *S, cpu_t *c, trc_frame_t kind, KIRQL irql);
+void cpu_pop_frame(sim_t *S, cpu_t *c);
+trc_frame_t cpu_frame(const cpu_t *c);
+void cpu_idle_main(void *arg);
+void KiRetireDpcList(sim_t *S, cpu_t *c);
+bool apc_deliverable(const PKTHREAD t);
+void KiDeliverApc(sim_t *S, cpu_t *c, PKTHREAD t);
+
+/* ---- threads (ke/thread.c, ke/wait.c) ---- */
+void KiReadyThread(sim_t *S, PKTHREAD t);
+/* Blocks the current thread (already marked waiting); returns when it runs again. */
+void KiSwapThread(sim_t *S, PKTHREAD t);
+void KiUnwaitThread(sim_t *S, PKTHREAD t, NTSTATUS status);
+PKTHREAD thr_current(sim_t *S);
+void thr_timeout(sim_t *S, PKTHREAD t, uint32_t gen);
+NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
+                  KPROCESSOR_MODE mode, BOOLEAN alertable, const LONGLONG *timeout);
+void obj_init(DISPATCHER_HEADER *h, uint8_t type, int32_t state);
+void obj_signal(sim_t *S, DISPATCHER_HEADER *h);
+/* Runs queued user APCs of the current thread (user mode, after STATUS_USER_APC). */
+int KiUserApcDispatcher(sim_t *S, PKTHREAD t);
+
+/* ---- bugchecks (ke/bugcheck.c) ---- */
+void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,
+              ULONG_PTR p4, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 7, 8)));
+
+void ke_destroy(sim_t *S);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * wait.c - dispatcher objects (events, threads) and waits on them: any / all,
+ * timeouts, alertable waits, and the order of checks Windows makes when a
+ * wait begins (kernel APCs, then signalled objects, then alerts and user
+ * APCs, then the timeout, then block).
+ */
+#include "ke/ke.h"
+
+void obj_init(DISPATCHER_HEADER *h, uint8_t type, int32_t state) {
+  h->Type = type;
+  h->SignalState = state;
+  list_init(&h->WaitListHead);
+}
+
+void KeInitializeEvent(PKEVENT Event, EVENT_TYPE Type, BOOLEAN State) {
+  obj_init(&Event->Header, Type == NotificationEvent ? OBJ_EVENT_NOTIFICATION : OBJ_EVENT_SYNCHRONIZATION,
+           State ? 1 : 0);
+  Event->Header.Id = 0;
+  Event->Header.Name = NULL;
+}
+
+void sim_name_object(PVOID obj, const char *name) { ((DISPATCHER_HEADER *)obj)->Name = name; }
+
+static void obj_consume(DISPATCHER_HEADER *h) {
+  if (h->Type == OBJ_EVENT_SYNCHRONIZATION) h->SignalState = 0;
+}
+
+static bool wait_all_satisfied(PKTHREAD t) {
+  for (int i = 0; i < t->wait_count; i++)
+    if (t->wb[i].obj->SignalState <= 0) return false;
+  return true;
+}
+
+/* The object became signalled: satisfy waiters in wait-list order.  A
+   notification event releases them all; a synchronization event one. */
+void obj_signal(sim_t *S, DISPATCHER_HEADER *h) {
+  LIST_ENTRY *e = h->WaitListHead.Flink;
+  while (e != &h->WaitListHead && h->SignalState > 0) {
+    wait_block_t *wb = CONTAINING_RECORD(e, wait_block_t, link);
+    e = e->Flink;
+    PKTHREAD t = wb->thread; /* unwaiting t unlinks only t's own blocks */
+    if (t->wait_type == WaitAny) {
+      obj_consume(h);
+      KiUnwaitThread(S, t, STATUS_WAIT_0 + wb->index);
+    } else if (wait_all_satisfied(t)) {
+      for (int i = 0; i < t->wait_count; i++) obj_consume(t->wb[i].obj);
+      KiUnwaitThread(S, t, STATUS_WAIT_0);
+    }
+  }
+}
+
+static const char *obj_label(sim_t *S, DISPATCHER_HEADER *h, char buf[32]) {
+  if (h->Name) return h->Name;
+  snprintf(buf, 32, "object#%u", obj_id(S, h));
+  return buf;
+}
+
+int32_t KeSetEvent(PKEVENT Event, int32_t Increment, BOOLEAN Wait) {
+  (void)Increment;
+  (void)Wait;
+  sim_t *S = ctx_sim();
+  int32_t old = Event->Header.SignalState;
+  Event->Header.SignalState = 1;
+  char b[32];
+  TRC(S, TRC_EVENT_SET, NULL, NULL, false, 0, "%s", obj_label(S, &Event->Header, b));
+  obj_signal(S, &Event->Header);
+  sched_step(S, COST_SET_EVENT);
+  return old;
+}
+
+void KeClearEvent(PKEVENT Event) { Event->Header.SignalState = 0; }
+
+int32_t KeResetEvent(PKEVENT Event) {
+  int32_t old = Event->Header.SignalState;
+  Event->Header.SignalState = 0;
+  return old;
+}
+
+int32_t KeReadStateEvent(PKEVENT Event) { return Event->Header.SignalState; }
+
+/* Which object satisfies the wait right now: its index, or -1. */
+static int wait_check(ULONG n, DISPATCHER_HEADER **o, WAIT_TYPE type) {
+  if (type == WaitAny) {
+    for (ULONG i = 0; i < n; i++)
+      if (o[i]->SignalState > 0) return (int)i;
+    return -1;
+  }
+  for (ULONG i = 0; i < n; i++)
+    if (o[i]->SignalState <= 0) return -1;
+  return 0;
+}
+
+static uint64_t wait_deadline(sim_t *S, const LONGLONG *timeout) {
+  if (!timeout) return UINT64_MAX;
+  if (*timeout < 0) return S->now + (uint64_t)(-*timeout) * 100;
+  return (uint64_t)*timeout * 100 > S->now ? (uint64_t)*timeout * 100 : S->now;
+}
+
+NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
+                  KPROCESSOR_MODE mode, BOOLEAN alertable, const LONGLONG *timeout) {
+  cpu_t *c = S->cur_cpu;
+  PKTHREAD t = c->thread;
+  if (c->irql >= DISPATCH_LEVEL && !(timeout && *timeout == 0))
+    bugcheck(S, IRQL_NOT_LESS_OR_EQUAL, 0, c->irql, 0, 0,
+             "a wait with a nonzero timeout at IRQL %d (only PASSIVE/APC_LEVEL may block)", c->irql);
+  if (!t) bugcheck(S, 0x1, 0, 0, 0, 0, "a wait outside any thread (in an idle DPC)");
+  if (count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
+  uint64_t deadline = wait_deadline(S, timeout);
+  KIRQL wait_irql = c->irql;
+  TRC(S, TRC_WAIT, NULL, NULL, false, 0, "%s waits for %u object(s)%s%s", t->name, count,
+      type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
+  sched_step(S, COST_WAIT);
+  for (;;) {
+    c = t->cpu;
+    if (wait_irql == PASSIVE_LEVEL) cpu_service(S, c); /* (1) kernel APCs first */
+    int i = wait_check(count, objs, type);                /* (2) signalled objects */
+    if (i >= 0) {
+      if (type == WaitAny) obj_consume(objs[i]);
+      else for (ULONG k = 0; k < count; k++) obj_consume(objs[k]);
+      TRC(S, TRC_WAIT_DONE, NULL, NULL, true, STATUS_WAIT_0 + i, "%s: object %d is signalled",
+          t->name, i);
+      return STATUS_WAIT_0 + i;
+    }
+    NTSTATUS early = 0;
+    if (alertable && t->alerted) { /* (3) alerts and user APCs */
+      t->alerted = false;
+      early = STATUS_ALERTED;
+    } else if (mode == UserMode && ((alertable && !list_empty(&t->apc[UserMode])) || t->user_apc_pending)) {
+      t->user_apc_pending = TRUE;
+      early = STATUS_USER_APC;
+    } else if (deadline <= S->now) {
+      early = STATUS_TIMEOUT; /* (4) */
+    }
+    if (early) {
+      TRC(S, TRC_WAIT_DONE, NULL, NULL, true, early, "%s: returns without blocking", t->name);
+      return early;
+    }
+    t->wait_count = (int)count;                     /* (5) block */
+    t->wait_type = type;
+    t->wait_mode = mode;
+    t->wait_alertable = alertable;
+    t->wait_irql = wait_irql;
+    for (ULONG k = 0; k < count; k++) {
+      t->wb[k] = (wait_block_t){.thread = t, .obj = objs[k], .index = (int)k};
+      list_insert_tail(&objs[k]->WaitListHead, &t->wb[k].link);
+    }
+    t->wait_gen++;
+    if (deadline != UINT64_MAX)
+      evq_push(S, (evq_item_t){.t = deadline, .kind = EV_TIMER, .gen = t->wait_gen, .obj = t});
+    t->state = THR_WAITING;
+    KiActivateWaiterQueue(S, t); /* a port worker blocking here frees a slot */
+    KiSwapThread(S, t);
+    NTSTATUS st = t->wait_status;
+    if (st != STATUS_KERNEL_APC) {
+      TRC(S, TRC_WAIT_DONE, NULL, NULL, true, st, "%s", t->name);
+      return st;
+    }
+    /* Woken only to run a kernel APC: run it and wait again, silently. */
+  }
+}
+
+NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
+                                  KWAIT_REASON Reason, KPROCESSOR_MODE Mode,
+                                  BOOLEAN Alertable, const LONGLONG *Timeout) {
+  (void)Reason;
+  return thr_wait(ctx_sim(), Count, (DISPATCHER_HEADER **)Object, WaitType, Mode, Alertable, Timeout);
+}
+
+NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON Reason, KPROCESSOR_MODE Mode,
+                               BOOLEAN Alertable, const LONGLONG *Timeout) {
+  PVOID o[1] = {Object};
+  return KeWaitForMultipleObjects(1, o, WaitAny, Reason, Mode, Alertable, Timeout);
+}
+
+NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE Mode, BOOLEAN Alertable, const LONGLONG *Interval) {
+  NTSTATUS st = thr_wait(ctx_sim(), 0, NULL, WaitAny, Mode, Alertable, Interval);
+  return st == STATUS_TIMEOUT ? STATUS_SUCCESS : st;
+}
