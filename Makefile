@@ -1,6 +1,7 @@
 # iosim - an educational simulator of the Windows I/O manager.
 #   make            build ./iosim
-#   make test       build and run every test (Check suites + every scenario)
+#   make test       build and run every test (Check suites + every scenario),
+#                   and the layering check (make check-layers)
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       run the asynchronous-read lesson with its explanation
 #   make bench      benchmarks (figures, not tests)
@@ -42,7 +43,7 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams
+.PHONY: all test asan demo bench deps clean diagrams check-layers
 
 all: iosim diagrams
 
@@ -88,8 +89,13 @@ deps:
 $(BUILD)/embed: docs/examples/embed.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(DB_LIBS) -lm
 
+# The dependency rule (docs/architecture.md), on the built objects.
+check-layers: $(LIB)
+	sh tests/layering.sh $(BUILD)
+
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests $(BUILD)/embed iosim
+	@$(MAKE) --no-print-directory check-layers
 	./$(BUILD)/embed > /dev/null
 	cd tests && ../$(BUILD)/iosim-tests
 
