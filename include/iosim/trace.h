@@ -14,6 +14,8 @@
   X(TRC_RUN_END, "run-end")                                 \
   X(TRC_IRP_ALLOC, "irp-alloc")                             \
   X(TRC_IRP_FREE, "irp-free")                               \
+  X(TRC_IRP_ASSOCIATED, "irp-associated")                   \
+  X(TRC_ASSOCIATED_DONE, "associated-done")                 \
   X(TRC_IRP_QUEUE_THREAD, "irp-queued-to-thread")           \
   X(TRC_IRP_UNQUEUE_THREAD, "irp-unqueued-from-thread")     \
   X(TRC_CALL, "call-driver")                                \
@@ -34,6 +36,8 @@
   X(TRC_SET_CANCEL, "set-cancel-routine")                   \
   X(TRC_CANCEL, "cancel")                                   \
   X(TRC_CANCEL_ROUTINE, "cancel-routine")                   \
+  X(TRC_CANCEL_LOCK, "cancel-lock")                         \
+  X(TRC_THREAD_IO_RUNDOWN, "thread-io-rundown")             \
   X(TRC_HW_START, "hw-start")                               \
   X(TRC_INTERRUPT, "interrupt")                             \
   X(TRC_ISR, "isr")                                         \
@@ -60,6 +64,8 @@
   X(TRC_SYSCALL_RETURN, "syscall-return")                   \
   X(TRC_USER_CALLBACK, "user-callback")                     \
   X(TRC_NOTE, "note")                                       \
+  X(TRC_PORT_CREATED, "port-created")                       \
+  X(TRC_PORT_BOUND, "port-bound")                           \
   X(TRC_PORT_QUEUED, "port-queued")                         \
   X(TRC_PORT_DEQUEUED, "port-dequeued")                     \
   X(TRC_PORT_WAIT, "port-wait")                             \
@@ -150,6 +156,7 @@ typedef struct trc_event {
   trc_stage2_t stage2;
   int target_cpu;         /* where a DPC / interrupt was queued, -1 = n/a */
   uint32_t target_thread; /* whom an APC / IRP / packet / switch / wake is for */
+  uint32_t target_irp;    /* another IRP involved: the master of an associated IRP */
   uint32_t port;          /* completion port involved, 0 = none */
   uint32_t file;          /* file object involved, 0 = none */
   uint32_t object;        /* dispatcher object set / waited on, 0 = none */

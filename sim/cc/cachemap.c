@@ -19,7 +19,11 @@ void CcInitializeCacheMap(PFILE_OBJECT File) {
   sim_t *S = ctx_sim();
   if (File->PrivateCacheMap) return;
   File->PrivateCacheMap = cc_fcb_of(S, File);
-  TRC(S, TRC_CACHE, NULL, File->DeviceObject, false, 0, "CcInitializeCacheMap: %s is cached from now on", File->SimName);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_CACHE, NULL, File->DeviceObject);
+    e.service = "CcInitializeCacheMap", e.file = File->SimId;
+    trc_send(S, &e, "CcInitializeCacheMap: %s is cached from now on", File->SimName);
+  }
   sched_step(S, COST_OP);
 }
 
@@ -37,8 +41,12 @@ void sim_cache_fill(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
   f->ncached = w;
   if (!VEC_RESERVE(S, f->cached, f->cached_cap, f->ncached + 1)) abort();
   f->cached[f->ncached++] = (range_t){off, end, NULL};
-  TRC(S, TRC_CACHE, NULL, File->DeviceObject, false, 0, "bytes %lld..%lld of %s are in the cache", (long long)Offset,
-      (long long)(Offset + Length), File->SimName);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_CACHE, NULL, File->DeviceObject);
+    e.file = File->SimId, e.offset = Offset, e.count = (int)Length;
+    trc_send(S, &e, "bytes %lld..%lld of %s are in the cache", (long long)Offset, (long long)(Offset + Length),
+             File->SimName);
+  }
   sched_step(S, COST_OP);
 }
 

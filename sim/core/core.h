@@ -252,6 +252,21 @@ void trc_emit_id(sim_t *S, trc_kind_t kind, uint32_t irp, int loc, const DEVICE_
                  bool has_status, NTSTATUS status, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 static inline bool trc_on(const sim_t *S) { return S->nsinks > 0; }
+/* A step about `irp` (its number and CurrentLocation; NULL = none) on
+   `dev` (NULL = none), every other fact "not applicable". */
+static inline trc_event_t trc_ev(trc_kind_t kind, const IRP *irp, const DEVICE_OBJECT *dev) {
+  trc_event_t e = trc_event_make(kind);
+  if (irp) {
+    e.irp = irp->SimId;
+    e.stack_location = irp->CurrentLocation;
+  }
+  e.device = dev ? dev->SimId : 0;
+  return e;
+}
+static inline void trc_set_status(trc_event_t *e, NTSTATUS st) {
+  e->has_status = 1;
+  e->status = st;
+}
 #define TRC(S, ...) \
   do { if (trc_on(S)) trc_emit((S), __VA_ARGS__); } while (0)
 uint32_t name_add(sim_t *S, name_tab_t *t, const char *name);

@@ -17,21 +17,29 @@ bool fsrtl_try_fast_io(sim_t *S, const io_req_t *r, NTSTATUS *out) {
   if (!(fo->Flags & FO_SYNCHRONOUS_IO) || !fo->PrivateCacheMap || !fn) return false;
   IO_STATUS_BLOCK iosb = {STATUS_PENDING, 0};
   char sb[16];
-  TRC(S, TRC_FASTIO, NULL, top, false, 0, "fast I/O %s of %lu bytes at %lld on %s", r->major == IRP_MJ_READ ? "read" : "write",
-      (unsigned long)r->length, (long long)r->offset, fo->SimName);
+  trc_event_t e = trc_ev(TRC_FASTIO, NULL, top);
+  e.major = r->major, e.file = fo->SimId, e.offset = r->offset, e.count = (int)r->length;
+  e.service = r->major == IRP_MJ_READ ? "FastIoRead" : "FastIoWrite";
+  trc_send(S, &e, "fast I/O %s of %lu bytes at %lld on %s", r->major == IRP_MJ_READ ? "read" : "write",
+           (unsigned long)r->length, (long long)r->offset, fo->SimName);
   sched_step(S, COST_OP);
   BOOLEAN handled = fn(fo, &r->offset, r->length, TRUE, 0, NULL, &iosb, top);
   NTSTATUS st = iosb.Status;
   if (!handled || !(st == STATUS_SUCCESS || st == STATUS_BUFFER_OVERFLOW || st == STATUS_END_OF_FILE)) {
-    TRC(S, TRC_FASTIO_DECLINED, NULL, top, false, 0, "fast I/O declined: an IRP is built");
+    e.kind = TRC_FASTIO_DECLINED;
+    e.has_status = handled, e.status = st;
+    trc_send(S, &e, "fast I/O declined: an IRP is built");
     return false;
   }
   if (r->iosb) *r->iosb = iosb;
   S->next_irp_tag = NULL; /* the name was for an IRP that never existed */
   fo->CurrentByteOffset = r->offset + (LONGLONG)iosb.Information;
   if (r->event) KeSetEvent(r->event, 0, FALSE);
-  TRC(S, TRC_FASTIO_SERVED, NULL, top, true, st, "served from the cache by fast I/O (%s, %llu bytes): no IRP at all",
-      iosim_status_name(st, sb), (unsigned long long)iosb.Information);
+  e.kind = TRC_FASTIO_SERVED;
+  trc_set_status(&e, st);
+  e.has_info = 1, e.info = iosb.Information;
+  trc_send(S, &e, "served from the cache by fast I/O (%s, %llu bytes): no IRP at all", iosim_status_name(st, sb),
+           (unsigned long long)iosb.Information);
   *out = st;
   return true;
 }

@@ -18,8 +18,10 @@ bool sim_range_locked(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
 NTSTATUS NtLockFile(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
   sim_t *S = ctx_sim();
   struct sim_fcb *f = cc_fcb_of(S, File);
-  TRC(S, TRC_SYSCALL, NULL, File->DeviceObject, false, 0, "LockFileEx(%s, bytes %lld..%lld, exclusive)", File->SimName,
-      (long long)Offset, (long long)(Offset + Length));
+  trc_event_t e = trc_ev(TRC_SYSCALL, NULL, File->DeviceObject);
+  e.service = "NtLockFile", e.file = File->SimId, e.offset = Offset, e.count = (int)Length;
+  trc_send(S, &e, "LockFileEx(%s, bytes %lld..%lld, exclusive)", File->SimName, (long long)Offset,
+           (long long)(Offset + Length));
   sched_step(S, COST_SYSCALL);
   NTSTATUS st = STATUS_SUCCESS;
   for (size_t i = 0; i < f->nlocks; i++)
@@ -28,6 +30,8 @@ NTSTATUS NtLockFile(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
     st = STATUS_INSUFFICIENT_RESOURCES;
   if (st == STATUS_SUCCESS) f->locks[f->nlocks++] = (range_t){Offset, Offset + Length, File};
   char sb[16];
-  TRC(S, TRC_SYSCALL_RETURN, NULL, File->DeviceObject, true, st, "LockFileEx returns %s", iosim_status_name(st, sb));
+  e.kind = TRC_SYSCALL_RETURN;
+  trc_set_status(&e, st);
+  trc_send(S, &e, "LockFileEx returns %s", iosim_status_name(st, sb));
   return st;
 }

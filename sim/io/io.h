@@ -34,7 +34,8 @@ sim_irp_info_t *irp_info(sim_t *S, uint32_t id);
 static inline PIO_STACK_LOCATION irp_loc(PIRP irp, int k) { return &irp->Stack[k - 1]; }
 
 /* ---- completion (io/iocomplete.c) ---- */
-void IopCompleteRequest(sim_t *S, PIRP irp); /* stage 2 */
+/* Stage 2, run inline by the system service or by the special kernel APC. */
+void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how);
 void IopQueueIrpToThread(sim_t *S, PIRP irp, PKTHREAD t);
 void IopUnQueueIrpFromThread(sim_t *S, PIRP irp);
 

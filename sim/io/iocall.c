@@ -29,17 +29,30 @@ NTSTATUS IofCallDriver(PDEVICE_OBJECT Dev, PIRP Irp) {
     in->major = major;
     in->major_set = true;
   }
-  TRC(S, TRC_CALL, Irp, Dev, false, 0, "IoCallDriver(%s, IRP %u) -> location %d", Dev->SimName, id,
-      where);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_CALL, Irp, Dev);
+    e.major = major, e.minor = loc->MinorFunction;
+    e.loc_from = where + 1, e.loc_to = where;
+    e.writes = TRC_W_CURRENT_LOCATION;
+    trc_send(S, &e, "IoCallDriver(%s, IRP %u) -> location %d", Dev->SimName, id, where);
+  }
   sched_step(S, COST_CALL_DRIVER);
-  TRC(S, TRC_DISPATCH, Irp, Dev, false, 0, "%s dispatch %s", Dev->DriverObject->DriverName,
-      iosim_major_name(major));
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_DISPATCH, Irp, Dev);
+    e.major = major, e.minor = loc->MinorFunction;
+    e.loc_to = where;
+    e.control = loc->Control;
+    trc_send(S, &e, "%s dispatch %s", Dev->DriverObject->DriverName, iosim_major_name(major));
+  }
   NTSTATUS st = Dev->DriverObject->MajorFunction[major](Dev, Irp);
   /* The IRP may be gone now; report by number only. */
   if (trc_on(S)) {
     char sb[16];
-    trc_emit_id(S, TRC_RETURN, id, where, Dev, true, st, "%s returns %s", Dev->SimName,
-                iosim_status_name(st, sb));
+    trc_event_t e = trc_ev(TRC_RETURN, NULL, Dev);
+    e.irp = id, e.stack_location = where, e.loc_from = where;
+    e.major = major;
+    trc_set_status(&e, st);
+    trc_send(S, &e, "%s returns %s", Dev->SimName, iosim_status_name(st, sb));
   }
   sched_step(S, COST_STEP);
   return st;

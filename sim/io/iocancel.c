@@ -19,7 +19,12 @@ void IoAcquireCancelSpinLock(KIRQL *Irql) {
   if (S->cancel_lock_owner == c->id)
     bugcheck(S, 0x0F, 0, 0, 0, 0, "the cancel spin lock acquired twice on CPU %d (SPIN_LOCK_ALREADY_OWNED)", c->id);
   S->cancel_lock_owner = c->id;
-  TRC(S, TRC_NOTE, NULL, NULL, false, 0, "cancel spin lock acquired");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_CANCEL_LOCK, NULL, NULL);
+    e.count = 1; /* acquired */
+    e.service = "IoAcquireCancelSpinLock";
+    trc_send(S, &e, "cancel spin lock acquired");
+  }
 }
 
 void IoReleaseCancelSpinLock(KIRQL Irql) {
@@ -28,7 +33,12 @@ void IoReleaseCancelSpinLock(KIRQL Irql) {
     bugcheck(S, 0x10, 0, 0, 0, 0, "the cancel spin lock released by CPU %d, which does not hold it (SPIN_LOCK_NOT_OWNED)",
              S->cur_cpu->id);
   S->cancel_lock_owner = -1;
-  TRC(S, TRC_NOTE, NULL, NULL, false, 0, "cancel spin lock released");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_CANCEL_LOCK, NULL, NULL);
+    e.count = 0; /* released */
+    e.service = "IoReleaseCancelSpinLock";
+    trc_send(S, &e, "cancel spin lock released");
+  }
   KeLowerIrql(Irql);
 }
 
@@ -44,7 +54,12 @@ BOOLEAN IoCancelIrp(PIRP Irp) {
   PDRIVER_CANCEL r = Irp->CancelRoutine;
   Irp->CancelRoutine = NULL;
   if (!r) {
-    TRC(S, TRC_CANCEL, Irp, NULL, false, 0, "IoCancelIrp(IRP %u): Cancel set, no cancel routine: returns FALSE", id);
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_CANCEL, Irp, NULL);
+      e.cancel_routine = 0;
+      e.writes = TRC_W_CANCEL;
+      trc_send(S, &e, "IoCancelIrp(IRP %u): Cancel set, no cancel routine: returns FALSE", id);
+    }
     IoReleaseCancelSpinLock(irql);
     return FALSE;
   }
@@ -53,9 +68,15 @@ BOOLEAN IoCancelIrp(PIRP Irp) {
              "IRP %u was cancelled after its completion finished: its cancel routine was still set", id);
   Irp->CancelIrql = irql;
   PDEVICE_OBJECT dev = Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject : NULL;
-  TRC(S, TRC_CANCEL, Irp, dev, false, 0, "IoCancelIrp(IRP %u): Cancel set, calling the cancel routine", id);
-  TRC(S, TRC_CANCEL_ROUTINE, Irp, dev, false, 0, "cancel routine of %s at DISPATCH_LEVEL, cancel lock held",
-      dev ? dev->SimName : "?");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_CANCEL, Irp, dev);
+    e.cancel_routine = 1;
+    e.writes = TRC_W_CANCEL | TRC_W_CANCEL_ROUTINE;
+    trc_send(S, &e, "IoCancelIrp(IRP %u): Cancel set, calling the cancel routine", id);
+    e = trc_ev(TRC_CANCEL_ROUTINE, Irp, dev);
+    e.routine_device = dev ? dev->SimId : 0;
+    trc_send(S, &e, "cancel routine of %s at DISPATCH_LEVEL, cancel lock held", dev ? dev->SimName : "?");
+  }
   sched_step(S, COST_COMPLETION_ROUTINE);
   r(dev, Irp); /* it releases the cancel lock */
   return TRUE;
@@ -105,7 +126,11 @@ static bool thread_has(PKTHREAD t, bool (*match)(const IRP *, const void *), con
 NTSTATUS NtCancelIoFile(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
   sim_t *S = ctx_sim();
   PKTHREAD t = thr_current(S);
-  TRC(S, TRC_SYSCALL, NULL, File->DeviceObject, false, 0, "CancelIo on %s", File->SimName);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, File->DeviceObject);
+    e.service = "NtCancelIoFile", e.file = File->SimId;
+    trc_send(S, &e, "CancelIo on %s", File->SimName);
+  }
   sched_step(S, COST_SYSCALL);
   KIRQL old;
   KeRaiseIrql(APC_LEVEL, &old);
@@ -134,32 +159,43 @@ static bool ex_matches(const IRP *irp, const void *arg) {
    using `Iosb`), the thread-agnostic ones too; it does not wait. */
 NTSTATUS NtCancelIoFileEx(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
   sim_t *S = ctx_sim();
-  TRC(S, TRC_SYSCALL, NULL, File->DeviceObject, false, 0, "CancelIoEx on %s%s", File->SimName,
-      Iosb ? " (one request)" : "");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, File->DeviceObject);
+    e.service = "NtCancelIoFileEx", e.file = File->SimId;
+    e.count = Iosb ? 1 : -1; /* one request, or all of them */
+    trc_send(S, &e, "CancelIoEx on %s%s", File->SimName, Iosb ? " (one request)" : "");
+  }
   sched_step(S, COST_SYSCALL);
   ex_match_t m = {File, Iosb};
-  PIRP found[256];
-  uint32_t ids[256];
-  int n = 0;
-  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps && n < 256; e = e->Flink) {
+  /* Collected first: cancel routines may complete and free IRPs. */
+  struct found { PIRP irp; uint32_t id; } *found = NULL;
+  size_t n = 0, cap = 0;
+  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink) {
     PIRP irp = CONTAINING_RECORD(e, IRP, SimLink);
     if (ex_matches(irp, &m) && !irp_finished(irp)) {
-      found[n] = irp;
-      ids[n++] = irp->SimId;
+      if (!VEC_RESERVE(S, found, cap, n + 1)) abort();
+      found[n++] = (struct found){irp, irp->SimId};
     }
   }
   int cancelled = 0;
-  for (int i = 0; i < n; i++) {
+  for (size_t i = 0; i < n; i++) {
     bool live = false;
     for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink)
-      if (CONTAINING_RECORD(e, IRP, SimLink) == found[i] && found[i]->SimId == ids[i]) live = true;
-    if (!live || irp_finished(found[i])) continue;
-    IoCancelIrp(found[i]);
+      if (CONTAINING_RECORD(e, IRP, SimLink) == found[i].irp && found[i].irp->SimId == found[i].id) live = true;
+    if (!live || irp_finished(found[i].irp)) continue;
+    IoCancelIrp(found[i].irp);
     cancelled++;
   }
+  mem_free(S, found, cap * sizeof *found);
   NTSTATUS st = cancelled ? STATUS_SUCCESS : STATUS_NOT_FOUND;
   char sb[16];
-  TRC(S, TRC_SYSCALL_RETURN, NULL, File->DeviceObject, true, st, "CancelIoEx returns %s", iosim_status_name(st, sb));
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, File->DeviceObject);
+    e.service = "NtCancelIoFileEx", e.file = File->SimId;
+    e.count = cancelled;
+    trc_set_status(&e, st);
+    trc_send(S, &e, "CancelIoEx returns %s", iosim_status_name(st, sb));
+  }
   return st;
 }
 
@@ -173,11 +209,20 @@ static bool synchronous(const IRP *irp, const void *arg) {
    does not wait; STATUS_NOT_FOUND when there is none. */
 NTSTATUS NtCancelSynchronousIoFile(PKTHREAD Thread) {
   sim_t *S = ctx_sim();
-  TRC(S, TRC_SYSCALL, NULL, NULL, false, 0, "CancelSynchronousIo on thread %s", Thread->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, NULL);
+    e.service = "NtCancelSynchronousIoFile", e.target_thread = Thread->id;
+    trc_send(S, &e, "CancelSynchronousIo on thread %s", Thread->name);
+  }
   sched_step(S, COST_SYSCALL);
   NTSTATUS st = cancel_thread_irps(Thread, synchronous, NULL) ? STATUS_SUCCESS : STATUS_NOT_FOUND;
   char sb[16];
-  TRC(S, TRC_SYSCALL_RETURN, NULL, NULL, true, st, "CancelSynchronousIo returns %s", iosim_status_name(st, sb));
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, NULL);
+    e.service = "NtCancelSynchronousIoFile", e.target_thread = Thread->id;
+    trc_set_status(&e, st);
+    trc_send(S, &e, "CancelSynchronousIo returns %s", iosim_status_name(st, sb));
+  }
   return st;
 }
 
@@ -191,14 +236,24 @@ static bool any_irp(const IRP *irp, const void *arg) {
    100 ms).  Thread-agnostic IRPs are not on the list. */
 void IoCancelThreadIo(sim_t *S, PKTHREAD t) {
   if (list_empty(&t->irp_list)) return;
-  TRC(S, TRC_NOTE, NULL, NULL, false, 0, "thread %s is exiting with I/O outstanding: its IRPs are cancelled", t->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_THREAD_IO_RUNDOWN, NULL, NULL);
+    e.target_thread = t->id;
+    e.count = 0; /* the cancelling pass */
+    trc_send(S, &e, "thread %s is exiting with I/O outstanding: its IRPs are cancelled", t->name);
+  }
   KIRQL old;
   KeRaiseIrql(APC_LEVEL, &old);
   cancel_thread_irps(t, any_irp, NULL);
   KeLowerIrql(old);
   int tries = 0;
   while (!list_empty(&t->irp_list) && tries++ < 3000) {
-    TRC(S, TRC_NOTE, NULL, NULL, false, 0, "thread %s waits for its IRPs before it can exit", t->name);
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_THREAD_IO_RUNDOWN, NULL, NULL);
+      e.target_thread = t->id;
+      e.count = tries; /* the waits so far */
+      trc_send(S, &e, "thread %s waits for its IRPs before it can exit", t->name);
+    }
     LONGLONG hundred_ms = -1000000;
     KeDelayExecutionThread(KernelMode, FALSE, &hundred_ms);
   }

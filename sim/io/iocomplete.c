@@ -12,17 +12,27 @@ static void io_stage2_rundown(PKAPC Apc);
 
 void IopQueueIrpToThread(sim_t *S, PIRP irp, PKTHREAD t) {
   list_insert_head(&t->irp_list, &irp->ThreadListEntry);
-  TRC(S, TRC_IRP_QUEUE_THREAD, irp, NULL, false, 0, "on %s's IRP list", t->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_IRP_QUEUE_THREAD, irp, NULL);
+    e.target_thread = t->id;
+    e.writes = TRC_W_THREAD_LIST;
+    trc_send(S, &e, "on %s's IRP list", t->name);
+  }
 }
 
 void IopUnQueueIrpFromThread(sim_t *S, PIRP irp) {
   if (list_empty(&irp->ThreadListEntry)) return;
   list_remove(&irp->ThreadListEntry);
-  TRC(S, TRC_IRP_UNQUEUE_THREAD, irp, NULL, false, 0, "off the thread's IRP list");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_IRP_UNQUEUE_THREAD, irp, NULL);
+    e.target_thread = irp->Tail.Overlay.Thread ? irp->Tail.Overlay.Thread->id : 0;
+    e.writes = TRC_W_THREAD_LIST;
+    trc_send(S, &e, "off the thread's IRP list");
+  }
 }
 
-/* IopClearStackLocation: what the walk wipes in a location it leaves. */
-static void loc_clear(PIO_STACK_LOCATION sp) {
+/* What the walk wipes in a location it leaves. */
+static void IopClearStackLocation(PIO_STACK_LOCATION sp) {
   sp->MinorFunction = 0;
   sp->Flags = 0;
   sp->Control &= SL_ERROR_RETURNED;
@@ -59,22 +69,38 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
   if (!call) {
     if (irp->PendingReturned && irp->CurrentLocation <= irp->StackCount) {
       irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
-      TRC(S, TRC_PENDING_PROPAGATED, irp, NULL, false, 0,
-          "no routine in location %d: pending mark copied up to location %d",
-          irp->CurrentLocation - 1, irp->CurrentLocation);
+      if (trc_on(S)) {
+        trc_event_t e = trc_ev(TRC_PENDING_PROPAGATED, irp, NULL);
+        e.loc_from = irp->CurrentLocation - 1, e.loc_to = irp->CurrentLocation;
+        e.control = irp->Tail.Overlay.CurrentStackLocation->Control;
+        e.pending_returned = 1;
+        e.writes = TRC_W_CONTROL | TRC_W_PENDING_RETURNED;
+        trc_send(S, &e, "no routine in location %d: pending mark copied up to location %d",
+                 irp->CurrentLocation - 1, irp->CurrentLocation);
+      }
     }
-    loc_clear(sp);
+    IopClearStackLocation(sp);
     return true;
   }
-  loc_clear(sp);
+  IopClearStackLocation(sp);
   PDEVICE_OBJECT dev = irp->CurrentLocation == irp->StackCount + 1
                            ? NULL
                            : irp->Tail.Overlay.CurrentStackLocation->DeviceObject;
   uint32_t id = irp->SimId;
   int where = irp->CurrentLocation;
   char sb[16];
-  TRC(S, TRC_COMPLETION_CALL, irp, dev, true, st, "routine in location %d for %s, PendingReturned=%d",
-      where - 1, dev ? dev->SimName : "the IRP's creator", irp->PendingReturned);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_COMPLETION_CALL, irp, dev);
+    trc_set_status(&e, st);
+    e.loc_from = where - 1, e.loc_to = where;
+    e.control = sp->Control;
+    e.pending_returned = irp->PendingReturned;
+    e.routine_device = dev ? dev->SimId : 0;
+    e.has_info = 1, e.info = irp->IoStatus.Information;
+    e.writes = TRC_W_PENDING_RETURNED | TRC_W_CURRENT_LOCATION;
+    trc_send(S, &e, "routine in location %d for %s, PendingReturned=%d", where - 1,
+             dev ? dev->SimName : "the IRP's creator", irp->PendingReturned);
+  }
   sched_step(S, COST_COMPLETION_ROUTINE);
   irp->SimInWalk = true;
   NTSTATUS r = sp->CompletionRoutine(dev, irp, sp->Context);
@@ -88,14 +114,24 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
              id, iosim_status_name(r, sb));
   if (r == STATUS_MORE_PROCESSING_REQUIRED) {
     if (trc_on(S)) {
-      trc_emit_id(S, TRC_COMPLETION_RETURN, id, where, dev, true, r, "%s",
-                  iosim_status_name(r, sb));
-      trc_emit_id(S, TRC_WALK_STOPPED, id, where, dev, true, r,
-                  "the routine owns IRP %u again; the walk stops at location %d", id, where);
+      trc_event_t e = trc_ev(TRC_COMPLETION_RETURN, NULL, dev);
+      e.irp = id, e.stack_location = where, e.routine_device = dev ? dev->SimId : 0;
+      trc_set_status(&e, r);
+      trc_send(S, &e, "%s", iosim_status_name(r, sb));
+      e = trc_ev(TRC_WALK_STOPPED, NULL, dev);
+      e.irp = id, e.stack_location = where, e.loc_to = where, e.routine_device = dev ? dev->SimId : 0;
+      trc_set_status(&e, r);
+      trc_send(S, &e, "the routine owns IRP %u again; the walk stops at location %d", id, where);
     }
     return false;
   }
-  TRC(S, TRC_COMPLETION_RETURN, irp, dev, true, r, "%s", iosim_status_name(r, sb));
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_COMPLETION_RETURN, irp, dev);
+    e.routine_device = dev ? dev->SimId : 0;
+    e.pending_returned = irp->PendingReturned;
+    trc_set_status(&e, r);
+    trc_send(S, &e, "%s", iosim_status_name(r, sb));
+  }
   return true;
 }
 
@@ -105,8 +141,12 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
   if (irp->Flags & IRP_ASSOCIATED_IRP) {
     PIRP master = irp->AssociatedIrp.MasterIrp;
     int32_t left = --master->AssociatedIrp.IrpCount;
-    TRC(S, TRC_NOTE, irp, NULL, false, 0, "associated IRP done; master IRP %u has %d left",
-        master->SimId, left);
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_ASSOCIATED_DONE, irp, NULL);
+      e.count = left;
+      e.target_irp = master->SimId;
+      trc_send(S, &e, "associated IRP done; master IRP %u has %d left", master->SimId, left);
+    }
     irp_free(S, irp);
     if (left == 0) IofCompleteRequest(master, boost);
     return;
@@ -135,9 +175,17 @@ void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
   sim_t *S = Irp->Sim;
   char sb[16];
   complete_checks(S, Irp);
-  TRC(S, TRC_COMPLETE, Irp, Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject : NULL,
-      true, Irp->IoStatus.Status, "IoCompleteRequest(%s, %llu bytes)",
-      iosim_status_name(Irp->IoStatus.Status, sb), (unsigned long long)Irp->IoStatus.Information);
+  if (trc_on(S)) {
+    PDEVICE_OBJECT by =
+        Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject : NULL;
+    trc_event_t e = trc_ev(TRC_COMPLETE, Irp, by);
+    trc_set_status(&e, Irp->IoStatus.Status);
+    e.has_info = 1, e.info = Irp->IoStatus.Information;
+    e.loc_from = Irp->CurrentLocation;
+    e.control = Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->Control : -1;
+    trc_send(S, &e, "IoCompleteRequest(%s, %llu bytes)", iosim_status_name(Irp->IoStatus.Status, sb),
+             (unsigned long long)Irp->IoStatus.Information);
+  }
   sched_step(S, COST_COMPLETE);
   for (;;) {
     Irp->CurrentLocation++;
@@ -153,9 +201,16 @@ void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
     in->pending_returned = Irp->PendingReturned;
     in->completed_ns = S->now;
   }
-  TRC(S, TRC_WALK_DONE, Irp, NULL, true, Irp->IoStatus.Status, "walk finished, PendingReturned=%d%s",
-      Irp->PendingReturned,
-      (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned ? ": the system service finishes it inline" : "");
+  if (trc_on(S)) {
+    bool inline_next = (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned;
+    trc_event_t e = trc_ev(TRC_WALK_DONE, Irp, NULL);
+    trc_set_status(&e, Irp->IoStatus.Status);
+    e.has_info = 1, e.info = Irp->IoStatus.Information;
+    e.pending_returned = Irp->PendingReturned;
+    e.stage2 = inline_next ? TRC_STAGE2_INLINE : TRC_STAGE2_NONE;
+    trc_send(S, &e, "walk finished, PendingReturned=%d%s", Irp->PendingReturned,
+             inline_next ? ": the system service finishes it inline" : "");
+  }
   complete_after_walk(S, Irp, PriorityBoost);
 }
 
@@ -184,14 +239,23 @@ static void io_signal_file(sim_t *S, PFILE_OBJECT fo, NTSTATUS st) {
 }
 
 /* IopCompleteRequest: copy the status to the caller, signal, notify. */
-void IopCompleteRequest(sim_t *S, PIRP irp) {
+void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how) {
   PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
   NTSTATUS st = irp->IoStatus.Status;
   bool sync = (irp->Flags & IRP_SYNCHRONOUS_API) || (fo && (fo->Flags & FO_SYNCHRONOUS_IO));
   bool full = !NT_ERROR(st) || (irp->PendingReturned && !sync);
   char sb[16];
-  TRC(S, TRC_STAGE2, irp, NULL, true, st, "IopCompleteRequest: %s notification",
-      full ? "full" : "no");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_STAGE2, irp, NULL);
+    trc_set_status(&e, st);
+    e.has_info = 1, e.info = irp->IoStatus.Information;
+    e.stage2 = how;
+    e.pending_returned = irp->PendingReturned;
+    e.count = full; /* 1: full notification (status block, event, APC or packet) */
+    e.target_thread = irp->Tail.Overlay.Thread ? irp->Tail.Overlay.Thread->id : 0;
+    e.file = fo ? fo->SimId : 0;
+    trc_send(S, &e, "IopCompleteRequest: %s notification", full ? "full" : "no");
+  }
   sched_step(S, COST_STAGE2);
   if (full && irp->SimPortBound) { /* the dequeuing thread finishes it */
     port_queue_irp(S, irp);
@@ -201,8 +265,14 @@ void IopCompleteRequest(sim_t *S, PIRP irp) {
     if (irp->UserIosb) {
       irp->UserIosb->Information = irp->IoStatus.Information;
       irp->UserIosb->Status = st;
-      TRC(S, TRC_IOSB_WRITTEN, irp, NULL, true, st, "I/O status block = {%s, %llu}",
-          iosim_status_name(st, sb), (unsigned long long)irp->IoStatus.Information);
+      if (trc_on(S)) {
+        trc_event_t e = trc_ev(TRC_IOSB_WRITTEN, irp, NULL);
+        trc_set_status(&e, st);
+        e.has_info = 1, e.info = irp->IoStatus.Information;
+        e.writes = TRC_W_USER_IOSB;
+        trc_send(S, &e, "I/O status block = {%s, %llu}", iosim_status_name(st, sb),
+                 (unsigned long long)irp->IoStatus.Information);
+      }
     }
     if (irp->UserEvent) {
       KeSetEvent(irp->UserEvent, 0, FALSE);
@@ -244,7 +314,7 @@ static void io_stage2_apc(PKAPC Apc, PVOID *Normal, PVOID *NormalCtx, PVOID *A1,
   PIRP irp = CONTAINING_RECORD(Apc, IRP, Tail.Apc);
   /* Tail.Apc overwrote Tail.Overlay: restore the file object the APC carried. */
   irp->Tail.Overlay.OriginalFileObject = *A1;
-  IopCompleteRequest(irp->Sim, irp);
+  IopCompleteRequest(irp->Sim, irp, TRC_STAGE2_APC);
 }
 
 static void io_stage2_rundown(PKAPC Apc) {

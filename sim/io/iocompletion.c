@@ -16,8 +16,12 @@ sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
   KeInitializeQueue(&p->Queue, Concurrency ? Concurrency : (ULONG)S->ncpu, p->id, p->name);
   p->next = S->ports;
   S->ports = p;
-  TRC(S, TRC_NOTE, NULL, NULL, false, 0, "completion port %s created, concurrency %lu", p->name,
-      (unsigned long)p->Queue.MaximumCount);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_PORT_CREATED, NULL, NULL);
+    e.port = p->id, e.limit = (int)p->Queue.MaximumCount;
+    e.service = "NtCreateIoCompletion";
+    trc_send(S, &e, "completion port %s created, concurrency %lu", p->name, (unsigned long)p->Queue.MaximumCount);
+  }
   sched_step(S, COST_SYSCALL);
   return p;
 }
@@ -25,15 +29,23 @@ sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
 NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key) {
   sim_t *S = ctx_sim();
   if (File->Flags & FO_SYNCHRONOUS_IO) { /* overlapped handles only */
-    TRC(S, TRC_SYSCALL_RETURN, NULL, File->DeviceObject, true, STATUS_INVALID_PARAMETER,
-        "CreateIoCompletionPort refuses %s: a synchronous file cannot be bound to a port", File->SimName);
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, File->DeviceObject);
+      e.service = "NtSetInformationFile", e.file = File->SimId, e.port = Port->id;
+      trc_set_status(&e, STATUS_INVALID_PARAMETER);
+      trc_send(S, &e, "CreateIoCompletionPort refuses %s: a synchronous file cannot be bound to a port",
+               File->SimName);
+    }
     sched_step(S, COST_SYSCALL);
     return STATUS_INVALID_PARAMETER;
   }
   File->CompletionContext.Port = Port;
   File->CompletionContext.Key = (PVOID)Key;
-  TRC(S, TRC_NOTE, NULL, File->DeviceObject, false, 0, "file %s associated with port %s, key %lu",
-      File->SimName, Port->name, (unsigned long)Key);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_PORT_BOUND, NULL, File->DeviceObject);
+    e.service = "NtSetInformationFile", e.file = File->SimId, e.port = Port->id;
+    trc_send(S, &e, "file %s associated with port %s, key %lu", File->SimName, Port->name, (unsigned long)Key);
+  }
   sched_step(S, COST_SYSCALL);
   return STATUS_SUCCESS;
 }
@@ -84,7 +96,13 @@ NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context, NTSTA
   pk->context = Context;
   pk->iosb.Status = Status;
   pk->iosb.Information = Information;
-  TRC(S, TRC_SYSCALL, NULL, NULL, false, 0, "PostQueuedCompletionStatus to %s", Port->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, NULL);
+    e.service = "NtSetIoCompletion", e.port = Port->id;
+    trc_set_status(&e, Status);
+    e.has_info = 1, e.info = Information;
+    trc_send(S, &e, "PostQueuedCompletionStatus to %s", Port->name);
+  }
   sched_step(S, COST_SYSCALL);
   port_insert(S, Port, pk);
   return STATUS_SUCCESS;
@@ -101,8 +119,15 @@ static void port_finish_irp(sim_t *S, port_packet_t *pk) {
   if (irp->UserIosb) {
     irp->UserIosb->Information = irp->IoStatus.Information;
     irp->UserIosb->Status = irp->IoStatus.Status;
-    TRC(S, TRC_IOSB_WRITTEN, irp, NULL, true, irp->IoStatus.Status, "I/O status block = {%s, %llu}, written by the dequeuing thread",
-        iosim_status_name(irp->IoStatus.Status, sb), (unsigned long long)irp->IoStatus.Information);
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_IOSB_WRITTEN, irp, NULL);
+      trc_set_status(&e, irp->IoStatus.Status);
+      e.has_info = 1, e.info = irp->IoStatus.Information;
+      e.writes = TRC_W_USER_IOSB;
+      e.port = fo && fo->CompletionContext.Port ? ((sim_port_t *)fo->CompletionContext.Port)->id : 0;
+      trc_send(S, &e, "I/O status block = {%s, %llu}, written by the dequeuing thread",
+               iosim_status_name(irp->IoStatus.Status, sb), (unsigned long long)irp->IoStatus.Information);
+    }
   }
   if (irp->UserEvent) KeSetEvent(irp->UserEvent, 0, FALSE);
   else if (fo) {
@@ -116,7 +141,11 @@ NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context, 
                               const LONGLONG *Timeout) {
   sim_t *S = ctx_sim();
   PKTHREAD t = thr_current(S);
-  TRC(S, TRC_SYSCALL, NULL, NULL, false, 0, "GetQueuedCompletionStatus on %s", Port->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, NULL);
+    e.service = "NtRemoveIoCompletion", e.port = Port->id;
+    trc_send(S, &e, "GetQueuedCompletionStatus on %s", Port->name);
+  }
   sched_step(S, COST_SYSCALL);
   NTSTATUS st;
   LIST_ENTRY *e = KeRemoveQueue(S, &Port->Queue, Timeout, &st);
@@ -124,8 +153,16 @@ NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context, 
   port_packet_t *pk = CONTAINING_RECORD(e, port_packet_t, link);
   uint32_t id = pk->irp ? pk->irp->SimId : 0;
   if (pk->irp) port_finish_irp(S, pk);
-  trc_emit_id(S, TRC_PORT_DEQUEUED, id, 0, NULL, true, pk->iosb.Status, "%s took a packet from %s: key %lu, %lu bytes",
-      t->name, Port->name, (unsigned long)pk->key, (unsigned long)pk->iosb.Information);
+  if (trc_on(S)) {
+    trc_event_t ev = trc_ev(TRC_PORT_DEQUEUED, NULL, NULL);
+    ev.irp = id, ev.port = Port->id, ev.target_thread = t->id;
+    trc_set_status(&ev, pk->iosb.Status);
+    ev.has_info = 1, ev.info = pk->iosb.Information;
+    ev.running = (int)Port->Queue.CurrentCount, ev.limit = (int)Port->Queue.MaximumCount;
+    ev.count = (int)Port->Queue.EntryCount;
+    trc_send(S, &ev, "%s took a packet from %s: key %lu, %lu bytes", t->name, Port->name, (unsigned long)pk->key,
+             (unsigned long)pk->iosb.Information);
+  }
   *Key = pk->key;
   *Context = pk->context;
   *Iosb = pk->iosb;

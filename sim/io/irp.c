@@ -77,7 +77,11 @@ PIRP irp_alloc(sim_t *S, int n) {
     in->tag = S->next_irp_tag;
   }
   S->next_irp_tag = NULL;
-  TRC(S, TRC_IRP_ALLOC, irp, NULL, false, 0, "%d stack location%s", n, n == 1 ? "" : "s");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_IRP_ALLOC, irp, NULL);
+    e.stack_size = n;
+    trc_send(S, &e, "%d stack location%s", n, n == 1 ? "" : "s");
+  }
   return irp;
 }
 
@@ -86,7 +90,10 @@ void irp_free(sim_t *S, PIRP irp) {
   if (irp->SimInWalk) S->freed_in_walk = irp->SimId; /* the walk must not go on with it */
   sim_irp_info_t *in = irp_info(S, irp->SimId);
   if (in) in->freed = true;
-  TRC(S, TRC_IRP_FREE, irp, NULL, false, 0, "IRP %u freed", irp->SimId);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_IRP_FREE, irp, NULL);
+    trc_send(S, &e, "IRP %u freed", irp->SimId);
+  }
   int k = irp_class(irp->StackCount);
   size_t size = irp_size(irp_class_room(k));
   list_remove(&irp->SimLink);
@@ -109,7 +116,12 @@ PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
   (void)ChargeQuota;
   sim_t *S = ctx_sim();
   if (StackSize < 1) { /* no IRP has no stack location: the allocation fails */
-    TRC(S, TRC_NOTE, NULL, NULL, false, 0, "IoAllocateIrp(%d): no such IRP, returns NULL", StackSize);
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_IRP_ALLOC, NULL, NULL);
+      e.stack_size = StackSize;
+      e.service = "IoAllocateIrp";
+      trc_send(S, &e, "IoAllocateIrp(%d): no such IRP, returns NULL", StackSize);
+    }
     sched_step(S, COST_IRP_ALLOC);
     return NULL;
   }
@@ -133,7 +145,12 @@ PIRP IoMakeAssociatedIrp(PIRP Master, int8_t StackSize) {
   irp->Tail.Overlay.Thread = Master->Tail.Overlay.Thread;
   sim_irp_info_t *in = irp_info(S, irp->SimId);
   if (in) in->master = Master->SimId;
-  TRC(S, TRC_NOTE, irp, NULL, false, 0, "IRP %u is an associated IRP of master IRP %u", irp->SimId, Master->SimId);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_IRP_ASSOCIATED, irp, NULL);
+    e.target_irp = Master->SimId;
+    e.stack_size = StackSize;
+    trc_send(S, &e, "IRP %u is an associated IRP of master IRP %u", irp->SimId, Master->SimId);
+  }
   sched_step(S, COST_IRP_ALLOC);
   return irp;
 }
@@ -175,8 +192,12 @@ void IoSkipCurrentIrpStackLocation(PIRP Irp) {
   const DEVICE_OBJECT *dev = irp_cur_dev(Irp);
   Irp->CurrentLocation++;
   Irp->Tail.Overlay.CurrentStackLocation++;
-  TRC(S, TRC_SKIP_STACK, Irp, dev, false, 0, "location %d will be reused by the lower driver",
-      Irp->CurrentLocation - 1);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SKIP_STACK, Irp, dev);
+    e.loc_from = Irp->CurrentLocation - 1, e.loc_to = Irp->CurrentLocation - 1;
+    e.writes = TRC_W_CURRENT_LOCATION;
+    trc_send(S, &e, "location %d will be reused by the lower driver", Irp->CurrentLocation - 1);
+  }
   sched_step(S, COST_STACK_OP);
 }
 
@@ -187,8 +208,14 @@ void IoCopyCurrentIrpStackLocationToNext(PIRP Irp) {
   PIO_STACK_LOCATION cur = Irp->Tail.Overlay.CurrentStackLocation, next = cur - 1;
   memcpy(next, cur, offsetof(IO_STACK_LOCATION, CompletionRoutine));
   next->Control = 0; /* pending and invoke-on bits are not inherited */
-  TRC(S, TRC_COPY_STACK, Irp, irp_cur_dev(Irp), false, 0, "location %d copied to %d", Irp->CurrentLocation,
-      Irp->CurrentLocation - 1);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_COPY_STACK, Irp, irp_cur_dev(Irp));
+    e.loc_from = Irp->CurrentLocation, e.loc_to = Irp->CurrentLocation - 1;
+    e.major = next->MajorFunction, e.minor = next->MinorFunction;
+    e.control = next->Control;
+    e.writes = TRC_W_LOCATION | TRC_W_CONTROL | TRC_W_COMPLETION;
+    trc_send(S, &e, "location %d copied to %d", Irp->CurrentLocation, Irp->CurrentLocation - 1);
+  }
   sched_step(S, COST_STACK_OP);
 }
 
@@ -201,9 +228,15 @@ void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Cont
   next->Context = Context;
   next->Control = (UCHAR)((OnSuccess ? SL_INVOKE_ON_SUCCESS : 0) | (OnError ? SL_INVOKE_ON_ERROR : 0) |
                           (OnCancel ? SL_INVOKE_ON_CANCEL : 0));
-  TRC(S, TRC_SET_COMPLETION, Irp, irp_cur_dev(Irp), false, 0, "in location %d, invoke on%s%s%s",
-      Irp->CurrentLocation - 1, OnSuccess ? " success" : "", OnError ? " error" : "",
-      OnCancel ? " cancel" : "");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SET_COMPLETION, Irp, irp_cur_dev(Irp));
+    e.loc_to = Irp->CurrentLocation - 1;
+    e.control = next->Control;
+    e.routine_device = irp_cur_dev(Irp) ? irp_cur_dev(Irp)->SimId : 0;
+    e.writes = TRC_W_COMPLETION | TRC_W_CONTROL;
+    trc_send(S, &e, "in location %d, invoke on%s%s%s", Irp->CurrentLocation - 1, OnSuccess ? " success" : "",
+             OnError ? " error" : "", OnCancel ? " cancel" : "");
+  }
   sched_step(S, COST_STACK_OP);
 }
 
@@ -211,8 +244,13 @@ void IoMarkIrpPending(PIRP Irp) {
   sim_t *S = Irp->Sim;
   need_current(S, Irp, "IoMarkIrpPending");
   Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
-  TRC(S, TRC_MARK_PENDING, Irp, irp_cur_dev(Irp), false, 0, "SL_PENDING_RETURNED set in location %d",
-      Irp->CurrentLocation);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_MARK_PENDING, Irp, irp_cur_dev(Irp));
+    e.loc_to = Irp->CurrentLocation;
+    e.control = Irp->Tail.Overlay.CurrentStackLocation->Control;
+    e.writes = TRC_W_CONTROL;
+    trc_send(S, &e, "SL_PENDING_RETURNED set in location %d", Irp->CurrentLocation);
+  }
   sched_step(S, COST_STACK_OP);
 }
 
@@ -220,7 +258,12 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine) {
   sim_t *S = Irp->Sim;
   PDRIVER_CANCEL old = Irp->CancelRoutine;
   Irp->CancelRoutine = Routine;
-  TRC(S, TRC_SET_CANCEL, Irp, irp_cur_dev(Irp), false, 0, "%s", Routine ? "cancel routine set" : "cancel routine cleared");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SET_CANCEL, Irp, irp_cur_dev(Irp));
+    e.cancel_routine = Routine != NULL;
+    e.writes = TRC_W_CANCEL_ROUTINE;
+    trc_send(S, &e, "%s", Routine ? "cancel routine set" : "cancel routine cleared");
+  }
   sched_step(S, COST_STACK_OP);
   return old;
 }

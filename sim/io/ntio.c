@@ -77,22 +77,70 @@ static void io_check_inline(sim_t *S, PIRP irp, uint32_t id, NTSTATUS st) {
              id, iosim_status_name(st, sb));
 }
 
-/* The common body of the I/O system services (IopSynchronousServiceTail). */
+static const char *io_service_name(UCHAR major) {
+  switch (major) {
+  case IRP_MJ_READ: return "NtReadFile";
+  case IRP_MJ_WRITE: return "NtWriteFile";
+  case IRP_MJ_DEVICE_CONTROL: return "NtDeviceIoControlFile";
+  case IRP_MJ_CREATE: return "NtCreateFile";
+  case IRP_MJ_CLEANUP:
+  case IRP_MJ_CLOSE: return "NtClose";
+  default: return iosim_major_name(major);
+  }
+}
+
+static void trace_service_return(sim_t *S, const io_req_t *r, uint32_t irp, NTSTATUS st) {
+  if (!trc_on(S)) return;
+  char sb[16];
+  trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, r->fo->DeviceObject);
+  e.irp = irp;
+  e.service = io_service_name(r->major);
+  e.major = r->major;
+  e.file = r->fo->SimId;
+  trc_set_status(&e, st);
+  trc_send(S, &e, "returns %s", iosim_status_name(st, sb));
+}
+
+/* After IoCallDriver: a request that was not pended is finished here, at
+   APC_LEVEL, without an APC (unless the drivers broke the contract); a
+   synchronous file waits for the file object's event. */
+static NTSTATUS IopSynchronousServiceTail(sim_t *S, PIRP irp, uint32_t id, NTSTATUS st, bool deferred,
+                                          PFILE_OBJECT fo) {
+  /* Without the deferred flag the IRP may already be freed by its APC. */
+  if (st != STATUS_PENDING && deferred) {
+    io_check_inline(S, irp, id, st);
+    KIRQL old;
+    KeRaiseIrql(APC_LEVEL, &old);
+    IopCompleteRequest(S, irp, TRC_STAGE2_INLINE);
+    KeLowerIrql(old);
+  }
+  if ((fo->Flags & FO_SYNCHRONOUS_IO) && st == STATUS_PENDING) {
+    KeWaitForSingleObject(&fo->Event, Executive, UserMode, (fo->Flags & FO_ALERTABLE_IO) != 0, NULL);
+    st = fo->FinalStatus;
+  }
+  return st;
+}
+
+/* The common body of the I/O system services: build the IRP, queue it to
+   the thread, call the top of the stack, and the service tail. */
 static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   PKTHREAD t = thr_current(S);
   PFILE_OBJECT fo = r->fo;
   bool sync = (fo->Flags & FO_SYNCHRONOUS_IO) != 0;
-  char sb[16];
-  TRC(S, TRC_SYSCALL, NULL, fo->DeviceObject, false, 0, "%s on %s (%s)",
-      r->major == IRP_MJ_READ ? "NtReadFile" : r->major == IRP_MJ_WRITE ? "NtWriteFile"
-      : r->major == IRP_MJ_DEVICE_CONTROL ? "NtDeviceIoControlFile" : iosim_major_name(r->major),
-      fo->SimName, sync ? "synchronous file" : "overlapped file");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, fo->DeviceObject);
+    e.service = io_service_name(r->major);
+    e.major = r->major;
+    e.file = fo->SimId;
+    e.offset = (r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) ? r->offset : -1;
+    e.count = (int)r->length;
+    trc_send(S, &e, "%s on %s (%s)", e.service, fo->SimName, sync ? "synchronous file" : "overlapped file");
+  }
   sched_step(S, COST_SYSCALL);
   if (r->event) KeClearEvent(r->event);
   NTSTATUS fast;
   if ((r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) && fsrtl_try_fast_io(S, r, &fast)) {
-    if (trc_on(S))
-      trc_emit_id(S, TRC_SYSCALL_RETURN, 0, 0, fo->DeviceObject, true, fast, "returns %s", iosim_status_name(fast, sb));
+    trace_service_return(S, r, 0, fast);
     return fast; /* the file object's event is untouched */
   }
   KeClearEvent(&fo->Event);
@@ -104,23 +152,8 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   bool deferred = (irp->Flags & IRP_DEFER_IO_COMPLETION) != 0;
   if (!irp->SimPortBound) IopQueueIrpToThread(S, irp, t);
   NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);
-  /* Without the deferred flag the IRP may already be freed by its APC. */
-  if (st != STATUS_PENDING && deferred) {
-    /* Not pended: finish here, at APC_LEVEL, without an APC - unless the
-       drivers broke the contract, which on Windows corrupts memory. */
-    io_check_inline(S, irp, id, st);
-    KIRQL old;
-    KeRaiseIrql(APC_LEVEL, &old);
-    IopCompleteRequest(S, irp);
-    KeLowerIrql(old);
-  }
-  if (sync && st == STATUS_PENDING) {
-    KeWaitForSingleObject(&fo->Event, Executive, UserMode, (fo->Flags & FO_ALERTABLE_IO) != 0, NULL);
-    st = fo->FinalStatus;
-  }
-  if (trc_on(S))
-    trc_emit_id(S, TRC_SYSCALL_RETURN, id, 0, fo->DeviceObject, true, st, "returns %s",
-                iosim_status_name(st, sb));
+  st = IopSynchronousServiceTail(S, irp, id, st, deferred, fo);
+  trace_service_return(S, r, id, st);
   return st;
 }
 
