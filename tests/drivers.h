@@ -87,7 +87,7 @@ typedef struct tdisk {
   int dpc_cpu;
   PIRP dpc_irp;           /* the IRP argument of the last DPC run */
   /* private: transfers the ISR saw finish, for the DPC (several interrupts
-     may coalesce into one DPC run, semantics 6.5, so the DPC drains them all) */
+     may coalesce into one DPC run, kernel-facts 6.5, so the DPC drains them all) */
   PIRP done[32];
   unsigned done_head, done_tail;
 } tdisk_t;

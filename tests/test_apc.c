@@ -1,5 +1,5 @@
 /*
- * test_apc.c - APCs (semantics.md 6.6-6.9 and scenario 12E): special kernel
+ * test_apc.c - APCs (docs/kernel-facts.md §6.6-6.9 and 12E): special kernel
  * APCs interrupt any PASSIVE_LEVEL wait without ending it, IRQL >= APC_LEVEL
  * holds them off, queue order, and user APCs only in alertable user-mode
  * waits (ReadFileEx + SleepEx).
@@ -124,7 +124,7 @@ static sim_t *apc_machine(apc_test_t *t, int cpus, tlog_t *log) {
   return S;
 }
 
-/* semantics 6.8 and 6.9: a special kernel APC to a thread in a non-alertable
+/* kernel-facts 6.8 and 6.9: a special kernel APC to a thread in a non-alertable
    KernelMode wait at PASSIVE wakes it with STATUS_KERNEL_APC, runs in that
    thread at APC_LEVEL, and the wait resumes silently: it returns only when
    the event is set, with STATUS_WAIT_0. */
@@ -153,7 +153,7 @@ START_TEST(special_apc_runs_inside_nonalertable_wait) {
 }
 END_TEST
 
-/* semantics 6.8: after the APC the wait resumes with the REMAINING timeout:
+/* kernel-facts 6.8: after the APC the wait resumes with the REMAINING timeout:
    a 1 ms wait interrupted at 300 us still ends 1 ms after it began. */
 START_TEST(resumed_wait_keeps_remaining_timeout) {
   tlog_t log = {0};
@@ -175,7 +175,7 @@ START_TEST(resumed_wait_keeps_remaining_timeout) {
 }
 END_TEST
 
-/* semantics 6.2 and 6.8: a wait entered at APC_LEVEL is never interrupted by
+/* kernel-facts 6.2 and 6.8: a wait entered at APC_LEVEL is never interrupted by
    kernel APCs; the APC runs once the thread lowers IRQL below APC_LEVEL. */
 START_TEST(wait_at_apc_level_not_interrupted) {
   tlog_t log = {0};
@@ -222,7 +222,7 @@ static void self_thread(PVOID arg) {
   t->runs_after_lower = t->kr_calls;
 }
 
-/* semantics 6.8: a kernel APC to the current thread requests an APC_LEVEL
+/* kernel-facts 6.8: a kernel APC to the current thread requests an APC_LEVEL
    interrupt: at PASSIVE it runs at once; at APC_LEVEL only when IRQL drops. */
 START_TEST(kernel_apc_to_self_runs_when_irql_allows) {
   apc_test_t t = {0};
@@ -236,7 +236,7 @@ START_TEST(kernel_apc_to_self_runs_when_irql_allows) {
 }
 END_TEST
 
-/* semantics 6.7 and 6.6: special kernel APCs are queued after the last special
+/* kernel-facts 6.7 and 6.6: special kernel APCs are queued after the last special
    one but before every normal one; normal ones are FIFO.  A normal APC's
    kernel routine runs at APC_LEVEL, its NormalRoutine at PASSIVE_LEVEL. */
 START_TEST(special_apcs_before_normal_ones) {
@@ -255,7 +255,7 @@ START_TEST(special_apcs_before_normal_ones) {
 }
 END_TEST
 
-/* semantics 6.8: a kernel APC to a thread running on another CPU interrupts
+/* kernel-facts 6.8: a kernel APC to a thread running on another CPU interrupts
    that CPU: it runs in the thread while the thread is still busy. */
 START_TEST(kernel_apc_to_running_thread_on_other_cpu) {
   apc_test_t t = {.busy = true, .queue_after_ns = 30000};
@@ -271,7 +271,7 @@ START_TEST(kernel_apc_to_running_thread_on_other_cpu) {
 }
 END_TEST
 
-/* semantics 6.8 and 6.9: a user APC does not break a non-alertable user-mode
+/* kernel-facts 6.8 and 6.9: a user APC does not break a non-alertable user-mode
    wait (it times out, the APC stays queued); an alertable user-mode wait
    breaks with STATUS_USER_APC and the APC runs before it returns. */
 START_TEST(user_apc_needs_alertable_user_wait) {
@@ -297,7 +297,7 @@ START_TEST(user_apc_needs_alertable_user_wait) {
 }
 END_TEST
 
-/* semantics 6.9: an alertable KernelMode wait is not broken by a user APC. */
+/* kernel-facts 6.9: an alertable KernelMode wait is not broken by a user APC. */
 START_TEST(alertable_kernel_wait_ignores_user_apc) {
   apc_test_t t = {.wait_mode = KernelMode, .alertable = true, .timeout = 3000};
   sim_t *S = apc_machine(&t, 1, NULL);
@@ -324,7 +324,7 @@ static void user_self_thread(PVOID arg) {
   t->runs_after_lower = t->user_calls;
 }
 
-/* semantics 6.8 (2) and (3): a user APC to the current thread is only queued;
+/* kernel-facts 6.8 (2) and (3): a user APC to the current thread is only queued;
    an alertable wait on an already signalled object returns WAIT_OBJECT_0 and
    the user APC stays queued; SleepEx(…, TRUE) then returns STATUS_USER_APC at
    once after running it. */
@@ -347,7 +347,7 @@ START_TEST(signalled_object_beats_queued_user_apc) {
 }
 END_TEST
 
-/* Scenario 12E, semantics 5.2.4(a) and 7.3: ReadFileEx then SleepEx(TRUE):
+/* kernel-facts 12E, 5.2.4(a) and 7.3: ReadFileEx then SleepEx(TRUE):
    the special APC (stage 2) interrupts the alertable sleep, queues the user
    APC to the thread itself, and the resumed sleep returns STATUS_USER_APC
    after the callback ran in user mode; the IRP is freed by then. */
@@ -379,7 +379,7 @@ START_TEST(readfileex_callback_in_alertable_sleep) {
 }
 END_TEST
 
-/* semantics 5.4 and 7.3: an overlapped ReadFileEx that succeeds at once still
+/* kernel-facts 5.4 and 7.3: an overlapped ReadFileEx that succeeds at once still
    queues its completion APC; it runs only in a later alertable wait. */
 START_TEST(readfileex_sync_success_still_queues_apc) {
   sim_t *S = tsim_new(1, NULL);

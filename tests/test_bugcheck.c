@@ -1,6 +1,6 @@
 /*
  * test_bugcheck.c - what Windows crashes on stops the simulated machine
- * (semantics.md 2.1, 3.1, 6.2): the run ends with SIM_RUN_BUGCHECK and the
+ * (docs/kernel-facts.md §2.1, 3.1, 6.2): the run ends with SIM_RUN_BUGCHECK and the
  * right code and parameters, and the test process carries on.
  */
 #include "drivers.h"
@@ -14,7 +14,7 @@ static const sim_bugcheck_t *expect_bugcheck(sim_t *S, sim_outcome_t o, ULONG co
   return b;
 }
 
-/* semantics 3.1: completing an IRP whose walk already finished
+/* kernel-facts 3.1: completing an IRP whose walk already finished
    (CurrentLocation == StackCount+2) is MULTIPLE_IRP_COMPLETE_REQUESTS (0x44);
    parameter 1 identifies the IRP. */
 START_TEST(double_completion_in_dispatch_0x44) {
@@ -34,7 +34,7 @@ START_TEST(double_completion_in_dispatch_0x44) {
 }
 END_TEST
 
-/* semantics 3.1: the same check fires when the DPC completes twice, and the
+/* kernel-facts 3.1: the same check fires when the DPC completes twice, and the
    bugcheck records where: DISPATCH_LEVEL, in a DPC frame. */
 START_TEST(double_completion_in_dpc_0x44) {
   sim_t *S = tsim_new(1, NULL);
@@ -49,7 +49,7 @@ START_TEST(double_completion_in_dpc_0x44) {
 }
 END_TEST
 
-/* semantics 3.1: an MPR stop followed by one legitimate re-completion is NOT
+/* kernel-facts 3.1: an MPR stop followed by one legitimate re-completion is NOT
    a double completion (no bugcheck) – see test_complete for the full
    scenario; here the contrast: a third completion is. */
 typedef struct thrice {
@@ -92,7 +92,7 @@ START_TEST(third_completion_after_mpr_0x44) {
 }
 END_TEST
 
-/* semantics 2.1: an IRP with fewer locations than the stack is deep runs out:
+/* kernel-facts 2.1: an IRP with fewer locations than the stack is deep runs out:
    the call that brings CurrentLocation to 0 is NO_MORE_IRP_STACK_LOCATIONS
    (0x35), raised before the lower dispatch routine runs. */
 typedef struct short_irp {
@@ -141,7 +141,7 @@ START_TEST(out_of_stack_locations_0x35) {
 }
 END_TEST
 
-/* Threads that misuse IRQL and waits (semantics 6.2). */
+/* Threads that misuse IRQL and waits (kernel-facts 6.2). */
 typedef struct irql_misuse {
   int which;
   NTSTATUS ret;
@@ -182,7 +182,7 @@ static sim_t *irql_run(irql_misuse_t *m, sim_outcome_t *o) {
   return S;
 }
 
-/* semantics 6.2: a wait at DISPATCH_LEVEL with a nonzero (here infinite)
+/* kernel-facts 6.2: a wait at DISPATCH_LEVEL with a nonzero (here infinite)
    timeout stops the machine (IRQL_NOT_LESS_OR_EQUAL); the wait never returns. */
 START_TEST(wait_at_dispatch_bugchecks) {
   irql_misuse_t m = {.which = 0};
@@ -195,7 +195,7 @@ START_TEST(wait_at_dispatch_bugchecks) {
 }
 END_TEST
 
-/* semantics 6.2: with a zero timeout the same wait is legal and polls. */
+/* kernel-facts 6.2: with a zero timeout the same wait is legal and polls. */
 START_TEST(zero_timeout_wait_at_dispatch_is_legal) {
   irql_misuse_t m = {.which = 1};
   sim_outcome_t o;
@@ -207,7 +207,7 @@ START_TEST(zero_timeout_wait_at_dispatch_is_legal) {
 }
 END_TEST
 
-/* semantics 6.2: KeRaiseIrql to a lower level and KeLowerIrql to a higher
+/* kernel-facts 6.2: KeRaiseIrql to a lower level and KeLowerIrql to a higher
    one are fatal. */
 START_TEST(irql_direction_misuse_bugchecks) {
   static const ULONG code[] = {IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL};
@@ -222,7 +222,7 @@ START_TEST(irql_direction_misuse_bugchecks) {
 }
 END_TEST
 
-/* A disk with completion bugs (semantics 3.1). */
+/* A disk with completion bugs (kernel-facts 3.1). */
 typedef enum { BAD_COMPLETE_IN_ISR, BAD_CANCEL_ROUTINE_SET } bad_mode_t;
 
 typedef struct bad_disk {
@@ -278,7 +278,7 @@ static const sim_bugcheck_t *bad_run(sim_t *S, bad_disk_t *b, tread_t *r) {
   return expect_bugcheck(S, sim_run(S), DRIVER_VERIFIER_IOMANAGER_VIOLATION);
 }
 
-/* semantics 3.1: completing above DISPATCH_LEVEL (here in the ISR, at
+/* kernel-facts 3.1: completing above DISPATCH_LEVEL (here in the ISR, at
    DIRQL 6) is Verifier violation 0xC9/0x0E. */
 START_TEST(complete_above_dispatch_0xC9_0E) {
   sim_t *S = tsim_new(1, NULL);
@@ -292,7 +292,7 @@ START_TEST(complete_above_dispatch_0xC9_0E) {
 }
 END_TEST
 
-/* semantics 3.1 and 8.3: completing with a cancel routine still set is
+/* kernel-facts 3.1 and 8.3: completing with a cancel routine still set is
    Verifier violation 0xC9/0x07. */
 START_TEST(complete_with_cancel_routine_0xC9_07) {
   sim_t *S = tsim_new(1, NULL);
@@ -304,7 +304,7 @@ START_TEST(complete_with_cancel_routine_0xC9_07) {
 }
 END_TEST
 
-/* semantics 3.1: completing with STATUS_PENDING is Verifier violation
+/* kernel-facts 3.1: completing with STATUS_PENDING is Verifier violation
    0xC9/0x06; no completion routine runs. */
 START_TEST(complete_with_pending_0xC9_06) {
   sim_t *S = tsim_new(1, NULL);

@@ -1,5 +1,5 @@
 /*
- * test_calldriver.c - IofCallDriver (semantics.md 2): one location down, the
+ * test_calldriver.c - IofCallDriver (docs/kernel-facts.md §2): one location down, the
  * device recorded in it, dispatch by that location's major function, the
  * dispatch routine's status returned, and the IRQL rules.
  */
@@ -74,7 +74,7 @@ static sim_t *cd_machine(cd_obs_t *o) {
   return S;
 }
 
-/* semantics 2.1: IoCallDriver decrements CurrentLocation, records the device
+/* kernel-facts 2.1: IoCallDriver decrements CurrentLocation, records the device
    in the new current location, and calls the routine for THAT location's
    MajorFunction. */
 START_TEST(call_moves_down_and_dispatches_by_major) {
@@ -92,7 +92,7 @@ START_TEST(call_moves_down_and_dispatches_by_major) {
 }
 END_TEST
 
-/* semantics 2.2: IoCallDriver returns the dispatch routine's return value
+/* kernel-facts 2.2: IoCallDriver returns the dispatch routine's return value
    (not the IRP's IoStatus, which here says success). */
 START_TEST(call_returns_dispatch_status) {
   cd_obs_t o = {.returns = STATUS_BUFFER_OVERFLOW};
@@ -103,7 +103,7 @@ START_TEST(call_returns_dispatch_status) {
 }
 END_TEST
 
-/* semantics 2.2 through a stack: a filter's IoCallDriver gets what the disk's
+/* kernel-facts 2.2 through a stack: a filter's IoCallDriver gets what the disk's
    dispatch returned, which is not necessarily the completion status. */
 START_TEST(filter_sees_lower_dispatch_return) {
   sim_t *S = tsim_new(1, NULL);
@@ -118,7 +118,7 @@ START_TEST(filter_sees_lower_dispatch_return) {
 }
 END_TEST
 
-/* semantics 2.1: an N-location IRP supports exactly N nested calls: through a
+/* kernel-facts 2.1: an N-location IRP supports exactly N nested calls: through a
    3-deep stack the calls land in locations 3, 2, 1 and nothing stops. */
 START_TEST(n_locations_n_calls) {
   tlog_t log = {0};
@@ -142,7 +142,7 @@ START_TEST(n_locations_n_calls) {
 }
 END_TEST
 
-/* semantics 2.3: the highest-level dispatch runs at PASSIVE_LEVEL in the
+/* kernel-facts 2.3: the highest-level dispatch runs at PASSIVE_LEVEL in the
    requesting thread (and so does a lower one reached synchronously). */
 START_TEST(top_dispatch_passive_in_requester) {
   sim_t *S = tsim_new(2, NULL);
@@ -157,7 +157,7 @@ START_TEST(top_dispatch_passive_in_requester) {
 }
 END_TEST
 
-/* semantics 2.3: IoCallDriver above DISPATCH_LEVEL is a Verifier I/O violation
+/* kernel-facts 2.3: IoCallDriver above DISPATCH_LEVEL is a Verifier I/O violation
    (0xC9, subcode 0x10); the dispatch routine is never reached. */
 START_TEST(call_above_dispatch_bugchecks) {
   cd_obs_t o = {.raise_to = 5};
@@ -172,7 +172,7 @@ START_TEST(call_above_dispatch_bugchecks) {
 }
 END_TEST
 
-/* semantics 2.3: at DISPATCH_LEVEL the call is still legal. */
+/* kernel-facts 2.3: at DISPATCH_LEVEL the call is still legal. */
 START_TEST(call_at_dispatch_is_legal) {
   cd_obs_t o = {.raise_to = DISPATCH_LEVEL};
   sim_t *S = cd_machine(&o);

@@ -1,5 +1,5 @@
 /*
- * test_cancel.c - associated IRPs (semantics 4), cancellation (8.1-8.6) and
+ * test_cancel.c - associated IRPs (kernel-facts 4), cancellation (8.1-8.6) and
  * fast I/O (9.2): the master completes once, after its last child; a
  * cancel after completion does nothing; IoCancelIrp without a routine
  * returns FALSE; a thread with I/O outstanding is not terminated before its
@@ -123,7 +123,7 @@ static sim_t *hold_machine(holder_t *h, issue_t *t, bool completer_on) {
   return S;
 }
 
-/* semantics 8.1: no cancel routine - IoCancelIrp sets Cancel, returns FALSE. */
+/* kernel-facts 8.1: no cancel routine - IoCancelIrp sets Cancel, returns FALSE. */
 START_TEST(cancel_without_routine_returns_false) {
   holder_t h = {.with_cancel = false};
   issue_t t = {.cancel_first = true};
@@ -137,7 +137,7 @@ START_TEST(cancel_without_routine_returns_false) {
 }
 END_TEST
 
-/* semantics 8.1-8.2: with a routine, IoCancelIrp calls it; it completes
+/* kernel-facts 8.1-8.2: with a routine, IoCancelIrp calls it; it completes
    with STATUS_CANCELLED. */
 START_TEST(cancel_with_routine_completes_cancelled) {
   holder_t h = {.with_cancel = true};
@@ -151,7 +151,7 @@ START_TEST(cancel_with_routine_completes_cancelled) {
 }
 END_TEST
 
-/* semantics 8.3 / 8.5: a cancel after completion does nothing. */
+/* kernel-facts 8.3 / 8.5: a cancel after completion does nothing. */
 START_TEST(cancel_after_completion_does_nothing) {
   holder_t h = {.with_cancel = true};
   issue_t t = {.cancel_first = false};
@@ -164,7 +164,7 @@ START_TEST(cancel_after_completion_does_nothing) {
 }
 END_TEST
 
-/* semantics 8.6: a thread that exits with I/O outstanding cancels it and
+/* kernel-facts 8.6: a thread that exits with I/O outstanding cancels it and
    is not terminated before its IRPs complete. */
 START_TEST(exiting_thread_waits_for_its_irps) {
   holder_t h = {.with_cancel = false};
@@ -188,7 +188,7 @@ START_TEST(exiting_thread_waits_for_its_irps) {
 }
 END_TEST
 
-/* semantics 8.1-8.2: the cancel routine is called at DISPATCH_LEVEL with
+/* kernel-facts 8.1-8.2: the cancel routine is called at DISPATCH_LEVEL with
    the cancel spin lock held, and gets back the caller's IRQL in CancelIrql. */
 START_TEST(cancel_routine_runs_at_dispatch) {
   holder_t h = {.with_cancel = true};
@@ -241,7 +241,7 @@ static void uc_canceller(PVOID arg) {
   u->second_status = NtCancelSynchronousIoFile(u->issuer);
 }
 
-/* semantics 8.5: CancelIo cancels the calling thread's requests on the
+/* kernel-facts 8.5: CancelIo cancels the calling thread's requests on the
    file and returns only when they are gone. */
 START_TEST(cancel_io_waits_for_its_requests) {
   ucancel_t u = {.h = {.with_cancel = true}, .use_cancel_io = true};
@@ -257,7 +257,7 @@ START_TEST(cancel_io_waits_for_its_requests) {
 }
 END_TEST
 
-/* semantics 8.5: CancelSynchronousIo cancels another thread's synchronous
+/* kernel-facts 8.5: CancelSynchronousIo cancels another thread's synchronous
    request; with none in progress it returns STATUS_NOT_FOUND. */
 START_TEST(cancel_synchronous_io) {
   ucancel_t u = {.h = {.with_cancel = true}, .sync_file = true};
@@ -306,7 +306,7 @@ static void run_lesson(const char *path, tlog_t *log, sim_stats_t *stats, scn_re
   scn_free(sc);
 }
 
-/* semantics 4.3: the master completes once, and only after its last
+/* kernel-facts 4.3: the master completes once, and only after its last
    associated IRP; children get no stage 2. */
 START_TEST(master_completes_after_last_child) {
   tlog_t log = {0};
@@ -334,7 +334,7 @@ START_TEST(master_completes_after_last_child) {
 }
 END_TEST
 
-/* semantics 9.2: a fast I/O hit allocates no IRP. */
+/* kernel-facts 9.2: a fast I/O hit allocates no IRP. */
 START_TEST(fast_io_hit_allocates_no_irp) {
   tlog_t log = {0};
   sim_stats_t st;

@@ -1,12 +1,12 @@
 /*
- * test_complete.c - IofCompleteRequest stage 1 (semantics.md 3): the upward
+ * test_complete.c - IofCompleteRequest stage 1 (docs/kernel-facts.md §3): the upward
  * walk, invoke-on flags, STATUS_MORE_PROCESSING_REQUIRED, pending
  * propagation and what forgetting it does.
  */
 #include "drivers.h"
 #include "testlib.h"
 
-/* semantics 3.2 / 3.4: higher routines run only after all lower ones – the
+/* kernel-facts 3.2 / 3.4: higher routines run only after all lower ones – the
    walk goes upward from the completing driver. */
 START_TEST(lower_routine_runs_first) {
   sim_t *S = tsim_new(1, NULL);
@@ -21,7 +21,7 @@ START_TEST(lower_routine_runs_first) {
 }
 END_TEST
 
-/* semantics 3.2c: on an error status only InvokeOnError routines run; a
+/* kernel-facts 3.2c: on an error status only InvokeOnError routines run; a
    success-only routine is skipped. */
 START_TEST(error_status_skips_success_only_routine) {
   sim_t *S = tsim_new(1, NULL);
@@ -36,7 +36,7 @@ START_TEST(error_status_skips_success_only_routine) {
 }
 END_TEST
 
-/* semantics 3.5: a warning (0x8...) is not NT_SUCCESS, so it triggers
+/* kernel-facts 3.5: a warning (0x8...) is not NT_SUCCESS, so it triggers
    InvokeOnError and not InvokeOnSuccess. */
 START_TEST(warning_status_invokes_on_error) {
   sim_t *S = tsim_new(1, NULL);
@@ -51,7 +51,7 @@ START_TEST(warning_status_invokes_on_error) {
 }
 END_TEST
 
-/* semantics 3.2c: Irp->Cancel with SL_INVOKE_ON_CANCEL calls the routine even
+/* kernel-facts 3.2c: Irp->Cancel with SL_INVOKE_ON_CANCEL calls the routine even
    on success without the success bit; an error-only routine is not called. */
 START_TEST(cancel_bit_invokes_on_cancel) {
   sim_t *S = tsim_new(1, NULL);
@@ -65,7 +65,7 @@ START_TEST(cancel_bit_invokes_on_cancel) {
 }
 END_TEST
 
-/* semantics 3.2c: the status is re-read at each level: a lower routine that
+/* kernel-facts 3.2c: the status is re-read at each level: a lower routine that
    turns success into an error makes the upper error-only routine run. */
 START_TEST(status_reread_each_level) {
   sim_t *S = tsim_new(1, NULL);
@@ -81,7 +81,7 @@ START_TEST(status_reread_each_level) {
 }
 END_TEST
 
-/* semantics 3.3: only MPR is special; a routine returning an error status
+/* kernel-facts 3.3: only MPR is special; a routine returning an error status
    lets the walk go on to the next routine. */
 START_TEST(error_return_continues_walk) {
   sim_t *S = tsim_new(1, NULL);
@@ -96,7 +96,7 @@ START_TEST(error_return_continues_walk) {
 }
 END_TEST
 
-/* semantics 3.2a: PendingReturned is the pending bit of the location just
+/* kernel-facts 3.2a: PendingReturned is the pending bit of the location just
    left: set when the disk marked pending, clear when it completed inline. */
 START_TEST(pending_returned_reflects_lower_mark) {
   for (int pend = 0; pend < 2; pend++) {
@@ -112,7 +112,7 @@ START_TEST(pending_returned_reflects_lower_mark) {
 }
 END_TEST
 
-/* semantics 3.2d: before a routine is called its location is cleared
+/* kernel-facts 3.2d: before a routine is called its location is cleared
    (Control, FileObject) but its CompletionRoutine survives. */
 START_TEST(called_location_is_cleared) {
   sim_t *S = tsim_new(1, NULL);
@@ -128,7 +128,7 @@ START_TEST(called_location_is_cleared) {
 }
 END_TEST
 
-/* semantics 3.2e: a location without a routine copies the pending mark up
+/* kernel-facts 3.2e: a location without a routine copies the pending mark up
    (automatic propagation), so the top location ends marked and stage 2 comes
    as an APC (3.6). */
 START_TEST(pending_mark_propagates_without_routine) {
@@ -148,7 +148,7 @@ START_TEST(pending_mark_propagates_without_routine) {
 }
 END_TEST
 
-/* semantics 3.4 and 11 (pending mismatch -> hang): a routine that neither
+/* kernel-facts 3.4 and 11 (pending mismatch -> hang): a routine that neither
    returns MPR nor re-marks pending leaves the top location unmarked; with
    IRP_DEFER_IO_COMPLETION no APC is queued and a synchronous NtReadFile waits
    on the file object forever. */
@@ -171,7 +171,7 @@ START_TEST(forgotten_propagation_hangs_sync_read) {
 }
 END_TEST
 
-/* semantics 3.4: the same stack with the routine doing
+/* kernel-facts 3.4: the same stack with the routine doing
    if (Irp->PendingReturned) IoMarkIrpPending(Irp) completes normally. */
 START_TEST(propagating_routine_completes_sync_read) {
   tlog_t log = {0};
@@ -188,7 +188,7 @@ START_TEST(propagating_routine_completes_sync_read) {
 }
 END_TEST
 
-/* semantics 3.2d, 3.1 and scenario 12C: a routine returning MPR stops the
+/* kernel-facts 3.2d, 3.1 and scenario 12C: a routine returning MPR stops the
    walk (no APC, IRP still the owner's); the owner's later IoCompleteRequest
    passes the double-completion check and finishes the walk; NtReadFile then
    completes inline. */
@@ -219,7 +219,7 @@ START_TEST(mpr_stops_walk_owner_recompletes) {
 }
 END_TEST
 
-/* semantics 3.2d / 3.4: while a lower routine holds the IRP with MPR, the
+/* kernel-facts 3.2d / 3.4: while a lower routine holds the IRP with MPR, the
    upper routine does not run; it runs once the owner re-completes. */
 START_TEST(upper_routine_waits_for_recompletion) {
   tlog_t log = {0};

@@ -1,6 +1,6 @@
 /*
  * test_contract.c - what happens when a dispatch routine breaks the
- * contract between its return value and the IRP (semantics 5.6.6, §11):
+ * contract between its return value and the IRP (kernel-facts 5.6.6, 11):
  * marked pending but returned a real status, or returned a real status
  * without completing.  Windows corrupts memory; the simulated machine must
  * stop with a bugcheck, and the simulator itself must not crash.
@@ -22,14 +22,14 @@ static void run_fixture(const char *path, ULONG code) {
   scn_free(sc);
 }
 
-/* semantics 11 (marked pending but returned a real status): stage 2 is
+/* kernel-facts 11 (marked pending but returned a real status): stage 2 is
    queued as an APC and would also run inline - double stage 2. */
 START_TEST(marked_pending_then_success_stops_the_machine) {
   run_fixture("fixtures/scenarios/marked-then-success.iosim", MULTIPLE_IRP_COMPLETE_REQUESTS);
 }
 END_TEST
 
-/* semantics 5.6.6: a real status means "completed"; inline stage 2 on an
+/* kernel-facts 5.6.6: a real status means "completed"; inline stage 2 on an
    IRP nobody completed would free it while a driver still holds it. */
 START_TEST(success_without_completion_stops_the_machine) {
   run_fixture("fixtures/scenarios/success-not-completed.iosim", DRIVER_VERIFIER_IOMANAGER_VIOLATION);

@@ -1,7 +1,7 @@
 /*
  * test_determinism.c - every nondeterministic choice goes through the seeded
  * chooser (design.md: same scenario + same seed = byte-identical trace), run
- * on scenario 12B (overlapped reads, ISR -> DPC -> completion -> APC) on two
+ * on kernel-facts 12B (overlapped reads, ISR -> DPC -> completion -> APC) on two
  * CPUs with cost jitter and interrupts whose CPU the chooser picks.
  */
 #include <stdlib.h>
@@ -58,7 +58,7 @@ static void det_free(det_run_t *r) {
   free(r->events);
 }
 
-/* design.md determinism, on scenario 12B: the same seed gives a byte-identical
+/* design.md determinism, on kernel-facts 12B: the same seed gives a byte-identical
    trace, both as console text and as the full event records. */
 START_TEST(same_seed_same_trace) {
   det_run_t a = det_once(42, 25), b = det_once(42, 25);

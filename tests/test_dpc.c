@@ -1,5 +1,5 @@
 /*
- * test_dpc.c - DPCs (semantics.md 6.3-6.5): queue position by importance,
+ * test_dpc.c - DPCs (docs/kernel-facts.md §6.3-6.5): queue position by importance,
  * when a DISPATCH interrupt is requested, the target CPU, the already-queued
  * rule, the drain when IRQL falls, and ISR -> DPC coalescing.
  */
@@ -166,7 +166,7 @@ static sim_t *dpc_run(dpc_test_t *t, int cpus, tlog_t *log) {
   return S;
 }
 
-/* semantics 6.3: inserting a DPC that is already queued returns FALSE and
+/* kernel-facts 6.3: inserting a DPC that is already queued returns FALSE and
    drops the new SystemArgument1/2; it runs once with the first ones. */
 START_TEST(already_queued_returns_false_drops_args) {
   tlog_t log = {0};
@@ -184,7 +184,7 @@ START_TEST(already_queued_returns_false_drops_args) {
 }
 END_TEST
 
-/* semantics 6.3: HighImportance goes to the head of the queue, every other
+/* kernel-facts 6.3: HighImportance goes to the head of the queue, every other
    importance to the tail; the drain pops from the head (6.4). */
 START_TEST(high_importance_at_head) {
   dpc_test_t t = {.which = 1};
@@ -196,7 +196,7 @@ START_TEST(high_importance_at_head) {
 }
 END_TEST
 
-/* semantics 6.4: nothing drains while the CPU is at DISPATCH_LEVEL; the queue
+/* kernel-facts 6.4: nothing drains while the CPU is at DISPATCH_LEVEL; the queue
    drains as soon as IRQL falls below it (to APC_LEVEL here), at
    DISPATCH_LEVEL in a DPC frame. */
 START_TEST(drain_when_irql_falls_below_dispatch) {
@@ -218,7 +218,7 @@ START_TEST(drain_when_irql_falls_below_dispatch) {
 }
 END_TEST
 
-/* semantics 6.3: a Medium DPC queued on the current CPU requests the
+/* kernel-facts 6.3: a Medium DPC queued on the current CPU requests the
    DISPATCH interrupt, which at PASSIVE_LEVEL is taken at once. */
 START_TEST(medium_dpc_at_passive_runs_at_once) {
   dpc_test_t t = {.which = 3};
@@ -229,7 +229,7 @@ START_TEST(medium_dpc_at_passive_runs_at_once) {
 }
 END_TEST
 
-/* semantics 6.3: a Low DPC on the current CPU requests no interrupt; it waits
+/* kernel-facts 6.3: a Low DPC on the current CPU requests no interrupt; it waits
    for the next drain (triggered here by a Medium one) and runs first in it
    (FIFO tail). */
 START_TEST(low_importance_waits_for_next_drain) {
@@ -243,7 +243,7 @@ START_TEST(low_importance_waits_for_next_drain) {
 }
 END_TEST
 
-/* semantics 6.3: Low DPCs do start once the queue depth reaches the maximum:
+/* kernel-facts 6.3: Low DPCs do start once the queue depth reaches the maximum:
    several queue up without running, then all run together. */
 START_TEST(low_importance_depth_forces_drain) {
   dpc_test_t t = {.which = 5};
@@ -255,7 +255,7 @@ START_TEST(low_importance_depth_forces_drain) {
 }
 END_TEST
 
-/* semantics 6.4: a DPC is marked un-queued before its routine runs, so it
+/* kernel-facts 6.4: a DPC is marked un-queued before its routine runs, so it
    can queue itself again (TRUE) and runs twice. */
 START_TEST(dpc_can_requeue_itself) {
   dpc_test_t t = {.which = 6};
@@ -267,7 +267,7 @@ START_TEST(dpc_can_requeue_itself) {
 }
 END_TEST
 
-/* semantics 6.4: KeRemoveQueueDpc dequeues and reports whether the DPC was
+/* kernel-facts 6.4: KeRemoveQueueDpc dequeues and reports whether the DPC was
    queued; a removed DPC never runs. */
 START_TEST(remove_queue_dpc) {
   dpc_test_t t = {.which = 7};
@@ -280,7 +280,7 @@ START_TEST(remove_queue_dpc) {
 }
 END_TEST
 
-/* semantics 6.3: KeSetTargetProcessorDpc queues the DPC on the chosen CPU,
+/* kernel-facts 6.3: KeSetTargetProcessorDpc queues the DPC on the chosen CPU,
    which runs it; the inserting thread stays on its own CPU. */
 START_TEST(target_processor_runs_dpc) {
   dpc_test_t t = {.which = 8};
@@ -335,7 +335,7 @@ static int remote_run(remote_t *r, tlog_t *log, sim_t **out) {
   return run < exit ? -1 : 1; /* -1: ran while busy still ran */
 }
 
-/* semantics 6.3: a Medium DPC aimed at another, busy CPU requests no
+/* kernel-facts 6.3: a Medium DPC aimed at another, busy CPU requests no
    interrupt there: it runs only when that CPU next drains (here when its
    thread ends and the idle loop polls the queue). */
 START_TEST(medium_dpc_to_busy_remote_cpu_waits) {
@@ -348,7 +348,7 @@ START_TEST(medium_dpc_to_busy_remote_cpu_waits) {
 }
 END_TEST
 
-/* semantics 6.3: a High DPC aimed at another CPU interrupts it (IPI) and runs
+/* kernel-facts 6.3: a High DPC aimed at another CPU interrupts it (IPI) and runs
    while that CPU's thread is still running. */
 START_TEST(high_dpc_to_busy_remote_cpu_interrupts) {
   tlog_t log = {0};
@@ -363,7 +363,7 @@ START_TEST(high_dpc_to_busy_remote_cpu_interrupts) {
 }
 END_TEST
 
-/* A device whose ISR requests its DPC, for coalescing (semantics 6.5). */
+/* A device whose ISR requests its DPC, for coalescing (kernel-facts 6.5). */
 typedef struct coal {
   PDEVICE_OBJECT dev;
   sim_hw_t *hw;
@@ -408,7 +408,7 @@ static void coal_thread(PVOID arg) {
   IoFreeIrp(c->irps[1]);
 }
 
-/* semantics 6.5 (with 6.3): two interrupts before the DPC could run coalesce
+/* kernel-facts 6.5 (with 6.3): two interrupts before the DPC could run coalesce
    into one DPC run, carrying the first request's IRP. */
 START_TEST(isr_requests_coalesce_into_one_dpc) {
   tlog_t log = {0};

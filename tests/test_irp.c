@@ -1,5 +1,5 @@
 /*
- * test_irp.c - IRP layout and the stack-location helpers (semantics.md 1):
+ * test_irp.c - IRP layout and the stack-location helpers (docs/kernel-facts.md §1):
  * 1-based locations, the plain pointer arithmetic of the helpers, and where
  * completion routines live.
  */
@@ -127,7 +127,7 @@ static sim_outcome_t run_probe(irp_obs_t *o) {
   return out;
 }
 
-/* semantics 1.1: a fresh N-location IRP has StackCount=N, CurrentLocation=N+1,
+/* kernel-facts 1.1: a fresh N-location IRP has StackCount=N, CurrentLocation=N+1,
    CurrentStackLocation one past the array, an empty ThreadListEntry and
    everything else zeroed. */
 START_TEST(fresh_irp_layout) {
@@ -142,7 +142,7 @@ START_TEST(fresh_irp_layout) {
 }
 END_TEST
 
-/* semantics 1.4: IoSetNextIrpStackLocation decrements both CurrentLocation and
+/* kernel-facts 1.4: IoSetNextIrpStackLocation decrements both CurrentLocation and
    CurrentStackLocation; location k is stack[k-1]; IoSkipCurrentIrpStackLocation
    increments both. */
 START_TEST(set_next_and_skip_move_both) {
@@ -157,7 +157,7 @@ START_TEST(set_next_and_skip_move_both) {
 }
 END_TEST
 
-/* semantics 1.4: IoCopyCurrentIrpStackLocationToNext copies everything before
+/* kernel-facts 1.4: IoCopyCurrentIrpStackLocationToNext copies everything before
    CompletionRoutine, then zeroes the next Control; the next location's
    CompletionRoutine/Context are not touched. */
 START_TEST(copy_to_next_stops_before_routine) {
@@ -178,7 +178,7 @@ START_TEST(copy_to_next_stops_before_routine) {
 }
 END_TEST
 
-/* semantics 1.4: IoSetCompletionRoutine writes routine, context and the whole
+/* kernel-facts 1.4: IoSetCompletionRoutine writes routine, context and the whole
    Control byte of the NEXT location (an earlier pending bit is lost); the
    current location is untouched. */
 START_TEST(set_completion_overwrites_next_control) {
@@ -194,7 +194,7 @@ START_TEST(set_completion_overwrites_next_control) {
 }
 END_TEST
 
-/* semantics 1.4: IoMarkIrpPending ORs SL_PENDING_RETURNED into the CURRENT
+/* kernel-facts 1.4: IoMarkIrpPending ORs SL_PENDING_RETURNED into the CURRENT
    location only. */
 START_TEST(mark_pending_sets_current_bit_only) {
   irp_obs_t o = {.step = 4};
@@ -204,7 +204,7 @@ START_TEST(mark_pending_sets_current_bit_only) {
 }
 END_TEST
 
-/* semantics 1.4: IoSetCancelRoutine exchanges Irp->CancelRoutine and returns
+/* kernel-facts 1.4: IoSetCancelRoutine exchanges Irp->CancelRoutine and returns
    the previous value. */
 START_TEST(set_cancel_routine_returns_previous) {
   irp_obs_t o = {.step = 5};
@@ -215,7 +215,7 @@ START_TEST(set_cancel_routine_returns_previous) {
 }
 END_TEST
 
-/* semantics 1.5: a routine registered by the owner of location k runs with
+/* kernel-facts 1.5: a routine registered by the owner of location k runs with
    CurrentLocation==k, so IoGetCurrentIrpStackLocation is the registrant's own
    location, and its DeviceObject argument is the registrant's device. */
 START_TEST(routine_sees_own_location) {
@@ -233,7 +233,7 @@ START_TEST(routine_sees_own_location) {
 }
 END_TEST
 
-/* The creator of an IRP with no location of its own (semantics 1.5). */
+/* The creator of an IRP with no location of its own (kernel-facts 1.5). */
 typedef struct creator {
   PDEVICE_OBJECT disk;
   KEVENT done;
@@ -268,10 +268,10 @@ static void creator_thread(PVOID arg) {
   IoFreeIrp(irp);
 }
 
-/* semantics 1.5: an IRP creator that allocated exactly the lower StackSize has
+/* kernel-facts 1.5: an IRP creator that allocated exactly the lower StackSize has
    no own location: its routine sits in location N, runs with
    CurrentLocation==N+1 and DeviceObject==NULL (here from the disk's DPC, at
-   DISPATCH_LEVEL, semantics 6.1). */
+   DISPATCH_LEVEL, kernel-facts 6.1). */
 START_TEST(creator_routine_has_no_location) {
   sim_t *S = tsim_new(1, NULL);
   tdisk_t d = {.mode = TDISK_PEND};
@@ -290,7 +290,7 @@ START_TEST(creator_routine_has_no_location) {
 }
 END_TEST
 
-/* semantics 1.5: if B skips and calls C, A's routine (in the slot B received)
+/* kernel-facts 1.5: if B skips and calls C, A's routine (in the slot B received)
    runs when C completes, with A's device; C works in that same location. */
 START_TEST(skip_reuses_callers_slot) {
   sim_t *S = tsim_new(1, NULL);
@@ -308,7 +308,7 @@ START_TEST(skip_reuses_callers_slot) {
 }
 END_TEST
 
-/* semantics 1.5: skip then IoSetCompletionRoutine overwrites the upper
+/* kernel-facts 1.5: skip then IoSetCompletionRoutine overwrites the upper
    driver's routine: A's routine never runs, B's runs in its place (and is
    handed A's device object, the owner of the location above). */
 START_TEST(skip_then_set_overwrites_upper_routine) {

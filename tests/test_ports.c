@@ -1,6 +1,6 @@
 /*
  * test_ports.c - I/O completion ports and the user-mode file system
- * (semantics 7.4, 5.3-5.4, 8.7, 10.1-10.4): FIFO packets, LIFO release of
+ * (kernel-facts 7.4, 5.3-5.4, 8.7, 10.1-10.4): FIFO packets, LIFO release of
  * waiting threads, the concurrency limit, a worker blocking elsewhere,
  * timeouts, thread-agnostic port-bound I/O, and the response-before-pending
  * race completing the IRP exactly once.
@@ -89,7 +89,7 @@ static sim_t *port_machine(ptest_t *t, warg_t *w, int nworkers, tlog_t *log) {
   return S;
 }
 
-/* semantics 7.4: waiting threads are released last-in first-out. */
+/* kernel-facts 7.4: waiting threads are released last-in first-out. */
 START_TEST(waiters_released_lifo) {
   ptest_t t = {.concurrency = 1, .post_at_ns = 100000, .posts = 1};
   warg_t w[2] = {{.takes = 1}, {.takes = 1}};
@@ -102,7 +102,7 @@ START_TEST(waiters_released_lifo) {
 }
 END_TEST
 
-/* semantics 7.4: with concurrency 1 the second packet stays queued while a
+/* kernel-facts 7.4: with concurrency 1 the second packet stays queued while a
    worker runs; the running worker takes it without blocking. */
 START_TEST(concurrency_limit_keeps_packets_queued) {
   ptest_t t = {.concurrency = 1, .post_at_ns = 100000, .posts = 2};
@@ -117,7 +117,7 @@ START_TEST(concurrency_limit_keeps_packets_queued) {
 }
 END_TEST
 
-/* semantics 7.4: a running worker that blocks elsewhere lets a waiter go. */
+/* kernel-facts 7.4: a running worker that blocks elsewhere lets a waiter go. */
 START_TEST(blocking_worker_releases_another) {
   ptest_t t = {.concurrency = 1, .post_at_ns = 100000, .posts = 2, .block_worker0 = true};
   warg_t w[2] = {{.takes = 1, .start_ns = 0}, {.takes = 1}};
@@ -183,7 +183,7 @@ static sim_t *io_machine(iot_t *t, tdisk_mode_t mode, NTSTATUS st, tlog_t *log) 
   return S;
 }
 
-/* semantics 8.7 (Vista+): no APC to the issuer, which may exit first; the
+/* kernel-facts 8.7 (Vista+): no APC to the issuer, which may exit first; the
    dequeuing thread writes the I/O status block. */
 START_TEST(port_bound_io_is_thread_agnostic) {
   iot_t t = {0};
@@ -207,7 +207,7 @@ START_TEST(port_bound_io_is_thread_agnostic) {
 }
 END_TEST
 
-/* semantics 5.4: an overlapped request that succeeds at once still queues
+/* kernel-facts 5.4: an overlapped request that succeeds at once still queues
    a packet. */
 START_TEST(synchronous_success_still_queues_a_packet) {
   iot_t t = {0};
@@ -219,7 +219,7 @@ START_TEST(synchronous_success_still_queues_a_packet) {
 }
 END_TEST
 
-/* semantics 5.3: a synchronous error queues no packet, writes no IOSB. */
+/* kernel-facts 5.3: a synchronous error queues no packet, writes no IOSB. */
 START_TEST(synchronous_error_queues_nothing) {
   iot_t t = {0};
   t.iosb.Status = 0x1234;
@@ -232,7 +232,7 @@ START_TEST(synchronous_error_queues_nothing) {
 }
 END_TEST
 
-/* ---- the user-mode file system race (semantics 10.4) ---- */
+/* ---- the user-mode file system race (kernel-facts 10.4) ---- */
 
 static int count_kind(const char *text, const char *kind) {
   int n = 0;

@@ -1,5 +1,5 @@
 /*
- * test_sched.c - the machine underneath (semantics.md 6.1, 12B): interrupts
+ * test_sched.c - the machine underneath (docs/kernel-facts.md §6.1, 12B): interrupts
  * nest on whatever a CPU runs and the trace says which thread they
  * interrupted, other CPUs keep running, coroutine threads block and resume,
  * and every IRP is freed at the end.
@@ -46,7 +46,7 @@ static sim_t *irq_machine(irq_test_t *t, int cpus, tlog_t *log, PKTHREAD *thr) {
   return S;
 }
 
-/* semantics 6.1 and 12B step 3: an interrupt on the CPU running a thread runs
+/* kernel-facts 6.1 and 12B step 3: an interrupt on the CPU running a thread runs
    the ISR at DIRQL nested on that thread, in its context; the trace row of
    the ISR records the interrupted thread, and the thread then carries on. */
 START_TEST(isr_nests_on_running_thread) {
@@ -73,7 +73,7 @@ START_TEST(isr_nests_on_running_thread) {
 }
 END_TEST
 
-/* semantics 6.1 / 12B: an interrupt on the other CPU runs there (on its idle
+/* kernel-facts 6.1 / 12B: an interrupt on the other CPU runs there (on its idle
    loop) while the issuing thread keeps running on its own CPU, never
    switched out. */
 START_TEST(interrupt_on_other_cpu_while_thread_runs) {
@@ -124,7 +124,7 @@ static void pp_thread(PVOID arg) {
   }
 }
 
-/* semantics 6.8 (5) and (2): a thread blocks in a wait (its coroutine is
+/* kernel-facts 6.8 (5) and (2): a thread blocks in a wait (its coroutine is
    switched out) and resumes exactly where it was when the event is set:
    two threads alternate strictly, each always seeing itself as current. */
 START_TEST(coroutine_threads_alternate) {
@@ -158,7 +158,7 @@ static void mixed_thread(PVOID arg) {
   for (int i = 0; i < 4; i++) tread_thread(&r[i]);
 }
 
-/* semantics 5.2.4 (stage 2 frees the IRP, or its user APC's kernel routine
+/* kernel-facts 5.2.4 (stage 2 frees the IRP, or its user APC's kernel routine
    does) and 5.6.6 (inline stage 2 frees it too): after a run mixing synchronous, overlapped and ReadFileEx reads
    through an MPR filter, every IRP allocated was freed. */
 START_TEST(all_irps_freed_after_run) {

@@ -1,5 +1,5 @@
 /*
- * test_stage2.c - stage 2 of completion (semantics.md 5): inline in the
+ * test_stage2.c - stage 2 of completion (docs/kernel-facts.md §5): inline in the
  * system service or as a special kernel APC in the issuing thread, which
  * notifications a request gets (IOSB, event, file object event) on
  * synchronous and overlapped files, and what NtReadFile returns.
@@ -7,7 +7,7 @@
 #include "drivers.h"
 #include "testlib.h"
 
-/* semantics 5.6.6 and scenario 12A: a synchronous read completed in dispatch
+/* kernel-facts 5.6.6 and scenario 12A: a synchronous read completed in dispatch
    is finished inline by NtReadFile at APC_LEVEL in the thread – no APC. */
 START_TEST(sync_completion_runs_stage2_inline) {
   tlog_t log = {0};
@@ -32,7 +32,7 @@ START_TEST(sync_completion_runs_stage2_inline) {
 }
 END_TEST
 
-/* semantics 5.1, 5.5, 5.6.8 and scenario 12B: an overlapped read that pends
+/* kernel-facts 5.1, 5.5, 5.6.8 and scenario 12B: an overlapped read that pends
    returns STATUS_PENDING; stage 2 then runs as a special kernel APC in the
    issuing thread at APC_LEVEL, writes the IOSB and sets the caller's event
    but not the file object's. */
@@ -67,7 +67,7 @@ static void hog_thread(PVOID arg) {
   for (int i = 0; i < 100; i++) sim_delay(10000); /* 1 ms of CPU work */
 }
 
-/* semantics 5.1 and 12B step 4: the DPC completes the IRP in whatever thread
+/* kernel-facts 5.1 and 12B step 4: the DPC completes the IRP in whatever thread
    the CPU was running (here another thread), yet stage 2 runs in the issuing
    thread. */
 START_TEST(stage2_runs_in_issuer_not_in_dpc_thread) {
@@ -92,7 +92,7 @@ START_TEST(stage2_runs_in_issuer_not_in_dpc_thread) {
 }
 END_TEST
 
-/* semantics 5.6.7-8: on a synchronous file a pended read is waited for
+/* kernel-facts 5.6.7-8: on a synchronous file a pended read is waited for
    inside NtReadFile, which returns the final status, never STATUS_PENDING. */
 START_TEST(sync_file_pending_returns_final_status) {
   sim_t *S = tsim_new(1, NULL);
@@ -107,7 +107,7 @@ START_TEST(sync_file_pending_returns_final_status) {
 }
 END_TEST
 
-/* semantics 5.4 and 5.6.8: an overlapped request that succeeds synchronously
+/* kernel-facts 5.4 and 5.6.8: an overlapped request that succeeds synchronously
    returns STATUS_SUCCESS (not PENDING) and still gets the full notification. */
 START_TEST(overlapped_sync_success_full_path) {
   sim_t *S = tsim_new(1, NULL);
@@ -122,7 +122,7 @@ START_TEST(overlapped_sync_success_full_path) {
 }
 END_TEST
 
-/* semantics 5.3: an overlapped request failing synchronously with an error
+/* kernel-facts 5.3: an overlapped request failing synchronously with an error
    gets no event, no IOSB write; only the return value reports it. */
 START_TEST(overlapped_sync_error_no_notification) {
   sim_t *S = tsim_new(1, NULL);
@@ -139,7 +139,7 @@ START_TEST(overlapped_sync_error_no_notification) {
 }
 END_TEST
 
-/* semantics 5.3: a synchronous WARNING takes the full path (IOSB, event),
+/* kernel-facts 5.3: a synchronous WARNING takes the full path (IOSB, event),
    unlike an error. */
 START_TEST(overlapped_sync_warning_full_path) {
   sim_t *S = tsim_new(1, NULL);
@@ -154,7 +154,7 @@ START_TEST(overlapped_sync_warning_full_path) {
 }
 END_TEST
 
-/* semantics 5.2.3: an error on an overlapped request that was pended takes
+/* kernel-facts 5.2.3: an error on an overlapped request that was pended takes
    the full path: the IOSB gets the error and the event is set. */
 START_TEST(overlapped_pended_error_full_path) {
   sim_t *S = tsim_new(1, NULL);
@@ -169,7 +169,7 @@ START_TEST(overlapped_pended_error_full_path) {
 }
 END_TEST
 
-/* semantics 5.2.5: an error on a synchronous file (no IRP_SYNCHRONOUS_API)
+/* kernel-facts 5.2.5: an error on a synchronous file (no IRP_SYNCHRONOUS_API)
    takes the non-full path: FinalStatus and the file object event only, the
    caller's IOSB is not written; NtReadFile returns FinalStatus. */
 START_TEST(sync_pended_error_sets_final_status_only) {
@@ -185,7 +185,7 @@ START_TEST(sync_pended_error_sets_final_status_only) {
 }
 END_TEST
 
-/* semantics 5.5 and 7.1: without an explicit event the file object event is
+/* kernel-facts 5.5 and 7.1: without an explicit event the file object event is
    what stage 2 sets, so waiting on the handle works. */
 START_TEST(no_event_sets_file_object_event) {
   sim_t *S = tsim_new(1, NULL);
@@ -201,7 +201,7 @@ START_TEST(no_event_sets_file_object_event) {
 }
 END_TEST
 
-/* semantics 5.6.5 and 5.2.4: the IRP is queued on the issuing thread before the
+/* kernel-facts 5.6.5 and 5.2.4: the IRP is queued on the issuing thread before the
    driver is called, and stage 2 unqueues and frees it. */
 START_TEST(irp_queued_to_thread_then_unqueued_and_freed) {
   tlog_t log = {0};

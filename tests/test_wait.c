@@ -1,5 +1,5 @@
 /*
- * test_wait.c - dispatcher waits (semantics.md 6.8 (2)-(5), 7.5): wait any /
+ * test_wait.c - dispatcher waits (docs/kernel-facts.md §6.8 (2)-(5), 7.5): wait any /
  * wait all, already-signalled objects, timeouts, zero timeouts, and how
  * synchronization and notification events release waiters.
  */
@@ -62,7 +62,7 @@ static sim_t *wait_machine(wait_test_t *t, int waiters, uint32_t pre, tlog_t *lo
   return S;
 }
 
-/* semantics 6.8 (2): a wait-any returns STATUS_WAIT_0 + the index of the
+/* kernel-facts 6.8 (2): a wait-any returns STATUS_WAIT_0 + the index of the
    object that satisfied it. */
 START_TEST(wait_any_returns_index) {
   wait_test_t t = {.count = 3, .wtype = WaitAny, .set = {1, -1}};
@@ -74,7 +74,7 @@ START_TEST(wait_any_returns_index) {
 }
 END_TEST
 
-/* semantics 6.8 (2): an object already signalled satisfies the wait at once,
+/* kernel-facts 6.8 (2): an object already signalled satisfies the wait at once,
    without blocking. */
 START_TEST(already_signalled_satisfies_without_blocking) {
   tlog_t log = {0};
@@ -91,7 +91,7 @@ START_TEST(already_signalled_satisfies_without_blocking) {
 }
 END_TEST
 
-/* semantics 6.8 (2): a wait-all returns only when every object is signalled. */
+/* kernel-facts 6.8 (2): a wait-all returns only when every object is signalled. */
 START_TEST(wait_all_needs_every_object) {
   tlog_t log = {0};
   wait_test_t t = {.count = 2, .wtype = WaitAll, .set = {0, 1, -1}, .set_gap_ns = 100000};
@@ -108,7 +108,7 @@ START_TEST(wait_all_needs_every_object) {
 }
 END_TEST
 
-/* semantics 6.8 (2): satisfying a wait-all consumes every synchronization
+/* kernel-facts 6.8 (2): satisfying a wait-all consumes every synchronization
    event in it. */
 START_TEST(wait_all_consumes_sync_events) {
   wait_test_t t = {.type = SynchronizationEvent, .count = 2, .wtype = WaitAll, .set = {-1}};
@@ -122,7 +122,7 @@ START_TEST(wait_all_consumes_sync_events) {
 }
 END_TEST
 
-/* semantics 6.8 (4)-(5): an unsignalled wait with a relative timeout blocks
+/* kernel-facts 6.8 (4)-(5): an unsignalled wait with a relative timeout blocks
    and returns STATUS_TIMEOUT no earlier than the deadline. */
 START_TEST(timeout_expires_at_deadline) {
   tlog_t log = {0};
@@ -140,7 +140,7 @@ START_TEST(timeout_expires_at_deadline) {
 }
 END_TEST
 
-/* semantics 6.8 (4): a zero timeout on an unsignalled object returns
+/* kernel-facts 6.8 (4): a zero timeout on an unsignalled object returns
    STATUS_TIMEOUT immediately, never blocking. */
 START_TEST(zero_timeout_polls) {
   tlog_t log = {0};
@@ -156,7 +156,7 @@ START_TEST(zero_timeout_polls) {
 }
 END_TEST
 
-/* semantics 6.8 (2) for a synchronization (auto-reset) event: one set
+/* kernel-facts 6.8 (2) for a synchronization (auto-reset) event: one set
    satisfies exactly one waiter and leaves the event reset; the other waiter
    times out. */
 START_TEST(sync_event_releases_one_waiter) {
@@ -174,7 +174,7 @@ START_TEST(sync_event_releases_one_waiter) {
 }
 END_TEST
 
-/* semantics 6.8 (2) for a notification event: one set releases every waiter
+/* kernel-facts 6.8 (2) for a notification event: one set releases every waiter
    and the event stays signalled. */
 START_TEST(notification_event_releases_all) {
   wait_test_t t = {.type = NotificationEvent, .count = 1, .wtype = WaitAny, .timeout = 10000,
@@ -190,7 +190,7 @@ START_TEST(notification_event_releases_all) {
 }
 END_TEST
 
-/* semantics 7.5: MAXIMUM_WAIT_OBJECTS is 64: 64 objects can be waited for,
+/* kernel-facts 7.5: MAXIMUM_WAIT_OBJECTS is 64: 64 objects can be waited for,
    65 are refused. */
 START_TEST(maximum_wait_objects) {
   for (ULONG n = 64; n <= 65; n++) {
@@ -219,7 +219,7 @@ static void delay_thread(PVOID arg) {
   o->after = sim_now(o->S);
 }
 
-/* semantics 6.8 (4): KeDelayExecutionThread waits for the interval and
+/* kernel-facts 6.8 (4): KeDelayExecutionThread waits for the interval and
    reports STATUS_SUCCESS (not STATUS_TIMEOUT), also on a machine whose only
    CPU is idle when the timer fires. */
 START_TEST(delay_execution_returns_success) {

@@ -25,7 +25,7 @@ static const char *dpc_importance_name(int i) {
 }
 
 /* Whether queuing on `target` from `cur` requests a DISPATCH interrupt
-   (the Vista+ rule, semantics.md 6.3). */
+   (the Vista+ rule, docs/kernel-facts.md §6.3). */
 static bool dpc_requests_drain(const cpu_t *cur, const cpu_t *target, const KDPC *d) {
   if (target->dpc_depth >= DPC_MAX_DEPTH) return true;
   if (target == cur) return d->Importance != LowImportance;

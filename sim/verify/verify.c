@@ -1,7 +1,7 @@
 /*
  * verify.c - the verifier: a trace sink that keeps, per IRP and per running
  * driver routine, just enough state to decide the I/O rules of Driver
- * Verifier and Static Driver Verifier (semantics.md section 11), and turns
+ * Verifier and Static Driver Verifier (docs/kernel-facts.md §11), and turns
  * each broken rule into a finding.  It reads nothing but trace events (plus
  * names and, at the end, the waiting threads), so it never changes a run.
  *
