@@ -193,6 +193,11 @@ void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...)
 /* The same for an IRP known only by its number (it may be freed). */
 void sim_trace_op_id(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, with the typed facts a scripted step carries: `Text` is the
+   operation as the scenario wrote it, `TouchesIrp` whether it reads or
+   writes the IRP (what the verifier watches after completion). */
+void sim_trace_script(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *Text, bool TouchesIrp, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* ---- The cache and byte-range locks (per file: per device here) ----
  * CcInitializeCacheMap sets the file object's PrivateCacheMap: from then on
  * NtReadFile tries fast I/O on a synchronous handle.  The cache remembers

@@ -168,6 +168,7 @@ typedef struct trc_event {
   int touches_irp;        /* a scripted operation reads or writes the IRP */
   int irql_from, irql_to; /* IRQL changes, -1 = n/a */
   trc_outcome_t outcome;
+  uint32_t bugcheck_code; /* the stop code of a bugcheck step, 0 = n/a */
   int64_t offset;         /* byte offset of a transfer, -1 = n/a */
   uint32_t writes;        /* TRC_W_* fields of the IRP this step wrote */
   const char *service;    /* the system service or DDI named ("NtReadFile"), or NULL */

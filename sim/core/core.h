@@ -177,6 +177,7 @@ struct sim {
   LIST_ENTRY threads;
   uint32_t nthreads_live;
   name_tab_t thread_names, device_names;
+  name_tab_t object_names;   /* dispatcher and file objects, by trace id */
   PDRIVER_OBJECT *drivers;
   size_t ndrivers, drivers_cap;
   sim_hw_t *hw;
@@ -212,7 +213,6 @@ struct sim {
   bool has_bugcheck;
   sim_bugcheck_t bugcheck;
   sim_stats_t stats;
-  uint32_t next_obj_id;
 };
 
 extern const uint32_t sim_cost_defaults[COST_COUNT];
@@ -245,12 +245,6 @@ static inline bool cpu_has_work(const sim_t *S, const cpu_t *c) {
    formats the detail and hands the step to every sink.  `ev` carries the
    typed facts; start it from trc_event_make(). */
 void trc_send(sim_t *S, trc_event_t *ev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void trc_emit(sim_t *S, trc_kind_t kind, const IRP *irp, const DEVICE_OBJECT *dev,
-              bool has_status, NTSTATUS status, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-void trc_emit_id(sim_t *S, trc_kind_t kind, uint32_t irp, int loc, const DEVICE_OBJECT *dev,
-                 bool has_status, NTSTATUS status, const char *fmt, ...)
-    __attribute__((format(printf, 8, 9)));
 static inline bool trc_on(const sim_t *S) { return S->nsinks > 0; }
 /* A step about `irp` (its number and CurrentLocation; NULL = none) on
    `dev` (NULL = none), every other fact "not applicable". */
@@ -267,8 +261,6 @@ static inline void trc_set_status(trc_event_t *e, NTSTATUS st) {
   e->has_status = 1;
   e->status = st;
 }
-#define TRC(S, ...) \
-  do { if (trc_on(S)) trc_emit((S), __VA_ARGS__); } while (0)
 uint32_t name_add(sim_t *S, name_tab_t *t, const char *name);
 const char *name_get(const name_tab_t *t, uint32_t id);
 uint32_t obj_id(sim_t *S, DISPATCHER_HEADER *h);

@@ -143,6 +143,10 @@ void sched_step(sim_t *S, sim_cost_t cost) { sched_step_ns(S, S->cost[cost]); }
 
 void sim_delay(uint64_t ns) {
   sim_t *S = ctx_sim();
-  TRC(S, TRC_OP, NULL, NULL, false, 0, "delay %llu ns", (unsigned long long)ns);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_OP, NULL, NULL);
+    e.text = "delay";
+    trc_send(S, &e, "delay %llu ns", (unsigned long long)ns);
+  }
   sched_step_ns(S, ns);
 }

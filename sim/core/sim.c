@@ -47,8 +47,11 @@ sim_outcome_t sim_run(sim_t *S) {
   if (S->started) return S->outcome;
   S->started = true;
   ctx_init_main(&S->main_ctx);
-  TRC(S, TRC_RUN_START, NULL, NULL, false, 0, "%d CPU%s, seed %llu", S->ncpu, S->ncpu == 1 ? "" : "s",
-      (unsigned long long)S->cfg.seed);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_RUN_START, NULL, NULL);
+    e.count = S->ncpu;
+    trc_send(S, &e, "%d CPU%s, seed %llu", S->ncpu, S->ncpu == 1 ? "" : "s", (unsigned long long)S->cfg.seed);
+  }
   /* Every CPU starts in its idle loop at time 0; the idle loops pick up
      the ready threads. */
   for (int i = 0; i < S->ncpu; i++) {
@@ -59,8 +62,11 @@ sim_outcome_t sim_run(sim_t *S) {
   sched_next(S); /* returns here only through sched_stop */
   S->cur_cpu = NULL;
   S->stats.steps = S->steps;
-  TRC(S, TRC_RUN_END, NULL, NULL, false, 0, "%s after %llu ns", sim_outcome_name(S->outcome),
-      (unsigned long long)S->now);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_RUN_END, NULL, NULL);
+    e.outcome = (trc_outcome_t)S->outcome;
+    trc_send(S, &e, "%s after %llu ns", sim_outcome_name(S->outcome), (unsigned long long)S->now);
+  }
   return S->outcome;
 }
 

@@ -110,8 +110,10 @@ const char *name_get(const name_tab_t *t, uint32_t id) {
 const char *sim_thread_name(sim_t *S, uint32_t id) { return name_get(&S->thread_names, id); }
 const char *sim_device_name(sim_t *S, uint32_t id) { return name_get(&S->device_names, id); }
 
+/* Dispatcher objects and file objects share one numbering; the name is
+   the one the object had when it was first traced. */
 uint32_t obj_id(sim_t *S, DISPATCHER_HEADER *h) {
-  if (!h->Id) h->Id = ++S->next_obj_id;
+  if (!h->Id) h->Id = name_add(S, &S->object_names, h->Name ? h->Name : "");
   return h->Id;
 }
 
@@ -152,43 +154,30 @@ void sim_charge(sim_cost_t cost) { sched_step(ctx_sim(), cost); }
 
 void sim_garble_details(sim_t *S, bool on) { S->garble_detail = on; }
 
-static void trc_emitv(sim_t *S, trc_kind_t kind, uint32_t irp, int loc, const DEVICE_OBJECT *dev,
-                      bool has_status, NTSTATUS status, const char *fmt, va_list ap) {
-  trc_event_t ev = trc_event_make(kind);
-  ev.irp = irp;
-  ev.device = dev ? dev->SimId : 0;
-  ev.stack_location = loc;
-  ev.has_status = has_status;
-  ev.status = status;
-  trc_sendv(S, &ev, fmt, ap);
-}
-
-void trc_emit(sim_t *S, trc_kind_t kind, const IRP *irp, const DEVICE_OBJECT *dev, bool has_status,
-              NTSTATUS status, const char *fmt, ...) {
-  if (!trc_on(S)) return;
-  va_list ap;
-  va_start(ap, fmt);
-  trc_emitv(S, kind, irp ? irp->SimId : 0, irp ? irp->CurrentLocation : 0, dev, has_status, status,
-            fmt, ap);
-  va_end(ap);
-}
-
-void trc_emit_id(sim_t *S, trc_kind_t kind, uint32_t irp, int loc, const DEVICE_OBJECT *dev,
-                 bool has_status, NTSTATUS status, const char *fmt, ...) {
-  if (!trc_on(S)) return;
-  va_list ap;
-  va_start(ap, fmt);
-  trc_emitv(S, kind, irp, loc, dev, has_status, status, fmt, ap);
-  va_end(ap);
-}
-
 void sim_note(const char *fmt, ...) {
   sim_t *S = ctx_sim();
   if (!trc_on(S)) return;
+  char text[256];
   va_list ap;
   va_start(ap, fmt);
-  trc_emitv(S, TRC_NOTE, 0, 0, NULL, false, 0, fmt, ap);
+  vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
+  trc_event_t e = trc_ev(TRC_NOTE, NULL, NULL);
+  e.text = text; /* a note's words are the scenario's (or the driver's) own */
+  trc_send(S, &e, "%s", text);
+}
+
+/* A scripted step: `text` is the operation as the scenario wrote it, the
+   detail what became of it. */
+static void trace_op(sim_t *S, uint32_t irp, int loc, PDEVICE_OBJECT Dev, const char *text, bool touches,
+                     const char *fmt, va_list ap) {
+  trc_event_t e = trc_ev(TRC_OP, NULL, Dev);
+  e.irp = irp, e.stack_location = loc;
+  e.text = text;
+  e.touches_irp = touches;
+  char detail[256];
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  trc_send(S, &e, "%s", detail);
 }
 
 void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...) {
@@ -196,7 +185,7 @@ void sim_trace_op(PIRP Irp, PDEVICE_OBJECT Dev, const char *fmt, ...) {
   if (trc_on(S)) {
     va_list ap;
     va_start(ap, fmt);
-    trc_emitv(S, TRC_OP, Irp ? Irp->SimId : 0, Irp ? Irp->CurrentLocation : 0, Dev, false, 0, fmt, ap);
+    trace_op(S, Irp ? Irp->SimId : 0, Irp ? Irp->CurrentLocation : 0, Dev, NULL, false, fmt, ap);
     va_end(ap);
   }
   sched_step(S, COST_OP);
@@ -207,7 +196,23 @@ void sim_trace_op_id(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *fmt, ...) {
   if (trc_on(S)) {
     va_list ap;
     va_start(ap, fmt);
-    trc_emitv(S, TRC_OP, IrpId, 0, Dev, false, 0, fmt, ap);
+    trace_op(S, IrpId, 0, Dev, NULL, false, fmt, ap);
+    va_end(ap);
+  }
+  sched_step(S, COST_OP);
+}
+
+void sim_trace_script(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *Text, bool TouchesIrp, const char *fmt, ...) {
+  sim_t *S = ctx_sim();
+  if (trc_on(S)) {
+    int loc = 0;
+    for (LIST_ENTRY *e = S->live_irps.Flink; IrpId && e != &S->live_irps; e = e->Flink) {
+      const IRP *irp = CONTAINING_RECORD(e, IRP, SimLink);
+      if (irp->SimId == IrpId) loc = irp->CurrentLocation;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    trace_op(S, IrpId, loc, Dev, Text, TouchesIrp, fmt, ap);
     va_end(ap);
   }
   sched_step(S, COST_OP);

@@ -60,6 +60,8 @@ void sim_destroy(sim_t *S) {
   free(S->chs.log);
   for (uint32_t i = 0; i < S->thread_names.n; i++) free(S->thread_names.v[i]);
   for (uint32_t i = 0; i < S->device_names.n; i++) free(S->device_names.v[i]);
+  for (uint32_t i = 0; i < S->object_names.n; i++) free(S->object_names.v[i]);
+  free(S->object_names.v);
   free(S->thread_names.v);
   free(S->device_names.v);
   free(S);

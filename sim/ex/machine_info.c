@@ -62,3 +62,12 @@ int sim_thread_wait_names(sim_t *S, uint32_t id, char *buf, size_t n) {
   }
   return 0;
 }
+
+const char *sim_port_name(sim_t *S, uint32_t id) {
+  for (const sim_port_t *p = S->ports; p; p = p->next)
+    if (p->id == id) return p->name;
+  return "";
+}
+
+const char *sim_object_name(sim_t *S, uint32_t id) { return name_get(&S->object_names, id); }
+const char *sim_file_name(sim_t *S, uint32_t id) { return name_get(&S->object_names, id); }

@@ -32,8 +32,11 @@ void sim_hw_start(sim_hw_t *Hw, PIRP Irp, uint64_t latency_ns) {
   q->hw = Hw;
   q->irp = Irp;
   list_init(&q->link);
-  TRC(S, TRC_HW_START, Irp, Hw->dev, false, 0, "transfer takes %llu ns",
-      (unsigned long long)latency_ns);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_HW_START, Irp, Hw->dev);
+    e.target_cpu = Hw->cpu;
+    trc_send(S, &e, "transfer takes %llu ns", (unsigned long long)latency_ns);
+  }
   evq_push(S, (evq_item_t){.t = S->now + latency_ns, .kind = EV_INTERRUPT, .obj = q});
   sched_step(S, COST_STEP);
 }
@@ -46,8 +49,9 @@ void hw_interrupt(sim_t *S, hw_irq_t *q) {
   if (trc_on(S)) {
     cpu_t *saved = S->cur_cpu;
     S->cur_cpu = c; /* the trace row belongs to the CPU that gets the interrupt */
-    trc_emit(S, TRC_INTERRUPT, NULL, q->hw->dev, false, 0, "IRQL %d line raised on CPU %d",
-             q->hw->irql, c->id);
+    trc_event_t e = trc_ev(TRC_INTERRUPT, NULL, q->hw->dev);
+    e.target_cpu = c->id, e.irql_to = q->hw->irql;
+    trc_send(S, &e, "IRQL %d line raised on CPU %d", q->hw->irql, c->id);
     S->cur_cpu = saved;
   }
   cpu_poke(S, c);
@@ -61,10 +65,18 @@ void KiInterruptDispatch(sim_t *S, cpu_t *c, hw_irq_t *q) {
   list_remove(&q->link);
   mem_free(S, q, sizeof *q);
   cpu_push_frame(S, c, TRC_FRAME_ISR, hw->irql);
-  TRC(S, TRC_ISR, irp, hw->dev, false, 0, "ISR of %s", hw->dev ? hw->dev->SimName : "device");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_ISR, irp, hw->dev);
+    e.target_cpu = c->id, e.irql_to = hw->irql;
+    trc_send(S, &e, "ISR of %s", hw->dev ? hw->dev->SimName : "device");
+  }
   sched_step(S, COST_INTERRUPT);
   hw->isr(hw, hw->ctx, irp);
-  TRC(S, TRC_ISR_END, NULL, hw->dev, false, 0, "back to IRQL %d", c->frames[c->depth].prev_irql);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_ISR_END, NULL, hw->dev);
+    e.target_cpu = c->id, e.irql_from = hw->irql, e.irql_to = c->frames[c->depth].prev_irql;
+    trc_send(S, &e, "back to IRQL %d", c->frames[c->depth].prev_irql);
+  }
   cpu_pop_frame(S, c);
 }
 

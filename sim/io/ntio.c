@@ -202,7 +202,7 @@ NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Target, ULONG Options, 
   PFILE_OBJECT fo = mem_calloc(S, sizeof *fo);
   fo->DeviceObject = Target;
   fo->SimName = mem_strdup(S, Name ? Name : Target->SimName);
-  fo->SimId = ++S->next_obj_id;
+  fo->SimId = name_add(S, &S->object_names, fo->SimName);
   if (Options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT)) fo->Flags |= FO_SYNCHRONOUS_IO;
   if (Options & FILE_SYNCHRONOUS_IO_ALERT) fo->Flags |= FO_ALERTABLE_IO;
   KeInitializeEvent(&fo->Event, NotificationEvent, FALSE);

@@ -43,9 +43,14 @@ BOOLEAN KeInsertQueueApc(PKAPC Apc, PVOID Arg1, PVOID Arg2, int32_t Boost) {
   Apc->Inserted = TRUE;
   apc_insert(t, Apc);
   bool special = apc_special(Apc);
-  trc_emit_id(S, TRC_APC_QUEUED, Apc->IrpId, 0, NULL, false, 0, "%s %s to thread %s",
-              special ? "special kernel APC" : Apc->ApcMode == KernelMode ? "normal kernel APC" : "user APC",
-              Apc->Name ? Apc->Name : "", t->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_APC_QUEUED, NULL, NULL);
+    e.irp = Apc->IrpId, e.target_thread = t->id, e.service = Apc->Name;
+    e.count = special ? 0 : Apc->ApcMode == KernelMode ? 1 : 2; /* special kernel, normal kernel, user */
+    trc_send(S, &e, "%s %s to thread %s",
+             special ? "special kernel APC" : Apc->ApcMode == KernelMode ? "normal kernel APC" : "user APC",
+             Apc->Name ? Apc->Name : "", t->name);
+  }
   if (Apc->ApcMode == KernelMode) {
     if (t->state == THR_RUNNING && t->cpu != S->cur_cpu) {
       cpu_poke(S, t->cpu);
@@ -80,9 +85,9 @@ static void apc_run(sim_t *S, cpu_t *c, PKTHREAD t, PKAPC a, bool user) {
   a->Inserted = FALSE;
   cpu_push_frame(S, c, TRC_FRAME_APC, APC_LEVEL);
   if (trc_on(S)) {
-    char what[96];
-    snprintf(what, sizeof what, "%s in thread %s", name, t->name);
-    trc_emit_id(S, TRC_APC_RUN, irp, 0, NULL, false, 0, "%s", what);
+    trc_event_t e = trc_ev(TRC_APC_RUN, NULL, NULL);
+    e.irp = irp, e.target_thread = t->id, e.service = name;
+    trc_send(S, &e, "%s in thread %s", name, t->name);
   }
   sched_step(S, COST_APC);
   kr(a, (PVOID *)&nr, &nctx, &a1, &a2);
@@ -90,14 +95,22 @@ static void apc_run(sim_t *S, cpu_t *c, PKTHREAD t, PKAPC a, bool user) {
     c->irql = PASSIVE_LEVEL; /* normal routines run at PASSIVE_LEVEL */
     if (user) {
       c->frames[c->depth].kind = TRC_FRAME_THREAD;
-      trc_emit_id(S, TRC_USER_CALLBACK, irp, 0, NULL, false, 0, "user-mode APC routine %s", name);
+      if (trc_on(S)) {
+        trc_event_t e = trc_ev(TRC_USER_CALLBACK, NULL, NULL);
+        e.irp = irp, e.target_thread = t->id, e.service = name;
+        trc_send(S, &e, "user-mode APC routine %s", name);
+      }
     } else {
       t->kernel_apc_in_progress = true;
     }
     nr(nctx, a1, a2);
     t->kernel_apc_in_progress = false;
   }
-  trc_emit_id(S, TRC_APC_END, irp, 0, NULL, false, 0, "%s", name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_APC_END, NULL, NULL);
+    e.irp = irp, e.target_thread = t->id, e.service = name;
+    trc_send(S, &e, "%s", name);
+  }
   cpu_pop_frame(S, c);
 }
 

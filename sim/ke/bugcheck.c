@@ -23,9 +23,13 @@ void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, UL
   va_end(ap);
   S->has_bugcheck = true;
   S->outcome = SIM_RUN_BUGCHECK;
-  TRC(S, TRC_BUGCHECK, NULL, NULL, false, 0, "0x%X %s (%lX, %lX, %lX, %lX): %s", code,
-      iosim_bugcheck_name(code), (unsigned long)p1, (unsigned long)p2, (unsigned long)p3,
-      (unsigned long)p4, b->reason);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_BUGCHECK, NULL, NULL);
+    e.bugcheck_code = code;
+    e.service = iosim_bugcheck_name(code);
+    trc_send(S, &e, "0x%X %s (%lX, %lX, %lX, %lX): %s", code, iosim_bugcheck_name(code), (unsigned long)p1,
+             (unsigned long)p2, (unsigned long)p3, (unsigned long)p4, b->reason);
+  }
   sched_stop(S);
 }
 

@@ -96,7 +96,11 @@ void KeRaiseIrql(KIRQL NewIrql, KIRQL *OldIrql) {
              "KeRaiseIrql to %d below the current IRQL %d", NewIrql, c->irql);
   *OldIrql = c->irql;
   c->irql = NewIrql;
-  TRC(S, TRC_IRQL_RAISE, NULL, NULL, false, 0, "%d -> %d", *OldIrql, NewIrql);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_IRQL_RAISE, NULL, NULL);
+    e.irql_from = *OldIrql, e.irql_to = NewIrql;
+    trc_send(S, &e, "%d -> %d", *OldIrql, NewIrql);
+  }
   sched_step(S, COST_IRQL);
 }
 
@@ -114,7 +118,11 @@ void KeLowerIrql(KIRQL NewIrql) {
              "KeLowerIrql to %d above the current IRQL %d", NewIrql, c->irql);
   KIRQL old = c->irql;
   c->irql = NewIrql;
-  TRC(S, TRC_IRQL_LOWER, NULL, NULL, false, 0, "%d -> %d", old, NewIrql);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_IRQL_LOWER, NULL, NULL);
+    e.irql_from = old, e.irql_to = NewIrql;
+    trc_send(S, &e, "%d -> %d", old, NewIrql);
+  }
   cpu_service(S, c); /* falling below DISPATCH/APC makes DPCs/APCs runnable */
   sched_step(S, COST_IRQL);
 }

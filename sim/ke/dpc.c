@@ -37,8 +37,11 @@ BOOLEAN KeInsertQueueDpc(PKDPC Dpc, PVOID Arg1, PVOID Arg2) {
   cpu_t *cur = S->cur_cpu;
   if (Dpc->QueuedOn >= 0) {
     /* Already queued: the new arguments are dropped. */
-    TRC(S, TRC_DPC_NOT_QUEUED, NULL, NULL, false, 0, "%s already queued on CPU %d",
-        Dpc->Name ? Dpc->Name : "DPC", Dpc->QueuedOn);
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_DPC_NOT_QUEUED, NULL, NULL);
+      e.target_cpu = Dpc->QueuedOn, e.service = Dpc->Name;
+      trc_send(S, &e, "%s already queued on CPU %d", Dpc->Name ? Dpc->Name : "DPC", Dpc->QueuedOn);
+    }
     sched_step(S, COST_STEP);
     return FALSE;
   }
@@ -54,10 +57,14 @@ BOOLEAN KeInsertQueueDpc(PKDPC Dpc, PVOID Arg1, PVOID Arg2) {
   bool request = !target->dpc_draining && !target->dpc_requested &&
                  dpc_requests_drain(cur, target, Dpc);
   if (request) target->dpc_requested = true;
-  TRC(S, TRC_DPC_QUEUED, Dpc->SimDevice ? Arg1 : NULL, Dpc->SimDevice, false, 0,
-      "%s on CPU %d (%s importance, depth %d)%s", Dpc->Name ? Dpc->Name : "DPC",
-      target->id, dpc_importance_name(Dpc->Importance), target->dpc_depth,
-      request ? ", DISPATCH interrupt requested" : "");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_DPC_QUEUED, Dpc->SimDevice ? Arg1 : NULL, Dpc->SimDevice);
+    e.target_cpu = target->id, e.service = Dpc->Name;
+    e.count = target->dpc_depth;
+    trc_send(S, &e, "%s on CPU %d (%s importance, depth %d)%s", Dpc->Name ? Dpc->Name : "DPC", target->id,
+             dpc_importance_name(Dpc->Importance), target->dpc_depth,
+             request ? ", DISPATCH interrupt requested" : "");
+  }
   /* An idle processor polls its DPC queue, so it is woken either way. */
   if (target != cur && (request || target->thread == NULL)) cpu_poke(S, target);
   sched_step(S, COST_STEP);
@@ -90,10 +97,18 @@ void KiRetireDpcList(sim_t *S, cpu_t *c) {
     PDEVICE_OBJECT dev = d->SimDevice;
     const char *name = d->Name ? d->Name : "DPC";
     d->QueuedOn = -1;
-    TRC(S, TRC_DPC_RUN, dev ? (PIRP)a1 : NULL, dev, false, 0, "%s", name);
+    if (trc_on(S)) {
+      trc_event_t ev = trc_ev(TRC_DPC_RUN, dev ? (PIRP)a1 : NULL, dev);
+      ev.target_cpu = c->id, ev.service = name;
+      trc_send(S, &ev, "%s", name);
+    }
     sched_step(S, COST_DPC);
     fn(d, ctx, a1, a2);
-    TRC(S, TRC_DPC_END, NULL, dev, false, 0, "%s", name);
+    if (trc_on(S)) {
+      trc_event_t ev = trc_ev(TRC_DPC_END, NULL, dev);
+      ev.target_cpu = c->id, ev.service = name;
+      trc_send(S, &ev, "%s", name);
+    }
     if (S->stopping) return;
   }
   cpu_pop_frame(S, c);

@@ -62,12 +62,20 @@ static void thr_switch_away(sim_t *S, PKTHREAD t) {
     n->cpu = c;
     n->state = THR_RUNNING;
     to = &n->ctx;
-    TRC(S, TRC_SWITCH, NULL, NULL, false, 0, "%s -> %s", t->name, n->name);
+    if (trc_on(S)) {
+      trc_event_t ev = trc_ev(TRC_SWITCH, NULL, NULL);
+      ev.target_thread = n->id;
+      trc_send(S, &ev, "%s -> %s", t->name, n->name);
+    }
   } else {
     c->thread = NULL;
     c->frames[0].kind = TRC_FRAME_IDLE;
     to = &c->idle_ctx;
-    TRC(S, TRC_SWITCH, NULL, NULL, false, 0, "%s -> idle", t->name);
+    if (trc_on(S)) {
+      trc_event_t ev = trc_ev(TRC_SWITCH, NULL, NULL);
+      ev.target_thread = 0; /* the idle loop */
+      trc_send(S, &ev, "%s -> idle", t->name);
+    }
   }
   c->ctx = to;
   S->cur_ctx = to;
@@ -80,7 +88,11 @@ void KiSwapThread(sim_t *S, PKTHREAD t) {
   /* Running again, on whichever CPU picked us up. */
   cpu_t *c = t->cpu;
   c->frames[0].kind = TRC_FRAME_THREAD;
-  TRC(S, TRC_SWITCH, NULL, NULL, false, 0, "-> %s", t->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SWITCH, NULL, NULL);
+    e.target_thread = t->id;
+    trc_send(S, &e, "-> %s", t->name);
+  }
   sched_step(S, COST_CONTEXT_SWITCH);
 }
 
@@ -88,11 +100,19 @@ static void thr_main(void *arg) {
   PKTHREAD t = arg;
   sim_t *S = t->S;
   t->cpu->frames[0].kind = TRC_FRAME_THREAD;
-  TRC(S, TRC_THREAD_START, NULL, NULL, false, 0, "%s", t->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_THREAD_START, NULL, NULL);
+    e.target_thread = t->id;
+    trc_send(S, &e, "%s", t->name);
+  }
   sched_step(S, COST_CONTEXT_SWITCH);
   t->start(t->arg);
   S->hooks.thread_exit_io(S, t); /* a thread does not go away before its IRPs */
-  TRC(S, TRC_THREAD_EXIT, NULL, NULL, false, 0, "%s", t->name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_THREAD_EXIT, NULL, NULL);
+    e.target_thread = t->id;
+    trc_send(S, &e, "%s", t->name);
+  }
   t->state = THR_TERMINATED;
   S->nthreads_live--;
   KiActivateWaiterQueue(S, t);
@@ -110,8 +130,12 @@ void KiUnwaitThread(sim_t *S, PKTHREAD t, NTSTATUS status) {
   t->wait_status = status;
   KiQueueThreadRuns(S, t);
   char sb[16];
-  TRC(S, TRC_WAKE, NULL, NULL, true, status, "thread %s woken (%s)", t->name,
-      iosim_status_name(status, sb));
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_WAKE, NULL, NULL);
+    e.target_thread = t->id;
+    trc_set_status(&e, status);
+    trc_send(S, &e, "thread %s woken (%s)", t->name, iosim_status_name(status, sb));
+  }
   KiReadyThread(S, t);
 }
 

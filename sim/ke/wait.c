@@ -62,7 +62,12 @@ int32_t KeSetEvent(PKEVENT Event, int32_t Increment, BOOLEAN Wait) {
   int32_t old = Event->Header.SignalState;
   Event->Header.SignalState = 1;
   char b[32];
-  TRC(S, TRC_EVENT_SET, NULL, NULL, false, 0, "%s", obj_label(S, &Event->Header, b));
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_EVENT_SET, NULL, NULL);
+    e.object = obj_id(S, &Event->Header);
+    e.count = old; /* the previous state */
+    trc_send(S, &e, "%s", obj_label(S, &Event->Header, b));
+  }
   obj_signal(S, &Event->Header);
   sched_step(S, COST_SET_EVENT);
   return old;
@@ -107,8 +112,14 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
   if (count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
   uint64_t deadline = wait_deadline(S, timeout);
   KIRQL wait_irql = c->irql;
-  TRC(S, TRC_WAIT, NULL, NULL, false, 0, "%s waits for %u object(s)%s%s", t->name, count,
-      type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_WAIT, NULL, NULL);
+    e.target_thread = t->id;
+    e.count = (int)count;
+    e.object = count ? obj_id(S, objs[0]) : 0;
+    trc_send(S, &e, "%s waits for %u object(s)%s%s", t->name, count,
+             type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
+  }
   sched_step(S, COST_WAIT);
   for (;;) {
     c = t->cpu;
@@ -117,8 +128,15 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
     if (i >= 0) {
       if (type == WaitAny) obj_consume(objs[i]);
       else for (ULONG k = 0; k < count; k++) obj_consume(objs[k]);
-      TRC(S, TRC_WAIT_DONE, NULL, NULL, true, STATUS_WAIT_0 + i, "%s: object %d is signalled",
-          t->name, i);
+      if (trc_on(S)) {
+        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+        e.target_thread = t->id;
+        e.wait_index = i;
+        e.count = 0; /* did not block */
+        e.object = obj_id(S, objs[i]);
+        trc_set_status(&e, STATUS_WAIT_0 + i);
+        trc_send(S, &e, "%s: object %d is signalled", t->name, i);
+      }
       return STATUS_WAIT_0 + i;
     }
     NTSTATUS early = 0;
@@ -132,7 +150,13 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
       early = STATUS_TIMEOUT; /* (4) */
     }
     if (early) {
-      TRC(S, TRC_WAIT_DONE, NULL, NULL, true, early, "%s: returns without blocking", t->name);
+      if (trc_on(S)) {
+        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+        e.target_thread = t->id;
+        e.count = 0; /* did not block */
+        trc_set_status(&e, early);
+        trc_send(S, &e, "%s: returns without blocking", t->name);
+      }
       return early;
     }
     t->wait_count = (int)count;                     /* (5) block */
@@ -152,7 +176,17 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
     KiSwapThread(S, t);
     NTSTATUS st = t->wait_status;
     if (st != STATUS_KERNEL_APC) {
-      TRC(S, TRC_WAIT_DONE, NULL, NULL, true, st, "%s", t->name);
+      if (trc_on(S)) {
+        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+        e.target_thread = t->id;
+        e.count = 1; /* blocked */
+        if (st >= STATUS_WAIT_0 && st < STATUS_WAIT_0 + (NTSTATUS)count) {
+          e.wait_index = (int)(st - STATUS_WAIT_0);
+          e.object = obj_id(S, objs[e.wait_index]);
+        }
+        trc_set_status(&e, st);
+        trc_send(S, &e, "%s", t->name);
+      }
       return st;
     }
     /* Woken only to run a kernel APC: run it and wait again, silently. */

@@ -3,11 +3,13 @@
  * trace recorded in memory, the final facts of each IRP, the threads and the
  * bugcheck.  Each result says which trace facts decided it.
  */
+#include "expect_facts.h"
 #include "run_int.h"
 
+/* A step kept for the expectations, its borrowed strings copied. */
 typedef struct ev_rec {
   trc_event_t ev;
-  char *detail;
+  char *detail, *text, *service;
 } ev_rec_t;
 
 struct ev_log {
@@ -23,7 +25,11 @@ ev_log_t *evlog_new(void) {
 
 void evlog_free(ev_log_t *l) {
   if (!l) return;
-  for (size_t i = 0; i < l->n; i++) free(l->v[i].detail);
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->v[i].detail);
+    free(l->v[i].text);
+    free(l->v[i].service);
+  }
   free(l->v);
   free(l);
 }
@@ -38,8 +44,12 @@ static void evlog_event(void *ud, const trc_event_t *ev) {
   ev_rec_t *r = &l->v[l->n++];
   r->ev = *ev;
   r->detail = strdup(ev->detail);
-  if (!r->detail) abort();
+  r->text = ev->text ? strdup(ev->text) : NULL;
+  r->service = ev->service ? strdup(ev->service) : NULL;
+  if (!r->detail || (ev->text && !r->text) || (ev->service && !r->service)) abort();
   r->ev.detail = r->detail;
+  r->ev.text = r->text;
+  r->ev.service = r->service;
 }
 
 trc_sink_t evlog_sink(ev_log_t *l) { return (trc_sink_t){.event = evlog_event, .ud = l}; }
@@ -71,30 +81,26 @@ static uint32_t thread_by_name(sim_t *S, const char *name) {
   return 0;
 }
 
-/* Whether `text` contains `prefix` immediately followed by the whole word `name`. */
-static bool word_in(const char *text, const char *prefix, const char *name) {
-  size_t pl = strlen(prefix), nl = strlen(name);
-  for (const char *p = text; (p = strstr(p, prefix)); p++) {
-    const char *w = p + pl;
-    if ((p == text || p[-1] == ' ') && !strncmp(w, name, nl) &&
-        (w[nl] == 0 || w[nl] == ' ' || w[nl] == ',' || w[nl] == ':' || w[nl] == ')'))
-      return true;
-  }
-  return false;
-}
-
 static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
-  if (a[0] == '"') return strstr(ev->detail, a + 1) != NULL;
+  /* A quoted text: the scenario's own words (a note's, an operation's). */
+  if (a[0] == '"') return ev->text && strstr(ev->text, a + 1) != NULL;
+  const char *eq = strchr(a, '=');
+  if (eq) {
+    char field[32];
+    size_t n = (size_t)(eq - a) < sizeof field - 1 ? (size_t)(eq - a) : sizeof field - 1;
+    memcpy(field, a, n);
+    field[n] = 0;
+    return ex_fact_matches(c->S, field, eq + 1, ev);
+  }
   uint32_t id;
   if ((id = device_by_name(c->S, a))) return ev->device == id;
   if (!strcmp(a, "none")) return ev->thread == 0;
   if ((id = thread_by_name(c->S, a))) return ev->thread == id;
   if ((id = irp_by_name(c->S, a))) return ev->irp == id;
-  /* An event or a file: rows that name it - event-set / event-clear rows
-     carry just the name; system calls and fast I/O say "... on NAME ...";
-     port rows say "port NAME" or "from NAME". */
-  if (!strcmp(ev->detail, a)) return true;
-  return word_in(ev->detail, "on ", a) || word_in(ev->detail, "port ", a) || word_in(ev->detail, "from ", a);
+  /* An event, a file or a port: the step names it in a typed field. */
+  return (ev->object && !strcmp(sim_object_name(c->S, ev->object), a)) ||
+         (ev->file && !strcmp(sim_file_name(c->S, ev->file), a)) ||
+         (ev->port && !strcmp(sim_port_name(c->S, ev->port), a));
 }
 
 static bool pattern_matches(chk_t *c, const pattern_t *p, const trc_event_t *ev) {

@@ -2,6 +2,7 @@
  * expect_parse.c - the `expect` lines: predictions about a run, parsed into
  * what expect.c checks against the trace.
  */
+#include "expect_facts.h"
 #include "scn_int.h"
 
 #define TKP(L, k) (&(L)->v[(k) < (L)->n ? (k) : (L)->n])
@@ -27,8 +28,9 @@ static const char *kind_alias(const char *w) {
   return w;
 }
 
-/* KIND(arg, arg...) where an arg is a name, a "detail text" or the
-   occurrence number. */
+/* KIND(arg, arg...) where an arg is a name, a "text" (a note's or an
+   operation's own words), a typed fact `field == value`, or the occurrence
+   number.  A fact is stored as "field=value" (names never hold '='). */
 static void parse_pattern(ep_t *x, pattern_t *pt) {
   int start = x->k;
   if (cur(x)->t != T_WORD) EP_ERR(x, "expected an event pattern such as dpc(disk0) or completion(fs0, r1)");
@@ -52,6 +54,17 @@ static void parse_pattern(ep_t *x, pattern_t *pt) {
         pt->args[pt->nargs++] = q;
       } else if (t->t == T_NUM) {
         pt->nth = (int)t->n;
+      } else if (t->t == T_WORD && TKP(x->L, x->k + 1)->t == T_OP && !strcmp(TKP(x->L, x->k + 1)->s, "==")) {
+        if (!ex_fact_known(t->s))
+          EP_ERR(x, "unknown fact '%s' in the event pattern (%s)", t->s, EX_FACT_NAMES);
+        tok_t *val = TKP(x->L, x->k + 2);
+        if (val->t != T_WORD && val->t != T_NUM && val->t != T_STR)
+          EP_ERR(x, "expected a value after '%s =='", t->s);
+        size_t n = strlen(t->s) + strlen(val->s) + 2;
+        char *q = ar_alloc(&x->p->sc->ar, n);
+        snprintf(q, n, "%s=%s", t->s, val->s);
+        pt->args[pt->nargs++] = q;
+        x->k += 2;
       } else if (t->t == T_WORD) {
         pt->args[pt->nargs++] = t->s;
       } else {

@@ -1068,7 +1068,7 @@ static void check_scenario(parser_t *p) {
     for (int i = 0; i < e->npats; i++)
       for (int k = 0; k < e->pats[i].nargs; k++) {
         const char *a = e->pats[i].args[k];
-        if (a[0] == '"' || (a[0] >= '0' && a[0] <= '9') || !strcmp(a, "none")) continue;
+        if (a[0] == '"' || (a[0] >= '0' && a[0] <= '9') || !strcmp(a, "none") || strchr(a, '=')) continue;
         if (!find_device(sc, a) && !names_has(&irps, a) && !has_thread(sc, a) && !has_event(sc, a) &&
             !names_has(&files, a) && !has_port(sc, a))
           perr(p, e->at.file, e->at.line, e->at.col, "'%s' in %s is not a device, a request, a thread, an event, a file or a port", a, e->pats[i].text);

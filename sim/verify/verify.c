@@ -265,17 +265,6 @@ static void touch(vrf_t *v, const trc_event_t *ev, const char *what) {
            (unsigned long long)st->done_seq);
 }
 
-/* TRC_OP rows of scripted drivers: only those that read or write the IRP. */
-static bool op_touches(const char *detail) {
-  static const char *const p[] = {"set-status", "queue ", "if pending-returned", "if status", "if cancel",
-                                  "if not pending-returned", "if not status", "if not cancel"};
-  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-    if (!strncmp(detail, p[i], strlen(p[i]))) return true;
-  /* A step the interpreter refused because the IRP is gone or finished
-     was an attempt to touch it all the same. */
-  return strstr(detail, "no longer exists (freed)") || strstr(detail, "has no current stack location");
-}
-
 static void on_return(vrf_t *v, const trc_event_t *ev) {
   act_t a;
   if (!pop(v, ev, ACT_DISPATCH, true, &a)) return;
@@ -400,7 +389,7 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   case TRC_SET_CANCEL: touch(v, ev, "set the cancel routine of"); break;
   case TRC_HW_START: touch(v, ev, "started the hardware on"); break;
   case TRC_OP:
-    if (ev->irp && op_touches(ev->detail)) touch(v, ev, "used");
+    if (ev->irp && ev->touches_irp) touch(v, ev, "used");
     break;
   case TRC_COMPLETE:
     touch(v, ev, "completed");
@@ -409,7 +398,7 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
     break;
   case TRC_COMPLETION_CALL:
     a = push(v, ev, ACT_COMPLETION);
-    a->pending_returned = strstr(ev->detail, "PendingReturned=1") != NULL;
+    a->pending_returned = ev->pending_returned == 1;
     break;
   case TRC_COMPLETION_RETURN: on_completion_return(v, ev); break;
   case TRC_WALK_STOPPED:
@@ -442,9 +431,11 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   }
   case TRC_BUGCHECK: on_bugcheck(v, ev); break;
   case TRC_RUN_END: {
-    size_t n = strcspn(ev->detail, " ");
+    /* The outcome's first word: "ok", "stalled", "limit"... */
+    const char *name = ev->outcome == TRC_OUTCOME_NONE ? "?" : sim_outcome_name((sim_outcome_t)ev->outcome);
+    size_t n = strcspn(name, " ");
     if (n >= sizeof v->outcome) n = sizeof v->outcome - 1;
-    memcpy(v->outcome, ev->detail, n);
+    memcpy(v->outcome, name, n);
     v->outcome[n] = '\0';
     break;
   }
