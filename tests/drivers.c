@@ -33,6 +33,8 @@ static void tlog_event(void *ud, const trc_event_t *ev) {
   e->kind = ev->kind;
   e->has_status = ev->has_status;
   e->status = ev->status;
+  e->pending_returned = ev->pending_returned;
+  e->count = ev->count;
   /* The detail is borrowed for the duration of the call only. */
   snprintf(e->detail, sizeof e->detail, "%s", ev->detail);
 }

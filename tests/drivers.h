@@ -26,6 +26,7 @@ typedef struct tev {
   trc_kind_t kind;
   int has_status;
   int32_t status;
+  int pending_returned, count; /* typed facts the tests read */
   char detail[256];
 } tev_t;
 

@@ -314,12 +314,14 @@ START_TEST(master_completes_after_last_child) {
   scn_result_t r;
   run_lesson("../scenarios/lessons/14-associated-irps.iosim", &log, &st, &r);
   ck_assert_int_eq(r.expect_failed, 0);
-  int last_child = tlog_find_x(&log, TRC_NOTE, 0, "has 0 left", 0);
+  int last_child = -1;
+  for (size_t i = 0; i < log.n && last_child < 0; i++)
+    if (log.v[i].kind == TRC_ASSOCIATED_DONE && log.v[i].count == 0) last_child = (int)i;
   ck_assert_int_ge(last_child, 0);
   uint32_t master = 0;
   int first_master_done = -1;
   for (size_t i = 0; i < log.n; i++)
-    if (log.v[i].kind == TRC_WALK_DONE && strstr(log.v[i].detail, "PendingReturned=1") && log.v[i].irp &&
+    if (log.v[i].kind == TRC_WALK_DONE && log.v[i].pending_returned == 1 && log.v[i].irp &&
         tlog_count_x(&log, TRC_APC_RUN, log.v[i].irp, NULL) == 1) {
       master = log.v[i].irp;
       first_master_done = (int)i;
