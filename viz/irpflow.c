@@ -20,6 +20,11 @@
 #define MAX_FLOWS 8
 #define MAX_CHAIN 32
 
+/* IO_STACK_LOCATION Control bits (wdm.h; viz/ reads only the database). */
+#define SL_INVOKE_ON_CANCEL 0x20u
+#define SL_INVOKE_ON_SUCCESS 0x40u
+#define SL_INVOKE_ON_ERROR 0x80u
+
 #define FONT "Helvetica,Arial,sans-serif"
 #define C_CALL "#222222"
 #define C_RETURN "#8C8C8C"
@@ -249,8 +254,7 @@ static void routine_step(fctx_t *c, int f, const vz_ev_t *e) {
   vz_printf(t, "<font color=\"%s\"><b>", C_UP);
   vz_put_html(t, e->device ? dev_name(c, e->device) : "the sender");
   vz_puts(t, "'s completion routine</b></font>");
-  const char *pr = e->detail ? strstr(e->detail, "PendingReturned=") : NULL;
-  if (pr) vz_printf(t, " (%.17s)", pr);
+  if (e->pending_returned >= 0) vz_printf(t, " (PendingReturned=%d)", e->pending_returned);
   vz_puts(t, "<br/>");
   put_ctx(c, t, e);
 }
@@ -295,9 +299,9 @@ static void done_step(fctx_t *c, int f, const vz_ev_t *e) {
   vz_str_t *t = etext(c, a);
   if (!t) return;
   if (t->len) vz_puts(t, "<br/>");
-  const char *pr = e->detail ? strstr(e->detail, "PendingReturned=") : NULL;
-  vz_printf(t, "<font color=\"%s\"><b>walk done</b></font>%s%.17s%s", C_UP, pr ? " (" : "", pr ? pr : "", pr ? ")" : "");
-  if (e->detail && strstr(e->detail, "inline")) vz_puts(t, ": finished inline by the system service");
+  vz_printf(t, "<font color=\"%s\"><b>walk done</b></font>", C_UP);
+  if (e->pending_returned >= 0) vz_printf(t, " (PendingReturned=%d)", e->pending_returned);
+  if (e->stage2 == VZ_S2_INLINE) vz_puts(t, ": finished inline by the system service");
 }
 
 /* Stage 2 (IopCompleteRequest in the issuing thread) and its APC. */
@@ -311,10 +315,10 @@ static void stage2_step(fctx_t *c, int f, const vz_ev_t *e) {
   } else if (!strcmp(e->kind, "stage2")) {
     vz_puts(t, "<br/><b>stage 2</b> ");
     put_ctx(c, t, e);
-  } else if (e->detail) {
-    const char *iosb = strstr(e->detail, "= ");
-    vz_puts(t, "<br/>IoStatus ");
-    vz_put_html(t, iosb ? iosb : e->detail);
+  } else {
+    /* iosb-written: what the requester's I/O status block now holds. */
+    vz_printf(t, "<br/>IoStatus = %s", e->status[0] ? e->status : "?");
+    if (e->has_info) vz_printf(t, ", Information %lld", (long long)e->info);
   }
 }
 
@@ -328,15 +332,31 @@ static void mark_step(fctx_t *c, int f, const vz_ev_t *e, int n, const char *how
   (void)f;
 }
 
-static void did_step(fctx_t *c, int n, const char *what, const char *detail) {
+static void did_step(fctx_t *c, int n, const char *what, const char *more) {
   if (n < 0) return;
   vz_str_t *t = &c->node[n].did;
   if (t->len) vz_puts(t, "<br/>");
   vz_puts(t, what);
-  if (detail) {
+  if (more) {
     vz_puts(t, " ");
-    vz_put_html(t, detail);
+    vz_put_html(t, more);
   }
+}
+
+/* "invoke on success, error, cancel" from a location's Control bits. */
+static const char *invoke_text(int control, char *buf, size_t n) {
+  if (control < 0) return NULL;
+  const unsigned on[] = {SL_INVOKE_ON_SUCCESS, SL_INVOKE_ON_ERROR, SL_INVOKE_ON_CANCEL};
+  const char *name[] = {"success", "error", "cancel"};
+  size_t len = (size_t)snprintf(buf, n, "(invoke on");
+  bool any = false;
+  for (int i = 0; i < 3; i++)
+    if ((unsigned)control & on[i]) {
+      len += (size_t)snprintf(buf + len, n - len, "%s %s", any ? "," : "", name[i]);
+      any = true;
+    }
+  snprintf(buf + len, n - len, "%s)", any ? "" : " nothing");
+  return buf;
 }
 
 /* The node of the device that holds location `loc` after a skip: the lowest one. */
@@ -394,8 +414,8 @@ static void hw_step(fctx_t *c, int f, const vz_ev_t *e) {
     int a = new_edge(c, e, d, h, E_HW, f);
     vz_str_t *t = etext(c, a);
     if (!t) return;
-    vz_puts(t, "starts the device: ");
-    vz_put_html(t, e->detail ? e->detail : "");
+    vz_puts(t, "starts the device");
+    if (e->offset >= 0) vz_printf(t, " at offset %lld", (long long)e->offset);
     vz_puts(t, "<br/>");
     put_ctx(c, t, e);
   } else if (!strcmp(e->kind, "isr")) {
@@ -434,16 +454,17 @@ static void irp_step(fctx_t *c, int f, const vz_ev_t *e) {
   } else if (!strcmp(k, "dispatch-return")) return_step(c, f, e);
   else if (!strcmp(k, "copy-stack")) did_step(c, step_node(c, f, e->device), "copies its location to the next", NULL);
   else if (!strcmp(k, "skip-stack")) did_step(c, step_node(c, f, e->device), "skips its location", NULL);
-  else if (!strcmp(k, "set-completion"))
-    did_step(c, step_node(c, f, e->device), "sets a completion routine", e->detail);
+  else if (!strcmp(k, "set-completion")) {
+    char ib[64];
+    did_step(c, step_node(c, f, e->device), "sets a completion routine", invoke_text(e->control, ib, sizeof ib));
+  }
   else if (!strcmp(k, "mark-pending")) {
     int d = e->device ? dev_node(c, f, e->device, -1) : fl->issuer;
     bool in_routine = fl->walking && fl->routine_node == d;
     mark_step(c, f, e, d, in_routine ? "IoMarkIrpPending in its completion routine" : "IoMarkIrpPending in dispatch");
   } else if (!strcmp(k, "pending-propagated")) {
-    /* "no routine in location 1: pending mark copied up to location 2" */
-    const char *to = e->detail ? strstr(e->detail, "up to location ") : NULL;
-    int loc = to ? atoi(to + 15) : e->loc;
+    /* No routine below: the I/O manager copied the mark up to loc_to. */
+    int loc = e->loc_to > 0 ? e->loc_to : e->loc;
     mark_step(c, f, e, loc_node(c, f, loc), "copied up by the I/O manager (no routine below)");
   } else if (!strcmp(k, "hw-start") || !strcmp(k, "isr") || !strcmp(k, "dpc-queued") || !strcmp(k, "dpc"))
     hw_step(c, f, e);
@@ -501,9 +522,9 @@ static void thread_text(fctx_t *c, int n, const vz_irp_t *p) {
   }
   for (size_t i = 0; i < m->nev; i++)
     if (m->ev[i].irp == p->id && !strcmp(m->ev[i].kind, "syscall-return")) ret = &m->ev[i];
-  if (sys && sys->detail) {
+  if (sys) {
     vz_puts(t, "<br/>");
-    vz_put_html(t, sys->detail);
+    vz_put_html(t, sys->service ? sys->service : "a system call");
   }
   if (!ret) vz_printf(t, "<br/><font color=\"%s\"><b>the system call never returned</b></font>", C_STOP);
   if (ret) {
@@ -821,7 +842,7 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, cha
     vz_close(&m);
     return rc;
   }
-  rc = vz_load_events(&m, true, err, errlen);
+  rc = vz_load_events(&m, false, err, errlen);
   fctx_t c = {.m = &m};
   if (rc == VIZ_OK) build(&c, irp);
   if (rc == VIZ_OK && c.oom) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");

@@ -93,7 +93,7 @@ static void threads_json(vz_str_t *b, const vz_model_t *m) {
       } else if ((!strcmp(e->kind, "syscall") || !strcmp(e->kind, "syscall-return")) && e->frame != VZ_F_NONE) {
         vz_puts(b, ",\n{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"syscall\",\"name\":\"");
         if (e->kind[7] == '-') vz_printf(b, "returns %s", e->status);
-        else vz_put_json(b, e->detail ? e->detail : "system call");
+        else vz_put_json(b, e->service ? e->service : e->kind);
         vz_printf(b, "\",\"pid\":%d,\"tid\":%u,\"ts\":", PID_THREADS, id);
         put_us(b, e->t_ns);
         vz_puts(b, "}");
@@ -145,7 +145,7 @@ int viz_export_perfetto(const char *db, int64_t run, const char *out_path, char 
   vz_model_t m;
   rc = vz_open(&m, db, run, err, errlen);
   if (rc != VIZ_OK) return rc;
-  rc = vz_load_events(&m, true, err, errlen);
+  rc = vz_load_events(&m, false, err, errlen);
   vz_block_t *blk = NULL;
   size_t nb = 0, *evb = NULL;
   if (rc == VIZ_OK && vz_frames(&m, &blk, &nb, &evb) != VIZ_OK)

@@ -41,6 +41,9 @@ void vz_str_free(vz_str_t *b);
 /* What a CPU was executing at a step; the database's `frame` column. */
 typedef enum { VZ_F_NONE = -1, VZ_F_IDLE, VZ_F_THREAD, VZ_F_APC, VZ_F_DPC, VZ_F_ISR, VZ_F_COUNT } vz_frame_t;
 
+/* How stage 2 reached the requester (the `stage2` column). */
+typedef enum { VZ_S2_NONE, VZ_S2_INLINE, VZ_S2_APC } vz_stage2_t;
+
 /* One `event` row.  Strings are owned by the model. */
 typedef struct vz_ev {
   int64_t seq, t_ns;
@@ -51,7 +54,19 @@ typedef struct vz_ev {
   int loc;          /* stack_location, 0 = none */
   char kind[28];
   char status[40];  /* "" = no status */
-  char *detail;     /* NULL unless the events were loaded with details */
+  /* Typed facts (docs/trace-schema.md); -1 where the column is NULL. */
+  int major;
+  int loc_from, loc_to;  /* 0 = none */
+  int control;           /* SL_* bits */
+  int pending_returned;
+  bool has_info;
+  int64_t info;          /* IoStatus.Information when has_info */
+  vz_stage2_t stage2;
+  int64_t offset;        /* byte offset of a transfer */
+  char *service;         /* the system service or DDI ("NtReadFile"), NULL if none */
+  /* Prose for people, NULL unless the events were loaded with details.
+     Nothing in viz/ decides anything from it, nor draws it. */
+  char *detail;
 } vz_ev_t;
 
 typedef struct vz_device {

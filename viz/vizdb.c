@@ -176,15 +176,26 @@ static void copy_text(char *dst, size_t n, const unsigned char *s) {
   snprintf(dst, n, "%s", s ? (const char *)s : "");
 }
 
+static char *opt_dup(sqlite3_stmt *st, int i, bool *oom) {
+  const unsigned char *s = sqlite3_column_text(st, i);
+  if (!s) return NULL;
+  char *d = strdup((const char *)s);
+  if (!d) *oom = true;
+  return d;
+}
+
 int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
   sqlite3_stmt *st = prep(m, "SELECT seq, t_ns, cpu, irql, frame, coalesce(thread, 0), coalesce(irp, 0),"
-                             " coalesce(device, 0), coalesce(stack_location, 0), kind, status, detail"
+                             " coalesce(device, 0), coalesce(stack_location, 0), kind, status, major,"
+                             " coalesce(loc_from, 0), coalesce(loc_to, 0), control, pending_returned,"
+                             " information, stage2, byte_offset, service, detail"
                              " FROM event WHERE run_id = ?1 ORDER BY seq",
                           err, errlen);
   if (!st) return VIZ_EIO;
   size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int rc = SQLITE_DONE;
+  bool oom = false;
+  while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     vz_ev_t *e = grow((void **)&m->ev, &m->nev, &cap, sizeof *e);
     if (!e) break;
     e->seq = sqlite3_column_int64(st, 0);
@@ -198,11 +209,23 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
     e->loc = sqlite3_column_int(st, 8);
     copy_text(e->kind, sizeof e->kind, sqlite3_column_text(st, 9));
     copy_text(e->status, sizeof e->status, sqlite3_column_text(st, 10));
+    e->major = (int)opt_i64(st, 11);
+    e->loc_from = sqlite3_column_int(st, 12);
+    e->loc_to = sqlite3_column_int(st, 13);
+    e->control = (int)opt_i64(st, 14);
+    e->pending_returned = (int)opt_i64(st, 15);
+    e->has_info = sqlite3_column_type(st, 16) != SQLITE_NULL;
+    e->info = sqlite3_column_int64(st, 16);
+    const unsigned char *s2 = sqlite3_column_text(st, 17);
+    e->stage2 = !s2 ? VZ_S2_NONE : !strcmp((const char *)s2, "apc") ? VZ_S2_APC : VZ_S2_INLINE;
+    e->offset = opt_i64(st, 18);
+    e->service = opt_dup(st, 19, &oom);
     if (details) {
-      e->detail = dup_col(st, 11);
-      if (!e->detail) break;
+      e->detail = dup_col(st, 20);
+      if (!e->detail) oom = true;
     }
   }
+  if (oom) rc = SQLITE_ROW;
   sqlite3_finalize(st);
   if (rc == SQLITE_ROW) return vz_fail(err, errlen, VIZ_ENOMEM, m->path, "out of memory reading the events");
   if (rc != SQLITE_DONE) return db_fail(m, err, errlen, "the events");
@@ -215,7 +238,7 @@ void vz_close(vz_model_t *m) {
   for (size_t i = 0; i < m->ndev; i++) free(m->dev[i].name), free(m->dev[i].driver);
   for (size_t i = 0; i < m->nthr; i++) free(m->thr[i].name), free(m->thr[i].state);
   for (size_t i = 0; i < m->nirp; i++) free(m->irp[i].tag), free(m->irp[i].major), free(m->irp[i].final_status);
-  for (size_t i = 0; i < m->nev; i++) free(m->ev[i].detail);
+  for (size_t i = 0; i < m->nev; i++) free(m->ev[i].detail), free(m->ev[i].service);
   free(m->dev);
   free(m->thr);
   free(m->irp);

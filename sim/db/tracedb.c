@@ -143,47 +143,145 @@ void tracedb_close(tracedb_t *db) {
   free(db);
 }
 
-/* ---- the sink ---- */
+/* ---- the sink ----
+ * The hot path: one row per step.  Bindings survive sqlite3_reset, and most
+ * of a step's 41 parameters are NULL or the same as the step before, so a
+ * parameter is only bound when its value changes (db->ev_bound, ev_val). */
+
+/* An integer parameter, or NULL when !has. */
+static inline int ev_int(tracedb_t *db, sqlite3_stmt *st, int i, bool has, int64_t v) {
+  uint64_t bit = 1ull << (i - 1);
+  if (!has) {
+    if (!(db->ev_bound & bit)) return SQLITE_OK;
+    db->ev_bound &= ~bit;
+    return sqlite3_bind_null(st, i);
+  }
+  if ((db->ev_bound & bit) && db->ev_val[i] == v) return SQLITE_OK;
+  db->ev_bound |= bit;
+  db->ev_val[i] = v;
+  return sqlite3_bind_int64(st, i, v);
+}
+
+/* A name that lives as long as the program (kind, frame, status names):
+   bound without a copy, and not again while the pointer is the same. */
+static inline int ev_name(tracedb_t *db, sqlite3_stmt *st, int i, const char *s) {
+  uint64_t bit = 1ull << (i - 1);
+  if (!s) return ev_int(db, st, i, false, 0);
+  if ((db->ev_bound & bit) && db->ev_val[i] == (int64_t)(intptr_t)s) return SQLITE_OK;
+  db->ev_bound |= bit;
+  db->ev_val[i] = (int64_t)(intptr_t)s;
+  return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* A text borrowed for this step only (detail, service, text): bound every
+   time, without a copy - the row is written before the sink returns. */
+static inline int ev_text(tracedb_t *db, sqlite3_stmt *st, int i, const char *s) {
+  if (!s) return ev_int(db, st, i, false, 0);
+  db->ev_bound |= 1ull << (i - 1);
+  db->ev_val[i] = 0; /* never a name's pointer: the next name is bound */
+  return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static const char *stage2_name(trc_stage2_t s) {
+  return s == TRC_STAGE2_INLINE ? "inline" : s == TRC_STAGE2_APC ? "apc" : NULL;
+}
+
+static const char *outcome_name(trc_outcome_t o) {
+  return o == TRC_OUTCOME_NONE ? NULL : sim_outcome_name((sim_outcome_t)o);
+}
+
+/* A run with many rows writes faster without the event indexes: they are
+   dropped (inside the run's transaction, so a killed writer leaves them
+   as they were) and built again before the run commits. */
+static int drop_indexes(tracedb_t *db) {
+  if (sqlite3_exec(db->db, TDB_EVENT_DROP_SQL, NULL, NULL, NULL) != SQLITE_OK)
+    return tdb_fail(db, "dropping the event indexes");
+  db->indexes_dropped = true;
+  return SIM_OK;
+}
+
+static int build_indexes(tracedb_t *db) {
+  if (!db->indexes_dropped) return SIM_OK;
+  if (sqlite3_exec(db->db, TDB_EVENT_INDEX_SQL TDB_EVENT_STAT_SQL, NULL, NULL, NULL) != SQLITE_OK)
+    return tdb_fail(db, "building the event indexes");
+  db->indexes_dropped = false;
+  return SIM_OK;
+}
 
 static int write_event(tracedb_t *db, const trc_event_t *ev) {
-  sqlite3_stmt *st = tdb_stmt(db, ST_EVENT);
-  if (!st) return SIM_EIO;
+  sqlite3_stmt *st = db->st[ST_EVENT];
+  if (!st) {
+    if (!(st = tdb_stmt(db, ST_EVENT))) return SIM_EIO;
+    db->ev_bound = 0;
+  }
+  if (db->nevents == db->drop_at && !db->indexes_dropped && drop_indexes(db) != SIM_OK) return SIM_EIO;
   bool cpu = ev->cpu >= 0;
   char sb[16];
-  int rc = sqlite3_bind_int64(st, 1, db->run);
-  rc |= sqlite3_bind_int64(st, 2, (int64_t)ev->seq);
-  rc |= sqlite3_bind_int64(st, 3, (int64_t)ev->t_ns);
-  rc |= tdb_bind_opt(st, 4, cpu, ev->cpu);
-  rc |= tdb_bind_opt(st, 5, cpu, ev->irql);
-  /* Names are static strings: bound without a copy (this is the hot path). */
-  rc |= cpu ? sqlite3_bind_text(st, 6, trc_frame_name(ev->frame), -1, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
-  rc |= tdb_bind_opt(st, 7, ev->thread != 0, ev->thread);
-  rc |= tdb_bind_opt(st, 8, ev->irp != 0, ev->irp);
-  rc |= tdb_bind_opt(st, 9, ev->device != 0, ev->device);
-  rc |= tdb_bind_opt(st, 10, ev->stack_location != 0, ev->stack_location);
-  rc |= sqlite3_bind_text(st, 11, trc_kind_name(ev->kind), -1, SQLITE_STATIC);
   const char *stn = ev->has_status ? iosim_status_name(ev->status, sb) : NULL;
-  rc |= !stn ? sqlite3_bind_null(st, 12) : sqlite3_bind_text(st, 12, stn, -1, stn == sb ? SQLITE_TRANSIENT : SQLITE_STATIC);
-  rc |= sqlite3_bind_text(st, 13, ev->detail, -1, SQLITE_STATIC);
+  int rc = ev_int(db, st, 1, true, db->run);
+  rc |= ev_int(db, st, 2, true, (int64_t)ev->seq);
+  rc |= ev_int(db, st, 3, true, (int64_t)ev->t_ns);
+  rc |= ev_int(db, st, 4, cpu, ev->cpu);
+  rc |= ev_int(db, st, 5, cpu, ev->irql);
+  rc |= ev_name(db, st, 6, cpu ? trc_frame_name(ev->frame) : NULL);
+  rc |= ev_int(db, st, 7, ev->thread != 0, ev->thread);
+  rc |= ev_int(db, st, 8, ev->irp != 0, ev->irp);
+  rc |= ev_int(db, st, 9, ev->device != 0, ev->device);
+  rc |= ev_int(db, st, 10, ev->stack_location != 0, ev->stack_location);
+  rc |= ev_name(db, st, 11, trc_kind_name(ev->kind));
+  if (stn == sb) {
+    rc |= sqlite3_bind_text(st, 12, sb, -1, SQLITE_TRANSIENT);
+    db->ev_bound |= 1ull << 11;
+    db->ev_val[12] = 0;
+  } else {
+    rc |= ev_name(db, st, 12, stn);
+  }
+  rc |= ev_int(db, st, 13, ev->major >= 0, ev->major);
+  rc |= ev_int(db, st, 14, ev->minor >= 0, ev->minor);
+  rc |= ev_int(db, st, 15, ev->loc_from != 0, ev->loc_from);
+  rc |= ev_int(db, st, 16, ev->loc_to != 0, ev->loc_to);
+  rc |= ev_int(db, st, 17, ev->control >= 0, ev->control);
+  rc |= ev_int(db, st, 18, ev->pending_returned >= 0, ev->pending_returned);
+  rc |= ev_int(db, st, 19, ev->has_info != 0, (int64_t)ev->info);
+  rc |= ev_int(db, st, 20, ev->stack_size != 0, ev->stack_size);
+  rc |= ev_int(db, st, 21, ev->routine_device != 0, ev->routine_device);
+  rc |= ev_name(db, st, 22, stage2_name(ev->stage2));
+  rc |= ev_int(db, st, 23, ev->target_cpu >= 0, ev->target_cpu);
+  rc |= ev_int(db, st, 24, ev->target_thread != 0, ev->target_thread);
+  rc |= ev_int(db, st, 25, ev->port != 0, ev->port);
+  rc |= ev_int(db, st, 26, ev->file != 0, ev->file);
+  rc |= ev_int(db, st, 27, ev->object != 0, ev->object);
+  rc |= ev_int(db, st, 28, ev->wait_index >= 0, ev->wait_index);
+  rc |= ev_int(db, st, 29, ev->count >= 0, ev->count);
+  rc |= ev_int(db, st, 30, ev->running >= 0, ev->running);
+  rc |= ev_int(db, st, 31, ev->limit >= 0, ev->limit);
+  rc |= ev_int(db, st, 32, ev->cancel_routine >= 0, ev->cancel_routine);
+  rc |= ev_int(db, st, 33, ev->kind == TRC_OP || ev->touches_irp, ev->touches_irp != 0);
+  rc |= ev_int(db, st, 34, ev->irql_from >= 0, ev->irql_from);
+  rc |= ev_int(db, st, 35, ev->irql_to >= 0, ev->irql_to);
+  rc |= ev_name(db, st, 36, outcome_name(ev->outcome));
+  rc |= ev_int(db, st, 37, ev->offset >= 0, ev->offset);
+  rc |= ev_int(db, st, 38, ev->writes != 0, ev->writes);
+  rc |= ev_text(db, st, 39, ev->service);
+  rc |= ev_text(db, st, 40, ev->text);
+  rc |= ev_text(db, st, 41, ev->detail ? ev->detail : "");
   /* SQLITE_OK is 0, so any failed bind leaves a bit set. */
   if (rc != SQLITE_OK) return tdb_fail(db, "event");
-  rc = tdb_exec(db, ST_EVENT, "event");
-  if (rc == SIM_OK) db->nevents++;
-  return rc;
+  rc = sqlite3_step(st);
+  (void)sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return tdb_fail(db, "event");
+  db->nevents++;
+  return SIM_OK;
 }
 
-/* The machine outcome, from the run-end step's detail ("ok after 206560
-   ns"): the only place it exists when no scenario result is at hand. */
-static void note_run_end(tracedb_t *db, const char *detail) {
-  const char *end = strstr(detail, " after ");
-  size_t n = end ? (size_t)(end - detail) : strlen(detail);
-  if (n >= sizeof db->machine_outcome) n = sizeof db->machine_outcome - 1;
-  memcpy(db->machine_outcome, detail, n);
-  db->machine_outcome[n] = '\0';
+/* The machine outcome, from the run-end step: the only place it exists
+   when no scenario result is at hand. */
+static void note_run_end(tracedb_t *db, trc_outcome_t o) {
+  const char *name = outcome_name(o);
+  snprintf(db->machine_outcome, sizeof db->machine_outcome, "%s", name ? name : "");
 }
 
-static void sink_event(void *ud, const trc_event_t *ev) {
-  tracedb_t *db = ud;
+static void record_step(tracedb_t *db, const trc_event_t *ev) {
   if (!db->run || db->ignore) return;
   if (db->intr && *db->intr) {
     char msg[96];
@@ -196,12 +294,20 @@ static void sink_event(void *ud, const trc_event_t *ev) {
     db->ignore = true;
     return;
   }
-  if (ev->kind == TRC_RUN_END) note_run_end(db, ev->detail);
+  if (ev->kind == TRC_RUN_END) note_run_end(db, ev->outcome);
   if (write_event(db, ev) != SIM_OK) {
     /* Keep the first failure; the run is marked when it ends. */
     db->sink_rc = SIM_EIO;
     db->ignore = true;
   }
+}
+
+static void sink_event(void *ud, const trc_event_t *ev) { record_step(ud, ev); }
+
+int tracedb_record_event(tracedb_t *db, const trc_event_t *ev) {
+  if (!db->run) return db->interrupted ? db->sink_rc : tdb_failf(db, SIM_ESTATE, "no run is being recorded");
+  record_step(db, ev);
+  return db->sink_rc;
 }
 
 void tracedb_watch_interrupt(tracedb_t *db, const volatile sig_atomic_t *flag) { db->intr = flag; }
@@ -247,6 +353,13 @@ int tracedb_begin_run(tracedb_t *db, sim_t *S, const char *scenario_path, uint64
   db->interrupted = false;
   db->sink_rc = SIM_OK;
   db->nevents = 0;
+  db->indexes_dropped = false;
+  /* Past as many rows as the file already holds (and a few thousand), the
+     indexes cost more to keep up than to build again. */
+  sqlite3_stmt *st = tdb_stmt(db, ST_EVENT_ROWS);
+  int64_t rows = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  if (st) (void)sqlite3_reset(st);
+  db->drop_at = rows > TDB_DROP_MIN_ROWS ? (uint64_t)rows : TDB_DROP_MIN_ROWS;
   db->machine_outcome[0] = '\0';
   db->S = S;
   if (S) {
@@ -405,6 +518,7 @@ static void mark_failed(tracedb_t *db) {
   memcpy(keep, db->err, sizeof keep);
   if (db->in_txn) (void)tdb_exec(db, ST_ROLLBACK, "rollback");
   db->in_txn = false;
+  db->indexes_dropped = false; /* the rollback brought them back */
   sqlite3_stmt *st = tdb_stmt(db, ST_RUN_MARK);
   if (st && sqlite3_bind_int64(st, 1, db->run) == SQLITE_OK &&
       sqlite3_bind_text(st, 2, "trace error", -1, SQLITE_STATIC) == SQLITE_OK &&
@@ -422,6 +536,7 @@ static int finish_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_re
   if (rc == SIM_OK && S) rc = write_irps(db, S);
   if (rc == SIM_OK && r) rc = write_expectations(db, r);
   if (rc == SIM_OK && r) rc = write_findings(db, r);
+  if (rc == SIM_OK) rc = build_indexes(db);
   if (rc == SIM_OK) rc = update_run(db, S, outcome, r, message);
   if (rc == SIM_OK) rc = tdb_exec(db, ST_COMMIT, "commit");
   if (rc == SIM_OK) db->in_txn = false;

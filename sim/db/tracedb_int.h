@@ -11,6 +11,26 @@
 
 #include "iosim/tracedb.h"
 
+/* The event table's indexes, and the planner figures that go with them
+   (sqlite_stat1: "a run has many events, an IRP a few dozen"; without them
+   the planner prefers scanning a whole run to the IRP index whenever the
+   index does not cover the query, which makes the per-IRP views
+   quadratic).  Created with the schema; a run with many rows drops them
+   while it writes and runs this again before it commits (tracedb.c).  The
+   figures are only added where none are (ANALYZE's stay). */
+#define TDB_EVENT_INDEX_SQL                                                                 \
+  "CREATE INDEX IF NOT EXISTS event_by_run ON event(run_id, seq);\n"                      \
+  /* Not partial: the planner cannot use a partial index for a join on irp. */             \
+  "CREATE INDEX IF NOT EXISTS event_by_irp ON event(run_id, irp, seq);\n"
+#define TDB_EVENT_STAT_SQL                                                                  \
+  "INSERT INTO sqlite_stat1(tbl, idx, stat) SELECT 'event', NULL, '1000000'"               \
+  " WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = 'event' AND idx IS NULL);\n"  \
+  "INSERT INTO sqlite_stat1(tbl, idx, stat) SELECT 'event', 'event_by_run', '1000000 100000 1'" \
+  " WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE idx = 'event_by_run');\n"          \
+  "INSERT INTO sqlite_stat1(tbl, idx, stat) SELECT 'event', 'event_by_irp', '1000000 100000 40 1'" \
+  " WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE idx = 'event_by_irp');\n"
+#define TDB_EVENT_DROP_SQL "DROP INDEX IF EXISTS event_by_run; DROP INDEX IF EXISTS event_by_irp;"
+
 /* Every statement the module runs, prepared once per connection on first
    use.  X(ENUM, SQL). */
 #define TDB_STMT_MAP(X)                                                                    \
@@ -29,8 +49,13 @@
   X(ST_RUN_MARK, "UPDATE run SET outcome = ?2, message = ?3 WHERE id = ?1")                \
   X(ST_EVENT,                                                                              \
     "INSERT INTO event(run_id, seq, t_ns, cpu, irql, frame, thread, irp, device,"          \
-    " stack_location, kind, status, detail)"                                               \
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                     \
+    " stack_location, kind, status, major, minor, loc_from, loc_to, control,"             \
+    " pending_returned, information, stack_size, routine_device, stage2, target_cpu,"     \
+    " target_thread, port, file, object, wait_index, count, running, concurrency,"        \
+    " cancel_routine, touches_irp, irql_from, irql_to, outcome, byte_offset, writes,"     \
+    " service, text, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"   \
+    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28,"    \
+    " ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41)")                   \
   X(ST_DRIVER, "INSERT OR IGNORE INTO driver(run_id, id, name) VALUES(?1, ?2, ?3)")       \
   X(ST_DEVICE,                                                                             \
     "INSERT INTO device(run_id, id, name, driver_id, lower_id, stack_size)"                \
@@ -48,16 +73,17 @@
     "INSERT INTO finding(run_id, n, rule, irp, irp_tag, device, device_name, seq, t_ns,"   \
     " predicted, what) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")               \
   X(ST_IRQL, "INSERT OR IGNORE INTO irql(level, name) VALUES(?1, ?2)")                     \
-  X(ST_LAST_RUN, "SELECT coalesce(max(id), 0) FROM run")                                   \
+  X(ST_LAST_RUN, "SELECT coalesce(max(id), 0) FROM run")                                  \
+  X(ST_EVENT_ROWS, "SELECT coalesce(max(rowid), 0) FROM event")                                   \
   X(ST_RUN_EXISTS, "SELECT outcome FROM run WHERE id = ?1")                                \
   X(ST_IRP_ROW,                                                                            \
     "SELECT i.major, i.thread, t.name, i.file, i.master, i.stack_count,"                   \
-    " i.issued_ns, i.completed_ns, i.tag FROM irp i"                                            \
+    " i.issued_ns, i.completed_ns, i.tag, i.major_code FROM irp i"                                            \
     " LEFT JOIN thread t ON t.run_id = i.run_id AND t.id = i.thread"                       \
     " WHERE i.run_id = ?1 AND i.id = ?2")                                                  \
   X(ST_IRP_EVENTS,                                                                         \
-    "SELECT e.seq, e.t_ns, e.kind, e.device, e.stack_location, e.status, e.detail,"        \
-    " d.name, r.name FROM event e"                                                         \
+    "SELECT e.seq, e.t_ns, e.kind, e.device, e.stack_location, e.status, e.control,"       \
+    " e.information, e.stack_size, e.major, e.cancel_routine, d.name, r.name FROM event e" \
     " LEFT JOIN device d ON d.run_id = e.run_id AND d.id = e.device"                       \
     " LEFT JOIN driver r ON r.run_id = d.run_id AND r.id = d.driver_id"                    \
     " WHERE e.run_id = ?1 AND e.irp = ?2 AND (?3 < 0 OR e.t_ns <= ?3) ORDER BY e.seq")     \
@@ -65,6 +91,12 @@
     "SELECT d.name, r.name FROM device d"                                                  \
     " LEFT JOIN driver r ON r.run_id = d.run_id AND r.id = d.driver_id"                    \
     " WHERE d.run_id = ?1 AND d.id = ?2")
+
+/* A run drops the event indexes once it has written this many rows (or as
+   many as the file held before it, if more). */
+#define TDB_DROP_MIN_ROWS 4096
+/* Parameters of ST_EVENT. */
+#define TDB_EVENT_PARAMS 41
 
 typedef enum {
 #define TDB_X(e, sql) e,
@@ -85,6 +117,10 @@ struct tracedb {
   bool interrupted;
   int sink_rc;                /* SIM_OK, or why the sink stopped writing */
   uint64_t nevents;           /* event rows written for the open run */
+  uint64_t drop_at;           /* drop the event indexes when nevents reaches this */
+  bool indexes_dropped;       /* rebuild them before the run commits */
+  uint64_t ev_bound;          /* ST_EVENT parameters (bit i-1) bound to a value, not NULL */
+  int64_t ev_val[TDB_EVENT_PARAMS + 1]; /* their integer values, to skip rebinding */
   char machine_outcome[24];   /* from the run-end step, "" until then */
   const volatile sig_atomic_t *intr; /* Ctrl-C flag, borrowed; NULL = none */
   sim_t *S;                   /* the machine of the open run, borrowed */

@@ -41,11 +41,17 @@ typedef struct irp_view {
   char tag[NAME_LEN];          /* the scenario's name for it ("r1"), "" if none */
 } irp_view_t;
 
-/* One event row, as read. */
+/* One event row, as read: its typed facts only (never the detail text). */
 typedef struct row {
   int64_t seq, t;
-  const char *kind, *status, *detail, *device, *driver;
-  int sl; /* stack_location, 0 = none */
+  const char *kind, *status, *device, *driver;
+  int sl;             /* stack_location, 0 = none */
+  int control;        /* SL_* bits, -1 = NULL */
+  bool has_info;
+  long long info;     /* IoStatus.Information when has_info */
+  int stack_size;     /* 0 = NULL */
+  int major;          /* IRP_MJ_*, -1 = NULL */
+  int cancel_routine; /* 1 set, 0 cleared, -1 = NULL */
 } row_t;
 
 /* memmove: the source may be another field of the same view. */
@@ -55,49 +61,6 @@ static void copy_name(char *dst, const char *src) {
   if (n) memmove(dst, src, n);
   dst[n] = '\0';
 }
-
-static int major_code(const char *name) {
-  static const struct { const char *n; int c; } t[] = {
-      {"IRP_MJ_CREATE", 0x00}, {"IRP_MJ_CLOSE", 0x02}, {"IRP_MJ_READ", 0x03},
-      {"IRP_MJ_WRITE", 0x04}, {"IRP_MJ_FLUSH_BUFFERS", 0x09}, {"IRP_MJ_DEVICE_CONTROL", 0x0e},
-      {"IRP_MJ_INTERNAL_DEVICE_CONTROL", 0x0f}, {"IRP_MJ_CLEANUP", 0x12}};
-  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-    if (strcmp(t[i].n, name) == 0) return t[i].c;
-  return -1;
-}
-
-/* ---- the facts that only the detail text carries ----
- * Kept in one place so that a change of wording in the engine breaks only
- * these helpers (and the tests that exercise them). */
-
-/* "in location 2, invoke on success error cancel" -> SL_INVOKE_* bits. */
-static unsigned detail_invoke_flags(const char *d) {
-  const char *on = strstr(d, "invoke on");
-  if (!on) return 0;
-  return (strstr(on, "success") ? SL_INVOKE_ON_SUCCESS : 0u) |
-         (strstr(on, "error") ? SL_INVOKE_ON_ERROR : 0u) |
-         (strstr(on, "cancel") ? SL_INVOKE_ON_CANCEL : 0u);
-}
-
-/* "IoCompleteRequest(STATUS_SUCCESS, 4096 bytes)" -> 4096. */
-static bool detail_bytes(const char *d, long long *out) {
-  const char *comma = strrchr(d, ',');
-  if (!comma) return false;
-  char *end;
-  long long v = strtoll(comma + 1, &end, 10);
-  if (end == comma + 1 || strncmp(end, " bytes", 6) != 0) return false;
-  *out = v;
-  return true;
-}
-
-/* "3 stack locations" (irp-alloc) -> 3. */
-static int detail_stack_count(const char *d) {
-  int n = atoi(d);
-  return n > 0 && n <= MAX_LOCS ? n : 0;
-}
-
-/* "fsd dispatch IRP_MJ_READ" -> "IRP_MJ_READ". */
-static const char *detail_major(const char *d) { return strstr(d, "IRP_MJ_"); }
 
 /* ---- the model ---- */
 
@@ -132,7 +95,7 @@ static void on_set_completion(irp_view_t *v, const row_t *r) {
   if (at < 1 || at > v->n) return;
   loc_t *l = &v->loc[at];
   /* IoSetCompletionRoutine overwrites Control, the pending bit included. */
-  l->control = detail_invoke_flags(r->detail);
+  l->control = r->control >= 0 ? (unsigned)r->control : 0u;
   l->routine = true;
   /* The setter: the step's device, else the device called with the
      current location; an IRP's creator has neither. */
@@ -155,7 +118,7 @@ static void on_complete(irp_view_t *v, const row_t *r) {
   v->walking = true;
   v->stopped = false;
   if (r->status) snprintf(v->status, sizeof v->status, "%s", r->status);
-  (void)detail_bytes(r->detail, &v->info);
+  if (r->has_info) v->info = r->info;
 }
 
 /* Applies one event row to the model. */
@@ -178,8 +141,9 @@ static void apply(irp_view_t *v, const row_t *r) {
   } else if (strcmp(k, "walk-done") == 0) {
     v->walking = false;
     v->completed = true;
-  } else if (strcmp(k, "set-cancel-routine") == 0) v->cancel_routine = strstr(r->detail, "cleared") == NULL;
-  else if (strcmp(k, "cancel") == 0) v->cancel = true;
+  } else if (strcmp(k, "set-cancel-routine") == 0) {
+    if (r->cancel_routine >= 0) v->cancel_routine = r->cancel_routine != 0;
+  } else if (strcmp(k, "cancel") == 0) v->cancel = true;
   else if (strcmp(k, "irp-free") == 0) {
     v->freed = true;
     v->freed_t = r->t;
@@ -193,6 +157,10 @@ static void apply(irp_view_t *v, const row_t *r) {
 
 static const char *col_text(sqlite3_stmt *st, int i) {
   return (const char *)sqlite3_column_text(st, i);
+}
+
+static int opt_int(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int(st, i);
 }
 
 /* The irp row: major, thread, file, master, stack count.  False if absent. */
@@ -211,6 +179,7 @@ static bool load_irp_row(tracedb_t *db, int64_t run, uint32_t irp, irp_view_t *v
     v->master = (uint32_t)sqlite3_column_int64(st, 4);
     v->n = sqlite3_column_int(st, 5);
     copy_name(v->tag, col_text(st, 8));
+    v->major_code = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9);
   } else if (s != SQLITE_DONE) {
     *rc = tdb_fail(db, "irp");
   }
@@ -233,13 +202,15 @@ static int64_t replay(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, i
     row_t r = {
         .seq = sqlite3_column_int64(st, 0), .t = sqlite3_column_int64(st, 1),
         .kind = col_text(st, 2), .sl = sqlite3_column_int(st, 4), .status = col_text(st, 5),
-        .detail = col_text(st, 6), .device = col_text(st, 7), .driver = col_text(st, 8)};
+        .control = opt_int(st, 6), .has_info = sqlite3_column_type(st, 7) != SQLITE_NULL,
+        .info = sqlite3_column_int64(st, 7), .stack_size = sqlite3_column_int(st, 8),
+        .major = opt_int(st, 9), .cancel_routine = opt_int(st, 10), .device = col_text(st, 11),
+        .driver = col_text(st, 12)};
     if (!r.kind) r.kind = "";
-    if (!r.detail) r.detail = "";
-    /* Without an irp row (a run cut short), the facts come from details. */
-    if (v->n == 0 && strcmp(r.kind, "irp-alloc") == 0) v->n = detail_stack_count(r.detail);
-    if (!v->major[0] && strcmp(r.kind, "dispatch") == 0 && detail_major(r.detail))
-      snprintf(v->major, sizeof v->major, "%s", detail_major(r.detail));
+    /* Without an irp row (a run cut short), the facts come from the steps. */
+    if (v->n == 0 && strcmp(r.kind, "irp-alloc") == 0 && r.stack_size > 0 && r.stack_size <= MAX_LOCS)
+      v->n = r.stack_size;
+    if (v->major_code < 0 && r.major >= 0 && strcmp(r.kind, "dispatch") == 0) v->major_code = r.major;
     if (v->n > 0 && rows == 0) v->cur = v->n + 1;
     apply(v, &r);
     rows++;
@@ -369,7 +340,7 @@ int tracedb_print_irp(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, F
     snprintf(err, errlen, "IRP %u of run %lld: its stack count is not in the trace", irp, (long long)run);
     rc = SIM_EIO;
   } else {
-    if (v->major[0]) v->major_code = major_code(v->major);
+    if (!v->major[0] && v->major_code >= 0) snprintf(v->major, sizeof v->major, "%s", iosim_major_name((UCHAR)v->major_code));
     print_view(v, irp, run, out);
   }
   free(v);

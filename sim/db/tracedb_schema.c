@@ -11,12 +11,12 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* Version 1.  Changing a table means a new TRACEDB_SCHEMA_VERSION, so that
-   an older iosim refuses the file instead of misreading it. */
-/* The verifier's findings (docs/verifier.md).  Also created, if missing,
-   in a version-1 file written before the table existed. */
+/* Version 2: typed columns for the facts of every step (trace.h).
+   Changing a table means a new TRACEDB_SCHEMA_VERSION, so that an older
+   iosim refuses the file instead of misreading it, and this one refuses an
+   older file (it would lack the columns every reader here relies on). */
 #define FINDING_TABLE_SQL                                                                     \
-  "CREATE TABLE IF NOT EXISTS finding(run_id INTEGER NOT NULL REFERENCES run(id),"            \
+  "CREATE TABLE finding(run_id INTEGER NOT NULL REFERENCES run(id),"                          \
   " n INTEGER NOT NULL, rule TEXT NOT NULL, irp INTEGER, irp_tag TEXT, device INTEGER,"       \
   " device_name TEXT, seq INTEGER, t_ns INTEGER, predicted INTEGER NOT NULL, what TEXT NOT NULL," \
   " PRIMARY KEY(run_id, n));\n"
@@ -50,8 +50,9 @@ static const char schema_sql[] =
     "  bugcheck_name TEXT,\n"
     "  bugcheck_reason TEXT,\n"
     "  message TEXT);\n"
-    /* Clustered on (run_id, seq): rows arrive in that order, so inserting
-       is an append and reading a run in order is a range scan. */
+    /* A plain rowid table: a run's rows are appended in seq order, and its
+       indexes are built once its rows are in (tracedb.c), which is what
+       lets the writer go nearly as fast as SQLite can insert. */
     "CREATE TABLE event(\n"
     "  run_id INTEGER NOT NULL REFERENCES run(id),\n"
     "  seq INTEGER NOT NULL,\n"
@@ -65,10 +66,36 @@ static const char schema_sql[] =
     "  stack_location INTEGER,\n"
     "  kind TEXT NOT NULL,\n"
     "  status TEXT,\n"
-    "  detail TEXT NOT NULL,\n"
-    "  PRIMARY KEY(run_id, seq)) WITHOUT ROWID;\n"
-    /* Not partial: the planner cannot use a partial index for a join on irp. */
-    "CREATE INDEX event_by_irp ON event(run_id, irp, seq);\n"
+    "  major INTEGER,\n"
+    "  minor INTEGER,\n"
+    "  loc_from INTEGER,\n"
+    "  loc_to INTEGER,\n"
+    "  control INTEGER,\n"
+    "  pending_returned INTEGER,\n"
+    "  information INTEGER,\n"
+    "  stack_size INTEGER,\n"
+    "  routine_device INTEGER,\n"
+    "  stage2 TEXT CHECK(stage2 IN ('inline', 'apc')),\n"
+    "  target_cpu INTEGER,\n"
+    "  target_thread INTEGER,\n"
+    "  port INTEGER,\n"
+    "  file INTEGER,\n"
+    "  object INTEGER,\n"
+    "  wait_index INTEGER,\n"
+    "  count INTEGER,\n"
+    "  running INTEGER,\n"
+    "  concurrency INTEGER,\n"
+    "  cancel_routine INTEGER,\n"
+    "  touches_irp INTEGER,\n"
+    "  irql_from INTEGER,\n"
+    "  irql_to INTEGER,\n"
+    "  outcome TEXT,\n"
+    "  byte_offset INTEGER,\n"
+    "  writes INTEGER,\n"
+    "  service TEXT,\n"
+    "  text TEXT,\n"
+    "  detail TEXT NOT NULL);\n"
+    TDB_EVENT_INDEX_SQL
     "CREATE TABLE driver(run_id INTEGER NOT NULL REFERENCES run(id), id INTEGER NOT NULL,"
     " name TEXT NOT NULL, PRIMARY KEY(run_id, id));\n"
     "CREATE TABLE device(run_id INTEGER NOT NULL REFERENCES run(id), id INTEGER NOT NULL,"
@@ -106,17 +133,21 @@ static const char schema_sql[] =
        with measured ones. */
     "ANALYZE meta;\n"
     "DELETE FROM sqlite_stat1;\n"
-    "INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES"
-    " ('event', 'event', '1000000 100000 1'),"
-    " ('event', 'event_by_irp', '1000000 100000 40 1');\n"
+    TDB_EVENT_STAT_SQL
     /* Views: the questions a class asks, answered without joins. */
     "CREATE VIEW event_named AS\n"
     " SELECT e.run_id, e.seq, e.t_ns, e.cpu, e.irql, l.name AS irql_name, e.frame,"
     " e.thread, t.name AS thread_name, e.irp, e.device, d.name AS device_name,"
-    " e.stack_location, e.kind, e.status, e.detail\n"
+    " e.stack_location, e.kind, e.status, e.major, e.minor, e.loc_from, e.loc_to, e.control,"
+    " e.pending_returned, e.information, e.stack_size, e.routine_device, r.name AS routine_device_name,"
+    " e.stage2, e.target_cpu, e.target_thread, tt.name AS target_thread_name, e.port, e.file, e.object,"
+    " e.wait_index, e.count, e.running, e.concurrency, e.cancel_routine, e.touches_irp, e.irql_from,"
+    " e.irql_to, e.outcome, e.byte_offset, e.writes, e.service, e.text, e.detail\n"
     " FROM event e LEFT JOIN irql l ON l.level = e.irql\n"
     " LEFT JOIN thread t ON t.run_id = e.run_id AND t.id = e.thread\n"
-    " LEFT JOIN device d ON d.run_id = e.run_id AND d.id = e.device;\n"
+    " LEFT JOIN device d ON d.run_id = e.run_id AND d.id = e.device\n"
+    " LEFT JOIN device r ON r.run_id = e.run_id AND r.id = e.routine_device\n"
+    " LEFT JOIN thread tt ON tt.run_id = e.run_id AND tt.id = e.target_thread;\n"
     "CREATE VIEW irp_path AS\n"
     " SELECT run_id, irp, seq, t_ns,\n"
     "  CASE WHEN kind IN ('call-driver', 'dispatch') THEN 'down'\n"
@@ -137,7 +168,7 @@ static const char schema_sql[] =
     " SELECT c.run_id, c.irp, c.seq, c.t_ns, c.stack_location - 1 AS location,"
     " c.device_name AS for_device, c.cpu, c.irql, c.irql_name, c.frame, c.thread_name,"
     " c.status AS irp_status,\n"
-    "  instr(c.detail, 'PendingReturned=1') > 0 AS pending_returned,\n"
+    "  c.pending_returned,\n"
     "  (SELECT r.status FROM event r WHERE r.run_id = c.run_id AND r.irp = c.irp"
     " AND r.seq > c.seq AND r.kind = 'completion-return' ORDER BY r.seq LIMIT 1) AS returned\n"
     " FROM event_named c WHERE c.kind = 'completion-routine';\n"
@@ -224,6 +255,11 @@ static int inspect(tracedb_t *db, const char *path, bool *fresh) {
     return tdb_failf(db, SIM_EINVAL, "%s is a SQLite database of another program (application_id "
                      "0x%08llX, %lld schema objects), not an iosim trace; refusing to write to it",
                      path, (unsigned long long)(uint32_t)app, (long long)objects);
+  if (ver >= 1 && ver < TRACEDB_SCHEMA_VERSION)
+    return tdb_failf(db, SIM_EINVAL, "%s: trace schema version %lld is older than this iosim "
+                     IOSIM_VERSION " reads (version %d): its steps have no typed columns; "
+                     "regenerate it with `iosim run SCENARIO --db %s` (into a new file, or after "
+                     "deleting this one)", path, (long long)ver, TRACEDB_SCHEMA_VERSION, path);
   if (ver > TRACEDB_SCHEMA_VERSION)
     return tdb_failf(db, SIM_EINVAL, "%s is an iosim trace of schema version %lld, newer than "
                      "this iosim " IOSIM_VERSION " understands (version %d); use a newer iosim "
@@ -256,7 +292,7 @@ int tdb_schema_prepare(tracedb_t *db, const char *path, bool create) {
   bool fresh = false;
   int rc = inspect(db, path, &fresh);
   if (rc != SIM_OK) return rc;
-  if (!fresh) return create ? run_script(db, FINDING_TABLE_SQL) : SIM_OK;
+  if (!fresh) return SIM_OK;
   if (!create)
     return tdb_failf(db, SIM_ENOENT, "%s holds no iosim trace (it is empty)", path);
   return create_schema(db, path);
