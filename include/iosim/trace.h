@@ -177,6 +177,13 @@ typedef struct trc_event {
   const char *detail;     /* human-readable particulars, never NULL */
 } trc_event_t;
 
+/* The designated initializers of an event with every typed fact "not
+   applicable" (for static tables; code builds events with trc_event_make). */
+#define TRC_EVENT_INIT                                                                       \
+  .major = -1, .minor = -1, .control = -1, .pending_returned = -1, .target_cpu = -1,          \
+  .wait_index = -1, .count = -1, .running = -1, .limit = -1, .cancel_routine = -1,            \
+  .irql_from = -1, .irql_to = -1, .outcome = TRC_OUTCOME_NONE, .offset = -1
+
 /* An event of `kind` with every typed fact "not applicable". */
 static inline trc_event_t trc_event_make(trc_kind_t kind) {
   return (trc_event_t){.kind = kind, .major = -1, .minor = -1, .control = -1, .pending_returned = -1,

@@ -28,7 +28,8 @@ void port_queue_irp(sim_t *S, PIRP irp);
 /* ---- IRPs (io/irp.c) ---- */
 /* The largest StackSize Windows allows (a CCHAR). */
 #define IRP_MAX_STACK 127
-PIRP irp_alloc(sim_t *S, int stack_size);
+/* major: the function the I/O manager builds it for, -1 when a driver allocates it. */
+PIRP irp_alloc(sim_t *S, int stack_size, int major);
 void irp_free(sim_t *S, PIRP irp);
 sim_irp_info_t *irp_info(sim_t *S, uint32_t id);
 static inline PIO_STACK_LOCATION irp_loc(PIRP irp, int k) { return &irp->Stack[k - 1]; }

@@ -42,7 +42,7 @@ static int irp_class(int n) {
 }
 static int irp_class_room(int k) { return 8 << k; }
 
-PIRP irp_alloc(sim_t *S, int n) {
+PIRP irp_alloc(sim_t *S, int n, int major) {
   SIM_ASSERT(n >= 1 && n <= IRP_MAX_STACK);
   int k = irp_class(n);
   SIM_ASSERT(k < IRP_POOL_CLASSES);
@@ -80,6 +80,7 @@ PIRP irp_alloc(sim_t *S, int n) {
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_IRP_ALLOC, irp, NULL);
     e.stack_size = n;
+    e.major = major;
     trc_send(S, &e, "%d stack location%s", n, n == 1 ? "" : "s");
   }
   return irp;
@@ -125,7 +126,7 @@ PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
     sched_step(S, COST_IRP_ALLOC);
     return NULL;
   }
-  PIRP irp = irp_alloc(S, StackSize);
+  PIRP irp = irp_alloc(S, StackSize, -1);
   sched_step(S, COST_IRP_ALLOC);
   return irp;
 }
@@ -139,7 +140,7 @@ void IoFreeIrp(PIRP Irp) {
 PIRP IoMakeAssociatedIrp(PIRP Master, int8_t StackSize) {
   sim_t *S = Master->Sim;
   if (StackSize < 1) return NULL;
-  PIRP irp = irp_alloc(S, StackSize);
+  PIRP irp = irp_alloc(S, StackSize, -1);
   irp->Flags |= IRP_ASSOCIATED_IRP;
   irp->AssociatedIrp.MasterIrp = Master;
   irp->Tail.Overlay.Thread = Master->Tail.Overlay.Thread;

@@ -15,7 +15,7 @@ PDEVICE_OBJECT io_top(PDEVICE_OBJECT d) {
 
 static PIRP io_build(sim_t *S, PKTHREAD t, const io_req_t *r) {
   PDEVICE_OBJECT top = io_top(r->fo->DeviceObject);
-  PIRP irp = irp_alloc(S, top->StackSize);
+  PIRP irp = irp_alloc(S, top->StackSize, r->major);
   sched_step(S, COST_IRP_ALLOC);
   irp->Tail.Overlay.Thread = t;
   irp->Tail.Overlay.OriginalFileObject = r->fo;
