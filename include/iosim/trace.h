@@ -60,6 +60,7 @@
   X(TRC_EVENT_SET, "event-set")                             \
   X(TRC_EVENT_CLEAR, "event-clear")                         \
   X(TRC_OP, "op")                                           \
+  X(TRC_QUEUE_DROPPED, "queue-dropped")                     \
   X(TRC_SYSCALL, "syscall")                                 \
   X(TRC_SYSCALL_RETURN, "syscall-return")                   \
   X(TRC_USER_CALLBACK, "user-callback")                     \

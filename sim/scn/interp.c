@@ -76,6 +76,22 @@ static bool request_range(const exec_t *x, PFILE_OBJECT *fo, LONGLONG *off, ULON
   return *fo != NULL;
 }
 
+/* Whether an operation reads or writes the IRP (set-status, queue, a test
+   of its status, PendingReturned or Cancel): what the verifier watches once
+   the IRP's completion is over. */
+static bool op_touches(const op_t *o) {
+  if (o->kind == OP_SET_STATUS || o->kind == OP_QUEUE) return true;
+  if (o->kind == OP_IF) {
+    int k = o->cond.kind;
+    return k == COND_PENDING_RETURNED || k == COND_STATUS || k == COND_CANCEL;
+  }
+  return false;
+}
+
+/* A traced scripted step, carrying the operation's own words. */
+static uint32_t irp_num(const IRP *irp) { return irp ? irp->SimId : 0; }
+#define scr_trace(o, irp, dev, ...) sim_trace_script(irp_num(irp), (dev), (o)->text, op_touches(o), __VA_ARGS__)
+
 static bool cond_eval(exec_t *x, const cond_t *c) {
   bool v = false;
   switch (c->kind) {
@@ -140,12 +156,12 @@ static void take_irp(exec_t *x, PIRP irp) {
    the step, but the simulator never reads freed memory. */
 static bool need_irp(exec_t *x, const op_t *o, PIRP irp) {
   if (!irp) {
-    sim_trace_op(NULL, x->dev, "%s: skipped, no IRP in hand", o->text);
+    scr_trace(o, NULL, x->dev, "%s: skipped, no IRP in hand", o->text);
     return false;
   }
   uint32_t id = irp == x->irp ? x->irp_id : irp == x->orig ? x->orig_id : 0;
   if (id && !sim_irp_alive(x->rs->S, irp, id)) {
-    sim_trace_op_id(id, x->dev, "%s: IRP %u no longer exists (freed): skipped", o->text, id);
+    sim_trace_script(id, x->dev, o->text, true, "%s: IRP %u no longer exists (freed): skipped", o->text, id);
     return false;
   }
   return true;
@@ -157,7 +173,7 @@ static bool need_irp(exec_t *x, const op_t *o, PIRP irp) {
 static bool need_location(exec_t *x, const op_t *o, PIRP irp) {
   if (!need_irp(x, o, irp)) return false;
   if (irp->CurrentLocation >= 1 && irp->CurrentLocation <= irp->StackCount) return true;
-  sim_trace_op(irp, x->dev, "%s: IRP %u has no current stack location here (its completion finished): skipped", o->text,
+  scr_trace(o, irp, x->dev, "%s: IRP %u has no current stack location here (its completion finished): skipped", o->text,
                irp->SimId);
   return false;
 }
@@ -165,7 +181,7 @@ static bool need_location(exec_t *x, const op_t *o, PIRP irp) {
 static void exec_send(exec_t *x, const op_t *o) {
   PDEVICE_OBJECT to = o->name2 ? sim_find_device(x->rs->S, o->name2) : x->dev->SimLowerDevice;
   if (!to) {
-    sim_trace_op(x->irp, x->dev, "%s: skipped, no device below %s", o->text, x->dev->SimName);
+    scr_trace(o, x->irp, x->dev, "%s: skipped, no device below %s", o->text, x->dev->SimName);
     return;
   }
   if (o->names) sim_tag_next_irp((const char *)o->names);
@@ -212,7 +228,12 @@ static PIRP queue_head(exec_t *x, scr_queue_t *q, uint32_t *id) {
       *id = q->v[0].id;
       return q->v[0].irp;
     }
-    sim_trace_op_id(q->v[0].id, x->dev, "queue %s: IRP %u was freed while still queued (dropped)", q->name, q->v[0].id);
+    trc_event_t e = trc_event_make(TRC_QUEUE_DROPPED);
+    e.irp = q->v[0].id;
+    e.device = x->dev ? x->dev->SimId : 0;
+    e.text = q->name;
+    sim_trace(&e, "queue %s: IRP %u was freed while still queued (dropped)", q->name, q->v[0].id);
+    sim_charge(COST_OP);
     memmove(&q->v[0], &q->v[1], sizeof q->v[0] * (size_t)(q->n - 1));
     q->n--;
   }
@@ -242,15 +263,15 @@ static void csq_insert(exec_t *x, const op_t *o) {
   if (!need_irp(x, o, irp) || !q) return;
   IoMarkIrpPending(irp);
   if (!queue_put(q, irp)) {
-    sim_trace_op(irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
+    scr_trace(o, irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
     return;
   }
   irp->Tail.Overlay.DriverContext[2] = q;
-  sim_trace_op(irp, x->dev, "%s", o->text);
+  scr_trace(o, irp, x->dev, "%s", o->text);
   IoSetCancelRoutine(irp, csq_cancel);
   if (irp->Cancel && IoSetCancelRoutine(irp, NULL)) {
     queue_take(q, irp);
-    sim_trace_op(irp, x->dev, "%s: the IRP was already cancelled, completed as cancelled", o->text);
+    scr_trace(o, irp, x->dev, "%s: the IRP was already cancelled, completed as cancelled", o->text);
     irp->IoStatus.Status = STATUS_CANCELLED;
     irp->IoStatus.Information = 0;
     IoCompleteRequest(irp, IO_NO_INCREMENT);
@@ -268,10 +289,10 @@ static void csq_remove(exec_t *x, const op_t *o) {
     if (!sim_irp_alive(x->rs->S, irp, q->v[i].id) || !IoSetCancelRoutine(irp, NULL)) continue;
     queue_take(q, irp);
     take_irp(x, irp);
-    sim_trace_op(irp, x->dev, "%s -> IRP %u", o->text, irp->SimId);
+    scr_trace(o, irp, x->dev, "%s -> IRP %u", o->text, irp->SimId);
     return;
   }
-  sim_trace_op(NULL, x->dev, "%s: nothing to take", o->text);
+  scr_trace(o, NULL, x->dev, "%s: nothing to take", o->text);
 }
 
 /* A master IRP split into associated IRPs, dealt to the devices in turn;
@@ -282,7 +303,7 @@ static void exec_split(exec_t *x, const op_t *o) {
   PIO_STACK_LOCATION cur = IoGetCurrentIrpStackLocation(m);
   ULONG part = cur->Parameters.Read.Length / (ULONG)o->num;
   m->AssociatedIrp.IrpCount = (int32_t)o->num;
-  sim_trace_op(m, x->dev, "%s: IrpCount = %lld", o->text, (long long)o->num);
+  scr_trace(o, m, x->dev, "%s: IrpCount = %lld", o->text, (long long)o->num);
   PIRP kids[16];
   PDEVICE_OBJECT to[16];
   for (int i = 0; i < o->num; i++) { /* build them all before sending any */
@@ -291,7 +312,7 @@ static void exec_split(exec_t *x, const op_t *o) {
           : !strcmp(name, "with") && x->dx->decl->with ? sim_find_device(x->rs->S, x->dx->decl->with)
           : sim_find_device(x->rs->S, name);
     if (!to[i]) { /* the children built so far stay unsent: the master hangs, visibly */
-      sim_trace_op(m, x->dev, "%s: no device for '%s'", o->text, name);
+      scr_trace(o, m, x->dev, "%s: no device for '%s'", o->text, name);
       return;
     }
     kids[i] = IoMakeAssociatedIrp(m, to[i]->StackSize);
@@ -324,14 +345,14 @@ static void exec_op(exec_t *x, const op_t *o) {
     break;
   case OP_CALL_LOWER:
     if (need_irp(x, o, irp)) {
-      if (!x->dev->SimLowerDevice) sim_trace_op(irp, x->dev, "%s: skipped, %s is not attached to anything", o->text, x->dev->SimName);
+      if (!x->dev->SimLowerDevice) scr_trace(o, irp, x->dev, "%s: skipped, %s is not attached to anything", o->text, x->dev->SimName);
       else x->lower = IoCallDriver(x->dev->SimLowerDevice, irp);
     }
     break;
   case OP_SET_STATUS:
     if (o->info == INFO_LENGTH ? need_location(x, o, irp) : need_irp(x, o, irp)) {
       set_status(x, o, irp);
-      sim_trace_op(irp, x->dev, "%s", o->text);
+      scr_trace(o, irp, x->dev, "%s", o->text);
     }
     break;
   case OP_COMPLETE:
@@ -365,7 +386,7 @@ static void exec_op(exec_t *x, const op_t *o) {
     }
     break;
   case OP_START_IO:
-    if (!x->dev->SimHardware) sim_trace_op(irp, x->dev, "%s: skipped, %s has no hardware", o->text, x->dev->SimName);
+    if (!x->dev->SimHardware) scr_trace(o, irp, x->dev, "%s: skipped, %s has no hardware", o->text, x->dev->SimName);
     else sim_hw_start(x->dev->SimHardware, (o->flags & PF_DETACHED) ? NULL : irp,
                       o->has_num2 ? (uint64_t)o->num2 : sim_hw_latency(x->dev->SimHardware));
     break;
@@ -373,8 +394,8 @@ static void exec_op(exec_t *x, const op_t *o) {
   case OP_QUEUE: {
     scr_queue_t *q = dev_queue(x->dx, o->name);
     if (!need_irp(x, o, irp) || !q) break;
-    if (queue_put(q, irp)) sim_trace_op(irp, x->dev, "%s", o->text);
-    else sim_trace_op(irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
+    if (queue_put(q, irp)) scr_trace(o, irp, x->dev, "%s", o->text);
+    else scr_trace(o, irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
     break;
   }
   case OP_DEQUEUE: {
@@ -383,12 +404,12 @@ static void exec_op(exec_t *x, const op_t *o) {
     PIRP head = q ? queue_head(x, q, &id) : NULL;
     if (!head) {
       take_irp(x, NULL);
-      sim_trace_op(NULL, x->dev, "%s: queue empty", o->text);
+      scr_trace(o, NULL, x->dev, "%s: queue empty", o->text);
       break;
     }
     queue_take(q, head);
     take_irp(x, head);
-    sim_trace_op(x->irp, x->dev, "%s", o->text);
+    scr_trace(o, x->irp, x->dev, "%s", o->text);
     break;
   }
   case OP_KWAIT: {
@@ -398,10 +419,10 @@ static void exec_op(exec_t *x, const op_t *o) {
   }
   case OP_SIGNAL: KeSetEvent(rs_event(x->rs, o->name), 0, FALSE); break;
   case OP_CLEAR:
-  case OP_RESET: KeClearEvent(rs_event(x->rs, o->name)); sim_trace_op(irp, x->dev, "%s", o->text); break;
+  case OP_RESET: KeClearEvent(rs_event(x->rs, o->name)); scr_trace(o, irp, x->dev, "%s", o->text); break;
   case OP_IF: {
     bool v = cond_eval(x, &o->cond);
-    sim_trace_op(irp, x->dev, "%s -> %s", o->text, v ? "true" : "false");
+    scr_trace(o, irp, x->dev, "%s -> %s", o->text, v ? "true" : "false");
     exec_ops(x, v ? o->body : o->else_body);
     break;
   }
@@ -410,16 +431,16 @@ static void exec_op(exec_t *x, const op_t *o) {
     int n = 0;
     bool v;
     while ((v = cond_eval(x, &o->cond)) && n++ < 100000 && !x->returned) {
-      sim_trace_op(x->irp, x->dev, "%s -> true", o->text);
+      scr_trace(o, x->irp, x->dev, "%s -> true", o->text);
       exec_ops(x, o->body);
     }
-    if (!v) sim_trace_op(x->irp, x->dev, "%s -> false", o->text);
+    if (!v) scr_trace(o, x->irp, x->dev, "%s -> false", o->text);
     break;
   }
   case OP_COUNTER: {
     scr_counter_t *c = dev_counter(x->dx, o->name);
     c->value = (o->flags & PF_ADD) ? c->value + o->num : o->num;
-    sim_trace_op(irp, x->dev, "%s -> %lld", o->text, (long long)c->value);
+    scr_trace(o, irp, x->dev, "%s -> %lld", o->text, (long long)c->value);
     break;
   }
   case OP_DELAY: sim_delay((uint64_t)o->num); break;
@@ -440,7 +461,7 @@ static void exec_op(exec_t *x, const op_t *o) {
     scr_queue_t *q = dev_queue(x->dx, o->name);
     if (!need_irp(x, o, irp) || !q) break;
     bool found = queue_take(q, irp);
-    sim_trace_op(irp, x->dev, "%s -> %s", o->text, found ? "removed" : "not in the queue");
+    scr_trace(o, irp, x->dev, "%s -> %s", o->text, found ? "removed" : "not in the queue");
     break;
   }
   case OP_CSQ_INSERT: csq_insert(x, o); break;
@@ -449,7 +470,7 @@ static void exec_op(exec_t *x, const op_t *o) {
   case OP_FAST_SERVE:
   case OP_FAST_DECLINE:
     if (!x->fast_fo) {
-      sim_trace_op(irp, x->dev, "%s: skipped, only a fast I/O routine can do this", o->text);
+      scr_trace(o, irp, x->dev, "%s: skipped, only a fast I/O routine can do this", o->text);
       break;
     }
     x->returned = true;
@@ -458,7 +479,7 @@ static void exec_op(exec_t *x, const op_t *o) {
       x->fast_iosb->Status = o->status;
       x->fast_iosb->Information = o->info == INFO_NUM ? (ULONG_PTR)o->num : x->fast_len;
     }
-    sim_trace_op(NULL, x->dev, "%s", o->text);
+    scr_trace(o, NULL, x->dev, "%s", o->text);
     break;
   case OP_CACHE_SETUP:
   case OP_CACHE_FILL: {
@@ -466,7 +487,7 @@ static void exec_op(exec_t *x, const op_t *o) {
     LONGLONG off;
     ULONG len;
     if (!request_range(x, &fo, &off, &len)) {
-      sim_trace_op(irp, x->dev, "%s: skipped, no file object", o->text);
+      scr_trace(o, irp, x->dev, "%s: skipped, no file object", o->text);
       break;
     }
     if (o->kind == OP_CACHE_SETUP) CcInitializeCacheMap(fo);

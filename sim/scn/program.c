@@ -30,7 +30,7 @@ static void prog_io(prog_t *p, const op_t *o) {
   run_state_t *rs = p->rs;
   PFILE_OBJECT fo = rs_file(rs, o->name);
   if (!fo) {
-    sim_trace_op(NULL, NULL, "%s: skipped, file %s is not open", o->text, o->name);
+    sim_trace_script(0, NULL, o->text, false, "%s: skipped, file %s is not open", o->text, o->name);
     return;
   }
   IO_STATUS_BLOCK *iosb = ar_alloc(&rs->ar, sizeof *iosb);
@@ -102,7 +102,7 @@ static void prog_op(prog_t *p, const op_t *o) {
   case OP_SIGNAL: KeSetEvent(rs_event(rs, o->name), 0, FALSE); break;
   case OP_RESET:
     KeClearEvent(rs_event(rs, o->name));
-    sim_trace_op(NULL, NULL, "%s", o->text);
+    sim_trace_script(0, NULL, o->text, false, "%s", o->text);
     break;
   case OP_REPEAT:
     for (int64_t i = 0; i < o->num; i++) prog_ops(p, o->body);
@@ -138,7 +138,7 @@ static void prog_op(prog_t *p, const op_t *o) {
     if (!fo) break;
     if (o->kind == OP_CANCEL_IO) NtCancelIoFile(fo, NULL);
     else if (!o->name2 || which) NtCancelIoFileEx(fo, which);
-    else sim_trace_op(NULL, NULL, "%s: request %s was never issued", o->text, o->name2);
+    else sim_trace_script(0, NULL, o->text, false, "%s: request %s was never issued", o->text, o->name2);
     break;
   }
   case OP_LOCK: {
