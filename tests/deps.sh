@@ -2,7 +2,7 @@
 # Installs the Debian packages iosim needs, if any are missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -e
-need="make gcc libc6-dev pkg-config check libsqlite3-dev libgraphviz-dev"
+need="make gcc libc6-dev pkg-config check libsqlite3-dev libgraphviz-dev sqlite3"
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

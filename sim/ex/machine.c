@@ -20,6 +20,9 @@ sim_t *sim_create(const sim_config_t *cfg) {
   S->ncpu = cfg->cpus;
   S->cancel_lock_owner = -1;
   S->hooks.thread_exit_io = IoCancelThreadIo;
+  /* The test mode that proves no program reads a fact from detail prose
+     (tests/garble.sh); read once, never written. */
+  S->garble_detail = getenv("IOSIM_GARBLE_DETAILS") != NULL;
   list_init(&S->ready);
   list_init(&S->threads);
   list_init(&S->live_irps);

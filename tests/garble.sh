@@ -1,0 +1,42 @@
+#!/bin/sh
+# garble.sh IOSIM SCENARIO - runs SCENARIO twice, the second time with every
+# step's detail text replaced by "x" (IOSIM_GARBLE_DETAILS), and fails if
+# anything a program decides changes: the outcome, the expectations' results,
+# the verifier's findings, `iosim irp` for every IRP, the IRP flow diagrams.
+# Detail is prose for people; no fact may be read back from it.
+set -u
+IOSIM=$1
+F=$2
+d=$(mktemp -d "${TMPDIR:-/tmp}/iosim-garble.XXXXXX")
+trap 'rm -rf "$d"' EXIT
+fail=0
+
+# The lines that carry decisions, not prose.
+results() { grep -E '^(outcome:|expectations:|findings:|  (PASS|FAIL|FINDING) )' "$1" | sed 's/ at step #[0-9]*//'; }
+
+for m in plain garbled; do
+  if [ $m = garbled ]; then export IOSIM_GARBLE_DETAILS=1; fi
+  "$IOSIM" run "$F" --quiet --verify --db "$d/$m.db" > "$d/$m.out" 2>&1
+  echo $? > "$d/$m.rc"
+  results "$d/$m.out" > "$d/$m.res"
+  "$IOSIM" viz --db "$d/$m.db" --list 2>/dev/null | awk '$1 ~ /^[0-9]+$/ {print $1}' > "$d/$m.irps"
+  for k in $(cat "$d/$m.irps"); do
+    "$IOSIM" irp --db "$d/$m.db" --irp "$k" > "$d/$m.irp$k" 2>&1
+    "$IOSIM" viz --db "$d/$m.db" --irp "$k" -o "$d/$m.flow$k.dot" > /dev/null 2>&1
+  done
+  unset IOSIM_GARBLE_DETAILS
+done
+
+# The garbled run must really have garbled (else the test proves nothing).
+if [ "$(sqlite3 "$d/garbled.db" "SELECT count(*) FROM event WHERE detail <> 'x'" 2>/dev/null)" != 0 ]; then
+  echo "garble: $F: the garbled run still has detail text"; fail=1
+fi
+cmp -s "$d/plain.rc" "$d/garbled.rc" || { echo "garble: $F: exit status $(cat "$d/plain.rc") became $(cat "$d/garbled.rc")"; fail=1; }
+cmp -s "$d/plain.res" "$d/garbled.res" || { echo "garble: $F: results differ:"; diff "$d/plain.res" "$d/garbled.res"; fail=1; }
+cmp -s "$d/plain.irps" "$d/garbled.irps" || { echo "garble: $F: the IRP lists differ"; fail=1; }
+[ -s "$d/plain.res" ] || { echo "garble: $F: no results at all"; fail=1; }
+for k in $(cat "$d/plain.irps"); do
+  cmp -s "$d/plain.irp$k" "$d/garbled.irp$k" || { echo "garble: $F: iosim irp $k differs:"; diff "$d/plain.irp$k" "$d/garbled.irp$k" | head -20; fail=1; }
+  cmp -s "$d/plain.flow$k.dot" "$d/garbled.flow$k.dot" || { echo "garble: $F: the flow of IRP $k differs:"; diff "$d/plain.flow$k.dot" "$d/garbled.flow$k.dot" | head -20; fail=1; }
+done
+exit $fail
