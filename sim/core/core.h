@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "iosim/sim.h"
+#include "iosim/vec.h"
 
 /* The simulator's own invariants: checked in test and sanitizer builds,
    compiled out of the benchmark build (-DNDEBUG).  A failure is a bug in
@@ -60,11 +61,16 @@ static inline LIST_ENTRY *list_pop_head(LIST_ENTRY *h) {
 }
 
 /* ---- growable arrays: one helper for every table that grows ---- */
-/* Makes room for `need` elements of `elem` bytes in *v (capacity *cap),
-   doubling; returns false when the size would overflow. */
-bool vec_reserve(sim_t *S, void **v, size_t *cap, size_t need, size_t elem);
+/* include/iosim/vec.h's helper, counting the bytes in the machine's
+   statistics (core/mem.c).  True when `arr` holds `need` elements; false
+   when the size would overflow or memory ran out (arr and capv unchanged).
+   Free with mem_free(S, arr, capv * sizeof *arr).  Arguments are evaluated
+   more than once (see vec.h). */
+void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem);
 #define VEC_RESERVE(S, arr, capv, need) \
-  vec_reserve((S), (void **)&(arr), &(capv), (need), sizeof *(arr))
+  ((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr)), (capv) >= (need))
+/* Memory ran out where the engine cannot carry on: says so and aborts. */
+void mem_exhausted(size_t bytes) __attribute__((noreturn));
 
 /* ---- coroutines (core/ctx.c) ---- */
 typedef struct ctx {
