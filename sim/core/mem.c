@@ -49,6 +49,14 @@ void mem_exhausted(size_t bytes) {
   abort();
 }
 
+bool sim_asserts_enabled(void) {
+#ifdef NDEBUG
+  return false;
+#else
+  return true;
+#endif
+}
+
 void sim_assert_failed(const char *cond, const char *file, int line, const char *func) {
   fprintf(stderr, "iosim: internal invariant violated: %s (%s:%d, %s)\n", cond, file, line, func);
   abort();

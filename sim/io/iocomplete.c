@@ -67,6 +67,7 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
     return true;
   }
   loc_clear(sp);
+  ke_check_stack(S, "IoCompleteRequest, calling a completion routine");
   PDEVICE_OBJECT dev = irp->CurrentLocation == irp->StackCount + 1
                            ? NULL
                            : irp->Tail.Overlay.CurrentStackLocation->DeviceObject;
