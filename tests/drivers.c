@@ -4,6 +4,7 @@
  * the test's structs; the tests assert after sim_run.
  */
 #include "drivers.h"
+#include "iosim/vec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,7 @@
 
 static void tlog_event(void *ud, const trc_event_t *ev) {
   tlog_t *log = ud;
-  if (log->n == log->cap) {
-    size_t ncap = log->cap ? log->cap * 2 : 256;
-    tev_t *nv = realloc(log->v, ncap * sizeof *nv);
-    if (!nv) abort();
-    log->v = nv;
-    log->cap = ncap;
-  }
+  if (!IOSIM_VEC_RESERVE(log->v, log->cap, log->n + 1)) abort(); /* a test cannot go on */
   tev_t *e = &log->v[log->n++];
   e->seq = ev->seq;
   e->t_ns = ev->t_ns;

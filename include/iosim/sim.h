@@ -28,6 +28,19 @@ enum {
 };
 const char *sim_strerror(int err);
 
+/* The exit status of a process whose simulated kernel stack overflowed
+   past iosim's checks (a driver recursing, or a huge local buffer, between
+   two kernel calls): the guard page faulted and the simulator's SIGSEGV
+   handler reported UNEXPECTED_KERNEL_MODE_TRAP (0x7F) double fault on
+   stderr instead of crashing.  The usual case - recursion through
+   IoCallDriver, completion routines, DPCs, APCs or ISRs - is caught earlier
+   and is an ordinary bugcheck 0x7F that ends sim_run. */
+#define SIM_EXIT_STACK_OVERFLOW 3
+
+/* Whether this engine was built with its invariant checks (SIM_ASSERT):
+   on in test and sanitizer builds, off with -DNDEBUG (benchmarks). */
+bool sim_asserts_enabled(void);
+
 /* Kernel operations whose simulated CPU cost the cost table gives. */
 #define SIM_COST_MAP(X)                                   \
   X(COST_STEP, "step", 20)                                \

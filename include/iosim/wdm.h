@@ -437,6 +437,10 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
 #define IRQL_NOT_GREATER_OR_EQUAL 0x09
 #define DRIVER_VERIFIER_IOMANAGER_VIOLATION 0xC9
 #define INVALID_DATA_ACCESS_TRAP 0x04
+/* A kernel stack overflow: Windows takes a double fault on the guard page
+   and stops with 0x7F, parameter 1 = EXCEPTION_DOUBLE_FAULT. */
+#define UNEXPECTED_KERNEL_MODE_TRAP 0x7F
+#define EXCEPTION_DOUBLE_FAULT 8
 #define IOSIM_STATUS_PENDING_COMPLETE 0xC9 /* completing with STATUS_PENDING (0xC9/0x06) */
 const char *iosim_bugcheck_name(ULONG code);
 

@@ -40,14 +40,7 @@ uint32_t chs_choose(sim_t *S, uint32_t n) {
     v = (uint32_t)(chs_next(c) % n);
   }
   if (!c->logging) return v;
-  if (c->log_n == c->log_cap) {
-    size_t ncap = c->log_cap ? c->log_cap * 2 : 256;
-    uint32_t *nl = mem_alloc(S, ncap * sizeof *nl);
-    if (c->log_n) memcpy(nl, c->log, c->log_n * sizeof *nl);
-    mem_free(S, c->log, c->log_cap * sizeof *nl);
-    c->log = nl;
-    c->log_cap = ncap;
-  }
+  if (!VEC_RESERVE(S, c->log, c->log_cap, c->log_n + 1)) mem_exhausted((c->log_n + 1) * sizeof *c->log);
   c->log[c->log_n++] = v;
   return v;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "iosim/sim.h"
+#include "iosim/vec.h"
 
 /* The simulator's own invariants: checked in test and sanitizer builds,
    compiled out of the benchmark build (-DNDEBUG).  A failure is a bug in
@@ -60,11 +61,16 @@ static inline LIST_ENTRY *list_pop_head(LIST_ENTRY *h) {
 }
 
 /* ---- growable arrays: one helper for every table that grows ---- */
-/* Makes room for `need` elements of `elem` bytes in *v (capacity *cap),
-   doubling; returns false when the size would overflow. */
-bool vec_reserve(sim_t *S, void **v, size_t *cap, size_t need, size_t elem);
+/* include/iosim/vec.h's helper, counting the bytes in the machine's
+   statistics (core/mem.c).  True when `arr` holds `need` elements; false
+   when the size would overflow or memory ran out (arr and capv unchanged).
+   Free with mem_free(S, arr, capv * sizeof *arr).  Arguments are evaluated
+   more than once (see vec.h). */
+void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem);
 #define VEC_RESERVE(S, arr, capv, need) \
-  vec_reserve((S), (void **)&(arr), &(capv), (need), sizeof *(arr))
+  ((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr)), (capv) >= (need))
+/* Memory ran out where the engine cannot carry on: says so and aborts. */
+void mem_exhausted(size_t bytes) __attribute__((noreturn));
 
 /* ---- coroutines (core/ctx.c) ---- */
 typedef struct ctx {
@@ -76,17 +82,34 @@ typedef struct ctx {
   void *asan_fake;     /* ASan fake-stack handle across a switch */
   const void *asan_bottom;
   size_t asan_size;
+  size_t floor;        /* offset of the lowest usable byte (above the guard) */
+  uint32_t calls;      /* IoCallDriver calls nested on this stack, for the
+                          stack-overflow bugcheck's message */
 } ctx_t;
 #define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
 #define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */
+/* A coroutine stack, lowest address first: one page holding the header
+   (read-only once written), the guard (PROT_NONE, at least this many
+   bytes: an overflow faults there before it can reach the header, even
+   with a frame of a few KiB), then the stack proper, growing down from the
+   top.  What remains usable is ~236 KiB with 4 KiB pages. */
+#define CTX_GUARD_SIZE ((size_t)16 * 1024)
+/* The proactive check (ke_check_stack): below this much stack left, the
+   machine bugchecks 0x7F instead of letting the next call run into the
+   guard.  It must cover the deepest path between two checks that iosim
+   itself runs (a step: tracing into every sink - SQLite included -, the
+   scheduler, the bugcheck report), with room for ASan's larger frames. */
+#define CTX_STACK_MARGIN ((size_t)48 * 1024)
 /* Sits at the lowest address of every coroutine stack; the stack is
    aligned to its size, so running code finds its simulation by masking its
    stack pointer.  That is how WDM routines without a context argument
    (KeGetCurrentIrql, IoAllocateIrp...) know which machine they run in,
-   without any global variable. */
+   without any global variable.  The guard below it and its read-only page
+   mean an overflow can never corrupt it before ctx_sim checks the magic. */
 typedef struct ctx_stack_hdr {
   uint64_t magic;
   sim_t *S;
+  size_t floor;        /* [base, base + floor): header page and guard */
 } ctx_stack_hdr_t;
 
 int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg);
@@ -96,6 +119,9 @@ void ctx_init_main(ctx_t *c);
 void ctx_switch(ctx_t *from, ctx_t *to);
 /* Finds the simulation whose coroutine is running; aborts if none. */
 sim_t *ctx_sim(void);
+/* Bytes of stack left between the stack pointer and `c`'s guard; SIZE_MAX
+   when the caller does not run on `c`'s stack (the host's own stack). */
+size_t ctx_stack_left(const ctx_t *c);
 
 /* ---- event queue (core/evq.c): a min-heap ordered by (time, class, seq) ---- */
 typedef enum { EV_INTERRUPT, EV_TIMER } ev_kind_t;

@@ -3,11 +3,20 @@
  * on its own stack, so driver code can block at PASSIVE_LEVEL exactly as real
  * code does.  On x86-64 a register switch (no system call, ~20 ns); elsewhere
  * ucontext.  ASan is told about every switch (fiber annotations).
+ *
+ * Stacks are mmap'd with a guard below them (core.h): the I/O manager and
+ * the dispatcher check the room left (ke_check_stack, bugcheck 0x7F), and
+ * the guard catches what slips between two checks; a SIGSEGV handler turns
+ * that fault into a clear report and SIM_EXIT_STACK_OVERFLOW (sim.h).
  */
 #include "core/core.h"
+#include "ke/ke.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CTX_ASAN 1
@@ -22,6 +31,7 @@ void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
                                     size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
                                      const void **bottom_old, size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 
 #if defined(__x86_64__) && !defined(IOSIM_UCONTEXT)
@@ -85,8 +95,8 @@ static void ctx_prepare(ctx_t *c, void (*entry)(void *), void *arg) {
   ctx_uc_t *u = malloc(sizeof *u);
   if (!u) abort();
   getcontext(&u->uc);
-  u->uc.uc_stack.ss_sp = (char *)c->stack + sizeof(ctx_stack_hdr_t);
-  u->uc.uc_stack.ss_size = c->size - sizeof(ctx_stack_hdr_t);
+  u->uc.uc_stack.ss_sp = (char *)c->stack + c->floor;
+  u->uc.uc_stack.ss_size = c->size - c->floor;
   u->uc.uc_link = NULL;
   makecontext(&u->uc, (void (*)(void))entry, 1, arg);
   c->sp = u;
@@ -111,24 +121,167 @@ static void ctx_entry(void *arg) {
   abort(); /* entries end by switching away for good */
 }
 
+/* ---- the guard's backstop: a SIGSEGV handler ---- */
+
+/* The exception to "no global mutable state": a signal disposition belongs
+   to the process, not to a machine, so the handler and what it chains to
+   are process-wide.  Both statics below are written exactly once, under
+   pthread_once, before any coroutine stack exists, and only read after;
+   the handler itself keeps no state.  Every machine in the process shares
+   them and none can observe another through them. */
+static pthread_once_t ctx_segv_once = PTHREAD_ONCE_INIT;
+static struct sigaction ctx_segv_prev; /* the disposition we replaced */
+
+/* Who owned the stack at `base`: a thread's name or a CPU's idle loop.
+   Reads the machine as it stood when the fault struck; nothing is changed. */
+static const ctx_t *ctx_owner(const sim_t *S, uintptr_t base, char *buf, size_t n) {
+  for (const LIST_ENTRY *e = S->threads.Flink; e && e != &S->threads; e = e->Flink) {
+    const KTHREAD *t = CONTAINING_RECORD(e, KTHREAD, all_link);
+    if ((uintptr_t)t->ctx.stack == base) {
+      snprintf(buf, n, "simulated thread '%s' (thread %u)", t->name, t->id);
+      return &t->ctx;
+    }
+  }
+  for (int i = 0; i < S->ncpu; i++)
+    if ((uintptr_t)S->cpu[i].idle_ctx.stack == base) {
+      snprintf(buf, n, "CPU %d's idle loop (in a DPC, ISR or completion routine)", i);
+      return &S->cpu[i].idle_ctx;
+    }
+  snprintf(buf, n, "a simulated thread");
+  return NULL;
+}
+
+/* Runs on the alternate signal stack (the faulting stack has no room).
+   A fault inside a coroutine's header page or guard is a simulated kernel
+   stack overflow: report it in one paragraph and exit.  Anything else is
+   not ours: hand it to the previous disposition (ASan's report, or the
+   default crash).  snprintf is not on POSIX's async-signal-safe list, but
+   the process ends here and the faulting code held no stdio lock while it
+   pushed a frame; write and _exit are safe. */
+static void ctx_segv(int sig, siginfo_t *si, void *uc) {
+  uintptr_t a = (uintptr_t)si->si_addr;
+  uintptr_t base = a & ~(uintptr_t)(CTX_STACK_SIZE - 1);
+  unsigned char resident;
+  /* mincore only asks whether the page is mapped: the masked address of a
+     stray pointer may be unmapped, and reading it here would fault again. */
+  if (base && mincore((void *)base, (size_t)sysconf(_SC_PAGESIZE), &resident) == 0) {
+    const ctx_stack_hdr_t *h = (const ctx_stack_hdr_t *)base;
+    if (h->magic == CTX_MAGIC && a - base < h->floor) {
+      char who[128], msg[768];
+      const ctx_t *c = ctx_owner(h->S, base, who, sizeof who);
+      int len = snprintf(msg, sizeof msg,
+                         "iosim: *** STOP: 0x0000007F (0x8, 0, 0, 0) UNEXPECTED_KERNEL_MODE_TRAP (0x7F) "
+                         "double fault: the kernel stack of %s overflowed - it ran into the guard "
+                         "page below its %zu KiB stack at %zu nested IoCallDriver calls, between two "
+                         "of the simulator's stack checks (a driver recursing, or a large local "
+                         "buffer, without passing through IoCallDriver, a completion routine, a DPC, "
+                         "an APC or an ISR).  The simulator cannot continue this run; "
+                         "exit status %d.\n",
+                         who, CTX_STACK_SIZE / 1024, c ? (size_t)c->calls : (size_t)0,
+                         SIM_EXIT_STACK_OVERFLOW);
+      if (len > 0) {
+        size_t n = (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1;
+        ssize_t w = write(STDERR_FILENO, msg, n);
+        (void)w;
+      }
+      _exit(SIM_EXIT_STACK_OVERFLOW);
+    }
+  }
+  if (ctx_segv_prev.sa_flags & SA_SIGINFO) {
+    if (ctx_segv_prev.sa_sigaction) ctx_segv_prev.sa_sigaction(sig, si, uc);
+    return;
+  }
+  if (ctx_segv_prev.sa_handler != SIG_DFL && ctx_segv_prev.sa_handler != SIG_IGN) {
+    ctx_segv_prev.sa_handler(sig);
+    return;
+  }
+  /* Default: restore it and return; the faulting instruction runs again
+     and the process dies of SIGSEGV exactly as without us. */
+  signal(sig, SIG_DFL);
+}
+
+static void ctx_segv_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = ctx_segv;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &ctx_segv_prev);
+}
+
+/* The handler needs a stack of its own on every host thread that runs a
+   machine (the one that overflowed is full).  Alternate stacks are per
+   thread, so this is per-thread state the kernel keeps, not ours: a thread
+   that already has one (ASan gives every thread one) keeps it; otherwise
+   one is mapped and stays for the thread's life (mmap'd, so LeakSanitizer
+   does not count it). */
+static void ctx_altstack(void) {
+  stack_t cur;
+  if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return;
+  size_t n = (size_t)64 * 1024;
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return; /* no backstop; the proactive check remains */
+  stack_t ss = {.ss_sp = p, .ss_size = n, .ss_flags = 0};
+  if (sigaltstack(&ss, NULL) != 0) munmap(p, n);
+}
+
+static size_t ctx_page(void) {
+  long pg = sysconf(_SC_PAGESIZE);
+  return pg > 0 ? (size_t)pg : 4096;
+}
+
+/* CTX_STACK_SIZE bytes aligned to their size: map twice as much and give
+   back the unaligned ends. */
+static void *ctx_map_aligned(void) {
+  size_t sz = CTX_STACK_SIZE;
+  char *p = mmap(NULL, 2 * sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  uintptr_t start = ((uintptr_t)p + sz - 1) & ~(uintptr_t)(sz - 1);
+  size_t head = start - (uintptr_t)p, tail = sz - head;
+  if (head) munmap(p, head);
+  if (tail) munmap((char *)start + sz, tail);
+  return (void *)start;
+}
+
 int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   memset(c, 0, sizeof *c);
   c->size = CTX_STACK_SIZE;
-  c->stack = aligned_alloc(CTX_STACK_SIZE, CTX_STACK_SIZE);
+  c->stack = ctx_map_aligned();
   if (!c->stack) return SIM_EINVAL;
+#ifdef CTX_ASAN
+  /* A stopped machine's coroutines never unwind, so ASan's shadow of their
+     frames stays poisoned after munmap; a new stack mapped at the same
+     address would inherit those redzones.  Start clean. */
+  __asan_unpoison_memory_region(c->stack, CTX_STACK_SIZE);
+#endif
+  size_t pg = ctx_page();
+  size_t guard = (CTX_GUARD_SIZE + pg - 1) / pg * pg;
+  c->floor = pg + guard;
   ctx_stack_hdr_t *h = c->stack;
   h->magic = CTX_MAGIC;
   h->S = S;
+  h->floor = c->floor;
+  /* The header page becomes read-only, the guard inaccessible: an
+     overflow faults in the guard, and nothing can overwrite the header. */
+  if (mprotect(c->stack, pg, PROT_READ) != 0 ||
+      mprotect((char *)c->stack + pg, guard, PROT_NONE) != 0) {
+    munmap(c->stack, c->size);
+    c->stack = NULL;
+    return SIM_EINVAL;
+  }
   c->entry = entry;
   c->arg = arg;
-  c->asan_bottom = c->stack;
-  c->asan_size = c->size;
+  c->asan_bottom = (char *)c->stack + c->floor;
+  c->asan_size = c->size - c->floor;
   ctx_prepare(c, ctx_entry, c);
   return SIM_OK;
 }
 
+/* Called by sim_run on the host thread that will run the machine. */
 void ctx_init_main(ctx_t *c) {
   memset(c, 0, sizeof *c);
+  pthread_once(&ctx_segv_once, ctx_segv_install);
+  ctx_altstack();
 #ifdef CTX_ASAN
   pthread_attr_t a;
   void *addr;
@@ -148,7 +301,7 @@ void ctx_free(sim_t *S, ctx_t *c) {
 #if !(defined(__x86_64__) && !defined(IOSIM_UCONTEXT))
   free(c->sp);
 #endif
-  free(c->stack);
+  if (c->stack) munmap(c->stack, c->size);
   c->stack = NULL;
   c->sp = NULL;
 }
@@ -180,4 +333,20 @@ sim_t *ctx_sim(void) {
     abort();
   }
   return h->S;
+}
+
+size_t ctx_stack_left(const ctx_t *c) {
+  if (!c || !c->stack) return SIZE_MAX;
+  uintptr_t sp;
+#if defined(__x86_64__)
+  __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+#else
+  volatile char probe;
+  sp = (uintptr_t)&probe;
+#endif
+  uintptr_t lo = (uintptr_t)c->stack + c->floor, hi = (uintptr_t)c->stack + c->size;
+  if (sp < (uintptr_t)c->stack || sp >= hi) return SIZE_MAX; /* not on c's stack */
+  return sp > lo ? sp - lo : 0;
 }

@@ -13,14 +13,7 @@ static bool evq_less(const evq_item_t *a, const evq_item_t *b) {
 
 void evq_push(sim_t *S, evq_item_t it) {
   evq_t *q = &S->evq;
-  if (q->n == q->cap) {
-    size_t ncap = q->cap ? q->cap * 2 : 64;
-    evq_item_t *na = mem_alloc(S, ncap * sizeof *na);
-    if (q->n) memcpy(na, q->a, q->n * sizeof *na);
-    mem_free(S, q->a, q->cap * sizeof *na);
-    q->a = na;
-    q->cap = ncap;
-  }
+  if (!VEC_RESERVE(S, q->a, q->cap, q->n + 1)) mem_exhausted((q->n + 1) * sizeof *q->a);
   it.seq = S->evseq++;
   size_t i = q->n++;
   while (i > 0) {

@@ -11,10 +11,7 @@
 void *mem_alloc(sim_t *S, size_t n) {
   if (n == 0) return NULL;
   void *p = malloc(n);
-  if (!p) {
-    fprintf(stderr, "iosim: out of memory (%zu bytes)\n", n);
-    abort();
-  }
+  if (!p) mem_exhausted(n);
   S->stats.bytes_live += n;
   if (S->stats.bytes_live > S->stats.bytes_peak) S->stats.bytes_peak = S->stats.bytes_live;
   return p;
@@ -39,20 +36,25 @@ char *mem_strdup(sim_t *S, const char *s) {
   return d;
 }
 
-bool vec_reserve(sim_t *S, void **v, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return true;
-  size_t ncap = *cap ? *cap : 8;
-  while (ncap < need) {
-    if (ncap > SIZE_MAX / 2) return false;
-    ncap *= 2;
-  }
-  if (ncap > SIZE_MAX / elem) return false;
-  void *nv = mem_alloc(S, ncap * elem);
-  if (*cap) memcpy(nv, *v, *cap * elem);
-  mem_free(S, *v, *cap * elem);
-  *v = nv;
-  *cap = ncap;
+void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem) {
+  size_t old = *cap;
+  v = iosim_vec_grow(v, cap, need, elem);
+  S->stats.bytes_live += (*cap - old) * elem;
+  if (S->stats.bytes_live > S->stats.bytes_peak) S->stats.bytes_peak = S->stats.bytes_live;
+  return v;
+}
+
+void mem_exhausted(size_t bytes) {
+  fprintf(stderr, "iosim: out of memory (%zu bytes)\n", bytes);
+  abort();
+}
+
+bool sim_asserts_enabled(void) {
+#ifdef NDEBUG
+  return false;
+#else
   return true;
+#endif
 }
 
 void sim_assert_failed(const char *cond, const char *file, int line, const char *func) {

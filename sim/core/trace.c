@@ -91,14 +91,7 @@ const char *iosim_bugcheck_name(ULONG code) {
 }
 
 uint32_t name_add(sim_t *S, name_tab_t *t, const char *name) {
-  if (t->n == t->cap) {
-    uint32_t ncap = t->cap ? t->cap * 2 : 16;
-    char **nv = mem_alloc(S, ncap * sizeof *nv);
-    if (t->n) memcpy(nv, t->v, t->n * sizeof *nv);
-    mem_free(S, t->v, t->cap * sizeof *nv);
-    t->v = nv;
-    t->cap = ncap;
-  }
+  if (!VEC_RESERVE(S, t->v, t->cap, (size_t)t->n + 1)) mem_exhausted(((size_t)t->n + 1) * sizeof *t->v);
   t->v[t->n++] = mem_strdup(S, name);
   return t->n; /* ids start at 1 */
 }

@@ -7,6 +7,7 @@
 NTSTATUS IofCallDriver(PDEVICE_OBJECT Dev, PIRP Irp) {
   sim_t *S = Irp->Sim;
   cpu_t *c = S->cur_cpu;
+  ke_check_stack(S, "IoCallDriver");
   if (c->irql > DISPATCH_LEVEL)
     bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x10, (ULONG_PTR)Irp->SimId, c->irql, 0,
              "IoCallDriver at IRQL %d, above DISPATCH_LEVEL", c->irql);
@@ -44,7 +45,10 @@ NTSTATUS IofCallDriver(PDEVICE_OBJECT Dev, PIRP Irp) {
     e.control = loc->Control;
     trc_send(S, &e, "%s dispatch %s", Dev->DriverObject->DriverName, iosim_major_name(major));
   }
+  ctx_t *me = S->cur_ctx; /* the stack this call nests on (a dispatch may block: own counter) */
+  me->calls++;
   NTSTATUS st = Dev->DriverObject->MajorFunction[major](Dev, Irp);
+  me->calls--;
   /* The IRP may be gone now; report by number only. */
   if (trc_on(S)) {
     char sb[16];

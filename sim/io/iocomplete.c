@@ -83,6 +83,7 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
     return true;
   }
   IopClearStackLocation(sp);
+  ke_check_stack(S, "IoCompleteRequest, calling a completion routine");
   PDEVICE_OBJECT dev = irp->CurrentLocation == irp->StackCount + 1
                            ? NULL
                            : irp->Tail.Overlay.CurrentStackLocation->DeviceObject;

@@ -10,13 +10,9 @@ static size_t irp_size(int n) { return sizeof(IRP) + (size_t)n * sizeof(IO_STACK
 sim_irp_info_t *irp_info(sim_t *S, uint32_t id) {
   if (!S->keep_irp_info || id == 0) return NULL;
   if (id >= S->irp_info_cap) {
-    size_t ncap = S->irp_info_cap ? S->irp_info_cap * 2 : 64;
-    while (ncap <= id) ncap *= 2;
-    sim_irp_info_t *n = mem_calloc(S, ncap * sizeof *n);
-    if (S->irp_info_cap) memcpy(n, S->irp_info, S->irp_info_cap * sizeof *n);
-    mem_free(S, S->irp_info, S->irp_info_cap * sizeof *n);
-    S->irp_info = n;
-    S->irp_info_cap = ncap;
+    size_t old = S->irp_info_cap; /* indexed by id: the new slots start empty */
+    if (!VEC_RESERVE(S, S->irp_info, S->irp_info_cap, (size_t)id + 1)) return NULL;
+    memset(S->irp_info + old, 0, (S->irp_info_cap - old) * sizeof *S->irp_info);
   }
   return &S->irp_info[id];
 }

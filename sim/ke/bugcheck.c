@@ -33,6 +33,18 @@ void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, UL
   sched_stop(S);
 }
 
+void ke_check_stack(sim_t *S, const char *where) {
+  const ctx_t *c = S->cur_ctx;
+  size_t left = ctx_stack_left(c);
+  if (left >= CTX_STACK_MARGIN) return;
+  size_t usable = c->size - c->floor, used = usable - left;
+  bugcheck(S, UNEXPECTED_KERNEL_MODE_TRAP, EXCEPTION_DOUBLE_FAULT, (ULONG_PTR)used,
+           (ULONG_PTR)c->calls, 0,
+           "kernel stack overflowed in %s, %u IoCallDriver calls deep (%zu of %zu bytes "
+           "used): a driver recursing?",
+           where, c->calls, used, usable);
+}
+
 void KeBugCheckEx(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4) {
   bugcheck(ctx_sim(), Code, P1, P2, P3, P4, "KeBugCheckEx called by a driver");
 }

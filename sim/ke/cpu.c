@@ -9,6 +9,7 @@
 trc_frame_t cpu_frame(const cpu_t *c) { return c->frames[c->depth].kind; }
 
 void cpu_push_frame(sim_t *S, cpu_t *c, trc_frame_t kind, KIRQL irql) {
+  ke_check_stack(S, kind == TRC_FRAME_DPC ? "a DPC" : kind == TRC_FRAME_APC ? "an APC" : "an interrupt");
   if (c->depth + 1 >= (int)ARRAY_LEN(c->frames))
     bugcheck(S, 0x7F, 8, 0, 0, 0, "frames nested too deeply on CPU %d", c->id);
   c->depth++;

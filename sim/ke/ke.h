@@ -139,6 +139,14 @@ void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,
               ULONG_PTR p4, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 7, 8)));
 
+/* Bugchecks UNEXPECTED_KERNEL_MODE_TRAP (0x7F, parameter 1 =
+   EXCEPTION_DOUBLE_FAULT) when the running coroutine has less than
+   CTX_STACK_MARGIN of stack left: Windows' report of a kernel stack
+   overflow, raised before the guard page is reached.  Called where drivers
+   nest: IoCallDriver, before a completion routine, pushing a CPU frame.
+   `where` names the place for the message. */
+void ke_check_stack(sim_t *S, const char *where);
+
 void ke_destroy(sim_t *S);
 
 #endif

@@ -15,6 +15,7 @@
  * that context.
  */
 #include "iosim/verify.h"
+#include "iosim/vec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +51,8 @@ typedef struct act {
 typedef struct actstack {
   int64_t key;
   act_t *v;
-  int n, cap;
+  int n;
+  size_t cap;
 } actstack_t;
 
 typedef struct virp {
@@ -73,7 +75,8 @@ struct vrf {
   virp_t *irps;
   size_t nirps;
   actstack_t *ctx;
-  int nctx, capctx;
+  int nctx;
+  size_t capctx;
   vrf_finding_t *f;
   size_t nf, capf;
   char outcome[16];       /* from the run-end row */
@@ -102,19 +105,18 @@ const vrf_rule_info_t *vrf_rule_by_name(const char *name) {
 
 /* ---- state ---- */
 
-static void *xrealloc(void *p, size_t n) {
-  void *q = realloc(p, n);
-  if (!q) abort();
-  return q;
+/* The verifier has no way to report running out of memory (a sink cannot
+   fail), and a partial verdict would be a wrong one. */
+static void out_of_memory(void) {
+  fprintf(stderr, "iosim: verifier: out of memory\n");
+  abort();
 }
 
 static virp_t *irp_state(vrf_t *v, uint32_t id) {
-  if (id >= v->nirps) {
-    size_t n = v->nirps ? v->nirps * 2 : 64;
-    while (n <= id) n *= 2;
-    v->irps = xrealloc(v->irps, n * sizeof *v->irps);
-    memset(v->irps + v->nirps, 0, (n - v->nirps) * sizeof *v->irps);
-    v->nirps = n;
+  if (id >= v->nirps) { /* indexed by id: nirps is the capacity, new slots start empty */
+    size_t old = v->nirps;
+    if (!IOSIM_VEC_RESERVE(v->irps, v->nirps, (size_t)id + 1)) out_of_memory();
+    memset(v->irps + old, 0, (v->nirps - old) * sizeof *v->irps);
   }
   return &v->irps[id];
 }
@@ -128,20 +130,14 @@ static actstack_t *ctx_stack(vrf_t *v, const trc_event_t *ev) {
   int64_t key = ctx_key(ev);
   for (int i = 0; i < v->nctx; i++)
     if (v->ctx[i].key == key) return &v->ctx[i];
-  if (v->nctx == v->capctx) {
-    v->capctx = v->capctx ? v->capctx * 2 : 8;
-    v->ctx = xrealloc(v->ctx, (size_t)v->capctx * sizeof *v->ctx);
-  }
+  if (!IOSIM_VEC_RESERVE(v->ctx, v->capctx, (size_t)v->nctx + 1)) out_of_memory();
   v->ctx[v->nctx] = (actstack_t){.key = key};
   return &v->ctx[v->nctx++];
 }
 
 static act_t *push(vrf_t *v, const trc_event_t *ev, act_kind_t kind) {
   actstack_t *s = ctx_stack(v, ev);
-  if (s->n == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 8;
-    s->v = xrealloc(s->v, (size_t)s->cap * sizeof *s->v);
-  }
+  if (!IOSIM_VEC_RESERVE(s->v, s->cap, (size_t)s->n + 1)) out_of_memory();
   act_t *a = &s->v[s->n++];
   *a = (act_t){.kind = kind, .irp = ev->irp, .device = ev->device, .location = ev->stack_location};
   return a;
@@ -221,10 +217,7 @@ static void report(vrf_t *v, vrf_rule_t rule, uint32_t irp, uint32_t device, con
     if (st->reported & (1u << rule)) return; /* once per rule and IRP: no floods */
     st->reported |= 1u << rule;
   }
-  if (v->nf == v->capf) {
-    v->capf = v->capf ? v->capf * 2 : 8;
-    v->f = xrealloc(v->f, v->capf * sizeof *v->f);
-  }
+  if (!IOSIM_VEC_RESERVE(v->f, v->capf, v->nf + 1)) out_of_memory();
   vrf_finding_t *f = &v->f[v->nf++];
   memset(f, 0, sizeof *f);
   f->rule = rule;
