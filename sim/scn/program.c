@@ -92,7 +92,15 @@ static void pr_io(prog_t *p, const op_t *o) {
 static void pr_wait(prog_t *p, const op_t *o) {
   const op_uwait_t *w = &o->uwait;
   PVOID objs[MAXIMUM_WAIT_OBJECTS];
-  for (int i = 0; i < w->nobjects; i++) objs[i] = wait_object(p->rs, w->objects[i]);
+  for (int i = 0; i < w->nobjects; i++) {
+    /* Names are checked at load, so only a file not open yet is missing;
+       as WaitForMultipleObjects fails at once on a bad handle, skip it. */
+    objs[i] = wait_object(p->rs, w->objects[i]);
+    if (!objs[i]) {
+      sim_trace_op(NULL, NULL, "%s: skipped, file %s is not open", o->text, w->objects[i]);
+      return;
+    }
+  }
   LONGLONG to = -(w->timeout / 100);
   NtWaitForMultipleObjects((ULONG)w->nobjects, objs, w->all ? WaitAll : WaitAny, w->alertable,
                            w->has_timeout ? &to : NULL);
