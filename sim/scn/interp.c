@@ -1,7 +1,9 @@
 /*
  * interp.c - scripted drivers: the C dispatch, completion, ISR and DPC
  * routines that run a driver's operations from its scenario file, one
- * traced kernel call at a time.
+ * traced kernel call at a time; one function per operation, reached
+ * through a table indexed by the operation's kind.  The operations are
+ * read-only: what a run changes lives in the run state (run_int.h).
  */
 #include "run_int.h"
 
@@ -55,7 +57,9 @@ static scr_counter_t *dev_counter(scr_dev_t *dx, const char *name) {
 }
 
 static bool status_matches(const cond_t *c, NTSTATUS st) {
-  bool eq = c->name ? (c->value == 1 ? NT_SUCCESS(st) : !NT_SUCCESS(st)) : st == (NTSTATUS)c->value;
+  bool eq = c->status_class == STC_SUCCESS ? NT_SUCCESS(st)
+          : c->status_class == STC_ERROR   ? !NT_SUCCESS(st)
+                                           : st == (NTSTATUS)c->value;
   return c->cmp == CMP_EQ ? eq : !eq;
 }
 
@@ -82,7 +86,7 @@ static bool request_range(const exec_t *x, PFILE_OBJECT *fo, LONGLONG *off, ULON
 static bool op_touches(const op_t *o) {
   if (o->kind == OP_SET_STATUS || o->kind == OP_QUEUE) return true;
   if (o->kind == OP_IF) {
-    int k = o->cond.kind;
+    int k = o->branch.cond.kind;
     return k == COND_PENDING_RETURNED || k == COND_STATUS || k == COND_CANCEL;
   }
   return false;
@@ -131,14 +135,14 @@ static scr_cctx_t *cctx_new(run_state_t *rs) {
 
 static IO_COMPLETION_ROUTINE scr_completion;
 
-static ULONG_PTR info_value(const op_t *o, PIRP irp) {
-  if (o->info == INFO_LENGTH) return IoGetCurrentIrpStackLocation(irp)->Parameters.Read.Length;
-  return (ULONG_PTR)o->num;
+static ULONG_PTR info_value(const op_status_t *st, PIRP irp) {
+  if (st->info == INFO_LENGTH) return IoGetCurrentIrpStackLocation(irp)->Parameters.Read.Length;
+  return (ULONG_PTR)st->info_bytes;
 }
 
-static void set_status(const exec_t *x, const op_t *o, PIRP irp) {
-  if (o->has_status) irp->IoStatus.Status = o->ret == RET_LOWER ? x->lower : o->status;
-  if (o->info != INFO_KEEP) irp->IoStatus.Information = info_value(o, irp);
+static void set_status(const exec_t *x, const op_status_t *st, PIRP irp) {
+  if (st->has_status) irp->IoStatus.Status = st->from_lower ? x->lower : st->status;
+  if (st->info != INFO_KEEP) irp->IoStatus.Information = info_value(st, irp);
 }
 
 static void exec_ops(exec_t *x, const op_t *o);
@@ -173,32 +177,10 @@ static bool need_irp(exec_t *x, const op_t *o, PIRP irp) {
 static bool need_location(exec_t *x, const op_t *o, PIRP irp) {
   if (!need_irp(x, o, irp)) return false;
   if (irp->CurrentLocation >= 1 && irp->CurrentLocation <= irp->StackCount) return true;
-  scr_trace(o, irp, x->dev, "%s: IRP %u has no current stack location here (its completion finished): skipped", o->text,
-               irp->SimId);
+  sim_trace_script(irp->SimId, x->dev, o->text, true,
+                   "%s: IRP %u has no current stack location here (its completion finished): skipped", o->text,
+                   irp->SimId);
   return false;
-}
-
-static void exec_send(exec_t *x, const op_t *o) {
-  PDEVICE_OBJECT to = o->name2 ? sim_find_device(x->rs->S, o->name2) : x->dev->SimLowerDevice;
-  if (!to) {
-    scr_trace(o, x->irp, x->dev, "%s: skipped, no device below %s", o->text, x->dev->SimName);
-    return;
-  }
-  if (o->names) sim_tag_next_irp((const char *)o->names);
-  PIRP n = IoAllocateIrp(to->StackSize, FALSE);
-  PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(n);
-  next->MajorFunction = o->major;
-  next->Parameters.Read.Length = (ULONG)o->num;
-  if (o->name) {
-    scr_cctx_t *c = cctx_new(x->rs);
-    c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
-    c->dev = x->dev;
-    c->orig = x->irp;
-    c->orig_id = x->irp_id;
-    c->value = 0;
-    IoSetCompletionRoutine(n, scr_completion, c, TRUE, TRUE, TRUE);
-  }
-  x->lower = IoCallDriver(to, n);
 }
 
 /* Removes `irp` from queue q if it is there. */
@@ -254,12 +236,212 @@ static void csq_cancel(PDEVICE_OBJECT dev, PIRP irp) {
   IoCompleteRequest(irp, IO_NO_INCREMENT);
 }
 
+/* A completion routine's context, from the run's free list. */
+static scr_cctx_t *cctx_for(exec_t *x, const char *routine, PIRP orig, uint32_t orig_id, int64_t value) {
+  scr_cctx_t *c = cctx_new(x->rs);
+  c->r = find_routine(x->dx->drv->decl, RT_COMPLETION, routine);
+  c->dev = x->dev;
+  c->orig = orig;
+  c->orig_id = orig_id;
+  c->value = value;
+  return c;
+}
+
+/* ---- one function per operation ---- */
+
+typedef void op_exec_fn(exec_t *x, const op_t *o);
+
+static void ex_copy_stack(exec_t *x, const op_t *o) {
+  if (need_location(x, o, x->irp)) IoCopyCurrentIrpStackLocationToNext(x->irp);
+}
+
+static void ex_skip_stack(exec_t *x, const op_t *o) {
+  if (need_location(x, o, x->irp)) IoSkipCurrentIrpStackLocation(x->irp);
+}
+
+static void ex_mark_pending(exec_t *x, const op_t *o) {
+  if (need_location(x, o, x->irp)) IoMarkIrpPending(x->irp);
+}
+
+static void ex_set_completion(exec_t *x, const op_t *o) {
+  const op_set_completion_t *s = &o->set_completion;
+  if (!need_irp(x, o, x->irp)) return;
+  scr_cctx_t *c = cctx_for(x, s->routine, NULL, 0, s->context);
+  IoSetCompletionRoutine(x->irp, scr_completion, c, s->on_success, s->on_error, s->on_cancel);
+}
+
+static void ex_call_lower(exec_t *x, const op_t *o) {
+  if (!need_irp(x, o, x->irp)) return;
+  if (!x->dev->SimLowerDevice) scr_trace(o, x->irp, x->dev, "%s: skipped, %s is not attached to anything", o->text, x->dev->SimName);
+  else x->lower = IoCallDriver(x->dev->SimLowerDevice, x->irp);
+}
+
+/* info length reads the current location; a bare status needs only the IRP. */
+static bool need_for_status(exec_t *x, const op_t *o, PIRP irp) {
+  return o->status.info == INFO_LENGTH ? need_location(x, o, irp) : need_irp(x, o, irp);
+}
+
+static void ex_set_status(exec_t *x, const op_t *o) {
+  if (!need_for_status(x, o, x->irp)) return;
+  set_status(x, &o->status, x->irp);
+  scr_trace(o, x->irp, x->dev, "%s", o->text);
+}
+
+static int8_t boost_of(const op_status_t *st) { return (int8_t)(st->has_boost ? st->boost : IO_NO_INCREMENT); }
+
+static void ex_complete(exec_t *x, const op_t *o) {
+  PIRP irp = x->irp;
+  if (!need_for_status(x, o, irp)) return;
+  set_status(x, &o->status, irp);
+  x->completed = true;
+  x->completed_with = irp->IoStatus.Status;
+  IoCompleteRequest(irp, boost_of(&o->status));
+}
+
+static void ex_complete_original(exec_t *x, const op_t *o) {
+  if (!need_for_status(x, o, x->orig)) return;
+  set_status(x, &o->status, x->orig);
+  IoCompleteRequest(x->orig, boost_of(&o->status));
+}
+
+static void ex_free_irp(exec_t *x, const op_t *o) {
+  if (!need_irp(x, o, x->irp)) return;
+  IoFreeIrp(x->irp);
+  x->irp = NULL;
+}
+
+static void ex_return(exec_t *x, const op_t *o) {
+  x->returned = true;
+  switch (o->ret.how) {
+  case RET_STATUS: x->ret = o->ret.status; break;
+  case RET_LOWER: x->ret = x->lower; break;
+  case RET_IRP: x->ret = x->completed ? x->completed_with : x->irp ? x->irp->IoStatus.Status : STATUS_SUCCESS; break;
+  case RET_MORE: x->ret = STATUS_MORE_PROCESSING_REQUIRED; break;
+  case RET_CONTINUE: x->ret = STATUS_CONTINUE_COMPLETION; break;
+  }
+}
+
+static void ex_start_io(exec_t *x, const op_t *o) {
+  const op_start_io_t *s = &o->start_io;
+  sim_hw_t *hw = x->dev->SimHardware;
+  if (!hw) scr_trace(o, x->irp, x->dev, "%s: skipped, %s has no hardware", o->text, x->dev->SimName);
+  else sim_hw_start(hw, s->detached ? NULL : x->irp, s->has_latency ? (uint64_t)s->latency : sim_hw_latency(hw));
+}
+
+static void ex_request_dpc(exec_t *x, const op_t *o) {
+  (void)o;
+  IoRequestDpc(x->dev, x->irp, NULL);
+}
+
+static void ex_queue(exec_t *x, const op_t *o) {
+  PIRP irp = x->irp;
+  scr_queue_t *q = dev_queue(x->dx, o->named.name);
+  if (!need_irp(x, o, irp) || !q) return;
+  if (queue_put(q, irp)) scr_trace(o, irp, x->dev, "%s", o->text);
+  else scr_trace(o, irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
+}
+
+static void ex_dequeue(exec_t *x, const op_t *o) {
+  scr_queue_t *q = dev_queue(x->dx, o->named.name);
+  uint32_t id = 0;
+  PIRP head = q ? queue_head(x, q, &id) : NULL;
+  if (!head) {
+    take_irp(x, NULL);
+    scr_trace(o, NULL, x->dev, "%s: queue empty", o->text);
+    return;
+  }
+  queue_take(q, head);
+  take_irp(x, head);
+  scr_trace(o, x->irp, x->dev, "%s", o->text);
+}
+
+static void ex_kwait(exec_t *x, const op_t *o) {
+  LONGLONG to = -(o->kwait.timeout / 100);
+  KeWaitForSingleObject(rs_event(x->rs, o->kwait.event), Executive, KernelMode, FALSE, o->kwait.has_timeout ? &to : NULL);
+}
+
+static void ex_signal(exec_t *x, const op_t *o) { KeSetEvent(rs_event(x->rs, o->named.name), 0, FALSE); }
+
+static void ex_clear(exec_t *x, const op_t *o) {
+  KeClearEvent(rs_event(x->rs, o->named.name));
+  scr_trace(o, x->irp, x->dev, "%s", o->text);
+}
+
+static void ex_if(exec_t *x, const op_t *o) {
+  bool v = cond_eval(x, &o->branch.cond);
+  scr_trace(o, x->irp, x->dev, "%s -> %s", o->text, v ? "true" : "false");
+  exec_ops(x, v ? o->branch.body : o->branch.else_body);
+}
+
+static void ex_while(exec_t *x, const op_t *o) {
+  /* Bounded, so a scenario bug cannot hang the simulator. */
+  int n = 0;
+  bool v;
+  while ((v = cond_eval(x, &o->branch.cond)) && n++ < 100000 && !x->returned) {
+    scr_trace(o, x->irp, x->dev, "%s -> true", o->text);
+    exec_ops(x, o->branch.body);
+  }
+  if (!v) scr_trace(o, x->irp, x->dev, "%s -> false", o->text);
+}
+
+static void ex_counter(exec_t *x, const op_t *o) {
+  scr_counter_t *c = dev_counter(x->dx, o->counter.name);
+  c->value = o->counter.add ? c->value + o->counter.value : o->counter.value;
+  scr_trace(o, x->irp, x->dev, "%s -> %lld", o->text, (long long)c->value);
+}
+
+static void ex_delay(exec_t *x, const op_t *o) {
+  (void)x;
+  sim_delay((uint64_t)o->delay_ns);
+}
+
+static void ex_send(exec_t *x, const op_t *o) {
+  const op_send_t *s = &o->send;
+  PDEVICE_OBJECT to = s->to ? sim_find_device(x->rs->S, s->to) : x->dev->SimLowerDevice;
+  if (!to) {
+    scr_trace(o, x->irp, x->dev, "%s: skipped, no device below %s", o->text, x->dev->SimName);
+    return;
+  }
+  if (s->as) sim_tag_next_irp(s->as);
+  PIRP n = IoAllocateIrp(to->StackSize, FALSE);
+  PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(n);
+  next->MajorFunction = s->major;
+  next->Parameters.Read.Length = (ULONG)s->length;
+  if (s->completion)
+    IoSetCompletionRoutine(n, scr_completion, cctx_for(x, s->completion, x->irp, x->irp_id, 0), TRUE, TRUE, TRUE);
+  x->lower = IoCallDriver(to, n);
+}
+
+static void ex_set_cancel(exec_t *x, const op_t *o) {
+  PIRP irp = x->irp;
+  const char *name = o->set_cancel.routine;
+  if (!need_irp(x, o, irp)) return;
+  /* The routine rides in a driver-owned field of the IRP, as real drivers
+     keep their per-request context there: its slot in the loaded driver. */
+  const routine_t *r = name ? find_routine(x->dx->drv->decl, RT_CANCEL, name) : NULL;
+  irp->Tail.Overlay.DriverContext[3] = r ? &x->dx->drv->slots[r->index] : NULL;
+  /* Whoever swaps a routine out owns the IRP (the cancel race). */
+  x->cancel_owned = IoSetCancelRoutine(irp, name ? scr_cancel : NULL) != NULL;
+}
+
+static void ex_release_cancel_lock(exec_t *x, const op_t *o) {
+  if (need_irp(x, o, x->irp)) IoReleaseCancelSpinLock(x->irp->CancelIrql);
+}
+
+static void ex_unqueue(exec_t *x, const op_t *o) {
+  PIRP irp = x->irp;
+  scr_queue_t *q = dev_queue(x->dx, o->named.name);
+  if (!need_irp(x, o, irp) || !q) return;
+  bool found = queue_take(q, irp);
+  scr_trace(o, irp, x->dev, "%s -> %s", o->text, found ? "removed" : "not in the queue");
+}
+
 /* IoCsqInsertIrp: mark pending, queue, install the cancel routine; if the
    IRP was cancelled already and we take the routine back, undo it all and
    complete it as cancelled ourselves. */
-static void csq_insert(exec_t *x, const op_t *o) {
+static void ex_csq_insert(exec_t *x, const op_t *o) {
   PIRP irp = x->irp;
-  scr_queue_t *q = dev_queue(x->dx, o->name);
+  scr_queue_t *q = dev_queue(x->dx, o->named.name);
   if (!need_irp(x, o, irp) || !q) return;
   IoMarkIrpPending(irp);
   if (!queue_put(q, irp)) {
@@ -280,8 +462,8 @@ static void csq_insert(exec_t *x, const op_t *o) {
 
 /* IoCsqRemoveNextIrp: the first IRP whose cancel routine we can take back;
    one whose routine is already gone is being cancelled: leave it. */
-static void csq_remove(exec_t *x, const op_t *o) {
-  scr_queue_t *q = dev_queue(x->dx, o->name);
+static void ex_csq_remove(exec_t *x, const op_t *o) {
+  scr_queue_t *q = dev_queue(x->dx, o->named.name);
   take_irp(x, NULL);
   if (!q) return;
   for (int i = 0; i < q->n; i++) {
@@ -297,17 +479,18 @@ static void csq_remove(exec_t *x, const op_t *o) {
 
 /* A master IRP split into associated IRPs, dealt to the devices in turn;
    the master completes when the last one does (IrpCount). */
-static void exec_split(exec_t *x, const op_t *o) {
+static void ex_split(exec_t *x, const op_t *o) {
+  const op_split_t *s = &o->split;
   PIRP m = x->irp;
   if (!need_location(x, o, m)) return;
   PIO_STACK_LOCATION cur = IoGetCurrentIrpStackLocation(m);
-  ULONG part = cur->Parameters.Read.Length / (ULONG)o->num;
-  m->AssociatedIrp.IrpCount = (int32_t)o->num;
-  scr_trace(o, m, x->dev, "%s: IrpCount = %lld", o->text, (long long)o->num);
+  ULONG part = cur->Parameters.Read.Length / (ULONG)s->count;
+  m->AssociatedIrp.IrpCount = s->count;
+  scr_trace(o, m, x->dev, "%s: IrpCount = %lld", o->text, (long long)s->count);
   PIRP kids[16];
   PDEVICE_OBJECT to[16];
-  for (int i = 0; i < o->num; i++) { /* build them all before sending any */
-    const char *name = o->names[i % o->nnames];
+  for (int i = 0; i < s->count; i++) { /* build them all before sending any */
+    const char *name = s->to[i % s->nto];
     to[i] = !strcmp(name, "lower") ? x->dev->SimLowerDevice
           : !strcmp(name, "with") && x->dx->decl->with ? sim_find_device(x->rs->S, x->dx->decl->with)
           : sim_find_device(x->rs->S, name);
@@ -322,185 +505,90 @@ static void exec_split(exec_t *x, const op_t *o) {
     n->Parameters.Read.Length = part;
     n->Parameters.Read.ByteOffset = cur->Parameters.Read.ByteOffset + (LONGLONG)part * i;
   }
-  for (int i = 0; i < o->num; i++) x->lower = IoCallDriver(to[i], kids[i]);
+  for (int i = 0; i < s->count; i++) x->lower = IoCallDriver(to[i], kids[i]);
 }
 
-static void exec_op(exec_t *x, const op_t *o) {
-  PIRP irp = x->irp;
-  switch (o->kind) {
-  case OP_COPY_STACK: if (need_location(x, o, irp)) IoCopyCurrentIrpStackLocationToNext(irp); break;
-  case OP_SKIP_STACK: if (need_location(x, o, irp)) IoSkipCurrentIrpStackLocation(irp); break;
-  case OP_MARK_PENDING: if (need_location(x, o, irp)) IoMarkIrpPending(irp); break;
-  case OP_SET_COMPLETION:
-    if (need_irp(x, o, irp)) {
-      scr_cctx_t *c = cctx_new(x->rs);
-      c->r = find_routine(x->dx->drv, RT_COMPLETION, o->name);
-      c->dev = x->dev;
-      c->orig = NULL;
-      c->orig_id = 0;
-      c->value = o->num;
-      IoSetCompletionRoutine(irp, scr_completion, c, (o->flags & INV_SUCCESS) != 0,
-                             (o->flags & INV_ERROR) != 0, (o->flags & INV_CANCEL) != 0);
-    }
-    break;
-  case OP_CALL_LOWER:
-    if (need_irp(x, o, irp)) {
-      if (!x->dev->SimLowerDevice) scr_trace(o, irp, x->dev, "%s: skipped, %s is not attached to anything", o->text, x->dev->SimName);
-      else x->lower = IoCallDriver(x->dev->SimLowerDevice, irp);
-    }
-    break;
-  case OP_SET_STATUS:
-    if (o->info == INFO_LENGTH ? need_location(x, o, irp) : need_irp(x, o, irp)) {
-      set_status(x, o, irp);
-      scr_trace(o, irp, x->dev, "%s", o->text);
-    }
-    break;
-  case OP_COMPLETE:
-    if (o->info == INFO_LENGTH ? need_location(x, o, irp) : need_irp(x, o, irp)) {
-      set_status(x, o, irp);
-      x->completed = true;
-      x->completed_with = irp->IoStatus.Status;
-      IoCompleteRequest(irp, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
-    }
-    break;
-  case OP_COMPLETE_ORIGINAL:
-    if (o->info == INFO_LENGTH ? need_location(x, o, x->orig) : need_irp(x, o, x->orig)) {
-      set_status(x, o, x->orig);
-      IoCompleteRequest(x->orig, (int8_t)(o->has_num2 ? o->num2 : IO_NO_INCREMENT));
-    }
-    break;
-  case OP_FREE_IRP:
-    if (need_irp(x, o, irp)) {
-      IoFreeIrp(irp);
-      x->irp = NULL;
-    }
-    break;
-  case OP_RETURN:
-    x->returned = true;
-    switch (o->ret) {
-    case RET_STATUS: x->ret = o->status; break;
-    case RET_LOWER: x->ret = x->lower; break;
-    case RET_IRP: x->ret = x->completed ? x->completed_with : irp ? irp->IoStatus.Status : STATUS_SUCCESS; break;
-    case RET_MORE: x->ret = STATUS_MORE_PROCESSING_REQUIRED; break;
-    case RET_CONTINUE: x->ret = STATUS_CONTINUE_COMPLETION; break;
-    }
-    break;
-  case OP_START_IO:
-    if (!x->dev->SimHardware) scr_trace(o, irp, x->dev, "%s: skipped, %s has no hardware", o->text, x->dev->SimName);
-    else sim_hw_start(x->dev->SimHardware, (o->flags & PF_DETACHED) ? NULL : irp,
-                      o->has_num2 ? (uint64_t)o->num2 : sim_hw_latency(x->dev->SimHardware));
-    break;
-  case OP_REQUEST_DPC: IoRequestDpc(x->dev, irp, NULL); break;
-  case OP_QUEUE: {
-    scr_queue_t *q = dev_queue(x->dx, o->name);
-    if (!need_irp(x, o, irp) || !q) break;
-    if (queue_put(q, irp)) scr_trace(o, irp, x->dev, "%s", o->text);
-    else scr_trace(o, irp, x->dev, "%s: queue %s is full (%d IRPs): not queued", o->text, q->name, SCR_QUEUE_CAP);
-    break;
-  }
-  case OP_DEQUEUE: {
-    scr_queue_t *q = dev_queue(x->dx, o->name);
-    uint32_t id = 0;
-    PIRP head = q ? queue_head(x, q, &id) : NULL;
-    if (!head) {
-      take_irp(x, NULL);
-      scr_trace(o, NULL, x->dev, "%s: queue empty", o->text);
-      break;
-    }
-    queue_take(q, head);
-    take_irp(x, head);
-    scr_trace(o, x->irp, x->dev, "%s", o->text);
-    break;
-  }
-  case OP_KWAIT: {
-    LONGLONG to = -(o->num2 / 100);
-    KeWaitForSingleObject(rs_event(x->rs, o->names[0]), Executive, KernelMode, FALSE, o->has_num2 ? &to : NULL);
-    break;
-  }
-  case OP_SIGNAL: KeSetEvent(rs_event(x->rs, o->name), 0, FALSE); break;
-  case OP_CLEAR:
-  case OP_RESET: KeClearEvent(rs_event(x->rs, o->name)); scr_trace(o, irp, x->dev, "%s", o->text); break;
-  case OP_IF: {
-    bool v = cond_eval(x, &o->cond);
-    scr_trace(o, irp, x->dev, "%s -> %s", o->text, v ? "true" : "false");
-    exec_ops(x, v ? o->body : o->else_body);
-    break;
-  }
-  case OP_WHILE: {
-    /* Bounded, so a scenario bug cannot hang the simulator. */
-    int n = 0;
-    bool v;
-    while ((v = cond_eval(x, &o->cond)) && n++ < 100000 && !x->returned) {
-      scr_trace(o, x->irp, x->dev, "%s -> true", o->text);
-      exec_ops(x, o->body);
-    }
-    if (!v) scr_trace(o, x->irp, x->dev, "%s -> false", o->text);
-    break;
-  }
-  case OP_COUNTER: {
-    scr_counter_t *c = dev_counter(x->dx, o->name);
-    c->value = (o->flags & PF_ADD) ? c->value + o->num : o->num;
-    scr_trace(o, irp, x->dev, "%s -> %lld", o->text, (long long)c->value);
-    break;
-  }
-  case OP_DELAY: sim_delay((uint64_t)o->num); break;
-  case OP_SEND: exec_send(x, o); break;
-  case OP_SET_CANCEL:
-    if (need_irp(x, o, irp)) {
-      /* The routine rides in a driver-owned field of the IRP, as real
-         drivers keep their per-request context there. */
-      irp->Tail.Overlay.DriverContext[3] = o->name ? (PVOID)find_routine(x->dx->drv, RT_CANCEL, o->name) : NULL;
-      /* Whoever swaps a routine out owns the IRP (the cancel race). */
-      x->cancel_owned = IoSetCancelRoutine(irp, o->name ? scr_cancel : NULL) != NULL;
-    }
-    break;
-  case OP_RELEASE_CANCEL_LOCK:
-    if (need_irp(x, o, irp)) IoReleaseCancelSpinLock(irp->CancelIrql);
-    break;
-  case OP_UNQUEUE: {
-    scr_queue_t *q = dev_queue(x->dx, o->name);
-    if (!need_irp(x, o, irp) || !q) break;
-    bool found = queue_take(q, irp);
-    scr_trace(o, irp, x->dev, "%s -> %s", o->text, found ? "removed" : "not in the queue");
-    break;
-  }
-  case OP_CSQ_INSERT: csq_insert(x, o); break;
-  case OP_CSQ_REMOVE: csq_remove(x, o); break;
-  case OP_SPLIT: exec_split(x, o); break;
-  case OP_FAST_SERVE:
-  case OP_FAST_DECLINE:
-    if (!x->fast_fo) {
-      scr_trace(o, irp, x->dev, "%s: skipped, only a fast I/O routine can do this", o->text);
-      break;
-    }
-    x->returned = true;
-    x->fast_handled = o->kind == OP_FAST_SERVE;
-    if (x->fast_handled) {
-      x->fast_iosb->Status = o->status;
-      x->fast_iosb->Information = o->info == INFO_NUM ? (ULONG_PTR)o->num : x->fast_len;
-    }
-    scr_trace(o, NULL, x->dev, "%s", o->text);
-    break;
-  case OP_CACHE_SETUP:
-  case OP_CACHE_FILL: {
-    PFILE_OBJECT fo;
-    LONGLONG off;
-    ULONG len;
-    if (!request_range(x, &fo, &off, &len)) {
-      scr_trace(o, irp, x->dev, "%s: skipped, no file object", o->text);
-      break;
-    }
-    if (o->kind == OP_CACHE_SETUP) CcInitializeCacheMap(fo);
-    else sim_cache_fill(fo, off, len);
-    break;
-  }
-  case OP_NOTE: sim_note("%s", o->name); break;
-  default: break; /* program statements never reach a driver */
-  }
+/* fast-serve and fast-decline end a fast I/O routine (no IRP). */
+static bool need_fast(exec_t *x, const op_t *o) {
+  if (x->fast_fo) return true;
+  scr_trace(o, x->irp, x->dev, "%s: skipped, only a fast I/O routine can do this", o->text);
+  return false;
 }
+
+static void ex_fast_serve(exec_t *x, const op_t *o) {
+  if (!need_fast(x, o)) return;
+  x->returned = true;
+  x->fast_handled = true;
+  x->fast_iosb->Status = o->status.status;
+  x->fast_iosb->Information = o->status.info == INFO_NUM ? (ULONG_PTR)o->status.info_bytes : x->fast_len;
+  scr_trace(o, NULL, x->dev, "%s", o->text);
+}
+
+static void ex_fast_decline(exec_t *x, const op_t *o) {
+  if (!need_fast(x, o)) return;
+  x->returned = true;
+  x->fast_handled = false;
+  scr_trace(o, NULL, x->dev, "%s", o->text);
+}
+
+static void ex_cache(exec_t *x, const op_t *o) {
+  PFILE_OBJECT fo;
+  LONGLONG off;
+  ULONG len;
+  if (!request_range(x, &fo, &off, &len)) {
+    scr_trace(o, x->irp, x->dev, "%s: skipped, no file object", o->text);
+    return;
+  }
+  if (o->kind == OP_CACHE_SETUP) CcInitializeCacheMap(fo);
+  else sim_cache_fill(fo, off, len);
+}
+
+static void ex_note(exec_t *x, const op_t *o) {
+  (void)x;
+  sim_note("%s", o->note);
+}
+
+/* Program statements never reach a driver: their slots stay NULL. */
+static op_exec_fn *const exec_table[OP_COUNT] = {
+    [OP_COPY_STACK] = ex_copy_stack,
+    [OP_SKIP_STACK] = ex_skip_stack,
+    [OP_SET_COMPLETION] = ex_set_completion,
+    [OP_CALL_LOWER] = ex_call_lower,
+    [OP_MARK_PENDING] = ex_mark_pending,
+    [OP_SET_STATUS] = ex_set_status,
+    [OP_COMPLETE] = ex_complete,
+    [OP_RETURN] = ex_return,
+    [OP_START_IO] = ex_start_io,
+    [OP_REQUEST_DPC] = ex_request_dpc,
+    [OP_QUEUE] = ex_queue,
+    [OP_DEQUEUE] = ex_dequeue,
+    [OP_KWAIT] = ex_kwait,
+    [OP_SIGNAL] = ex_signal,
+    [OP_CLEAR] = ex_clear,
+    [OP_RESET] = ex_clear,
+    [OP_IF] = ex_if,
+    [OP_COUNTER] = ex_counter,
+    [OP_DELAY] = ex_delay,
+    [OP_SEND] = ex_send,
+    [OP_FREE_IRP] = ex_free_irp,
+    [OP_COMPLETE_ORIGINAL] = ex_complete_original,
+    [OP_NOTE] = ex_note,
+    [OP_WHILE] = ex_while,
+    [OP_SET_CANCEL] = ex_set_cancel,
+    [OP_RELEASE_CANCEL_LOCK] = ex_release_cancel_lock,
+    [OP_UNQUEUE] = ex_unqueue,
+    [OP_CSQ_INSERT] = ex_csq_insert,
+    [OP_CSQ_REMOVE] = ex_csq_remove,
+    [OP_SPLIT] = ex_split,
+    [OP_FAST_SERVE] = ex_fast_serve,
+    [OP_FAST_DECLINE] = ex_fast_decline,
+    [OP_CACHE_SETUP] = ex_cache,
+    [OP_CACHE_FILL] = ex_cache,
+};
 
 static void exec_ops(exec_t *x, const op_t *o) {
-  for (; o && !x->returned; o = o->next) exec_op(x, o);
+  for (; o && !x->returned; o = o->next)
+    if (exec_table[o->kind]) exec_table[o->kind](x, o);
 }
 
 static exec_t exec_for(PDEVICE_OBJECT dev, PIRP irp, const routine_t *r) {
@@ -513,7 +601,7 @@ static NTSTATUS scr_dispatch(PDEVICE_OBJECT dev, PIRP irp) {
   scr_dev_t *dx = dev->DeviceExtension;
   UCHAR m = IoGetCurrentIrpStackLocation(irp)->MajorFunction;
   const routine_t *r = NULL, *def = NULL;
-  for (const routine_t *k = dx->drv->routines; k && !r; k = k->next)
+  for (const routine_t *k = dx->drv->decl->routines; k && !r; k = k->next)
     if (k->kind == RT_DISPATCH) {
       if (k->majors[m / 32] & (1u << (m % 32))) r = k;
       else if (k->is_default && !def) def = k;
@@ -539,7 +627,8 @@ static NTSTATUS scr_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
 
 /* A cancel routine set with set-cancel: runs the routine's operations. */
 static void scr_cancel(PDEVICE_OBJECT dev, PIRP irp) {
-  const routine_t *r = irp->Tail.Overlay.DriverContext[3];
+  const routine_t *const *slot = irp->Tail.Overlay.DriverContext[3];
+  const routine_t *r = slot ? *slot : NULL;
   exec_t x = exec_for(dev, irp, r);
   if (r) exec_ops(&x, r->body);
 }
@@ -548,7 +637,7 @@ static BOOLEAN scr_isr(sim_hw_t *hw, PVOID ctx, PIRP irp) {
   PDEVICE_OBJECT dev = ctx;
   scr_dev_t *dx = dev->DeviceExtension;
   (void)hw;
-  const routine_t *r = find_routine(dx->drv, RT_ISR, NULL);
+  const routine_t *r = find_routine(dx->drv->decl, RT_ISR, NULL);
   if (!r) {
     IoRequestDpc(dev, irp, NULL); /* the usual ISR, when the script has none */
     return TRUE;
@@ -561,7 +650,7 @@ static BOOLEAN scr_isr(sim_hw_t *hw, PVOID ctx, PIRP irp) {
 static void scr_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   (void)dpc, (void)ctx;
   scr_dev_t *dx = dev->DeviceExtension;
-  const routine_t *r = find_routine(dx->drv, RT_DPC, NULL);
+  const routine_t *r = find_routine(dx->drv->decl, RT_DPC, NULL);
   exec_t x = exec_for(dev, irp, r);
   if (r) exec_ops(&x, r->body);
 }
@@ -573,7 +662,7 @@ static BOOLEAN scr_fast_io(PFILE_OBJECT fo, const LONGLONG *off, ULONG len, BOOL
   (void)wait, (void)key, (void)buf;
   scr_dev_t *dx = dev->DeviceExtension;
   const routine_t *r = NULL;
-  for (const routine_t *k = dx->drv->routines; k; k = k->next)
+  for (const routine_t *k = dx->drv->decl->routines; k; k = k->next)
     if (k->kind == RT_FASTIO && (k->majors[0] & (1u << major))) r = k;
   if (!r) return FALSE;
   exec_t x = exec_for(dev, NULL, r);
@@ -593,13 +682,16 @@ static BOOLEAN scr_fast_write(PFILE_OBJECT fo, const LONGLONG *off, ULONG len, B
 }
 
 NTSTATUS scr_driver_entry(PDRIVER_OBJECT drv, PVOID arg) {
-  driver_decl_t *d = arg;
+  scr_driver_t *sd = arg;
+  const driver_decl_t *d = sd->decl;
+  sd->slots = ar_alloc(&sd->rs->ar, sizeof *sd->slots * (size_t)(d->nroutines ? d->nroutines : 1));
+  for (const routine_t *r = d->routines; r; r = r->next) sd->slots[r->index] = r;
   for (const routine_t *r = d->routines; r; r = r->next)
     if (r->kind == RT_FASTIO) {
-      d->fastio.SizeOfFastIoDispatch = sizeof d->fastio;
-      if (r->majors[0] & (1u << IRP_MJ_READ)) d->fastio.FastIoRead = scr_fast_read;
-      if (r->majors[0] & (1u << IRP_MJ_WRITE)) d->fastio.FastIoWrite = scr_fast_write;
-      drv->FastIoDispatch = &d->fastio;
+      sd->fastio.SizeOfFastIoDispatch = sizeof sd->fastio;
+      if (r->majors[0] & (1u << IRP_MJ_READ)) sd->fastio.FastIoRead = scr_fast_read;
+      if (r->majors[0] & (1u << IRP_MJ_WRITE)) sd->fastio.FastIoWrite = scr_fast_write;
+      drv->FastIoDispatch = &sd->fastio;
     }
   for (const routine_t *r = d->routines; r; r = r->next) {
     if (r->kind != RT_DISPATCH) continue;
@@ -613,8 +705,8 @@ void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *
   scr_dev_t *dx = dev->DeviceExtension;
   dx->rs = rs;
   dx->decl = d;
-  for (const driver_decl_t *k = rs->sc->drivers; k; k = k->next)
-    if (!strcmp(k->name, d->driver)) dx->drv = k;
+  for (int i = 0; i < rs->ndrivers; i++)
+    if (!strcmp(rs->drivers[i].decl->name, d->driver)) dx->drv = &rs->drivers[i];
   IoInitializeDpcRequest(dev, scr_dpc);
   if (d->has_hw) sim_hw_create(rs->S, dev, (uint64_t)d->latency, d->cpu, (KIRQL)d->irql, scr_isr, dev);
 }

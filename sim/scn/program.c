@@ -1,7 +1,8 @@
 /*
  * program.c - thread programs: what a simulated application does, one
  * statement at a time, through the system services (NtCreateFile,
- * NtReadFile, waits) exactly as a Win32 program would reach them.
+ * NtReadFile, waits) exactly as a Win32 program would reach them; one
+ * function per statement, reached through a table indexed by its kind.
  */
 #include "run_int.h"
 
@@ -26,38 +27,6 @@ static PVOID wait_object(run_state_t *rs, const char *name) {
   return sim_thread_by_name(rs->S, name);
 }
 
-static void prog_io(prog_t *p, const op_t *o) {
-  run_state_t *rs = p->rs;
-  PFILE_OBJECT fo = rs_file(rs, o->name);
-  if (!fo) {
-    sim_trace_script(0, NULL, o->text, false, "%s: skipped, file %s is not open", o->text, o->name);
-    return;
-  }
-  IO_STATUS_BLOCK *iosb = ar_alloc(&rs->ar, sizeof *iosb);
-  iosb->Status = STATUS_PENDING;
-  KEVENT *ev = o->names ? rs_event(rs, (const char *)o->names) : NULL;
-  IO_APC_ROUTINE *apc = (o->flags & PF_APC) ? scr_user_apc : NULL;
-  /* ApcContext: the callback's argument for ReadFileEx, else the
-     OVERLAPPED - which a port packet carries unless hEvent's low bit is set. */
-  PVOID ctx = (o->flags & PF_NO_PORT) ? NULL : (PVOID)(o->name2 ? o->name2 : "the request");
-  LONGLONG off = o->has_num2 && o->kind != OP_IOCTL ? o->num2 : 0;
-  if (o->name2) {
-    sim_tag_next_irp(o->name2);
-    int i = 0;
-    while (i < rs->nreqs && strcmp(rs->reqs[i].name, o->name2)) i++;
-    if (i < 256) {
-      rs->reqs[i].name = o->name2;
-      rs->reqs[i].iosb = iosb;
-      if (i == rs->nreqs) rs->nreqs++;
-    }
-  }
-  if (o->kind == OP_READ) NtReadFile(fo, ev, apc, ctx, iosb, (ULONG)o->num, &off);
-  else if (o->kind == OP_WRITE) NtWriteFile(fo, ev, apc, ctx, iosb, (ULONG)o->num, &off);
-  else NtDeviceIoControlFile(fo, ev, apc, ctx, iosb, (ULONG)o->num2, (ULONG)o->in_len, (ULONG)o->num);
-}
-
-static void prog_ops(prog_t *p, const op_t *o);
-
 static sim_port_t *rs_port(run_state_t *rs, const char *name) {
   for (int i = 0; i < rs->nports; i++)
     if (!strcmp(rs->ports[i].name, name)) return rs->ports[i].port;
@@ -71,94 +40,177 @@ static sim_port_t *rs_port(run_state_t *rs, const char *name) {
   return NULL;
 }
 
-static void prog_op(prog_t *p, const op_t *o) {
+static void prog_ops(prog_t *p, const op_t *o);
+
+/* ---- one function per statement ---- */
+
+typedef void prog_fn(prog_t *p, const op_t *o);
+
+static void pr_open(prog_t *p, const op_t *o) {
   run_state_t *rs = p->rs;
-  switch (o->kind) {
-  case OP_OPEN: {
-    PFILE_OBJECT fo;
-    ULONG opt = (o->flags & PF_OVERLAPPED) ? 0
-                : (o->flags & PF_ALERTABLE) ? FILE_SYNCHRONOUS_IO_ALERT : FILE_SYNCHRONOUS_IO_NONALERT;
-    NTSTATUS st = NtCreateFile(&fo, sim_find_device(rs->S, o->name2), opt, o->name);
-    if (NT_SUCCESS(st) && rs->nfiles < (int)(sizeof rs->files / sizeof rs->files[0]))
-      rs->files[rs->nfiles++] = (named_file_t){o->name, fo};
-    break;
-  }
-  case OP_READ:
-  case OP_WRITE:
-  case OP_IOCTL: prog_io(p, o); break;
-  case OP_UWAIT: {
-    PVOID objs[MAXIMUM_WAIT_OBJECTS];
-    for (int i = 0; i < o->nnames; i++) objs[i] = wait_object(rs, o->names[i]);
-    LONGLONG to = -(o->num2 / 100);
-    NtWaitForMultipleObjects((ULONG)o->nnames, objs, (o->flags & PF_ALL) ? WaitAll : WaitAny,
-                             (o->flags & PF_ALERTABLE) != 0, o->has_num2 ? &to : NULL);
-    break;
-  }
-  case OP_SLEEP: {
-    LONGLONG to = -(o->num / 100);
-    NtDelayExecution((o->flags & PF_ALERTABLE) != 0, &to);
-    break;
-  }
-  case OP_SIGNAL: KeSetEvent(rs_event(rs, o->name), 0, FALSE); break;
-  case OP_RESET:
-    KeClearEvent(rs_event(rs, o->name));
-    sim_trace_script(0, NULL, o->text, false, "%s", o->text);
-    break;
-  case OP_REPEAT:
-    for (int64_t i = 0; i < o->num; i++) prog_ops(p, o->body);
-    break;
-  case OP_CLOSE: {
-    PFILE_OBJECT fo = rs_file(rs, o->name);
-    if (fo) NtClose(fo);
-    break;
-  }
-  case OP_ASSOCIATE: {
-    PFILE_OBJECT fo = rs_file(rs, o->name);
-    if (fo) NtSetCompletionPort(fo, rs_port(rs, o->name2), (ULONG_PTR)o->num);
-    break;
-  }
-  case OP_GQCS: {
-    ULONG_PTR key;
-    PVOID ctx;
-    IO_STATUS_BLOCK iosb;
-    LONGLONG to = -(o->num2 / 100);
-    NtRemoveIoCompletion(rs_port(rs, o->name), &key, &ctx, &iosb, o->has_num2 ? &to : NULL);
-    break;
-  }
-  case OP_POST:
-    NtSetIoCompletion(rs_port(rs, o->name), (ULONG_PTR)o->num, NULL, o->has_status ? o->status : STATUS_SUCCESS,
-                      (ULONG_PTR)o->num2);
-    break;
-  case OP_CANCEL_IO:
-  case OP_CANCEL_IO_EX: {
-    PFILE_OBJECT fo = rs_file(rs, o->name);
-    PIO_STATUS_BLOCK which = NULL;
-    for (int i = 0; o->name2 && i < rs->nreqs; i++)
-      if (!strcmp(rs->reqs[i].name, o->name2)) which = rs->reqs[i].iosb;
-    if (!fo) break;
-    if (o->kind == OP_CANCEL_IO) NtCancelIoFile(fo, NULL);
-    else if (!o->name2 || which) NtCancelIoFileEx(fo, which);
-    else sim_trace_script(0, NULL, o->text, false, "%s: request %s was never issued", o->text, o->name2);
-    break;
-  }
-  case OP_LOCK: {
-    PFILE_OBJECT fo = rs_file(rs, o->name);
-    if (fo) NtLockFile(fo, o->num2, (ULONG)o->num);
-    break;
-  }
-  case OP_CANCEL_SYNC: NtCancelSynchronousIoFile(sim_thread_by_name(rs->S, o->name)); break;
-  case OP_DELAY: sim_delay((uint64_t)o->num); break;
-  case OP_NOTE: sim_note("%s", o->name); break;
-  default: break;
-  }
+  const op_open_t *op = &o->open;
+  PFILE_OBJECT fo;
+  ULONG opt = op->overlapped ? 0 : op->alertable ? FILE_SYNCHRONOUS_IO_ALERT : FILE_SYNCHRONOUS_IO_NONALERT;
+  NTSTATUS st = NtCreateFile(&fo, sim_find_device(rs->S, op->device), opt, op->file);
+  if (NT_SUCCESS(st) && rs->nfiles < (int)(sizeof rs->files / sizeof rs->files[0]))
+    rs->files[rs->nfiles++] = (named_file_t){op->file, fo};
 }
 
+/* read, write, ioctl */
+static void pr_io(prog_t *p, const op_t *o) {
+  run_state_t *rs = p->rs;
+  const op_io_t *io = &o->io;
+  PFILE_OBJECT fo = rs_file(rs, io->file);
+  if (!fo) {
+    sim_trace_script(0, NULL, o->text, false, "%s: skipped, file %s is not open", o->text, io->file);
+    return;
+  }
+  IO_STATUS_BLOCK *iosb = ar_alloc(&rs->ar, sizeof *iosb);
+  iosb->Status = STATUS_PENDING;
+  KEVENT *ev = io->event ? rs_event(rs, io->event) : NULL;
+  IO_APC_ROUTINE *apc = io->apc ? scr_user_apc : NULL;
+  /* ApcContext: the callback's argument for ReadFileEx, else the
+     OVERLAPPED - which a port packet carries unless hEvent's low bit is set.
+     Only ever read back as a name. */
+  PVOID ctx = io->no_port ? NULL : (PVOID)(io->as ? io->as : "the request");
+  LONGLONG off = io->has_offset ? io->offset : 0;
+  if (io->as) {
+    sim_tag_next_irp(io->as);
+    int i = 0;
+    while (i < rs->nreqs && strcmp(rs->reqs[i].name, io->as)) i++;
+    if (i < 256) {
+      rs->reqs[i].name = io->as;
+      rs->reqs[i].iosb = iosb;
+      if (i == rs->nreqs) rs->nreqs++;
+    }
+  }
+  if (o->kind == OP_READ) NtReadFile(fo, ev, apc, ctx, iosb, (ULONG)io->length, &off);
+  else if (o->kind == OP_WRITE) NtWriteFile(fo, ev, apc, ctx, iosb, (ULONG)io->length, &off);
+  else NtDeviceIoControlFile(fo, ev, apc, ctx, iosb, (ULONG)io->code, (ULONG)io->in_len, (ULONG)io->length);
+}
+
+static void pr_wait(prog_t *p, const op_t *o) {
+  const op_uwait_t *w = &o->uwait;
+  PVOID objs[MAXIMUM_WAIT_OBJECTS];
+  for (int i = 0; i < w->nobjects; i++) {
+    /* Names are checked at load, so only a file not open yet is missing;
+       as WaitForMultipleObjects fails at once on a bad handle, skip it. */
+    objs[i] = wait_object(p->rs, w->objects[i]);
+    if (!objs[i]) {
+      sim_trace_script(0, NULL, o->text, false, "%s: skipped, file %s is not open", o->text, w->objects[i]);
+      return;
+    }
+  }
+  LONGLONG to = -(w->timeout / 100);
+  NtWaitForMultipleObjects((ULONG)w->nobjects, objs, w->all ? WaitAll : WaitAny, w->alertable,
+                           w->has_timeout ? &to : NULL);
+}
+
+static void pr_sleep(prog_t *p, const op_t *o) {
+  (void)p;
+  LONGLONG to = -(o->sleep.ns / 100);
+  NtDelayExecution(o->sleep.alertable, &to);
+}
+
+static void pr_signal(prog_t *p, const op_t *o) { KeSetEvent(rs_event(p->rs, o->named.name), 0, FALSE); }
+
+static void pr_reset(prog_t *p, const op_t *o) {
+  KeClearEvent(rs_event(p->rs, o->named.name));
+  sim_trace_script(0, NULL, o->text, false, "%s", o->text);
+}
+
+static void pr_repeat(prog_t *p, const op_t *o) {
+  for (int64_t i = 0; i < o->repeat.count; i++) prog_ops(p, o->repeat.body);
+}
+
+static void pr_close(prog_t *p, const op_t *o) {
+  PFILE_OBJECT fo = rs_file(p->rs, o->named.name);
+  if (fo) NtClose(fo);
+}
+
+static void pr_associate(prog_t *p, const op_t *o) {
+  const op_associate_t *a = &o->associate;
+  PFILE_OBJECT fo = rs_file(p->rs, a->file);
+  if (fo) NtSetCompletionPort(fo, rs_port(p->rs, a->port), (ULONG_PTR)a->key);
+}
+
+static void pr_gqcs(prog_t *p, const op_t *o) {
+  ULONG_PTR key;
+  PVOID ctx;
+  IO_STATUS_BLOCK iosb;
+  LONGLONG to = -(o->gqcs.timeout / 100);
+  NtRemoveIoCompletion(rs_port(p->rs, o->gqcs.port), &key, &ctx, &iosb, o->gqcs.has_timeout ? &to : NULL);
+}
+
+static void pr_post(prog_t *p, const op_t *o) {
+  const op_post_t *po = &o->post;
+  NtSetIoCompletion(rs_port(p->rs, po->port), (ULONG_PTR)po->key, NULL, po->has_status ? po->status : STATUS_SUCCESS,
+                    (ULONG_PTR)po->info);
+}
+
+/* cancel-io (CancelIo) and cancel (CancelIoEx, of one named request or all) */
+static void pr_cancel(prog_t *p, const op_t *o) {
+  run_state_t *rs = p->rs;
+  const op_cancel_t *c = &o->cancel;
+  PFILE_OBJECT fo = rs_file(rs, c->target);
+  PIO_STATUS_BLOCK which = NULL;
+  for (int i = 0; c->request && i < rs->nreqs; i++)
+    if (!strcmp(rs->reqs[i].name, c->request)) which = rs->reqs[i].iosb;
+  if (!fo) return;
+  if (o->kind == OP_CANCEL_IO) NtCancelIoFile(fo, NULL);
+  else if (!c->request || which) NtCancelIoFileEx(fo, which);
+  else sim_trace_script(0, NULL, o->text, false, "%s: request %s was never issued", o->text, c->request);
+}
+
+static void pr_lock(prog_t *p, const op_t *o) {
+  PFILE_OBJECT fo = rs_file(p->rs, o->lock.file);
+  if (fo) NtLockFile(fo, o->lock.offset, (ULONG)o->lock.length);
+}
+
+static void pr_cancel_sync(prog_t *p, const op_t *o) {
+  NtCancelSynchronousIoFile(sim_thread_by_name(p->rs->S, o->cancel.target));
+}
+
+static void pr_delay(prog_t *p, const op_t *o) {
+  (void)p;
+  sim_delay((uint64_t)o->delay_ns);
+}
+
+static void pr_note(prog_t *p, const op_t *o) {
+  (void)p;
+  sim_note("%s", o->note);
+}
+
+/* Driver operations never reach a program: their slots stay NULL. */
+static prog_fn *const prog_table[OP_COUNT] = {
+    [OP_OPEN] = pr_open,
+    [OP_READ] = pr_io,
+    [OP_WRITE] = pr_io,
+    [OP_IOCTL] = pr_io,
+    [OP_UWAIT] = pr_wait,
+    [OP_SLEEP] = pr_sleep,
+    [OP_SIGNAL] = pr_signal,
+    [OP_RESET] = pr_reset,
+    [OP_REPEAT] = pr_repeat,
+    [OP_CLOSE] = pr_close,
+    [OP_ASSOCIATE] = pr_associate,
+    [OP_GQCS] = pr_gqcs,
+    [OP_POST] = pr_post,
+    [OP_CANCEL_IO] = pr_cancel,
+    [OP_CANCEL_IO_EX] = pr_cancel,
+    [OP_LOCK] = pr_lock,
+    [OP_CANCEL_SYNC] = pr_cancel_sync,
+    [OP_DELAY] = pr_delay,
+    [OP_NOTE] = pr_note,
+};
+
 static void prog_ops(prog_t *p, const op_t *o) {
-  for (; o; o = o->next) prog_op(p, o);
+  for (; o; o = o->next)
+    if (prog_table[o->kind]) prog_table[o->kind](p, o);
 }
 
 void scr_thread_main(PVOID arg) {
-  scr_thread_arg_t *a = arg;
+  const scr_thread_arg_t *a = arg;
   prog_t p = {a->rs, a->decl};
   prog_ops(&p, a->decl->body);
 }

@@ -25,14 +25,19 @@ static int build(run_state_t *rs, scn_error_t *err) {
   const driver_decl_t *drv[64];
   int nd = 0;
   for (const driver_decl_t *d = sc->drivers; d && nd < 64; d = d->next) drv[nd++] = d;
-  for (int i = nd - 1; i >= 0; i--)
-    if (!sim_load_driver(S, drv[i]->name, scr_driver_entry, (PVOID)drv[i])) {
+  rs->drivers = ar_alloc(&rs->ar, sizeof *rs->drivers * (size_t)(nd ? nd : 1));
+  for (int i = nd - 1; i >= 0; i--) {
+    scr_driver_t *sd = &rs->drivers[rs->ndrivers++];
+    sd->rs = rs;
+    sd->decl = drv[i];
+    if (!sim_load_driver(S, drv[i]->name, scr_driver_entry, sd)) {
       snprintf(err->file, sizeof err->file, "%s", drv[i]->at.file);
       err->line = drv[i]->at.line;
       err->col = drv[i]->at.col;
       snprintf(err->msg, sizeof err->msg, "too many drivers");
       return SIM_EINVAL;
     }
+  }
   for (const device_decl_t *d = sc->devices; d; d = d->next) {
     PDEVICE_OBJECT dev;
     if (d->ufs) {

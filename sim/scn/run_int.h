@@ -29,11 +29,22 @@ typedef struct scr_counter {
   int64_t value;
 } scr_counter_t;
 
+/* A scripted driver as loaded into one run: what the run needs beside its
+   declaration, which stays read-only so the parsed scenario can run again. */
+typedef struct scr_driver {
+  run_state_t *rs;
+  const driver_decl_t *decl;
+  FAST_IO_DISPATCH fastio; /* filled when the driver loads, if it has fastio routines */
+  /* One slot per routine (routine_t.index): a set-cancel points the IRP's
+     DriverContext[3] at its routine's slot. */
+  const routine_t **slots;
+} scr_driver_t;
+
 /* The device extension of every scripted device. */
 typedef struct scr_dev {
   run_state_t *rs;
   const device_decl_t *decl;
-  const driver_decl_t *drv;
+  const scr_driver_t *drv;
   scr_queue_t q[SCR_MAX_QUEUES];
   int nq;
   scr_counter_t c[SCR_MAX_COUNTERS];
@@ -60,10 +71,14 @@ typedef struct named_file {
   PFILE_OBJECT fo;
 } named_file_t;
 
+/* Everything a run changes lives here (and in the machine), never in the
+   parsed scenario. */
 struct run_state {
   const scn_t *sc;
   sim_t *S;
   arena_t ar;
+  scr_driver_t *drivers;
+  int ndrivers;
   named_event_t *events;
   int nevents;
   named_file_t files[256];
@@ -78,7 +93,7 @@ struct run_state {
 
 KEVENT *rs_event(run_state_t *rs, const char *name);
 PFILE_OBJECT rs_file(run_state_t *rs, const char *name);
-DRIVER_INITIALIZE scr_driver_entry;
+DRIVER_INITIALIZE scr_driver_entry; /* its argument: the run's scr_driver_t */
 void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *d);
 SIM_THREAD_START scr_thread_main;
 

@@ -40,7 +40,8 @@ typedef enum {
   OP_FAST_SERVE, OP_FAST_DECLINE, OP_CACHE_SETUP, OP_CACHE_FILL,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
-  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK
+  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK,
+  OP_COUNT /* sizes the interpreters' tables */
 } op_kind_t;
 
 typedef enum { RET_STATUS, RET_LOWER, RET_IRP, RET_MORE, RET_CONTINUE } ret_kind_t;
@@ -65,50 +66,181 @@ static inline bool cmp_eval(cmp_t c, int64_t a, int64_t b) {
   return false;
 }
 
+/* `status == success` tests a class of statuses (NT_SUCCESS), not one. */
+typedef enum { STC_ONE, STC_SUCCESS, STC_ERROR } status_class_t;
+
 typedef struct cond {
   cond_kind_t kind;
   bool negate;
   cmp_t cmp;
-  int64_t value;
-  char *name;
+  int64_t value;         /* the status, context or count compared with */
+  status_class_t status_class;
+  const char *name;      /* the queue or counter */
 } cond_t;
 
-#define INV_SUCCESS 1
-#define INV_ERROR 2
-#define INV_CANCEL 4
-
 typedef struct op op_t;
+
+/* The fields of each kind of operation.  An op_t holds the one its kind
+   names (scn_int.h's op_t union); nothing is stored under another type. */
+typedef struct op_set_completion {
+  const char *routine;
+  bool on_success, on_error, on_cancel;
+  int64_t context;       /* 0 unless `context N` */
+} op_set_completion_t;
+
+typedef struct op_set_cancel {
+  const char *routine;   /* NULL: clear-cancel, IoSetCancelRoutine(Irp, NULL) */
+} op_set_cancel_t;
+
+/* set-status, complete, complete-original, fast-serve */
+typedef struct op_status {
+  bool has_status;
+  bool from_lower;       /* lower-status: what the last call-lower / send returned */
+  NTSTATUS status;
+  info_kind_t info;
+  int64_t info_bytes;    /* INFO_NUM */
+  bool has_boost;
+  int64_t boost;
+} op_status_t;
+
+typedef struct op_return {
+  ret_kind_t how;
+  NTSTATUS status;       /* RET_STATUS */
+} op_return_t;
+
+typedef struct op_start_io {
+  bool has_latency;
+  int64_t latency;
+  bool detached;         /* the interrupt carries no IRP */
+} op_start_io_t;
+
+typedef struct op_named {
+  const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset) or file (close) */
+} op_named_t;
+
+typedef struct op_kwait {
+  const char *event;
+  bool has_timeout;
+  int64_t timeout;
+} op_kwait_t;
+
+typedef struct op_branch { /* if, while */
+  cond_t cond;
+  op_t *body, *else_body;
+} op_branch_t;
+
+typedef struct op_counter {
+  const char *name;
+  bool add;              /* += rather than an assignment */
+  int64_t value;
+} op_counter_t;
+
+typedef struct op_send {
+  UCHAR major;
+  int64_t length;
+  const char *to;        /* a device; NULL: the device below */
+  const char *completion;
+  const char *as;        /* the new IRP's name */
+} op_send_t;
+
+typedef struct op_split {
+  int count;             /* associated IRPs, 1..16 */
+  const char **to;       /* devices (or lower / with), dealt in turn */
+  int nto;
+} op_split_t;
+
+typedef struct op_open {
+  const char *file, *device;
+  bool overlapped, alertable;
+} op_open_t;
+
+typedef struct op_io { /* read, write, ioctl */
+  const char *file;
+  int64_t length;        /* read/write length; an ioctl's output length */
+  bool has_offset;
+  int64_t offset;
+  int64_t code, in_len;  /* ioctl */
+  const char *event, *as;
+  bool apc;              /* ReadFileEx: a completion routine as a user APC */
+  bool no_port;          /* hEvent with its low bit set: no completion packet */
+} op_io_t;
+
+typedef struct op_uwait {
+  const char **objects;
+  int nobjects;
+  bool all, alertable, has_timeout;
+  int64_t timeout;
+} op_uwait_t;
+
+typedef struct op_sleep {
+  int64_t ns;
+  bool alertable;
+} op_sleep_t;
+
+typedef struct op_repeat {
+  int64_t count;
+  op_t *body;
+} op_repeat_t;
+
+typedef struct op_associate {
+  const char *file, *port;
+  int64_t key;
+} op_associate_t;
+
+typedef struct op_gqcs {
+  const char *port;
+  bool has_timeout;
+  int64_t timeout;
+} op_gqcs_t;
+
+typedef struct op_post {
+  const char *port;
+  int64_t key, info;
+  bool has_status;
+  NTSTATUS status;
+} op_post_t;
+
+typedef struct op_cancel { /* cancel (CancelIoEx), cancel-io, cancel-sync */
+  const char *target;    /* the file; the thread for cancel-sync */
+  const char *request;   /* cancel F R: one named request */
+} op_cancel_t;
+
+typedef struct op_lock {
+  const char *file;
+  int64_t offset, length;
+} op_lock_t;
+
 struct op {
   op_kind_t kind;
   loc_t at;
-  char *text;            /* the statement as written, for the trace */
-  NTSTATUS status;
-  bool has_status;
-  info_kind_t info;
-  int64_t num;           /* info bytes, length, delay, count, counter value */
-  bool has_num;
-  int64_t num2;          /* latency override, boost, offset, ioctl code */
-  int64_t in_len;        /* ioctl input length */
-  bool has_num2;
-  ret_kind_t ret;
-  char *name;            /* routine / queue / event / counter / file / device */
-  char *name2;           /* 'as' name of an IRP, target device */
-  char **names;          /* wait objects */
-  int nnames;
-  unsigned flags;        /* INV_* for set-completion; bits below for programs */
-  UCHAR major;
-  cond_t cond;
-  op_t *body, *else_body;
+  const char *text;      /* the statement as written, for the trace */
   op_t *next;
+  union {                /* by kind: */
+    op_set_completion_t set_completion; /* OP_SET_COMPLETION */
+    op_set_cancel_t set_cancel;         /* OP_SET_CANCEL */
+    op_status_t status;                 /* OP_SET_STATUS, OP_COMPLETE, OP_COMPLETE_ORIGINAL, OP_FAST_SERVE */
+    op_return_t ret;                    /* OP_RETURN */
+    op_start_io_t start_io;             /* OP_START_IO */
+    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE */
+    op_kwait_t kwait;                   /* OP_KWAIT */
+    op_branch_t branch;                 /* OP_IF, OP_WHILE */
+    op_counter_t counter;               /* OP_COUNTER */
+    int64_t delay_ns;                   /* OP_DELAY */
+    const char *note;                   /* OP_NOTE */
+    op_send_t send;                     /* OP_SEND */
+    op_split_t split;                   /* OP_SPLIT */
+    op_open_t open;                     /* OP_OPEN */
+    op_io_t io;                         /* OP_READ, OP_WRITE, OP_IOCTL */
+    op_uwait_t uwait;                   /* OP_UWAIT */
+    op_sleep_t sleep;                   /* OP_SLEEP */
+    op_repeat_t repeat;                 /* OP_REPEAT */
+    op_associate_t associate;           /* OP_ASSOCIATE */
+    op_gqcs_t gqcs;                     /* OP_GQCS */
+    op_post_t post;                     /* OP_POST */
+    op_cancel_t cancel;                 /* OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC */
+    op_lock_t lock;                     /* OP_LOCK */
+  };
 };
-#define PF_OVERLAPPED 1
-#define PF_ALERTABLE 2
-#define PF_ALL 4
-#define PF_APC 8
-#define PF_TO_LOWER 16
-#define PF_ADD 32
-#define PF_NO_PORT 64      /* hEvent with its low bit set: no completion packet */
-#define PF_DETACHED 128    /* start-io whose interrupt carries no IRP */
 
 typedef enum { RT_DISPATCH, RT_COMPLETION, RT_ISR, RT_DPC, RT_CANCEL, RT_FASTIO } routine_kind_t;
 
@@ -120,7 +252,8 @@ typedef struct routine {
   bool is_default;
   op_t *body;
   loc_t at;
-  driver_decl_t *driver;
+  int index;             /* its place in its driver, 0..nroutines-1 */
+  const driver_decl_t *driver;
   struct routine *next;
 } routine_t;
 
@@ -128,7 +261,7 @@ struct driver_decl {
   char *name;
   loc_t at;
   routine_t *routines;
-  FAST_IO_DISPATCH fastio; /* filled when the driver loads, if it has fastio routines */
+  int nroutines;
   driver_decl_t *next;
 };
 

@@ -1,0 +1,283 @@
+/*
+ * parse_check.c - what can only be checked once the whole scenario is read:
+ * every name an operation or an expectation uses is declared (devices,
+ * routines, events, files, ports, threads, requests), and what a driver
+ * uses fits the devices that run it.
+ */
+#include "parse_int.h"
+
+static device_decl_t *find_device(const scn_t *sc, const char *n) {
+  for (device_decl_t *d = sc->devices; d; d = d->next)
+    if (!strcmp(d->name, n)) return d;
+  return NULL;
+}
+static driver_decl_t *find_driver(const scn_t *sc, const char *n) {
+  for (driver_decl_t *d = sc->drivers; d; d = d->next)
+    if (!strcmp(d->name, n)) return d;
+  return NULL;
+}
+static bool has_event(const scn_t *sc, const char *n) {
+  for (event_decl_t *e = sc->events; e; e = e->next)
+    if (!strcmp(e->name, n)) return true;
+  return false;
+}
+static bool has_port(const scn_t *sc, const char *n) {
+  for (port_decl_t *e = sc->ports; e; e = e->next)
+    if (!strcmp(e->name, n)) return true;
+  return false;
+}
+static bool has_thread(const scn_t *sc, const char *n) {
+  for (thread_decl_t *t = sc->threads; t; t = t->next)
+    if (!strcmp(t->name, n)) return true;
+  for (device_decl_t *d = sc->devices; d; d = d->next) /* a user-mode file system's own threads */
+    if (d->ufs) {
+      size_t l = strlen(d->name);
+      if (!strncmp(n, d->name, l) && (!strcmp(n + l, "-dispatcher") || (d->ufs_async && !strcmp(n + l, "-worker"))))
+        return true;
+    }
+  return false;
+}
+static bool has_routine(const driver_decl_t *d, routine_kind_t k, const char *n) {
+  if (!d) return false; /* routine operations exist only inside drivers */
+  for (routine_t *r = d->routines; r; r = r->next)
+    if (r->kind == k && !strcmp(r->name, n)) return true;
+  return false;
+}
+
+/* Names a program may open or bind (files, IRPs), collected for checks. */
+typedef struct names {
+  const char *v[256];
+  int n;
+} names_t;
+static bool names_has(const names_t *s, const char *n) {
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->v[i], n)) return true;
+  return false;
+}
+static void names_add(names_t *s, const char *n) {
+  if (n && s->n < 256 && !names_has(s, n)) s->v[s->n++] = n;
+}
+
+/* The blocks an operation holds (if/else, while, repeat): none for most. */
+static const op_t *sub_block(const op_t *o, int i) {
+  if (o->kind == OP_IF || o->kind == OP_WHILE) return i == 0 ? o->branch.body : i == 1 ? o->branch.else_body : NULL;
+  if (o->kind == OP_REPEAT) return i == 0 ? o->repeat.body : NULL;
+  return NULL;
+}
+
+static void collect_names(const op_t *o, names_t *files, names_t *irps) {
+  for (; o; o = o->next) {
+    if (o->kind == OP_OPEN) names_add(files, o->open.file);
+    if (o->kind == OP_READ || o->kind == OP_WRITE || o->kind == OP_IOCTL) names_add(irps, o->io.as);
+    if (o->kind == OP_SEND) names_add(irps, o->send.as);
+    for (int i = 0; i < 2; i++) collect_names(sub_block(o, i), files, irps);
+  }
+}
+
+/* What an operation's names are checked against. */
+typedef struct op_checker {
+  parser_t *p;
+  const driver_decl_t *drv; /* NULL in a thread program */
+  const names_t *files;
+} op_checker_t;
+
+/* Every name an operation uses must be declared somewhere in the
+   scenario; one function per kind of operation that names things. */
+typedef void op_check_fn(const op_checker_t *k, const op_t *o);
+
+#define CHECK_ERR(k, o, ...) perr((k)->p, (o)->at.file, (o)->at.line, (o)->at.col, __VA_ARGS__)
+
+static void need_file(const op_checker_t *k, const op_t *o, const char *file) {
+  if (!names_has(k->files, file)) CHECK_ERR(k, o, "no file named '%s' is opened by any thread", file);
+}
+static void need_event(const op_checker_t *k, const op_t *o, const char *ev) {
+  if (!has_event(k->p->sc, ev)) CHECK_ERR(k, o, "no event named '%s'", ev);
+}
+static void need_port(const op_checker_t *k, const op_t *o, const char *port) {
+  if (!has_port(k->p->sc, port)) CHECK_ERR(k, o, "no port named '%s'", port);
+}
+
+static void ck_set_completion(const op_checker_t *k, const op_t *o) {
+  if (!has_routine(k->drv, RT_COMPLETION, o->set_completion.routine))
+    CHECK_ERR(k, o, "driver %s has no completion routine '%s'", k->drv->name, o->set_completion.routine);
+}
+static void ck_set_cancel(const op_checker_t *k, const op_t *o) {
+  if (o->set_cancel.routine && !has_routine(k->drv, RT_CANCEL, o->set_cancel.routine))
+    CHECK_ERR(k, o, "driver %s has no cancel routine '%s'", k->drv->name, o->set_cancel.routine);
+}
+static void ck_send(const op_checker_t *k, const op_t *o) {
+  const op_send_t *s = &o->send;
+  if (s->completion && !has_routine(k->drv, RT_COMPLETION, s->completion))
+    CHECK_ERR(k, o, "driver %s has no completion routine '%s'", k->drv->name, s->completion);
+  if (s->to && !find_device(k->p->sc, s->to)) CHECK_ERR(k, o, "no device named '%s'", s->to);
+}
+static void ck_kwait(const op_checker_t *k, const op_t *o) { need_event(k, o, o->kwait.event); }
+static void ck_named_event(const op_checker_t *k, const op_t *o) { need_event(k, o, o->named.name); }
+static void ck_open(const op_checker_t *k, const op_t *o) {
+  if (!find_device(k->p->sc, o->open.device)) CHECK_ERR(k, o, "no device named '%s' to open", o->open.device);
+}
+static void ck_io(const op_checker_t *k, const op_t *o) {
+  need_file(k, o, o->io.file);
+  if (o->io.event) need_event(k, o, o->io.event);
+}
+static void ck_close(const op_checker_t *k, const op_t *o) { need_file(k, o, o->named.name); }
+static void ck_associate(const op_checker_t *k, const op_t *o) {
+  need_file(k, o, o->associate.file);
+  need_port(k, o, o->associate.port);
+}
+static void ck_split(const op_checker_t *k, const op_t *o) {
+  for (int i = 0; i < o->split.nto; i++) {
+    const char *n = o->split.to[i];
+    if (strcmp(n, "lower") && strcmp(n, "with") && !find_device(k->p->sc, n))
+      CHECK_ERR(k, o, "no device named '%s' (or write lower / with)", n);
+  }
+}
+static void ck_cancel_file(const op_checker_t *k, const op_t *o) { need_file(k, o, o->cancel.target); }
+static void ck_lock(const op_checker_t *k, const op_t *o) { need_file(k, o, o->lock.file); }
+static void ck_cancel_sync(const op_checker_t *k, const op_t *o) {
+  if (!has_thread(k->p->sc, o->cancel.target)) CHECK_ERR(k, o, "no thread named '%s'", o->cancel.target);
+}
+static void ck_gqcs(const op_checker_t *k, const op_t *o) { need_port(k, o, o->gqcs.port); }
+static void ck_post(const op_checker_t *k, const op_t *o) { need_port(k, o, o->post.port); }
+static void ck_uwait(const op_checker_t *k, const op_t *o) {
+  const op_uwait_t *w = &o->uwait;
+  for (int i = 0; i < w->nobjects; i++)
+    if (!has_event(k->p->sc, w->objects[i]) && !names_has(k->files, w->objects[i]) && !has_thread(k->p->sc, w->objects[i]))
+      CHECK_ERR(k, o, "'%s' is not an event, a file or a thread", w->objects[i]);
+  if (w->nobjects > MAXIMUM_WAIT_OBJECTS)
+    CHECK_ERR(k, o, "a wait takes at most %d objects (MAXIMUM_WAIT_OBJECTS)", MAXIMUM_WAIT_OBJECTS);
+}
+
+static op_check_fn *const op_checks[OP_COUNT] = {
+    [OP_SET_COMPLETION] = ck_set_completion,
+    [OP_SET_CANCEL] = ck_set_cancel,
+    [OP_SEND] = ck_send,
+    [OP_KWAIT] = ck_kwait,
+    [OP_SIGNAL] = ck_named_event,
+    [OP_CLEAR] = ck_named_event,
+    [OP_RESET] = ck_named_event,
+    [OP_OPEN] = ck_open,
+    [OP_READ] = ck_io,
+    [OP_WRITE] = ck_io,
+    [OP_IOCTL] = ck_io,
+    [OP_CLOSE] = ck_close,
+    [OP_ASSOCIATE] = ck_associate,
+    [OP_SPLIT] = ck_split,
+    [OP_CANCEL_IO] = ck_cancel_file,
+    [OP_CANCEL_IO_EX] = ck_cancel_file,
+    [OP_LOCK] = ck_lock,
+    [OP_CANCEL_SYNC] = ck_cancel_sync,
+    [OP_GQCS] = ck_gqcs,
+    [OP_POST] = ck_post,
+    [OP_UWAIT] = ck_uwait,
+};
+
+static void check_ops(const op_checker_t *k, const op_t *o) {
+  for (; o; o = o->next) {
+    if (op_checks[o->kind]) op_checks[o->kind](k, o);
+    for (int i = 0; i < 2; i++) check_ops(k, sub_block(o, i));
+  }
+}
+
+/* What a driver's routines use: queues, counters, hardware, a lower device. */
+typedef struct drv_use {
+  names_t queues, counters;
+  const op_t *start_io, *call_lower;
+} drv_use_t;
+
+static void collect_use(const op_t *o, drv_use_t *u) {
+  for (; o; o = o->next) {
+    switch (o->kind) {
+    case OP_QUEUE:
+    case OP_DEQUEUE:
+    case OP_UNQUEUE:
+    case OP_CSQ_INSERT:
+    case OP_CSQ_REMOVE: names_add(&u->queues, o->named.name); break;
+    case OP_IF:
+    case OP_WHILE:
+      if (o->branch.cond.kind == COND_QUEUE_EMPTY) names_add(&u->queues, o->branch.cond.name);
+      if (o->branch.cond.kind == COND_COUNTER) names_add(&u->counters, o->branch.cond.name);
+      break;
+    case OP_COUNTER: names_add(&u->counters, o->counter.name); break;
+    case OP_START_IO:
+      if (!u->start_io) u->start_io = o;
+      break;
+    case OP_CALL_LOWER:
+    case OP_SEND:
+      if ((o->kind == OP_CALL_LOWER || !o->send.to) && !u->call_lower) u->call_lower = o;
+      break;
+    default: break;
+    }
+    for (int i = 0; i < 2; i++) collect_use(sub_block(o, i), u);
+  }
+}
+
+static void check_driver_use(parser_t *p, driver_decl_t *d) {
+  drv_use_t u;
+  memset(&u, 0, sizeof u);
+  for (routine_t *r = d->routines; r; r = r->next) collect_use(r->body, &u);
+  if (u.queues.n > 8) perr(p, d->at.file, d->at.line, d->at.col, "driver %s uses %d queues; at most 8", d->name, u.queues.n);
+  if (u.counters.n > 16) perr(p, d->at.file, d->at.line, d->at.col, "driver %s uses %d counters; at most 16", d->name, u.counters.n);
+  for (device_decl_t *v = p->sc->devices; v; v = v->next) {
+    if (strcmp(v->driver, d->name)) continue;
+    if (u.start_io && !v->has_hw)
+      perr(p, v->at.file, v->at.line, v->at.col,
+           "device %s has no hardware, but driver %s starts hardware I/O (%s:%d); add e.g. 'latency 100us'",
+           v->name, d->name, u.start_io->at.file, u.start_io->at.line);
+    if (u.call_lower && !v->on)
+      perr(p, v->at.file, v->at.line, v->at.col,
+           "device %s is attached to nothing, but driver %s calls the lower driver (%s:%d); add 'on DEVICE'",
+           v->name, d->name, u.call_lower->at.file, u.call_lower->at.line);
+  }
+}
+
+void check_scenario(parser_t *p) {
+  scn_t *sc = p->sc;
+  names_t files = {0}, irps = {0};
+  for (thread_decl_t *t = sc->threads; t; t = t->next) collect_names(t->body, &files, &irps);
+  for (driver_decl_t *d = sc->drivers; d; d = d->next)
+    for (routine_t *r = d->routines; r; r = r->next) collect_names(r->body, &files, &irps);
+  for (device_decl_t *d = sc->devices; d; d = d->next) {
+    if (!d->ufs && !find_driver(sc, d->driver))
+      perr(p, d->at.file, d->at.line, d->at.col, "device %s uses driver '%s', which is not declared", d->name, d->driver);
+    if (d->with && !find_device(sc, d->with))
+      perr(p, d->at.file, d->at.line, d->at.col, "device %s names 'with %s', which is not declared", d->name, d->with);
+    if (d->on) {
+      device_decl_t *o = sc->devices;
+      while (o && o != d && strcmp(o->name, d->on)) o = o->next;
+      if (!o || o == d)
+        perr(p, d->at.file, d->at.line, d->at.col, "device %s is attached on '%s', which is not declared before it", d->name, d->on);
+    }
+    if (d->cpu >= (sc->cfg.cpus ? sc->cfg.cpus : 1))
+      perr(p, d->at.file, d->at.line, d->at.col, "device %s takes its interrupt on CPU %d, but the machine has %d CPU(s)", d->name, d->cpu, sc->cfg.cpus ? sc->cfg.cpus : 1);
+  }
+  for (driver_decl_t *d = sc->drivers; d; d = d->next) {
+    op_checker_t in_driver = {p, d, &files};
+    for (routine_t *r = d->routines; r; r = r->next) check_ops(&in_driver, r->body);
+    check_driver_use(p, d);
+  }
+  op_checker_t in_program = {p, NULL, &files};
+  for (thread_decl_t *t = sc->threads; t; t = t->next) check_ops(&in_program, t->body);
+  for (expect_t *e = sc->expects; e; e = e->next) {
+    const char *subj = e->subject;
+    if ((e->kind == EX_IRP_FIELD || e->kind == EX_IRP_COMPLETED) && !names_has(&irps, subj))
+      perr(p, e->at.file, e->at.line, e->at.col, "no request is named '%s' (name one with 'as %s')", subj, subj);
+    if (e->kind == EX_THREAD_STATE && !has_thread(sc, subj))
+      perr(p, e->at.file, e->at.line, e->at.col, "no thread named '%s'", subj);
+    if (e->kind == EX_EVENT_FIELD && !strcmp(e->field, "thread") && strcmp(e->svalue, "none") &&
+        !has_thread(sc, e->svalue))
+      perr(p, e->at.file, e->at.line, e->at.col, "no thread named '%s' (or write none)", e->svalue);
+    for (int i = 0; i < e->npats; i++)
+      for (int k = 0; k < e->pats[i].nargs; k++) {
+        const char *a = e->pats[i].args[k];
+        if (a[0] == '"' || (a[0] >= '0' && a[0] <= '9') || !strcmp(a, "none") || strchr(a, '=')) continue;
+        if (!find_device(sc, a) && !names_has(&irps, a) && !has_thread(sc, a) && !has_event(sc, a) &&
+            !names_has(&files, a) && !has_port(sc, a))
+          perr(p, e->at.file, e->at.line, e->at.col, "'%s' in %s is not a device, a request, a thread, an event, a file or a port", a, e->pats[i].text);
+      }
+  }
+  if (!sc->threads && sc->drivers && !sc->devices && !sc->nexpects)
+    perr(p, sc->path, 1, 1, "this is a driver library (drivers, no thread): include it from a scenario to run it");
+  if (!sc->threads) perr(p, sc->path, 1, 1, "the scenario declares no thread, so nothing would run");
+}
+
