@@ -441,6 +441,8 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
    and stops with 0x7F, parameter 1 = EXCEPTION_DOUBLE_FAULT. */
 #define UNEXPECTED_KERNEL_MODE_TRAP 0x7F
 #define EXCEPTION_DOUBLE_FAULT 8
+/* A LIST_ENTRY found corrupted (parameter 1 = 3), as Windows 8+ reports it. */
+#define KERNEL_SECURITY_CHECK_FAILURE 0x139
 #define IOSIM_STATUS_PENDING_COMPLETE 0xC9 /* completing with STATUS_PENDING (0xC9/0x06) */
 const char *iosim_bugcheck_name(ULONG code);
 

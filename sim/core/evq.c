@@ -40,6 +40,11 @@ bool evq_pop(evq_t *q, evq_item_t *out) {
     i = m;
   }
   if (q->n) q->a[i] = last;
+  /* The heap property, cheaply: nothing left comes before what was popped,
+     and the new root's children do not come before it. */
+  SIM_ASSERT(q->n == 0 || !evq_less(&q->a[0], out));
+  SIM_ASSERT(q->n < 2 || !evq_less(&q->a[1], &q->a[0]));
+  SIM_ASSERT(q->n < 3 || !evq_less(&q->a[2], &q->a[0]));
   return true;
 }
 

@@ -82,7 +82,7 @@ PIRP irp_alloc(sim_t *S, int n, int major) {
   return irp;
 }
 
-void irp_free(sim_t *S, PIRP irp) {
+static void irp_release(sim_t *S, PIRP irp) {
   SIM_ASSERT(irp->Sim == S);
   if (irp->SimInWalk) S->freed_in_walk = irp->SimId; /* the walk must not go on with it */
   sim_irp_info_t *in = irp_info(S, irp->SimId);
@@ -107,6 +107,13 @@ void irp_free(sim_t *S, PIRP irp) {
 #endif
 }
 
+/* The I/O manager's own frees: it takes an IRP off its thread's list
+   before it lets go of it, so a queued IRP here is a bug in iosim. */
+void irp_free(sim_t *S, PIRP irp) {
+  SIM_ASSERT(list_empty(&irp->ThreadListEntry));
+  irp_release(S, irp);
+}
+
 void sim_tag_next_irp(const char *tag) { ctx_sim()->next_irp_tag = tag; }
 
 PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
@@ -129,7 +136,9 @@ PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
 
 void IoFreeIrp(PIRP Irp) {
   sim_t *S = Irp->Sim;
-  irp_free(S, Irp);
+  /* Not irp_free: a driver freeing an IRP the I/O manager still has on its
+     thread's list is a driver bug (the verifier's business), not iosim's. */
+  irp_release(S, Irp);
   sched_step(S, COST_IRP_FREE);
 }
 

@@ -41,6 +41,7 @@ BOOLEAN KeInsertQueueApc(PKAPC Apc, PVOID Arg1, PVOID Arg2, int32_t Boost) {
   Apc->SystemArgument1 = Arg1;
   Apc->SystemArgument2 = Arg2;
   Apc->Inserted = TRUE;
+  SIM_ASSERT(Apc->ApcMode == KernelMode || Apc->ApcMode == UserMode);
   apc_insert(t, Apc);
   bool special = apc_special(Apc);
   if (trc_on(S)) {
@@ -70,6 +71,8 @@ bool apc_deliverable(const PKTHREAD t) {
   const LIST_ENTRY *h = &t->apc[KernelMode];
   if (list_empty(h)) return false;
   const KAPC *a = CONTAINING_RECORD(h->Flink, KAPC, ApcListEntry);
+  /* Queued means Inserted and on the queue of its own mode and thread. */
+  SIM_ASSERT(a->Inserted && a->ApcMode == KernelMode && a->Thread == t);
   return apc_special(a) || !t->kernel_apc_in_progress;
 }
 
@@ -82,6 +85,8 @@ static void apc_run(sim_t *S, cpu_t *c, PKTHREAD t, PKAPC a, bool user) {
   PVOID nctx = a->NormalContext, a1 = a->SystemArgument1, a2 = a->SystemArgument2;
   uint32_t irp = a->IrpId;
   const char *name = a->Name ? a->Name : "APC";
+  SIM_ASSERT(a->Inserted && a->Thread == t && a->ApcMode == (user ? UserMode : KernelMode));
+  SIM_ASSERT(!t->kernel_apc_in_progress || apc_special(a) || user); /* a normal one waits */
   a->Inserted = FALSE;
   cpu_push_frame(S, c, TRC_FRAME_APC, APC_LEVEL);
   if (trc_on(S)) {

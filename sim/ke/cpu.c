@@ -10,8 +10,12 @@ trc_frame_t cpu_frame(const cpu_t *c) { return c->frames[c->depth].kind; }
 
 void cpu_push_frame(sim_t *S, cpu_t *c, trc_frame_t kind, KIRQL irql) {
   ke_check_stack(S, kind == TRC_FRAME_DPC ? "a DPC" : kind == TRC_FRAME_APC ? "an APC" : "an interrupt");
+  SIM_ASSERT(c->depth >= 0 && c->depth < CPU_MAX_FRAMES);
+  /* Drivers choose the nesting (an ISR per DIRQL, a DPC, an APC on each):
+     running out of frames is their doing, so a bugcheck, not an assert. */
   if (c->depth + 1 >= (int)ARRAY_LEN(c->frames))
-    bugcheck(S, 0x7F, 8, 0, 0, 0, "frames nested too deeply on CPU %d", c->id);
+    bugcheck(S, UNEXPECTED_KERNEL_MODE_TRAP, EXCEPTION_DOUBLE_FAULT, 0, 0, 0,
+             "kernel stack overflowed: frames nested too deeply on CPU %d (%d)", c->id, c->depth + 1);
   c->depth++;
   c->frames[c->depth].kind = kind;
   c->frames[c->depth].prev_irql = c->irql;
@@ -20,6 +24,7 @@ void cpu_push_frame(sim_t *S, cpu_t *c, trc_frame_t kind, KIRQL irql) {
 
 void cpu_pop_frame(sim_t *S, cpu_t *c) {
   (void)S;
+  SIM_ASSERT(c->depth > 0); /* the thread or idle frame at the bottom stays */
   c->irql = c->frames[c->depth].prev_irql;
   c->depth--;
 }

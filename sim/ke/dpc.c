@@ -45,6 +45,15 @@ BOOLEAN KeInsertQueueDpc(PKDPC Dpc, PVOID Arg1, PVOID Arg2) {
     sched_step(S, COST_STEP);
     return FALSE;
   }
+  /* Not queued, so its entry must be unlinked (KeInitializeDpc and the
+     drain leave it pointing at itself; zeroed memory is tolerated).  Else
+     the driver never initialised it or re-initialised it while queued:
+     its neighbours would be overwritten, which Windows reports as a
+     corrupted list. */
+  if (Dpc->DpcListEntry.Flink && !list_empty(&Dpc->DpcListEntry))
+    bugcheck(S, KERNEL_SECURITY_CHECK_FAILURE, 3, (ULONG_PTR)Dpc, 0, 0,
+             "KeInsertQueueDpc: %s is linked into a list but not queued (not initialised with "
+             "KeInitializeDpc, or re-initialised while queued)", Dpc->Name ? Dpc->Name : "the DPC");
   cpu_t *target = Dpc->Number >= 0 && Dpc->Number < S->ncpu ? &S->cpu[Dpc->Number] : cur;
   Dpc->SystemArgument1 = Arg1;
   Dpc->SystemArgument2 = Arg2;
@@ -89,6 +98,7 @@ void KiRetireDpcList(sim_t *S, cpu_t *c) {
   LIST_ENTRY *e;
   while ((e = list_pop_head(&c->dpc_queue))) {
     PKDPC d = CONTAINING_RECORD(e, KDPC, DpcListEntry);
+    SIM_ASSERT(c->dpc_depth > 0); /* the count of what this queue holds */
     c->dpc_depth--;
     /* Take the arguments before anything else can happen: once un-queued,
        the DPC may be queued again (on another CPU too) with new ones. */

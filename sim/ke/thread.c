@@ -36,6 +36,10 @@ PKTHREAD KeGetCurrentThread(void) { return thr_current(ctx_sim()); }
 /* Puts a thread on the ready queue and wakes an idle CPU to take it; which
    one, when several are idle, is the chooser's call. */
 void KiReadyThread(sim_t *S, PKTHREAD t) {
+  /* Only a waiting thread is readied (KiUnwaitThread checks): readying a
+     ready, running or finished one would queue it twice or revive it. */
+  SIM_ASSERT(t->state == THR_WAITING);
+  SIM_ASSERT(list_empty(&t->ready_link));
   t->state = THR_READY;
   list_insert_tail(&S->ready, &t->ready_link);
   cpu_t *cur = S->cur_cpu, *idle[SIM_MAX_CPUS];
