@@ -116,11 +116,14 @@ $(BUILD)/tests/bench/%.o: tests/bench/%.c
 $(BUILD)/iosim-bench: $(BUILD)/tests/bench/bench.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
 
+# Its own build folder: the benchmark build compiles the invariant checks
+# out (-DNDEBUG), and must not reuse the test build's objects.
 bench: deps
-	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" $(BUILD)/iosim-bench iosim
-	./$(BUILD)/iosim-bench
+	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=build-bench build-bench/iosim-bench
+	@$(MAKE) --no-print-directory iosim
+	./build-bench/iosim-bench
 
 clean:
-	rm -rf build build-asan iosim
+	rm -rf build build-asan build-bench iosim
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-bench -name '*.d' 2>/dev/null)

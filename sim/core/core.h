@@ -85,6 +85,8 @@ typedef struct ctx {
   size_t floor;        /* offset of the lowest usable byte (above the guard) */
   uint32_t calls;      /* IoCallDriver calls nested on this stack, for the
                           stack-overflow bugcheck's message */
+  uintptr_t low_water; /* below this stack pointer less than CTX_STACK_MARGIN
+                          is left (0: not a coroutine stack): the cheap test */
 } ctx_t;
 #define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
 #define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */

@@ -257,6 +257,7 @@ int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   size_t pg = ctx_page();
   size_t guard = (CTX_GUARD_SIZE + pg - 1) / pg * pg;
   c->floor = pg + guard;
+  c->low_water = (uintptr_t)c->stack + c->floor + CTX_STACK_MARGIN;
   ctx_stack_hdr_t *h = c->stack;
   h->magic = CTX_MAGIC;
   h->S = S;

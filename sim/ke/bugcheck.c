@@ -33,9 +33,9 @@ void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, UL
   sched_stop(S);
 }
 
-void ke_check_stack(sim_t *S, const char *where) {
+void ke_stack_low(sim_t *S, const char *where) {
   const ctx_t *c = S->cur_ctx;
-  size_t left = ctx_stack_left(c);
+  size_t left = ctx_stack_left(c); /* the exact test: the frame may be on another stack */
   if (left >= CTX_STACK_MARGIN) return;
   size_t usable = c->size - c->floor, used = usable - left;
   bugcheck(S, UNEXPECTED_KERNEL_MODE_TRAP, EXCEPTION_DOUBLE_FAULT, (ULONG_PTR)used,

@@ -9,7 +9,6 @@
 trc_frame_t cpu_frame(const cpu_t *c) { return c->frames[c->depth].kind; }
 
 void cpu_push_frame(sim_t *S, cpu_t *c, trc_frame_t kind, KIRQL irql) {
-  ke_check_stack(S, kind == TRC_FRAME_DPC ? "a DPC" : kind == TRC_FRAME_APC ? "an APC" : "an interrupt");
   SIM_ASSERT(c->depth >= 0 && c->depth < CPU_MAX_FRAMES);
   /* Drivers choose the nesting (an ISR per DIRQL, a DPC, an APC on each):
      running out of frames is their doing, so a bugcheck, not an assert. */

@@ -145,7 +145,14 @@ void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,
    overflow, raised before the guard page is reached.  Called where drivers
    nest: IoCallDriver, before a completion routine, pushing a CPU frame.
    `where` names the place for the message. */
-void ke_check_stack(sim_t *S, const char *where);
+/* The stack-overflow check (bugcheck 0x7F): an inline comparison on the
+   hot paths (IoCallDriver, completion routines, CPU frames); the exact
+   test and the bugcheck only when the frame is below the low-water mark. */
+void ke_stack_low(sim_t *S, const char *where);
+#define ke_check_stack(S, where)                                                              \
+  do {                                                                                        \
+    if ((uintptr_t)__builtin_frame_address(0) < (S)->cur_ctx->low_water) ke_stack_low((S), (where)); \
+  } while (0)
 
 void ke_destroy(sim_t *S);
 

@@ -1,0 +1,10 @@
+build-bench/sim/ex/machine_info.o: sim/ex/machine_info.c sim/io/io.h \
+ sim/core/core.h include/iosim/sim.h include/iosim/trace.h \
+ include/iosim/wdm.h include/iosim/vec.h sim/ke/ke.h
+sim/io/io.h:
+sim/core/core.h:
+include/iosim/sim.h:
+include/iosim/trace.h:
+include/iosim/wdm.h:
+include/iosim/vec.h:
+sim/ke/ke.h:

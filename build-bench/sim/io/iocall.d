@@ -1,0 +1,10 @@
+build-bench/sim/io/iocall.o: sim/io/iocall.c sim/io/io.h sim/core/core.h \
+ include/iosim/sim.h include/iosim/trace.h include/iosim/wdm.h \
+ include/iosim/vec.h sim/ke/ke.h
+sim/io/io.h:
+sim/core/core.h:
+include/iosim/sim.h:
+include/iosim/trace.h:
+include/iosim/wdm.h:
+include/iosim/vec.h:
+sim/ke/ke.h:

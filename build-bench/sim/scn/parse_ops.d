@@ -1,0 +1,10 @@
+build-bench/sim/scn/parse_ops.o: sim/scn/parse_ops.c sim/scn/parse_int.h \
+ sim/scn/scn_int.h include/iosim/scenario.h include/iosim/sim.h \
+ include/iosim/trace.h include/iosim/wdm.h include/iosim/verify.h
+sim/scn/parse_int.h:
+sim/scn/scn_int.h:
+include/iosim/scenario.h:
+include/iosim/sim.h:
+include/iosim/trace.h:
+include/iosim/wdm.h:
+include/iosim/verify.h:
