@@ -443,6 +443,7 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
 #define EXCEPTION_DOUBLE_FAULT 8
 /* A LIST_ENTRY found corrupted (parameter 1 = 3), as Windows 8+ reports it. */
 #define KERNEL_SECURITY_CHECK_FAILURE 0x139
+#define APC_INDEX_MISMATCH 0x01
 #define IOSIM_STATUS_PENDING_COMPLETE 0xC9 /* completing with STATUS_PENDING (0xC9/0x06) */
 const char *iosim_bugcheck_name(ULONG code);
 

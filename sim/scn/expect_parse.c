@@ -195,7 +195,9 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
       else {
         static const ULONG codes[] = {NO_MORE_IRP_STACK_LOCATIONS, MULTIPLE_IRP_COMPLETE_REQUESTS,
                                       CANCEL_STATE_IN_COMPLETED_IRP, IRQL_NOT_LESS_OR_EQUAL,
-                                      IRQL_NOT_GREATER_OR_EQUAL, DRIVER_VERIFIER_IOMANAGER_VIOLATION};
+                                      IRQL_NOT_GREATER_OR_EQUAL, DRIVER_VERIFIER_IOMANAGER_VIOLATION,
+                                      UNEXPECTED_KERNEL_MODE_TRAP, APC_INDEX_MISMATCH,
+                                      KERNEL_SECURITY_CHECK_FAILURE};
         e->value = -1;
         for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
           if (!strcmp(t->s, iosim_bugcheck_name(codes[i]))) e->value = codes[i];
