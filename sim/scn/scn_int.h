@@ -81,7 +81,8 @@ typedef struct cond {
 typedef struct op op_t;
 
 /* The fields of each kind of operation.  An op_t holds the one its kind
-   names (scn_int.h's op_t union); nothing is stored under another type. */
+   names (the union in struct op below), so nothing is stored under another
+   type and a reader sees which fields an operation has. */
 typedef struct op_set_completion {
   const char *routine;
   bool on_success, on_error, on_cancel;
