@@ -39,7 +39,11 @@ static char *rerun_once(const scn_t *sc, uint64_t seed) {
   scn_result_t r;
   scn_error_t err;
   int rc = scn_run(sc, &o, &r, &err);
-  ck_assert_msg(rc == SIM_OK, "%s: %s:%d:%d: %s", scn_path(sc), err.file, err.line, err.col, err.msg);
+  if (rc != SIM_OK) { /* a machine that cannot be built: the same error each time */
+    fprintf(c.f, "error %d %s:%d:%d: %s\n", rc, err.file, err.line, err.col, err.msg);
+    fclose(c.f);
+    return c.text;
+  }
   fprintf(c.f, "outcome %d seed %llu end %llu bugcheck 0x%lx\n", (int)r.outcome, (unsigned long long)r.seed,
           (unsigned long long)r.end_ns, r.outcome == SIM_RUN_BUGCHECK ? (unsigned long)r.bugcheck.code : 0ul);
   for (int i = 0; i < r.expect_total; i++)

@@ -292,6 +292,22 @@ static void run_fixture(const char *path, scn_result_t *r, bool quiet) {
   scn_free(sc);
 }
 
+/* A device stack that needs more than 127 stack locations is refused when
+   the machine is built, at the device that does not fit. */
+START_TEST(stack_deeper_than_an_irp) {
+  scn_error_t err;
+  scn_t *sc = scn_load(FIX "stack-too-deep.iosim", NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  scn_run_opts_t o = {0};
+  scn_result_t r;
+  ck_assert_int_ne(scn_run(sc, &o, &r, &err), SIM_OK);
+  ck_assert_int_eq(err.line, 16 + 127); /* f127 */
+  ck_assert_ptr_nonnull(strstr(err.msg, "device f127 cannot be attached on f126"));
+  ck_assert_ptr_nonnull(strstr(err.msg, "127 stack locations"));
+  scn_free(sc);
+}
+END_TEST
+
 /* Port and file names in event patterns match the rows that name them;
    a port nobody used matches nothing. */
 START_TEST(port_and_file_patterns) {
@@ -478,6 +494,7 @@ static Suite *scenario_errors_suite(void) {
   tcase_add_test(run, wait_for_thread);
   tcase_add_test(run, cost_file_order);
   tcase_add_test(run, count_with_parentheses);
+  tcase_add_test(run, stack_deeper_than_an_irp);
   tcase_add_test(run, completion_context);
   suite_add_tcase(s, run);
   TCase *cli = tcase_create("cli");

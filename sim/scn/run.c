@@ -3,6 +3,8 @@
  * devices in attach order, hardware, events, threads), records the trace
  * in memory for the expectations, runs, checks.
  */
+#include <stdarg.h>
+
 #include "run_int.h"
 
 KEVENT *rs_event(run_state_t *rs, const char *name) {
@@ -17,44 +19,52 @@ PFILE_OBJECT rs_file(run_state_t *rs, const char *name) {
   return NULL;
 }
 
+/* A machine that cannot be built as the scenario says: where, and why. */
+static int build_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int build_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) {
+  snprintf(err->file, sizeof err->file, "%s", at->file);
+  err->line = at->line;
+  err->col = at->col;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+  return SIM_EINVAL;
+}
+
 static int build(run_state_t *rs, scn_error_t *err) {
   const scn_t *sc = rs->sc;
   sim_t *S = rs->S;
   for (const cost_decl_t *c = sc->costs; c; c = c->next) sim_cost_set(S, c->name, c->ns);
   /* Drivers were prepended while parsing; load them in file order. */
-  const driver_decl_t *drv[64];
-  int nd = 0;
-  for (const driver_decl_t *d = sc->drivers; d && nd < 64; d = d->next) drv[nd++] = d;
-  rs->drivers = ar_alloc(&rs->ar, sizeof *rs->drivers * (size_t)(nd ? nd : 1));
-  for (int i = nd - 1; i >= 0; i--) {
+  size_t nd = 0;
+  for (const driver_decl_t *d = sc->drivers; d; d = d->next) nd++;
+  const driver_decl_t **drv = ar_alloc(&rs->ar, sizeof *drv * (nd ? nd : 1));
+  size_t k = nd;
+  for (const driver_decl_t *d = sc->drivers; d; d = d->next) drv[--k] = d;
+  rs->drivers = ar_alloc(&rs->ar, sizeof *rs->drivers * (nd ? nd : 1));
+  for (size_t i = 0; i < nd; i++) {
     scr_driver_t *sd = &rs->drivers[rs->ndrivers++];
     sd->rs = rs;
     sd->decl = drv[i];
-    if (!sim_load_driver(S, drv[i]->name, scr_driver_entry, sd)) {
-      snprintf(err->file, sizeof err->file, "%s", drv[i]->at.file);
-      err->line = drv[i]->at.line;
-      err->col = drv[i]->at.col;
-      snprintf(err->msg, sizeof err->msg, "too many drivers");
-      return SIM_EINVAL;
-    }
+    if (!sim_load_driver(S, drv[i]->name, scr_driver_entry, sd))
+      return build_error(err, &drv[i]->at, "driver %s cannot be loaded (out of memory)", drv[i]->name);
   }
   for (const device_decl_t *d = sc->devices; d; d = d->next) {
     PDEVICE_OBJECT dev;
     if (d->ufs) {
       sim_ufs_config_t u = {.device = d->name, .async = d->ufs_async, .work_ns = (uint64_t)d->ufs_work,
                             .return_ns = (uint64_t)d->ufs_return, .idle_ns = (uint64_t)d->ufs_idle};
-      if (!sim_ufs_create(S, &u)) {
-        snprintf(err->file, sizeof err->file, "%s", d->at.file);
-        err->line = d->at.line;
-        err->col = d->at.col;
-        snprintf(err->msg, sizeof err->msg, "cannot create the user-mode file system %s", d->name);
-        return SIM_EINVAL;
-      }
+      if (!sim_ufs_create(S, &u))
+        return build_error(err, &d->at, "cannot create the user-mode file system %s", d->name);
       continue;
     }
     PDRIVER_OBJECT owner = sim_driver_by_name(S, d->driver);
     IoCreateDevice(owner, sizeof(scr_dev_t), d->name, 0, &dev);
-    if (d->on) IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on));
+    if (d->on && !IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on)))
+      return build_error(err, &d->at,
+                         "device %s cannot be attached on %s: the stack would need more than 127 stack "
+                         "locations (an IRP's StackSize is a CCHAR)", d->name, d->on);
     scr_setup_device(rs, dev, d);
   }
   int ne = 0;
