@@ -25,7 +25,9 @@ void IopUnQueueIrpFromThread(sim_t *S, PIRP irp) {
   list_remove(&irp->ThreadListEntry);
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_IRP_UNQUEUE_THREAD, irp, NULL);
-    e.target_thread = irp->Tail.Overlay.Thread ? irp->Tail.Overlay.Thread->id : 0;
+    /* Done in the owning thread's context (stage 2 or its rundown): by now
+       Tail.Apc may have overwritten Tail.Overlay.Thread. */
+    e.target_thread = S->cur_cpu && S->cur_cpu->thread ? S->cur_cpu->thread->id : 0;
     e.writes = TRC_W_THREAD_LIST;
     trc_send(S, &e, "off the thread's IRP list");
   }
@@ -57,6 +59,53 @@ static void complete_checks(sim_t *S, PIRP irp) {
              "IRP %u completed with its cancel routine still set", irp->SimId);
 }
 
+/* The walk's trace rows, out of line: complete_level's frame is on the
+   stack once per routine that completes another IRP, so it stays small. */
+static __attribute__((noinline)) void trace_propagated(sim_t *S, PIRP irp) {
+  trc_event_t e = trc_ev(TRC_PENDING_PROPAGATED, irp, NULL);
+  e.loc_from = irp->CurrentLocation - 1, e.loc_to = irp->CurrentLocation;
+  e.control = irp->Tail.Overlay.CurrentStackLocation->Control;
+  e.pending_returned = 1;
+  e.writes = TRC_W_CONTROL | TRC_W_PENDING_RETURNED;
+  trc_send(S, &e, "no routine in location %d: pending mark copied up to location %d", irp->CurrentLocation - 1,
+           irp->CurrentLocation);
+}
+
+static __attribute__((noinline)) void trace_routine_call(sim_t *S, PIRP irp, PDEVICE_OBJECT dev,
+                                                         const IO_STACK_LOCATION *sp) {
+  int where = irp->CurrentLocation;
+  trc_event_t e = trc_ev(TRC_COMPLETION_CALL, irp, dev);
+  trc_set_status(&e, irp->IoStatus.Status);
+  e.loc_from = where - 1, e.loc_to = where;
+  e.control = sp->Control;
+  e.pending_returned = irp->PendingReturned;
+  e.routine_device = dev ? dev->SimId : 0;
+  e.has_info = 1, e.info = irp->IoStatus.Information;
+  e.writes = TRC_W_PENDING_RETURNED | TRC_W_CURRENT_LOCATION;
+  trc_send(S, &e, "routine in location %d for %s, PendingReturned=%d", where - 1,
+           dev ? dev->SimName : "the IRP's creator", irp->PendingReturned);
+}
+
+/* After the routine: by number (an MPR routine may have freed the IRP). */
+static __attribute__((noinline)) void trace_routine_return(sim_t *S, PIRP irp, uint32_t id, int where,
+                                                           PDEVICE_OBJECT dev, NTSTATUS r) {
+  char sb[16];
+  trc_event_t e = trc_ev(TRC_COMPLETION_RETURN, NULL, dev);
+  e.irp = id, e.stack_location = where, e.routine_device = dev ? dev->SimId : 0;
+  trc_set_status(&e, r);
+  if (r != STATUS_MORE_PROCESSING_REQUIRED) {
+    e.stack_location = irp->CurrentLocation;
+    e.pending_returned = irp->PendingReturned;
+    trc_send(S, &e, "%s", iosim_status_name(r, sb));
+    return;
+  }
+  trc_send(S, &e, "%s", iosim_status_name(r, sb));
+  e = trc_ev(TRC_WALK_STOPPED, NULL, dev);
+  e.irp = id, e.stack_location = where, e.loc_to = where, e.routine_device = dev ? dev->SimId : 0;
+  trc_set_status(&e, r);
+  trc_send(S, &e, "the routine owns IRP %u again; the walk stops at location %d", id, where);
+}
+
 /* One level of the walk: `sp` is the location below the new current one.
    Returns false when a completion routine took the IRP back (MPR). */
 static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
@@ -69,15 +118,7 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
   if (!call) {
     if (irp->PendingReturned && irp->CurrentLocation <= irp->StackCount) {
       irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
-      if (trc_on(S)) {
-        trc_event_t e = trc_ev(TRC_PENDING_PROPAGATED, irp, NULL);
-        e.loc_from = irp->CurrentLocation - 1, e.loc_to = irp->CurrentLocation;
-        e.control = irp->Tail.Overlay.CurrentStackLocation->Control;
-        e.pending_returned = 1;
-        e.writes = TRC_W_CONTROL | TRC_W_PENDING_RETURNED;
-        trc_send(S, &e, "no routine in location %d: pending mark copied up to location %d",
-                 irp->CurrentLocation - 1, irp->CurrentLocation);
-      }
+      if (trc_on(S)) trace_propagated(S, irp);
     }
     IopClearStackLocation(sp);
     return true;
@@ -90,18 +131,7 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
   uint32_t id = irp->SimId;
   int where = irp->CurrentLocation;
   char sb[16];
-  if (trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_COMPLETION_CALL, irp, dev);
-    trc_set_status(&e, st);
-    e.loc_from = where - 1, e.loc_to = where;
-    e.control = sp->Control;
-    e.pending_returned = irp->PendingReturned;
-    e.routine_device = dev ? dev->SimId : 0;
-    e.has_info = 1, e.info = irp->IoStatus.Information;
-    e.writes = TRC_W_PENDING_RETURNED | TRC_W_CURRENT_LOCATION;
-    trc_send(S, &e, "routine in location %d for %s, PendingReturned=%d", where - 1,
-             dev ? dev->SimName : "the IRP's creator", irp->PendingReturned);
-  }
+  if (trc_on(S)) trace_routine_call(S, irp, dev, sp);
   sched_step(S, COST_COMPLETION_ROUTINE);
   irp->SimInWalk = true;
   NTSTATUS r = sp->CompletionRoutine(dev, irp, sp->Context);
@@ -113,27 +143,8 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
              "IRP %u was freed by its completion routine, which then returned %s: the I/O manager would go on "
              "completing a freed IRP (free it only together with STATUS_MORE_PROCESSING_REQUIRED)",
              id, iosim_status_name(r, sb));
-  if (r == STATUS_MORE_PROCESSING_REQUIRED) {
-    if (trc_on(S)) {
-      trc_event_t e = trc_ev(TRC_COMPLETION_RETURN, NULL, dev);
-      e.irp = id, e.stack_location = where, e.routine_device = dev ? dev->SimId : 0;
-      trc_set_status(&e, r);
-      trc_send(S, &e, "%s", iosim_status_name(r, sb));
-      e = trc_ev(TRC_WALK_STOPPED, NULL, dev);
-      e.irp = id, e.stack_location = where, e.loc_to = where, e.routine_device = dev ? dev->SimId : 0;
-      trc_set_status(&e, r);
-      trc_send(S, &e, "the routine owns IRP %u again; the walk stops at location %d", id, where);
-    }
-    return false;
-  }
-  if (trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_COMPLETION_RETURN, irp, dev);
-    e.routine_device = dev ? dev->SimId : 0;
-    e.pending_returned = irp->PendingReturned;
-    trc_set_status(&e, r);
-    trc_send(S, &e, "%s", iosim_status_name(r, sb));
-  }
-  return true;
+  if (trc_on(S)) trace_routine_return(S, irp, id, where, dev, r);
+  return r != STATUS_MORE_PROCESSING_REQUIRED;
 }
 
 /* After the walk: an associated IRP counts down its master; others go to
@@ -172,21 +183,34 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
   KeInsertQueueApc(apc, fo, NULL, boost);
 }
 
+static __attribute__((noinline)) void trace_complete(sim_t *S, PIRP Irp) {
+  char sb[16];
+  PDEVICE_OBJECT by =
+      Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject : NULL;
+  trc_event_t e = trc_ev(TRC_COMPLETE, Irp, by);
+  trc_set_status(&e, Irp->IoStatus.Status);
+  e.has_info = 1, e.info = Irp->IoStatus.Information;
+  e.loc_from = Irp->CurrentLocation;
+  e.control = Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->Control : -1;
+  trc_send(S, &e, "IoCompleteRequest(%s, %llu bytes)", iosim_status_name(Irp->IoStatus.Status, sb),
+           (unsigned long long)Irp->IoStatus.Information);
+}
+
+static __attribute__((noinline)) void trace_walk_done(sim_t *S, PIRP Irp) {
+  bool inline_next = (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned;
+  trc_event_t e = trc_ev(TRC_WALK_DONE, Irp, NULL);
+  trc_set_status(&e, Irp->IoStatus.Status);
+  e.has_info = 1, e.info = Irp->IoStatus.Information;
+  e.pending_returned = Irp->PendingReturned;
+  e.stage2 = inline_next ? TRC_STAGE2_INLINE : TRC_STAGE2_NONE;
+  trc_send(S, &e, "walk finished, PendingReturned=%d%s", Irp->PendingReturned,
+           inline_next ? ": the system service finishes it inline" : "");
+}
+
 void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
   sim_t *S = Irp->Sim;
-  char sb[16];
   complete_checks(S, Irp);
-  if (trc_on(S)) {
-    PDEVICE_OBJECT by =
-        Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject : NULL;
-    trc_event_t e = trc_ev(TRC_COMPLETE, Irp, by);
-    trc_set_status(&e, Irp->IoStatus.Status);
-    e.has_info = 1, e.info = Irp->IoStatus.Information;
-    e.loc_from = Irp->CurrentLocation;
-    e.control = Irp->CurrentLocation <= Irp->StackCount ? Irp->Tail.Overlay.CurrentStackLocation->Control : -1;
-    trc_send(S, &e, "IoCompleteRequest(%s, %llu bytes)", iosim_status_name(Irp->IoStatus.Status, sb),
-             (unsigned long long)Irp->IoStatus.Information);
-  }
+  if (trc_on(S)) trace_complete(S, Irp);
   sched_step(S, COST_COMPLETE);
   for (;;) {
     Irp->CurrentLocation++;
@@ -202,16 +226,7 @@ void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
     in->pending_returned = Irp->PendingReturned;
     in->completed_ns = S->now;
   }
-  if (trc_on(S)) {
-    bool inline_next = (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned;
-    trc_event_t e = trc_ev(TRC_WALK_DONE, Irp, NULL);
-    trc_set_status(&e, Irp->IoStatus.Status);
-    e.has_info = 1, e.info = Irp->IoStatus.Information;
-    e.pending_returned = Irp->PendingReturned;
-    e.stage2 = inline_next ? TRC_STAGE2_INLINE : TRC_STAGE2_NONE;
-    trc_send(S, &e, "walk finished, PendingReturned=%d%s", Irp->PendingReturned,
-             inline_next ? ": the system service finishes it inline" : "");
-  }
+  if (trc_on(S)) trace_walk_done(S, Irp);
   complete_after_walk(S, Irp, PriorityBoost);
 }
 
@@ -253,7 +268,9 @@ void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how) {
     e.stage2 = how;
     e.pending_returned = irp->PendingReturned;
     e.count = full; /* 1: full notification (status block, event, APC or packet) */
-    e.target_thread = irp->Tail.Overlay.Thread ? irp->Tail.Overlay.Thread->id : 0;
+    /* Stage 2 runs in the requester's thread (Tail.Overlay.Thread may be
+       overwritten by Tail.Apc by now). */
+    e.target_thread = S->cur_cpu && S->cur_cpu->thread ? S->cur_cpu->thread->id : 0;
     e.file = fo ? fo->SimId : 0;
     trc_send(S, &e, "IopCompleteRequest: %s notification", full ? "full" : "no");
   }
