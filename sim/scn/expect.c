@@ -4,6 +4,7 @@
  * bugcheck.  Each result says which trace facts decided it.
  */
 #include "expect_facts.h"
+#include "iosim/vec.h"
 #include "run_int.h"
 
 /* A step kept for the expectations, its borrowed strings copied. */
@@ -36,11 +37,7 @@ void evlog_free(ev_log_t *l) {
 
 static void evlog_event(void *ud, const trc_event_t *ev) {
   ev_log_t *l = ud;
-  if (l->n == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 1024;
-    l->v = realloc(l->v, l->cap * sizeof *l->v);
-    if (!l->v) abort();
-  }
+  if (!IOSIM_VEC_RESERVE(l->v, l->cap, l->n + 1)) abort(); /* no way to report from a sink */
   ev_rec_t *r = &l->v[l->n++];
   r->ev = *ev;
   r->detail = strdup(ev->detail);
