@@ -219,6 +219,10 @@ void sim_trace_script(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *Text, bool
 void CcInitializeCacheMap(PFILE_OBJECT File);
 void sim_cache_fill(PFILE_OBJECT File, LONGLONG Offset, ULONG Length);
 bool sim_cache_covers(PFILE_OBJECT File, LONGLONG Offset, ULONG Length);
+/* The FAST_IO_READ most file systems use: TRUE (Iosb filled) when the
+   range is in the cache and no other handle's lock covers it. */
+BOOLEAN FsRtlCopyRead(PFILE_OBJECT FileObject, const LONGLONG *FileOffset, ULONG Length, BOOLEAN Wait,
+                      ULONG LockKey, PVOID Buffer, PIO_STATUS_BLOCK IoStatus, PDEVICE_OBJECT DeviceObject);
 /* NtLockFile, exclusive: refused (STATUS_LOCK_NOT_GRANTED) on overlap. */
 NTSTATUS NtLockFile(PFILE_OBJECT File, LONGLONG Offset, ULONG Length);
 /* Whether a lock held through another file object covers part of the range. */

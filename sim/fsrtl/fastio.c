@@ -44,3 +44,26 @@ bool fsrtl_try_fast_io(sim_t *S, const io_req_t *r, NTSTATUS *out) {
   return true;
 }
 
+
+/* FsRtlCopyRead: the fast read most file systems put in FastIoRead.  It
+   serves the request from the cache, or returns FALSE so the I/O manager
+   builds an IRP: when the file object is not cached, when another handle's
+   byte-range lock covers the range, and - iosim models no paging I/O
+   through the cache - when the range is not in the cache (Windows would
+   have CcCopyRead read it in when Wait is TRUE). */
+BOOLEAN FsRtlCopyRead(PFILE_OBJECT FileObject, const LONGLONG *FileOffset, ULONG Length, BOOLEAN Wait,
+                      ULONG LockKey, PVOID Buffer, PIO_STATUS_BLOCK IoStatus, PDEVICE_OBJECT DeviceObject) {
+  (void)Wait, (void)LockKey, (void)Buffer, (void)DeviceObject;
+  if (Length == 0) { /* nothing to read: success, with no cache lookup at all */
+    IoStatus->Status = STATUS_SUCCESS;
+    IoStatus->Information = 0;
+    return TRUE;
+  }
+  if (!FileObject->PrivateCacheMap) return FALSE;
+  if (sim_range_locked(FileObject, *FileOffset, Length)) return FALSE;
+  if (!sim_cache_covers(FileObject, *FileOffset, Length)) return FALSE;
+  IoStatus->Status = STATUS_SUCCESS;
+  IoStatus->Information = Length;
+  FileObject->CurrentByteOffset = *FileOffset + Length;
+  return TRUE;
+}
