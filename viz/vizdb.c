@@ -189,7 +189,9 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
                              " coalesce(device, 0), coalesce(stack_location, 0), kind, status, major,"
                              " coalesce(loc_from, 0), coalesce(loc_to, 0), control, pending_returned,"
                              " information, stage2, byte_offset, service, detail"
-                             " FROM event WHERE run_id = ?1 ORDER BY seq",
+                             /* A run's rows are in step order by rowid
+                                (docs/trace-schema.md): no sort. */
+                             " FROM event WHERE run_id = ?1 ORDER BY rowid",
                           err, errlen);
   if (!st) return VIZ_EIO;
   size_t cap = 0;

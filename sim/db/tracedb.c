@@ -190,9 +190,9 @@ static const char *outcome_name(trc_outcome_t o) {
   return o == TRC_OUTCOME_NONE ? NULL : sim_outcome_name((sim_outcome_t)o);
 }
 
-/* A run with many rows writes faster without the event indexes: they are
-   dropped (inside the run's transaction, so a killed writer leaves them
-   as they were) and built again before the run commits. */
+/* A run with many rows writes faster without the event index: it is
+   dropped (inside the run's transaction, so a killed writer leaves it as
+   it was) and built again before the run commits. */
 static int drop_indexes(tracedb_t *db) {
   if (sqlite3_exec(db->db, TDB_EVENT_DROP_SQL, NULL, NULL, NULL) != SQLITE_OK)
     return tdb_fail(db, "dropping the event indexes");
