@@ -358,7 +358,14 @@ static double bare_insert_rate(const char *src_path, const char *path) {
 
 /* The bare loop in a child too: rows in result.steps, time in secs. */
 static void bare_child(uint64_t rows, const char *src, int out_fd) {
-  double rate = bare_insert_rate(src, "/tmp/iosim-bench-bare.db");
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/iosim-bench-bare-%d.db", (int)getpid());
+  double rate = bare_insert_rate(src, path);
+  for (int i = 0; i < 2; i++) { /* its -wal and -shm */
+    char side[80];
+    snprintf(side, sizeof side, "%s-%s", path, i ? "shm" : "wal");
+    unlink(side);
+  }
   result_t r = {.secs = rate > 0 ? (double)rows / rate : 1e9, .rows = rows};
   if (write(out_fd, &r, sizeof r) != (ssize_t)sizeof r) _exit(5);
   _exit(rate > 0 ? 0 : 6);
@@ -475,7 +482,10 @@ static void lessons(void) {
 /* The traced engine against the bare insert loop, each in a child. */
 static bool trace_figures(uint64_t ntr) {
   result_t rt, rb;
-  if (!in_child(engine_child, ntr, "/tmp/iosim-bench.db", &rt) || !in_child(bare_child, rt.rows, "/tmp/iosim-bench.db", &rb)) {
+  /* Per process: other sessions may run the benchmark on this machine. */
+  char db[64];
+  snprintf(db, sizeof db, "/tmp/iosim-bench-%d.db", (int)getpid());
+  if (!in_child(engine_child, ntr, db, &rt) || !in_child(bare_child, rt.rows, db, &rb)) {
     fprintf(stderr, "traced run failed\n");
     return false;
   }
@@ -484,7 +494,7 @@ static bool trace_figures(uint64_t ntr) {
   figure("traced: bytes per step", rt.db_bytes / (double)rt.rows, "B", "", -1);
   figure("traced: bare rowid insert loop, same rows", bare, "row/s", "", -1);
   figure("traced / bare loop", traced_rate / bare, "x", ">= 0.67", traced_rate / bare >= 2.0 / 3.0);
-  unlink("/tmp/iosim-bench.db");
+  unlink(db);
   return true;
 }
 
