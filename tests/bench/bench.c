@@ -371,6 +371,34 @@ static void bare_child(uint64_t rows, const char *src, int out_fd) {
   _exit(rate > 0 ? 0 : 6);
 }
 
+/* ---- a SimPy peer of the engine workload ---- */
+
+/* Runs tests/bench/simpy_peer.py (the same 3-layer workload as a SimPy
+   model) with the first python3 that has SimPy; its IRPs per second, or 0
+   when there is none (the comparison is then skipped). */
+static double simpy_rate(uint64_t irps, char *which, size_t n) {
+  static const char *const pythons[] = {"python3", "/usr/bin/python3"};
+  for (size_t i = 0; i < sizeof pythons / sizeof *pythons; i++) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"import importlib.util as u, sys; sys.exit(not (u.find_spec('simpy') or"
+             " u.find_spec('SimPy')))\" 2>/dev/null",
+             pythons[i]);
+    if (system(cmd) != 0) continue;
+    snprintf(cmd, sizeof cmd, "%s tests/bench/simpy_peer.py %llu 2>/dev/null", pythons[i], (unsigned long long)irps);
+    FILE *p = popen(cmd, "r");
+    if (!p) continue;
+    unsigned long long done = 0;
+    double secs = 0, rate = 0;
+    int got = fscanf(p, "%llu irps %lf s %lf irp/s", &done, &secs, &rate);
+    if (pclose(p) == 0 && got == 3 && rate > 0) {
+      snprintf(which, n, "%s", pythons[i]);
+      return rate;
+    }
+  }
+  return 0;
+}
+
 /* ---- coroutine switch round trip ---- */
 typedef struct pingpong {
   ctx_t a, b;
@@ -540,6 +568,16 @@ int main(int argc, char **argv) {
   figure("engine: steps per IRP", (double)r1.steps / (double)r1.irps, "step", "", -1);
   figure("engine: peak RSS (1M IRPs)", (double)r1.rss_kb / 1024.0, "MB", "", -1);
   double mb10 = (double)r10.rss_kb / 1024.0, mb1 = (double)r1.rss_kb / 1024.0;
+  double simpy_irps = 20000, engine_rate = (double)r1.irps / r1.secs;
+  char py[64] = "";
+  double peer = simpy_rate((uint64_t)simpy_irps, py, sizeof py);
+  if (peer > 0) {
+    figure("SimPy peer model: IRPs per second", peer, "IRP/s", "", -1);
+    figure("engine / SimPy peer", engine_rate / peer, "x", "", -1);
+    printf("  (tests/bench/simpy_peer.py %.0f with %s)\n", simpy_irps, py);
+  } else {
+    printf("  (SimPy is not installed for python3: the comparison with a SimPy peer model is skipped)\n");
+  }
   figure("scale: IRPs per second (10M)", (double)r10.irps / r10.secs, "IRP/s", "", -1);
   figure("scale: peak RSS (10M IRPs)", mb10, "MB", "<= 64 MB", mb10 <= 64);
   figure("scale: RSS 10M / 1M", mb10 / mb1, "x", "<= 1.10", mb10 / mb1 <= 1.10);
