@@ -93,6 +93,8 @@
 /* A run drops the event index once it has written this many rows (or as
    many as the file held before it, if more). */
 #define TDB_DROP_MIN_ROWS 4096
+/* The writer's page cache, as PRAGMA cache_size wants it (negative: KiB). */
+#define TDB_CACHE_KIB "-16384"
 /* Parameters of ST_EVENT. */
 #define TDB_EVENT_PARAMS 41
 

@@ -522,12 +522,16 @@ static bool trace_figures(uint64_t ntr) {
   figure("traced: bytes per step", rt.db_bytes / (double)rt.rows, "B", "", -1);
   figure("traced: bare rowid insert loop, same rows", bare, "row/s", "", -1);
   figure("traced / bare loop", traced_rate / bare, "x", ">= 0.67", traced_rate / bare >= 2.0 / 3.0);
-  unlink(db);
+  for (int i = 0; i < 3; i++) {
+    char f[80];
+    snprintf(f, sizeof f, "%s%s", db, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+    unlink(f);
+  }
   return true;
 }
 
 int main(int argc, char **argv) {
-  uint64_t n1 = 1000000, n10 = 10000000, ntr = 200000;
+  uint64_t n1 = 1000000, n10 = 10000000, ntr = 100000; /* ntr: about 3.9 M trace rows */
   if (argc > 1 && !strcmp(argv[1], "--quick")) n1 = 100000, n10 = 1000000, ntr = 20000;
   if (argc > 2 && !strcmp(argv[1], "--traced")) { /* for profilers: one traced run, in this process */
     result_t r;
