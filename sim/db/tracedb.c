@@ -109,9 +109,9 @@ static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t
      run on these machines (docs/performance.md).  Set first, so that
      creating the schema does not sync either. */
   if (!readonly) (void)pragma(db, "PRAGMA synchronous = OFF");
-  /* 16 MiB of page cache instead of 2: a long run's transaction spills
-     fewer pages to the WAL before it commits, and the index built at the
-     commit is sorted in fewer, larger pieces. */
+  /* Up to 64 MiB of page cache instead of 2 (only a long run fills it): its
+     transaction spills fewer pages to the WAL before it commits, and the
+     index built at the commit is sorted in memory, in fewer pieces. */
   if (!readonly) (void)pragma(db, "PRAGMA cache_size = " TDB_CACHE_KIB);
   /* Checked before anything that could write (journal mode included). */
   rc = tdb_schema_prepare(db, path, !readonly);

@@ -94,7 +94,7 @@
    many as the file held before it, if more). */
 #define TDB_DROP_MIN_ROWS 4096
 /* The writer's page cache, as PRAGMA cache_size wants it (negative: KiB). */
-#define TDB_CACHE_KIB "-16384"
+#define TDB_CACHE_KIB "-65536"
 /* Parameters of ST_EVENT. */
 #define TDB_EVENT_PARAMS 41
 

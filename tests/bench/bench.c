@@ -37,7 +37,7 @@ static double now_s(void) {
 }
 
 static void figure(const char *name, double v, const char *unit, const char *target, int met) {
-  printf("%-34s %14.1f %-10s target %-22s %s\n", name, v, unit, target,
+  printf("%-34s %14.*f %-10s target %-22s %s\n", name, v < 10 ? 2 : 1, v, unit, target,
          met < 0 ? "(info)" : met ? "met" : "NOT MET");
   fflush(stdout);
 }
@@ -507,21 +507,30 @@ static void lessons(void) {
   for (int i = 0; i < n; i++) free(files[i]);
 }
 
-/* The traced engine against the bare insert loop, each in a child. */
-static bool trace_figures(uint64_t ntr) {
-  result_t rt, rb;
+/* The traced engine against the bare insert loop, each in a child, in
+   `rounds` alternating rounds; the best of each counts (the machine is
+   shared: the best run is the one least disturbed). */
+static bool trace_figures(uint64_t ntr, int rounds) {
+  result_t rt = {0}, rb = {0};
+  double traced_rate = 0, bare = 0;
   /* Per process: other sessions may run the benchmark on this machine. */
   char db[64];
   snprintf(db, sizeof db, "/tmp/iosim-bench-%d.db", (int)getpid());
-  if (!in_child(engine_child, ntr, db, &rt) || !in_child(bare_child, rt.rows, db, &rb)) {
-    fprintf(stderr, "traced run failed\n");
-    return false;
+  for (int k = 0; k < rounds; k++) {
+    if (!in_child(engine_child, ntr, db, &rt) || !in_child(bare_child, rt.rows, db, &rb)) {
+      fprintf(stderr, "traced run failed\n");
+      return false;
+    }
+    if ((double)rt.rows / rt.secs > traced_rate) traced_rate = (double)rt.rows / rt.secs;
+    if ((double)rb.rows / rb.secs > bare) bare = (double)rb.rows / rb.secs;
   }
-  double traced_rate = (double)rt.rows / rt.secs, bare = (double)rb.rows / rb.secs;
-  figure("traced: steps written per second", traced_rate, "row/s", "", -1);
-  figure("traced: bytes per step", rt.db_bytes / (double)rt.rows, "B", "", -1);
-  figure("traced: bare rowid insert loop, same rows", bare, "row/s", "", -1);
+  char what[64];
+  snprintf(what, sizeof what, "traced: rows per second (%.1fM)", (double)rt.rows / 1e6);
+  figure(what, traced_rate, "row/s", "", -1);
+  figure("traced: bytes per row", rt.db_bytes / (double)rt.rows, "B", "", -1);
+  figure("bare rowid insert loop, same rows", bare, "row/s", "", -1);
   figure("traced / bare loop", traced_rate / bare, "x", ">= 0.67", traced_rate / bare >= 2.0 / 3.0);
+  printf("  (best of %d rounds each)\n", rounds);
   for (int i = 0; i < 3; i++) {
     char f[80];
     snprintf(f, sizeof f, "%s%s", db, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
@@ -531,8 +540,8 @@ static bool trace_figures(uint64_t ntr) {
 }
 
 int main(int argc, char **argv) {
-  uint64_t n1 = 1000000, n10 = 10000000, ntr = 100000; /* ntr: about 3.9 M trace rows */
-  if (argc > 1 && !strcmp(argv[1], "--quick")) n1 = 100000, n10 = 1000000, ntr = 20000;
+  uint64_t n1 = 1000000, n10 = 10000000, ntr = 50000; /* ntr: about 2 M trace rows */
+  if (argc > 1 && !strcmp(argv[1], "--quick")) n1 = 100000, n10 = 1000000, ntr = 10000;
   if (argc > 2 && !strcmp(argv[1], "--traced")) { /* for profilers: one traced run, in this process */
     result_t r;
     int p[2];
@@ -545,7 +554,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc > 2 && !strcmp(argv[1], "--trace-figures")) /* the traced and bare figures only */
-    return trace_figures(strtoull(argv[2], NULL, 10)) ? 0 : 1;
+    return trace_figures(strtoull(argv[2], NULL, 10), argc > 3 ? atoi(argv[3]) : 1) ? 0 : 1;
   if (argc > 2 && !strcmp(argv[1], "--engine")) { /* for profilers: one run, in this process */
     worker_t w[THREADS];
     sim_t *S = engine_machine(strtoull(argv[2], NULL, 10), w);
@@ -585,7 +594,7 @@ int main(int argc, char **argv) {
   figure("scale: IRPs per second (10M)", (double)r10.irps / r10.secs, "IRP/s", "", -1);
   figure("scale: peak RSS (10M IRPs)", mb10, "MB", "<= 64 MB", mb10 <= 64);
   figure("scale: RSS 10M / 1M", mb10 / mb1, "x", "<= 1.10", mb10 / mb1 <= 1.10);
-  if (!trace_figures(ntr)) return 1;
+  if (!trace_figures(ntr, 3)) return 1;
   lessons();
   double sw = switch_ns();
   figure("coroutine switch round trip", sw * 2, "ns", "(glibc swapcontext ~2200)", -1);
