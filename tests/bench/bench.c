@@ -388,9 +388,16 @@ static double simpy_rate(uint64_t irps, char *which, size_t n) {
     snprintf(cmd, sizeof cmd, "%s tests/bench/simpy_peer.py %llu 2>/dev/null", pythons[i], (unsigned long long)irps);
     FILE *p = popen(cmd, "r");
     if (!p) continue;
+    /* All of it before pclose: closing the pipe while the script still
+       writes (its newline) would fail the script with EPIPE. */
+    char out[256];
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    while (fgetc(p) != EOF) {
+    }
+    out[len] = '\0';
     unsigned long long done = 0;
     double secs = 0, rate = 0;
-    int got = fscanf(p, "%llu irps %lf s %lf irp/s", &done, &secs, &rate);
+    int got = sscanf(out, "%llu irps %lf s %lf irp/s", &done, &secs, &rate);
     if (pclose(p) == 0 && got == 3 && rate > 0) {
       snprintf(which, n, "%s", pythons[i]);
       return rate;
