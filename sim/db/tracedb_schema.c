@@ -260,8 +260,8 @@ static int inspect(tracedb_t *db, const char *path, bool *fresh) {
                      "0x%08llX, %lld schema objects), not an iosim trace; refusing to write to it",
                      path, (unsigned long long)(uint32_t)app, (long long)objects);
   if (ver >= 1 && ver < TRACEDB_SCHEMA_VERSION)
-    return tdb_failf(db, SIM_EINVAL, "%s: trace schema version %lld is older than this iosim "
-                     IOSIM_VERSION " reads (version %d): its steps have no typed columns; "
+    return tdb_failf(db, SIM_EINVAL, "%s is an iosim trace of schema version %lld, older than "
+                     "this iosim " IOSIM_VERSION " reads (version %d): its steps have no typed columns; "
                      "regenerate it with `iosim run SCENARIO --db %s` (into a new file, or after "
                      "deleting this one)", path, (long long)ver, TRACEDB_SCHEMA_VERSION, path);
   if (ver > TRACEDB_SCHEMA_VERSION)
