@@ -63,7 +63,13 @@ typedef struct vz_ev {
   int64_t info;          /* IoStatus.Information when has_info */
   vz_stage2_t stage2;
   int64_t offset;        /* byte offset of a transfer */
+  int minor, stack_size, target_cpu, wait_index, count, running, limit, cancel_routine, touches_irp;
+  int irql_from, irql_to;
+  uint32_t routine_device, target_thread, port, file, object; /* 0 = none */
+  uint32_t writes;       /* TRC_W_* bits of the IRP fields the step wrote */
+  char outcome[16];      /* on run-end: "ok", "stalled", ...; "" otherwise */
   char *service;         /* the system service or DDI ("NtReadFile"), NULL if none */
+  char *text;            /* the scenario's own words (a note, an op's name), NULL if none */
   /* Prose for people, NULL unless the events were loaded with details.
      Nothing in viz/ decides anything from it, nor draws it. */
   char *detail;

@@ -188,8 +188,14 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
   sqlite3_stmt *st = prep(m, "SELECT seq, t_ns, cpu, irql, frame, coalesce(thread, 0), coalesce(irp, 0),"
                              " coalesce(device, 0), coalesce(stack_location, 0), kind, status, major,"
                              " coalesce(loc_from, 0), coalesce(loc_to, 0), control, pending_returned,"
-                             " information, stage2, byte_offset, service, detail"
-                             " FROM event WHERE run_id = ?1 ORDER BY seq",
+                             " information, stage2, byte_offset, service, detail, minor, stack_size,"
+                             " target_cpu, wait_index, count, running, concurrency, cancel_routine,"
+                             " touches_irp, irql_from, irql_to, coalesce(routine_device, 0),"
+                             " coalesce(target_thread, 0), coalesce(port, 0), coalesce(file, 0),"
+                             " coalesce(object, 0), coalesce(writes, 0), outcome, text"
+                             /* A run's rows are in step order by rowid
+                                (docs/trace-schema.md): no sort. */
+                             " FROM event WHERE run_id = ?1 ORDER BY rowid",
                           err, errlen);
   if (!st) return VIZ_EIO;
   size_t cap = 0;
@@ -220,6 +226,25 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
     e->stage2 = !s2 ? VZ_S2_NONE : !strcmp((const char *)s2, "apc") ? VZ_S2_APC : VZ_S2_INLINE;
     e->offset = opt_i64(st, 18);
     e->service = opt_dup(st, 19, &oom);
+    e->minor = (int)opt_i64(st, 21);
+    e->stack_size = (int)opt_i64(st, 22);
+    e->target_cpu = (int)opt_i64(st, 23);
+    e->wait_index = (int)opt_i64(st, 24);
+    e->count = (int)opt_i64(st, 25);
+    e->running = (int)opt_i64(st, 26);
+    e->limit = (int)opt_i64(st, 27);
+    e->cancel_routine = (int)opt_i64(st, 28);
+    e->touches_irp = (int)opt_i64(st, 29);
+    e->irql_from = (int)opt_i64(st, 30);
+    e->irql_to = (int)opt_i64(st, 31);
+    e->routine_device = (uint32_t)sqlite3_column_int64(st, 32);
+    e->target_thread = (uint32_t)sqlite3_column_int64(st, 33);
+    e->port = (uint32_t)sqlite3_column_int64(st, 34);
+    e->file = (uint32_t)sqlite3_column_int64(st, 35);
+    e->object = (uint32_t)sqlite3_column_int64(st, 36);
+    e->writes = (uint32_t)sqlite3_column_int64(st, 37);
+    copy_text(e->outcome, sizeof e->outcome, sqlite3_column_text(st, 38));
+    e->text = opt_dup(st, 39, &oom);
     if (details) {
       e->detail = dup_col(st, 20);
       if (!e->detail) oom = true;
@@ -238,7 +263,7 @@ void vz_close(vz_model_t *m) {
   for (size_t i = 0; i < m->ndev; i++) free(m->dev[i].name), free(m->dev[i].driver);
   for (size_t i = 0; i < m->nthr; i++) free(m->thr[i].name), free(m->thr[i].state);
   for (size_t i = 0; i < m->nirp; i++) free(m->irp[i].tag), free(m->irp[i].major), free(m->irp[i].final_status);
-  for (size_t i = 0; i < m->nev; i++) free(m->ev[i].detail), free(m->ev[i].service);
+  for (size_t i = 0; i < m->nev; i++) free(m->ev[i].detail), free(m->ev[i].service), free(m->ev[i].text);
   free(m->dev);
   free(m->thr);
   free(m->irp);

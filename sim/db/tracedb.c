@@ -109,6 +109,10 @@ static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t
      run on these machines (docs/performance.md).  Set first, so that
      creating the schema does not sync either. */
   if (!readonly) (void)pragma(db, "PRAGMA synchronous = OFF");
+  /* Up to 64 MiB of page cache instead of 2 (only a long run fills it): its
+     transaction spills fewer pages to the WAL before it commits, and the
+     index built at the commit is sorted in memory, in fewer pieces. */
+  if (!readonly) (void)pragma(db, "PRAGMA cache_size = " TDB_CACHE_KIB);
   /* Checked before anything that could write (journal mode included). */
   rc = tdb_schema_prepare(db, path, !readonly);
   /* WAL: readers (pictures, a class's queries) never block the writer, and
@@ -190,9 +194,9 @@ static const char *outcome_name(trc_outcome_t o) {
   return o == TRC_OUTCOME_NONE ? NULL : sim_outcome_name((sim_outcome_t)o);
 }
 
-/* A run with many rows writes faster without the event indexes: they are
-   dropped (inside the run's transaction, so a killed writer leaves them
-   as they were) and built again before the run commits. */
+/* A run with many rows writes faster without the event index: it is
+   dropped (inside the run's transaction, so a killed writer leaves it as
+   it was) and built again before the run commits. */
 static int drop_indexes(tracedb_t *db) {
   if (sqlite3_exec(db->db, TDB_EVENT_DROP_SQL, NULL, NULL, NULL) != SQLITE_OK)
     return tdb_fail(db, "dropping the event indexes");
