@@ -221,12 +221,12 @@ static char *q_dump(sqlite3 *h, int64_t run, const char *sql) {
   return buf;
 }
 
-/* Whether the engine fills trc_event_t's typed facts (issue 13, being done
-   alongside this schema).  Until it does, real runs carry zeros there, and
-   the typed facts are checked on the synthetic steps of typed_steps.h
-   only; once it does, the assertions on real runs below take effect too. */
+/* The engine fills trc_event_t's typed facts: a real run's irp-alloc rows
+   carry their stack size.  (Kept as a function so the assertions below
+   read as "on a run with typed facts".) */
 static bool engine_types_facts(sqlite3 *h) {
-  return q_int(h, 0, "SELECT count(*) FROM event WHERE kind = 'irp-alloc' AND stack_size > 0") > 0;
+  ck_assert_int_gt(q_int(h, 0, "SELECT count(*) FROM event WHERE kind = 'irp-alloc' AND stack_size > 0"), 0);
+  return true;
 }
 
 static char *file_bytes(const char *path, size_t *n) {
@@ -838,6 +838,43 @@ static void run_lesson(tracedb_t *db, const scn_t *sc) {
   scn_result_free(&r);
 }
 
+/* Ports, objects and files are named in tables of their own, and the
+   associated IRPs' steps name their master (target_irp). */
+START_TEST(test_port_object_names) {
+  tmpdb_t t;
+  tmpdb_init(&t);
+  char err[512], b[256];
+  const char *paths[] = {"../scenarios/lessons/12-iocp-concurrency.iosim",
+                         "../scenarios/lessons/14-associated-irps.iosim"};
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_msg(db != NULL, "%s", err);
+  for (int i = 0; i < 2; i++) {
+    scn_error_t e;
+    scn_t *sc = scn_load(paths[i], NULL, &e);
+    ck_assert_msg(sc != NULL, "%s:%d: %s", e.file, e.line, e.msg);
+    run_lesson(db, sc);
+    scn_free(sc);
+  }
+  tracedb_close(db);
+  sqlite3 *h = sql_open(t.path);
+  /* Every port-queued row of lesson 12 names a port of the port table. */
+  ck_assert_int_gt(q_int(h, 1, "SELECT count(*) FROM event WHERE run_id = ?1 AND kind = 'port-queued'"), 0);
+  ck_assert_int_eq(q_int(h, 1, "SELECT count(*) FROM event e WHERE run_id = ?1 AND kind = 'port-queued'"
+                               " AND NOT EXISTS (SELECT 1 FROM port p WHERE p.run_id = e.run_id AND p.id = e.port)"), 0);
+  ck_assert_str_eq(q_text(h, 1, "SELECT group_concat(name) FROM port WHERE run_id = ?1", b, sizeof b), "P");
+  /* File rows name a file object. */
+  ck_assert_int_eq(q_int(h, 1, "SELECT count(*) FROM event e WHERE run_id = ?1 AND file IS NOT NULL"
+                               " AND NOT EXISTS (SELECT 1 FROM object o WHERE o.run_id = e.run_id AND o.id = e.file)"), 0);
+  /* Lesson 14: two associated IRPs of one master, counted down to 0. */
+  ck_assert_int_eq(q_int(h, 2, "SELECT count(DISTINCT target_irp) FROM event WHERE run_id = ?1"
+                               " AND kind IN ('irp-associated', 'associated-done')"), 1);
+  ck_assert_str_eq(q_text(h, 2, "SELECT group_concat(count) FROM (SELECT count FROM event WHERE run_id = ?1"
+                                " AND kind = 'associated-done' ORDER BY seq)", b, sizeof b), "1,0");
+  sqlite3_close(h);
+  tmpdb_done(&t);
+}
+END_TEST
+
 START_TEST(test_lesson_async_read) {
   tmpdb_t t;
   tmpdb_init(&t);
@@ -1066,6 +1103,7 @@ static Suite *tracedb_suite(void) {
   tcase_add_test(tc, test_print_irp);
   tcase_add_test(tc, test_parse_time);
   tcase_add_test(tc, test_lesson_async_read);
+  tcase_add_test(tc, test_port_object_names);
   tcase_add_test(tc, test_scenario_bugcheck);
   suite_add_tcase(s, tc);
   return s;

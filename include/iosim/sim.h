@@ -327,6 +327,9 @@ void sim_charge(sim_cost_t cost);
 void sim_garble_details(sim_t *S, bool on);
 /* Names behind the ids of trace events ("" when unknown). */
 const char *sim_port_name(sim_t *S, uint32_t id);
+uint32_t sim_port_count(const sim_t *S);   /* port ids are 1..count */
+/* Dispatcher objects and file objects share one numbering: 1..count. */
+uint32_t sim_object_count(const sim_t *S);
 const char *sim_file_name(sim_t *S, uint32_t id);
 const char *sim_object_name(sim_t *S, uint32_t id);
 /* Trace a free-form note from driver or program code. */

@@ -269,6 +269,8 @@ static int write_event(tracedb_t *db, const trc_event_t *ev) {
   rc |= ev_text(db, st, 39, ev->service);
   rc |= ev_text(db, st, 40, ev->text);
   rc |= ev_text(db, st, 41, ev->detail ? ev->detail : "");
+  rc |= ev_int(db, st, 42, ev->target_irp != 0, ev->target_irp);
+  rc |= ev_int(db, st, 43, ev->bugcheck_code != 0, ev->bugcheck_code);
   /* SQLITE_OK is 0, so any failed bind leaves a bit set. */
   if (rc != SQLITE_OK) return tdb_fail(db, "event");
   rc = sqlite3_step(st);
@@ -416,6 +418,19 @@ static int write_threads(tracedb_t *db, sim_t *S) {
   return SIM_OK;
 }
 
+/* Ports and objects (events, file objects) by the ids the steps carry. */
+static int write_names(tracedb_t *db, sim_t *S, int which, uint32_t n, const char *(*name)(sim_t *, uint32_t)) {
+  for (uint32_t id = 1; id <= n; id++) {
+    sqlite3_stmt *st = tdb_stmt(db, which);
+    if (!st) return SIM_EIO;
+    int rc = sqlite3_bind_int64(st, 1, db->run);
+    rc |= sqlite3_bind_int64(st, 2, id);
+    rc |= tdb_bind_text(st, 3, name(S, id));
+    if (rc != SQLITE_OK || tdb_exec(db, which, "names") != SIM_OK) return tdb_fail(db, "names");
+  }
+  return SIM_OK;
+}
+
 static int write_irp(tracedb_t *db, const sim_irp_info_t *in) {
   sqlite3_stmt *st = tdb_stmt(db, ST_IRP);
   if (!st) return SIM_EIO;
@@ -537,6 +552,8 @@ static int finish_run(tracedb_t *db, sim_t *S, const char *outcome, const scn_re
   int rc = db->sink_rc;
   if (rc == SIM_OK && S) rc = write_devices(db, S);
   if (rc == SIM_OK && S) rc = write_threads(db, S);
+  if (rc == SIM_OK && S) rc = write_names(db, S, ST_PORT, sim_port_count(S), sim_port_name);
+  if (rc == SIM_OK && S) rc = write_names(db, S, ST_OBJECT, sim_object_count(S), sim_object_name);
   if (rc == SIM_OK && S) rc = write_irps(db, S);
   if (rc == SIM_OK && r) rc = write_expectations(db, r);
   if (rc == SIM_OK && r) rc = write_findings(db, r);

@@ -70,4 +70,6 @@ const char *sim_port_name(sim_t *S, uint32_t id) {
 }
 
 const char *sim_object_name(sim_t *S, uint32_t id) { return name_get(&S->object_names, id); }
+uint32_t sim_port_count(const sim_t *S) { return S->nports; }
+uint32_t sim_object_count(const sim_t *S) { return S->object_names.n; }
 const char *sim_file_name(sim_t *S, uint32_t id) { return name_get(&S->object_names, id); }
