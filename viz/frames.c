@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/vec.h"
 #include "viz_int.h"
 
 /* Steps that begin a frame on top of whatever the CPU was running, and the
@@ -42,13 +43,7 @@ typedef struct cutter {
 
 static size_t open_block(cutter_t *c, int cpu, vz_frame_t kind, uint32_t thread, int irql, int64_t t0,
                          size_t ev) {
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    vz_block_t *p = realloc(c->b, cap * sizeof *p);
-    if (!p) return SIZE_MAX;
-    c->b = p;
-    c->cap = cap;
-  }
+  if (!IOSIM_VEC_RESERVE(c->b, c->cap, c->n + 1)) return SIZE_MAX;
   c->b[c->n] = (vz_block_t){.cpu = cpu, .kind = kind, .thread = thread, .irql = irql, .t0 = t0, .t1 = t0,
                             .first_ev = ev};
   return c->n++;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/vec.h"
 #include "viz_int.h"
 
 /* Past this many arrows the picture stops being readable; it says so. */
@@ -93,15 +94,9 @@ typedef struct fctx {
 /* ---- nodes and arrows ---- */
 
 static int new_node(fctx_t *c, ntype_t type, int flow, int depth, uint32_t dev) {
-  if (c->nnode == c->capnode) {
-    size_t cap = c->capnode ? c->capnode * 2 : 16;
-    fnode_t *p = realloc(c->node, cap * sizeof *p);
-    if (!p) {
-      c->oom = true;
-      return -1;
-    }
-    c->node = p;
-    c->capnode = cap;
+  if (!IOSIM_VEC_RESERVE(c->node, c->capnode, c->nnode + 1)) {
+    c->oom = true;
+    return -1;
   }
   c->node[c->nnode] = (fnode_t){.type = type, .flow = flow, .depth = depth, .dev = dev};
   return (int)c->nnode++;
@@ -113,15 +108,9 @@ static int new_edge(fctx_t *c, const vz_ev_t *e, int from, int to, ekind_t kind,
     c->truncated = true;
     return -1;
   }
-  if (c->nedge == c->capedge) {
-    size_t cap = c->capedge ? c->capedge * 2 : 32;
-    fedge_t *p = realloc(c->edge, cap * sizeof *p);
-    if (!p) {
-      c->oom = true;
-      return -1;
-    }
-    c->edge = p;
-    c->capedge = cap;
+  if (!IOSIM_VEC_RESERVE(c->edge, c->capedge, c->nedge + 1)) {
+    c->oom = true;
+    return -1;
   }
   c->edge[c->nedge] = (fedge_t){.seq = e->seq, .sub = c->sub++, .from = from, .to = to, .kind = kind, .flow = flow};
   return (int)c->nedge++;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/vec.h"
 #include "viz_int.h"
 
 #define FONT "Helvetica,Arial,sans-serif"
@@ -202,19 +203,13 @@ typedef struct wait_iv {
 } wait_iv_t;
 
 static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
-  size_t n = 0, cap = 16;
-  wait_iv_t *w = malloc(cap * sizeof *w);
-  if (!w) return 0;
+  size_t n = 0, cap = 0;
+  wait_iv_t *w = NULL;
   for (size_t i = 0; i < m->nev; i++) {
     const vz_ev_t *e = &m->ev[i];
     if (!e->thread || (strcmp(e->kind, "wait") != 0 && strcmp(e->kind, "wait-done") != 0)) continue;
     if (e->kind[4] == '\0') {
-      if (n == cap) {
-        wait_iv_t *p = realloc(w, cap * 2 * sizeof *w);
-        if (!p) break;
-        w = p;
-        cap *= 2;
-      }
+      if (!IOSIM_VEC_RESERVE(w, cap, n + 1)) break;
       w[n++] = (wait_iv_t){.thread = e->thread, .t0 = e->t_ns, .t1 = m->end_ns};
     } else {
       for (size_t k = n; k-- > 0;)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "iosim/tracedb.h"
+#include "iosim/vec.h"
 #include "viz_int.h"
 
 static char *dup_col(sqlite3_stmt *st, int i) {
@@ -36,13 +37,9 @@ static sqlite3_stmt *prep(vz_model_t *m, const char *sql, char *err, size_t errl
 
 /* Grows *v (of *n items of size sz) by one slot, zeroed; NULL when out of memory. */
 static void *grow(void **v, size_t *n, size_t *cap, size_t sz) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 16;
-    void *p = realloc(*v, c * sz);
-    if (!p) return NULL;
-    *v = p;
-    *cap = c;
-  }
+  void *p = iosim_vec_grow(*v, cap, *n + 1, sz);
+  if (*cap < *n + 1) return NULL;
+  *v = p;
   void *slot = (char *)*v + (*n)++ * sz;
   memset(slot, 0, sz);
   return slot;

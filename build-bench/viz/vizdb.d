@@ -1,7 +1,7 @@
 build-bench/viz/vizdb.o: viz/vizdb.c include/iosim/tracedb.h \
  include/iosim/scenario.h include/iosim/sim.h include/iosim/trace.h \
- include/iosim/wdm.h include/iosim/verify.h viz/viz_int.h \
- /usr/include/graphviz/gvc.h /usr/include/graphviz/types.h \
+ include/iosim/wdm.h include/iosim/verify.h include/iosim/vec.h \
+ viz/viz_int.h /usr/include/graphviz/gvc.h /usr/include/graphviz/types.h \
  /usr/include/graphviz/geom.h /usr/include/graphviz/arith.h \
  /usr/include/graphviz/gvcext.h /usr/include/graphviz/pathgeom.h \
  /usr/include/graphviz/textspan.h /usr/include/graphviz/cgraph.h \
@@ -13,6 +13,7 @@ include/iosim/sim.h:
 include/iosim/trace.h:
 include/iosim/wdm.h:
 include/iosim/verify.h:
+include/iosim/vec.h:
 viz/viz_int.h:
 /usr/include/graphviz/gvc.h:
 /usr/include/graphviz/types.h:
