@@ -317,7 +317,8 @@ void ctx_switch(ctx_t *from, ctx_t *to) {
 #endif
 }
 
-sim_t *ctx_sim(void) {
+/* The stack pointer of the caller (always inlined, so it is the caller's). */
+static inline __attribute__((always_inline)) uintptr_t ctx_sp(void) {
   uintptr_t sp;
 #if defined(__x86_64__)
   __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
@@ -327,6 +328,11 @@ sim_t *ctx_sim(void) {
   volatile char probe;
   sp = (uintptr_t)&probe;
 #endif
+  return sp;
+}
+
+sim_t *ctx_sim(void) {
+  uintptr_t sp = ctx_sp();
   ctx_stack_hdr_t *h = (ctx_stack_hdr_t *)(sp & ~(uintptr_t)(CTX_STACK_SIZE - 1));
   if (h->magic != CTX_MAGIC) {
     fprintf(stderr, "iosim: a kernel routine was called outside a simulated "
@@ -338,15 +344,7 @@ sim_t *ctx_sim(void) {
 
 size_t ctx_stack_left(const ctx_t *c) {
   if (!c || !c->stack) return SIZE_MAX;
-  uintptr_t sp;
-#if defined(__x86_64__)
-  __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
-#elif defined(__aarch64__)
-  __asm__ volatile("mov %0, sp" : "=r"(sp));
-#else
-  volatile char probe;
-  sp = (uintptr_t)&probe;
-#endif
+  uintptr_t sp = ctx_sp();
   uintptr_t lo = (uintptr_t)c->stack + c->floor, hi = (uintptr_t)c->stack + c->size;
   if (sp < (uintptr_t)c->stack || sp >= hi) return SIZE_MAX; /* not on c's stack */
   return sp > lo ? sp - lo : 0;
