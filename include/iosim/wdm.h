@@ -49,6 +49,7 @@ typedef void *PVOID;
   X(STATUS_END_OF_FILE, 0xC0000011)                           \
   X(STATUS_MORE_PROCESSING_REQUIRED, 0xC0000016)              \
   X(STATUS_ACCESS_DENIED, 0xC0000022)                         \
+  X(STATUS_ACCESS_VIOLATION, 0xC0000005)                      \
   X(STATUS_DEVICE_NOT_READY, 0xC00000A3)                      \
   X(STATUS_IO_DEVICE_ERROR, 0xC0000185)                       \
   X(STATUS_INSUFFICIENT_RESOURCES, 0xC000009A)                \
@@ -444,6 +445,8 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
 /* A LIST_ENTRY found corrupted (parameter 1 = 3), as Windows 8+ reports it. */
 #define KERNEL_SECURITY_CHECK_FAILURE 0x139
 #define APC_INDEX_MISMATCH 0x01
+/* An access violation in kernel mode (parameter 1: the exception code). */
+#define KMODE_EXCEPTION_NOT_HANDLED 0x1E
 #define IOSIM_STATUS_PENDING_COMPLETE 0xC9 /* completing with STATUS_PENDING (0xC9/0x06) */
 const char *iosim_bugcheck_name(ULONG code);
 

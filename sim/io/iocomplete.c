@@ -171,9 +171,24 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
   }
   PKTHREAD t = irp->Tail.Overlay.Thread;
   PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
-  if (!t) { /* nobody to finish it for (a driver-allocated IRP, or disowned) */
-    irp_free(S, irp);
-    return;
+  if (!t) {
+    /* A driver's own IRP (IoAllocateIrp: no thread) that no completion
+       routine took back with STATUS_MORE_PROCESSING_REQUIRED.  Windows goes
+       on to initialise the stage-2 APC for Tail.Overlay.Thread, which is
+       NULL: a kernel-mode access violation (iosim has no disowned threads,
+       the one case where Windows drops such an IRP). */
+    uint32_t id = irp->SimId;
+    if (S->cur_cpu->irql >= DISPATCH_LEVEL)
+      bugcheck(S, IRQL_NOT_LESS_OR_EQUAL, 0x70, S->cur_cpu->irql, 0, (ULONG_PTR)id,
+               "IRP %u was allocated by a driver (no thread) and came back to the top of its stack without "
+               "STATUS_MORE_PROCESSING_REQUIRED: stage 2 queues its APC to Tail.Overlay.Thread, which is NULL "
+               "(a page fault at DISPATCH_LEVEL). Its completion routine must free it and return "
+               "STATUS_MORE_PROCESSING_REQUIRED", id);
+    bugcheck(S, KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)STATUS_ACCESS_VIOLATION, 0, 0x70, (ULONG_PTR)id,
+             "IRP %u was allocated by a driver (no thread) and came back to the top of its stack without "
+             "STATUS_MORE_PROCESSING_REQUIRED: stage 2 queues its APC to Tail.Overlay.Thread, which is NULL "
+             "(an access violation in kernel mode). Its completion routine must free it and return "
+             "STATUS_MORE_PROCESSING_REQUIRED", id);
   }
   uint32_t id = irp->SimId;
   PKAPC apc = &irp->Tail.Apc; /* shares storage with Tail.Overlay: read first */
@@ -200,6 +215,7 @@ static __attribute__((noinline)) void trace_walk_done(sim_t *S, PIRP Irp) {
   bool inline_next = (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned;
   trc_event_t e = trc_ev(TRC_WALK_DONE, Irp, NULL);
   trc_set_status(&e, Irp->IoStatus.Status);
+  e.target_thread = Irp->Tail.Overlay.Thread ? Irp->Tail.Overlay.Thread->id : 0; /* whom stage 2 is for */
   e.has_info = 1, e.info = Irp->IoStatus.Information;
   e.pending_returned = Irp->PendingReturned;
   e.stage2 = inline_next ? TRC_STAGE2_INLINE : TRC_STAGE2_NONE;

@@ -63,6 +63,7 @@ typedef struct virp {
   uint64_t mpr_seq, done_seq, last_seq;
   uint64_t last_t;        /* the time of its last trace row */
   uint32_t reported;      /* bit per rule: one finding per rule and IRP */
+  bool driver_owned;      /* allocated by a driver (IoAllocateIrp), not an associated IRP */
 } virp_t;
 
 typedef struct step {
@@ -312,7 +313,7 @@ static void on_bugcheck(vrf_t *v, const trc_event_t *ev) {
   vrf_rule_t r = VRF_RULE_COUNT;
   uint32_t irp = 0;
   if (b->code == MULTIPLE_IRP_COMPLETE_REQUESTS) r = VRF_DOUBLE_COMPLETION, irp = (uint32_t)b->p[0];
-  else if (b->code == IRQL_NOT_LESS_OR_EQUAL) r = VRF_WAIT_AT_DISPATCH;
+  else if (b->code == IRQL_NOT_LESS_OR_EQUAL && b->p[0] == 0) r = VRF_WAIT_AT_DISPATCH;
   else if (b->code == DRIVER_VERIFIER_IOMANAGER_VIOLATION) {
     irp = (uint32_t)b->p[1];
     switch (b->p[0]) {
@@ -344,7 +345,10 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   act_t *a;
   switch (ev->kind) {
   case TRC_IRP_ALLOC:
-    *st = (virp_t){.live = true, .thread = ev->thread};
+    *st = (virp_t){.live = true, .thread = ev->thread, .driver_owned = ev->major < 0};
+    break;
+  case TRC_IRP_ASSOCIATED:
+    st->driver_owned = false; /* its master finishes it */
     break;
   case TRC_IRP_FREE:
     if (!st->completed) touch(v, ev, "freed");
@@ -403,6 +407,10 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   case TRC_WALK_DONE:
     st->completed = true;
     st->done_seq = ev->seq;
+    if (st->driver_owned && ev->target_thread == 0)
+      report(v, VRF_DRIVER_IRP_NOT_RECLAIMED, ev->irp, st->last_device, ev,
+             "IRP %u, allocated by a driver, finished its completion walk with no routine returning "
+             "STATUS_MORE_PROCESSING_REQUIRED: stage 2 has no thread to run for", ev->irp);
     break;
   case TRC_DPC_RUN: push(v, ev, ACT_DPC); break;
   case TRC_ISR: push(v, ev, ACT_ISR); break;

@@ -136,4 +136,12 @@
   "and leaks the IRP. Fix: on every path after the routine (the waiting dispatch routine, the "     \
   "follow-up request's routine), complete or free the IRP exactly once."
 
+#define VRF_DRIVER_IRP_NOT_RECLAIMED_TITLE "driver-allocated IRP came back to the top without STATUS_MORE_PROCESSING_REQUIRED"
+#define VRF_DRIVER_IRP_NOT_RECLAIMED_EXPLAIN                                                        \
+  "An IRP from IoAllocateIrp belongs to the driver that allocated it and has no thread: nobody is "  \
+  "waiting above its top stack location. When the completion walk reaches the top, the I/O "        \
+  "manager runs stage 2 for Tail.Overlay.Thread, which is NULL, and the machine crashes (0x1E, or "  \
+  "0x0A at DISPATCH_LEVEL). Fix: set a completion routine on every IRP you allocate; in it, take "   \
+  "what you need, call IoFreeIrp and return STATUS_MORE_PROCESSING_REQUIRED."
+
 #endif
