@@ -54,6 +54,7 @@ typedef struct io_req {
   PIO_STATUS_BLOCK iosb;
   ULONG length, in_len, code;
   LONGLONG offset;
+  bool no_offset; /* the caller passed no ByteOffset (the file's position) */
   ULONG flags; /* extra IRP flags */
 } io_req_t;
 PDEVICE_OBJECT io_top(PDEVICE_OBJECT d);

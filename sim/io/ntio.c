@@ -137,6 +137,18 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
     trc_send(S, &e, "%s on %s (%s)", e.service, fo->SimName, sync ? "synchronous file" : "overlapped file");
   }
   sched_step(S, COST_SYSCALL);
+  /* The service's own checks, before any IRP: a file bound to a completion
+     port reports through the port, so an APC routine is refused; a file
+     opened for asynchronous I/O has no current position, so a read or
+     write must say where (NtReadFile, NtWriteFile in the WRK and ReactOS). */
+  NTSTATUS bad = STATUS_SUCCESS;
+  if (r->apc && fo->CompletionContext.Port) bad = STATUS_INVALID_PARAMETER;
+  else if (!sync && r->no_offset && (r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE))
+    bad = STATUS_INVALID_PARAMETER;
+  if (bad != STATUS_SUCCESS) {
+    trace_service_return(S, r, 0, bad);
+    return bad;
+  }
   if (r->event) KeClearEvent(r->event);
   NTSTATUS fast;
   if ((r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) && fsrtl_try_fast_io(S, r, &fast)) {
@@ -161,7 +173,7 @@ NTSTATUS NtReadFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine
                     PIO_STATUS_BLOCK Iosb, ULONG Length, const LONGLONG *ByteOffset) {
   io_req_t r = {.fo = File, .major = IRP_MJ_READ, .event = Event, .apc = ApcRoutine,
                 .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
-                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset};
+                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
   return io_service(ctx_sim(), &r);
 }
 
@@ -169,7 +181,7 @@ NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutin
                      PIO_STATUS_BLOCK Iosb, ULONG Length, const LONGLONG *ByteOffset) {
   io_req_t r = {.fo = File, .major = IRP_MJ_WRITE, .event = Event, .apc = ApcRoutine,
                 .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
-                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset};
+                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
   return io_service(ctx_sim(), &r);
 }
 
