@@ -292,6 +292,17 @@ static void run_fixture(const char *path, scn_result_t *r, bool quiet) {
   scn_free(sc);
 }
 
+/* Waits beyond MAXIMUM_WAIT_OBJECTS and WaitAll on one object twice load,
+   and fail at run time as WaitForMultipleObjects does. */
+START_TEST(wait_limits_at_run_time) {
+  scn_result_t r;
+  run_fixture(FIX "wait-limits.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 4);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+}
+END_TEST
+
 /* A device stack that needs more than 127 stack locations is refused when
    the machine is built, at the device that does not fit. */
 START_TEST(stack_deeper_than_an_irp) {
@@ -495,6 +506,7 @@ static Suite *scenario_errors_suite(void) {
   tcase_add_test(run, cost_file_order);
   tcase_add_test(run, count_with_parentheses);
   tcase_add_test(run, stack_deeper_than_an_irp);
+  tcase_add_test(run, wait_limits_at_run_time);
   tcase_add_test(run, completion_context);
   suite_add_tcase(s, run);
   TCase *cli = tcase_create("cli");

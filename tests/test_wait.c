@@ -14,6 +14,8 @@ typedef struct wait_test {
   ULONG count;              /* objects each waiter waits for */
   WAIT_TYPE wtype;
   LONGLONG timeout;         /* relative, 100 ns units; 0 = infinite; -1 = zero timeout */
+  bool user;                /* NtWaitForMultipleObjects (user mode) instead of KeWait... */
+  bool dup;                 /* the second object is the first again */
   int set[4];               /* events the setter signals, -1 terminated */
   uint64_t set_gap_ns;      /* setter's delay before each set */
   /* observations */
@@ -33,9 +35,13 @@ static void w_thread(PVOID arg) {
   wait_test_t *t = a->t;
   PVOID objs[NEV];
   for (ULONG i = 0; i < t->count; i++) objs[i] = &t->ev[i];
+  if (t->dup) objs[1] = objs[0];
   LONGLONG to = t->timeout == -1 ? 0 : -t->timeout;
-  t->ret[a->idx] = KeWaitForMultipleObjects(t->count, objs, t->wtype, Executive, KernelMode, FALSE,
-                                            t->timeout ? &to : NULL);
+  if (t->user)
+    t->ret[a->idx] = NtWaitForMultipleObjects(t->count, objs, t->wtype, FALSE, t->timeout ? &to : NULL);
+  else
+    t->ret[a->idx] = KeWaitForMultipleObjects(t->count, objs, t->wtype, Executive, KernelMode, FALSE,
+                                              t->timeout ? &to : NULL);
   t->t_ret[a->idx] = sim_now(a->S);
   t->state_after[a->idx] = KeReadStateEvent(&t->ev[0]);
 }
@@ -190,16 +196,39 @@ START_TEST(notification_event_releases_all) {
 }
 END_TEST
 
-/* kernel-facts 7.5: MAXIMUM_WAIT_OBJECTS is 64: 64 objects can be waited for,
-   65 are refused. */
+/* kernel-facts 7.5: MAXIMUM_WAIT_OBJECTS is 64: 64 objects can be waited for;
+   65 are refused in user mode (STATUS_INVALID_PARAMETER) and stop the
+   machine in kernel mode (MAXIMUM_WAIT_OBJECTS_EXCEEDED, 0xC). */
 START_TEST(maximum_wait_objects) {
-  for (ULONG n = 64; n <= 65; n++) {
-    wait_test_t t = {.count = n, .wtype = WaitAll, .timeout = -1, .set = {-1}};
+  for (int user = 0; user <= 1; user++)
+    for (ULONG n = 64; n <= 65; n++) {
+      wait_test_t t = {.count = n, .wtype = WaitAll, .timeout = -1, .set = {-1}, .user = user};
+      waiter_arg_t wa[2];
+      sim_t *S = wait_machine(&t, 1, 0, NULL, wa);
+      for (int i = 0; i < NEV; i++) KeInitializeEvent(&t.ev[i], NotificationEvent, TRUE);
+      sim_outcome_t out = sim_run(S);
+      if (n == 65 && !user) {
+        ck_assert_int_eq(out, SIM_RUN_BUGCHECK);
+        ck_assert_uint_eq(sim_bugcheck(S)->code, MAXIMUM_WAIT_OBJECTS_EXCEEDED);
+      } else {
+        ck_assert_int_eq(out, SIM_RUN_OK);
+        ck_assert_int_eq(t.ret[0], n == 64 ? STATUS_WAIT_0 : STATUS_INVALID_PARAMETER);
+      }
+      sim_destroy(S);
+    }
+}
+END_TEST
+
+/* WaitForMultipleObjects(WaitAll) with one object twice is refused with
+   STATUS_INVALID_PARAMETER_MIX before any wait; WaitAny accepts it. */
+START_TEST(wait_all_same_object_twice) {
+  for (int all = 0; all <= 1; all++) {
+    wait_test_t t = {.count = 2, .wtype = all ? WaitAll : WaitAny, .timeout = -1, .set = {-1}, .user = true,
+                     .dup = true};
     waiter_arg_t wa[2];
-    sim_t *S = wait_machine(&t, 1, 0, NULL, wa);
-    for (int i = 0; i < NEV; i++) KeInitializeEvent(&t.ev[i], NotificationEvent, TRUE);
+    sim_t *S = wait_machine(&t, 1, 1, NULL, wa);
     ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
-    ck_assert_int_eq(t.ret[0], n == 64 ? STATUS_WAIT_0 : STATUS_INVALID_PARAMETER);
+    ck_assert_int_eq(t.ret[0], all ? STATUS_INVALID_PARAMETER_MIX : STATUS_WAIT_0);
     sim_destroy(S);
   }
 }
@@ -248,6 +277,7 @@ static Suite *wait_suite(void) {
   tcase_add_test(tc, sync_event_releases_one_waiter);
   tcase_add_test(tc, notification_event_releases_all);
   tcase_add_test(tc, maximum_wait_objects);
+  tcase_add_test(tc, wait_all_same_object_twice);
   tcase_add_test(tc, delay_execution_returns_success);
   suite_add_tcase(s, tc);
   return s;

@@ -46,6 +46,7 @@ typedef void *PVOID;
   X(STATUS_UNSUCCESSFUL, 0xC0000001)                          \
   X(STATUS_NOT_IMPLEMENTED, 0xC0000002)                       \
   X(STATUS_INVALID_PARAMETER, 0xC000000D)                     \
+  X(STATUS_INVALID_PARAMETER_MIX, 0xC0000030)                 \
   X(STATUS_END_OF_FILE, 0xC0000011)                           \
   X(STATUS_MORE_PROCESSING_REQUIRED, 0xC0000016)              \
   X(STATUS_ACCESS_DENIED, 0xC0000022)                         \
@@ -445,6 +446,8 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
 /* A LIST_ENTRY found corrupted (parameter 1 = 3), as Windows 8+ reports it. */
 #define KERNEL_SECURITY_CHECK_FAILURE 0x139
 #define APC_INDEX_MISMATCH 0x01
+/* KeWaitForMultipleObjects on more than MAXIMUM_WAIT_OBJECTS. */
+#define MAXIMUM_WAIT_OBJECTS_EXCEEDED 0x0C
 /* An access violation in kernel mode (parameter 1: the exception code). */
 #define KMODE_EXCEPTION_NOT_HANDLED 0x1E
 #define IOSIM_STATUS_PENDING_COMPLETE 0xC9 /* completing with STATUS_PENDING (0xC9/0x06) */

@@ -241,7 +241,27 @@ uint32_t sim_last_irp_id(void) {
 NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type, BOOLEAN Alertable,
                                   const LONGLONG *Timeout) {
   sim_t *S = ctx_sim();
-  if (Count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
+  /* WaitForMultipleObjects' own checks, before any wait: at most 64
+     objects, and WaitAll on one object twice is a contradiction. */
+  NTSTATUS bad = STATUS_SUCCESS;
+  if (Count > MAXIMUM_WAIT_OBJECTS) bad = STATUS_INVALID_PARAMETER;
+  else if (Type == WaitAll)
+    for (ULONG i = 0; i < Count && bad == STATUS_SUCCESS; i++)
+      for (ULONG k = i + 1; k < Count; k++)
+        if (Objects[i] == Objects[k]) bad = STATUS_INVALID_PARAMETER_MIX;
+  if (bad != STATUS_SUCCESS) {
+    if (trc_on(S)) {
+      char sb[16];
+      trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, NULL);
+      e.service = "NtWaitForMultipleObjects";
+      e.count = (int)Count;
+      trc_set_status(&e, bad);
+      trc_send(S, &e, "WaitForMultipleObjects on %lu object(s)%s returns %s", (unsigned long)Count,
+               Type == WaitAll ? " (all)" : "", iosim_status_name(bad, sb));
+    }
+    sched_step(S, COST_SYSCALL);
+    return bad;
+  }
   NTSTATUS st = thr_wait(S, Count, (DISPATCHER_HEADER **)Objects, Type, UserMode, Alertable, Timeout);
   if (st == STATUS_USER_APC) KiUserApcDispatcher(S, thr_current(S));
   return st;

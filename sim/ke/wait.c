@@ -197,7 +197,13 @@ NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitTyp
                                   KWAIT_REASON Reason, KPROCESSOR_MODE Mode,
                                   BOOLEAN Alertable, const LONGLONG *Timeout) {
   (void)Reason;
-  return thr_wait(ctx_sim(), Count, (DISPATCHER_HEADER **)Object, WaitType, Mode, Alertable, Timeout);
+  sim_t *S = ctx_sim();
+  /* A kernel-mode caller gets no error code: the limit is a contract. */
+  if (Count > MAXIMUM_WAIT_OBJECTS)
+    bugcheck(S, MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, 0, 0, 0,
+             "KeWaitForMultipleObjects on %lu objects, more than MAXIMUM_WAIT_OBJECTS (%d)", (unsigned long)Count,
+             MAXIMUM_WAIT_OBJECTS);
+  return thr_wait(S, Count, (DISPATCHER_HEADER **)Object, WaitType, Mode, Alertable, Timeout);
 }
 
 NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON Reason, KPROCESSOR_MODE Mode,

@@ -144,8 +144,8 @@ static void ck_uwait(const op_checker_t *k, const op_t *o) {
   for (int i = 0; i < w->nobjects; i++)
     if (!has_event(k->p->sc, w->objects[i]) && !names_has(k->files, w->objects[i]) && !has_thread(k->p->sc, w->objects[i]))
       CHECK_ERR(k, o, "'%s' is not an event, a file or a thread", w->objects[i]);
-  if (w->nobjects > MAXIMUM_WAIT_OBJECTS)
-    CHECK_ERR(k, o, "a wait takes at most %d objects (MAXIMUM_WAIT_OBJECTS)", MAXIMUM_WAIT_OBJECTS);
+  /* More than MAXIMUM_WAIT_OBJECTS is not refused here: the wait fails at
+     run time with STATUS_INVALID_PARAMETER, as on Windows. */
 }
 
 static op_check_fn *const op_checks[OP_COUNT] = {

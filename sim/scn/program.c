@@ -91,8 +91,10 @@ static void pr_io(prog_t *p, const op_t *o) {
 
 static void pr_wait(prog_t *p, const op_t *o) {
   const op_uwait_t *w = &o->uwait;
+  /* Beyond MAXIMUM_WAIT_OBJECTS the service refuses before it reads any
+     object, so the first 64 are all it needs. */
   PVOID objs[MAXIMUM_WAIT_OBJECTS];
-  for (int i = 0; i < w->nobjects; i++) {
+  for (int i = 0; i < w->nobjects && i < MAXIMUM_WAIT_OBJECTS; i++) {
     /* Names are checked at load, so only a file not open yet is missing;
        as WaitForMultipleObjects fails at once on a bad handle, skip it. */
     objs[i] = wait_object(p->rs, w->objects[i]);
