@@ -292,6 +292,25 @@ static void run_fixture(const char *path, scn_result_t *r, bool quiet) {
   scn_free(sc);
 }
 
+/* A scenario's port exists once and a request's name stays with its
+   thread, whatever two CPUs do at the same moment (40 seeds). */
+START_TEST(port_and_names_race_free) {
+  scn_error_t err;
+  scn_t *sc = scn_load(FIX "port-first-use-race.iosim", NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  ck_assert_uint_eq(scn_seed_count(sc), 40);
+  for (unsigned i = 0; i < scn_seed_count(sc); i++) {
+    scn_run_opts_t o = {.has_seed = true, .seed = scn_seed(sc) + i};
+    scn_result_t r;
+    ck_assert_int_eq(scn_run(sc, &o, &r, &err), SIM_OK);
+    ck_assert_int_eq(r.expect_total, 6);
+    ck_assert_msg(r.expect_failed == 0, "seed %llu: %d failed", (unsigned long long)o.seed, r.expect_failed);
+    scn_result_free(&r);
+  }
+  scn_free(sc);
+}
+END_TEST
+
 /* Waits beyond MAXIMUM_WAIT_OBJECTS and WaitAll on one object twice load,
    and fail at run time as WaitForMultipleObjects does. */
 START_TEST(wait_limits_at_run_time) {
@@ -507,6 +526,7 @@ static Suite *scenario_errors_suite(void) {
   tcase_add_test(run, count_with_parentheses);
   tcase_add_test(run, stack_deeper_than_an_irp);
   tcase_add_test(run, wait_limits_at_run_time);
+  tcase_add_test(run, port_and_names_race_free);
   tcase_add_test(run, completion_context);
   suite_add_tcase(s, run);
   TCase *cli = tcase_create("cli");

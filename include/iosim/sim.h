@@ -197,7 +197,7 @@ NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type,
                                   BOOLEAN Alertable, const LONGLONG *Timeout);
 /* SleepEx: STATUS_SUCCESS, or STATUS_USER_APC after running user APCs. */
 NTSTATUS NtDelayExecution(BOOLEAN Alertable, const LONGLONG *Interval);
-/* Names the next IRP allocated in this machine (for expectations). */
+/* Names the next IRP the calling thread allocates (for expectations). */
 void sim_tag_next_irp(const char *tag);
 /* A traced step of a scripted driver or program that has no kernel call
    of its own (a branch, a counter, a queue): charges the `op` cost. */
@@ -245,6 +245,8 @@ NTSTATUS NtCancelSynchronousIoFile(PKTHREAD Thread);
 typedef struct sim_port sim_port_t;
 /* CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, Concurrency). */
 sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name);
+/* The same at setup time, before sim_run (no step, no trace row). */
+sim_port_t *sim_port_create(sim_t *S, ULONG Concurrency, const char *Name);
 /* Associates an overlapped file with the port (FileCompletionInformation). */
 NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key);
 /* GetQueuedCompletionStatus: STATUS_SUCCESS with the packet, or

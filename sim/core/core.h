@@ -217,8 +217,8 @@ struct sim {
   sim_irp_info_t *irp_info; /* indexed by id, only when keep_irp_info */
   size_t irp_info_cap;
   bool keep_irp_info;
+  const char *setup_irp_tag; /* sim_tag_next_irp outside any CPU */
   uint32_t freed_in_walk;     /* an IRP freed by its own completion routine */
-  const char *next_irp_tag;
   PFILE_OBJECT files;
   struct sim_port *ports;
   uint32_t nports;

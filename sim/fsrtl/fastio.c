@@ -32,7 +32,7 @@ bool fsrtl_try_fast_io(sim_t *S, const io_req_t *r, NTSTATUS *out) {
     return false;
   }
   if (r->iosb) *r->iosb = iosb;
-  S->next_irp_tag = NULL; /* the name was for an IRP that never existed */
+  *irp_tag_slot(S) = NULL; /* the name was for an IRP that never existed */
   fo->CurrentByteOffset = r->offset + (LONGLONG)iosb.Information;
   if (r->event) KeSetEvent(r->event, 0, FALSE);
   e.kind = TRC_FASTIO_SERVED;

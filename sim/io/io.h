@@ -32,6 +32,7 @@ void port_queue_irp(sim_t *S, PIRP irp);
 PIRP irp_alloc(sim_t *S, int stack_size, int major);
 void irp_free(sim_t *S, PIRP irp);
 sim_irp_info_t *irp_info(sim_t *S, uint32_t id);
+const char **irp_tag_slot(sim_t *S);
 static inline PIO_STACK_LOCATION irp_loc(PIRP irp, int k) { return &irp->Stack[k - 1]; }
 
 /* ---- completion (io/iocomplete.c) ---- */

@@ -7,8 +7,7 @@
  */
 #include "io/io.h"
 
-sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
-  sim_t *S = ctx_sim();
+static sim_port_t *port_new(sim_t *S, ULONG Concurrency, const char *Name) {
   sim_port_t *p = mem_calloc(S, sizeof *p);
   p->id = ++S->nports;
   p->name = mem_strdup(S, Name ? Name : "port");
@@ -16,6 +15,18 @@ sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
   KeInitializeQueue(&p->Queue, Concurrency ? Concurrency : (ULONG)S->ncpu, p->id, p->name);
   p->next = S->ports;
   S->ports = p;
+  return p;
+}
+
+/* A port that exists before the machine starts (a scenario's `port`): one
+   object, whichever thread uses it first. */
+sim_port_t *sim_port_create(sim_t *S, ULONG Concurrency, const char *Name) {
+  return port_new(S, Concurrency, Name);
+}
+
+sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
+  sim_t *S = ctx_sim();
+  sim_port_t *p = port_new(S, Concurrency, Name);
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_PORT_CREATED, NULL, NULL);
     e.port = p->id, e.limit = (int)p->Queue.MaximumCount;

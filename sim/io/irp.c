@@ -5,6 +5,17 @@
  */
 #include "io/io.h"
 
+/* Where the name of the next IRP waits (sim_tag_next_irp): the running
+   thread's, or in a DPC or ISR the CPU's - never one slot for the machine,
+   since on two CPUs another IRP may be allocated between a tag and the IRP
+   it names. */
+const char **irp_tag_slot(sim_t *S) {
+  cpu_t *c = S->cur_cpu;
+  if (!c) return &S->setup_irp_tag;
+  if (c->thread && cpu_frame(c) == TRC_FRAME_THREAD) return &c->thread->next_irp_tag;
+  return &c->next_irp_tag;
+}
+
 static size_t irp_size(int n) { return sizeof(IRP) + (size_t)n * sizeof(IO_STACK_LOCATION); }
 
 sim_irp_info_t *irp_info(sim_t *S, uint32_t id) {
@@ -70,9 +81,9 @@ PIRP irp_alloc(sim_t *S, int n, int major) {
     in->stack_count = n;
     in->issued_ns = S->now;
     in->thread = S->cur_cpu && S->cur_cpu->thread ? S->cur_cpu->thread->id : 0;
-    in->tag = S->next_irp_tag;
+    in->tag = *irp_tag_slot(S);
   }
-  S->next_irp_tag = NULL;
+  *irp_tag_slot(S) = NULL;
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_IRP_ALLOC, irp, NULL);
     e.stack_size = n;
@@ -114,7 +125,7 @@ void irp_free(sim_t *S, PIRP irp) {
   irp_release(S, irp);
 }
 
-void sim_tag_next_irp(const char *tag) { ctx_sim()->next_irp_tag = tag; }
+void sim_tag_next_irp(const char *tag) { *irp_tag_slot(ctx_sim()) = tag; }
 
 PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
   (void)ChargeQuota;

@@ -29,6 +29,7 @@ typedef struct cpu {
   int dpc_depth;
   bool dpc_requested;       /* a DISPATCH_LEVEL software interrupt is pending */
   bool dpc_draining;
+  const char *next_irp_tag;  /* sim_tag_next_irp in a DPC or ISR on this CPU */
   LIST_ENTRY irq_pending;   /* interrupts raised, waiting for a low enough IRQL */
   bool step_live;         /* a step is due at step_end */
   uint64_t step_end;
@@ -85,6 +86,7 @@ struct KTHREAD {
   LIST_ENTRY queue_link;    /* in Queue->WaitListHead */
   LIST_ENTRY *queue_entry;  /* the entry handed over while it waited */
   uint32_t last_irp;
+  const char *next_irp_tag; /* sim_tag_next_irp: the name of its next IRP */
 };
 
 /* ---- KQUEUE (ke/queue.c): what a completion port is built on ---- */

@@ -4,6 +4,7 @@
  * NtReadFile, waits) exactly as a Win32 program would reach them; one
  * function per statement, reached through a table indexed by its kind.
  */
+#include "iosim/vec.h"
 #include "run_int.h"
 
 typedef struct prog {
@@ -30,14 +31,7 @@ static PVOID wait_object(run_state_t *rs, const char *name) {
 static sim_port_t *rs_port(run_state_t *rs, const char *name) {
   for (int i = 0; i < rs->nports; i++)
     if (!strcmp(rs->ports[i].name, name)) return rs->ports[i].port;
-  for (const port_decl_t *d = rs->sc->ports; d; d = d->next) /* created on first use */
-    if (!strcmp(d->name, name) && rs->nports < 32) {
-      sim_port_t *p = NtCreateIoCompletion(d->concurrency, d->name);
-      rs->ports[rs->nports].name = d->name;
-      rs->ports[rs->nports++].port = p;
-      return p;
-    }
-  return NULL;
+  return NULL; /* names are checked at load: not reached */
 }
 
 static void prog_ops(prog_t *p, const op_t *o);
@@ -52,8 +46,9 @@ static void pr_open(prog_t *p, const op_t *o) {
   PFILE_OBJECT fo;
   ULONG opt = op->overlapped ? 0 : op->alertable ? FILE_SYNCHRONOUS_IO_ALERT : FILE_SYNCHRONOUS_IO_NONALERT;
   NTSTATUS st = NtCreateFile(&fo, sim_find_device(rs->S, op->device), opt, op->file);
-  if (NT_SUCCESS(st) && rs->nfiles < (int)(sizeof rs->files / sizeof rs->files[0]))
-    rs->files[rs->nfiles++] = (named_file_t){op->file, fo};
+  if (!NT_SUCCESS(st)) return;
+  if (!IOSIM_VEC_RESERVE(rs->files, rs->files_cap, rs->nfiles + 1)) abort(); /* out of memory */
+  rs->files[rs->nfiles++] = (named_file_t){op->file, fo};
 }
 
 /* read, write, ioctl */
@@ -76,13 +71,14 @@ static void pr_io(prog_t *p, const op_t *o) {
   LONGLONG off = io->has_offset ? io->offset : 0;
   if (io->as) {
     sim_tag_next_irp(io->as);
-    int i = 0;
+    size_t i = 0;
     while (i < rs->nreqs && strcmp(rs->reqs[i].name, io->as)) i++;
-    if (i < 256) {
-      rs->reqs[i].name = io->as;
-      rs->reqs[i].iosb = iosb;
-      if (i == rs->nreqs) rs->nreqs++;
+    if (i == rs->nreqs) {
+      if (!IOSIM_VEC_RESERVE(rs->reqs, rs->reqs_cap, rs->nreqs + 1)) abort(); /* out of memory */
+      rs->nreqs++;
     }
+    rs->reqs[i].name = io->as;
+    rs->reqs[i].iosb = iosb;
   }
   if (o->kind == OP_READ) NtReadFile(fo, ev, apc, ctx, iosb, (ULONG)io->length, &off);
   else if (o->kind == OP_WRITE) NtWriteFile(fo, ev, apc, ctx, iosb, (ULONG)io->length, &off);
@@ -156,7 +152,7 @@ static void pr_cancel(prog_t *p, const op_t *o) {
   const op_cancel_t *c = &o->cancel;
   PFILE_OBJECT fo = rs_file(rs, c->target);
   PIO_STATUS_BLOCK which = NULL;
-  for (int i = 0; c->request && i < rs->nreqs; i++)
+  for (size_t i = 0; c->request && i < rs->nreqs; i++)
     if (!strcmp(rs->reqs[i].name, c->request)) which = rs->reqs[i].iosb;
   if (!fo) return;
   if (o->kind == OP_CANCEL_IO) NtCancelIoFile(fo, NULL);

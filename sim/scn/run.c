@@ -14,7 +14,7 @@ KEVENT *rs_event(run_state_t *rs, const char *name) {
 }
 
 PFILE_OBJECT rs_file(run_state_t *rs, const char *name) {
-  for (int i = rs->nfiles - 1; i >= 0; i--)
+  for (size_t i = rs->nfiles; i-- > 0;)
     if (!strcmp(rs->files[i].name, name)) return rs->files[i].fo;
   return NULL;
 }
@@ -76,6 +76,17 @@ static int build(run_state_t *rs, scn_error_t *err) {
     KeInitializeEvent(&n->ev, e->sync ? SynchronizationEvent : NotificationEvent, e->signaled);
     sim_name_object(&n->ev, e->name);
   }
+  /* Ports exist before any thread runs: whichever thread uses one first,
+     and however two first uses interleave, there is one port. */
+  int np = 0;
+  for (const port_decl_t *d = sc->ports; d; d = d->next) np++;
+  rs->ports = ar_alloc(&rs->ar, sizeof *rs->ports * (size_t)(np ? np : 1));
+  for (const port_decl_t *d = sc->ports; d; d = d->next) {
+    sim_port_t *p = sim_port_create(S, d->concurrency, d->name);
+    if (!p) return build_error(err, &d->at, "cannot create port %s", d->name);
+    rs->ports[rs->nports].name = d->name;
+    rs->ports[rs->nports++].port = p;
+  }
   for (const thread_decl_t *t = sc->threads; t; t = t->next) {
     scr_thread_arg_t *a = ar_alloc(&rs->ar, sizeof *a);
     a->rs = rs;
@@ -113,6 +124,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   run_state_t rs = {.sc = sc, .S = S};
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
+    free(rs.files), free(rs.reqs);
     ar_free(&rs.ar);
     sim_destroy(S);
     return rc;
@@ -138,6 +150,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   if (o && o->on_finish) o->on_finish(o->ud, S, res);
   sim_destroy(S);
   evlog_free(log);
+  free(rs.files), free(rs.reqs);
   ar_free(&rs.ar);
   return SIM_OK;
 }

@@ -71,6 +71,16 @@ typedef struct named_file {
   PFILE_OBJECT fo;
 } named_file_t;
 
+typedef struct named_port {
+  const char *name;
+  sim_port_t *port;
+} named_port_t;
+
+typedef struct named_req {
+  const char *name;
+  PIO_STATUS_BLOCK iosb;
+} named_req_t;
+
 /* Everything a run changes lives here (and in the machine), never in the
    parsed scenario. */
 struct run_state {
@@ -81,13 +91,13 @@ struct run_state {
   int ndrivers;
   named_event_t *events;
   int nevents;
-  named_file_t files[256];
-  int nfiles;
-  struct { const char *name; sim_port_t *port; } ports[32];
+  named_file_t *files;       /* grow with vec.h; freed with the run */
+  size_t nfiles, files_cap;
+  named_port_t *ports;       /* every declared port, made before the run */
   int nports;
   /* each named request's I/O status block (its OVERLAPPED), for `cancel F R` */
-  struct { const char *name; PIO_STATUS_BLOCK iosb; } reqs[256];
-  int nreqs;
+  named_req_t *reqs;
+  size_t nreqs, reqs_cap;
   scr_cctx_t *free_cctx;
 };
 
