@@ -315,6 +315,14 @@ START_TEST(complete_with_pending_0xC9_06) {
                                             DRIVER_VERIFIER_IOMANAGER_VIOLATION);
   ck_assert_uint_eq(b->p[0], 0x06);
   ck_assert_int_eq(f.routine_calls, 0);
+  /* The report says whose stop it is: Driver Verifier's, not every Windows'. */
+  char *text = NULL;
+  size_t n = 0;
+  FILE *m = open_memstream(&text, &n);
+  sim_bugcheck_report(S, m);
+  fclose(m);
+  ck_assert_ptr_nonnull(strstr(text, "Driver Verifier's stop"));
+  free(text);
   sim_destroy(S);
 }
 END_TEST

@@ -63,4 +63,7 @@ void sim_bugcheck_report(sim_t *S, FILE *f) {
           b->code, (unsigned long)b->p[0], (unsigned long)b->p[1], (unsigned long)b->p[2],
           (unsigned long)b->p[3], iosim_bugcheck_name(b->code), b->reason,
           (unsigned long long)b->t_ns, b->cpu, trc_irql_name(b->irql, irql), trc_frame_name(b->frame));
+  if (b->code == DRIVER_VERIFIER_IOMANAGER_VIOLATION)
+    fprintf(f, "    (Driver Verifier's stop, as with its I/O verification on: without the verifier\n"
+               "     Windows goes on here with a corrupted request)\n");
 }
