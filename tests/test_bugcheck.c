@@ -3,6 +3,8 @@
  * (docs/kernel-facts.md §2.1, 3.1, 6.2): the run ends with SIM_RUN_BUGCHECK and the
  * right code and parameters, and the test process carries on.
  */
+#include <stdlib.h>
+
 #include "drivers.h"
 #include "testlib.h"
 
