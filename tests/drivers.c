@@ -327,3 +327,17 @@ sim_outcome_t trun_read(sim_t *S, tdisk_t *d, tfilter_t *f1, tfilter_t *f2, trea
   sim_thread_create(S, "app", tread_thread, r);
   return sim_run(S);
 }
+
+static NTSTATUS tnow_dispatch(PDEVICE_OBJECT Dev, PIRP Irp) {
+  (void)Dev;
+  Irp->IoStatus.Status = STATUS_SUCCESS;
+  Irp->IoStatus.Information = IoGetCurrentIrpStackLocation(Irp)->Parameters.Read.Length;
+  IoCompleteRequest(Irp, IO_NO_INCREMENT);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS tnow_entry(PDRIVER_OBJECT drv, PVOID arg) {
+  for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = tnow_dispatch;
+  PDEVICE_OBJECT dev;
+  return IoCreateDevice(drv, 0, (const char *)arg, 0, &dev);
+}

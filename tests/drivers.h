@@ -169,6 +169,10 @@ typedef struct tread {
 /* Loads the disk, then f1 over it and f2 over f1 (either may be NULL;
    unset names default to "filt1"/"filt2" and the lower device below), starts
    `r` as thread "app" against the top device and runs the machine. */
+/* A driver whose one device (named by `arg`, a const char *) completes every
+   request at once: STATUS_SUCCESS, Information = the read length. */
+NTSTATUS tnow_entry(PDRIVER_OBJECT drv, PVOID arg);
+
 sim_outcome_t trun_read(sim_t *S, tdisk_t *d, tfilter_t *f1, tfilter_t *f2, tread_t *r);
 
 void tread_thread(PVOID arg);

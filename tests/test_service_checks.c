@@ -8,20 +8,6 @@
 #include "drivers.h"
 #include "testlib.h"
 
-static NTSTATUS done_at_once(PDEVICE_OBJECT Dev, PIRP Irp) {
-  (void)Dev;
-  Irp->IoStatus.Status = STATUS_SUCCESS;
-  IoCompleteRequest(Irp, IO_NO_INCREMENT);
-  return STATUS_SUCCESS;
-}
-
-static NTSTATUS dev_entry(PDRIVER_OBJECT drv, PVOID arg) {
-  (void)arg;
-  for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = done_at_once;
-  PDEVICE_OBJECT dev;
-  return IoCreateDevice(drv, 0, "d0", 0, &dev);
-}
-
 static void never_called(PVOID ctx, PIO_STATUS_BLOCK iosb, ULONG reserved) {
   (void)ctx, (void)iosb, (void)reserved;
   ck_abort_msg("the APC of a refused request ran");
@@ -55,7 +41,7 @@ static void app(PVOID arg) {
 
 START_TEST(refused_before_any_irp) {
   sim_t *S = tsim_new(1, NULL);
-  PDRIVER_OBJECT drv = sim_load_driver(S, "dev", dev_entry, NULL);
+  PDRIVER_OBJECT drv = sim_load_driver(S, "dev", tnow_entry, (PVOID)(uintptr_t)"d0");
   ck_assert_ptr_nonnull(drv);
   checks_t c = {.dev = drv->DeviceObject};
   sim_thread_create(S, "app", app, &c);
