@@ -311,6 +311,17 @@ START_TEST(port_and_names_race_free) {
 }
 END_TEST
 
+/* CancelIo cancels the caller's port-bound (thread-agnostic) requests on
+   the handle too, and waits for them. */
+START_TEST(cancel_io_port_bound) {
+  scn_result_t r;
+  run_fixture(FIX "cancel-io-port-bound.iosim", &r, false);
+  ck_assert_int_eq(r.expect_total, 4);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+}
+END_TEST
+
 /* Waits beyond MAXIMUM_WAIT_OBJECTS and WaitAll on one object twice load,
    and fail at run time as WaitForMultipleObjects does. */
 START_TEST(wait_limits_at_run_time) {
@@ -527,6 +538,7 @@ static Suite *scenario_errors_suite(void) {
   tcase_add_test(run, stack_deeper_than_an_irp);
   tcase_add_test(run, wait_limits_at_run_time);
   tcase_add_test(run, port_and_names_race_free);
+  tcase_add_test(run, cancel_io_port_bound);
   tcase_add_test(run, completion_context);
   suite_add_tcase(s, run);
   TCase *cli = tcase_create("cli");

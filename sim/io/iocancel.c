@@ -86,43 +86,64 @@ BOOLEAN IoCancelIrp(PIRP Irp) {
 
 static bool irp_finished(const IRP *irp) { return irp->CurrentLocation > irp->StackCount + 1 || irp->SimCompletes; }
 
-/* Cancels the IRPs of thread `t` that `match` accepts; returns how many. */
-static int cancel_thread_irps(PKTHREAD t, bool (*match)(const IRP *, const void *), const void *arg) {
-  int n = 0;
-  /* IoCancelIrp can run cancel routines that complete the IRP and take it
-     off the list, so walk a snapshot of the ids. */
-  uint32_t ids[256];
-  PIRP irps[256];
-  int k = 0;
-  for (LIST_ENTRY *e = t->irp_list.Flink; e != &t->irp_list && k < 256; e = e->Flink) {
+/* A thread-agnostic (port-bound) request thread `t` issued and whose
+   completion is not over: these never join the thread's IRP list (Vista+),
+   and their Tail.Overlay stays intact until the port's packet is taken. */
+static bool agnostic_of(const IRP *irp, PKTHREAD t) {
+  return irp->SimPortBound && irp->Tail.Overlay.Thread == t && !irp_finished(irp);
+}
+
+/* Cancels the requests of thread `t` that `match` accepts (the port-bound
+   ones too with `agnostic`); returns how many. */
+static int cancel_thread_irps(PKTHREAD t, bool (*match)(const IRP *, const void *), const void *arg,
+                              bool agnostic) {
+  sim_t *S = t->S;
+  /* IoCancelIrp can run cancel routines that complete and free IRPs:
+     collect first, then cancel each that is still the same live IRP. */
+  struct found { PIRP irp; uint32_t id; } *found = NULL;
+  size_t k = 0, cap = 0;
+  for (LIST_ENTRY *e = t->irp_list.Flink; e != &t->irp_list; e = e->Flink) {
     PIRP irp = CONTAINING_RECORD(e, IRP, ThreadListEntry);
     if (match(irp, arg) && !irp_finished(irp)) {
-      irps[k] = irp;
-      ids[k++] = irp->SimId;
+      if (!VEC_RESERVE(S, found, cap, k + 1)) abort();
+      found[k++] = (struct found){irp, irp->SimId};
     }
   }
-  for (int i = 0; i < k; i++) {
-    /* still the same live IRP? (an earlier cancel may have freed it) */
-    bool live = false;
-    for (LIST_ENTRY *e = t->irp_list.Flink; e != &t->irp_list; e = e->Flink)
-      if (CONTAINING_RECORD(e, IRP, ThreadListEntry) == irps[i] && irps[i]->SimId == ids[i]) live = true;
-    if (!live) continue;
-    IoCancelIrp(irps[i]);
+  for (LIST_ENTRY *e = S->live_irps.Flink; agnostic && e != &S->live_irps; e = e->Flink) {
+    PIRP irp = CONTAINING_RECORD(e, IRP, SimLink);
+    if (agnostic_of(irp, t) && match(irp, arg)) {
+      if (!VEC_RESERVE(S, found, cap, k + 1)) abort();
+      found[k++] = (struct found){irp, irp->SimId};
+    }
+  }
+  int n = 0;
+  for (size_t i = 0; i < k; i++) {
+    if (!sim_irp_alive(S, found[i].irp, found[i].id) || irp_finished(found[i].irp)) continue;
+    IoCancelIrp(found[i].irp);
     n++;
   }
+  mem_free(S, found, cap * sizeof *found);
   return n;
 }
 
 static bool on_file(const IRP *irp, const void *fo) { return irp->Tail.Overlay.OriginalFileObject == fo; }
 
+/* Whether thread `t` still has a request `match` accepts in progress (a
+   port-bound one counts until its completion walk is over). */
 static bool thread_has(PKTHREAD t, bool (*match)(const IRP *, const void *), const void *arg) {
   for (LIST_ENTRY *e = t->irp_list.Flink; e != &t->irp_list; e = e->Flink)
     if (match(CONTAINING_RECORD(e, IRP, ThreadListEntry), arg)) return true;
+  sim_t *S = t->S;
+  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink) {
+    const IRP *irp = CONTAINING_RECORD(e, IRP, SimLink);
+    if (agnostic_of(irp, t) && match(irp, arg)) return true;
+  }
   return false;
 }
 
-/* CancelIo: the calling thread's requests on the file; then, as NtCancelIoFile
-   does, poll every 10 ms until they have left the thread's list. */
+/* CancelIo: the calling thread's requests on the file, thread-agnostic
+   (port-bound) ones included, as CancelIo is documented; then, as
+   NtCancelIoFile does, poll every 10 ms until they are done. */
 NTSTATUS NtCancelIoFile(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
   sim_t *S = ctx_sim();
   PKTHREAD t = thr_current(S);
@@ -134,7 +155,7 @@ NTSTATUS NtCancelIoFile(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
   sched_step(S, COST_SYSCALL);
   KIRQL old;
   KeRaiseIrql(APC_LEVEL, &old);
-  cancel_thread_irps(t, on_file, File);
+  cancel_thread_irps(t, on_file, File, true);
   KeLowerIrql(old);
   while (thread_has(t, on_file, File)) {
     LONGLONG ten_ms = -100000;
@@ -215,7 +236,7 @@ NTSTATUS NtCancelSynchronousIoFile(PKTHREAD Thread) {
     trc_send(S, &e, "CancelSynchronousIo on thread %s", Thread->name);
   }
   sched_step(S, COST_SYSCALL);
-  NTSTATUS st = cancel_thread_irps(Thread, synchronous, NULL) ? STATUS_SUCCESS : STATUS_NOT_FOUND;
+  NTSTATUS st = cancel_thread_irps(Thread, synchronous, NULL, false) ? STATUS_SUCCESS : STATUS_NOT_FOUND;
   char sb[16];
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, NULL);
@@ -244,7 +265,7 @@ void IoCancelThreadIo(sim_t *S, PKTHREAD t) {
   }
   KIRQL old;
   KeRaiseIrql(APC_LEVEL, &old);
-  cancel_thread_irps(t, any_irp, NULL);
+  cancel_thread_irps(t, any_irp, NULL, false); /* thread-agnostic I/O outlives its thread */
   KeLowerIrql(old);
   int tries = 0;
   while (!list_empty(&t->irp_list) && tries++ < 3000) {
