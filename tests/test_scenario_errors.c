@@ -292,6 +292,16 @@ static void run_fixture(const char *path, scn_result_t *r, bool quiet) {
   scn_free(sc);
 }
 
+/* A fixture whose `total` expectations all hold. */
+static void fixture_holds(const char *path, int total) {
+  scn_result_t r;
+  run_fixture(path, &r, false);
+  ck_assert_int_eq(r.expect_total, total);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+}
+
+
 /* A scenario's port exists once and a request's name stays with its
    thread, whatever two CPUs do at the same moment (40 seeds). */
 START_TEST(port_and_names_race_free) {
@@ -314,22 +324,14 @@ END_TEST
 /* CancelIo cancels the caller's port-bound (thread-agnostic) requests on
    the handle too, and waits for them. */
 START_TEST(cancel_io_port_bound) {
-  scn_result_t r;
-  run_fixture(FIX "cancel-io-port-bound.iosim", &r, false);
-  ck_assert_int_eq(r.expect_total, 4);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
+  fixture_holds(FIX "cancel-io-port-bound.iosim", 4);
 }
 END_TEST
 
 /* Waits beyond MAXIMUM_WAIT_OBJECTS and WaitAll on one object twice load,
    and fail at run time as WaitForMultipleObjects does. */
 START_TEST(wait_limits_at_run_time) {
-  scn_result_t r;
-  run_fixture(FIX "wait-limits.iosim", &r, false);
-  ck_assert_int_eq(r.expect_total, 4);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
+  fixture_holds(FIX "wait-limits.iosim", 4);
 }
 END_TEST
 
@@ -352,11 +354,7 @@ END_TEST
 /* Port and file names in event patterns match the rows that name them;
    a port nobody used matches nothing. */
 START_TEST(port_and_file_patterns) {
-  scn_result_t r;
-  run_fixture(FIX "port-pattern.iosim", &r, false);
-  ck_assert_int_eq(r.expect_total, 4);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
+  fixture_holds(FIX "port-pattern.iosim", 4);
 }
 END_TEST
 
@@ -381,11 +379,8 @@ END_TEST
    wins; before it, the library's 5us does.  Each fixture's expectation on
    the DPC's timing fails under the other order. */
 START_TEST(cost_file_order) {
+  fixture_holds(FIX "cost-override.iosim", 2);
   scn_result_t r;
-  run_fixture(FIX "cost-override.iosim", &r, false);
-  ck_assert_int_eq(r.expect_total, 2);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
   run_fixture(FIX "cost-overridden.iosim", &r, false);
   ck_assert_int_eq(r.expect_total, 2);
   ck_assert_int_eq(r.expect_failed, 0);
@@ -396,11 +391,8 @@ END_TEST
 /* (5) count(PATTERN) counts like count PATTERN (and `none` matches rows
    without a thread); a wrong count in parentheses fails. */
 START_TEST(count_with_parentheses) {
+  fixture_holds(FIX "count-parens.iosim", 5);
   scn_result_t r;
-  run_fixture(FIX "count-parens.iosim", &r, false);
-  ck_assert_int_eq(r.expect_total, 5);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
   run_fixture(FIX "count-parens-false.iosim", &r, true);
   ck_assert_int_eq(r.expect_total, 1);
   ck_assert_int_eq(r.expect_failed, 1);
@@ -411,11 +403,7 @@ END_TEST
 
 /* (10) set-completion ... context N reaches the routine's `if context`. */
 START_TEST(completion_context) {
-  scn_result_t r;
-  run_fixture(FIX "completion-context.iosim", &r, false);
-  ck_assert_int_eq(r.expect_total, 5);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
+  fixture_holds(FIX "completion-context.iosim", 5);
 }
 END_TEST
 
