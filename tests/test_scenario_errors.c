@@ -328,6 +328,14 @@ START_TEST(cancel_io_port_bound) {
 }
 END_TEST
 
+/* queue-apc and alert from another thread: a user APC ends an alertable
+   sleep or waits for the next one; an alert ends it with STATUS_ALERTED
+   or is remembered (kernel-facts 6.14). */
+START_TEST(user_apc_and_alert) {
+  fixture_holds(FIX "user-apc-alert.iosim", 11);
+}
+END_TEST
+
 /* Waits beyond MAXIMUM_WAIT_OBJECTS and WaitAll on one object twice load,
    and fail at run time as WaitForMultipleObjects does. */
 START_TEST(wait_limits_at_run_time) {
@@ -527,6 +535,7 @@ static Suite *scenario_errors_suite(void) {
   tcase_add_test(run, wait_limits_at_run_time);
   tcase_add_test(run, port_and_names_race_free);
   tcase_add_test(run, cancel_io_port_bound);
+  tcase_add_test(run, user_apc_and_alert);
   tcase_add_test(run, completion_context);
   suite_add_tcase(s, run);
   TCase *cli = tcase_create("cli");

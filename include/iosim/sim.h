@@ -197,6 +197,14 @@ NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type,
                                   BOOLEAN Alertable, const LONGLONG *Timeout);
 /* SleepEx: STATUS_SUCCESS, or STATUS_USER_APC after running user APCs. */
 NTSTATUS NtDelayExecution(BOOLEAN Alertable, const LONGLONG *Interval);
+/* QueueUserAPC: a user APC to Thread, running Routine(Arg1, Arg2, Arg3) in
+   user mode at its next alertable wait (at once if it is in one).  Name
+   labels the APC in the trace (iosim's addition). */
+NTSTATUS NtQueueApcThread(PKTHREAD Thread, KNORMAL_ROUTINE *Routine, PVOID Arg1, PVOID Arg2, PVOID Arg3,
+                          const char *Name);
+/* Alerts Thread: an alertable user-mode wait ends with STATUS_ALERTED (now,
+   or the next one if it is not waiting alertably). */
+NTSTATUS NtAlertThread(PKTHREAD Thread);
 /* Names the next IRP the calling thread allocates (for expectations). */
 void sim_tag_next_irp(const char *tag);
 /* A traced step of a scripted driver or program that has no kernel call

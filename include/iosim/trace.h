@@ -49,6 +49,8 @@
   X(TRC_APC_QUEUED, "apc-queued")                           \
   X(TRC_APC_RUN, "apc")                                     \
   X(TRC_APC_END, "apc-end")                                 \
+  X(TRC_REGION_ENTER, "region-enter")                       \
+  X(TRC_REGION_LEAVE, "region-leave")                       \
   X(TRC_IRQL_RAISE, "irql-raise")                           \
   X(TRC_IRQL_LOWER, "irql-lower")                           \
   X(TRC_THREAD_START, "thread-start")                       \

@@ -38,7 +38,8 @@
   X(VRF_CANCEL_ROUTINE_SET, "cancel-routine-on-completion", 0xC9, 0x07)    \
   X(VRF_COMPLETE_PENDING, "complete-with-pending", 0xC9, 0x06)             \
   X(VRF_MPR_NEVER_COMPLETED, "more-processing-never-completed", 0, 0)     \
-  X(VRF_DRIVER_IRP_NOT_RECLAIMED, "driver-irp-not-reclaimed", 0, 0) /* 0x1E, or 0x0A at DISPATCH */
+  X(VRF_DRIVER_IRP_NOT_RECLAIMED, "driver-irp-not-reclaimed", 0, 0) /* 0x1E, or 0x0A at DISPATCH */ \
+  X(VRF_REGION_NOT_LEFT, "region-not-left", 0x01, 0)
 
 typedef enum {
 #define VRF_X(e, n, b, s) e,

@@ -220,6 +220,12 @@ void KeInitializeApc(PKAPC Apc, PKTHREAD Thread, KKERNEL_ROUTINE *Kernel,
                      KRUNDOWN_ROUTINE *Rundown, KNORMAL_ROUTINE *Normal,
                      KPROCESSOR_MODE Mode, PVOID NormalContext);
 BOOLEAN KeInsertQueueApc(PKAPC Apc, PVOID Arg1, PVOID Arg2, int32_t Boost);
+/* Critical regions hold back normal kernel APCs, guarded regions all kernel
+   APCs, for the current thread; IRQL <= APC_LEVEL. */
+void KeEnterCriticalRegion(void);
+void KeLeaveCriticalRegion(void);
+void KeEnterGuardedRegion(void);
+void KeLeaveGuardedRegion(void);
 
 /* ---- Major functions ---- */
 #define IRP_MJ_CREATE 0x00
@@ -446,6 +452,8 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
 /* A LIST_ENTRY found corrupted (parameter 1 = 3), as Windows 8+ reports it. */
 #define KERNEL_SECURITY_CHECK_FAILURE 0x139
 #define APC_INDEX_MISMATCH 0x01
+/* A thread exits inside a critical or guarded region. */
+#define KERNEL_APC_PENDING_DURING_EXIT 0x20
 /* KeWaitForMultipleObjects on more than MAXIMUM_WAIT_OBJECTS. */
 #define MAXIMUM_WAIT_OBJECTS_EXCEEDED 0x0C
 /* An access violation in kernel mode (parameter 1: the exception code). */

@@ -166,6 +166,7 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);
   st = IopSynchronousServiceTail(S, irp, id, st, deferred, fo);
   trace_service_return(S, r, id, st);
+  KiCheckServiceExit(S, t, io_service_name(r->major));
   return st;
 }
 

@@ -21,6 +21,14 @@ void KeInitializeApc(PKAPC Apc, PKTHREAD Thread, KKERNEL_ROUTINE *Kernel,
 
 static bool apc_special(const KAPC *a) { return a->ApcMode == KernelMode && !a->NormalRoutine; }
 
+/* Whether a kernel APC of that kind may be delivered to `t` now: a guarded
+   region holds back every kernel APC, a critical region (or a normal APC
+   already running) the normal ones (kernel-facts 6.13). */
+static bool apc_kind_enabled(const KTHREAD *t, bool special) {
+  if (t->SpecialApcDisable) return false;
+  return special || (!t->KernelApcDisable && !t->kernel_apc_in_progress);
+}
+
 /* Special kernel APCs go after the last special one, before normal ones. */
 static void apc_insert(PKTHREAD t, PKAPC a) {
   LIST_ENTRY *h = &t->apc[a->ApcMode];
@@ -55,8 +63,7 @@ BOOLEAN KeInsertQueueApc(PKAPC Apc, PVOID Arg1, PVOID Arg2, int32_t Boost) {
   if (Apc->ApcMode == KernelMode) {
     if (t->state == THR_RUNNING && t->cpu != S->cur_cpu) {
       cpu_poke(S, t->cpu);
-    } else if (t->state == THR_WAITING && t->wait_irql == PASSIVE_LEVEL &&
-               (special || !t->kernel_apc_in_progress)) {
+    } else if (t->state == THR_WAITING && t->wait_irql == PASSIVE_LEVEL && apc_kind_enabled(t, special)) {
       KiUnwaitThread(S, t, STATUS_KERNEL_APC);
     }
   } else if (t->state == THR_WAITING && t->wait_mode == UserMode && t->wait_alertable) {
@@ -73,7 +80,7 @@ bool apc_deliverable(const PKTHREAD t) {
   const KAPC *a = CONTAINING_RECORD(h->Flink, KAPC, ApcListEntry);
   /* Queued means Inserted and on the queue of its own mode and thread. */
   SIM_ASSERT(a->Inserted && a->ApcMode == KernelMode && a->Thread == t);
-  return apc_special(a) || !t->kernel_apc_in_progress;
+  return apc_kind_enabled(t, apc_special(a));
 }
 
 /* Runs one APC: its kernel routine, then its normal routine if it still has

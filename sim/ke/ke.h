@@ -77,7 +77,11 @@ struct KTHREAD {
   LIST_ENTRY apc[2];
   bool user_apc_pending;
   bool kernel_apc_in_progress;
-  bool alerted;
+  bool alerted;             /* Alerted[UserMode]: NtAlertThread on a thread not in an alertable wait */
+  /* Critical / guarded regions (ke/region.c), as Windows keeps them:
+     Enter decrements, Leave increments, anything but 0 holds APCs back. */
+  int16_t KernelApcDisable;  /* normal kernel APCs */
+  int16_t SpecialApcDisable; /* all kernel APCs */
   LIST_ENTRY irp_list;      /* IRPs issued by this thread (ThreadListEntry) */
   /* KQUEUE (ke/queue.c): Windows' KTHREAD.Queue and QueueListEntry */
   struct KQUEUE *Queue;     /* associated since its first KeRemoveQueue */
@@ -135,6 +139,11 @@ void obj_init(DISPATCHER_HEADER *h, uint8_t type, int32_t state);
 void obj_signal(sim_t *S, DISPATCHER_HEADER *h);
 /* Runs queued user APCs of the current thread (user mode, after STATUS_USER_APC). */
 int KiUserApcDispatcher(sim_t *S, PKTHREAD t);
+/* A system service returning to user mode: a thread still inside a
+   critical or guarded region is a bugcheck (ke/region.c). */
+void KiCheckServiceExit(sim_t *S, PKTHREAD t, const char *service);
+/* A thread exiting: the same check, KERNEL_APC_PENDING_DURING_EXIT. */
+void KiCheckThreadExit(sim_t *S, PKTHREAD t);
 
 /* ---- bugchecks (ke/bugcheck.c) ---- */
 void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,

@@ -112,6 +112,7 @@ static void thr_main(void *arg) {
   sched_step(S, COST_CONTEXT_SWITCH);
   t->start(t->arg);
   S->hooks.thread_exit_io(S, t); /* a thread does not go away before its IRPs */
+  KiCheckThreadExit(S, t);
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_THREAD_EXIT, NULL, NULL);
     e.target_thread = t->id;

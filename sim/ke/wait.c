@@ -140,7 +140,7 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
       return STATUS_WAIT_0 + i;
     }
     NTSTATUS early = 0;
-    if (alertable && t->alerted) { /* (3) alerts and user APCs */
+    if (alertable && mode == UserMode && t->alerted) { /* (3) alerts (user-mode ones), then user APCs */
       t->alerted = false;
       early = STATUS_ALERTED;
     } else if (mode == UserMode && ((alertable && !list_empty(&t->apc[UserMode])) || t->user_apc_pending)) {

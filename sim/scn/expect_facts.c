@@ -9,7 +9,7 @@
 
 static const char *const facts[] = {"count", "index", "running", "limit", "location", "pending", "routine",
                                     "stage2", "status", "service", "major", "port", "file", "object",
-                                    "cpu", "target"};
+                                    "cpu", "target", "device-object"};
 
 bool ex_fact_known(const char *field) {
   for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
@@ -58,5 +58,10 @@ bool ex_fact_matches(sim_t *S, const char *field, const char *value, const trc_e
   if (!strcmp(field, "file")) return ev->file && !strcmp(sim_file_name(S, ev->file), value);
   if (!strcmp(field, "object")) return ev->object && !strcmp(sim_object_name(S, ev->object), value);
   if (!strcmp(field, "target")) return ev->target_thread && ev->target_thread == thread_id(S, value);
+  if (!strcmp(field, "device-object")) { /* a completion routine's argument; none: NULL */
+    if (ev->kind != TRC_COMPLETION_CALL && ev->kind != TRC_COMPLETION_RETURN) return false;
+    if (!strcmp(value, "none")) return ev->routine_device == 0;
+    return ev->routine_device && !strcmp(sim_device_name(S, ev->routine_device), value);
+  }
   return false;
 }

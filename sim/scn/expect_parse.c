@@ -193,14 +193,11 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
       tok_t *t = cur(x);
       if (t->t == T_NUM) e->value = t->n;
       else {
-        static const ULONG codes[] = {NO_MORE_IRP_STACK_LOCATIONS, MULTIPLE_IRP_COMPLETE_REQUESTS,
-                                      CANCEL_STATE_IN_COMPLETED_IRP, IRQL_NOT_LESS_OR_EQUAL,
-                                      IRQL_NOT_GREATER_OR_EQUAL, DRIVER_VERIFIER_IOMANAGER_VIOLATION,
-                                      UNEXPECTED_KERNEL_MODE_TRAP, APC_INDEX_MISMATCH,
-                                      KERNEL_SECURITY_CHECK_FAILURE};
+        /* Every code the simulator can raise has a name (iosim_bugcheck_name);
+           the stop codes are all below 0x200. */
         e->value = -1;
-        for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-          if (!strcmp(t->s, iosim_bugcheck_name(codes[i]))) e->value = codes[i];
+        for (ULONG code = 1; code < 0x200 && e->value < 0; code++)
+          if (!strcmp(t->s, iosim_bugcheck_name(code))) e->value = code;
         if (e->value < 0) EP_ERR(x, "expected a bugcheck code or name (e.g. 0x44, MULTIPLE_IRP_COMPLETE_REQUESTS)");
       }
       x->k++;

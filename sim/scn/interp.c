@@ -15,6 +15,7 @@ typedef struct exec {
   PIRP orig;
   uint32_t irp_id, orig_id; /* what they were when taken in hand */
   int64_t context;       /* a completion routine's context value */
+  PDEVICE_OBJECT arg_dev; /* the routine's DeviceObject argument */
   bool cancel_owned;     /* the last set/clear-cancel swapped a routine out */
   /* a fast I/O routine's request (no IRP): */
   PFILE_OBJECT fast_fo;
@@ -106,6 +107,11 @@ static bool cond_eval(exec_t *x, const cond_t *c) {
   case COND_LOWER_STATUS: v = status_matches(c, x->lower); break;
   case COND_CONTEXT: v = cmp_eval(c->cmp, x->context, c->value); break;
   case COND_CANCEL_OWNED: v = x->cancel_owned; break;
+  case COND_DEVICE_OBJECT: {
+    bool same = c->name ? x->arg_dev && !strcmp(x->arg_dev->SimName, c->name) : !x->arg_dev;
+    v = c->cmp == CMP_EQ ? same : !same;
+    break;
+  }
   case COND_CACHED:
   case COND_LOCKED: {
     PFILE_OBJECT fo;
@@ -268,6 +274,18 @@ static void ex_set_completion(exec_t *x, const op_t *o) {
   if (!need_irp(x, o, x->irp)) return;
   scr_cctx_t *c = cctx_for(x, s->routine, NULL, 0, s->context);
   IoSetCompletionRoutine(x->irp, scr_completion, c, s->on_success, s->on_error, s->on_cancel);
+}
+
+/* The regions change the APC state of the thread the routine runs in;
+   their trace rows are the kernel's own. */
+static void ex_region(exec_t *x, const op_t *o) {
+  (void)x;
+  switch (o->kind) {
+  case OP_ENTER_CRITICAL: KeEnterCriticalRegion(); break;
+  case OP_LEAVE_CRITICAL: KeLeaveCriticalRegion(); break;
+  case OP_ENTER_GUARDED: KeEnterGuardedRegion(); break;
+  default: KeLeaveGuardedRegion(); break;
+  }
 }
 
 static void ex_call_lower(exec_t *x, const op_t *o) {
@@ -551,6 +569,10 @@ static void ex_note(exec_t *x, const op_t *o) {
 /* Program statements never reach a driver: their slots stay NULL. */
 static op_exec_fn *const exec_table[OP_COUNT] = {
     [OP_COPY_STACK] = ex_copy_stack,
+    [OP_ENTER_CRITICAL] = ex_region,
+    [OP_LEAVE_CRITICAL] = ex_region,
+    [OP_ENTER_GUARDED] = ex_region,
+    [OP_LEAVE_GUARDED] = ex_region,
     [OP_SKIP_STACK] = ex_skip_stack,
     [OP_SET_COMPLETION] = ex_set_completion,
     [OP_CALL_LOWER] = ex_call_lower,
@@ -593,8 +615,8 @@ static void exec_ops(exec_t *x, const op_t *o) {
 
 static exec_t exec_for(PDEVICE_OBJECT dev, PIRP irp, const routine_t *r) {
   scr_dev_t *dx = dev->DeviceExtension;
-  return (exec_t){.rs = dx->rs, .dx = dx, .dev = dev, .irp = irp, .irp_id = irp ? irp->SimId : 0, .r = r,
-                  .lower = STATUS_SUCCESS};
+  return (exec_t){.rs = dx->rs, .dx = dx, .dev = dev, .arg_dev = dev, .irp = irp, .irp_id = irp ? irp->SimId : 0,
+                  .r = r, .lower = STATUS_SUCCESS};
 }
 
 static NTSTATUS scr_dispatch(PDEVICE_OBJECT dev, PIRP irp) {
@@ -613,9 +635,11 @@ static NTSTATUS scr_dispatch(PDEVICE_OBJECT dev, PIRP irp) {
 }
 
 static NTSTATUS scr_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
-  (void)dev;
   scr_cctx_t *c = ctx;
+  /* The routine's driver state is that of the device that set it; its
+     DeviceObject argument is whatever the walk passes (kernel-facts 1.5). */
   exec_t x = exec_for(c->dev, irp, c->r);
+  x.arg_dev = dev;
   x.orig = c->orig;
   x.orig_id = c->orig_id;
   x.context = c->value;

@@ -137,6 +137,12 @@ static void ck_lock(const op_checker_t *k, const op_t *o) { need_file(k, o, o->l
 static void ck_cancel_sync(const op_checker_t *k, const op_t *o) {
   if (!has_thread(k->p->sc, o->cancel.target)) CHECK_ERR(k, o, "no thread named '%s'", o->cancel.target);
 }
+static void ck_queue_apc(const op_checker_t *k, const op_t *o) {
+  if (!has_thread(k->p->sc, o->queue_apc.thread)) CHECK_ERR(k, o, "no thread named '%s'", o->queue_apc.thread);
+}
+static void ck_alert(const op_checker_t *k, const op_t *o) {
+  if (!has_thread(k->p->sc, o->named.name)) CHECK_ERR(k, o, "no thread named '%s'", o->named.name);
+}
 static void ck_gqcs(const op_checker_t *k, const op_t *o) { need_port(k, o, o->gqcs.port); }
 static void ck_post(const op_checker_t *k, const op_t *o) { need_port(k, o, o->post.port); }
 static void ck_uwait(const op_checker_t *k, const op_t *o) {
@@ -167,6 +173,8 @@ static op_check_fn *const op_checks[OP_COUNT] = {
     [OP_CANCEL_IO_EX] = ck_cancel_file,
     [OP_LOCK] = ck_lock,
     [OP_CANCEL_SYNC] = ck_cancel_sync,
+    [OP_QUEUE_APC] = ck_queue_apc,
+    [OP_ALERT] = ck_alert,
     [OP_GQCS] = ck_gqcs,
     [OP_POST] = ck_post,
     [OP_UWAIT] = ck_uwait,
@@ -175,6 +183,10 @@ static op_check_fn *const op_checks[OP_COUNT] = {
 static void check_ops(const op_checker_t *k, const op_t *o) {
   for (; o; o = o->next) {
     if (op_checks[o->kind]) op_checks[o->kind](k, o);
+    if ((o->kind == OP_IF || o->kind == OP_WHILE) && o->branch.cond.kind == COND_DEVICE_OBJECT &&
+        o->branch.cond.name && !find_device(k->p->sc, o->branch.cond.name))
+      perr(k->p, o->at.file, o->at.line, o->at.col, "'%s' in %s is not a device (or write none)",
+           o->branch.cond.name, o->text);
     for (int i = 0; i < 2; i++) check_ops(k, sub_block(o, i));
   }
 }

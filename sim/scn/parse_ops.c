@@ -46,7 +46,7 @@ static cmp_t parse_cmp(cursor_t *c, int k) {
 /* ---- conditions of if and while ---- */
 
 /* What follows a condition's word. */
-typedef enum { CA_NONE, CA_NAME, CA_STATUS, CA_CMP_NUM, CA_NAME_CMP_NUM } cond_args_t;
+typedef enum { CA_NONE, CA_NAME, CA_STATUS, CA_CMP_NUM, CA_NAME_CMP_NUM, CA_CMP_DEVICE } cond_args_t;
 
 static const struct cond_word {
   const char *word;
@@ -65,6 +65,9 @@ static const struct cond_word {
     {"cancel-owned", COND_CANCEL_OWNED, CA_NONE, NULL, NULL}, /* the last set/clear-cancel took a routine away */
     {"context", COND_CONTEXT, CA_CMP_NUM, NULL, "a context value"}, /* set-completion ... context N */
     {"counter", COND_COUNTER, CA_NAME_CMP_NUM, "a counter name", "a count"},
+    /* the routine's DeviceObject argument: a completion routine's is the
+       device of the location above its own, NULL for the IRP's creator */
+    {"device-object", COND_DEVICE_OBJECT, CA_CMP_DEVICE, NULL, NULL},
 };
 
 static void parse_cond(cursor_t *c, cond_t *cd, int k) {
@@ -72,12 +75,12 @@ static void parse_cond(cursor_t *c, cond_t *cd, int k) {
     cd->negate = true;
     k++;
   }
-  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp, cached, locked)");
+  const char *w = need_name(c, k, "a condition (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp, cached, locked, device-object)");
   const struct cond_word *cw = NULL;
   for (size_t i = 0; i < sizeof cond_words / sizeof cond_words[0] && !cw; i++)
     if (strcmp(cond_words[i].word, w) == 0) cw = &cond_words[i];
   if (!cw)
-    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp, cached, locked)", w);
+    ERR_AT(c, k, "unknown condition '%s' (pending-returned, status, lower-status, counter, context, cancel, cancel-owned, queue-empty, irp, cached, locked, device-object)", w);
   cd->kind = cw->kind;
   k++;
   switch (cw->args) {
@@ -89,6 +92,13 @@ static void parse_cond(cursor_t *c, cond_t *cd, int k) {
     if (is_word(&c->L, k + 1, "success")) cd->status_class = STC_SUCCESS; /* NT_SUCCESS */
     else if (is_word(&c->L, k + 1, "error")) cd->status_class = STC_ERROR;
     else cd->value = need_status(c, k + 1);
+    k += 2;
+    break;
+  case CA_CMP_DEVICE:
+    cd->cmp = parse_cmp(c, k);
+    if (cd->cmp != CMP_EQ && cd->cmp != CMP_NE) ERR_AT(c, k, "device-object compares with == or != only");
+    cd->name = need_name(c, k + 1, "a device name or none");
+    if (!strcmp(cd->name, "none")) cd->name = NULL;
     k += 2;
     break;
   case CA_NAME_CMP_NUM: cd->name = need_name(c, k++, cw->name_what); /* fall through */
@@ -404,6 +414,18 @@ static void p_cancel(cursor_t *c, const keyword_t *kw, block_t *b) {
   need_end_of_line(c, k);
 }
 
+/* queue-apc THREAD [name NAME]: QueueUserAPC */
+static void p_queue_apc(cursor_t *c, const keyword_t *kw, block_t *b) {
+  op_queue_apc_t *q = &add_op(c, kw, b)->queue_apc;
+  int k = 1;
+  q->thread = need_name(c, k++, "a thread name");
+  if (is_word(&c->L, k, "name")) {
+    q->name = need_name(c, k + 1, "a name for the APC");
+    k += 2;
+  }
+  need_end_of_line(c, k);
+}
+
 /* LockFileEx, exclusive */
 static void p_lock(cursor_t *c, const keyword_t *kw, block_t *b) {
   op_lock_t *l = &add_op(c, kw, b)->lock;
@@ -493,6 +515,10 @@ static const keyword_t keywords[] = {
     OP("fast-decline", R, OP_FAST_DECLINE, p_bare, NULL),
     OP("cache-setup", R, OP_CACHE_SETUP, p_bare, NULL),
     OP("cache-fill", R, OP_CACHE_FILL, p_bare, NULL),
+    OP("enter-critical-region", R, OP_ENTER_CRITICAL, p_bare, NULL),
+    OP("leave-critical-region", R, OP_LEAVE_CRITICAL, p_bare, NULL),
+    OP("enter-guarded-region", R, OP_ENTER_GUARDED, p_bare, NULL),
+    OP("leave-guarded-region", R, OP_LEAVE_GUARDED, p_bare, NULL),
     OP("fast-serve", R, OP_FAST_SERVE, p_fast_serve, NULL),
     OP("unqueue", R, OP_UNQUEUE, p_named, "a queue name"),
     OP("csq-insert", R, OP_CSQ_INSERT, p_named, "a queue name"),
@@ -537,6 +563,8 @@ static const keyword_t keywords[] = {
     OP("gqcs", P, OP_GQCS, p_gqcs, NULL),
     OP("post", P, OP_POST, p_post, NULL),
     OP("repeat", P, OP_REPEAT, p_repeat, NULL),
+    OP("queue-apc", P, OP_QUEUE_APC, p_queue_apc, NULL),
+    OP("alert", P, OP_ALERT, p_named, "a thread name"),
 };
 
 const keyword_t *kw_find(const char *word, unsigned where) {
@@ -572,7 +600,7 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
     if (!kw) {
       if (where == W_ROUTINE)
         ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, gqcs, post, cancel, cancel-io, cancel-sync, delay, note)", w);
+      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, gqcs, post, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
     }
     kw->parse(c, kw, &b);
   }

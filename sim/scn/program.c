@@ -169,6 +169,21 @@ static void pr_cancel_sync(prog_t *p, const op_t *o) {
   NtCancelSynchronousIoFile(sim_thread_by_name(p->rs->S, o->cancel.target));
 }
 
+/* The routine a `queue-apc` runs in the target thread, in user mode. */
+static void scr_queued_apc(PVOID name, PVOID thread, PVOID unused) {
+  (void)unused;
+  sim_note("user APC %s runs in %s", (const char *)name, (const char *)thread);
+}
+
+static void pr_queue_apc(prog_t *p, const op_t *o) {
+  const op_queue_apc_t *q = &o->queue_apc;
+  PKTHREAD t = sim_thread_by_name(p->rs->S, q->thread);
+  const char *name = q->name ? q->name : "QueueUserAPC routine";
+  NtQueueApcThread(t, scr_queued_apc, (PVOID)name, (PVOID)q->thread, NULL, name);
+}
+
+static void pr_alert(prog_t *p, const op_t *o) { NtAlertThread(sim_thread_by_name(p->rs->S, o->named.name)); }
+
 static void pr_delay(prog_t *p, const op_t *o) {
   (void)p;
   sim_delay((uint64_t)o->delay_ns);
@@ -198,6 +213,8 @@ static prog_fn *const prog_table[OP_COUNT] = {
     [OP_CANCEL_IO_EX] = pr_cancel,
     [OP_LOCK] = pr_lock,
     [OP_CANCEL_SYNC] = pr_cancel_sync,
+    [OP_QUEUE_APC] = pr_queue_apc,
+    [OP_ALERT] = pr_alert,
     [OP_DELAY] = pr_delay,
     [OP_NOTE] = pr_note,
 };

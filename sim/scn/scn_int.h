@@ -38,9 +38,11 @@ typedef enum {
   OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE, OP_SET_CANCEL,
   OP_RELEASE_CANCEL_LOCK, OP_UNQUEUE, OP_CSQ_INSERT, OP_CSQ_REMOVE, OP_SPLIT,
   OP_FAST_SERVE, OP_FAST_DECLINE, OP_CACHE_SETUP, OP_CACHE_FILL,
+  OP_ENTER_CRITICAL, OP_LEAVE_CRITICAL, OP_ENTER_GUARDED, OP_LEAVE_GUARDED,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
   OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK,
+  OP_QUEUE_APC, OP_ALERT,
   OP_COUNT /* sizes the interpreters' tables */
 } op_kind_t;
 
@@ -49,7 +51,8 @@ typedef enum { INFO_KEEP, INFO_NUM, INFO_LENGTH } info_kind_t;
 
 typedef enum {
   COND_PENDING_RETURNED, COND_STATUS, COND_LOWER_STATUS, COND_COUNTER, COND_CANCEL,
-  COND_QUEUE_EMPTY, COND_HAS_IRP, COND_CONTEXT, COND_CANCEL_OWNED, COND_CACHED, COND_LOCKED
+  COND_QUEUE_EMPTY, COND_HAS_IRP, COND_CONTEXT, COND_CANCEL_OWNED, COND_CACHED, COND_LOCKED,
+  COND_DEVICE_OBJECT
 } cond_kind_t;
 typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } cmp_t;
 
@@ -75,7 +78,7 @@ typedef struct cond {
   cmp_t cmp;
   int64_t value;         /* the status, context or count compared with */
   status_class_t status_class;
-  const char *name;      /* the queue or counter */
+  const char *name;      /* the queue or counter; the device (NULL: none) */
 } cond_t;
 
 typedef struct op op_t;
@@ -201,6 +204,11 @@ typedef struct op_post {
   NTSTATUS status;
 } op_post_t;
 
+typedef struct op_queue_apc { /* queue-apc THREAD [name NAME] */
+  const char *thread;
+  const char *name;      /* the APC's label; NULL: the default */
+} op_queue_apc_t;
+
 typedef struct op_cancel { /* cancel (CancelIoEx), cancel-io, cancel-sync */
   const char *target;    /* the file; the thread for cancel-sync */
   const char *request;   /* cancel F R: one named request */
@@ -222,7 +230,7 @@ struct op {
     op_status_t status;                 /* OP_SET_STATUS, OP_COMPLETE, OP_COMPLETE_ORIGINAL, OP_FAST_SERVE */
     op_return_t ret;                    /* OP_RETURN */
     op_start_io_t start_io;             /* OP_START_IO */
-    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE */
+    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_ALERT */
     op_kwait_t kwait;                   /* OP_KWAIT */
     op_branch_t branch;                 /* OP_IF, OP_WHILE */
     op_counter_t counter;               /* OP_COUNTER */
@@ -239,6 +247,7 @@ struct op {
     op_gqcs_t gqcs;                     /* OP_GQCS */
     op_post_t post;                     /* OP_POST */
     op_cancel_t cancel;                 /* OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC */
+    op_queue_apc_t queue_apc;           /* OP_QUEUE_APC */
     op_lock_t lock;                     /* OP_LOCK */
   };
 };

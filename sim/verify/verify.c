@@ -305,6 +305,16 @@ static void on_call(vrf_t *v, const trc_event_t *ev) {
   release(a, ev->irp, ev->seq, false);
 }
 
+/* The request of the system service that just returned in the thread of
+   `ev` (the region check runs right after the service's syscall-return). */
+static uint32_t last_service_irp(const vrf_t *v, const trc_event_t *ev) {
+  for (uint64_t n = 0; n < LAST_STEPS && n < v->nsteps; n++) {
+    const trc_event_t *s = &v->last[(v->nsteps - 1 - n) % LAST_STEPS].ev;
+    if (s->kind == TRC_SYSCALL_RETURN && s->thread == ev->thread) return s->irp;
+  }
+  return 0;
+}
+
 static void on_bugcheck(vrf_t *v, const trc_event_t *ev) {
   const sim_bugcheck_t *b = sim_bugcheck(v->S);
   if (!b) return;
@@ -314,6 +324,7 @@ static void on_bugcheck(vrf_t *v, const trc_event_t *ev) {
   uint32_t irp = 0;
   if (b->code == MULTIPLE_IRP_COMPLETE_REQUESTS) r = VRF_DOUBLE_COMPLETION, irp = (uint32_t)b->p[0];
   else if (b->code == IRQL_NOT_LESS_OR_EQUAL && b->p[0] == 0) r = VRF_WAIT_AT_DISPATCH;
+  else if (b->code == APC_INDEX_MISMATCH && b->p[0] == 0) r = VRF_REGION_NOT_LEFT, irp = last_service_irp(v, ev);
   else if (b->code == DRIVER_VERIFIER_IOMANAGER_VIOLATION) {
     irp = (uint32_t)b->p[1];
     switch (b->p[0]) {

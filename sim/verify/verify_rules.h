@@ -144,4 +144,13 @@
   "0x0A at DISPATCH_LEVEL). Fix: set a completion routine on every IRP you allocate; in it, take "   \
   "what you need, call IoFreeIrp and return STATUS_MORE_PROCESSING_REQUIRED."
 
+#define VRF_REGION_NOT_LEFT_TITLE "back to user mode inside a critical or guarded region"
+#define VRF_REGION_NOT_LEFT_EXPLAIN                                                                 \
+  "KeEnterCriticalRegion holds back the thread's normal kernel APCs and KeEnterGuardedRegion all "  \
+  "of its kernel APCs (the I/O manager's stage 2 among them) until the matching Leave. A dispatch " \
+  "routine that returns on some path without leaving sends the thread back to user mode with its "  \
+  "APCs still off; the system service exit checks for that and stops Windows with "               \
+  "APC_INDEX_MISMATCH (0x1). Fix: pair every Enter with a Leave on every path out of the routine, " \
+  "before it returns."
+
 #endif
