@@ -131,6 +131,9 @@ bool sim_thread_waiting(const PKTHREAD t);
 uint32_t sim_thread_id(const PKTHREAD t);
 PKTHREAD sim_thread_by_name(sim_t *S, const char *name);
 void sim_name_object(PVOID dispatcher_object, const char *name);
+/* Names a spin lock in the trace (its rows' `object`); any time, also
+   before sim_run. */
+void sim_name_spin_lock(sim_t *S, PKSPIN_LOCK SpinLock, const char *Name);
 
 /* Runs until every thread finished, the machine stalls, a bugcheck or a
    limit.  Can be called once. */

@@ -61,6 +61,26 @@
   X(TRC_WAIT_DONE, "wait-done")                             \
   X(TRC_EVENT_SET, "event-set")                             \
   X(TRC_EVENT_CLEAR, "event-clear")                         \
+  X(TRC_SPINLOCK_ACQUIRE, "spinlock-acquire")               \
+  X(TRC_SPINLOCK_SPIN, "spinlock-spin")                     \
+  X(TRC_SPINLOCK_RELEASE, "spinlock-release")               \
+  X(TRC_TIMER_SET, "timer-set")                             \
+  X(TRC_TIMER_FIRED, "timer-fired")                         \
+  X(TRC_TIMER_CANCELLED, "timer-cancelled")                 \
+  X(TRC_SEMAPHORE_RELEASE, "semaphore-release")             \
+  X(TRC_MUTEX_RELEASE, "mutex-release")                     \
+  X(TRC_FAST_MUTEX_ACQUIRE, "fast-mutex-acquire")           \
+  X(TRC_FAST_MUTEX_RELEASE, "fast-mutex-release")           \
+  X(TRC_THREAD_CREATE, "thread-create")                     \
+  X(TRC_WORK_QUEUED, "work-item-queued")                    \
+  X(TRC_WORK_RUN, "work-item")                              \
+  X(TRC_WORK_END, "work-item-end")                          \
+  X(TRC_CSQ_INSERT, "csq-insert")                           \
+  X(TRC_CSQ_REMOVE, "csq-remove")                           \
+  X(TRC_REMOVE_LOCK, "remove-lock")                         \
+  X(TRC_POOL_ALLOC, "pool-alloc")                           \
+  X(TRC_POOL_FREE, "pool-free")                             \
+  X(TRC_DBGPRINT, "dbgprint")                               \
   X(TRC_OP, "op")                                           \
   X(TRC_QUEUE_DROPPED, "queue-dropped")                     \
   X(TRC_SYSCALL, "syscall")                                 \

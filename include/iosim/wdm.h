@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* the Rtl*Memory macros */
 
 typedef struct sim sim_t;
 
@@ -58,6 +59,13 @@ typedef void *PVOID;
   X(STATUS_CANCELLED, 0xC0000120)                             \
   X(STATUS_NOT_FOUND, 0xC0000225)                             \
   X(STATUS_LOCK_NOT_GRANTED, 0xC0000055)                      \
+  X(STATUS_BREAKPOINT, 0x80000003)                            \
+  X(STATUS_INVALID_HANDLE, 0xC0000008)                        \
+  X(STATUS_OBJECT_TYPE_MISMATCH, 0xC0000024)                  \
+  X(STATUS_MUTANT_NOT_OWNED, 0xC0000046)                      \
+  X(STATUS_SEMAPHORE_LIMIT_EXCEEDED, 0xC0000047)              \
+  X(STATUS_DELETE_PENDING, 0xC0000056)                        \
+  X(STATUS_ASSERTION_FAILURE, 0xC0000420)                     \
   X(STATUS_INTERNAL_ERROR, 0xC00000E5)
 
 /* Statuses are int constants (usable in switch); the conversion of the
@@ -460,5 +468,502 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
 #define KMODE_EXCEPTION_NOT_HANDLED 0x1E
 #define IOSIM_STATUS_PENDING_COMPLETE 0xC9 /* completing with STATUS_PENDING (0xC9/0x06) */
 const char *iosim_bugcheck_name(ULONG code);
+
+/* ========================================================================
+ * The kernel library around the IRP path (docs/kernel-facts.md §13): spin
+ * locks, timers, semaphores and mutexes, system threads and handles, work
+ * items, cancel-safe queues, remove locks, pool, and the small helpers of
+ * wdm.h.  Each routine is the engine's model, traced where it matters.
+ * ======================================================================== */
+
+/* ---- more of ntdef.h's types ---- */
+typedef int32_t LONG, *PLONG;
+typedef uint16_t USHORT, *PUSHORT;
+typedef int16_t CSHORT;
+typedef char CHAR, *PCHAR, *PSTR;
+typedef const char *PCSTR, *PCCH;
+typedef uint64_t ULONGLONG, ULONG64;
+typedef intptr_t LONG_PTR;
+typedef size_t SIZE_T;
+typedef ULONG *PULONG;
+typedef KIRQL *PKIRQL;
+typedef LONG KPRIORITY;
+typedef ULONG ACCESS_MASK;
+typedef void *HANDLE, **PHANDLE;
+#define MAXLONG 0x7fffffff
+
+/* A 64-bit count of 100 ns units (times) with its two halves, as ntdef.h
+   has it: drivers write QuadPart. */
+typedef union LARGE_INTEGER {
+  struct {
+    ULONG LowPart;
+    LONG HighPart;
+  };
+  struct {
+    ULONG LowPart;
+    LONG HighPart;
+  } u;
+  LONGLONG QuadPart;
+} LARGE_INTEGER, *PLARGE_INTEGER;
+typedef union ULARGE_INTEGER {
+  struct {
+    ULONG LowPart;
+    ULONG HighPart;
+  };
+  struct {
+    ULONG LowPart;
+    ULONG HighPart;
+  } u;
+  ULONGLONG QuadPart;
+} ULARGE_INTEGER, *PULARGE_INTEGER;
+
+/* ---- more stop codes (kernel-facts 13) ---- */
+#define REFERENCE_BY_POINTER 0x18
+#define INVALID_KERNEL_HANDLE 0x93
+#define BAD_POOL_CALLER 0xC2
+#define DRIVER_VERIFIER_DETECTED_VIOLATION 0xC4
+#define WORKER_THREAD_RETURNED_AT_BAD_IRQL 0xE1
+#define WORKER_INVALID 0xE4
+#define THREAD_TERMINATE_HELD_MUTEX 0x4000008A
+
+/* ---- spin locks (kernel-facts 13.1) ----
+ * The lock word holds who has it; a CPU that wants a held lock spins at
+ * DISPATCH_LEVEL, one simulated step at a time.  Misuse is a Driver
+ * Verifier stop (0xC4): acquiring a lock this CPU holds, releasing one it
+ * does not, the wrong IRQL. */
+typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
+void KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
+/* x64 wdm.h makes this a macro around KeAcquireSpinLockRaiseToDpc; a
+   function with the same arguments serves the same calls. */
+void KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql);
+KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock);
+void KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql);
+void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock);
+void KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
+BOOLEAN KeTryToAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock);
+/* TRUE when the lock is free (a caller may then try to take it). */
+BOOLEAN KeTestSpinLock(PKSPIN_LOCK SpinLock);
+
+/* In-stack queued spin locks: waiters queue in arrival order, each one
+   spinning on its own queue entry, and the holder hands the lock to the
+   next in line when it releases it. */
+typedef struct KSPIN_LOCK_QUEUE {
+  struct KSPIN_LOCK_QUEUE *volatile Next;
+  PKSPIN_LOCK volatile Lock; /* low bits: LOCK_QUEUE_WAIT, LOCK_QUEUE_OWNER */
+} KSPIN_LOCK_QUEUE, *PKSPIN_LOCK_QUEUE;
+typedef struct KLOCK_QUEUE_HANDLE {
+  KSPIN_LOCK_QUEUE LockQueue;
+  KIRQL OldIrql;
+} KLOCK_QUEUE_HANDLE, *PKLOCK_QUEUE_HANDLE;
+#define LOCK_QUEUE_WAIT 1
+#define LOCK_QUEUE_OWNER 2
+void KeAcquireInStackQueuedSpinLock(PKSPIN_LOCK SpinLock, PKLOCK_QUEUE_HANDLE LockHandle);
+void KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle);
+void KeAcquireInStackQueuedSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock, PKLOCK_QUEUE_HANDLE LockHandle);
+void KeReleaseInStackQueuedSpinLockFromDpcLevel(PKLOCK_QUEUE_HANDLE LockHandle);
+
+/* Lists whose every operation holds a spin lock. */
+PLIST_ENTRY ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+PLIST_ENTRY ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+PLIST_ENTRY ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LOCK Lock);
+
+/* ---- timers and time (kernel-facts 13.2) ----
+ * Times are in 100 ns units.  A negative DueTime is relative to now; a
+ * positive one is an absolute system time, and system time 0 is the
+ * moment the machine starts (iosim's machines boot on 1 January 1601). */
+typedef enum { NotificationTimer, SynchronizationTimer } TIMER_TYPE;
+typedef struct KTIMER {
+  DISPATCHER_HEADER Header; /* signalled when it expires */
+  ULARGE_INTEGER DueTime;   /* absolute system time of the next expiry */
+  LIST_ENTRY TimerListEntry;
+  PKDPC Dpc;
+  ULONG Processor;          /* the CPU whose timer table holds it */
+  LONG Period;              /* milliseconds; 0 = fires once */
+  BOOLEAN SimInserted;      /* set and not yet expired (or periodic) */
+  BOOLEAN SimDue;           /* expired, waiting for its CPU's expiration pass */
+} KTIMER, *PKTIMER, *PRKTIMER;
+void KeInitializeTimer(PKTIMER Timer);
+void KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type);
+/* TRUE when the timer was already set (it is set again from now). */
+BOOLEAN KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc);
+BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
+/* TRUE when the timer was set; a DPC it already queued stays queued. */
+BOOLEAN KeCancelTimer(PKTIMER Timer);
+BOOLEAN KeReadStateTimer(PKTIMER Timer);
+void KeQuerySystemTime(PLARGE_INTEGER CurrentTime);
+ULONGLONG KeQueryInterruptTime(void);
+/* Clock ticks since the start: one every KeQueryTimeIncrement() units. */
+void KeQueryTickCount(PLARGE_INTEGER TickCount);
+ULONG KeQueryTimeIncrement(void);
+/* A busy wait: the CPU spends the time (no other thread runs on it). */
+void KeStallExecutionProcessor(ULONG MicroSeconds);
+
+/* ---- semaphores and mutexes (kernel-facts 13.3) ---- */
+typedef struct KSEMAPHORE {
+  DISPATCHER_HEADER Header; /* SignalState: the count */
+  LONG Limit;
+} KSEMAPHORE, *PKSEMAPHORE, *PRKSEMAPHORE;
+void KeInitializeSemaphore(PRKSEMAPHORE Semaphore, LONG Count, LONG Limit);
+/* Adds Adjustment to the count, releasing that many waiters; returns the
+   previous count.  Beyond the limit Windows raises
+   STATUS_SEMAPHORE_LIMIT_EXCEEDED, which no driver handles: a stop. */
+LONG KeReleaseSemaphore(PRKSEMAPHORE Semaphore, KPRIORITY Increment, LONG Adjustment, BOOLEAN Wait);
+LONG KeReadStateSemaphore(PRKSEMAPHORE Semaphore);
+
+/* A kernel mutex: owned by a thread, recursively; while a thread owns one
+   its normal kernel APCs are held back, as in a critical region. */
+typedef struct KMUTANT {
+  DISPATCHER_HEADER Header; /* SignalState: 1 free, 0 owned once, -n owned n+1 times */
+  LIST_ENTRY MutantListEntry; /* on its owner's list */
+  PKTHREAD OwnerThread;
+  BOOLEAN Abandoned;
+  UCHAR ApcDisable;         /* 1 for a KMUTEX */
+} KMUTANT, *PKMUTANT, *PRKMUTANT, KMUTEX, *PKMUTEX, *PRKMUTEX;
+void KeInitializeMutex(PRKMUTEX Mutex, ULONG Level);
+/* Returns the previous state.  Releasing a mutex the thread does not own
+   raises STATUS_MUTANT_NOT_OWNED: a stop. */
+LONG KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait);
+LONG KeReadStateMutex(PRKMUTEX Mutex);
+#define KeWaitForMutexObject KeWaitForSingleObject
+
+/* A fast mutex: not recursive, held at APC_LEVEL. */
+typedef struct FAST_MUTEX {
+  LONG Count;         /* 1 free, 0 owned, -n owned with n waiters */
+  PKTHREAD Owner;
+  ULONG Contention;   /* how many acquisitions had to wait */
+  KEVENT Event;       /* the waiters' gate (synchronization) */
+  ULONG OldIrql;
+} FAST_MUTEX, *PFAST_MUTEX;
+void ExInitializeFastMutex(PFAST_MUTEX FastMutex);
+void ExAcquireFastMutex(PFAST_MUTEX FastMutex);
+void ExReleaseFastMutex(PFAST_MUTEX FastMutex);
+BOOLEAN ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex);
+/* The same without the IRQL change: the caller is already at APC_LEVEL
+   (or in a critical or guarded region). */
+void ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex);
+void ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex);
+
+/* ---- system threads, handles and object references (kernel-facts 13.4) ---- */
+typedef struct OBJECT_TYPE OBJECT_TYPE, *POBJECT_TYPE;
+/* The thread object type, for ObReferenceObjectByHandle(..., *PsThreadType, ...):
+   an identity, never written. */
+extern POBJECT_TYPE *const PsThreadType;
+typedef struct UNICODE_STRING UNICODE_STRING, *PUNICODE_STRING;
+typedef struct OBJECT_ATTRIBUTES {
+  ULONG Length;
+  HANDLE RootDirectory;
+  PUNICODE_STRING ObjectName;
+  ULONG Attributes;
+  PVOID SecurityDescriptor;
+  PVOID SecurityQualityOfService;
+} OBJECT_ATTRIBUTES, *POBJECT_ATTRIBUTES;
+#define OBJ_KERNEL_HANDLE 0x00000200L
+#define InitializeObjectAttributes(p, n, a, r, s)     \
+  do {                                                \
+    (p)->Length = sizeof(OBJECT_ATTRIBUTES);          \
+    (p)->RootDirectory = (r);                         \
+    (p)->Attributes = (a);                            \
+    (p)->ObjectName = (n);                            \
+    (p)->SecurityDescriptor = (s);                    \
+    (p)->SecurityQualityOfService = NULL;             \
+  } while (0)
+typedef struct CLIENT_ID {
+  HANDLE UniqueProcess;
+  HANDLE UniqueThread;
+} CLIENT_ID, *PCLIENT_ID;
+typedef struct OBJECT_HANDLE_INFORMATION {
+  ULONG HandleAttributes;
+  ACCESS_MASK GrantedAccess;
+} OBJECT_HANDLE_INFORMATION, *POBJECT_HANDLE_INFORMATION;
+#define SYNCHRONIZE 0x00100000L
+#define THREAD_ALL_ACCESS 0x001FFFFFL
+#define NtCurrentThread() ((HANDLE)(LONG_PTR)-2)
+#define ZwCurrentThread() NtCurrentThread()
+typedef void KSTART_ROUTINE(PVOID StartContext);
+typedef KSTART_ROUTINE *PKSTART_ROUTINE;
+/* A thread of the system process running StartRoutine(StartContext) in
+   kernel mode, at PASSIVE_LEVEL.  Its handle (a kernel handle) goes to
+   *ThreadHandle; close it with ZwClose. */
+NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
+                              HANDLE ProcessHandle, PCLIENT_ID ClientId, PKSTART_ROUTINE StartRoutine,
+                              PVOID StartContext);
+/* Ends the calling system thread (does not return); STATUS_INVALID_PARAMETER
+   from any other thread. */
+NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus);
+PETHREAD PsGetCurrentThread(void);
+HANDLE PsGetCurrentThreadId(void);
+BOOLEAN PsIsSystemThread(PETHREAD Thread);
+NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                   KPROCESSOR_MODE AccessMode, PVOID *Object,
+                                   POBJECT_HANDLE_INFORMATION HandleInformation);
+NTSTATUS ObReferenceObjectByPointer(PVOID Object, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                    KPROCESSOR_MODE AccessMode);
+LONG_PTR ObfReferenceObject(PVOID Object);
+LONG_PTR ObfDereferenceObject(PVOID Object);
+#define ObReferenceObject(Object) ObfReferenceObject(Object)
+#define ObDereferenceObject(Object) ObfDereferenceObject(Object)
+NTSTATUS ZwClose(HANDLE Handle);
+NTSTATUS ObCloseHandle(HANDLE Handle, KPROCESSOR_MODE PreviousMode);
+/* Recorded and returned by KeQueryPriorityThread; iosim schedules without
+   priorities, so the value changes nothing else. */
+#define LOW_PRIORITY 0
+#define LOW_REALTIME_PRIORITY 16
+#define HIGH_PRIORITY 31
+#define MAXIMUM_PRIORITY 32
+KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
+KPRIORITY KeQueryPriorityThread(PKTHREAD Thread);
+
+/* ---- work items (kernel-facts 13.5) ----
+ * The routine runs at PASSIVE_LEVEL in one of the system's worker
+ * threads; the device object is referenced while the item is queued. */
+typedef struct IO_WORKITEM IO_WORKITEM, *PIO_WORKITEM;
+typedef void IO_WORKITEM_ROUTINE(PDEVICE_OBJECT DeviceObject, PVOID Context);
+typedef IO_WORKITEM_ROUTINE *PIO_WORKITEM_ROUTINE;
+typedef void IO_WORKITEM_ROUTINE_EX(PVOID IoObject, PVOID Context, PIO_WORKITEM IoWorkItem);
+typedef IO_WORKITEM_ROUTINE_EX *PIO_WORKITEM_ROUTINE_EX;
+typedef enum {
+  CriticalWorkQueue,
+  DelayedWorkQueue,
+  HyperCriticalWorkQueue,
+  NormalWorkQueue,
+  BackgroundWorkQueue,
+  RealTimeWorkQueue,
+  SuperCriticalWorkQueue,
+  MaximumWorkQueue
+} WORK_QUEUE_TYPE;
+PIO_WORKITEM IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject);
+void IoFreeWorkItem(PIO_WORKITEM IoWorkItem);
+void IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine, WORK_QUEUE_TYPE QueueType,
+                     PVOID Context);
+void IoQueueWorkItemEx(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE_EX WorkerRoutine,
+                       WORK_QUEUE_TYPE QueueType, PVOID Context);
+/* A work item inside the driver's own memory (IoSizeofWorkItem bytes). */
+ULONG IoSizeofWorkItem(void);
+void IoInitializeWorkItem(PVOID IoObject, PIO_WORKITEM IoWorkItem);
+void IoUninitializeWorkItem(PIO_WORKITEM IoWorkItem);
+
+/* ---- cancel-safe IRP queues (kernel-facts 8.4, 13.6) ---- */
+typedef struct IO_CSQ IO_CSQ, *PIO_CSQ;
+#define IO_TYPE_CSQ_IRP_CONTEXT 1
+#define IO_TYPE_CSQ 2
+#define IO_TYPE_CSQ_EX 3
+typedef struct IO_CSQ_IRP_CONTEXT {
+  ULONG Type;
+  PIRP Irp;    /* NULL once the IRP has left the queue */
+  PIO_CSQ Csq;
+} IO_CSQ_IRP_CONTEXT, *PIO_CSQ_IRP_CONTEXT;
+typedef void IO_CSQ_INSERT_IRP(PIO_CSQ Csq, PIRP Irp);
+typedef IO_CSQ_INSERT_IRP *PIO_CSQ_INSERT_IRP;
+typedef NTSTATUS IO_CSQ_INSERT_IRP_EX(PIO_CSQ Csq, PIRP Irp, PVOID InsertContext);
+typedef IO_CSQ_INSERT_IRP_EX *PIO_CSQ_INSERT_IRP_EX;
+typedef void IO_CSQ_REMOVE_IRP(PIO_CSQ Csq, PIRP Irp);
+typedef IO_CSQ_REMOVE_IRP *PIO_CSQ_REMOVE_IRP;
+typedef PIRP IO_CSQ_PEEK_NEXT_IRP(PIO_CSQ Csq, PIRP Irp, PVOID PeekContext);
+typedef IO_CSQ_PEEK_NEXT_IRP *PIO_CSQ_PEEK_NEXT_IRP;
+typedef void IO_CSQ_ACQUIRE_LOCK(PIO_CSQ Csq, PKIRQL Irql);
+typedef IO_CSQ_ACQUIRE_LOCK *PIO_CSQ_ACQUIRE_LOCK;
+typedef void IO_CSQ_RELEASE_LOCK(PIO_CSQ Csq, KIRQL Irql);
+typedef IO_CSQ_RELEASE_LOCK *PIO_CSQ_RELEASE_LOCK;
+typedef void IO_CSQ_COMPLETE_CANCELED_IRP(PIO_CSQ Csq, PIRP Irp);
+typedef IO_CSQ_COMPLETE_CANCELED_IRP *PIO_CSQ_COMPLETE_CANCELED_IRP;
+struct IO_CSQ {
+  ULONG Type;                       /* IO_TYPE_CSQ or IO_TYPE_CSQ_EX */
+  PIO_CSQ_INSERT_IRP CsqInsertIrp;  /* the Ex callback when IO_TYPE_CSQ_EX */
+  PIO_CSQ_REMOVE_IRP CsqRemoveIrp;
+  PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp;
+  PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock;
+  PIO_CSQ_RELEASE_LOCK CsqReleaseLock;
+  PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp;
+  PVOID ReservePointer;
+};
+NTSTATUS IoCsqInitialize(PIO_CSQ Csq, PIO_CSQ_INSERT_IRP CsqInsertIrp, PIO_CSQ_REMOVE_IRP CsqRemoveIrp,
+                         PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp, PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock,
+                         PIO_CSQ_RELEASE_LOCK CsqReleaseLock,
+                         PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp);
+NTSTATUS IoCsqInitializeEx(PIO_CSQ Csq, PIO_CSQ_INSERT_IRP_EX CsqInsertIrp, PIO_CSQ_REMOVE_IRP CsqRemoveIrp,
+                           PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp, PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock,
+                           PIO_CSQ_RELEASE_LOCK CsqReleaseLock,
+                           PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp);
+void IoCsqInsertIrp(PIO_CSQ Csq, PIRP Irp, PIO_CSQ_IRP_CONTEXT Context);
+NTSTATUS IoCsqInsertIrpEx(PIO_CSQ Csq, PIRP Irp, PIO_CSQ_IRP_CONTEXT Context, PVOID InsertContext);
+PIRP IoCsqRemoveIrp(PIO_CSQ Csq, PIO_CSQ_IRP_CONTEXT Context);
+PIRP IoCsqRemoveNextIrp(PIO_CSQ Csq, PVOID PeekContext);
+
+/* ---- remove locks (kernel-facts 13.7) ---- */
+typedef struct IO_REMOVE_LOCK_COMMON_BLOCK {
+  BOOLEAN Removed;
+  BOOLEAN Reserved[3];
+  LONG IoCount;       /* 1 + the acquisitions outstanding */
+  KEVENT RemoveEvent; /* set when the count reaches 0 after the remove */
+} IO_REMOVE_LOCK_COMMON_BLOCK;
+typedef struct IO_REMOVE_LOCK {
+  IO_REMOVE_LOCK_COMMON_BLOCK Common;
+} IO_REMOVE_LOCK, *PIO_REMOVE_LOCK;
+void IoInitializeRemoveLockEx(PIO_REMOVE_LOCK Lock, ULONG AllocateTag, ULONG MaxLockedMinutes,
+                              ULONG HighWatermark, ULONG RemlockSize);
+/* STATUS_SUCCESS, or STATUS_DELETE_PENDING once the remove has begun. */
+NTSTATUS IoAcquireRemoveLockEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, PCSTR File, ULONG Line, ULONG RemlockSize);
+void IoReleaseRemoveLockEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, ULONG RemlockSize);
+/* Releases the caller's acquisition and waits until every other one is
+   released (PASSIVE_LEVEL); later acquisitions fail. */
+void IoReleaseRemoveLockAndWaitEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, ULONG RemlockSize);
+#define IoInitializeRemoveLock(Lock, AllocateTag, MaxLockedMinutes, HighWatermark) \
+  IoInitializeRemoveLockEx(Lock, AllocateTag, MaxLockedMinutes, HighWatermark, sizeof(IO_REMOVE_LOCK))
+#define IoAcquireRemoveLock(RemoveLock, Tag) \
+  IoAcquireRemoveLockEx(RemoveLock, Tag, __FILE__, __LINE__, sizeof(IO_REMOVE_LOCK))
+#define IoReleaseRemoveLock(RemoveLock, Tag) IoReleaseRemoveLockEx(RemoveLock, Tag, sizeof(IO_REMOVE_LOCK))
+#define IoReleaseRemoveLockAndWait(RemoveLock, Tag) \
+  IoReleaseRemoveLockAndWaitEx(RemoveLock, Tag, sizeof(IO_REMOVE_LOCK))
+
+/* ---- pool (kernel-facts 13.8) ----
+ * Every block is accounted to its tag; what is still allocated at the end
+ * of a run is reported per tag (sim_pool_outstanding).  Misuse stops the
+ * machine with BAD_POOL_CALLER (0xC2). */
+typedef enum {
+  NonPagedPool,
+  NonPagedPoolExecute = NonPagedPool,
+  PagedPool,
+  NonPagedPoolMustSucceed = NonPagedPool + 2,
+  DontUseThisType,
+  NonPagedPoolCacheAligned = NonPagedPool + 4,
+  PagedPoolCacheAligned,
+  NonPagedPoolCacheAlignedMustS = NonPagedPool + 6,
+  MaxPoolType,
+  NonPagedPoolNx = 512,
+  NonPagedPoolNxCacheAligned = NonPagedPoolNx + 4
+} POOL_TYPE;
+#define POOL_QUOTA_FAIL_INSTEAD_OF_RAISE 8
+typedef ULONG64 POOL_FLAGS;
+#define POOL_FLAG_USE_QUOTA 0x0000000000000001ULL
+#define POOL_FLAG_UNINITIALIZED 0x0000000000000002ULL
+#define POOL_FLAG_SESSION 0x0000000000000004ULL
+#define POOL_FLAG_CACHE_ALIGNED 0x0000000000000008ULL
+#define POOL_FLAG_RAISE_ON_FAILURE 0x0000000000000020ULL
+#define POOL_FLAG_NON_PAGED 0x0000000000000040ULL
+#define POOL_FLAG_NON_PAGED_EXECUTE 0x0000000000000080ULL
+#define POOL_FLAG_PAGED 0x0000000000000100ULL
+PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag);
+PVOID ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+/* Obsolete: tagged 'None'. */
+PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes);
+void ExFreePoolWithTag(PVOID P, ULONG Tag);
+void ExFreePool(PVOID P);
+
+/* ---- the small helpers of wdm.h (kernel-facts 13.9) ---- */
+static inline PLIST_ENTRY RemoveTailList(PLIST_ENTRY Head) {
+  PLIST_ENTRY e = Head->Blink;
+  RemoveEntryList(e);
+  return e;
+}
+typedef struct SINGLE_LIST_ENTRY {
+  struct SINGLE_LIST_ENTRY *Next;
+} SINGLE_LIST_ENTRY, *PSINGLE_LIST_ENTRY;
+static inline void PushEntryList(PSINGLE_LIST_ENTRY ListHead, PSINGLE_LIST_ENTRY Entry) {
+  Entry->Next = ListHead->Next;
+  ListHead->Next = Entry;
+}
+static inline PSINGLE_LIST_ENTRY PopEntryList(PSINGLE_LIST_ENTRY ListHead) {
+  PSINGLE_LIST_ENTRY e = ListHead->Next;
+  if (e) ListHead->Next = e->Next;
+  return e;
+}
+
+/* Interlocked operations: one indivisible step each, as the processor's
+   locked instructions are (no trace row: they are not kernel calls). */
+static inline LONG InterlockedIncrement(LONG volatile *Addend) {
+  return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedDecrement(LONG volatile *Addend) {
+  return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value) {
+  return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+/* Returns the initial value; stores Exchange only if it equalled Comperand. */
+static inline LONG InterlockedCompareExchange(LONG volatile *Destination, LONG Exchange, LONG Comperand) {
+  __atomic_compare_exchange_n(Destination, &Comperand, Exchange, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return Comperand;
+}
+/* Returns the new value (InterlockedExchangeAdd returns the old one). */
+static inline LONG InterlockedAdd(LONG volatile *Addend, LONG Value) {
+  return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedExchangeAdd(LONG volatile *Addend, LONG Value) {
+  return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedOr(LONG volatile *Destination, LONG Value) {
+  return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedAnd(LONG volatile *Destination, LONG Value) {
+  return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONGLONG InterlockedIncrement64(LONGLONG volatile *Addend) {
+  return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONGLONG InterlockedDecrement64(LONGLONG volatile *Addend) {
+  return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline PVOID InterlockedExchangePointer(PVOID volatile *Target, PVOID Value) {
+  return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+static inline PVOID InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID Exchange,
+                                                      PVOID Comperand) {
+  __atomic_compare_exchange_n(Destination, &Comperand, Exchange, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return Comperand;
+}
+
+#define RtlCopyMemory(Destination, Source, Length) memcpy((Destination), (Source), (Length))
+#define RtlMoveMemory(Destination, Source, Length) memmove((Destination), (Source), (Length))
+#define RtlFillMemory(Destination, Length, Fill) memset((Destination), (Fill), (Length))
+#define RtlZeroMemory(Destination, Length) memset((Destination), 0, (Length))
+#define RtlSecureZeroMemory(Destination, Length) memset((Destination), 0, (Length))
+#define RtlEqualMemory(Destination, Source, Length) (!memcmp((Destination), (Source), (Length)))
+/* The number of leading bytes that match. */
+SIZE_T RtlCompareMemory(const void *Source1, const void *Source2, SIZE_T Length);
+
+/* Debug output: a driver's own line in the trace (kind `dbgprint`).  iosim
+   builds drivers as checked (DBG) builds, so KdPrint and ASSERT are live;
+   DbgPrintEx shows every level (no Kd_*_Mask filtering). */
+#ifndef DBG
+#define DBG 1
+#endif
+#define DPFLTR_IHVDRIVER_ID 77
+#define DPFLTR_ERROR_LEVEL 0
+#define DPFLTR_WARNING_LEVEL 1
+#define DPFLTR_TRACE_LEVEL 2
+#define DPFLTR_INFO_LEVEL 3
+ULONG DbgPrint(PCSTR Format, ...) __attribute__((format(printf, 1, 2)));
+ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...) __attribute__((format(printf, 3, 4)));
+/* With no kernel debugger attached, a breakpoint is an exception nobody
+   handles: KMODE_EXCEPTION_NOT_HANDLED (0x1E) with STATUS_BREAKPOINT. */
+void DbgBreakPoint(void);
+/* A failed ASSERT: prints the assertion as Windows does, then breaks. */
+void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber, PSTR MutableMessage);
+#if DBG
+#define KdPrint(_x_) DbgPrint _x_
+#define KdPrintEx(_x_) DbgPrintEx _x_
+#define ASSERT(exp) ((!(exp)) ? (RtlAssert((PVOID) #exp, (PVOID)__FILE__, __LINE__, NULL), FALSE) : TRUE)
+#define ASSERTMSG(msg, exp) \
+  ((!(exp)) ? (RtlAssert((PVOID) #exp, (PVOID)__FILE__, __LINE__, (PSTR)(msg)), FALSE) : TRUE)
+#define NT_ASSERT(exp) ASSERT(exp)
+/* Pageable code must not run above APC_LEVEL (a page fault there is
+   fatal); checked builds assert it. */
+#define PAGED_CODE()                                                               \
+  do {                                                                             \
+    if (KeGetCurrentIrql() > APC_LEVEL) {                                          \
+      KdPrint(("EX: Pageable code called at IRQL %d\n", (int)KeGetCurrentIrql())); \
+      ASSERT(KeGetCurrentIrql() <= APC_LEVEL);                                     \
+    }                                                                              \
+  } while (0)
+#else
+#define KdPrint(_x_)
+#define KdPrintEx(_x_)
+#define ASSERT(exp) ((void)0)
+#define ASSERTMSG(msg, exp) ((void)0)
+#define NT_ASSERT(exp) ((void)0)
+#define PAGED_CODE()
+#endif
 
 #endif

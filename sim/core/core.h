@@ -125,8 +125,22 @@ sim_t *ctx_sim(void);
    when the caller does not run on `c`'s stack (the host's own stack). */
 size_t ctx_stack_left(const ctx_t *c);
 
+/* ---- address maps (core/ptrmap.c): what the engine knows about driver memory ---- */
+typedef struct ptrmap {
+  uintptr_t *keys, *vals;
+  uint8_t *state;      /* empty, full, or a tombstone */
+  size_t cap, used, gone;
+} ptrmap_t;
+/* Whether `key` is in the map; its value in *val (if not NULL). */
+bool ptrmap_get(const ptrmap_t *m, const void *key, uintptr_t *val);
+void ptrmap_put(sim_t *S, ptrmap_t *m, const void *key, uintptr_t val);
+/* Removes `key`; false if it was not there. */
+bool ptrmap_del(ptrmap_t *m, const void *key);
+void ptrmap_free(sim_t *S, ptrmap_t *m);
+
 /* ---- event queue (core/evq.c): a min-heap ordered by (time, class, seq) ---- */
-typedef enum { EV_INTERRUPT, EV_TIMER } ev_kind_t;
+/* EV_KTIMER: a KTIMER reaches its due time (ke/timerobj.c). */
+typedef enum { EV_INTERRUPT, EV_TIMER, EV_KTIMER } ev_kind_t;
 typedef struct evq_item {
   uint64_t t;
   uint64_t seq;
@@ -141,6 +155,9 @@ typedef struct evq {
 void evq_push(sim_t *S, evq_item_t it);
 bool evq_pop(evq_t *q, evq_item_t *out);
 const evq_item_t *evq_peek(const evq_t *q);
+/* Takes out the item of `kind` for `obj` (a cancelled timer), keeping the
+   heap ordered; false if there is none. */
+bool evq_remove(evq_t *q, uint32_t kind, const void *obj);
 void evq_free(sim_t *S, evq_t *q);
 
 /* ---- the chooser (core/choose.c) ---- */
@@ -226,9 +243,8 @@ struct sim {
   sim_owned_t *owned;        /* freed with the machine (sim_on_destroy) */
   size_t nowned, owned_cap;
   sim_hooks_t hooks;
-  /* cancel spin lock */
-  int cancel_lock_owner;     /* CPU holding the cancel spin lock, -1 if free */
-  uint64_t cancel_lock_spins;
+  /* the cancel spin lock: an ordinary KSPIN_LOCK (ke/spinlock.c) */
+  KSPIN_LOCK cancel_lock;
   /* trace */
   trc_sink_t *sinks;
   size_t nsinks, sinks_cap;
@@ -241,6 +257,17 @@ struct sim {
   bool has_bugcheck;
   sim_bugcheck_t bugcheck;
   sim_stats_t stats;
+  /* the kernel library around the IRP path (docs/kernel-facts.md §13) */
+  ptrmap_t lock_ids;         /* spin lock address -> its id among the objects */
+  ptrmap_t queued_locks;     /* spin locks held as queued ones -> holder CPU + 1
+                                (0 while handed over) */
+  LIST_ENTRY timers;         /* KTIMERs set and not yet expired (ke/timerobj.c) */
+  uint32_t nthreads_idle;    /* system worker threads waiting for work: the
+                                machine's rest, not a stall (ex/work.c) */
+  uint32_t nsystem_threads;  /* PsCreateSystemThread's count, for names */
+  struct ex_state *ex;       /* pool, worker queues (ex/) */
+  struct ob_state *ob;       /* handles and references (ob/) */
+  struct io_lib *iolib;      /* remove-lock shadows (io/remlock.c) */
 };
 
 extern const uint32_t sim_cost_defaults[COST_COUNT];

@@ -50,6 +50,37 @@ bool evq_pop(evq_t *q, evq_item_t *out) {
 
 const evq_item_t *evq_peek(const evq_t *q) { return q->n ? &q->a[0] : NULL; }
 
+/* Moves the item at i up or down until the heap is ordered again. */
+static void evq_fix(evq_t *q, size_t i) {
+  evq_item_t it = q->a[i];
+  while (i > 0 && evq_less(&it, &q->a[(i - 1) / 2])) {
+    q->a[i] = q->a[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    const evq_item_t *best = &it;
+    if (l < q->n && evq_less(&q->a[l], best)) { m = l; best = &q->a[l]; }
+    if (l + 1 < q->n && evq_less(&q->a[l + 1], best)) m = l + 1;
+    if (m == i) break;
+    q->a[i] = q->a[m];
+    i = m;
+  }
+  q->a[i] = it;
+}
+
+/* A linear search: only cancelled kernel timers come out early, and the
+   queue holds a handful of devices' and timers' items. */
+bool evq_remove(evq_t *q, uint32_t kind, const void *obj) {
+  for (size_t i = 0; i < q->n; i++) {
+    if (q->a[i].kind != kind || q->a[i].obj != obj) continue;
+    q->a[i] = q->a[--q->n];
+    if (i < q->n) evq_fix(q, i);
+    return true;
+  }
+  return false;
+}
+
 void evq_free(sim_t *S, evq_t *q) {
   mem_free(S, q->a, q->cap * sizeof *q->a);
   q->a = NULL;

@@ -13,7 +13,7 @@
 /* A CPU's next step is not in the event queue: with at most SIM_MAX_CPUS
    processors a scan is cheaper than a heap, and moving a step earlier (a
    poke) leaves nothing stale behind.  The queue holds only device
-   interrupts and wait timeouts. */
+   interrupts, wait timeouts and kernel timers. */
 static void cpu_schedule(cpu_t *c, uint64_t t) {
   c->step_live = true;
   c->step_end = t;
@@ -58,7 +58,9 @@ static void sched_due_cpus(sim_t *S, due_t *d) {
 }
 
 static void sched_finish(sim_t *S) {
-  S->outcome = S->nthreads_live ? SIM_RUN_STALLED : SIM_RUN_OK;
+  /* Idle system worker threads wait for work forever, as on Windows: they
+     are the machine at rest, not a hang. */
+  S->outcome = S->nthreads_live > S->nthreads_idle ? SIM_RUN_STALLED : SIM_RUN_OK;
   sched_stop(S);
 }
 
@@ -80,6 +82,7 @@ void sched_next(sim_t *S) {
       evq_item_t it;
       evq_pop(&S->evq, &it);
       if (it.kind == EV_INTERRUPT) hw_interrupt(S, it.obj);
+      else if (it.kind == EV_KTIMER) KiTimerDue(S, it.obj, it.gen);
       else thr_timeout(S, it.obj, it.gen);
       continue;
     }

@@ -18,7 +18,6 @@ sim_t *sim_create(const sim_config_t *cfg) {
   chs_seed(&S->chs, cfg->seed);
   memcpy(S->cost, sim_cost_defaults, sizeof S->cost);
   S->ncpu = cfg->cpus;
-  S->cancel_lock_owner = -1;
   S->hooks.thread_exit_io = IoCancelThreadIo;
   /* The test mode that proves no program reads a fact from detail prose
      (tests/garble.sh); read once, never written. */
@@ -26,6 +25,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
   list_init(&S->ready);
   list_init(&S->threads);
   list_init(&S->live_irps);
+  list_init(&S->timers);
   for (int i = 0; i < S->ncpu; i++) {
     cpu_t *c = &S->cpu[i];
     c->id = i;
@@ -61,6 +61,8 @@ void sim_destroy(sim_t *S) {
   hal_destroy(S);
   free(S->evq.a);
   free(S->chs.log);
+  ptrmap_free(S, &S->lock_ids);
+  ptrmap_free(S, &S->queued_locks);
   for (uint32_t i = 0; i < S->thread_names.n; i++) free(S->thread_names.v[i]);
   for (uint32_t i = 0; i < S->device_names.n; i++) free(S->device_names.v[i]);
   for (uint32_t i = 0; i < S->object_names.n; i++) free(S->object_names.v[i]);

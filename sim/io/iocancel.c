@@ -6,39 +6,19 @@
  */
 #include "io/io.h"
 
-/* The cancel spin lock: raises to DISPATCH_LEVEL; another CPU that wants
-   it spins (one step at a time) until it is free. */
+/* The cancel spin lock: an ordinary spin lock of the machine's
+   (ke/spinlock.c), traced with its own kind; raises to DISPATCH_LEVEL,
+   and another CPU that wants it spins (one step at a time) until it is
+   free. */
 void IoAcquireCancelSpinLock(KIRQL *Irql) {
   sim_t *S = ctx_sim();
-  cpu_t *c = S->cur_cpu;
   KeRaiseIrql(DISPATCH_LEVEL, Irql);
-  while (S->cancel_lock_owner >= 0 && S->cancel_lock_owner != c->id) {
-    S->cancel_lock_spins++;
-    sched_step(S, COST_STEP);
-  }
-  if (S->cancel_lock_owner == c->id)
-    bugcheck(S, 0x0F, 0, 0, 0, 0, "the cancel spin lock acquired twice on CPU %d (SPIN_LOCK_ALREADY_OWNED)", c->id);
-  S->cancel_lock_owner = c->id;
-  if (trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_CANCEL_LOCK, NULL, NULL);
-    e.count = 1; /* acquired */
-    e.service = "IoAcquireCancelSpinLock";
-    trc_send(S, &e, "cancel spin lock acquired");
-  }
+  KiAcquireSpinLockTraced(S, &S->cancel_lock, "IoAcquireCancelSpinLock", TRC_CANCEL_LOCK);
 }
 
 void IoReleaseCancelSpinLock(KIRQL Irql) {
   sim_t *S = ctx_sim();
-  if (S->cancel_lock_owner != S->cur_cpu->id)
-    bugcheck(S, 0x10, 0, 0, 0, 0, "the cancel spin lock released by CPU %d, which does not hold it (SPIN_LOCK_NOT_OWNED)",
-             S->cur_cpu->id);
-  S->cancel_lock_owner = -1;
-  if (trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_CANCEL_LOCK, NULL, NULL);
-    e.count = 0; /* released */
-    e.service = "IoReleaseCancelSpinLock";
-    trc_send(S, &e, "cancel spin lock released");
-  }
+  KiReleaseSpinLockTraced(S, &S->cancel_lock, "IoReleaseCancelSpinLock", TRC_CANCEL_LOCK);
   KeLowerIrql(Irql);
 }
 

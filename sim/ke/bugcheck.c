@@ -66,4 +66,8 @@ void sim_bugcheck_report(sim_t *S, FILE *f) {
   if (b->code == DRIVER_VERIFIER_IOMANAGER_VIOLATION)
     fprintf(f, "    (Driver Verifier's stop, as with its I/O verification on: without the verifier\n"
                "     Windows goes on here with a corrupted request)\n");
+  if (b->code == DRIVER_VERIFIER_DETECTED_VIOLATION)
+    fprintf(f, "    (Driver Verifier's stop, subcode 0x%lX, as with its deadlock detection and IRQL\n"
+               "     checking on: without the verifier Windows would hang or go on here)\n",
+            (unsigned long)b->p[0]);
 }

@@ -9,6 +9,8 @@
 
 /* Nesting on one CPU: thread, APC, DPC, and one ISR per DIRQL above it. */
 #define CPU_MAX_FRAMES 40
+/* Spin locks one CPU may hold at once (nested acquisitions). */
+#define CPU_MAX_LOCKS 16
 
 /* ---- CPUs (ke/cpu.c) ---- */
 typedef struct frame {
@@ -34,6 +36,11 @@ typedef struct cpu {
   bool step_live;         /* a step is due at step_end */
   uint64_t step_end;
   uint64_t busy_ns;
+  /* the kernel library (ke/spinlock.c, ke/timerobj.c) */
+  PKSPIN_LOCK held[CPU_MAX_LOCKS]; /* spin locks this CPU holds, innermost last */
+  int nheld;
+  LIST_ENTRY timers_due;    /* its timers that expired, for its expiration DPC */
+  KDPC timer_dpc;           /* KiTimerExpiration, queued by the clock */
 } cpu_t;
 
 /* Hardware waiting for its interrupt (hal/hw.c). */
@@ -44,6 +51,12 @@ typedef enum { THR_INIT, THR_READY, THR_RUNNING, THR_WAITING, THR_TERMINATED } t
 #define OBJ_EVENT_NOTIFICATION 1
 #define OBJ_EVENT_SYNCHRONIZATION 2
 #define OBJ_THREAD 3
+/* The kernel library's dispatcher objects (ke/dispobj.c): what a satisfied
+   wait does to them differs from an event's. */
+#define OBJ_TIMER_NOTIFICATION 4
+#define OBJ_TIMER_SYNCHRONIZATION 5
+#define OBJ_SEMAPHORE 6
+#define OBJ_MUTANT 7
 
 typedef struct wait_block {
   LIST_ENTRY link;     /* in the object's WaitListHead */
@@ -91,6 +104,11 @@ struct KTHREAD {
   LIST_ENTRY *queue_entry;  /* the entry handed over while it waited */
   uint32_t last_irp;
   const char *next_irp_tag; /* sim_tag_next_irp: the name of its next IRP */
+  /* the kernel library */
+  LIST_ENTRY MutantListHead; /* the mutexes it owns (ke/mutex.c) */
+  KPRIORITY Priority;        /* recorded by KeSetPriorityThread, not used */
+  bool SystemThread;         /* PsCreateSystemThread's: kernel mode only */
+  struct ps_thread *SimPs;   /* its system-thread record (ps/), or NULL */
 };
 
 /* ---- KQUEUE (ke/queue.c): what a completion port is built on ---- */
@@ -137,6 +155,15 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
                   KPROCESSOR_MODE mode, BOOLEAN alertable, const LONGLONG *timeout);
 void obj_init(DISPATCHER_HEADER *h, uint8_t type, int32_t state);
 void obj_signal(sim_t *S, DISPATCHER_HEADER *h);
+/* Whether `h` would satisfy a wait of thread `t` now: signalled, or a
+   mutex `t` already owns (it may take it again). */
+static inline bool obj_ready(const DISPATCHER_HEADER *h, const KTHREAD *t) {
+  return h->SignalState > 0 || (h->Type == OBJ_MUTANT && ((const KMUTANT *)h)->OwnerThread == t);
+}
+/* What a satisfied wait of `t` does to a timer, semaphore or mutex
+   (ke/dispobj.c): a synchronization timer resets, a semaphore's count
+   drops, a mutex becomes (more) owned by `t`. */
+void KiWaitSatisfyObject(DISPATCHER_HEADER *h, PKTHREAD t);
 /* Runs queued user APCs of the current thread (user mode, after STATUS_USER_APC). */
 int KiUserApcDispatcher(sim_t *S, PKTHREAD t);
 /* A system service returning to user mode: a thread still inside a
@@ -164,6 +191,38 @@ void ke_stack_low(sim_t *S, const char *where);
   do {                                                                                        \
     if ((uintptr_t)__builtin_frame_address(0) < (S)->cur_ctx->low_water) ke_stack_low((S), (where)); \
   } while (0)
+
+/* ---- the kernel library (kernel-facts 13) ---- */
+/* A stop of Driver Verifier's (0xC4) with subcode `sub`: the report says
+   it is the verifier's. */
+void ke_verifier_stop(sim_t *S, ULONG_PTR sub, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 6, 7)));
+/* An exception no driver handles (ExRaiseStatus in kernel mode):
+   KMODE_EXCEPTION_NOT_HANDLED with the status as parameter 1. */
+void ke_raise_stop(sim_t *S, NTSTATUS status, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+/* A failed assertion of a checked build (ASSERT, or iosim's own check of
+   a DDI's argument): the message Windows prints, then the breakpoint that
+   no debugger takes - KMODE_EXCEPTION_NOT_HANDLED with STATUS_BREAKPOINT. */
+void ke_assert_failed(sim_t *S, const char *expr, const char *file, unsigned long line, const char *msg)
+    __attribute__((noreturn));
+/* A DDI called above the IRQL it allows: 0xC4/0xE5. */
+void ke_check_irql(sim_t *S, KIRQL max, const char *routine);
+/* A spin lock's id among the machine's objects (trace `object`). */
+uint32_t ke_lock_id(sim_t *S, const KSPIN_LOCK *lock, const char *name);
+/* The spin-lock machinery (ke/spinlock.c), shared with the cancel spin
+   lock: spin until the lock is free, then take it (the caller is at
+   DISPATCH_LEVEL already); `kind` is the trace kind of the acquire and
+   release rows (TRC_SPINLOCK_* or the cancel lock's own). */
+void KiAcquireSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, trc_kind_t kind);
+void KiReleaseSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, trc_kind_t kind);
+/* A KTIMER's due time came (the event queue): its CPU will expire it. */
+void KiTimerDue(sim_t *S, PKTIMER timer, uint32_t gen);
+/* Whether pool being freed, [p, p + n), holds a timer still set. */
+PKTIMER KiTimerInRange(sim_t *S, const void *p, size_t n);
+/* Makes a just-created thread runnable: wakes an idle CPU for it. */
+void KiReadyNewThread(sim_t *S, PKTHREAD t);
+/* A thread exiting owns a mutex: THREAD_TERMINATE_HELD_MUTEX. */
+void KiCheckMutantsAtExit(sim_t *S, PKTHREAD t);
 
 void ke_destroy(sim_t *S);
 

@@ -82,8 +82,15 @@ void KiCheckServiceExit(sim_t *S, PKTHREAD t, const char *service) {
            t->name, region_problem(t));
 }
 
+/* PspExitThread's order: the APC disable counts first (a mutex still
+   owned shows there, having disabled normal kernel APCs), then the
+   mutexes themselves (KeRundownThread). */
 void KiCheckThreadExit(sim_t *S, PKTHREAD t) {
-  if (!t->KernelApcDisable && !t->SpecialApcDisable) return;
+  if (!t->KernelApcDisable && !t->SpecialApcDisable) {
+    KiCheckMutantsAtExit(S, t);
+    return;
+  }
+  bool mutex = t->MutantListHead.Flink && !list_empty(&t->MutantListHead);
   bugcheck(S, KERNEL_APC_PENDING_DURING_EXIT, 0, combined_apc_disable(t), S->cur_cpu->irql, 0,
-           "thread %s exits %s", t->name, region_problem(t));
+           "thread %s exits %s%s", t->name, region_problem(t), mutex ? " (it still owns a mutex)" : "");
 }

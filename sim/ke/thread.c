@@ -21,6 +21,8 @@ PKTHREAD sim_thread_create(sim_t *S, const char *name, SIM_THREAD_START *fn, PVO
   list_init(&t->apc[1]);
   list_init(&t->irp_list);
   list_init(&t->ready_link);
+  list_init(&t->MutantListHead);
+  t->Priority = 8; /* a normal thread's base priority */
   if (ctx_init(S, &t->ctx, thr_main, t) != SIM_OK) abort();
   list_insert_tail(&S->threads, &t->all_link);
   S->nthreads_live++;

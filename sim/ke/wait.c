@@ -1,5 +1,6 @@
 /*
- * wait.c - dispatcher objects (events, threads) and waits on them: any / all,
+ * wait.c - dispatcher objects (events, threads; timers, semaphores and
+ * mutexes through ke/dispobj.c) and waits on them: any / all,
  * timeouts, alertable waits, and the order of checks Windows makes when a
  * wait begins (kernel APCs, then signalled objects, then alerts and user
  * APCs, then the timeout, then block).
@@ -21,13 +22,14 @@ void KeInitializeEvent(PKEVENT Event, EVENT_TYPE Type, BOOLEAN State) {
 
 void sim_name_object(PVOID obj, const char *name) { ((DISPATCHER_HEADER *)obj)->Name = name; }
 
-static void obj_consume(DISPATCHER_HEADER *h) {
+static void obj_consume(DISPATCHER_HEADER *h, PKTHREAD t) {
   if (h->Type == OBJ_EVENT_SYNCHRONIZATION) h->SignalState = 0;
+  else if (h->Type >= OBJ_TIMER_NOTIFICATION) KiWaitSatisfyObject(h, t); /* ke/dispobj.c */
 }
 
 static bool wait_all_satisfied(PKTHREAD t) {
   for (int i = 0; i < t->wait_count; i++)
-    if (t->wb[i].obj->SignalState <= 0) return false;
+    if (!obj_ready(t->wb[i].obj, t)) return false;
   return true;
 }
 
@@ -40,10 +42,10 @@ void obj_signal(sim_t *S, DISPATCHER_HEADER *h) {
     e = e->Flink;
     PKTHREAD t = wb->thread; /* unwaiting t unlinks only t's own blocks */
     if (t->wait_type == WaitAny) {
-      obj_consume(h);
+      obj_consume(h, t);
       KiUnwaitThread(S, t, STATUS_WAIT_0 + wb->index);
     } else if (wait_all_satisfied(t)) {
-      for (int i = 0; i < t->wait_count; i++) obj_consume(t->wb[i].obj);
+      for (int i = 0; i < t->wait_count; i++) obj_consume(t->wb[i].obj, t);
       KiUnwaitThread(S, t, STATUS_WAIT_0);
     }
   }
@@ -83,15 +85,15 @@ int32_t KeResetEvent(PKEVENT Event) {
 
 int32_t KeReadStateEvent(PKEVENT Event) { return Event->Header.SignalState; }
 
-/* Which object satisfies the wait right now: its index, or -1. */
-static int wait_check(ULONG n, DISPATCHER_HEADER **o, WAIT_TYPE type) {
+/* Which object satisfies thread t's wait right now: its index, or -1. */
+static int wait_check(ULONG n, DISPATCHER_HEADER **o, WAIT_TYPE type, const KTHREAD *t) {
   if (type == WaitAny) {
     for (ULONG i = 0; i < n; i++)
-      if (o[i]->SignalState > 0) return (int)i;
+      if (obj_ready(o[i], t)) return (int)i;
     return -1;
   }
   for (ULONG i = 0; i < n; i++)
-    if (o[i]->SignalState <= 0) return -1;
+    if (!obj_ready(o[i], t)) return -1;
   return 0;
 }
 
@@ -124,10 +126,10 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
   for (;;) {
     c = t->cpu;
     if (wait_irql == PASSIVE_LEVEL) cpu_service(S, c); /* (1) kernel APCs first */
-    int i = wait_check(count, objs, type);                /* (2) signalled objects */
+    int i = wait_check(count, objs, type, t);             /* (2) signalled objects */
     if (i >= 0) {
-      if (type == WaitAny) obj_consume(objs[i]);
-      else for (ULONG k = 0; k < count; k++) obj_consume(objs[k]);
+      if (type == WaitAny) obj_consume(objs[i], t);
+      else for (ULONG k = 0; k < count; k++) obj_consume(objs[k], t);
       if (trc_on(S)) {
         trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
         e.target_thread = t->id;

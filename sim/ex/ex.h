@@ -1,0 +1,31 @@
+/*
+ * ex.h - the executive's private interface (ex/): putting the machine
+ * together, pool with its per-tag accounting, fast mutexes, and the
+ * system worker threads that run work items.
+ */
+#ifndef IOSIM_EX_H
+#define IOSIM_EX_H
+
+#include "core/core.h"
+
+/* ---- system worker threads (ex/work.c) ---- */
+/* A unit of work for a worker thread: `routine(item)` runs at
+   PASSIVE_LEVEL in a system thread.  The item is the caller's memory. */
+typedef struct ex_work_item ex_work_item_t;
+typedef void ex_work_routine_t(sim_t *S, ex_work_item_t *item);
+struct ex_work_item {
+  LIST_ENTRY link;
+  ex_work_routine_t *routine;
+  bool queued;
+};
+/* The two queues iosim keeps: critical (CriticalWorkQueue and the other
+   time-critical types) and delayed (DelayedWorkQueue and the rest). */
+typedef enum { EX_QUEUE_CRITICAL, EX_QUEUE_DELAYED, EX_QUEUE_COUNT } ex_queue_t;
+/* Queues the item; the queue's worker threads are created the first time. */
+void ExQueueWorkItemSim(sim_t *S, ex_work_item_t *item, ex_queue_t queue);
+
+/* ---- teardown (ex/machine.c calls these) ---- */
+void ex_pool_destroy(sim_t *S);
+void ex_work_destroy(sim_t *S);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * kthread.c - the kernel library's thread helpers: making a thread created
+ * while the machine runs (a system thread, a worker) runnable at once, and
+ * thread priorities, which iosim records but does not schedule by
+ * (kernel-facts 13.4: a ready thread runs when a CPU is free, in order).
+ */
+#include "ke/ke.h"
+
+/* sim_thread_create put it on the ready queue; as KiReadyThread does, an
+   idle CPU is woken to take it (the chooser's pick among several). */
+void KiReadyNewThread(sim_t *S, PKTHREAD t) {
+  SIM_ASSERT(t->state == THR_READY);
+  cpu_t *cur = S->cur_cpu, *idle[SIM_MAX_CPUS];
+  uint32_t n = 0;
+  if (cur && cur->thread == NULL && !cur->idle) return; /* a DPC in an idle loop: the loop takes it */
+  for (int i = 0; i < S->ncpu; i++)
+    if (S->cpu[i].thread == NULL && (&S->cpu[i] != cur || cur->idle)) idle[n++] = &S->cpu[i];
+  if (n) cpu_poke(S, idle[n > 1 ? chs_choose(S, n) : 0]);
+}
+
+KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority) {
+  sim_t *S = ctx_sim();
+  ke_check_irql(S, DISPATCH_LEVEL, "KeSetPriorityThread");
+  KPRIORITY old = Thread->Priority;
+  Thread->Priority = Priority;
+  return old;
+}
+
+KPRIORITY KeQueryPriorityThread(PKTHREAD Thread) { return Thread->Priority; }
