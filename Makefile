@@ -29,7 +29,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 
 # The engine, laid out by Windows component (docs/architecture.md).
-ENGINE_DIRS = core ke hal io cc fsrtl ex
+ENGINE_DIRS = core ke hal io cc fsrtl ex ps ob
 ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 # Built on the engine's public API only: trace sinks, the verifier, the
 # user-mode file system, the scenario language, the trace database.

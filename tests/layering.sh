@@ -1,22 +1,22 @@
 #!/bin/sh
 # layering.sh BUILD - the dependency rule of docs/architecture.md, checked
 # on the objects and sources:
-#   1. engine objects (sim/core ke hal io cc fsrtl ex) reference nothing of
+#   1. engine objects (sim/core ke hal io cc fsrtl ex ps ob) reference nothing of
 #      SQLite, Graphviz, the scenario language, the trace database, the
 #      verifier, the sinks, the user-mode file system or the command line;
 #   2. the lower kernel (core, ke, hal) references nothing defined in io,
-#      cc or fsrtl (it reaches the I/O manager only through S->hooks);
+#      cc, fsrtl, ps or ob (it reaches the I/O manager only through S->hooks);
 #   3. a private header is included only inside its own layer, and the
-#      lower kernel includes no io/cc/fsrtl header.
+#      lower kernel includes no io/cc/fsrtl/ps/ob header.
 # Prints every violation and exits 1 if there is one.
 set -u
 B=${1:-build}
 fail=0
 say() { echo "layering: $*"; fail=1; }
 
-engine="core ke hal io cc fsrtl ex"
+engine="core ke hal io cc fsrtl ex ps ob"
 lower="core ke hal"
-upper="io cc fsrtl"
+upper="io cc fsrtl ps ob"
 outside="sinks verify ufs scn db cli"
 
 defs() { # symbols defined by the objects of the given sim/ folders
@@ -50,12 +50,12 @@ done > "$B/.layer-report1"
 # 2. the lower kernel against the I/O manager
 defs $upper > "$B/.layer-upper"
 undefs $lower | while read -r sym obj; do
-  grep -qx "$sym" "$B/.layer-upper" && echo "layering: $obj calls $sym of io/cc/fsrtl (use a hook)"
+  grep -qx "$sym" "$B/.layer-upper" && echo "layering: $obj calls $sym of io/cc/fsrtl/ps/ob (use a hook)"
 done > "$B/.layer-report2"
 [ -s "$B/.layer-report2" ] && { cat "$B/.layer-report2"; fail=1; }
 
 # 3. private headers stay in their layers
-priv='"(core|ke|hal|io|cc|fsrtl)/[a-z_]*\.h"'
+priv='"(core|ke|hal|io|cc|fsrtl|ex|ps|ob)/[a-z_]*\.h"'
 for f in $(find sim viz -name '*.[ch]'); do
   dir=$(echo "$f" | cut -d/ -f2)
   top=$(echo "$f" | cut -d/ -f1)
@@ -64,8 +64,8 @@ for f in $(find sim viz -name '*.[ch]'); do
     h=$(echo "$i" | tr -d '"')
     case "$top/$dir" in
     sim/core | sim/ke | sim/hal)
-      case "$h" in io/* | cc/* | fsrtl/*) say "$f includes $h (the lower kernel does not see the I/O manager)" ;; esac ;;
-    sim/io | sim/cc | sim/fsrtl | sim/ex) ;;
+      case "$h" in io/* | cc/* | fsrtl/* | ps/* | ob/* | ex/*) say "$f includes $h (the lower kernel does not see the I/O manager)" ;; esac ;;
+    sim/io | sim/cc | sim/fsrtl | sim/ex | sim/ps | sim/ob) ;;
     *)
       echo "$i" | grep -Eq "$priv" && say "$f includes the engine's private header $h"
       case "$h" in

@@ -345,6 +345,20 @@ uint32_t sim_port_count(const sim_t *S);   /* port ids are 1..count */
 uint32_t sim_object_count(const sim_t *S);
 const char *sim_file_name(sim_t *S, uint32_t id);
 const char *sim_object_name(sim_t *S, uint32_t id);
+/* ---- Pool (ExAllocatePoolWithTag): what is still allocated ----
+ * Per tag, in order of first use: the tags with blocks still allocated
+ * (leaked, at the end of a run).  Fills up to `max` entries of `out` (may
+ * be NULL with max 0) and returns how many such tags there are. */
+typedef struct sim_pool_tag {
+  ULONG tag;
+  char name[5];                /* the tag's four characters ("mTag" for 'gaTm') */
+  uint64_t allocations, frees; /* over the whole run */
+  uint64_t blocks_outstanding, bytes_outstanding;
+} sim_pool_tag_t;
+size_t sim_pool_outstanding(const sim_t *S, sim_pool_tag_t *out, size_t max);
+/* The same as a table on f (nothing when no pool is left allocated);
+   returns the number of tags listed. */
+size_t sim_pool_report(const sim_t *S, FILE *f);
 /* Trace a free-form note from driver or program code. */
 void sim_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

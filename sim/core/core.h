@@ -265,7 +265,9 @@ struct sim {
   uint32_t nthreads_idle;    /* system worker threads waiting for work: the
                                 machine's rest, not a stall (ex/work.c) */
   uint32_t nsystem_threads;  /* PsCreateSystemThread's count, for names */
-  struct ex_state *ex;       /* pool, worker queues (ex/) */
+  struct ps_thread *ps_threads; /* the system threads' records (ps/) */
+  struct ex_pool *pool;      /* pool blocks and their tags (ex/pool.c) */
+  struct ex_work *work;      /* the system worker queues (ex/work.c) */
   struct ob_state *ob;       /* handles and references (ob/) */
   struct io_lib *iolib;      /* remove-lock shadows (io/remlock.c) */
 };

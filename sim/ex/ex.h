@@ -21,8 +21,11 @@ struct ex_work_item {
 /* The two queues iosim keeps: critical (CriticalWorkQueue and the other
    time-critical types) and delayed (DelayedWorkQueue and the rest). */
 typedef enum { EX_QUEUE_CRITICAL, EX_QUEUE_DELAYED, EX_QUEUE_COUNT } ex_queue_t;
-/* Queues the item; the queue's worker threads are created the first time. */
-void ExQueueWorkItemSim(sim_t *S, ex_work_item_t *item, ex_queue_t queue);
+/* Queues the item (not queued already: the caller checks); the queue's
+   worker threads are created the first time. */
+void ex_queue_work(sim_t *S, ex_work_item_t *item, ex_queue_t queue);
+/* A queued item inside [p, p + n) (pool being freed), or NULL. */
+ex_work_item_t *ex_work_in_range(sim_t *S, const void *p, size_t n);
 
 /* ---- teardown (ex/machine.c calls these) ---- */
 void ex_pool_destroy(sim_t *S);

@@ -5,8 +5,11 @@
  * kernel reaches the I/O manager.
  */
 #include "cc/cc.h"
+#include "ex/ex.h"
 #include "hal/hal.h"
 #include "io/io.h"
+#include "ob/ob.h"
+#include "ps/ps.h"
 
 sim_t *sim_create(const sim_config_t *cfg) {
   if (!cfg || cfg->cpus < 1 || cfg->cpus > SIM_MAX_CPUS) return NULL;
@@ -59,6 +62,10 @@ void sim_destroy(sim_t *S) {
   io_destroy(S);
   cc_destroy(S);
   hal_destroy(S);
+  ex_work_destroy(S);
+  ex_pool_destroy(S);
+  ob_destroy(S);
+  ps_destroy(S);
   free(S->evq.a);
   free(S->chs.log);
   ptrmap_free(S, &S->lock_ids);
