@@ -60,6 +60,7 @@ void sim_destroy(sim_t *S) {
   for (size_t i = S->nowned; i-- > 0;) S->owned[i].free(S->owned[i].p);
   free(S->owned);
   io_destroy(S);
+  io_lib_destroy(S);
   cc_destroy(S);
   hal_destroy(S);
   ex_work_destroy(S);

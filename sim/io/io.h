@@ -62,5 +62,6 @@ PDEVICE_OBJECT io_top(PDEVICE_OBJECT d);
 
 /* ---- teardown (ex/machine.c calls these) ---- */
 void io_destroy(sim_t *S);
+void io_lib_destroy(sim_t *S); /* the remove locks' shadows (io/remlock.c) */
 
 #endif
