@@ -7,7 +7,7 @@
 
 #include "testlib.h"
 
-#define MAX_SUITES 64
+#define MAX_SUITES 128
 
 /* Filled by constructors before main runs; the runner's only mutable global. */
 static test_suite_fn *suites[MAX_SUITES];
