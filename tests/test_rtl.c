@@ -6,6 +6,7 @@
  * (STATUS_BREAKPOINT), and so does PAGED_CODE above APC_LEVEL.
  */
 #include "drivers.h"
+#include "iosim/scenario.h"
 #include "testlib.h"
 
 START_TEST(lists_interlocked_and_memory) {
@@ -138,6 +139,22 @@ START_TEST(paged_code_above_apc_level_stops) {
 }
 END_TEST
 
+/* A scripted driver's `dbgprint "..."`: the same rows, its words in the
+   `text` fact that expectations match (fixture dbgprint.iosim). */
+START_TEST(scripted_dbgprint) {
+  scn_error_t err;
+  scn_t *sc = scn_load("fixtures/scenarios/dbgprint.iosim", NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  scn_run_opts_t o = {0};
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, &o, &r, &err), SIM_OK);
+  ck_assert_int_eq(r.expect_total, 6);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  scn_free(sc);
+}
+END_TEST
+
 TEST_SUITE(rtl_suite)
 static Suite *rtl_suite(void) {
   Suite *s = suite_create("rtl");
@@ -146,6 +163,7 @@ static Suite *rtl_suite(void) {
   tcase_add_test(tc, dbgprint_is_the_drivers_own_line);
   tcase_add_test(tc, failed_assert_stops_with_a_report);
   tcase_add_test(tc, paged_code_above_apc_level_stops);
+  tcase_add_test(tc, scripted_dbgprint);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -566,6 +566,12 @@ static void ex_note(exec_t *x, const op_t *o) {
   sim_note("%s", o->note);
 }
 
+/* DbgPrint: the driver's own line (kind dbgprint). */
+static void ex_dbgprint(exec_t *x, const op_t *o) {
+  (void)x;
+  DbgPrint("%s", o->note);
+}
+
 /* Program statements never reach a driver: their slots stay NULL. */
 static op_exec_fn *const exec_table[OP_COUNT] = {
     [OP_COPY_STACK] = ex_copy_stack,
@@ -595,6 +601,7 @@ static op_exec_fn *const exec_table[OP_COUNT] = {
     [OP_FREE_IRP] = ex_free_irp,
     [OP_COMPLETE_ORIGINAL] = ex_complete_original,
     [OP_NOTE] = ex_note,
+    [OP_DBGPRINT] = ex_dbgprint,
     [OP_WHILE] = ex_while,
     [OP_SET_CANCEL] = ex_set_cancel,
     [OP_RELEASE_CANCEL_LOCK] = ex_release_cancel_lock,

@@ -329,7 +329,7 @@ static void p_delay(cursor_t *c, const keyword_t *kw, block_t *b) {
 
 static void p_note(cursor_t *c, const keyword_t *kw, block_t *b) {
   op_t *o = add_op(c, kw, b);
-  if (TK(&c->L, 1)->t != T_STR) ERR_AT(c, 1, "expected a quoted text after note");
+  if (TK(&c->L, 1)->t != T_STR) ERR_AT(c, 1, "expected a quoted text after %s", kw->word);
   o->note = TK(&c->L, 1)->s;
   need_end_of_line(c, 2);
 }
@@ -544,6 +544,7 @@ static const keyword_t keywords[] = {
     /* both */
     OP("delay", R | P, OP_DELAY, p_delay, NULL),
     OP("note", R | P, OP_NOTE, p_note, NULL),
+    OP("dbgprint", R, OP_DBGPRINT, p_note, NULL),
     /* thread programs */
     OP("open", P, OP_OPEN, p_open, NULL),
     OP("read", P, OP_READ, p_io, NULL),

@@ -38,7 +38,7 @@ typedef enum {
   OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE, OP_SET_CANCEL,
   OP_RELEASE_CANCEL_LOCK, OP_UNQUEUE, OP_CSQ_INSERT, OP_CSQ_REMOVE, OP_SPLIT,
   OP_FAST_SERVE, OP_FAST_DECLINE, OP_CACHE_SETUP, OP_CACHE_FILL,
-  OP_ENTER_CRITICAL, OP_LEAVE_CRITICAL, OP_ENTER_GUARDED, OP_LEAVE_GUARDED,
+  OP_ENTER_CRITICAL, OP_LEAVE_CRITICAL, OP_ENTER_GUARDED, OP_LEAVE_GUARDED, OP_DBGPRINT,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
   OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK,
@@ -235,7 +235,7 @@ struct op {
     op_branch_t branch;                 /* OP_IF, OP_WHILE */
     op_counter_t counter;               /* OP_COUNTER */
     int64_t delay_ns;                   /* OP_DELAY */
-    const char *note;                   /* OP_NOTE */
+    const char *note;                   /* OP_NOTE, OP_DBGPRINT */
     op_send_t send;                     /* OP_SEND */
     op_split_t split;                   /* OP_SPLIT */
     op_open_t open;                     /* OP_OPEN */
