@@ -6,9 +6,12 @@
  * expiration pass, KiTimerExpiration, run at DISPATCH_LEVEL from its DPC
  * queue: for each timer due it signals the timer (a notification timer
  * releases every waiter, a synchronization timer one), sets a periodic
- * timer again one period after its last due time, and queues the timer's
- * DPC - so the DPC runs on the processor that processed the expiration,
- * unless the driver chose another with KeSetTargetProcessorDpc.
+ * timer again one period from now (WRK's KiTimerListExpire: the period
+ * counts from the pass, not from the due time) and calls the timer's DPC
+ * routine right there, in the pass's DPC frame, as KiTimerListExpire does
+ * - so the DPC runs on the processor that processed the expiration.  A
+ * DPC the driver sent to another processor (KeSetTargetProcessorDpc) is
+ * queued there instead.
  *
  * Time: system time 0 is the machine's start (it boots on 1 January 1601),
  * in 100 ns units, so a positive DueTime is an absolute time in the same
@@ -160,6 +163,32 @@ void KiTimerDue(sim_t *S, PKTIMER timer, uint32_t gen) {
   cpu_poke(S, c);
 }
 
+/* The timer's DPC: called directly on this CPU (its own dpc / dpc-end
+   rows, as if drained), or queued to the processor it targets; its
+   arguments are the system time's two halves, as in Windows. */
+static void timer_dpc_run(sim_t *S, cpu_t *c, PKDPC dpc) {
+  LARGE_INTEGER now;
+  KeQuerySystemTime(&now);
+  PVOID a1 = (PVOID)(ULONG_PTR)now.LowPart, a2 = (PVOID)(ULONG_PTR)(ULONG)now.HighPart;
+  if (dpc->Number >= 0 && dpc->Number < S->ncpu && dpc->Number != c->id) {
+    KeInsertQueueDpc(dpc, a1, a2);
+    return;
+  }
+  const char *name = dpc->Name ? dpc->Name : "timer DPC";
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_DPC_RUN, NULL, NULL);
+    e.target_cpu = c->id, e.service = name;
+    trc_send(S, &e, "%s (called by the timer's expiration)", name);
+  }
+  sched_step(S, COST_DPC);
+  dpc->DeferredRoutine(dpc, dpc->DeferredContext, a1, a2);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_DPC_END, NULL, NULL);
+    e.target_cpu = c->id, e.service = name;
+    trc_send(S, &e, "%s", name);
+  }
+}
+
 static void KiTimerExpiration(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2) {
   (void)Dpc, (void)Arg1, (void)Arg2;
   cpu_t *c = Context;
@@ -171,27 +200,21 @@ static void KiTimerExpiration(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2) 
     LONG period = t->Period;
     t->SimDue = FALSE;
     t->SimInserted = FALSE;
-    /* A periodic timer is due again one period after its last due time. */
-    if (period) timer_insert(S, t, (uint64_t)t->DueTime.QuadPart * NS_PER_UNIT + (uint64_t)period * 1000000u);
+    if (period) timer_insert(S, t, S->now + (uint64_t)period * 1000000u);
     if (trc_on(S)) {
       char b[32];
       trc_event_t ev = trc_ev(TRC_TIMER_FIRED, NULL, NULL);
       ev.object = obj_id(S, &t->Header);
       ev.count = period;
       ev.target_cpu = c->id;
-      trc_send(S, &ev, "%s expires on CPU %d%s", timer_name(S, t, b), c->id, dpc ? ": its DPC is queued" : "");
+      trc_send(S, &ev, "%s expires on CPU %d%s", timer_name(S, t, b), c->id, dpc ? ": its DPC runs" : "");
     }
     t->Header.SignalState = 1;
     obj_signal(S, &t->Header);
-    /* Nothing of the timer is touched after this: the DPC's step lets
+    /* Nothing of the timer is touched after this: the DPC's steps let
        other CPUs run, and one may set, cancel or free it. */
-    if (dpc) {
-      LARGE_INTEGER now;
-      KeQuerySystemTime(&now);
-      KeInsertQueueDpc(dpc, (PVOID)(ULONG_PTR)now.LowPart, (PVOID)(ULONG_PTR)(ULONG)now.HighPart);
-    } else {
-      sched_step(S, COST_STEP);
-    }
+    if (dpc) timer_dpc_run(S, c, dpc);
+    else sched_step(S, COST_STEP);
   }
 }
 

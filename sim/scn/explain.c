@@ -123,6 +123,18 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
   case TRC_UFS_RESPONSE:
     snprintf(b, n, "A response reaches the kernel: it looks the IRP up by its hint in the Process table; found, it completes it; not found, the response is dropped.");
     break;
+  case TRC_SPINLOCK_SPIN:
+    snprintf(b, n, "Another CPU holds the spin lock: this one spins at DISPATCH_LEVEL, doing nothing useful and running no DPC or thread, until the holder releases it.");
+    break;
+  case TRC_TIMER_FIRED:
+    snprintf(b, n, "The timer is due: the CPU whose timer table holds it expires it at DISPATCH_LEVEL, signals it (waiters wake) and calls its DPC there.");
+    break;
+  case TRC_WORK_RUN:
+    snprintf(b, n, "A system worker thread runs the work item's routine at PASSIVE_LEVEL: the way a DPC or ISR gets work done that may wait or touch paged memory.");
+    break;
+  case TRC_DBGPRINT:
+    snprintf(b, n, "The driver's own debug output (DbgPrint): what a kernel debugger would show.");
+    break;
   case TRC_BUGCHECK:
     snprintf(b, n, "Windows would crash here (a bugcheck): the machine stops.");
     break;
