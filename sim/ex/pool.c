@@ -71,7 +71,7 @@ static pool_tag_t *pool_tag(sim_t *S, struct ex_pool *P, ULONG tag) {
 
 static bool pool_paged(POOL_TYPE type) { return (type & BASE_POOL_TYPE_MASK) == PagedPool; }
 
-static void pool_trace(sim_t *S, trc_kind_t kind, const char *routine, ULONG tag, SIZE_T size, PVOID p) {
+static void pool_trace(sim_t *S, trc_kind_t kind, const char *routine, ULONG tag, SIZE_T size) {
   if (!trc_on(S)) return;
   char name[5];
   tag_text(tag, name);
@@ -79,8 +79,8 @@ static void pool_trace(sim_t *S, trc_kind_t kind, const char *routine, ULONG tag
   e.service = routine;
   e.text = name; /* the tag, as the driver wrote it */
   e.count = size > INT32_MAX ? INT32_MAX : (int)size;
-  trc_send(S, &e, "%s %zu bytes, tag %s (%p)", kind == TRC_POOL_ALLOC ? "allocated" : "freed", (size_t)size, name,
-           p);
+  /* No address in the words: a trace is the same in every run. */
+  trc_send(S, &e, "%s %zu bytes, tag %s", kind == TRC_POOL_ALLOC ? "allocated" : "freed", (size_t)size, name);
 }
 
 /* The allocation itself, after the caller's own checks; NULL when the
@@ -117,7 +117,7 @@ static PVOID pool_alloc(sim_t *S, POOL_TYPE type, SIZE_T n, ULONG tag, bool zero
     P->bytes += n;
     S->stats.bytes_live += n;
     if (S->stats.bytes_live > S->stats.bytes_peak) S->stats.bytes_peak = S->stats.bytes_live;
-    pool_trace(S, TRC_POOL_ALLOC, routine, tag, n, p);
+    pool_trace(S, TRC_POOL_ALLOC, routine, tag, n);
   }
   sched_step(S, COST_STEP);
   return p;
@@ -166,13 +166,13 @@ static void pool_free(sim_t *S, PVOID P, ULONG tag, const char *routine) {
   struct ex_pool *pool = pool_state(S);
   uintptr_t k;
   if (!P || !ptrmap_get(&pool->index, P, &k))
-    bugcheck(S, BAD_POOL_CALLER, 0x46, (ULONG_PTR)P, 0, 0, "%s(%p): not an address the pool gave out", routine, P);
+    bugcheck(S, BAD_POOL_CALLER, 0x46, (ULONG_PTR)P, 0, 0, "%s on an address the pool never gave out", routine);
   pool_block_t *b = &pool->blocks[k - 1];
   char name[5];
   tag_text(b->tag, name);
   if (!b->live)
-    bugcheck(S, BAD_POOL_CALLER, 0x07, 0, b->tag, (ULONG_PTR)P, "%s(%p): the block (tag %s) was already freed",
-             routine, P, name);
+    bugcheck(S, BAD_POOL_CALLER, 0x07, 0, b->tag, (ULONG_PTR)P, "%s: the block (%zu bytes, tag %s) was freed already",
+             routine, (size_t)b->size, name);
   KIRQL irql = S->cur_cpu->irql;
   if (irql > (pool_paged(b->type) ? APC_LEVEL : DISPATCH_LEVEL))
     bugcheck(S, BAD_POOL_CALLER, 0x09, irql, (ULONG_PTR)b->type, (ULONG_PTR)P, "%s of %s pool at IRQL %d", routine,
@@ -180,23 +180,23 @@ static void pool_free(sim_t *S, PVOID P, ULONG tag, const char *routine) {
   if (tag && tag != b->tag) {
     char used[5];
     tag_text(tag, used);
-    bugcheck(S, BAD_POOL_CALLER, 0x0A, (ULONG_PTR)P, b->tag, tag, "%s(%p, '%s'): the block was allocated with tag %s",
-             routine, P, used, name);
+    bugcheck(S, BAD_POOL_CALLER, 0x0A, (ULONG_PTR)P, b->tag, tag, "%s with tag %s: the block was allocated with tag %s",
+             routine, used, name);
   }
   PKTIMER t = KiTimerInRange(S, P, b->size);
   if (t)
     ke_verifier_stop(S, 0x15, (ULONG_PTR)t, (ULONG_PTR)b->type, (ULONG_PTR)P,
-                     "%s(%p): the block holds a timer that is still set (KeCancelTimer first)", routine, P);
+                     "%s: the block (tag %s) holds a timer that is still set (KeCancelTimer first)", routine, name);
   ex_work_item_t *w = ex_work_in_range(S, P, b->size);
   if (w)
     bugcheck(S, WORKER_INVALID, 0x0, (ULONG_PTR)w, (ULONG_PTR)P, (ULONG_PTR)P + b->size,
-             "%s(%p): the block holds a work item that is still queued", routine, P);
+             "%s: the block (tag %s) holds a work item that is still queued", routine, name);
   pool_tag_t *pt = pool_tag(S, pool, b->tag);
   pt->frees++, pt->blocks--, pt->bytes -= b->size;
   pool->bytes -= b->size;
   S->stats.bytes_live -= b->size;
   b->live = false;
-  pool_trace(S, TRC_POOL_FREE, routine, b->tag, b->size, P);
+  pool_trace(S, TRC_POOL_FREE, routine, b->tag, b->size);
   free(P);
   sched_step(S, COST_STEP);
 }

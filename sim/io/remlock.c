@@ -108,7 +108,7 @@ void IoReleaseRemoveLockEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, ULONG RemlockS
   ke_check_irql(S, DISPATCH_LEVEL, "IoReleaseRemoveLock");
   if (!rl_take(rl_shadow(S, RemoveLock), Tag))
     ke_verifier_stop(S, 0xD5, (ULONG_PTR)RemoveLock, (ULONG_PTR)Tag, 0,
-                     "IoReleaseRemoveLock with tag %p, which no outstanding IoAcquireRemoveLock used", Tag);
+                     "IoReleaseRemoveLock with a tag no outstanding IoAcquireRemoveLock used");
   LONG left = InterlockedDecrement(&RemoveLock->Common.IoCount);
   rl_trace(S, RemoveLock, "IoReleaseRemoveLock", 0, false, left ? "released" : "released: the last one, the remover goes on");
   if (left == 0) KeSetEvent(&RemoveLock->Common.RemoveEvent, 0, FALSE);
@@ -121,7 +121,7 @@ void IoReleaseRemoveLockAndWaitEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, ULONG R
   ke_check_irql(S, PASSIVE_LEVEL, "IoReleaseRemoveLockAndWait");
   if (!rl_take(rl_shadow(S, RemoveLock), Tag))
     ke_verifier_stop(S, 0xD6, (ULONG_PTR)RemoveLock, (ULONG_PTR)Tag, 0,
-                     "IoReleaseRemoveLockAndWait with tag %p, which no outstanding IoAcquireRemoveLock used", Tag);
+                     "IoReleaseRemoveLockAndWait with a tag no outstanding IoAcquireRemoveLock used");
   RemoveLock->Common.Removed = TRUE;
   InterlockedDecrement(&RemoveLock->Common.IoCount);                /* the caller's acquisition */
   LONG left = InterlockedDecrement(&RemoveLock->Common.IoCount);    /* the device's own */

@@ -88,8 +88,15 @@ static void lock_trace(sim_t *S, trc_kind_t kind, const KSPIN_LOCK *lock, const 
 
 /* ---- ordinary spin locks ---- */
 
+/* A stop's parameter naming the lock: its address, as Windows gives it -
+   but 0 for the cancel spin lock, which lives in the machine, so that a
+   scenario's trace stays the same from run to run. */
+static ULONG_PTR lock_param(const sim_t *S, const KSPIN_LOCK *lock) {
+  return lock == &S->cancel_lock ? 0 : (ULONG_PTR)lock;
+}
+
 static void lock_uninitialised(sim_t *S, PKSPIN_LOCK lock, const char *routine) {
-  ke_verifier_stop(S, 0x1002, (ULONG_PTR)lock, 0, 0,
+  ke_verifier_stop(S, 0x1002, lock_param(S, lock), 0, 0,
                    "%s on a spin lock that was never initialised (its word holds %#lx: KeInitializeSpinLock?)",
                    routine, (unsigned long)*lock);
 }
@@ -102,10 +109,10 @@ void KiAcquireSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, tr
     KSPIN_LOCK v = *lock;
     if (v == LOCK_FREE) break;
     if (v == me)
-      ke_verifier_stop(S, 0x1000, (ULONG_PTR)lock, 0, 0,
+      ke_verifier_stop(S, 0x1000, lock_param(S, lock), 0, 0,
                        "%s: CPU %d acquires a spin lock it already holds (it would spin forever)", routine, c->id);
     if (lock_queued(S, lock))
-      ke_verifier_stop(S, 0x1008, (ULONG_PTR)lock, 0, 0,
+      ke_verifier_stop(S, 0x1008, lock_param(S, lock), 0, 0,
                        "%s on a spin lock held as an in-stack queued spin lock (mismatched routines)", routine);
     if (!lock_ordinary(S, v)) lock_uninitialised(S, lock, routine);
     if (spins == 0) lock_trace(S, TRC_SPINLOCK_SPIN, lock, routine, 0, (int)v - 1, "is held: spinning");
@@ -122,13 +129,13 @@ void KiReleaseSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, tr
   KSPIN_LOCK v = *lock, me = lock_self(c);
   if (v != me) {
     if (v == LOCK_FREE)
-      ke_verifier_stop(S, 0x1007, (ULONG_PTR)lock, 0, 0, "%s: CPU %d releases a spin lock nobody holds", routine,
+      ke_verifier_stop(S, 0x1007, lock_param(S, lock), 0, 0, "%s: CPU %d releases a spin lock nobody holds", routine,
                        c->id);
     if (lock_queued(S, lock))
-      ke_verifier_stop(S, 0x1009, (ULONG_PTR)lock, 0, 0,
+      ke_verifier_stop(S, 0x1009, lock_param(S, lock), 0, 0,
                        "%s on a spin lock held as an in-stack queued spin lock (mismatched routines)", routine);
     if (!lock_ordinary(S, v)) lock_uninitialised(S, lock, routine);
-    ke_verifier_stop(S, 0x1004, (ULONG_PTR)lock, (ULONG_PTR)v - 1, (ULONG_PTR)c->id,
+    ke_verifier_stop(S, 0x1004, lock_param(S, lock), (ULONG_PTR)v - 1, (ULONG_PTR)c->id,
                      "%s: CPU %d releases a spin lock CPU %d holds", routine, c->id, (int)v - 1);
   }
   *lock = LOCK_FREE;
