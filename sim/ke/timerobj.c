@@ -63,15 +63,19 @@ static void timer_cpu_init(cpu_t *c) {
   c->timer_dpc.Importance = HighImportance;
 }
 
+/* A timer initialised again (or overwritten) while set leaves a corrupt
+   list entry, which Windows finds when it unlinks it: 0x139, parameter 1 = 3. */
+static void timer_check_entry(sim_t *S, PKTIMER t, const char *where) {
+  if (!t->SimInserted || !timer_type(t) || !list_linked(&t->TimerListEntry))
+    bugcheck(S, KERNEL_SECURITY_CHECK_FAILURE, 3, (ULONG_PTR)t, 0, 0,
+             "%s: a set timer's list entry is corrupt (initialised again or overwritten while set?)", where);
+}
+
 /* Takes the timer out of its table (or off its CPU's due list); TRUE if it
-   was set.  A timer never initialised (its list entry is not linked where
-   it says it is) is a corrupted list, as Windows finds it. */
+   was set. */
 static BOOLEAN timer_remove(sim_t *S, PKTIMER t, const char *routine) {
   if (!t->SimInserted) return FALSE;
-  if (!timer_type(t) || !list_linked(&t->TimerListEntry))
-    bugcheck(S, KERNEL_SECURITY_CHECK_FAILURE, 3, (ULONG_PTR)t, 0, 0,
-             "%s on a timer that was not initialised with KeInitializeTimer(Ex) (its list entry is corrupt)",
-             routine);
+  timer_check_entry(S, t, routine);
   list_remove(&t->TimerListEntry);
   if (!t->SimDue) evq_remove(&S->evq, EV_KTIMER, t);
   t->SimInserted = FALSE;
@@ -149,7 +153,8 @@ BOOLEAN KeCancelTimer(PKTIMER Timer) {
    made pending: the CPU takes it when its IRQL allows). */
 void KiTimerDue(sim_t *S, PKTIMER timer, uint32_t gen) {
   (void)gen;
-  SIM_ASSERT(timer->SimInserted && !timer->SimDue); /* a cancelled timer leaves the queue */
+  timer_check_entry(S, timer, "the timer's expiry");
+  SIM_ASSERT(!timer->SimDue); /* a due timer has left the event queue */
   cpu_t *c = &S->cpu[timer->Processor];
   list_remove(&timer->TimerListEntry);
   list_insert_tail(&c->timers_due, &timer->TimerListEntry);
@@ -193,9 +198,10 @@ static void KiTimerExpiration(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2) 
   (void)Dpc, (void)Arg1, (void)Arg2;
   cpu_t *c = Context;
   sim_t *S = ctx_sim();
-  LIST_ENTRY *e;
-  while ((e = list_pop_head(&c->timers_due))) {
-    PKTIMER t = CONTAINING_RECORD(e, KTIMER, TimerListEntry);
+  while (!list_empty(&c->timers_due)) {
+    PKTIMER t = CONTAINING_RECORD(c->timers_due.Flink, KTIMER, TimerListEntry);
+    timer_check_entry(S, t, "KiTimerExpiration");
+    list_remove(&t->TimerListEntry);
     PKDPC dpc = t->Dpc;
     LONG period = t->Period;
     t->SimDue = FALSE;
