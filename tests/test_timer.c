@@ -252,6 +252,29 @@ START_TEST(system_time_and_ticks) {
 }
 END_TEST
 
+/* A set timer initialised again: its list entry no longer says where it
+   is linked, which Windows finds as a corrupt list (0x139, 3). */
+static void reinit_set_timer(PVOID arg) {
+  KTIMER *t = arg;
+  LARGE_INTEGER due = {.QuadPart = -1000};
+  KeSetTimer(t, due, NULL);
+  KeInitializeTimer(t);
+  LONGLONG wait = -5000;
+  KeDelayExecutionThread(KernelMode, FALSE, &wait);
+}
+
+START_TEST(timer_initialised_again_while_set_stops) {
+  KTIMER t;
+  KeInitializeTimer(&t);
+  sim_t *S = tsim_new(1, NULL);
+  sim_thread_create(S, "driver", reinit_set_timer, &t);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_BUGCHECK);
+  ck_assert_uint_eq(sim_bugcheck(S)->code, KERNEL_SECURITY_CHECK_FAILURE);
+  ck_assert_uint_eq(sim_bugcheck(S)->p[0], 3);
+  sim_destroy(S);
+}
+END_TEST
+
 TEST_SUITE(timer_suite)
 static Suite *timer_suite(void) {
   Suite *s = suite_create("timer");
@@ -263,6 +286,7 @@ static Suite *timer_suite(void) {
   tcase_add_test(tc, synchronization_timer_releases_one_waiter);
   tcase_add_test(tc, notification_timer_releases_every_waiter);
   tcase_add_test(tc, system_time_and_ticks);
+  tcase_add_test(tc, timer_initialised_again_while_set_stops);
   suite_add_tcase(s, tc);
   return s;
 }
