@@ -42,7 +42,7 @@ static sim_t *sem_machine(sem_test_t *t, tlog_t *log) {
   KeInitializeSemaphore(&t->sem, 0, 3);
   sim_name_object(&t->sem, "sem");
   for (int i = 0; i < 4; i++) {
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "w%d", i);
     sim_thread_create(S, name, sem_waiter, t);
   }

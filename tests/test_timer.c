@@ -180,7 +180,7 @@ static sim_t *wait_timer_machine(wait_timer_test_t *t, TIMER_TYPE type) {
   sim_t *S = tsim_new(2, NULL);
   KeInitializeTimerEx(&t->timer, type);
   for (int i = 0; i < 3; i++) {
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "w%d", i);
     sim_thread_create(S, name, timer_waiter, t);
   }
