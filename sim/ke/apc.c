@@ -135,3 +135,18 @@ int KiUserApcDispatcher(sim_t *S, PKTHREAD t) {
   }
   return n;
 }
+
+/* The way back to user mode from a system service (the service exit of
+   trap.asm, which calls KiDeliverApc for user mode).  User APCs are
+   delivered here only when UserApcPending is set: an alertable user-mode
+   wait inside the service was broken by one (or found one queued).  A
+   user APC queued while the thread was in a non-alertable wait, or was
+   running, does not set it and stays queued for the next alertable wait.
+   Delivering them here clears the flag, so no later non-alertable wait
+   returns STATUS_USER_APC for an APC that was already due
+   (kernel-facts 6.10).  Returns `status` unchanged. */
+NTSTATUS KiServiceExit(sim_t *S, NTSTATUS status) {
+  PKTHREAD t = thr_current(S);
+  if (t && t->user_apc_pending) KiUserApcDispatcher(S, t);
+  return status;
+}

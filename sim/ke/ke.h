@@ -135,6 +135,9 @@ void obj_init(DISPATCHER_HEADER *h, uint8_t type, int32_t state);
 void obj_signal(sim_t *S, DISPATCHER_HEADER *h);
 /* Runs queued user APCs of the current thread (user mode, after STATUS_USER_APC). */
 int KiUserApcDispatcher(sim_t *S, PKTHREAD t);
+/* Every user-mode system service returns through this: it delivers the
+   thread's user APCs if UserApcPending is set, and returns `status`. */
+NTSTATUS KiServiceExit(sim_t *S, NTSTATUS status);
 
 /* ---- bugchecks (ke/bugcheck.c) ---- */
 void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,
