@@ -3,7 +3,9 @@
  * NtReadFile, NtWriteFile, NtDeviceIoControlFile, NtClose.  They build the
  * IRP, queue it on the calling thread, call the top of the device stack, and
  * either finish stage 2 inline or leave it to the completion APC; on a
- * synchronous file they wait for the file object's event.
+ * synchronous file they hold its lock (io/iosync.c) and wait for the file
+ * object's event.  Every service returns through KiServiceExit, where due
+ * user APCs run.
  */
 #include "fsrtl/fsrtl.h"
 #include "io/io.h"

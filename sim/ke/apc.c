@@ -2,7 +2,8 @@
  * apc.c - asynchronous procedure calls: the kernel queue (special APCs ahead
  * of normal ones) and the user queue of each thread, and their delivery
  * rules: special kernel APCs interrupt even a non-alertable wait; user APCs
- * run only when the thread waits alertably in user mode.
+ * run only after an alertable user-mode wait, as the system service that
+ * waited returns to user mode (KiServiceExit).
  */
 #include "ke/ke.h"
 
