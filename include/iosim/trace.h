@@ -65,6 +65,9 @@
   X(TRC_QUEUE_DROPPED, "queue-dropped")                     \
   X(TRC_SYSCALL, "syscall")                                 \
   X(TRC_SYSCALL_RETURN, "syscall-return")                   \
+  X(TRC_FILE_LOCK_WAIT, "file-lock-wait")                   \
+  X(TRC_FILE_LOCK_ACQUIRED, "file-lock-acquired")           \
+  X(TRC_FILE_LOCK_RELEASED, "file-lock-released")           \
   X(TRC_USER_CALLBACK, "user-callback")                     \
   X(TRC_NOTE, "note")                                       \
   X(TRC_PORT_CREATED, "port-created")                       \

@@ -384,6 +384,12 @@ struct FILE_OBJECT {
   ULONG Flags;                    /* FO_SYNCHRONOUS_IO, ... */
   KEVENT Event;                   /* signalled when an I/O on it finishes */
   NTSTATUS FinalStatus;
+  /* The file object lock of a synchronous file (FO_SYNCHRONOUS_IO): one
+     request at a time (io/iosync.c, kernel-facts 5.8). */
+  ULONG Busy;                     /* a thread owns the file object */
+  ULONG Waiters;                  /* threads waiting for it */
+  KEVENT Lock;                    /* a synchronization event, set on release when there are waiters */
+  uint32_t SimLockOwner;          /* the owning thread's number, for the trace (0 = none) */
   LONGLONG CurrentByteOffset;
   struct { PVOID Port; PVOID Key; } CompletionContext;
   PVOID PrivateCacheMap;          /* set by CcInitializeCacheMap: the file is cached */

@@ -45,6 +45,15 @@ void IopUnQueueIrpFromThread(sim_t *S, PIRP irp);
 /* Thread exit: cancel the thread's IRPs and wait for them (S->hooks). */
 void IoCancelThreadIo(sim_t *S, PKTHREAD t);
 
+/* ---- synchronous file objects (io/iosync.c) ---- */
+/* The file object lock: STATUS_SUCCESS when the calling thread owns it,
+   or the STATUS_USER_APC / STATUS_ALERTED that broke its wait for it. */
+NTSTATUS IopLockFileObject(sim_t *S, PFILE_OBJECT fo, KPROCESSOR_MODE mode);
+void IopUnlockFileObject(sim_t *S, PFILE_OBJECT fo);
+/* A synchronous request whose wait on `event` was broken: cancel IRP `id`
+   and wait until `event` says it is over. */
+void IopCancelAlertedRequest(sim_t *S, PKEVENT event, PIRP irp, uint32_t id);
+
 /* ---- the fast I/O attempt of NtReadFile / NtWriteFile (fsrtl/fastio.c) ---- */
 typedef struct io_req {
   PFILE_OBJECT fo;

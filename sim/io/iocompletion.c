@@ -34,6 +34,7 @@ sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name) {
     trc_send(S, &e, "completion port %s created, concurrency %lu", p->name, (unsigned long)p->Queue.MaximumCount);
   }
   sched_step(S, COST_SYSCALL);
+  KiServiceExit(S, STATUS_SUCCESS);
   return p;
 }
 
@@ -48,7 +49,7 @@ NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key)
                File->SimName);
     }
     sched_step(S, COST_SYSCALL);
-    return STATUS_INVALID_PARAMETER;
+    return KiServiceExit(S, STATUS_INVALID_PARAMETER);
   }
   File->CompletionContext.Port = Port;
   File->CompletionContext.Key = (PVOID)Key;
@@ -58,7 +59,7 @@ NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key)
     trc_send(S, &e, "file %s associated with port %s, key %lu", File->SimName, Port->name, (unsigned long)Key);
   }
   sched_step(S, COST_SYSCALL);
-  return STATUS_SUCCESS;
+  return KiServiceExit(S, STATUS_SUCCESS);
 }
 
 ULONG sim_port_running(const sim_port_t *Port) { return Port->Queue.CurrentCount; }
@@ -116,7 +117,7 @@ NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context, NTSTA
   }
   sched_step(S, COST_SYSCALL);
   port_insert(S, Port, pk);
-  return STATUS_SUCCESS;
+  return KiServiceExit(S, STATUS_SUCCESS);
 }
 
 /* The stage-2 work of a port-bound IRP, done by the thread that dequeues
@@ -160,7 +161,7 @@ NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context, 
   sched_step(S, COST_SYSCALL);
   NTSTATUS st;
   LIST_ENTRY *e = KeRemoveQueue(S, &Port->Queue, Timeout, &st);
-  if (!e) return st;
+  if (!e) return KiServiceExit(S, st);
   port_packet_t *pk = CONTAINING_RECORD(e, port_packet_t, link);
   uint32_t id = pk->irp ? pk->irp->SimId : 0;
   if (pk->irp) port_finish_irp(S, pk);
@@ -179,5 +180,5 @@ NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context, 
   *Iosb = pk->iosb;
   mem_free(S, pk, sizeof *pk);
   sched_step(S, COST_STEP);
-  return STATUS_SUCCESS;
+  return KiServiceExit(S, STATUS_SUCCESS);
 }

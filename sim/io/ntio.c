@@ -3,7 +3,9 @@
  * NtReadFile, NtWriteFile, NtDeviceIoControlFile, NtClose.  They build the
  * IRP, queue it on the calling thread, call the top of the device stack, and
  * either finish stage 2 inline or leave it to the completion APC; on a
- * synchronous file they wait for the file object's event.
+ * synchronous file they hold its lock (io/iosync.c) and wait for the file
+ * object's event.  Every service returns through KiServiceExit, where due
+ * user APCs run.
  */
 #include "fsrtl/fsrtl.h"
 #include "io/io.h"
@@ -103,9 +105,12 @@ static void trace_service_return(sim_t *S, const io_req_t *r, uint32_t irp, NTST
 
 /* After IoCallDriver: a request that was not pended is finished here, at
    APC_LEVEL, without an APC (unless the drivers broke the contract); a
-   synchronous file waits for the file object's event. */
+   synchronous file waits for the file object's event.  If a user APC or
+   an alert ends that wait (FILE_SYNCHRONOUS_IO_ALERT), the request is
+   cancelled and waited for, so the status returned is its own
+   (kernel-facts 5.9).  A `locked` file object is let go last. */
 static NTSTATUS IopSynchronousServiceTail(sim_t *S, PIRP irp, uint32_t id, NTSTATUS st, bool deferred,
-                                          PFILE_OBJECT fo) {
+                                          PFILE_OBJECT fo, bool locked) {
   /* Without the deferred flag the IRP may already be freed by its APC. */
   if (st != STATUS_PENDING && deferred) {
     io_check_inline(S, irp, id, st);
@@ -115,10 +120,18 @@ static NTSTATUS IopSynchronousServiceTail(sim_t *S, PIRP irp, uint32_t id, NTSTA
     KeLowerIrql(old);
   }
   if ((fo->Flags & FO_SYNCHRONOUS_IO) && st == STATUS_PENDING) {
-    KeWaitForSingleObject(&fo->Event, Executive, UserMode, (fo->Flags & FO_ALERTABLE_IO) != 0, NULL);
+    NTSTATUS w = KeWaitForSingleObject(&fo->Event, Executive, UserMode, (fo->Flags & FO_ALERTABLE_IO) != 0, NULL);
+    if (w == STATUS_USER_APC || w == STATUS_ALERTED) IopCancelAlertedRequest(S, &fo->Event, irp, id);
     st = fo->FinalStatus;
   }
+  if (locked) IopUnlockFileObject(S, fo);
   return st;
+}
+
+/* The services that take a synchronous file object's lock here: read,
+   write and device control (kernel-facts 5.8). */
+static bool io_serialized(UCHAR major) {
+  return major == IRP_MJ_READ || major == IRP_MJ_WRITE || major == IRP_MJ_DEVICE_CONTROL;
 }
 
 /* The common body of the I/O system services: build the IRP, queue it to
@@ -150,8 +163,27 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
     return bad;
   }
   if (r->event) KeClearEvent(r->event);
+  /* One request at a time on a synchronous file object: wait for its lock
+     (alertably for FILE_SYNCHRONOUS_IO_ALERT); interrupted, return without
+     an IRP.  The current position is read only once it is ours. */
+  bool locked = false;
+  io_req_t at_pos;
+  if (sync && io_serialized(r->major)) {
+    NTSTATUS ls = IopLockFileObject(S, fo, UserMode);
+    if (ls != STATUS_SUCCESS) {
+      trace_service_return(S, r, 0, ls);
+      return ls;
+    }
+    locked = true;
+    if (r->no_offset) {
+      at_pos = *r;
+      at_pos.offset = fo->CurrentByteOffset;
+      r = &at_pos;
+    }
+  }
   NTSTATUS fast;
   if ((r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) && fsrtl_try_fast_io(S, r, &fast)) {
+    if (locked) IopUnlockFileObject(S, fo);
     trace_service_return(S, r, 0, fast);
     return fast; /* the file object's event is untouched */
   }
@@ -164,7 +196,7 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
   bool deferred = (irp->Flags & IRP_DEFER_IO_COMPLETION) != 0;
   if (!irp->SimPortBound) IopQueueIrpToThread(S, irp, t);
   NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);
-  st = IopSynchronousServiceTail(S, irp, id, st, deferred, fo);
+  st = IopSynchronousServiceTail(S, irp, id, st, deferred, fo, locked);
   trace_service_return(S, r, id, st);
   KiCheckServiceExit(S, t, io_service_name(r->major));
   return st;
@@ -175,7 +207,8 @@ NTSTATUS NtReadFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine
   io_req_t r = {.fo = File, .major = IRP_MJ_READ, .event = Event, .apc = ApcRoutine,
                 .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
                 .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
-  return io_service(ctx_sim(), &r);
+  sim_t *S = ctx_sim();
+  return KiServiceExit(S, io_service(S, &r));
 }
 
 NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
@@ -183,7 +216,8 @@ NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutin
   io_req_t r = {.fo = File, .major = IRP_MJ_WRITE, .event = Event, .apc = ApcRoutine,
                 .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
                 .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
-  return io_service(ctx_sim(), &r);
+  sim_t *S = ctx_sim();
+  return KiServiceExit(S, io_service(S, &r));
 }
 
 NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine,
@@ -192,7 +226,8 @@ NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE 
   io_req_t r = {.fo = File, .major = IRP_MJ_DEVICE_CONTROL, .event = Event, .apc = ApcRoutine,
                 .apc_ctx = ApcContext, .iosb = Iosb, .length = OutLen, .in_len = InLen,
                 .code = Code};
-  return io_service(ctx_sim(), &r);
+  sim_t *S = ctx_sim();
+  return KiServiceExit(S, io_service(S, &r));
 }
 
 /* Create, cleanup and close are synchronous requests: an event of the
@@ -220,18 +255,20 @@ NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Target, ULONG Options, 
   if (Options & FILE_SYNCHRONOUS_IO_ALERT) fo->Flags |= FO_ALERTABLE_IO;
   KeInitializeEvent(&fo->Event, NotificationEvent, FALSE);
   fo->Event.Header.Name = fo->SimName;
+  KeInitializeEvent(&fo->Lock, SynchronizationEvent, FALSE);
+  fo->Lock.Header.Name = "FileObject->Lock";
   fo->SimNextFile = S->files;
   S->files = fo;
   NTSTATUS st = io_sync_request(S, fo, IRP_MJ_CREATE);
   *File = NT_SUCCESS(st) ? fo : NULL;
-  return st;
+  return KiServiceExit(S, st);
 }
 
 NTSTATUS NtClose(PFILE_OBJECT File) {
   sim_t *S = ctx_sim();
   NTSTATUS st = io_sync_request(S, File, IRP_MJ_CLEANUP);
   if (NT_SUCCESS(st)) st = io_sync_request(S, File, IRP_MJ_CLOSE);
-  return st;
+  return KiServiceExit(S, st);
 }
 
 uint32_t sim_last_irp_id(void) {
@@ -261,16 +298,14 @@ NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type, 
                Type == WaitAll ? " (all)" : "", iosim_status_name(bad, sb));
     }
     sched_step(S, COST_SYSCALL);
-    return bad;
+    return KiServiceExit(S, bad);
   }
   NTSTATUS st = thr_wait(S, Count, (DISPATCHER_HEADER **)Objects, Type, UserMode, Alertable, Timeout);
-  if (st == STATUS_USER_APC) KiUserApcDispatcher(S, thr_current(S));
-  return st;
+  return KiServiceExit(S, st); /* after STATUS_USER_APC, the APCs run here */
 }
 
 NTSTATUS NtDelayExecution(BOOLEAN Alertable, const LONGLONG *Interval) {
   sim_t *S = ctx_sim();
   NTSTATUS st = thr_wait(S, 0, NULL, WaitAny, UserMode, Alertable, Interval);
-  if (st == STATUS_USER_APC) KiUserApcDispatcher(S, thr_current(S));
-  return st == STATUS_TIMEOUT ? STATUS_SUCCESS : st;
+  return KiServiceExit(S, st == STATUS_TIMEOUT ? STATUS_SUCCESS : st);
 }

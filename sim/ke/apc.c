@@ -2,7 +2,8 @@
  * apc.c - asynchronous procedure calls: the kernel queue (special APCs ahead
  * of normal ones) and the user queue of each thread, and their delivery
  * rules: special kernel APCs interrupt even a non-alertable wait; user APCs
- * run only when the thread waits alertably in user mode.
+ * run only after an alertable user-mode wait, as the system service that
+ * waited returns to user mode (KiServiceExit).
  */
 #include "ke/ke.h"
 
@@ -141,4 +142,22 @@ int KiUserApcDispatcher(sim_t *S, PKTHREAD t) {
     if (S->stopping) break;
   }
   return n;
+}
+
+/* The way back to user mode from a system service (the service exit of
+   trap.asm, which calls KiDeliverApc for user mode).  User APCs are
+   delivered here only when UserApcPending is set: an alertable user-mode
+   wait inside the service was broken by one (or found one queued).  A
+   user APC queued while the thread was in a non-alertable wait, or was
+   running, does not set it and stays queued for the next alertable wait.
+   Delivering them here clears the flag, so no later non-alertable wait
+   returns STATUS_USER_APC for an APC that was already due
+   (kernel-facts 6.10).  Returns `status` unchanged. */
+NTSTATUS KiServiceExit(sim_t *S, NTSTATUS status) {
+  PKTHREAD t = thr_current(S);
+  /* As KiSystemServiceExit: the APC state is checked first (ke/region.c;
+     the I/O services check it themselves, naming the service). */
+  KiCheckServiceExit(S, t, "a system service");
+  if (t && t->user_apc_pending) KiUserApcDispatcher(S, t);
+  return status;
 }

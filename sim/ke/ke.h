@@ -144,6 +144,9 @@ int KiUserApcDispatcher(sim_t *S, PKTHREAD t);
 void KiCheckServiceExit(sim_t *S, PKTHREAD t, const char *service);
 /* A thread exiting: the same check, KERNEL_APC_PENDING_DURING_EXIT. */
 void KiCheckThreadExit(sim_t *S, PKTHREAD t);
+/* Every user-mode system service returns through this: it delivers the
+   thread's user APCs if UserApcPending is set, and returns `status`. */
+NTSTATUS KiServiceExit(sim_t *S, NTSTATUS status);
 
 /* ---- bugchecks (ke/bugcheck.c) ---- */
 void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,

@@ -105,6 +105,15 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
   case TRC_CANCEL_ROUTINE:
     snprintf(b, n, "The cancel routine runs at DISPATCH_LEVEL holding the cancel spin lock; it must release it (IoReleaseCancelSpinLock) before completing the IRP as cancelled.");
     break;
+  case TRC_FILE_LOCK_WAIT:
+    snprintf(b, n, "A synchronous file object serves one request at a time: another thread's request holds its lock, so this thread waits for it before any IRP is built (alertably if the file was opened FILE_SYNCHRONOUS_IO_ALERT).");
+    break;
+  case TRC_FILE_LOCK_ACQUIRED:
+    snprintf(b, n, "The thread owns the file object now; its request may go to the driver, and no other thread's request on this handle can until it returns.");
+    break;
+  case TRC_FILE_LOCK_RELEASED:
+    snprintf(b, n, "The request is over and the service lets go of the file object; if other threads wait for it, its Lock event wakes one.");
+    break;
   case TRC_FASTIO:
     snprintf(b, n, "A synchronous read on a cached file: before building any IRP, the I/O manager offers it to the file system's fast I/O routine.");
     break;
