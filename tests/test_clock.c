@@ -8,10 +8,14 @@
  * language's clock and DPC options.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "drivers.h"
 #include "iosim/scenario.h"
+#include "iosim/tracedb.h"
+#include "iosim/viz.h"
 #include "testlib.h"
 
 #define MS 1000000ull
@@ -455,6 +459,41 @@ START_TEST(scenario_bad_clock_and_dpc_options) {
 }
 END_TEST
 
+/* The timeline marks the tick that released lesson 20's waiting DPC, on
+   CPU 0's lane, and its legend says what the mark is. */
+START_TEST(timeline_marks_the_clock_tick) {
+  char dir[] = "/tmp/iosim-clock-XXXXXX", db[96], svg[96], err[512];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/t.db", dir);
+  snprintf(svg, sizeof svg, "%s/t.svg", dir);
+  scn_error_t e;
+  scn_t *sc = scn_load("../scenarios/lessons/20-dpc-importance.iosim", NULL, &e);
+  ck_assert_msg(sc != NULL, "%s:%d: %s", e.file, e.line, e.msg);
+  tracedb_hooks_t h = {.scenario_path = scn_path(sc), .text_hash = scn_hash(sc), .seed = scn_seed(sc)};
+  h.db = tracedb_open(db, err, sizeof err);
+  ck_assert_msg(h.db != NULL, "%s", err);
+  scn_run_opts_t o = {.on_start = tracedb_on_start, .on_finish = tracedb_on_finish, .ud = &h};
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, &o, &r, &e), 0);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  tracedb_close(h.db);
+  scn_free(sc);
+  ck_assert_msg(viz_timeline(db, 0, svg, err, sizeof err) == VIZ_OK, "%s", err);
+  FILE *f = fopen(svg, "rb");
+  ck_assert_ptr_nonnull(f);
+  static char text[1 << 20];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(text, "clock tick on CPU 0 at 15625.000 us: 1 DPC waiting"));
+  ck_assert_ptr_nonnull(strstr(text, "clock tick: drain requested"));
+  unlink(svg);
+  unlink(db);
+  rmdir(dir);
+}
+END_TEST
+
 TEST_SUITE(clock_suite)
 static Suite *clock_suite(void) {
   Suite *s = suite_create("clock");
@@ -473,6 +512,7 @@ static Suite *clock_suite(void) {
   tcase_add_test(tc, scenario_clock_tick_option);
   tcase_add_test(tc, scenario_request_dpc_options);
   tcase_add_test(tc, scenario_bad_clock_and_dpc_options);
+  tcase_add_test(tc, timeline_marks_the_clock_tick);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -103,7 +103,6 @@ void KeUpdateRunTime(sim_t *S, cpu_t *c) {
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_CLOCK_TICK, NULL, NULL);
     e.target_cpu = c->id, e.count = c->dpc_depth, e.irql_to = CLOCK_LEVEL;
-    e.limit = (int)c->max_dpc_depth;
     trc_send(S, &e, "tick %llu: %d DPC%s waiting, no drain requested: DISPATCH interrupt requested "
              "(DPC rate %u; maximum queue depth %u%s)",
              (unsigned long long)k, c->dpc_depth, c->dpc_depth == 1 ? "" : "s", c->dpc_request_rate,
