@@ -15,10 +15,10 @@
  */
 #include "ke/ke.h"
 
-/* Windows' constants (WRK ke/dpcsup.c globals, not registry-tunable in
-   iosim): the DPC rate below which a tick that had to request a drain
-   lowers the maximum depth, and the ticks without one it takes to raise it
-   again by one. */
+/* KiIdealDpcRate and KiAdjustDpcThreshold, 20 each in Windows (ReactOS
+   ke/dpc.c has the same defaults; fixed in iosim): the DPC rate below
+   which a tick that had to request a drain lowers the maximum depth, and
+   the ticks without one it takes to raise it again by one. */
 #define KI_IDEAL_DPC_RATE 20
 #define KI_ADJUST_DPC_THRESHOLD 20
 
@@ -85,6 +85,7 @@ void ke_clock_fire(sim_t *S, cpu_t *c) {
    waiting for ticks); otherwise count down towards raising it. */
 void KeUpdateRunTime(sim_t *S, cpu_t *c) {
   uint64_t k = c->clock_pending;
+  SIM_ASSERT(k > 0); /* tick 0 is the start of the run: nothing to request */
   c->clock_pending = 0;
   if (!ke_dpcs_waiting(c)) {
     /* Another CPU's DPC request got there first, at the same instant: the
