@@ -1,8 +1,9 @@
 /*
  * timeline.c - the machine's timeline: one lane per CPU and per thread,
  * the frames each CPU executed (frames.c) as coloured blocks along time,
- * thread waits, and arrows from an ISR to the DPC it requested and from a
- * DPC to the APC that finished its IRP.  Blocks and arrows are placed by
+ * thread waits, arrows from an ISR to the DPC it requested and from a
+ * DPC to the APC that finished its IRP, and a mark at each clock tick that
+ * requested a DPC drain.  Blocks and arrows are placed by
  * hand (points) and Graphviz's "nop2" engine only draws them, so the
  * layout is linear in the number of blocks.
  *
@@ -34,6 +35,7 @@ static const char *const ink[VZ_F_COUNT] = {"#555555", "white", "white", "black"
 #define C_WAIT "#FFFFFF"
 #define C_ISR_DPC "#C8102E"
 #define C_DPC_APC "#2E7D32"
+#define C_CLOCK "#6A3D9A"
 
 typedef struct lane {
   char name[48];
@@ -170,6 +172,27 @@ static void lane_names(tl_t *t, const vz_block_t *blk, size_t nb) {
     for (size_t k = 0; k < nb && !used; k++) used = t->lane[i].cpu >= 0 ? blk[k].cpu == t->lane[i].cpu : true;
     if (!used) text_at(t, 8, t->lane[i].y, "(no step ran on this CPU)", "l", 11);
   }
+}
+
+/* A clock tick that requested a DPC drain (a clock-tick step; ticks that
+   found no DPC waiting are not in the trace): a thin mark across its CPU's
+   lane at x, where the drain it requested begins. */
+static void clock_mark(tl_t *t, const vz_ev_t *e, double x) {
+  if (e->cpu < 0 || e->cpu >= t->ncpu_lanes) return;
+  char name[24], pos[64], h[32], tip[160], tb[32];
+  snprintf(name, sizeof name, "k%d", t->nodes++);
+  Agnode_t *n = vz_node(t->g, name);
+  snprintf(pos, sizeof pos, "%.2f,%.2f!", x, t->lane[e->cpu].y);
+  snprintf(h, sizeof h, "%.4f", (LANE_H + 14) / 72.0);
+  vz_set(n, "pos", pos);
+  vz_set(n, "width", "0.045");
+  vz_set(n, "height", h);
+  vz_set(n, "fillcolor", C_CLOCK);
+  vz_set(n, "color", C_CLOCK);
+  vz_set(n, "label", "");
+  snprintf(tip, sizeof tip, "clock tick on CPU %d at %s: %d DPC%s waiting, none requested: DISPATCH interrupt requested",
+           e->cpu, vz_time(e->t_ns, tb), e->count, e->count == 1 ? "" : "s");
+  vz_set(n, "tooltip", tip);
 }
 
 /* ---- the detailed timeline ---- */
@@ -362,6 +385,8 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
       }
     }
   }
+  for (size_t i = 0; i < m->nev; i++)
+    if (!strcmp(m->ev[i].kind, "clock-tick")) clock_mark(t, &m->ev[i], x_of(t, m->ev[i].t_ns));
   free(queued);
   free(walked);
   free(bn);
@@ -465,6 +490,9 @@ static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_
     vz_set(f, "label", "");
   }
   free(acc);
+  for (size_t i = 0; i < m->nev; i++)
+    if (!strcmp(m->ev[i].kind, "clock-tick"))
+      clock_mark(t, &m->ev[i], m->end_ns ? PLOT_W * (double)m->ev[i].t_ns / (double)m->end_ns : 0);
   /* A linear axis here: eight ticks. */
   for (int i = 0; i <= 8; i++) {
     char b[32];
@@ -486,6 +514,7 @@ static void legend(tl_t *t, double y) {
   vz_printf(&b, "<td bgcolor=\"%s\">idle</td><td border=\"1\" style=\"dashed\">waiting</td>", fill[VZ_F_IDLE]);
   vz_printf(&b, "<td><font color=\"%s\"><b>&#8212;&#9654;</b></font> ISR queued this DPC</td>", C_ISR_DPC);
   vz_printf(&b, "<td><font color=\"%s\"><b>&#8212;&#9654;</b></font> DPC's completion queued this APC</td>", C_DPC_APC);
+  vz_printf(&b, "<td><font color=\"%s\"><b>|</b></font> clock tick: drain requested</td>", C_CLOCK);
   vz_puts(&b, "</tr></table>");
   char name[24], pos[64];
   snprintf(name, sizeof name, "legend%d", t->nodes++);

@@ -74,7 +74,22 @@ typedef struct sim_config {
   unsigned jitter_pct;  /* each step's cost varies by up to this percent */
   uint64_t max_time_ns; /* 0 = 10 s of simulated time */
   uint64_t max_steps;   /* 0 = 10,000,000 */
+  /* The clock and DPC moderation (docs/kernel-facts.md §6.12).  The clock
+     interrupt's period, SIM_CLOCK_TICK_MIN..SIM_CLOCK_TICK_MAX; 0 = 15.625 ms,
+     Windows' default.  dpc_queue_depth: the registry's DpcQueueDepth
+     (KiMaximumDpcQueueDepth), 1..SIM_DPC_QUEUE_DEPTH_MAX, 0 = 4.
+     minimum_dpc_rate: MinimumDpcRate (KiMinimumDpcRate), used only when
+     has_minimum_dpc_rate, else 3; 0 turns the low-rate rule off. */
+  uint64_t clock_tick_ns;
+  unsigned dpc_queue_depth;
+  bool has_minimum_dpc_rate;
+  unsigned minimum_dpc_rate;
 } sim_config_t;
+#define SIM_CLOCK_TICK_DEFAULT 15625000ull /* 15.625 ms: 64 ticks a second */
+#define SIM_CLOCK_TICK_MIN 500000ull       /* 0.5 ms: the finest timer resolution */
+#define SIM_CLOCK_TICK_MAX SIM_CLOCK_TICK_DEFAULT
+#define SIM_DPC_QUEUE_DEPTH_MAX 64
+#define SIM_DPC_RATE_MAX 1000
 
 typedef enum {
   SIM_RUN_OK,       /* every thread finished */

@@ -42,6 +42,7 @@
   X(TRC_INTERRUPT, "interrupt")                             \
   X(TRC_ISR, "isr")                                         \
   X(TRC_ISR_END, "isr-end")                                 \
+  X(TRC_CLOCK_TICK, "clock-tick")                           \
   X(TRC_DPC_QUEUED, "dpc-queued")                           \
   X(TRC_DPC_NOT_QUEUED, "dpc-already-queued")               \
   X(TRC_DPC_RUN, "dpc")                                     \

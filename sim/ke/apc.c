@@ -24,7 +24,7 @@ static bool apc_special(const KAPC *a) { return a->ApcMode == KernelMode && !a->
 
 /* Whether a kernel APC of that kind may be delivered to `t` now: a guarded
    region holds back every kernel APC, a critical region (or a normal APC
-   already running) the normal ones (kernel-facts 6.13). */
+   already running) the normal ones (kernel-facts 6.11). */
 static bool apc_kind_enabled(const KTHREAD *t, bool special) {
   if (t->SpecialApcDisable) return false;
   return special || (!t->KernelApcDisable && !t->kernel_apc_in_progress);

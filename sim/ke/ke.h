@@ -29,6 +29,16 @@ typedef struct cpu {
   int dpc_depth;
   bool dpc_requested;       /* a DISPATCH_LEVEL software interrupt is pending */
   bool dpc_draining;
+  /* DPC moderation, KPRCB's fields of those names (ke/clock.c) */
+  uint32_t dpc_count;       /* DpcCount: DPCs ever queued here */
+  uint32_t dpc_last_count;  /* DpcLastCount: DpcCount at the last tick */
+  uint32_t dpc_request_rate;/* DpcRequestRate: DPCs queued a tick, averaged */
+  uint32_t max_dpc_depth;   /* MaximumDpcQueueDepth: this depth drains at once */
+  uint32_t adjust_dpc_threshold; /* AdjustDpcThreshold: ticks until it grows back */
+  uint64_t ticks_done;      /* the last tick accounted for (tick k is at k * period) */
+  uint64_t tick_at;         /* the next tick to deliver, UINT64_MAX = none */
+  uint64_t clock_pending;   /* the tick whose clock interrupt waits for IRQL
+                               below CLOCK_LEVEL, 0 = none */
   const char *next_irp_tag;  /* sim_tag_next_irp in a DPC or ISR on this CPU */
   LIST_ENTRY irq_pending;   /* interrupts raised, waiting for a low enough IRQL */
   bool step_live;         /* a step is due at step_end */
@@ -115,6 +125,26 @@ LIST_ENTRY *KeRemoveQueue(sim_t *S, PKQUEUE Queue, const LONGLONG *Timeout, NTST
 void KiActivateWaiterQueue(sim_t *S, PKTHREAD t);
 /* An associated thread was woken: it counts as running again. */
 void KiQueueThreadRuns(sim_t *S, PKTHREAD t);
+
+/* ---- the clock and DPC moderation (ke/clock.c) ---- */
+/* DPCs wait in the CPU's queue with no drain requested or running: what
+   makes a clock tick matter (KeUpdateRunTime's test). */
+static inline bool ke_dpcs_waiting(const cpu_t *c) {
+  return c->dpc_depth > 0 && !c->dpc_requested && !c->dpc_draining;
+}
+void ke_clock_init_cpu(sim_t *S, cpu_t *c);
+/* Brings the CPU's DpcRequestRate, MaximumDpcQueueDepth and
+   AdjustDpcThreshold up to the present: every tick up to now that has not
+   been accounted for found nothing to request. */
+void ke_clock_account(sim_t *S, cpu_t *c);
+/* DPCs now wait on `c`: its next tick must be delivered. */
+void ke_clock_arm(sim_t *S, cpu_t *c);
+/* The scheduler reached c's armed tick: raise the clock interrupt there
+   if DPCs still wait (else the tick is only accounted for later). */
+void ke_clock_fire(sim_t *S, cpu_t *c);
+/* The clock interrupt, taken below CLOCK_LEVEL: the DPC part of
+   KeUpdateRunTime. */
+void KeUpdateRunTime(sim_t *S, cpu_t *c);
 
 /* ---- CPU work (ke/cpu.c) ---- */
 void cpu_service(sim_t *S, cpu_t *c);

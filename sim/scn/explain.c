@@ -52,7 +52,10 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
     snprintf(b, n, "The ISR runs at device IRQL on top of whatever CPU %d was doing (%s); it does the minimum and asks for a DPC.", ev->cpu, who(S, ev));
     break;
   case TRC_DPC_QUEUED:
-    snprintf(b, n, "The DPC goes into a per-CPU queue; it runs when that CPU's IRQL drops below DISPATCH_LEVEL.");
+    snprintf(b, n, "The DPC goes into a per-CPU queue; it runs when that CPU's IRQL drops below DISPATCH_LEVEL with a drain requested - at once, or at the latest at that CPU's next clock tick.");
+    break;
+  case TRC_CLOCK_TICK:
+    snprintf(b, n, "CPU %d's clock interrupt (CLOCK_LEVEL): KeUpdateRunTime finds DPCs waiting that requested no drain and requests the DISPATCH_LEVEL interrupt, so no DPC waits more than one tick.", ev->cpu);
     break;
   case TRC_DPC_RUN:
     snprintf(b, n, "The DPC runs at DISPATCH_LEVEL on CPU %d, borrowing %s: arbitrary thread context, so it must not touch the issuer's user memory or wait.", ev->cpu, who(S, ev));

@@ -68,6 +68,14 @@ void need_end_of_line(cursor_t *c, int k) {
   if (TK(&c->L, k)->t != T_END) ERR_AT(c, k, "unexpected '%s' at the end of the statement", TK(&c->L, k)->s);
 }
 
+int need_importance(cursor_t *c, int k) {
+  static const char *const words[] = {"low", "medium", "medium-high", "high", NULL};
+  static const int imp[] = {LowImportance, MediumImportance, MediumHighImportance, HighImportance};
+  int i = word_index(&c->L, k, words);
+  if (i < 0) ERR_AT(c, k, "expected a DPC importance here (low, medium, medium-high or high)");
+  return imp[i];
+}
+
 const char *scn_major_word(UCHAR m) {
   switch (m) {
   case IRP_MJ_CREATE: return "create";
@@ -214,8 +222,9 @@ void parse_driver(cursor_t *c, const keyword_t *kw, block_t *top) {
 }
 
 void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
-  enum { DV_DRIVER, DV_ON, DV_WITH, DV_HARDWARE, DV_LATENCY, DV_IRQL, DV_CPU };
-  static const char *const words[] = {"driver", "on", "with", "hardware", "latency", "irql", "cpu", NULL};
+  enum { DV_DRIVER, DV_ON, DV_WITH, DV_HARDWARE, DV_LATENCY, DV_IRQL, DV_CPU, DV_DPC_IMPORTANCE, DV_DPC_CPU };
+  static const char *const words[] = {"driver", "on", "with", "hardware", "latency", "irql", "cpu",
+                                      "dpc-importance", "dpc-cpu", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -225,6 +234,8 @@ void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
   d->cpu = -1;
   d->irql = 5;
   d->latency = 100000;
+  d->dpc_importance = -1;
+  d->dpc_cpu = -1;
   for (int k = 2; TK(L, k)->t != T_END; k++) {
     switch (word_index(L, k, words)) {
     case DV_DRIVER: d->driver = need_name(c, ++k, "a driver name"); break;
@@ -243,7 +254,13 @@ void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
       k++;
       d->has_hw = true;
       break;
-    default: ERR_AT(c, k, "expected driver, on, with, hardware, latency, cpu or irql here");
+    case DV_DPC_IMPORTANCE: d->dpc_importance = need_importance(c, ++k); break;
+    case DV_DPC_CPU:
+      d->dpc_cpu = (int)need_num(c, ++k, "the CPU whose queue gets the device's DPC");
+      if (d->dpc_cpu >= SIM_MAX_CPUS) ERR_AT(c, k, "dpc-cpu must be 0..%d", SIM_MAX_CPUS - 1);
+      d->dpc_at = (loc_t){L->file, L->line, TK(L, k)->col};
+      break;
+    default: ERR_AT(c, k, "expected driver, on, with, hardware, latency, cpu, irql, dpc-importance or dpc-cpu here");
     }
   }
   if (!d->driver) ERR_AT(c, 2, "device %s needs 'driver NAME'", d->name);
@@ -326,8 +343,9 @@ void parse_thread(cursor_t *c, const keyword_t *kw, block_t *top) {
 }
 
 void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
-  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS };
-  static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", NULL};
+  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS, MC_CLOCK_TICK, MC_DPC_DEPTH, MC_DPC_RATE };
+  static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", "clock-tick",
+                                      "dpc-queue-depth", "minimum-dpc-rate", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -354,7 +372,29 @@ void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
     }
     case MC_MAX_TIME: sc->cfg.max_time_ns = (uint64_t)need_time(c, k + 1); break;
     case MC_MAX_STEPS: sc->cfg.max_steps = (uint64_t)need_num(c, k + 1, "a step count"); break;
-    default: ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time or max-steps here");
+    case MC_CLOCK_TICK: {
+      int64_t t = need_time(c, k + 1);
+      if (t < (int64_t)SIM_CLOCK_TICK_MIN || t > (int64_t)SIM_CLOCK_TICK_MAX)
+        ERR_AT(c, k + 1, "clock-tick must be 0.5ms..15.625ms (Windows' timer resolutions)");
+      sc->cfg.clock_tick_ns = (uint64_t)t;
+      break;
+    }
+    case MC_DPC_DEPTH: {
+      int64_t n = need_num(c, k + 1, "a DPC queue depth");
+      if (n < 1 || n > SIM_DPC_QUEUE_DEPTH_MAX) ERR_AT(c, k + 1, "dpc-queue-depth must be 1..%d", SIM_DPC_QUEUE_DEPTH_MAX);
+      sc->cfg.dpc_queue_depth = (unsigned)n;
+      break;
+    }
+    case MC_DPC_RATE: {
+      int64_t n = need_num(c, k + 1, "a DPC rate (DPCs per clock tick)");
+      if (n > SIM_DPC_RATE_MAX) ERR_AT(c, k + 1, "minimum-dpc-rate must be 0..%d", SIM_DPC_RATE_MAX);
+      sc->cfg.minimum_dpc_rate = (unsigned)n;
+      sc->cfg.has_minimum_dpc_rate = true;
+      break;
+    }
+    default:
+      ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time, max-steps, clock-tick, dpc-queue-depth or "
+             "minimum-dpc-rate here");
     }
   }
 }

@@ -233,6 +233,24 @@ static void p_start_io(cursor_t *c, const keyword_t *kw, block_t *b) {
   }
 }
 
+/* request-dpc [importance I] [cpu N]: KeSetImportanceDpc and
+   KeSetTargetProcessorDpc on the device's DPC, then IoRequestDpc. */
+static void p_request_dpc(cursor_t *c, const keyword_t *kw, block_t *b) {
+  lexline_t *L = &c->L;
+  op_request_dpc_t *r = &add_op(c, kw, b)->request_dpc;
+  r->importance = r->cpu = -1;
+  for (int k = 1; TK(L, k)->t != T_END; k += 2) {
+    if (is_word(L, k, "importance")) {
+      r->importance = need_importance(c, k + 1);
+    } else if (is_word(L, k, "cpu")) {
+      int64_t n = need_num(c, k + 1, "the CPU whose queue gets the DPC");
+      if (n >= SIM_MAX_CPUS) ERR_AT(c, k + 1, "cpu must be 0..%d", SIM_MAX_CPUS - 1);
+      r->cpu = (int)n;
+      r->cpu_col = TK(L, k + 1)->col;
+    } else ERR_AT(c, k, "expected importance or cpu here");
+  }
+}
+
 /* The objects, modes and timeout of a wait, from token 1 to the end. */
 typedef struct wait_list {
   const char **names;
@@ -507,7 +525,7 @@ static const keyword_t keywords[] = {
     OP("copy-stack", R, OP_COPY_STACK, p_bare, NULL),
     OP("skip-stack", R, OP_SKIP_STACK, p_bare, NULL),
     OP("mark-pending", R, OP_MARK_PENDING, p_bare, NULL),
-    OP("request-dpc", R, OP_REQUEST_DPC, p_bare, NULL),
+    OP("request-dpc", R, OP_REQUEST_DPC, p_request_dpc, NULL),
     OP("free-irp", R, OP_FREE_IRP, p_bare, NULL),
     OP("call-lower", R, OP_CALL_LOWER, p_bare, NULL),
     OP("clear-cancel", R, OP_SET_CANCEL, p_bare, NULL), /* IoSetCancelRoutine(Irp, NULL) */

@@ -118,6 +118,12 @@ typedef struct op_start_io {
   bool detached;         /* the interrupt carries no IRP */
 } op_start_io_t;
 
+typedef struct op_request_dpc {
+  int importance;        /* a KDPC_IMPORTANCE to set first, -1 = leave it */
+  int cpu;               /* a target CPU to set first, -1 = leave it */
+  int cpu_col;           /* where N was written, for the machine's CPU check */
+} op_request_dpc_t;
+
 typedef struct op_named {
   const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset) or file (close) */
 } op_named_t;
@@ -230,6 +236,7 @@ struct op {
     op_status_t status;                 /* OP_SET_STATUS, OP_COMPLETE, OP_COMPLETE_ORIGINAL, OP_FAST_SERVE */
     op_return_t ret;                    /* OP_RETURN */
     op_start_io_t start_io;             /* OP_START_IO */
+    op_request_dpc_t request_dpc;       /* OP_REQUEST_DPC */
     op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_ALERT */
     op_kwait_t kwait;                   /* OP_KWAIT */
     op_branch_t branch;                 /* OP_IF, OP_WHILE */
@@ -282,6 +289,9 @@ typedef struct device_decl {
   int64_t latency;
   int cpu;
   int irql;
+  int dpc_importance;    /* KDPC_IMPORTANCE of the device's DPC, -1 = Medium (the default) */
+  int dpc_cpu;           /* its target CPU, -1 = where it is queued */
+  loc_t dpc_at;          /* where dpc-cpu was written, for the CPU check */
   char *with;            /* a second device the driver may use (split ... to with) */
   bool ufs;              /* a user-mode file system (built-in driver) */
   bool ufs_async;
