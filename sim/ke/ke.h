@@ -155,13 +155,15 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
    thr_wait: the absolute deadline of a timeout (UINT64_MAX: none); the
    bugchecks of a wait at DISPATCH_LEVEL or outside a thread; the `wait`
    row and its cost; checks (3)-(4), returning the early status (0: none)
-   with its `wait-done` row; (5) blocking until woken, returning the wake
+   with its `wait-done` row (`blocked`: the wait had blocked before a kernel
+   APC woke it); (5) blocking until woken, returning the wake
    status (a `wait-done` row unless it is STATUS_KERNEL_APC, after which the
    caller decides); and a `wait-done` row for an end the caller found. */
 uint64_t wait_deadline(sim_t *S, const LONGLONG *timeout);
 void wait_check_context(sim_t *S, PKTHREAD t, const LONGLONG *timeout);
 void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable);
-NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline);
+NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline,
+                    bool blocked);
 NTSTATUS wait_block(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
                     KPROCESSOR_MODE mode, BOOLEAN alertable, KIRQL wait_irql, uint64_t deadline);
 void wait_done(sim_t *S, PKTHREAD t, NTSTATUS st, bool blocked, const char *why);

@@ -177,7 +177,7 @@ ULONG KeRemoveQueueEx(sim_t *S, PKQUEUE Queue, KPROCESSOR_MODE Mode, BOOLEAN Ale
       queue_uncount(t);
       continue;
     }
-    NTSTATUS st = wait_early(S, t, Mode, Alertable, deadline);
+    NTSTATUS st = wait_early(S, t, Mode, Alertable, deadline, blocked);
     if (st) {
       KiQueueThreadRuns(S, t);
       *Status = st;

@@ -121,7 +121,8 @@ void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAI
   sched_step(S, COST_WAIT);
 }
 
-NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline) {
+NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline,
+                    bool blocked) {
   NTSTATUS early = 0;
   if (alertable && t->alerted) { /* (3) alerts and user APCs */
     t->alerted = false;
@@ -132,7 +133,7 @@ NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertabl
   } else if (deadline <= S->now) {
     early = STATUS_TIMEOUT; /* (4) */
   }
-  if (early) wait_done(S, t, early, false, "returns without blocking");
+  if (early) wait_done(S, t, early, blocked, blocked ? "back from a kernel APC, returns" : "returns without blocking");
   return early;
 }
 
@@ -185,6 +186,7 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
   KIRQL wait_irql = S->cur_cpu->irql;
   uint64_t deadline = wait_deadline(S, timeout);
   wait_begin(S, t, count, objs, type, alertable);
+  bool blocked = false;
   for (;;) {
     if (wait_irql == PASSIVE_LEVEL) cpu_service(S, t->cpu); /* (1) kernel APCs first */
     int i = wait_check(count, objs, type);                    /* (2) signalled objects */
@@ -195,19 +197,20 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
         trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
         e.target_thread = t->id;
         e.wait_index = i;
-        e.count = 0; /* did not block */
+        e.count = blocked;
         e.object = obj_id(S, objs[i]);
         trc_set_status(&e, STATUS_WAIT_0 + i);
         trc_send(S, &e, "%s: object %d is signalled", t->name, i);
       }
       return STATUS_WAIT_0 + i;
     }
-    NTSTATUS st = wait_early(S, t, mode, alertable, deadline); /* (3), (4) */
+    NTSTATUS st = wait_early(S, t, mode, alertable, deadline, blocked); /* (3), (4) */
     if (st) return st;
     st = wait_block(S, t, count, objs, type, mode, alertable, wait_irql, deadline); /* (5) */
     if (st != STATUS_KERNEL_APC) return st;
     /* Woken only to run a kernel APC (it ran on the way back in): wait
        again, silently, for what is left of the timeout. */
+    blocked = true;
   }
 }
 

@@ -139,6 +139,7 @@ static void ck_cancel_sync(const op_checker_t *k, const op_t *o) {
 }
 static void ck_gqcs(const op_checker_t *k, const op_t *o) { need_port(k, o, o->gqcs.port); }
 static void ck_post(const op_checker_t *k, const op_t *o) { need_port(k, o, o->post.port); }
+static void ck_close_port(const op_checker_t *k, const op_t *o) { need_port(k, o, o->named.name); }
 static void ck_uwait(const op_checker_t *k, const op_t *o) {
   const op_uwait_t *w = &o->uwait;
   for (int i = 0; i < w->nobjects; i++)
@@ -168,7 +169,9 @@ static op_check_fn *const op_checks[OP_COUNT] = {
     [OP_LOCK] = ck_lock,
     [OP_CANCEL_SYNC] = ck_cancel_sync,
     [OP_GQCS] = ck_gqcs,
+    [OP_GQCS_EX] = ck_gqcs,
     [OP_POST] = ck_post,
+    [OP_CLOSE_PORT] = ck_close_port,
     [OP_UWAIT] = ck_uwait,
 };
 

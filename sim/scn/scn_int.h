@@ -40,7 +40,8 @@ typedef enum {
   OP_FAST_SERVE, OP_FAST_DECLINE, OP_CACHE_SETUP, OP_CACHE_FILL,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
-  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK,
+  OP_ASSOCIATE, OP_GQCS, OP_GQCS_EX, OP_POST, OP_CLOSE_PORT, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC,
+  OP_LOCK,
   OP_COUNT /* sizes the interpreters' tables */
 } op_kind_t;
 
@@ -116,7 +117,7 @@ typedef struct op_start_io {
 } op_start_io_t;
 
 typedef struct op_named {
-  const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset) or file (close) */
+  const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset), file (close) or port (close-port) */
 } op_named_t;
 
 typedef struct op_kwait {
@@ -188,10 +189,16 @@ typedef struct op_associate {
   int64_t key;
 } op_associate_t;
 
-typedef struct op_gqcs {
+/* The most packets one gqcs-ex takes (the program's OVERLAPPED_ENTRY
+   array): iosim's bound, not Windows'. */
+#define SCN_GQCS_EX_MAX 64
+
+typedef struct op_gqcs { /* gqcs, gqcs-ex */
   const char *port;
   bool has_timeout;
   int64_t timeout;
+  int count;             /* gqcs-ex: packets at most (ulCount), 1 for gqcs */
+  bool alertable;        /* gqcs-ex: fAlertable */
 } op_gqcs_t;
 
 typedef struct op_post {
@@ -222,7 +229,7 @@ struct op {
     op_status_t status;                 /* OP_SET_STATUS, OP_COMPLETE, OP_COMPLETE_ORIGINAL, OP_FAST_SERVE */
     op_return_t ret;                    /* OP_RETURN */
     op_start_io_t start_io;             /* OP_START_IO */
-    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE */
+    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_CLOSE_PORT */
     op_kwait_t kwait;                   /* OP_KWAIT */
     op_branch_t branch;                 /* OP_IF, OP_WHILE */
     op_counter_t counter;               /* OP_COUNTER */
@@ -236,7 +243,7 @@ struct op {
     op_sleep_t sleep;                   /* OP_SLEEP */
     op_repeat_t repeat;                 /* OP_REPEAT */
     op_associate_t associate;           /* OP_ASSOCIATE */
-    op_gqcs_t gqcs;                     /* OP_GQCS */
+    op_gqcs_t gqcs;                     /* OP_GQCS, OP_GQCS_EX */
     op_post_t post;                     /* OP_POST */
     op_cancel_t cancel;                 /* OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC */
     op_lock_t lock;                     /* OP_LOCK */
