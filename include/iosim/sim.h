@@ -273,13 +273,35 @@ sim_port_t *sim_port_create(sim_t *S, ULONG Concurrency, const char *Name);
 /* Associates an overlapped file with the port (FileCompletionInformation). */
 NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key);
 /* GetQueuedCompletionStatus: STATUS_SUCCESS with the packet, or
-   STATUS_TIMEOUT.  For an I/O packet the I/O status block is written here,
-   in the dequeuing thread (Vista+: port-bound I/O is thread-agnostic). */
+   STATUS_TIMEOUT; STATUS_ABANDONED_WAIT_0 when the port is closed during
+   the wait (Vista+), STATUS_INVALID_HANDLE once it is closed.  For an I/O
+   packet the I/O status block is written here, in the dequeuing thread
+   (Vista+: port-bound I/O is thread-agnostic). */
 NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context,
                               PIO_STATUS_BLOCK Iosb, const LONGLONG *Timeout);
-/* PostQueuedCompletionStatus. */
+/* One packet as NtRemoveIoCompletionEx returns it (kernel32's
+   OVERLAPPED_ENTRY holds the same three things). */
+typedef struct FILE_IO_COMPLETION_INFORMATION {
+  ULONG_PTR KeyContext;
+  PVOID ApcContext;
+  IO_STATUS_BLOCK IoStatusBlock;
+} FILE_IO_COMPLETION_INFORMATION, *PFILE_IO_COMPLETION_INFORMATION;
+/* GetQueuedCompletionStatusEx (Vista+): up to Count packets at once into
+   Info[], *Removed of them (STATUS_SUCCESS); waits when none may be had.
+   Alertable: a user APC ends the wait - the queued user APCs run, and it
+   returns STATUS_USER_APC (WAIT_IO_COMPLETION) with nothing removed.  Other
+   failures as NtRemoveIoCompletion; Count 0 is STATUS_INVALID_PARAMETER. */
+NTSTATUS NtRemoveIoCompletionEx(sim_port_t *Port, PFILE_IO_COMPLETION_INFORMATION Info, ULONG Count,
+                                ULONG *Removed, const LONGLONG *Timeout, BOOLEAN Alertable);
+/* PostQueuedCompletionStatus (STATUS_INVALID_HANDLE on a closed port). */
 NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context,
                            NTSTATUS Status, ULONG_PTR Information);
+/* CloseHandle on the port (iosim gives a port one handle, so it is its
+   last): the queue is run down (Vista+) - threads waiting on it return
+   STATUS_ABANDONED_WAIT_0, queued packets are freed with their IRPs, and a
+   packet that comes later for a file still bound to it is freed at once.
+   STATUS_INVALID_HANDLE if it is already closed. */
+NTSTATUS sim_port_close(sim_port_t *Port);
 /* For tests: the port's running count and queued packets. */
 ULONG sim_port_running(const sim_port_t *Port);
 ULONG sim_port_queued(const sim_port_t *Port);

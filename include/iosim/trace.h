@@ -52,6 +52,7 @@
   X(TRC_APC_END, "apc-end")                                 \
   X(TRC_REGION_ENTER, "region-enter")                       \
   X(TRC_REGION_LEAVE, "region-leave")                       \
+  X(TRC_APC_RUNDOWN, "apc-rundown")                         \
   X(TRC_IRQL_RAISE, "irql-raise")                           \
   X(TRC_IRQL_LOWER, "irql-lower")                           \
   X(TRC_THREAD_START, "thread-start")                       \
@@ -76,6 +77,8 @@
   X(TRC_PORT_QUEUED, "port-queued")                         \
   X(TRC_PORT_DEQUEUED, "port-dequeued")                     \
   X(TRC_PORT_WAIT, "port-wait")                             \
+  X(TRC_PORT_CLOSED, "port-closed")                         \
+  X(TRC_PORT_PACKET_FREED, "port-packet-freed")             \
   X(TRC_FASTIO, "fast-io")                                  \
   X(TRC_FASTIO_SERVED, "fast-io-served")                    \
   X(TRC_FASTIO_DECLINED, "fast-io-declined")                \

@@ -45,6 +45,7 @@ typedef void *PVOID;
   X(STATUS_BUFFER_OVERFLOW, 0x80000005)                       \
   X(STATUS_UNSUCCESSFUL, 0xC0000001)                          \
   X(STATUS_NOT_IMPLEMENTED, 0xC0000002)                       \
+  X(STATUS_INVALID_HANDLE, 0xC0000008)                        \
   X(STATUS_INVALID_PARAMETER, 0xC000000D)                     \
   X(STATUS_INVALID_PARAMETER_MIX, 0xC0000030)                 \
   X(STATUS_END_OF_FILE, 0xC0000011)                           \

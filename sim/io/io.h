@@ -20,6 +20,7 @@ struct sim_port {
   uint32_t id;
   char *name;
   KQUEUE Queue;        /* packets and waiting threads (ke/queue.c) */
+  bool closed;         /* its handle was closed: the queue is run down */
   struct sim_port *next;
 };
 /* Stage 1/2 of a port-bound IRP: queue it to its file's port. */

@@ -92,12 +92,15 @@ struct KTHREAD {
      Enter decrements, Leave increments, anything but 0 holds APCs back. */
   int16_t KernelApcDisable;  /* normal kernel APCs */
   int16_t SpecialApcDisable; /* all kernel APCs */
+  bool ApcQueueable;        /* cleared at exit: KeInsertQueueApc then fails */
   LIST_ENTRY irp_list;      /* IRPs issued by this thread (ThreadListEntry) */
   /* KQUEUE (ke/queue.c): Windows' KTHREAD.Queue and QueueListEntry */
   struct KQUEUE *Queue;     /* associated since its first KeRemoveQueue */
+  LIST_ENTRY QueueListEntry;/* in Queue->ThreadListHead while associated */
   bool queue_counted;       /* counted in Queue->CurrentCount */
-  bool in_queue_wait;       /* blocked in the queue itself, not elsewhere */
-  LIST_ENTRY queue_link;    /* in Queue->WaitListHead */
+  bool in_queue_wait;       /* blocked in KeRemoveQueue itself, not elsewhere */
+  LIST_ENTRY queue_link;    /* in Queue->WaitListHead while blocked there
+                               (self-linked otherwise) */
   LIST_ENTRY *queue_entry;  /* the entry handed over while it waited */
   uint32_t last_irp;
   const char *next_irp_tag; /* sim_tag_next_irp: the name of its next IRP */
@@ -108,8 +111,10 @@ typedef struct KQUEUE {
   LIST_ENTRY EntryListHead;  /* entries, FIFO */
   ULONG CurrentCount;        /* associated threads running now */
   ULONG MaximumCount;        /* the concurrency value */
-  LIST_ENTRY WaitListHead;   /* threads waiting in KeRemoveQueue; released LIFO */
+  LIST_ENTRY WaitListHead;   /* threads blocked in KeRemoveQueue; released LIFO */
+  LIST_ENTRY ThreadListHead; /* associated threads (KTHREAD.QueueListEntry) */
   ULONG EntryCount;
+  bool Abandoned;            /* run down (its port closed): no more waits */
   uint32_t SimId;            /* the port's number and name, for the trace */
   const char *SimName;
 } KQUEUE, *PKQUEUE;
@@ -117,14 +122,29 @@ void KeInitializeQueue(PKQUEUE Queue, ULONG Count, uint32_t Id, const char *Name
 /* Hands the entry to a waiting thread if the concurrency allows, else
    queues it.  Returns whether a waiter took it. */
 bool KeInsertQueue(sim_t *S, PKQUEUE Queue, LIST_ENTRY *Entry);
-/* The calling thread takes an entry, waiting if none may be had now;
-   NULL with *Status set on a timeout or an alert. */
-LIST_ENTRY *KeRemoveQueue(sim_t *S, PKQUEUE Queue, const LONGLONG *Timeout, NTSTATUS *Status);
-/* An associated thread blocks somewhere else (or exits): its slot frees,
-   and another waiter may be released. */
+/* KeRemoveQueueEx: the calling thread takes up to Count entries (at least
+   one, FIFO) into Entries[], waiting - alertably if asked - when none may be
+   had now; the thread becomes the queue's.  Returns how many it took; 0
+   with *Status STATUS_TIMEOUT, STATUS_USER_APC, STATUS_ALERTED or
+   STATUS_ABANDONED_WAIT_0 (the queue was run down). */
+ULONG KeRemoveQueueEx(sim_t *S, PKQUEUE Queue, KPROCESSOR_MODE Mode, BOOLEAN Alertable, const LONGLONG *Timeout,
+                      LIST_ENTRY **Entries, ULONG Count, NTSTATUS *Status);
+/* KeRundownQueue (Vista+, as the close of a port's last handle runs it):
+   marks the queue abandoned, moves every queued entry onto `Entries` (an
+   initialised list head the caller frees from), forgets the associated
+   threads and releases the waiting ones with STATUS_ABANDONED_WAIT_0. */
+void KeRundownQueue(sim_t *S, PKQUEUE Queue, LIST_ENTRY *Entries);
+/* An associated thread blocks somewhere else: its slot frees, and another
+   waiter may be released. */
 void KiActivateWaiterQueue(sim_t *S, PKTHREAD t);
 /* An associated thread was woken: it counts as running again. */
 void KiQueueThreadRuns(sim_t *S, PKTHREAD t);
+/* A thread blocked in KeRemoveQueue is woken for anything but an entry
+   (a kernel APC, a timeout...): it leaves the waiter list at once, so no
+   entry can be handed to it while it is not waiting. */
+void KiQueueWaiterUnlink(PKTHREAD t);
+/* KeTerminateThread's part: an exiting thread leaves its queue. */
+void KiQueueThreadExit(sim_t *S, PKTHREAD t);
 
 /* ---- the clock and DPC moderation (ke/clock.c) ---- */
 /* DPCs wait in the CPU's queue with no drain requested or running: what
@@ -165,6 +185,22 @@ PKTHREAD thr_current(sim_t *S);
 void thr_timeout(sim_t *S, PKTHREAD t, uint32_t gen);
 NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
                   KPROCESSOR_MODE mode, BOOLEAN alertable, const LONGLONG *timeout);
+/* The steps of a wait, for KeRemoveQueueEx's own loop (ke/queue.c) as for
+   thr_wait: the absolute deadline of a timeout (UINT64_MAX: none); the
+   bugchecks of a wait at DISPATCH_LEVEL or outside a thread; the `wait`
+   row and its cost; checks (3)-(4), returning the early status (0: none)
+   with its `wait-done` row (`blocked`: the wait had blocked before a kernel
+   APC woke it); (5) blocking until woken, returning the wake
+   status (a `wait-done` row unless it is STATUS_KERNEL_APC, after which the
+   caller decides); and a `wait-done` row for an end the caller found. */
+uint64_t wait_deadline(sim_t *S, const LONGLONG *timeout);
+void wait_check_context(sim_t *S, PKTHREAD t, const LONGLONG *timeout);
+void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable);
+NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline,
+                    bool blocked);
+NTSTATUS wait_block(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
+                    KPROCESSOR_MODE mode, BOOLEAN alertable, KIRQL wait_irql, uint64_t deadline);
+void wait_done(sim_t *S, PKTHREAD t, NTSTATUS st, bool blocked, const char *why);
 void obj_init(DISPATCHER_HEADER *h, uint8_t type, int32_t state);
 void obj_signal(sim_t *S, DISPATCHER_HEADER *h);
 /* Runs queued user APCs of the current thread (user mode, after STATUS_USER_APC). */
@@ -177,6 +213,10 @@ void KiCheckThreadExit(sim_t *S, PKTHREAD t);
 /* Every user-mode system service returns through this: it delivers the
    thread's user APCs if UserApcPending is set, and returns `status`. */
 NTSTATUS KiServiceExit(sim_t *S, NTSTATUS status);
+/* Thread exit's APC rundown (PspExitThread): delivers the kernel APCs still
+   deliverable, stops the thread accepting APCs, then flushes its user APCs,
+   calling each one's rundown routine (or dropping it when it has none). */
+void KiRundownThreadApcs(sim_t *S, PKTHREAD t);
 
 /* ---- bugchecks (ke/bugcheck.c) ---- */
 void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,

@@ -102,6 +102,15 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
   case TRC_PORT_WAIT:
     snprintf(b, n, "The worker waits on the port. Waiting workers are released last-in first-out, so the most recently idle (warmest) thread goes first.");
     break;
+  case TRC_PORT_CLOSED:
+    snprintf(b, n, "The port's last handle is closed (Vista+): its queue is run down, every thread waiting on it returns STATUS_ABANDONED_WAIT_0, and the packets nobody took are thrown away.");
+    break;
+  case TRC_PORT_PACKET_FREED:
+    snprintf(b, n, "A packet for a closed port is freed unread; an I/O packet's IRP goes with it, so that request's status block is never written.");
+    break;
+  case TRC_APC_RUNDOWN:
+    snprintf(b, n, "The thread is exiting with this user APC still queued: it will never run; its rundown routine frees what it carries (a ReadFileEx completion's IRP).");
+    break;
   case TRC_CANCEL:
     snprintf(b, n, "IoCancelIrp sets Irp->Cancel and atomically takes the cancel routine away: whoever swaps it to NULL owns the IRP.");
     break;

@@ -152,6 +152,7 @@ static void ck_request_dpc(const op_checker_t *k, const op_t *o) {
 }
 static void ck_gqcs(const op_checker_t *k, const op_t *o) { need_port(k, o, o->gqcs.port); }
 static void ck_post(const op_checker_t *k, const op_t *o) { need_port(k, o, o->post.port); }
+static void ck_close_port(const op_checker_t *k, const op_t *o) { need_port(k, o, o->named.name); }
 static void ck_uwait(const op_checker_t *k, const op_t *o) {
   const op_uwait_t *w = &o->uwait;
   for (int i = 0; i < w->nobjects; i++)
@@ -184,7 +185,9 @@ static op_check_fn *const op_checks[OP_COUNT] = {
     [OP_ALERT] = ck_alert,
     [OP_GQCS] = ck_gqcs,
     [OP_REQUEST_DPC] = ck_request_dpc,
+    [OP_GQCS_EX] = ck_gqcs,
     [OP_POST] = ck_post,
+    [OP_CLOSE_PORT] = ck_close_port,
     [OP_UWAIT] = ck_uwait,
 };
 

@@ -462,12 +462,28 @@ static void p_associate(cursor_t *c, const keyword_t *kw, block_t *b) {
   need_end_of_line(c, k);
 }
 
+/* gqcs PORT [timeout T]; gqcs-ex PORT [count N] [alertable] [timeout T] */
 static void p_gqcs(cursor_t *c, const keyword_t *kw, block_t *b) {
+  enum { GQ_TIMEOUT, GQ_COUNT, GQ_ALERTABLE };
+  static const char *const words[] = {"timeout", "count", "alertable", NULL};
+  lexline_t *L = &c->L;
+  bool ex = kw->op == OP_GQCS_EX;
   op_gqcs_t *g = &add_op(c, kw, b)->gqcs;
   int k = 1;
   g->port = need_name(c, k++, "a port name");
-  if (is_word(&c->L, k, "timeout")) g->timeout = need_time(c, k + 1), g->has_timeout = true, k += 2;
-  need_end_of_line(c, k);
+  g->count = 1;
+  for (; TK(L, k)->t != T_END; k++) {
+    int w = word_index(L, k, words);
+    if (w == GQ_TIMEOUT) g->timeout = need_time(c, k + 1), g->has_timeout = true, k++;
+    else if (ex && w == GQ_ALERTABLE) g->alertable = true;
+    else if (ex && w == GQ_COUNT) {
+      int64_t n = need_num(c, k + 1, "a packet count");
+      if (n < 1 || n > SCN_GQCS_EX_MAX) ERR_AT(c, k + 1, "gqcs-ex takes 1 to %d packets at once", SCN_GQCS_EX_MAX);
+      g->count = (int)n;
+      k++;
+    } else if (ex) ERR_AT(c, k, "expected count, alertable or timeout here");
+    else ERR_AT(c, k, "expected timeout here (gqcs-ex takes count and alertable)");
+  }
 }
 
 static void p_post(cursor_t *c, const keyword_t *kw, block_t *b) {
@@ -579,7 +595,9 @@ static const keyword_t keywords[] = {
     OP("lock", P, OP_LOCK, p_lock, NULL),
     OP("associate", P, OP_ASSOCIATE, p_associate, NULL),
     OP("gqcs", P, OP_GQCS, p_gqcs, NULL),
+    OP("gqcs-ex", P, OP_GQCS_EX, p_gqcs, NULL),
     OP("post", P, OP_POST, p_post, NULL),
+    OP("close-port", P, OP_CLOSE_PORT, p_named, "a port name"),
     OP("repeat", P, OP_REPEAT, p_repeat, NULL),
     OP("queue-apc", P, OP_QUEUE_APC, p_queue_apc, NULL),
     OP("alert", P, OP_ALERT, p_named, "a thread name"),
@@ -618,7 +636,7 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
     if (!kw) {
       if (where == W_ROUTINE)
         ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, gqcs, post, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
+      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, gqcs, gqcs-ex, post, close-port, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
     }
     kw->parse(c, kw, &b);
   }

@@ -140,6 +140,19 @@ static void pr_gqcs(prog_t *p, const op_t *o) {
   NtRemoveIoCompletion(rs_port(p->rs, o->gqcs.port), &key, &ctx, &iosb, o->gqcs.has_timeout ? &to : NULL);
 }
 
+/* GetQueuedCompletionStatusEx: what it returns is in the trace (the
+   port-dequeued rows and the syscall-return); the entries are dropped. */
+static void pr_gqcs_ex(prog_t *p, const op_t *o) {
+  const op_gqcs_t *g = &o->gqcs;
+  FILE_IO_COMPLETION_INFORMATION info[SCN_GQCS_EX_MAX]; /* count is 1..SCN_GQCS_EX_MAX (load) */
+  ULONG removed;
+  LONGLONG to = -(g->timeout / 100);
+  NtRemoveIoCompletionEx(rs_port(p->rs, g->port), info, (ULONG)g->count, &removed, g->has_timeout ? &to : NULL,
+                         g->alertable);
+}
+
+static void pr_close_port(prog_t *p, const op_t *o) { sim_port_close(rs_port(p->rs, o->named.name)); }
+
 static void pr_post(prog_t *p, const op_t *o) {
   const op_post_t *po = &o->post;
   NtSetIoCompletion(rs_port(p->rs, po->port), (ULONG_PTR)po->key, NULL, po->has_status ? po->status : STATUS_SUCCESS,
@@ -208,7 +221,9 @@ static prog_fn *const prog_table[OP_COUNT] = {
     [OP_CLOSE] = pr_close,
     [OP_ASSOCIATE] = pr_associate,
     [OP_GQCS] = pr_gqcs,
+    [OP_GQCS_EX] = pr_gqcs_ex,
     [OP_POST] = pr_post,
+    [OP_CLOSE_PORT] = pr_close_port,
     [OP_CANCEL_IO] = pr_cancel,
     [OP_CANCEL_IO_EX] = pr_cancel,
     [OP_LOCK] = pr_lock,

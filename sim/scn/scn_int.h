@@ -41,8 +41,8 @@ typedef enum {
   OP_ENTER_CRITICAL, OP_LEAVE_CRITICAL, OP_ENTER_GUARDED, OP_LEAVE_GUARDED,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
-  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK,
-  OP_QUEUE_APC, OP_ALERT,
+  OP_ASSOCIATE, OP_GQCS, OP_GQCS_EX, OP_POST, OP_CLOSE_PORT, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC,
+  OP_LOCK, OP_QUEUE_APC, OP_ALERT,
   OP_COUNT /* sizes the interpreters' tables */
 } op_kind_t;
 
@@ -125,7 +125,7 @@ typedef struct op_request_dpc {
 } op_request_dpc_t;
 
 typedef struct op_named {
-  const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset) or file (close) */
+  const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset), file (close) or port (close-port) */
 } op_named_t;
 
 typedef struct op_kwait {
@@ -197,10 +197,16 @@ typedef struct op_associate {
   int64_t key;
 } op_associate_t;
 
-typedef struct op_gqcs {
+/* The most packets one gqcs-ex takes (the program's OVERLAPPED_ENTRY
+   array): iosim's bound, not Windows'. */
+#define SCN_GQCS_EX_MAX 64
+
+typedef struct op_gqcs { /* gqcs, gqcs-ex */
   const char *port;
   bool has_timeout;
   int64_t timeout;
+  int count;             /* gqcs-ex: packets at most (ulCount), 1 for gqcs */
+  bool alertable;        /* gqcs-ex: fAlertable */
 } op_gqcs_t;
 
 typedef struct op_post {
@@ -237,7 +243,7 @@ struct op {
     op_return_t ret;                    /* OP_RETURN */
     op_start_io_t start_io;             /* OP_START_IO */
     op_request_dpc_t request_dpc;       /* OP_REQUEST_DPC */
-    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_ALERT */
+    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_CLOSE_PORT, OP_ALERT */
     op_kwait_t kwait;                   /* OP_KWAIT */
     op_branch_t branch;                 /* OP_IF, OP_WHILE */
     op_counter_t counter;               /* OP_COUNTER */
@@ -251,7 +257,7 @@ struct op {
     op_sleep_t sleep;                   /* OP_SLEEP */
     op_repeat_t repeat;                 /* OP_REPEAT */
     op_associate_t associate;           /* OP_ASSOCIATE */
-    op_gqcs_t gqcs;                     /* OP_GQCS */
+    op_gqcs_t gqcs;                     /* OP_GQCS, OP_GQCS_EX */
     op_post_t post;                     /* OP_POST */
     op_cancel_t cancel;                 /* OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC */
     op_queue_apc_t queue_apc;           /* OP_QUEUE_APC */
