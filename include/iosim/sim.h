@@ -272,6 +272,11 @@ sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name);
 sim_port_t *sim_port_create(sim_t *S, ULONG Concurrency, const char *Name);
 /* Associates an overlapped file with the port (FileCompletionInformation). */
 NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key);
+/* SetFileCompletionNotificationModes (NtSetInformationFile with
+   FileIoCompletionNotificationInformation): sets modes, never clears one. */
+#define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS 0x1
+#define FILE_SKIP_SET_EVENT_ON_HANDLE 0x2
+NTSTATUS NtSetCompletionNotificationModes(PFILE_OBJECT File, UCHAR Flags);
 /* GetQueuedCompletionStatus: STATUS_SUCCESS with the packet, or
    STATUS_TIMEOUT; STATUS_ABANDONED_WAIT_0 when the port is closed during
    the wait (Vista+), STATUS_INVALID_HANDLE once it is closed.  For an I/O

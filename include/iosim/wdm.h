@@ -400,6 +400,11 @@ struct FILE_OBJECT {
 };
 #define FO_SYNCHRONOUS_IO 0x00000002
 #define FO_ALERTABLE_IO 0x00000004
+/* SetFileCompletionNotificationModes (Vista+): no port packet for a request
+   that finishes at once without an error; no signal of the file object's
+   own event when I/O on it finishes (kernel-facts 7.8). */
+#define FO_SKIP_COMPLETION_PORT 0x02000000
+#define FO_SKIP_SET_EVENT 0x04000000
 
 /* Setup-time routines take the context explicitly: they run before the
    simulated machine starts, from the embedding program. */

@@ -11,6 +11,7 @@
 typedef struct port_packet {
   LIST_ENTRY link;
   PIRP irp;            /* an I/O's IRP, finished at dequeue; NULL for a posted packet */
+  bool notified;       /* its stage 2 already ran in the issuer: only free it */
   ULONG_PTR key;
   PVOID context;       /* the OVERLAPPED (ApcContext) */
   IO_STATUS_BLOCK iosb;
@@ -23,8 +24,11 @@ struct sim_port {
   bool closed;         /* its handle was closed: the queue is run down */
   struct sim_port *next;
 };
-/* Stage 1/2 of a port-bound IRP: queue it to its file's port. */
-void port_queue_irp(sim_t *S, PIRP irp);
+/* Queues a port-bound IRP to its file's port as the packet: from stage 1
+   when it pended (the dequeuing thread then writes the status block and
+   sets the events), or from stage 2 in the issuer when it did not
+   (`notified`: that is done already). */
+void port_queue_irp(sim_t *S, PIRP irp, bool notified);
 
 /* ---- IRPs (io/irp.c) ---- */
 /* The largest StackSize Windows allows (a CCHAR). */

@@ -1,9 +1,10 @@
 /*
  * iocompletion.c - I/O completion ports, the I/O manager's side: creating
- * a port, binding a file to it, packets for finished I/O and posted ones,
- * the dequeuing thread finishing a port-bound IRP (one packet, or several
- * at once), and closing the port.  The queueing rules (FIFO packets, LIFO
- * waiters, the concurrency count, the rundown) are the KQUEUE's
+ * a port, binding a file to it and setting its completion notification
+ * modes, packets for finished I/O and posted ones, the dequeuing thread
+ * finishing a port-bound IRP (one packet, or several at once), and closing
+ * the port.  The queueing rules (FIFO packets, LIFO waiters, the
+ * concurrency count, the rundown) are the KQUEUE's
  * (ke/queue.c).
  */
 #include "io/io.h"
@@ -81,6 +82,32 @@ NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key)
   return KiServiceExit(S, STATUS_SUCCESS);
 }
 
+/* SetFileCompletionNotificationModes: the modes are file object flags,
+   read by stage 2 (kernel-facts 7.8); a mode once set stays set. */
+NTSTATUS NtSetCompletionNotificationModes(PFILE_OBJECT File, UCHAR Flags) {
+  sim_t *S = ctx_sim();
+  char sb[16];
+  trc_event_t e = trc_ev(TRC_SYSCALL, NULL, File->DeviceObject);
+  e.service = "NtSetInformationFile", e.file = File->SimId;
+  if (trc_on(S))
+    trc_send(S, &e, "SetFileCompletionNotificationModes(%s,%s%s)", File->SimName,
+             (Flags & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) ? " FILE_SKIP_COMPLETION_PORT_ON_SUCCESS" : "",
+             (Flags & FILE_SKIP_SET_EVENT_ON_HANDLE) ? " FILE_SKIP_SET_EVENT_ON_HANDLE" : "");
+  sched_step(S, COST_SYSCALL);
+  NTSTATUS st = STATUS_SUCCESS;
+  if (Flags & ~(FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE)) st = STATUS_INVALID_PARAMETER;
+  else {
+    if (Flags & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) File->Flags |= FO_SKIP_COMPLETION_PORT;
+    if (Flags & FILE_SKIP_SET_EVENT_ON_HANDLE) File->Flags |= FO_SKIP_SET_EVENT;
+  }
+  if (trc_on(S)) {
+    e.kind = TRC_SYSCALL_RETURN;
+    trc_set_status(&e, st);
+    trc_send(S, &e, "SetFileCompletionNotificationModes returns %s", iosim_status_name(st, sb));
+  }
+  return st;
+}
+
 ULONG sim_port_running(const sim_port_t *Port) { return Port->Queue.CurrentCount; }
 ULONG sim_port_queued(const sim_port_t *Port) { return Port->Queue.EntryCount; }
 
@@ -129,10 +156,11 @@ static void port_insert(sim_t *S, sim_port_t *p, port_packet_t *pk) {
   }
 }
 
-void port_queue_irp(sim_t *S, PIRP irp) {
+void port_queue_irp(sim_t *S, PIRP irp, bool notified) {
   PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
   port_packet_t *pk = mem_calloc(S, sizeof *pk);
   pk->irp = irp;
+  pk->notified = notified;
   pk->key = (ULONG_PTR)fo->CompletionContext.Key;
   pk->context = irp->AsynchronousParameters.UserApcContext;
   port_insert(S, fo->CompletionContext.Port, pk);
@@ -159,14 +187,19 @@ NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context, NTSTA
   return KiServiceExit(S, STATUS_SUCCESS);
 }
 
-/* The stage-2 work of a port-bound IRP, done by the thread that dequeues
-   it: write the I/O status block (count first, then status), set the
-   events, free the IRP. */
+/* The stage-2 work of a port-bound IRP that pended, done by the thread
+   that dequeues it: write the I/O status block (count first, then status),
+   set the events, free the IRP.  One that finished at once had all that
+   done by its issuer before the service returned: it is only freed. */
 static void port_finish_irp(sim_t *S, port_packet_t *pk) {
   PIRP irp = pk->irp;
   PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
   char sb[16];
   pk->iosb = irp->IoStatus;
+  if (pk->notified) {
+    irp_free(S, irp);
+    return;
+  }
   if (irp->UserIosb) {
     irp->UserIosb->Information = irp->IoStatus.Information;
     irp->UserIosb->Status = irp->IoStatus.Status;
@@ -180,8 +213,10 @@ static void port_finish_irp(sim_t *S, port_packet_t *pk) {
                iosim_status_name(irp->IoStatus.Status, sb), (unsigned long long)irp->IoStatus.Information);
     }
   }
+  /* Port-bound I/O is asynchronous: FILE_SKIP_SET_EVENT_ON_HANDLE always
+     spares the file object's event (kernel-facts 7.8). */
   if (irp->UserEvent) KeSetEvent(irp->UserEvent, 0, FALSE);
-  else if (fo) {
+  else if (fo && !(fo->Flags & FO_SKIP_SET_EVENT)) {
     fo->FinalStatus = irp->IoStatus.Status;
     KeSetEvent(&fo->Event, 0, FALSE);
   }

@@ -4,8 +4,9 @@
  * IRP, queue it on the calling thread, call the top of the device stack, and
  * either finish stage 2 inline or leave it to the completion APC; on a
  * synchronous file they hold its lock (io/iosync.c) and wait for the file
- * object's event.  Every service returns through KiServiceExit, where due
- * user APCs run.
+ * object's event.  NtClose sends the cleanup and close IRPs, which have no
+ * stage 2.  Every service returns through KiServiceExit, where due user
+ * APCs run.
  */
 #include "fsrtl/fsrtl.h"
 #include "io/io.h"
@@ -50,7 +51,9 @@ static PIRP io_build(sim_t *S, PKTHREAD t, const io_req_t *r) {
        to get the pending mark right, so stage 2 always comes by APC. */
     break;
   default:
-    irp->Flags |= IRP_DEFER_IO_COMPLETION;
+    /* Cleanup and close are finished inside IofCompleteRequest instead
+       (IRP_CLOSE_OPERATION): nothing to defer. */
+    if (!(r->flags & IRP_CLOSE_OPERATION)) irp->Flags |= IRP_DEFER_IO_COMPLETION;
     break;
   }
   return irp;
@@ -230,8 +233,8 @@ NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE 
   return KiServiceExit(S, io_service(S, &r));
 }
 
-/* Create, cleanup and close are synchronous requests: an event of the
-   I/O manager's own, waited on if the stack pends. */
+/* Create is a synchronous request: an event of the I/O manager's own,
+   waited on if the stack pends. */
 static NTSTATUS io_sync_request(sim_t *S, PFILE_OBJECT fo, UCHAR major) {
   KEVENT ev;
   KeInitializeEvent(&ev, NotificationEvent, FALSE);
@@ -264,11 +267,94 @@ NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Target, ULONG Options, 
   return KiServiceExit(S, st);
 }
 
+/* The requests on `fo` whose completion has not finished, apart from
+   `except` (kernel-facts 5.10: on Windows each holds a reference to the
+   file object, which delays IRP_MJ_CLOSE). */
+static int io_outstanding(sim_t *S, PFILE_OBJECT fo, PIRP except) {
+  int n = 0;
+  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink) {
+    PIRP irp = CONTAINING_RECORD(e, IRP, SimLink);
+    const sim_irp_info_t *in = irp_info(S, irp->SimId);
+    if (irp != except && in && in->file == fo->SimId && !in->completed) n++;
+  }
+  return n;
+}
+
+static __attribute__((noinline)) void trace_close_early(sim_t *S, PFILE_OBJECT fo, int left) {
+  trc_event_t e = trc_ev(TRC_NOTE, NULL, fo->DeviceObject);
+  e.file = fo->SimId;
+  e.count = left;
+  trc_send(S, &e, "%d request%s on %s not finished: on Windows they keep the file object referenced and "
+           "IRP_MJ_CLOSE comes when the last one is done; iosim sends it now", left, left == 1 ? "" : "s",
+           fo->SimName);
+}
+
+/* One IRP of a closing handle, built the way IopCloseFile (cleanup) and
+   IopDeleteFile (close) build theirs: kernel mode, IRP_SYNCHRONOUS_API |
+   IRP_CLOSE_OPERATION, a local event and status block.  Stage 1 sets the
+   event (no stage 2, no APC); this thread waits for it if the driver
+   pended, then takes the IRP off its list and frees it.  The status is
+   not looked at: closing cannot fail. */
+static void io_close_irp(sim_t *S, PFILE_OBJECT fo, UCHAR major) {
+  PKTHREAD t = thr_current(S);
+  KEVENT ev;
+  KeInitializeEvent(&ev, SynchronizationEvent, FALSE);
+  ev.Header.Name = "I/O manager's event";
+  IO_STATUS_BLOCK iosb = {STATUS_PENDING, 0};
+  KeClearEvent(&fo->Event);
+  io_req_t r = {.fo = fo, .major = major, .event = &ev, .iosb = &iosb,
+                .flags = IRP_SYNCHRONOUS_API | IRP_CLOSE_OPERATION};
+  PIRP irp = io_build(S, t, &r);
+  irp->RequestorMode = KernelMode;
+  uint32_t id = irp->SimId;
+  sim_irp_info_t *in = irp_info(S, id);
+  if (in) in->file = fo->SimId;
+  if (major == IRP_MJ_CLOSE && trc_on(S)) {
+    int left = io_outstanding(S, fo, irp);
+    if (left) trace_close_early(S, fo, left);
+  }
+  IopQueueIrpToThread(S, irp, t);
+  NTSTATUS st = IoCallDriver(io_top(fo->DeviceObject), irp);
+  if (st == STATUS_PENDING) {
+    KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL);
+  } else if (!sim_irp_alive(S, irp, id) || !irp->SimCompletes) {
+    char sb[16];
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0, id, 0, 0,
+             "IRP %u (%s): the dispatch returned %s without completing the IRP or returning STATUS_PENDING "
+             "(no Verifier subcode: iosim stops where Windows would go on to free an IRP still in use)",
+             id, iosim_major_name(major), iosim_status_name(st, sb));
+  }
+  KIRQL old;
+  KeRaiseIrql(APC_LEVEL, &old);
+  IopUnQueueIrpFromThread(S, irp);
+  KeLowerIrql(old);
+  irp_free(S, irp);
+}
+
+/* CloseHandle on the last handle: IRP_MJ_CLEANUP (IopCloseFile), then,
+   the last reference gone, IRP_MJ_CLOSE (IopDeleteFile), whatever the
+   driver did with the cleanup - a driver without a cleanup routine gets
+   the default one, which fails it (kernel-facts 5.10). */
 NTSTATUS NtClose(PFILE_OBJECT File) {
   sim_t *S = ctx_sim();
-  NTSTATUS st = io_sync_request(S, File, IRP_MJ_CLEANUP);
-  if (NT_SUCCESS(st)) st = io_sync_request(S, File, IRP_MJ_CLOSE);
-  return KiServiceExit(S, st);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, File->DeviceObject);
+    e.service = "NtClose";
+    e.file = File->SimId;
+    trc_send(S, &e, "NtClose on %s", File->SimName);
+  }
+  sched_step(S, COST_SYSCALL);
+  io_close_irp(S, File, IRP_MJ_CLEANUP);
+  io_close_irp(S, File, IRP_MJ_CLOSE);
+  if (trc_on(S)) {
+    char sb[16];
+    trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, File->DeviceObject);
+    e.service = "NtClose";
+    e.file = File->SimId;
+    trc_set_status(&e, STATUS_SUCCESS);
+    trc_send(S, &e, "returns %s", iosim_status_name(STATUS_SUCCESS, sb));
+  }
+  return KiServiceExit(S, STATUS_SUCCESS);
 }
 
 uint32_t sim_last_irp_id(void) {

@@ -76,7 +76,7 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
     snprintf(b, n, "STATUS_MORE_PROCESSING_REQUIRED: the walk stops here and the routine's owner has the IRP back; it must complete it again (or free it) later.");
     break;
   case TRC_WALK_DONE:
-    snprintf(b, n, "The walk reached the top. PendingReturned (the top location's pending mark) decides stage 2: inline in the caller if not pended, else a special kernel APC to the issuing thread.");
+    snprintf(b, n, "The walk reached the top. PendingReturned (the top location's pending mark) decides stage 2: inline in the caller if not pended, else a special kernel APC to the issuing thread. A cleanup or close IRP has no stage 2: its status block and event are set right here.");
     break;
   case TRC_APC_QUEUED:
     snprintf(b, n, "Stage 2 must run in the issuing thread (its I/O status block and buffers live in that thread's process), so the I/O manager queues an APC to it.");
@@ -97,7 +97,7 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
     snprintf(b, n, "The request's file is bound to a completion port: instead of an APC to the issuing thread, a packet goes to the port (thread-agnostic I/O); a waiting worker gets it only while fewer workers than the port's concurrency run.");
     break;
   case TRC_PORT_DEQUEUED:
-    snprintf(b, n, "GetQueuedCompletionStatus returns a packet; for I/O, this worker thread - not the issuer - writes the I/O status block and frees the IRP.");
+    snprintf(b, n, "GetQueuedCompletionStatus returns a packet; for I/O that pended, this worker thread - not the issuer - writes the I/O status block and frees the IRP (for I/O that finished at once, the issuer wrote it before its call returned).");
     break;
   case TRC_PORT_WAIT:
     snprintf(b, n, "The worker waits on the port. Waiting workers are released last-in first-out, so the most recently idle (warmest) thread goes first.");

@@ -134,6 +134,7 @@ static void ck_split(const op_checker_t *k, const op_t *o) {
 }
 static void ck_cancel_file(const op_checker_t *k, const op_t *o) { need_file(k, o, o->cancel.target); }
 static void ck_lock(const op_checker_t *k, const op_t *o) { need_file(k, o, o->lock.file); }
+static void ck_notify_modes(const op_checker_t *k, const op_t *o) { need_file(k, o, o->modes.file); }
 static void ck_cancel_sync(const op_checker_t *k, const op_t *o) {
   if (!has_thread(k->p->sc, o->cancel.target)) CHECK_ERR(k, o, "no thread named '%s'", o->cancel.target);
 }
@@ -180,6 +181,7 @@ static op_check_fn *const op_checks[OP_COUNT] = {
     [OP_CANCEL_IO] = ck_cancel_file,
     [OP_CANCEL_IO_EX] = ck_cancel_file,
     [OP_LOCK] = ck_lock,
+    [OP_NOTIFY_MODES] = ck_notify_modes,
     [OP_CANCEL_SYNC] = ck_cancel_sync,
     [OP_QUEUE_APC] = ck_queue_apc,
     [OP_ALERT] = ck_alert,

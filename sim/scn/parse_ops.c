@@ -462,6 +462,25 @@ static void p_associate(cursor_t *c, const keyword_t *kw, block_t *b) {
   need_end_of_line(c, k);
 }
 
+/* SetFileCompletionNotificationModes: one mode or both, in any order. */
+static void p_notify_modes(cursor_t *c, const keyword_t *kw, block_t *b) {
+  enum { NM_PORT, NM_EVENT };
+  static const char *const words[] = {"skip-port-on-success", "skip-set-event", NULL};
+  lexline_t *L = &c->L;
+  op_notify_modes_t *m = &add_op(c, kw, b)->modes;
+  int k = 1;
+  m->file = need_name(c, k++, "a file name");
+  for (; TK(L, k)->t != T_END; k++) {
+    switch (word_index(L, k, words)) {
+    case NM_PORT: m->skip_port = true; break;
+    case NM_EVENT: m->skip_event = true; break;
+    default: ERR_AT(c, k, "expected skip-port-on-success or skip-set-event here");
+    }
+  }
+  if (!m->skip_port && !m->skip_event) ERR_AT(c, k, "expected skip-port-on-success or skip-set-event here");
+  need_end_of_line(c, k);
+}
+
 /* gqcs PORT [timeout T]; gqcs-ex PORT [count N] [alertable] [timeout T] */
 static void p_gqcs(cursor_t *c, const keyword_t *kw, block_t *b) {
   enum { GQ_TIMEOUT, GQ_COUNT, GQ_ALERTABLE };
@@ -594,6 +613,7 @@ static const keyword_t keywords[] = {
     OP("cancel-sync", P, OP_CANCEL_SYNC, p_cancel, "a thread name"),
     OP("lock", P, OP_LOCK, p_lock, NULL),
     OP("associate", P, OP_ASSOCIATE, p_associate, NULL),
+    OP("notification-modes", P, OP_NOTIFY_MODES, p_notify_modes, NULL),
     OP("gqcs", P, OP_GQCS, p_gqcs, NULL),
     OP("gqcs-ex", P, OP_GQCS_EX, p_gqcs, NULL),
     OP("post", P, OP_POST, p_post, NULL),
@@ -636,7 +656,7 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
     if (!kw) {
       if (where == W_ROUTINE)
         ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, gqcs, gqcs-ex, post, close-port, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
+      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, notification-modes, gqcs, gqcs-ex, post, close-port, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
     }
     kw->parse(c, kw, &b);
   }

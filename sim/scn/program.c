@@ -132,6 +132,17 @@ static void pr_associate(prog_t *p, const op_t *o) {
   if (fo) NtSetCompletionPort(fo, rs_port(p->rs, a->port), (ULONG_PTR)a->key);
 }
 
+static void pr_notify_modes(prog_t *p, const op_t *o) {
+  const op_notify_modes_t *m = &o->modes;
+  PFILE_OBJECT fo = rs_file(p->rs, m->file);
+  if (!fo) {
+    sim_trace_script(0, NULL, o->text, false, "%s: skipped, file %s is not open", o->text, m->file);
+    return;
+  }
+  NtSetCompletionNotificationModes(fo, (UCHAR)((m->skip_port ? FILE_SKIP_COMPLETION_PORT_ON_SUCCESS : 0) |
+                                                 (m->skip_event ? FILE_SKIP_SET_EVENT_ON_HANDLE : 0)));
+}
+
 static void pr_gqcs(prog_t *p, const op_t *o) {
   ULONG_PTR key;
   PVOID ctx;
@@ -220,6 +231,7 @@ static prog_fn *const prog_table[OP_COUNT] = {
     [OP_REPEAT] = pr_repeat,
     [OP_CLOSE] = pr_close,
     [OP_ASSOCIATE] = pr_associate,
+    [OP_NOTIFY_MODES] = pr_notify_modes,
     [OP_GQCS] = pr_gqcs,
     [OP_GQCS_EX] = pr_gqcs_ex,
     [OP_POST] = pr_post,

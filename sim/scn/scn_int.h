@@ -42,7 +42,7 @@ typedef enum {
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
   OP_ASSOCIATE, OP_GQCS, OP_GQCS_EX, OP_POST, OP_CLOSE_PORT, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC,
-  OP_LOCK, OP_QUEUE_APC, OP_ALERT,
+  OP_LOCK, OP_QUEUE_APC, OP_ALERT, OP_NOTIFY_MODES,
   OP_COUNT /* sizes the interpreters' tables */
 } op_kind_t;
 
@@ -231,6 +231,12 @@ typedef struct op_lock {
   int64_t offset, length;
 } op_lock_t;
 
+typedef struct op_notify_modes { /* SetFileCompletionNotificationModes */
+  const char *file;
+  bool skip_port;        /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
+  bool skip_event;       /* FILE_SKIP_SET_EVENT_ON_HANDLE */
+} op_notify_modes_t;
+
 struct op {
   op_kind_t kind;
   loc_t at;
@@ -262,6 +268,7 @@ struct op {
     op_cancel_t cancel;                 /* OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC */
     op_queue_apc_t queue_apc;           /* OP_QUEUE_APC */
     op_lock_t lock;                     /* OP_LOCK */
+    op_notify_modes_t modes;            /* OP_NOTIFY_MODES */
   };
 };
 
