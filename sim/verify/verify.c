@@ -55,6 +55,22 @@ typedef struct actstack {
   size_t cap;
 } actstack_t;
 
+/* A dispatch routine that returned STATUS_PENDING for an IRP it had passed
+   down, while its location was not (yet) marked: the mark may still come
+   (the I/O manager copies a lower driver's mark up when the walk passes,
+   or the routine's own completion routine marks), and must be there when
+   the completion walk leaves the location. */
+typedef struct owed {
+  int location;
+  uint32_t device;
+  uint64_t seq;           /* its dispatch-return */
+} owed_t;
+
+/* One bit per stack location (1..127): an IRP has at most 127. */
+typedef struct locbits {
+  uint64_t w[2];
+} locbits_t;
+
 typedef struct virp {
   bool live, completed, freed, mpr_open;
   uint32_t thread;        /* who allocated it */
@@ -64,6 +80,13 @@ typedef struct virp {
   uint64_t last_t;        /* the time of its last trace row */
   uint32_t reported;      /* bit per rule: one finding per rule and IRP */
   bool driver_owned;      /* allocated by a driver (IoAllocateIrp), not an associated IRP */
+  int stack_size;         /* its StackCount: the top location */
+  /* The pending marks, as the trace set and cleared them. */
+  locbits_t marked;       /* SL_PENDING_RETURNED in the location now */
+  locbits_t left_marked, left_unmarked; /* how the walk left it since it was dispatched */
+  int walk_pos;           /* the next location the running walk leaves, 0 = no walk */
+  owed_t *owed;           /* pending returns whose mark is still to come */
+  size_t nowed, capowed;
 } virp_t;
 
 typedef struct step {
@@ -259,6 +282,84 @@ static void touch(vrf_t *v, const trc_event_t *ev, const char *what) {
            (unsigned long long)st->done_seq);
 }
 
+/* ---- pending marks: SL_PENDING_RETURNED of each stack location ----
+
+   The rule behind pending-not-marked: whatever path a request takes, a
+   location whose dispatch routine returned STATUS_PENDING must carry
+   SL_PENDING_RETURNED when the completion walk leaves it, because that
+   bit is what the walk hands up as PendingReturned (kernel-facts 3.2a, 3.6).
+   A routine that did not pass the IRP down can only have marked it itself
+   (decided at its return); one that passed it down may still get the mark
+   from below (copied up by the I/O manager, or set by its own completion
+   routine), so it is decided when the walk leaves the location.  The
+   trace's walk rows give the truth where they can (a complete row's
+   Control, a completion routine's PendingReturned, a copied-up mark); the
+   bits below fill in the levels the walk passes without a row. */
+
+static bool bit_get(const locbits_t *b, int loc) {
+  return loc >= 1 && loc < 128 && ((b->w[loc >> 6] >> (loc & 63)) & 1u);
+}
+
+static void bit_put(locbits_t *b, int loc, bool on) {
+  if (loc < 1 || loc >= 128) return;
+  uint64_t m = 1ull << (loc & 63);
+  if (on) b->w[loc >> 6] |= m;
+  else b->w[loc >> 6] &= ~m;
+}
+
+/* Takes the first pending return owed a mark in location `loc`. */
+static bool owed_take(virp_t *st, int loc, owed_t *out) {
+  for (size_t i = 0; i < st->nowed; i++)
+    if (st->owed[i].location == loc) {
+      *out = st->owed[i];
+      memmove(st->owed + i, st->owed + i + 1, (st->nowed - i - 1) * sizeof *st->owed);
+      st->nowed--;
+      return true;
+    }
+  return false;
+}
+
+static void report_unmarked(vrf_t *v, uint32_t irp, const owed_t *o, const trc_event_t *ev) {
+  report(v, VRF_PENDING_NOT_MARKED, irp, o->device, ev,
+         "%s's dispatch routine returned STATUS_PENDING for IRP %u (step #%llu) without IoMarkIrpPending "
+         "on its location %d; it had passed the IRP down, but nothing marked location %d before the "
+         "completion walk left it, so the walk went on with PendingReturned=0",
+         dev_name(v, o->device), irp, (unsigned long long)o->seq, o->location, o->location);
+}
+
+/* The walk leaves location `loc` (IopClearStackLocation wipes its mark):
+   the pending returns that needed the mark there are decided. */
+static void walk_leave(vrf_t *v, uint32_t irp, virp_t *st, int loc, const trc_event_t *ev) {
+  bool marked = bit_get(&st->marked, loc);
+  bit_put(marked ? &st->left_marked : &st->left_unmarked, loc, true);
+  bit_put(&st->marked, loc, false);
+  owed_t o;
+  while (owed_take(st, loc, &o))
+    if (!marked) report_unmarked(v, irp, &o, ev);
+}
+
+/* The walk left every location from where it was up to `loc` (levels
+   with no completion routine and no mark to copy leave no row). */
+static void walk_to(vrf_t *v, uint32_t irp, virp_t *st, int loc, const trc_event_t *ev) {
+  int from = st->walk_pos > 0 ? st->walk_pos : loc; /* 0: a walk whose start we did not see */
+  for (int k = from; k <= loc; k++) walk_leave(v, irp, st, k, ev);
+  st->walk_pos = loc + 1;
+}
+
+/* A dispatch routine returned STATUS_PENDING for an IRP it passed down,
+   without marking its own location. */
+static void pending_after_pass_down(vrf_t *v, const trc_event_t *ev, const act_t *a) {
+  virp_t *st = irp_state(v, ev->irp);
+  owed_t o = {.location = a->location, .device = a->device, .seq = ev->seq};
+  if (bit_get(&st->left_unmarked, a->location)) { /* the walk has been and gone */
+    report_unmarked(v, ev->irp, &o, ev);
+    return;
+  }
+  if (bit_get(&st->left_marked, a->location) || bit_get(&st->marked, a->location)) return;
+  if (!IOSIM_VEC_RESERVE(st->owed, st->capowed, st->nowed + 1)) out_of_memory();
+  st->owed[st->nowed++] = o;
+}
+
 static void on_return(vrf_t *v, const trc_event_t *ev) {
   act_t a;
   if (!pop(v, ev, ACT_DISPATCH, true, &a)) return;
@@ -268,6 +369,8 @@ static void on_return(vrf_t *v, const trc_event_t *ev) {
            "%s's dispatch routine returned STATUS_PENDING for IRP %u without IoMarkIrpPending on its "
            "location %d and without passing the IRP down",
            dev_name(v, a.device), ev->irp, a.location);
+  else if (ev->status == STATUS_PENDING && !a.marked_own)
+    pending_after_pass_down(v, ev, &a);
   else if (ev->status != STATUS_PENDING && a.marked_own)
     report(v, VRF_MARKED_NOT_PENDING, ev->irp, a.device, ev,
            "%s's dispatch routine marked IRP %u pending in location %d but returned %s",
@@ -277,12 +380,17 @@ static void on_return(vrf_t *v, const trc_event_t *ev) {
 static void on_completion_return(vrf_t *v, const trc_event_t *ev) {
   act_t a;
   if (!pop(v, ev, ACT_COMPLETION, true, &a)) return;
+  if (!a.pending_returned || !a.device || a.marked_any || ev->status == STATUS_MORE_PROCESSING_REQUIRED) return;
   char sb[16];
-  if (a.pending_returned && a.device && !a.marked_any && ev->status != STATUS_MORE_PROCESSING_REQUIRED)
-    report(v, VRF_PENDING_NOT_PROPAGATED, ev->irp, a.device, ev,
-           "%s's completion routine saw PendingReturned=1 for IRP %u, did not call IoMarkIrpPending "
-           "and returned %s: location %d stays unmarked",
-           dev_name(v, a.device), ev->irp, iosim_status_name(ev->status, sb), a.location);
+  report(v, VRF_PENDING_NOT_PROPAGATED, ev->irp, a.device, ev,
+         "%s's completion routine saw PendingReturned=1 for IRP %u, did not call IoMarkIrpPending "
+         "and returned %s: location %d stays unmarked",
+         dev_name(v, a.device), ev->irp, iosim_status_name(ev->status, sb), a.location);
+  /* The routine, not its dispatch routine, lost the mark of its location:
+     a dispatch routine may return what IoCallDriver returned and leave the
+     mark to its completion routine. */
+  owed_t o;
+  while (owed_take(irp_state(v, ev->irp), a.location, &o)) continue;
 }
 
 static void on_call(vrf_t *v, const trc_event_t *ev) {
@@ -345,7 +453,9 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   act_t *a;
   switch (ev->kind) {
   case TRC_IRP_ALLOC:
-    *st = (virp_t){.live = true, .thread = ev->thread, .driver_owned = ev->major < 0};
+    free(st->owed);
+    *st = (virp_t){.live = true, .thread = ev->thread, .driver_owned = ev->major < 0,
+                   .stack_size = ev->stack_size};
     break;
   case TRC_IRP_ASSOCIATED:
     st->driver_owned = false; /* its master finishes it */
@@ -354,14 +464,22 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
     if (!st->completed) touch(v, ev, "freed");
     st->freed = true;
     st->mpr_open = false;
+    st->nowed = 0; /* no walk will leave its locations any more */
     break;
-  case TRC_DISPATCH: push(v, ev, ACT_DISPATCH); break;
+  case TRC_DISPATCH:
+    push(v, ev, ACT_DISPATCH);
+    if (st) { /* a new use of the location: the walk has not left it yet */
+      bit_put(&st->left_marked, ev->stack_location, false);
+      bit_put(&st->left_unmarked, ev->stack_location, false);
+    }
+    break;
   case TRC_RETURN: on_return(v, ev); break;
   case TRC_CALL: on_call(v, ev); break;
   case TRC_COPY_STACK:
   case TRC_SKIP_STACK:
     touch(v, ev, ev->kind == TRC_COPY_STACK ? "copied the stack location of" : "skipped the stack location of");
     if ((a = actor(v, ev)) && a->irp == ev->irp) a->prepared = true;
+    if (st && ev->kind == TRC_COPY_STACK) bit_put(&st->marked, ev->loc_to, false); /* the copy's Control is 0 */
     break;
   case TRC_SET_COMPLETION:
     touch(v, ev, "set a completion routine in");
@@ -378,6 +496,7 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
     break;
   case TRC_MARK_PENDING:
     touch(v, ev, "marked pending");
+    if (st) bit_put(&st->marked, ev->stack_location, true);
     if ((a = actor(v, ev)) && a->irp == ev->irp) {
       a->marked_any = true;
       if (ev->stack_location == a->location) a->marked_own = true;
@@ -391,20 +510,38 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   case TRC_COMPLETE:
     touch(v, ev, "completed");
     st->mpr_open = false;
+    /* The walk starts by leaving the completer's location. */
+    if (ev->control >= 0) bit_put(&st->marked, ev->loc_from, (ev->control & SL_PENDING_RETURNED) != 0);
+    st->walk_pos = ev->loc_from;
     if ((a = actor(v, ev))) release(a, ev->irp, ev->seq, true);
     break;
   case TRC_COMPLETION_CALL:
+    /* Leaving loc_from: PendingReturned is its mark. */
+    if (ev->pending_returned >= 0) bit_put(&st->marked, ev->loc_from, ev->pending_returned == 1);
+    walk_to(v, ev->irp, st, ev->loc_from, ev);
     a = push(v, ev, ACT_COMPLETION);
     a->pending_returned = ev->pending_returned == 1;
     break;
+  case TRC_PENDING_PROPAGATED:
+    bit_put(&st->marked, ev->loc_from, true);
+    walk_to(v, ev->irp, st, ev->loc_from, ev);
+    bit_put(&st->marked, ev->loc_to, true);
+    break;
   case TRC_COMPLETION_RETURN: on_completion_return(v, ev); break;
   case TRC_WALK_STOPPED:
+    st->walk_pos = 0; /* the next IoCompleteRequest starts it again */
     st->mpr_open = !st->freed;
     st->mpr_device = ev->device;
     st->mpr_seq = ev->seq;
     reclaim(v, ev->irp, ev->device);
     break;
   case TRC_WALK_DONE:
+    /* The rest of the walk: the top location's mark is PendingReturned. */
+    if (st->stack_size > 0) {
+      if (ev->pending_returned >= 0) bit_put(&st->marked, st->stack_size, ev->pending_returned == 1);
+      walk_to(v, ev->irp, st, st->stack_size, ev);
+    }
+    st->walk_pos = 0;
     st->completed = true;
     st->done_seq = ev->seq;
     if (st->driver_owned && ev->target_thread == 0)
@@ -457,6 +594,7 @@ void vrf_free(vrf_t *v) {
   if (!v) return;
   for (int i = 0; i < v->nctx; i++) free(v->ctx[i].v);
   free(v->ctx);
+  for (size_t i = 0; i < v->nirps; i++) free(v->irps[i].owed);
   free(v->irps);
   free(v->f);
   free(v);
