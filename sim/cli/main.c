@@ -287,6 +287,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  fputs(r.account, c.out);
   if (r.expect_total) {
     int held = 0, sometimes = 0;
     for (int i = 0; i < r.expect_total; i++) {
@@ -345,6 +346,8 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
       print_findings(stdout, &r, false);
       failed += r.finding_unexpected;
     }
+    /* What was left at the end, where it helps to see why a seed failed. */
+    if (r.expect_failed || (c->verify && r.finding_unexpected)) fputs(r.account, stdout);
     scn_result_free(&keep);
     keep = r;
     last = &keep;

@@ -112,13 +112,20 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
   if (count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
   uint64_t deadline = wait_deadline(S, timeout);
   KIRQL wait_irql = c->irql;
+  /* A wait on no object is KeDelayExecutionThread (a sleep), except inside
+     KeRemoveQueue, whose object is the queue: its steps say so. */
+  bool is_sleep = count == 0 && !t->in_queue_wait;
+  trc_kind_t done_kind = is_sleep ? TRC_SLEEP_DONE : TRC_WAIT_DONE;
   if (trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_WAIT, NULL, NULL);
+    trc_event_t e = trc_ev(is_sleep ? TRC_SLEEP : TRC_WAIT, NULL, NULL);
     e.target_thread = t->id;
     e.count = (int)count;
     e.object = count ? obj_id(S, objs[0]) : 0;
-    trc_send(S, &e, "%s waits for %u object(s)%s%s", t->name, count,
-             type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
+    if (is_sleep)
+      trc_send(S, &e, "%s sleeps%s", t->name, alertable ? ", alertable" : "");
+    else
+      trc_send(S, &e, "%s waits for %u object(s)%s%s", t->name, count,
+               type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
   }
   sched_step(S, COST_WAIT);
   for (;;) {
@@ -129,7 +136,7 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
       if (type == WaitAny) obj_consume(objs[i]);
       else for (ULONG k = 0; k < count; k++) obj_consume(objs[k]);
       if (trc_on(S)) {
-        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+        trc_event_t e = trc_ev(done_kind, NULL, NULL);
         e.target_thread = t->id;
         e.wait_index = i;
         e.count = 0; /* did not block */
@@ -151,7 +158,7 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
     }
     if (early) {
       if (trc_on(S)) {
-        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+        trc_event_t e = trc_ev(done_kind, NULL, NULL);
         e.target_thread = t->id;
         e.count = 0; /* did not block */
         trc_set_status(&e, early);
@@ -177,7 +184,7 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
     NTSTATUS st = t->wait_status;
     if (st != STATUS_KERNEL_APC) {
       if (trc_on(S)) {
-        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+        trc_event_t e = trc_ev(done_kind, NULL, NULL);
         e.target_thread = t->id;
         e.count = 1; /* blocked */
         if (st >= STATUS_WAIT_0 && st < STATUS_WAIT_0 + (NTSTATUS)count) {

@@ -87,7 +87,20 @@ typedef struct virp {
   int walk_pos;           /* the next location the running walk leaves, 0 = no walk */
   owed_t *owed;           /* pending returns whose mark is still to come */
   size_t nowed, capowed;
+  uint32_t blame_device;  /* whose pending mark went missing (a finding said so) */
+  /* Its irp-outstanding step, if it was still allocated at the end. */
+  trc_irp_state_t out_state;
+  uint32_t out_thread, out_device, out_port;
+  int out_location;
+  char kept_why[96];
+  int end_rule;           /* the end-of-run finding that covers it, -1 = none */
 } virp_t;
+
+/* A thread-stuck step: a thread still waiting at the end. */
+typedef struct stuck {
+  uint32_t thread, object, port;
+  int count;
+} stuck_t;
 
 typedef struct step {
   trc_event_t ev;
@@ -104,6 +117,9 @@ struct vrf {
   vrf_finding_t *f;
   size_t nf, capf;
   char outcome[16];       /* from the run-end row */
+  stuck_t *stuck;         /* the thread-stuck steps */
+  size_t nstuck, capstuck;
+  char *account;          /* vrf_account's text, written by vrf_finish */
   step_t last[LAST_STEPS];
   uint64_t nsteps;
   bool finished;
@@ -320,6 +336,7 @@ static bool owed_take(virp_t *st, int loc, owed_t *out) {
 }
 
 static void report_unmarked(vrf_t *v, uint32_t irp, const owed_t *o, const trc_event_t *ev) {
+  irp_state(v, irp)->blame_device = o->device;
   report(v, VRF_PENDING_NOT_MARKED, irp, o->device, ev,
          "%s's dispatch routine returned STATUS_PENDING for IRP %u (step #%llu) without IoMarkIrpPending "
          "on its location %d; it had passed the IRP down, but nothing marked location %d before the "
@@ -364,17 +381,19 @@ static void on_return(vrf_t *v, const trc_event_t *ev) {
   act_t a;
   if (!pop(v, ev, ACT_DISPATCH, true, &a)) return;
   char sb[16];
-  if (ev->status == STATUS_PENDING && !a.marked_own && !a.passed_down)
+  if (ev->status == STATUS_PENDING && !a.marked_own && !a.passed_down) {
+    irp_state(v, ev->irp)->blame_device = a.device;
     report(v, VRF_PENDING_NOT_MARKED, ev->irp, a.device, ev,
            "%s's dispatch routine returned STATUS_PENDING for IRP %u without IoMarkIrpPending on its "
            "location %d and without passing the IRP down",
            dev_name(v, a.device), ev->irp, a.location);
-  else if (ev->status == STATUS_PENDING && !a.marked_own)
+  } else if (ev->status == STATUS_PENDING && !a.marked_own) {
     pending_after_pass_down(v, ev, &a);
-  else if (ev->status != STATUS_PENDING && a.marked_own)
+  } else if (ev->status != STATUS_PENDING && a.marked_own) {
     report(v, VRF_MARKED_NOT_PENDING, ev->irp, a.device, ev,
            "%s's dispatch routine marked IRP %u pending in location %d but returned %s",
            dev_name(v, a.device), ev->irp, a.location, iosim_status_name(ev->status, sb));
+  }
 }
 
 static void on_completion_return(vrf_t *v, const trc_event_t *ev) {
@@ -382,6 +401,7 @@ static void on_completion_return(vrf_t *v, const trc_event_t *ev) {
   if (!pop(v, ev, ACT_COMPLETION, true, &a)) return;
   if (!a.pending_returned || !a.device || a.marked_any || ev->status == STATUS_MORE_PROCESSING_REQUIRED) return;
   char sb[16];
+  irp_state(v, ev->irp)->blame_device = a.device;
   report(v, VRF_PENDING_NOT_PROPAGATED, ev->irp, a.device, ev,
          "%s's completion routine saw PendingReturned=1 for IRP %u, did not call IoMarkIrpPending "
          "and returned %s: location %d stays unmarked",
@@ -449,7 +469,7 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   vrf_t *v = ud;
   if (ev->kind != TRC_RUN_END) remember(v, ev); /* the steps that led somewhere */
   virp_t *st = ev->irp ? irp_state(v, ev->irp) : NULL;
-  if (st) st->last_t = ev->t_ns;
+  if (st && ev->kind != TRC_IRP_OUTSTANDING) st->last_t = ev->t_ns; /* the account is no activity */
   act_t *a;
   switch (ev->kind) {
   case TRC_IRP_ALLOC:
@@ -568,6 +588,19 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
     break;
   }
   case TRC_BUGCHECK: on_bugcheck(v, ev); break;
+  case TRC_IRP_OUTSTANDING:
+    st->out_state = ev->irp_state;
+    st->out_thread = ev->target_thread;
+    st->out_device = ev->device;
+    st->out_port = ev->port;
+    st->out_location = ev->stack_location;
+    copy_name(st->kept_why, sizeof st->kept_why, ev->text);
+    break;
+  case TRC_THREAD_STUCK:
+    if (!IOSIM_VEC_RESERVE(v->stuck, v->capstuck, v->nstuck + 1)) out_of_memory();
+    v->stuck[v->nstuck++] = (stuck_t){.thread = ev->target_thread, .object = ev->object, .port = ev->port,
+                                      .count = ev->count};
+    break;
   case TRC_RUN_END: {
     /* The outcome's first word: "ok", "stalled", "limit"... */
     const char *name = ev->outcome == TRC_OUTCOME_NONE ? "?" : sim_outcome_name((sim_outcome_t)ev->outcome);
@@ -596,6 +629,8 @@ void vrf_free(vrf_t *v) {
   free(v->ctx);
   for (size_t i = 0; i < v->nirps; i++) free(v->irps[i].owed);
   free(v->irps);
+  free(v->stuck);
+  free(v->account);
   free(v->f);
   free(v);
 }
@@ -618,35 +653,125 @@ static void deadlock_report(vrf_t *v, sim_t *S) {
          "device; %zu IRP%s never freed", buf, live, live == 1 ? " was" : "s were");
 }
 
+/* The end-of-run finding for one IRP still allocated, by where it
+   stopped; -1 when none is due. */
+static int end_finding(vrf_t *v, uint32_t id, virp_t *st) {
+  if (st->out_state == TRC_IRPST_KEPT) return -1; /* a driver said so: sim_irp_keep */
+  if (st->mpr_open) {
+    report(v, VRF_MPR_NEVER_COMPLETED, id, st->mpr_device, NULL,
+           "a completion routine of %s returned STATUS_MORE_PROCESSING_REQUIRED for IRP %u at step "
+           "#%llu; nobody completed the IRP again or freed it before the run ended",
+           dev_name(v, st->mpr_device), id, (unsigned long long)st->mpr_seq);
+    return VRF_MPR_NEVER_COMPLETED;
+  }
+  if (!st->completed) {
+    report(v, VRF_NEVER_COMPLETED, id, st->last_device, NULL,
+           "IRP %u was last passed to %s (step #%llu) and never completed: the request is lost%s",
+           id, dev_name(v, st->last_device), (unsigned long long)st->last_seq,
+           st->thread ? ", and its thread can wait for it forever" : "");
+    return VRF_NEVER_COMPLETED;
+  }
+  /* A packet on a port is the program's to take: not the drivers' doing. */
+  if (st->out_state == TRC_IRPST_PORT) return -1;
+  report(v, VRF_IRP_LEAKED, id, st->blame_device, NULL,
+         "IRP %u finished its completion walk at step #%llu with PendingReturned=%d, and %s: it is never "
+         "freed and its caller is never told",
+         id, (unsigned long long)st->done_seq, st->out_state == TRC_IRPST_NO_STAGE2 ? 0 : 1,
+         st->out_state == TRC_IRPST_APC ? "its stage-2 APC never ran"
+                                        : "no stage 2 was queued (nor run inline by the system service)");
+  return VRF_IRP_LEAKED;
+}
+
+/* One line of the account: where an IRP still allocated stopped. */
+static void account_irp(vrf_t *v, sim_t *S, FILE *f, uint32_t id, const virp_t *st) {
+  const sim_irp_info_t *in = sim_irp_info(S, id);
+  fprintf(f, "  IRP %u", id);
+  if (in && in->tag) fprintf(f, " (%s)", in->tag);
+  if (st->out_thread) fprintf(f, " of %s", sim_thread_name(S, st->out_thread));
+  fputs(": ", f);
+  switch (st->out_state) {
+  case TRC_IRPST_DRIVER:
+  case TRC_IRPST_CREATOR:
+    if (st->mpr_open)
+      fprintf(f, "taken back by %s's completion routine (STATUS_MORE_PROCESSING_REQUIRED, step #%llu), "
+              "never completed again or freed", dev_name(v, st->mpr_device), (unsigned long long)st->mpr_seq);
+    else if (st->out_state == TRC_IRPST_DRIVER)
+      fprintf(f, "still at stack location %d, %s's, never completed", st->out_location,
+              dev_name(v, st->out_device));
+    else
+      fprintf(f, "with the driver that allocated it, never sent or never freed");
+    break;
+  case TRC_IRPST_APC:
+    fprintf(f, "completed (step #%llu); its stage-2 APC never ran", (unsigned long long)st->done_seq);
+    break;
+  case TRC_IRPST_PORT:
+    fprintf(f, "completed (step #%llu); its packet waits on port %s, nobody took it",
+            (unsigned long long)st->done_seq, sim_port_name(S, st->out_port));
+    break;
+  case TRC_IRPST_NO_STAGE2:
+    fprintf(f, "completed (step #%llu) with PendingReturned=0 and no stage 2 queued: lost",
+            (unsigned long long)st->done_seq);
+    break;
+  case TRC_IRPST_KEPT: fprintf(f, "kept on purpose by a driver: %s", st->kept_why); break;
+  default: fprintf(f, "still allocated"); break;
+  }
+  if (st->end_rule >= 0) fprintf(f, " [%s]", rule_tab[st->end_rule].name);
+  fputc('\n', f);
+}
+
+static void account_thread(vrf_t *v, sim_t *S, FILE *f, const stuck_t *t) {
+  fprintf(f, "  thread %s ", sim_thread_name(S, t->thread));
+  char objs[256];
+  if (t->port) fprintf(f, "waits on port %s", sim_port_name(S, t->port));
+  else if (t->count > 0 && sim_thread_wait_names(S, t->thread, objs, sizeof objs) > 0) fprintf(f, "waits for %s", objs);
+  else fprintf(f, "sleeps (a timed wait on no object)");
+  /* Its own IRPs still allocated: an exiting thread waits for them. */
+  int n = 0;
+  for (uint32_t id = 1; id < v->nirps; id++)
+    if (v->irps[id].out_state != TRC_IRPST_NONE && v->irps[id].out_thread == t->thread)
+      fprintf(f, "%s%u", n++ ? ", " : "; its IRPs still allocated: ", id);
+  fputc('\n', f);
+}
+
+/* The account's text: a heading, then a line per IRP and per thread. */
+static void write_account(vrf_t *v, sim_t *S) {
+  size_t len = 0, nirp = 0;
+  for (uint32_t id = 1; id < v->nirps; id++) nirp += v->irps[id].out_state != TRC_IRPST_NONE;
+  if (nirp == 0 && v->nstuck == 0) return;
+  FILE *f = open_memstream(&v->account, &len);
+  if (!f) out_of_memory();
+  fprintf(f, "at the end: %zu IRP%s still allocated, %zu thread%s still waiting\n", nirp, nirp == 1 ? "" : "s",
+          v->nstuck, v->nstuck == 1 ? "" : "s");
+  for (uint32_t id = 1; id < v->nirps; id++)
+    if (v->irps[id].out_state != TRC_IRPST_NONE) account_irp(v, S, f, id, &v->irps[id]);
+  for (size_t i = 0; i < v->nstuck; i++) account_thread(v, S, f, &v->stuck[i]);
+  if (fclose(f) != 0) out_of_memory();
+}
+
 void vrf_finish(vrf_t *v, sim_t *S) {
   if (v->finished) return;
   v->finished = true;
   v->S = S;
-  /* After a bugcheck, requests in flight were cut off, not lost.  At a
-     limit, only those idle for the second half of the run count as lost
-     (Windows makes an exiting thread wait for its IRPs, so a lost one
-     keeps the run going until the limit). */
+  /* After a bugcheck, requests in flight were cut off, not lost (and the
+     machine writes no account).  At a limit, only those idle for the
+     second half of the run count as lost (Windows makes an exiting thread
+     wait for its IRPs, so a lost one keeps the run going until the limit). */
   bool limit = !strncmp(v->outcome, "limit", 5);
   bool ended = !strcmp(v->outcome, "ok") || !strcmp(v->outcome, "stalled") || limit;
   if (!ended) return;
   uint64_t now = sim_now(S);
   for (uint32_t id = 1; id < v->nirps; id++) {
     virp_t *st = &v->irps[id];
+    st->end_rule = -1;
     if (!st->live || st->freed) continue;
     if (limit && st->last_t > now / 2) continue;
-    if (st->mpr_open)
-      report(v, VRF_MPR_NEVER_COMPLETED, id, st->mpr_device, NULL,
-             "a completion routine of %s returned STATUS_MORE_PROCESSING_REQUIRED for IRP %u at step "
-             "#%llu; nobody completed the IRP again or freed it before the run ended",
-             dev_name(v, st->mpr_device), id, (unsigned long long)st->mpr_seq);
-    else if (!st->completed)
-      report(v, VRF_NEVER_COMPLETED, id, st->last_device, NULL,
-             "IRP %u was last passed to %s (step #%llu) and never completed: the request is lost%s",
-             id, dev_name(v, st->last_device), (unsigned long long)st->last_seq,
-             st->thread ? ", and its thread can wait for it forever" : "");
+    st->end_rule = end_finding(v, id, st);
   }
   if (!strcmp(v->outcome, "stalled")) deadlock_report(v, S);
+  write_account(v, S);
 }
+
+const char *vrf_account(const vrf_t *v) { return v->account ? v->account : ""; }
 
 size_t vrf_count(const vrf_t *v) { return v->nf; }
 const vrf_finding_t *vrf_get(const vrf_t *v, size_t i) { return i < v->nf ? &v->f[i] : NULL; }
