@@ -263,6 +263,40 @@ static void expect_load_error(const char *text, int line, const char *msg) {
   ck_assert_msg(strstr(err.msg, msg) != NULL, "%s", err.msg);
 }
 
+/* The lower driver completes during IoCallDriver: the walk has left the
+   filter's location, unmarked, before the filter returns STATUS_PENDING -
+   decided at the return.  A pass-through that returns what IoCallDriver
+   returned, with the mark copied up by the I/O manager, is fine. */
+START_TEST(pending_not_marked_after_the_walk_passed) {
+  static const char drivers[] =
+      "driver now\n  dispatch default\n    complete STATUS_SUCCESS info length\n    return STATUS_SUCCESS\n  end\nend\n"
+      "driver f\n  dispatch read\n    copy-stack\n    call-lower\n    return STATUS_PENDING\n  end\n"
+      "  dispatch default\n    skip-stack\n    call-lower\n    return lower-status\n  end\nend\n"
+      "device n0 driver now\ndevice f0 driver f on n0\n"
+      "event e\n"
+      "thread app\n  open f f0 overlapped\n  read f 1 event e as r1\n  wait e timeout 1ms\nend\n";
+  char text[2048];
+  snprintf(text, sizeof text, "%s%s", drivers,
+           "expect order walk-done(r1, pending == no) < return(f0, r1, STATUS_PENDING)\n"
+           "expect finding pending-not-marked r1\n"
+           "expect finding irp-leaked r1\n"
+           "expect wait-done(app, STATUS_TIMEOUT)\n");
+  expect_results(text, "++++");
+  scn_error_t err;
+  scn_t *sc = load_text(text, &err);
+  ck_assert_ptr_nonnull(sc);
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, NULL, &r, &err), 0);
+  ck_assert_int_eq(r.finding_total, 2);
+  ck_assert_str_eq(r.findings[0].name, "pending-not-marked");
+  ck_assert_str_eq(r.findings[0].device_name, "f0");
+  ck_assert_str_eq(r.findings[1].name, "irp-leaked");
+  ck_assert_str_eq(r.findings[1].device_name, "f0");
+  scn_result_free(&r);
+  scn_free(sc);
+}
+END_TEST
+
 /* The same bug as a scenario: its account, and the facts a pattern reads
    from it (`state`, the thread a thread-stuck step is about). */
 START_TEST(account_steps_in_patterns) {
@@ -366,6 +400,7 @@ static Suite *suite_account(void) {
   tcase_add_test(tc, mpr_then_dpc_without_mark_leaks);
   tcase_add_test(tc, mpr_then_dpc_with_mark_is_clean);
   tcase_add_test(tc, kept_irp_is_no_finding);
+  tcase_add_test(tc, pending_not_marked_after_the_walk_passed);
   tcase_add_test(tc, account_steps_in_patterns);
   tcase_add_test(tc, no_account_after_bugcheck_or_when_clean);
   tcase_add_test(tc, driver_note_carries_its_device);
