@@ -304,9 +304,9 @@ uint32_t sim_irp_count(const sim_t *S);
    with requests parked by design.  `Why` (borrowed: it must outlive the
    run) is what the end-of-run account says about it; NULL takes the mark
    away.  The account lists such an IRP as kept (irp-outstanding, state
-   kept) and the verifier reports nothing for it.  Every other IRP still
-   allocated when a run ends ok, stalled or at a limit is accounted for as
-   lost (docs/verifier.md). */
+   kept) and the verifier reports nothing for it; every other IRP still
+   allocated when a run ends ok, stalled or at a limit is a finding, unless
+   it is a completion packet waiting on a port (docs/verifier.md). */
 void sim_irp_keep(PIRP Irp, const char *Why);
 /* Keep sim_irp_info() for every IRP (off by default: memory grows with
    total work).  Call before sim_run. */
