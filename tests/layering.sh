@@ -55,7 +55,7 @@ done > "$B/.layer-report2"
 [ -s "$B/.layer-report2" ] && { cat "$B/.layer-report2"; fail=1; }
 
 # 3. private headers stay in their layers
-priv='"(core|ke|hal|io|cc|fsrtl)/[a-z_]*\.h"'
+priv='"(core|ke|hal|io|cc|fsrtl|ex)/[a-z_]*\.h"'
 for f in $(find sim viz -name '*.[ch]'); do
   dir=$(echo "$f" | cut -d/ -f2)
   top=$(echo "$f" | cut -d/ -f1)
@@ -64,7 +64,7 @@ for f in $(find sim viz -name '*.[ch]'); do
     h=$(echo "$i" | tr -d '"')
     case "$top/$dir" in
     sim/core | sim/ke | sim/hal)
-      case "$h" in io/* | cc/* | fsrtl/*) say "$f includes $h (the lower kernel does not see the I/O manager)" ;; esac ;;
+      case "$h" in io/* | cc/* | fsrtl/* | ex/*) say "$f includes $h (the lower kernel does not see the I/O manager)" ;; esac ;;
     sim/io | sim/cc | sim/fsrtl | sim/ex) ;;
     *)
       echo "$i" | grep -Eq "$priv" && say "$f includes the engine's private header $h"

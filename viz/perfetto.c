@@ -74,7 +74,8 @@ static void frames_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk,
   }
 }
 
-/* Waits (wait .. wait-done of the same thread) and system calls. */
+/* Waits (wait .. wait-done of the same thread; sleep .. sleep-done) and
+   system calls. */
 static void threads_json(vz_str_t *b, const vz_model_t *m) {
   for (size_t t = 0; t < m->nthr; t++) {
     uint32_t id = m->thr[t].id;
@@ -82,10 +83,10 @@ static void threads_json(vz_str_t *b, const vz_model_t *m) {
     for (size_t i = 0; i < m->nev; i++) {
       const vz_ev_t *e = &m->ev[i];
       if (e->thread != id) continue;
-      if (!strcmp(e->kind, "wait")) {
+      if (!strcmp(e->kind, "wait") || !strcmp(e->kind, "sleep")) {
         wait_t0 = e->t_ns;
-      } else if (!strcmp(e->kind, "wait-done") && wait_t0 >= 0) {
-        slice(b, "wait", "waiting", PID_THREADS, (int)id, wait_t0, e->t_ns);
+      } else if ((!strcmp(e->kind, "wait-done") || !strcmp(e->kind, "sleep-done")) && wait_t0 >= 0) {
+        slice(b, "wait", e->kind[0] == 's' ? "sleeping" : "waiting", PID_THREADS, (int)id, wait_t0, e->t_ns);
         vz_puts(b, ",\"args\":{\"result\":\"");
         vz_put_json(b, e->status);
         vz_puts(b, "\"}}");

@@ -218,7 +218,8 @@ static double x_of(const tl_t *t, int64_t ns) {
   return t->bx[lo - 1] + f * (t->bx[lo] - t->bx[lo - 1]);
 }
 
-/* Waits of each thread: wait .. wait-done, or to the end (a hang). */
+/* Waits of each thread: wait .. wait-done (a sleep: sleep .. sleep-done),
+   or to the end (a hang). */
 typedef struct wait_iv {
   uint32_t thread;
   int64_t t0, t1;
@@ -230,8 +231,10 @@ static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
   wait_iv_t *w = NULL;
   for (size_t i = 0; i < m->nev; i++) {
     const vz_ev_t *e = &m->ev[i];
-    if (!e->thread || (strcmp(e->kind, "wait") != 0 && strcmp(e->kind, "wait-done") != 0)) continue;
-    if (e->kind[4] == '\0') {
+    bool start = !strcmp(e->kind, "wait") || !strcmp(e->kind, "sleep");
+    bool end = !strcmp(e->kind, "wait-done") || !strcmp(e->kind, "sleep-done");
+    if (!e->thread || (!start && !end)) continue;
+    if (start) {
       if (!IOSIM_VEC_RESERVE(w, cap, n + 1)) break;
       w[n++] = (wait_iv_t){.thread = e->thread, .t0 = e->t_ns, .t1 = m->end_ns};
     } else {

@@ -349,6 +349,15 @@ const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id);
    reads a freed IRP. */
 bool sim_irp_alive(sim_t *S, const IRP *irp, uint32_t id);
 uint32_t sim_irp_count(const sim_t *S);
+/* A driver keeps `Irp` on purpose past the end of the run: a test driver
+   that holds requests to look at them afterwards, a scenario that stops
+   with requests parked by design.  `Why` (borrowed: it must outlive the
+   run) is what the end-of-run account says about it; NULL takes the mark
+   away.  The account lists such an IRP as kept (irp-outstanding, state
+   kept) and the verifier reports nothing for it; every other IRP still
+   allocated when a run ends ok, stalled or at a limit is a finding, unless
+   it is a completion packet waiting on a port (docs/verifier.md). */
+void sim_irp_keep(PIRP Irp, const char *Why);
 /* Keep sim_irp_info() for every IRP (off by default: memory grows with
    total work).  Call before sim_run. */
 void sim_keep_irp_info(sim_t *S, bool on);
@@ -386,5 +395,8 @@ const char *sim_file_name(sim_t *S, uint32_t id);
 const char *sim_object_name(sim_t *S, uint32_t id);
 /* Trace a free-form note from driver or program code. */
 void sim_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same from a driver routine: the note carries the driver's device
+   (the trace's device column), as every other step of the driver does. */
+void sim_driver_note(PDEVICE_OBJECT Dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -31,7 +31,9 @@ static const char *const usage_run =
     "                      [--include-dir DIR] [--verify]\n"
     "\n"
     "Runs the scenario and prints its trace as a table (time, CPU, IRQL,\n"
-    "frame, thread, IRP, device, event), then the expectations.\n"
+    "frame, thread, IRP, device, event), the outcome with what was left at\n"
+    "the end (IRPs still allocated, threads still waiting), then the\n"
+    "expectations.\n"
     "  --verify         then the verifier's findings (docs/verifier.md);\n"
     "                   exit 1 on one no `expect finding` line predicts\n"
     "  --seed N         override the scenario's seed\n"
@@ -47,7 +49,8 @@ static const char *const usage_check =
     "and prints each expectation as PASS or FAIL with the trace facts that\n"
     "decided it.  The verifier watches every run: a finding (a broken I/O\n"
     "rule, docs/verifier.md) that no `expect finding` line predicts is\n"
-    "printed and fails the file; --no-verify ignores findings.\n"
+    "printed and fails the file; --no-verify ignores findings.  A seed that\n"
+    "fails also shows what was left at the end (IRPs, waiting threads).\n"
     "Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
 
 typedef struct cli {
@@ -287,6 +290,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  fputs(r.account, c.out);
   if (r.expect_total) {
     int held = 0, sometimes = 0;
     for (int i = 0; i < r.expect_total; i++) {
@@ -345,6 +349,8 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
       print_findings(stdout, &r, false);
       failed += r.finding_unexpected;
     }
+    /* What was left at the end, where it helps to see why a seed failed. */
+    if (r.expect_failed || (c->verify && r.finding_unexpected)) fputs(r.account, stdout);
     scn_result_free(&keep);
     keep = r;
     last = &keep;

@@ -174,6 +174,9 @@ typedef struct pool {
 typedef struct sim_hooks {
   /* A thread is terminating: cancel its IRPs and wait for them. */
   void (*thread_exit_io)(sim_t *S, PKTHREAD t);
+  /* The run ended ok, stalled or at a limit: trace what is left (the IRPs
+     still allocated, the threads still waiting) before the run-end step. */
+  void (*run_end_account)(sim_t *S);
 } sim_hooks_t;
 
 /* What a component asked to be freed with the machine (sim_on_destroy). */

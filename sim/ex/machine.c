@@ -5,6 +5,7 @@
  * kernel reaches the I/O manager.
  */
 #include "cc/cc.h"
+#include "ex/ex.h"
 #include "hal/hal.h"
 #include "io/io.h"
 
@@ -27,6 +28,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
   S->ncpu = cfg->cpus;
   S->cancel_lock_owner = -1;
   S->hooks.thread_exit_io = IoCancelThreadIo;
+  S->hooks.run_end_account = ex_run_end_account;
   /* The test mode that proves no program reads a fact from detail prose
      (tests/garble.sh); read once, never written. */
   S->garble_detail = getenv("IOSIM_GARBLE_DETAILS") != NULL;

@@ -99,6 +99,7 @@ struct KTHREAD {
   LIST_ENTRY QueueListEntry;/* in Queue->ThreadListHead while associated */
   bool queue_counted;       /* counted in Queue->CurrentCount */
   bool in_queue_wait;       /* blocked in KeRemoveQueue itself, not elsewhere */
+  bool wait_is_sleep;       /* the wait in progress is a sleep (no object, not a port) */
   LIST_ENTRY queue_link;    /* in Queue->WaitListHead while blocked there
                                (self-linked otherwise) */
   LIST_ENTRY *queue_entry;  /* the entry handed over while it waited */
@@ -195,7 +196,8 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
    caller decides); and a `wait-done` row for an end the caller found. */
 uint64_t wait_deadline(sim_t *S, const LONGLONG *timeout);
 void wait_check_context(sim_t *S, PKTHREAD t, const LONGLONG *timeout);
-void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable);
+void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable,
+                bool sleep);
 NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline,
                     bool blocked);
 NTSTATUS wait_block(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,

@@ -167,7 +167,7 @@ ULONG KeRemoveQueueEx(sim_t *S, PKQUEUE Queue, KPROCESSOR_MODE Mode, BOOLEAN Ale
     }
     if (!waiting) {
       trace_port_wait(S, t, Queue);
-      wait_begin(S, t, 0, NULL, WaitAny, Alertable);
+      wait_begin(S, t, 0, NULL, WaitAny, Alertable, false);
       waiting = true;
       continue; /* the step took time: look again */
     }

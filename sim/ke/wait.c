@@ -109,14 +109,19 @@ void wait_check_context(sim_t *S, PKTHREAD t, const LONGLONG *timeout) {
   if (!t) bugcheck(S, 0x1, 0, 0, 0, 0, "a wait outside any thread (in an idle DPC)");
 }
 
-void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable) {
+void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable,
+                bool sleep) {
+  t->wait_is_sleep = sleep;
   if (trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_WAIT, NULL, NULL);
+    trc_event_t e = trc_ev(sleep ? TRC_SLEEP : TRC_WAIT, NULL, NULL);
     e.target_thread = t->id;
     e.count = (int)count;
     e.object = count ? obj_id(S, objs[0]) : 0;
-    trc_send(S, &e, "%s waits for %u object(s)%s%s", t->name, count,
-             type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
+    if (sleep)
+      trc_send(S, &e, "%s sleeps%s", t->name, alertable ? ", alertable" : "");
+    else
+      trc_send(S, &e, "%s waits for %u object(s)%s%s", t->name, count,
+               type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
   }
   sched_step(S, COST_WAIT);
 }
@@ -139,7 +144,7 @@ NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertabl
 
 void wait_done(sim_t *S, PKTHREAD t, NTSTATUS st, bool blocked, const char *why) {
   if (!trc_on(S)) return;
-  trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+  trc_event_t e = trc_ev(t->wait_is_sleep ? TRC_SLEEP_DONE : TRC_WAIT_DONE, NULL, NULL);
   e.target_thread = t->id;
   e.count = blocked; /* 0: did not block */
   trc_set_status(&e, st);
@@ -165,7 +170,7 @@ NTSTATUS wait_block(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs,
   KiSwapThread(S, t);
   NTSTATUS st = t->wait_status;
   if (st != STATUS_KERNEL_APC && trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
+    trc_event_t e = trc_ev(t->wait_is_sleep ? TRC_SLEEP_DONE : TRC_WAIT_DONE, NULL, NULL);
     e.target_thread = t->id;
     e.count = 1; /* blocked */
     if (st >= STATUS_WAIT_0 && st < STATUS_WAIT_0 + (NTSTATUS)count) {
@@ -185,7 +190,9 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
   if (count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
   KIRQL wait_irql = S->cur_cpu->irql;
   uint64_t deadline = wait_deadline(S, timeout);
-  wait_begin(S, t, count, objs, type, alertable);
+  /* A wait on no object is KeDelayExecutionThread (a sleep); KeRemoveQueue,
+     whose object is the queue, begins its wait as a wait. */
+  wait_begin(S, t, count, objs, type, alertable, count == 0);
   bool blocked = false;
   for (;;) {
     if (wait_irql == PASSIVE_LEVEL) cpu_service(S, t->cpu); /* (1) kernel APCs first */

@@ -92,7 +92,9 @@ static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
   uint32_t id;
   if ((id = device_by_name(c->S, a))) return ev->device == id;
   if (!strcmp(a, "none")) return ev->thread == 0;
-  if ((id = thread_by_name(c->S, a))) return ev->thread == id;
+  /* A step outside any CPU (the end-of-run account) runs in no thread: it
+     is about the thread it names. */
+  if ((id = thread_by_name(c->S, a))) return ev->thread == id || (ev->cpu < 0 && ev->target_thread == id);
   if ((id = irp_by_name(c->S, a))) return ev->irp == id;
   /* An event, a file or a port: the step names it in a typed field. */
   return (ev->object && !strcmp(sim_object_name(c->S, ev->object), a)) ||
@@ -123,6 +125,9 @@ static size_t count(chk_t *c, const pattern_t *p) {
 
 static int describe(chk_t *c, const trc_event_t *ev, char *buf, size_t n) {
   char irql[16];
+  if (ev->cpu < 0) /* the run's own steps: its start, the end-of-run account, its end */
+    return snprintf(buf, n, "#%llu at %llu ns, outside any CPU: %s %s", (unsigned long long)ev->seq,
+                    (unsigned long long)ev->t_ns, trc_kind_name(ev->kind), ev->detail);
   return snprintf(buf, n, "#%llu at %llu ns on CPU %d, %s, %s frame, thread %s: %s %s",
                   (unsigned long long)ev->seq, (unsigned long long)ev->t_ns, ev->cpu,
                   trc_irql_name(ev->irql, irql), trc_frame_name(ev->frame),

@@ -93,6 +93,15 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
   case TRC_WAIT:
     snprintf(b, n, "The thread blocks; its CPU switches to another ready thread or to its idle loop.");
     break;
+  case TRC_SLEEP:
+    snprintf(b, n, "KeDelayExecutionThread: the thread waits for no object, only for its timer (or, alertable, for an APC).");
+    break;
+  case TRC_IRP_OUTSTANDING:
+    snprintf(b, n, "The run is over and this IRP was never freed: the account says where it stopped. Unless a driver keeps it on purpose, the request is lost.");
+    break;
+  case TRC_THREAD_STUCK:
+    snprintf(b, n, "The run is over and this thread still waits: nothing left in the machine will wake it.");
+    break;
   case TRC_PORT_QUEUED:
     snprintf(b, n, "The request's file is bound to a completion port: instead of an APC to the issuing thread, a packet goes to the port (thread-agnostic I/O); a waiting worker gets it only while fewer workers than the port's concurrency run.");
     break;

@@ -564,10 +564,7 @@ static void ex_cache(exec_t *x, const op_t *o) {
   else sim_cache_fill(fo, off, len);
 }
 
-static void ex_note(exec_t *x, const op_t *o) {
-  (void)x;
-  sim_note("%s", o->note);
-}
+static void ex_note(exec_t *x, const op_t *o) { sim_driver_note(x->dev, "%s", o->note); }
 
 /* Program statements never reach a driver: their slots stay NULL. */
 static op_exec_fn *const exec_table[OP_COUNT] = {
