@@ -25,8 +25,8 @@ DB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags sqlite3)
 DB_LIBS     = $(shell $(PKG_CONFIG) --libs sqlite3)
 GV_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libgvc libcgraph)
 GV_LIBS     = $(shell $(PKG_CONFIG) --libs libgvc libcgraph)
-CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
-CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check zlib)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check zlib)
 
 # The engine, laid out by Windows component (docs/architecture.md).
 ENGINE_DIRS = core ke hal io cc fsrtl ex

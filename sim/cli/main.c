@@ -78,8 +78,8 @@ static const char *const usage_irp =
     "(e.g. 204us, 204460ns); default: at the end of the run.\n";
 
 static const char *const usage_viz =
-    "usage: iosim viz --db TRACE.db [--run N] --irp K -o OUT.svg|.png|.dot\n"
-    "       iosim viz --db TRACE.db [--run N] --timeline -o OUT.svg|.png|.dot\n"
+    "usage: iosim viz --db TRACE.db [--run N] --irp K -o OUT.svg|.png|.pdf|.dot\n"
+    "       iosim viz --db TRACE.db [--run N] --timeline -o OUT.svg|.png|.pdf|.dot\n"
     "       iosim viz --db TRACE.db [--run N] --list\n"
     "\n"
     "Draws a picture of run N (default: the last run) through Graphviz.\n"
@@ -94,6 +94,10 @@ static const char *const usage_viz =
     "                long runs are summarised, and the picture says so\n"
     "  --list        list the run's IRPs (id, name, major function, issuer)\n"
     "  -o FILE       the picture; its extension picks the format\n"
+    "  --scale F     the whole picture F times its natural size (0.25 to 4)\n"
+    "  --font-size P the smallest text P points high (default 12, 8 to 48);\n"
+    "                the picture grows with its content and its text, and\n"
+    "                refuses labels under 8 points (font size x scale)\n"
     "docs/diagrams.md explains how to read the pictures.\n";
 
 static const char *const usage_export =
@@ -453,18 +457,38 @@ static bool parse_run(const char *cmd, const char *arg, uint64_t *run) {
   return false;
 }
 
+static bool parse_double(const char *s, double *v) {
+  char *end;
+  if (!s || !*s) return false;
+  double x = strtod(s, &end);
+  if (*end || x != x) return false;
+  *v = x;
+  return true;
+}
+
 static int cmd_viz(int argc, char **argv) {
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},   {"run", required_argument, 0, 'r'},
                                        {"irp", required_argument, 0, 'i'},  {"timeline", no_argument, 0, 't'},
                                        {"list", no_argument, 0, 'l'},       {"output", required_argument, 0, 'o'},
+                                       {"scale", required_argument, 0, 's'}, {"font-size", required_argument, 0, 'f'},
                                        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
   const char *db = NULL, *irp = NULL, *out = NULL;
   uint64_t run = 0;
   bool timeline = false, list = false;
+  viz_style_t style = {0};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "d:r:i:tlo:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "d:r:i:tlo:s:f:h", opts, NULL)) != -1) {
     switch (ch) {
+    case 's':
+    case 'f':
+      if (!parse_double(optarg, ch == 's' ? &style.scale : &style.font_size) ||
+          (ch == 's' ? style.scale : style.font_size) <= 0) {
+        fprintf(stderr, "iosim viz: --%s needs a positive number, not '%s'\n", ch == 's' ? "scale" : "font-size",
+                optarg);
+        return 2;
+      }
+      break;
     case 'd': db = optarg; break;
     case 'r':
       if (!parse_run("viz", optarg, &run)) return 2;
@@ -484,11 +508,15 @@ static int cmd_viz(int argc, char **argv) {
     return 2;
   }
   char err[768];
+  if (viz_style_check(&style, err, sizeof err) != VIZ_OK) {
+    fprintf(stderr, "iosim viz: %s\n", err + strlen("iosim: "));
+    return 2;
+  }
   int rc;
   if (list) {
     rc = viz_list_irps(db, (int64_t)run, stdout, err, sizeof err);
   } else if (timeline) {
-    rc = viz_timeline(db, (int64_t)run, out, err, sizeof err);
+    rc = viz_timeline(db, (int64_t)run, out, &style, err, sizeof err);
   } else {
     uint64_t id = 0;
     uint32_t k = 0;
@@ -503,7 +531,7 @@ static int cmd_viz(int argc, char **argv) {
     } else {
       rc = viz_find_irp(db, (int64_t)run, irp, &k, err, sizeof err);
     }
-    if (rc == VIZ_OK) rc = viz_irp(db, (int64_t)run, k, out, err, sizeof err);
+    if (rc == VIZ_OK) rc = viz_irp(db, (int64_t)run, k, out, &style, err, sizeof err);
   }
   if (rc != VIZ_OK) fprintf(stderr, "%s\n", err);
   return rc == VIZ_OK ? 0 : 2;
