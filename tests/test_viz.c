@@ -602,6 +602,40 @@ START_TEST(committed_diagrams_are_not_cropped) {
 }
 END_TEST
 
+/* PDF through Graphviz's cairo device: a one-page PDF whose page holds the
+   picture (the SVG's size, plus the device's half-inch margin). */
+START_TEST(irp_pdf_renders) {
+  fixture_t fx;
+  fixture_begin(&fx, "03-more-processing");
+  char out[160], svg_out[160], err[512];
+  path_in(&fx, "irp.pdf", out, sizeof out);
+  path_in(&fx, "irp.svg", svg_out, sizeof svg_out);
+  pid_t pid = fork(); /* one picture per process */
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) _exit(viz_irp(fx.db, 0, 2, svg_out, NULL, err, sizeof err) == VIZ_OK ? 0 : 1);
+  int status = 0;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  ck_assert_msg(viz_irp(fx.db, 0, 2, out, NULL, err, sizeof err) == VIZ_OK, "%s", err);
+  size_t n;
+  char *pdf = slurp(out, &n);
+  ck_assert(n > 1000 && !memcmp(pdf, "%PDF-", 5));
+  const char *box = NULL;
+  for (size_t i = 0; i + 9 < n && !box; i++)
+    if (!memcmp(pdf + i, "/MediaBox", 9)) box = pdf + i;
+  ck_assert_ptr_nonnull(box);
+  double x0, y0, pw, ph, sw, sh, vw, vh;
+  ck_assert_int_eq(sscanf(box, "/MediaBox [ %lf %lf %lf %lf ]", &x0, &y0, &pw, &ph), 4);
+  char *svg = slurp(svg_out, NULL);
+  svg_canvas(svg, &sw, &sh, &vw, &vh);
+  ck_assert_msg(pw >= sw && ph >= sh && pw <= sw + 80 && ph <= sh + 80, "PDF page %gx%g, picture %gx%g", pw, ph, sw,
+                sh);
+  free(svg);
+  free(pdf);
+  fixture_end(&fx);
+}
+END_TEST
+
 /* A driver that finishes its reads in a DPC it requests itself, with no
    hardware: the DPC is a line in its box, and no "hardware of" box appears. */
 START_TEST(dpc_without_hardware_draws_no_hardware) {
@@ -1076,6 +1110,7 @@ static Suite *viz_suite(void) {
   tcase_add_loop_test(t, svg_canvas_holds_the_drawing, 0, (int)(sizeof canvas_cases / sizeof *canvas_cases));
   tcase_add_test(t, committed_diagrams_are_not_cropped);
   tcase_add_test(t, dpc_without_hardware_draws_no_hardware);
+  tcase_add_test(t, irp_pdf_renders);
   suite_add_tcase(s, t);
   return s;
 }
