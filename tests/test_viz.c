@@ -947,6 +947,303 @@ static int cmp_slice(const void *a, const void *b) {
   return (x->ts > y->ts) - (x->ts < y->ts);
 }
 
+/* ---- a validator of the trace-event format ---- */
+
+/* What ui.perfetto.dev and chrome://tracing require of the JSON
+   (docs.google.com "Trace Event Format", perfetto.dev "other formats"),
+   and what the export promises besides:
+   - an object with a "traceEvents" array of objects, each with a "ph" the
+     export uses: X (complete slice), M (metadata), C (counter), s/t/f
+     (flow), i (instant);
+   - X: a name, a category, numeric pid, tid, ts >= 0 and dur >= 0;
+   - the X slices of one track (pid, tid) nest: one that starts inside
+     another ends inside it too;
+   - M: process_name / thread_name with a string "name", process_ or
+     thread_sort_index with a numeric "sort_index"; every track with a slice
+     and every process has a name;
+   - C: a name, pid, ts and args that are all numbers;
+   - flows: per id one "s" first and one "f" last, times never going back,
+     each point inside a slice of its own track (what it binds to). */
+typedef struct tslice {
+  double pid, tid, ts, end;
+} tslice_t;
+
+static int cmp_tslice(const void *a, const void *b) {
+  const tslice_t *x = a, *y = b;
+  if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
+  if (x->tid != y->tid) return x->tid < y->tid ? -1 : 1;
+  if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+  return (x->end < y->end) - (x->end > y->end); /* the longer, enclosing one first */
+}
+
+static double jnum(const jval_t *o, const char *key, bool *ok) {
+  const jval_t *v = jget(o, key);
+  if (!v || v->t != J_NUM) {
+    *ok = false;
+    return 0;
+  }
+  return v->num;
+}
+
+/* Times are microseconds with three decimals: compare in nanoseconds. */
+static int64_t us_ns(double us) { return (int64_t)(us * 1000.0 + (us >= 0 ? 0.5 : -0.5)); }
+
+static bool trace_events_valid(const jval_t *root, char *why, size_t wn) {
+  const jval_t *evs = jget(root, "traceEvents");
+  if (root->t != J_OBJ || !evs || evs->t != J_ARR) return snprintf(why, wn, "no traceEvents array"), false;
+  tslice_t *sl = calloc(evs->nkid + 1, sizeof *sl);
+  size_t ns = 0;
+  bool good = true;
+  /* Named processes and tracks: pid and tid pairs (tid -1: the process). */
+  double (*named)[2] = calloc(evs->nkid + 1, sizeof *named);
+  size_t nnamed = 0;
+  for (size_t i = 0; i < evs->nkid && good; i++) {
+    const jval_t *e = &evs->kid[i];
+    const char *ph = jstr(e, "ph");
+    bool ok = e->t == J_OBJ;
+    if (!ok) {
+      snprintf(why, wn, "event %zu is not an object", i);
+      good = false;
+      break;
+    }
+    double pid = jnum(e, "pid", &ok);
+    if (!strcmp(ph, "X")) {
+      double tid = jnum(e, "tid", &ok), ts = jnum(e, "ts", &ok), dur = jnum(e, "dur", &ok);
+      ok = ok && *jstr(e, "name") && *jstr(e, "cat") && ts >= 0 && dur >= 0;
+      sl[ns++] = (tslice_t){pid, tid, ts, ts + dur};
+    } else if (!strcmp(ph, "M")) {
+      const char *name = jstr(e, "name");
+      const jval_t *args = jget(e, "args");
+      bool thread = !strncmp(name, "thread_", 7);
+      double tid = thread ? jnum(e, "tid", &ok) : -1;
+      if (!strcmp(name, "process_name") || !strcmp(name, "thread_name")) {
+        ok = ok && args && *jstr(args, "name");
+        named[nnamed][0] = pid, named[nnamed][1] = tid, nnamed++;
+      } else if (!strcmp(name, "process_sort_index") || !strcmp(name, "thread_sort_index")) {
+        ok = ok && args && jget(args, "sort_index") && jget(args, "sort_index")->t == J_NUM;
+      } else {
+        ok = false;
+      }
+    } else if (!strcmp(ph, "C")) {
+      const jval_t *args = jget(e, "args");
+      (void)jnum(e, "ts", &ok);
+      ok = ok && *jstr(e, "name") && args && args->t == J_OBJ && args->nkid > 0;
+      for (size_t k = 0; ok && k < args->nkid; k++) ok = args->kid[k].t == J_NUM;
+    } else if (!strcmp(ph, "s") || !strcmp(ph, "t") || !strcmp(ph, "f")) {
+      (void)jnum(e, "tid", &ok), (void)jnum(e, "ts", &ok), (void)jnum(e, "id", &ok);
+      ok = ok && *jstr(e, "name") && *jstr(e, "cat");
+    } else if (!strcmp(ph, "i")) {
+      const char *sc = jstr(e, "s");
+      (void)jnum(e, "tid", &ok), (void)jnum(e, "ts", &ok);
+      ok = ok && *jstr(e, "name") && (!*sc || !strcmp(sc, "g") || !strcmp(sc, "p") || !strcmp(sc, "t"));
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      snprintf(why, wn, "event %zu (ph '%s', name '%s') is not a valid trace event", i, ph, jstr(e, "name"));
+      good = false;
+    }
+  }
+  /* Slices nest on each track. */
+  qsort(sl, ns, sizeof *sl, cmp_tslice);
+  int64_t open[64];
+  int depth = 0;
+  for (size_t i = 0; i < ns && good; i++) {
+    if (i == 0 || sl[i].pid != sl[i - 1].pid || sl[i].tid != sl[i - 1].tid) depth = 0;
+    int64_t t0 = us_ns(sl[i].ts), t1 = us_ns(sl[i].end);
+    while (depth && open[depth - 1] <= t0) depth--;
+    if (depth && open[depth - 1] < t1) {
+      snprintf(why, wn, "track (%g, %g): the slice at %.3f us ends at %.3f us, after the slice it starts in",
+               sl[i].pid, sl[i].tid, sl[i].ts, sl[i].end);
+      good = false;
+    }
+    if (depth < 64) open[depth++] = t1;
+    /* Every track with slices is named, and so is its process. */
+    bool tn = false, pn = false;
+    for (size_t k = 0; k < nnamed; k++) {
+      tn |= named[k][0] == sl[i].pid && named[k][1] == sl[i].tid;
+      pn |= named[k][0] == sl[i].pid && named[k][1] == -1;
+    }
+    if (good && (!tn || !pn)) {
+      snprintf(why, wn, "track (%g, %g) has slices but no %s name", sl[i].pid, sl[i].tid, tn ? "process" : "thread");
+      good = false;
+    }
+  }
+  /* Flows: s first, f last, forward in time, each point bound to a slice of its track. */
+  for (size_t i = 0; i < evs->nkid && good; i++) {
+    const jval_t *e = &evs->kid[i];
+    const char *ph = jstr(e, "ph");
+    if (strcmp(ph, "s") != 0) continue;
+    bool ok = true;
+    double id = jnum(e, "id", &ok), last = -1;
+    int starts = 0, finishes = 0;
+    for (size_t k = 0; k < evs->nkid && good; k++) {
+      const jval_t *f = &evs->kid[k];
+      const char *fph = jstr(f, "ph");
+      if ((strcmp(fph, "s") && strcmp(fph, "t") && strcmp(fph, "f")) || jnum(f, "id", &ok) != id) continue;
+      double ts = jnum(f, "ts", &ok), pid = jnum(f, "pid", &ok), tid = jnum(f, "tid", &ok);
+      if (finishes || (fph[0] == 's' ? starts++ : !starts) || ts < last) {
+        snprintf(why, wn, "flow %g: points out of order", id);
+        good = false;
+      }
+      finishes += fph[0] == 'f';
+      last = ts;
+      bool bound = false;
+      for (size_t j = 0; j < ns && !bound; j++)
+        bound = sl[j].pid == pid && sl[j].tid == tid && us_ns(sl[j].ts) <= us_ns(ts) && us_ns(ts) <= us_ns(sl[j].end);
+      if (good && !bound) {
+        snprintf(why, wn, "flow %g: the point at %.3f us is in no slice of track (%g, %g)", id, ts, pid, tid);
+        good = false;
+      }
+    }
+    if (good && (starts != 1 || finishes != 1)) {
+      snprintf(why, wn, "flow %g: %d starts, %d finishes", id, starts, finishes);
+      good = false;
+    }
+  }
+  free(named);
+  free(sl);
+  return good;
+}
+
+/* The export of `db`'s last run, parsed and validated. */
+static char *export_valid(fixture_t *fx, const char *what, jval_t *root) {
+  char out[160], err[512], why[256];
+  path_in(fx, "trace.json", out, sizeof out);
+  ck_assert_msg(viz_export_perfetto(fx->db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  char *text = slurp(out, NULL);
+  jp_t j = {.p = text};
+  memset(root, 0, sizeof *root);
+  jparse(&j, root, 0);
+  jws(&j);
+  ck_assert_msg(!j.bad && !*j.p, "%s does not parse as JSON (near byte %ld)", out, (long)(j.p - text));
+  ck_assert_msg(trace_events_valid(root, why, sizeof why), "the export of %s: %s", what, why);
+  return text;
+}
+
+/* The validator catches what it should: slices that straddle on one track
+   (what every thread track had in 15 of 19 lessons), a flow point in no
+   slice, a counter that is not a number, an unnamed track. */
+START_TEST(trace_event_validator_rejects) {
+  static const char *const bad[] = {
+      "{\"traceEvents\":[{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"p\"}},"
+      "{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"t\"}},"
+      "{\"ph\":\"X\",\"cat\":\"a\",\"name\":\"running\",\"pid\":1,\"tid\":1,\"ts\":0,\"dur\":4},"
+      "{\"ph\":\"X\",\"cat\":\"a\",\"name\":\"waiting\",\"pid\":1,\"tid\":1,\"ts\":3.75,\"dur\":200}]}",
+      "{\"traceEvents\":[{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"p\"}},"
+      "{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"t\"}},"
+      "{\"ph\":\"X\",\"cat\":\"a\",\"name\":\"x\",\"pid\":1,\"tid\":1,\"ts\":0,\"dur\":4},"
+      "{\"ph\":\"s\",\"cat\":\"irp\",\"name\":\"f\",\"id\":1,\"pid\":1,\"tid\":1,\"ts\":1},"
+      "{\"ph\":\"f\",\"cat\":\"irp\",\"name\":\"f\",\"id\":1,\"pid\":1,\"tid\":1,\"ts\":9}]}",
+      "{\"traceEvents\":[{\"ph\":\"C\",\"pid\":1,\"name\":\"IRQL\",\"ts\":0,\"args\":{\"CPU 0\":\"high\"}}]}",
+      "{\"traceEvents\":[{\"ph\":\"X\",\"cat\":\"a\",\"name\":\"x\",\"pid\":1,\"tid\":1,\"ts\":0,\"dur\":4}]}",
+      "{\"traceEvents\":[{\"ph\":\"B\",\"name\":\"x\",\"pid\":1,\"tid\":1,\"ts\":0}]}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    jp_t j = {.p = bad[i]};
+    jval_t root = {0};
+    jparse(&j, &root, 0);
+    ck_assert_msg(!j.bad, "case %zu does not parse", i);
+    char why[256];
+    ck_assert_msg(!trace_events_valid(&root, why, sizeof why), "case %zu passed the validator", i);
+    jfree(&root);
+  }
+}
+END_TEST
+
+/* Every lesson's export is valid: its thread tracks nest (the waits inside
+   the system calls, on their own track beside where the thread ran). */
+START_TEST(perfetto_every_lesson_is_valid) {
+  FILE *ls = popen("ls ../scenarios/lessons/*.iosim", "r");
+  ck_assert_ptr_nonnull(ls);
+  char line[256];
+  int n = 0;
+  while (fgets(line, sizeof line, ls)) {
+    line[strcspn(line, "\n")] = '\0';
+    fixture_t fx;
+    fixture_begin(&fx, NULL);
+    record(&fx, line, NULL);
+    jval_t root;
+    free(export_valid(&fx, line, &root));
+    jfree(&root);
+    fixture_end(&fx);
+    n++;
+  }
+  pclose(ls);
+  ck_assert_int_ge(n, 19);
+}
+END_TEST
+
+/* What Perfetto users expect in lesson 2's export: names, counters, and the
+   read's flow from IoCallDriver through the completion routine to the APC. */
+START_TEST(perfetto_counters_flows_and_names) {
+  fixture_t fx;
+  fixture_begin(&fx, "02-async-read");
+  jval_t root;
+  char *text = export_valid(&fx, "lesson 2", &root);
+  const jval_t *evs = jget(&root, "traceEvents");
+  bool irql_dirql = false, irql_passive = false, dpc_one = false, apc_one = false, live_zero_at_end = false;
+  bool app_process = false, on_cpu = false, calls = false;
+  int64_t live = -1;
+  const char *first = NULL, *last = NULL;
+  int points = 0;
+  bool saw_routine = false;
+  for (size_t i = 0; i < evs->nkid; i++) {
+    const jval_t *e = &evs->kid[i];
+    const char *ph = jstr(e, "ph"), *name = jstr(e, "name");
+    const jval_t *args = jget(e, "args");
+    if (!strcmp(ph, "C") && !strcmp(name, "CPU 0")) {
+      double v = jget(args, "IRQL")->num;
+      irql_dirql |= v == 5;
+      irql_passive |= v == 0;
+    }
+    if (!strcmp(ph, "C") && !strcmp(name, "CPU 0 DPC queue")) dpc_one |= jget(args, "depth")->num == 1;
+    if (!strcmp(ph, "C") && !strcmp(name, "APC queue")) apc_one |= jget(args, "depth")->num == 1;
+    if (!strcmp(ph, "C") && !strcmp(name, "live IRPs")) live = (int64_t)jget(args, "count")->num;
+    if (!strcmp(ph, "M") && !strcmp(name, "process_name")) app_process |= !strcmp(jstr(args, "name"), "thread app");
+    if (!strcmp(ph, "M") && !strcmp(name, "thread_name")) {
+      on_cpu |= !strcmp(jstr(args, "name"), "on CPU");
+      calls |= !strcmp(jstr(args, "name"), "calls and waits");
+    }
+    if (strchr("stf", ph[0]) && !ph[1] && !strcmp(name, "IRP 2 (r1) IRP_MJ_READ")) {
+      const char *step = jstr(jget(e, "args"), "step");
+      if (!first) first = step;
+      last = step;
+      saw_routine |= !strcmp(step, "completion-routine");
+      points++;
+    }
+  }
+  live_zero_at_end = live == 0;
+  ck_assert(irql_dirql && irql_passive);
+  ck_assert(dpc_one && apc_one);
+  ck_assert_msg(live_zero_at_end, "live IRPs end at %lld", (long long)live);
+  ck_assert(app_process && on_cpu && calls);
+  ck_assert_str_eq(first, "call-driver");
+  ck_assert_msg(!strcmp(last, "stage2") || !strcmp(last, "apc"), "the flow ends at %s", last);
+  ck_assert(saw_routine);
+  ck_assert_int_ge(points, 12);
+  assert_has(text, "\"name\":\"NtReadFile\"", "the export");
+  assert_has(text, "\"name\":\"waiting\"", "the export");
+  free(text);
+  jfree(&root);
+  fixture_end(&fx);
+}
+END_TEST
+
+/* Lesson 10's completion port is a counter of queued packets. */
+START_TEST(perfetto_port_counter) {
+  fixture_t fx;
+  fixture_begin(&fx, "10-iocp");
+  jval_t root;
+  char *text = export_valid(&fx, "lesson 10", &root);
+  assert_has(text, "{\"ph\":\"C\",\"pid\":2,\"name\":\"port ", "the export");
+  assert_has(text, "\"args\":{\"queued\":", "the export");
+  free(text);
+  jfree(&root);
+  fixture_end(&fx);
+}
+END_TEST
+
 static void check_perfetto(const char *lesson) {
   fixture_t fx;
   fixture_begin(&fx, lesson);
@@ -1105,6 +1402,10 @@ static Suite *viz_suite(void) {
   tcase_add_test(t, timeline_of_the_async_read);
   tcase_add_test(t, timeline_of_a_huge_trace_is_summarised);
   tcase_add_loop_test(t, perfetto_one_slice_per_frame, 0, 4);
+  tcase_add_test(t, trace_event_validator_rejects);
+  tcase_add_test(t, perfetto_every_lesson_is_valid);
+  tcase_add_test(t, perfetto_counters_flows_and_names);
+  tcase_add_test(t, perfetto_port_counter);
   tcase_add_test(t, bad_input_is_reported);
   tcase_add_test(t, list_irps);
   tcase_add_loop_test(t, svg_canvas_holds_the_drawing, 0, (int)(sizeof canvas_cases / sizeof *canvas_cases));

@@ -105,8 +105,12 @@ static const char *const usage_export =
     "\n"
     "Writes run N (default: the last run) as Chrome / Perfetto trace-event\n"
     "JSON, which opens in ui.perfetto.dev and chrome://tracing: one track\n"
-    "per CPU with a slice per frame (thread, ISR, DPC, APC, idle), one track\n"
-    "per thread with its waits and system calls, each IRP as a flow arrow.\n";
+    "per CPU with a slice per frame (thread, ISR, DPC, APC, idle) and the\n"
+    "steps of each IRP's journey inside, its IRQL and DPC queue as counters;\n"
+    "per thread a track of where it ran and one of its system calls and\n"
+    "waits, its APC queue; live IRPs and completion-port queues; each IRP as\n"
+    "a flow arrow from IoCallDriver to its completion.  `perfetto` is the\n"
+    "only format.\n";
 
 static void print_error(const scn_error_t *e) {
   if (e->line > 0) fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
@@ -561,8 +565,11 @@ static int cmd_export(int argc, char **argv) {
     fputs(usage_export, stderr);
     return 2;
   }
-  if (strcmp(format, "perfetto") != 0 && strcmp(format, "chrome") != 0) {
-    fprintf(stderr, "iosim export: unknown format '%s' (the one there is: perfetto)\n", format);
+  if (strcmp(format, "perfetto") != 0) {
+    fprintf(stderr,
+            "iosim export: unknown format '%s' (the one there is: perfetto, the trace-event JSON that"
+            " ui.perfetto.dev and chrome://tracing both open)\n",
+            format);
     return 2;
   }
   char err[768];
