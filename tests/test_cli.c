@@ -1,8 +1,12 @@
 /*
  * test_cli.c - the command line as a user meets it: a scenario that does
- * not load leaves a "bad input" run in the trace database (and exit 2);
- * a good run is recorded with its outcome; `iosim irp` reads it back.
- * Skipped (with a note) when ../iosim is not built, as under `make asan`.
+ * not load leaves a "bad input" run in the trace database (and exit 2),
+ * which never becomes the default run of a reader; a good run is recorded
+ * with its outcome; `iosim irp` reads it back (by number or by name, at a
+ * time with its unit); the trace table numbers its steps and wraps to the
+ * width asked; readers leave no -wal / -shm files; `check` adds up; an
+ * unknown export format is refused.  Skipped (with a note) when ../iosim
+ * is not built, as under `make asan`.
  */
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -80,6 +84,224 @@ START_TEST(good_run_then_irp) {
 }
 END_TEST
 
+/* Runs `cmd` (stderr joined to stdout), returns its exit status and its
+   output in *out (caller frees). */
+static int capture(const char *cmd, char **out) {
+  char full[1600];
+  snprintf(full, sizeof full, "%s 2>&1", cmd);
+  FILE *p = popen(full, "r");
+  ck_assert_ptr_nonnull(p);
+  size_t cap = 4096, n = 0;
+  char *s = malloc(cap);
+  size_t got;
+  while ((got = fread(s + n, 1, cap - n - 1, p)) > 0) {
+    n += got;
+    if (cap - n < 2) s = realloc(s, cap *= 2);
+  }
+  s[n] = '\0';
+  int st = pclose(p);
+  *out = s;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+typedef struct tmp {
+  char dir[32];
+  char db[96];
+} tmp_t;
+
+static void tmp_begin(tmp_t *t) {
+  snprintf(t->dir, sizeof t->dir, "/tmp/iosim-cliXXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(t->dir));
+  snprintf(t->db, sizeof t->db, "%s/t.db", t->dir);
+}
+
+static void tmp_end(const tmp_t *t) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
+  ck_assert_int_eq(run(cmd), 0);
+}
+
+static const char lesson2[] = "../scenarios/lessons/02-async-read.iosim";
+
+/* The table numbers its steps as findings and `order` facts name them, and
+   --width wraps every line, --explain's sentences included. */
+START_TEST(table_has_step_numbers_and_wraps) {
+  if (!have_cli()) return;
+  char cmd[512], *out;
+  snprintf(cmd, sizeof cmd, "../iosim run %s --explain --width 0", lesson2);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  ck_assert_ptr_nonnull(strstr(out, "\n step           time cpu"));
+  /* The order fact names dispatch(disk0, r1) "at #31": row #31 is that step. */
+  const char *fact = strstr(out, "dispatch(disk0, r1) at #");
+  ck_assert_ptr_nonnull(fact);
+  int n = atoi(fact + strlen("dispatch(disk0, r1) at #"));
+  char row[32], num[16];
+  snprintf(num, sizeof num, "#%d", n);
+  snprintf(row, sizeof row, "\n%5s ", num);
+  const char *r = strstr(out, row);
+  ck_assert_msg(r != NULL, "no row %s", row + 1);
+  const char *eol = strchr(r + 1, '\n');
+  ck_assert_ptr_nonnull(strstr(r, "disk0"));
+  ck_assert_msg(strstr(r, "dispatch ") && strstr(r, "dispatch ") < eol, "row #%d is not disk0's dispatch", n);
+  /* Without wrapping, --explain's lines run long; with --width 100 none does. */
+  size_t longest = 0, cur = 0;
+  for (const char *p = out; *p; p++) cur = *p == '\n' ? (longest = cur > longest ? cur : longest, 0) : cur + 1;
+  ck_assert_uint_gt(longest, 150);
+  free(out);
+  snprintf(cmd, sizeof cmd, "../iosim run %s --explain --width 100", lesson2);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  longest = cur = 0;
+  for (const char *p = out; *p; p++) cur = *p == '\n' ? (longest = cur > longest ? cur : longest, 0) : cur + 1;
+  ck_assert_uint_le(longest, 100);
+  /* Nothing lost by the wrapping: every explanation still starts, and ends. */
+  ck_assert_ptr_nonnull(strstr(out, "\\_ IoCallDriver moves the IRP down"));
+  ck_assert_ptr_nonnull(strstr(out, "expectations: "));
+  free(out);
+}
+END_TEST
+
+/* `iosim irp` takes the scenario's name for an IRP, as `viz` does, and a
+   time only with its unit. */
+START_TEST(irp_by_name_and_time_units) {
+  if (!have_cli()) return;
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[512], *a, *b;
+  snprintf(cmd, sizeof cmd, "../iosim run %s --quiet --db %s", lesson2, t.db);
+  ck_assert_int_eq(capture(cmd, &a), 0);
+  free(a);
+  snprintf(cmd, sizeof cmd, "../iosim irp --db %s --irp r1 --at 204.6us", t.db);
+  ck_assert_int_eq(capture(cmd, &a), 0);
+  snprintf(cmd, sizeof cmd, "../iosim irp --db %s --irp 2 --at 204600ns", t.db);
+  ck_assert_int_eq(capture(cmd, &b), 0);
+  ck_assert_str_eq(a, b);
+  ck_assert_ptr_nonnull(strstr(a, "IRP 2 (r1) of run 1, as of 204."));
+  free(a);
+  free(b);
+  snprintf(cmd, sizeof cmd, "../iosim irp --db %s --irp r1 --at 204.6", t.db);
+  ck_assert_int_eq(capture(cmd, &a), 2);
+  ck_assert_msg(strstr(a, "with its unit") && strstr(a, "204.6us"), "%s", a);
+  free(a);
+  snprintf(cmd, sizeof cmd, "../iosim irp --db %s --irp nope", t.db);
+  ck_assert_int_eq(capture(cmd, &a), 2);
+  ck_assert_msg(strstr(a, "no IRP named 'nope'") != NULL, "%s", a);
+  free(a);
+  tmp_end(&t);
+}
+END_TEST
+
+/* Reading a trace (irp, viz, export) leaves nothing beside it, and a file
+   that is not a trace is refused without talk of writing. */
+START_TEST(readers_leave_no_files) {
+  if (!have_cli()) return;
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[1400], *out;
+  snprintf(cmd, sizeof cmd,
+           "../iosim run %s --quiet --db %s && ../iosim irp --db %s --irp r1 >/dev/null &&"
+           " ../iosim viz --db %s --irp r1 -o %s/a.svg && ../iosim viz --db %s --list >/dev/null &&"
+           " ../iosim export --db %s --format perfetto -o %s/a.json && ls %s",
+           lesson2, t.db, t.db, t.db, t.dir, t.db, t.db, t.dir, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  ck_assert_msg(strstr(out, "t.db\n") && !strstr(out, "-wal") && !strstr(out, "-shm"), "left: %s", out);
+  free(out);
+  snprintf(cmd, sizeof cmd, "sqlite3 %s/other.db 'CREATE TABLE grades(student TEXT, mark INTEGER)' &&"
+                            " ../iosim irp --db %s/other.db --irp 1", t.dir, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  ck_assert_msg(strstr(out, "not an iosim trace") && !strstr(out, "refusing to write"), "%s", out);
+  free(out);
+  tmp_end(&t);
+}
+END_TEST
+
+/* A scenario that does not load leaves a "bad input" run; readers skip it
+   by default and refuse it, exit 2, when asked for it. */
+START_TEST(bad_input_run_is_never_the_default) {
+  if (!have_cli()) return;
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[512], *out;
+  snprintf(cmd, sizeof cmd, "../iosim run bad/scenarios/unknown-statement.iosim --db %s", t.db);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  free(out);
+  /* Only a bad-input run: nothing to show, and no file written. */
+  snprintf(cmd, sizeof cmd, "../iosim export --db %s --format perfetto -o %s/e.json", t.db, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  ck_assert_msg(strstr(out, "no run that ran") && strstr(out, "unknown statement 'devise'"), "%s", out);
+  free(out);
+  snprintf(cmd, sizeof cmd, "%s/e.json", t.dir);
+  ck_assert_int_ne(access(cmd, F_OK), 0);
+  /* A good run, then another bad one: the good one is the default. */
+  snprintf(cmd, sizeof cmd, "../iosim run %s --quiet --db %s && ../iosim run bad/scenarios/unknown-statement.iosim"
+                            " --db %s", lesson2, t.db, t.db);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  free(out);
+  snprintf(cmd, sizeof cmd, "../iosim viz --db %s --irp r1 -o %s/a.svg && ../iosim irp --db %s --irp r1", t.db,
+           t.dir, t.db);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  ck_assert_ptr_nonnull(strstr(out, "of run 2,"));
+  free(out);
+  snprintf(cmd, sizeof cmd, "../iosim export --db %s --run 3 --format perfetto -o %s/e.json", t.db, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  ck_assert_msg(strstr(out, "run 3 has no steps") && strstr(out, "bad input"), "%s", out);
+  free(out);
+  tmp_end(&t);
+}
+END_TEST
+
+/* `check` adds up: expectations that failed and findings nobody predicted
+   are counted apart; a finding with no IRP or step names none. */
+START_TEST(check_summary_adds_up) {
+  if (!have_cli()) return;
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[1400], *out;
+  /* pending-not-marked without its `expect finding` lines, and one expectation made false. */
+  snprintf(cmd, sizeof cmd,
+           "sed '/expect finding/d; s/expect thread app waiting/expect thread app finished/'"
+           " ../scenarios/bugs/pending-not-marked.iosim > %s/b.iosim && ../iosim check %s/b.iosim"
+           " --include-dir ../scenarios/lib",
+           t.dir, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 1);
+  ck_assert_msg(strstr(out, "b.iosim: 2 expectations, 1 failed; 2 findings no `expect finding` line predicts\n"),
+                "%s", out);
+  free(out);
+  ck_assert_int_eq(capture("../iosim check ../scenarios/bugs/deadlock.iosim", &out), 0);
+  ck_assert_msg(strstr(out, "first: deadlock at the end of the run:") && !strstr(out, "IRP 0") &&
+                    !strstr(out, "step #0"), "%s", out);
+  ck_assert_ptr_nonnull(strstr(out, "deadlock.iosim: 3 expectations, 0 failed\n"));
+  free(out);
+  tmp_end(&t);
+}
+END_TEST
+
+/* Formats: an unknown export format is refused; pictures refuse labels too
+   small to read and draw PDF. */
+START_TEST(formats_and_sizes) {
+  if (!have_cli()) return;
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[512], *out;
+  snprintf(cmd, sizeof cmd, "../iosim run %s --quiet --db %s", lesson2, t.db);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  free(out);
+  snprintf(cmd, sizeof cmd, "../iosim export --db %s --format chrome -o %s/e.json", t.db, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  ck_assert_msg(strstr(out, "unknown format 'chrome'") != NULL, "%s", out);
+  free(out);
+  snprintf(cmd, sizeof cmd, "../iosim viz --db %s --irp r1 --scale 0.5 -o %s/a.svg", t.db, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  ck_assert_msg(strstr(out, "6.0 points") && strstr(out, "cannot read"), "%s", out);
+  free(out);
+  snprintf(cmd, sizeof cmd, "../iosim viz --db %s --irp r1 --scale 0.5 --font-size 16 -o %s/a.pdf && head -c 5 %s/a.pdf",
+           t.db, t.dir, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  ck_assert_str_eq(out, "%PDF-");
+  free(out);
+  tmp_end(&t);
+}
+END_TEST
+
 TEST_SUITE(suite_cli)
 static Suite *suite_cli(void) {
   Suite *s = suite_create("cli");
@@ -87,6 +309,12 @@ static Suite *suite_cli(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, bad_input_is_recorded);
   tcase_add_test(tc, good_run_then_irp);
+  tcase_add_test(tc, table_has_step_numbers_and_wraps);
+  tcase_add_test(tc, irp_by_name_and_time_units);
+  tcase_add_test(tc, readers_leave_no_files);
+  tcase_add_test(tc, bad_input_run_is_never_the_default);
+  tcase_add_test(tc, check_summary_adds_up);
+  tcase_add_test(tc, formats_and_sizes);
   suite_add_tcase(s, tc);
   return s;
 }
