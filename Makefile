@@ -5,9 +5,17 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       run the asynchronous-read lesson with its explanation
 #   make bench      benchmarks (figures, not tests)
+#   make install    iosim, its standard library of drivers, the manual page
+#                   and bash completion under $(PREFIX) (default /usr/local;
+#                   DESTDIR for staging); make uninstall removes them
 
 CC      ?= cc
 BUILD   ?= build
+PREFIX  ?= /usr/local
+# Where `make install` puts the standard library (scenarios/lib), which
+# `include <disk.iosim>` searches after $$IOSIM_PATH; the build's own
+# scenarios/lib is searched too, so ./iosim works from the tree.
+LIBDIR   = $(PREFIX)/share/iosim/lib
 SAN     ?=
 OPT     ?= -O2
 PKG_CONFIG ?= pkg-config
@@ -43,7 +51,7 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams check-layers
+.PHONY: all test asan demo bench deps clean diagrams check-layers install uninstall
 
 all: iosim diagrams
 
@@ -64,6 +72,8 @@ $(BUILD)/viz/%.o: viz/%.c
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(CHECK_CFLAGS) -Isim -c -o $@ $<
+
+$(BUILD)/sim/scn/parse.o: CFLAGS += -DIOSIM_LIBDIR='"$(LIBDIR)"' -DIOSIM_SRC_LIBDIR='"$(CURDIR)/scenarios/lib"'
 
 $(ENGINE_OBJ): $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -122,6 +132,22 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=build-bench build-bench/iosim-bench
 	@$(MAKE) --no-print-directory iosim
 	./build-bench/iosim-bench
+
+# The binary, the standard drivers (for `include <disk.iosim>`), the
+# lessons (they include ../lib/...), the manual page, bash completion.
+install: iosim
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/share/iosim/lessons \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 iosim $(DESTDIR)$(PREFIX)/bin/iosim
+	install -m 644 scenarios/lib/*.iosim $(DESTDIR)$(LIBDIR)
+	install -m 644 scenarios/lessons/*.iosim $(DESTDIR)$(PREFIX)/share/iosim/lessons
+	install -m 644 docs/iosim.1 $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1
+	install -m 644 docs/iosim.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/iosim $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
+	rm -rf $(DESTDIR)$(PREFIX)/share/iosim
 
 clean:
 	rm -rf build build-asan build-bench iosim

@@ -302,6 +302,150 @@ START_TEST(formats_and_sizes) {
 }
 END_TEST
 
+/* `include <NAME>` finds the standard drivers from any folder, after the
+   folders of IOSIM_PATH; a library file includes its neighbours. */
+START_TEST(library_includes_from_anywhere) {
+  if (!have_cli()) return;
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[1400], *out;
+  /* (cd changes the folder: the binary by its absolute path) */
+  char here[512];
+  ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+  snprintf(cmd, sizeof cmd,
+           "cd %s && printf '%%s\\n' 'scenario \"mine\"' 'include <disk.iosim>' 'include <volume.iosim>'"
+           " 'include <fsd.iosim>' 'device disk0 driver disk latency 50us' 'device vol0 driver volume on disk0'"
+           " 'device fs0 driver fsd on vol0' 'thread app' '  open f fs0' '  read f 4096 as r1' 'end'"
+           " 'expect r1.status == STATUS_SUCCESS' > mine.iosim && %s/../iosim check mine.iosim",
+           t.dir, here);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  ck_assert_msg(strstr(out, "ok   mine.iosim: 1 expectation, 0 failed") != NULL, "%s", out);
+  free(out);
+  /* IOSIM_PATH first: its broken disk.iosim is the one read. */
+  snprintf(cmd, sizeof cmd,
+           "mkdir %s/mylib && printf 'driver disk\\n  bogus\\nend\\n' > %s/mylib/disk.iosim &&"
+           " cd %s && IOSIM_PATH=/nonexistent:%s/mylib %s/../iosim check mine.iosim",
+           t.dir, t.dir, t.dir, t.dir, here);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  ck_assert_msg(strstr(out, "/mylib/disk.iosim:2:") != NULL, "%s", out);
+  free(out);
+  /* A library file of one's own that includes its neighbour. */
+  snprintf(cmd, sizeof cmd,
+           "cd %s && printf 'include \"inner.iosim\"\\n' > mylib/outer.iosim &&"
+           " printf 'driver mine\\n  dispatch default\\n    complete STATUS_SUCCESS\\n    return STATUS_SUCCESS\\n"
+           "  end\\nend\\n' > mylib/inner.iosim &&"
+           " printf 'scenario \"own\"\\ninclude <outer.iosim>\\ndevice d0 driver mine\\nthread app\\n  open f d0\\n"
+           "  read f 16 as r1\\nend\\nexpect r1.status == STATUS_SUCCESS\\n' > own.iosim &&"
+           " IOSIM_PATH=%s/mylib %s/../iosim check own.iosim",
+           t.dir, t.dir, here);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  free(out);
+  /* A name no folder has: the folders searched are listed. */
+  snprintf(cmd, sizeof cmd, "cd %s && printf 'scenario \"x\"\\ninclude <dsk.iosim>\\n' > bad.iosim &&"
+                            " IOSIM_PATH=%s/mylib %s/../iosim check bad.iosim", t.dir, t.dir, here);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  ck_assert_msg(strstr(out, "bad.iosim:2:9: cannot include <dsk.iosim>: no such file in the standard library") &&
+                    strstr(out, "/mylib, "),
+                "%s", out);
+  free(out);
+  tmp_end(&t);
+}
+END_TEST
+
+/* `make install` (staged with DESTDIR) puts the binary, the library beside
+   it, the lessons, the manual page and bash completion in place, and the
+   installed iosim runs an installed lesson. */
+START_TEST(install_is_complete) {
+  if (!have_cli()) return;
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[1400], *out;
+  snprintf(cmd, sizeof cmd, "make -s -C .. install DESTDIR=%s PREFIX=/usr >/dev/null && cd %s/usr && ls bin"
+                            " share/iosim/lib share/man/man1 share/bash-completion/completions", t.dir, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  const char *want[] = {"iosim\n", "disk.iosim", "fsd.iosim", "volume.iosim", "iosim.1"};
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) ck_assert_msg(strstr(out, want[i]), "%s not installed", want[i]);
+  free(out);
+  snprintf(cmd, sizeof cmd, "cd / && env -u IOSIM_PATH %s/usr/bin/iosim check %s/usr/share/iosim/lessons/02-async-read.iosim",
+           t.dir, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  free(out);
+  snprintf(cmd, sizeof cmd, "MANWIDTH=80 man -l %s/usr/share/man/man1/iosim.1 | grep -c 'include <disk.iosim>'", t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  free(out);
+  snprintf(cmd, sizeof cmd, "make -s -C .. uninstall DESTDIR=%s PREFIX=/usr && find %s/usr -type f", t.dir, t.dir);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  ck_assert_str_eq(out, "");
+  free(out);
+  tmp_end(&t);
+}
+END_TEST
+
+/* Every option each command's --help lists is in the manual page and in
+   the bash completion of that command, and the page renders cleanly. */
+START_TEST(manual_and_completion_cover_every_option) {
+  if (!have_cli()) return;
+  static const char *const cmds[] = {"run", "check", "irp", "viz", "export"};
+  char cmd[600], *help, *man, *comp;
+  man = NULL;
+  ck_assert_int_eq(capture("cat ../docs/iosim.1", &man), 0);
+  ck_assert_int_eq(capture("cat ../docs/iosim.bash-completion", &comp), 0);
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+    snprintf(cmd, sizeof cmd, "../iosim %s --help", cmds[i]);
+    ck_assert_int_eq(capture(cmd, &help), 0);
+    /* The completion's option list for this command: its "CMD) opts=..." line. */
+    char key[32];
+    snprintf(key, sizeof key, "    %s) opts=\"", cmds[i]);
+    const char *line = strstr(comp, key);
+    ck_assert_msg(line != NULL, "no completion for %s", cmds[i]);
+    const char *eol = strchr(line, '\n');
+    for (const char *p = help; (p = strstr(p, "--")); p += 2) {
+      char opt[32], troff[64];
+      size_t n = 2;
+      while (p[n] && (p[n] == '-' || (p[n] >= 'a' && p[n] <= 'z'))) n++;
+      if (n == 2 || n >= sizeof opt) continue;
+      snprintf(opt, sizeof opt, "%.*s", (int)n, p);
+      /* troff writes each '-' of an option as "\-". */
+      size_t k = 0;
+      for (size_t j = 0; j < n && k + 3 < sizeof troff; j++) {
+        if (opt[j] == '-') troff[k++] = '\\';
+        troff[k++] = opt[j];
+      }
+      troff[k] = '\0';
+      ck_assert_msg(strstr(man, troff) != NULL, "iosim %s %s is not in docs/iosim.1", cmds[i], opt);
+      char spaced[40];
+      snprintf(spaced, sizeof spaced, "%s ", opt);
+      const char *hit = strstr(line, spaced);
+      if (!hit || hit > eol) {
+        snprintf(spaced, sizeof spaced, "%s\"", opt);
+        hit = strstr(line, spaced);
+      }
+      ck_assert_msg(hit && hit < eol, "iosim %s %s is not completed", cmds[i], opt);
+    }
+    free(help);
+  }
+  free(man);
+  free(comp);
+  /* The page renders without a warning, and names the version. */
+  ck_assert_int_eq(capture("groff -man -ww -z -Tutf8 ../docs/iosim.1", &man), 0);
+  ck_assert_str_eq(man, "");
+  free(man);
+  ck_assert_int_eq(capture("../iosim --version", &help), 0);
+  help[strcspn(help, "\n")] = '\0';
+  snprintf(cmd, sizeof cmd, "grep -q '^.TH IOSIM 1 \"\" \"%s\"' ../docs/iosim.1", help);
+  ck_assert_msg(run(cmd) == 0, "docs/iosim.1 does not name %s", help);
+  free(help);
+  /* The completion works: options of a command, then the formats. */
+  ck_assert_int_eq(capture("bash -c 'shopt -s extglob; . ../docs/iosim.bash-completion; COMP_WORDS=(iosim viz --fo);"
+                           " COMP_CWORD=2; _iosim; echo \"${COMPREPLY[*]}\"; COMP_WORDS=(iosim export --format \"\");"
+                           " COMP_CWORD=3; _iosim; echo \"${COMPREPLY[*]}\"'",
+                           &comp),
+                   0);
+  ck_assert_str_eq(comp, "--font-size\nperfetto\n");
+  free(comp);
+}
+END_TEST
+
 TEST_SUITE(suite_cli)
 static Suite *suite_cli(void) {
   Suite *s = suite_create("cli");
@@ -315,6 +459,9 @@ static Suite *suite_cli(void) {
   tcase_add_test(tc, bad_input_run_is_never_the_default);
   tcase_add_test(tc, check_summary_adds_up);
   tcase_add_test(tc, formats_and_sizes);
+  tcase_add_test(tc, library_includes_from_anywhere);
+  tcase_add_test(tc, install_is_complete);
+  tcase_add_test(tc, manual_and_completion_cover_every_option);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -21,11 +21,11 @@ static const char *const usage_main =
     "  run FILE     run a scenario and print its trace\n"
     "  check FILE.. run scenarios and print only their expectations\n"
     "  irp          show an IRP from a trace database as WinDbg's !irp would\n"
-    "  viz          draw an IRP's flow, or the machine's timeline (SVG, PNG)\n"
+    "  viz          draw an IRP's flow, or the machine's timeline (SVG, PNG, PDF)\n"
     "  export       write a trace as Chrome / Perfetto trace-event JSON\n"
     "\n"
-    "`iosim COMMAND --help` describes each command.  Exit status: 0 ok,\n"
-    "1 an expectation failed, 2 bad input.\n";
+    "`iosim COMMAND --help` describes each command, `man iosim` all of them.\n"
+    "Exit status: 0 ok, 1 an expectation failed, 2 bad input.\n";
 
 static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
@@ -39,7 +39,9 @@ static const char *const usage_run =
     "  --explain        a sentence under each step saying why it happened\n"
     "  --quiet          no trace, only expectations and the outcome\n"
     "  --db FILE        also write the run into a SQLite trace database\n"
-    "  --include-dir D  allow includes from D (outside the scenario tree)\n"
+    "  --include-dir D  allow includes from D (outside the scenario tree);\n"
+    "                   `include <disk.iosim>` reads the standard library\n"
+    "                   ($IOSIM_PATH, then the installed one)\n"
     "  --width N        wrap long lines to N columns (default: the terminal's\n"
     "                   width, or $COLUMNS; 0: never)\n";
 
@@ -88,8 +90,7 @@ static const char *const usage_viz =
     "       iosim viz --db TRACE.db [--run N] --timeline -o OUT.svg|.png|.pdf|.dot\n"
     "       iosim viz --db TRACE.db [--run N] --list\n"
     "\n"
-    "Draws a picture of run N (default: the last run that ran) through\n"
-    "Graphviz.\n"
+    "Draws a picture of run N (default: the last run that ran) with Graphviz.\n"
     "  --irp K       the flow of IRP K (a number, or the scenario's name for\n"
     "                it, e.g. r1): the issuing thread, the device stack, the\n"
     "                hardware; numbered arrows down (IoCallDriver), back\n"
@@ -111,13 +112,13 @@ static const char *const usage_export =
     "usage: iosim export --db TRACE.db [--run N] --format perfetto -o OUT.json\n"
     "\n"
     "Writes run N (default: the last run that ran) as Chrome / Perfetto\n"
-    "trace-event JSON, which opens in ui.perfetto.dev and chrome://tracing: one track\n"
-    "per CPU with a slice per frame (thread, ISR, DPC, APC, idle) and the\n"
-    "steps of each IRP's journey inside, its IRQL and DPC queue as counters;\n"
-    "per thread a track of where it ran and one of its system calls and\n"
-    "waits, its APC queue; live IRPs and completion-port queues; each IRP as\n"
-    "a flow arrow from IoCallDriver to its completion.  `perfetto` is the\n"
-    "only format.\n";
+    "trace-event JSON, which opens in ui.perfetto.dev and chrome://tracing:\n"
+    "one track per CPU with a slice per frame (thread, ISR, DPC, APC, idle)\n"
+    "and the steps of each IRP's journey inside, its IRQL and DPC queue as\n"
+    "counters; per thread a track of where it ran and one of its system\n"
+    "calls and waits, its APC queue; live IRPs and completion-port queues;\n"
+    "each IRP as a flow arrow from IoCallDriver to its completion.\n"
+    "`perfetto` is the only format.\n";
 
 static void print_error(const scn_error_t *e) {
   if (e->line > 0) fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
