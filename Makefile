@@ -51,9 +51,9 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams check-layers install uninstall
+.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall
 
-all: iosim diagrams
+all: iosim diagrams readme
 
 iosim: $(BUILD)/iosim
 	cp $< $@
@@ -92,6 +92,12 @@ docs/diagrams/.stamp: $(BUILD)/iosim $(DIAGRAM_DEPS)
 	sh viz/make-lesson-diagrams.sh ./$(BUILD)/iosim docs/diagrams && touch $@
 diagrams: docs/diagrams/.stamp
 
+# The README's "What you see" sample, from the iosim just built.
+README_DEPS = scenarios/lessons/02-async-read.iosim $(wildcard scenarios/lib/*.iosim) docs/make-readme-sample.sh
+$(BUILD)/readme.stamp: $(BUILD)/iosim $(README_DEPS) README.md
+	sh docs/make-readme-sample.sh ./$(BUILD)/iosim README.md && touch $@
+readme: $(BUILD)/readme.stamp
+
 deps:
 	@sh tests/deps.sh
 
@@ -104,7 +110,7 @@ check-layers: $(LIB)
 	sh tests/layering.sh $(BUILD)
 
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests $(BUILD)/embed iosim
+	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests $(BUILD)/embed iosim readme
 	@$(MAKE) --no-print-directory check-layers
 	./$(BUILD)/embed > /dev/null
 	cd tests && ../$(BUILD)/iosim-tests

@@ -446,6 +446,19 @@ START_TEST(manual_and_completion_cover_every_option) {
 }
 END_TEST
 
+/* The README's sample is what this iosim prints (`make` rewrites it). */
+START_TEST(readme_sample_is_current) {
+  if (!have_cli()) return;
+  char *out;
+  int rc = capture("cd .. && sh docs/make-readme-sample.sh ./iosim README.md --check", &out);
+  ck_assert_msg(rc == 0, "%s", out);
+  free(out);
+  ck_assert_int_eq(capture("grep -c '^  #[0-9][0-9]  ' ../README.md", &out), 0);
+  ck_assert_int_ge(atoi(out), 6); /* the rows of the sample, numbered */
+  free(out);
+}
+END_TEST
+
 TEST_SUITE(suite_cli)
 static Suite *suite_cli(void) {
   Suite *s = suite_create("cli");
@@ -462,6 +475,7 @@ static Suite *suite_cli(void) {
   tcase_add_test(tc, library_includes_from_anywhere);
   tcase_add_test(tc, install_is_complete);
   tcase_add_test(tc, manual_and_completion_cover_every_option);
+  tcase_add_test(tc, readme_sample_is_current);
   suite_add_tcase(s, tc);
   return s;
 }
