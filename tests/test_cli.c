@@ -459,6 +459,34 @@ START_TEST(readme_sample_is_current) {
 }
 END_TEST
 
+/* tests/deps.sh installs quietly: apt's chatter ("E: Can not write log"
+   where /dev/pts is missing) is shown only when apt fails.  Run against a
+   stand-in dpkg-query (one package missing), id (root) and apt-get. */
+START_TEST(deps_script_is_quiet) {
+  tmp_t t;
+  tmp_begin(&t);
+  char cmd[1400], here[512], *out;
+  ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+  snprintf(cmd, sizeof cmd,
+           "cd %s && printf '#!/bin/sh\\n[ \"$3\" = librsvg2-bin ] || echo install ok installed\\n' > dpkg-query &&"
+           " printf '#!/bin/sh\\necho 0\\n' > id &&"
+           " printf '#!/bin/sh\\necho Reading package lists...\\necho \"E: Can not write log (Is /dev/pts mounted?)\" >&2\\n"
+           "[ -e fail ] && [ \"$1\" = install ] && { echo E: Unable to locate package \"$4\" >&2; exit 100; }\\nexit 0\\n'"
+           " > apt-get && chmod +x dpkg-query id apt-get",
+           t.dir);
+  ck_assert_int_eq(run(cmd), 0);
+  snprintf(cmd, sizeof cmd, "cd %s && PATH=%s:$PATH sh %s/../tests/deps.sh", t.dir, t.dir, here);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  ck_assert_str_eq(out, "installing: librsvg2-bin\n");
+  free(out);
+  snprintf(cmd, sizeof cmd, "cd %s && touch fail && PATH=%s:$PATH sh %s/../tests/deps.sh", t.dir, t.dir, here);
+  ck_assert_int_eq(capture(cmd, &out), 1);
+  ck_assert_msg(strstr(out, "Unable to locate package") && strstr(out, "apt-get failed"), "%s", out);
+  free(out);
+  tmp_end(&t);
+}
+END_TEST
+
 TEST_SUITE(suite_cli)
 static Suite *suite_cli(void) {
   Suite *s = suite_create("cli");
@@ -476,6 +504,7 @@ static Suite *suite_cli(void) {
   tcase_add_test(tc, install_is_complete);
   tcase_add_test(tc, manual_and_completion_cover_every_option);
   tcase_add_test(tc, readme_sample_is_current);
+  tcase_add_test(tc, deps_script_is_quiet);
   suite_add_tcase(s, tc);
   return s;
 }
