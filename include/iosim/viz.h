@@ -70,10 +70,13 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, con
 int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_style_t *style, char *err,
                  size_t errlen);
 
-/* The Chrome / Perfetto trace-event JSON (.json): CPUs and threads as
-   tracks, one complete slice ("ph":"X", "cat":"frame") per frame, thread
-   waits as slices on the thread tracks, system calls as instant events,
-   and each IRP as a flow through the frames it passed. */
+/* The Chrome / Perfetto trace-event JSON (.json): a track per CPU with one
+   complete slice ("ph":"X", "cat":"frame") per frame and, inside, one per
+   step of an IRP's journey ("cat":"irp"); a process per thread with a track
+   of where it ran and one of its system calls with their waits (slices of
+   one track always nest); counters (IRQL, DPC and APC queues, live IRPs,
+   completion-port queues); process and track names as metadata; each IRP
+   as a flow from IoCallDriver to its completion (docs/diagrams.md). */
 int viz_export_perfetto(const char *db, int64_t run, const char *out_path, char *err, size_t errlen);
 
 /* The id of the IRP the scenario named `tag` (as in `read f 4096 as r1`). */
