@@ -479,7 +479,7 @@ START_TEST(timeline_marks_the_clock_tick) {
   scn_result_free(&r);
   tracedb_close(h.db);
   scn_free(sc);
-  ck_assert_msg(viz_timeline(db, 0, svg, err, sizeof err) == VIZ_OK, "%s", err);
+  ck_assert_msg(viz_timeline(db, 0, svg, NULL, err, sizeof err) == VIZ_OK, "%s", err);
   FILE *f = fopen(svg, "rb");
   ck_assert_ptr_nonnull(f);
   static char text[1 << 20];

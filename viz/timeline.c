@@ -119,11 +119,11 @@ static Agnode_t *block_node(tl_t *t, double x0, double x1, double y, const char 
   vz_set(n, "height", h);
   vz_set(n, "fillcolor", fillc);
   vz_set(n, "fontcolor", fontc);
-  /* A label only where it fits (about 6 points per character at 11 pt);
+  /* A label only where it fits (about 7.2 points per character at 12 pt);
      "APC CPU 0" falls back to its first word, "APC". */
   char first[32];
   snprintf(first, sizeof first, "%.*s", (int)strcspn(label, " "), label);
-  vz_set(n, "label", strlen(label) * 6.2 + 6 <= wid ? label : strlen(first) * 6.2 + 6 <= wid ? first : "");
+  vz_set(n, "label", strlen(label) * 7.2 + 6 <= wid ? label : strlen(first) * 7.2 + 6 <= wid ? first : "");
   if (tooltip) vz_set(n, "tooltip", tooltip);
   return n;
 }
@@ -170,7 +170,7 @@ static void lane_names(tl_t *t, const vz_block_t *blk, size_t nb) {
     text_at(t, LABEL_X, t->lane[i].y, t->lane[i].name, "r", 13);
     bool used = false;
     for (size_t k = 0; k < nb && !used; k++) used = t->lane[i].cpu >= 0 ? blk[k].cpu == t->lane[i].cpu : true;
-    if (!used) text_at(t, 8, t->lane[i].y, "(no step ran on this CPU)", "l", 11);
+    if (!used) text_at(t, 8, t->lane[i].y, "(no step ran on this CPU)", "l", 12);
   }
 }
 
@@ -280,8 +280,8 @@ static int build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t
 static void tick(tl_t *t, size_t i, double y) {
   char b[32];
   vz_time(t->bt[i], b);
-  text_at(t, t->bx[i], y, "|", "c", 10);
-  text_at(t, t->bx[i], y + 12, b, "c", 10);
+  text_at(t, t->bx[i], y, "|", "c", 12);
+  text_at(t, t->bx[i], y + 14, b, "c", 12);
 }
 
 /* Ticks at frame boundaries, as many as fit; the start and the end always. */
@@ -289,7 +289,7 @@ static void axis_ticks(tl_t *t, double y) {
   if (!t->nbound) return;
   double end = t->bx[t->nbound - 1], last = -1e9;
   for (size_t i = 0; i + 1 < t->nbound; i++) {
-    if (t->bx[i] - last < 70 || end - t->bx[i] < 70) continue;
+    if (t->bx[i] - last < 80 || end - t->bx[i] < 80) continue;
     tick(t, i, y);
     last = t->bx[i];
   }
@@ -499,8 +499,8 @@ static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_
   /* A linear axis here: eight ticks. */
   for (int i = 0; i <= 8; i++) {
     char b[32];
-    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 8, "|", "c", 10);
-    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 20, vz_time(m->end_ns * i / 8, b), "c", 10);
+    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 8, "|", "c", 12);
+    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 22, vz_time(m->end_ns * i / 8, b), "c", 12);
   }
   *blocks_out = blocks;
   return VIZ_OK;
@@ -527,14 +527,16 @@ static void legend(tl_t *t, double y) {
   vz_set(n, "style", "");
   vz_set(n, "fixedsize", "false");
   vz_set(n, "pos", pos);
-  vz_set(n, "fontsize", "11");
+  vz_set(n, "fontsize", "12");
   vz_set_html(t->g, n, "label", vz_cstr(&b));
   vz_str_free(&b);
 }
 
-int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, size_t errlen) {
+int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_style_t *style, char *err,
+                 size_t errlen) {
   vz_format_t fmt;
   int rc = vz_format(out_path, false, &fmt, err, errlen);
+  if (rc == VIZ_OK) rc = viz_style_check(style, err, errlen);
   if (rc != VIZ_OK) return rc;
   vz_model_t m;
   rc = vz_open(&m, db, run, err, errlen);
@@ -564,13 +566,11 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, s
     vz_set(g, "fontsize", "15");
     vz_set(g, "labelloc", "t");
     vz_set(g, "pad", "0.25");
-    vz_set(g, "dpi", "96");
-    vz_set(g, "size", "10.6,60");
     agattr(g, AGNODE, (char *)"shape", (char *)"box");
     agattr(g, AGNODE, (char *)"style", (char *)"filled");
     agattr(g, AGNODE, (char *)"fixedsize", (char *)"true");
     agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
-    agattr(g, AGNODE, (char *)"fontsize", (char *)"11");
+    agattr(g, AGNODE, (char *)"fontsize", (char *)"12");
     agattr(g, AGNODE, (char *)"penwidth", (char *)"0.6");
     agattr(g, AGNODE, (char *)"color", (char *)"#333333");
     agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.8");
@@ -592,10 +592,13 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, s
               "logarithm of its length; the ticks give the real times");
     vz_puts(&title, "</font>");
     vz_set_html(g, g, "label", vz_cstr(&title));
+    text_at(&t, 0, LANE_H / 2 + 46, " ", "c", 12); /* room between the title and the axis */
     if (title.oom) rc = VIZ_ENOMEM;
     vz_str_free(&title);
     legend(&t, (t.nlane ? t.lane[t.nlane - 1].y : 0) - LANE_H - 10);
-    if (rc == VIZ_OK) rc = vz_render(gvc, g, "nop2", &o, fmt, err, errlen);
+    /* Lanes are sized to their labels and blocks placed by hand, in points:
+       a larger font makes the whole timeline larger, in proportion. */
+    if (rc == VIZ_OK) rc = vz_render(gvc, g, "nop2", &o, fmt, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
     else vz_fail(err, errlen, rc, out_path, "out of memory");
   }
   if (t.g) agclose(t.g);

@@ -34,7 +34,8 @@ typedef struct tracedb tracedb_t;
    refused (the message says what to do) and left untouched.  Returns NULL with a message in err on failure. */
 tracedb_t *tracedb_open(const char *path, char *err, size_t errlen);
 /* Opens an existing trace read-only (for `iosim irp`, pictures); never
-   creates the file.  Same checks and errors as tracedb_open. */
+   creates the file, never writes to it, and leaves no -wal / -shm file
+   behind once closed.  Same checks as tracedb_open. */
 tracedb_t *tracedb_open_readonly(const char *path, char *err, size_t errlen);
 /* Closes the file.  A run still open is finished as "interrupted" first, so
    nothing written so far is lost.  Safe on NULL. */
@@ -119,8 +120,18 @@ void tracedb_on_finish(void *ud, sim_t *S, const scn_result_t *r);
 int tracedb_hooks_fail(tracedb_hooks_t *h, const char *outcome, const char *message);
 
 /* ---- Reading ---- */
-/* The highest run id in the file, 0 if there is none. */
+/* The last run that ran: the highest run id with steps, 0 if there is
+   none.  A scenario that did not load leaves a "bad input" run without
+   steps, which is never the default. */
 int64_t tracedb_last_run(tracedb_t *db);
+/* The run a reader shows: `run`, or the last that ran when run <= 0, in
+   *picked.  SIM_ENOENT with a message in err when there is no such run,
+   when it has no steps (it never ran: the message gives its outcome and
+   why), or when the file holds no run that ran. */
+int tracedb_pick_run(tracedb_t *db, int64_t run, int64_t *picked, char *err, size_t errlen);
+/* The id of the IRP the scenario named `tag` in run `run` (`read f 4096 as
+   r1`).  SIM_ENOENT with a message when there is none. */
+int tracedb_find_irp(tracedb_t *db, int64_t run, const char *tag, uint32_t *irp, char *err, size_t errlen);
 /* Prints IRP `irp` of run `run` as WinDbg's !irp shows it after every step
    with t_ns <= at_ns (at_ns < 0: the end of the run): each stack location,
    the current one marked '>', its completion routine and invoke-on flags,
@@ -129,8 +140,10 @@ int64_t tracedb_last_run(tracedb_t *db);
    message in err. */
 int tracedb_print_irp(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, FILE *out, char *err,
                       size_t errlen);
-/* Parses a moment for --at: plain nanoseconds ("206560") or a number with
-   a unit ns, us, ms, s ("206.56us").  Returns 0, or -1 if malformed. */
+/* Parses a moment for --at: a number with its unit ns, us, ms or s
+   ("206.56us", "206560ns"), as the output prints times.  A bare number is
+   refused (-1 with *ns untouched, like anything malformed): the output
+   speaks microseconds, so "206.56" could mean either. */
 int tracedb_parse_time(const char *text, int64_t *ns);
 
 #endif

@@ -74,9 +74,8 @@
     "INSERT INTO finding(run_id, n, rule, irp, irp_tag, device, device_name, seq, t_ns,"   \
     " predicted, what) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")               \
   X(ST_IRQL, "INSERT OR IGNORE INTO irql(level, name) VALUES(?1, ?2)")                     \
-  X(ST_LAST_RUN, "SELECT coalesce(max(id), 0) FROM run")                                  \
+  X(ST_LAST_RUN, "SELECT coalesce(max(id), 0) FROM run WHERE events > 0")                 \
   X(ST_EVENT_ROWS, "SELECT coalesce(max(rowid), 0) FROM event")                                   \
-  X(ST_RUN_EXISTS, "SELECT outcome FROM run WHERE id = ?1")                                \
   X(ST_IRP_ROW,                                                                            \
     "SELECT i.major, i.thread, t.name, i.file, i.master, i.stack_count,"                   \
     " i.issued_ns, i.completed_ns, i.tag, i.major_code FROM irp i"                                            \

@@ -257,16 +257,18 @@ static int inspect(tracedb_t *db, const char *path, bool *fresh) {
       query_int(db, "SELECT count(*) FROM sqlite_schema", &objects) != SIM_OK) {
     int code = sqlite3_errcode(db->db);
     if (code == SQLITE_NOTADB)
-      return tdb_failf(db, SIM_EINVAL, "%s is not a SQLite database, so not an iosim trace; "
-                       "refusing to touch it", path);
+      return tdb_failf(db, SIM_EINVAL, "%s is not a SQLite database, so not an iosim trace; %s", path,
+                       db->readonly ? "there is no trace in it to read" : "refusing to touch it");
     return tdb_failf(db, SIM_EIO, "%s: cannot read it: %s", path, sqlite3_errmsg(db->db));
   }
   *fresh = app == 0 && ver == 0 && objects == 0;
   if (*fresh) return SIM_OK;
+  /* A reader says what it cannot do: it was never going to write. */
   if (app != TRACEDB_APPLICATION_ID)
     return tdb_failf(db, SIM_EINVAL, "%s is a SQLite database of another program (application_id "
-                     "0x%08llX, %lld schema objects), not an iosim trace; refusing to write to it",
-                     path, (unsigned long long)(uint32_t)app, (long long)objects);
+                     "0x%08llX, %lld schema objects), not an iosim trace; %s",
+                     path, (unsigned long long)(uint32_t)app, (long long)objects,
+                     db->readonly ? "there is no trace in it to read" : "refusing to write to it");
   if (ver >= 1 && ver < TRACEDB_SCHEMA_VERSION)
     return tdb_failf(db, SIM_EINVAL, "%s is an iosim trace of schema version %lld, older than "
                      "this iosim " IOSIM_VERSION " reads (version %d): %s; "
@@ -280,7 +282,7 @@ static int inspect(tracedb_t *db, const char *path, bool *fresh) {
                      "or another file", path, (long long)ver, TRACEDB_SCHEMA_VERSION);
   if (ver < 1)
     return tdb_failf(db, SIM_EINVAL, "%s carries the iosim application id but no schema version; "
-                     "refusing to use it", path);
+                     "refusing to %s it", path, db->readonly ? "read" : "use");
   return SIM_OK;
 }
 

@@ -249,10 +249,17 @@ static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *
     if (!first) first = x;
     hits++;
   }
-  if (first)
-    snprintf(f, n, "%d finding%s; first: %s on IRP %u%s%s%s at step #%llu: %.300s", hits, hits == 1 ? "" : "s",
-             first->name, first->irp, first->irp_tag[0] ? " (" : "", first->irp_tag,
-             first->irp_tag[0] ? ")" : "", (unsigned long long)first->seq, first->what);
+  if (first) {
+    /* A finding about no IRP (a deadlock) or found at the end of the run
+       (a lost IRP) has no IRP or step to name. */
+    char on[64] = "", at[48] = " at the end of the run";
+    if (first->irp)
+      snprintf(on, sizeof on, " on IRP %u%s%s%s", first->irp, first->irp_tag[0] ? " (" : "", first->irp_tag,
+               first->irp_tag[0] ? ")" : "");
+    if (first->seq) snprintf(at, sizeof at, " at step #%llu", (unsigned long long)first->seq);
+    snprintf(f, n, "%d finding%s; first: %s%s%s: %.300s", hits, hits == 1 ? "" : "s", first->name, on, at,
+             first->what);
+  }
   else if (e->subject && !want_irp)
     snprintf(f, n, "no request named %s was ever issued", e->subject);
   else

@@ -423,6 +423,10 @@ typedef struct parser {
   jmp_buf fail;
   const char *extra_dir;
   const char *root;
+  /* the standard library's folders, in search order (real paths of those
+     that exist): $IOSIM_PATH's, then the installed and the source tree's */
+  const char *libdirs[16];
+  int nlibdirs;
   /* files being included (loop detection) and already included (once) */
   const char *stack[32];
   int depth;
