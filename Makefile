@@ -5,9 +5,17 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       run the asynchronous-read lesson with its explanation
 #   make bench      benchmarks (figures, not tests)
+#   make install    iosim, its standard library of drivers, the manual page
+#                   and bash completion under $(PREFIX) (default /usr/local;
+#                   DESTDIR for staging); make uninstall removes them
 
 CC      ?= cc
 BUILD   ?= build
+PREFIX  ?= /usr/local
+# Where `make install` puts the standard library (scenarios/lib), which
+# `include <disk.iosim>` searches after $$IOSIM_PATH; the build's own
+# scenarios/lib is searched too, so ./iosim works from the tree.
+LIBDIR   = $(PREFIX)/share/iosim/lib
 SAN     ?=
 OPT     ?= -O2
 PKG_CONFIG ?= pkg-config
@@ -25,8 +33,8 @@ DB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags sqlite3)
 DB_LIBS     = $(shell $(PKG_CONFIG) --libs sqlite3)
 GV_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libgvc libcgraph)
 GV_LIBS     = $(shell $(PKG_CONFIG) --libs libgvc libcgraph)
-CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
-CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check zlib)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check zlib)
 
 # The engine, laid out by Windows component (docs/architecture.md).
 ENGINE_DIRS = core ke hal io cc fsrtl ex ps ob
@@ -43,9 +51,9 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams check-layers
+.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall
 
-all: iosim diagrams
+all: iosim diagrams readme
 
 iosim: $(BUILD)/iosim
 	cp $< $@
@@ -65,6 +73,8 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(CHECK_CFLAGS) -Isim -c -o $@ $<
 
+$(BUILD)/sim/scn/parse.o: CFLAGS += -DIOSIM_LIBDIR='"$(LIBDIR)"' -DIOSIM_SRC_LIBDIR='"$(CURDIR)/scenarios/lib"'
+
 $(ENGINE_OBJ): $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) -Isim -c -o $@ $<
@@ -82,6 +92,12 @@ docs/diagrams/.stamp: $(BUILD)/iosim $(DIAGRAM_DEPS)
 	sh viz/make-lesson-diagrams.sh ./$(BUILD)/iosim docs/diagrams && touch $@
 diagrams: docs/diagrams/.stamp
 
+# The README's "What you see" sample, from the iosim just built.
+README_DEPS = scenarios/lessons/02-async-read.iosim $(wildcard scenarios/lib/*.iosim) docs/make-readme-sample.sh
+$(BUILD)/readme.stamp: $(BUILD)/iosim $(README_DEPS) README.md
+	sh docs/make-readme-sample.sh ./$(BUILD)/iosim README.md && touch $@
+readme: $(BUILD)/readme.stamp
+
 deps:
 	@sh tests/deps.sh
 
@@ -94,7 +110,7 @@ check-layers: $(LIB)
 	sh tests/layering.sh $(BUILD)
 
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests $(BUILD)/embed iosim
+	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests $(BUILD)/embed iosim readme
 	@$(MAKE) --no-print-directory check-layers
 	./$(BUILD)/embed > /dev/null
 	cd tests && ../$(BUILD)/iosim-tests
@@ -122,6 +138,22 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=build-bench build-bench/iosim-bench
 	@$(MAKE) --no-print-directory iosim
 	./build-bench/iosim-bench
+
+# The binary, the standard drivers (for `include <disk.iosim>`), the
+# lessons (they include ../lib/...), the manual page, bash completion.
+install: iosim
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/share/iosim/lessons \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 iosim $(DESTDIR)$(PREFIX)/bin/iosim
+	install -m 644 scenarios/lib/*.iosim $(DESTDIR)$(LIBDIR)
+	install -m 644 scenarios/lessons/*.iosim $(DESTDIR)$(PREFIX)/share/iosim/lessons
+	install -m 644 docs/iosim.1 $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1
+	install -m 644 docs/iosim.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/iosim $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
+	rm -rf $(DESTDIR)$(PREFIX)/share/iosim
 
 clean:
 	rm -rf build build-asan build-bench iosim

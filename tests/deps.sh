@@ -1,8 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages iosim needs, if any are missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
+# The build needs the compiler, Check, SQLite and Graphviz's libraries; the
+# tests also need zlib (to read PNGs) and librsvg's rsvg-convert (to draw
+# every SVG with a renderer other than Graphviz).
 set -e
-need="make gcc libc6-dev pkg-config check libsqlite3-dev libgraphviz-dev sqlite3"
+need="make gcc libc6-dev pkg-config check libsqlite3-dev libgraphviz-dev sqlite3 zlib1g-dev librsvg2-bin"
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -15,5 +18,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq $missing >/dev/null
+# apt-get talks on both streams ("debconf: delaying package configuration",
+# "E: Can not write log" where /var/log is read-only); its words are kept
+# and shown only if it fails.
+log=$(mktemp "${TMPDIR:-/tmp}/iosim-deps.XXXXXX")
+trap 'rm -f "$log"' EXIT
+if ! { apt-get update -qq && apt-get install -y -qq $missing; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "tests/deps.sh: apt-get failed (above); install by hand:$missing" >&2
+  exit 1
+fi

@@ -12,7 +12,7 @@ trap 'rm -rf "$d"' EXIT
 fail=0
 
 # The lines that carry decisions, not prose.
-results() { grep -E '^(outcome:|expectations:|findings:|  (PASS|FAIL|FINDING) )' "$1" | sed 's/ at step #[0-9]*//'; }
+results() { grep -E '^(outcome:|expectations:|findings:|at the end:|  (PASS|FAIL|FINDING|IRP|thread) )' "$1" | sed 's/ at step #[0-9]*//'; }
 
 for m in plain garbled; do
   if [ $m = garbled ]; then export IOSIM_GARBLE_DETAILS=1; fi

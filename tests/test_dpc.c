@@ -166,6 +166,17 @@ static sim_t *dpc_run(dpc_test_t *t, int cpus, tlog_t *log) {
   return S;
 }
 
+/* The same on one CPU with MinimumDpcRate 0: the low-rate rule never
+   fires, so the importance and depth rules are seen alone. */
+static sim_t *dpc_run_no_rate_rule(dpc_test_t *t) {
+  sim_config_t cfg = {.cpus = 1, .seed = 1, .has_minimum_dpc_rate = true, .minimum_dpc_rate = 0};
+  sim_t *S = sim_create(&cfg);
+  ck_assert_ptr_nonnull(S);
+  sim_thread_create(S, "dpcer", dpc_thread, t);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  return S;
+}
+
 /* kernel-facts 6.3: inserting a DPC that is already queued returns FALSE and
    drops the new SystemArgument1/2; it runs once with the first ones. */
 START_TEST(already_queued_returns_false_drops_args) {
@@ -229,12 +240,12 @@ START_TEST(medium_dpc_at_passive_runs_at_once) {
 }
 END_TEST
 
-/* kernel-facts 6.3: a Low DPC on the current CPU requests no interrupt; it waits
-   for the next drain (triggered here by a Medium one) and runs first in it
-   (FIFO tail). */
+/* kernel-facts 6.3: a Low DPC on the current CPU requests no interrupt (the
+   DPC rate rule off); it waits for the next drain (triggered here by a
+   Medium one) and runs first in it (FIFO tail). */
 START_TEST(low_importance_waits_for_next_drain) {
   dpc_test_t t = {.which = 4};
-  sim_t *S = dpc_run(&t, 1, NULL);
+  sim_t *S = dpc_run_no_rate_rule(&t);
   ck_assert_int_eq(t.runs_at[0], 0);
   ck_assert_int_eq(t.runs_at[1], 2);
   ck_assert_int_eq(t.log.order[0], 0);
@@ -243,14 +254,27 @@ START_TEST(low_importance_waits_for_next_drain) {
 }
 END_TEST
 
-/* kernel-facts 6.3: Low DPCs do start once the queue depth reaches the maximum:
-   several queue up without running, then all run together. */
+/* kernel-facts 6.3: Low DPCs do start once the queue depth reaches the
+   maximum, 4 (MaximumDpcQueueDepth): three queue up without running, the
+   fourth drains all of them together. */
 START_TEST(low_importance_depth_forces_drain) {
   dpc_test_t t = {.which = 5};
+  sim_t *S = dpc_run_no_rate_rule(&t);
+  ck_assert_int_eq(t.depth_trigger, 4);
+  ck_assert_int_eq(t.log.runs, 4);
+  sim_destroy(S);
+}
+END_TEST
+
+/* kernel-facts 6.3: while the CPU's DPC request rate is below
+   MinimumDpcRate (3 a tick; 0 on a machine that has queued none yet), a
+   Low DPC on the current CPU requests the interrupt like a Medium one and
+   runs at once. */
+START_TEST(low_importance_at_low_dpc_rate_runs_at_once) {
+  dpc_test_t t = {.which = 4};
   sim_t *S = dpc_run(&t, 1, NULL);
-  ck_assert_int_gt(t.depth_trigger, 1);
-  ck_assert_int_le(t.depth_trigger, 8);
-  ck_assert_int_eq(t.log.runs, t.depth_trigger);
+  ck_assert_int_eq(t.runs_at[0], 1);
+  ck_assert_int_eq(t.runs_at[1], 2);
   sim_destroy(S);
 }
 END_TEST
@@ -440,6 +464,7 @@ static Suite *dpc_suite(void) {
   tcase_add_test(tc, medium_dpc_at_passive_runs_at_once);
   tcase_add_test(tc, low_importance_waits_for_next_drain);
   tcase_add_test(tc, low_importance_depth_forces_drain);
+  tcase_add_test(tc, low_importance_at_low_dpc_rate_runs_at_once);
   tcase_add_test(tc, dpc_can_requeue_itself);
   tcase_add_test(tc, remove_queue_dpc);
   tcase_add_test(tc, target_processor_runs_dpc);

@@ -1,6 +1,6 @@
 /*
  * test_regions.c - critical and guarded regions, and what another thread
- * can do to a wait (kernel-facts 6.13, 6.14): a guarded region holds a
+ * can do to a wait (kernel-facts 6.11, 6.13): a guarded region holds a
  * special kernel APC back until the leave, a critical region only normal
  * ones; an unbalanced leave stops the machine; NtAlertThread ends an
  * alertable user-mode wait with STATUS_ALERTED or leaves the flag for the

@@ -330,7 +330,7 @@ END_TEST
 
 /* queue-apc and alert from another thread: a user APC ends an alertable
    sleep or waits for the next one; an alert ends it with STATUS_ALERTED
-   or is remembered (kernel-facts 6.14). */
+   or is remembered (kernel-facts 6.13). */
 START_TEST(user_apc_and_alert) {
   fixture_holds(FIX "user-apc-alert.iosim", 11);
 }

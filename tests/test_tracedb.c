@@ -555,6 +555,10 @@ START_TEST(test_refuses_other_sqlite) {
   char *before = file_bytes(t.path, &n), err[512] = "";
   ck_assert_ptr_null(tracedb_open(t.path, err, sizeof err));
   ck_assert_msg(strstr(err, "not an iosim trace") != NULL, "%s", err);
+  /* A reader says what it cannot read; it never meant to write. */
+  ck_assert_ptr_null(tracedb_open_readonly(t.path, err, sizeof err));
+  ck_assert_msg(strstr(err, "not an iosim trace") && strstr(err, "no trace in it to read") &&
+                    !strstr(err, "refusing to write"), "%s", err);
   assert_unchanged(t.path, before, n);
   free(before);
   tmpdb_done(&t);
@@ -605,7 +609,9 @@ START_TEST(test_refuses_older_schema) {
   ck_assert_ptr_null(tracedb_open(t.path, err, sizeof err));
   ck_assert_msg(strstr(err, "trace.db is an iosim trace of schema version 1, older than this iosim") != NULL,
                 "%s", err);
-  ck_assert_msg(strstr(err, "reads (version 2)") != NULL, "%s", err);
+  char want[64];
+  snprintf(want, sizeof want, "reads (version %d)", TRACEDB_SCHEMA_VERSION);
+  ck_assert_msg(strstr(err, want) != NULL, "%s", err);
   ck_assert_msg(strstr(err, "regenerate it with `iosim run SCENARIO --db ") != NULL, "%s", err);
   err[0] = '\0';
   ck_assert_ptr_null(tracedb_open_readonly(t.path, err, sizeof err));
@@ -1067,8 +1073,16 @@ END_TEST
 
 START_TEST(test_parse_time) {
   int64_t ns = 0;
-  ck_assert_int_eq(tracedb_parse_time("206560", &ns), 0);
+  ck_assert_int_eq(tracedb_parse_time("206560ns", &ns), 0);
   ck_assert_int_eq(ns, 206560);
+  /* A bare number is refused: the trace prints microseconds, so "204.6"
+     reads as 204.6 us to a person and as 205 ns to a parser. */
+  ns = 7;
+  ck_assert_int_eq(tracedb_parse_time("204.6", &ns), -1);
+  ck_assert_int_eq(tracedb_parse_time("206560", &ns), -1);
+  ck_assert_int_eq(ns, 7);
+  ck_assert_int_eq(tracedb_parse_time("204.6us", &ns), 0);
+  ck_assert_int_eq(ns, 204600);
   ck_assert_int_eq(tracedb_parse_time("206.56us", &ns), 0);
   ck_assert_int_eq(ns, 206560);
   ck_assert_int_eq(tracedb_parse_time("1.5ms", &ns), 0);
@@ -1078,6 +1092,79 @@ START_TEST(test_parse_time) {
   ck_assert_int_eq(tracedb_parse_time("10 parsecs", &ns), -1);
   ck_assert_int_eq(tracedb_parse_time("", &ns), -1);
   ck_assert_int_eq(tracedb_parse_time("-3us", &ns), -1);
+}
+END_TEST
+
+/* A scenario that did not load leaves a "bad input" run with no steps: it
+   is never the default run, and asking for it says why it has none. */
+START_TEST(test_reader_picks_a_run_that_ran) {
+  tmpdb_t t;
+  tmpdb_init(&t);
+  char err[512];
+  int64_t r = 0;
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_msg(db != NULL, "%s", err);
+  ck_assert_int_eq(tracedb_pick_run(db, 0, &r, err, sizeof err), SIM_ENOENT);
+  ck_assert_msg(strstr(err, "holds no runs yet") != NULL, "%s", err);
+  ck_assert_int_eq(tracedb_record_run(db, "x.iosim", 9, 1, TRACEDB_OUTCOME_BAD_INPUT,
+                                      "x.iosim:3:7: unknown driver 'dsk'"), SIM_OK);
+  ck_assert_int_eq(tracedb_last_run(db), 0);
+  ck_assert_int_eq(tracedb_pick_run(db, 0, &r, err, sizeof err), SIM_ENOENT);
+  ck_assert_msg(strstr(err, "no run that ran") && strstr(err, "unknown driver 'dsk'"), "%s", err);
+  disk_cfg_t cfg = {0};
+  record(db, 7, &cfg, NULL); /* run 2 ran */
+  ck_assert_int_eq(tracedb_record_run(db, "x.iosim", 9, 1, TRACEDB_OUTCOME_BAD_INPUT,
+                                      "x.iosim:3:7: unknown driver 'dsk'"), SIM_OK);
+  ck_assert_int_eq(tracedb_last_run(db), 2);
+  ck_assert_int_eq(tracedb_pick_run(db, 0, &r, err, sizeof err), SIM_OK);
+  ck_assert_int_eq(r, 2);
+  ck_assert_int_eq(tracedb_pick_run(db, 3, &r, err, sizeof err), SIM_ENOENT);
+  ck_assert_msg(strstr(err, "run 3 has no steps") && strstr(err, "bad input: x.iosim:3:7"), "%s", err);
+  ck_assert_int_eq(tracedb_pick_run(db, 9, &r, err, sizeof err), SIM_ENOENT);
+  ck_assert_msg(strstr(err, "no run 9") && strstr(err, "the last that ran is 2"), "%s", err);
+  /* print_irp of a run without steps says so, and fails. */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  ck_assert_int_ne(tracedb_print_irp(db, 3, 1, -1, f, err, sizeof err), SIM_OK);
+  fclose(f);
+  free(text);
+  tracedb_close(db);
+  tmpdb_done(&t);
+}
+END_TEST
+
+/* IRPs by the scenario's name for them; readers leave no -wal or -shm file. */
+START_TEST(test_find_irp_and_no_leftovers) {
+  tmpdb_t t;
+  tmpdb_init(&t);
+  char err[512], p[160];
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_msg(db != NULL, "%s", err);
+  scn_error_t e;
+  scn_t *sc = scn_load(lesson2, NULL, &e);
+  ck_assert_msg(sc != NULL, "%s:%d: %s", e.file, e.line, e.msg);
+  run_lesson(db, sc);
+  scn_free(sc);
+  tracedb_close(db);
+  static const char *const side[] = {"-wal", "-shm"};
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < 2; i++) {
+      snprintf(p, sizeof p, "%s%s", t.path, side[i]);
+      ck_assert_msg(access(p, F_OK) != 0, "%s is left behind%s", p, pass ? " by a reader" : "");
+    }
+    if (pass) break;
+    tracedb_t *ro = tracedb_open_readonly(t.path, err, sizeof err);
+    ck_assert_msg(ro != NULL, "%s", err);
+    uint32_t irp = 0;
+    ck_assert_int_eq(tracedb_find_irp(ro, 1, "r1", &irp, err, sizeof err), SIM_OK);
+    ck_assert_uint_eq(irp, 2);
+    ck_assert_int_eq(tracedb_find_irp(ro, 1, "nope", &irp, err, sizeof err), SIM_ENOENT);
+    ck_assert_msg(strstr(err, "no IRP named 'nope'") != NULL, "%s", err);
+    ck_assert_int_ne(tracedb_record_run(ro, "x", 0, 0, "ok", NULL), SIM_OK);
+    tracedb_close(ro);
+  }
+  tmpdb_done(&t);
 }
 END_TEST
 
@@ -1105,6 +1192,8 @@ static Suite *tracedb_suite(void) {
   tcase_add_test(tc, test_lesson_async_read);
   tcase_add_test(tc, test_port_object_names);
   tcase_add_test(tc, test_scenario_bugcheck);
+  tcase_add_test(tc, test_reader_picks_a_run_that_ran);
+  tcase_add_test(tc, test_find_irp_and_no_leftovers);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -85,6 +85,7 @@ START_TEST(work_item_runs_at_passive_in_a_worker_thread) {
     ck_assert_int_eq(log.v[q].irql, DISPATCH_LEVEL);
     ck_assert_int_eq(log.v[run].irql, PASSIVE_LEVEL);
     ck_assert_uint_eq(log.v[run].device, log.v[q].device);
+    ck_assert_int_eq(tlog_count(&log, TRC_THREAD_STUCK), 0); /* idle workers are not stuck */
     ck_assert_uint_eq(sim_pool_outstanding(S, NULL, 0), 0); /* the item went back to pool */
     ck_assert(sim_thread_waiting(sim_thread_by_name(S, cases[i].type == DelayedWorkQueue ? "worker-delayed-1"
                                                                                             : "worker-critical-1")));

@@ -89,7 +89,14 @@ typedef struct fctx {
   int nflow;
   int sub;
   bool truncated, oom;
+  double k; /* font sizes relative to the default (the style's font size / 12 points) */
 } fctx_t;
+
+/* A font size of the picture: `base` points at the default size. */
+static const char *pt(const fctx_t *c, double base, char buf[16]) {
+  snprintf(buf, 16, "%.1f", base * c->k);
+  return buf;
+}
 
 /* ---- nodes and arrows ---- */
 
@@ -263,9 +270,10 @@ static void stop_step(fctx_t *c, int f, const vz_ev_t *e) {
   int owner = fl->routine_node >= 0 ? fl->routine_node : fl->issuer;
   int s = new_node(c, N_STOP, c->node[owner].flow, c->node[owner].depth, 0);
   if (s < 0) return;
-  char tb[32];
+  char tb[32], fs[16];
   vz_str_t *t = &c->node[s].text;
-  vz_printf(t, "<font point-size=\"18\"><b>STOP</b></font><br/>walk stopped, %s<br/>", vz_time(e->t_ns, tb));
+  vz_printf(t, "<font point-size=\"%s\"><b>STOP</b></font><br/>walk stopped, %s<br/>", pt(c, 18, fs),
+            vz_time(e->t_ns, tb));
   if (c->node[owner].type == N_DEVICE) vz_put_html(t, dev_name(c, c->node[owner].dev));
   else vz_puts(t, "its driver");
   vz_printf(t, " owns IRP %u again", fl->irp);
@@ -395,10 +403,26 @@ static void return_step(fctx_t *c, int f, const vz_ev_t *e) {
   put_ctx(c, t, e);
 }
 
+/* A DPC no interrupt asked for (a driver's IoRequestDpc in dispatch, say):
+   a line in the device's box, with no hardware drawn. */
+static void dpc_line(fctx_t *c, int d, const vz_ev_t *e, const char *what) {
+  if (d < 0) return;
+  vz_str_t *t = &c->node[d].did;
+  if (t->len) vz_puts(t, "<br/>");
+  vz_puts(t, what);
+  vz_puts(t, ", ");
+  put_ctx(c, t, e);
+}
+
 static void hw_step(fctx_t *c, int f, const vz_ev_t *e) {
   flow_t *fl = &c->flow[f];
   int d = dev_node(c, f, e->device, -1);
-  int h = hw_node(c, f, e->device);
+  /* Hardware is drawn only for a device that started it or interrupted. */
+  int h = !strcmp(e->kind, "hw-start") || !strcmp(e->kind, "isr") ? hw_node(c, f, e->device) : -1;
+  if ((!strcmp(e->kind, "dpc-queued") || !strcmp(e->kind, "dpc")) && fl->isr_edge < 0) {
+    dpc_line(c, d, e, !strcmp(e->kind, "dpc") ? "its DPC runs" : "requests its DPC");
+    return;
+  }
   if (!strcmp(e->kind, "hw-start")) {
     int a = new_edge(c, e, d, h, E_HW, f);
     vz_str_t *t = etext(c, a);
@@ -606,11 +630,12 @@ static void node_label(fctx_t *c, Agraph_t *g, int i) {
   fnode_t *n = &c->node[i];
   const vz_device_t *d = n->dev ? vz_device(c->m, n->dev) : NULL;
   vz_str_t b = {0};
+  char fs[16];
   vz_puts(&b, "<table border=\"0\" cellborder=\"0\" cellspacing=\"0\" cellpadding=\"3\">");
   switch (n->type) {
   case N_THREAD: vz_printf(&b, "<tr><td>%s</td></tr>", vz_cstr(&n->text)); break;
   case N_DEVICE:
-    vz_puts(&b, "<tr><td><font point-size=\"18\"><b>");
+    vz_printf(&b, "<tr><td><font point-size=\"%s\"><b>", pt(c, 18, fs));
     vz_put_html(&b, d ? d->name : "?");
     vz_puts(&b, "</b></font></td></tr>");
     if (n->proxy) vz_printf(&b, "<tr><td><font color=\"%s\">sends its own IRP</font></td></tr>", C_SUB);
@@ -619,13 +644,15 @@ static void node_label(fctx_t *c, Agraph_t *g, int i) {
     if (n->loc) vz_printf(&b, ",  stack location <b>%d</b>", n->loc);
     vz_puts(&b, "</td></tr>");
     if (n->did.len)
-      vz_printf(&b, "<tr><td><font point-size=\"12\" color=\"#444444\">%s</font></td></tr>", vz_cstr(&n->did));
+      vz_printf(&b, "<tr><td><font point-size=\"%s\" color=\"#444444\">%s</font></td></tr>", pt(c, 12, fs),
+                vz_cstr(&n->did));
     vz_puts(&b, vz_cstr(&n->marks));
     break;
   case N_HW:
     vz_puts(&b, "<tr><td><b>hardware of ");
     vz_put_html(&b, d ? d->name : "?");
-    vz_puts(&b, "</b></td></tr><tr><td><font point-size=\"12\">works on its own, then interrupts</font></td></tr>");
+    vz_printf(&b, "</b></td></tr><tr><td><font point-size=\"%s\">works on its own, then interrupts</font></td></tr>",
+              pt(c, 12, fs));
     break;
   case N_STOP: vz_printf(&b, "<tr><td><font color=\"white\">%s</font></td></tr>", vz_cstr(&n->text)); break;
   }
@@ -711,11 +738,10 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
   vz_set(g, "nodesep", "0.35");
   vz_set(g, "ranksep", "0.9");
   vz_set(g, "fontname", FONT);
-  vz_set(g, "fontsize", "18");
+  char fs[16];
+  vz_set(g, "fontsize", pt(c, 18, fs));
   vz_set(g, "labelloc", "t");
   vz_set(g, "newrank", "true");
-  vz_set(g, "size", "10.6,60"); /* at 96 dpi the PNG is at most 1024 px wide */
-  vz_set(g, "dpi", "96");
   vz_set(g, "pad", "0.2");
   vz_str_t title = {0};
   vz_printf(&title, "<b>IRP %u", p->id);
@@ -724,17 +750,17 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     vz_put_html(&title, p->tag);
     vz_puts(&title, ")");
   }
-  vz_printf(&title, " %s</b><br/><font point-size=\"13\">run %lld of ", p->major, (long long)m->run);
+  vz_printf(&title, " %s</b><br/><font point-size=\"%s\">run %lld of ", p->major, pt(c, 13, fs), (long long)m->run);
   vz_put_html(&title, m->scenario);
   vz_printf(&title, ", seed %lld, outcome %s%s</font>", (long long)m->seed, m->outcome,
             c->truncated ? "<br/>(too many steps: the first ones are shown)" : "");
   vz_set_html(g, g, "label", vz_cstr(&title));
   vz_str_free(&title);
   agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
-  agattr(g, AGNODE, (char *)"fontsize", (char *)"14");
+  agattr(g, AGNODE, (char *)"fontsize", (char *)pt(c, 14, fs));
   agattr(g, AGNODE, (char *)"margin", (char *)"0.12,0.06");
   agattr(g, AGEDGE, (char *)"fontname", (char *)FONT);
-  agattr(g, AGEDGE, (char *)"fontsize", (char *)"12");
+  agattr(g, AGEDGE, (char *)"fontsize", (char *)pt(c, 12, fs));
   agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.9");
 
   /* Sub-flows in their own clusters, so they read as a side story. */
@@ -752,7 +778,7 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     vz_str_free(&l);
     vz_set(cl[f], "color", C_SUB);
     vz_set(cl[f], "style", "dashed,rounded");
-    vz_set(cl[f], "fontsize", "14");
+    vz_set(cl[f], "fontsize", pt(c, 14, fs));
   }
   for (size_t i = 0; i < c->nnode; i++) {
     fnode_t *n = &c->node[i];
@@ -798,7 +824,7 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     }
     style_edge(ge, e);
     vz_str_t l = {0};
-    vz_printf(&l, "<font point-size=\"16\"><b>%zu</b></font> ", i + 1);
+    vz_printf(&l, "<font point-size=\"%s\"><b>%zu</b></font> ", pt(c, 16, fs), i + 1);
     if (e->flow > 0) {
       const vz_irp_t *q = vz_irp(m, c->flow[e->flow].irp);
       vz_printf(&l, "<font color=\"%s\">[%s]</font> ", C_SUB, q && q->tag[0] ? q->tag : "sub");
@@ -812,13 +838,15 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
   vz_set(low, "rank", "sink");
   Agnode_t *legend = vz_node(low, "legend");
   vz_set(legend, "shape", "plaintext");
-  vz_set(legend, "fontsize", "12");
+  vz_set(legend, "fontsize", pt(c, 12, fs));
   vz_set_html(g, legend, "label", legend_html);
 }
 
-int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, char *err, size_t errlen) {
+int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, const viz_style_t *style, char *err,
+            size_t errlen) {
   vz_format_t fmt;
   int rc = vz_format(out_path, false, &fmt, err, errlen);
+  if (rc == VIZ_OK) rc = viz_style_check(style, err, errlen);
   if (rc != VIZ_OK) return rc;
   vz_model_t m;
   rc = vz_open(&m, db, run, err, errlen);
@@ -832,7 +860,7 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, cha
     return rc;
   }
   rc = vz_load_events(&m, false, err, errlen);
-  fctx_t c = {.m = &m};
+  fctx_t c = {.m = &m, .k = vz_font(style) / 12.0};
   if (rc == VIZ_OK) build(&c, irp);
   if (rc == VIZ_OK && c.oom) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
   vz_out_t o = {0};
@@ -845,7 +873,7 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, cha
     } else {
       draw(&c, g, p);
       rc = c.oom ? vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory")
-                 : vz_render(gvc, g, "dot", &o, fmt, err, errlen);
+                 : vz_render(gvc, g, "dot", &o, fmt, vz_scale(style), err, errlen);
       agclose(g);
     }
     if (gvc) gvFreeContext(gvc);

@@ -116,10 +116,11 @@ int vz_format(const char *out_path, bool json_only, vz_format_t *fmt, char *err,
   }
   if (!strcasecmp(ext, "svg")) *fmt = VZ_OUT_SVG;
   else if (!strcasecmp(ext, "png")) *fmt = VZ_OUT_PNG;
+  else if (!strcasecmp(ext, "pdf")) *fmt = VZ_OUT_PDF;
   else if (!strcasecmp(ext, "dot") || !strcasecmp(ext, "gv")) *fmt = VZ_OUT_DOT;
   else
     return vz_fail(err, errlen, VIZ_EINVAL, out_path,
-                   "unknown picture format '%s%s' (name the file .svg, .png or .dot)", dot ? "." : "",
+                   "unknown picture format '%s%s' (name the file .svg, .png, .pdf or .dot)", dot ? "." : "",
                    dot ? ext : "no extension");
   return VIZ_OK;
 }
@@ -195,8 +196,51 @@ Agedge_t *vz_edge(Agraph_t *g, Agnode_t *t, Agnode_t *h) { return agedge(g, t, h
 
 Agraph_t *vz_subgraph(Agraph_t *g, const char *name) { return agsubg(g, (char *)name, 1); }
 
-int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, char *err,
+/* Writes Graphviz's SVG with the spaces of its text kept.  Graphviz cuts
+   a label into one <text> per font change ("fs0" in bold, then " returns
+   "), placed where it measured them; an SVG viewer drops a text's leading,
+   trailing and doubled spaces unless told to preserve them (librsvg drops
+   no-break spaces too), which gave "fs0returns". */
+static bool put_svg(FILE *f, const char *s, size_t len) {
+  const char *root = strstr(s, "<svg ");
+  if (root && root < s + len) {
+    root += strlen("<svg");
+    fwrite(s, 1, (size_t)(root - s), f);
+    fputs(" xml:space=\"preserve\"", f);
+    len -= (size_t)(root - s);
+    s = root;
+  }
+  fwrite(s, 1, len, f);
+  return !ferror(f);
+}
+
+/* The scale of a finished layout: Graphviz reads the "viewport" attribute
+   ("W,H,Z": the final size in points and the zoom) when it renders, after
+   the layout, so the zoom can be set from the laid-out bounding box plus
+   the padding on each side. */
+static void set_zoom(Agraph_t *g, double zoom) {
+  double padx = 4, pady = 4; /* Graphviz's default pad: 4 points */
+  const char *pad = agget(g, (char *)"pad");
+  if (pad && *pad) {
+    int n = sscanf(pad, "%lf,%lf", &padx, &pady);
+    if (n < 1) padx = pady = 4 / 72.0;
+    else if (n == 1) pady = padx;
+    padx *= 72, pady *= 72; /* inches to points */
+  }
+  boxf bb = GD_bb(g);
+  char vp[96];
+  snprintf(vp, sizeof vp, "%.3f,%.3f,%.4f", (bb.UR.x - bb.LL.x + 2 * padx) * zoom, (bb.UR.y - bb.LL.y + 2 * pady) * zoom,
+           zoom);
+  vz_set(g, "viewport", vp);
+}
+
+int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, double zoom, char *err,
               size_t errlen) {
+  /* Vector formats are drawn in points (72 to the inch): Graphviz 2.43's
+     SVG writer states the size at the dpi asked for but its viewBox in
+     points, so any other dpi crops the picture in every viewer.  A PNG
+     gets 96 pixels to the inch: 12-point labels are 16 pixels high. */
+  vz_set(g, "dpi", fmt == VZ_OUT_PNG ? "96" : "72");
   if (gvLayout(gvc, g, engine) != 0) {
     char *why = aglasterr();
     int rc = vz_fail(err, errlen, VIZ_EIO, o->path, "Graphviz could not lay the picture out%s%s",
@@ -204,8 +248,20 @@ int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_forma
     free(why);
     return rc;
   }
+  if (zoom > 0 && zoom != 1.0) set_zoom(g, zoom);
   int rc = VIZ_OK;
-  const char *f = fmt == VZ_OUT_SVG ? "svg" : fmt == VZ_OUT_PNG ? "png" : "dot";
+  const char *f = fmt == VZ_OUT_SVG ? "svg" : fmt == VZ_OUT_PNG ? "png" : fmt == VZ_OUT_PDF ? "pdf" : "dot";
+  if (fmt == VZ_OUT_SVG) {
+    char *svg = NULL;
+    unsigned int len = 0;
+    if (gvRenderData(gvc, g, f, &svg, &len) == 0 && svg) {
+      if (!put_svg(o->f, svg, len)) rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot write");
+      gvFreeRenderData(svg);
+      gvFreeLayout(gvc, g);
+      return rc;
+    }
+    if (svg) gvFreeRenderData(svg);
+  }
   if (gvRender(gvc, g, f, o->f) != 0) {
     char *why = aglasterr();
     rc = vz_fail(err, errlen, VIZ_EIO, o->path, "Graphviz could not render %s%s%s", f, why ? ": " : "",
@@ -215,3 +271,25 @@ int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_forma
   gvFreeLayout(gvc, g);
   return rc;
 }
+
+/* ---- styles ---- */
+
+int viz_style_check(const viz_style_t *style, char *err, size_t errlen) {
+  double scale = vz_scale(style), font = vz_font(style);
+  if (scale < VIZ_SCALE_MIN || scale > VIZ_SCALE_MAX)
+    return vz_fail(err, errlen, VIZ_EINVAL, NULL, "the scale must be between %g and %g, not %g", VIZ_SCALE_MIN,
+                   VIZ_SCALE_MAX, scale);
+  if (font < VIZ_FONT_MIN || font > VIZ_FONT_MAX)
+    return vz_fail(err, errlen, VIZ_EINVAL, NULL, "the font size must be between %g and %g points, not %g",
+                   VIZ_FONT_MIN, VIZ_FONT_MAX, font);
+  if (font * scale < VIZ_READABLE_MIN - 1e-9)
+    return vz_fail(err, errlen, VIZ_EINVAL, NULL,
+                   "font size %g at scale %g makes the smallest labels %.1f points high: under %g, a projector's"
+                   " audience cannot read them",
+                   font, scale, font * scale, VIZ_READABLE_MIN);
+  return VIZ_OK;
+}
+
+double vz_scale(const viz_style_t *style) { return style && style->scale > 0 ? style->scale : 1.0; }
+
+double vz_font(const viz_style_t *style) { return style && style->font_size > 0 ? style->font_size : 12.0; }

@@ -1,8 +1,9 @@
 /*
  * timeline.c - the machine's timeline: one lane per CPU and per thread,
  * the frames each CPU executed (frames.c) as coloured blocks along time,
- * thread waits, and arrows from an ISR to the DPC it requested and from a
- * DPC to the APC that finished its IRP.  Blocks and arrows are placed by
+ * thread waits, arrows from an ISR to the DPC it requested and from a
+ * DPC to the APC that finished its IRP, and a mark at each clock tick that
+ * requested a DPC drain.  Blocks and arrows are placed by
  * hand (points) and Graphviz's "nop2" engine only draws them, so the
  * layout is linear in the number of blocks.
  *
@@ -34,6 +35,7 @@ static const char *const ink[VZ_F_COUNT] = {"#555555", "white", "white", "black"
 #define C_WAIT "#FFFFFF"
 #define C_ISR_DPC "#C8102E"
 #define C_DPC_APC "#2E7D32"
+#define C_CLOCK "#6A3D9A"
 
 typedef struct lane {
   char name[48];
@@ -117,11 +119,11 @@ static Agnode_t *block_node(tl_t *t, double x0, double x1, double y, const char 
   vz_set(n, "height", h);
   vz_set(n, "fillcolor", fillc);
   vz_set(n, "fontcolor", fontc);
-  /* A label only where it fits (about 6 points per character at 11 pt);
+  /* A label only where it fits (about 7.2 points per character at 12 pt);
      "APC CPU 0" falls back to its first word, "APC". */
   char first[32];
   snprintf(first, sizeof first, "%.*s", (int)strcspn(label, " "), label);
-  vz_set(n, "label", strlen(label) * 6.2 + 6 <= wid ? label : strlen(first) * 6.2 + 6 <= wid ? first : "");
+  vz_set(n, "label", strlen(label) * 7.2 + 6 <= wid ? label : strlen(first) * 7.2 + 6 <= wid ? first : "");
   if (tooltip) vz_set(n, "tooltip", tooltip);
   return n;
 }
@@ -168,8 +170,29 @@ static void lane_names(tl_t *t, const vz_block_t *blk, size_t nb) {
     text_at(t, LABEL_X, t->lane[i].y, t->lane[i].name, "r", 13);
     bool used = false;
     for (size_t k = 0; k < nb && !used; k++) used = t->lane[i].cpu >= 0 ? blk[k].cpu == t->lane[i].cpu : true;
-    if (!used) text_at(t, 8, t->lane[i].y, "(no step ran on this CPU)", "l", 11);
+    if (!used) text_at(t, 8, t->lane[i].y, "(no step ran on this CPU)", "l", 12);
   }
+}
+
+/* A clock tick that requested a DPC drain (a clock-tick step; ticks that
+   found no DPC waiting are not in the trace): a thin mark across its CPU's
+   lane at x, where the drain it requested begins. */
+static void clock_mark(tl_t *t, const vz_ev_t *e, double x) {
+  if (e->cpu < 0 || e->cpu >= t->ncpu_lanes) return;
+  char name[24], pos[64], h[32], tip[160], tb[32];
+  snprintf(name, sizeof name, "k%d", t->nodes++);
+  Agnode_t *n = vz_node(t->g, name);
+  snprintf(pos, sizeof pos, "%.2f,%.2f!", x, t->lane[e->cpu].y);
+  snprintf(h, sizeof h, "%.4f", (LANE_H + 14) / 72.0);
+  vz_set(n, "pos", pos);
+  vz_set(n, "width", "0.045");
+  vz_set(n, "height", h);
+  vz_set(n, "fillcolor", C_CLOCK);
+  vz_set(n, "color", C_CLOCK);
+  vz_set(n, "label", "");
+  snprintf(tip, sizeof tip, "clock tick on CPU %d at %s: %d DPC%s waiting, none requested: DISPATCH interrupt requested",
+           e->cpu, vz_time(e->t_ns, tb), e->count, e->count == 1 ? "" : "s");
+  vz_set(n, "tooltip", tip);
 }
 
 /* ---- the detailed timeline ---- */
@@ -195,7 +218,8 @@ static double x_of(const tl_t *t, int64_t ns) {
   return t->bx[lo - 1] + f * (t->bx[lo] - t->bx[lo - 1]);
 }
 
-/* Waits of each thread: wait .. wait-done, or to the end (a hang). */
+/* Waits of each thread: wait .. wait-done (a sleep: sleep .. sleep-done),
+   or to the end (a hang). */
 typedef struct wait_iv {
   uint32_t thread;
   int64_t t0, t1;
@@ -207,8 +231,10 @@ static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
   wait_iv_t *w = NULL;
   for (size_t i = 0; i < m->nev; i++) {
     const vz_ev_t *e = &m->ev[i];
-    if (!e->thread || (strcmp(e->kind, "wait") != 0 && strcmp(e->kind, "wait-done") != 0)) continue;
-    if (e->kind[4] == '\0') {
+    bool start = !strcmp(e->kind, "wait") || !strcmp(e->kind, "sleep");
+    bool end = !strcmp(e->kind, "wait-done") || !strcmp(e->kind, "sleep-done");
+    if (!e->thread || (!start && !end)) continue;
+    if (start) {
       if (!IOSIM_VEC_RESERVE(w, cap, n + 1)) break;
       w[n++] = (wait_iv_t){.thread = e->thread, .t0 = e->t_ns, .t1 = m->end_ns};
     } else {
@@ -254,8 +280,8 @@ static int build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t
 static void tick(tl_t *t, size_t i, double y) {
   char b[32];
   vz_time(t->bt[i], b);
-  text_at(t, t->bx[i], y, "|", "c", 10);
-  text_at(t, t->bx[i], y + 12, b, "c", 10);
+  text_at(t, t->bx[i], y, "|", "c", 12);
+  text_at(t, t->bx[i], y + 14, b, "c", 12);
 }
 
 /* Ticks at frame boundaries, as many as fit; the start and the end always. */
@@ -263,7 +289,7 @@ static void axis_ticks(tl_t *t, double y) {
   if (!t->nbound) return;
   double end = t->bx[t->nbound - 1], last = -1e9;
   for (size_t i = 0; i + 1 < t->nbound; i++) {
-    if (t->bx[i] - last < 70 || end - t->bx[i] < 70) continue;
+    if (t->bx[i] - last < 80 || end - t->bx[i] < 80) continue;
     tick(t, i, y);
     last = t->bx[i];
   }
@@ -362,6 +388,8 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
       }
     }
   }
+  for (size_t i = 0; i < m->nev; i++)
+    if (!strcmp(m->ev[i].kind, "clock-tick")) clock_mark(t, &m->ev[i], x_of(t, m->ev[i].t_ns));
   free(queued);
   free(walked);
   free(bn);
@@ -465,11 +493,14 @@ static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_
     vz_set(f, "label", "");
   }
   free(acc);
+  for (size_t i = 0; i < m->nev; i++)
+    if (!strcmp(m->ev[i].kind, "clock-tick"))
+      clock_mark(t, &m->ev[i], m->end_ns ? PLOT_W * (double)m->ev[i].t_ns / (double)m->end_ns : 0);
   /* A linear axis here: eight ticks. */
   for (int i = 0; i <= 8; i++) {
     char b[32];
-    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 8, "|", "c", 10);
-    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 20, vz_time(m->end_ns * i / 8, b), "c", 10);
+    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 8, "|", "c", 12);
+    text_at(t, PLOT_W * i / 8, LANE_H / 2 + 22, vz_time(m->end_ns * i / 8, b), "c", 12);
   }
   *blocks_out = blocks;
   return VIZ_OK;
@@ -486,6 +517,7 @@ static void legend(tl_t *t, double y) {
   vz_printf(&b, "<td bgcolor=\"%s\">idle</td><td border=\"1\" style=\"dashed\">waiting</td>", fill[VZ_F_IDLE]);
   vz_printf(&b, "<td><font color=\"%s\"><b>&#8212;&#9654;</b></font> ISR queued this DPC</td>", C_ISR_DPC);
   vz_printf(&b, "<td><font color=\"%s\"><b>&#8212;&#9654;</b></font> DPC's completion queued this APC</td>", C_DPC_APC);
+  vz_printf(&b, "<td><font color=\"%s\"><b>|</b></font> clock tick: drain requested</td>", C_CLOCK);
   vz_puts(&b, "</tr></table>");
   char name[24], pos[64];
   snprintf(name, sizeof name, "legend%d", t->nodes++);
@@ -495,14 +527,16 @@ static void legend(tl_t *t, double y) {
   vz_set(n, "style", "");
   vz_set(n, "fixedsize", "false");
   vz_set(n, "pos", pos);
-  vz_set(n, "fontsize", "11");
+  vz_set(n, "fontsize", "12");
   vz_set_html(t->g, n, "label", vz_cstr(&b));
   vz_str_free(&b);
 }
 
-int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, size_t errlen) {
+int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_style_t *style, char *err,
+                 size_t errlen) {
   vz_format_t fmt;
   int rc = vz_format(out_path, false, &fmt, err, errlen);
+  if (rc == VIZ_OK) rc = viz_style_check(style, err, errlen);
   if (rc != VIZ_OK) return rc;
   vz_model_t m;
   rc = vz_open(&m, db, run, err, errlen);
@@ -532,13 +566,11 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, s
     vz_set(g, "fontsize", "15");
     vz_set(g, "labelloc", "t");
     vz_set(g, "pad", "0.25");
-    vz_set(g, "dpi", "96");
-    vz_set(g, "size", "10.6,60");
     agattr(g, AGNODE, (char *)"shape", (char *)"box");
     agattr(g, AGNODE, (char *)"style", (char *)"filled");
     agattr(g, AGNODE, (char *)"fixedsize", (char *)"true");
     agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
-    agattr(g, AGNODE, (char *)"fontsize", (char *)"11");
+    agattr(g, AGNODE, (char *)"fontsize", (char *)"12");
     agattr(g, AGNODE, (char *)"penwidth", (char *)"0.6");
     agattr(g, AGNODE, (char *)"color", (char *)"#333333");
     agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.8");
@@ -560,10 +592,13 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, s
               "logarithm of its length; the ticks give the real times");
     vz_puts(&title, "</font>");
     vz_set_html(g, g, "label", vz_cstr(&title));
+    text_at(&t, 0, LANE_H / 2 + 46, " ", "c", 12); /* room between the title and the axis */
     if (title.oom) rc = VIZ_ENOMEM;
     vz_str_free(&title);
     legend(&t, (t.nlane ? t.lane[t.nlane - 1].y : 0) - LANE_H - 10);
-    if (rc == VIZ_OK) rc = vz_render(gvc, g, "nop2", &o, fmt, err, errlen);
+    /* Lanes are sized to their labels and blocks placed by hand, in points:
+       a larger font makes the whole timeline larger, in proportion. */
+    if (rc == VIZ_OK) rc = vz_render(gvc, g, "nop2", &o, fmt, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
     else vz_fail(err, errlen, rc, out_path, "out of memory");
   }
   if (t.g) agclose(t.g);

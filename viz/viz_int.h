@@ -160,7 +160,7 @@ int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_bloc
 
 /* ---- output ---- */
 
-typedef enum { VZ_OUT_SVG, VZ_OUT_PNG, VZ_OUT_DOT, VZ_OUT_JSON } vz_format_t;
+typedef enum { VZ_OUT_SVG, VZ_OUT_PNG, VZ_OUT_PDF, VZ_OUT_DOT, VZ_OUT_JSON } vz_format_t;
 
 /* The format from the file's extension; -1 with a message if unknown. */
 int vz_format(const char *out_path, bool json_only, vz_format_t *fmt, char *err, size_t errlen);
@@ -178,9 +178,14 @@ int vz_out_end(vz_out_t *o, bool ok, char *err, size_t errlen);
 
 /* Lays g out with `engine` and renders it in fmt into o (opened with
    vz_out_begin before any Graphviz work, so a file that cannot be written
-   costs nothing); the caller ends o. */
-int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, char *err,
+   costs nothing), the whole drawing multiplied by zoom; the caller ends o.
+   The picture is as big as its layout: nothing squeezes it to a width. */
+int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, double zoom, char *err,
               size_t errlen);
+
+/* The style's scale and font size, with their defaults (1, 12 points). */
+double vz_scale(const viz_style_t *style);
+double vz_font(const viz_style_t *style);
 
 /* Graphviz 2.x takes `char *` for names and values it only reads; these
    keep string literals const under -Wwrite-strings. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/sim.h"
 #include "iosim/tracedb.h"
 #include "iosim/vec.h"
 #include "viz_int.h"
@@ -45,14 +46,10 @@ static void *grow(void **v, size_t *n, size_t *cap, size_t sz) {
   return slot;
 }
 
+/* The run row of `run` (picked by tracedb_pick_run: it exists and ran). */
 static int load_run(vz_model_t *m, int64_t run, char *err, size_t errlen) {
-  sqlite3_stmt *st = prep(m, "SELECT max(id) FROM run", err, errlen);
-  if (!st) return VIZ_EIO;
-  int64_t last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-  sqlite3_finalize(st);
-  if (last == 0) return vz_fail(err, errlen, VIZ_EINVAL, m->path, "holds no runs yet");
-  m->run = run > 0 ? run : last;
-  st = prep(m, "SELECT scenario, seed, outcome, coalesce(cpus, 0), coalesce(end_ns, 0), coalesce(events, 0)"
+  m->run = run;
+  sqlite3_stmt *st = prep(m, "SELECT scenario, seed, outcome, coalesce(cpus, 0), coalesce(end_ns, 0), coalesce(events, 0)"
                " FROM run WHERE id = ?1", err, errlen);
   if (!st) return VIZ_EIO;
   int rc = sqlite3_step(st);
@@ -66,8 +63,7 @@ static int load_run(vz_model_t *m, int64_t run, char *err, size_t errlen) {
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_ROW)
-    return rc == SQLITE_DONE ? vz_fail(err, errlen, VIZ_EINVAL, m->path, "no run %lld (runs 1-%lld)",
-                                       (long long)run, (long long)last)
+    return rc == SQLITE_DONE ? vz_fail(err, errlen, VIZ_EINVAL, m->path, "no run %lld", (long long)run)
                              : db_fail(m, err, errlen, "the run");
   if (!m->scenario || !m->outcome) return vz_fail(err, errlen, VIZ_ENOMEM, m->path, "out of memory");
   return VIZ_OK;
@@ -146,15 +142,22 @@ int vz_open(vz_model_t *m, const char *file, int64_t run, char *err, size_t errl
   char why[512];
   tracedb_t *t = tracedb_open_readonly(file, why, sizeof why);
   if (!t) return vz_fail(err, errlen, VIZ_EINVAL, file, "%s", why);
+  /* The last run that ran, or the one asked for if it did. */
+  int64_t picked = 0;
+  int prc = tracedb_pick_run(t, run, &picked, why, sizeof why);
   tracedb_close(t);
-  if (sqlite3_open_v2(file, &m->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (prc != SIM_OK) return vz_fail(err, errlen, prc == SIM_ENOENT ? VIZ_EINVAL : VIZ_EIO, file, "%s", why);
+  /* Read-write but query_only, as tracedb_open_readonly does: a read-only
+     connection would leave the -wal and -shm files behind. */
+  if (sqlite3_open_v2(file, &m->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+      sqlite3_exec(m->db, "PRAGMA query_only = ON", NULL, NULL, NULL) != SQLITE_OK) {
     int rc = vz_fail(err, errlen, VIZ_EIO, file, "cannot open: %s",
                      m->db ? sqlite3_errmsg(m->db) : "out of memory");
     vz_close(m);
     return rc;
   }
   (void)sqlite3_busy_timeout(m->db, 5000); /* a writer may be committing a run */
-  int rc = load_run(m, run, err, errlen);
+  int rc = load_run(m, picked, err, errlen);
   if (rc == VIZ_OK) rc = load_machine(m, err, errlen);
   if (rc == VIZ_ENOMEM) vz_fail(err, errlen, rc, file, "out of memory");
   if (rc != VIZ_OK) vz_close(m);

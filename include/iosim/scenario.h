@@ -52,6 +52,8 @@ typedef struct scn_result {
   int finding_total;
   int finding_unexpected;       /* findings no `expect finding` line predicts */
   char *last_steps;             /* after a bugcheck: the trace rows that led there, owned */
+  char *account;                /* the end-of-run account (vrf_account): IRPs still
+                                   allocated, threads still waiting; "" if none, owned */
 } scn_result_t;
 void scn_result_free(scn_result_t *r);
 

@@ -74,7 +74,22 @@ typedef struct sim_config {
   unsigned jitter_pct;  /* each step's cost varies by up to this percent */
   uint64_t max_time_ns; /* 0 = 10 s of simulated time */
   uint64_t max_steps;   /* 0 = 10,000,000 */
+  /* The clock and DPC moderation (docs/kernel-facts.md §6.12).  The clock
+     interrupt's period, SIM_CLOCK_TICK_MIN..SIM_CLOCK_TICK_MAX; 0 = 15.625 ms,
+     Windows' default.  dpc_queue_depth: the registry's DpcQueueDepth
+     (KiMaximumDpcQueueDepth), 1..SIM_DPC_QUEUE_DEPTH_MAX, 0 = 4.
+     minimum_dpc_rate: MinimumDpcRate (KiMinimumDpcRate), used only when
+     has_minimum_dpc_rate, else 3; 0 turns the low-rate rule off. */
+  uint64_t clock_tick_ns;
+  unsigned dpc_queue_depth;
+  bool has_minimum_dpc_rate;
+  unsigned minimum_dpc_rate;
 } sim_config_t;
+#define SIM_CLOCK_TICK_DEFAULT 15625000ull /* 15.625 ms: 64 ticks a second */
+#define SIM_CLOCK_TICK_MIN 500000ull       /* 0.5 ms: the finest timer resolution */
+#define SIM_CLOCK_TICK_MAX SIM_CLOCK_TICK_DEFAULT
+#define SIM_DPC_QUEUE_DEPTH_MAX 64
+#define SIM_DPC_RATE_MAX 1000
 
 typedef enum {
   SIM_RUN_OK,       /* every thread finished */
@@ -260,14 +275,41 @@ sim_port_t *NtCreateIoCompletion(ULONG Concurrency, const char *Name);
 sim_port_t *sim_port_create(sim_t *S, ULONG Concurrency, const char *Name);
 /* Associates an overlapped file with the port (FileCompletionInformation). */
 NTSTATUS NtSetCompletionPort(PFILE_OBJECT File, sim_port_t *Port, ULONG_PTR Key);
+/* SetFileCompletionNotificationModes (NtSetInformationFile with
+   FileIoCompletionNotificationInformation): sets modes, never clears one. */
+#define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS 0x1
+#define FILE_SKIP_SET_EVENT_ON_HANDLE 0x2
+NTSTATUS NtSetCompletionNotificationModes(PFILE_OBJECT File, UCHAR Flags);
 /* GetQueuedCompletionStatus: STATUS_SUCCESS with the packet, or
-   STATUS_TIMEOUT.  For an I/O packet the I/O status block is written here,
-   in the dequeuing thread (Vista+: port-bound I/O is thread-agnostic). */
+   STATUS_TIMEOUT; STATUS_ABANDONED_WAIT_0 when the port is closed during
+   the wait (Vista+), STATUS_INVALID_HANDLE once it is closed.  For an I/O
+   packet the I/O status block is written here, in the dequeuing thread
+   (Vista+: port-bound I/O is thread-agnostic). */
 NTSTATUS NtRemoveIoCompletion(sim_port_t *Port, ULONG_PTR *Key, PVOID *Context,
                               PIO_STATUS_BLOCK Iosb, const LONGLONG *Timeout);
-/* PostQueuedCompletionStatus. */
+/* One packet as NtRemoveIoCompletionEx returns it (kernel32's
+   OVERLAPPED_ENTRY holds the same three things). */
+typedef struct FILE_IO_COMPLETION_INFORMATION {
+  ULONG_PTR KeyContext;
+  PVOID ApcContext;
+  IO_STATUS_BLOCK IoStatusBlock;
+} FILE_IO_COMPLETION_INFORMATION, *PFILE_IO_COMPLETION_INFORMATION;
+/* GetQueuedCompletionStatusEx (Vista+): up to Count packets at once into
+   Info[], *Removed of them (STATUS_SUCCESS); waits when none may be had.
+   Alertable: a user APC ends the wait - the queued user APCs run, and it
+   returns STATUS_USER_APC (WAIT_IO_COMPLETION) with nothing removed.  Other
+   failures as NtRemoveIoCompletion; Count 0 is STATUS_INVALID_PARAMETER. */
+NTSTATUS NtRemoveIoCompletionEx(sim_port_t *Port, PFILE_IO_COMPLETION_INFORMATION Info, ULONG Count,
+                                ULONG *Removed, const LONGLONG *Timeout, BOOLEAN Alertable);
+/* PostQueuedCompletionStatus (STATUS_INVALID_HANDLE on a closed port). */
 NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context,
                            NTSTATUS Status, ULONG_PTR Information);
+/* CloseHandle on the port (iosim gives a port one handle, so it is its
+   last): the queue is run down (Vista+) - threads waiting on it return
+   STATUS_ABANDONED_WAIT_0, queued packets are freed with their IRPs, and a
+   packet that comes later for a file still bound to it is freed at once.
+   STATUS_INVALID_HANDLE if it is already closed. */
+NTSTATUS sim_port_close(sim_port_t *Port);
 /* For tests: the port's running count and queued packets. */
 ULONG sim_port_running(const sim_port_t *Port);
 ULONG sim_port_queued(const sim_port_t *Port);
@@ -310,6 +352,15 @@ const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id);
    reads a freed IRP. */
 bool sim_irp_alive(sim_t *S, const IRP *irp, uint32_t id);
 uint32_t sim_irp_count(const sim_t *S);
+/* A driver keeps `Irp` on purpose past the end of the run: a test driver
+   that holds requests to look at them afterwards, a scenario that stops
+   with requests parked by design.  `Why` (borrowed: it must outlive the
+   run) is what the end-of-run account says about it; NULL takes the mark
+   away.  The account lists such an IRP as kept (irp-outstanding, state
+   kept) and the verifier reports nothing for it; every other IRP still
+   allocated when a run ends ok, stalled or at a limit is a finding, unless
+   it is a completion packet waiting on a port (docs/verifier.md). */
+void sim_irp_keep(PIRP Irp, const char *Why);
 /* Keep sim_irp_info() for every IRP (off by default: memory grows with
    total work).  Call before sim_run. */
 void sim_keep_irp_info(sim_t *S, bool on);
@@ -361,5 +412,8 @@ size_t sim_pool_outstanding(const sim_t *S, sim_pool_tag_t *out, size_t max);
 size_t sim_pool_report(const sim_t *S, FILE *f);
 /* Trace a free-form note from driver or program code. */
 void sim_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same from a driver routine: the note carries the driver's device
+   (the trace's device column), as every other step of the driver does. */
+void sim_driver_note(PDEVICE_OBJECT Dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -12,6 +12,8 @@
 #define TRC_KIND_MAP(X)                                     \
   X(TRC_RUN_START, "run-start")                             \
   X(TRC_RUN_END, "run-end")                                 \
+  X(TRC_IRP_OUTSTANDING, "irp-outstanding")                 \
+  X(TRC_THREAD_STUCK, "thread-stuck")                       \
   X(TRC_IRP_ALLOC, "irp-alloc")                             \
   X(TRC_IRP_FREE, "irp-free")                               \
   X(TRC_IRP_ASSOCIATED, "irp-associated")                   \
@@ -42,6 +44,7 @@
   X(TRC_INTERRUPT, "interrupt")                             \
   X(TRC_ISR, "isr")                                         \
   X(TRC_ISR_END, "isr-end")                                 \
+  X(TRC_CLOCK_TICK, "clock-tick")                           \
   X(TRC_DPC_QUEUED, "dpc-queued")                           \
   X(TRC_DPC_NOT_QUEUED, "dpc-already-queued")               \
   X(TRC_DPC_RUN, "dpc")                                     \
@@ -51,6 +54,7 @@
   X(TRC_APC_END, "apc-end")                                 \
   X(TRC_REGION_ENTER, "region-enter")                       \
   X(TRC_REGION_LEAVE, "region-leave")                       \
+  X(TRC_APC_RUNDOWN, "apc-rundown")                         \
   X(TRC_IRQL_RAISE, "irql-raise")                           \
   X(TRC_IRQL_LOWER, "irql-lower")                           \
   X(TRC_THREAD_START, "thread-start")                       \
@@ -59,6 +63,8 @@
   X(TRC_WAIT, "wait")                                       \
   X(TRC_WAKE, "wake")                                       \
   X(TRC_WAIT_DONE, "wait-done")                             \
+  X(TRC_SLEEP, "sleep")                                     \
+  X(TRC_SLEEP_DONE, "sleep-done")                           \
   X(TRC_EVENT_SET, "event-set")                             \
   X(TRC_EVENT_CLEAR, "event-clear")                         \
   X(TRC_SPINLOCK_ACQUIRE, "spinlock-acquire")               \
@@ -85,6 +91,9 @@
   X(TRC_QUEUE_DROPPED, "queue-dropped")                     \
   X(TRC_SYSCALL, "syscall")                                 \
   X(TRC_SYSCALL_RETURN, "syscall-return")                   \
+  X(TRC_FILE_LOCK_WAIT, "file-lock-wait")                   \
+  X(TRC_FILE_LOCK_ACQUIRED, "file-lock-acquired")           \
+  X(TRC_FILE_LOCK_RELEASED, "file-lock-released")           \
   X(TRC_USER_CALLBACK, "user-callback")                     \
   X(TRC_NOTE, "note")                                       \
   X(TRC_PORT_CREATED, "port-created")                       \
@@ -92,6 +101,8 @@
   X(TRC_PORT_QUEUED, "port-queued")                         \
   X(TRC_PORT_DEQUEUED, "port-dequeued")                     \
   X(TRC_PORT_WAIT, "port-wait")                             \
+  X(TRC_PORT_CLOSED, "port-closed")                         \
+  X(TRC_PORT_PACKET_FREED, "port-packet-freed")             \
   X(TRC_FASTIO, "fast-io")                                  \
   X(TRC_FASTIO_SERVED, "fast-io-served")                    \
   X(TRC_FASTIO_DECLINED, "fast-io-declined")                \
@@ -134,6 +145,24 @@ typedef enum {
   TRC_OUTCOME_LIMIT,
   TRC_OUTCOME_STOPPED
 } trc_outcome_t;
+
+/* Where an IRP still allocated at the end of a run is (irp-outstanding). */
+typedef enum {
+  TRC_IRPST_NONE,       /* not an irp-outstanding step */
+  TRC_IRPST_DRIVER,     /* at a stack location: the driver of `device` has it (never
+                           completed, or taken back with STATUS_MORE_PROCESSING_REQUIRED) */
+  TRC_IRPST_CREATOR,    /* above its top location: its creator has it (never sent, or
+                           taken back by the creator's own completion routine) */
+  TRC_IRPST_APC,        /* walk finished; the stage-2 APC to `target_thread` never ran */
+  TRC_IRPST_PORT,       /* walk finished; a completion packet on `port` nobody took */
+  TRC_IRPST_NO_STAGE2,  /* walk finished with PendingReturned clear, no stage 2 queued:
+                           only the system service could finish it, and it did not */
+  TRC_IRPST_KEPT        /* a driver keeps it on purpose (sim_irp_keep); `text` says why */
+} trc_irp_state_t;
+/* "driver", "creator", "apc", "port", "no-stage2", "kept"; NULL for NONE. */
+const char *trc_irp_state_name(trc_irp_state_t s);
+/* Returns -1 if the name is not a state. */
+int trc_irp_state_parse(const char *name);
 
 /* IRP fields a step wrote (trc_event_t.writes): what a "why does this
    field hold that value" query walks back to. */
@@ -191,6 +220,7 @@ typedef struct trc_event {
   int touches_irp;        /* a scripted operation reads or writes the IRP */
   int irql_from, irql_to; /* IRQL changes, -1 = n/a */
   trc_outcome_t outcome;
+  trc_irp_state_t irp_state; /* irp-outstanding: where the IRP is */
   uint32_t bugcheck_code; /* the stop code of a bugcheck step, 0 = n/a */
   int64_t offset;         /* byte offset of a transfer, -1 = n/a */
   uint32_t writes;        /* TRC_W_* fields of the IRP this step wrote */

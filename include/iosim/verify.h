@@ -39,7 +39,8 @@
   X(VRF_COMPLETE_PENDING, "complete-with-pending", 0xC9, 0x06)             \
   X(VRF_MPR_NEVER_COMPLETED, "more-processing-never-completed", 0, 0)     \
   X(VRF_DRIVER_IRP_NOT_RECLAIMED, "driver-irp-not-reclaimed", 0, 0) /* 0x1E, or 0x0A at DISPATCH */ \
-  X(VRF_REGION_NOT_LEFT, "region-not-left", 0x01, 0)
+  X(VRF_REGION_NOT_LEFT, "region-not-left", 0x01, 0) \
+  X(VRF_IRP_LEAKED, "irp-leaked", 0, 0)
 
 typedef enum {
 #define VRF_X(e, n, b, s) e,
@@ -81,13 +82,21 @@ void vrf_free(vrf_t *v);
 /* The sink to add to the machine; borrows v. */
 trc_sink_t vrf_sink(vrf_t *v);
 /* After sim_run, before sim_destroy: the rules decided at the end (IRPs
-   never completed, more-processing IRPs never finished, a deadlock). */
+   never completed, more-processing IRPs never finished, IRPs leaked, a
+   deadlock), from the run's end-of-run account (irp-outstanding and
+   thread-stuck steps); also writes the account's text (vrf_account). */
 void vrf_finish(vrf_t *v, sim_t *S);
 size_t vrf_count(const vrf_t *v);
 const vrf_finding_t *vrf_get(const vrf_t *v, size_t i);
 /* Writes one finding as the console shows it (rule, IRP, device, step,
    what happened, the rule's paragraph). */
 void vrf_print_finding(const vrf_finding_t *f, FILE *out);
+/* The end-of-run account, as the console shows it: every IRP still
+   allocated (where it stopped, and the finding that covers it) and every
+   thread still waiting (on what), one per line; "" when nothing was left
+   or the run ended with a bugcheck.  Valid after vrf_finish, also after
+   the machine is gone. */
+const char *vrf_account(const vrf_t *v);
 /* The last steps before the end of the run (a bugcheck: "the steps that
    led there"), as trace rows; at most n. Call before sim_destroy. */
 void vrf_print_last_steps(const vrf_t *v, sim_t *S, size_t n, FILE *out);

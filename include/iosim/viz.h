@@ -22,6 +22,27 @@
 #define VIZ_EIO -2    /* the database could not be read or the output written */
 #define VIZ_ENOMEM -3
 
+/* How a picture is drawn (NULL, or a field 0: its default).  A picture is
+   as large as its content needs: nothing squeezes it to a page or a
+   screen, so its smallest text (the arrows' labels, the timeline's ticks)
+   is font_size * scale points high - 16 pixels by default in a PNG, which
+   draws 96 pixels to the inch, and as large in a browser showing the SVG. */
+typedef struct viz_style {
+  double scale;     /* the whole picture multiplied by this; default 1 */
+  double font_size; /* points of the smallest text, default 12; the rest keeps its proportion */
+} viz_style_t;
+
+#define VIZ_SCALE_MIN 0.25
+#define VIZ_SCALE_MAX 4.0
+#define VIZ_FONT_MIN 8.0
+#define VIZ_FONT_MAX 48.0
+/* The least font_size * scale allowed: smaller labels cannot be read on a
+   projector (8 points: 10.7 pixels in a PNG). */
+#define VIZ_READABLE_MIN 8.0
+
+/* Checks a style: VIZ_OK, or VIZ_EINVAL with a message in err. */
+int viz_style_check(const viz_style_t *style, char *err, size_t errlen);
+
 /* Above this many frames, the timeline is summarised: time is cut into
    equal bins, each lane stacks per bin the share of time each kind of frame
    had, and the picture says so ("summarised: N frames merged into M
@@ -38,19 +59,24 @@
    completion routine and what it returned, a STATUS_MORE_PROCESSING_REQUIRED
    stop, re-completions, and requests a driver issued itself (or associated
    IRPs) as linked sub-flows; a legend.  Format from out_path's extension:
-   .svg, .png (at most 1024 pixels wide) or .dot (the Graphviz source). */
-int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, char *err, size_t errlen);
+   .svg, .png, .pdf or .dot (the Graphviz source). */
+int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, const viz_style_t *style, char *err,
+            size_t errlen);
 
 /* The machine's timeline: one lane per CPU and per thread, frames (thread,
    ISR, DPC, APC, idle) as blocks along time, thread waits, arrows from an
    ISR to the DPC it requested and from a DPC to the APC that finished its
-   IRP.  .svg, .png or .dot.  Summarised above VIZ_TIMELINE_MAX_FRAMES. */
-int viz_timeline(const char *db, int64_t run, const char *out_path, char *err, size_t errlen);
+   IRP.  .svg, .png, .pdf or .dot.  Summarised above VIZ_TIMELINE_MAX_FRAMES. */
+int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_style_t *style, char *err,
+                 size_t errlen);
 
-/* The Chrome / Perfetto trace-event JSON (.json): CPUs and threads as
-   tracks, one complete slice ("ph":"X", "cat":"frame") per frame, thread
-   waits as slices on the thread tracks, system calls as instant events,
-   and each IRP as a flow through the frames it passed. */
+/* The Chrome / Perfetto trace-event JSON (.json): a track per CPU with one
+   complete slice ("ph":"X", "cat":"frame") per frame and, inside, one per
+   step of an IRP's journey ("cat":"irp"); a process per thread with a track
+   of where it ran and one of its system calls with their waits (slices of
+   one track always nest); counters (IRQL, DPC and APC queues, live IRPs,
+   completion-port queues); process and track names as metadata; each IRP
+   as a flow from IoCallDriver to its completion (docs/diagrams.md). */
 int viz_export_perfetto(const char *db, int64_t run, const char *out_path, char *err, size_t errlen);
 
 /* The id of the IRP the scenario named `tag` (as in `read f 4096 as r1`). */

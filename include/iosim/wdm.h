@@ -46,6 +46,7 @@ typedef void *PVOID;
   X(STATUS_BUFFER_OVERFLOW, 0x80000005)                       \
   X(STATUS_UNSUCCESSFUL, 0xC0000001)                          \
   X(STATUS_NOT_IMPLEMENTED, 0xC0000002)                       \
+  X(STATUS_INVALID_HANDLE, 0xC0000008)                        \
   X(STATUS_INVALID_PARAMETER, 0xC000000D)                     \
   X(STATUS_INVALID_PARAMETER_MIX, 0xC0000030)                 \
   X(STATUS_END_OF_FILE, 0xC0000011)                           \
@@ -60,7 +61,6 @@ typedef void *PVOID;
   X(STATUS_NOT_FOUND, 0xC0000225)                             \
   X(STATUS_LOCK_NOT_GRANTED, 0xC0000055)                      \
   X(STATUS_BREAKPOINT, 0x80000003)                            \
-  X(STATUS_INVALID_HANDLE, 0xC0000008)                        \
   X(STATUS_OBJECT_TYPE_MISMATCH, 0xC0000024)                  \
   X(STATUS_MUTANT_NOT_OWNED, 0xC0000046)                      \
   X(STATUS_SEMAPHORE_LIMIT_EXCEEDED, 0xC0000047)              \
@@ -337,6 +337,7 @@ struct IRP {
   bool SimPortBound;    /* thread-agnostic: finished through a completion port */
   bool SimStage2Queued; /* stage 2 went to an APC or a port packet */
   bool SimInWalk;       /* its completion walk is running a routine */
+  const char *SimKeptWhy; /* sim_irp_keep: held on purpose past the end of the run (borrowed) */
   sim_t *Sim;
   LIST_ENTRY SimLink;  /* on the simulation's list of live IRPs */
   IO_STACK_LOCATION Stack[]; /* StackCount locations, 1-based via CurrentLocation */
@@ -392,6 +393,12 @@ struct FILE_OBJECT {
   ULONG Flags;                    /* FO_SYNCHRONOUS_IO, ... */
   KEVENT Event;                   /* signalled when an I/O on it finishes */
   NTSTATUS FinalStatus;
+  /* The file object lock of a synchronous file (FO_SYNCHRONOUS_IO): one
+     request at a time (io/iosync.c, kernel-facts 5.8). */
+  ULONG Busy;                     /* a thread owns the file object */
+  ULONG Waiters;                  /* threads waiting for it */
+  KEVENT Lock;                    /* a synchronization event, set on release when there are waiters */
+  uint32_t SimLockOwner;          /* the owning thread's number, for the trace (0 = none) */
   LONGLONG CurrentByteOffset;
   struct { PVOID Port; PVOID Key; } CompletionContext;
   PVOID PrivateCacheMap;          /* set by CcInitializeCacheMap: the file is cached */
@@ -401,6 +408,11 @@ struct FILE_OBJECT {
 };
 #define FO_SYNCHRONOUS_IO 0x00000002
 #define FO_ALERTABLE_IO 0x00000004
+/* SetFileCompletionNotificationModes (Vista+): no port packet for a request
+   that finishes at once without an error; no signal of the file object's
+   own event when I/O on it finishes (kernel-facts 7.8). */
+#define FO_SKIP_COMPLETION_PORT 0x02000000
+#define FO_SKIP_SET_EVENT 0x04000000
 
 /* Setup-time routines take the context explicitly: they run before the
    simulated machine starts, from the embedding program. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "iosim/scenario.h"
@@ -20,39 +21,48 @@ static const char *const usage_main =
     "  run FILE     run a scenario and print its trace\n"
     "  check FILE.. run scenarios and print only their expectations\n"
     "  irp          show an IRP from a trace database as WinDbg's !irp would\n"
-    "  viz          draw an IRP's flow, or the machine's timeline (SVG, PNG)\n"
+    "  viz          draw an IRP's flow, or the machine's timeline (SVG, PNG, PDF)\n"
     "  export       write a trace as Chrome / Perfetto trace-event JSON\n"
     "\n"
-    "`iosim COMMAND --help` describes each command.  Exit status: 0 ok,\n"
-    "1 an expectation failed, 2 bad input.\n";
+    "`iosim COMMAND --help` describes each command, `man iosim` all of them.\n"
+    "Exit status: 0 ok, 1 an expectation failed, 2 bad input.\n";
 
 static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
-    "                      [--include-dir DIR] [--verify]\n"
+    "                      [--include-dir DIR] [--verify] [--width N]\n"
     "\n"
-    "Runs the scenario and prints its trace as a table (time, CPU, IRQL,\n"
-    "frame, thread, IRP, device, event), then the expectations.\n"
+    "Runs the scenario and prints its trace as a table (step number, time,\n"
+    "CPU, IRQL, frame, thread, IRP, device, event), the outcome with what\n"
+    "was left at the end (IRPs still allocated, threads still waiting), then\n"
+    "the expectations.\n"
     "  --verify         then the verifier's findings (docs/verifier.md);\n"
     "                   exit 1 on one no `expect finding` line predicts\n"
     "  --seed N         override the scenario's seed\n"
     "  --explain        a sentence under each step saying why it happened\n"
     "  --quiet          no trace, only expectations and the outcome\n"
     "  --db FILE        also write the run into a SQLite trace database\n"
-    "  --include-dir D  allow includes from D (outside the scenario tree)\n";
+    "  --include-dir D  allow includes from D (outside the scenario tree);\n"
+    "                   `include <disk.iosim>` reads the standard library\n"
+    "                   ($IOSIM_PATH, then the installed one)\n"
+    "  --width N        wrap long lines to N columns (default: the terminal's\n"
+    "                   width, or $COLUMNS; 0: never)\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
+    "                           [--width N]\n"
     "\n"
     "Runs each scenario (every seed it asks for with `machine seeds N`)\n"
     "and prints each expectation as PASS or FAIL with the trace facts that\n"
     "decided it.  The verifier watches every run: a finding (a broken I/O\n"
     "rule, docs/verifier.md) that no `expect finding` line predicts is\n"
-    "printed and fails the file; --no-verify ignores findings.\n"
+    "printed and fails the file; --no-verify ignores findings.  A seed that\n"
+    "fails also shows what was left at the end (IRPs, waiting threads).\n"
     "Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
 
 typedef struct cli {
   bool explain, quiet, has_seed;
   bool verify; /* print the verifier's findings; unpredicted ones fail */
+  int width;   /* wrap output lines to this many columns; 0: do not */
   uint64_t seed;
   const char *db;
   const char *include_dir;
@@ -71,18 +81,19 @@ static void on_sigint(int sig) {
 static const char *const usage_irp =
     "usage: iosim irp --db TRACE.db [--run N] --irp K [--at TIME]\n"
     "\n"
-    "Prints IRP K of run N (default: the last run) as WinDbg's !irp shows\n"
-    "it: every stack location, the current one marked '>', completion\n"
+    "Prints IRP K of run N (default: the last run that ran) as WinDbg's !irp\n"
+    "shows it: every stack location, the current one marked '>', completion\n"
     "routines with their invoke-on flags, pending bits, PendingReturned,\n"
-    "Cancel.  --at TIME shows the IRP as it was at that simulated time\n"
-    "(e.g. 204us, 204460ns); default: at the end of the run.\n";
+    "Cancel.  K is the IRP's number or the scenario's name for it (r1).\n"
+    "--at TIME shows the IRP as it was at that simulated time, with its unit\n"
+    "(204.6us, 204600ns, 1.5ms); default: at the end of the run.\n";
 
 static const char *const usage_viz =
-    "usage: iosim viz --db TRACE.db [--run N] --irp K -o OUT.svg|.png|.dot\n"
-    "       iosim viz --db TRACE.db [--run N] --timeline -o OUT.svg|.png|.dot\n"
+    "usage: iosim viz --db TRACE.db [--run N] --irp K -o OUT.svg|.png|.pdf|.dot\n"
+    "       iosim viz --db TRACE.db [--run N] --timeline -o OUT.svg|.png|.pdf|.dot\n"
     "       iosim viz --db TRACE.db [--run N] --list\n"
     "\n"
-    "Draws a picture of run N (default: the last run) through Graphviz.\n"
+    "Draws a picture of run N (default: the last run that ran) with Graphviz.\n"
     "  --irp K       the flow of IRP K (a number, or the scenario's name for\n"
     "                it, e.g. r1): the issuing thread, the device stack, the\n"
     "                hardware; numbered arrows down (IoCallDriver), back\n"
@@ -94,15 +105,23 @@ static const char *const usage_viz =
     "                long runs are summarised, and the picture says so\n"
     "  --list        list the run's IRPs (id, name, major function, issuer)\n"
     "  -o FILE       the picture; its extension picks the format\n"
+    "  --scale F     the whole picture F times its natural size (0.25 to 4)\n"
+    "  --font-size P the smallest text P points high (default 12, 8 to 48);\n"
+    "                the picture grows with its content and its text, and\n"
+    "                refuses labels under 8 points (font size x scale)\n"
     "docs/diagrams.md explains how to read the pictures.\n";
 
 static const char *const usage_export =
     "usage: iosim export --db TRACE.db [--run N] --format perfetto -o OUT.json\n"
     "\n"
-    "Writes run N (default: the last run) as Chrome / Perfetto trace-event\n"
-    "JSON, which opens in ui.perfetto.dev and chrome://tracing: one track\n"
-    "per CPU with a slice per frame (thread, ISR, DPC, APC, idle), one track\n"
-    "per thread with its waits and system calls, each IRP as a flow arrow.\n";
+    "Writes run N (default: the last run that ran) as Chrome / Perfetto\n"
+    "trace-event JSON, which opens in ui.perfetto.dev and chrome://tracing:\n"
+    "one track per CPU with a slice per frame (thread, ISR, DPC, APC, idle)\n"
+    "and the steps of each IRP's journey inside, its IRQL and DPC queue as\n"
+    "counters; per thread a track of where it ran and one of its system\n"
+    "calls and waits, its APC queue; live IRPs and completion-port queues;\n"
+    "each IRP as a flow arrow from IoCallDriver to its completion.\n"
+    "`perfetto` is the only format.\n";
 
 static void print_error(const scn_error_t *e) {
   if (e->line > 0) fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
@@ -118,24 +137,99 @@ static bool parse_u64(const char *s, uint64_t *v) {
   return true;
 }
 
-/* The console table, with --explain's sentence under each row. */
-typedef struct explain_sink {
-  sim_t *S;
-  trc_sink_t table;
-  FILE *f;
-} explain_sink_t;
+/* ---- lines that fit the terminal ---- */
 
-static void explain_event(void *ud, const trc_event_t *ev) {
-  explain_sink_t *x = ud;
-  x->table.event(x->table.ud, ev);
-  char b[400];
-  scn_explain(x->S, ev, b, sizeof b);
-  if (b[0]) fprintf(x->f, "%15s \\_ %s\n", "", b);
+/* The columns to wrap to: --width, else the terminal's, else $COLUMNS;
+   0 (no wrapping) when writing to a file or a pipe without them. */
+static int out_width(int asked, FILE *f) {
+  if (asked >= 0) return asked;
+  struct winsize ws;
+  if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  const char *cols = getenv("COLUMNS");
+  int n = cols ? atoi(cols) : 0;
+  return n > 0 ? n : 0;
 }
 
-static void explain_close(void *ud) {
-  explain_sink_t *x = ud;
+/* The trace table's detail column (the console sink's header). */
+#define DETAIL_COL 87
+
+/* Writes one line (without its newline), broken at spaces to `width`
+   columns.  A table row ("  #31 ...") is broken in its detail column when
+   the line is wide enough for it, its continuation under the detail (or,
+   on a narrow terminal, under the explanations); an explanation's
+   continuation goes under its text, any other line's four columns in. */
+static void put_line(FILE *f, const char *s, size_t n, int width) {
+  size_t lead = 0;
+  while (lead < n && s[lead] == ' ') lead++;
+  bool row = lead <= 4 && lead < n && s[lead] == '#';
+  bool explain = lead + 2 < n && s[lead] == '\\' && s[lead + 1] == '_';
+  size_t w = width > 0 ? (size_t)width : 0;
+  bool wide = w >= DETAIL_COL + 30;
+  size_t indent = row ? (wide ? DETAIL_COL : 25) : explain ? lead + 3 : lead + 4;
+  if (!w || n <= w || indent + 20 > w) {
+    fprintf(f, "%.*s\n", (int)n, s);
+    return;
+  }
+  size_t first = 0; /* no break before this column: the table's columns */
+  if (row && w > DETAIL_COL + 8) first = DETAIL_COL;
+  size_t pos = 0, col0 = 0; /* col0: where this piece starts on its line */
+  while (n - pos + col0 > w) {
+    size_t room = w - col0, cut = 0;
+    for (size_t i = room; i > 0; i--)
+      if (s[pos + i] == ' ' && pos + i > first) {
+        cut = i;
+        break;
+      }
+    if (!cut) cut = room; /* one word longer than the line: cut it */
+    fprintf(f, "%.*s\n%*s", (int)cut, s + pos, (int)indent, "");
+    pos += cut;
+    while (pos < n && s[pos] == ' ') pos++;
+    col0 = indent;
+  }
+  fprintf(f, "%.*s\n", (int)(n - pos), s + pos);
+}
+
+static void put_wrapped(FILE *f, const char *text, size_t len, int width) {
+  while (len) {
+    const char *nl = memchr(text, '\n', len);
+    size_t n = nl ? (size_t)(nl - text) : len;
+    put_line(f, text, n, width);
+    n += nl != NULL;
+    text += n;
+    len -= n;
+  }
+}
+
+/* The console table, with --explain's sentence under each row, each step
+   written into a buffer first and then wrapped to the terminal. */
+typedef struct table_sink {
+  sim_t *S;
+  trc_sink_t table; /* the console sink, writing into mem */
+  FILE *mem, *out;
+  char *buf;
+  size_t len;
+  bool explain;
+  int width;
+} table_sink_t;
+
+static void table_event(void *ud, const trc_event_t *ev) {
+  table_sink_t *x = ud;
+  x->table.event(x->table.ud, ev);
+  if (x->explain) {
+    char b[400];
+    scn_explain(x->S, ev, b, sizeof b);
+    if (b[0]) fprintf(x->mem, "%21s \\_ %s\n", "", b);
+  }
+  fflush(x->mem);
+  put_wrapped(x->out, x->buf, x->len, x->width);
+  fseeko(x->mem, 0, SEEK_SET);
+}
+
+static void table_close(void *ud) {
+  table_sink_t *x = ud;
   if (x->table.close) x->table.close(x->table.ud);
+  fclose(x->mem);
+  free(x->buf);
   free(x);
 }
 
@@ -143,15 +237,16 @@ static void on_start(void *ud, sim_t *S) {
   cli_t *c = ud;
   if (c->dbh.db) tracedb_on_start(&c->dbh, S);
   if (c->quiet) return;
-  trc_sink_t t = sim_console_sink(S, c->out);
-  if (c->explain) {
-    explain_sink_t *x = calloc(1, sizeof *x);
-    if (!x) abort();
-    x->S = S;
-    x->table = t;
-    x->f = c->out;
-    t = (trc_sink_t){.event = explain_event, .close = explain_close, .ud = x};
-  }
+  table_sink_t *x = calloc(1, sizeof *x);
+  if (!x) abort();
+  x->mem = open_memstream(&x->buf, &x->len);
+  if (!x->mem) abort();
+  x->S = S;
+  x->out = c->out;
+  x->explain = c->explain;
+  x->width = c->width;
+  x->table = sim_console_sink(S, x->mem);
+  trc_sink_t t = {.event = table_event, .close = table_close, .ud = x};
   sim_add_sink(S, &t);
 }
 
@@ -177,15 +272,22 @@ static int print_findings(FILE *f, const scn_result_t *r, bool all) {
   return r->finding_unexpected;
 }
 
-static int print_expectations(FILE *f, const scn_t *sc, const scn_result_t *r, bool verbose) {
+static int print_expectations(FILE *f, const scn_t *sc, const scn_result_t *r, bool verbose, int width) {
   if (r->expect_total == 0) return 0;
   for (int i = 0; i < r->expect_total; i++) {
     const scn_expect_result_t *e = &r->expects[i];
     /* A `sometimes` line that does not hold in this seed is no failure:
        it must hold in one of the seeds. */
     if (!verbose && (e->passed || e->sometimes)) continue;
-    fprintf(f, "  %s %s:%d: %s\n      %s\n", e->passed ? "PASS" : e->sometimes ? "not this seed" : "FAIL", scn_path(sc),
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m) abort();
+    fprintf(m, "  %s %s:%d: %s\n      %s\n", e->passed ? "PASS" : e->sometimes ? "not this seed" : "FAIL", scn_path(sc),
             e->line, e->text, e->facts);
+    fclose(m);
+    put_wrapped(f, text, len, width);
+    free(text);
   }
   return r->expect_failed;
 }
@@ -205,16 +307,31 @@ static void record_bad_input(const char *path, const char *scenario, uint64_t se
   tracedb_close(db);
 }
 
+/* --width: a number of columns, 0 for none. */
+static bool parse_width(const char *cmd, const char *arg, int *width) {
+  uint64_t w;
+  if (parse_u64(arg, &w) && w <= 10000) {
+    *width = (int)w;
+    return true;
+  }
+  fprintf(stderr, "iosim %s: --width needs a number of columns (0: no wrapping), not '%s'\n", cmd, arg);
+  return false;
+}
+
 static int cmd_run(int argc, char **argv) {
-  cli_t c = {.out = stdout};
+  cli_t c = {.out = stdout, .width = -1};
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"explain", no_argument, 0, 'e'},
                                        {"quiet", no_argument, 0, 'q'},      {"db", required_argument, 0, 'd'},
                                        {"include-dir", required_argument, 0, 'I'}, {"help", no_argument, 0, 'h'},
-                                       {"verify", no_argument, 0, 'v'}, {0, 0, 0, 0}};
+                                       {"verify", no_argument, 0, 'v'}, {"width", required_argument, 0, 'w'},
+                                       {0, 0, 0, 0}};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "s:eqd:I:hv", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "s:eqd:I:hvw:", opts, NULL)) != -1) {
     switch (ch) {
+    case 'w':
+      if (!parse_width("run", optarg, &c.width)) return 2;
+      break;
     case 's':
       if (!parse_u64(optarg, &c.seed)) {
         fprintf(stderr, "iosim run: --seed needs a number, not '%s'\n", optarg);
@@ -235,6 +352,7 @@ static int cmd_run(int argc, char **argv) {
     fputs(usage_run, stderr);
     return 2;
   }
+  c.width = out_width(c.width, c.out);
   scn_error_t err;
   scn_t *sc = scn_load(argv[optind], c.include_dir, &err);
   if (!sc) {
@@ -287,6 +405,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  fputs(r.account, c.out);
   if (r.expect_total) {
     int held = 0, sometimes = 0;
     for (int i = 0; i < r.expect_total; i++) {
@@ -296,7 +415,7 @@ static int cmd_run(int argc, char **argv) {
     fprintf(c.out, "expectations: %d of %d hold", held, r.expect_total);
     if (sometimes) fprintf(c.out, " (%d `sometimes` line%s did not, in this seed)", sometimes, sometimes == 1 ? "" : "s");
     fputc('\n', c.out);
-    print_expectations(c.out, sc, &r, true);
+    print_expectations(c.out, sc, &r, true, c.width);
   }
   int rc = r.expect_failed ? 1 : 0;
   if (c.verify) {
@@ -318,7 +437,9 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
   }
   unsigned seeds = c->has_seed ? 1 : scn_seed_count(sc);
   uint64_t base = c->has_seed ? c->seed : scn_seed(sc);
-  int failed = 0, total = 0, never = 0;
+  /* Counted apart, so the summary adds up: expectation lines, their checks
+     (one per line and seed) that failed, unpredicted findings. */
+  int failed = 0, lines = 0, never = 0, findings = 0;
   bool *seen = NULL;
   const scn_result_t *last = NULL;
   scn_result_t keep = {0};
@@ -332,19 +453,21 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
       scn_free(sc);
       return 2;
     }
-    total += r.expect_total;
+    lines = r.expect_total;
     if (!seen) seen = calloc((size_t)r.expect_total + 1, sizeof *seen);
     never = scn_sometimes_merge(&r, seen);
     if (r.expect_failed || (seeds == 1)) {
       if (seeds > 1) printf("  seed %llu:\n", (unsigned long long)r.seed);
-      print_expectations(stdout, sc, &r, seeds == 1);
+      print_expectations(stdout, sc, &r, seeds == 1, c->width);
     }
     failed += r.expect_failed;
     if (c->verify && r.finding_unexpected) {
       if (seeds > 1) printf("  seed %llu:\n", (unsigned long long)r.seed);
       print_findings(stdout, &r, false);
-      failed += r.finding_unexpected;
+      findings += r.finding_unexpected;
     }
+    /* What was left at the end, where it helps to see why a seed failed. */
+    if (r.expect_failed || (c->verify && r.finding_unexpected)) fputs(r.account, stdout);
     scn_result_free(&keep);
     keep = r;
     last = &keep;
@@ -358,22 +481,29 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
   failed += never;
   scn_result_free(&keep);
   free(seen);
-  printf("%s %s: %d expectation%s over %u seed%s, %d failed\n", failed ? "FAIL" : "ok  ", path, total,
-         total == 1 ? "" : "s", seeds, seeds == 1 ? "" : "s", failed);
-  if (failed) (*failed_files)++;
+  bool bad = failed || findings;
+  printf("%s %s: %d expectation%s", bad ? "FAIL" : "ok  ", path, lines, lines == 1 ? "" : "s");
+  if (seeds > 1) printf(" over %u seeds (%d checks)", seeds, lines * (int)seeds);
+  printf(", %d failed", failed);
+  if (findings) printf("; %d finding%s no `expect finding` line predicts", findings, findings == 1 ? "" : "s");
+  putchar('\n');
+  if (bad) (*failed_files)++;
   scn_free(sc);
   return 0;
 }
 
 static int cmd_check(int argc, char **argv) {
-  cli_t c = {.out = stdout, .verify = true};
+  cli_t c = {.out = stdout, .verify = true, .width = -1};
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"include-dir", required_argument, 0, 'I'},
                                        {"help", no_argument, 0, 'h'}, {"no-verify", no_argument, 0, 'n'},
-                                       {0, 0, 0, 0}};
+                                       {"width", required_argument, 0, 'w'}, {0, 0, 0, 0}};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "s:I:hn", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "s:I:hnw:", opts, NULL)) != -1) {
     switch (ch) {
+    case 'w':
+      if (!parse_width("check", optarg, &c.width)) return 2;
+      break;
     case 'n': c.verify = false; break;
     case 's':
       if (!parse_u64(optarg, &c.seed)) {
@@ -391,6 +521,7 @@ static int cmd_check(int argc, char **argv) {
     fputs(usage_check, stderr);
     return 2;
   }
+  c.width = out_width(c.width, stdout);
   int failed_files = 0, bad = 0;
   for (int i = optind; i < argc; i++)
     if (check_file(argv[i], &c, &failed_files) == 2) bad = 1;
@@ -398,30 +529,35 @@ static int cmd_check(int argc, char **argv) {
   return failed_files ? 1 : 0;
 }
 
+/* --run, shared by irp, viz and export; false (message printed) on bad input. */
+static bool parse_run(const char *cmd, const char *arg, uint64_t *run) {
+  if (parse_u64(arg, run) && *run > 0) return true;
+  fprintf(stderr, "iosim %s: --run needs a run number (1, 2, ...), not '%s'\n", cmd, arg);
+  return false;
+}
+
 static int cmd_irp(int argc, char **argv) {
   static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"run", required_argument, 0, 'r'},
                                        {"irp", required_argument, 0, 'i'}, {"at", required_argument, 0, 'a'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  const char *db = NULL;
-  uint64_t run = 0, irp = 0;
+  const char *db = NULL, *irp_arg = NULL;
+  uint64_t run = 0;
   int64_t at = -1;
-  bool has_irp = false;
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "d:r:i:a:h", opts, NULL)) != -1) {
     switch (ch) {
     case 'd': db = optarg; break;
     case 'r':
-    case 'i':
-      if (!parse_u64(optarg, ch == 'r' ? &run : &irp)) {
-        fprintf(stderr, "iosim irp: --%s needs a number, not '%s'\n", ch == 'r' ? "run" : "irp", optarg);
-        return 2;
-      }
-      has_irp |= ch == 'i';
+      if (!parse_run("irp", optarg, &run)) return 2;
       break;
+    case 'i': irp_arg = optarg; break;
     case 'a':
       if (tracedb_parse_time(optarg, &at) != 0) {
-        fprintf(stderr, "iosim irp: --at needs a time such as 204us or 204460ns, not '%s'\n", optarg);
+        fprintf(stderr,
+                "iosim irp: --at needs a time with its unit, as the trace prints them (204.6us, 204600ns,"
+                " 1.5ms), not '%s'\n",
+                optarg);
         return 2;
       }
       break;
@@ -429,42 +565,67 @@ static int cmd_irp(int argc, char **argv) {
     default: fputs(usage_irp, stderr); return 2;
     }
   }
-  if (!db || !has_irp || optind != argc) {
+  if (!db || !irp_arg || optind != argc) {
     fputs(usage_irp, stderr);
     return 2;
   }
   char err[512];
   tracedb_t *t = tracedb_open_readonly(db, err, sizeof err);
   if (!t) {
-    fprintf(stderr, "%s: %s\n", db, err);
+    fprintf(stderr, "%s\n", err);
     return 2;
   }
-  int64_t r = run ? (int64_t)run : tracedb_last_run(t);
-  int rc = tracedb_print_irp(t, r, (uint32_t)irp, at, stdout, err, sizeof err);
+  int64_t r = 0;
+  uint64_t id = 0;
+  uint32_t k = 0;
+  int rc = tracedb_pick_run(t, (int64_t)run, &r, err, sizeof err);
+  /* A number is an IRP id; anything else is the scenario's name for it, as for `viz`. */
+  if (rc == 0 && parse_u64(irp_arg, &id)) {
+    if (id == 0 || id > UINT32_MAX) {
+      snprintf(err, sizeof err, "--irp needs an IRP id (1, 2, ...) or name, not '%s'", irp_arg);
+      rc = SIM_EINVAL;
+    }
+    k = (uint32_t)id;
+  } else if (rc == 0) {
+    rc = tracedb_find_irp(t, r, irp_arg, &k, err, sizeof err);
+  }
+  if (rc == 0) rc = tracedb_print_irp(t, r, k, at, stdout, err, sizeof err);
   if (rc != 0) fprintf(stderr, "%s: %s\n", db, err);
   tracedb_close(t);
   return rc == 0 ? 0 : 2;
 }
-
-/* --run and --db, shared by viz and export; returns false (usage printed) on bad input. */
-static bool parse_run(const char *cmd, const char *arg, uint64_t *run) {
-  if (parse_u64(arg, run) && *run > 0) return true;
-  fprintf(stderr, "iosim %s: --run needs a run number (1, 2, ...), not '%s'\n", cmd, arg);
-  return false;
+static bool parse_double(const char *s, double *v) {
+  char *end;
+  if (!s || !*s) return false;
+  double x = strtod(s, &end);
+  if (*end || x != x) return false;
+  *v = x;
+  return true;
 }
 
 static int cmd_viz(int argc, char **argv) {
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},   {"run", required_argument, 0, 'r'},
                                        {"irp", required_argument, 0, 'i'},  {"timeline", no_argument, 0, 't'},
                                        {"list", no_argument, 0, 'l'},       {"output", required_argument, 0, 'o'},
+                                       {"scale", required_argument, 0, 's'}, {"font-size", required_argument, 0, 'f'},
                                        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
   const char *db = NULL, *irp = NULL, *out = NULL;
   uint64_t run = 0;
   bool timeline = false, list = false;
+  viz_style_t style = {0};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "d:r:i:tlo:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "d:r:i:tlo:s:f:h", opts, NULL)) != -1) {
     switch (ch) {
+    case 's':
+    case 'f':
+      if (!parse_double(optarg, ch == 's' ? &style.scale : &style.font_size) ||
+          (ch == 's' ? style.scale : style.font_size) <= 0) {
+        fprintf(stderr, "iosim viz: --%s needs a positive number, not '%s'\n", ch == 's' ? "scale" : "font-size",
+                optarg);
+        return 2;
+      }
+      break;
     case 'd': db = optarg; break;
     case 'r':
       if (!parse_run("viz", optarg, &run)) return 2;
@@ -484,11 +645,15 @@ static int cmd_viz(int argc, char **argv) {
     return 2;
   }
   char err[768];
+  if (viz_style_check(&style, err, sizeof err) != VIZ_OK) {
+    fprintf(stderr, "iosim viz: %s\n", err + strlen("iosim: "));
+    return 2;
+  }
   int rc;
   if (list) {
     rc = viz_list_irps(db, (int64_t)run, stdout, err, sizeof err);
   } else if (timeline) {
-    rc = viz_timeline(db, (int64_t)run, out, err, sizeof err);
+    rc = viz_timeline(db, (int64_t)run, out, &style, err, sizeof err);
   } else {
     uint64_t id = 0;
     uint32_t k = 0;
@@ -503,7 +668,7 @@ static int cmd_viz(int argc, char **argv) {
     } else {
       rc = viz_find_irp(db, (int64_t)run, irp, &k, err, sizeof err);
     }
-    if (rc == VIZ_OK) rc = viz_irp(db, (int64_t)run, k, out, err, sizeof err);
+    if (rc == VIZ_OK) rc = viz_irp(db, (int64_t)run, k, out, &style, err, sizeof err);
   }
   if (rc != VIZ_OK) fprintf(stderr, "%s\n", err);
   return rc == VIZ_OK ? 0 : 2;
@@ -533,8 +698,11 @@ static int cmd_export(int argc, char **argv) {
     fputs(usage_export, stderr);
     return 2;
   }
-  if (strcmp(format, "perfetto") != 0 && strcmp(format, "chrome") != 0) {
-    fprintf(stderr, "iosim export: unknown format '%s' (the one there is: perfetto)\n", format);
+  if (strcmp(format, "perfetto") != 0) {
+    fprintf(stderr,
+            "iosim export: unknown format '%s' (the one there is: perfetto, the trace-event JSON that"
+            " ui.perfetto.dev and chrome://tracing both open)\n",
+            format);
     return 2;
   }
   char err[768];

@@ -191,6 +191,9 @@ typedef struct pool {
 typedef struct sim_hooks {
   /* A thread is terminating: cancel its IRPs and wait for them. */
   void (*thread_exit_io)(sim_t *S, PKTHREAD t);
+  /* The run ended ok, stalled or at a limit: trace what is left (the IRPs
+     still allocated, the threads still waiting) before the run-end step. */
+  void (*run_end_account)(sim_t *S);
 } sim_hooks_t;
 
 /* What a component asked to be freed with the machine (sim_on_destroy). */
@@ -290,10 +293,14 @@ void sched_step_ns(sim_t *S, uint64_t ns);
 void sched_next(sim_t *S);
 /* Makes `c` run its pending work now (an interrupt, a DPC, a ready thread). */
 void cpu_poke(sim_t *S, cpu_t *c);
+/* The same, cutting the step `c` is in even when `c` is the CPU that
+   entered the scheduler: for an interrupt that must be taken at this
+   instant (the clock tick). */
+void cpu_interrupt_now(sim_t *S, cpu_t *c);
 void sched_stop(sim_t *S) __attribute__((noreturn));
 /* The cheap test before cpu_service: anything to deliver at all? */
 static inline bool cpu_has_work(const sim_t *S, const cpu_t *c) {
-  return !S->stopping && (!list_empty(&c->irq_pending) || c->dpc_requested ||
+  return !S->stopping && (!list_empty(&c->irq_pending) || c->dpc_requested || c->clock_pending ||
                           (c->thread && !list_empty(&c->thread->apc[KernelMode])));
 }
 

@@ -27,6 +27,13 @@ void cpu_poke(sim_t *S, cpu_t *c) {
   cpu_schedule(c, S->now);
 }
 
+void cpu_interrupt_now(sim_t *S, cpu_t *c) {
+  /* Inside the scheduler every CPU either has a step queued (possibly the
+     one the scheduler was entered from) or is parked idle; either way the
+     step moves to now. */
+  if (!c->step_live || c->step_end > S->now) cpu_schedule(c, S->now);
+}
+
 void sched_stop(sim_t *S) {
   S->stopping = true;
   ctx_t *from = S->cur_ctx;
@@ -36,18 +43,25 @@ void sched_stop(sim_t *S) {
 }
 
 /* The CPUs due first (all those due at the same, earliest instant) and
-   that instant; n = 0 when no CPU has a step queued. */
+   that instant; n = 0 when no CPU has a step queued.  Also the CPU whose
+   clock tick is due first (NULL: none armed). */
 typedef struct due {
   cpu_t *tied[SIM_MAX_CPUS];
   uint32_t n;
   uint64_t t;
+  cpu_t *tick;
 } due_t;
 
 static void sched_due_cpus(sim_t *S, due_t *d) {
   d->n = 0;
   d->t = UINT64_MAX;
+  d->tick = NULL;
   for (int i = 0; i < S->ncpu; i++) {
     cpu_t *c = &S->cpu[i];
+    /* A tick armed for DPCs that have been drained since is dropped here,
+       so it neither fires nor keeps a finished machine running. */
+    if (c->tick_at != UINT64_MAX && !ke_dpcs_waiting(c)) c->tick_at = UINT64_MAX;
+    if (c->tick_at != UINT64_MAX && (!d->tick || c->tick_at < d->tick->tick_at)) d->tick = c;
     if (!c->step_live || c->step_end > d->t) continue;
     if (c->step_end < d->t) {
       d->t = c->step_end;
@@ -69,10 +83,12 @@ void sched_next(sim_t *S) {
     due_t d;
     sched_due_cpus(S, &d);
     const evq_item_t *top = evq_peek(&S->evq);
-    uint64_t t = d.t;
-    bool hw = top && top->t <= t; /* devices and timers first at a tie */
-    if (!d.n && !top) sched_finish(S);
-    if (hw) t = top->t;
+    uint64_t tick = d.tick ? d.tick->tick_at : UINT64_MAX;
+    /* At a tie: devices and timers first, then clock ticks, then CPU steps. */
+    bool hw = top && top->t <= d.t && top->t <= tick;
+    bool clock = !hw && d.tick && tick <= d.t;
+    if (!d.n && !top && !d.tick) sched_finish(S);
+    uint64_t t = hw ? top->t : clock ? tick : d.t;
     if (t > S->now) S->now = t;
     if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {
       S->outcome = S->stop_requested ? SIM_RUN_STOPPED : SIM_RUN_LIMIT;
@@ -84,6 +100,10 @@ void sched_next(sim_t *S) {
       if (it.kind == EV_INTERRUPT) hw_interrupt(S, it.obj);
       else if (it.kind == EV_KTIMER) KiTimerDue(S, it.obj, it.gen);
       else thr_timeout(S, it.obj, it.gen);
+      continue;
+    }
+    if (clock) {
+      ke_clock_fire(S, d.tick);
       continue;
     }
     /* Among CPUs due at the same instant, the chooser decides who goes
@@ -116,6 +136,7 @@ static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
   for (int i = 0; i < S->ncpu; i++) {
     const cpu_t *o = &S->cpu[i];
     if (o != c && o->step_live && o->step_end <= end) return false;
+    if (o->tick_at <= end) return false; /* c's own tick too: it cuts the step */
   }
   return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested;
 }

@@ -62,6 +62,10 @@ sim_outcome_t sim_run(sim_t *S) {
   sched_next(S); /* returns here only through sched_stop */
   S->cur_cpu = NULL;
   S->stats.steps = S->steps;
+  /* After a bugcheck what was in flight was cut off, not lost, and a run
+     stopped from outside ends where it was asked to: no account. */
+  bool ended = S->outcome == SIM_RUN_OK || S->outcome == SIM_RUN_STALLED || S->outcome == SIM_RUN_LIMIT;
+  if (ended && S->hooks.run_end_account && trc_on(S)) S->hooks.run_end_account(S);
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_RUN_END, NULL, NULL);
     e.outcome = (trc_outcome_t)S->outcome;

@@ -21,6 +21,18 @@ int trc_kind_parse(const char *name) {
   return -1;
 }
 
+static const char *const irp_state_names[] = {NULL, "driver", "creator", "apc", "port", "no-stage2", "kept"};
+
+const char *trc_irp_state_name(trc_irp_state_t s) {
+  return (unsigned)s < ARRAY_LEN(irp_state_names) ? irp_state_names[s] : NULL;
+}
+
+int trc_irp_state_parse(const char *name) {
+  for (size_t i = 1; i < ARRAY_LEN(irp_state_names); i++)
+    if (strcmp(irp_state_names[i], name) == 0) return (int)i;
+  return -1;
+}
+
 const char *trc_frame_name(trc_frame_t f) {
   static const char *n[] = {"idle", "thread", "apc", "dpc", "isr"};
   return (unsigned)f < ARRAY_LEN(n) ? n[f] : "?";
@@ -158,17 +170,28 @@ void sim_charge(sim_cost_t cost) { sched_step(ctx_sim(), cost); }
 
 void sim_garble_details(sim_t *S, bool on) { S->garble_detail = on; }
 
-void sim_note(const char *fmt, ...) {
+static void note_v(const DEVICE_OBJECT *Dev, const char *fmt, va_list ap) {
   sim_t *S = ctx_sim();
   if (!trc_on(S)) return;
   char text[256];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  trc_event_t e = trc_ev(TRC_NOTE, NULL, NULL);
+  trc_event_t e = trc_ev(TRC_NOTE, NULL, Dev);
   e.text = text; /* a note's words are the scenario's (or the driver's) own */
   trc_send(S, &e, "%s", text);
+}
+
+void sim_note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  note_v(NULL, fmt, ap);
+  va_end(ap);
+}
+
+void sim_driver_note(PDEVICE_OBJECT Dev, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  note_v(Dev, fmt, ap);
+  va_end(ap);
 }
 
 /* A scripted step: `text` is the operation as the scenario wrote it, the

@@ -89,8 +89,12 @@ static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t
   }
   db->readonly = readonly;
   db->sink_rc = SIM_OK;
-  /* One connection, used by one thread: no mutexes. */
-  int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  /* One connection, used by one thread: no mutexes.  A reader opens the
+     file read-write but never creates it, and refuses every write with
+     query_only (below): a SQLITE_OPEN_READONLY connection to a WAL file
+     creates its -wal and -shm files and, unable to write, cannot remove
+     them when it closes; a read-write one, the last to close, does. */
+  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path, &db->db, flags, NULL);
   if (rc != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path,
@@ -100,6 +104,11 @@ static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t
     return NULL;
   }
   (void)sqlite3_extended_result_codes(db->db, 1);
+  if (readonly && pragma(db, "PRAGMA query_only = ON") != SIM_OK) {
+    snprintf(err, errlen, "%s", db->err);
+    tracedb_close(db);
+    return NULL;
+  }
   /* Another process may be writing a run into the same file. */
   (void)sqlite3_busy_timeout(db->db, 5000);
   /* No fsync at all: a killed process loses nothing the operating system
@@ -271,6 +280,7 @@ static int write_event(tracedb_t *db, const trc_event_t *ev) {
   rc |= ev_text(db, st, 41, ev->detail ? ev->detail : "");
   rc |= ev_int(db, st, 42, ev->target_irp != 0, ev->target_irp);
   rc |= ev_int(db, st, 43, ev->bugcheck_code != 0, ev->bugcheck_code);
+  rc |= ev_name(db, st, 44, trc_irp_state_name(ev->irp_state));
   /* SQLITE_OK is 0, so any failed bind leaves a bit set. */
   if (rc != SQLITE_OK) return tdb_fail(db, "event");
   rc = sqlite3_step(st);
@@ -646,9 +656,85 @@ int64_t tracedb_last_run(tracedb_t *db) {
   return id;
 }
 
+/* One row of a constant query with one run-id parameter: its integer
+   column 0 and text column 1 (NULL: ""). */
+static int run_query(tracedb_t *db, const char *sql, int64_t run, int64_t *n, char *text, size_t tn) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return tdb_fail(db, "runs");
+  (void)sqlite3_bind_int64(st, 1, run);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *n = sqlite3_column_int64(st, 0);
+    const unsigned char *t = sqlite3_column_text(st, 1);
+    snprintf(text, tn, "%s", t ? (const char *)t : "");
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW) return SIM_OK;
+  if (rc == SQLITE_DONE) return SIM_ENOENT;
+  return tdb_fail(db, "runs");
+}
+
+int tracedb_pick_run(tracedb_t *db, int64_t run, int64_t *picked, char *err, size_t errlen) {
+  char why[400];
+  int64_t n = 0;
+  int rc;
+  if (run <= 0) {
+    run = tracedb_last_run(db);
+    if (run == 0) {
+      /* Say what the file holds instead: nothing, or runs that never ran. */
+      rc = run_query(db, "SELECT id, outcome || coalesce(': ' || message, '') FROM run WHERE ?1 = ?1"
+                         " ORDER BY id DESC LIMIT 1", 0, &n, why, sizeof why);
+      if (rc == SIM_ENOENT) snprintf(err, errlen, "it holds no runs yet");
+      else if (rc == SIM_OK)
+        snprintf(err, errlen, "it holds no run that ran: its last, run %lld, has no steps (%s)", (long long)n, why);
+      else snprintf(err, errlen, "%s", db->err);
+      return rc == SIM_EIO ? SIM_EIO : SIM_ENOENT;
+    }
+  }
+  rc = run_query(db, "SELECT coalesce(events, 0), outcome || coalesce(': ' || message, '') FROM run WHERE id = ?1",
+                 run, &n, why, sizeof why);
+  if (rc == SIM_ENOENT) {
+    snprintf(err, errlen, "there is no run %lld in this trace (the last that ran is %lld)", (long long)run,
+             (long long)tracedb_last_run(db));
+    return SIM_ENOENT;
+  }
+  if (rc != SIM_OK) {
+    snprintf(err, errlen, "%s", db->err);
+    return rc;
+  }
+  if (n == 0) {
+    snprintf(err, errlen, "run %lld has no steps: it never ran (%s)", (long long)run, why);
+    return SIM_ENOENT;
+  }
+  *picked = run;
+  return SIM_OK;
+}
+
+int tracedb_find_irp(tracedb_t *db, int64_t run, const char *tag, uint32_t *irp, char *err, size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db->db, "SELECT id FROM irp WHERE run_id = ?1 AND tag = ?2", -1, &st, NULL) != SQLITE_OK) {
+    tdb_fail(db, "IRPs");
+    snprintf(err, errlen, "%s", db->err);
+    return SIM_EIO;
+  }
+  (void)sqlite3_bind_int64(st, 1, run);
+  (void)sqlite3_bind_text(st, 2, tag, -1, SQLITE_TRANSIENT);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) *irp = (uint32_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (s == SQLITE_ROW) return SIM_OK;
+  if (s == SQLITE_DONE) {
+    snprintf(err, errlen, "run %lld has no IRP named '%s' (`iosim viz --list` lists them)", (long long)run, tag);
+    return SIM_ENOENT;
+  }
+  tdb_fail(db, "IRPs");
+  snprintf(err, errlen, "%s", db->err);
+  return SIM_EIO;
+}
+
 int tracedb_parse_time(const char *text, int64_t *ns) {
   static const struct { const char *unit; double scale; } units[] = {
-      {"", 1}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+      {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
   char *end;
   double v = strtod(text, &end);
   if (end == text || v < 0) return -1;

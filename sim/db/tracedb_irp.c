@@ -220,23 +220,14 @@ static int64_t replay(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, i
   return rows;
 }
 
+/* The run exists and has steps (else a message saying why not). */
 static int check_run(tracedb_t *db, int64_t run, char *err, size_t errlen) {
-  sqlite3_stmt *st = tdb_stmt(db, ST_RUN_EXISTS);
-  if (!st || sqlite3_bind_int64(st, 1, run) != SQLITE_OK) {
-    snprintf(err, errlen, "%s", db->err);
-    return SIM_EIO;
-  }
-  int s = sqlite3_step(st);
-  (void)sqlite3_reset(st);
-  if (s == SQLITE_ROW) return SIM_OK;
-  if (s == SQLITE_DONE) {
-    snprintf(err, errlen, "there is no run %lld in this trace (the last is %lld)", (long long)run,
-             (long long)tracedb_last_run(db));
+  int64_t picked = 0;
+  if (run <= 0) {
+    snprintf(err, errlen, "there is no run %lld in this trace", (long long)run);
     return SIM_ENOENT;
   }
-  tdb_fail(db, "run");
-  snprintf(err, errlen, "%s", db->err);
-  return SIM_EIO;
+  return tracedb_pick_run(db, run, &picked, err, errlen);
 }
 
 /* ---- printing ---- */

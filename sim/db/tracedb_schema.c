@@ -11,7 +11,8 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* Version 2: typed columns for the facts of every step (trace.h).
+/* Version 2: typed columns for the facts of every step (trace.h);
+   version 3: irp_state, where an IRP still allocated at the end stopped.
    Changing a table means a new TRACEDB_SCHEMA_VERSION, so that an older
    iosim refuses the file instead of misreading it, and this one refuses an
    older file (it would lack the columns every reader here relies on). */
@@ -99,7 +100,8 @@ static const char schema_sql[] =
     "  text TEXT,\n"
     "  detail TEXT NOT NULL,\n"
     "  target_irp INTEGER,\n"
-    "  bugcheck INTEGER);\n"
+    "  bugcheck INTEGER,\n"
+    "  irp_state TEXT);\n"
     TDB_EVENT_INDEX_SQL
     "CREATE TABLE driver(run_id INTEGER NOT NULL REFERENCES run(id), id INTEGER NOT NULL,"
     " name TEXT NOT NULL, PRIMARY KEY(run_id, id));\n"
@@ -151,7 +153,7 @@ static const char schema_sql[] =
     " e.pending_returned, e.information, e.stack_size, e.routine_device, r.name AS routine_device_name,"
     " e.stage2, e.target_cpu, e.target_thread, tt.name AS target_thread_name, e.port, e.file, e.object,"
     " e.wait_index, e.count, e.running, e.concurrency, e.cancel_routine, e.touches_irp, e.irql_from,"
-    " e.irql_to, e.outcome, e.byte_offset, e.writes, e.service, e.text, e.detail\n"
+    " e.irql_to, e.outcome, e.byte_offset, e.writes, e.service, e.text, e.detail, e.irp_state\n"
     " FROM event e LEFT JOIN irql l ON l.level = e.irql\n"
     " LEFT JOIN thread t ON t.run_id = e.run_id AND t.id = e.thread\n"
     " LEFT JOIN device d ON d.run_id = e.run_id AND d.id = e.device\n"
@@ -255,28 +257,32 @@ static int inspect(tracedb_t *db, const char *path, bool *fresh) {
       query_int(db, "SELECT count(*) FROM sqlite_schema", &objects) != SIM_OK) {
     int code = sqlite3_errcode(db->db);
     if (code == SQLITE_NOTADB)
-      return tdb_failf(db, SIM_EINVAL, "%s is not a SQLite database, so not an iosim trace; "
-                       "refusing to touch it", path);
+      return tdb_failf(db, SIM_EINVAL, "%s is not a SQLite database, so not an iosim trace; %s", path,
+                       db->readonly ? "there is no trace in it to read" : "refusing to touch it");
     return tdb_failf(db, SIM_EIO, "%s: cannot read it: %s", path, sqlite3_errmsg(db->db));
   }
   *fresh = app == 0 && ver == 0 && objects == 0;
   if (*fresh) return SIM_OK;
+  /* A reader says what it cannot do: it was never going to write. */
   if (app != TRACEDB_APPLICATION_ID)
     return tdb_failf(db, SIM_EINVAL, "%s is a SQLite database of another program (application_id "
-                     "0x%08llX, %lld schema objects), not an iosim trace; refusing to write to it",
-                     path, (unsigned long long)(uint32_t)app, (long long)objects);
+                     "0x%08llX, %lld schema objects), not an iosim trace; %s",
+                     path, (unsigned long long)(uint32_t)app, (long long)objects,
+                     db->readonly ? "there is no trace in it to read" : "refusing to write to it");
   if (ver >= 1 && ver < TRACEDB_SCHEMA_VERSION)
     return tdb_failf(db, SIM_EINVAL, "%s is an iosim trace of schema version %lld, older than "
-                     "this iosim " IOSIM_VERSION " reads (version %d): its steps have no typed columns; "
+                     "this iosim " IOSIM_VERSION " reads (version %d): %s; "
                      "regenerate it with `iosim run SCENARIO --db %s` (into a new file, or after "
-                     "deleting this one)", path, (long long)ver, TRACEDB_SCHEMA_VERSION, path);
+                     "deleting this one)", path, (long long)ver, TRACEDB_SCHEMA_VERSION,
+                     ver == 1 ? "its steps have no typed columns" : "its steps have no irp_state column",
+                     path);
   if (ver > TRACEDB_SCHEMA_VERSION)
     return tdb_failf(db, SIM_EINVAL, "%s is an iosim trace of schema version %lld, newer than "
                      "this iosim " IOSIM_VERSION " understands (version %d); use a newer iosim "
                      "or another file", path, (long long)ver, TRACEDB_SCHEMA_VERSION);
   if (ver < 1)
     return tdb_failf(db, SIM_EINVAL, "%s carries the iosim application id but no schema version; "
-                     "refusing to use it", path);
+                     "refusing to %s it", path, db->readonly ? "read" : "use");
   return SIM_OK;
 }
 

@@ -1,12 +1,17 @@
 /*
  * ex.h - the executive's private interface (ex/): putting the machine
- * together, pool with its per-tag accounting, fast mutexes, and the
- * system worker threads that run work items.
+ * together, the end-of-run account (ex/account.c), pool with its per-tag
+ * accounting, fast mutexes, and the system worker threads that run work
+ * items.
  */
 #ifndef IOSIM_EX_H
 #define IOSIM_EX_H
 
-#include "core/core.h"
+#include "io/io.h"
+
+/* S->hooks.run_end_account: one irp-outstanding step per IRP still
+   allocated, one thread-stuck step per thread still waiting. */
+void ex_run_end_account(sim_t *S);
 
 /* ---- system worker threads (ex/work.c) ---- */
 /* A unit of work for a worker thread: `routine(item)` runs at

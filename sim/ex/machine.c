@@ -13,15 +13,23 @@
 
 sim_t *sim_create(const sim_config_t *cfg) {
   if (!cfg || cfg->cpus < 1 || cfg->cpus > SIM_MAX_CPUS) return NULL;
+  if (cfg->clock_tick_ns && (cfg->clock_tick_ns < SIM_CLOCK_TICK_MIN || cfg->clock_tick_ns > SIM_CLOCK_TICK_MAX))
+    return NULL;
+  if (cfg->dpc_queue_depth > SIM_DPC_QUEUE_DEPTH_MAX || cfg->minimum_dpc_rate > SIM_DPC_RATE_MAX) return NULL;
   sim_t *S = calloc(1, sizeof *S);
   if (!S) return NULL;
   S->cfg = *cfg;
   if (!S->cfg.max_time_ns) S->cfg.max_time_ns = 10ull * 1000 * 1000 * 1000;
   if (!S->cfg.max_steps) S->cfg.max_steps = 10ull * 1000 * 1000;
+  /* Windows' defaults: a 64 Hz clock, MaximumDpcQueueDepth 4, MinimumDpcRate 3. */
+  if (!S->cfg.clock_tick_ns) S->cfg.clock_tick_ns = SIM_CLOCK_TICK_DEFAULT;
+  if (!S->cfg.dpc_queue_depth) S->cfg.dpc_queue_depth = 4;
+  if (!S->cfg.has_minimum_dpc_rate) S->cfg.minimum_dpc_rate = 3;
   chs_seed(&S->chs, cfg->seed);
   memcpy(S->cost, sim_cost_defaults, sizeof S->cost);
   S->ncpu = cfg->cpus;
   S->hooks.thread_exit_io = IoCancelThreadIo;
+  S->hooks.run_end_account = ex_run_end_account;
   /* The test mode that proves no program reads a fact from detail prose
      (tests/garble.sh); read once, never written. */
   S->garble_detail = getenv("IOSIM_GARBLE_DETAILS") != NULL;
@@ -34,6 +42,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
     c->id = i;
     list_init(&c->dpc_queue);
     list_init(&c->irq_pending);
+    ke_clock_init_cpu(S, c);
     c->frames[0].kind = TRC_FRAME_IDLE;
     if (ctx_init(S, &c->idle_ctx, cpu_idle_main, c) != SIM_OK) {
       sim_destroy(S);

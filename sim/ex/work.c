@@ -8,7 +8,8 @@
  * on a semaphore counting the items of a FIFO list, which gives the same
  * order without the KQUEUE's concurrency limit.  An idle worker is the
  * machine at rest: a run whose only waiting threads are idle workers ends
- * `ok`, not `stalled`.
+ * `ok`, not `stalled`, and the end-of-run account does not list them as
+ * stuck.
  */
 #include "ex/ex.h"
 #include "ps/ps.h"
@@ -32,9 +33,12 @@ static const char *const queue_names[EX_QUEUE_COUNT] = {"critical", "delayed"};
 static void ex_worker_main(PVOID arg) {
   ex_wq_t *q = arg;
   sim_t *S = ctx_sim();
+  PKTHREAD self = thr_current(S);
   for (;;) {
     S->nthreads_idle++;
+    self->idle_worker = true;
     KeWaitForSingleObject(&q->items, Executive, KernelMode, FALSE, NULL);
+    self->idle_worker = false;
     S->nthreads_idle--;
     LIST_ENTRY *e = list_pop_head(&q->list);
     SIM_ASSERT(e); /* the semaphore counts the items */

@@ -33,5 +33,5 @@ NTSTATUS NtLockFile(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
   e.kind = TRC_SYSCALL_RETURN;
   trc_set_status(&e, st);
   trc_send(S, &e, "LockFileEx returns %s", iosim_status_name(st, sb));
-  return st;
+  return KiServiceExit(S, st);
 }

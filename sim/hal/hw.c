@@ -54,7 +54,9 @@ void hw_interrupt(sim_t *S, hw_irq_t *q) {
     trc_send(S, &e, "IRQL %d line raised on CPU %d", q->hw->irql, c->id);
     S->cur_cpu = saved;
   }
-  cpu_poke(S, c);
+  /* Taken at this instant, even by the CPU whose step is in progress (a
+     long computation is interrupted, not waited for). */
+  cpu_interrupt_now(S, c);
 }
 
 void KiInterruptDispatch(sim_t *S, cpu_t *c, hw_irq_t *q) {

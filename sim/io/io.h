@@ -11,6 +11,7 @@
 typedef struct port_packet {
   LIST_ENTRY link;
   PIRP irp;            /* an I/O's IRP, finished at dequeue; NULL for a posted packet */
+  bool notified;       /* its stage 2 already ran in the issuer: only free it */
   ULONG_PTR key;
   PVOID context;       /* the OVERLAPPED (ApcContext) */
   IO_STATUS_BLOCK iosb;
@@ -20,10 +21,14 @@ struct sim_port {
   uint32_t id;
   char *name;
   KQUEUE Queue;        /* packets and waiting threads (ke/queue.c) */
+  bool closed;         /* its handle was closed: the queue is run down */
   struct sim_port *next;
 };
-/* Stage 1/2 of a port-bound IRP: queue it to its file's port. */
-void port_queue_irp(sim_t *S, PIRP irp);
+/* Queues a port-bound IRP to its file's port as the packet: from stage 1
+   when it pended (the dequeuing thread then writes the status block and
+   sets the events), or from stage 2 in the issuer when it did not
+   (`notified`: that is done already). */
+void port_queue_irp(sim_t *S, PIRP irp, bool notified);
 
 /* ---- IRPs (io/irp.c) ---- */
 /* The largest StackSize Windows allows (a CCHAR). */
@@ -44,6 +49,15 @@ void IopUnQueueIrpFromThread(sim_t *S, PIRP irp);
 /* ---- cancellation (io/iocancel.c) ---- */
 /* Thread exit: cancel the thread's IRPs and wait for them (S->hooks). */
 void IoCancelThreadIo(sim_t *S, PKTHREAD t);
+
+/* ---- synchronous file objects (io/iosync.c) ---- */
+/* The file object lock: STATUS_SUCCESS when the calling thread owns it,
+   or the STATUS_USER_APC / STATUS_ALERTED that broke its wait for it. */
+NTSTATUS IopLockFileObject(sim_t *S, PFILE_OBJECT fo, KPROCESSOR_MODE mode);
+void IopUnlockFileObject(sim_t *S, PFILE_OBJECT fo);
+/* A synchronous request whose wait on `event` was broken: cancel IRP `id`
+   and wait until `event` says it is over. */
+void IopCancelAlertedRequest(sim_t *S, PKEVENT event, PIRP irp, uint32_t id);
 
 /* ---- the fast I/O attempt of NtReadFile / NtWriteFile (fsrtl/fastio.c) ---- */
 typedef struct io_req {

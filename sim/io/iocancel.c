@@ -142,7 +142,7 @@ NTSTATUS NtCancelIoFile(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
     KeDelayExecutionThread(KernelMode, FALSE, &ten_ms);
   }
   if (Iosb) Iosb->Status = STATUS_SUCCESS, Iosb->Information = 0;
-  return STATUS_SUCCESS;
+  return KiServiceExit(S, STATUS_SUCCESS);
 }
 
 typedef struct ex_match {
@@ -197,7 +197,7 @@ NTSTATUS NtCancelIoFileEx(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
     trc_set_status(&e, st);
     trc_send(S, &e, "CancelIoEx returns %s", iosim_status_name(st, sb));
   }
-  return st;
+  return KiServiceExit(S, st);
 }
 
 static bool synchronous(const IRP *irp, const void *arg) {
@@ -224,7 +224,7 @@ NTSTATUS NtCancelSynchronousIoFile(PKTHREAD Thread) {
     trc_set_status(&e, st);
     trc_send(S, &e, "CancelSynchronousIo returns %s", iosim_status_name(st, sb));
   }
-  return st;
+  return KiServiceExit(S, st);
 }
 
 static bool any_irp(const IRP *irp, const void *arg) {

@@ -3,7 +3,9 @@
  * upward in any context at IRQL <= DISPATCH_LEVEL, calling completion
  * routines and propagating the pending mark; STATUS_MORE_PROCESSING_REQUIRED
  * stops it.  Stage 2 (IopCompleteRequest) runs in the issuing thread, inline
- * when the dispatch did not pend, otherwise as a special kernel APC.
+ * when the dispatch did not pend, otherwise as a special kernel APC.  Cleanup
+ * and close IRPs (IRP_CLOSE_OPERATION) have no stage 2: stage 1 copies their
+ * status and sets their event, and NtClose frees them.
  */
 #include "io/io.h"
 
@@ -147,6 +149,23 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
   return r != STATUS_MORE_PROCESSING_REQUIRED;
 }
 
+/* Copies the IRP's status into the requester's I/O status block (WRK
+   stores Information before Status, kernel-facts 5.2.4). */
+static void io_write_iosb(sim_t *S, PIRP irp) {
+  if (!irp->UserIosb) return;
+  irp->UserIosb->Information = irp->IoStatus.Information;
+  irp->UserIosb->Status = irp->IoStatus.Status;
+  if (trc_on(S)) {
+    char sb[16];
+    trc_event_t e = trc_ev(TRC_IOSB_WRITTEN, irp, NULL);
+    trc_set_status(&e, irp->IoStatus.Status);
+    e.has_info = 1, e.info = irp->IoStatus.Information;
+    e.writes = TRC_W_USER_IOSB;
+    trc_send(S, &e, "I/O status block = {%s, %llu}", iosim_status_name(irp->IoStatus.Status, sb),
+             (unsigned long long)irp->IoStatus.Information);
+  }
+}
+
 /* After the walk: an associated IRP counts down its master; others go to
    stage 2, inline (deferred) or as a special kernel APC to their thread. */
 static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
@@ -163,10 +182,26 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
     if (left == 0) IofCompleteRequest(master, boost);
     return;
   }
+  if (irp->Flags & IRP_CLOSE_OPERATION) {
+    /* WRK IopfCompleteRequest: a cleanup or close IRP may be completed
+       while its thread runs a stage-2 APC (the one that dropped the file
+       object's last reference), so no APC can finish it: the status block
+       and the event are written here, in whatever context completes it,
+       and the IRP is not touched again - the thread waiting in NtClose
+       takes it off its list and frees it. */
+    io_write_iosb(S, irp);
+    KeSetEvent(irp->UserEvent, boost, FALSE);
+    return;
+  }
   if ((irp->Flags & IRP_DEFER_IO_COMPLETION) && !irp->PendingReturned) return;
   irp->SimStage2Queued = true;
-  if (irp->SimPortBound) { /* no APC: the packet goes to the port from here */
-    port_queue_irp(S, irp);
+  /* Thread-agnostic I/O: a request that pended goes to the port from here,
+     with no APC.  One that did not pend (an IOCTL, which is not deferred)
+     is still inside its system service in the issuing thread: stage 2 runs
+     there as for any IRP, so the full-or-reduced rule decides (kernel-facts
+     5.2.3) and the status block is written before the service returns. */
+  if (irp->SimPortBound && irp->PendingReturned) {
+    port_queue_irp(S, irp, false);
     return;
   }
   PKTHREAD t = irp->Tail.Overlay.Thread;
@@ -212,7 +247,8 @@ static __attribute__((noinline)) void trace_complete(sim_t *S, PIRP Irp) {
 }
 
 static __attribute__((noinline)) void trace_walk_done(sim_t *S, PIRP Irp) {
-  bool inline_next = (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned;
+  bool close_op = (Irp->Flags & IRP_CLOSE_OPERATION) && !(Irp->Flags & IRP_ASSOCIATED_IRP);
+  bool inline_next = !close_op && (Irp->Flags & IRP_DEFER_IO_COMPLETION) && !Irp->PendingReturned;
   trc_event_t e = trc_ev(TRC_WALK_DONE, Irp, NULL);
   trc_set_status(&e, Irp->IoStatus.Status);
   e.target_thread = Irp->Tail.Overlay.Thread ? Irp->Tail.Overlay.Thread->id : 0; /* whom stage 2 is for */
@@ -220,7 +256,9 @@ static __attribute__((noinline)) void trace_walk_done(sim_t *S, PIRP Irp) {
   e.pending_returned = Irp->PendingReturned;
   e.stage2 = inline_next ? TRC_STAGE2_INLINE : TRC_STAGE2_NONE;
   trc_send(S, &e, "walk finished, PendingReturned=%d%s", Irp->PendingReturned,
-           inline_next ? ": the system service finishes it inline" : "");
+           close_op      ? ": a close operation, no stage 2 (status block and event set here)"
+           : inline_next ? ": the system service finishes it inline"
+                         : "");
 }
 
 void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
@@ -270,13 +308,32 @@ static void io_signal_file(sim_t *S, PFILE_OBJECT fo, NTSTATUS st) {
   KeSetEvent(&fo->Event, 0, FALSE);
 }
 
-/* IopCompleteRequest: copy the status to the caller, signal, notify. */
+/* Full notification's events: the caller's event if it gave one (and, for
+   a synchronous file object, the file object's too), else the file
+   object's.  FILE_SKIP_SET_EVENT_ON_HANDLE leaves the file object's event
+   alone, except when the I/O manager itself is going to wait on it: a
+   synchronous request that pended (kernel-facts 7.8). */
+static void io_signal_full(sim_t *S, PIRP irp, PFILE_OBJECT fo, NTSTATUS st, bool sync) {
+  bool file = fo && (!irp->UserEvent || (fo->Flags & FO_SYNCHRONOUS_IO));
+  if (file && (fo->Flags & FO_SKIP_SET_EVENT) && !(sync && irp->PendingReturned)) file = false;
+  if (irp->UserEvent) KeSetEvent(irp->UserEvent, 0, FALSE);
+  if (file) io_signal_file(S, fo, st);
+}
+
+/* IopCompleteRequest: copy the status to the caller, signal, notify.  A
+   thread-agnostic IRP reaches it only when it did not pend (one that
+   pended went to the port from stage 1): the status block is written now,
+   before the system service returns, and the IRP still becomes the port's
+   packet unless the handle skips the port on success (kernel-facts 5.4,
+   7.8). */
 void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how) {
   PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
   NTSTATUS st = irp->IoStatus.Status;
   bool sync = (irp->Flags & IRP_SYNCHRONOUS_API) || (fo && (fo->Flags & FO_SYNCHRONOUS_IO));
   bool full = !NT_ERROR(st) || (irp->PendingReturned && !sync);
-  char sb[16];
+  /* FO_SKIP_COMPLETION_PORT: finished at once with a status that is not
+     an error, so the caller learns the result from the service itself. */
+  bool skip_port = full && irp->SimPortBound && !irp->PendingReturned && fo && (fo->Flags & FO_SKIP_COMPLETION_PORT);
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_STAGE2, irp, NULL);
     trc_set_status(&e, st);
@@ -288,32 +345,13 @@ void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how) {
        overwritten by Tail.Apc by now). */
     e.target_thread = S->cur_cpu && S->cur_cpu->thread ? S->cur_cpu->thread->id : 0;
     e.file = fo ? fo->SimId : 0;
-    trc_send(S, &e, "IopCompleteRequest: %s notification", full ? "full" : "no");
+    trc_send(S, &e, "IopCompleteRequest: %s notification%s", full ? "full" : "no",
+             skip_port ? ", no port packet (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)" : "");
   }
   sched_step(S, COST_STAGE2);
-  if (full && irp->SimPortBound) { /* the dequeuing thread finishes it */
-    port_queue_irp(S, irp);
-    return;
-  }
   if (full) {
-    if (irp->UserIosb) {
-      irp->UserIosb->Information = irp->IoStatus.Information;
-      irp->UserIosb->Status = st;
-      if (trc_on(S)) {
-        trc_event_t e = trc_ev(TRC_IOSB_WRITTEN, irp, NULL);
-        trc_set_status(&e, st);
-        e.has_info = 1, e.info = irp->IoStatus.Information;
-        e.writes = TRC_W_USER_IOSB;
-        trc_send(S, &e, "I/O status block = {%s, %llu}", iosim_status_name(st, sb),
-                 (unsigned long long)irp->IoStatus.Information);
-      }
-    }
-    if (irp->UserEvent) {
-      KeSetEvent(irp->UserEvent, 0, FALSE);
-      if (fo && (fo->Flags & FO_SYNCHRONOUS_IO)) io_signal_file(S, fo, st);
-    } else if (fo) {
-      io_signal_file(S, fo, st);
-    }
+    io_write_iosb(S, irp);
+    io_signal_full(S, irp, fo, st, sync);
     IopUnQueueIrpFromThread(S, irp);
     IO_APC_ROUTINE *ur = irp->AsynchronousParameters.UserApcRoutine;
     if (ur) {
@@ -325,6 +363,10 @@ void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how) {
       irp->Tail.Apc.Name = "ReadFileEx completion";
       irp->Tail.Apc.IrpId = id;
       KeInsertQueueApc(&irp->Tail.Apc, irp->UserIosb, (PVOID)ur, 2);
+      return;
+    }
+    if (irp->SimPortBound && !skip_port) { /* the packet; freed when dequeued */
+      port_queue_irp(S, irp, true);
       return;
     }
     irp_free(S, irp);

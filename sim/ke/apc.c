@@ -2,7 +2,9 @@
  * apc.c - asynchronous procedure calls: the kernel queue (special APCs ahead
  * of normal ones) and the user queue of each thread, and their delivery
  * rules: special kernel APCs interrupt even a non-alertable wait; user APCs
- * run only when the thread waits alertably in user mode.
+ * run only after an alertable user-mode wait, as the system service that
+ * waited returns to user mode (KiServiceExit); and the rundown of a
+ * thread's APC queues when it exits.
  */
 #include "ke/ke.h"
 
@@ -23,7 +25,7 @@ static bool apc_special(const KAPC *a) { return a->ApcMode == KernelMode && !a->
 
 /* Whether a kernel APC of that kind may be delivered to `t` now: a guarded
    region holds back every kernel APC, a critical region (or a normal APC
-   already running) the normal ones (kernel-facts 6.13). */
+   already running) the normal ones (kernel-facts 6.11). */
 static bool apc_kind_enabled(const KTHREAD *t, bool special) {
   if (t->SpecialApcDisable) return false;
   return special || (!t->KernelApcDisable && !t->kernel_apc_in_progress);
@@ -45,7 +47,7 @@ BOOLEAN KeInsertQueueApc(PKAPC Apc, PVOID Arg1, PVOID Arg2, int32_t Boost) {
   (void)Boost;
   PKTHREAD t = Apc->Thread;
   sim_t *S = t->S;
-  if (Apc->Inserted || t->state == THR_TERMINATED) return FALSE;
+  if (Apc->Inserted || !t->ApcQueueable) return FALSE; /* an exiting thread takes no more */
   Apc->SystemArgument1 = Arg1;
   Apc->SystemArgument2 = Arg2;
   Apc->Inserted = TRUE;
@@ -141,4 +143,65 @@ int KiUserApcDispatcher(sim_t *S, PKTHREAD t) {
     if (S->stopping) break;
   }
   return n;
+}
+
+/* The way back to user mode from a system service (the service exit of
+   trap.asm, which calls KiDeliverApc for user mode).  User APCs are
+   delivered here only when UserApcPending is set: an alertable user-mode
+   wait inside the service was broken by one (or found one queued).  A
+   user APC queued while the thread was in a non-alertable wait, or was
+   running, does not set it and stays queued for the next alertable wait.
+   Delivering them here clears the flag, so no later non-alertable wait
+   returns STATUS_USER_APC for an APC that was already due
+   (kernel-facts 6.10).  Returns `status` unchanged. */
+NTSTATUS KiServiceExit(sim_t *S, NTSTATUS status) {
+  PKTHREAD t = thr_current(S);
+  /* As KiSystemServiceExit: the APC state is checked first (ke/region.c;
+     the I/O services check it themselves, naming the service). */
+  KiCheckServiceExit(S, t, "a system service");
+  if (t && t->user_apc_pending) KiUserApcDispatcher(S, t);
+  return status;
+}
+
+/* KeFlushQueueApc: takes every APC of `mode` off the thread's queue (they
+   are no longer inserted) and moves them onto `out`, in queue order. */
+static void KeFlushQueueApc(PKTHREAD t, KPROCESSOR_MODE mode, LIST_ENTRY *out) {
+  LIST_ENTRY *e;
+  while ((e = list_pop_head(&t->apc[mode]))) {
+    CONTAINING_RECORD(e, KAPC, ApcListEntry)->Inserted = FALSE;
+    list_insert_tail(out, e);
+  }
+}
+
+/* One flushed APC: its rundown routine frees what it carries (the IRP of
+   a ReadFileEx completion); without one the APC is only dropped - Windows
+   frees it as pool, iosim leaves its memory to whoever owns it. */
+static void apc_rundown(sim_t *S, PKTHREAD t, PKAPC a) {
+  KRUNDOWN_ROUTINE *rr = a->RundownRoutine;
+  if (trc_on(S)) {
+    bool special = apc_special(a);
+    trc_event_t e = trc_ev(TRC_APC_RUNDOWN, NULL, NULL);
+    e.irp = a->IrpId, e.target_thread = t->id, e.service = a->Name;
+    e.count = special ? 0 : a->ApcMode == KernelMode ? 1 : 2; /* as apc-queued */
+    trc_send(S, &e, "%s %s of exiting thread %s: %s", a->ApcMode == UserMode ? "user APC" : "kernel APC",
+             a->Name ? a->Name : "", t->name, rr ? "its rundown routine runs" : "dropped (no rundown routine)");
+  }
+  if (rr) rr(a); /* may free the memory holding the APC */
+  sched_step(S, COST_STEP);
+}
+
+void KiRundownThreadApcs(sim_t *S, PKTHREAD t) {
+  /* At PASSIVE_LEVEL every kernel APC still queued is delivered before the
+     thread may stop accepting new ones (PspExitThread runs at PASSIVE). */
+  if (cpu_has_work(S, t->cpu)) cpu_service(S, t->cpu);
+  t->ApcQueueable = false;
+  LIST_ENTRY user;
+  list_init(&user);
+  KeFlushQueueApc(t, UserMode, &user);
+  LIST_ENTRY *e;
+  while ((e = list_pop_head(&user))) apc_rundown(S, t, CONTAINING_RECORD(e, KAPC, ApcListEntry));
+  /* Windows stops with KERNEL_APC_PENDING_DURING_EXIT (0x20) if a kernel APC
+     is still queued here; none can be: they were delivered above, and
+     nothing can queue one now.  (A run being stopped delivers nothing.) */
+  SIM_ASSERT(list_empty(&t->apc[KernelMode]) || S->stopping);
 }

@@ -38,13 +38,18 @@ static hw_irq_t *cpu_next_irq(cpu_t *c) {
   return best;
 }
 
-/* What a processor does whenever it could be interrupted: take interrupts
-   above its IRQL, drain its DPC queue below DISPATCH_LEVEL, deliver kernel
-   APCs to its thread below APC_LEVEL.  Each of these nests on whatever the
-   CPU was running, which is what "arbitrary thread context" means. */
+/* What a processor does whenever it could be interrupted: take the clock
+   interrupt below CLOCK_LEVEL and device interrupts above its IRQL, drain
+   its DPC queue below DISPATCH_LEVEL, deliver kernel APCs to its thread
+   below APC_LEVEL.  Each of these nests on whatever the CPU was running,
+   which is what "arbitrary thread context" means. */
 void cpu_service(sim_t *S, cpu_t *c) {
   for (;;) {
     if (S->stopping) return;
+    if (c->clock_pending && c->irql < CLOCK_LEVEL) {
+      KeUpdateRunTime(S, c); /* CLOCK_LEVEL is above every device's IRQL */
+      continue;
+    }
     hw_irq_t *q = cpu_next_irq(c);
     if (q) {
       KiInterruptDispatch(S, c, q);

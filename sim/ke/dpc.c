@@ -1,10 +1,10 @@
 /*
  * dpc.c - deferred procedure calls: per-CPU queues, importance, target CPU,
  * and the drain that runs when a CPU's IRQL falls below DISPATCH_LEVEL.
+ * DPCs that request no drain wait for the next drain or clock tick
+ * (clock.c).
  */
 #include "ke/ke.h"
-
-#define DPC_MAX_DEPTH 4 /* queue depth that forces a drain, as MaximumDpcQueueDepth */
 
 void KeInitializeDpc(PKDPC Dpc, KDEFERRED_ROUTINE *Routine, PVOID Context) {
   memset(Dpc, 0, sizeof *Dpc);
@@ -25,10 +25,13 @@ static const char *dpc_importance_name(int i) {
 }
 
 /* Whether queuing on `target` from `cur` requests a DISPATCH interrupt
-   (the Vista+ rule, docs/kernel-facts.md §6.3). */
-static bool dpc_requests_drain(const cpu_t *cur, const cpu_t *target, const KDPC *d) {
-  if (target->dpc_depth >= DPC_MAX_DEPTH) return true;
-  if (target == cur) return d->Importance != LowImportance;
+   (KiInsertQueueDpc with the Vista+ MediumHigh, docs/kernel-facts.md §6.3):
+   on the current CPU, anything but Low, or a deep queue, or a DPC rate
+   below the minimum; on another CPU, High or MediumHigh, or a deep queue. */
+static bool dpc_requests_drain(const sim_t *S, const cpu_t *cur, const cpu_t *target, const KDPC *d) {
+  if ((uint32_t)target->dpc_depth >= target->max_dpc_depth) return true;
+  if (target == cur)
+    return d->Importance != LowImportance || target->dpc_request_rate < S->cfg.minimum_dpc_rate;
   return d->Importance == HighImportance || d->Importance == MediumHighImportance;
 }
 
@@ -62,10 +65,15 @@ BOOLEAN KeInsertQueueDpc(PKDPC Dpc, PVOID Arg1, PVOID Arg2) {
     list_insert_head(&target->dpc_queue, &Dpc->DpcListEntry);
   else
     list_insert_tail(&target->dpc_queue, &Dpc->DpcListEntry);
+  /* The moderation state as of now (the ticks that passed), then the
+     count the next tick averages into the request rate. */
+  ke_clock_account(S, target);
+  target->dpc_count++;
   target->dpc_depth++;
   bool request = !target->dpc_draining && !target->dpc_requested &&
-                 dpc_requests_drain(cur, target, Dpc);
+                 dpc_requests_drain(S, cur, target, Dpc);
   if (request) target->dpc_requested = true;
+  if (ke_dpcs_waiting(target)) ke_clock_arm(S, target);
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_DPC_QUEUED, Dpc->SimDevice ? Arg1 : NULL, Dpc->SimDevice);
     e.target_cpu = target->id, e.service = Dpc->Name;

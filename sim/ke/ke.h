@@ -31,6 +31,16 @@ typedef struct cpu {
   int dpc_depth;
   bool dpc_requested;       /* a DISPATCH_LEVEL software interrupt is pending */
   bool dpc_draining;
+  /* DPC moderation, KPRCB's fields of those names (ke/clock.c) */
+  uint32_t dpc_count;       /* DpcCount: DPCs ever queued here */
+  uint32_t dpc_last_count;  /* DpcLastCount: DpcCount at the last tick */
+  uint32_t dpc_request_rate;/* DpcRequestRate: DPCs queued a tick, averaged */
+  uint32_t max_dpc_depth;   /* MaximumDpcQueueDepth: this depth drains at once */
+  uint32_t adjust_dpc_threshold; /* AdjustDpcThreshold: ticks until it grows back */
+  uint64_t ticks_done;      /* the last tick accounted for (tick k is at k * period) */
+  uint64_t tick_at;         /* the next tick to deliver, UINT64_MAX = none */
+  uint64_t clock_pending;   /* the tick whose clock interrupt waits for IRQL
+                               below CLOCK_LEVEL, 0 = none */
   const char *next_irp_tag;  /* sim_tag_next_irp in a DPC or ISR on this CPU */
   LIST_ENTRY irq_pending;   /* interrupts raised, waiting for a low enough IRQL */
   bool step_live;         /* a step is due at step_end */
@@ -95,12 +105,16 @@ struct KTHREAD {
      Enter decrements, Leave increments, anything but 0 holds APCs back. */
   int16_t KernelApcDisable;  /* normal kernel APCs */
   int16_t SpecialApcDisable; /* all kernel APCs */
+  bool ApcQueueable;        /* cleared at exit: KeInsertQueueApc then fails */
   LIST_ENTRY irp_list;      /* IRPs issued by this thread (ThreadListEntry) */
   /* KQUEUE (ke/queue.c): Windows' KTHREAD.Queue and QueueListEntry */
   struct KQUEUE *Queue;     /* associated since its first KeRemoveQueue */
+  LIST_ENTRY QueueListEntry;/* in Queue->ThreadListHead while associated */
   bool queue_counted;       /* counted in Queue->CurrentCount */
-  bool in_queue_wait;       /* blocked in the queue itself, not elsewhere */
-  LIST_ENTRY queue_link;    /* in Queue->WaitListHead */
+  bool in_queue_wait;       /* blocked in KeRemoveQueue itself, not elsewhere */
+  bool wait_is_sleep;       /* the wait in progress is a sleep (no object, not a port) */
+  LIST_ENTRY queue_link;    /* in Queue->WaitListHead while blocked there
+                               (self-linked otherwise) */
   LIST_ENTRY *queue_entry;  /* the entry handed over while it waited */
   uint32_t last_irp;
   const char *next_irp_tag; /* sim_tag_next_irp: the name of its next IRP */
@@ -108,6 +122,7 @@ struct KTHREAD {
   LIST_ENTRY MutantListHead; /* the mutexes it owns (ke/mutex.c) */
   KPRIORITY Priority;        /* recorded by KeSetPriorityThread, not used */
   bool SystemThread;         /* PsCreateSystemThread's: kernel mode only */
+  bool idle_worker;          /* a system worker waiting for work: at rest, not stuck */
   struct ps_thread *SimPs;   /* its system-thread record (ps/), or NULL */
 };
 
@@ -116,8 +131,10 @@ typedef struct KQUEUE {
   LIST_ENTRY EntryListHead;  /* entries, FIFO */
   ULONG CurrentCount;        /* associated threads running now */
   ULONG MaximumCount;        /* the concurrency value */
-  LIST_ENTRY WaitListHead;   /* threads waiting in KeRemoveQueue; released LIFO */
+  LIST_ENTRY WaitListHead;   /* threads blocked in KeRemoveQueue; released LIFO */
+  LIST_ENTRY ThreadListHead; /* associated threads (KTHREAD.QueueListEntry) */
   ULONG EntryCount;
+  bool Abandoned;            /* run down (its port closed): no more waits */
   uint32_t SimId;            /* the port's number and name, for the trace */
   const char *SimName;
 } KQUEUE, *PKQUEUE;
@@ -125,14 +142,49 @@ void KeInitializeQueue(PKQUEUE Queue, ULONG Count, uint32_t Id, const char *Name
 /* Hands the entry to a waiting thread if the concurrency allows, else
    queues it.  Returns whether a waiter took it. */
 bool KeInsertQueue(sim_t *S, PKQUEUE Queue, LIST_ENTRY *Entry);
-/* The calling thread takes an entry, waiting if none may be had now;
-   NULL with *Status set on a timeout or an alert. */
-LIST_ENTRY *KeRemoveQueue(sim_t *S, PKQUEUE Queue, const LONGLONG *Timeout, NTSTATUS *Status);
-/* An associated thread blocks somewhere else (or exits): its slot frees,
-   and another waiter may be released. */
+/* KeRemoveQueueEx: the calling thread takes up to Count entries (at least
+   one, FIFO) into Entries[], waiting - alertably if asked - when none may be
+   had now; the thread becomes the queue's.  Returns how many it took; 0
+   with *Status STATUS_TIMEOUT, STATUS_USER_APC, STATUS_ALERTED or
+   STATUS_ABANDONED_WAIT_0 (the queue was run down). */
+ULONG KeRemoveQueueEx(sim_t *S, PKQUEUE Queue, KPROCESSOR_MODE Mode, BOOLEAN Alertable, const LONGLONG *Timeout,
+                      LIST_ENTRY **Entries, ULONG Count, NTSTATUS *Status);
+/* KeRundownQueue (Vista+, as the close of a port's last handle runs it):
+   marks the queue abandoned, moves every queued entry onto `Entries` (an
+   initialised list head the caller frees from), forgets the associated
+   threads and releases the waiting ones with STATUS_ABANDONED_WAIT_0. */
+void KeRundownQueue(sim_t *S, PKQUEUE Queue, LIST_ENTRY *Entries);
+/* An associated thread blocks somewhere else: its slot frees, and another
+   waiter may be released. */
 void KiActivateWaiterQueue(sim_t *S, PKTHREAD t);
 /* An associated thread was woken: it counts as running again. */
 void KiQueueThreadRuns(sim_t *S, PKTHREAD t);
+/* A thread blocked in KeRemoveQueue is woken for anything but an entry
+   (a kernel APC, a timeout...): it leaves the waiter list at once, so no
+   entry can be handed to it while it is not waiting. */
+void KiQueueWaiterUnlink(PKTHREAD t);
+/* KeTerminateThread's part: an exiting thread leaves its queue. */
+void KiQueueThreadExit(sim_t *S, PKTHREAD t);
+
+/* ---- the clock and DPC moderation (ke/clock.c) ---- */
+/* DPCs wait in the CPU's queue with no drain requested or running: what
+   makes a clock tick matter (KeUpdateRunTime's test). */
+static inline bool ke_dpcs_waiting(const cpu_t *c) {
+  return c->dpc_depth > 0 && !c->dpc_requested && !c->dpc_draining;
+}
+void ke_clock_init_cpu(sim_t *S, cpu_t *c);
+/* Brings the CPU's DpcRequestRate, MaximumDpcQueueDepth and
+   AdjustDpcThreshold up to the present: every tick up to now that has not
+   been accounted for found nothing to request. */
+void ke_clock_account(sim_t *S, cpu_t *c);
+/* DPCs now wait on `c`: its next tick must be delivered. */
+void ke_clock_arm(sim_t *S, cpu_t *c);
+/* The scheduler reached c's armed tick: raise the clock interrupt there
+   if DPCs still wait (else the tick is only accounted for later). */
+void ke_clock_fire(sim_t *S, cpu_t *c);
+/* The clock interrupt, taken below CLOCK_LEVEL: the DPC part of
+   KeUpdateRunTime. */
+void KeUpdateRunTime(sim_t *S, cpu_t *c);
 
 /* ---- CPU work (ke/cpu.c) ---- */
 void cpu_service(sim_t *S, cpu_t *c);
@@ -153,6 +205,23 @@ PKTHREAD thr_current(sim_t *S);
 void thr_timeout(sim_t *S, PKTHREAD t, uint32_t gen);
 NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
                   KPROCESSOR_MODE mode, BOOLEAN alertable, const LONGLONG *timeout);
+/* The steps of a wait, for KeRemoveQueueEx's own loop (ke/queue.c) as for
+   thr_wait: the absolute deadline of a timeout (UINT64_MAX: none); the
+   bugchecks of a wait at DISPATCH_LEVEL or outside a thread; the `wait`
+   row and its cost; checks (3)-(4), returning the early status (0: none)
+   with its `wait-done` row (`blocked`: the wait had blocked before a kernel
+   APC woke it); (5) blocking until woken, returning the wake
+   status (a `wait-done` row unless it is STATUS_KERNEL_APC, after which the
+   caller decides); and a `wait-done` row for an end the caller found. */
+uint64_t wait_deadline(sim_t *S, const LONGLONG *timeout);
+void wait_check_context(sim_t *S, PKTHREAD t, const LONGLONG *timeout);
+void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable,
+                bool sleep);
+NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline,
+                    bool blocked);
+NTSTATUS wait_block(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
+                    KPROCESSOR_MODE mode, BOOLEAN alertable, KIRQL wait_irql, uint64_t deadline);
+void wait_done(sim_t *S, PKTHREAD t, NTSTATUS st, bool blocked, const char *why);
 void obj_init(DISPATCHER_HEADER *h, uint8_t type, int32_t state);
 void obj_signal(sim_t *S, DISPATCHER_HEADER *h);
 /* Whether `h` would satisfy a wait of thread `t` now: signalled, or a
@@ -171,6 +240,13 @@ int KiUserApcDispatcher(sim_t *S, PKTHREAD t);
 void KiCheckServiceExit(sim_t *S, PKTHREAD t, const char *service);
 /* A thread exiting: the same check, KERNEL_APC_PENDING_DURING_EXIT. */
 void KiCheckThreadExit(sim_t *S, PKTHREAD t);
+/* Every user-mode system service returns through this: it delivers the
+   thread's user APCs if UserApcPending is set, and returns `status`. */
+NTSTATUS KiServiceExit(sim_t *S, NTSTATUS status);
+/* Thread exit's APC rundown (PspExitThread): delivers the kernel APCs still
+   deliverable, stops the thread accepting APCs, then flushes its user APCs,
+   calling each one's rundown routine (or dropping it when it has none). */
+void KiRundownThreadApcs(sim_t *S, PKTHREAD t);
 
 /* ---- bugchecks (ke/bugcheck.c) ---- */
 void bugcheck(sim_t *S, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3,

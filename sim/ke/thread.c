@@ -21,6 +21,9 @@ PKTHREAD sim_thread_create(sim_t *S, const char *name, SIM_THREAD_START *fn, PVO
   list_init(&t->apc[1]);
   list_init(&t->irp_list);
   list_init(&t->ready_link);
+  list_init(&t->queue_link);
+  list_init(&t->QueueListEntry);
+  t->ApcQueueable = true;
   list_init(&t->MutantListHead);
   t->Priority = 8; /* a normal thread's base priority */
   if (ctx_init(S, &t->ctx, thr_main, t) != SIM_OK) abort();
@@ -115,6 +118,7 @@ static void thr_main(void *arg) {
   t->start(t->arg);
   S->hooks.thread_exit_io(S, t); /* a thread does not go away before its IRPs */
   KiCheckThreadExit(S, t);
+  KiRundownThreadApcs(S, t);
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_THREAD_EXIT, NULL, NULL);
     e.target_thread = t->id;
@@ -122,7 +126,7 @@ static void thr_main(void *arg) {
   }
   t->state = THR_TERMINATED;
   S->nthreads_live--;
-  KiActivateWaiterQueue(S, t);
+  KiQueueThreadExit(S, t);
   t->Header.SignalState = 1; /* a terminated thread stays signalled */
   obj_signal(S, &t->Header);
   thr_switch_away(S, t);
@@ -135,6 +139,7 @@ void KiUnwaitThread(sim_t *S, PKTHREAD t, NTSTATUS status) {
   t->wait_count = 0;
   t->wait_gen++; /* disarms the timeout */
   t->wait_status = status;
+  KiQueueWaiterUnlink(t);
   KiQueueThreadRuns(S, t);
   char sb[16];
   if (trc_on(S)) {

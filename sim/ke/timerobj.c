@@ -22,7 +22,6 @@
 #include <stdio.h>
 
 #define NS_PER_UNIT 100                   /* a time unit is 100 ns */
-#define CLOCK_INCREMENT 156250u           /* Windows' default tick: 15.625 ms */
 
 static bool timer_type(const KTIMER *t) {
   return t->Header.Type == OBJ_TIMER_NOTIFICATION || t->Header.Type == OBJ_TIMER_SYNCHRONIZATION;
@@ -245,10 +244,12 @@ void KeQuerySystemTime(PLARGE_INTEGER CurrentTime) {
 
 ULONGLONG KeQueryInterruptTime(void) { return ctx_sim()->now / NS_PER_UNIT; }
 
-ULONG KeQueryTimeIncrement(void) { return CLOCK_INCREMENT; }
+/* The machine's clock tick (`machine clock-tick`, 15.625 ms by default). */
+ULONG KeQueryTimeIncrement(void) { return (ULONG)(ctx_sim()->cfg.clock_tick_ns / NS_PER_UNIT); }
 
 void KeQueryTickCount(PLARGE_INTEGER TickCount) {
-  TickCount->QuadPart = (LONGLONG)(ctx_sim()->now / NS_PER_UNIT / CLOCK_INCREMENT);
+  sim_t *S = ctx_sim();
+  TickCount->QuadPart = (LONGLONG)(S->now / S->cfg.clock_tick_ns);
 }
 
 void KeStallExecutionProcessor(ULONG MicroSeconds) {

@@ -97,36 +97,108 @@ static int wait_check(ULONG n, DISPATCHER_HEADER **o, WAIT_TYPE type, const KTHR
   return 0;
 }
 
-static uint64_t wait_deadline(sim_t *S, const LONGLONG *timeout) {
+uint64_t wait_deadline(sim_t *S, const LONGLONG *timeout) {
   if (!timeout) return UINT64_MAX;
   if (*timeout < 0) return S->now + (uint64_t)(-*timeout) * 100;
   return (uint64_t)*timeout * 100 > S->now ? (uint64_t)*timeout * 100 : S->now;
 }
 
-NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
-                  KPROCESSOR_MODE mode, BOOLEAN alertable, const LONGLONG *timeout) {
+void wait_check_context(sim_t *S, PKTHREAD t, const LONGLONG *timeout) {
   cpu_t *c = S->cur_cpu;
-  PKTHREAD t = c->thread;
   if (c->irql >= DISPATCH_LEVEL && !(timeout && *timeout == 0))
     bugcheck(S, IRQL_NOT_LESS_OR_EQUAL, 0, c->irql, 0, 0,
              "a wait with a nonzero timeout at IRQL %d (only PASSIVE/APC_LEVEL may block)", c->irql);
   if (!t) bugcheck(S, 0x1, 0, 0, 0, 0, "a wait outside any thread (in an idle DPC)");
-  if (count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
-  uint64_t deadline = wait_deadline(S, timeout);
-  KIRQL wait_irql = c->irql;
+}
+
+void wait_begin(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type, BOOLEAN alertable,
+                bool sleep) {
+  t->wait_is_sleep = sleep;
   if (trc_on(S)) {
-    trc_event_t e = trc_ev(TRC_WAIT, NULL, NULL);
+    trc_event_t e = trc_ev(sleep ? TRC_SLEEP : TRC_WAIT, NULL, NULL);
     e.target_thread = t->id;
     e.count = (int)count;
     e.object = count ? obj_id(S, objs[0]) : 0;
-    trc_send(S, &e, "%s waits for %u object(s)%s%s", t->name, count,
-             type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
+    if (sleep)
+      trc_send(S, &e, "%s sleeps%s", t->name, alertable ? ", alertable" : "");
+    else
+      trc_send(S, &e, "%s waits for %u object(s)%s%s", t->name, count,
+               type == WaitAll && count > 1 ? " (all)" : "", alertable ? ", alertable" : "");
   }
   sched_step(S, COST_WAIT);
+}
+
+NTSTATUS wait_early(sim_t *S, PKTHREAD t, KPROCESSOR_MODE mode, BOOLEAN alertable, uint64_t deadline,
+                    bool blocked) {
+  NTSTATUS early = 0;
+  if (alertable && mode == UserMode && t->alerted) { /* (3) alerts (user-mode ones), then user APCs */
+    t->alerted = false;
+    early = STATUS_ALERTED;
+  } else if (mode == UserMode && ((alertable && !list_empty(&t->apc[UserMode])) || t->user_apc_pending)) {
+    t->user_apc_pending = TRUE;
+    early = STATUS_USER_APC;
+  } else if (deadline <= S->now) {
+    early = STATUS_TIMEOUT; /* (4) */
+  }
+  if (early) wait_done(S, t, early, blocked, blocked ? "back from a kernel APC, returns" : "returns without blocking");
+  return early;
+}
+
+void wait_done(sim_t *S, PKTHREAD t, NTSTATUS st, bool blocked, const char *why) {
+  if (!trc_on(S)) return;
+  trc_event_t e = trc_ev(t->wait_is_sleep ? TRC_SLEEP_DONE : TRC_WAIT_DONE, NULL, NULL);
+  e.target_thread = t->id;
+  e.count = blocked; /* 0: did not block */
+  trc_set_status(&e, st);
+  trc_send(S, &e, "%s: %s", t->name, why);
+}
+
+NTSTATUS wait_block(sim_t *S, PKTHREAD t, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
+                    KPROCESSOR_MODE mode, BOOLEAN alertable, KIRQL wait_irql, uint64_t deadline) {
+  t->wait_count = (int)count;
+  t->wait_type = type;
+  t->wait_mode = mode;
+  t->wait_alertable = alertable;
+  t->wait_irql = wait_irql;
+  for (ULONG k = 0; k < count; k++) {
+    t->wb[k] = (wait_block_t){.thread = t, .obj = objs[k], .index = (int)k};
+    list_insert_tail(&objs[k]->WaitListHead, &t->wb[k].link);
+  }
+  t->wait_gen++;
+  if (deadline != UINT64_MAX)
+    evq_push(S, (evq_item_t){.t = deadline, .kind = EV_TIMER, .gen = t->wait_gen, .obj = t});
+  t->state = THR_WAITING;
+  KiActivateWaiterQueue(S, t); /* a port worker blocking here frees a slot */
+  KiSwapThread(S, t);
+  NTSTATUS st = t->wait_status;
+  if (st != STATUS_KERNEL_APC && trc_on(S)) {
+    trc_event_t e = trc_ev(t->wait_is_sleep ? TRC_SLEEP_DONE : TRC_WAIT_DONE, NULL, NULL);
+    e.target_thread = t->id;
+    e.count = 1; /* blocked */
+    if (st >= STATUS_WAIT_0 && st < STATUS_WAIT_0 + (NTSTATUS)count) {
+      e.wait_index = (int)(st - STATUS_WAIT_0);
+      e.object = obj_id(S, objs[e.wait_index]);
+    }
+    trc_set_status(&e, st);
+    trc_send(S, &e, "%s", t->name);
+  }
+  return st;
+}
+
+NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE type,
+                  KPROCESSOR_MODE mode, BOOLEAN alertable, const LONGLONG *timeout) {
+  PKTHREAD t = thr_current(S);
+  wait_check_context(S, t, timeout);
+  if (count > MAXIMUM_WAIT_OBJECTS) return STATUS_INVALID_PARAMETER;
+  KIRQL wait_irql = S->cur_cpu->irql;
+  uint64_t deadline = wait_deadline(S, timeout);
+  /* A wait on no object is KeDelayExecutionThread (a sleep); KeRemoveQueue,
+     whose object is the queue, begins its wait as a wait. */
+  wait_begin(S, t, count, objs, type, alertable, count == 0);
+  bool blocked = false;
   for (;;) {
-    c = t->cpu;
-    if (wait_irql == PASSIVE_LEVEL) cpu_service(S, c); /* (1) kernel APCs first */
-    int i = wait_check(count, objs, type, t);             /* (2) signalled objects */
+    if (wait_irql == PASSIVE_LEVEL) cpu_service(S, t->cpu); /* (1) kernel APCs first */
+    int i = wait_check(count, objs, type, t);                 /* (2) signalled objects */
     if (i >= 0) {
       if (type == WaitAny) obj_consume(objs[i], t);
       else for (ULONG k = 0; k < count; k++) obj_consume(objs[k], t);
@@ -134,64 +206,20 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
         trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
         e.target_thread = t->id;
         e.wait_index = i;
-        e.count = 0; /* did not block */
+        e.count = blocked;
         e.object = obj_id(S, objs[i]);
         trc_set_status(&e, STATUS_WAIT_0 + i);
         trc_send(S, &e, "%s: object %d is signalled", t->name, i);
       }
       return STATUS_WAIT_0 + i;
     }
-    NTSTATUS early = 0;
-    if (alertable && mode == UserMode && t->alerted) { /* (3) alerts (user-mode ones), then user APCs */
-      t->alerted = false;
-      early = STATUS_ALERTED;
-    } else if (mode == UserMode && ((alertable && !list_empty(&t->apc[UserMode])) || t->user_apc_pending)) {
-      t->user_apc_pending = TRUE;
-      early = STATUS_USER_APC;
-    } else if (deadline <= S->now) {
-      early = STATUS_TIMEOUT; /* (4) */
-    }
-    if (early) {
-      if (trc_on(S)) {
-        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
-        e.target_thread = t->id;
-        e.count = 0; /* did not block */
-        trc_set_status(&e, early);
-        trc_send(S, &e, "%s: returns without blocking", t->name);
-      }
-      return early;
-    }
-    t->wait_count = (int)count;                     /* (5) block */
-    t->wait_type = type;
-    t->wait_mode = mode;
-    t->wait_alertable = alertable;
-    t->wait_irql = wait_irql;
-    for (ULONG k = 0; k < count; k++) {
-      t->wb[k] = (wait_block_t){.thread = t, .obj = objs[k], .index = (int)k};
-      list_insert_tail(&objs[k]->WaitListHead, &t->wb[k].link);
-    }
-    t->wait_gen++;
-    if (deadline != UINT64_MAX)
-      evq_push(S, (evq_item_t){.t = deadline, .kind = EV_TIMER, .gen = t->wait_gen, .obj = t});
-    t->state = THR_WAITING;
-    KiActivateWaiterQueue(S, t); /* a port worker blocking here frees a slot */
-    KiSwapThread(S, t);
-    NTSTATUS st = t->wait_status;
-    if (st != STATUS_KERNEL_APC) {
-      if (trc_on(S)) {
-        trc_event_t e = trc_ev(TRC_WAIT_DONE, NULL, NULL);
-        e.target_thread = t->id;
-        e.count = 1; /* blocked */
-        if (st >= STATUS_WAIT_0 && st < STATUS_WAIT_0 + (NTSTATUS)count) {
-          e.wait_index = (int)(st - STATUS_WAIT_0);
-          e.object = obj_id(S, objs[e.wait_index]);
-        }
-        trc_set_status(&e, st);
-        trc_send(S, &e, "%s", t->name);
-      }
-      return st;
-    }
-    /* Woken only to run a kernel APC: run it and wait again, silently. */
+    NTSTATUS st = wait_early(S, t, mode, alertable, deadline, blocked); /* (3), (4) */
+    if (st) return st;
+    st = wait_block(S, t, count, objs, type, mode, alertable, wait_irql, deadline); /* (5) */
+    if (st != STATUS_KERNEL_APC) return st;
+    /* Woken only to run a kernel APC (it ran on the way back in): wait
+       again, silently, for what is left of the timeout. */
+    blocked = true;
   }
 }
 

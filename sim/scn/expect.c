@@ -92,7 +92,9 @@ static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
   uint32_t id;
   if ((id = device_by_name(c->S, a))) return ev->device == id;
   if (!strcmp(a, "none")) return ev->thread == 0;
-  if ((id = thread_by_name(c->S, a))) return ev->thread == id;
+  /* A step outside any CPU (the end-of-run account) runs in no thread: it
+     is about the thread it names. */
+  if ((id = thread_by_name(c->S, a))) return ev->thread == id || (ev->cpu < 0 && ev->target_thread == id);
   if ((id = irp_by_name(c->S, a))) return ev->irp == id;
   /* An event, a file or a port: the step names it in a typed field. */
   return (ev->object && !strcmp(sim_object_name(c->S, ev->object), a)) ||
@@ -123,6 +125,9 @@ static size_t count(chk_t *c, const pattern_t *p) {
 
 static int describe(chk_t *c, const trc_event_t *ev, char *buf, size_t n) {
   char irql[16];
+  if (ev->cpu < 0) /* the run's own steps: its start, the end-of-run account, its end */
+    return snprintf(buf, n, "#%llu at %llu ns, outside any CPU: %s %s", (unsigned long long)ev->seq,
+                    (unsigned long long)ev->t_ns, trc_kind_name(ev->kind), ev->detail);
   return snprintf(buf, n, "#%llu at %llu ns on CPU %d, %s, %s frame, thread %s: %s %s",
                   (unsigned long long)ev->seq, (unsigned long long)ev->t_ns, ev->cpu,
                   trc_irql_name(ev->irql, irql), trc_frame_name(ev->frame),
@@ -244,10 +249,17 @@ static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *
     if (!first) first = x;
     hits++;
   }
-  if (first)
-    snprintf(f, n, "%d finding%s; first: %s on IRP %u%s%s%s at step #%llu: %.300s", hits, hits == 1 ? "" : "s",
-             first->name, first->irp, first->irp_tag[0] ? " (" : "", first->irp_tag,
-             first->irp_tag[0] ? ")" : "", (unsigned long long)first->seq, first->what);
+  if (first) {
+    /* A finding about no IRP (a deadlock) or found at the end of the run
+       (a lost IRP) has no IRP or step to name. */
+    char on[64] = "", at[48] = " at the end of the run";
+    if (first->irp)
+      snprintf(on, sizeof on, " on IRP %u%s%s%s", first->irp, first->irp_tag[0] ? " (" : "", first->irp_tag,
+               first->irp_tag[0] ? ")" : "");
+    if (first->seq) snprintf(at, sizeof at, " at step #%llu", (unsigned long long)first->seq);
+    snprintf(f, n, "%d finding%s; first: %s%s%s: %.300s", hits, hits == 1 ? "" : "s", first->name, on, at,
+             first->what);
+  }
   else if (e->subject && !want_irp)
     snprintf(f, n, "no request named %s was ever issued", e->subject);
   else

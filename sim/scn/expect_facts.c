@@ -1,6 +1,7 @@
 /*
  * expect_facts.c - matching an event pattern's `field == value` against the
- * typed facts of a trace event.
+ * typed facts of a trace event (a bare status argument, `complete(r1,
+ * STATUS_CANCELLED)`, is stored as `status == STATUS_CANCELLED`).
  */
 #include "expect_facts.h"
 
@@ -9,12 +10,19 @@
 
 static const char *const facts[] = {"count", "index", "running", "limit", "location", "pending", "routine",
                                     "stage2", "status", "service", "major", "port", "file", "object",
-                                    "cpu", "target", "device-object"};
+                                    "cpu", "target", "device-object", "state"};
 
 bool ex_fact_known(const char *field) {
   for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
     if (!strcmp(facts[i], field)) return true;
   return false;
+}
+
+const char *ex_fact_bad_value(const char *field, const char *value) {
+  NTSTATUS st;
+  if (!strcmp(field, "status") && !iosim_status_parse(value, &st)) return "a status name or number, e.g. STATUS_SUCCESS";
+  if (!strcmp(field, "state") && trc_irp_state_parse(value) < 0) return "driver, creator, apc, port, no-stage2 or kept";
+  return NULL;
 }
 
 static bool int_is(int have, const char *value) {
@@ -63,5 +71,6 @@ bool ex_fact_matches(sim_t *S, const char *field, const char *value, const trc_e
     if (!strcmp(value, "none")) return ev->routine_device == 0;
     return ev->routine_device && !strcmp(sim_device_name(S, ev->routine_device), value);
   }
+  if (!strcmp(field, "state")) return ev->irp_state != TRC_IRPST_NONE && trc_irp_state_parse(value) == (int)ev->irp_state;
   return false;
 }

@@ -28,9 +28,16 @@ static const char *kind_alias(const char *w) {
   return w;
 }
 
+/* A word that names a status (STATUS_SUCCESS, ...): never a device, thread
+   or request name, which cannot start with STATUS_ and be a known status. */
+static bool is_status_name(const char *w) {
+  NTSTATUS st;
+  return !strncmp(w, "STATUS_", 7) && iosim_status_parse(w, &st);
+}
+
 /* KIND(arg, arg...) where an arg is a name, a "text" (a note's or an
-   operation's own words), a typed fact `field == value`, or the occurrence
-   number.  A fact is stored as "field=value" (names never hold '='). */
+   operation's own words), a typed fact `field == value`, a status (the
+   same as `status == STATUS_X`), or the occurrence number.  A fact is stored as "field=value" (names never hold '='). */
 static void parse_pattern(ep_t *x, pattern_t *pt) {
   int start = x->k;
   if (cur(x)->t != T_WORD) EP_ERR(x, "expected an event pattern such as dpc(disk0) or completion(fs0, r1)");
@@ -60,11 +67,25 @@ static void parse_pattern(ep_t *x, pattern_t *pt) {
         tok_t *val = TKP(x->L, x->k + 2);
         if (val->t != T_WORD && val->t != T_NUM && val->t != T_STR)
           EP_ERR(x, "expected a value after '%s =='", t->s);
+        const char *want = ex_fact_bad_value(t->s, val->s);
+        if (want) {
+          x->k += 2;
+          EP_ERR(x, "'%s' is not a value of %s (%s)", val->s, t->s, want);
+        }
         size_t n = strlen(t->s) + strlen(val->s) + 2;
         char *q = ar_alloc(&x->p->sc->ar, n);
         snprintf(q, n, "%s=%s", t->s, val->s);
         pt->args[pt->nargs++] = q;
         x->k += 2;
+      } else if (t->t == T_WORD && is_status_name(t->s)) {
+        /* A bare status means the step's status: `complete(r1, STATUS_CANCELLED)`. */
+        size_t n = strlen(t->s) + sizeof "status=";
+        char *q = ar_alloc(&x->p->sc->ar, n);
+        snprintf(q, n, "status=%s", t->s);
+        pt->args[pt->nargs++] = q;
+      } else if (t->t == T_WORD && !strncmp(t->s, "STATUS_", 7)) {
+        EP_ERR(x, "unknown status '%s' (a status argument is a name such as STATUS_SUCCESS or STATUS_CANCELLED; "
+                  "for any other value write status == 0x...)", t->s);
       } else if (t->t == T_WORD) {
         pt->args[pt->nargs++] = t->s;
       } else {

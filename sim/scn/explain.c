@@ -52,7 +52,10 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
     snprintf(b, n, "The ISR runs at device IRQL on top of whatever CPU %d was doing (%s); it does the minimum and asks for a DPC.", ev->cpu, who(S, ev));
     break;
   case TRC_DPC_QUEUED:
-    snprintf(b, n, "The DPC goes into a per-CPU queue; it runs when that CPU's IRQL drops below DISPATCH_LEVEL.");
+    snprintf(b, n, "The DPC goes into a per-CPU queue; it runs when that CPU's IRQL drops below DISPATCH_LEVEL with a drain requested - at once, or at the latest at that CPU's next clock tick.");
+    break;
+  case TRC_CLOCK_TICK:
+    snprintf(b, n, "CPU %d's clock interrupt (CLOCK_LEVEL): KeUpdateRunTime finds DPCs waiting that requested no drain and requests the DISPATCH_LEVEL interrupt, so no DPC waits more than one tick.", ev->cpu);
     break;
   case TRC_DPC_RUN:
     snprintf(b, n, "The DPC runs at DISPATCH_LEVEL on CPU %d, borrowing %s: arbitrary thread context, so it must not touch the issuer's user memory or wait.", ev->cpu, who(S, ev));
@@ -73,7 +76,7 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
     snprintf(b, n, "STATUS_MORE_PROCESSING_REQUIRED: the walk stops here and the routine's owner has the IRP back; it must complete it again (or free it) later.");
     break;
   case TRC_WALK_DONE:
-    snprintf(b, n, "The walk reached the top. PendingReturned (the top location's pending mark) decides stage 2: inline in the caller if not pended, else a special kernel APC to the issuing thread.");
+    snprintf(b, n, "The walk reached the top. PendingReturned (the top location's pending mark) decides stage 2: inline in the caller if not pended, else a special kernel APC to the issuing thread. A cleanup or close IRP has no stage 2: its status block and event are set right here.");
     break;
   case TRC_APC_QUEUED:
     snprintf(b, n, "Stage 2 must run in the issuing thread (its I/O status block and buffers live in that thread's process), so the I/O manager queues an APC to it.");
@@ -90,20 +93,47 @@ const char *scn_explain(sim_t *S, const trc_event_t *ev, char *b, size_t n) {
   case TRC_WAIT:
     snprintf(b, n, "The thread blocks; its CPU switches to another ready thread or to its idle loop.");
     break;
+  case TRC_SLEEP:
+    snprintf(b, n, "KeDelayExecutionThread: the thread waits for no object, only for its timer (or, alertable, for an APC).");
+    break;
+  case TRC_IRP_OUTSTANDING:
+    snprintf(b, n, "The run is over and this IRP was never freed: the account says where it stopped. Unless a driver keeps it on purpose, the request is lost.");
+    break;
+  case TRC_THREAD_STUCK:
+    snprintf(b, n, "The run is over and this thread still waits: nothing left in the machine will wake it.");
+    break;
   case TRC_PORT_QUEUED:
     snprintf(b, n, "The request's file is bound to a completion port: instead of an APC to the issuing thread, a packet goes to the port (thread-agnostic I/O); a waiting worker gets it only while fewer workers than the port's concurrency run.");
     break;
   case TRC_PORT_DEQUEUED:
-    snprintf(b, n, "GetQueuedCompletionStatus returns a packet; for I/O, this worker thread - not the issuer - writes the I/O status block and frees the IRP.");
+    snprintf(b, n, "GetQueuedCompletionStatus returns a packet; for I/O that pended, this worker thread - not the issuer - writes the I/O status block and frees the IRP (for I/O that finished at once, the issuer wrote it before its call returned).");
     break;
   case TRC_PORT_WAIT:
     snprintf(b, n, "The worker waits on the port. Waiting workers are released last-in first-out, so the most recently idle (warmest) thread goes first.");
+    break;
+  case TRC_PORT_CLOSED:
+    snprintf(b, n, "The port's last handle is closed (Vista+): its queue is run down, every thread waiting on it returns STATUS_ABANDONED_WAIT_0, and the packets nobody took are thrown away.");
+    break;
+  case TRC_PORT_PACKET_FREED:
+    snprintf(b, n, "A packet for a closed port is freed unread; an I/O packet's IRP goes with it, so that request's status block is never written.");
+    break;
+  case TRC_APC_RUNDOWN:
+    snprintf(b, n, "The thread is exiting with this user APC still queued: it will never run; its rundown routine frees what it carries (a ReadFileEx completion's IRP).");
     break;
   case TRC_CANCEL:
     snprintf(b, n, "IoCancelIrp sets Irp->Cancel and atomically takes the cancel routine away: whoever swaps it to NULL owns the IRP.");
     break;
   case TRC_CANCEL_ROUTINE:
     snprintf(b, n, "The cancel routine runs at DISPATCH_LEVEL holding the cancel spin lock; it must release it (IoReleaseCancelSpinLock) before completing the IRP as cancelled.");
+    break;
+  case TRC_FILE_LOCK_WAIT:
+    snprintf(b, n, "A synchronous file object serves one request at a time: another thread's request holds its lock, so this thread waits for it before any IRP is built (alertably if the file was opened FILE_SYNCHRONOUS_IO_ALERT).");
+    break;
+  case TRC_FILE_LOCK_ACQUIRED:
+    snprintf(b, n, "The thread owns the file object now; its request may go to the driver, and no other thread's request on this handle can until it returns.");
+    break;
+  case TRC_FILE_LOCK_RELEASED:
+    snprintf(b, n, "The request is over and the service lets go of the file object; if other threads wait for it, its Lock event wakes one.");
     break;
   case TRC_FASTIO:
     snprintf(b, n, "A synchronous read on a cached file: before building any IRP, the I/O manager offers it to the file system's fast I/O routine.");

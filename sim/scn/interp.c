@@ -347,7 +347,10 @@ static void ex_start_io(exec_t *x, const op_t *o) {
 }
 
 static void ex_request_dpc(exec_t *x, const op_t *o) {
-  (void)o;
+  const op_request_dpc_t *r = &o->request_dpc;
+  /* Properties of the device's one DPC object: they stay for later requests. */
+  if (r->importance >= 0) KeSetImportanceDpc(&x->dev->Dpc, (KDPC_IMPORTANCE)r->importance);
+  if (r->cpu >= 0) KeSetTargetProcessorDpc(&x->dev->Dpc, r->cpu);
   IoRequestDpc(x->dev, x->irp, NULL);
 }
 
@@ -561,10 +564,7 @@ static void ex_cache(exec_t *x, const op_t *o) {
   else sim_cache_fill(fo, off, len);
 }
 
-static void ex_note(exec_t *x, const op_t *o) {
-  (void)x;
-  sim_note("%s", o->note);
-}
+static void ex_note(exec_t *x, const op_t *o) { sim_driver_note(x->dev, "%s", o->note); }
 
 /* DbgPrint: the driver's own line (kind dbgprint). */
 static void ex_dbgprint(exec_t *x, const op_t *o) {
@@ -739,5 +739,7 @@ void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *
   for (int i = 0; i < rs->ndrivers; i++)
     if (!strcmp(rs->drivers[i].decl->name, d->driver)) dx->drv = &rs->drivers[i];
   IoInitializeDpcRequest(dev, scr_dpc);
+  if (d->dpc_importance >= 0) KeSetImportanceDpc(&dev->Dpc, (KDPC_IMPORTANCE)d->dpc_importance);
+  if (d->dpc_cpu >= 0) KeSetTargetProcessorDpc(&dev->Dpc, d->dpc_cpu);
   if (d->has_hw) sim_hw_create(rs->S, dev, (uint64_t)d->latency, d->cpu, (KIRQL)d->irql, scr_isr, dev);
 }

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "parse_int.h"
 
@@ -66,6 +67,14 @@ NTSTATUS need_status(cursor_t *c, int k) {
 
 void need_end_of_line(cursor_t *c, int k) {
   if (TK(&c->L, k)->t != T_END) ERR_AT(c, k, "unexpected '%s' at the end of the statement", TK(&c->L, k)->s);
+}
+
+int need_importance(cursor_t *c, int k) {
+  static const char *const words[] = {"low", "medium", "medium-high", "high", NULL};
+  static const int imp[] = {LowImportance, MediumImportance, MediumHighImportance, HighImportance};
+  int i = word_index(&c->L, k, words);
+  if (i < 0) ERR_AT(c, k, "expected a DPC importance here (low, medium, medium-high or high)");
+  return imp[i];
 }
 
 const char *scn_major_word(UCHAR m) {
@@ -214,8 +223,9 @@ void parse_driver(cursor_t *c, const keyword_t *kw, block_t *top) {
 }
 
 void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
-  enum { DV_DRIVER, DV_ON, DV_WITH, DV_HARDWARE, DV_LATENCY, DV_IRQL, DV_CPU };
-  static const char *const words[] = {"driver", "on", "with", "hardware", "latency", "irql", "cpu", NULL};
+  enum { DV_DRIVER, DV_ON, DV_WITH, DV_HARDWARE, DV_LATENCY, DV_IRQL, DV_CPU, DV_DPC_IMPORTANCE, DV_DPC_CPU };
+  static const char *const words[] = {"driver", "on", "with", "hardware", "latency", "irql", "cpu",
+                                      "dpc-importance", "dpc-cpu", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -225,6 +235,8 @@ void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
   d->cpu = -1;
   d->irql = 5;
   d->latency = 100000;
+  d->dpc_importance = -1;
+  d->dpc_cpu = -1;
   for (int k = 2; TK(L, k)->t != T_END; k++) {
     switch (word_index(L, k, words)) {
     case DV_DRIVER: d->driver = need_name(c, ++k, "a driver name"); break;
@@ -243,7 +255,13 @@ void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
       k++;
       d->has_hw = true;
       break;
-    default: ERR_AT(c, k, "expected driver, on, with, hardware, latency, cpu or irql here");
+    case DV_DPC_IMPORTANCE: d->dpc_importance = need_importance(c, ++k); break;
+    case DV_DPC_CPU:
+      d->dpc_cpu = (int)need_num(c, ++k, "the CPU whose queue gets the device's DPC");
+      if (d->dpc_cpu >= SIM_MAX_CPUS) ERR_AT(c, k, "dpc-cpu must be 0..%d", SIM_MAX_CPUS - 1);
+      d->dpc_at = (loc_t){L->file, L->line, TK(L, k)->col};
+      break;
+    default: ERR_AT(c, k, "expected driver, on, with, hardware, latency, cpu, irql, dpc-importance or dpc-cpu here");
     }
   }
   if (!d->driver) ERR_AT(c, 2, "device %s needs 'driver NAME'", d->name);
@@ -326,8 +344,9 @@ void parse_thread(cursor_t *c, const keyword_t *kw, block_t *top) {
 }
 
 void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
-  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS };
-  static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", NULL};
+  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS, MC_CLOCK_TICK, MC_DPC_DEPTH, MC_DPC_RATE };
+  static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", "clock-tick",
+                                      "dpc-queue-depth", "minimum-dpc-rate", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -354,7 +373,29 @@ void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
     }
     case MC_MAX_TIME: sc->cfg.max_time_ns = (uint64_t)need_time(c, k + 1); break;
     case MC_MAX_STEPS: sc->cfg.max_steps = (uint64_t)need_num(c, k + 1, "a step count"); break;
-    default: ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time or max-steps here");
+    case MC_CLOCK_TICK: {
+      int64_t t = need_time(c, k + 1);
+      if (t < (int64_t)SIM_CLOCK_TICK_MIN || t > (int64_t)SIM_CLOCK_TICK_MAX)
+        ERR_AT(c, k + 1, "clock-tick must be 0.5ms..15.625ms (Windows' timer resolutions)");
+      sc->cfg.clock_tick_ns = (uint64_t)t;
+      break;
+    }
+    case MC_DPC_DEPTH: {
+      int64_t n = need_num(c, k + 1, "a DPC queue depth");
+      if (n < 1 || n > SIM_DPC_QUEUE_DEPTH_MAX) ERR_AT(c, k + 1, "dpc-queue-depth must be 1..%d", SIM_DPC_QUEUE_DEPTH_MAX);
+      sc->cfg.dpc_queue_depth = (unsigned)n;
+      break;
+    }
+    case MC_DPC_RATE: {
+      int64_t n = need_num(c, k + 1, "a DPC rate (DPCs per clock tick)");
+      if (n > SIM_DPC_RATE_MAX) ERR_AT(c, k + 1, "minimum-dpc-rate must be 0..%d", SIM_DPC_RATE_MAX);
+      sc->cfg.minimum_dpc_rate = (unsigned)n;
+      sc->cfg.has_minimum_dpc_rate = true;
+      break;
+    }
+    default:
+      ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time, max-steps, clock-tick, dpc-queue-depth or "
+             "minimum-dpc-rate here");
     }
   }
 }
@@ -419,11 +460,50 @@ void parse_expect_line(cursor_t *c, const keyword_t *kw, block_t *top) {
 
 static void parse_file(parser_t *p, const char *path, const char *display, loc_t from);
 
+/* Is `real` inside folder `dir` (both real paths)? */
+static bool under(const char *real, const char *dir) {
+  size_t n = dir ? strlen(dir) : 0;
+  return n && strncmp(real, dir, n) == 0 && real[n] == '/';
+}
+
+/* `include <NAME>`: NAME from the standard library, the first folder of
+   p->libdirs that has it. */
+static void include_library(cursor_t *c) {
+  parser_t *p = c->p;
+  const char *open = strchr(c->L.raw, '<'), *close = open ? strchr(open, '>') : NULL;
+  if (!open || !close || close == open + 1) ERR_AT(c, 1, "expected a library file name, e.g. include <disk.iosim>");
+  const char *after = close + 1;
+  while (*after == ' ' || *after == '\t') after++;
+  if (*after) ERR_AT(c, 1, "nothing may follow include <...> on its line");
+  char name[256];
+  snprintf(name, sizeof name, "%.*s", (int)(close - open - 1), open + 1);
+  if (name[0] == '/' || strstr(name, ".."))
+    ERR_AT(c, 1, "include <%s>: a library file is named relative to the library (no '/' first, no '..')", name);
+  char joined[PATH_MAX * 2], real[PATH_MAX];
+  for (int i = 0; i < p->nlibdirs; i++) {
+    snprintf(joined, sizeof joined, "%s/%s", p->libdirs[i], name);
+    if (realpath(joined, real) && under(real, p->libdirs[i])) {
+      parse_file(p, ar_strdup(&p->sc->ar, real), ar_strdup(&p->sc->ar, joined),
+                 (loc_t){c->L.file, c->L.line, (int)(open - c->L.raw) + 1});
+      return;
+    }
+  }
+  char where[1024] = "";
+  for (int i = 0; i < p->nlibdirs; i++)
+    snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s", i ? ", " : "", p->libdirs[i]);
+  ERR_AT(c, 1, "cannot include <%s>: no such file in the standard library (%s%s; IOSIM_PATH adds folders)", name,
+         p->nlibdirs ? "searched " : "no library folder found", where);
+}
+
 void parse_include(cursor_t *c, const keyword_t *kw, block_t *top) {
   (void)kw, (void)top;
   parser_t *p = c->p;
   tok_t *t = TK(&c->L, 1);
-  if (t->t != T_STR) ERR_AT(c, 1, "expected a quoted file name after include");
+  if (t->t == T_OP && !strcmp(t->s, "<")) {
+    include_library(c);
+    return;
+  }
+  if (t->t != T_STR) ERR_AT(c, 1, "expected a quoted file name (or <library file>) after include");
   need_end_of_line(c, 2);
   char joined[PATH_MAX * 2];
   if (t->s[0] == '/') snprintf(joined, sizeof joined, "%s", t->s);
@@ -434,9 +514,10 @@ void parse_include(cursor_t *c, const keyword_t *kw, block_t *top) {
   }
   char real[PATH_MAX];
   if (!realpath(joined, real)) ERR_AT(c, 1, "cannot include \"%s\": %s", t->s, strerror(errno));
-  size_t rl = strlen(p->root), el = p->extra_dir ? strlen(p->extra_dir) : 0;
-  bool inside = (strncmp(real, p->root, rl) == 0 && real[rl] == '/') ||
-                (el && strncmp(real, p->extra_dir, el) == 0 && real[el] == '/');
+  /* The scenario tree, --include-dir, and the standard library (whose
+     files include each other by quoted relative names). */
+  bool inside = under(real, p->root) || under(real, p->extra_dir);
+  for (int i = 0; i < p->nlibdirs && !inside; i++) inside = under(real, p->libdirs[i]);
   if (!inside)
     ERR_AT(c, 1, "include \"%s\" leaves the scenario tree (%s); pass --include-dir to allow it", t->s, p->root);
   parse_file(p, ar_strdup(&p->sc->ar, real), ar_strdup(&p->sc->ar, joined), (loc_t){c->L.file, c->L.line, t->col});
@@ -544,6 +625,53 @@ static char *scenario_root(arena_t *a, const char *real) {
   return r;
 }
 
+/* Where `include <NAME>` looks, in order: the folders of $IOSIM_PATH
+   (separated by ':'); the library installed beside the running program
+   (BIN/../share/iosim/lib, wherever `make install` put it, DESTDIR staging
+   included); the installed library the build was configured for
+   (IOSIM_LIBDIR, set by the Makefile: $(PREFIX)/share/iosim/lib); the
+   library of the source tree iosim was built in (IOSIM_SRC_LIBDIR).  So a
+   scenario anywhere can use the standard drivers.  Only folders that exist
+   count. */
+#ifndef IOSIM_LIBDIR
+#define IOSIM_LIBDIR "/usr/local/share/iosim/lib"
+#endif
+#ifndef IOSIM_SRC_LIBDIR
+#define IOSIM_SRC_LIBDIR ""
+#endif
+static void add_libdir(parser_t *p, const char *dir, size_t n) {
+  char d[PATH_MAX], real[PATH_MAX];
+  if (!n || n >= sizeof d || p->nlibdirs == (int)(sizeof p->libdirs / sizeof p->libdirs[0])) return;
+  memcpy(d, dir, n);
+  d[n] = 0;
+  struct stat st;
+  if (!realpath(d, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  for (int i = 0; i < p->nlibdirs; i++)
+    if (!strcmp(p->libdirs[i], real)) return;
+  p->libdirs[p->nlibdirs++] = ar_strdup(&p->sc->ar, real);
+}
+
+static void find_libdirs(parser_t *p) {
+  const char *env = getenv("IOSIM_PATH");
+  for (const char *s = env; s && *s;) {
+    size_t n = strcspn(s, ":");
+    add_libdir(p, s, n);
+    s += n + (s[n] == ':');
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      snprintf(slash, sizeof exe - (size_t)(slash - exe), "/../share/iosim/lib");
+      add_libdir(p, exe, strlen(exe));
+    }
+  }
+  add_libdir(p, IOSIM_LIBDIR, strlen(IOSIM_LIBDIR));
+  add_libdir(p, IOSIM_SRC_LIBDIR, strlen(IOSIM_SRC_LIBDIR));
+}
+
 /* Parses into p->sc; false when perr() jumped back with an error. */
 static bool load_into(parser_t *p, const char *path, const char *extra_dir) {
   if (setjmp(p->fail)) return false;
@@ -556,6 +684,7 @@ static bool load_into(parser_t *p, const char *path, const char *extra_dir) {
     p->extra_dir = ar_strdup(&sc->ar, er);
   }
   p->root = scenario_root(&sc->ar, real);
+  find_libdirs(p);
   sc->path = ar_strdup(&sc->ar, path);
   parse_file(p, ar_strdup(&sc->ar, real), sc->path, (loc_t){NULL, 0, 0});
   check_scenario(p);

@@ -134,6 +134,7 @@ static void ck_split(const op_checker_t *k, const op_t *o) {
 }
 static void ck_cancel_file(const op_checker_t *k, const op_t *o) { need_file(k, o, o->cancel.target); }
 static void ck_lock(const op_checker_t *k, const op_t *o) { need_file(k, o, o->lock.file); }
+static void ck_notify_modes(const op_checker_t *k, const op_t *o) { need_file(k, o, o->modes.file); }
 static void ck_cancel_sync(const op_checker_t *k, const op_t *o) {
   if (!has_thread(k->p->sc, o->cancel.target)) CHECK_ERR(k, o, "no thread named '%s'", o->cancel.target);
 }
@@ -143,8 +144,16 @@ static void ck_queue_apc(const op_checker_t *k, const op_t *o) {
 static void ck_alert(const op_checker_t *k, const op_t *o) {
   if (!has_thread(k->p->sc, o->named.name)) CHECK_ERR(k, o, "no thread named '%s'", o->named.name);
 }
+static int machine_cpus(const scn_t *sc) { return sc->cfg.cpus ? sc->cfg.cpus : 1; }
+static void ck_request_dpc(const op_checker_t *k, const op_t *o) {
+  const op_request_dpc_t *r = &o->request_dpc;
+  if (r->cpu >= machine_cpus(k->p->sc))
+    perr(k->p, o->at.file, o->at.line, r->cpu_col, "request-dpc targets CPU %d, but the machine has %d CPU(s)",
+         r->cpu, machine_cpus(k->p->sc));
+}
 static void ck_gqcs(const op_checker_t *k, const op_t *o) { need_port(k, o, o->gqcs.port); }
 static void ck_post(const op_checker_t *k, const op_t *o) { need_port(k, o, o->post.port); }
+static void ck_close_port(const op_checker_t *k, const op_t *o) { need_port(k, o, o->named.name); }
 static void ck_uwait(const op_checker_t *k, const op_t *o) {
   const op_uwait_t *w = &o->uwait;
   for (int i = 0; i < w->nobjects; i++)
@@ -172,11 +181,15 @@ static op_check_fn *const op_checks[OP_COUNT] = {
     [OP_CANCEL_IO] = ck_cancel_file,
     [OP_CANCEL_IO_EX] = ck_cancel_file,
     [OP_LOCK] = ck_lock,
+    [OP_NOTIFY_MODES] = ck_notify_modes,
     [OP_CANCEL_SYNC] = ck_cancel_sync,
     [OP_QUEUE_APC] = ck_queue_apc,
     [OP_ALERT] = ck_alert,
     [OP_GQCS] = ck_gqcs,
+    [OP_REQUEST_DPC] = ck_request_dpc,
+    [OP_GQCS_EX] = ck_gqcs,
     [OP_POST] = ck_post,
+    [OP_CLOSE_PORT] = ck_close_port,
     [OP_UWAIT] = ck_uwait,
 };
 
@@ -260,8 +273,11 @@ void check_scenario(parser_t *p) {
       if (!o || o == d)
         perr(p, d->at.file, d->at.line, d->at.col, "device %s is attached on '%s', which is not declared before it", d->name, d->on);
     }
-    if (d->cpu >= (sc->cfg.cpus ? sc->cfg.cpus : 1))
-      perr(p, d->at.file, d->at.line, d->at.col, "device %s takes its interrupt on CPU %d, but the machine has %d CPU(s)", d->name, d->cpu, sc->cfg.cpus ? sc->cfg.cpus : 1);
+    if (d->cpu >= machine_cpus(sc))
+      perr(p, d->at.file, d->at.line, d->at.col, "device %s takes its interrupt on CPU %d, but the machine has %d CPU(s)", d->name, d->cpu, machine_cpus(sc));
+    if (d->dpc_cpu >= machine_cpus(sc))
+      perr(p, d->dpc_at.file, d->dpc_at.line, d->dpc_at.col, "device %s queues its DPC on CPU %d, but the machine has %d CPU(s)",
+           d->name, d->dpc_cpu, machine_cpus(sc));
   }
   for (driver_decl_t *d = sc->drivers; d; d = d->next) {
     op_checker_t in_driver = {p, d, &files};

@@ -34,6 +34,8 @@ int64_t need_num(cursor_t *c, int k, const char *what);
 int64_t need_time(cursor_t *c, int k);
 NTSTATUS need_status(cursor_t *c, int k);
 void need_end_of_line(cursor_t *c, int k);
+/* A DPC importance word (low, medium, medium-high, high) as KDPC_IMPORTANCE. */
+int need_importance(cursor_t *c, int k);
 
 /* ---- the keyword table ---- */
 

@@ -233,6 +233,24 @@ static void p_start_io(cursor_t *c, const keyword_t *kw, block_t *b) {
   }
 }
 
+/* request-dpc [importance I] [cpu N]: KeSetImportanceDpc and
+   KeSetTargetProcessorDpc on the device's DPC, then IoRequestDpc. */
+static void p_request_dpc(cursor_t *c, const keyword_t *kw, block_t *b) {
+  lexline_t *L = &c->L;
+  op_request_dpc_t *r = &add_op(c, kw, b)->request_dpc;
+  r->importance = r->cpu = -1;
+  for (int k = 1; TK(L, k)->t != T_END; k += 2) {
+    if (is_word(L, k, "importance")) {
+      r->importance = need_importance(c, k + 1);
+    } else if (is_word(L, k, "cpu")) {
+      int64_t n = need_num(c, k + 1, "the CPU whose queue gets the DPC");
+      if (n >= SIM_MAX_CPUS) ERR_AT(c, k + 1, "cpu must be 0..%d", SIM_MAX_CPUS - 1);
+      r->cpu = (int)n;
+      r->cpu_col = TK(L, k + 1)->col;
+    } else ERR_AT(c, k, "expected importance or cpu here");
+  }
+}
+
 /* The objects, modes and timeout of a wait, from token 1 to the end. */
 typedef struct wait_list {
   const char **names;
@@ -444,12 +462,47 @@ static void p_associate(cursor_t *c, const keyword_t *kw, block_t *b) {
   need_end_of_line(c, k);
 }
 
+/* SetFileCompletionNotificationModes: one mode or both, in any order. */
+static void p_notify_modes(cursor_t *c, const keyword_t *kw, block_t *b) {
+  enum { NM_PORT, NM_EVENT };
+  static const char *const words[] = {"skip-port-on-success", "skip-set-event", NULL};
+  lexline_t *L = &c->L;
+  op_notify_modes_t *m = &add_op(c, kw, b)->modes;
+  int k = 1;
+  m->file = need_name(c, k++, "a file name");
+  for (; TK(L, k)->t != T_END; k++) {
+    switch (word_index(L, k, words)) {
+    case NM_PORT: m->skip_port = true; break;
+    case NM_EVENT: m->skip_event = true; break;
+    default: ERR_AT(c, k, "expected skip-port-on-success or skip-set-event here");
+    }
+  }
+  if (!m->skip_port && !m->skip_event) ERR_AT(c, k, "expected skip-port-on-success or skip-set-event here");
+  need_end_of_line(c, k);
+}
+
+/* gqcs PORT [timeout T]; gqcs-ex PORT [count N] [alertable] [timeout T] */
 static void p_gqcs(cursor_t *c, const keyword_t *kw, block_t *b) {
+  enum { GQ_TIMEOUT, GQ_COUNT, GQ_ALERTABLE };
+  static const char *const words[] = {"timeout", "count", "alertable", NULL};
+  lexline_t *L = &c->L;
+  bool ex = kw->op == OP_GQCS_EX;
   op_gqcs_t *g = &add_op(c, kw, b)->gqcs;
   int k = 1;
   g->port = need_name(c, k++, "a port name");
-  if (is_word(&c->L, k, "timeout")) g->timeout = need_time(c, k + 1), g->has_timeout = true, k += 2;
-  need_end_of_line(c, k);
+  g->count = 1;
+  for (; TK(L, k)->t != T_END; k++) {
+    int w = word_index(L, k, words);
+    if (w == GQ_TIMEOUT) g->timeout = need_time(c, k + 1), g->has_timeout = true, k++;
+    else if (ex && w == GQ_ALERTABLE) g->alertable = true;
+    else if (ex && w == GQ_COUNT) {
+      int64_t n = need_num(c, k + 1, "a packet count");
+      if (n < 1 || n > SCN_GQCS_EX_MAX) ERR_AT(c, k + 1, "gqcs-ex takes 1 to %d packets at once", SCN_GQCS_EX_MAX);
+      g->count = (int)n;
+      k++;
+    } else if (ex) ERR_AT(c, k, "expected count, alertable or timeout here");
+    else ERR_AT(c, k, "expected timeout here (gqcs-ex takes count and alertable)");
+  }
 }
 
 static void p_post(cursor_t *c, const keyword_t *kw, block_t *b) {
@@ -507,7 +560,7 @@ static const keyword_t keywords[] = {
     OP("copy-stack", R, OP_COPY_STACK, p_bare, NULL),
     OP("skip-stack", R, OP_SKIP_STACK, p_bare, NULL),
     OP("mark-pending", R, OP_MARK_PENDING, p_bare, NULL),
-    OP("request-dpc", R, OP_REQUEST_DPC, p_bare, NULL),
+    OP("request-dpc", R, OP_REQUEST_DPC, p_request_dpc, NULL),
     OP("free-irp", R, OP_FREE_IRP, p_bare, NULL),
     OP("call-lower", R, OP_CALL_LOWER, p_bare, NULL),
     OP("clear-cancel", R, OP_SET_CANCEL, p_bare, NULL), /* IoSetCancelRoutine(Irp, NULL) */
@@ -561,8 +614,11 @@ static const keyword_t keywords[] = {
     OP("cancel-sync", P, OP_CANCEL_SYNC, p_cancel, "a thread name"),
     OP("lock", P, OP_LOCK, p_lock, NULL),
     OP("associate", P, OP_ASSOCIATE, p_associate, NULL),
+    OP("notification-modes", P, OP_NOTIFY_MODES, p_notify_modes, NULL),
     OP("gqcs", P, OP_GQCS, p_gqcs, NULL),
+    OP("gqcs-ex", P, OP_GQCS_EX, p_gqcs, NULL),
     OP("post", P, OP_POST, p_post, NULL),
+    OP("close-port", P, OP_CLOSE_PORT, p_named, "a port name"),
     OP("repeat", P, OP_REPEAT, p_repeat, NULL),
     OP("queue-apc", P, OP_QUEUE_APC, p_queue_apc, NULL),
     OP("alert", P, OP_ALERT, p_named, "a thread name"),
@@ -601,7 +657,7 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
     if (!kw) {
       if (where == W_ROUTINE)
         ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, gqcs, post, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
+      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, notification-modes, gqcs, gqcs-ex, post, close-port, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
     }
     kw->parse(c, kw, &b);
   }

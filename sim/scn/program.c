@@ -132,6 +132,17 @@ static void pr_associate(prog_t *p, const op_t *o) {
   if (fo) NtSetCompletionPort(fo, rs_port(p->rs, a->port), (ULONG_PTR)a->key);
 }
 
+static void pr_notify_modes(prog_t *p, const op_t *o) {
+  const op_notify_modes_t *m = &o->modes;
+  PFILE_OBJECT fo = rs_file(p->rs, m->file);
+  if (!fo) {
+    sim_trace_script(0, NULL, o->text, false, "%s: skipped, file %s is not open", o->text, m->file);
+    return;
+  }
+  NtSetCompletionNotificationModes(fo, (UCHAR)((m->skip_port ? FILE_SKIP_COMPLETION_PORT_ON_SUCCESS : 0) |
+                                                 (m->skip_event ? FILE_SKIP_SET_EVENT_ON_HANDLE : 0)));
+}
+
 static void pr_gqcs(prog_t *p, const op_t *o) {
   ULONG_PTR key;
   PVOID ctx;
@@ -139,6 +150,19 @@ static void pr_gqcs(prog_t *p, const op_t *o) {
   LONGLONG to = -(o->gqcs.timeout / 100);
   NtRemoveIoCompletion(rs_port(p->rs, o->gqcs.port), &key, &ctx, &iosb, o->gqcs.has_timeout ? &to : NULL);
 }
+
+/* GetQueuedCompletionStatusEx: what it returns is in the trace (the
+   port-dequeued rows and the syscall-return); the entries are dropped. */
+static void pr_gqcs_ex(prog_t *p, const op_t *o) {
+  const op_gqcs_t *g = &o->gqcs;
+  FILE_IO_COMPLETION_INFORMATION info[SCN_GQCS_EX_MAX]; /* count is 1..SCN_GQCS_EX_MAX (load) */
+  ULONG removed;
+  LONGLONG to = -(g->timeout / 100);
+  NtRemoveIoCompletionEx(rs_port(p->rs, g->port), info, (ULONG)g->count, &removed, g->has_timeout ? &to : NULL,
+                         g->alertable);
+}
+
+static void pr_close_port(prog_t *p, const op_t *o) { sim_port_close(rs_port(p->rs, o->named.name)); }
 
 static void pr_post(prog_t *p, const op_t *o) {
   const op_post_t *po = &o->post;
@@ -207,8 +231,11 @@ static prog_fn *const prog_table[OP_COUNT] = {
     [OP_REPEAT] = pr_repeat,
     [OP_CLOSE] = pr_close,
     [OP_ASSOCIATE] = pr_associate,
+    [OP_NOTIFY_MODES] = pr_notify_modes,
     [OP_GQCS] = pr_gqcs,
+    [OP_GQCS_EX] = pr_gqcs_ex,
     [OP_POST] = pr_post,
+    [OP_CLOSE_PORT] = pr_close_port,
     [OP_CANCEL_IO] = pr_cancel,
     [OP_CANCEL_IO_EX] = pr_cancel,
     [OP_LOCK] = pr_lock,

@@ -96,14 +96,17 @@ static int build(run_state_t *rs, scn_error_t *err) {
   return SIM_OK;
 }
 
-/* Copies the verifier's findings into the result, and after a bugcheck
-   the last trace rows, while the machine can still name things. */
+/* Copies the verifier's findings and the end-of-run account into the
+   result, and after a bugcheck the last trace rows, while the machine can
+   still name things. */
 static void take_findings(const vrf_t *v, sim_t *S, scn_result_t *res) {
   size_t n = vrf_count(v);
   res->findings = calloc(n ? n : 1, sizeof *res->findings);
   if (!res->findings) abort();
   for (size_t i = 0; i < n; i++) res->findings[i] = *vrf_get(v, i);
   res->finding_total = (int)n;
+  res->account = strdup(vrf_account(v));
+  if (!res->account) abort();
   if (res->outcome != SIM_RUN_BUGCHECK) return;
   size_t len = 0;
   FILE *f = open_memstream(&res->last_steps, &len);
@@ -162,4 +165,6 @@ void scn_result_free(scn_result_t *r) {
   r->findings = NULL;
   free(r->last_steps);
   r->last_steps = NULL;
+  free(r->account);
+  r->account = NULL;
 }

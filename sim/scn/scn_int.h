@@ -41,8 +41,8 @@ typedef enum {
   OP_ENTER_CRITICAL, OP_LEAVE_CRITICAL, OP_ENTER_GUARDED, OP_LEAVE_GUARDED, OP_DBGPRINT,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
-  OP_ASSOCIATE, OP_GQCS, OP_POST, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC, OP_LOCK,
-  OP_QUEUE_APC, OP_ALERT,
+  OP_ASSOCIATE, OP_GQCS, OP_GQCS_EX, OP_POST, OP_CLOSE_PORT, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC,
+  OP_LOCK, OP_QUEUE_APC, OP_ALERT, OP_NOTIFY_MODES,
   OP_COUNT /* sizes the interpreters' tables */
 } op_kind_t;
 
@@ -118,8 +118,14 @@ typedef struct op_start_io {
   bool detached;         /* the interrupt carries no IRP */
 } op_start_io_t;
 
+typedef struct op_request_dpc {
+  int importance;        /* a KDPC_IMPORTANCE to set first, -1 = leave it */
+  int cpu;               /* a target CPU to set first, -1 = leave it */
+  int cpu_col;           /* where N was written, for the machine's CPU check */
+} op_request_dpc_t;
+
 typedef struct op_named {
-  const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset) or file (close) */
+  const char *name;      /* the queue (queue, dequeue, unqueue, csq-*), event (signal, clear, reset), file (close) or port (close-port) */
 } op_named_t;
 
 typedef struct op_kwait {
@@ -191,10 +197,16 @@ typedef struct op_associate {
   int64_t key;
 } op_associate_t;
 
-typedef struct op_gqcs {
+/* The most packets one gqcs-ex takes (the program's OVERLAPPED_ENTRY
+   array): iosim's bound, not Windows'. */
+#define SCN_GQCS_EX_MAX 64
+
+typedef struct op_gqcs { /* gqcs, gqcs-ex */
   const char *port;
   bool has_timeout;
   int64_t timeout;
+  int count;             /* gqcs-ex: packets at most (ulCount), 1 for gqcs */
+  bool alertable;        /* gqcs-ex: fAlertable */
 } op_gqcs_t;
 
 typedef struct op_post {
@@ -219,6 +231,12 @@ typedef struct op_lock {
   int64_t offset, length;
 } op_lock_t;
 
+typedef struct op_notify_modes { /* SetFileCompletionNotificationModes */
+  const char *file;
+  bool skip_port;        /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
+  bool skip_event;       /* FILE_SKIP_SET_EVENT_ON_HANDLE */
+} op_notify_modes_t;
+
 struct op {
   op_kind_t kind;
   loc_t at;
@@ -230,7 +248,8 @@ struct op {
     op_status_t status;                 /* OP_SET_STATUS, OP_COMPLETE, OP_COMPLETE_ORIGINAL, OP_FAST_SERVE */
     op_return_t ret;                    /* OP_RETURN */
     op_start_io_t start_io;             /* OP_START_IO */
-    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_ALERT */
+    op_request_dpc_t request_dpc;       /* OP_REQUEST_DPC */
+    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_CLOSE_PORT, OP_ALERT */
     op_kwait_t kwait;                   /* OP_KWAIT */
     op_branch_t branch;                 /* OP_IF, OP_WHILE */
     op_counter_t counter;               /* OP_COUNTER */
@@ -244,11 +263,12 @@ struct op {
     op_sleep_t sleep;                   /* OP_SLEEP */
     op_repeat_t repeat;                 /* OP_REPEAT */
     op_associate_t associate;           /* OP_ASSOCIATE */
-    op_gqcs_t gqcs;                     /* OP_GQCS */
+    op_gqcs_t gqcs;                     /* OP_GQCS, OP_GQCS_EX */
     op_post_t post;                     /* OP_POST */
     op_cancel_t cancel;                 /* OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC */
     op_queue_apc_t queue_apc;           /* OP_QUEUE_APC */
     op_lock_t lock;                     /* OP_LOCK */
+    op_notify_modes_t modes;            /* OP_NOTIFY_MODES */
   };
 };
 
@@ -282,6 +302,9 @@ typedef struct device_decl {
   int64_t latency;
   int cpu;
   int irql;
+  int dpc_importance;    /* KDPC_IMPORTANCE of the device's DPC, -1 = Medium (the default) */
+  int dpc_cpu;           /* its target CPU, -1 = where it is queued */
+  loc_t dpc_at;          /* where dpc-cpu was written, for the CPU check */
   char *with;            /* a second device the driver may use (split ... to with) */
   bool ufs;              /* a user-mode file system (built-in driver) */
   bool ufs_async;
@@ -400,6 +423,10 @@ typedef struct parser {
   jmp_buf fail;
   const char *extra_dir;
   const char *root;
+  /* the standard library's folders, in search order (real paths of those
+     that exist): $IOSIM_PATH's, then the installed and the source tree's */
+  const char *libdirs[16];
+  int nlibdirs;
   /* files being included (loop detection) and already included (once) */
   const char *stack[32];
   int depth;

@@ -1,6 +1,6 @@
 /*
- * trace_console.c - the console sink: the trace as an aligned table
- * (time, CPU, IRQL, frame, thread, IRP, device, event, detail).
+ * console.c - the console sink: the trace as an aligned table (step
+ * number, time, CPU, IRQL, frame, thread, IRP, device, event, detail).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,17 +21,19 @@ static void console_time(uint64_t ns, char *buf, size_t n) {
 static void console_event(void *ud, const trc_event_t *ev) {
   console_t *c = ud;
   if (!c->header) {
-    fprintf(c->f, "%-14s %-3s %-8s %-6s %-8s %-4s %-8s %-22s %s\n", "time", "cpu", "irql", "frame",
+    fprintf(c->f, "%5s %14s %-3s %-8s %-6s %-8s %-4s %-8s %-22s %s\n", "step", "time", "cpu", "irql", "frame",
             "thread", "irp", "device", "event", "detail");
     c->header = true;
   }
-  char t[32], irql[16], irp[16], cpu[8], st[16];
+  char t[32], irql[16], irp[16], cpu[8], st[16], step[24];
   console_time(ev->t_ns, t, sizeof t);
   snprintf(irp, sizeof irp, ev->irp ? "%u" : "-", ev->irp);
   snprintf(cpu, sizeof cpu, ev->cpu >= 0 ? "%d" : "-", ev->cpu);
   const char *thread = ev->thread ? sim_thread_name(c->S, ev->thread) : "-";
   const char *dev = ev->device ? sim_device_name(c->S, ev->device) : "-";
-  fprintf(c->f, "%14s %-3s %-8s %-6s %-8s %-4s %-8s %-22s %s", t, cpu,
+  /* "#31": the step number findings and `order` facts name. */
+  snprintf(step, sizeof step, "#%llu", (unsigned long long)ev->seq);
+  fprintf(c->f, "%5s %14s %-3s %-8s %-6s %-8s %-4s %-8s %-22s %s", step, t, cpu,
           ev->cpu >= 0 ? trc_irql_name(ev->irql, irql) : "-", ev->cpu >= 0 ? trc_frame_name(ev->frame) : "-",
           thread, irp, dev, trc_kind_name(ev->kind), ev->detail);
   if (ev->has_status && !strstr(ev->detail, "STATUS_"))

@@ -55,6 +55,22 @@ typedef struct actstack {
   size_t cap;
 } actstack_t;
 
+/* A dispatch routine that returned STATUS_PENDING for an IRP it had passed
+   down, while its location was not (yet) marked: the mark may still come
+   (the I/O manager copies a lower driver's mark up when the walk passes,
+   or the routine's own completion routine marks), and must be there when
+   the completion walk leaves the location. */
+typedef struct owed {
+  int location;
+  uint32_t device;
+  uint64_t seq;           /* its dispatch-return */
+} owed_t;
+
+/* One bit per stack location (1..127): an IRP has at most 127. */
+typedef struct locbits {
+  uint64_t w[2];
+} locbits_t;
+
 typedef struct virp {
   bool live, completed, freed, mpr_open;
   uint32_t thread;        /* who allocated it */
@@ -64,7 +80,27 @@ typedef struct virp {
   uint64_t last_t;        /* the time of its last trace row */
   uint32_t reported;      /* bit per rule: one finding per rule and IRP */
   bool driver_owned;      /* allocated by a driver (IoAllocateIrp), not an associated IRP */
+  int stack_size;         /* its StackCount: the top location */
+  /* The pending marks, as the trace set and cleared them. */
+  locbits_t marked;       /* SL_PENDING_RETURNED in the location now */
+  locbits_t left_marked, left_unmarked; /* how the walk left it since it was dispatched */
+  int walk_pos;           /* the next location the running walk leaves, 0 = no walk */
+  owed_t *owed;           /* pending returns whose mark is still to come */
+  size_t nowed, capowed;
+  uint32_t blame_device;  /* whose pending mark went missing (a finding said so) */
+  /* Its irp-outstanding step, if it was still allocated at the end. */
+  trc_irp_state_t out_state;
+  uint32_t out_thread, out_device, out_port;
+  int out_location;
+  char kept_why[96];
+  int end_rule;           /* the end-of-run finding that covers it, -1 = none */
 } virp_t;
+
+/* A thread-stuck step: a thread still waiting at the end. */
+typedef struct stuck {
+  uint32_t thread, object, port;
+  int count;
+} stuck_t;
 
 typedef struct step {
   trc_event_t ev;
@@ -81,6 +117,9 @@ struct vrf {
   vrf_finding_t *f;
   size_t nf, capf;
   char outcome[16];       /* from the run-end row */
+  stuck_t *stuck;         /* the thread-stuck steps */
+  size_t nstuck, capstuck;
+  char *account;          /* vrf_account's text, written by vrf_finish */
   step_t last[LAST_STEPS];
   uint64_t nsteps;
   bool finished;
@@ -259,30 +298,119 @@ static void touch(vrf_t *v, const trc_event_t *ev, const char *what) {
            (unsigned long long)st->done_seq);
 }
 
+/* ---- pending marks: SL_PENDING_RETURNED of each stack location ----
+
+   The rule behind pending-not-marked: whatever path a request takes, a
+   location whose dispatch routine returned STATUS_PENDING must carry
+   SL_PENDING_RETURNED when the completion walk leaves it, because that
+   bit is what the walk hands up as PendingReturned (kernel-facts 3.2a, 3.6).
+   A routine that did not pass the IRP down can only have marked it itself
+   (decided at its return); one that passed it down may still get the mark
+   from below (copied up by the I/O manager, or set by its own completion
+   routine), so it is decided when the walk leaves the location.  The
+   trace's walk rows give the truth where they can (a complete row's
+   Control, a completion routine's PendingReturned, a copied-up mark); the
+   bits below fill in the levels the walk passes without a row. */
+
+static bool bit_get(const locbits_t *b, int loc) {
+  return loc >= 1 && loc < 128 && ((b->w[loc >> 6] >> (loc & 63)) & 1u);
+}
+
+static void bit_put(locbits_t *b, int loc, bool on) {
+  if (loc < 1 || loc >= 128) return;
+  uint64_t m = 1ull << (loc & 63);
+  if (on) b->w[loc >> 6] |= m;
+  else b->w[loc >> 6] &= ~m;
+}
+
+/* Takes the first pending return owed a mark in location `loc`. */
+static bool owed_take(virp_t *st, int loc, owed_t *out) {
+  for (size_t i = 0; i < st->nowed; i++)
+    if (st->owed[i].location == loc) {
+      *out = st->owed[i];
+      memmove(st->owed + i, st->owed + i + 1, (st->nowed - i - 1) * sizeof *st->owed);
+      st->nowed--;
+      return true;
+    }
+  return false;
+}
+
+static void report_unmarked(vrf_t *v, uint32_t irp, const owed_t *o, const trc_event_t *ev) {
+  irp_state(v, irp)->blame_device = o->device;
+  report(v, VRF_PENDING_NOT_MARKED, irp, o->device, ev,
+         "%s's dispatch routine returned STATUS_PENDING for IRP %u (step #%llu) without IoMarkIrpPending "
+         "on its location %d; it had passed the IRP down, but nothing marked location %d before the "
+         "completion walk left it, so the walk went on with PendingReturned=0",
+         dev_name(v, o->device), irp, (unsigned long long)o->seq, o->location, o->location);
+}
+
+/* The walk leaves location `loc` (IopClearStackLocation wipes its mark):
+   the pending returns that needed the mark there are decided. */
+static void walk_leave(vrf_t *v, uint32_t irp, virp_t *st, int loc, const trc_event_t *ev) {
+  bool marked = bit_get(&st->marked, loc);
+  bit_put(marked ? &st->left_marked : &st->left_unmarked, loc, true);
+  bit_put(&st->marked, loc, false);
+  owed_t o;
+  while (owed_take(st, loc, &o))
+    if (!marked) report_unmarked(v, irp, &o, ev);
+}
+
+/* The walk left every location from where it was up to `loc` (levels
+   with no completion routine and no mark to copy leave no row). */
+static void walk_to(vrf_t *v, uint32_t irp, virp_t *st, int loc, const trc_event_t *ev) {
+  int from = st->walk_pos > 0 ? st->walk_pos : loc; /* 0: a walk whose start we did not see */
+  for (int k = from; k <= loc; k++) walk_leave(v, irp, st, k, ev);
+  st->walk_pos = loc + 1;
+}
+
+/* A dispatch routine returned STATUS_PENDING for an IRP it passed down,
+   without marking its own location. */
+static void pending_after_pass_down(vrf_t *v, const trc_event_t *ev, const act_t *a) {
+  virp_t *st = irp_state(v, ev->irp);
+  owed_t o = {.location = a->location, .device = a->device, .seq = ev->seq};
+  if (bit_get(&st->left_unmarked, a->location)) { /* the walk has been and gone */
+    report_unmarked(v, ev->irp, &o, ev);
+    return;
+  }
+  if (bit_get(&st->left_marked, a->location) || bit_get(&st->marked, a->location)) return;
+  if (!IOSIM_VEC_RESERVE(st->owed, st->capowed, st->nowed + 1)) out_of_memory();
+  st->owed[st->nowed++] = o;
+}
+
 static void on_return(vrf_t *v, const trc_event_t *ev) {
   act_t a;
   if (!pop(v, ev, ACT_DISPATCH, true, &a)) return;
   char sb[16];
-  if (ev->status == STATUS_PENDING && !a.marked_own && !a.passed_down)
+  if (ev->status == STATUS_PENDING && !a.marked_own && !a.passed_down) {
+    irp_state(v, ev->irp)->blame_device = a.device;
     report(v, VRF_PENDING_NOT_MARKED, ev->irp, a.device, ev,
            "%s's dispatch routine returned STATUS_PENDING for IRP %u without IoMarkIrpPending on its "
            "location %d and without passing the IRP down",
            dev_name(v, a.device), ev->irp, a.location);
-  else if (ev->status != STATUS_PENDING && a.marked_own)
+  } else if (ev->status == STATUS_PENDING && !a.marked_own) {
+    pending_after_pass_down(v, ev, &a);
+  } else if (ev->status != STATUS_PENDING && a.marked_own) {
     report(v, VRF_MARKED_NOT_PENDING, ev->irp, a.device, ev,
            "%s's dispatch routine marked IRP %u pending in location %d but returned %s",
            dev_name(v, a.device), ev->irp, a.location, iosim_status_name(ev->status, sb));
+  }
 }
 
 static void on_completion_return(vrf_t *v, const trc_event_t *ev) {
   act_t a;
   if (!pop(v, ev, ACT_COMPLETION, true, &a)) return;
+  if (!a.pending_returned || !a.device || a.marked_any || ev->status == STATUS_MORE_PROCESSING_REQUIRED) return;
   char sb[16];
-  if (a.pending_returned && a.device && !a.marked_any && ev->status != STATUS_MORE_PROCESSING_REQUIRED)
-    report(v, VRF_PENDING_NOT_PROPAGATED, ev->irp, a.device, ev,
-           "%s's completion routine saw PendingReturned=1 for IRP %u, did not call IoMarkIrpPending "
-           "and returned %s: location %d stays unmarked",
-           dev_name(v, a.device), ev->irp, iosim_status_name(ev->status, sb), a.location);
+  irp_state(v, ev->irp)->blame_device = a.device;
+  report(v, VRF_PENDING_NOT_PROPAGATED, ev->irp, a.device, ev,
+         "%s's completion routine saw PendingReturned=1 for IRP %u, did not call IoMarkIrpPending "
+         "and returned %s: location %d stays unmarked",
+         dev_name(v, a.device), ev->irp, iosim_status_name(ev->status, sb), a.location);
+  /* The routine, not its dispatch routine, lost the mark of its location:
+     a dispatch routine may return what IoCallDriver returned and leave the
+     mark to its completion routine. */
+  owed_t o;
+  while (owed_take(irp_state(v, ev->irp), a.location, &o)) continue;
 }
 
 static void on_call(vrf_t *v, const trc_event_t *ev) {
@@ -352,11 +480,13 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   vrf_t *v = ud;
   if (ev->kind != TRC_RUN_END) remember(v, ev); /* the steps that led somewhere */
   virp_t *st = ev->irp ? irp_state(v, ev->irp) : NULL;
-  if (st) st->last_t = ev->t_ns;
+  if (st && ev->kind != TRC_IRP_OUTSTANDING) st->last_t = ev->t_ns; /* the account is no activity */
   act_t *a;
   switch (ev->kind) {
   case TRC_IRP_ALLOC:
-    *st = (virp_t){.live = true, .thread = ev->thread, .driver_owned = ev->major < 0};
+    free(st->owed);
+    *st = (virp_t){.live = true, .thread = ev->thread, .driver_owned = ev->major < 0,
+                   .stack_size = ev->stack_size};
     break;
   case TRC_IRP_ASSOCIATED:
     st->driver_owned = false; /* its master finishes it */
@@ -365,14 +495,22 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
     if (!st->completed) touch(v, ev, "freed");
     st->freed = true;
     st->mpr_open = false;
+    st->nowed = 0; /* no walk will leave its locations any more */
     break;
-  case TRC_DISPATCH: push(v, ev, ACT_DISPATCH); break;
+  case TRC_DISPATCH:
+    push(v, ev, ACT_DISPATCH);
+    if (st) { /* a new use of the location: the walk has not left it yet */
+      bit_put(&st->left_marked, ev->stack_location, false);
+      bit_put(&st->left_unmarked, ev->stack_location, false);
+    }
+    break;
   case TRC_RETURN: on_return(v, ev); break;
   case TRC_CALL: on_call(v, ev); break;
   case TRC_COPY_STACK:
   case TRC_SKIP_STACK:
     touch(v, ev, ev->kind == TRC_COPY_STACK ? "copied the stack location of" : "skipped the stack location of");
     if ((a = actor(v, ev)) && a->irp == ev->irp) a->prepared = true;
+    if (st && ev->kind == TRC_COPY_STACK) bit_put(&st->marked, ev->loc_to, false); /* the copy's Control is 0 */
     break;
   case TRC_SET_COMPLETION:
     touch(v, ev, "set a completion routine in");
@@ -389,6 +527,7 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
     break;
   case TRC_MARK_PENDING:
     touch(v, ev, "marked pending");
+    if (st) bit_put(&st->marked, ev->stack_location, true);
     if ((a = actor(v, ev)) && a->irp == ev->irp) {
       a->marked_any = true;
       if (ev->stack_location == a->location) a->marked_own = true;
@@ -402,20 +541,38 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
   case TRC_COMPLETE:
     touch(v, ev, "completed");
     st->mpr_open = false;
+    /* The walk starts by leaving the completer's location. */
+    if (ev->control >= 0) bit_put(&st->marked, ev->loc_from, (ev->control & SL_PENDING_RETURNED) != 0);
+    st->walk_pos = ev->loc_from;
     if ((a = actor(v, ev))) release(a, ev->irp, ev->seq, true);
     break;
   case TRC_COMPLETION_CALL:
+    /* Leaving loc_from: PendingReturned is its mark. */
+    if (ev->pending_returned >= 0) bit_put(&st->marked, ev->loc_from, ev->pending_returned == 1);
+    walk_to(v, ev->irp, st, ev->loc_from, ev);
     a = push(v, ev, ACT_COMPLETION);
     a->pending_returned = ev->pending_returned == 1;
     break;
+  case TRC_PENDING_PROPAGATED:
+    bit_put(&st->marked, ev->loc_from, true);
+    walk_to(v, ev->irp, st, ev->loc_from, ev);
+    bit_put(&st->marked, ev->loc_to, true);
+    break;
   case TRC_COMPLETION_RETURN: on_completion_return(v, ev); break;
   case TRC_WALK_STOPPED:
+    st->walk_pos = 0; /* the next IoCompleteRequest starts it again */
     st->mpr_open = !st->freed;
     st->mpr_device = ev->device;
     st->mpr_seq = ev->seq;
     reclaim(v, ev->irp, ev->device);
     break;
   case TRC_WALK_DONE:
+    /* The rest of the walk: the top location's mark is PendingReturned. */
+    if (st->stack_size > 0) {
+      if (ev->pending_returned >= 0) bit_put(&st->marked, st->stack_size, ev->pending_returned == 1);
+      walk_to(v, ev->irp, st, st->stack_size, ev);
+    }
+    st->walk_pos = 0;
     st->completed = true;
     st->done_seq = ev->seq;
     if (st->driver_owned && ev->target_thread == 0)
@@ -442,6 +599,19 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
     break;
   }
   case TRC_BUGCHECK: on_bugcheck(v, ev); break;
+  case TRC_IRP_OUTSTANDING:
+    st->out_state = ev->irp_state;
+    st->out_thread = ev->target_thread;
+    st->out_device = ev->device;
+    st->out_port = ev->port;
+    st->out_location = ev->stack_location;
+    copy_name(st->kept_why, sizeof st->kept_why, ev->text);
+    break;
+  case TRC_THREAD_STUCK:
+    if (!IOSIM_VEC_RESERVE(v->stuck, v->capstuck, v->nstuck + 1)) out_of_memory();
+    v->stuck[v->nstuck++] = (stuck_t){.thread = ev->target_thread, .object = ev->object, .port = ev->port,
+                                      .count = ev->count};
+    break;
   case TRC_RUN_END: {
     /* The outcome's first word: "ok", "stalled", "limit"... */
     const char *name = ev->outcome == TRC_OUTCOME_NONE ? "?" : sim_outcome_name((sim_outcome_t)ev->outcome);
@@ -468,7 +638,10 @@ void vrf_free(vrf_t *v) {
   if (!v) return;
   for (int i = 0; i < v->nctx; i++) free(v->ctx[i].v);
   free(v->ctx);
+  for (size_t i = 0; i < v->nirps; i++) free(v->irps[i].owed);
   free(v->irps);
+  free(v->stuck);
+  free(v->account);
   free(v->f);
   free(v);
 }
@@ -491,35 +664,125 @@ static void deadlock_report(vrf_t *v, sim_t *S) {
          "device; %zu IRP%s never freed", buf, live, live == 1 ? " was" : "s were");
 }
 
+/* The end-of-run finding for one IRP still allocated, by where it
+   stopped; -1 when none is due. */
+static int end_finding(vrf_t *v, uint32_t id, virp_t *st) {
+  if (st->out_state == TRC_IRPST_KEPT) return -1; /* a driver said so: sim_irp_keep */
+  if (st->mpr_open) {
+    report(v, VRF_MPR_NEVER_COMPLETED, id, st->mpr_device, NULL,
+           "a completion routine of %s returned STATUS_MORE_PROCESSING_REQUIRED for IRP %u at step "
+           "#%llu; nobody completed the IRP again or freed it before the run ended",
+           dev_name(v, st->mpr_device), id, (unsigned long long)st->mpr_seq);
+    return VRF_MPR_NEVER_COMPLETED;
+  }
+  if (!st->completed) {
+    report(v, VRF_NEVER_COMPLETED, id, st->last_device, NULL,
+           "IRP %u was last passed to %s (step #%llu) and never completed: the request is lost%s",
+           id, dev_name(v, st->last_device), (unsigned long long)st->last_seq,
+           st->thread ? ", and its thread can wait for it forever" : "");
+    return VRF_NEVER_COMPLETED;
+  }
+  /* A packet on a port is the program's to take: not the drivers' doing. */
+  if (st->out_state == TRC_IRPST_PORT) return -1;
+  report(v, VRF_IRP_LEAKED, id, st->blame_device, NULL,
+         "IRP %u finished its completion walk at step #%llu with PendingReturned=%d, and %s: it is never "
+         "freed and its caller is never told",
+         id, (unsigned long long)st->done_seq, st->out_state == TRC_IRPST_NO_STAGE2 ? 0 : 1,
+         st->out_state == TRC_IRPST_APC ? "its stage-2 APC never ran"
+                                        : "no stage 2 was queued (nor run inline by the system service)");
+  return VRF_IRP_LEAKED;
+}
+
+/* One line of the account: where an IRP still allocated stopped. */
+static void account_irp(vrf_t *v, sim_t *S, FILE *f, uint32_t id, const virp_t *st) {
+  const sim_irp_info_t *in = sim_irp_info(S, id);
+  fprintf(f, "  IRP %u", id);
+  if (in && in->tag) fprintf(f, " (%s)", in->tag);
+  if (st->out_thread) fprintf(f, " of %s", sim_thread_name(S, st->out_thread));
+  fputs(": ", f);
+  switch (st->out_state) {
+  case TRC_IRPST_DRIVER:
+  case TRC_IRPST_CREATOR:
+    if (st->mpr_open)
+      fprintf(f, "taken back by %s's completion routine (STATUS_MORE_PROCESSING_REQUIRED, step #%llu), "
+              "never completed again or freed", dev_name(v, st->mpr_device), (unsigned long long)st->mpr_seq);
+    else if (st->out_state == TRC_IRPST_DRIVER)
+      fprintf(f, "still at stack location %d, %s's, never completed", st->out_location,
+              dev_name(v, st->out_device));
+    else
+      fprintf(f, "with the driver that allocated it, never sent or never freed");
+    break;
+  case TRC_IRPST_APC:
+    fprintf(f, "completed (step #%llu); its stage-2 APC never ran", (unsigned long long)st->done_seq);
+    break;
+  case TRC_IRPST_PORT:
+    fprintf(f, "completed (step #%llu); its packet waits on port %s, nobody took it",
+            (unsigned long long)st->done_seq, sim_port_name(S, st->out_port));
+    break;
+  case TRC_IRPST_NO_STAGE2:
+    fprintf(f, "completed (step #%llu) with PendingReturned=0 and no stage 2 queued: lost",
+            (unsigned long long)st->done_seq);
+    break;
+  case TRC_IRPST_KEPT: fprintf(f, "kept on purpose by a driver: %s", st->kept_why); break;
+  default: fprintf(f, "still allocated"); break;
+  }
+  if (st->end_rule >= 0) fprintf(f, " [%s]", rule_tab[st->end_rule].name);
+  fputc('\n', f);
+}
+
+static void account_thread(vrf_t *v, sim_t *S, FILE *f, const stuck_t *t) {
+  fprintf(f, "  thread %s ", sim_thread_name(S, t->thread));
+  char objs[256];
+  if (t->port) fprintf(f, "waits on port %s", sim_port_name(S, t->port));
+  else if (t->count > 0 && sim_thread_wait_names(S, t->thread, objs, sizeof objs) > 0) fprintf(f, "waits for %s", objs);
+  else fprintf(f, "sleeps (a timed wait on no object)");
+  /* Its own IRPs still allocated: an exiting thread waits for them. */
+  int n = 0;
+  for (uint32_t id = 1; id < v->nirps; id++)
+    if (v->irps[id].out_state != TRC_IRPST_NONE && v->irps[id].out_thread == t->thread)
+      fprintf(f, "%s%u", n++ ? ", " : "; its IRPs still allocated: ", id);
+  fputc('\n', f);
+}
+
+/* The account's text: a heading, then a line per IRP and per thread. */
+static void write_account(vrf_t *v, sim_t *S) {
+  size_t len = 0, nirp = 0;
+  for (uint32_t id = 1; id < v->nirps; id++) nirp += v->irps[id].out_state != TRC_IRPST_NONE;
+  if (nirp == 0 && v->nstuck == 0) return;
+  FILE *f = open_memstream(&v->account, &len);
+  if (!f) out_of_memory();
+  fprintf(f, "at the end: %zu IRP%s still allocated, %zu thread%s still waiting\n", nirp, nirp == 1 ? "" : "s",
+          v->nstuck, v->nstuck == 1 ? "" : "s");
+  for (uint32_t id = 1; id < v->nirps; id++)
+    if (v->irps[id].out_state != TRC_IRPST_NONE) account_irp(v, S, f, id, &v->irps[id]);
+  for (size_t i = 0; i < v->nstuck; i++) account_thread(v, S, f, &v->stuck[i]);
+  if (fclose(f) != 0) out_of_memory();
+}
+
 void vrf_finish(vrf_t *v, sim_t *S) {
   if (v->finished) return;
   v->finished = true;
   v->S = S;
-  /* After a bugcheck, requests in flight were cut off, not lost.  At a
-     limit, only those idle for the second half of the run count as lost
-     (Windows makes an exiting thread wait for its IRPs, so a lost one
-     keeps the run going until the limit). */
+  /* After a bugcheck, requests in flight were cut off, not lost (and the
+     machine writes no account).  At a limit, only those idle for the
+     second half of the run count as lost (Windows makes an exiting thread
+     wait for its IRPs, so a lost one keeps the run going until the limit). */
   bool limit = !strncmp(v->outcome, "limit", 5);
   bool ended = !strcmp(v->outcome, "ok") || !strcmp(v->outcome, "stalled") || limit;
   if (!ended) return;
   uint64_t now = sim_now(S);
   for (uint32_t id = 1; id < v->nirps; id++) {
     virp_t *st = &v->irps[id];
+    st->end_rule = -1;
     if (!st->live || st->freed) continue;
     if (limit && st->last_t > now / 2) continue;
-    if (st->mpr_open)
-      report(v, VRF_MPR_NEVER_COMPLETED, id, st->mpr_device, NULL,
-             "a completion routine of %s returned STATUS_MORE_PROCESSING_REQUIRED for IRP %u at step "
-             "#%llu; nobody completed the IRP again or freed it before the run ended",
-             dev_name(v, st->mpr_device), id, (unsigned long long)st->mpr_seq);
-    else if (!st->completed)
-      report(v, VRF_NEVER_COMPLETED, id, st->last_device, NULL,
-             "IRP %u was last passed to %s (step #%llu) and never completed: the request is lost%s",
-             id, dev_name(v, st->last_device), (unsigned long long)st->last_seq,
-             st->thread ? ", and its thread can wait for it forever" : "");
+    st->end_rule = end_finding(v, id, st);
   }
   if (!strcmp(v->outcome, "stalled")) deadlock_report(v, S);
+  write_account(v, S);
 }
+
+const char *vrf_account(const vrf_t *v) { return v->account ? v->account : ""; }
 
 size_t vrf_count(const vrf_t *v) { return v->nf; }
 const vrf_finding_t *vrf_get(const vrf_t *v, size_t i) { return i < v->nf ? &v->f[i] : NULL; }

@@ -153,4 +153,17 @@
   "APC_INDEX_MISMATCH (0x1). Fix: pair every Enter with a Leave on every path out of the routine, " \
   "before it returns."
 
+#define VRF_IRP_LEAKED_TITLE "IRP still allocated at the end of the run"
+#define VRF_IRP_LEAKED_EXPLAIN                                                                      \
+  "Every IRP ends freed: stage 2 (IopCompleteRequest) frees an IRP the I/O manager built once it "   \
+  "has told the caller - status block, event, APC or port packet - and a driver frees the IRPs it " \
+  "allocated. This one finished its completion walk but was never freed, so the caller was never "  \
+  "told: the issuing thread waits or times out, and the IRP stays on its list, so the thread "      \
+  "cannot exit. Usually stage 2 was never started: the walk reached the top with PendingReturned "  \
+  "clear while a dispatch routine had returned STATUS_PENDING, so the I/O manager left stage 2 to " \
+  "the system service, which had already returned (see the pending-not-marked or "                 \
+  "pending-not-propagated finding beside it). Fix: mark the IRP pending wherever STATUS_PENDING is " \
+  "returned or propagated - a driver that takes an IRP back and completes it later marks it in its " \
+  "dispatch routine. A test driver that keeps IRPs on purpose says so with sim_irp_keep."
+
 #endif

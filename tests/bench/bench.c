@@ -437,8 +437,8 @@ static double switch_ns(void) {
    else IRP 1.  Drawing is part of "end to end". */
 static void bench_draw(const char *db) {
   char err[256];
-  if (viz_irp(db, 0, 2, "/tmp/iosim-bench-lesson.svg", err, sizeof err) != VIZ_OK)
-    (void)viz_irp(db, 0, 1, "/tmp/iosim-bench-lesson.svg", err, sizeof err);
+  if (viz_irp(db, 0, 2, "/tmp/iosim-bench-lesson.svg", NULL, err, sizeof err) != VIZ_OK)
+    (void)viz_irp(db, 0, 1, "/tmp/iosim-bench-lesson.svg", NULL, err, sizeof err);
   unlink("/tmp/iosim-bench-lesson.svg");
 }
 
