@@ -16,6 +16,7 @@
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
+#include "fixture.h"
 #include "testlib.h"
 
 #define MS 1000000ull
@@ -404,24 +405,7 @@ END_TEST
 
 /* ---- the scenario language ---- */
 
-#define FIX "fixtures/scenarios/"
-#define BAD "bad/scenarios/"
 
-static void holds(const char *path, int total) {
-  scn_error_t err;
-  scn_t *sc = scn_load(path, NULL, &err);
-  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
-  scn_run_opts_t o = {0};
-  scn_result_t r;
-  ck_assert_msg(scn_run(sc, &o, &r, &err) == SIM_OK, "%s: %s", path, err.msg);
-  for (int i = 0; i < r.expect_total; i++)
-    if (!r.expects[i].passed)
-      fprintf(stderr, "%s:%d: FAIL %s\n    %s\n", path, r.expects[i].line, r.expects[i].text, r.expects[i].facts);
-  ck_assert_int_eq(r.expect_total, total);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
-  scn_free(sc);
-}
 
 static void refused(const char *name, int line, int col, const char *msg) {
   char path[256];
@@ -440,14 +424,14 @@ static void refused(const char *name, int line, int col, const char *msg) {
    `dpc-importance low`: the Low DPC its ISR queues on the busy CPU runs at
    the 1 ms tick. */
 START_TEST(scenario_clock_tick_option) {
-  holds(FIX "clock-tick-period.iosim", 6);
+  tfix_holds(FIX "clock-tick-period.iosim", 6);
 }
 END_TEST
 
 /* `request-dpc importance I cpu N` in a scripted ISR, and `dpc-cpu` on the
    device line: where the DPC goes and whether it interrupts. */
 START_TEST(scenario_request_dpc_options) {
-  holds(FIX "request-dpc-options.iosim", 9);
+  tfix_holds(FIX "request-dpc-options.iosim", 9);
 }
 END_TEST
 

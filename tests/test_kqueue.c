@@ -13,98 +13,63 @@
 
 #include "drivers.h"
 #include "iosim/scenario.h"
+#include "fixture.h"
 #include "testlib.h"
 
-#define FIX "fixtures/scenarios/"
-#define BAD "bad/scenarios/"
 
 /* ---- scenario fixtures ---- */
 
-static void count_live_irps(void *ud, sim_t *S, const scn_result_t *r) {
-  (void)r;
-  *(uint64_t *)ud = sim_stats(S).irps_live;
-}
-
-/* Runs the fixture `path` once: all `total` expectations hold, and no IRP
-   is still allocated when the run ends. */
-static void fixture_holds(const char *path, int total) {
-  scn_error_t err;
-  scn_t *sc = scn_load(path, NULL, &err);
-  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
-  uint64_t live = UINT64_MAX;
-  scn_run_opts_t o = {.on_finish = count_live_irps, .ud = &live};
-  scn_result_t r;
-  ck_assert_msg(scn_run(sc, &o, &r, &err) == SIM_OK, "%s: %s", path, err.msg);
-  for (int i = 0; i < r.expect_total; i++)
-    if (!r.expects[i].passed)
-      fprintf(stderr, "%s:%d: FAIL %s\n    %s\n", path, r.expects[i].line, r.expects[i].text, r.expects[i].facts);
-  ck_assert_int_eq(r.expect_total, total);
-  ck_assert_int_eq(r.expect_failed, 0);
-  ck_assert_int_eq(r.finding_unexpected, 0);
-  ck_assert_uint_eq(live, 0);
-  scn_result_free(&r);
-  scn_free(sc);
-}
 
 /* kernel-facts 7.9: the waiter takes the packet that came during its APC. */
 START_TEST(waiter_woken_for_kernel_apc_takes_packet) {
-  fixture_holds(FIX "port-waiter-kernel-apc.iosim", 8);
+  tfix_holds_no_irp_left(FIX "port-waiter-kernel-apc.iosim", 8);
 }
 END_TEST
 
 /* kernel-facts 7.9: a thread awake for an APC is not handed a packet. */
 START_TEST(waiter_woken_for_kernel_apc_not_handed_packet) {
-  fixture_holds(FIX "port-waiter-kernel-apc-c2.iosim", 8);
+  tfix_holds_no_irp_left(FIX "port-waiter-kernel-apc-c2.iosim", 8);
 }
 END_TEST
 
 /* kernel-facts 7.10: several packets at once, counted once. */
 START_TEST(gqcs_ex_several) {
-  fixture_holds(FIX "gqcs-ex-several.iosim", 7);
+  tfix_holds_no_irp_left(FIX "gqcs-ex-several.iosim", 7);
 }
 END_TEST
 
 /* kernel-facts 7.10: the alertable form. */
 START_TEST(gqcs_ex_alertable) {
-  fixture_holds(FIX "gqcs-ex-alertable.iosim", 12);
+  tfix_holds_no_irp_left(FIX "gqcs-ex-alertable.iosim", 12);
 }
 END_TEST
 
 /* kernel-facts 7.11: two waiters abandoned, four packets freed with their IRPs. */
 START_TEST(port_close_under_waiters) {
-  fixture_holds(FIX "port-close.iosim", 15);
+  tfix_holds_no_irp_left(FIX "port-close.iosim", 15);
 }
 END_TEST
 
 /* kernel-facts 7.11: a waiter busy with a kernel APC finds the queue run down. */
 START_TEST(port_close_during_apc) {
-  fixture_holds(FIX "port-close-during-apc.iosim", 5);
+  tfix_holds_no_irp_left(FIX "port-close-during-apc.iosim", 5);
 }
 END_TEST
 
 /* kernel-facts 8.8: the queued ReadFileEx completion is run down, its IRP freed. */
 START_TEST(exit_with_queued_user_apc) {
-  fixture_holds(FIX "exit-with-user-apc.iosim", 6);
+  tfix_holds_no_irp_left(FIX "exit-with-user-apc.iosim", 6);
 }
 END_TEST
 
 /* ---- the statements' load-time checks ---- */
 
-static void expect_error(const char *path, int line, int col, const char *msg_part) {
-  scn_error_t err;
-  scn_t *sc = scn_load(path, NULL, &err);
-  if (sc) scn_free(sc);
-  ck_assert_msg(sc == NULL, "%s loaded, but it should have been refused", path);
-  ck_assert_msg(err.line == line && err.col == col, "%s: error at %d:%d (%s), want %d:%d", path, err.line, err.col,
-                err.msg, line, col);
-  ck_assert_msg(strstr(err.msg, msg_part) != NULL, "%s: message \"%s\" lacks \"%s\"", path, err.msg, msg_part);
-}
 
 START_TEST(gqcs_ex_bad_input) {
-  expect_error(BAD "gqcs-ex-count.iosim", 4, 19, "gqcs-ex takes 1 to 64 packets at once");
-  expect_error(BAD "gqcs-ex-option.iosim", 4, 23, "expected count, alertable or timeout here");
-  expect_error(BAD "gqcs-count.iosim", 4, 10, "expected timeout here (gqcs-ex takes count and alertable)");
-  expect_error(BAD "close-port-undeclared.iosim", 4, 3, "no port named 'Q'");
+  tfix_refused(BAD "gqcs-ex-count.iosim", NULL, 4, 19, "gqcs-ex takes 1 to 64 packets at once");
+  tfix_refused(BAD "gqcs-ex-option.iosim", NULL, 4, 23, "expected count, alertable or timeout here");
+  tfix_refused(BAD "gqcs-count.iosim", NULL, 4, 10, "expected timeout here (gqcs-ex takes count and alertable)");
+  tfix_refused(BAD "close-port-undeclared.iosim", NULL, 4, 3, "no port named 'Q'");
 }
 END_TEST
 

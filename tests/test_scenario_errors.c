@@ -15,47 +15,35 @@
 #include <unistd.h>
 
 #include "iosim/scenario.h"
+#include "fixture.h"
 #include "testlib.h"
 
-#define BAD "bad/scenarios/"
-
-/* Loads `path` (which must fail) and checks where and why. */
-static void expect_error(const char *path, const char *file, int line, int col, const char *msg_part) {
-  scn_error_t err;
-  scn_t *sc = scn_load(path, NULL, &err);
-  if (sc) scn_free(sc);
-  ck_assert_msg(sc == NULL, "%s loaded, but it should have been refused", path);
-  ck_assert_str_eq(err.file, file);
-  ck_assert_msg(err.line == line && err.col == col, "%s: error at %d:%d (%s), want %d:%d", path, err.line,
-                err.col, err.msg, line, col);
-  ck_assert_msg(strstr(err.msg, msg_part) != NULL, "%s: message \"%s\" lacks \"%s\"", path, err.msg, msg_part);
-}
 
 START_TEST(unknown_statement) {
-  expect_error(BAD "unknown-statement.iosim", BAD "unknown-statement.iosim", 2, 1, "unknown statement 'devise'");
+  tfix_refused(BAD "unknown-statement.iosim", BAD "unknown-statement.iosim", 2, 1, "unknown statement 'devise'");
 }
 END_TEST
 
 START_TEST(bad_number) {
-  expect_error(BAD "bad-number.iosim", BAD "bad-number.iosim", 7, 30, "bad number '20xs'");
+  tfix_refused(BAD "bad-number.iosim", BAD "bad-number.iosim", 7, 30, "bad number '20xs'");
 }
 END_TEST
 
 START_TEST(missing_driver) {
-  expect_error(BAD "missing-driver.iosim", BAD "missing-driver.iosim", 2, 8,
+  tfix_refused(BAD "missing-driver.iosim", BAD "missing-driver.iosim", 2, 8,
                "device d0 uses driver 'nodrv', which is not declared");
 }
 END_TEST
 
 /* a includes b includes a: reported at b's include of a, naming the chain. */
 START_TEST(include_loop) {
-  expect_error(BAD "include-loop-a.iosim", BAD "include-loop-b.iosim", 3, 9,
+  tfix_refused(BAD "include-loop-a.iosim", BAD "include-loop-b.iosim", 3, 9,
                "include loop: include-loop-a.iosim includes include-loop-b.iosim includes include-loop-a.iosim");
 }
 END_TEST
 
 START_TEST(include_escape) {
-  expect_error(BAD "include-escape.iosim", BAD "include-escape.iosim", 2, 9,
+  tfix_refused(BAD "include-escape.iosim", BAD "include-escape.iosim", 2, 9,
                "include \"../outside.iosim\" leaves the scenario tree");
 }
 END_TEST
@@ -70,24 +58,24 @@ START_TEST(include_escape_allowed_by_extra_dir) {
 END_TEST
 
 START_TEST(unterminated_driver) {
-  expect_error(BAD "unterminated-driver.iosim", BAD "unterminated-driver.iosim", 3, 8,
+  tfix_refused(BAD "unterminated-driver.iosim", BAD "unterminated-driver.iosim", 3, 8,
                "'driver nul' block is never closed with 'end'");
 }
 END_TEST
 
 START_TEST(unterminated_thread) {
-  expect_error(BAD "unterminated-thread.iosim", BAD "unterminated-thread.iosim", 2, 8,
+  tfix_refused(BAD "unterminated-thread.iosim", BAD "unterminated-thread.iosim", 2, 8,
                "'thread app' block is never closed with 'end'");
 }
 END_TEST
 
 START_TEST(unterminated_if) {
-  expect_error(BAD "unterminated-if.iosim", BAD "unterminated-if.iosim", 8, 5, "'if' block is never closed with 'end'");
+  tfix_refused(BAD "unterminated-if.iosim", BAD "unterminated-if.iosim", 8, 5, "'if' block is never closed with 'end'");
 }
 END_TEST
 
 START_TEST(unterminated_string) {
-  expect_error(BAD "unterminated-string.iosim", BAD "unterminated-string.iosim", 2, 10, "unterminated string");
+  tfix_refused(BAD "unterminated-string.iosim", BAD "unterminated-string.iosim", 2, 10, "unterminated string");
 }
 END_TEST
 
@@ -102,46 +90,46 @@ START_TEST(not_text) {
   static const char bytes[] = "thread app\n  sl\0eep 1us\nend\n";
   fwrite(bytes, 1, sizeof bytes - 1, f);
   fclose(f);
-  expect_error(path, path, 2, 5, "this is not a text file (byte 0x00 at offset 15)");
+  tfix_refused(path, path, 2, 5, "this is not a text file (byte 0x00 at offset 15)");
   unlink(path);
   rmdir(dir);
 }
 END_TEST
 
 START_TEST(unknown_operation) {
-  expect_error(BAD "unknown-operation.iosim", BAD "unknown-operation.iosim", 4, 5,
+  tfix_refused(BAD "unknown-operation.iosim", BAD "unknown-operation.iosim", 4, 5,
                "unknown operation 'complete-request' in a driver routine");
 }
 END_TEST
 
 /* Reported at the field itself. */
 START_TEST(unknown_field) {
-  expect_error(BAD "unknown-field.iosim", BAD "unknown-field.iosim", 5, 24, "unknown field 'colour'");
+  tfix_refused(BAD "unknown-field.iosim", BAD "unknown-field.iosim", 5, 24, "unknown field 'colour'");
 }
 END_TEST
 
 START_TEST(duplicate_device) {
-  expect_error(BAD "duplicate-device.iosim", BAD "duplicate-device.iosim", 8, 10, "device 'd0' is already declared");
+  tfix_refused(BAD "duplicate-device.iosim", BAD "duplicate-device.iosim", 8, 10, "device 'd0' is already declared");
 }
 END_TEST
 
 START_TEST(unknown_request) {
-  expect_error(BAD "unknown-request.iosim", BAD "unknown-request.iosim", 5, 1, "no request is named 'r9'");
+  tfix_refused(BAD "unknown-request.iosim", BAD "unknown-request.iosim", 5, 1, "no request is named 'r9'");
 }
 END_TEST
 
 START_TEST(unknown_file) {
-  expect_error(BAD "unknown-file.iosim", BAD "unknown-file.iosim", 3, 3, "no file named 'g' is opened by any thread");
+  tfix_refused(BAD "unknown-file.iosim", BAD "unknown-file.iosim", 3, 3, "no file named 'g' is opened by any thread");
 }
 END_TEST
 
 START_TEST(empty_file) {
-  expect_error(BAD "empty.iosim", BAD "empty.iosim", 1, 1, "declares no thread");
+  tfix_refused(BAD "empty.iosim", BAD "empty.iosim", 1, 1, "declares no thread");
 }
 END_TEST
 
 START_TEST(no_thread) {
-  expect_error(BAD "no-thread.iosim", BAD "no-thread.iosim", 1, 1, "declares no thread");
+  tfix_refused(BAD "no-thread.iosim", BAD "no-thread.iosim", 1, 1, "declares no thread");
 }
 END_TEST
 
@@ -158,53 +146,53 @@ END_TEST
 
 /* (3) A cost is 32 bits of nanoseconds: more is refused at the value. */
 START_TEST(cost_too_large) {
-  expect_error(BAD "cost-too-large.iosim", BAD "cost-too-large.iosim", 2, 10,
+  tfix_refused(BAD "cost-too-large.iosim", BAD "cost-too-large.iosim", 2, 10,
                "a cost is at most 4.29 s (4294967295 ns)");
 }
 END_TEST
 
 /* (4) Fields are checked per subject, and reported at the field. */
 START_TEST(field_of_request) {
-  expect_error(BAD "field-of-request.iosim", BAD "field-of-request.iosim", 14, 8,
+  tfix_refused(BAD "field-of-request.iosim", BAD "field-of-request.iosim", 14, 8,
                "unknown field 'irql' of a request (status, information, pending-returned)");
 }
 END_TEST
 
 START_TEST(field_of_event) {
-  expect_error(BAD "field-of-event.iosim", BAD "field-of-event.iosim", 6, 24,
+  tfix_refused(BAD "field-of-event.iosim", BAD "field-of-event.iosim", 6, 24,
                "unknown field 'information' of an event (irql, frame, cpu, thread, status, time)");
 }
 END_TEST
 
 /* (7) `.thread == NAME` names a declared thread (reported at the expect). */
 START_TEST(field_thread_unknown) {
-  expect_error(BAD "field-thread-unknown.iosim", BAD "field-thread-unknown.iosim", 6, 1,
+  tfix_refused(BAD "field-thread-unknown.iosim", BAD "field-thread-unknown.iosim", 6, 1,
                "no thread named 'ap' (or write none)");
 }
 END_TEST
 
 /* (5) count( needs its ')'. */
 START_TEST(count_unclosed) {
-  expect_error(BAD "count-unclosed.iosim", BAD "count-unclosed.iosim", 5, 31, "missing ')' after count(...");
+  tfix_refused(BAD "count-unclosed.iosim", BAD "count-unclosed.iosim", 5, 31, "missing ')' after count(...");
 }
 END_TEST
 
 /* (14) A block whose `end` is missing is reported where it was opened as
    soon as a line appears that can only start a block or a top-level line. */
 START_TEST(unclosed_routine) {
-  expect_error(BAD "unclosed-routine.iosim", BAD "unclosed-routine.iosim", 4, 3,
+  tfix_refused(BAD "unclosed-routine.iosim", BAD "unclosed-routine.iosim", 4, 3,
                "'dispatch read' block is never closed with 'end' (found 'dispatch' at line 7)");
 }
 END_TEST
 
 START_TEST(unclosed_thread) {
-  expect_error(BAD "unclosed-thread.iosim", BAD "unclosed-thread.iosim", 3, 8,
+  tfix_refused(BAD "unclosed-thread.iosim", BAD "unclosed-thread.iosim", 3, 8,
                "'thread app' block is never closed with 'end' (found 'expect' at line 6)");
 }
 END_TEST
 
 START_TEST(unclosed_driver) {
-  expect_error(BAD "unclosed-driver.iosim", BAD "unclosed-driver.iosim", 3, 8,
+  tfix_refused(BAD "unclosed-driver.iosim", BAD "unclosed-driver.iosim", 3, 8,
                "'driver nul' block is never closed with 'end' (found 'device' at line 8)");
 }
 END_TEST
@@ -212,51 +200,51 @@ END_TEST
 /* The while's missing `end` is taken from its routine, so the routine is
    the block left open when the next routine header appears. */
 START_TEST(unclosed_while) {
-  expect_error(BAD "unclosed-while.iosim", BAD "unclosed-while.iosim", 9, 3,
+  tfix_refused(BAD "unclosed-while.iosim", BAD "unclosed-while.iosim", 9, 3,
                "block is never closed with 'end' (found 'isr' at line 14)");
 }
 END_TEST
 
 /* (15) One isr, one dpc, one default, each major once per driver. */
 START_TEST(duplicate_isr) {
-  expect_error(BAD "duplicate-isr.iosim", BAD "duplicate-isr.iosim", 10, 3,
+  tfix_refused(BAD "duplicate-isr.iosim", BAD "duplicate-isr.iosim", 10, 3,
                "driver d already has its isr routine (line 7)");
 }
 END_TEST
 
 START_TEST(duplicate_dpc) {
-  expect_error(BAD "duplicate-dpc.iosim", BAD "duplicate-dpc.iosim", 10, 3, "dpc routine (line 7)");
+  tfix_refused(BAD "duplicate-dpc.iosim", BAD "duplicate-dpc.iosim", 10, 3, "dpc routine (line 7)");
 }
 END_TEST
 
 START_TEST(duplicate_default) {
-  expect_error(BAD "duplicate-default.iosim", BAD "duplicate-default.iosim", 7, 12,
+  tfix_refused(BAD "duplicate-default.iosim", BAD "duplicate-default.iosim", 7, 12,
                "driver d already has a default dispatch routine (line 3)");
 }
 END_TEST
 
 START_TEST(duplicate_major) {
-  expect_error(BAD "duplicate-major.iosim", BAD "duplicate-major.iosim", 7, 18,
+  tfix_refused(BAD "duplicate-major.iosim", BAD "duplicate-major.iosim", 7, 18,
                "driver d already dispatches write (line 3)");
 }
 END_TEST
 
 /* (16) What a driver uses must exist on each of its devices. */
 START_TEST(start_io_no_hardware) {
-  expect_error(BAD "start-io-no-hardware.iosim", BAD "start-io-no-hardware.iosim", 17, 8,
+  tfix_refused(BAD "start-io-no-hardware.iosim", BAD "start-io-no-hardware.iosim", 17, 8,
                "device d0 has no hardware, but driver d starts hardware I/O (" BAD "start-io-no-hardware.iosim:6)");
 }
 END_TEST
 
 START_TEST(call_lower_no_on) {
-  expect_error(BAD "call-lower-no-on.iosim", BAD "call-lower-no-on.iosim", 10, 8,
+  tfix_refused(BAD "call-lower-no-on.iosim", BAD "call-lower-no-on.iosim", 10, 8,
                "device p0 is attached to nothing, but driver pass calls the lower driver (" BAD
                "call-lower-no-on.iosim:6)");
 }
 END_TEST
 
 START_TEST(send_no_on) {
-  expect_error(BAD "send-no-on.iosim", BAD "send-no-on.iosim", 22, 8,
+  tfix_refused(BAD "send-no-on.iosim", BAD "send-no-on.iosim", 22, 8,
                "device p0 is attached to nothing, but driver prober calls the lower driver (" BAD
                "send-no-on.iosim:12)");
 }
@@ -264,12 +252,12 @@ END_TEST
 
 /* (17) At most 8 queues and 16 counters per driver, at the driver's name. */
 START_TEST(too_many_queues) {
-  expect_error(BAD "too-many-queues.iosim", BAD "too-many-queues.iosim", 3, 8, "driver q uses 9 queues; at most 8");
+  tfix_refused(BAD "too-many-queues.iosim", BAD "too-many-queues.iosim", 3, 8, "driver q uses 9 queues; at most 8");
 }
 END_TEST
 
 START_TEST(too_many_counters) {
-  expect_error(BAD "too-many-counters.iosim", BAD "too-many-counters.iosim", 7, 8,
+  tfix_refused(BAD "too-many-counters.iosim", BAD "too-many-counters.iosim", 7, 8,
                "driver c uses 17 counters; at most 16");
 }
 END_TEST
@@ -277,29 +265,6 @@ END_TEST
 /* ---- behaviours: the fixture's expectations hold only if it works ---- */
 
 #define FIX "fixtures/scenarios/"
-
-/* Loads and runs `path` once (its own seed); the caller frees *r.  Failed
-   expectations are printed, to explain an assertion that follows. */
-static void run_fixture(const char *path, scn_result_t *r, bool quiet) {
-  scn_error_t err;
-  scn_t *sc = scn_load(path, NULL, &err);
-  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
-  scn_run_opts_t o = {0};
-  ck_assert_msg(scn_run(sc, &o, r, &err) == SIM_OK, "%s: %s", path, err.msg);
-  for (int i = 0; i < r->expect_total && !quiet; i++)
-    if (!r->expects[i].passed)
-      fprintf(stderr, "%s:%d: FAIL %s\n    %s\n", path, r->expects[i].line, r->expects[i].text, r->expects[i].facts);
-  scn_free(sc);
-}
-
-/* A fixture whose `total` expectations all hold. */
-static void fixture_holds(const char *path, int total) {
-  scn_result_t r;
-  run_fixture(path, &r, false);
-  ck_assert_int_eq(r.expect_total, total);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
-}
 
 
 /* A scenario's port exists once and a request's name stays with its
@@ -324,7 +289,7 @@ END_TEST
 /* CancelIo cancels the caller's port-bound (thread-agnostic) requests on
    the handle too, and waits for them. */
 START_TEST(cancel_io_port_bound) {
-  fixture_holds(FIX "cancel-io-port-bound.iosim", 4);
+  tfix_holds(FIX "cancel-io-port-bound.iosim", 4);
 }
 END_TEST
 
@@ -332,14 +297,14 @@ END_TEST
    sleep or waits for the next one; an alert ends it with STATUS_ALERTED
    or is remembered (kernel-facts 6.13). */
 START_TEST(user_apc_and_alert) {
-  fixture_holds(FIX "user-apc-alert.iosim", 11);
+  tfix_holds(FIX "user-apc-alert.iosim", 11);
 }
 END_TEST
 
 /* Waits beyond MAXIMUM_WAIT_OBJECTS and WaitAll on one object twice load,
    and fail at run time as WaitForMultipleObjects does. */
 START_TEST(wait_limits_at_run_time) {
-  fixture_holds(FIX "wait-limits.iosim", 4);
+  tfix_holds(FIX "wait-limits.iosim", 4);
 }
 END_TEST
 
@@ -362,12 +327,12 @@ END_TEST
 /* Port and file names in event patterns match the rows that name them;
    a port nobody used matches nothing. */
 START_TEST(port_and_file_patterns) {
-  fixture_holds(FIX "port-pattern.iosim", 4);
+  tfix_holds(FIX "port-pattern.iosim", 4);
 }
 END_TEST
 
 START_TEST(with_undeclared) {
-  expect_error(BAD "with-undeclared.iosim", BAD "with-undeclared.iosim", 8, 8, "names 'with disk9', which is not declared");
+  tfix_refused(BAD "with-undeclared.iosim", BAD "with-undeclared.iosim", 8, 8, "names 'with disk9', which is not declared");
 }
 END_TEST
 
@@ -375,7 +340,7 @@ END_TEST
    no timeout, wake, and the run ends ok rather than stalled. */
 START_TEST(wait_for_thread) {
   scn_result_t r;
-  run_fixture(FIX "wait-thread.iosim", &r, false);
+  tfix_run(FIX "wait-thread.iosim", NULL, &r, false);
   ck_assert_int_eq(r.expect_total, 5);
   ck_assert_int_eq(r.expect_failed, 0);
   ck_assert_int_eq(r.outcome, SIM_RUN_OK);
@@ -387,9 +352,9 @@ END_TEST
    wins; before it, the library's 5us does.  Each fixture's expectation on
    the DPC's timing fails under the other order. */
 START_TEST(cost_file_order) {
-  fixture_holds(FIX "cost-override.iosim", 2);
+  tfix_holds(FIX "cost-override.iosim", 2);
   scn_result_t r;
-  run_fixture(FIX "cost-overridden.iosim", &r, false);
+  tfix_run(FIX "cost-overridden.iosim", NULL, &r, false);
   ck_assert_int_eq(r.expect_total, 2);
   ck_assert_int_eq(r.expect_failed, 0);
   scn_result_free(&r);
@@ -399,9 +364,9 @@ END_TEST
 /* (5) count(PATTERN) counts like count PATTERN (and `none` matches rows
    without a thread); a wrong count in parentheses fails. */
 START_TEST(count_with_parentheses) {
-  fixture_holds(FIX "count-parens.iosim", 5);
+  tfix_holds(FIX "count-parens.iosim", 5);
   scn_result_t r;
-  run_fixture(FIX "count-parens-false.iosim", &r, true);
+  tfix_run(FIX "count-parens-false.iosim", NULL, &r, true);
   ck_assert_int_eq(r.expect_total, 1);
   ck_assert_int_eq(r.expect_failed, 1);
   ck_assert_ptr_nonnull(strstr(r.expects[0].facts, "happened 3 times"));
@@ -411,7 +376,7 @@ END_TEST
 
 /* (10) set-completion ... context N reaches the routine's `if context`. */
 START_TEST(completion_context) {
-  fixture_holds(FIX "completion-context.iosim", 5);
+  tfix_holds(FIX "completion-context.iosim", 5);
 }
 END_TEST
 

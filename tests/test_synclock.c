@@ -12,6 +12,7 @@
 
 #include "drivers.h"
 #include "iosim/scenario.h"
+#include "fixture.h"
 #include "testlib.h"
 
 /* ---- a device that pends every read and ends the k-th with status[k] ---- */
@@ -245,37 +246,19 @@ END_TEST
 
 /* ---- the same facts in the trace: scenario fixtures ---- */
 
-#define FIX "fixtures/scenarios/"
-
-/* Runs a fixture once with its own seed: all `total` expectations hold. */
-static void fixture_holds(const char *path, int total) {
-  scn_error_t err;
-  scn_t *sc = scn_load(path, NULL, &err);
-  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
-  scn_run_opts_t o = {0};
-  scn_result_t r;
-  ck_assert_msg(scn_run(sc, &o, &r, &err) == SIM_OK, "%s: %s", path, err.msg);
-  for (int i = 0; i < r.expect_total; i++)
-    if (!r.expects[i].passed)
-      fprintf(stderr, "%s:%d: FAIL %s\n    %s\n", path, r.expects[i].line, r.expects[i].text, r.expects[i].facts);
-  ck_assert_int_eq(r.expect_total, total);
-  ck_assert_int_eq(r.expect_failed, 0);
-  scn_result_free(&r);
-  scn_free(sc);
-}
 
 START_TEST(fixture_shared_handle) {
-  fixture_holds(FIX "sync-handle-shared.iosim", 8);
+  tfix_holds(FIX "sync-handle-shared.iosim", 8);
 }
 END_TEST
 
 START_TEST(fixture_alert_interrupted) {
-  fixture_holds(FIX "sync-alert-interrupted.iosim", 10);
+  tfix_holds(FIX "sync-alert-interrupted.iosim", 10);
 }
 END_TEST
 
 START_TEST(fixture_lock_interrupted) {
-  fixture_holds(FIX "sync-lock-interrupted.iosim", 6);
+  tfix_holds(FIX "sync-lock-interrupted.iosim", 6);
 }
 END_TEST
 
