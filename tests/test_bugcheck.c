@@ -329,11 +329,30 @@ START_TEST(complete_with_pending_0xC9_06) {
 }
 END_TEST
 
+/* Stop codes by name, both ways, also above 0x200 (an expectation names
+   them: `expect bugcheck THREAD_TERMINATE_HELD_MUTEX`). */
+START_TEST(stop_code_names_both_ways) {
+  static const ULONG codes[] = {APC_INDEX_MISMATCH, MULTIPLE_IRP_COMPLETE_REQUESTS, KERNEL_SECURITY_CHECK_FAILURE,
+                                THREAD_TERMINATE_HELD_MUTEX, DRIVER_VERIFIER_IOMANAGER_VIOLATION};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    ULONG back = 0;
+    ck_assert(iosim_bugcheck_parse(iosim_bugcheck_name(codes[i]), &back));
+    ck_assert_uint_eq(back, codes[i]);
+  }
+  ck_assert_str_eq(iosim_bugcheck_name(THREAD_TERMINATE_HELD_MUTEX), "THREAD_TERMINATE_HELD_MUTEX");
+  ULONG c = 7;
+  ck_assert(!iosim_bugcheck_parse("NOT_A_STOP_CODE", &c));
+  ck_assert(!iosim_bugcheck_parse("BUGCHECK", &c)); /* the fallback name is not a code */
+  ck_assert_uint_eq(c, 7);
+}
+END_TEST
+
 TEST_SUITE(bugcheck_suite)
 static Suite *bugcheck_suite(void) {
   Suite *s = suite_create("bugcheck");
   TCase *tc = tcase_create("stops");
   tcase_add_test(tc, double_completion_in_dispatch_0x44);
+  tcase_add_test(tc, stop_code_names_both_ways);
   tcase_add_test(tc, double_completion_in_dpc_0x44);
   tcase_add_test(tc, third_completion_after_mpr_0x44);
   tcase_add_test(tc, out_of_stack_locations_0x35);

@@ -480,6 +480,8 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL Routine);
 #define KMODE_EXCEPTION_NOT_HANDLED 0x1E
 #define IOSIM_STATUS_PENDING_COMPLETE 0xC9 /* completing with STATUS_PENDING (0xC9/0x06) */
 const char *iosim_bugcheck_name(ULONG code);
+/* The code of a stop code's name ("APC_INDEX_MISMATCH"); false if unknown. */
+bool iosim_bugcheck_parse(const char *name, ULONG *code);
 
 /* ========================================================================
  * The kernel library around the IRP path (docs/kernel-facts.md §13): spin

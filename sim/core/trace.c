@@ -88,29 +88,48 @@ const char *iosim_major_name(UCHAR m) {
   }
 }
 
+/* Every stop code the simulator raises, with its name: one table for
+   both directions (the report names a code, an expectation parses one). */
+#define IOSIM_BUGCHECK_X(c) {c, #c},
+static const struct bugcheck_name {
+  ULONG code;
+  const char *name;
+} bugcheck_names[] = {
+    IOSIM_BUGCHECK_X(NO_MORE_IRP_STACK_LOCATIONS)
+    IOSIM_BUGCHECK_X(MULTIPLE_IRP_COMPLETE_REQUESTS)
+    IOSIM_BUGCHECK_X(CANCEL_STATE_IN_COMPLETED_IRP)
+    IOSIM_BUGCHECK_X(IRQL_NOT_LESS_OR_EQUAL)
+    IOSIM_BUGCHECK_X(IRQL_NOT_GREATER_OR_EQUAL)
+    IOSIM_BUGCHECK_X(DRIVER_VERIFIER_IOMANAGER_VIOLATION)
+    IOSIM_BUGCHECK_X(UNEXPECTED_KERNEL_MODE_TRAP)
+    IOSIM_BUGCHECK_X(KERNEL_SECURITY_CHECK_FAILURE)
+    IOSIM_BUGCHECK_X(APC_INDEX_MISMATCH)
+    IOSIM_BUGCHECK_X(KERNEL_APC_PENDING_DURING_EXIT)
+    IOSIM_BUGCHECK_X(MAXIMUM_WAIT_OBJECTS_EXCEEDED)
+    IOSIM_BUGCHECK_X(KMODE_EXCEPTION_NOT_HANDLED)
+    IOSIM_BUGCHECK_X(REFERENCE_BY_POINTER)
+    IOSIM_BUGCHECK_X(INVALID_KERNEL_HANDLE)
+    IOSIM_BUGCHECK_X(BAD_POOL_CALLER)
+    IOSIM_BUGCHECK_X(DRIVER_VERIFIER_DETECTED_VIOLATION)
+    IOSIM_BUGCHECK_X(WORKER_THREAD_RETURNED_AT_BAD_IRQL)
+    IOSIM_BUGCHECK_X(WORKER_INVALID)
+    IOSIM_BUGCHECK_X(THREAD_TERMINATE_HELD_MUTEX)
+};
+#undef IOSIM_BUGCHECK_X
+
 const char *iosim_bugcheck_name(ULONG code) {
-  switch (code) {
-  case NO_MORE_IRP_STACK_LOCATIONS: return "NO_MORE_IRP_STACK_LOCATIONS";
-  case MULTIPLE_IRP_COMPLETE_REQUESTS: return "MULTIPLE_IRP_COMPLETE_REQUESTS";
-  case CANCEL_STATE_IN_COMPLETED_IRP: return "CANCEL_STATE_IN_COMPLETED_IRP";
-  case IRQL_NOT_LESS_OR_EQUAL: return "IRQL_NOT_LESS_OR_EQUAL";
-  case IRQL_NOT_GREATER_OR_EQUAL: return "IRQL_NOT_GREATER_OR_EQUAL";
-  case DRIVER_VERIFIER_IOMANAGER_VIOLATION: return "DRIVER_VERIFIER_IOMANAGER_VIOLATION";
-  case UNEXPECTED_KERNEL_MODE_TRAP: return "UNEXPECTED_KERNEL_MODE_TRAP";
-  case KERNEL_SECURITY_CHECK_FAILURE: return "KERNEL_SECURITY_CHECK_FAILURE";
-  case APC_INDEX_MISMATCH: return "APC_INDEX_MISMATCH";
-  case KERNEL_APC_PENDING_DURING_EXIT: return "KERNEL_APC_PENDING_DURING_EXIT";
-  case MAXIMUM_WAIT_OBJECTS_EXCEEDED: return "MAXIMUM_WAIT_OBJECTS_EXCEEDED";
-  case KMODE_EXCEPTION_NOT_HANDLED: return "KMODE_EXCEPTION_NOT_HANDLED";
-  case REFERENCE_BY_POINTER: return "REFERENCE_BY_POINTER";
-  case INVALID_KERNEL_HANDLE: return "INVALID_KERNEL_HANDLE";
-  case BAD_POOL_CALLER: return "BAD_POOL_CALLER";
-  case DRIVER_VERIFIER_DETECTED_VIOLATION: return "DRIVER_VERIFIER_DETECTED_VIOLATION";
-  case WORKER_THREAD_RETURNED_AT_BAD_IRQL: return "WORKER_THREAD_RETURNED_AT_BAD_IRQL";
-  case WORKER_INVALID: return "WORKER_INVALID";
-  case THREAD_TERMINATE_HELD_MUTEX: return "THREAD_TERMINATE_HELD_MUTEX";
-  default: return "BUGCHECK";
-  }
+  for (size_t i = 0; i < sizeof bugcheck_names / sizeof bugcheck_names[0]; i++)
+    if (bugcheck_names[i].code == code) return bugcheck_names[i].name;
+  return "BUGCHECK";
+}
+
+bool iosim_bugcheck_parse(const char *name, ULONG *code) {
+  for (size_t i = 0; i < sizeof bugcheck_names / sizeof bugcheck_names[0]; i++)
+    if (!strcmp(bugcheck_names[i].name, name)) {
+      *code = bugcheck_names[i].code;
+      return true;
+    }
+  return false;
 }
 
 uint32_t name_add(sim_t *S, name_tab_t *t, const char *name) {

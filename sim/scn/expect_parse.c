@@ -214,11 +214,8 @@ expect_t *parse_expect(parser_t *p, lexline_t *L) {
       tok_t *t = cur(x);
       if (t->t == T_NUM) e->value = t->n;
       else {
-        /* Every code the simulator can raise has a name (iosim_bugcheck_name);
-           the stop codes are all below 0x200. */
-        e->value = -1;
-        for (ULONG code = 1; code < 0x200 && e->value < 0; code++)
-          if (!strcmp(t->s, iosim_bugcheck_name(code))) e->value = code;
+        ULONG code;
+        e->value = iosim_bugcheck_parse(t->s, &code) ? (int64_t)code : -1;
         if (e->value < 0) EP_ERR(x, "expected a bugcheck code or name (e.g. 0x44, MULTIPLE_IRP_COMPLETE_REQUESTS)");
       }
       x->k++;
