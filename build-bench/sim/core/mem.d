@@ -1,9 +1,0 @@
-build-bench/sim/core/mem.o: sim/core/mem.c sim/core/core.h \
- include/iosim/sim.h include/iosim/trace.h include/iosim/wdm.h \
- include/iosim/vec.h sim/ke/ke.h
-sim/core/core.h:
-include/iosim/sim.h:
-include/iosim/trace.h:
-include/iosim/wdm.h:
-include/iosim/vec.h:
-sim/ke/ke.h:

@@ -1,9 +1,0 @@
-build-bench/sim/ke/apc.o: sim/ke/apc.c sim/ke/ke.h sim/core/core.h \
- include/iosim/sim.h include/iosim/trace.h include/iosim/wdm.h \
- include/iosim/vec.h
-sim/ke/ke.h:
-sim/core/core.h:
-include/iosim/sim.h:
-include/iosim/trace.h:
-include/iosim/wdm.h:
-include/iosim/vec.h:

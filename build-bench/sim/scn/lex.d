@@ -1,9 +1,0 @@
-build-bench/sim/scn/lex.o: sim/scn/lex.c sim/scn/scn_int.h \
- include/iosim/scenario.h include/iosim/sim.h include/iosim/trace.h \
- include/iosim/wdm.h include/iosim/verify.h
-sim/scn/scn_int.h:
-include/iosim/scenario.h:
-include/iosim/sim.h:
-include/iosim/trace.h:
-include/iosim/wdm.h:
-include/iosim/verify.h:
