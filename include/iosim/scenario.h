@@ -63,6 +63,8 @@ typedef struct scn_run_opts {
   /* Called after the run and the expectations, before the machine goes. */
   void (*on_finish)(void *ud, sim_t *S, const scn_result_t *r);
   void *ud;
+  /* Coroutine stacks to reuse (many runs in a row), NULL = none. */
+  sim_stack_cache_t *stacks;
 } scn_run_opts_t;
 
 /* Runs once.  Returns SIM_OK, or a SIM_E* code with *err filled when the

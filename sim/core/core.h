@@ -142,6 +142,9 @@ void evq_push(sim_t *S, evq_item_t it);
 bool evq_pop(evq_t *q, evq_item_t *out);
 const evq_item_t *evq_peek(const evq_t *q);
 void evq_free(sim_t *S, evq_t *q);
+/* Takes out the item queued with `seq`, wherever it is in the heap (a
+   chooser may run any pending event first); false if there is none. */
+bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out);
 
 /* ---- the chooser (core/choose.c) ---- */
 typedef struct chooser {
@@ -151,11 +154,21 @@ typedef struct chooser {
   bool logging;        /* keep `log` (off for long runs: memory) */
   uint32_t *log;       /* choices made, for replay tokens */
   size_t log_n, log_cap;
+  sim_chooser_fn *fn;  /* sim_set_chooser: asked at every scheduling point */
+  void *ud;
+  sim_candidate_t *cand; /* the candidates offered to fn, grown as needed */
+  size_t cand_cap;
 } chooser_t;
 void chs_seed(chooser_t *c, uint64_t seed);
 /* A choice among n > 1 alternatives; recorded. */
 uint32_t chs_choose(sim_t *S, uint32_t n);
 uint64_t chs_next(chooser_t *c);
+/* Which of the n CPUs in `cpus` (n > 1): the installed chooser's answer
+   (SIM_CHOICE_IRQ_CPU or SIM_CHOICE_IDLE_CPU), else chs_choose. */
+uint32_t chs_place(sim_t *S, sim_choice_kind_t kind, const int *cpus, uint32_t n);
+/* Asks the installed chooser which of the n candidates in S->chs.cand goes
+   next; SIM_CHOICE_STOP to end the run. */
+uint32_t chs_next_candidate(sim_t *S, uint32_t n);
 
 /* ---- names kept for the trace ---- */
 typedef struct name_tab {

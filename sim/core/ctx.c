@@ -243,32 +243,69 @@ static void *ctx_map_aligned(void) {
   return (void *)start;
 }
 
+/* Stacks kept between machines (sim.h): each still mapped, its guard in
+   place and its header page read-only. */
+#define CTX_CACHE_MAX 64
+struct sim_stack_cache {
+  void *stack[CTX_CACHE_MAX];
+  int n;
+};
+
+sim_stack_cache_t *sim_stack_cache_new(void) { return calloc(1, sizeof(sim_stack_cache_t)); }
+
+void sim_stack_cache_free(sim_stack_cache_t *k) {
+  if (!k) return;
+  while (k->n) munmap(k->stack[--k->n], CTX_STACK_SIZE);
+  free(k);
+}
+
+/* A cached stack handed to machine S: its header names S now (the page is
+   writable for that one store). */
+static void *ctx_reuse(sim_stack_cache_t *k, sim_t *S, size_t pg) {
+  void *st = k->stack[--k->n];
+  ctx_stack_hdr_t *h = st;
+  if (mprotect(st, pg, PROT_READ | PROT_WRITE) != 0) {
+    munmap(st, CTX_STACK_SIZE);
+    return NULL;
+  }
+  h->S = S;
+  if (mprotect(st, pg, PROT_READ) != 0) {
+    munmap(st, CTX_STACK_SIZE);
+    return NULL;
+  }
+  return st;
+}
+
 int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   memset(c, 0, sizeof *c);
   c->size = CTX_STACK_SIZE;
-  c->stack = ctx_map_aligned();
+  size_t pg = ctx_page();
+  size_t guard = (CTX_GUARD_SIZE + pg - 1) / pg * pg;
+  sim_stack_cache_t *k = S->cfg.stacks;
+  bool reused = k && k->n > 0 && (c->stack = ctx_reuse(k, S, pg)) != NULL;
+  if (!reused) c->stack = ctx_map_aligned();
   if (!c->stack) return SIM_EINVAL;
 #ifdef CTX_ASAN
   /* A stopped machine's coroutines never unwind, so ASan's shadow of their
-     frames stays poisoned after munmap; a new stack mapped at the same
-     address would inherit those redzones.  Start clean. */
+     frames stays poisoned after munmap (or in a cached stack); a new stack
+     at the same address would inherit those redzones.  Start clean. */
   __asan_unpoison_memory_region(c->stack, CTX_STACK_SIZE);
 #endif
-  size_t pg = ctx_page();
-  size_t guard = (CTX_GUARD_SIZE + pg - 1) / pg * pg;
   c->floor = pg + guard;
   c->low_water = (uintptr_t)c->stack + c->floor + CTX_STACK_MARGIN;
-  ctx_stack_hdr_t *h = c->stack;
-  h->magic = CTX_MAGIC;
-  h->S = S;
-  h->floor = c->floor;
-  /* The header page becomes read-only, the guard inaccessible: an
-     overflow faults in the guard, and nothing can overwrite the header. */
-  if (mprotect(c->stack, pg, PROT_READ) != 0 ||
-      mprotect((char *)c->stack + pg, guard, PROT_NONE) != 0) {
-    munmap(c->stack, c->size);
-    c->stack = NULL;
-    return SIM_EINVAL;
+  if (!reused) {
+    ctx_stack_hdr_t *h = c->stack;
+    h->magic = CTX_MAGIC;
+    h->S = S;
+    h->floor = c->floor;
+    /* The header page becomes read-only, the guard inaccessible: an
+       overflow faults in the guard, and nothing can overwrite the header. */
+    if (mprotect(c->stack, pg, PROT_READ) != 0 ||
+        mprotect((char *)c->stack + pg, guard, PROT_NONE) != 0) {
+      munmap(c->stack, c->size);
+      c->stack = NULL;
+      return SIM_EINVAL;
+    }
   }
   c->entry = entry;
   c->arg = arg;
@@ -298,11 +335,12 @@ void ctx_init_main(ctx_t *c) {
 }
 
 void ctx_free(sim_t *S, ctx_t *c) {
-  (void)S;
 #if !(defined(__x86_64__) && !defined(IOSIM_UCONTEXT))
   free(c->sp);
 #endif
-  if (c->stack) munmap(c->stack, c->size);
+  sim_stack_cache_t *k = S ? S->cfg.stacks : NULL;
+  if (c->stack && k && k->n < CTX_CACHE_MAX) k->stack[k->n++] = c->stack;
+  else if (c->stack) munmap(c->stack, c->size);
   c->stack = NULL;
   c->sp = NULL;
 }

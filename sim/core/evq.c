@@ -25,11 +25,9 @@ void evq_push(sim_t *S, evq_item_t it) {
   q->a[i] = it;
 }
 
-bool evq_pop(evq_t *q, evq_item_t *out) {
-  if (q->n == 0) return false;
-  *out = q->a[0];
-  evq_item_t last = q->a[--q->n];
-  size_t i = 0;
+/* Fills the hole at i with `last` (the item taken off the end), moving
+   it down, as a pop does at the root. */
+static void evq_sift_down(evq_t *q, size_t i, evq_item_t last) {
   for (;;) {
     size_t l = 2 * i + 1, m = i;
     const evq_item_t *best = &last;
@@ -39,7 +37,14 @@ bool evq_pop(evq_t *q, evq_item_t *out) {
     q->a[i] = q->a[m];
     i = m;
   }
-  if (q->n) q->a[i] = last;
+  if (i < q->n) q->a[i] = last;
+}
+
+bool evq_pop(evq_t *q, evq_item_t *out) {
+  if (q->n == 0) return false;
+  *out = q->a[0];
+  evq_item_t last = q->a[--q->n];
+  evq_sift_down(q, 0, last);
   /* The heap property, cheaply: nothing left comes before what was popped,
      and the new root's children do not come before it. */
   SIM_ASSERT(q->n == 0 || !evq_less(&q->a[0], out));
@@ -54,4 +59,23 @@ void evq_free(sim_t *S, evq_t *q) {
   mem_free(S, q->a, q->cap * sizeof *q->a);
   q->a = NULL;
   q->n = q->cap = 0;
+}
+
+bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out) {
+  size_t i = 0;
+  while (i < q->n && q->a[i].seq != seq) i++;
+  if (i == q->n) return false;
+  *out = q->a[i];
+  evq_item_t last = q->a[--q->n];
+  if (i == q->n) return true; /* it was the last one */
+  /* `last` goes into the hole: up if it comes before the hole's parent,
+     else down. */
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!evq_less(&last, &q->a[p])) break;
+    q->a[i] = q->a[p];
+    i = p;
+  }
+  evq_sift_down(q, i, last);
+  return true;
 }

@@ -61,6 +61,7 @@ void sim_destroy(sim_t *S) {
   hal_destroy(S);
   free(S->evq.a);
   free(S->chs.log);
+  free(S->chs.cand);
   for (uint32_t i = 0; i < S->thread_names.n; i++) free(S->thread_names.v[i]);
   for (uint32_t i = 0; i < S->device_names.n; i++) free(S->device_names.v[i]);
   for (uint32_t i = 0; i < S->object_names.n; i++) free(S->object_names.v[i]);

@@ -43,6 +43,7 @@ void KiReadyThread(sim_t *S, PKTHREAD t) {
   t->state = THR_READY;
   list_insert_tail(&S->ready, &t->ready_link);
   cpu_t *cur = S->cur_cpu, *idle[SIM_MAX_CPUS];
+  int ids[SIM_MAX_CPUS];
   uint32_t n = 0;
   /* Code running in an idle loop (a DPC there): the loop takes the thread
      when that code returns.  An idle loop parked in the scheduler (a timer
@@ -50,8 +51,8 @@ void KiReadyThread(sim_t *S, PKTHREAD t) {
      like any other idle CPU. */
   if (cur && cur->thread == NULL && !cur->idle) return;
   for (int i = 0; i < S->ncpu; i++)
-    if (S->cpu[i].thread == NULL && (&S->cpu[i] != cur || cur->idle)) idle[n++] = &S->cpu[i];
-  if (n) cpu_poke(S, idle[n > 1 ? chs_choose(S, n) : 0]);
+    if (S->cpu[i].thread == NULL && (&S->cpu[i] != cur || cur->idle)) ids[n] = i, idle[n++] = &S->cpu[i];
+  if (n) cpu_poke(S, idle[n > 1 ? chs_place(S, SIM_CHOICE_IDLE_CPU, ids, n) : 0]);
 }
 
 /* Switches the current CPU away from `t` (already waiting or terminated):

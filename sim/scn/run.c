@@ -119,6 +119,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   if (!err) err = &dummy;
   sim_config_t cfg = sc->cfg;
   if (o && o->has_seed) cfg.seed = o->seed;
+  if (o) cfg.stacks = o->stacks;
   sim_t *S = sim_create(&cfg);
   if (!S) return SIM_EINVAL;
   run_state_t rs = {.sc = sc, .S = S};
