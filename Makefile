@@ -32,8 +32,9 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 ENGINE_DIRS = core ke hal io cc fsrtl ex
 ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 # Built on the engine's public API only: trace sinks, the verifier, the
-# user-mode file system, the scenario language, the trace database.
-SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c)
+# user-mode file system, the scenario language, the trace database, the
+# schedule explorer.
+SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
 
@@ -54,7 +55,8 @@ $(LIB): $(ENGINE_OBJ) $(SCN_OBJ) $(VIZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/iosim: $(BUILD)/sim/cli/main.o $(LIB)
+CLI_OBJ    = $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/*.c))
+$(BUILD)/iosim: $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
 
 $(BUILD)/viz/%.o: viz/%.c

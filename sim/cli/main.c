@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
@@ -22,6 +23,9 @@ static const char *const usage_main =
     "  irp          show an IRP from a trace database as WinDbg's !irp would\n"
     "  viz          draw an IRP's flow, or the machine's timeline (SVG, PNG)\n"
     "  export       write a trace as Chrome / Perfetto trace-event JSON\n"
+    "  explore FILE run a scenario under every interleaving up to a bound\n"
+    "  diff         two schedules of a scenario side by side\n"
+    "  merge        combine trace databases (e.g. of explore shards)\n"
     "\n"
     "`iosim COMMAND --help` describes each command.  Exit status: 0 ok,\n"
     "1 an expectation failed, 2 bad input.\n";
@@ -29,6 +33,7 @@ static const char *const usage_main =
 static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
     "                      [--include-dir DIR] [--verify]\n"
+    "                      [--replay TOKEN | --replay-file F]\n"
     "\n"
     "Runs the scenario and prints its trace as a table (time, CPU, IRQL,\n"
     "frame, thread, IRP, device, event), then the expectations.\n"
@@ -38,12 +43,15 @@ static const char *const usage_run =
     "  --explain        a sentence under each step saying why it happened\n"
     "  --quiet          no trace, only expectations and the outcome\n"
     "  --db FILE        also write the run into a SQLite trace database\n"
-    "  --include-dir D  allow includes from D (outside the scenario tree)\n";
+    "  --include-dir D  allow includes from D (outside the scenario tree)\n"
+    "  --replay TOKEN   the schedule `iosim explore` printed (--replay-file F:\n"
+    "                   the token in a file); refused if the scenario changed\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
     "\n"
-    "Runs each scenario (every seed it asks for with `machine seeds N`)\n"
+    "Runs each scenario (every seed it asks for with `machine seeds N`, or\n"
+    "every schedule within the bound of `machine explore bound K`)\n"
     "and prints each expectation as PASS or FAIL with the trace facts that\n"
     "decided it.  The verifier watches every run: a finding (a broken I/O\n"
     "rule, docs/verifier.md) that no `expect finding` line predicts is\n"
@@ -58,6 +66,7 @@ typedef struct cli {
   const char *include_dir;
   FILE *out;
   tracedb_hooks_t dbh; /* when --db */
+  xp_replay_t *replay; /* --replay */
 } cli_t;
 
 /* Set by SIGINT; the trace database sink finishes the run as
@@ -142,6 +151,7 @@ static void explain_close(void *ud) {
 static void on_start(void *ud, sim_t *S) {
   cli_t *c = ud;
   if (c->dbh.db) tracedb_on_start(&c->dbh, S);
+  if (c->replay) xp_replay_install(c->replay, S);
   if (c->quiet) return;
   trc_sink_t t = sim_console_sink(S, c->out);
   if (c->explain) {
@@ -210,7 +220,9 @@ static int cmd_run(int argc, char **argv) {
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"explain", no_argument, 0, 'e'},
                                        {"quiet", no_argument, 0, 'q'},      {"db", required_argument, 0, 'd'},
                                        {"include-dir", required_argument, 0, 'I'}, {"help", no_argument, 0, 'h'},
-                                       {"verify", no_argument, 0, 'v'}, {0, 0, 0, 0}};
+                                       {"verify", no_argument, 0, 'v'}, {"replay", required_argument, 0, 'R'},
+                                       {"replay-file", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+  const char *replay = NULL, *replay_file = NULL;
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "s:eqd:I:hv", opts, NULL)) != -1) {
@@ -227,11 +239,13 @@ static int cmd_run(int argc, char **argv) {
     case 'q': c.quiet = true; break;
     case 'd': c.db = optarg; break;
     case 'I': c.include_dir = optarg; break;
+    case 'R': replay = optarg; break;
+    case 'F': replay_file = optarg; break;
     case 'h': fputs(usage_run, stdout); return 0;
     default: fputs(usage_run, stderr); return 2;
     }
   }
-  if (optind != argc - 1) {
+  if (optind != argc - 1 || (replay && replay_file)) {
     fputs(usage_run, stderr);
     return 2;
   }
@@ -241,6 +255,18 @@ static int cmd_run(int argc, char **argv) {
     print_error(&err);
     if (c.db) record_bad_input(c.db, argv[optind], c.has_seed ? c.seed : 0, &err);
     return 2;
+  }
+  if (replay || replay_file) {
+    xp_schedule_t s = {0};
+    if (c.has_seed || cli_load_replay(replay, replay_file, sc, &s) != 0) {
+      if (c.has_seed) fprintf(stderr, "iosim run: a replay token carries its seed; --seed does not go with it\n");
+      scn_free(sc);
+      return 2;
+    }
+    c.replay = xp_replay_new(&s);
+    c.has_seed = true;
+    c.seed = s.seed;
+    xp_schedule_free(&s);
   }
   if (c.db) {
     char dberr[512];
@@ -287,6 +313,19 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  if (c.replay) {
+    char why[200];
+    if (xp_replay_diverged(c.replay, why, sizeof why)) {
+      fprintf(stderr, "iosim run: the token does not fit this run: %s\n", why);
+      xp_replay_free(c.replay);
+      scn_result_free(&r);
+      scn_free(sc);
+      return 2;
+    }
+    fprintf(c.out, "schedule: replayed, %llu choice points\n", (unsigned long long)xp_replay_points(c.replay));
+    xp_replay_free(c.replay);
+    c.replay = NULL;
+  }
   if (r.expect_total) {
     int held = 0, sometimes = 0;
     for (int i = 0; i < r.expect_total; i++) {
@@ -315,6 +354,11 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
   if (!sc) {
     print_error(&err);
     return 2;
+  }
+  if (!c->has_seed && scn_explore_bound(sc) != SCN_EXPLORE_NONE) { /* over its schedules */
+    int rc = cli_check_explore(sc, path, c->verify, failed_files);
+    scn_free(sc);
+    return rc;
   }
   unsigned seeds = c->has_seed ? 1 : scn_seed_count(sc);
   uint64_t base = c->has_seed ? c->seed : scn_seed(sc);
@@ -562,6 +606,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "irp")) return cmd_irp(argc - 1, argv + 1);
   if (!strcmp(cmd, "viz")) return cmd_viz(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+  if (!strcmp(cmd, "explore")) return cli_explore(argc - 1, argv + 1);
+  if (!strcmp(cmd, "diff")) return cli_diff(argc - 1, argv + 1);
+  if (!strcmp(cmd, "merge")) return cli_merge(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;
 }

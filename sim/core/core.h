@@ -87,6 +87,7 @@ typedef struct ctx {
                           stack-overflow bugcheck's message */
   uintptr_t low_water; /* below this stack pointer less than CTX_STACK_MARGIN
                           is left (0: not a coroutine stack): the cheap test */
+  sim_t **cell;        /* the header's machine cell (ctx_stack_hdr_t.S) */
 } ctx_t;
 #define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
 #define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */
@@ -110,7 +111,8 @@ typedef struct ctx {
    mean an overflow can never corrupt it before ctx_sim checks the magic. */
 typedef struct ctx_stack_hdr {
   uint64_t magic;
-  sim_t *S;
+  sim_t **S;           /* a cell beside the stack holding its machine: a stack
+                          cache (sim.h) re-points it without unprotecting this page */
   size_t floor;        /* [base, base + floor): header page and guard */
 } ctx_stack_hdr_t;
 

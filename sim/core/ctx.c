@@ -168,7 +168,7 @@ static void ctx_segv(int sig, siginfo_t *si, void *uc) {
     const ctx_stack_hdr_t *h = (const ctx_stack_hdr_t *)base;
     if (h->magic == CTX_MAGIC && a - base < h->floor) {
       char who[128], msg[768];
-      const ctx_t *c = ctx_owner(h->S, base, who, sizeof who);
+      const ctx_t *c = ctx_owner(*h->S, base, who, sizeof who);
       int len = snprintf(msg, sizeof msg,
                          "iosim: *** STOP: 0x0000007F (0x8, 0, 0, 0) UNEXPECTED_KERNEL_MODE_TRAP (0x7F) "
                          "double fault: the kernel stack of %s overflowed - it ran into the guard "
@@ -248,6 +248,7 @@ static void *ctx_map_aligned(void) {
 #define CTX_CACHE_MAX 64
 struct sim_stack_cache {
   void *stack[CTX_CACHE_MAX];
+  sim_t **cell[CTX_CACHE_MAX];
   int n;
 };
 
@@ -255,25 +256,12 @@ sim_stack_cache_t *sim_stack_cache_new(void) { return calloc(1, sizeof(sim_stack
 
 void sim_stack_cache_free(sim_stack_cache_t *k) {
   if (!k) return;
-  while (k->n) munmap(k->stack[--k->n], CTX_STACK_SIZE);
+  while (k->n) {
+    k->n--;
+    munmap(k->stack[k->n], CTX_STACK_SIZE);
+    free(k->cell[k->n]);
+  }
   free(k);
-}
-
-/* A cached stack handed to machine S: its header names S now (the page is
-   writable for that one store). */
-static void *ctx_reuse(sim_stack_cache_t *k, sim_t *S, size_t pg) {
-  void *st = k->stack[--k->n];
-  ctx_stack_hdr_t *h = st;
-  if (mprotect(st, pg, PROT_READ | PROT_WRITE) != 0) {
-    munmap(st, CTX_STACK_SIZE);
-    return NULL;
-  }
-  h->S = S;
-  if (mprotect(st, pg, PROT_READ) != 0) {
-    munmap(st, CTX_STACK_SIZE);
-    return NULL;
-  }
-  return st;
 }
 
 int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
@@ -282,9 +270,25 @@ int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   size_t pg = ctx_page();
   size_t guard = (CTX_GUARD_SIZE + pg - 1) / pg * pg;
   sim_stack_cache_t *k = S->cfg.stacks;
-  bool reused = k && k->n > 0 && (c->stack = ctx_reuse(k, S, pg)) != NULL;
-  if (!reused) c->stack = ctx_map_aligned();
-  if (!c->stack) return SIM_EINVAL;
+  /* A cached stack keeps its guard and its read-only header: only the
+     machine cell it points to changes hands. */
+  bool reused = k && k->n > 0;
+  if (reused) {
+    k->n--;
+    c->stack = k->stack[k->n];
+    c->cell = k->cell[k->n];
+    *c->cell = S;
+  } else {
+    c->stack = ctx_map_aligned();
+    if (!c->stack) return SIM_EINVAL;
+    c->cell = malloc(sizeof *c->cell);
+    if (!c->cell) {
+      munmap(c->stack, c->size);
+      c->stack = NULL;
+      return SIM_EINVAL;
+    }
+    *c->cell = S;
+  }
 #ifdef CTX_ASAN
   /* A stopped machine's coroutines never unwind, so ASan's shadow of their
      frames stays poisoned after munmap (or in a cached stack); a new stack
@@ -296,14 +300,16 @@ int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   if (!reused) {
     ctx_stack_hdr_t *h = c->stack;
     h->magic = CTX_MAGIC;
-    h->S = S;
+    h->S = c->cell;
     h->floor = c->floor;
     /* The header page becomes read-only, the guard inaccessible: an
        overflow faults in the guard, and nothing can overwrite the header. */
     if (mprotect(c->stack, pg, PROT_READ) != 0 ||
         mprotect((char *)c->stack + pg, guard, PROT_NONE) != 0) {
       munmap(c->stack, c->size);
+      free(c->cell);
       c->stack = NULL;
+      c->cell = NULL;
       return SIM_EINVAL;
     }
   }
@@ -339,8 +345,14 @@ void ctx_free(sim_t *S, ctx_t *c) {
   free(c->sp);
 #endif
   sim_stack_cache_t *k = S ? S->cfg.stacks : NULL;
-  if (c->stack && k && k->n < CTX_CACHE_MAX) k->stack[k->n++] = c->stack;
-  else if (c->stack) munmap(c->stack, c->size);
+  if (c->stack && k && k->n < CTX_CACHE_MAX) {
+    k->stack[k->n] = c->stack;
+    k->cell[k->n++] = c->cell;
+  } else if (c->stack) {
+    munmap(c->stack, c->size);
+    free(c->cell);
+  }
+  c->cell = NULL;
   c->stack = NULL;
   c->sp = NULL;
 }
@@ -377,7 +389,7 @@ sim_t *ctx_sim(void) {
                     "CPU (call it from a driver or a simulated thread)\n");
     abort();
   }
-  return h->S;
+  return *h->S;
 }
 
 size_t ctx_stack_left(const ctx_t *c) {

@@ -326,8 +326,8 @@ void parse_thread(cursor_t *c, const keyword_t *kw, block_t *top) {
 }
 
 void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
-  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS };
-  static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", NULL};
+  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS, MC_EXPLORE };
+  static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", "explore", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -354,7 +354,17 @@ void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
     }
     case MC_MAX_TIME: sc->cfg.max_time_ns = (uint64_t)need_time(c, k + 1); break;
     case MC_MAX_STEPS: sc->cfg.max_steps = (uint64_t)need_num(c, k + 1, "a step count"); break;
-    default: ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time or max-steps here");
+    case MC_EXPLORE: /* explore bound K|none: `iosim check` explores (docs/exploration.md) */
+      if (!is_word(L, ++k, "bound")) ERR_AT(c, k, "expected `bound K` (or `bound none`) after explore");
+      if (is_word(L, k + 1, "none")) {
+        sc->explore_bound = SCN_EXPLORE_UNBOUNDED;
+      } else {
+        int64_t b = need_num(c, k + 1, "a preemption bound");
+        if (b > 64) ERR_AT(c, k + 1, "a preemption bound is 0..64 (or none)");
+        sc->explore_bound = (int)b;
+      }
+      break;
+    default: ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time, max-steps or explore here");
     }
   }
 }
@@ -570,6 +580,7 @@ scn_t *scn_load(const char *path, const char *extra_dir, scn_error_t *err) {
   if (!sc || !p) abort();
   sc->cfg.cpus = 1;
   sc->seeds = 1;
+  sc->explore_bound = SCN_EXPLORE_NONE;
   sc->hash = 0xcbf29ce484222325ull;
   p->sc = sc;
   p->err = err;
@@ -593,3 +604,4 @@ const char *scn_path(const scn_t *sc) { return sc->path; }
 uint64_t scn_hash(const scn_t *sc) { return sc->hash; }
 uint64_t scn_seed(const scn_t *sc) { return sc->cfg.seed; }
 unsigned scn_seed_count(const scn_t *sc) { return sc->seeds; }
+int scn_explore_bound(const scn_t *sc) { return sc->explore_bound; }
