@@ -160,6 +160,8 @@ typedef struct xp_estimate {
   uint64_t samples;
 } xp_estimate_t;
 int xp_estimate(const scn_t *sc, const xp_opts_t *o, uint64_t samples, xp_estimate_t *e, scn_error_t *err);
+/* "estimate: about 1,234 schedules (plus or minus 56), about 0.3 seconds, ..." */
+void xp_print_estimate(FILE *f, const xp_estimate_t *e);
 
 /* ---- Runs of one schedule ---- */
 /* Runs `s` with the trace printed to `out` (the console table) and the

@@ -115,8 +115,7 @@ static int explore_estimate(const scn_t *sc, const xp_opts_t *o, FILE *out) {
     print_cli_error(&err);
     return 2;
   }
-  fprintf(out, "estimate: about %.0f schedules (plus or minus %.0f), about %.1f seconds before pruning (%" PRIu64
-          " samples)\n", e.schedules, e.plus_minus, e.seconds, e.samples);
+  xp_print_estimate(out, &e);
   return 0;
 }
 

@@ -385,7 +385,16 @@ int xp_estimate(const scn_t *sc, const xp_opts_t *o, uint64_t samples, xp_estima
   xp_rng_t rng = {o->seed ? o->seed : scn_seed(sc) ^ 0x5eed};
   double sum = 0, sum2 = 0, t0 = now_s();
   int rc = SIM_OK;
-  for (uint64_t i = 0; i < samples; i++) {
+  /* The default schedule's choice points set how often a probe preempts:
+     about bound + 1/2 times over a run. */
+  run.policy = XP_POL_DEFAULT;
+  scn_result_t first;
+  rc = xp_run_once(sc, &run, stacks, true, &first, NULL, NULL, err);
+  if (rc == SIM_OK) scn_result_free(&first);
+  double points = run.n ? (double)run.n : 1.0;
+  run.probe_q = run.bound < 0 ? 0 : (run.bound + 0.5) / points > 0.5 ? 0.5 : (run.bound + 0.5) / points;
+  run.policy = XP_POL_PROBE;
+  for (uint64_t i = 0; i < samples && rc == SIM_OK; i++) {
     run.rng.s = xp_rand(&rng);
     scn_result_t res;
     rc = xp_run_once(sc, &run, stacks, true, &res, NULL, NULL, err);

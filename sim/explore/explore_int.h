@@ -115,7 +115,8 @@ typedef struct xp_run {
   bool cut;                /* stopped at a state already explored */
   bool depth_stop;         /* stopped at stop_at */
   bool diverged;           /* the schedule did not fit the run */
-  double probe_weight;     /* XP_POL_PROBE: product of the options offered */
+  double probe_weight;     /* XP_POL_PROBE: 1 / the probability of the path */
+  double probe_q;          /* XP_POL_PROBE: probability of a preemption (0: uniform) */
   uint64_t next_points;
   xp_fp_t fp;
   /* the outcome's extras, from the trace */

@@ -120,3 +120,10 @@ void xp_print_expectations(FILE *f, const scn_t *sc, const xp_report_t *r, bool 
     fprintf(f, " (in %s schedules; see the outcomes)\n", num(r->finding_schedules, a));
   }
 }
+
+void xp_print_estimate(FILE *f, const xp_estimate_t *e) {
+  char a[32], b[32];
+  fprintf(f, "estimate: about %s schedules (plus or minus %s), about %.1f seconds, before pruning (%" PRIu64
+          " samples)\n", num((uint64_t)(e->schedules + 0.5), a), num((uint64_t)(e->plus_minus + 0.5), b), e->seconds,
+          e->samples);
+}

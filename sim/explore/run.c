@@ -184,10 +184,24 @@ static uint32_t policy_pick(xp_run_t *r, const sim_choice_t *c, const uint32_t *
   switch (r->policy) {
   case XP_POL_RANDOM: return xp_below(&r->rng, c->n);
   case XP_POL_PCT: return c->kind == SIM_CHOICE_NEXT ? pct_pick(r, c, idx) : xp_below(&r->rng, c->n);
-  case XP_POL_PROBE:
+  case XP_POL_PROBE: {
+    /* Knuth's estimator with importance sampling: the weight is 1 over the
+       probability of the path taken.  Under a bound a preemption is taken
+       with probability probe_q, so that paths spend about the budget over
+       the run instead of at its first choice points. */
     if (r->bound >= 0 && (int)r->cost >= r->bound) return 0;
-    r->probe_weight *= c->n;
-    return xp_below(&r->rng, c->n);
+    if (r->probe_q <= 0) {
+      r->probe_weight *= c->n;
+      return xp_below(&r->rng, c->n);
+    }
+    double u = (double)(xp_rand(&r->rng) >> 11) / 9007199254740992.0;
+    if (u >= r->probe_q) {
+      r->probe_weight /= 1.0 - r->probe_q;
+      return 0;
+    }
+    r->probe_weight *= (double)(c->n - 1) / r->probe_q;
+    return 1 + xp_below(&r->rng, c->n - 1);
+  }
   case XP_POL_DEFAULT: break;
   }
   return 0;

@@ -437,7 +437,11 @@ static void ex_set_cancel(exec_t *x, const op_t *o) {
   /* The routine rides in a driver-owned field of the IRP, as real drivers
      keep their per-request context there: its slot in the loaded driver. */
   const routine_t *r = name ? find_routine(x->dx->drv->decl, RT_CANCEL, name) : NULL;
-  irp->Tail.Overlay.DriverContext[3] = r ? &x->dx->drv->slots[r->index] : NULL;
+  /* Only when setting: a clear-cancel that loses the race to IoCancelIrp
+     must leave the context to the cancel routine already on its way
+     (found by `iosim explore`: wiping it first left that routine with
+     nothing to run and the cancel spin lock held). */
+  if (name) irp->Tail.Overlay.DriverContext[3] = r ? &x->dx->drv->slots[r->index] : NULL;
   /* Whoever swaps a routine out owns the IRP (the cancel race). */
   x->cancel_owned = IoSetCancelRoutine(irp, name ? scr_cancel : NULL) != NULL;
 }
