@@ -35,10 +35,11 @@ void xp_print_summary(FILE *f, const xp_report_t *r) {
   }
   fprintf(f, ", outcomes: %s distinct", num(r->noutcomes + (r->other_outcomes ? 1 : 0), a));
   int failed_lines = 0;
-  for (int i = 0; i < r->nexpects; i++)
-    failed_lines += (!r->expects[i].sometimes && r->expects[i].failed) || (r->expects[i].sometimes && !r->expects[i].held);
+  for (int i = 0; i < r->nexpects; i++) failed_lines += !r->expects[i].sometimes && r->expects[i].failed;
   fprintf(f, ", expectations: %d failed in %s %s", failed_lines, num(r->expect_failing, b),
           plural(r->expect_failing, "schedule", "schedules"));
+  if (r->sometimes_never)
+    fprintf(f, " and %d `sometimes` %s held in none", r->sometimes_never, r->sometimes_never == 1 ? "line" : "lines");
   fprintf(f, ", findings: %d %s in %s %s", r->finding_rules, plural((uint64_t)r->finding_rules, "rule", "rules"),
           num(r->finding_schedules, c), plural(r->finding_schedules, "schedule", "schedules"));
   fprintf(f, ", stalls: %s", num(r->stalls, d));
