@@ -125,7 +125,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   run_state_t rs = {.sc = sc, .S = S};
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
-    free(rs.files), free(rs.reqs);
+    free(rs.files), free(rs.reqs), free(rs.cancel_of);
     ar_free(&rs.ar);
     sim_destroy(S);
     return rc;
@@ -151,7 +151,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   if (o && o->on_finish) o->on_finish(o->ud, S, res);
   sim_destroy(S);
   evlog_free(log);
-  free(rs.files), free(rs.reqs);
+  free(rs.files), free(rs.reqs), free(rs.cancel_of);
   ar_free(&rs.ar);
   return SIM_OK;
 }
