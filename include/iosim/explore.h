@@ -29,6 +29,8 @@ typedef struct xp_schedule {
   size_t n, cap;
 } xp_schedule_t;
 void xp_schedule_free(xp_schedule_t *s);
+/* Adds the pair (at, opt); `at` must grow from pair to pair. */
+int xp_schedule_push(xp_schedule_t *s, uint32_t at, uint32_t opt);
 int xp_schedule_copy(xp_schedule_t *dst, const xp_schedule_t *src);
 /* The number of preemptions: choices other than the default. */
 static inline unsigned xp_schedule_preemptions(const xp_schedule_t *s) { return (unsigned)s->n; }
@@ -132,8 +134,8 @@ typedef struct xp_report {
 int xp_explore(const scn_t *sc, const xp_opts_t *o, xp_report_t *r, scn_error_t *err);
 void xp_report_free(xp_report_t *r);
 /* 0: every expectation holds over what was explored; 1: one does not
-   (a plain line failed somewhere, a `sometimes` line held nowhere, an
-   unpredicted finding). */
+   (a plain line failed somewhere, an unpredicted finding, or - when the
+   search covered all it set out to - a `sometimes` line held nowhere). */
 int xp_verdict(const xp_report_t *r);
 /* The exit status of `iosim explore`: 1 on a failure, else XP_EXIT_INCOMPLETE
    when a limit stopped the search, 130 when interrupted, else 0. */

@@ -297,6 +297,10 @@ int cli_check_explore(const scn_t *sc, const char *path, bool verify, int *faile
   for (int i = 0; i < r.nexpects; i++)
     failed += r.expects[i].sometimes ? r.expects[i].held == 0 : r.expects[i].failed > 0;
   failed += r.finding_rules;
+  if (!r.complete) { /* `iosim check` has no limits set: only Ctrl-C stops it */
+    printf("  the search was stopped (%s) before it covered the space\n", r.stopped_by ? r.stopped_by : "?");
+    failed++;
+  }
   char bound[32];
   if (o.bound < 0) snprintf(bound, sizeof bound, "no bound");
   else snprintf(bound, sizeof bound, "bound %d", o.bound);

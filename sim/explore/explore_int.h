@@ -31,7 +31,6 @@ static inline uint64_t xp_rand(xp_rng_t *r) { return xp_mix(r->s += 0x9E3779B97F
 static inline uint32_t xp_below(xp_rng_t *r, uint32_t n) { return (uint32_t)(xp_rand(r) % n); }
 void *xp_xalloc(size_t n);                 /* calloc or abort */
 void *xp_xrealloc(void *p, size_t n);      /* realloc or abort */
-int xp_schedule_push(xp_schedule_t *s, uint32_t at, uint32_t opt);
 
 /* ---- the state fingerprint (footprint.c) ----
  * Every step feeds the history of each object it touches (its CPU, thread,

@@ -98,11 +98,13 @@ void xp_print_expectations(FILE *f, const scn_t *sc, const xp_report_t *r, bool 
   for (int i = 0; i < r->nexpects; i++) {
     const xp_expect_t *e = &r->expects[i];
     bool pass = e->sometimes ? e->held > 0 : e->failed == 0;
+    bool open = !pass && e->sometimes && !r->complete; /* the search stopped before it could tell */
     if (pass && !verbose) continue;
-    fprintf(f, "  %s %s:%d: %s\n", pass ? "PASS" : "FAIL", scn_path(sc), e->line, e->text);
+    fprintf(f, "  %s %s:%d: %s\n", pass ? "PASS" : open ? "OPEN" : "FAIL", scn_path(sc), e->line, e->text);
     if (e->sometimes) {
       if (e->held) fprintf(f, "      held in %s of %s schedules\n", num(e->held, a), num(e->held + e->failed, b));
-      else fprintf(f, "      held in none of the %s schedules\n", num(e->failed, a));
+      else fprintf(f, "      held in none of the %s schedules%s\n", num(e->failed, a),
+                   open ? " explored before the search stopped" : "");
     } else if (e->failed) {
       fprintf(f, "      failed in %s of %s schedules", num(e->failed, a), num(e->held + e->failed, b));
       if (e->first_failure >= 0 && (size_t)e->first_failure < r->noutcomes) {
