@@ -5,6 +5,7 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       run the asynchronous-read lesson with its explanation
 #   make bench      benchmarks (figures, not tests)
+#   make explore    long schedule explorations of the race lessons
 
 CC      ?= cc
 BUILD   ?= build
@@ -44,7 +45,7 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams check-layers
+.PHONY: all test asan demo bench deps clean diagrams check-layers explore
 
 all: iosim diagrams
 
@@ -115,7 +116,8 @@ $(BUILD)/tests/bench/%.o: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(DB_CFLAGS) -Isim -c -o $@ $<
 
-$(BUILD)/iosim-bench: $(BUILD)/tests/bench/bench.o $(LIB)
+BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
+$(BUILD)/iosim-bench: $(BENCH_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
 
 # Its own build folder: the benchmark build compiles the invariant checks
@@ -124,6 +126,17 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=build-bench build-bench/iosim-bench
 	@$(MAKE) --no-print-directory iosim
 	./build-bench/iosim-bench
+
+# The longer searches (docs/exploration.md); the test suite runs short ones.
+explore: deps
+	@$(MAKE) --no-print-directory iosim
+	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=build-bench build-bench/iosim-bench
+	@for f in 13-usermode-fs-race 16-cancel-race 17-cancel-race-forgotten; do \
+	  echo "== $$f, bound 4"; ./iosim explore scenarios/lessons/$$f.iosim --bound 4 --quiet --estimate | grep -E '^(estimate|schedules|covered|  (ok  |FAIL) )'; \
+	done
+	@echo "== 16-cancel-race, 100,000 random schedules"; ./iosim explore scenarios/lessons/16-cancel-race.iosim --strategy random --runs 100000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
+	@echo "== 17-cancel-race-forgotten, 20,000 PCT schedules of depth 3"; ./iosim explore scenarios/lessons/17-cancel-race-forgotten.iosim --strategy pct --runs 20000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
+	./build-bench/iosim-bench --explore
 
 clean:
 	rm -rf build build-asan build-bench iosim

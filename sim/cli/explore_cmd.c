@@ -96,7 +96,7 @@ static void print_failures(FILE *out, const scn_t *sc, const xp_report_t *r, boo
     if (!o->failing) continue;
     char *tok = xp_token(&o->rep);
     fprintf(out, "\nfailure %d: %s\n  %s schedule (%u preemption%s, %" PRIu64 " steps):\n  iosim run %s --replay %s\n",
-            ++k, o->text, o->minimised ? "the smallest" : "its first", (unsigned)o->rep.n, o->rep.n == 1 ? "" : "s",
+            ++k, o->text, o->minimised ? "the smallest" : "its smallest explored", (unsigned)o->rep.n, o->rep.n == 1 ? "" : "s",
             o->rep_steps, scn_path(sc), tok);
     free(tok);
     if (quiet) continue;

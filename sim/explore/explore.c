@@ -329,7 +329,7 @@ int xp_explore(const scn_t *sc, const xp_opts_t *o, xp_report_t *r, scn_error_t 
   r->shard = o->nshards ? o->shard : 0;
   r->nshards = o->nshards;
   r->pruning = o->strategy == XP_DFS && !o->no_prune;
-  if (r->pruning) x.cache = xp_cache_new((size_t)1 << 18);
+  if (r->pruning) x.cache = xp_cache_new((size_t)1 << 20);
   bool done;
   if (o->strategy == XP_DFS) done = o->nshards > 1 ? dfs_sharded(&x) : dfs(&x, NULL, 0, 0);
   else done = random_runs(&x, o->strategy == XP_PCT);

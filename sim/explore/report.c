@@ -85,7 +85,7 @@ void xp_print_outcomes(FILE *f, const scn_t *sc, const xp_report_t *r) {
     fprintf(f, "  %s %s %s: %s\n", o->failing ? "FAIL" : "ok  ", num(o->count, a),
             plural(o->count, "schedule ", "schedules"), o->text);
     fprintf(f, "       %s (%u preemption%s, %" PRIu64 " steps): iosim run %s --replay %s\n",
-            o->failing ? (o->minimised ? "smallest found" : "first found") : "representative",
+            o->failing ? (o->minimised ? "smallest found" : "smallest explored") : "representative",
             (unsigned)o->rep.n, o->rep.n == 1 ? "" : "s", o->rep_steps, scn_path(sc), tok);
     free(tok);
   }
