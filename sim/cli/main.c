@@ -273,6 +273,7 @@ static int cmd_run(int argc, char **argv) {
     c.dbh.db = tracedb_open(c.db, dberr, sizeof dberr);
     if (!c.dbh.db) {
       fprintf(stderr, "%s: %s\n", c.db, dberr);
+      xp_replay_free(c.replay);
       scn_free(sc);
       return 2;
     }
@@ -289,6 +290,7 @@ static int cmd_run(int argc, char **argv) {
     print_error(&err);
     if (c.dbh.db) tracedb_hooks_fail(&c.dbh, TRACEDB_OUTCOME_BAD_INPUT, err.msg);
     tracedb_close(c.dbh.db);
+    xp_replay_free(c.replay);
     scn_free(sc);
     return 2;
   }
@@ -296,6 +298,7 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "interrupted: run %lld in %s holds the steps up to the interruption\n",
             (long long)tracedb_run_id(c.dbh.db), c.db);
     tracedb_close(c.dbh.db);
+    xp_replay_free(c.replay);
     scn_result_free(&r);
     scn_free(sc);
     return 130;
@@ -306,6 +309,7 @@ static int cmd_run(int argc, char **argv) {
     else fprintf(c.out, "trace: run %lld in %s\n", (long long)tracedb_run_id(c.dbh.db), c.db);
     tracedb_close(c.dbh.db);
     if (db_rc != 0) {
+      xp_replay_free(c.replay);
       scn_result_free(&r);
       scn_free(sc);
       return 2;
@@ -313,6 +317,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  bool replayed = c.replay != NULL;
   if (c.replay) {
     char why[200];
     if (xp_replay_diverged(c.replay, why, sizeof why)) {
@@ -333,7 +338,9 @@ static int cmd_run(int argc, char **argv) {
       sometimes += r.expects[i].sometimes && !r.expects[i].passed;
     }
     fprintf(c.out, "expectations: %d of %d hold", held, r.expect_total);
-    if (sometimes) fprintf(c.out, " (%d `sometimes` line%s did not, in this seed)", sometimes, sometimes == 1 ? "" : "s");
+    if (sometimes)
+      fprintf(c.out, " (%d `sometimes` line%s did not, in this %s)", sometimes, sometimes == 1 ? "" : "s",
+              replayed ? "schedule" : "seed");
     fputc('\n', c.out);
     print_expectations(c.out, sc, &r, true);
   }
