@@ -426,6 +426,36 @@ START_TEST(estimate_is_close_and_strategies_sample) {
 }
 END_TEST
 
+/* What random schedules found in the simulator itself, fixed: a scripted
+   clear-cancel that lost the race left the cancel routine nothing to run
+   and the cancel spin lock held (lesson 16: a wait at DISPATCH_LEVEL,
+   0xA); a cancel routine that read its script from an IRP the stage-2 APC
+   had overwritten, and two completion walks over one IRP, crashed it. */
+START_TEST(random_schedules_keep_the_simulator_whole) {
+  scn_t *sc = load(LESSONS "16-cancel-race.iosim");
+  xp_opts_t o;
+  xp_opts_default(&o);
+  o.strategy = XP_RANDOM;
+  o.runs = 1500;
+  o.no_minimise = true;
+  xp_report_t r;
+  explore(sc, &o, &r);
+  ck_assert_uint_eq(r.explored, 1500);
+  ck_assert_int_lt(outcome_starting(&r, "bugcheck"), 0);
+  for (int i = 0; i < r.nexpects; i++)
+    if (!r.expects[i].sometimes) ck_assert_msg(r.expects[i].failed == 0, "%s", r.expects[i].text);
+  xp_report_free(&r);
+  scn_free(sc);
+  sc = load(FIX "explore-forgotten-cancel.iosim");
+  o.runs = 1000;
+  explore(sc, &o, &r);
+  ck_assert_uint_eq(r.explored, 1000);
+  ck_assert_int_ge(outcome_starting(&r, "bugcheck 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS"), 0);
+  xp_report_free(&r);
+  scn_free(sc);
+}
+END_TEST
+
 /* ---- the engine's side: the chooser hook and the stack cache ---- */
 typedef struct hook {
   int calls, next, stop_at;
@@ -559,6 +589,7 @@ static Suite *suite_explore(void) {
   tcase_add_test(tc, shards_cover_the_unsharded_space_and_merge);
   tcase_add_test(tc, limits_stop_the_search_and_say_so);
   tcase_add_test(tc, estimate_is_close_and_strategies_sample);
+  tcase_add_test(tc, random_schedules_keep_the_simulator_whole);
   tcase_add_test(tc, chooser_hook_is_asked_and_can_stop_the_run);
   tcase_add_test(tc, machines_sharing_a_stack_cache_run_the_same);
   tcase_add_test(tc, machine_explore_bound_parses);

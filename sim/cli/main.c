@@ -260,6 +260,7 @@ static int cmd_run(int argc, char **argv) {
     xp_schedule_t s = {0};
     if (c.has_seed || cli_load_replay(replay, replay_file, sc, &s) != 0) {
       if (c.has_seed) fprintf(stderr, "iosim run: a replay token carries its seed; --seed does not go with it\n");
+      xp_schedule_free(&s);
       scn_free(sc);
       return 2;
     }

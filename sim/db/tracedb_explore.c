@@ -66,7 +66,7 @@ static bool has_table(sqlite3 *db, const char *schema, const char *table) {
 /* INSERT INTO main.T(c...) SELECT c... FROM src.T, with the run number
    moved by `off`. */
 static int copy_table(sqlite3 *db, const char *table, int64_t off, char *err, size_t errlen) {
-  char sql[4096], cols[2048] = "", sel[2048] = "";
+  char sql[8192], cols[2048] = "", sel[2048] = "";
   snprintf(sql, sizeof sql, "PRAGMA src.table_info(%s)", table);
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -87,7 +87,11 @@ static int copy_table(sqlite3 *db, const char *table, int64_t off, char *err, si
     }
   }
   sqlite3_finalize(st);
-  snprintf(sql, sizeof sql, "INSERT INTO main.\"%s\"(%s) SELECT %s FROM src.\"%s\"", table, cols, sel, table);
+  int w = snprintf(sql, sizeof sql, "INSERT INTO main.\"%s\"(%s) SELECT %s FROM src.\"%s\"", table, cols, sel, table);
+  if (w < 0 || (size_t)w >= sizeof sql) {
+    snprintf(err, errlen, "table %s has too many columns", table);
+    return SIM_EIO;
+  }
   return exec_sql(db, sql, err, errlen);
 }
 

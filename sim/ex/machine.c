@@ -53,6 +53,10 @@ void sim_destroy(sim_t *S) {
   for (size_t i = 0; i < S->nsinks; i++)
     if (S->sinks[i].close) S->sinks[i].close(S->sinks[i].ud);
   free(S->sinks);
+  /* Nothing is traced from here on (the rundown of undelivered APCs frees
+     what they carry, IRPs included, as a terminating thread's would). */
+  S->sinks = NULL;
+  S->nsinks = 0;
   ke_destroy(S);
   for (size_t i = S->nowned; i-- > 0;) S->owned[i].free(S->owned[i].p);
   free(S->owned);

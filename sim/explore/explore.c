@@ -114,7 +114,7 @@ static bool dfs(xp_ctx_t *x, const uint32_t *start, size_t nstart, size_t floor)
   int bound = x->o->bound;
   size_t cap = nstart + 64, n = nstart;
   uint32_t *prefix = xp_xalloc(cap * sizeof *prefix);
-  memcpy(prefix, start, nstart * sizeof *prefix);
+  if (nstart) memcpy(prefix, start, nstart * sizeof *prefix);
   x->run.fp_valid = false; /* a new subtree: the last run is no ancestor */
   for (;;) {
     if (limited(x)) {

@@ -51,7 +51,8 @@ void xp_print_coverage(FILE *f, const xp_report_t *r) {
   char a[32];
   if (r->nshards > 1) fprintf(f, "shard %d of %d: ", r->shard, r->nshards);
   if (r->stopped_by) {
-    fprintf(f, "incomplete: stopped by %s after %s schedules; the %s was not covered", r->stopped_by,
+    fprintf(f, "incomplete: stopped by %s after %s schedules; the %s was not covered",
+            strcmp(r->stopped_by, "interrupted") ? r->stopped_by : "Ctrl-C",
             num(r->explored, a), r->nshards > 1 ? "shard" : "space");
     if (r->strategy == XP_DFS && r->bound >= 0) fprintf(f, " (bound %d)", r->bound);
     fputc('\n', f);

@@ -165,6 +165,14 @@ void ke_destroy(sim_t *S) {
   for (int i = 0; i < S->ncpu; i++) ctx_free(S, &S->cpu[i].idle_ctx);
   while (!list_empty(&S->threads)) {
     PKTHREAD t = CONTAINING_RECORD(list_pop_head(&S->threads), KTHREAD, all_link);
+    /* User APCs never delivered go through their rundown routines, as
+       KeRundownApcQueues does for a terminating thread (QueueUserAPC's
+       frees its APC object). */
+    LIST_ENTRY *e;
+    while ((e = list_pop_head(&t->apc[UserMode]))) {
+      PKAPC a = CONTAINING_RECORD(e, KAPC, ApcListEntry);
+      if (a->RundownRoutine) a->RundownRoutine(a);
+    }
     ctx_free(S, &t->ctx);
     free(t->name);
     free(t);
