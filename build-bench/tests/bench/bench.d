@@ -1,8 +1,7 @@
 build-bench/tests/bench/bench.o: tests/bench/bench.c \
  include/iosim/scenario.h include/iosim/sim.h include/iosim/trace.h \
  include/iosim/wdm.h include/iosim/verify.h include/iosim/tracedb.h \
- include/iosim/viz.h tests/bench/bench.h sim/core/core.h \
- include/iosim/vec.h sim/ke/ke.h
+ include/iosim/viz.h sim/core/core.h include/iosim/vec.h sim/ke/ke.h
 include/iosim/scenario.h:
 include/iosim/sim.h:
 include/iosim/trace.h:
@@ -10,7 +9,6 @@ include/iosim/wdm.h:
 include/iosim/verify.h:
 include/iosim/tracedb.h:
 include/iosim/viz.h:
-tests/bench/bench.h:
 sim/core/core.h:
 include/iosim/vec.h:
 sim/ke/ke.h:
