@@ -8,6 +8,7 @@
 #   make install    iosim, its standard library of drivers, the manual page
 #                   and bash completion under $(PREFIX) (default /usr/local;
 #                   DESTDIR for staging); make uninstall removes them
+#   make explore    long schedule explorations of the race lessons
 
 CC      ?= cc
 BUILD   ?= build
@@ -40,8 +41,9 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check zlib)
 ENGINE_DIRS = core ke hal io cc fsrtl ex ps ob
 ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 # Built on the engine's public API only: trace sinks, the verifier, the
-# user-mode file system, the scenario language, the trace database.
-SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c)
+# user-mode file system, the scenario language, the trace database, the
+# schedule explorer.
+SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
 
@@ -51,7 +53,7 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall
+.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore
 
 all: iosim diagrams readme
 
@@ -62,7 +64,8 @@ $(LIB): $(ENGINE_OBJ) $(SCN_OBJ) $(VIZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/iosim: $(BUILD)/sim/cli/main.o $(LIB)
+CLI_OBJ    = $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/*.c))
+$(BUILD)/iosim: $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
 
 $(BUILD)/viz/%.o: viz/%.c
@@ -129,7 +132,8 @@ $(BUILD)/tests/bench/%.o: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(DB_CFLAGS) -Isim -c -o $@ $<
 
-$(BUILD)/iosim-bench: $(BUILD)/tests/bench/bench.o $(LIB)
+BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
+$(BUILD)/iosim-bench: $(BENCH_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
 
 # Its own build folder: the benchmark build compiles the invariant checks
@@ -154,6 +158,17 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/iosim $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
 	rm -rf $(DESTDIR)$(PREFIX)/share/iosim
+
+# The longer searches (docs/exploration.md); the test suite runs short ones.
+explore: deps
+	@$(MAKE) --no-print-directory iosim
+	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=build-bench build-bench/iosim-bench
+	@for f in 13-usermode-fs-race 16-cancel-race 17-cancel-race-forgotten; do \
+	  echo "== $$f, bound 4"; ./iosim explore scenarios/lessons/$$f.iosim --bound 4 --quiet --estimate | grep -E '^(estimate|schedules|covered|  (ok  |FAIL) )'; \
+	done
+	@echo "== 16-cancel-race, 100,000 random schedules"; ./iosim explore scenarios/lessons/16-cancel-race.iosim --strategy random --runs 100000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
+	@echo "== 17-cancel-race-forgotten, 20,000 PCT schedules of depth 3"; ./iosim explore scenarios/lessons/17-cancel-race-forgotten.iosim --strategy pct --runs 20000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
+	./build-bench/iosim-bench --explore
 
 clean:
 	rm -rf build build-asan build-bench iosim

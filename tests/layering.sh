@@ -73,6 +73,7 @@ for f in $(find sim viz -name '*.[ch]'); do
       tracedb_int.h) [ "$dir" = db ] || say "$f includes $h (the trace database's)" ;;
       viz_int.h) [ "$top" = viz ] || say "$f includes $h (the pictures')" ;;
       verify_rules.h) [ "$dir" = verify ] || say "$f includes $h (the verifier's)" ;;
+      explore_int.h) [ "$dir" = explore ] || say "$f includes $h (the explorer's)" ;;
       esac ;;
     esac
   done

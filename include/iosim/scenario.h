@@ -29,6 +29,13 @@ uint64_t scn_hash(const scn_t *sc);
 uint64_t scn_seed(const scn_t *sc);
 /* Whether the header asks for several seeds: `machine ... seeds N`. */
 unsigned scn_seed_count(const scn_t *sc);
+/* Whether the header asks to be checked over its schedules instead of
+   seeds (`machine explore bound K`, docs/exploration.md): the bound K,
+   SCN_EXPLORE_UNBOUNDED for `bound none`, SCN_EXPLORE_NONE when it does
+   not ask. */
+#define SCN_EXPLORE_NONE (-1)
+#define SCN_EXPLORE_UNBOUNDED (-2)
+int scn_explore_bound(const scn_t *sc);
 
 typedef struct scn_expect_result {
   const char *text;  /* the expect line as written */
@@ -65,6 +72,8 @@ typedef struct scn_run_opts {
   /* Called after the run and the expectations, before the machine goes. */
   void (*on_finish)(void *ud, sim_t *S, const scn_result_t *r);
   void *ud;
+  /* Coroutine stacks to reuse (many runs in a row), NULL = none. */
+  sim_stack_cache_t *stacks;
 } scn_run_opts_t;
 
 /* Runs once.  Returns SIM_OK, or a SIM_E* code with *err filled when the

@@ -68,6 +68,16 @@ typedef enum {
   COST_COUNT
 } sim_cost_t;
 
+/* Coroutine stacks kept across machines: a program that builds many
+   machines one after another (schedule exploration) gives each the same
+   cache, and a destroyed machine's stacks go back to it instead of being
+   unmapped and mapped again.  Not shared between host threads. */
+typedef struct sim_stack_cache sim_stack_cache_t;
+sim_stack_cache_t *sim_stack_cache_new(void);
+/* Unmaps every stack it holds.  Safe on NULL; the machines that used it
+   must be destroyed first. */
+void sim_stack_cache_free(sim_stack_cache_t *c);
+
 typedef struct sim_config {
   int cpus;             /* 1..SIM_MAX_CPUS */
   uint64_t seed;        /* drives every nondeterministic choice */
@@ -84,6 +94,7 @@ typedef struct sim_config {
   unsigned dpc_queue_depth;
   bool has_minimum_dpc_rate;
   unsigned minimum_dpc_rate;
+  sim_stack_cache_t *stacks; /* borrowed; NULL = stacks mapped per machine */
 } sim_config_t;
 #define SIM_CLOCK_TICK_DEFAULT 15625000ull /* 15.625 ms: 64 ticks a second */
 #define SIM_CLOCK_TICK_MIN 500000ull       /* 0.5 ms: the finest timer resolution */
@@ -181,6 +192,46 @@ void sim_record_choices(sim_t *S, bool on);
 void sim_replay_choices(sim_t *S, const uint32_t *choices, size_t n);
 /* The choices made so far (for replay); valid until the next choice. */
 const uint32_t *sim_choices(const sim_t *S, size_t *n);
+
+/* ---- A chooser of every interleaving (schedule exploration) ----
+ * With a chooser installed, the machine asks it at every scheduling point
+ * where more than one thing could happen next, instead of running what is
+ * due first:
+ *  - SIM_CHOICE_NEXT: which candidate goes next - a CPU's next step, a
+ *    device's interrupt, a wait's timeout - whatever its due time.  The
+ *    one chosen happens at max(now, its due time): nothing happens before
+ *    it is due, anything may happen later (a CPU, a device or a timer may
+ *    always be slower than the cost table says).  The candidates are the
+ *    CPUs with a step queued, by number, then the pending events by due
+ *    time (and queue order).
+ *  - SIM_CHOICE_IRQ_CPU: which CPU takes an interrupt not bound to one;
+ *  - SIM_CHOICE_IDLE_CPU: which idle CPU picks up a thread made ready.
+ * Step costs are exact (no jitter): the chooser decides every ordering, so
+ * a run is determined by the scenario and the chooser's answers.  The
+ * chooser returns an index below n, or SIM_CHOICE_STOP to end the run
+ * (outcome SIM_RUN_STOPPED).  It runs inside the machine: it must not call
+ * back into it, except sim_request_stop. */
+typedef enum { SIM_CHOICE_NEXT, SIM_CHOICE_IRQ_CPU, SIM_CHOICE_IDLE_CPU } sim_choice_kind_t;
+typedef enum { SIM_CAND_CPU, SIM_CAND_INTERRUPT, SIM_CAND_TIMER } sim_cand_kind_t;
+typedef struct sim_candidate {
+  sim_cand_kind_t kind;
+  int cpu;         /* CPU: the one that steps; INTERRUPT: its fixed CPU or -1 */
+  uint64_t due_ns; /* when it is due (before `now`: late) */
+  uint32_t id;     /* INTERRUPT: the device's id; TIMER: the waiting thread's */
+  uint64_t order;  /* events: their place in the queue among equal times */
+} sim_candidate_t;
+typedef struct sim_choice {
+  sim_choice_kind_t kind;
+  uint32_t n;                  /* > 1 */
+  const sim_candidate_t *cand; /* NEXT: the n candidates */
+  const int *cpus;             /* IRQ_CPU, IDLE_CPU: the n CPUs to pick from */
+  uint64_t now;
+  int last_cpu;                /* the CPU of the last step, -1 at the start */
+} sim_choice_t;
+#define SIM_CHOICE_STOP UINT32_MAX
+typedef uint32_t sim_chooser_fn(void *ud, const sim_choice_t *c);
+/* Before sim_run.  NULL restores the seeded chooser. */
+void sim_set_chooser(sim_t *S, sim_chooser_fn *fn, void *ud);
 
 /* Counters for tests and benchmarks. */
 typedef struct sim_stats {

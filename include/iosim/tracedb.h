@@ -119,6 +119,27 @@ void tracedb_on_finish(void *ud, sim_t *S, const scn_result_t *r);
    them.  Returns SIM_OK or the write error (also in h->rc / h->err). */
 int tracedb_hooks_fail(tracedb_hooks_t *h, const char *outcome, const char *message);
 
+/* ---- Schedule exploration (docs/exploration.md) ----
+ * A run recorded from an explored schedule gets a row in the `schedule`
+ * table: its replay token, whether it stands for a failure or for an
+ * outcome, its preemptions and steps, how many explored schedules ended
+ * the same way, and that outcome in words. */
+typedef struct tracedb_schedule {
+  const char *token;
+  const char *role;     /* "failure" or "outcome" */
+  unsigned preemptions;
+  uint64_t steps;
+  uint64_t schedules;   /* explored schedules with this outcome */
+  const char *outcome;
+  const char *strategy; /* "bounded", "random", "pct" */
+  int bound;            /* -1 = none */
+} tracedb_schedule_t;
+int tracedb_record_schedule(tracedb_t *db, int64_t run, const tracedb_schedule_t *s);
+/* Appends every run of each input database (iosim traces of this schema
+   version) to out_path, renumbered after the runs already there; out_path
+   is created if needed.  SIM_OK, or an error with a message. */
+int tracedb_merge(const char *out_path, const char *const *in, int nin, char *err, size_t errlen);
+
 /* ---- Reading ---- */
 /* The last run that ran: the highest run id with steps, 0 if there is
    none.  A scenario that did not load leaves a "bad input" run without

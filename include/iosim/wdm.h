@@ -338,6 +338,7 @@ struct IRP {
   bool SimStage2Queued; /* stage 2 went to an APC or a port packet */
   bool SimInWalk;       /* its completion walk is running a routine */
   const char *SimKeptWhy; /* sim_irp_keep: held on purpose past the end of the run (borrowed) */
+  bool SimCompleting;   /* IoCompleteRequest's walk (stage 1) is under way */
   sim_t *Sim;
   LIST_ENTRY SimLink;  /* on the simulation's list of live IRPs */
   IO_STACK_LOCATION Stack[]; /* StackCount locations, 1-based via CurrentLocation */

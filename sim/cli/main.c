@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
@@ -23,6 +24,9 @@ static const char *const usage_main =
     "  irp          show an IRP from a trace database as WinDbg's !irp would\n"
     "  viz          draw an IRP's flow, or the machine's timeline (SVG, PNG, PDF)\n"
     "  export       write a trace as Chrome / Perfetto trace-event JSON\n"
+    "  explore FILE run a scenario under every interleaving up to a bound\n"
+    "  diff         two schedules of a scenario side by side\n"
+    "  merge        combine trace databases (e.g. of explore shards)\n"
     "\n"
     "`iosim COMMAND --help` describes each command, `man iosim` all of them.\n"
     "Exit status: 0 ok, 1 an expectation failed, 2 bad input.\n";
@@ -30,6 +34,7 @@ static const char *const usage_main =
 static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
     "                      [--include-dir DIR] [--verify] [--width N]\n"
+    "                      [--replay TOKEN | --replay-file F]\n"
     "\n"
     "Runs the scenario and prints its trace as a table (step number, time,\n"
     "CPU, IRQL, frame, thread, IRP, device, event), the outcome with what\n"
@@ -45,13 +50,16 @@ static const char *const usage_run =
     "                   `include <disk.iosim>` reads the standard library\n"
     "                   ($IOSIM_PATH, then the installed one)\n"
     "  --width N        wrap long lines to N columns (default: the terminal's\n"
-    "                   width, or $COLUMNS; 0: never)\n";
+    "                   width, or $COLUMNS; 0: never)\n"
+    "  --replay TOKEN   the schedule `iosim explore` printed (--replay-file F:\n"
+    "                   the token in a file); refused if the scenario changed\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
     "                           [--width N]\n"
     "\n"
-    "Runs each scenario (every seed it asks for with `machine seeds N`)\n"
+    "Runs each scenario (every seed it asks for with `machine seeds N`, or\n"
+    "every schedule within the bound of `machine explore bound K`)\n"
     "and prints each expectation as PASS or FAIL with the trace facts that\n"
     "decided it.  The verifier watches every run: a finding (a broken I/O\n"
     "rule, docs/verifier.md) that no `expect finding` line predicts is\n"
@@ -68,6 +76,7 @@ typedef struct cli {
   const char *include_dir;
   FILE *out;
   tracedb_hooks_t dbh; /* when --db */
+  xp_replay_t *replay; /* --replay */
 } cli_t;
 
 /* Set by SIGINT; the trace database sink finishes the run as
@@ -236,6 +245,7 @@ static void table_close(void *ud) {
 static void on_start(void *ud, sim_t *S) {
   cli_t *c = ud;
   if (c->dbh.db) tracedb_on_start(&c->dbh, S);
+  if (c->replay) xp_replay_install(c->replay, S);
   if (c->quiet) return;
   table_sink_t *x = calloc(1, sizeof *x);
   if (!x) abort();
@@ -324,7 +334,9 @@ static int cmd_run(int argc, char **argv) {
                                        {"quiet", no_argument, 0, 'q'},      {"db", required_argument, 0, 'd'},
                                        {"include-dir", required_argument, 0, 'I'}, {"help", no_argument, 0, 'h'},
                                        {"verify", no_argument, 0, 'v'}, {"width", required_argument, 0, 'w'},
-                                       {0, 0, 0, 0}};
+                                       {"replay", required_argument, 0, 'R'},
+                                       {"replay-file", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+  const char *replay = NULL, *replay_file = NULL;
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "s:eqd:I:hvw:", opts, NULL)) != -1) {
@@ -344,11 +356,13 @@ static int cmd_run(int argc, char **argv) {
     case 'q': c.quiet = true; break;
     case 'd': c.db = optarg; break;
     case 'I': c.include_dir = optarg; break;
+    case 'R': replay = optarg; break;
+    case 'F': replay_file = optarg; break;
     case 'h': fputs(usage_run, stdout); return 0;
     default: fputs(usage_run, stderr); return 2;
     }
   }
-  if (optind != argc - 1) {
+  if (optind != argc - 1 || (replay && replay_file)) {
     fputs(usage_run, stderr);
     return 2;
   }
@@ -360,11 +374,25 @@ static int cmd_run(int argc, char **argv) {
     if (c.db) record_bad_input(c.db, argv[optind], c.has_seed ? c.seed : 0, &err);
     return 2;
   }
+  if (replay || replay_file) {
+    xp_schedule_t s = {0};
+    if (c.has_seed || cli_load_replay(replay, replay_file, sc, &s) != 0) {
+      if (c.has_seed) fprintf(stderr, "iosim run: a replay token carries its seed; --seed does not go with it\n");
+      xp_schedule_free(&s);
+      scn_free(sc);
+      return 2;
+    }
+    c.replay = xp_replay_new(&s);
+    c.has_seed = true;
+    c.seed = s.seed;
+    xp_schedule_free(&s);
+  }
   if (c.db) {
     char dberr[512];
     c.dbh.db = tracedb_open(c.db, dberr, sizeof dberr);
     if (!c.dbh.db) {
       fprintf(stderr, "%s: %s\n", c.db, dberr);
+      xp_replay_free(c.replay);
       scn_free(sc);
       return 2;
     }
@@ -381,6 +409,7 @@ static int cmd_run(int argc, char **argv) {
     print_error(&err);
     if (c.dbh.db) tracedb_hooks_fail(&c.dbh, TRACEDB_OUTCOME_BAD_INPUT, err.msg);
     tracedb_close(c.dbh.db);
+    xp_replay_free(c.replay);
     scn_free(sc);
     return 2;
   }
@@ -388,6 +417,7 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "interrupted: run %lld in %s holds the steps up to the interruption\n",
             (long long)tracedb_run_id(c.dbh.db), c.db);
     tracedb_close(c.dbh.db);
+    xp_replay_free(c.replay);
     scn_result_free(&r);
     scn_free(sc);
     return 130;
@@ -398,6 +428,7 @@ static int cmd_run(int argc, char **argv) {
     else fprintf(c.out, "trace: run %lld in %s\n", (long long)tracedb_run_id(c.dbh.db), c.db);
     tracedb_close(c.dbh.db);
     if (db_rc != 0) {
+      xp_replay_free(c.replay);
       scn_result_free(&r);
       scn_free(sc);
       return 2;
@@ -405,6 +436,20 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  bool replayed = c.replay != NULL;
+  if (c.replay) {
+    char why[200];
+    if (xp_replay_diverged(c.replay, why, sizeof why)) {
+      fprintf(stderr, "iosim run: the token does not fit this run: %s\n", why);
+      xp_replay_free(c.replay);
+      scn_result_free(&r);
+      scn_free(sc);
+      return 2;
+    }
+    fprintf(c.out, "schedule: replayed, %llu choice points\n", (unsigned long long)xp_replay_points(c.replay));
+    xp_replay_free(c.replay);
+    c.replay = NULL;
+  }
   fputs(r.account, c.out);
   if (r.expect_total) {
     int held = 0, sometimes = 0;
@@ -413,7 +458,9 @@ static int cmd_run(int argc, char **argv) {
       sometimes += r.expects[i].sometimes && !r.expects[i].passed;
     }
     fprintf(c.out, "expectations: %d of %d hold", held, r.expect_total);
-    if (sometimes) fprintf(c.out, " (%d `sometimes` line%s did not, in this seed)", sometimes, sometimes == 1 ? "" : "s");
+    if (sometimes)
+      fprintf(c.out, " (%d `sometimes` line%s did not, in this %s)", sometimes, sometimes == 1 ? "" : "s",
+              replayed ? "schedule" : "seed");
     fputc('\n', c.out);
     print_expectations(c.out, sc, &r, true, c.width);
   }
@@ -434,6 +481,11 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
   if (!sc) {
     print_error(&err);
     return 2;
+  }
+  if (!c->has_seed && scn_explore_bound(sc) != SCN_EXPLORE_NONE) { /* over its schedules */
+    int rc = cli_check_explore(sc, path, c->verify, failed_files);
+    scn_free(sc);
+    return rc;
   }
   unsigned seeds = c->has_seed ? 1 : scn_seed_count(sc);
   uint64_t base = c->has_seed ? c->seed : scn_seed(sc);
@@ -730,6 +782,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "irp")) return cmd_irp(argc - 1, argv + 1);
   if (!strcmp(cmd, "viz")) return cmd_viz(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+  if (!strcmp(cmd, "explore")) return cli_explore(argc - 1, argv + 1);
+  if (!strcmp(cmd, "diff")) return cli_diff(argc - 1, argv + 1);
+  if (!strcmp(cmd, "merge")) return cli_merge(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;
 }

@@ -2,7 +2,9 @@
  * choose.c - the one place where nondeterminism enters: which CPU steps
  * first on a tie, which CPU takes an interrupt, which idle CPU picks up a
  * ready thread.  A seeded xoshiro256** by default; a recorded list of
- * choices can be replayed instead, which is what exploration builds on.
+ * choices can be replayed instead; or a chooser installed from outside
+ * (sim_set_chooser) answers every scheduling point, which is what schedule
+ * exploration (sim/explore) builds on.
  */
 #include "core/core.h"
 
@@ -56,4 +58,32 @@ void sim_replay_choices(sim_t *S, const uint32_t *choices, size_t n) {
 const uint32_t *sim_choices(const sim_t *S, size_t *n) {
   *n = S->chs.log_n;
   return S->chs.log;
+}
+
+void sim_set_chooser(sim_t *S, sim_chooser_fn *fn, void *ud) {
+  S->chs.fn = fn;
+  S->chs.ud = ud;
+}
+
+static int chs_last_cpu(const sim_t *S) { return S->cur_cpu ? S->cur_cpu->id : -1; }
+
+uint32_t chs_place(sim_t *S, sim_choice_kind_t kind, const int *cpus, uint32_t n) {
+  chooser_t *c = &S->chs;
+  if (!c->fn) return chs_choose(S, n);
+  sim_choice_t q = {.kind = kind, .n = n, .cpus = cpus, .now = S->now, .last_cpu = chs_last_cpu(S)};
+  uint32_t v = c->fn(c->ud, &q);
+  if (v == SIM_CHOICE_STOP) {
+    S->stop_requested = true; /* placement cannot stop here: the scheduler will */
+    return 0;
+  }
+  SIM_ASSERT(v < n);
+  return v < n ? v : n - 1;
+}
+
+uint32_t chs_next_candidate(sim_t *S, uint32_t n) {
+  chooser_t *c = &S->chs;
+  sim_choice_t q = {.kind = SIM_CHOICE_NEXT, .n = n, .cand = c->cand, .now = S->now, .last_cpu = chs_last_cpu(S)};
+  uint32_t v = c->fn(c->ud, &q);
+  SIM_ASSERT(v == SIM_CHOICE_STOP || v < n);
+  return v == SIM_CHOICE_STOP || v < n ? v : n - 1;
 }

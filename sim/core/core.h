@@ -87,6 +87,7 @@ typedef struct ctx {
                           stack-overflow bugcheck's message */
   uintptr_t low_water; /* below this stack pointer less than CTX_STACK_MARGIN
                           is left (0: not a coroutine stack): the cheap test */
+  sim_t **cell;        /* the header's machine cell (ctx_stack_hdr_t.S) */
 } ctx_t;
 #define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
 #define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */
@@ -110,7 +111,8 @@ typedef struct ctx {
    mean an overflow can never corrupt it before ctx_sim checks the magic. */
 typedef struct ctx_stack_hdr {
   uint64_t magic;
-  sim_t *S;
+  sim_t **S;           /* a cell beside the stack holding its machine: a stack
+                          cache (sim.h) re-points it without unprotecting this page */
   size_t floor;        /* [base, base + floor): header page and guard */
 } ctx_stack_hdr_t;
 
@@ -157,8 +159,11 @@ bool evq_pop(evq_t *q, evq_item_t *out);
 const evq_item_t *evq_peek(const evq_t *q);
 /* Takes out the item of `kind` for `obj` (a cancelled timer), keeping the
    heap ordered; false if there is none. */
-bool evq_remove(evq_t *q, uint32_t kind, const void *obj);
+bool evq_remove_obj(evq_t *q, uint32_t kind, const void *obj);
 void evq_free(sim_t *S, evq_t *q);
+/* Takes out the item queued with `seq`, wherever it is in the heap (a
+   chooser may run any pending event first); false if there is none. */
+bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out);
 
 /* ---- the chooser (core/choose.c) ---- */
 typedef struct chooser {
@@ -168,11 +173,21 @@ typedef struct chooser {
   bool logging;        /* keep `log` (off for long runs: memory) */
   uint32_t *log;       /* choices made, for replay tokens */
   size_t log_n, log_cap;
+  sim_chooser_fn *fn;  /* sim_set_chooser: asked at every scheduling point */
+  void *ud;
+  sim_candidate_t *cand; /* the candidates offered to fn, grown as needed */
+  size_t cand_cap;
 } chooser_t;
 void chs_seed(chooser_t *c, uint64_t seed);
 /* A choice among n > 1 alternatives; recorded. */
 uint32_t chs_choose(sim_t *S, uint32_t n);
 uint64_t chs_next(chooser_t *c);
+/* Which of the n CPUs in `cpus` (n > 1): the installed chooser's answer
+   (SIM_CHOICE_IRQ_CPU or SIM_CHOICE_IDLE_CPU), else chs_choose. */
+uint32_t chs_place(sim_t *S, sim_choice_kind_t kind, const int *cpus, uint32_t n);
+/* Asks the installed chooser which of the n candidates in S->chs.cand goes
+   next; SIM_CHOICE_STOP to end the run. */
+uint32_t chs_next_candidate(sim_t *S, uint32_t n);
 
 /* ---- names kept for the trace ---- */
 typedef struct name_tab {

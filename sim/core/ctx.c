@@ -168,7 +168,7 @@ static void ctx_segv(int sig, siginfo_t *si, void *uc) {
     const ctx_stack_hdr_t *h = (const ctx_stack_hdr_t *)base;
     if (h->magic == CTX_MAGIC && a - base < h->floor) {
       char who[128], msg[768];
-      const ctx_t *c = ctx_owner(h->S, base, who, sizeof who);
+      const ctx_t *c = ctx_owner(*h->S, base, who, sizeof who);
       int len = snprintf(msg, sizeof msg,
                          "iosim: *** STOP: 0x0000007F (0x8, 0, 0, 0) UNEXPECTED_KERNEL_MODE_TRAP (0x7F) "
                          "double fault: the kernel stack of %s overflowed - it ran into the guard "
@@ -243,32 +243,75 @@ static void *ctx_map_aligned(void) {
   return (void *)start;
 }
 
+/* Stacks kept between machines (sim.h): each still mapped, its guard in
+   place and its header page read-only. */
+#define CTX_CACHE_MAX 64
+struct sim_stack_cache {
+  void *stack[CTX_CACHE_MAX];
+  sim_t **cell[CTX_CACHE_MAX];
+  int n;
+};
+
+sim_stack_cache_t *sim_stack_cache_new(void) { return calloc(1, sizeof(sim_stack_cache_t)); }
+
+void sim_stack_cache_free(sim_stack_cache_t *k) {
+  if (!k) return;
+  while (k->n) {
+    k->n--;
+    munmap(k->stack[k->n], CTX_STACK_SIZE);
+    free(k->cell[k->n]);
+  }
+  free(k);
+}
+
 int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   memset(c, 0, sizeof *c);
   c->size = CTX_STACK_SIZE;
-  c->stack = ctx_map_aligned();
-  if (!c->stack) return SIM_EINVAL;
-#ifdef CTX_ASAN
-  /* A stopped machine's coroutines never unwind, so ASan's shadow of their
-     frames stays poisoned after munmap; a new stack mapped at the same
-     address would inherit those redzones.  Start clean. */
-  __asan_unpoison_memory_region(c->stack, CTX_STACK_SIZE);
-#endif
   size_t pg = ctx_page();
   size_t guard = (CTX_GUARD_SIZE + pg - 1) / pg * pg;
+  sim_stack_cache_t *k = S->cfg.stacks;
+  /* A cached stack keeps its guard and its read-only header: only the
+     machine cell it points to changes hands. */
+  bool reused = k && k->n > 0;
+  if (reused) {
+    k->n--;
+    c->stack = k->stack[k->n];
+    c->cell = k->cell[k->n];
+    *c->cell = S;
+  } else {
+    c->stack = ctx_map_aligned();
+    if (!c->stack) return SIM_EINVAL;
+    c->cell = malloc(sizeof *c->cell);
+    if (!c->cell) {
+      munmap(c->stack, c->size);
+      c->stack = NULL;
+      return SIM_EINVAL;
+    }
+    *c->cell = S;
+  }
+#ifdef CTX_ASAN
+  /* A stopped machine's coroutines never unwind, so ASan's shadow of their
+     frames stays poisoned after munmap (or in a cached stack); a new stack
+     at the same address would inherit those redzones.  Start clean. */
+  __asan_unpoison_memory_region(c->stack, CTX_STACK_SIZE);
+#endif
   c->floor = pg + guard;
   c->low_water = (uintptr_t)c->stack + c->floor + CTX_STACK_MARGIN;
-  ctx_stack_hdr_t *h = c->stack;
-  h->magic = CTX_MAGIC;
-  h->S = S;
-  h->floor = c->floor;
-  /* The header page becomes read-only, the guard inaccessible: an
-     overflow faults in the guard, and nothing can overwrite the header. */
-  if (mprotect(c->stack, pg, PROT_READ) != 0 ||
-      mprotect((char *)c->stack + pg, guard, PROT_NONE) != 0) {
-    munmap(c->stack, c->size);
-    c->stack = NULL;
-    return SIM_EINVAL;
+  if (!reused) {
+    ctx_stack_hdr_t *h = c->stack;
+    h->magic = CTX_MAGIC;
+    h->S = c->cell;
+    h->floor = c->floor;
+    /* The header page becomes read-only, the guard inaccessible: an
+       overflow faults in the guard, and nothing can overwrite the header. */
+    if (mprotect(c->stack, pg, PROT_READ) != 0 ||
+        mprotect((char *)c->stack + pg, guard, PROT_NONE) != 0) {
+      munmap(c->stack, c->size);
+      free(c->cell);
+      c->stack = NULL;
+      c->cell = NULL;
+      return SIM_EINVAL;
+    }
   }
   c->entry = entry;
   c->arg = arg;
@@ -298,11 +341,18 @@ void ctx_init_main(ctx_t *c) {
 }
 
 void ctx_free(sim_t *S, ctx_t *c) {
-  (void)S;
 #if !(defined(__x86_64__) && !defined(IOSIM_UCONTEXT))
   free(c->sp);
 #endif
-  if (c->stack) munmap(c->stack, c->size);
+  sim_stack_cache_t *k = S ? S->cfg.stacks : NULL;
+  if (c->stack && k && k->n < CTX_CACHE_MAX) {
+    k->stack[k->n] = c->stack;
+    k->cell[k->n++] = c->cell;
+  } else if (c->stack) {
+    munmap(c->stack, c->size);
+    free(c->cell);
+  }
+  c->cell = NULL;
   c->stack = NULL;
   c->sp = NULL;
 }
@@ -339,7 +389,7 @@ sim_t *ctx_sim(void) {
                     "CPU (call it from a driver or a simulated thread)\n");
     abort();
   }
-  return h->S;
+  return *h->S;
 }
 
 size_t ctx_stack_left(const ctx_t *c) {

@@ -78,7 +78,117 @@ static void sched_finish(sim_t *S) {
   sched_stop(S);
 }
 
+/* A wait's timeout whose wait has ended (or a later wait of the thread
+   began): firing it would do nothing. */
+static bool evq_item_stale(const evq_item_t *it) {
+  if (it->kind != EV_TIMER) return false;
+  const KTHREAD *t = it->obj;
+  return it->gen != t->wait_gen || t->state != THR_WAITING;
+}
+
+static int cmp_cand(const void *a, const void *b) {
+  const sim_candidate_t *x = a, *y = b;
+  if (x->due_ns != y->due_ns) return x->due_ns < y->due_ns ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* sched_next with a chooser installed (sim_set_chooser): every CPU with a
+   step queued and every pending event is a candidate, whatever its due
+   time; the chooser picks one and it happens at max(now, due). */
+static void sched_next_chosen(sim_t *S) {
+  chooser_t *ch = &S->chs;
+  for (;;) {
+    /* Stale timers would be candidates that do nothing: drop them. */
+    for (size_t i = 0; i < S->evq.n;) {
+      evq_item_t it;
+      if (evq_item_stale(&S->evq.a[i])) evq_remove(&S->evq, S->evq.a[i].seq, &it);
+      else i++;
+    }
+    size_t need = (size_t)S->ncpu + S->evq.n;
+    if (!VEC_RESERVE(S, ch->cand, ch->cand_cap, need ? need : 1)) mem_exhausted(need * sizeof *ch->cand);
+    uint32_t n = 0;
+    for (int i = 0; i < S->ncpu; i++)
+      if (S->cpu[i].step_live)
+        ch->cand[n++] = (sim_candidate_t){.kind = SIM_CAND_CPU, .cpu = i, .due_ns = S->cpu[i].step_end};
+    uint32_t ncpus = n;
+    for (size_t i = 0; i < S->evq.n; i++) {
+      const evq_item_t *it = &S->evq.a[i];
+      sim_candidate_t c = {.due_ns = it->t, .order = ((uint64_t)it->kind << 60) | it->seq, .cpu = -1};
+      if (it->kind == EV_INTERRUPT) {
+        const hw_irq_t *q = it->obj;
+        c.kind = SIM_CAND_INTERRUPT;
+        c.cpu = q->hw->cpu;
+        c.id = q->hw->dev ? q->hw->dev->SimId : 0;
+      } else if (it->kind == EV_KTIMER) {
+        c.kind = SIM_CAND_TIMER; /* a kernel timer: no thread of its own */
+      } else {
+        c.kind = SIM_CAND_TIMER;
+        c.id = ((const KTHREAD *)it->obj)->id;
+      }
+      ch->cand[n++] = c;
+    }
+    /* Events in queue order (the heap's array is not sorted). */
+    qsort(ch->cand + ncpus, n - ncpus, sizeof *ch->cand, cmp_cand);
+    /* A clock tick is no choice: it fires at its time, before anything
+       that is due later (kernel-facts 6.12). */
+    due_t d;
+    sched_due_cpus(S, &d);
+    if (d.tick) {
+      uint64_t first = UINT64_MAX;
+      for (uint32_t i = 0; i < n; i++)
+        if (ch->cand[i].due_ns < first) first = ch->cand[i].due_ns;
+      if (d.tick->tick_at <= first) {
+        if (d.tick->tick_at > S->now) S->now = d.tick->tick_at;
+        if (S->now > S->cfg.max_time_ns) {
+          S->outcome = SIM_RUN_LIMIT;
+          sched_stop(S);
+        }
+        ke_clock_fire(S, d.tick);
+        continue;
+      }
+    }
+    if (n == 0) sched_finish(S);
+    uint32_t k = 0;
+    if (n > 1 && !S->stop_requested) {
+      k = chs_next_candidate(S, n);
+      if (k == SIM_CHOICE_STOP) {
+        S->stop_requested = true;
+        k = 0;
+      }
+    }
+    sim_candidate_t pick = ch->cand[k];
+    if (pick.due_ns > S->now) S->now = pick.due_ns;
+    if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {
+      S->outcome = S->stop_requested ? SIM_RUN_STOPPED : SIM_RUN_LIMIT;
+      sched_stop(S);
+    }
+    if (pick.kind != SIM_CAND_CPU) {
+      evq_item_t it;
+      bool found = evq_remove(&S->evq, pick.order & ((1ull << 60) - 1), &it);
+      SIM_ASSERT(found);
+      (void)found;
+      if (it.kind == EV_INTERRUPT) hw_interrupt(S, it.obj);
+      else if (it.kind == EV_KTIMER) KiTimerDue(S, it.obj, it.gen);
+      else thr_timeout(S, it.obj, it.gen);
+      continue;
+    }
+    cpu_t *c = &S->cpu[pick.cpu];
+    c->step_live = false;
+    S->cur_cpu = c;
+    if (c->ctx == S->cur_ctx) return;
+    ctx_t *from = S->cur_ctx;
+    S->cur_ctx = c->ctx;
+    S->stats.ctx_switches++;
+    ctx_switch(from, c->ctx);
+    return; /* whoever resumed us set cur_cpu and cur_ctx */
+  }
+}
+
 void sched_next(sim_t *S) {
+  if (S->chs.fn) {
+    sched_next_chosen(S);
+    return;
+  }
   for (;;) {
     due_t d;
     sched_due_cpus(S, &d);
@@ -121,7 +231,8 @@ void sched_next(sim_t *S) {
 }
 
 static uint64_t step_cost(sim_t *S, uint64_t ns) {
-  if (S->cfg.jitter_pct && ns) {
+  /* Under a chooser costs are exact: it decides every ordering itself. */
+  if (S->cfg.jitter_pct && ns && !S->chs.fn) {
     uint64_t span = ns * S->cfg.jitter_pct / 100;
     if (span) ns += chs_next(&S->chs) % (span + 1);
   }
@@ -131,12 +242,14 @@ static uint64_t step_cost(sim_t *S, uint64_t ns) {
 /* Whether nothing else (another CPU, a device, a timer) is due before or at
    `end`: then the current CPU can simply move on, with no scheduling. */
 static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
+  /* Under a chooser anything pending, however far ahead, may go first. */
+  uint64_t horizon = S->chs.fn ? UINT64_MAX : end;
   const evq_item_t *top = evq_peek(&S->evq);
-  if (top && top->t <= end) return false;
+  if (top && top->t <= horizon) return false;
   for (int i = 0; i < S->ncpu; i++) {
     const cpu_t *o = &S->cpu[i];
-    if (o != c && o->step_live && o->step_end <= end) return false;
-    if (o->tick_at <= end) return false; /* c's own tick too: it cuts the step */
+    if (o != c && o->step_live && o->step_end <= horizon) return false;
+    if (o->tick_at <= horizon) return false; /* c's own tick too: it cuts the step */
   }
   return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested;
 }

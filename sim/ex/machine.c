@@ -65,6 +65,10 @@ void sim_destroy(sim_t *S) {
   for (size_t i = 0; i < S->nsinks; i++)
     if (S->sinks[i].close) S->sinks[i].close(S->sinks[i].ud);
   free(S->sinks);
+  /* Nothing is traced from here on (the rundown of undelivered APCs frees
+     what they carry, IRPs included, as a terminating thread's would). */
+  S->sinks = NULL;
+  S->nsinks = 0;
   ke_destroy(S);
   for (size_t i = S->nowned; i-- > 0;) S->owned[i].free(S->owned[i].p);
   free(S->owned);
@@ -80,6 +84,7 @@ void sim_destroy(sim_t *S) {
   free(S->chs.log);
   ptrmap_free(S, &S->lock_ids);
   ptrmap_free(S, &S->queued_locks);
+  free(S->chs.cand);
   for (uint32_t i = 0; i < S->thread_names.n; i++) free(S->thread_names.v[i]);
   for (uint32_t i = 0; i < S->device_names.n; i++) free(S->device_names.v[i]);
   for (uint32_t i = 0; i < S->object_names.n; i++) free(S->object_names.v[i]);

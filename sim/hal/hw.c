@@ -43,7 +43,14 @@ void sim_hw_start(sim_hw_t *Hw, PIRP Irp, uint64_t latency_ns) {
 
 /* The device raises its interrupt line: pick the CPU, make it pending there. */
 void hw_interrupt(sim_t *S, hw_irq_t *q) {
-  int n = q->hw->cpu >= 0 ? q->hw->cpu : (int)(S->ncpu > 1 ? chs_choose(S, (uint32_t)S->ncpu) : 0);
+  int n = q->hw->cpu;
+  if (n < 0 && S->ncpu > 1) {
+    int all[SIM_MAX_CPUS];
+    for (int i = 0; i < S->ncpu; i++) all[i] = i;
+    n = (int)chs_place(S, SIM_CHOICE_IRQ_CPU, all, (uint32_t)S->ncpu);
+  } else if (n < 0) {
+    n = 0;
+  }
   cpu_t *c = &S->cpu[n];
   list_insert_tail(&c->irq_pending, &q->link);
   if (trc_on(S)) {

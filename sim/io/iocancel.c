@@ -75,25 +75,52 @@ static bool agnostic_of(const IRP *irp, PKTHREAD t) {
 
 /* Cancels the requests of thread `t` that `match` accepts (the port-bound
    ones too with `agnostic`); returns how many. */
+/* The IRPs to cancel are collected first (IoCancelIrp can run cancel
+   routines that complete and free IRPs), in an array on the coroutine's
+   stack while they are few: a cancel routine that stops the machine never
+   comes back here, and heap memory held only by this frame would never be
+   freed.  Past that, the heap. */
+#define CANCEL_ON_STACK 64
+typedef struct found {
+  PIRP irp;
+  uint32_t id;
+} found_t;
+
+static found_t *found_add(sim_t *S, found_t *found, found_t *on_stack, size_t *cap, size_t k) {
+  if (k < *cap) return found;
+  if (found == on_stack) {
+    found_t *h = NULL;
+    size_t hcap = 0;
+    if (!VEC_RESERVE(S, h, hcap, k + 1)) abort();
+    memcpy(h, on_stack, k * sizeof *h);
+    *cap = hcap;
+    return h;
+  }
+  if (!VEC_RESERVE(S, found, *cap, k + 1)) abort();
+  return found;
+}
+
+static void found_free(sim_t *S, found_t *found, found_t *on_stack, size_t cap) {
+  if (found != on_stack) mem_free(S, found, cap * sizeof *found);
+}
+
 static int cancel_thread_irps(PKTHREAD t, bool (*match)(const IRP *, const void *), const void *arg,
                               bool agnostic) {
   sim_t *S = t->S;
-  /* IoCancelIrp can run cancel routines that complete and free IRPs:
-     collect first, then cancel each that is still the same live IRP. */
-  struct found { PIRP irp; uint32_t id; } *found = NULL;
-  size_t k = 0, cap = 0;
+  found_t on_stack[CANCEL_ON_STACK], *found = on_stack;
+  size_t k = 0, cap = CANCEL_ON_STACK;
   for (LIST_ENTRY *e = t->irp_list.Flink; e != &t->irp_list; e = e->Flink) {
     PIRP irp = CONTAINING_RECORD(e, IRP, ThreadListEntry);
     if (match(irp, arg) && !irp_finished(irp)) {
-      if (!VEC_RESERVE(S, found, cap, k + 1)) abort();
-      found[k++] = (struct found){irp, irp->SimId};
+      found = found_add(S, found, on_stack, &cap, k);
+      found[k++] = (found_t){irp, irp->SimId};
     }
   }
   for (LIST_ENTRY *e = S->live_irps.Flink; agnostic && e != &S->live_irps; e = e->Flink) {
     PIRP irp = CONTAINING_RECORD(e, IRP, SimLink);
     if (agnostic_of(irp, t) && match(irp, arg)) {
-      if (!VEC_RESERVE(S, found, cap, k + 1)) abort();
-      found[k++] = (struct found){irp, irp->SimId};
+      found = found_add(S, found, on_stack, &cap, k);
+      found[k++] = (found_t){irp, irp->SimId};
     }
   }
   int n = 0;
@@ -102,7 +129,7 @@ static int cancel_thread_irps(PKTHREAD t, bool (*match)(const IRP *, const void 
     IoCancelIrp(found[i].irp);
     n++;
   }
-  mem_free(S, found, cap * sizeof *found);
+  found_free(S, found, on_stack, cap);
   return n;
 }
 
@@ -169,13 +196,13 @@ NTSTATUS NtCancelIoFileEx(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
   sched_step(S, COST_SYSCALL);
   ex_match_t m = {File, Iosb};
   /* Collected first: cancel routines may complete and free IRPs. */
-  struct found { PIRP irp; uint32_t id; } *found = NULL;
-  size_t n = 0, cap = 0;
+  found_t on_stack[CANCEL_ON_STACK], *found = on_stack;
+  size_t n = 0, cap = CANCEL_ON_STACK;
   for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink) {
     PIRP irp = CONTAINING_RECORD(e, IRP, SimLink);
     if (ex_matches(irp, &m) && !irp_finished(irp)) {
-      if (!VEC_RESERVE(S, found, cap, n + 1)) abort();
-      found[n++] = (struct found){irp, irp->SimId};
+      found = found_add(S, found, on_stack, &cap, n);
+      found[n++] = (found_t){irp, irp->SimId};
     }
   }
   int cancelled = 0;
@@ -187,7 +214,7 @@ NTSTATUS NtCancelIoFileEx(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
     IoCancelIrp(found[i].irp);
     cancelled++;
   }
-  mem_free(S, found, cap * sizeof *found);
+  found_free(S, found, on_stack, cap);
   NTSTATUS st = cancelled ? STATUS_SUCCESS : STATUS_NOT_FOUND;
   char sb[16];
   if (trc_on(S)) {

@@ -140,6 +140,7 @@ static bool complete_level(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp) {
   bool freed = S->freed_in_walk == id;
   if (freed) S->freed_in_walk = 0;
   else irp->SimInWalk = false;
+  if (!freed && r == STATUS_MORE_PROCESSING_REQUIRED) irp->SimCompleting = false; /* the routine owns it again */
   if (freed && r != STATUS_MORE_PROCESSING_REQUIRED)
     bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x20A, id, (ULONG_PTR)r, 0,
              "IRP %u was freed by its completion routine, which then returned %s: the I/O manager would go on "
@@ -263,7 +264,17 @@ static __attribute__((noinline)) void trace_walk_done(sim_t *S, PIRP Irp) {
 
 void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
   sim_t *S = Irp->Sim;
+  /* A second completion while the first still walks up the stack (a DPC
+     and a cancel routine on two CPUs that both think they own the IRP):
+     the two walks would share one IRP and its stage-2 APC, and the first to
+     finish frees it under the other.  Windows' own test (CurrentLocation
+     past the top) cannot see it yet; iosim stops here with the same code
+     rather than run on a freed IRP (docs/exploration.md). */
+  if (Irp->SimCompleting)
+    bugcheck(S, MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp->SimId, 0, 0, 0,
+             "IRP %u completed again while its first completion was still walking up the stack", Irp->SimId);
   complete_checks(S, Irp);
+  Irp->SimCompleting = true;
   if (trc_on(S)) trace_complete(S, Irp);
   sched_step(S, COST_COMPLETE);
   for (;;) {
@@ -272,6 +283,7 @@ void IofCompleteRequest(PIRP Irp, int8_t PriorityBoost) {
     if (Irp->CurrentLocation > Irp->StackCount + 1) break;
     if (!complete_level(S, Irp, Irp->Tail.Overlay.CurrentStackLocation - 1)) return;
   }
+  Irp->SimCompleting = false;
   Irp->SimCompletes++;
   sim_irp_info_t *in = irp_info(S, Irp->SimId);
   if (in) {

@@ -48,6 +48,7 @@ void KiReadyThread(sim_t *S, PKTHREAD t) {
   t->state = THR_READY;
   list_insert_tail(&S->ready, &t->ready_link);
   cpu_t *cur = S->cur_cpu, *idle[SIM_MAX_CPUS];
+  int ids[SIM_MAX_CPUS];
   uint32_t n = 0;
   /* Code running in an idle loop (a DPC there): the loop takes the thread
      when that code returns.  An idle loop parked in the scheduler (a timer
@@ -55,8 +56,8 @@ void KiReadyThread(sim_t *S, PKTHREAD t) {
      like any other idle CPU. */
   if (cur && cur->thread == NULL && !cur->idle) return;
   for (int i = 0; i < S->ncpu; i++)
-    if (S->cpu[i].thread == NULL && (&S->cpu[i] != cur || cur->idle)) idle[n++] = &S->cpu[i];
-  if (n) cpu_poke(S, idle[n > 1 ? chs_choose(S, n) : 0]);
+    if (S->cpu[i].thread == NULL && (&S->cpu[i] != cur || cur->idle)) ids[n] = i, idle[n++] = &S->cpu[i];
+  if (n) cpu_poke(S, idle[n > 1 ? chs_place(S, SIM_CHOICE_IDLE_CPU, ids, n) : 0]);
 }
 
 /* Switches the current CPU away from `t` (already waiting or terminated):
@@ -171,6 +172,14 @@ void ke_destroy(sim_t *S) {
   for (int i = 0; i < S->ncpu; i++) ctx_free(S, &S->cpu[i].idle_ctx);
   while (!list_empty(&S->threads)) {
     PKTHREAD t = CONTAINING_RECORD(list_pop_head(&S->threads), KTHREAD, all_link);
+    /* User APCs never delivered go through their rundown routines, as
+       KeRundownApcQueues does for a terminating thread (QueueUserAPC's
+       frees its APC object). */
+    LIST_ENTRY *e;
+    while ((e = list_pop_head(&t->apc[UserMode]))) {
+      PKAPC a = CONTAINING_RECORD(e, KAPC, ApcListEntry);
+      if (a->RundownRoutine) a->RundownRoutine(a);
+    }
     ctx_free(S, &t->ctx);
     free(t->name);
     free(t);

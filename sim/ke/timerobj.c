@@ -76,7 +76,7 @@ static BOOLEAN timer_remove(sim_t *S, PKTIMER t, const char *routine) {
   if (!t->SimInserted) return FALSE;
   timer_check_entry(S, t, routine);
   list_remove(&t->TimerListEntry);
-  if (!t->SimDue) evq_remove(&S->evq, EV_KTIMER, t);
+  if (!t->SimDue) evq_remove_obj(&S->evq, EV_KTIMER, t);
   t->SimInserted = FALSE;
   t->SimDue = FALSE;
   return TRUE;

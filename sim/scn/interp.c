@@ -5,6 +5,7 @@
  * through a table indexed by the operation's kind.  The operations are
  * read-only: what a run changes lives in the run state (run_int.h).
  */
+#include "iosim/vec.h"
 #include "run_int.h"
 
 typedef struct exec {
@@ -433,6 +434,22 @@ static void ex_send(exec_t *x, const op_t *o) {
   x->lower = IoCallDriver(to, n);
 }
 
+static void remember_cancel(run_state_t *rs, uint32_t irp, const routine_t *r) {
+  for (size_t i = 0; i < rs->ncancel_of; i++)
+    if (rs->cancel_of[i].irp == irp) {
+      rs->cancel_of[i].r = r;
+      return;
+    }
+  if (!IOSIM_VEC_RESERVE(rs->cancel_of, rs->cancel_of_cap, rs->ncancel_of + 1)) abort();
+  rs->cancel_of[rs->ncancel_of++] = (scr_cancel_of_t){irp, r};
+}
+
+static const routine_t *cancel_routine_of(const run_state_t *rs, uint32_t irp) {
+  for (size_t i = rs->ncancel_of; i-- > 0;)
+    if (rs->cancel_of[i].irp == irp) return rs->cancel_of[i].r;
+  return NULL;
+}
+
 static void ex_set_cancel(exec_t *x, const op_t *o) {
   PIRP irp = x->irp;
   const char *name = o->set_cancel.routine;
@@ -440,7 +457,10 @@ static void ex_set_cancel(exec_t *x, const op_t *o) {
   /* The routine rides in a driver-owned field of the IRP, as real drivers
      keep their per-request context there: its slot in the loaded driver. */
   const routine_t *r = name ? find_routine(x->dx->drv->decl, RT_CANCEL, name) : NULL;
-  irp->Tail.Overlay.DriverContext[3] = r ? &x->dx->drv->slots[r->index] : NULL;
+  /* Only when setting: a clear-cancel that loses the race to IoCancelIrp
+     must leave the routine to the cancel already on its way (found by
+     `iosim explore`). */
+  if (r) remember_cancel(x->rs, irp->SimId, r);
   /* Whoever swaps a routine out owns the IRP (the cancel race). */
   x->cancel_owned = IoSetCancelRoutine(irp, name ? scr_cancel : NULL) != NULL;
 }
@@ -658,8 +678,8 @@ static NTSTATUS scr_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
 
 /* A cancel routine set with set-cancel: runs the routine's operations. */
 static void scr_cancel(PDEVICE_OBJECT dev, PIRP irp) {
-  const routine_t *const *slot = irp->Tail.Overlay.DriverContext[3];
-  const routine_t *r = slot ? *slot : NULL;
+  scr_dev_t *dx = dev->DeviceExtension;
+  const routine_t *r = cancel_routine_of(dx->rs, irp->SimId);
   exec_t x = exec_for(dev, irp, r);
   if (r) exec_ops(&x, r->body);
 }

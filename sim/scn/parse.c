@@ -344,9 +344,10 @@ void parse_thread(cursor_t *c, const keyword_t *kw, block_t *top) {
 }
 
 void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
-  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS, MC_CLOCK_TICK, MC_DPC_DEPTH, MC_DPC_RATE };
+  enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS, MC_CLOCK_TICK, MC_DPC_DEPTH, MC_DPC_RATE,
+         MC_EXPLORE };
   static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", "clock-tick",
-                                      "dpc-queue-depth", "minimum-dpc-rate", NULL};
+                                      "dpc-queue-depth", "minimum-dpc-rate", "explore", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -393,9 +394,19 @@ void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
       sc->cfg.has_minimum_dpc_rate = true;
       break;
     }
+    case MC_EXPLORE: /* explore bound K|none: `iosim check` explores (docs/exploration.md) */
+      if (!is_word(L, ++k, "bound")) ERR_AT(c, k, "expected `bound K` (or `bound none`) after explore");
+      if (is_word(L, k + 1, "none")) {
+        sc->explore_bound = SCN_EXPLORE_UNBOUNDED;
+      } else {
+        int64_t b = need_num(c, k + 1, "a preemption bound");
+        if (b > 64) ERR_AT(c, k + 1, "a preemption bound is 0..64 (or none)");
+        sc->explore_bound = (int)b;
+      }
+      break;
     default:
-      ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time, max-steps, clock-tick, dpc-queue-depth or "
-             "minimum-dpc-rate here");
+      ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time, max-steps, clock-tick, dpc-queue-depth, "
+             "minimum-dpc-rate or explore here");
     }
   }
 }
@@ -699,6 +710,7 @@ scn_t *scn_load(const char *path, const char *extra_dir, scn_error_t *err) {
   if (!sc || !p) abort();
   sc->cfg.cpus = 1;
   sc->seeds = 1;
+  sc->explore_bound = SCN_EXPLORE_NONE;
   sc->hash = 0xcbf29ce484222325ull;
   p->sc = sc;
   p->err = err;
@@ -722,3 +734,4 @@ const char *scn_path(const scn_t *sc) { return sc->path; }
 uint64_t scn_hash(const scn_t *sc) { return sc->hash; }
 uint64_t scn_seed(const scn_t *sc) { return sc->cfg.seed; }
 unsigned scn_seed_count(const scn_t *sc) { return sc->seeds; }
+int scn_explore_bound(const scn_t *sc) { return sc->explore_bound; }

@@ -122,12 +122,13 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   if (!err) err = &dummy;
   sim_config_t cfg = sc->cfg;
   if (o && o->has_seed) cfg.seed = o->seed;
+  if (o) cfg.stacks = o->stacks;
   sim_t *S = sim_create(&cfg);
   if (!S) return SIM_EINVAL;
   run_state_t rs = {.sc = sc, .S = S};
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
-    free(rs.files), free(rs.reqs);
+    free(rs.files), free(rs.reqs), free(rs.cancel_of);
     ar_free(&rs.ar);
     sim_destroy(S);
     return rc;
@@ -153,7 +154,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   if (o && o->on_finish) o->on_finish(o->ud, S, res);
   sim_destroy(S);
   evlog_free(log);
-  free(rs.files), free(rs.reqs);
+  free(rs.files), free(rs.reqs), free(rs.cancel_of);
   ar_free(&rs.ar);
   return SIM_OK;
 }

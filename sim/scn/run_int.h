@@ -35,10 +35,18 @@ typedef struct scr_driver {
   run_state_t *rs;
   const driver_decl_t *decl;
   FAST_IO_DISPATCH fastio; /* filled when the driver loads, if it has fastio routines */
-  /* One slot per routine (routine_t.index): a set-cancel points the IRP's
-     DriverContext[3] at its routine's slot. */
+  /* One slot per routine (routine_t.index). */
   const routine_t **slots;
 } scr_driver_t;
+
+/* Which scripted cancel routine each IRP was given (set-cancel), by IRP
+   number: a real cancel routine is its own code, and finds nothing it
+   needs in the IRP - whose Tail.Overlay the stage-2 APC may already have
+   overwritten when a racing completion got there first. */
+typedef struct scr_cancel_of {
+  uint32_t irp;
+  const routine_t *r;
+} scr_cancel_of_t;
 
 /* The device extension of every scripted device. */
 typedef struct scr_dev {
@@ -99,6 +107,8 @@ struct run_state {
   named_req_t *reqs;
   size_t nreqs, reqs_cap;
   scr_cctx_t *free_cctx;
+  scr_cancel_of_t *cancel_of; /* grows with vec.h; freed with the run */
+  size_t ncancel_of, cancel_of_cap;
 };
 
 KEVENT *rs_event(run_state_t *rs, const char *name);

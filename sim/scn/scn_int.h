@@ -385,6 +385,7 @@ struct scn {
   uint64_t hash;
   sim_config_t cfg;
   unsigned seeds;
+  int explore_bound;  /* `machine explore bound K`: K; SCN_EXPLORE_NONE / SCN_EXPLORE_UNBOUNDED */
   cost_decl_t *costs;
   driver_decl_t *drivers;
   device_decl_t *devices;

@@ -472,7 +472,9 @@ static void on_bugcheck(vrf_t *v, const trc_event_t *ev) {
 static void remember(vrf_t *v, const trc_event_t *ev) {
   step_t *s = &v->last[v->nsteps++ % LAST_STEPS];
   s->ev = *ev;
-  snprintf(s->detail, sizeof s->detail, "%s", ev->detail);
+  size_t n = strnlen(ev->detail, sizeof s->detail - 1); /* a plain copy: this runs at every step */
+  memcpy(s->detail, ev->detail, n);
+  s->detail[n] = 0;
   s->ev.detail = s->detail;
 }
 

@@ -1,5 +1,5 @@
 /*
- * bench.c - `make bench`: the figures issue 10 asks for, one line each
+ * bench.c - `make bench`: the figures issues 10 and 16 ask for, one line each
  * (name, value, unit, target, met or not).  Benchmarks measure; tests never
  * time anything.  Each workload runs in a child process so its peak RSS is
  * its own.
@@ -25,6 +25,7 @@
 #include "iosim/sim.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
+#include "bench.h"
 #include "core/core.h" /* ctx_switch, for the switch round trip */
 
 #define THREADS 8
@@ -40,6 +41,10 @@ static void figure(const char *name, double v, const char *unit, const char *tar
   printf("%-34s %14.*f %-10s target %-22s %s\n", name, v < 10 ? 2 : 1, v, unit, target,
          met < 0 ? "(info)" : met ? "met" : "NOT MET");
   fflush(stdout);
+}
+
+void bench_figure(const char *name, double v, const char *unit, const char *target, int met) {
+  figure(name, v, unit, target, met);
 }
 
 /* ---- the drivers ---- */
@@ -560,6 +565,10 @@ int main(int argc, char **argv) {
            (unsigned long long)r.steps, r.secs, (double)r.rows / r.secs);
     return 0;
   }
+  if (argc > 1 && !strcmp(argv[1], "--explore")) { /* the exploration figures only */
+    explore_figures();
+    return 0;
+  }
   if (argc > 2 && !strcmp(argv[1], "--trace-figures")) /* the traced and bare figures only */
     return trace_figures(strtoull(argv[2], NULL, 10), argc > 3 ? atoi(argv[3]) : 1) ? 0 : 1;
   if (argc > 2 && !strcmp(argv[1], "--engine")) { /* for profilers: one run, in this process */
@@ -603,6 +612,7 @@ int main(int argc, char **argv) {
   figure("scale: RSS 10M / 1M", mb10 / mb1, "x", "<= 1.10", mb10 / mb1 <= 1.10);
   if (!trace_figures(ntr, 3)) return 1;
   lessons();
+  explore_figures();
   double sw = switch_ns();
   figure("coroutine switch round trip", sw * 2, "ns", "(glibc swapcontext ~2200)", -1);
   return 0;
