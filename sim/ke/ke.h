@@ -198,6 +198,8 @@ void KiDeliverApc(sim_t *S, cpu_t *c, PKTHREAD t);
 
 /* ---- threads (ke/thread.c, ke/wait.c) ---- */
 void KiReadyThread(sim_t *S, PKTHREAD t);
+/* Wakes an idle CPU (the chooser's pick among several) to take a ready thread. */
+void KiWakeIdleProcessor(sim_t *S);
 /* Blocks the current thread (already marked waiting); returns when it runs again. */
 void KiSwapThread(sim_t *S, PKTHREAD t);
 void KiUnwaitThread(sim_t *S, PKTHREAD t, NTSTATUS status);

@@ -10,12 +10,8 @@
    idle CPU is woken to take it (the chooser's pick among several). */
 void KiReadyNewThread(sim_t *S, PKTHREAD t) {
   SIM_ASSERT(t->state == THR_READY);
-  cpu_t *cur = S->cur_cpu, *idle[SIM_MAX_CPUS];
-  uint32_t n = 0;
-  if (cur && cur->thread == NULL && !cur->idle) return; /* a DPC in an idle loop: the loop takes it */
-  for (int i = 0; i < S->ncpu; i++)
-    if (S->cpu[i].thread == NULL && (&S->cpu[i] != cur || cur->idle)) idle[n++] = &S->cpu[i];
-  if (n) cpu_poke(S, idle[n > 1 ? chs_choose(S, n) : 0]);
+  (void)t;
+  KiWakeIdleProcessor(S);
 }
 
 KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority) {

@@ -47,6 +47,12 @@ void KiReadyThread(sim_t *S, PKTHREAD t) {
   SIM_ASSERT(list_empty(&t->ready_link));
   t->state = THR_READY;
   list_insert_tail(&S->ready, &t->ready_link);
+  KiWakeIdleProcessor(S);
+}
+
+/* A thread became ready: an idle CPU is woken to take it; which one, when
+   several are idle, is the chooser's call. */
+void KiWakeIdleProcessor(sim_t *S) {
   cpu_t *cur = S->cur_cpu, *idle[SIM_MAX_CPUS];
   int ids[SIM_MAX_CPUS];
   uint32_t n = 0;
