@@ -5,6 +5,7 @@
  * is loaded by a program thread; its DriverEntry gets the registry path
  * (printed with %wZ), creates its device with IoCreateDeviceSecure and a
  * symbolic link, starts a polling system thread and a periodic timer; its
+ * DbgPrint formats Windows' %wZ, %ws, %S, I64 and I conversions; its
  * control codes (CTL_CODE, SEH blocks) and queued reads are served, a
  * cancelled read completes as cancelled; when the program has ended its
  * DriverUnload stops the thread and takes everything down: nothing is
@@ -81,6 +82,9 @@ START_TEST(a_wdk_style_driver_loads_serves_and_unloads_cleanly) {
   ck_assert_uint_eq(a.stats_info, 2); /* the reads served, read under try/finally */
   ck_assert_int_ge(tlog_find_x(&log, TRC_DBGPRINT, 0,
                                "Synth: DriverEntry \\Registry\\Machine\\System\\CurrentControlSet\\Services\\synth", 0),
+                   0);
+  /* Windows' conversions (%ws, %S, I64, I) beside C's, from a driver built with 16-bit wchar_t */
+  ck_assert_int_ge(tlog_find_x(&log, TRC_DBGPRINT, 0, "Synth: formats wide|S|-5|abcdef012345|7| 3.14|42  |  7|z|%|narrow", 0),
                    0);
   int un = tlog_find(&log, TRC_DRIVER_UNLOAD, 0);
   ck_assert_int_gt(un, tlog_find_x(&log, TRC_THREAD_EXIT, 0, "app", 0));

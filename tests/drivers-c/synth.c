@@ -65,6 +65,8 @@ _Use_decl_annotations_ NTSTATUS DriverEntry(IN PDRIVER_OBJECT DriverObject, IN P
   UNREFERENCED_PARAMETER(RegistryPath);
   ExInitializeDriverRuntime(DrvRtPoolNxOptIn);
   KdPrint(("Synth: DriverEntry %wZ\n", RegistryPath));
+  KdPrint(("Synth: formats %ws|%S|%I64d|%I64x|%Iu|%5.2f|%-4d|%*d|%c|%%|%s\n", L"wide", L"S", (LONGLONG)-5,
+           (ULONGLONG)0xABCDEF012345ULL, (SIZE_T)7, 3.14159, 42, 3, 7, 'z', "narrow"));
 
   RtlInitUnicodeString(&ntName, L"\\Device\\Synth");
   status = IoCreateDeviceSecure(DriverObject, sizeof(DEVICE_EXTENSION), &ntName, FILE_DEVICE_UNKNOWN,
