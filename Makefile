@@ -5,9 +5,11 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       run the asynchronous-read lesson with its explanation
 #   make bench      benchmarks (figures, not tests)
-#   make install    iosim, its standard library of drivers, the manual page
-#                   and bash completion under $(PREFIX) (default /usr/local;
-#                   DESTDIR for staging); make uninstall removes them
+#   make install    iosim, its standard library of drivers, the manual page,
+#                   bash completion, the headers (the WDK ones for C drivers
+#                   under include/iosim/wdk) and iosim.pc under $(PREFIX)
+#                   (default /usr/local; DESTDIR for staging); make uninstall
+#                   removes them
 #   make explore    long schedule explorations of the race lessons
 
 CC      ?= cc
@@ -46,11 +48,16 @@ ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
+# C drivers written as Windows drivers are: built with the driver-facing
+# headers (include/wdk) and 16-bit wide characters, as `iosim cc` builds them.
+TEST_DRV_SRC = $(wildcard tests/drivers-c/*.c)
+WDK_CFLAGS = -std=gnu11 -fshort-wchar -Wall -Wextra -Werror -Wno-multichar -Wno-unknown-pragmas \
+             -Iinclude/wdk -Iinclude -MMD -MP -g $(OPT)
 
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 SCN_OBJ    = $(SCN_SRC:%.c=$(BUILD)/%.o)
 VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_DRV_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
 .PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore
@@ -85,6 +92,10 @@ $(ENGINE_OBJ): $(BUILD)/%.o: %.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(DB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/drivers-c/%.o: tests/drivers-c/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(WDK_CFLAGS) $(if $(SAN),-fsanitize=$(SAN) -fno-sanitize-recover=all) -c -o $@ $<
 
 $(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm
@@ -153,11 +164,17 @@ install: iosim
 	install -m 644 scenarios/lessons/*.iosim $(DESTDIR)$(PREFIX)/share/iosim/lessons
 	install -m 644 docs/iosim.1 $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1
 	install -m 644 docs/iosim.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
+	install -d $(DESTDIR)$(PREFIX)/include/iosim/wdk $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/iosim/*.h $(DESTDIR)$(PREFIX)/include/iosim
+	install -m 644 include/wdk/*.h $(DESTDIR)$(PREFIX)/include/iosim/wdk
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^\#define IOSIM_VERSION "\(.*\)"/\1/p' include/iosim/sim.h)|' \
+	  docs/iosim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/iosim.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/iosim $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
-	rm -rf $(DESTDIR)$(PREFIX)/share/iosim
+	rm -rf $(DESTDIR)$(PREFIX)/share/iosim $(DESTDIR)$(PREFIX)/include/iosim
+	rm -f $(DESTDIR)$(PREFIX)/lib/pkgconfig/iosim.pc
 
 # The longer searches (docs/exploration.md); the test suite runs short ones.
 explore: deps

@@ -107,7 +107,7 @@ uint32_t tsim_find_irp(sim_t *S, UCHAR major) {
 
 /* ---- the test disk ---- */
 
-static tdisk_t *disk_of(PDEVICE_OBJECT dev) { return dev->DriverObject->DriverExtension; }
+static tdisk_t *disk_of(PDEVICE_OBJECT dev) { return dev->DriverObject->SimContext; }
 
 static NTSTATUS tdisk_open_close(PDEVICE_OBJECT dev, PIRP irp) {
   (void)dev;
@@ -163,13 +163,15 @@ static void tdisk_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   while (d->done_head != d->done_tail) tdisk_finish(d, d->done[d->done_head++ % 32], IO_DISK_INCREMENT);
 }
 
-NTSTATUS tdisk_entry(PDRIVER_OBJECT drv, PVOID arg) {
+NTSTATUS tdisk_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   tdisk_t *d = arg;
   if (!d->name) d->name = "disk0";
   if (!d->latency_ns) d->latency_ns = 100000;
-  NTSTATUS st = IoCreateDevice(drv, 0, d->name, 0, &d->dev);
+  NTSTATUS st = sim_create_device(drv, 0, d->name, &d->dev);
   if (!NT_SUCCESS(st)) return st;
-  drv->DriverExtension = d;
+  drv->SimContext = d;
   drv->MajorFunction[IRP_MJ_CREATE] = tdisk_open_close;
   drv->MajorFunction[IRP_MJ_CLEANUP] = tdisk_open_close;
   drv->MajorFunction[IRP_MJ_CLOSE] = tdisk_open_close;
@@ -184,7 +186,7 @@ NTSTATUS tdisk_entry(PDRIVER_OBJECT drv, PVOID arg) {
 
 /* ---- the test filter ---- */
 
-static tfilter_t *filter_of(PDEVICE_OBJECT dev) { return dev->DriverObject->DriverExtension; }
+static tfilter_t *filter_of(PDEVICE_OBJECT dev) { return dev->DriverObject->SimContext; }
 
 static NTSTATUS tfilter_routine(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   tfilter_t *f = ctx;
@@ -252,14 +254,16 @@ static NTSTATUS tfilter_io(PDEVICE_OBJECT dev, PIRP irp) {
   return st;
 }
 
-NTSTATUS tfilter_entry(PDRIVER_OBJECT drv, PVOID arg) {
+NTSTATUS tfilter_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   tfilter_t *f = arg;
   PDEVICE_OBJECT lower = sim_find_device(drv->Sim, f->lower);
   if (!lower) return STATUS_NOT_FOUND;
-  NTSTATUS st = IoCreateDevice(drv, 0, f->name, 0, &f->dev);
+  NTSTATUS st = sim_create_device(drv, 0, f->name, &f->dev);
   if (!NT_SUCCESS(st)) return st;
   IoAttachDeviceToDeviceStack(f->dev, lower);
-  drv->DriverExtension = f;
+  drv->SimContext = f;
   drv->MajorFunction[IRP_MJ_CREATE] = tfilter_pass;
   drv->MajorFunction[IRP_MJ_CLEANUP] = tfilter_pass;
   drv->MajorFunction[IRP_MJ_CLOSE] = tfilter_pass;
@@ -336,8 +340,10 @@ static NTSTATUS tnow_dispatch(PDEVICE_OBJECT Dev, PIRP Irp) {
   return STATUS_SUCCESS;
 }
 
-NTSTATUS tnow_entry(PDRIVER_OBJECT drv, PVOID arg) {
+NTSTATUS tnow_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = tnow_dispatch;
   PDEVICE_OBJECT dev;
-  return IoCreateDevice(drv, 0, (const char *)arg, 0, &dev);
+  return sim_create_device(drv, 0, (const char *)arg, &dev);
 }

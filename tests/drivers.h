@@ -94,7 +94,7 @@ typedef struct tdisk {
 } tdisk_t;
 
 /* DriverEntry of the test disk; `arg` is its tdisk_t. */
-NTSTATUS tdisk_entry(PDRIVER_OBJECT drv, PVOID arg);
+NTSTATUS tdisk_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath);
 
 /* ---- the test filter ---- */
 
@@ -136,7 +136,7 @@ typedef struct tfilter {
 } tfilter_t;
 
 /* DriverEntry of the test filter; `arg` is its tfilter_t. */
-NTSTATUS tfilter_entry(PDRIVER_OBJECT drv, PVOID arg);
+NTSTATUS tfilter_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath);
 
 /* ---- a user program ---- */
 
@@ -171,7 +171,7 @@ typedef struct tread {
    `r` as thread "app" against the top device and runs the machine. */
 /* A driver whose one device (named by `arg`, a const char *) completes every
    request at once: STATUS_SUCCESS, Information = the read length. */
-NTSTATUS tnow_entry(PDRIVER_OBJECT drv, PVOID arg);
+NTSTATUS tnow_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath);
 
 sim_outcome_t trun_read(sim_t *S, tdisk_t *d, tfilter_t *f1, tfilter_t *f2, tread_t *r);
 

@@ -42,14 +42,14 @@ static NTSTATUS df_done(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
 
 static void df_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   (void)dpc, (void)ctx;
-  dfilt_t *f = dev->DriverObject->DriverExtension;
+  dfilt_t *f = dev->DriverObject->SimContext;
   f->irp = irp->SimId;
   if (f->recomplete) IoCompleteRequest(irp, IO_NO_INCREMENT);
   else if (f->keep) sim_irp_keep(irp, "held by the test");
 }
 
 static NTSTATUS df_read(PDEVICE_OBJECT dev, PIRP irp) {
-  dfilt_t *f = dev->DriverObject->DriverExtension;
+  dfilt_t *f = dev->DriverObject->SimContext;
   if (f->mark) IoMarkIrpPending(irp);
   IoCopyCurrentIrpStackLocationToNext(irp);
   IoSetCompletionRoutine(irp, df_done, NULL, TRUE, TRUE, TRUE);
@@ -57,14 +57,16 @@ static NTSTATUS df_read(PDEVICE_OBJECT dev, PIRP irp) {
   return STATUS_PENDING;
 }
 
-static NTSTATUS df_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS df_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   dfilt_t *f = arg;
   PDEVICE_OBJECT lower = sim_find_device(drv->Sim, "disk0");
-  NTSTATUS st = IoCreateDevice(drv, 0, "defer0", 0, &f->dev);
+  NTSTATUS st = sim_create_device(drv, 0, "defer0", &f->dev);
   if (!NT_SUCCESS(st)) return st;
   IoAttachDeviceToDeviceStack(f->dev, lower);
   IoInitializeDpcRequest(f->dev, df_dpc);
-  drv->DriverExtension = f;
+  drv->SimContext = f;
   for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = df_pass;
   drv->MajorFunction[IRP_MJ_READ] = df_read;
   return STATUS_SUCCESS;

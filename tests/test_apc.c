@@ -91,10 +91,10 @@ static void waiter_thread(PVOID arg) {
     return;
   }
   if (t->raise_to_apc) KeRaiseIrql(APC_LEVEL, &old);
-  LONGLONG to = -t->timeout;
+  LARGE_INTEGER to = {.QuadPart = -t->timeout};
   PVOID objs[1] = {&t->ev};
   if (t->wait_mode == UserMode) /* WaitForSingleObjectEx: user APCs run on the way out */
-    t->wait_ret = NtWaitForMultipleObjects(1, objs, WaitAny, t->alertable, t->timeout ? &to : NULL);
+    t->wait_ret = NtWaitForMultipleObjects(1, objs, WaitAny, t->alertable, t->timeout ? &to.QuadPart : NULL);
   else
     t->wait_ret = KeWaitForSingleObject(&t->ev, Executive, KernelMode, t->alertable,
                                         t->timeout ? &to : NULL);

@@ -112,15 +112,17 @@ static void short_thread(PVOID arg) {
 /* A forwarder that passes the IRP on without preparing a location (copying
    would already write in front of a 1-location IRP's array). */
 static NTSTATUS fwd_read(PDEVICE_OBJECT dev, PIRP irp) {
-  int *calls = dev->DriverObject->DriverExtension;
+  int *calls = dev->DriverObject->SimContext;
   (*calls)++;
   return IoCallDriver(dev->SimLowerDevice, irp);
 }
 
-static NTSTATUS fwd_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS fwd_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   PDEVICE_OBJECT dev;
-  drv->DriverExtension = arg;
-  NTSTATUS st = IoCreateDevice(drv, 0, "fwd0", 0, &dev);
+  drv->SimContext = arg;
+  NTSTATUS st = sim_create_device(drv, 0, "fwd0", &dev);
   IoAttachDeviceToDeviceStack(dev, sim_find_device(drv->Sim, "disk0"));
   drv->MajorFunction[IRP_MJ_READ] = fwd_read;
   return st;
@@ -154,7 +156,7 @@ static void irql_thread(PVOID arg) {
   irql_misuse_t *m = arg;
   KEVENT ev;
   KIRQL old;
-  LONGLONG zero = 0;
+  LARGE_INTEGER zero = {.QuadPart = 0};
   KeInitializeEvent(&ev, NotificationEvent, FALSE);
   switch (m->which) {
   case 0: /* infinite wait at DISPATCH_LEVEL */
@@ -242,7 +244,7 @@ static NTSTATUS bad_open(PDEVICE_OBJECT dev, PIRP irp) {
 }
 
 static NTSTATUS bad_read(PDEVICE_OBJECT dev, PIRP irp) {
-  bad_disk_t *b = dev->DriverObject->DriverExtension;
+  bad_disk_t *b = dev->DriverObject->SimContext;
   if (b->mode == BAD_COMPLETE_IN_ISR) {
     IoMarkIrpPending(irp);
     sim_hw_start(dev->SimHardware, irp, 10000);
@@ -261,10 +263,12 @@ static BOOLEAN bad_isr(sim_hw_t *hw, PVOID ctx, PIRP irp) {
   return TRUE;
 }
 
-static NTSTATUS bad_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS bad_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   bad_disk_t *b = arg;
-  drv->DriverExtension = b;
-  NTSTATUS st = IoCreateDevice(drv, 0, "bad0", 0, &b->dev);
+  drv->SimContext = b;
+  NTSTATUS st = sim_create_device(drv, 0, "bad0", &b->dev);
   drv->MajorFunction[IRP_MJ_CREATE] = bad_open;
   drv->MajorFunction[IRP_MJ_CLEANUP] = bad_open;
   drv->MajorFunction[IRP_MJ_CLOSE] = bad_open;

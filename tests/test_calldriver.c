@@ -19,7 +19,7 @@ typedef struct cd_obs {
 } cd_obs_t;
 
 static void cd_record(PDEVICE_OBJECT dev, PIRP irp) {
-  cd_obs_t *o = dev->DriverObject->DriverExtension;
+  cd_obs_t *o = dev->DriverObject->SimContext;
   o->location = irp->CurrentLocation;
   o->cur_is_stack = IoGetCurrentIrpStackLocation(irp) == &irp->Stack[irp->CurrentLocation - 1];
   o->dev_recorded = IoGetCurrentIrpStackLocation(irp)->DeviceObject == dev;
@@ -28,25 +28,27 @@ static void cd_record(PDEVICE_OBJECT dev, PIRP irp) {
 }
 
 static NTSTATUS cd_read(PDEVICE_OBJECT dev, PIRP irp) {
-  cd_obs_t *o = dev->DriverObject->DriverExtension;
+  cd_obs_t *o = dev->DriverObject->SimContext;
   o->reads++;
   cd_record(dev, irp);
   return o->returns;
 }
 
 static NTSTATUS cd_write(PDEVICE_OBJECT dev, PIRP irp) {
-  cd_obs_t *o = dev->DriverObject->DriverExtension;
+  cd_obs_t *o = dev->DriverObject->SimContext;
   o->writes++;
   cd_record(dev, irp);
   return o->returns;
 }
 
-static NTSTATUS cd_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS cd_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   cd_obs_t *o = arg;
-  drv->DriverExtension = o;
+  drv->SimContext = o;
   drv->MajorFunction[IRP_MJ_READ] = cd_read;
   drv->MajorFunction[IRP_MJ_WRITE] = cd_write;
-  return IoCreateDevice(drv, 0, "probe0", 0, &o->dev);
+  return sim_create_device(drv, 0, "probe0", &o->dev);
 }
 
 static NTSTATUS cd_done(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {

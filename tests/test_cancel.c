@@ -26,7 +26,7 @@ typedef struct holder {
   KEVENT go;              /* the completer thread waits for this */
 } holder_t;
 
-static holder_t *holder_of(PDEVICE_OBJECT d) { return d->DriverObject->DriverExtension; }
+static holder_t *holder_of(PDEVICE_OBJECT d) { return d->DriverObject->SimContext; }
 
 static void holder_cancel(PDEVICE_OBJECT dev, PIRP irp) {
   holder_t *h = holder_of(dev);
@@ -55,15 +55,17 @@ static NTSTATUS holder_read(PDEVICE_OBJECT dev, PIRP irp) {
   return STATUS_PENDING;
 }
 
-static NTSTATUS holder_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS holder_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   holder_t *h = arg;
-  drv->DriverExtension = h;
+  drv->SimContext = h;
   drv->MajorFunction[IRP_MJ_CREATE] = holder_open;
   drv->MajorFunction[IRP_MJ_CLEANUP] = holder_open;
   drv->MajorFunction[IRP_MJ_CLOSE] = holder_open;
   drv->MajorFunction[IRP_MJ_READ] = holder_read;
   KeInitializeEvent(&h->go, NotificationEvent, FALSE);
-  return IoCreateDevice(drv, 0, "hold0", 0, &h->dev);
+  return sim_create_device(drv, 0, "hold0", &h->dev);
 }
 
 /* Completes the held IRP (taking the cancel routine back first), then
@@ -71,7 +73,7 @@ static NTSTATUS holder_entry(PDRIVER_OBJECT drv, PVOID arg) {
 static void completer(PVOID arg) {
   holder_t *h = arg;
   KeWaitForSingleObject(&h->go, Executive, KernelMode, FALSE, NULL);
-  LONGLONG later = -2000;
+  LARGE_INTEGER later = {.QuadPart = -2000};
   KeDelayExecutionThread(KernelMode, FALSE, &later);
   PIRP irp = h->held;
   if (!irp) return;
@@ -234,7 +236,7 @@ static void uc_issuer(PVOID arg) {
 static void uc_canceller(PVOID arg) {
   ucancel_t *u = arg;
   KeWaitForSingleObject(&u->h.go, Executive, KernelMode, FALSE, NULL);
-  LONGLONG later = -500;
+  LARGE_INTEGER later = {.QuadPart = -500};
   KeDelayExecutionThread(KernelMode, FALSE, &later);
   u->cancel_status = NtCancelSynchronousIoFile(u->issuer);
   KeDelayExecutionThread(KernelMode, FALSE, &later);

@@ -9,6 +9,7 @@
  * the outcome.  Skipped (with a note) when ../iosim
  * is not built, as under `make asan`.
  */
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -390,8 +391,9 @@ START_TEST(library_includes_from_anywhere) {
 END_TEST
 
 /* `make install` (staged with DESTDIR) puts the binary, the library beside
-   it, the lessons, the manual page and bash completion in place, and the
-   installed iosim runs an installed lesson. */
+   it, the lessons, the manual page, bash completion, the headers and
+   iosim.pc in place; the installed iosim runs an installed lesson and the
+   installed headers compile a driver. */
 START_TEST(install_is_complete) {
   if (!have_cli()) return;
   tmp_t t;
@@ -409,6 +411,18 @@ START_TEST(install_is_complete) {
   free(out);
   snprintf(cmd, sizeof cmd, "MANWIDTH=80 man -l %s/usr/share/man/man1/iosim.1 | grep -c 'include <disk.iosim>'", t.dir);
   ck_assert_int_eq(capture(cmd, &out), 0);
+  free(out);
+  /* A driver compiles out of the tree against the installed WDK headers,
+     with the flags of the installed iosim.pc (the source's folder is not
+     on the path: only its own header, beside it, is found). */
+  char src[PATH_MAX], ccmd[PATH_MAX + 2048];
+  ck_assert_ptr_nonnull(realpath("drivers-c/synth.c", src));
+  snprintf(ccmd, sizeof ccmd,
+           "cd / && cc $(pkg-config --define-variable=prefix=%s/usr --cflags %s/usr/lib/pkgconfig/iosim.pc) "
+           "-Wall -Werror -c %s -o %s/synth.o && echo compiled",
+           t.dir, t.dir, src, t.dir);
+  ck_assert_int_eq(capture(ccmd, &out), 0);
+  ck_assert_str_eq(out, "compiled\n");
   free(out);
   snprintf(cmd, sizeof cmd, "make -s -C .. uninstall DESTDIR=%s PREFIX=/usr && find %s/usr -type f", t.dir, t.dir);
   ck_assert_int_eq(capture(cmd, &out), 0);

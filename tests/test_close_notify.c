@@ -36,7 +36,7 @@ typedef struct keeper {
   KEVENT close_go;
 } keeper_t;
 
-static keeper_t *keeper_of(PDEVICE_OBJECT dev) { return dev->DriverObject->DriverExtension; }
+static keeper_t *keeper_of(PDEVICE_OBJECT dev) { return dev->DriverObject->SimContext; }
 
 static NTSTATUS finish(PIRP irp, NTSTATUS st, ULONG_PTR info) {
   irp->IoStatus.Status = st;
@@ -91,23 +91,25 @@ static NTSTATUS keep_close(PDEVICE_OBJECT dev, PIRP irp) {
   return STATUS_PENDING;
 }
 
-static NTSTATUS keep_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS keep_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   keeper_t *k = arg;
-  drv->DriverExtension = k;
+  drv->SimContext = k;
   drv->MajorFunction[IRP_MJ_CREATE] = keep_create;
   drv->MajorFunction[IRP_MJ_READ] = keep_read;
   drv->MajorFunction[IRP_MJ_DEVICE_CONTROL] = keep_ioctl;
   if (k->has_cleanup) drv->MajorFunction[IRP_MJ_CLEANUP] = keep_cleanup;
   drv->MajorFunction[IRP_MJ_CLOSE] = keep_close;
   KeInitializeEvent(&k->close_go, NotificationEvent, FALSE);
-  return IoCreateDevice(drv, 0, "keep0", 0, &k->dev);
+  return sim_create_device(drv, 0, "keep0", &k->dev);
 }
 
 /* Finishes a pended close a while later, from another thread. */
 static void completer(PVOID arg) {
   keeper_t *k = arg;
   KeWaitForSingleObject(&k->close_go, Executive, KernelMode, FALSE, NULL);
-  LONGLONG later = -500; /* 50 us */
+  LARGE_INTEGER later = {.QuadPart = -500}; /* 50 us */
   KeDelayExecutionThread(KernelMode, FALSE, &later);
   finish(k->close_irp, STATUS_SUCCESS, 0);
 }
@@ -321,9 +323,9 @@ static void close_with_waiting_reads(PVOID arg) {
   p->ret[2] = NtReadFile(g, NULL, NULL, &p->iosb[2], &p->iosb[2], 16, &at);
   NtClose(f);
   NtClose(g);
-  LONGLONG to = -10000; /* 1 ms: the event must already be set */
+  LARGE_INTEGER to = {.QuadPart = -10000}; /* 1 ms: the event must already be set */
   p->wait_ret = KeWaitForSingleObject(&p->ev, UserRequest, UserMode, FALSE, &to);
-  p->sleep_ret = NtDelayExecution(TRUE, &to);
+  p->sleep_ret = NtDelayExecution(TRUE, &to.QuadPart);
 }
 
 /* kernel-facts 5.10: the requests a cleanup routine completes with
@@ -367,9 +369,9 @@ static void skip_modes(PVOID arg) {
   /* finish both waiting reads from here (a cleanup routine would too) */
   for (int i = 0; i < p->k->nheld; i++) finish(p->k->held[i], STATUS_SUCCESS, 16);
   p->k->nheld = 0;
-  LONGLONG to = -20000; /* 2 ms: the worker dequeues both packets */
+  LARGE_INTEGER to = {.QuadPart = -20000}; /* 2 ms: the worker dequeues both packets */
   p->wait_ret = KeWaitForSingleObject(&p->ev, UserRequest, UserMode, FALSE, &to);
-  NtDelayExecution(FALSE, &to);
+  NtDelayExecution(FALSE, &to.QuadPart);
   p->file_event_after[3] = KeReadStateEvent(&f->Event) != 0;
 }
 
@@ -410,7 +412,7 @@ static void sync_skip_event(PVOID arg) {
 
 static void finish_held_later(PVOID arg) {
   keeper_t *k = arg;
-  LONGLONG later = -500;
+  LARGE_INTEGER later = {.QuadPart = -500};
   KeDelayExecutionThread(KernelMode, FALSE, &later);
   for (int i = 0; i < k->nheld; i++) finish(k->held[i], STATUS_SUCCESS, 16);
   k->nheld = 0;

@@ -56,16 +56,18 @@ static NTSTATUS d_open(PDEVICE_OBJECT dev, PIRP irp) {
 }
 
 static NTSTATUS d_read(PDEVICE_OBJECT dev, PIRP irp) {
-  csq_drv_t *d = dev->DriverObject->DriverExtension;
+  csq_drv_t *d = dev->DriverObject->SimContext;
   if (d->insert_delay) sim_delay(d->insert_delay);
   IoCsqInsertIrp(&d->csq, irp, d->use_ctx ? &d->ctx : NULL);
   KeSetEvent(&d->queued, 0, FALSE);
   return STATUS_PENDING;
 }
 
-static NTSTATUS d_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS d_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   csq_drv_t *d = arg;
-  drv->DriverExtension = d;
+  drv->SimContext = d;
   drv->MajorFunction[IRP_MJ_CREATE] = d_open;
   drv->MajorFunction[IRP_MJ_CLEANUP] = d_open;
   drv->MajorFunction[IRP_MJ_CLOSE] = d_open;
@@ -73,7 +75,7 @@ static NTSTATUS d_entry(PDRIVER_OBJECT drv, PVOID arg) {
   InitializeListHead(&d->queue);
   KeInitializeSpinLock(&d->lock);
   IoCsqInitialize(&d->csq, q_insert, q_remove, q_peek, q_lock, q_unlock, q_complete_cancelled);
-  return IoCreateDevice(drv, 0, "csq0", 0, &d->dev);
+  return sim_create_device(drv, 0, "csq0", &d->dev);
 }
 
 static void app(PVOID arg) {

@@ -404,15 +404,17 @@ static BOOLEAN coal_isr(sim_hw_t *hw, PVOID ctx, PIRP irp) {
 
 static void coal_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   (void)dpc, (void)ctx;
-  coal_t *c = dev->DriverObject->DriverExtension;
+  coal_t *c = dev->DriverObject->SimContext;
   c->dpcs++;
   c->dpc_irp = irp;
 }
 
-static NTSTATUS coal_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS coal_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   coal_t *c = arg;
-  drv->DriverExtension = c;
-  NTSTATUS st = IoCreateDevice(drv, 0, "dev0", 0, &c->dev);
+  drv->SimContext = c;
+  NTSTATUS st = sim_create_device(drv, 0, "dev0", &c->dev);
   IoInitializeDpcRequest(c->dev, coal_dpc);
   c->hw = sim_hw_create(drv->Sim, c->dev, 10000, 0, 5, coal_isr, c);
   return st;

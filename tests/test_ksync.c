@@ -121,7 +121,7 @@ static void mutex_a(PVOID arg) {
     KeLeaveCriticalRegion();      /* the APC count balanced by hand: only the mutex is left */
     return;
   }
-  LONGLONG wait = -500; /* 50 us, blocked: the APC comes meanwhile */
+  LARGE_INTEGER wait = {.QuadPart = -500}; /* 50 us, blocked: the APC comes meanwhile */
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
   t->apc_runs_while_owned = t->apc_runs;
   t->a_holding = false;

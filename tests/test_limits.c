@@ -34,7 +34,7 @@ typedef struct chain {
 } chain_t;
 
 static NTSTATUS chain_pass(PDEVICE_OBJECT dev, PIRP irp) {
-  chain_t *c = dev->DriverObject->DriverExtension;
+  chain_t *c = dev->DriverObject->SimContext;
   c->passes++;
   /* Copy, not skip: each layer uses a location of its own, so the disk
      gets the last one (skipping would reuse the same location all the
@@ -43,16 +43,18 @@ static NTSTATUS chain_pass(PDEVICE_OBJECT dev, PIRP irp) {
   return IoCallDriver(dev->SimLowerDevice, irp);
 }
 
-static NTSTATUS chain_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS chain_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   chain_t *c = arg;
-  drv->DriverExtension = c;
+  drv->SimContext = c;
   for (int i = 0; i < IRP_MJ_MAXIMUM_FUNCTION + 1; i++) drv->MajorFunction[i] = chain_pass;
   PDEVICE_OBJECT below = c->lowest;
   for (int i = 0; i < c->filters; i++) {
     char name[32];
     snprintf(name, sizeof name, "f%d", i + 1);
     PDEVICE_OBJECT dev;
-    NTSTATUS st = IoCreateDevice(drv, 0, name, 0, &dev);
+    NTSTATUS st = sim_create_device(drv, 0, name, &dev);
     if (!NT_SUCCESS(st)) return st;
     if (!IoAttachDeviceToDeviceStack(dev, below)) return STATUS_INVALID_PARAMETER;
     c->attached++;
@@ -60,7 +62,7 @@ static NTSTATUS chain_entry(PDRIVER_OBJECT drv, PVOID arg) {
   }
   c->top = below;
   PDEVICE_OBJECT extra;
-  NTSTATUS st = IoCreateDevice(drv, 0, "one-too-many", 0, &extra);
+  NTSTATUS st = sim_create_device(drv, 0, "one-too-many", &extra);
   if (!NT_SUCCESS(st)) return st;
   c->refused = extra;
   c->refused_on = IoAttachDeviceToDeviceStack(extra, c->lowest);
@@ -119,7 +121,7 @@ static NTSTATUS recurse_send(recurse_t *r) {
    another one to itself (a dispatch routine recursing through
    IoCallDriver, the classic filter that re-enters its own stack). */
 static NTSTATUS recurse_read(PDEVICE_OBJECT dev, PIRP irp) {
-  recurse_t *r = dev->DriverObject->DriverExtension;
+  recurse_t *r = dev->DriverObject->SimContext;
   if (++r->depth > r->max_depth) r->max_depth = r->depth;
   if (!r->from_routine && r->depth < 100000) recurse_send(r);
   irp->IoStatus.Status = STATUS_SUCCESS;
@@ -141,11 +143,13 @@ static NTSTATUS recurse_routine(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-static NTSTATUS recurse_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS recurse_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   recurse_t *r = arg;
-  drv->DriverExtension = r;
+  drv->SimContext = r;
   drv->MajorFunction[IRP_MJ_READ] = recurse_read;
-  return IoCreateDevice(drv, 0, "loop0", 0, &r->dev);
+  return sim_create_device(drv, 0, "loop0", &r->dev);
 }
 
 static void recurse_thread(PVOID arg) { recurse_send(arg); }
@@ -254,11 +258,13 @@ static NTSTATUS runaway_read(PDEVICE_OBJECT dev, PIRP irp) {
   return STATUS_SUCCESS;
 }
 
-static NTSTATUS runaway_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS runaway_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   recurse_t *r = arg;
-  drv->DriverExtension = r;
+  drv->SimContext = r;
   drv->MajorFunction[IRP_MJ_READ] = runaway_read;
-  return IoCreateDevice(drv, 0, "runaway0", 0, &r->dev);
+  return sim_create_device(drv, 0, "runaway0", &r->dev);
 }
 
 /* The machine runs in a child process whose stderr goes to a pipe: it

@@ -37,7 +37,7 @@ static void holder(PVOID arg) {
   region_test_t *t = arg;
   if (t->guarded) KeEnterGuardedRegion();
   else KeEnterCriticalRegion();
-  LONGLONG d = -1000;
+  LARGE_INTEGER d = {.QuadPart = -1000};
   KeDelayExecutionThread(KernelMode, FALSE, &d);
   t->special_runs_in_region = t->special_runs;
   t->normal_runs_in_region = t->normal_runs;

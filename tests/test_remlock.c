@@ -22,7 +22,7 @@ static uint64_t now_ns(void) { return KeQueryInterruptTime() * 100; }
 static void io_thread(PVOID arg) {
   rl_test_t *t = arg;
   t->io_acq = IoAcquireRemoveLock(&t->lock, &t->io_tag);
-  LONGLONG wait = -500;
+  LARGE_INTEGER wait = {.QuadPart = -500};
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
   t->io_released_ns = now_ns();
   IoReleaseRemoveLock(&t->lock, t->bad_tag ? (PVOID)&t->late_tag : (PVOID)&t->io_tag);

@@ -274,7 +274,7 @@ static void try_taker(PVOID arg) {
   KeRaiseIrql(DISPATCH_LEVEL, &old);
   t->got_while_held = KeTryToAcquireSpinLockAtDpcLevel(&t->lock);
   KeLowerIrql(old);
-  LONGLONG later = -1000; /* 100 us: the holder is done */
+  LARGE_INTEGER later = {.QuadPart = -1000}; /* 100 us: the holder is done */
   KeDelayExecutionThread(KernelMode, FALSE, &later);
   KeRaiseIrql(DISPATCH_LEVEL, &old);
   t->got_after = KeTryToAcquireSpinLockAtDpcLevel(&t->lock);

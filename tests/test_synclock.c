@@ -24,7 +24,7 @@ typedef struct stape {
   unsigned head, tail;
 } stape_t;
 
-static stape_t *tape_of(PDEVICE_OBJECT dev) { return dev->DriverObject->DriverExtension; }
+static stape_t *tape_of(PDEVICE_OBJECT dev) { return dev->DriverObject->SimContext; }
 
 static NTSTATUS stape_read(PDEVICE_OBJECT dev, PIRP irp) {
   stape_t *t = tape_of(dev);
@@ -61,11 +61,13 @@ static NTSTATUS done_at_once(PDEVICE_OBJECT dev, PIRP irp) {
   return STATUS_SUCCESS;
 }
 
-static NTSTATUS stape_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS stape_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   PDEVICE_OBJECT dev;
-  NTSTATUS st = IoCreateDevice(drv, 0, "tape0", 0, &dev);
+  NTSTATUS st = sim_create_device(drv, 0, "tape0", &dev);
   if (!NT_SUCCESS(st)) return st;
-  drv->DriverExtension = arg;
+  drv->SimContext = arg;
   for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = done_at_once;
   drv->MajorFunction[IRP_MJ_READ] = stape_read;
   IoInitializeDpcRequest(dev, stape_dpc);
@@ -145,9 +147,11 @@ static NTSTATUS keep_read(PDEVICE_OBJECT dev, PIRP irp) {
   return STATUS_PENDING;
 }
 
-static NTSTATUS keep_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS keep_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   PDEVICE_OBJECT dev;
-  NTSTATUS st = IoCreateDevice(drv, 0, (const char *)arg, 0, &dev);
+  NTSTATUS st = sim_create_device(drv, 0, (const char *)arg, &dev);
   if (!NT_SUCCESS(st)) return st;
   for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = done_at_once;
   drv->MajorFunction[IRP_MJ_READ] = keep_read;

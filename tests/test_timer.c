@@ -56,10 +56,10 @@ static void timer_owner(PVOID arg) {
     due.QuadPart = -20000;
     t->set_again_ret = KeSetTimerEx(&t->timer, due, 0, &t->dpc);
   }
-  LONGLONG wait = -75000; /* 7.5 ms */
+  LARGE_INTEGER wait = {.QuadPart = -75000}; /* 7.5 ms */
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
   t->cancel_ret = KeCancelTimer(&t->timer);
-  wait = -100000;
+  wait.QuadPart = -100000;
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
 }
 
@@ -164,13 +164,13 @@ static void timer_setter(PVOID arg) {
   wait_timer_test_t *t = arg;
   LARGE_INTEGER due = {.QuadPart = -10000};
   KeSetTimer(&t->timer, due, NULL);
-  LONGLONG wait = -15000;
+  LARGE_INTEGER wait = {.QuadPart = -15000};
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
   t->woken_at_1_5ms = t->woken;
   t->state_after = KeReadStateTimer(&t->timer);
   KeSetTimer(&t->timer, due, NULL);
   t->state_after_reset = KeReadStateTimer(&t->timer);
-  wait = -20000;
+  wait.QuadPart = -20000;
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
   t->woken_at_3_5ms = t->woken;
   KeSetTimer(&t->timer, due, NULL);
@@ -227,7 +227,7 @@ static void clock_reader(PVOID arg) {
   LARGE_INTEGER t;
   KeQuerySystemTime(&t);
   c->sys0 = t.QuadPart;
-  LONGLONG wait = -400000; /* 40 ms */
+  LARGE_INTEGER wait = {.QuadPart = -400000}; /* 40 ms */
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
   KeQuerySystemTime(&t);
   c->sys1 = t.QuadPart;
@@ -259,7 +259,7 @@ static void reinit_set_timer(PVOID arg) {
   LARGE_INTEGER due = {.QuadPart = -1000};
   KeSetTimer(t, due, NULL);
   KeInitializeTimer(t);
-  LONGLONG wait = -5000;
+  LARGE_INTEGER wait = {.QuadPart = -5000};
   KeDelayExecutionThread(KernelMode, FALSE, &wait);
 }
 

@@ -54,9 +54,11 @@ static void disk_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   if (cfg->complete_twice) IoCompleteRequest(irp, IO_DISK_INCREMENT);
 }
 
-static NTSTATUS disk_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS disk_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   PDEVICE_OBJECT dev;
-  IoCreateDevice(drv, sizeof(disk_cfg_t *), "disk0", 0, &dev);
+  sim_create_device(drv, sizeof(disk_cfg_t *), "disk0", &dev);
   *(disk_cfg_t **)dev->DeviceExtension = arg;
   drv->MajorFunction[IRP_MJ_READ] = disk_read;
   IoInitializeDpcRequest(dev, disk_dpc);
@@ -88,10 +90,12 @@ static NTSTATUS fs_read(PDEVICE_OBJECT dev, PIRP irp) {
   return IoCallDriver(dev->SimLowerDevice, irp);
 }
 
-static NTSTATUS layer_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS layer_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   const char *const *names = arg; /* {device, lower device} */
   PDEVICE_OBJECT dev;
-  IoCreateDevice(drv, 0, names[0], 0, &dev);
+  sim_create_device(drv, 0, names[0], &dev);
   IoAttachDeviceToDeviceStack(dev, sim_find_device(drv->Sim, names[1]));
   drv->MajorFunction[IRP_MJ_CREATE] = pass_create;
   drv->MajorFunction[IRP_MJ_READ] = names[0][0] == 'f' ? fs_read : vol_read;

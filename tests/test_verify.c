@@ -232,7 +232,7 @@ typedef struct cdrv {
 } cdrv_t;
 
 static NTSTATUS c_read(PDEVICE_OBJECT dev, PIRP irp) {
-  cdrv_t *cfg = dev->DriverObject->DriverExtension;
+  cdrv_t *cfg = dev->DriverObject->SimContext;
   irp->IoStatus.Status = STATUS_SUCCESS;
   IoCompleteRequest(irp, IO_NO_INCREMENT);
   if (cfg->touch_after) (void)IoSetCancelRoutine(irp, NULL); /* the bug: the IRP is not ours */
@@ -246,12 +246,14 @@ static NTSTATUS c_other(PDEVICE_OBJECT dev, PIRP irp) {
   return STATUS_SUCCESS;
 }
 
-static NTSTATUS c_entry(PDRIVER_OBJECT drv, PVOID arg) {
-  drv->DriverExtension = arg;
+static NTSTATUS c_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
+  drv->SimContext = arg;
   for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = c_other;
   drv->MajorFunction[IRP_MJ_READ] = c_read;
   PDEVICE_OBJECT dev;
-  return IoCreateDevice(drv, 0, "c0", 0, &dev);
+  return sim_create_device(drv, 0, "c0", &dev);
 }
 
 static void c_app(PVOID arg) {

@@ -36,9 +36,9 @@ static void w_thread(PVOID arg) {
   PVOID objs[NEV];
   for (ULONG i = 0; i < t->count; i++) objs[i] = &t->ev[i];
   if (t->dup) objs[1] = objs[0];
-  LONGLONG to = t->timeout == -1 ? 0 : -t->timeout;
+  LARGE_INTEGER to = {.QuadPart = t->timeout == -1 ? 0 : -t->timeout};
   if (t->user)
-    t->ret[a->idx] = NtWaitForMultipleObjects(t->count, objs, t->wtype, FALSE, t->timeout ? &to : NULL);
+    t->ret[a->idx] = NtWaitForMultipleObjects(t->count, objs, t->wtype, FALSE, t->timeout ? &to.QuadPart : NULL);
   else
     t->ret[a->idx] = KeWaitForMultipleObjects(t->count, objs, t->wtype, Executive, KernelMode, FALSE,
                                               t->timeout ? &to : NULL);
@@ -242,7 +242,7 @@ typedef struct delay_obs {
 
 static void delay_thread(PVOID arg) {
   delay_obs_t *o = arg;
-  LONGLONG d = -2000; /* 200 us */
+  LARGE_INTEGER d = {.QuadPart = -2000}; /* 200 us */
   o->before = sim_now(o->S);
   o->ret = KeDelayExecutionThread(KernelMode, FALSE, &d);
   o->after = sim_now(o->S);

@@ -22,10 +22,12 @@ typedef struct wi_test {
   enum { WI_PLAIN, WI_TWICE, WI_FREE_QUEUED, WI_RETURN_RAISED } mode;
 } wi_test_t;
 
-static NTSTATUS wi_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS wi_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   wi_test_t *t = arg;
-  drv->DriverExtension = t;
-  return IoCreateDevice(drv, 0, "wi0", 0, &t->dev);
+  drv->SimContext = t;
+  return sim_create_device(drv, 0, "wi0", &t->dev);
 }
 
 static void wi_routine(PDEVICE_OBJECT dev, PVOID ctx) {

@@ -26,10 +26,10 @@ static void disk_dpc(PKDPC dpc, PDEVICE_OBJECT dev, PIRP irp, PVOID ctx) {
   irp->IoStatus.Information = IoGetCurrentIrpStackLocation(irp)->Parameters.Read.Length;
   IoCompleteRequest(irp, IO_DISK_INCREMENT);
 }
-static NTSTATUS disk_entry(PDRIVER_OBJECT drv, PVOID arg) {
-  (void)arg;
+static NTSTATUS disk_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  (void)RegistryPath;
   PDEVICE_OBJECT dev;
-  IoCreateDevice(drv, 0, "disk0", 0, &dev);
+  sim_create_device(drv, 0, "disk0", &dev);
   drv->MajorFunction[IRP_MJ_READ] = disk_read;
   IoInitializeDpcRequest(dev, disk_dpc);
   sim_hw_create(drv->Sim, dev, 200000, 0, 5, disk_isr, NULL); /* 200 us, CPU 0, IRQL 5 */
@@ -58,10 +58,11 @@ static NTSTATUS fs_read(PDEVICE_OBJECT dev, PIRP irp) {
   IoSetCompletionRoutine(irp, fs_done, NULL, TRUE, TRUE, TRUE);
   return IoCallDriver(dev->SimLowerDevice, irp);
 }
-static NTSTATUS layer_entry(PDRIVER_OBJECT drv, PVOID arg) {
-  const char *const *names = arg; /* {device, lower device} */
+static NTSTATUS layer_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  (void)RegistryPath;
+  const char *const *names = sim_driver_context(drv); /* {device, lower device}: sim_load_driver's arg */
   PDEVICE_OBJECT dev;
-  IoCreateDevice(drv, 0, names[0], 0, &dev);
+  sim_create_device(drv, 0, names[0], &dev);
   IoAttachDeviceToDeviceStack(dev, sim_find_device(drv->Sim, names[1]));
   drv->MajorFunction[IRP_MJ_CREATE] = pass_create;
   drv->MajorFunction[IRP_MJ_READ] = names[0][0] == 'f' ? fs_read : vol_read;

@@ -127,9 +127,16 @@ int sim_add_sink(sim_t *S, const trc_sink_t *sink);
 trc_sink_t sim_console_sink(sim_t *S, FILE *f);
 
 /* ---- Drivers and devices (setup time) ---- */
-typedef NTSTATUS DRIVER_INITIALIZE(PDRIVER_OBJECT Driver, PVOID Arg);
+/* Creates the driver object NAME and calls entry(Driver, RegistryPath) as
+   Windows calls DriverEntry; `arg` is the embedding program's pointer for
+   its C test drivers, read back with sim_driver_context(Driver).  NULL if
+   the entry fails. */
 PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name,
                                DRIVER_INITIALIZE *entry, PVOID arg);
+PVOID sim_driver_context(PDRIVER_OBJECT Driver);
+/* IoCreateDevice for embedding programs and scripted drivers: a UTF-8
+   name as the trace shows it, a FILE_DEVICE_UNKNOWN device with no flags. */
+NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const char *Name, PDEVICE_OBJECT *Out);
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name);
 PDRIVER_OBJECT sim_driver_by_name(sim_t *S, const char *name);
 

@@ -87,6 +87,9 @@
   X(TRC_POOL_ALLOC, "pool-alloc")                           \
   X(TRC_POOL_FREE, "pool-free")                             \
   X(TRC_DBGPRINT, "dbgprint")                               \
+  X(TRC_DRIVER_UNLOAD, "driver-unload")                     \
+  X(TRC_DRIVER_UNLOAD_DONE, "driver-unload-done")           \
+  X(TRC_UNLOAD_LEFTOVER, "unload-leftover")                 \
   X(TRC_OP, "op")                                           \
   X(TRC_QUEUE_DROPPED, "queue-dropped")                     \
   X(TRC_SYSCALL, "syscall")                                 \

@@ -28,6 +28,65 @@ typedef void *PVOID;
 #define TRUE true
 #define FALSE false
 
+/* ---- ntdef.h's types ---- */
+typedef int32_t LONG, *PLONG;
+typedef uint16_t USHORT, *PUSHORT;
+typedef int16_t CSHORT;
+typedef char CHAR, *PCHAR, *PSTR;
+typedef const char *PCSTR, *PCCH;
+typedef uint64_t ULONGLONG, ULONG64;
+typedef intptr_t LONG_PTR;
+typedef size_t SIZE_T;
+typedef ULONG *PULONG;
+typedef KIRQL *PKIRQL;
+typedef LONG KPRIORITY;
+typedef ULONG ACCESS_MASK;
+typedef void *HANDLE, **PHANDLE;
+#define MAXLONG 0x7fffffff
+
+/* A 64-bit count of 100 ns units (times) with its two halves, as ntdef.h
+   has it: drivers write QuadPart. */
+typedef union LARGE_INTEGER {
+  struct {
+    ULONG LowPart;
+    LONG HighPart;
+  };
+  struct {
+    ULONG LowPart;
+    LONG HighPart;
+  } u;
+  LONGLONG QuadPart;
+} LARGE_INTEGER, *PLARGE_INTEGER;
+typedef union ULARGE_INTEGER {
+  struct {
+    ULONG LowPart;
+    ULONG HighPart;
+  };
+  struct {
+    ULONG LowPart;
+    ULONG HighPart;
+  } u;
+  ULONGLONG QuadPart;
+} ULARGE_INTEGER, *PULARGE_INTEGER;
+
+/* Counted UTF-16 strings, as ntdef.h has them: Length and MaximumLength
+   are in bytes.  Drivers are compiled with -fshort-wchar (docs/wdk.md), so
+   L"..." is 16-bit; the engine itself never depends on wchar_t's size and
+   converts names to UTF-8 for the trace. */
+typedef uint16_t WCHAR, *PWCHAR, *PWSTR;
+typedef const WCHAR *PCWSTR;
+struct UNICODE_STRING {
+  USHORT Length;
+  USHORT MaximumLength;
+  PWSTR Buffer;
+};
+typedef struct UNICODE_STRING UNICODE_STRING, *PUNICODE_STRING;
+typedef const UNICODE_STRING *PCUNICODE_STRING;
+void RtlInitUnicodeString(PUNICODE_STRING DestinationString, PCWSTR SourceString);
+/* UTF-8 of a counted string into buf (NUL-terminated, truncated to n-1
+   bytes); returns buf.  Not a Windows routine: the engine's names. */
+char *iosim_unicode_to_utf8(PCUNICODE_STRING Str, char *buf, size_t n);
+
 #define NT_SUCCESS(s) ((NTSTATUS)(s) >= 0)
 #define NT_ERROR(s) ((((uint32_t)(s)) >> 30) == 3)
 
@@ -66,7 +125,14 @@ typedef void *PVOID;
   X(STATUS_SEMAPHORE_LIMIT_EXCEEDED, 0xC0000047)              \
   X(STATUS_DELETE_PENDING, 0xC0000056)                        \
   X(STATUS_ASSERTION_FAILURE, 0xC0000420)                     \
-  X(STATUS_INTERNAL_ERROR, 0xC00000E5)
+  X(STATUS_INTERNAL_ERROR, 0xC00000E5)                        \
+  X(STATUS_OBJECT_NAME_COLLISION, 0xC0000035)                 \
+  X(STATUS_BUFFER_TOO_SMALL, 0xC0000023)                      \
+  X(STATUS_INVALID_DEVICE_STATE, 0xC0000184)                  \
+  X(STATUS_NO_MEMORY, 0xC0000017)                             \
+  X(STATUS_INVALID_USER_BUFFER, 0xC00000E8)                   \
+  X(STATUS_OBJECT_NAME_NOT_FOUND, 0xC0000034)                 \
+  X(STATUS_OBJECT_NAME_INVALID, 0xC0000033)
 
 /* Statuses are int constants (usable in switch); the conversion of the
    0xC... values to a negative int is what every Windows compiler does too. */
@@ -123,6 +189,7 @@ static inline void InsertHeadList(PLIST_ENTRY Head, PLIST_ENTRY Entry) {
   Head->Flink = Entry;
 }
 
+typedef ULONG DEVICE_TYPE;
 typedef struct DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
 typedef struct DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
 typedef struct FILE_OBJECT FILE_OBJECT, *PFILE_OBJECT;
@@ -163,13 +230,13 @@ int32_t KeReadStateEvent(PKEVENT Event);
 /* Timeout in 100 ns units as in Windows: negative = relative, NULL = forever. */
 NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON Reason,
                                KPROCESSOR_MODE Mode, BOOLEAN Alertable,
-                               const LONGLONG *Timeout);
+                               PLARGE_INTEGER Timeout);
 NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[],
                                   WAIT_TYPE WaitType, KWAIT_REASON Reason,
                                   KPROCESSOR_MODE Mode, BOOLEAN Alertable,
-                                  const LONGLONG *Timeout);
+                                  PLARGE_INTEGER Timeout);
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE Mode, BOOLEAN Alertable,
-                                const LONGLONG *Interval);
+                                PLARGE_INTEGER Interval);
 
 /* ---- IRQL ---- */
 KIRQL KeGetCurrentIrql(void);
@@ -360,20 +427,47 @@ typedef struct FAST_IO_DISPATCH {
   FAST_IO_READ *FastIoWrite;
 } FAST_IO_DISPATCH, *PFAST_IO_DISPATCH;
 
+/* The driver's routines beside its dispatch table, as wdm.h types them. */
+typedef NTSTATUS DRIVER_INITIALIZE(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+typedef DRIVER_INITIALIZE *PDRIVER_INITIALIZE;
+typedef void DRIVER_UNLOAD(PDRIVER_OBJECT DriverObject);
+typedef DRIVER_UNLOAD *PDRIVER_UNLOAD;
+typedef void DRIVER_STARTIO(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+typedef DRIVER_STARTIO *PDRIVER_STARTIO;
+typedef NTSTATUS DRIVER_ADD_DEVICE(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDeviceObject);
+typedef DRIVER_ADD_DEVICE *PDRIVER_ADD_DEVICE;
+typedef struct DRIVER_EXTENSION {
+  PDRIVER_OBJECT DriverObject;
+  PDRIVER_ADD_DEVICE AddDevice; /* recorded: iosim has no PnP manager to call it */
+  ULONG Count;
+  UNICODE_STRING ServiceKeyName;
+} DRIVER_EXTENSION, *PDRIVER_EXTENSION;
+
+/* Fields named Sim... are the simulator's, not Windows's: no Windows
+   driver uses the prefix, so real code cannot collide with them. */
 struct DRIVER_OBJECT {
-  const char *DriverName;
   PDEVICE_OBJECT DeviceObject; /* first of the driver's devices */
+  ULONG Flags;
+  PDRIVER_EXTENSION DriverExtension;
+  UNICODE_STRING DriverName;   /* \Driver\NAME */
   PFAST_IO_DISPATCH FastIoDispatch;
+  PDRIVER_INITIALIZE DriverInit;
+  PDRIVER_STARTIO DriverStartIo;
+  PDRIVER_UNLOAD DriverUnload; /* called at the end of the run, or by `unload` */
   PDRIVER_DISPATCH MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];
-  PVOID DriverExtension;       /* free for the driver's use */
+  const char *SimName;         /* the driver's name in the trace (UTF-8) */
+  PVOID SimContext;            /* the embedding program's pointer: sim_load_driver's arg */
   sim_t *Sim;
   uint32_t SimId;
+  BOOLEAN SimUnloaded;         /* DriverUnload has run */
 };
 
 #define DO_BUFFERED_IO 0x00000004
 #define DO_DIRECT_IO 0x00000010
 
 struct DEVICE_OBJECT {
+  DEVICE_TYPE DeviceType;
+  ULONG Characteristics;
   PDRIVER_OBJECT DriverObject;
   PDEVICE_OBJECT NextDevice;      /* next device of the same driver */
   PDEVICE_OBJECT AttachedDevice;  /* the device attached on top of this one */
@@ -387,10 +481,13 @@ struct DEVICE_OBJECT {
   uint32_t SimId;
   sim_t *Sim;
   struct sim_hw *SimHardware;     /* the simulated hardware behind it, if any */
+  BOOLEAN SimDeleted;             /* IoDeleteDevice ran */
 };
 
 struct FILE_OBJECT {
   PDEVICE_OBJECT DeviceObject;
+  PVOID FsContext;                /* the driver's, per stream */
+  PVOID FsContext2;               /* the driver's, per open */
   ULONG Flags;                    /* FO_SYNCHRONOUS_IO, ... */
   KEVENT Event;                   /* signalled when an I/O on it finishes */
   NTSTATUS FinalStatus;
@@ -415,10 +512,56 @@ struct FILE_OBJECT {
 #define FO_SKIP_COMPLETION_PORT 0x02000000
 #define FO_SKIP_SET_EVENT 0x04000000
 
-/* Setup-time routines take the context explicitly: they run before the
-   simulated machine starts, from the embedding program. */
-NTSTATUS IoCreateDevice(PDRIVER_OBJECT Driver, ULONG ExtensionSize,
-                        const char *Name, ULONG Flags, PDEVICE_OBJECT *Out);
+/* Device types and characteristics (devioctl.h / wdm.h). */
+#define FILE_DEVICE_BEEP 0x00000001
+#define FILE_DEVICE_CD_ROM 0x00000002
+#define FILE_DEVICE_CONTROLLER 0x00000004
+#define FILE_DEVICE_DISK 0x00000007
+#define FILE_DEVICE_DISK_FILE_SYSTEM 0x00000008
+#define FILE_DEVICE_FILE_SYSTEM 0x00000009
+#define FILE_DEVICE_KEYBOARD 0x0000000b
+#define FILE_DEVICE_MOUSE 0x0000000f
+#define FILE_DEVICE_NETWORK 0x00000012
+#define FILE_DEVICE_NULL 0x00000015
+#define FILE_DEVICE_PARALLEL_PORT 0x00000016
+#define FILE_DEVICE_PRINTER 0x00000018
+#define FILE_DEVICE_SERIAL_PORT 0x0000001b
+#define FILE_DEVICE_SOUND 0x0000001d
+#define FILE_DEVICE_TAPE 0x0000001f
+#define FILE_DEVICE_UNKNOWN 0x00000022
+#define FILE_DEVICE_VIDEO 0x00000023
+#define FILE_DEVICE_BUS_EXTENDER 0x0000002a
+#define FILE_DEVICE_SECURE_OPEN 0x00000100
+#define FILE_REMOVABLE_MEDIA 0x00000001
+#define FILE_READ_ONLY_DEVICE 0x00000002
+#define FILE_FLOPPY_DISKETTE 0x00000004
+#define FILE_WRITE_ONCE_MEDIA 0x00000008
+#define FILE_REMOTE_DEVICE 0x00000010
+#define FILE_DEVICE_IS_MOUNTED 0x00000020
+#define FILE_VIRTUAL_VOLUME 0x00000040
+#define FILE_AUTOGENERATED_DEVICE_NAME 0x00000080
+#define DO_EXCLUSIVE 0x00000008
+#define DO_DEVICE_INITIALIZING 0x00000080
+#define DO_POWER_PAGABLE 0x00002000
+
+/* A device of the driver, with an extension of DeviceExtensionSize zeroed
+   bytes.  Its trace name is DeviceName without the \Device\ prefix, in
+   UTF-8; an unnamed device (NULL) is called DRIVER#N.  A name already
+   taken: STATUS_OBJECT_NAME_COLLISION.  DeviceType, DeviceCharacteristics
+   and Exclusive are recorded in the device object. */
+NTSTATUS IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtensionSize, PUNICODE_STRING DeviceName,
+                        DEVICE_TYPE DeviceType, ULONG DeviceCharacteristics, BOOLEAN Exclusive,
+                        PDEVICE_OBJECT *DeviceObject);
+/* Unlinks the device from its driver; freed at the end of the run (a
+   request still in flight may hold it).  Deleting a device still attached
+   to a lower one is a caller's bug (IoDetachDevice first): a stop. */
+void IoDeleteDevice(PDEVICE_OBJECT DeviceObject);
+void IoDetachDevice(PDEVICE_OBJECT TargetDevice);
+/* The object manager's \DosDevices links, recorded in the simulation
+   (listed in the end-of-run account when left behind). */
+NTSTATUS IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName);
+NTSTATUS IoCreateUnprotectedSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName);
+NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName);
 PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source,
                                            PDEVICE_OBJECT Target);
 void IoInitializeDpcRequest(PDEVICE_OBJECT Dev, IO_DPC_ROUTINE *Routine);
@@ -490,47 +633,6 @@ bool iosim_bugcheck_parse(const char *name, ULONG *code);
  * items, cancel-safe queues, remove locks, pool, and the small helpers of
  * wdm.h.  Each routine is the engine's model, traced where it matters.
  * ======================================================================== */
-
-/* ---- more of ntdef.h's types ---- */
-typedef int32_t LONG, *PLONG;
-typedef uint16_t USHORT, *PUSHORT;
-typedef int16_t CSHORT;
-typedef char CHAR, *PCHAR, *PSTR;
-typedef const char *PCSTR, *PCCH;
-typedef uint64_t ULONGLONG, ULONG64;
-typedef intptr_t LONG_PTR;
-typedef size_t SIZE_T;
-typedef ULONG *PULONG;
-typedef KIRQL *PKIRQL;
-typedef LONG KPRIORITY;
-typedef ULONG ACCESS_MASK;
-typedef void *HANDLE, **PHANDLE;
-#define MAXLONG 0x7fffffff
-
-/* A 64-bit count of 100 ns units (times) with its two halves, as ntdef.h
-   has it: drivers write QuadPart. */
-typedef union LARGE_INTEGER {
-  struct {
-    ULONG LowPart;
-    LONG HighPart;
-  };
-  struct {
-    ULONG LowPart;
-    LONG HighPart;
-  } u;
-  LONGLONG QuadPart;
-} LARGE_INTEGER, *PLARGE_INTEGER;
-typedef union ULARGE_INTEGER {
-  struct {
-    ULONG LowPart;
-    ULONG HighPart;
-  };
-  struct {
-    ULONG LowPart;
-    ULONG HighPart;
-  } u;
-  ULONGLONG QuadPart;
-} ULARGE_INTEGER, *PULARGE_INTEGER;
 
 /* ---- more stop codes (kernel-facts 13) ---- */
 #define REFERENCE_BY_POINTER 0x18
@@ -663,7 +765,6 @@ typedef struct OBJECT_TYPE OBJECT_TYPE, *POBJECT_TYPE;
 /* The thread object type, for ObReferenceObjectByHandle(..., *PsThreadType, ...):
    an identity, never written. */
 extern POBJECT_TYPE *const PsThreadType;
-typedef struct UNICODE_STRING UNICODE_STRING, *PUNICODE_STRING;
 typedef struct OBJECT_ATTRIBUTES {
   ULONG Length;
   HANDLE RootDirectory;
@@ -949,8 +1050,17 @@ SIZE_T RtlCompareMemory(const void *Source1, const void *Source2, SIZE_T Length)
 #define DPFLTR_WARNING_LEVEL 1
 #define DPFLTR_TRACE_LEVEL 2
 #define DPFLTR_INFO_LEVEL 3
-ULONG DbgPrint(PCSTR Format, ...) __attribute__((format(printf, 1, 2)));
-ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...) __attribute__((format(printf, 3, 4)));
+/* The format is C's plus Windows' %wZ (PUNICODE_STRING), %ws / %S (16-bit
+   string) and I64 / I prefixes.  GCC checks formats as printf's unless the
+   driver-facing headers (include/wdk) are used: they turn the check off,
+   since it rejects %wZ. */
+#ifdef IOSIM_WDK_FORMATS
+#define IOSIM_DBG_FORMAT(f, a)
+#else
+#define IOSIM_DBG_FORMAT(f, a) __attribute__((format(printf, f, a)))
+#endif
+ULONG DbgPrint(PCSTR Format, ...) IOSIM_DBG_FORMAT(1, 2);
+ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...) IOSIM_DBG_FORMAT(3, 4);
 /* With no kernel debugger attached, a breakpoint is an exception nobody
    handles: KMODE_EXCEPTION_NOT_HANDLED (0x1E) with STATUS_BREAKPOINT. */
 void DbgBreakPoint(void);
@@ -959,9 +1069,21 @@ void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber, 
 #if DBG
 #define KdPrint(_x_) DbgPrint _x_
 #define KdPrintEx(_x_) DbgPrintEx _x_
-#define ASSERT(exp) ((!(exp)) ? (RtlAssert((PVOID) #exp, (PVOID)__FILE__, __LINE__, NULL), FALSE) : TRUE)
-#define ASSERTMSG(msg, exp) \
-  ((!(exp)) ? (RtlAssert((PVOID) #exp, (PVOID)__FILE__, __LINE__, (PSTR)(msg)), FALSE) : TRUE)
+/* A statement expression rather than Windows' ?: with a comma expression,
+   so that an ASSERT used as a statement draws no "value unused" warning
+   from GCC; its value is the same (TRUE when it holds). */
+#define ASSERT(exp)                                                   \
+  __extension__({                                                     \
+    BOOLEAN iosim_ok_ = !!(exp);                                      \
+    if (!iosim_ok_) RtlAssert((PVOID) #exp, (PVOID)__FILE__, __LINE__, NULL); \
+    iosim_ok_;                                                        \
+  })
+#define ASSERTMSG(msg, exp)                                                  \
+  __extension__({                                                            \
+    BOOLEAN iosim_ok_ = !!(exp);                                             \
+    if (!iosim_ok_) RtlAssert((PVOID) #exp, (PVOID)__FILE__, __LINE__, (PSTR)(msg)); \
+    iosim_ok_;                                                               \
+  })
 #define NT_ASSERT(exp) ASSERT(exp)
 /* Pageable code must not run above APC_LEVEL (a page fault there is
    fatal); checked builds assert it. */

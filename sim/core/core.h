@@ -211,6 +211,10 @@ typedef struct sim_hooks {
   /* The run ended ok, stalled or at a limit: trace what is left (the IRPs
      still allocated, the threads still waiting) before the run-end step. */
   void (*run_end_account)(sim_t *S);
+  /* The last program thread (not a system thread) has ended, or nothing
+     is left to run and no thread is stuck: the drivers' DriverUnload may
+     run now.  True when it started work (the run goes on). */
+  bool (*run_idle)(sim_t *S);
 } sim_hooks_t;
 
 /* What a component asked to be freed with the machine (sim_on_destroy). */
@@ -245,6 +249,9 @@ struct sim {
   name_tab_t object_names;   /* dispatcher and file objects, by trace id */
   PDRIVER_OBJECT *drivers;
   size_t ndrivers, drivers_cap;
+  PDEVICE_OBJECT deleted_devices; /* IoDeleteDevice'd, freed with the machine (via NextDevice) */
+  struct io_symlink *symlinks;    /* IoCreateSymbolicLink's links (io/symlink.c) */
+  bool unload_started;            /* the end-of-run unload thread was created (ex/unload.c) */
   sim_hw_t *hw;
   uint32_t nhw;
   /* IRPs */

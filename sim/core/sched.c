@@ -72,6 +72,9 @@ static void sched_due_cpus(sim_t *S, due_t *d) {
 }
 
 static void sched_finish(sim_t *S) {
+  /* At rest with no thread stuck: the drivers are unloaded first (their
+     DriverUnload runs in a system thread), then the run ends. */
+  if (S->nthreads_live <= S->nthreads_idle && S->hooks.run_idle && S->hooks.run_idle(S)) return;
   /* Idle system worker threads wait for work forever, as on Windows: they
      are the machine at rest, not a hang. */
   S->outcome = S->nthreads_live > S->nthreads_idle ? SIM_RUN_STALLED : SIM_RUN_OK;
@@ -197,7 +200,10 @@ void sched_next(sim_t *S) {
     /* At a tie: devices and timers first, then clock ticks, then CPU steps. */
     bool hw = top && top->t <= d.t && top->t <= tick;
     bool clock = !hw && d.tick && tick <= d.t;
-    if (!d.n && !top && !d.tick) sched_finish(S);
+    if (!d.n && !top && !d.tick) {
+      sched_finish(S); /* returns only when the run goes on */
+      continue;
+    }
     uint64_t t = hw ? top->t : clock ? tick : d.t;
     if (t > S->now) S->now = t;
     if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {

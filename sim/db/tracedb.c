@@ -398,7 +398,7 @@ static int write_devices(tracedb_t *db, sim_t *S) {
     if (drv) {
       int rc = sqlite3_bind_int64(st, 1, db->run);
       rc |= sqlite3_bind_int64(st, 2, drv->SimId);
-      rc |= tdb_bind_text(st, 3, drv->DriverName ? drv->DriverName : "");
+      rc |= tdb_bind_text(st, 3, drv->SimName ? drv->SimName : "");
       if (rc != SQLITE_OK || tdb_exec(db, ST_DRIVER, "driver") != SIM_OK) return tdb_fail(db, "driver");
     }
     if (!(st = tdb_stmt(db, ST_DEVICE))) return SIM_EIO;

@@ -12,6 +12,9 @@
 /* S->hooks.run_end_account: one irp-outstanding step per IRP still
    allocated, one thread-stuck step per thread still waiting. */
 void ex_run_end_account(sim_t *S);
+/* S->hooks.run_idle: starts the system thread that unloads the drivers
+   (ex/unload.c); false when there is nothing to unload. */
+bool ex_run_idle(sim_t *S);
 
 /* ---- system worker threads (ex/work.c) ---- */
 /* A unit of work for a worker thread: `routine(item)` runs at

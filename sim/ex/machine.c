@@ -30,6 +30,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
   S->ncpu = cfg->cpus;
   S->hooks.thread_exit_io = IoCancelThreadIo;
   S->hooks.run_end_account = ex_run_end_account;
+  S->hooks.run_idle = ex_run_idle;
   /* The test mode that proves no program reads a fact from detail prose
      (tests/garble.sh); read once, never written. */
   S->garble_detail = getenv("IOSIM_GARBLE_DETAILS") != NULL;

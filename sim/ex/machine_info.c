@@ -20,7 +20,7 @@ static PDEVICE_OBJECT device_by_id(sim_t *S, uint32_t id) {
 
 const char *sim_device_driver(sim_t *S, uint32_t id) {
   PDEVICE_OBJECT d = device_by_id(S, id);
-  return d ? d->DriverObject->DriverName : "";
+  return d ? d->DriverObject->SimName : "";
 }
 
 uint32_t sim_device_lower(sim_t *S, uint32_t id) {

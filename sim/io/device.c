@@ -5,6 +5,8 @@
  */
 #include "io/io.h"
 
+#include <stdio.h>
+
 static NTSTATUS io_invalid_request(PDEVICE_OBJECT Dev, PIRP Irp) {
   (void)Dev;
   Irp->IoStatus.Status = STATUS_INVALID_DEVICE_REQUEST;
@@ -13,25 +15,51 @@ static NTSTATUS io_invalid_request(PDEVICE_OBJECT Dev, PIRP Irp) {
   return STATUS_INVALID_DEVICE_REQUEST;
 }
 
+/* "\Driver\NAME" and the registry path DriverEntry receives, as UTF-16. */
+static void uni_set(sim_t *S, PUNICODE_STRING u, const char *prefix, const char *name) {
+  size_t n = strlen(prefix) + strlen(name);
+  u->Buffer = mem_calloc(S, (n + 1) * sizeof(WCHAR));
+  size_t k = 0;
+  for (const char *p = prefix; *p; p++) u->Buffer[k++] = (WCHAR)(unsigned char)*p;
+  k += ustr_from_utf8(name, u->Buffer + k, n + 1 - k);
+  u->Length = (USHORT)(k * sizeof(WCHAR));
+  u->MaximumLength = (USHORT)((n + 1) * sizeof(WCHAR));
+}
+
 PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name, DRIVER_INITIALIZE *entry, PVOID arg) {
   if (!VEC_RESERVE(S, S->drivers, S->drivers_cap, S->ndrivers + 1)) return NULL;
-  PDRIVER_OBJECT d = mem_calloc(S, sizeof *d);
-  d->DriverName = mem_strdup(S, name);
+  PDRIVER_OBJECT d = mem_calloc(S, sizeof *d + sizeof(DRIVER_EXTENSION));
+  d->SimName = mem_strdup(S, name);
   d->Sim = S;
   d->SimId = (uint32_t)S->ndrivers + 1;
+  d->SimContext = arg;
+  d->DriverInit = entry;
+  d->DriverExtension = (PDRIVER_EXTENSION)(d + 1);
+  d->DriverExtension->DriverObject = d;
+  uni_set(S, &d->DriverName, "\\Driver\\", name);
+  uni_set(S, &d->DriverExtension->ServiceKeyName, "", name);
   for (size_t i = 0; i < ARRAY_LEN(d->MajorFunction); i++) d->MajorFunction[i] = io_invalid_request;
   S->drivers[S->ndrivers++] = d;
-  if (entry && !NT_SUCCESS(entry(d, arg))) return NULL;
+  if (entry) {
+    UNICODE_STRING reg;
+    uni_set(S, &reg, "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\", name);
+    NTSTATUS st = entry(d, &reg);
+    free(reg.Buffer);
+    if (!NT_SUCCESS(st)) return NULL;
+  }
   return d;
 }
 
-NTSTATUS IoCreateDevice(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const char *Name, ULONG Flags,
-                        PDEVICE_OBJECT *Out) {
+PVOID sim_driver_context(PDRIVER_OBJECT Driver) { return Driver->SimContext; }
+
+NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const char *Name, PDEVICE_OBJECT *Out) {
   sim_t *S = Driver->Sim;
-  if (!Name || sim_find_device(S, Name)) return STATUS_INVALID_PARAMETER;
+  *Out = NULL;
+  if (!Name || !*Name) return STATUS_OBJECT_NAME_INVALID;
+  if (sim_find_device(S, Name)) return STATUS_OBJECT_NAME_COLLISION;
   PDEVICE_OBJECT d = mem_calloc(S, sizeof *d + ExtensionSize);
   d->DriverObject = Driver;
-  d->Flags = Flags;
+  d->DeviceType = FILE_DEVICE_UNKNOWN;
   d->StackSize = 1;
   d->Sim = S;
   d->SimId = name_add(S, &S->device_names, Name);
@@ -41,6 +69,65 @@ NTSTATUS IoCreateDevice(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const char *
   Driver->DeviceObject = d;
   *Out = d;
   return STATUS_SUCCESS;
+}
+
+/* The trace name of a device: its name without the \Device\ prefix, or
+   DRIVER#N for an unnamed one (N counts the driver's devices). */
+static void device_trace_name(PDRIVER_OBJECT Driver, PUNICODE_STRING DeviceName, char *buf, size_t n) {
+  if (DeviceName && DeviceName->Length) {
+    char full[256];
+    iosim_unicode_to_utf8(DeviceName, full, sizeof full);
+    const char *p = full;
+    if (!strncmp(p, "\\Device\\", 8)) p += 8;
+    snprintf(buf, n, "%s", p);
+    return;
+  }
+  ULONG k = 1;
+  for (PDEVICE_OBJECT d = Driver->DeviceObject; d; d = d->NextDevice) k++;
+  for (;; k++) {
+    snprintf(buf, n, "%s#%lu", Driver->SimName, (unsigned long)k);
+    if (!sim_find_device(Driver->Sim, buf)) return;
+  }
+}
+
+NTSTATUS IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtensionSize, PUNICODE_STRING DeviceName,
+                        DEVICE_TYPE DeviceType, ULONG DeviceCharacteristics, BOOLEAN Exclusive,
+                        PDEVICE_OBJECT *DeviceObject) {
+  char name[256];
+  device_trace_name(DriverObject, DeviceName, name, sizeof name);
+  NTSTATUS st = sim_create_device(DriverObject, DeviceExtensionSize, name, DeviceObject);
+  if (!NT_SUCCESS(st)) return st;
+  PDEVICE_OBJECT d = *DeviceObject;
+  d->DeviceType = DeviceType;
+  d->Characteristics = DeviceCharacteristics;
+  /* Windows sets DO_DEVICE_INITIALIZING; the driver clears it (the I/O
+     manager does for devices made in DriverEntry). */
+  d->Flags = (Exclusive ? DO_EXCLUSIVE : 0) | DO_DEVICE_INITIALIZING;
+  return STATUS_SUCCESS;
+}
+
+void IoDeleteDevice(PDEVICE_OBJECT DeviceObject) {
+  sim_t *S = DeviceObject->Sim;
+  PDRIVER_OBJECT drv = DeviceObject->DriverObject;
+  if (DeviceObject->SimDeleted)
+    bugcheck(S, DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x0F, (ULONG_PTR)DeviceObject, 0, 0,
+             "IoDeleteDevice on %s, a device already deleted", DeviceObject->SimName);
+  for (PDEVICE_OBJECT *pp = &drv->DeviceObject; *pp; pp = &(*pp)->NextDevice)
+    if (*pp == DeviceObject) {
+      *pp = DeviceObject->NextDevice;
+      break;
+    }
+  DeviceObject->SimDeleted = TRUE;
+  /* Kept until the machine is freed: an IRP or a trace row may still name it. */
+  DeviceObject->NextDevice = S->deleted_devices;
+  S->deleted_devices = DeviceObject;
+}
+
+void IoDetachDevice(PDEVICE_OBJECT TargetDevice) {
+  PDEVICE_OBJECT top = TargetDevice->AttachedDevice;
+  if (!top) return;
+  TargetDevice->AttachedDevice = NULL;
+  top->SimLowerDevice = NULL;
 }
 
 /* Attaches Source on top of the stack that Target belongs to; returns the
@@ -66,6 +153,24 @@ PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name) {
 
 PDRIVER_OBJECT sim_driver_by_name(sim_t *S, const char *name) {
   for (size_t i = 0; i < S->ndrivers; i++)
-    if (strcmp(S->drivers[i]->DriverName, name) == 0) return S->drivers[i];
+    if (strcmp(S->drivers[i]->SimName, name) == 0) return S->drivers[i];
   return NULL;
+}
+
+bool io_unload_driver(sim_t *S, PDRIVER_OBJECT Driver) {
+  if (Driver->SimUnloaded || !Driver->DriverUnload) return false;
+  Driver->SimUnloaded = TRUE; /* before the call: an unload routine runs once */
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_DRIVER_UNLOAD, NULL, NULL);
+    e.text = Driver->SimName;
+    trc_send(S, &e, "DriverUnload of %s", Driver->SimName);
+  }
+  sched_step(S, COST_STEP);
+  Driver->DriverUnload(Driver);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_DRIVER_UNLOAD_DONE, NULL, NULL);
+    e.text = Driver->SimName;
+    trc_send(S, &e, "DriverUnload of %s returned", Driver->SimName);
+  }
+  return true;
 }

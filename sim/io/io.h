@@ -30,6 +30,16 @@ struct sim_port {
    (`notified`: that is done already). */
 void port_queue_irp(sim_t *S, PIRP irp, bool notified);
 
+/* ---- symbolic links (io/symlink.c) ---- */
+typedef struct io_symlink {
+  char *name, *target; /* UTF-8: \DosDevices\X -> \Device\Y */
+  struct io_symlink *next;
+} io_symlink_t;
+void io_symlinks_free(sim_t *S);
+/* Calls the driver's DriverUnload (traced) if it has one and it has not run
+   yet; PASSIVE_LEVEL, in a system thread.  True if it ran. */
+bool io_unload_driver(sim_t *S, PDRIVER_OBJECT Driver);
+
 /* ---- IRPs (io/irp.c) ---- */
 /* The largest StackSize Windows allows (a CCHAR). */
 #define IRP_MAX_STACK 127

@@ -17,7 +17,7 @@ static __attribute__((noinline)) void trace_call(sim_t *S, trc_kind_t kind, PIRP
     trc_send(S, &e, "IoCallDriver(%s, IRP %u) -> location %d", Dev->SimName, Irp->SimId, where);
   } else {
     e.control = loc->Control;
-    trc_send(S, &e, "%s dispatch %s", Dev->DriverObject->DriverName, iosim_major_name(loc->MajorFunction));
+    trc_send(S, &e, "%s dispatch %s", Dev->DriverObject->SimName, iosim_major_name(loc->MajorFunction));
   }
 }
 

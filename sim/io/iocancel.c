@@ -165,7 +165,7 @@ NTSTATUS NtCancelIoFile(PFILE_OBJECT File, PIO_STATUS_BLOCK Iosb) {
   cancel_thread_irps(t, on_file, File, true);
   KeLowerIrql(old);
   while (thread_has(t, on_file, File)) {
-    LONGLONG ten_ms = -100000;
+    LARGE_INTEGER ten_ms = {.QuadPart = -100000};
     KeDelayExecutionThread(KernelMode, FALSE, &ten_ms);
   }
   if (Iosb) Iosb->Status = STATUS_SUCCESS, Iosb->Information = 0;
@@ -282,7 +282,7 @@ void IoCancelThreadIo(sim_t *S, PKTHREAD t) {
       e.count = tries; /* the waits so far */
       trc_send(S, &e, "thread %s waits for its IRPs before it can exit", t->name);
     }
-    LONGLONG hundred_ms = -1000000;
+    LARGE_INTEGER hundred_ms = {.QuadPart = -1000000};
     KeDelayExecutionThread(KernelMode, FALSE, &hundred_ms);
   }
 }

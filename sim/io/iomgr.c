@@ -23,10 +23,17 @@ void io_destroy(sim_t *S) {
       n = dev->NextDevice;
       free(dev);
     }
-    free((void *)d->DriverName);
+    free((void *)d->SimName);
+    free(d->DriverName.Buffer);
+    free(d->DriverExtension->ServiceKeyName.Buffer);
     free(d);
   }
   free(S->drivers);
+  for (PDEVICE_OBJECT dev = S->deleted_devices, n; dev; dev = n) {
+    n = dev->NextDevice;
+    free(dev);
+  }
+  io_symlinks_free(S);
   for (PFILE_OBJECT f = S->files, n; f; f = n) {
     n = f->SimNextFile;
     free((void *)f->SimName);

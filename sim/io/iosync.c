@@ -100,7 +100,7 @@ void IopCancelAlertedRequest(sim_t *S, PKEVENT event, PIRP irp, uint32_t id) {
     return;
   }
   while (!KeReadStateEvent(event)) {
-    LONGLONG ten_ms = -100000;
+    LARGE_INTEGER ten_ms = {.QuadPart = -100000};
     KeDelayExecutionThread(KernelMode, FALSE, &ten_ms);
   }
 }

@@ -29,11 +29,117 @@ static void dbg_emit(sim_t *S, const char *service, int level, char *text) {
   sched_step(S, COST_STEP);
 }
 
+/* Appends to out[*k..n) as snprintf would (truncating). */
+static void put(char *out, size_t n, size_t *k, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(char *out, size_t n, size_t *k, const char *fmt, ...) {
+  if (*k + 1 >= n) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(out + *k, n - *k, fmt, ap);
+  va_end(ap);
+  if (m > 0) *k = *k + (size_t)m < n ? *k + (size_t)m : n - 1;
+}
+
+/* The kernel's printf: C's conversions, plus Windows' own - %wZ (a
+   PUNICODE_STRING), %ws / %ls / %S (a NUL-terminated 16-bit string: drivers
+   are built with -fshort-wchar) and the I64 / I32 / I size prefixes.  Each
+   conversion is handed to snprintf with its argument fetched by type, so
+   the engine never depends on the size of wchar_t. */
+static void dbg_vformat(char *out, size_t n, const char *f, va_list ap) {
+  size_t k = 0;
+  out[0] = 0;
+  while (*f && k + 1 < n) {
+    if (*f != '%') {
+      out[k++] = *f++;
+      out[k] = 0;
+      continue;
+    }
+    char spec[32];
+    size_t s = 0;
+    spec[s++] = *f++;
+    int stars[2], nstars = 0;
+    while (*f && strchr("-+ #0", *f) && s < 20) spec[s++] = *f++;
+    for (int part = 0; part < 2; part++) {
+      if (part == 1) {
+        if (*f != '.') break;
+        spec[s++] = *f++;
+      }
+      if (*f == '*') {
+        stars[nstars++] = va_arg(ap, int);
+        spec[s++] = *f++;
+      } else
+        while (*f >= '0' && *f <= '9' && s < 24) spec[s++] = *f++;
+    }
+    int longs = 0;
+    bool size_t_arg = false, wide = false;
+    if (!strncmp(f, "I64", 3)) longs = 2, f += 3;
+    else if (!strncmp(f, "I32", 3)) f += 3;
+    else if (*f == 'I') size_t_arg = true, f++;
+    for (; *f && strchr("hlLqjztw", *f); f++) {
+      if (*f == 'l' || *f == 'L' || *f == 'q') longs++;
+      else if (*f == 'z' || *f == 't' || *f == 'j') size_t_arg = true;
+      else if (*f == 'w') wide = true;
+    }
+    char conv = *f ? *f++ : '%';
+    char u8[512];
+    if (conv == 'Z' && wide) {
+      iosim_unicode_to_utf8(va_arg(ap, PCUNICODE_STRING), u8, sizeof u8);
+      put(out, n, &k, "%s", u8);
+      continue;
+    }
+    if ((conv == 's' && (wide || longs)) || conv == 'S') {
+      PCWSTR w = va_arg(ap, PCWSTR);
+      UNICODE_STRING us;
+      RtlInitUnicodeString(&us, w);
+      put(out, n, &k, "%s", w ? iosim_unicode_to_utf8(&us, u8, sizeof u8) : "(null)");
+      continue;
+    }
+    if (conv == '%') {
+      put(out, n, &k, "%%");
+      continue;
+    }
+    /* A plain conversion: rebuild it with a length C knows. */
+    if (strchr("diouxXc", conv)) {
+      if (size_t_arg) spec[s++] = 'z';
+      else for (int i = 0; i < longs && i < 2; i++) spec[s++] = 'l';
+    }
+    spec[s++] = conv;
+    spec[s] = 0;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#define PUT_ARG(v)                                                                        \
+  (nstars == 2 ? put(out, n, &k, spec, stars[0], stars[1], v)                            \
+   : nstars == 1 ? put(out, n, &k, spec, stars[0], v) : put(out, n, &k, spec, v))
+    if (strchr("di", conv)) {
+      if (size_t_arg) PUT_ARG(va_arg(ap, ptrdiff_t));
+      else if (longs >= 2) PUT_ARG(va_arg(ap, long long));
+      else if (longs == 1) PUT_ARG(va_arg(ap, long));
+      else PUT_ARG(va_arg(ap, int));
+    } else if (strchr("ouxXc", conv)) {
+      if (size_t_arg) PUT_ARG(va_arg(ap, size_t));
+      else if (longs >= 2) PUT_ARG(va_arg(ap, unsigned long long));
+      else if (longs == 1) PUT_ARG(va_arg(ap, unsigned long));
+      else PUT_ARG(va_arg(ap, unsigned));
+    } else if (strchr("eEfFgGaA", conv)) {
+      PUT_ARG(va_arg(ap, double));
+    } else if (conv == 's') {
+      const char *str = va_arg(ap, const char *);
+      PUT_ARG(str ? str : "(null)");
+    } else if (conv == 'p') {
+      PUT_ARG(va_arg(ap, void *));
+    } else {
+      put(out, n, &k, "%s", spec); /* unknown: shown as written */
+    }
+#undef PUT_ARG
+#pragma GCC diagnostic pop
+  }
+}
+
 ULONG DbgPrint(PCSTR Format, ...) {
   char text[512];
   va_list ap;
   va_start(ap, Format);
-  vsnprintf(text, sizeof text, Format, ap);
+  dbg_vformat(text, sizeof text, Format, ap);
   va_end(ap);
   dbg_emit(ctx_sim(), "DbgPrint", -1, text);
   return (ULONG)STATUS_SUCCESS;
@@ -44,7 +150,7 @@ ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...) {
   char text[512];
   va_list ap;
   va_start(ap, Format);
-  vsnprintf(text, sizeof text, Format, ap);
+  dbg_vformat(text, sizeof text, Format, ap);
   va_end(ap);
   dbg_emit(ctx_sim(), "DbgPrintEx", (int)Level, text);
   return (ULONG)STATUS_SUCCESS;

@@ -304,4 +304,9 @@ void KiCheckMutantsAtExit(sim_t *S, PKTHREAD t);
 
 void ke_destroy(sim_t *S);
 
+/* ---- counted strings (ke/rtlstr.c) ---- */
+/* UTF-8 s into out as UTF-16 (at most cap-1 units, NUL-terminated); the
+   number of units written. */
+size_t ustr_from_utf8(const char *s, WCHAR *out, size_t cap);
+
 #endif

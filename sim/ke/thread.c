@@ -112,6 +112,15 @@ void KiSwapThread(sim_t *S, PKTHREAD t) {
   sched_step(S, COST_CONTEXT_SWITCH);
 }
 
+/* Whether a thread that is not a system thread (a program's) is still alive. */
+static bool thr_user_threads_live(sim_t *S) {
+  for (LIST_ENTRY *l = S->threads.Flink; l != &S->threads; l = l->Flink) {
+    PKTHREAD u = CONTAINING_RECORD(l, KTHREAD, all_link);
+    if (!u->SystemThread && u->state != THR_TERMINATED) return true;
+  }
+  return false;
+}
+
 static void thr_main(void *arg) {
   PKTHREAD t = arg;
   sim_t *S = t->S;
@@ -133,6 +142,7 @@ static void thr_main(void *arg) {
   }
   t->state = THR_TERMINATED;
   S->nthreads_live--;
+  if (!t->SystemThread && S->hooks.run_idle && !thr_user_threads_live(S)) S->hooks.run_idle(S);
   KiQueueThreadExit(S, t);
   t->Header.SignalState = 1; /* a terminated thread stays signalled */
   obj_signal(S, &t->Header);

@@ -225,7 +225,7 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
 
 NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
                                   KWAIT_REASON Reason, KPROCESSOR_MODE Mode,
-                                  BOOLEAN Alertable, const LONGLONG *Timeout) {
+                                  BOOLEAN Alertable, PLARGE_INTEGER Timeout) {
   (void)Reason;
   sim_t *S = ctx_sim();
   /* A kernel-mode caller gets no error code: the limit is a contract. */
@@ -233,16 +233,17 @@ NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitTyp
     bugcheck(S, MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, 0, 0, 0,
              "KeWaitForMultipleObjects on %lu objects, more than MAXIMUM_WAIT_OBJECTS (%d)", (unsigned long)Count,
              MAXIMUM_WAIT_OBJECTS);
-  return thr_wait(S, Count, (DISPATCHER_HEADER **)Object, WaitType, Mode, Alertable, Timeout);
+  return thr_wait(S, Count, (DISPATCHER_HEADER **)Object, WaitType, Mode, Alertable,
+                  Timeout ? &Timeout->QuadPart : NULL);
 }
 
 NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON Reason, KPROCESSOR_MODE Mode,
-                               BOOLEAN Alertable, const LONGLONG *Timeout) {
+                               BOOLEAN Alertable, PLARGE_INTEGER Timeout) {
   PVOID o[1] = {Object};
   return KeWaitForMultipleObjects(1, o, WaitAny, Reason, Mode, Alertable, Timeout);
 }
 
-NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE Mode, BOOLEAN Alertable, const LONGLONG *Interval) {
-  NTSTATUS st = thr_wait(ctx_sim(), 0, NULL, WaitAny, Mode, Alertable, Interval);
+NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE Mode, BOOLEAN Alertable, PLARGE_INTEGER Interval) {
+  NTSTATUS st = thr_wait(ctx_sim(), 0, NULL, WaitAny, Mode, Alertable, Interval ? &Interval->QuadPart : NULL);
   return st == STATUS_TIMEOUT ? STATUS_SUCCESS : st;
 }

@@ -378,7 +378,7 @@ static void ex_dequeue(exec_t *x, const op_t *o) {
 }
 
 static void ex_kwait(exec_t *x, const op_t *o) {
-  LONGLONG to = -(o->kwait.timeout / 100);
+  LARGE_INTEGER to = {.QuadPart = -(o->kwait.timeout / 100)};
   KeWaitForSingleObject(rs_event(x->rs, o->kwait.event), Executive, KernelMode, FALSE, o->kwait.has_timeout ? &to : NULL);
 }
 
@@ -732,7 +732,9 @@ static BOOLEAN scr_fast_write(PFILE_OBJECT fo, const LONGLONG *off, ULONG len, B
   return scr_fast_io(fo, off, len, wait, key, buf, iosb, dev, IRP_MJ_WRITE);
 }
 
-NTSTATUS scr_driver_entry(PDRIVER_OBJECT drv, PVOID arg) {
+NTSTATUS scr_driver_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   scr_driver_t *sd = arg;
   const driver_decl_t *d = sd->decl;
   sd->slots = ar_alloc(&sd->rs->ar, sizeof *sd->slots * (size_t)(d->nroutines ? d->nroutines : 1));

@@ -60,7 +60,7 @@ static int build(run_state_t *rs, scn_error_t *err) {
       continue;
     }
     PDRIVER_OBJECT owner = sim_driver_by_name(S, d->driver);
-    IoCreateDevice(owner, sizeof(scr_dev_t), d->name, 0, &dev);
+    sim_create_device(owner, sizeof(scr_dev_t), d->name, &dev);
     if (d->on && !IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on)))
       return build_error(err, &d->at,
                          "device %s cannot be attached on %s: the stack would need more than 127 stack "

@@ -32,7 +32,7 @@ typedef struct ufs {
   char name_d[64], name_w[64];
 } ufs_t;
 
-static ufs_t *ufs_of(PDEVICE_OBJECT d) { return d->DriverObject->DriverExtension; }
+static ufs_t *ufs_of(PDEVICE_OBJECT d) { return d->DriverObject->SimContext; }
 
 static NTSTATUS ufs_open(PDEVICE_OBJECT dev, PIRP irp) {
   (void)dev;
@@ -100,7 +100,7 @@ static bool ufs_transact(ufs_t *u, const ufs_req_t *rsp, NTSTATUS rsp_st, ufs_re
   sim_charge(COST_SYSCALL);
   if (rsp) ufs_response(u, rsp->hint, rsp_st, rsp->length, u->name_d);
   while (IsListEmpty(&u->pending)) {
-    LONGLONG to = -(LONGLONG)(u->cfg.idle_ns / 100);
+    LARGE_INTEGER to = {.QuadPart = -(LONGLONG)(u->cfg.idle_ns / 100)};
     if (KeWaitForSingleObject(&u->have_pending, UserRequest, UserMode, FALSE, &to) == STATUS_TIMEOUT) return false;
   }
   PIRP irp = CONTAINING_RECORD(RemoveHeadList(&u->pending), IRP, Tail.Overlay.ListEntry);
@@ -146,7 +146,7 @@ static void ufs_worker(PVOID arg) {
   ufs_t *u = arg;
   for (;;) {
     while (IsListEmpty(&u->work)) {
-      LONGLONG to = -(LONGLONG)(u->cfg.idle_ns / 100);
+      LARGE_INTEGER to = {.QuadPart = -(LONGLONG)(u->cfg.idle_ns / 100)};
       if (KeWaitForSingleObject(&u->have_work, UserRequest, UserMode, FALSE, &to) == STATUS_TIMEOUT) return;
     }
     ufs_req_t *w = CONTAINING_RECORD(RemoveHeadList(&u->work), ufs_req_t, link);
@@ -162,13 +162,15 @@ static void ufs_worker(PVOID arg) {
   }
 }
 
-static NTSTATUS ufs_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS ufs_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   ufs_t *u = arg;
-  drv->DriverExtension = u;
+  drv->SimContext = u;
   for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = ufs_open;
   drv->MajorFunction[IRP_MJ_READ] = ufs_rw;
   drv->MajorFunction[IRP_MJ_WRITE] = ufs_rw;
-  return IoCreateDevice(drv, 0, u->cfg.device, 0, &u->dev);
+  return sim_create_device(drv, 0, u->cfg.device, &u->dev);
 }
 
 static void ufs_free(void *p) {

@@ -100,10 +100,12 @@ static NTSTATUS fs_read(PDEVICE_OBJECT dev, PIRP irp) {
   IoSetCompletionRoutine(irp, fs_done, NULL, TRUE, TRUE, TRUE);
   return IoCallDriver(dev->SimLowerDevice, irp);
 }
-static NTSTATUS layer_entry(PDRIVER_OBJECT drv, PVOID arg) {
+static NTSTATUS layer_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath) {
+  PVOID arg = sim_driver_context(drv);
+  (void)RegistryPath;
   const char *const *n = arg; /* {name, lower or NULL} */
   PDEVICE_OBJECT dev;
-  IoCreateDevice(drv, sizeof(LIST_ENTRY), n[0], 0, &dev);
+  sim_create_device(drv, sizeof(LIST_ENTRY), n[0], &dev);
   drv->MajorFunction[IRP_MJ_CREATE] = open_ok;
   if (!n[1]) {
     LIST_ENTRY *done = dev->DeviceExtension;
