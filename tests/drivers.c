@@ -290,7 +290,7 @@ void tread_thread(PVOID arg) {
   r->iosb.Information = 0x5A5A;
   KeInitializeEvent(&r->event, NotificationEvent, TRUE);
   LONGLONG off = 0;
-  r->ret = NtReadFile(f, r->use_event ? &r->event : NULL, r->apc, r->apc ? r : NULL, &r->iosb,
+  r->ret = NtReadFile(f, r->use_event ? &r->event : NULL, r->apc, r->apc ? r : NULL, &r->iosb, NULL,
                       r->length ? r->length : 512, &off);
   r->irp = sim_last_irp_id();
   r->event_after_call = KeReadStateEvent(&r->event);
