@@ -313,7 +313,7 @@ static scn_result_t run_scenario(const char *path) {
 START_TEST(lesson_three_methods) {
   scn_result_t r = run_scenario("../scenarios/lessons/25-buffers.iosim");
   ck_assert_int_eq(r.outcome, SIM_RUN_OK);
-  ck_assert_int_eq(r.expect_total, 11);
+  ck_assert_int_eq(r.expect_total, 13);
   ck_assert_int_eq(r.expect_failed, 0);
   scn_result_free(&r);
 }

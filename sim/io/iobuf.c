@@ -184,6 +184,13 @@ ULONG IopCompleteBuffers(sim_t *S, PIRP irp) {
     if (n > irp->SimSystemBufferLength) n = irp->SimSystemBufferLength;
     memcpy(irp->UserBuffer, irp->AssociatedIrp.SystemBuffer, n);
     copied = (ULONG)n;
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_BUFFER_COPY, irp, NULL);
+      e.service = "IopCompleteRequest";
+      e.count = (int)copied;
+      trc_send(S, &e, "IopCompleteRequest copies %lu byte%s of the SystemBuffer to the caller's buffer",
+               (unsigned long)copied, copied == 1 ? "" : "s");
+    }
   }
   IopReleaseBuffers(S, irp);
   return copied;
