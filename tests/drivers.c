@@ -294,7 +294,7 @@ void tread_thread(PVOID arg) {
   r->iosb.Information = 0x5A5A;
   KeInitializeEvent(&r->event, NotificationEvent, TRUE);
   LONGLONG off = 0;
-  r->ret = NtReadFile(f, r->use_event ? &r->event : NULL, r->apc, r->apc ? r : NULL, &r->iosb,
+  r->ret = NtReadFile(f, r->use_event ? &r->event : NULL, r->apc, r->apc ? r : NULL, &r->iosb, NULL,
                       r->length ? r->length : 512, &off);
   r->irp = sim_last_irp_id();
   r->event_after_call = KeReadStateEvent(&r->event);
@@ -332,7 +332,7 @@ sim_outcome_t trun_read(sim_t *S, tdisk_t *d, tfilter_t *f1, tfilter_t *f2, trea
   return sim_run(S);
 }
 
-static NTSTATUS tnow_dispatch(PDEVICE_OBJECT Dev, PIRP Irp) {
+NTSTATUS tnow_dispatch(PDEVICE_OBJECT Dev, PIRP Irp) {
   (void)Dev;
   Irp->IoStatus.Status = STATUS_SUCCESS;
   Irp->IoStatus.Information = IoGetCurrentIrpStackLocation(Irp)->Parameters.Read.Length;

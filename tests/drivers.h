@@ -172,6 +172,8 @@ typedef struct tread {
 /* A driver whose one device (named by `arg`, a const char *) completes every
    request at once: STATUS_SUCCESS, Information = the read length. */
 NTSTATUS tnow_entry(PDRIVER_OBJECT drv, PUNICODE_STRING RegistryPath);
+/* Its dispatch routine: completes every IRP at once with STATUS_SUCCESS. */
+NTSTATUS tnow_dispatch(PDEVICE_OBJECT Dev, PIRP Irp);
 
 sim_outcome_t trun_read(sim_t *S, tdisk_t *d, tfilter_t *f1, tfilter_t *f2, tread_t *r);
 

@@ -103,7 +103,7 @@ static void issuer(PVOID arg) {
   NtCreateFile(&f, t->h->dev, 0, "f");
   KeInitializeEvent(&t->ev, NotificationEvent, FALSE);
   LONGLONG off = 0;
-  NtReadFile(f, &t->ev, NULL, NULL, &t->iosb, 64, &off);
+  NtReadFile(f, &t->ev, NULL, NULL, &t->iosb, NULL, 64, &off);
   if (t->exit_early) return; /* IoCancelThreadIo takes over */
   if (t->cancel_first) {
     PIRP irp = t->h->held;
@@ -221,7 +221,7 @@ static void uc_issuer(PVOID arg) {
   KEVENT ev;
   KeInitializeEvent(&ev, NotificationEvent, FALSE);
   LONGLONG off = 0;
-  u->read_status = NtReadFile(f, u->sync_file ? NULL : &ev, NULL, NULL, &iosb, 64, &off);
+  u->read_status = NtReadFile(f, u->sync_file ? NULL : &ev, NULL, NULL, &iosb, NULL, 64, &off);
   if (u->use_cancel_io) {
     u->cancel_status = NtCancelIoFile(f, NULL);
     /* CancelIo waits until its requests have left the thread's list */

@@ -191,7 +191,7 @@ static void note_call(prog_t *p, int i, PFILE_OBJECT f) {
 static void ioctl_fails(PVOID arg) {
   prog_t *p = arg;
   PFILE_OBJECT f = open_bound(p, "f");
-  p->ret[0] = NtDeviceIoControlFile(f, NULL, NULL, &p->iosb[0], &p->iosb[0], 0x222003, 0, 64);
+  p->ret[0] = NtDeviceIoControlFile(f, NULL, NULL, &p->iosb[0], &p->iosb[0], 0x222003, NULL, 0, NULL, 64);
   note_call(p, 0, f);
 }
 
@@ -219,9 +219,9 @@ static void inline_successes(PVOID arg) {
   prog_t *p = arg;
   PFILE_OBJECT f = open_bound(p, "f");
   LONGLONG at = 0;
-  p->ret[0] = NtReadFile(f, NULL, NULL, &p->iosb[0], &p->iosb[0], 512, &at);
+  p->ret[0] = NtReadFile(f, NULL, NULL, &p->iosb[0], &p->iosb[0], NULL, 512, &at);
   note_call(p, 0, f);
-  p->ret[1] = NtDeviceIoControlFile(f, NULL, NULL, &p->iosb[1], &p->iosb[1], 0x222003, 0, 64);
+  p->ret[1] = NtDeviceIoControlFile(f, NULL, NULL, &p->iosb[1], &p->iosb[1], 0x222003, NULL, 0, NULL, 64);
   note_call(p, 1, f);
 }
 
@@ -318,9 +318,9 @@ static void close_with_waiting_reads(PVOID arg) {
   NtCreateFile(&f, p->k->dev, 0, "f");
   KeInitializeEvent(&p->ev, NotificationEvent, FALSE);
   LONGLONG at = 0;
-  p->ret[0] = NtReadFile(f, &p->ev, NULL, NULL, &p->iosb[0], 16, &at);
-  p->ret[1] = NtReadFile(f, NULL, on_apc, p, &p->iosb[1], 16, &at);
-  p->ret[2] = NtReadFile(g, NULL, NULL, &p->iosb[2], &p->iosb[2], 16, &at);
+  p->ret[0] = NtReadFile(f, &p->ev, NULL, NULL, &p->iosb[0], NULL, 16, &at);
+  p->ret[1] = NtReadFile(f, NULL, on_apc, p, &p->iosb[1], NULL, 16, &at);
+  p->ret[2] = NtReadFile(g, NULL, NULL, &p->iosb[2], &p->iosb[2], NULL, 16, &at);
   NtClose(f);
   NtClose(g);
   LARGE_INTEGER to = {.QuadPart = -10000}; /* 1 ms: the event must already be set */
@@ -360,12 +360,12 @@ static void skip_modes(PVOID arg) {
                                                       FILE_SKIP_SET_EVENT_ON_HANDLE);
   LONGLONG at = 0;
   p->k->read_inline = true;
-  p->ret[0] = NtReadFile(f, NULL, NULL, &p->iosb[0], &p->iosb[0], 512, &at);
+  p->ret[0] = NtReadFile(f, NULL, NULL, &p->iosb[0], &p->iosb[0], NULL, 512, &at);
   note_call(p, 0, f);
   p->k->read_inline = false;
   KeInitializeEvent(&p->ev, NotificationEvent, FALSE);
-  p->ret[1] = NtReadFile(f, &p->ev, NULL, &p->iosb[1], &p->iosb[1], 16, &at);
-  p->ret[2] = NtReadFile(f, NULL, NULL, &p->iosb[2], &p->iosb[2], 16, &at);
+  p->ret[1] = NtReadFile(f, &p->ev, NULL, &p->iosb[1], &p->iosb[1], NULL, 16, &at);
+  p->ret[2] = NtReadFile(f, NULL, NULL, &p->iosb[2], &p->iosb[2], NULL, 16, &at);
   /* finish both waiting reads from here (a cleanup routine would too) */
   for (int i = 0; i < p->k->nheld; i++) finish(p->k->held[i], STATUS_SUCCESS, 16);
   p->k->nheld = 0;
@@ -407,7 +407,7 @@ static void sync_skip_event(PVOID arg) {
   PFILE_OBJECT f;
   NtCreateFile(&f, p->k->dev, FILE_SYNCHRONOUS_IO_NONALERT, "f");
   p->ret[3] = NtSetCompletionNotificationModes(f, FILE_SKIP_SET_EVENT_ON_HANDLE);
-  p->ret[0] = NtReadFile(f, NULL, NULL, NULL, &p->iosb[0], 16, NULL);
+  p->ret[0] = NtReadFile(f, NULL, NULL, NULL, &p->iosb[0], NULL, 16, NULL);
 }
 
 static void finish_held_later(PVOID arg) {

@@ -83,7 +83,7 @@ static void app(PVOID arg) {
   NtCreateFile(&d->file, d->dev, 0, "f");
   KeSetEvent(&d->opened, 0, FALSE);
   LONGLONG off = 0;
-  NtReadFile(d->file, &d->done, NULL, NULL, &d->iosb, 64, &off);
+  NtReadFile(d->file, &d->done, NULL, NULL, &d->iosb, NULL, 64, &off);
   KeWaitForSingleObject(&d->done, UserRequest, UserMode, FALSE, NULL);
   NtClose(d->file);
 }

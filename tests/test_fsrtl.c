@@ -26,15 +26,15 @@ static void fsrtl_app(PVOID arg) {
   IO_STATUS_BLOCK iosb = {0};
   LONGLONG at = 0;
   c->irps_before_hit = sim_irp_count(S);
-  c->hit = NtReadFile(f, NULL, NULL, NULL, &iosb, 4096, &at);
+  c->hit = NtReadFile(f, NULL, NULL, NULL, &iosb, NULL, 4096, &at);
   c->hit_bytes = iosb.Information;
   c->irps_after_hit = sim_irp_count(S);
   ck_assert_int_eq(NtLockFile(other, 4096, 4096), STATUS_SUCCESS);
   at = 4096;
-  c->locked = NtReadFile(f, NULL, NULL, NULL, &iosb, 4096, &at);
+  c->locked = NtReadFile(f, NULL, NULL, NULL, &iosb, NULL, 4096, &at);
   c->irps_after_locked = sim_irp_count(S);
   at = 65536;
-  c->miss = NtReadFile(f, NULL, NULL, NULL, &iosb, 4096, &at);
+  c->miss = NtReadFile(f, NULL, NULL, NULL, &iosb, NULL, 4096, &at);
   c->irps_after_miss = sim_irp_count(S);
 }
 

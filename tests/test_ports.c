@@ -153,7 +153,7 @@ static void issuer(PVOID arg) {
   NtCreateFile(&f, t->disk.dev, 0, "f");
   NtSetCompletionPort(f, t->port, 5);
   LONGLONG off = 0;
-  t->read_status = NtReadFile(f, NULL, NULL, &t->iosb /* the OVERLAPPED */, &t->iosb, 512, &off);
+  t->read_status = NtReadFile(f, NULL, NULL, &t->iosb /* the OVERLAPPED */, &t->iosb, NULL, 512, &off);
   /* returns at once and exits: thread-agnostic I/O is not cancelled */
 }
 

@@ -31,12 +31,12 @@ static void app(PVOID arg) {
   IO_STATUS_BLOCK iosb = {0};
   LONGLONG at = 0;
   c->irps_before = sim_irp_count(S);
-  c->apc_on_port = NtReadFile(bound, NULL, never_called, NULL, &iosb, 16, &at);
-  c->no_offset_read = NtReadFile(ov, NULL, NULL, NULL, &iosb, 16, NULL);
-  c->no_offset_write = NtWriteFile(ov, NULL, NULL, NULL, &iosb, 16, NULL);
+  c->apc_on_port = NtReadFile(bound, NULL, never_called, NULL, &iosb, NULL, 16, &at);
+  c->no_offset_read = NtReadFile(ov, NULL, NULL, NULL, &iosb, NULL, 16, NULL);
+  c->no_offset_write = NtWriteFile(ov, NULL, NULL, NULL, &iosb, NULL, 16, NULL);
   c->irps_after_refusals = sim_irp_count(S);
-  c->with_offset = NtReadFile(ov, NULL, NULL, NULL, &iosb, 16, &at);
-  c->sync_no_offset = NtReadFile(sync, NULL, NULL, NULL, &iosb, 16, NULL); /* its current position */
+  c->with_offset = NtReadFile(ov, NULL, NULL, NULL, &iosb, NULL, 16, &at);
+  c->sync_no_offset = NtReadFile(sync, NULL, NULL, NULL, &iosb, NULL, 16, NULL); /* its current position */
 }
 
 START_TEST(refused_before_any_irp) {

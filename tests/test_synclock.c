@@ -88,7 +88,7 @@ typedef struct shared {
 static void reader(shared_t *s, int i) {
   LONGLONG at = 0;
   s->iosb[i].Status = STATUS_PENDING;
-  s->ret[i] = NtReadFile(s->f, NULL, NULL, NULL, &s->iosb[i], 512, &at);
+  s->ret[i] = NtReadFile(s->f, NULL, NULL, NULL, &s->iosb[i], NULL, 512, &at);
   s->irp[i] = sim_last_irp_id();
   s->returned_at[i] = sim_now(s->dev->DriverObject->Sim);
 }
@@ -184,8 +184,8 @@ static void interrupted_reader(PVOID arg) {
   NtCreateFile(&sync, a->keeper, FILE_SYNCHRONOUS_IO_ALERT, "sync");
   IO_STATUS_BLOCK iosb1, iosb2;
   LONGLONG at = 0;
-  NtReadFile(ov, NULL, count_apc, a, &iosb1, 512, &at);
-  a->sync_ret = NtReadFile(sync, NULL, NULL, NULL, &iosb2, 16, &at);
+  NtReadFile(ov, NULL, count_apc, a, &iosb1, NULL, 512, &at);
+  a->sync_ret = NtReadFile(sync, NULL, NULL, NULL, &iosb2, NULL, 16, &at);
   a->sync_irp = sim_last_irp_id();
   a->apcs_at_sync_return = a->apcs;
   const sim_irp_info_t *in = sim_irp_info(a->S, a->sync_irp);
@@ -227,7 +227,7 @@ static void nonalertable_then_alertable(PVOID arg) {
   NtCreateFile(&ov, a->fast, 0, "ov");
   IO_STATUS_BLOCK iosb;
   LONGLONG at = 0, two_hundred_us = -2000, one_ms = -10000;
-  NtReadFile(ov, NULL, count_apc, a, &iosb, 512, &at);
+  NtReadFile(ov, NULL, count_apc, a, &iosb, NULL, 512, &at);
   a->nonalert_sleep = NtDelayExecution(FALSE, &two_hundred_us);
   a->apcs_after_nonalert_sleep = a->apcs;
   a->alert_sleep = NtDelayExecution(TRUE, &one_ms);

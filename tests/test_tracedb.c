@@ -110,7 +110,7 @@ static void app(PVOID arg) {
   NtCreateFile(&f, arg, 0, "data.bin");
   KeInitializeEvent(&done, NotificationEvent, FALSE);
   sim_name_object(&done, "done");
-  NtReadFile(f, &done, NULL, NULL, &iosb, 4096, &offset);
+  NtReadFile(f, &done, NULL, NULL, &iosb, NULL, 4096, &offset);
   KeWaitForSingleObject(&done, UserRequest, UserMode, FALSE, NULL);
 }
 

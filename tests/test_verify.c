@@ -261,7 +261,7 @@ static void c_app(PVOID arg) {
   PFILE_OBJECT f;
   IO_STATUS_BLOCK iosb;
   ck_assert_int_eq(NtCreateFile(&f, top, FILE_SYNCHRONOUS_IO_NONALERT, "f"), STATUS_SUCCESS);
-  (void)NtReadFile(f, NULL, NULL, NULL, &iosb, 512, NULL);
+  (void)NtReadFile(f, NULL, NULL, NULL, &iosb, NULL, 512, NULL);
 }
 
 static size_t run_c(bool touch_after, vrf_rule_t *first) {

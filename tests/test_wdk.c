@@ -14,14 +14,12 @@
 #include "drivers.h"
 #include "testlib.h"
 
-/* What an application's winioctl.h gives it to build control codes. */
-#define CTL_CODE(t, f, m, a) (((ULONG)(t) << 16) | ((ULONG)(a) << 14) | ((ULONG)(f) << 2) | (ULONG)(m))
-#ifndef METHOD_BUFFERED
-#define METHOD_BUFFERED 0
-#define METHOD_NEITHER 3
-#endif
+/* What an application's winioctl.h gives it to build control codes (the
+   engine's header has CTL_CODE and the methods already). */
+#ifndef FILE_ANY_ACCESS
 #define FILE_ANY_ACCESS 0
 #define FILE_READ_ACCESS 1
+#endif
 #include "drivers-c/synth.h"
 
 /* The driver's entry point, as a .so would export it. */
@@ -45,10 +43,12 @@ static void wdk_program(PVOID arg) {
   IO_STATUS_BLOCK iosb[3];
   KEVENT ev[3];
   for (int i = 0; i < 3; i++) KeInitializeEvent(&ev[i], NotificationEvent, FALSE);
-  a->ping_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_SYNTH_PING, 0, 0);
-  a->bad_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], CTL_CODE(SYNTH_DEVICE_TYPE, 0x999, 0, 0), 0, 0);
+  a->ping_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_SYNTH_PING, NULL, 0, NULL, 0);
+  a->bad_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], CTL_CODE(SYNTH_DEVICE_TYPE, 0x999, 0, 0), NULL,
+                                    0, NULL, 0);
   LONGLONG off = 0;
-  for (int i = 0; i < 3; i++) NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], 16 * (i + 1), &off);
+  static char buf[3][64];
+  for (int i = 0; i < 3; i++) NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], buf[i], 16 * (i + 1), &off);
   NtCancelIoFileEx(f, &iosb[2]); /* before the polling thread's next pass */
   for (int i = 0; i < 3; i++) {
     KeWaitForSingleObject(&ev[i], Executive, KernelMode, FALSE, NULL);
@@ -58,7 +58,7 @@ static void wdk_program(PVOID arg) {
   LARGE_INTEGER later = {.QuadPart = -30000}; /* 3 ms: a few timer ticks */
   KeDelayExecutionThread(KernelMode, FALSE, &later);
   KeClearEvent(&ev[0]);
-  a->stats_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_SYNTH_STATS, 0, 0);
+  a->stats_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_SYNTH_STATS, NULL, 0, NULL, 0);
   a->stats_info = iosb[0].Information;
   NtClose(f);
 }

@@ -79,7 +79,7 @@ static void app(PVOID arg) {
   NtCreateFile(&f, fs, 0, "data.bin");
   KeInitializeEvent(&done, NotificationEvent, FALSE);
   sim_name_object(&done, "done");
-  NTSTATUS st = NtReadFile(f, &done, NULL, NULL, &iosb, 4096, &offset);
+  NTSTATUS st = NtReadFile(f, &done, NULL, NULL, &iosb, NULL, 4096, &offset);
   sim_note("NtReadFile returned 0x%X", (unsigned)st);
   KeWaitForSingleObject(&done, UserRequest, UserMode, FALSE, NULL);
   sim_note("read finished: status 0x%X, %lu bytes", (unsigned)iosb.Status, (unsigned long)iosb.Information);

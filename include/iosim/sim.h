@@ -257,16 +257,22 @@ sim_stats_t sim_stats(const sim_t *S);
 NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Top, ULONG Options,
                       const char *Name);
 NTSTATUS NtClose(PFILE_OBJECT File);
+/* Buffer: the program's own memory.  By the top device's flags the I/O
+ * manager copies it (DO_BUFFERED_IO), locks it behind an MDL (DO_DIRECT_IO)
+ * or passes the pointer (neither); an IOCTL's buffers go by the code's
+ * method (kernel-facts 14).  A NULL buffer with a length is iosim's
+ * length-only request: nothing is copied or locked. */
 NTSTATUS NtReadFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine,
-                    PVOID ApcContext, PIO_STATUS_BLOCK Iosb, ULONG Length,
-                    const LONGLONG *ByteOffset);
+                    PVOID ApcContext, PIO_STATUS_BLOCK Iosb, PVOID Buffer,
+                    ULONG Length, const LONGLONG *ByteOffset);
 NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine,
-                     PVOID ApcContext, PIO_STATUS_BLOCK Iosb, ULONG Length,
-                     const LONGLONG *ByteOffset);
+                     PVOID ApcContext, PIO_STATUS_BLOCK Iosb, PVOID Buffer,
+                     ULONG Length, const LONGLONG *ByteOffset);
 NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event,
                                IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
                                PIO_STATUS_BLOCK Iosb, ULONG Code,
-                               ULONG InLen, ULONG OutLen);
+                               PVOID InputBuffer, ULONG InLen,
+                               PVOID OutputBuffer, ULONG OutLen);
 /* A user-mode wait (WaitForMultipleObjectsEx): on STATUS_USER_APC the
    queued user APCs run before it returns, as on the way back to user mode. */
 NTSTATUS NtWaitForMultipleObjects(ULONG Count, PVOID Objects[], WAIT_TYPE Type,

@@ -114,7 +114,8 @@
   X(TRC_UFS_PENDING, "ufs-pending-return")                  \
   X(TRC_UFS_RESPONSE, "ufs-response")                       \
   X(TRC_UFS_DROPPED, "ufs-response-dropped")                \
-  X(TRC_BUGCHECK, "bugcheck")
+  X(TRC_BUGCHECK, "bugcheck")                               \
+  X(TRC_BUFFER_COPY, "buffer-copy")
 
 typedef enum {
 #define TRC_X(e, s) e,

@@ -314,6 +314,43 @@ void KeLeaveGuardedRegion(void);
 #define IRP_MJ_MAXIMUM_FUNCTION 0x1b
 const char *iosim_major_name(UCHAR major);
 
+/* ---- MDLs (io/iobuf.c) ----
+ * A memory descriptor list describes a buffer by its pages.  iosim has no
+ * paging: the pages of a simulated program's buffer are always resident,
+ * so MmProbeAndLockPages only records the lock, and the buffer's "system
+ * address" (MmGetSystemAddressForMdlSafe) is the user buffer's own address
+ * (docs/kernel-facts.md 14). */
+typedef struct MDL {
+  struct MDL *Next;     /* a chain of MDLs on one IRP (Irp->MdlAddress) */
+  int16_t Size;
+  int16_t MdlFlags;     /* MDL_PAGES_LOCKED, MDL_MAPPED_TO_SYSTEM_VA, ... */
+  PVOID MappedSystemVa; /* the system address once mapped */
+  PVOID StartVa;        /* the first byte's page */
+  ULONG ByteCount;      /* the buffer's length */
+  ULONG ByteOffset;     /* the first byte's offset in that page */
+  sim_t *Sim;
+} MDL, *PMDL;
+#define MDL_MAPPED_TO_SYSTEM_VA 0x0001
+#define MDL_PAGES_LOCKED 0x0002
+#define MDL_SOURCE_IS_NONPAGED_POOL 0x0004
+#define MDL_ALLOCATED_FIXED_SIZE 0x0008
+#define MDL_IO_PAGE_READ 0x0040
+typedef enum { IoReadAccess, IoWriteAccess, IoModifyAccess } LOCK_OPERATION;
+typedef enum { LowPagePriority = 0, NormalPagePriority = 16, HighPagePriority = 32 } MM_PAGE_PRIORITY;
+#define MdlMappingNoWrite 0x80000000u
+#define MdlMappingNoExecute 0x40000000u
+
+/* ---- I/O control codes (devioctl.h) ---- */
+#ifndef CTL_CODE
+#define CTL_CODE(DeviceType, Function, Method, Access)                                              \
+  (((ULONG)(DeviceType) << 16) | ((ULONG)(Access) << 14) | ((ULONG)(Function) << 2) | (ULONG)(Method))
+#define METHOD_BUFFERED 0
+#define METHOD_IN_DIRECT 1
+#define METHOD_OUT_DIRECT 2
+#define METHOD_NEITHER 3
+#define METHOD_FROM_CTL_CODE(ctrlCode) ((ULONG)((ctrlCode) & 3))
+#endif
+
 /* ---- IO_STACK_LOCATION ---- */
 #define SL_PENDING_RETURNED 0x01
 #define SL_ERROR_RETURNED 0x02
@@ -368,8 +405,9 @@ struct IRP {
   union {
     PIRP MasterIrp;
     int32_t IrpCount;
-    PVOID SystemBuffer;
+    PVOID SystemBuffer;   /* DO_BUFFERED_IO, METHOD_BUFFERED: the I/O manager's copy */
   } AssociatedIrp;
+  PMDL MdlAddress;        /* DO_DIRECT_IO, METHOD_*_DIRECT: the user buffer's MDL */
   LIST_ENTRY ThreadListEntry;
   IO_STATUS_BLOCK IoStatus;
   KPROCESSOR_MODE RequestorMode;
@@ -382,7 +420,7 @@ struct IRP {
   PDRIVER_CANCEL CancelRoutine;
   PIO_STATUS_BLOCK UserIosb;
   PKEVENT UserEvent;
-  PVOID UserBuffer;
+  PVOID UserBuffer;       /* the caller's buffer (an IOCTL's output buffer) */
   struct {
     IO_APC_ROUTINE *UserApcRoutine;
     PVOID UserApcContext;
@@ -404,6 +442,7 @@ struct IRP {
   bool SimPortBound;    /* thread-agnostic: finished through a completion port */
   bool SimStage2Queued; /* stage 2 went to an APC or a port packet */
   bool SimInWalk;       /* its completion walk is running a routine */
+  ULONG SimSystemBufferLength; /* the size of the SystemBuffer the I/O manager allocated */
   const char *SimKeptWhy; /* sim_irp_keep: held on purpose past the end of the run (borrowed) */
   bool SimCompleting;   /* IoCompleteRequest's walk (stage 1) is under way */
   sim_t *Sim;
@@ -570,6 +609,21 @@ void IoRequestDpc(PDEVICE_OBJECT Dev, PIRP Irp, PVOID Ctx);
 /* ---- IRP routines ---- */
 PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota);
 void IoFreeIrp(PIRP Irp);
+/* ---- MDL routines (io/iobuf.c) ---- */
+/* An MDL for Length bytes at VirtualAddress; with Irp, it becomes the IRP's
+   MdlAddress (SecondaryBuffer: appended to its chain instead).  NULL when
+   Length is 0 or more than Windows lets one MDL describe. */
+PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota,
+                   PIRP Irp);
+void IoFreeMdl(PMDL Mdl);
+/* Locks the pages (always resident here: only MDL_PAGES_LOCKED is set). */
+void MmProbeAndLockPages(PMDL Mdl, KPROCESSOR_MODE AccessMode, LOCK_OPERATION Operation);
+void MmUnlockPages(PMDL Mdl);
+/* Windows' macros, as functions: the system address is the buffer's own. */
+PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority);
+ULONG MmGetMdlByteCount(PMDL Mdl);
+PVOID MmGetMdlVirtualAddress(PMDL Mdl);
+ULONG MmGetMdlByteOffset(PMDL Mdl);
 PIRP IoMakeAssociatedIrp(PIRP Master, int8_t StackSize);
 NTSTATUS IofCallDriver(PDEVICE_OBJECT Dev, PIRP Irp);
 #define IoCallDriver(d, i) IofCallDriver((d), (i))

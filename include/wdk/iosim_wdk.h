@@ -179,17 +179,10 @@
 #define GetExceptionInformation() ((PVOID)NULL)
 #define AbnormalTermination() FALSE
 
-/* ---- I/O control codes (devioctl.h) ---- */
-#define CTL_CODE(DeviceType, Function, Method, Access) \
-  (((ULONG)(DeviceType) << 16) | ((ULONG)(Access) << 14) | ((ULONG)(Function) << 2) | (ULONG)(Method))
+/* ---- I/O control codes (devioctl.h); CTL_CODE, METHOD_* and
+   METHOD_FROM_CTL_CODE come with the engine's declarations (iosim/wdm.h),
+   which the I/O manager's buffering needs too ---- */
 #define DEVICE_TYPE_FROM_CTL_CODE(c) (((ULONG)(c)&0xffff0000) >> 16)
-#define METHOD_FROM_CTL_CODE(c) ((ULONG)((c)&3))
-#ifndef METHOD_BUFFERED
-#define METHOD_BUFFERED 0
-#define METHOD_IN_DIRECT 1
-#define METHOD_OUT_DIRECT 2
-#define METHOD_NEITHER 3
-#endif
 #define METHOD_DIRECT_TO_HARDWARE METHOD_IN_DIRECT
 #define METHOD_DIRECT_FROM_HARDWARE METHOD_OUT_DIRECT
 #define FILE_ANY_ACCESS 0

@@ -23,7 +23,7 @@ bool fsrtl_try_fast_io(sim_t *S, const io_req_t *r, NTSTATUS *out) {
   trc_send(S, &e, "fast I/O %s of %lu bytes at %lld on %s", r->major == IRP_MJ_READ ? "read" : "write",
            (unsigned long)r->length, (long long)r->offset, fo->SimName);
   sched_step(S, COST_OP);
-  BOOLEAN handled = fn(fo, &r->offset, r->length, TRUE, 0, NULL, &iosb, top);
+  BOOLEAN handled = fn(fo, &r->offset, r->length, TRUE, 0, r->buffer, &iosb, top);
   NTSTATUS st = iosb.Status;
   if (!handled || !(st == STATUS_SUCCESS || st == STATUS_BUFFER_OVERFLOW || st == STATUS_END_OF_FILE)) {
     e.kind = TRC_FASTIO_DECLINED;

@@ -56,6 +56,18 @@ void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how);
 void IopQueueIrpToThread(sim_t *S, PIRP irp, PKTHREAD t);
 void IopUnQueueIrpFromThread(sim_t *S, PIRP irp);
 
+/* ---- the caller's buffers (io/iobuf.c, kernel-facts 14) ---- */
+void IopSetReadWriteBuffer(sim_t *S, PIRP irp, PDEVICE_OBJECT top, UCHAR major, PVOID buf, ULONG len);
+void IopSetControlBuffers(sim_t *S, PIRP irp, PIO_STACK_LOCATION sp, ULONG code, PVOID in, ULONG in_len, PVOID out,
+                          ULONG out_len);
+/* Stage 1 at the top: unlock the MDLs' pages. */
+void IopUnlockMdls(PIRP irp);
+/* Stage 2: copy a buffered input operation back (not on an error), then
+   free the SystemBuffer and the MDLs; the bytes copied. */
+ULONG IopCompleteBuffers(sim_t *S, PIRP irp);
+/* Frees the SystemBuffer and MDLs of an IRP that never reaches stage 2. */
+void IopReleaseBuffers(sim_t *S, PIRP irp);
+
 /* ---- cancellation (io/iocancel.c) ---- */
 /* Thread exit: cancel the thread's IRPs and wait for them (S->hooks). */
 void IoCancelThreadIo(sim_t *S, PKTHREAD t);
@@ -78,6 +90,8 @@ typedef struct io_req {
   PVOID apc_ctx;
   PIO_STATUS_BLOCK iosb;
   ULONG length, in_len, code;
+  PVOID buffer;    /* read/write: the caller's buffer; an IOCTL's output buffer */
+  PVOID in_buffer; /* an IOCTL's input buffer */
   LONGLONG offset;
   bool no_offset; /* the caller passed no ByteOffset (the file's position) */
   ULONG flags; /* extra IRP flags */

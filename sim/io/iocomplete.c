@@ -194,6 +194,9 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
     KeSetEvent(irp->UserEvent, boost, FALSE);
     return;
   }
+  /* WRK IopfCompleteRequest: the MDLs' pages are unlocked before stage 2
+     (which frees the MDLs). */
+  IopUnlockMdls(irp);
   if ((irp->Flags & IRP_DEFER_IO_COMPLETION) && !irp->PendingReturned) return;
   irp->SimStage2Queued = true;
   /* Thread-agnostic I/O: a request that pended goes to the port from here,
@@ -202,6 +205,9 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
      there as for any IRP, so the full-or-reduced rule decides (kernel-facts
      5.2.3) and the status block is written before the service returns. */
   if (irp->SimPortBound && irp->PendingReturned) {
+    /* No APC will run in the issuer: the buffered copy-back is done here
+       (the simulated program has one address space). */
+    IopCompleteBuffers(S, irp);
     port_queue_irp(S, irp, false);
     return;
   }
@@ -361,6 +367,9 @@ void IopCompleteRequest(sim_t *S, PIRP irp, trc_stage2_t how) {
              skip_port ? ", no port packet (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)" : "");
   }
   sched_step(S, COST_STAGE2);
+  /* First the caller's buffer: a buffered input operation's bytes are
+     copied back, whatever notification follows (kernel-facts 14). */
+  IopCompleteBuffers(S, irp);
   if (full) {
     io_write_iosb(S, irp);
     io_signal_full(S, irp, fo, st, sync);

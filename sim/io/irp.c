@@ -122,6 +122,9 @@ static void irp_release(sim_t *S, PIRP irp) {
    before it lets go of it, so a queued IRP here is a bug in iosim. */
 void irp_free(sim_t *S, PIRP irp) {
   SIM_ASSERT(list_empty(&irp->ThreadListEntry));
+  /* Stage 2 released them already; an IRP run down without it (its
+     thread gone) still holds its SystemBuffer and MDLs. */
+  IopReleaseBuffers(S, irp);
   irp_release(S, irp);
 }
 

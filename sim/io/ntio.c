@@ -42,11 +42,13 @@ static PIRP io_build(sim_t *S, PKTHREAD t, const io_req_t *r) {
     next->Parameters.Read.ByteOffset = r->offset;
     irp->Flags |= (r->major == IRP_MJ_READ ? IRP_READ_OPERATION : IRP_WRITE_OPERATION) |
                   IRP_DEFER_IO_COMPLETION;
+    IopSetReadWriteBuffer(S, irp, top, r->major, r->buffer, r->length);
     break;
   case IRP_MJ_DEVICE_CONTROL:
     next->Parameters.DeviceIoControl.IoControlCode = r->code;
     next->Parameters.DeviceIoControl.InputBufferLength = r->in_len;
     next->Parameters.DeviceIoControl.OutputBufferLength = r->length;
+    IopSetControlBuffers(S, irp, next, r->code, r->in_buffer, r->in_len, r->buffer, r->length);
     /* IOCTLs are not deferred: device drivers' IOCTL paths are trusted less
        to get the pending mark right, so stage 2 always comes by APC. */
     break;
@@ -206,28 +208,29 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
 }
 
 NTSTATUS NtReadFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
-                    PIO_STATUS_BLOCK Iosb, ULONG Length, const LONGLONG *ByteOffset) {
+                    PIO_STATUS_BLOCK Iosb, PVOID Buffer, ULONG Length, const LONGLONG *ByteOffset) {
   io_req_t r = {.fo = File, .major = IRP_MJ_READ, .event = Event, .apc = ApcRoutine,
-                .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
+                .apc_ctx = ApcContext, .iosb = Iosb, .buffer = Buffer, .length = Length,
                 .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
   sim_t *S = ctx_sim();
   return KiServiceExit(S, io_service(S, &r));
 }
 
 NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine, PVOID ApcContext,
-                     PIO_STATUS_BLOCK Iosb, ULONG Length, const LONGLONG *ByteOffset) {
+                     PIO_STATUS_BLOCK Iosb, PVOID Buffer, ULONG Length, const LONGLONG *ByteOffset) {
   io_req_t r = {.fo = File, .major = IRP_MJ_WRITE, .event = Event, .apc = ApcRoutine,
-                .apc_ctx = ApcContext, .iosb = Iosb, .length = Length,
+                .apc_ctx = ApcContext, .iosb = Iosb, .buffer = Buffer, .length = Length,
                 .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
   sim_t *S = ctx_sim();
   return KiServiceExit(S, io_service(S, &r));
 }
 
 NTSTATUS NtDeviceIoControlFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine,
-                               PVOID ApcContext, PIO_STATUS_BLOCK Iosb, ULONG Code, ULONG InLen,
-                               ULONG OutLen) {
+                               PVOID ApcContext, PIO_STATUS_BLOCK Iosb, ULONG Code, PVOID InputBuffer,
+                               ULONG InLen, PVOID OutputBuffer, ULONG OutLen) {
   io_req_t r = {.fo = File, .major = IRP_MJ_DEVICE_CONTROL, .event = Event, .apc = ApcRoutine,
-                .apc_ctx = ApcContext, .iosb = Iosb, .length = OutLen, .in_len = InLen,
+                .apc_ctx = ApcContext, .iosb = Iosb, .buffer = OutputBuffer, .length = OutLen,
+                .in_buffer = InputBuffer, .in_len = InLen,
                 .code = Code};
   sim_t *S = ctx_sim();
   return KiServiceExit(S, io_service(S, &r));

@@ -55,6 +55,7 @@ typedef struct chk {
   const scn_t *sc;
   sim_t *S;
   const ev_log_t *log;
+  run_state_t *rs;
 } chk_t;
 
 /* The last IRP tagged with this name (a loop rebinds it). */
@@ -135,11 +136,28 @@ static int describe(chk_t *c, const trc_event_t *ev, char *buf, size_t n) {
                   ev->detail);
 }
 
+/* r.data == BYTES: the first bytes of the program's buffer, as the run
+   left them; the failure shows what was there. */
+static bool check_data(chk_t *c, const expect_t *e, char *f, size_t n) {
+  const named_req_t *r = NULL;
+  for (size_t i = 0; c->rs && i < c->rs->nreqs; i++)
+    if (!strcmp(c->rs->reqs[i].name, e->subject)) r = &c->rs->reqs[i];
+  if (!r || !r->buf) return snprintf(f, n, "%s had no buffer", e->subject), false;
+  size_t want = (size_t)e->value;
+  bool same = want <= r->len && !memcmp(r->buf, e->svalue, want);
+  int w = snprintf(f, n, "%s's buffer (%zu bytes) starts with 0x", e->subject, r->len);
+  for (size_t i = 0; i < r->len && i < 16 && w > 0 && (size_t)w + 3 < n; i++)
+    w += snprintf(f + w, n - (size_t)w, "%02x", r->buf[i]);
+  if (r->len > 16 && w > 0 && (size_t)w + 4 < n) snprintf(f + w, n - (size_t)w, "...");
+  return e->cmp == CMP_EQ ? same : !same;
+}
+
 static bool check_irp_field(chk_t *c, const expect_t *e, char *f, size_t n) {
   uint32_t id = irp_by_name(c->S, e->subject);
   const sim_irp_info_t *in = id ? sim_irp_info(c->S, id) : NULL;
   if (!in) return snprintf(f, n, "no request named %s was ever issued", e->subject), false;
   if (!in->completed) return snprintf(f, n, "%s (IRP %u) never completed", e->subject, id), false;
+  if (!strcmp(e->field, "data")) return check_data(c, e, f, n);
   char sb[16];
   int64_t got;
   if (!strcmp(e->field, "status")) got = in->final.Status;
@@ -269,8 +287,7 @@ static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *
 }
 
 void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, scn_result_t *res) {
-  (void)rs;
-  chk_t c = {sc, S, log};
+  chk_t c = {sc, S, log, rs};
   res->expect_total = sc->nexpects;
   res->expects = calloc((size_t)(sc->nexpects ? sc->nexpects : 1), sizeof *res->expects);
   if (!res->expects) abort();

@@ -137,14 +137,14 @@ static bool in_list(const char *w, const char *const *list) {
 /* `.field OP value` after a request (on_event false) or an event pattern;
    field_k is the field's token, where an unknown field is reported. */
 static void parse_field(ep_t *x, const char *field, int field_k, bool on_event) {
-  static const char *const irp_fields[] = {"status", "information", "pending-returned", NULL};
+  static const char *const irp_fields[] = {"status", "information", "pending-returned", "data", NULL};
   static const char *const ev_fields[] = {"irql", "frame", "cpu", "thread", "status", "time", NULL};
   expect_t *e = x->e;
   if (!in_list(field, on_event ? ev_fields : irp_fields)) {
     int k = x->k;
     x->k = field_k;
     EP_ERR(x, on_event ? "unknown field '%s' of an event (irql, frame, cpu, thread, status, time)"
-                       : "unknown field '%s' of a request (status, information, pending-returned)",
+                       : "unknown field '%s' of a request (status, information, pending-returned, data)",
            field);
     x->k = k;
   }
@@ -161,6 +161,21 @@ static void parse_field(ep_t *x, const char *field, int field_k, bool on_event) 
   } else if (!strcmp(field, "information") || !strcmp(field, "cpu") || !strcmp(field, "time")) {
     if (t->t != T_NUM) EP_ERR(x, "expected a number here");
     e->value = t->n;
+  } else if (!strcmp(field, "data")) { /* "text" or 0xHEX: the buffer's first bytes */
+    if (t->t == T_STR) {
+      e->svalue = t->s;
+      e->value = (int64_t)strlen(t->s);
+    } else {
+      size_t len = t->t == T_NUM ? strlen(t->s) : 0;
+      if (len < 4 || t->s[0] != '0' || (t->s[1] != 'x' && t->s[1] != 'X') || len % 2)
+        EP_ERR(x, "expected bytes here: \"text\" or 0x followed by pairs of hex digits");
+      e->svalue = ar_alloc(&x->p->sc->ar, (len - 2) / 2 + 1);
+      for (size_t i = 2; i < len; i += 2) {
+        char hx[3] = {t->s[i], t->s[i + 1], 0};
+        e->svalue[(i - 2) / 2] = (char)strtoul(hx, NULL, 16);
+      }
+      e->value = (int64_t)(len - 2) / 2;
+    }
   } else if (!strcmp(field, "pending-returned")) {
     if (strcmp(t->s, "true") && strcmp(t->s, "false")) EP_ERR(x, "expected true or false");
     e->value = !strcmp(t->s, "true");

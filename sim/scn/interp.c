@@ -592,6 +592,43 @@ static void ex_dbgprint(exec_t *x, const op_t *o) {
   DbgPrint("%s", o->note);
 }
 
+/* fill BYTES: a driver producing data.  It writes where a driver of this
+   kind finds the caller's output (kernel-facts 14): an IOCTL by its
+   method (SystemBuffer, the MDL's system address, UserBuffer), a read by
+   what the I/O manager built (MDL, SystemBuffer, else UserBuffer); never
+   more than the request's output length.  Information is the driver's
+   to set (complete ... info N). */
+static void ex_fill(exec_t *x, const op_t *o) {
+  PIRP irp = x->irp;
+  if (!need_irp(x, o, irp)) return;
+  PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  ULONG room = 0;
+  char *to = NULL;
+  const char *where = "no buffer";
+  if (sp->MajorFunction == IRP_MJ_DEVICE_CONTROL) {
+    room = sp->Parameters.DeviceIoControl.OutputBufferLength;
+    switch (METHOD_FROM_CTL_CODE(sp->Parameters.DeviceIoControl.IoControlCode)) {
+    case METHOD_BUFFERED: to = irp->AssociatedIrp.SystemBuffer, where = "the SystemBuffer"; break;
+    case METHOD_NEITHER: to = irp->UserBuffer, where = "UserBuffer"; break;
+    default:
+      if (irp->MdlAddress) to = MmGetSystemAddressForMdlSafe(irp->MdlAddress, NormalPagePriority), where = "the MDL";
+      break;
+    }
+  } else if (sp->MajorFunction == IRP_MJ_READ) {
+    room = sp->Parameters.Read.Length;
+    if (irp->MdlAddress) to = MmGetSystemAddressForMdlSafe(irp->MdlAddress, NormalPagePriority), where = "the MDL";
+    else if (irp->Flags & IRP_BUFFERED_IO) to = irp->AssociatedIrp.SystemBuffer, where = "the SystemBuffer";
+    else to = irp->UserBuffer, where = "UserBuffer";
+  }
+  if (!to) {
+    scr_trace(o, irp, x->dev, "%s: skipped, the request has no output buffer", o->text);
+    return;
+  }
+  ULONG n = (ULONG)o->fill.data_len < room ? (ULONG)o->fill.data_len : room;
+  memcpy(to, o->fill.data, n);
+  scr_trace(o, irp, x->dev, "%s: %lu byte%s into %s", o->text, (unsigned long)n, n == 1 ? "" : "s", where);
+}
+
 /* Program statements never reach a driver: their slots stay NULL. */
 static op_exec_fn *const exec_table[OP_COUNT] = {
     [OP_COPY_STACK] = ex_copy_stack,
@@ -622,6 +659,7 @@ static op_exec_fn *const exec_table[OP_COUNT] = {
     [OP_COMPLETE_ORIGINAL] = ex_complete_original,
     [OP_NOTE] = ex_note,
     [OP_DBGPRINT] = ex_dbgprint,
+    [OP_FILL] = ex_fill,
     [OP_WHILE] = ex_while,
     [OP_SET_CANCEL] = ex_set_cancel,
     [OP_RELEASE_CANCEL_LOCK] = ex_release_cancel_lock,
@@ -760,6 +798,7 @@ void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *
   dx->decl = d;
   for (int i = 0; i < rs->ndrivers; i++)
     if (!strcmp(rs->drivers[i].decl->name, d->driver)) dx->drv = &rs->drivers[i];
+  dev->Flags |= d->do_flags; /* buffered-io / direct-io (kernel-facts 14.1) */
   IoInitializeDpcRequest(dev, scr_dpc);
   if (d->dpc_importance >= 0) KeSetImportanceDpc(&dev->Dpc, (KDPC_IMPORTANCE)d->dpc_importance);
   if (d->dpc_cpu >= 0) KeSetTargetProcessorDpc(&dev->Dpc, d->dpc_cpu);

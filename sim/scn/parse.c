@@ -223,9 +223,10 @@ void parse_driver(cursor_t *c, const keyword_t *kw, block_t *top) {
 }
 
 void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
-  enum { DV_DRIVER, DV_ON, DV_WITH, DV_HARDWARE, DV_LATENCY, DV_IRQL, DV_CPU, DV_DPC_IMPORTANCE, DV_DPC_CPU };
+  enum { DV_DRIVER, DV_ON, DV_WITH, DV_HARDWARE, DV_LATENCY, DV_IRQL, DV_CPU, DV_DPC_IMPORTANCE, DV_DPC_CPU,
+         DV_BUFFERED, DV_DIRECT };
   static const char *const words[] = {"driver", "on", "with", "hardware", "latency", "irql", "cpu",
-                                      "dpc-importance", "dpc-cpu", NULL};
+                                      "dpc-importance", "dpc-cpu", "buffered-io", "direct-io", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -261,7 +262,11 @@ void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
       if (d->dpc_cpu >= SIM_MAX_CPUS) ERR_AT(c, k, "dpc-cpu must be 0..%d", SIM_MAX_CPUS - 1);
       d->dpc_at = (loc_t){L->file, L->line, TK(L, k)->col};
       break;
-    default: ERR_AT(c, k, "expected driver, on, with, hardware, latency, cpu, irql, dpc-importance or dpc-cpu here");
+    case DV_BUFFERED: d->do_flags = DO_BUFFERED_IO; break;
+    case DV_DIRECT: d->do_flags = DO_DIRECT_IO; break;
+    default:
+      ERR_AT(c, k, "expected driver, on, with, hardware, latency, cpu, irql, dpc-importance, dpc-cpu, buffered-io "
+                   "or direct-io here");
     }
   }
   if (!d->driver) ERR_AT(c, 2, "device %s needs 'driver NAME'", d->name);

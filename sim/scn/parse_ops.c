@@ -371,16 +371,45 @@ static void p_open(cursor_t *c, const keyword_t *kw, block_t *b) {
   }
 }
 
-/* read F N, write F N, ioctl F CODE, and their options. */
+/* BYTES: "text" (its characters) or 0xHEX (its bytes, two digits each, in
+   the order written); the bytes live in the scenario's arena. */
+static const unsigned char *need_bytes(cursor_t *c, int k, int64_t *len) {
+  const tok_t *t = TK(&c->L, k);
+  if (t->t == T_STR) {
+    *len = (int64_t)strlen(t->s);
+    return (const unsigned char *)t->s;
+  }
+  size_t n = t->t == T_NUM ? strlen(t->s) : 0;
+  if (n < 4 || t->s[0] != '0' || (t->s[1] != 'x' && t->s[1] != 'X') || n % 2)
+    ERR_AT(c, k, "expected bytes here: \"text\" or 0x followed by pairs of hex digits");
+  unsigned char *b = ar_alloc(&c->p->sc->ar, (n - 2) / 2);
+  for (size_t i = 2; i < n; i += 2) {
+    char hx[3] = {t->s[i], t->s[i + 1], 0};
+    b[(i - 2) / 2] = (unsigned char)strtoul(hx, NULL, 16);
+  }
+  *len = (int64_t)(n - 2) / 2;
+  return b;
+}
+
+/* fill BYTES: into the IRP's output buffer, by the request's method. */
+static void p_fill(cursor_t *c, const keyword_t *kw, block_t *b) {
+  op_io_t *f = &add_op(c, kw, b)->fill;
+  f->data = need_bytes(c, 1, &f->data_len);
+  need_end_of_line(c, 2);
+}
+
+/* read F N, write F N | write F data BYTES, ioctl F CODE, and their options. */
 static void p_io(cursor_t *c, const keyword_t *kw, block_t *b) {
-  enum { IO_EVENT, IO_AS, IO_APC, IO_NO_PORT, IO_AT, IO_IN, IO_OUT };
-  static const char *const words[] = {"event", "as", "apc", "no-port", "at", "in", "out", NULL};
+  enum { IO_EVENT, IO_AS, IO_APC, IO_NO_PORT, IO_AT, IO_IN, IO_OUT, IO_DATA };
+  static const char *const words[] = {"event", "as", "apc", "no-port", "at", "in", "out", "data", NULL};
   lexline_t *L = &c->L;
   bool ioctl = kw->op == OP_IOCTL;
   op_io_t *io = &add_op(c, kw, b)->io;
   io->file = need_name(c, 1, "a file name");
   int k = 2;
+  bool has_length = true;
   if (ioctl) io->code = need_num(c, k++, "an IOCTL code");
+  else if (kw->op == OP_WRITE && is_word(L, k, "data")) has_length = false; /* the data's length */
   else io->length = need_num(c, k++, "a length");
   for (; TK(L, k)->t != T_END; k++) {
     int w = word_index(L, k, words);
@@ -389,12 +418,22 @@ static void p_io(cursor_t *c, const keyword_t *kw, block_t *b) {
     else if (w == IO_APC) io->apc = true;
     else if (w == IO_NO_PORT) io->no_port = true;
     else if (w == IO_AT && !ioctl) io->has_offset = true, io->offset = need_num(c, ++k, "a byte offset");
-    else if (ioctl && (w == IO_IN || w == IO_OUT)) {
+    else if (w == IO_DATA && kw->op != OP_READ) {
+      io->data = need_bytes(c, ++k, &io->data_len);
+      if (ioctl && io->in_len < io->data_len) io->in_len = io->data_len;
+      else if (!has_length) io->length = io->data_len;
+      else if (io->data_len > io->length) ERR_AT(c, k, "%lld bytes of data do not fit in a write of %lld",
+                                                 (long long)io->data_len, (long long)io->length);
+    } else if (ioctl && w == IO_IN && TK(L, k + 1)->t == T_STR) {
+      io->data = need_bytes(c, ++k, &io->data_len);
+      io->in_len = io->data_len;
+    } else if (ioctl && (w == IO_IN || w == IO_OUT)) {
       int64_t v = need_num(c, k + 1, "a buffer length");
       if (w == IO_OUT) io->length = v;
       else io->in_len = v;
       k++;
-    } else if (ioctl) ERR_AT(c, k, "expected event, as, apc, no-port, in or out here");
+    } else if (ioctl) ERR_AT(c, k, "expected event, as, apc, no-port, in, out or data here");
+    else if (kw->op == OP_WRITE) ERR_AT(c, k, "expected event, as, apc, no-port, at or data here");
     else ERR_AT(c, k, "expected event, as, apc, no-port or at here");
   }
 }
@@ -598,6 +637,7 @@ static const keyword_t keywords[] = {
     OP("delay", R | P, OP_DELAY, p_delay, NULL),
     OP("note", R | P, OP_NOTE, p_note, NULL),
     OP("dbgprint", R, OP_DBGPRINT, p_note, NULL),
+    OP("fill", R, OP_FILL, p_fill, NULL),
     /* thread programs */
     OP("open", P, OP_OPEN, p_open, NULL),
     OP("read", P, OP_READ, p_io, NULL),

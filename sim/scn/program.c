@@ -51,6 +51,19 @@ static void pr_open(prog_t *p, const op_t *o) {
   rs->files[rs->nfiles++] = (named_file_t){op->file, fo};
 }
 
+/* The largest buffer a scenario's program allocates for one request. */
+#define SCN_BUFFER_MAX (1u << 20)
+
+/* `len` bytes of the program's memory, zeroed, starting with `io`'s data
+   if given; NULL for 0 bytes or more than SCN_BUFFER_MAX. */
+static unsigned char *user_buffer(run_state_t *rs, int64_t len, const op_io_t *io) {
+  if (len <= 0 || len > (int64_t)SCN_BUFFER_MAX) return NULL;
+  unsigned char *b = ar_alloc(&rs->ar, (size_t)len);
+  memset(b, 0, (size_t)len);
+  if (io && io->data) memcpy(b, io->data, (size_t)(io->data_len < len ? io->data_len : len));
+  return b;
+}
+
 /* read, write, ioctl */
 static void pr_io(prog_t *p, const op_t *o) {
   run_state_t *rs = p->rs;
@@ -69,6 +82,11 @@ static void pr_io(prog_t *p, const op_t *o) {
      Only ever read back as a name. */
   PVOID ctx = io->no_port ? NULL : (PVOID)(io->as ? io->as : "the request");
   LONGLONG off = io->has_offset ? io->offset : 0;
+  /* The program's buffers, in its own memory (the run's arena): zeros, or
+     the scenario's bytes.  Past SCN_BUFFER_MAX the request is length-only
+     (a NULL buffer: nothing copied or locked, kernel-facts 14.4). */
+  unsigned char *buf = user_buffer(rs, io->length, o->kind == OP_WRITE ? io : NULL);
+  unsigned char *in = o->kind == OP_IOCTL ? user_buffer(rs, io->in_len, io) : NULL;
   if (io->as) {
     sim_tag_next_irp(io->as);
     size_t i = 0;
@@ -79,10 +97,12 @@ static void pr_io(prog_t *p, const op_t *o) {
     }
     rs->reqs[i].name = io->as;
     rs->reqs[i].iosb = iosb;
+    rs->reqs[i].buf = buf;
+    rs->reqs[i].len = buf ? (size_t)io->length : 0;
   }
-  if (o->kind == OP_READ) NtReadFile(fo, ev, apc, ctx, iosb, (ULONG)io->length, &off);
-  else if (o->kind == OP_WRITE) NtWriteFile(fo, ev, apc, ctx, iosb, (ULONG)io->length, &off);
-  else NtDeviceIoControlFile(fo, ev, apc, ctx, iosb, (ULONG)io->code, (ULONG)io->in_len, (ULONG)io->length);
+  if (o->kind == OP_READ) NtReadFile(fo, ev, apc, ctx, iosb, buf, (ULONG)io->length, &off);
+  else if (o->kind == OP_WRITE) NtWriteFile(fo, ev, apc, ctx, iosb, buf, (ULONG)io->length, &off);
+  else NtDeviceIoControlFile(fo, ev, apc, ctx, iosb, (ULONG)io->code, in, (ULONG)io->in_len, buf, (ULONG)io->length);
 }
 
 static void pr_wait(prog_t *p, const op_t *o) {

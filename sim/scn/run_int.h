@@ -87,6 +87,8 @@ typedef struct named_port {
 typedef struct named_req {
   const char *name;
   PIO_STATUS_BLOCK iosb;
+  const unsigned char *buf; /* the program's buffer (a read's, an ioctl's output, a write's), or NULL */
+  size_t len;
 } named_req_t;
 
 /* Everything a run changes lives here (and in the machine), never in the

@@ -38,7 +38,7 @@ typedef enum {
   OP_FREE_IRP, OP_COMPLETE_ORIGINAL, OP_NOTE, OP_WHILE, OP_SET_CANCEL,
   OP_RELEASE_CANCEL_LOCK, OP_UNQUEUE, OP_CSQ_INSERT, OP_CSQ_REMOVE, OP_SPLIT,
   OP_FAST_SERVE, OP_FAST_DECLINE, OP_CACHE_SETUP, OP_CACHE_FILL,
-  OP_ENTER_CRITICAL, OP_LEAVE_CRITICAL, OP_ENTER_GUARDED, OP_LEAVE_GUARDED, OP_DBGPRINT,
+  OP_ENTER_CRITICAL, OP_LEAVE_CRITICAL, OP_ENTER_GUARDED, OP_LEAVE_GUARDED, OP_DBGPRINT, OP_FILL,
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
   OP_ASSOCIATE, OP_GQCS, OP_GQCS_EX, OP_POST, OP_CLOSE_PORT, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC,
@@ -173,6 +173,8 @@ typedef struct op_io { /* read, write, ioctl */
   const char *event, *as;
   bool apc;              /* ReadFileEx: a completion routine as a user APC */
   bool no_port;          /* hEvent with its low bit set: no completion packet */
+  const unsigned char *data; /* `data BYTES`: a write's bytes, an ioctl's input (NULL: zeros) */
+  int64_t data_len;
 } op_io_t;
 
 typedef struct op_uwait {
@@ -255,6 +257,7 @@ struct op {
     op_counter_t counter;               /* OP_COUNTER */
     int64_t delay_ns;                   /* OP_DELAY */
     const char *note;                   /* OP_NOTE, OP_DBGPRINT */
+    op_io_t fill;                       /* OP_FILL: its data, data_len */
     op_send_t send;                     /* OP_SEND */
     op_split_t split;                   /* OP_SPLIT */
     op_open_t open;                     /* OP_OPEN */
@@ -304,6 +307,7 @@ typedef struct device_decl {
   int irql;
   int dpc_importance;    /* KDPC_IMPORTANCE of the device's DPC, -1 = Medium (the default) */
   int dpc_cpu;           /* its target CPU, -1 = where it is queued */
+  ULONG do_flags;        /* buffered-io / direct-io: DO_BUFFERED_IO, DO_DIRECT_IO */
   loc_t dpc_at;          /* where dpc-cpu was written, for the CPU check */
   char *with;            /* a second device the driver may use (split ... to with) */
   bool ufs;              /* a user-mode file system (built-in driver) */

@@ -140,7 +140,7 @@ static void worker(PVOID arg) {
   }
   for (int i = 0; i < SLOTS && issued < w->quota; i++, issued++, live++) {
     LONGLONG off = (LONGLONG)issued * 4096;
-    NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], 4096, &off);
+    NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], NULL, 4096, &off);
   }
   while (done < w->quota) {
     NTSTATUS st = NtWaitForMultipleObjects((ULONG)live, objs, WaitAny, FALSE, NULL);
@@ -149,7 +149,7 @@ static void worker(PVOID arg) {
     if (issued < w->quota) {
       LONGLONG off = (LONGLONG)issued * 4096;
       issued++;
-      NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], 4096, &off);
+      NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], NULL, 4096, &off);
     } else { /* retire slot i: move the last live slot into it */
       live--;
       objs[i] = objs[live];
