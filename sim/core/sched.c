@@ -95,6 +95,19 @@ static int cmp_cand(const void *a, const void *b) {
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* Runs CPU c's next step: switches to its context unless that is the one
+   already running.  Back here when something switches to us again; whoever
+   did set cur_cpu and cur_ctx. */
+static void sched_resume(sim_t *S, cpu_t *c) {
+  c->step_live = false;
+  S->cur_cpu = c;
+  if (c->ctx == S->cur_ctx) return;
+  ctx_t *from = S->cur_ctx;
+  S->cur_ctx = c->ctx;
+  S->stats.ctx_switches++;
+  ctx_switch(from, c->ctx);
+}
+
 /* sched_next with a chooser installed (sim_set_chooser): every CPU with a
    step queued and every pending event is a candidate, whatever its due
    time; the chooser picks one and it happens at max(now, due). */
@@ -176,14 +189,8 @@ static void sched_next_chosen(sim_t *S) {
       continue;
     }
     cpu_t *c = &S->cpu[pick.cpu];
-    c->step_live = false;
-    S->cur_cpu = c;
-    if (c->ctx == S->cur_ctx) return;
-    ctx_t *from = S->cur_ctx;
-    S->cur_ctx = c->ctx;
-    S->stats.ctx_switches++;
-    ctx_switch(from, c->ctx);
-    return; /* whoever resumed us set cur_cpu and cur_ctx */
+    sched_resume(S, c);
+    return;
   }
 }
 
@@ -225,14 +232,8 @@ void sched_next(sim_t *S) {
     /* Among CPUs due at the same instant, the chooser decides who goes
        first - asked only when a CPU really steps next. */
     cpu_t *c = d.tied[d.n > 1 ? chs_choose(S, d.n) : 0];
-    c->step_live = false;
-    S->cur_cpu = c;
-    if (c->ctx == S->cur_ctx) return;
-    ctx_t *from = S->cur_ctx;
-    S->cur_ctx = c->ctx;
-    S->stats.ctx_switches++;
-    ctx_switch(from, c->ctx);
-    return; /* whoever resumed us set cur_cpu and cur_ctx */
+    sched_resume(S, c);
+    return;
   }
 }
 
