@@ -72,8 +72,12 @@ $(LIB): $(ENGINE_OBJ) $(SCN_OBJ) $(VIZ_OBJ)
 	$(AR) rcs $@ $^
 
 CLI_OBJ    = $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/*.c))
+# C drivers loaded at run time (`driver NAME load`) call the kernel
+# routines of the executable: every engine object is linked in, and its
+# symbols are exported (-rdynamic).
+EXPORT_LIB = -rdynamic -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 $(BUILD)/iosim: $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(EXPORT_LIB) $(GV_LIBS) $(DB_LIBS) -lm -ldl
 
 $(BUILD)/viz/%.o: viz/%.c
 	@mkdir -p $(dir $@)
@@ -84,6 +88,7 @@ $(BUILD)/tests/%.o: tests/%.c
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(CHECK_CFLAGS) -Isim -c -o $@ $<
 
 $(BUILD)/sim/scn/parse.o: CFLAGS += -DIOSIM_LIBDIR='"$(LIBDIR)"' -DIOSIM_SRC_LIBDIR='"$(CURDIR)/scenarios/lib"'
+$(BUILD)/sim/scn/cdrv_build.o: CFLAGS += -DIOSIM_INCDIR='"$(PREFIX)/include"' -DIOSIM_SRC_INCDIR='"$(CURDIR)/include"'
 
 $(ENGINE_OBJ): $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -98,7 +103,7 @@ $(BUILD)/tests/drivers-c/%.o: tests/drivers-c/%.c
 	@echo "  CC $<"; $(CC) $(WDK_CFLAGS) $(if $(SAN),-fsanitize=$(SAN) -fno-sanitize-recover=all) -c -o $@ $<
 
 $(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(EXPORT_LIB) $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm -ldl
 
 # Each lesson's IRP diagram and timeline, drawn from a fresh run of it.
 DIAGRAM_DEPS = $(wildcard scenarios/lessons/*.iosim scenarios/lib/*.iosim) viz/make-lesson-diagrams.sh

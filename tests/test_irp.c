@@ -62,7 +62,7 @@ static void probe_copy(irp_obs_t *o, PIRP irp) {
   cur->Flags = 0x11;
   cur->Control = SL_PENDING_RETURNED | SL_INVOKE_ON_SUCCESS | SL_INVOKE_ON_ERROR;
   cur->Parameters.Write.Length = 777;
-  cur->Parameters.Write.ByteOffset = 4096;
+  cur->Parameters.Write.ByteOffset.QuadPart = 4096;
   cur->DeviceObject = (PDEVICE_OBJECT)(uintptr_t)0x1000;
   cur->FileObject = (PFILE_OBJECT)(uintptr_t)0x2000;
   cur->CompletionRoutine = probe_routine_a;
@@ -168,7 +168,7 @@ START_TEST(copy_to_next_stops_before_routine) {
   ck_assert_uint_eq(o.next.Flags, 0x11);
   ck_assert_uint_eq(o.next.Control, 0);
   ck_assert_uint_eq(o.next.Parameters.Write.Length, 777);
-  ck_assert(o.next.Parameters.Write.ByteOffset == 4096);
+  ck_assert(o.next.Parameters.Write.ByteOffset.QuadPart == 4096);
   ck_assert_ptr_eq(o.next.DeviceObject, (PVOID)(uintptr_t)0x1000);
   ck_assert_ptr_eq(o.next.FileObject, (PVOID)(uintptr_t)0x2000);
   ck_assert(o.next.CompletionRoutine == probe_routine_b);

@@ -85,6 +85,33 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
    returns the number of `sometimes` lines that never held so far. */
 int scn_sometimes_merge(const scn_result_t *r, bool *seen);
 
+/* ---- C drivers (docs/c-drivers.md) ----
+ * `driver NAME load "FILE"` loads a driver written in C against the WDK
+ * headers: FILE is its source (compiled once, kept in a cache) or a shared
+ * object built by `iosim cc`. */
+
+/* Where iosim's headers are: the -I folders for the WDK headers and for
+   <iosim/...>; 0, or -1 when none is found ($IOSIM_INCLUDE, next to the
+   executable, the installation, the source tree). */
+int scn_cc_headers(char *wdk, char *inc, size_t n);
+/* Compiles srcs (with extra compiler options) into the shared object out
+   with the system's C compiler ($CC, else cc).  The compiler's messages go
+   to stderr; 0, or -1 and *err. */
+int scn_cc_build(const char *const *srcs, int nsrcs, const char *const *extra, int nextra, const char *out,
+                 char *err, size_t errlen);
+/* The shared object of the C source src, compiled if the cache lacks it. */
+int scn_cc_cached(const char *src, char *so, size_t n, char *err, size_t errlen);
+/* Whether the scenario loads a C driver. */
+bool scn_loads_c_drivers(const scn_t *sc);
+/* For a scenario that loads a C driver: forks; the child returns -1 and
+   goes on running the command (a fault in a driver then kills only it);
+   the parent waits and returns the child's exit status, or 2 after
+   printing, for a child killed by a signal, which driver crashed, where,
+   and the last trace steps.  -1 at once for any other scenario. */
+int scn_guard_begin(const scn_t *sc);
+/* Whether this process is such a child. */
+bool scn_guard_is_child(void);
+
 /* One sentence saying why a trace step happened ("" if nothing to add). */
 const char *scn_explain(sim_t *S, const trc_event_t *ev, char *buf, size_t n);
 

@@ -138,6 +138,9 @@ PVOID sim_driver_context(PDRIVER_OBJECT Driver);
    name as the trace shows it, a FILE_DEVICE_UNKNOWN device with no flags. */
 NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const char *Name, PDEVICE_OBJECT *Out);
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name);
+/* Gives a device the scenario's name for it (a device a C driver's
+   AddDevice made without one); later trace steps use it. */
+void sim_name_device(PDEVICE_OBJECT Dev, const char *Name);
 PDRIVER_OBJECT sim_driver_by_name(sim_t *S, const char *name);
 
 /* ---- Hardware ----

@@ -87,6 +87,8 @@
   X(TRC_POOL_ALLOC, "pool-alloc")                           \
   X(TRC_POOL_FREE, "pool-free")                             \
   X(TRC_DBGPRINT, "dbgprint")                               \
+  X(TRC_DRIVER_ENTRY, "driver-entry")                       \
+  X(TRC_DRIVER_ENTRY_DONE, "driver-entry-done")             \
   X(TRC_DRIVER_UNLOAD, "driver-unload")                     \
   X(TRC_DRIVER_UNLOAD_DONE, "driver-unload-done")           \
   X(TRC_UNLOAD_LEFTOVER, "unload-leftover")                 \

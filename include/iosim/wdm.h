@@ -367,8 +367,8 @@ typedef struct IO_STACK_LOCATION {
   UCHAR Flags;
   UCHAR Control;
   union {
-    struct { ULONG Length; ULONG Key; LONGLONG ByteOffset; } Read;
-    struct { ULONG Length; ULONG Key; LONGLONG ByteOffset; } Write;
+    struct { ULONG Length; ULONG Key; LARGE_INTEGER ByteOffset; } Read;
+    struct { ULONG Length; ULONG Key; LARGE_INTEGER ByteOffset; } Write;
     struct {
       ULONG OutputBufferLength, InputBufferLength, IoControlCode;
       PVOID Type3InputBuffer;
@@ -536,7 +536,7 @@ struct FILE_OBJECT {
   ULONG Waiters;                  /* threads waiting for it */
   KEVENT Lock;                    /* a synchronization event, set on release when there are waiters */
   uint32_t SimLockOwner;          /* the owning thread's number, for the trace (0 = none) */
-  LONGLONG CurrentByteOffset;
+  LARGE_INTEGER CurrentByteOffset;
   struct { PVOID Port; PVOID Key; } CompletionContext;
   PVOID PrivateCacheMap;          /* set by CcInitializeCacheMap: the file is cached */
   const char *SimName;
@@ -603,6 +603,7 @@ NTSTATUS IoCreateUnprotectedSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNIC
 NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName);
 PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source,
                                            PDEVICE_OBJECT Target);
+PDEVICE_OBJECT IoGetAttachedDevice(PDEVICE_OBJECT DeviceObject);
 void IoInitializeDpcRequest(PDEVICE_OBJECT Dev, IO_DPC_ROUTINE *Routine);
 void IoRequestDpc(PDEVICE_OBJECT Dev, PIRP Irp, PVOID Ctx);
 

@@ -230,6 +230,11 @@ int cli_explore(int argc, char **argv) {
     print_cli_error(&err);
     return 2;
   }
+  int guarded = scn_guard_begin(sc); /* a C driver's crash is reported */
+  if (guarded >= 0) {
+    scn_free(sc);
+    return guarded;
+  }
   /* The scenario's own bound, unless the command line gives one. */
   int sb = scn_explore_bound(sc);
   if (!bound_given && sb != SCN_EXPLORE_NONE) o.bound = sb == SCN_EXPLORE_UNBOUNDED ? XP_BOUND_NONE : sb;
@@ -362,6 +367,11 @@ int cli_diff(int argc, char **argv) {
   if (!sc) {
     print_cli_error(&err);
     return 2;
+  }
+  int guarded = scn_guard_begin(sc);
+  if (guarded >= 0) {
+    scn_free(sc);
+    return guarded;
   }
   xp_schedule_t s[2] = {{0}, {0}};
   int rc = 0;

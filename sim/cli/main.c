@@ -374,6 +374,12 @@ static int cmd_run(int argc, char **argv) {
     if (c.db) record_bad_input(c.db, argv[optind], c.has_seed ? c.seed : 0, &err);
     return 2;
   }
+  /* A C driver's fault kills a child process, not iosim: reported. */
+  int guarded = scn_guard_begin(sc);
+  if (guarded >= 0) {
+    scn_free(sc);
+    return guarded;
+  }
   if (replay || replay_file) {
     xp_schedule_t s = {0};
     if (c.has_seed || cli_load_replay(replay, replay_file, sc, &s) != 0) {
@@ -475,6 +481,8 @@ static int cmd_run(int argc, char **argv) {
   return rc;
 }
 
+static int check_loaded(scn_t *sc, const char *path, const cli_t *c, int *failed_files);
+
 static int check_file(const char *path, const cli_t *c, int *failed_files) {
   scn_error_t err;
   scn_t *sc = scn_load(path, c->include_dir, &err);
@@ -482,6 +490,26 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
     print_error(&err);
     return 2;
   }
+  /* A C driver's fault kills a child process, not iosim: the child checks
+     the file and tells how it went by its exit status. */
+  int guarded = scn_guard_begin(sc);
+  if (guarded >= 0) {
+    scn_free(sc);
+    if (guarded == 1) (*failed_files)++;
+    return guarded == 1 ? 0 : guarded;
+  }
+  bool child = scn_guard_is_child();
+  int before = *failed_files;
+  int rc = check_loaded(sc, path, c, failed_files);
+  if (child) {
+    fflush(stdout);
+    _exit(rc ? rc : *failed_files > before ? 1 : 0);
+  }
+  return rc;
+}
+
+static int check_loaded(scn_t *sc, const char *path, const cli_t *c, int *failed_files) {
+  scn_error_t err;
   if (!c->has_seed && scn_explore_bound(sc) != SCN_EXPLORE_NONE) { /* over its schedules */
     int rc = cli_check_explore(sc, path, c->verify, failed_files);
     scn_free(sc);

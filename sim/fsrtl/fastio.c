@@ -33,7 +33,7 @@ bool fsrtl_try_fast_io(sim_t *S, const io_req_t *r, NTSTATUS *out) {
   }
   if (r->iosb) *r->iosb = iosb;
   *irp_tag_slot(S) = NULL; /* the name was for an IRP that never existed */
-  fo->CurrentByteOffset = r->offset + (LONGLONG)iosb.Information;
+  fo->CurrentByteOffset.QuadPart = r->offset + (LONGLONG)iosb.Information;
   if (r->event) KeSetEvent(r->event, 0, FALSE);
   e.kind = TRC_FASTIO_SERVED;
   trc_set_status(&e, st);
@@ -64,6 +64,6 @@ BOOLEAN FsRtlCopyRead(PFILE_OBJECT FileObject, const LONGLONG *FileOffset, ULONG
   if (!sim_cache_covers(FileObject, *FileOffset, Length)) return FALSE;
   IoStatus->Status = STATUS_SUCCESS;
   IoStatus->Information = Length;
-  FileObject->CurrentByteOffset = *FileOffset + Length;
+  FileObject->CurrentByteOffset.QuadPart = *FileOffset + Length;
   return TRUE;
 }

@@ -43,9 +43,32 @@ PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name, DRIVER_INITIALIZE *en
   if (entry) {
     UNICODE_STRING reg;
     uni_set(S, &reg, "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\", name);
+    /* Loaded by a thread of the running machine (a C driver of a
+       scenario, in the System thread): its DriverEntry is a step of the
+       trace.  Scripted drivers load before the machine starts. */
+    bool traced = thr_current(S) && trc_on(S);
+    if (traced) {
+      trc_event_t e = trc_ev(TRC_DRIVER_ENTRY, NULL, NULL);
+      e.text = d->SimName;
+      trc_send(S, &e, "DriverEntry of %s", d->SimName);
+    }
+    if (thr_current(S)) sched_step(S, COST_STEP);
     NTSTATUS st = entry(d, &reg);
     free(reg.Buffer);
-    if (!NT_SUCCESS(st)) return NULL;
+    if (traced) {
+      trc_event_t e = trc_ev(TRC_DRIVER_ENTRY_DONE, NULL, NULL);
+      e.text = d->SimName;
+      e.has_status = 1;
+      e.status = st;
+      char sb[16];
+      trc_send(S, &e, "DriverEntry of %s returned %s", d->SimName, iosim_status_name(st, sb));
+    }
+    /* Windows never calls the unload routine of a driver whose
+       DriverEntry failed: the driver is simply not loaded. */
+    if (!NT_SUCCESS(st)) {
+      d->SimUnloaded = TRUE;
+      return NULL;
+    }
   }
   return d;
 }
@@ -142,6 +165,18 @@ PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source, PDEVICE_OBJECT
   Source->StackSize = (int8_t)(top->StackSize + 1);
   Source->SimLowerDevice = top;
   return top;
+}
+
+/* The top of the stack Dev is in: where an IRP sent to the stack starts. */
+PDEVICE_OBJECT IoGetAttachedDevice(PDEVICE_OBJECT DeviceObject) {
+  while (DeviceObject->AttachedDevice) DeviceObject = DeviceObject->AttachedDevice;
+  return DeviceObject;
+}
+
+void sim_name_device(PDEVICE_OBJECT Dev, const char *Name) {
+  sim_t *S = Dev->Sim;
+  Dev->SimId = name_add(S, &S->device_names, Name);
+  Dev->SimName = name_get(&S->device_names, Dev->SimId);
 }
 
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name) {

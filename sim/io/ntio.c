@@ -39,7 +39,7 @@ static PIRP io_build(sim_t *S, PKTHREAD t, const io_req_t *r) {
   case IRP_MJ_READ:
   case IRP_MJ_WRITE:
     next->Parameters.Read.Length = r->length;
-    next->Parameters.Read.ByteOffset = r->offset;
+    next->Parameters.Read.ByteOffset.QuadPart = r->offset;
     irp->Flags |= (r->major == IRP_MJ_READ ? IRP_READ_OPERATION : IRP_WRITE_OPERATION) |
                   IRP_DEFER_IO_COMPLETION;
     IopSetReadWriteBuffer(S, irp, top, r->major, r->buffer, r->length);
@@ -182,7 +182,7 @@ static NTSTATUS io_service(sim_t *S, const io_req_t *r) {
     locked = true;
     if (r->no_offset) {
       at_pos = *r;
-      at_pos.offset = fo->CurrentByteOffset;
+      at_pos.offset = fo->CurrentByteOffset.QuadPart;
       r = &at_pos;
     }
   }
@@ -211,7 +211,7 @@ NTSTATUS NtReadFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutine
                     PIO_STATUS_BLOCK Iosb, PVOID Buffer, ULONG Length, const LONGLONG *ByteOffset) {
   io_req_t r = {.fo = File, .major = IRP_MJ_READ, .event = Event, .apc = ApcRoutine,
                 .apc_ctx = ApcContext, .iosb = Iosb, .buffer = Buffer, .length = Length,
-                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
+                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset.QuadPart, .no_offset = !ByteOffset};
   sim_t *S = ctx_sim();
   return KiServiceExit(S, io_service(S, &r));
 }
@@ -220,7 +220,7 @@ NTSTATUS NtWriteFile(PFILE_OBJECT File, PKEVENT Event, IO_APC_ROUTINE *ApcRoutin
                      PIO_STATUS_BLOCK Iosb, PVOID Buffer, ULONG Length, const LONGLONG *ByteOffset) {
   io_req_t r = {.fo = File, .major = IRP_MJ_WRITE, .event = Event, .apc = ApcRoutine,
                 .apc_ctx = ApcContext, .iosb = Iosb, .buffer = Buffer, .length = Length,
-                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset, .no_offset = !ByteOffset};
+                .offset = ByteOffset ? *ByteOffset : File->CurrentByteOffset.QuadPart, .no_offset = !ByteOffset};
   sim_t *S = ctx_sim();
   return KiServiceExit(S, io_service(S, &r));
 }

@@ -78,7 +78,7 @@ static bool request_range(const exec_t *x, PFILE_OBJECT *fo, LONGLONG *off, ULON
       irp->CurrentLocation > irp->StackCount)
     return false; /* gone, or no current location to read */
   PIO_STACK_LOCATION s = IoGetCurrentIrpStackLocation(irp);
-  *fo = s->FileObject, *off = s->Parameters.Read.ByteOffset, *len = s->Parameters.Read.Length;
+  *fo = s->FileObject, *off = s->Parameters.Read.ByteOffset.QuadPart, *len = s->Parameters.Read.Length;
   return *fo != NULL;
 }
 
@@ -544,7 +544,7 @@ static void ex_split(exec_t *x, const op_t *o) {
     n->MajorFunction = cur->MajorFunction;
     n->FileObject = cur->FileObject;
     n->Parameters.Read.Length = part;
-    n->Parameters.Read.ByteOffset = cur->Parameters.Read.ByteOffset + (LONGLONG)part * i;
+    n->Parameters.Read.ByteOffset.QuadPart = cur->Parameters.Read.ByteOffset.QuadPart + (LONGLONG)part * i;
   }
   for (int i = 0; i < s->count; i++) x->lower = IoCallDriver(to[i], kids[i]);
 }

@@ -196,15 +196,23 @@ void parse_irq_routine(cursor_t *c, const keyword_t *kw, block_t *b) {
 
 /* ---- top-level statements ---- */
 
+static void parse_driver_load(cursor_t *c, driver_decl_t *d);
+
 void parse_driver(cursor_t *c, const keyword_t *kw, block_t *top) {
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   driver_decl_t *d = ar_alloc(&sc->ar, sizeof *d);
   d->name = need_name(c, 1, "a driver name");
   d->at = (loc_t){c->L.file, c->L.line, TK(&c->L, 1)->col};
-  need_end_of_line(c, 2);
   for (driver_decl_t *o = sc->drivers; o; o = o->next)
     if (!strcmp(o->name, d->name)) ERR_AT(c, 1, "driver '%s' is already declared at %s:%d", d->name, o->at.file, o->at.line);
+  if (is_word(&c->L, 2, "load")) {
+    parse_driver_load(c, d);
+    d->next = sc->drivers;
+    sc->drivers = d;
+    return;
+  }
+  if (TK(&c->L, 2)->t != T_END) ERR_AT(c, 2, "expected the end of the line (a scripted driver's routines follow on their own lines) or load \"FILE\"");
   block_t b = {.where = W_DRIVER, .driver = d, .routine_tail = &d->routines};
   loc_t opener = d->at;
   for (;;) {
@@ -511,6 +519,65 @@ static void include_library(cursor_t *c) {
          p->nlibdirs ? "searched " : "no library folder found", where);
 }
 
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n);
+
+/* The quoted file name of token k, relative to the file it is written
+   in, as a real path that must lie in the scenario tree, --include-dir or
+   the standard library (whose files name each other by relative names). */
+static void resolve_in_tree(cursor_t *c, int k, const char *verb, char *joined, char *real) {
+  parser_t *p = c->p;
+  tok_t *t = TK(&c->L, k);
+  if (t->s[0] == '/') snprintf(joined, PATH_MAX * 2, "%s", t->s);
+  else {
+    const char *slash = strrchr(c->file, '/');
+    int dl = slash ? (int)(slash - c->file) : 1;
+    snprintf(joined, PATH_MAX * 2, "%.*s/%s", dl, slash ? c->file : ".", t->s);
+  }
+  if (!realpath(joined, real)) ERR_AT(c, k, "cannot %s \"%s\": %s", verb, t->s, strerror(errno));
+  bool inside = under(real, p->root) || under(real, p->extra_dir);
+  for (int i = 0; i < p->nlibdirs && !inside; i++) inside = under(real, p->libdirs[i]);
+  if (!inside)
+    ERR_AT(c, k, "%s \"%s\" leaves the scenario tree (%s); pass --include-dir to allow it", verb, t->s, p->root);
+}
+
+/* driver NAME load "FILE": a C driver, compiled from FILE when it is a
+   .c (once: kept in a cache), loaded into each run from the shared
+   object.  Its contents join the scenario's hash, so a replay token of a
+   changed driver is refused. */
+static void parse_driver_load(cursor_t *c, driver_decl_t *d) {
+  parser_t *p = c->p;
+  scn_t *sc = p->sc;
+  tok_t *t = TK(&c->L, 3);
+  if (t->t != T_STR) ERR_AT(c, 3, "expected the driver's file after load, e.g. load \"mydriver.c\" or \"mydriver.so\"");
+  need_end_of_line(c, 4);
+  char joined[PATH_MAX * 2], real[PATH_MAX];
+  resolve_in_tree(c, 3, "load", joined, real);
+  struct stat st;
+  if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) ERR_AT(c, 3, "load \"%s\": not a regular file", t->s);
+  size_t n = strlen(real);
+  char so[PATH_MAX + 64];
+  if (n > 2 && !strcmp(real + n - 2, ".c")) {
+    char err[512];
+    if (scn_cc_cached(real, so, sizeof so, err, sizeof err) != 0)
+      ERR_AT(c, 3, "driver %s: %s does not build: %s", d->name, t->s, err);
+  } else if (n > 3 && !strcmp(real + n - 3, ".so")) {
+    snprintf(so, sizeof so, "%s", real);
+  } else {
+    ERR_AT(c, 3, "load \"%s\": a driver is loaded from its C source (.c) or a shared object (.so, from iosim cc)", t->s);
+  }
+  for (driver_decl_t *o = sc->drivers; o; o = o->next)
+    if (o->load_path && !strcmp(o->load_path, so))
+      ERR_AT(c, 3, "%s is already loaded as driver %s (line %d): one image, one driver", t->s, o->name, o->at.line);
+  d->load_path = ar_strdup(&sc->ar, so);
+  d->load_src = ar_strdup(&sc->ar, t->s);
+  FILE *f = fopen(so, "rb");
+  if (!f) ERR_AT(c, 3, "cannot read %s: %s", so, strerror(errno));
+  char buf[8192];
+  size_t k;
+  while ((k = fread(buf, 1, sizeof buf, f)) > 0) sc->hash = fnv1a(sc->hash, buf, k);
+  fclose(f);
+}
+
 void parse_include(cursor_t *c, const keyword_t *kw, block_t *top) {
   (void)kw, (void)top;
   parser_t *p = c->p;
@@ -521,21 +588,8 @@ void parse_include(cursor_t *c, const keyword_t *kw, block_t *top) {
   }
   if (t->t != T_STR) ERR_AT(c, 1, "expected a quoted file name (or <library file>) after include");
   need_end_of_line(c, 2);
-  char joined[PATH_MAX * 2];
-  if (t->s[0] == '/') snprintf(joined, sizeof joined, "%s", t->s);
-  else {
-    const char *slash = strrchr(c->file, '/');
-    int dl = slash ? (int)(slash - c->file) : 1;
-    snprintf(joined, sizeof joined, "%.*s/%s", dl, slash ? c->file : ".", t->s);
-  }
-  char real[PATH_MAX];
-  if (!realpath(joined, real)) ERR_AT(c, 1, "cannot include \"%s\": %s", t->s, strerror(errno));
-  /* The scenario tree, --include-dir, and the standard library (whose
-     files include each other by quoted relative names). */
-  bool inside = under(real, p->root) || under(real, p->extra_dir);
-  for (int i = 0; i < p->nlibdirs && !inside; i++) inside = under(real, p->libdirs[i]);
-  if (!inside)
-    ERR_AT(c, 1, "include \"%s\" leaves the scenario tree (%s); pass --include-dir to allow it", t->s, p->root);
+  char joined[PATH_MAX * 2], real[PATH_MAX];
+  resolve_in_tree(c, 1, "include", joined, real);
   parse_file(p, ar_strdup(&p->sc->ar, real), ar_strdup(&p->sc->ar, joined), (loc_t){c->L.file, c->L.line, t->col});
 }
 

@@ -32,10 +32,10 @@ static int build_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) 
   return SIM_EINVAL;
 }
 
-static int build(run_state_t *rs, scn_error_t *err) {
+/* Drivers in file order, then devices in attach order. */
+static int build_stacks(run_state_t *rs, scn_error_t *err) {
   const scn_t *sc = rs->sc;
   sim_t *S = rs->S;
-  for (const cost_decl_t *c = sc->costs; c; c = c->next) sim_cost_set(S, c->name, c->ns);
   /* Drivers were prepended while parsing; load them in file order. */
   size_t nd = 0;
   for (const driver_decl_t *d = sc->drivers; d; d = d->next) nd++;
@@ -44,6 +44,11 @@ static int build(run_state_t *rs, scn_error_t *err) {
   for (const driver_decl_t *d = sc->drivers; d; d = d->next) drv[--k] = d;
   rs->drivers = ar_alloc(&rs->ar, sizeof *rs->drivers * (nd ? nd : 1));
   for (size_t i = 0; i < nd; i++) {
+    if (drv[i]->load_path) {
+      int rc = cdrv_load(cdrv_of(rs, drv[i]), err);
+      if (rc != SIM_OK) return rc;
+      continue;
+    }
     scr_driver_t *sd = &rs->drivers[rs->ndrivers++];
     sd->rs = rs;
     sd->decl = drv[i];
@@ -60,6 +65,14 @@ static int build(run_state_t *rs, scn_error_t *err) {
       continue;
     }
     PDRIVER_OBJECT owner = sim_driver_by_name(S, d->driver);
+    for (int i = 0; i < rs->ncdrv; i++)
+      if (rs->cdrv[i].driver == owner) {
+        int rc = cdrv_device(&rs->cdrv[i], d, err);
+        if (rc != SIM_OK) return rc;
+        owner = NULL;
+        break;
+      }
+    if (!owner) continue;
     sim_create_device(owner, sizeof(scr_dev_t), d->name, &dev);
     if (d->on && !IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on)))
       return build_error(err, &d->at,
@@ -67,6 +80,15 @@ static int build(run_state_t *rs, scn_error_t *err) {
                          "locations (an IRP's StackSize is a CCHAR)", d->name, d->on);
     scr_setup_device(rs, dev, d);
   }
+  return SIM_OK;
+}
+
+/* Events and ports: they exist before any thread runs, so whichever
+   thread uses one first, and however two first uses interleave, there is
+   one of each. */
+static int build_objects(run_state_t *rs, scn_error_t *err) {
+  const scn_t *sc = rs->sc;
+  sim_t *S = rs->S;
   int ne = 0;
   for (const event_decl_t *e = sc->events; e; e = e->next) ne++;
   rs->events = ar_alloc(&rs->ar, sizeof(named_event_t) * (size_t)(ne ? ne : 1));
@@ -76,8 +98,6 @@ static int build(run_state_t *rs, scn_error_t *err) {
     KeInitializeEvent(&n->ev, e->sync ? SynchronizationEvent : NotificationEvent, e->signaled);
     sim_name_object(&n->ev, e->name);
   }
-  /* Ports exist before any thread runs: whichever thread uses one first,
-     and however two first uses interleave, there is one port. */
   int np = 0;
   for (const port_decl_t *d = sc->ports; d; d = d->next) np++;
   rs->ports = ar_alloc(&rs->ar, sizeof *rs->ports * (size_t)(np ? np : 1));
@@ -87,12 +107,47 @@ static int build(run_state_t *rs, scn_error_t *err) {
     rs->ports[rs->nports].name = d->name;
     rs->ports[rs->nports++].port = p;
   }
-  for (const thread_decl_t *t = sc->threads; t; t = t->next) {
+  return SIM_OK;
+}
+
+static void build_threads(run_state_t *rs) {
+  for (const thread_decl_t *t = rs->sc->threads; t; t = t->next) {
     scr_thread_arg_t *a = ar_alloc(&rs->ar, sizeof *a);
     a->rs = rs;
     a->decl = t;
-    sim_thread_create(S, t->name, scr_thread_main, a);
+    sim_thread_create(rs->S, t->name, scr_thread_main, a);
   }
+}
+
+/* The System thread of a machine with C drivers: as Windows loads
+   drivers from a thread of the System process, their DriverEntry (and
+   AddDevice) run here at PASSIVE_LEVEL, on the running machine, before the
+   scenario's programs start.  A failure stops the machine. */
+static void boot_main(PVOID arg) {
+  run_state_t *rs = arg;
+  if (build_stacks(rs, &rs->boot_err) != SIM_OK) {
+    rs->boot_failed = true;
+    sim_request_stop(rs->S);
+    return;
+  }
+  build_threads(rs);
+}
+
+static int build(run_state_t *rs, scn_error_t *err) {
+  const scn_t *sc = rs->sc;
+  sim_t *S = rs->S;
+  for (const cost_decl_t *c = sc->costs; c; c = c->next) sim_cost_set(S, c->name, c->ns);
+  if (scn_loads_c_drivers(sc)) {
+    int rc = cdrv_open_all(rs, err);
+    if (rc == SIM_OK) rc = build_objects(rs, err);
+    if (rc != SIM_OK) return rc;
+    sim_thread_create(S, "System", boot_main, rs);
+    return SIM_OK;
+  }
+  int rc = build_stacks(rs, err);
+  if (rc == SIM_OK) rc = build_objects(rs, err);
+  if (rc != SIM_OK) return rc;
+  build_threads(rs);
   return SIM_OK;
 }
 
@@ -129,8 +184,9 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
     free(rs.files), free(rs.reqs), free(rs.cancel_of);
-    ar_free(&rs.ar);
     sim_destroy(S);
+    cdrv_close_all(&rs);
+    ar_free(&rs.ar);
     return rc;
   }
   sim_keep_irp_info(S, true);
@@ -142,8 +198,20 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   vrf_t *vrf = vrf_new(S);
   trc_sink_t vs = vrf_sink(vrf);
   sim_add_sink(S, &vs);
+  trc_sink_t cs = scn_crash_sink(S);
+  if (scn_crash_recording()) sim_add_sink(S, &cs);
   if (o && o->on_start) o->on_start(o->ud, S);
   res->outcome = sim_run(S);
+  if (rs.boot_failed) { /* the System thread could not build the machine */
+    *err = rs.boot_err;
+    vrf_free(vrf);
+    sim_destroy(S);
+    evlog_free(log);
+    free(rs.files), free(rs.reqs), free(rs.cancel_of);
+    cdrv_close_all(&rs);
+    ar_free(&rs.ar);
+    return SIM_EINVAL;
+  }
   res->seed = cfg.seed;
   res->end_ns = sim_now(S);
   if (sim_bugcheck(S)) res->bugcheck = *sim_bugcheck(S);
@@ -155,6 +223,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   sim_destroy(S);
   evlog_free(log);
   free(rs.files), free(rs.reqs), free(rs.cancel_of);
+  cdrv_close_all(&rs); /* after the machine: its last steps ran the drivers' code */
   ar_free(&rs.ar);
   return SIM_OK;
 }

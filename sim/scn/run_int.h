@@ -91,6 +91,16 @@ typedef struct named_req {
   size_t len;
 } named_req_t;
 
+/* A C driver in a run: its shared object, opened for this run only. */
+typedef struct cdrv {
+  run_state_t *rs;
+  const driver_decl_t *decl;
+  void *handle;
+  DRIVER_INITIALIZE *entry;
+  NTSTATUS status;          /* what its DriverEntry returned */
+  PDRIVER_OBJECT driver;
+} cdrv_t;
+
 /* Everything a run changes lives here (and in the machine), never in the
    parsed scenario. */
 struct run_state {
@@ -111,6 +121,12 @@ struct run_state {
   scr_cctx_t *free_cctx;
   scr_cancel_of_t *cancel_of; /* grows with vec.h; freed with the run */
   size_t ncancel_of, cancel_of_cap;
+  cdrv_t *cdrv;              /* the C drivers, opened before the run */
+  int ncdrv;
+  /* A machine built by the System thread (scenarios with C drivers) fails
+     while running: why, for scn_run to report. */
+  bool boot_failed;
+  scn_error_t boot_err;
 };
 
 KEVENT *rs_event(run_state_t *rs, const char *name);
@@ -118,6 +134,18 @@ PFILE_OBJECT rs_file(run_state_t *rs, const char *name);
 DRIVER_INITIALIZE scr_driver_entry; /* its argument: the run's scr_driver_t */
 void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *d);
 SIM_THREAD_START scr_thread_main;
+
+/* C drivers (cdrv_load.c, cdrv_guard.c). */
+int cdrv_open_all(run_state_t *rs, scn_error_t *err);
+void cdrv_close_all(run_state_t *rs);
+cdrv_t *cdrv_of(run_state_t *rs, const driver_decl_t *d);
+int cdrv_load(cdrv_t *c, scn_error_t *err);
+int cdrv_device(cdrv_t *c, const device_decl_t *d, scn_error_t *err);
+/* In the child process of scn_guard_begin: the drivers' files, so that a
+   fault can be put down to one, and the sink keeping the last steps. */
+bool scn_crash_recording(void);
+void scn_crash_note_driver(const char *name, const char *file);
+trc_sink_t scn_crash_sink(sim_t *S);
 
 typedef struct scr_thread_arg {
   run_state_t *rs;

@@ -293,6 +293,10 @@ typedef struct routine {
 struct driver_decl {
   char *name;
   loc_t at;
+  /* A C driver (`driver NAME load "FILE"`): the shared object to load,
+     compiled from FILE when it is a .c; NULL for a scripted driver. */
+  char *load_path;
+  char *load_src;           /* FILE as written, for messages */
   routine_t *routines;
   int nroutines;
   driver_decl_t *next;
