@@ -260,6 +260,12 @@ sim_stats_t sim_stats(const sim_t *S);
 NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Top, ULONG Options,
                       const char *Name);
 NTSTATUS NtClose(PFILE_OBJECT File);
+/* `sc stop NAME`: the driver whose service key is the last part of the
+   path is unloaded - its DriverUnload runs in the calling thread, or, if a
+   file is open on its devices, when the last one is closed.
+   STATUS_INVALID_DEVICE_REQUEST for a driver with no DriverUnload,
+   STATUS_OBJECT_NAME_NOT_FOUND for no such driver. */
+NTSTATUS NtUnloadDriver(PUNICODE_STRING DriverServiceName);
 /* Buffer: the program's own memory.  By the top device's flags the I/O
  * manager copies it (DO_BUFFERED_IO), locks it behind an MDL (DO_DIRECT_IO)
  * or passes the pointer (neither); an IOCTL's buffers go by the code's

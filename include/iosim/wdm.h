@@ -499,6 +499,7 @@ struct DRIVER_OBJECT {
   sim_t *Sim;
   uint32_t SimId;
   BOOLEAN SimUnloaded;         /* DriverUnload has run */
+  BOOLEAN SimUnloadPending;    /* `unload` asked while its devices were open */
 };
 
 #define DO_BUFFERED_IO 0x00000004
@@ -511,6 +512,7 @@ struct DEVICE_OBJECT {
   PDEVICE_OBJECT NextDevice;      /* next device of the same driver */
   PDEVICE_OBJECT AttachedDevice;  /* the device attached on top of this one */
   PDEVICE_OBJECT SimLowerDevice;  /* what IoAttachDeviceToDeviceStack returned */
+  LONG ReferenceCount;            /* open file objects on it (IopParseDevice / IopDeleteFile) */
   ULONG Flags;
   int8_t StackSize;
   KDPC Dpc;                       /* for IoRequestDpc */

@@ -251,6 +251,7 @@ struct sim {
   size_t ndrivers, drivers_cap;
   PDEVICE_OBJECT deleted_devices; /* IoDeleteDevice'd, freed with the machine (via NextDevice) */
   struct io_symlink *symlinks;    /* IoCreateSymbolicLink's links (io/symlink.c) */
+  bool unloaded_midrun;           /* a scenario's `unload` asked for one (io/device.c) */
   bool unload_started;            /* the end-of-run unload thread was created (ex/unload.c) */
   sim_hw_t *hw;
   uint32_t nhw;

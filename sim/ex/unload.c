@@ -83,7 +83,7 @@ static void unload_main(PVOID ctx) {
   sim_t *S = ctx;
   bool any = false;
   for (size_t i = S->ndrivers; i-- > 0;) any |= io_unload_driver(S, S->drivers[i]);
-  if (!any) return;
+  if (!any && !S->unloaded_midrun) return;
   account_timers(S); /* cancelled even untraced: a periodic timer would never let the run end */
   if (!trc_on(S)) return;
   for (size_t i = 0; i < S->ndrivers; i++)
@@ -94,7 +94,7 @@ static void unload_main(PVOID ctx) {
 }
 
 bool ex_run_idle(sim_t *S) {
-  if (S->unload_started || !unload_wanted(S)) return false;
+  if (S->unload_started || !(unload_wanted(S) || S->unloaded_midrun)) return false;
   S->unload_started = true;
   ps_create_system_thread(S, "unload", unload_main, S);
   return true;

@@ -192,6 +192,67 @@ PDRIVER_OBJECT sim_driver_by_name(sim_t *S, const char *name) {
   return NULL;
 }
 
+/* Whether a file is open on a device of the driver, or on one attached
+   above them: the IRPs of such a file still reach the driver's code. */
+static bool driver_referenced(PDRIVER_OBJECT Driver) {
+  for (PDEVICE_OBJECT d = Driver->DeviceObject; d; d = d->NextDevice)
+    for (PDEVICE_OBJECT up = d; up; up = up->AttachedDevice)
+      if (up->ReferenceCount > 0) return true;
+  return false;
+}
+
+NTSTATUS io_request_unload(sim_t *S, PDRIVER_OBJECT Driver) {
+  if (Driver->SimUnloaded || Driver->SimUnloadPending) return STATUS_SUCCESS;
+  if (!Driver->DriverUnload) return STATUS_INVALID_DEVICE_REQUEST;
+  Driver->SimUnloadPending = TRUE;
+  S->unloaded_midrun = true;
+  if (driver_referenced(Driver)) {
+    if (trc_on(S)) {
+      trc_event_t e = trc_ev(TRC_NOTE, NULL, NULL);
+      e.text = Driver->SimName;
+      trc_send(S, &e, "unload of %s pending: a file is still open on its devices", Driver->SimName);
+    }
+    return STATUS_SUCCESS;
+  }
+  io_unload_driver(S, Driver);
+  return STATUS_SUCCESS;
+}
+
+/* NtUnloadDriver(L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\NAME"),
+   as `sc stop` reaches it: the driver is found by its service key's name. */
+NTSTATUS NtUnloadDriver(PUNICODE_STRING DriverServiceName) {
+  sim_t *S = ctx_sim();
+  char key[512];
+  iosim_unicode_to_utf8(DriverServiceName, key, sizeof key);
+  const char *name = strrchr(key, '\\');
+  name = name ? name + 1 : key;
+  PDRIVER_OBJECT d = sim_driver_by_name(S, name);
+  if (trc_on(S)) {
+    trc_event_t e = trc_ev(TRC_SYSCALL, NULL, NULL);
+    e.service = "NtUnloadDriver";
+    e.text = d ? d->SimName : NULL;
+    trc_send(S, &e, "NtUnloadDriver(%s)", key);
+  }
+  sched_step(S, COST_SYSCALL);
+  NTSTATUS st = d ? io_request_unload(S, d) : STATUS_OBJECT_NAME_NOT_FOUND;
+  if (trc_on(S)) {
+    char sb[16];
+    trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, NULL);
+    e.service = "NtUnloadDriver";
+    e.text = d ? d->SimName : NULL;
+    trc_set_status(&e, st);
+    trc_send(S, &e, "returns %s", iosim_status_name(st, sb));
+  }
+  return KiServiceExit(S, st);
+}
+
+void io_unload_pending(sim_t *S) {
+  for (size_t i = 0; i < S->ndrivers; i++) {
+    PDRIVER_OBJECT d = S->drivers[i];
+    if (d->SimUnloadPending && !d->SimUnloaded && !driver_referenced(d)) io_unload_driver(S, d);
+  }
+}
+
 bool io_unload_driver(sim_t *S, PDRIVER_OBJECT Driver) {
   if (Driver->SimUnloaded || !Driver->DriverUnload) return false;
   Driver->SimUnloaded = TRUE; /* before the call: an unload routine runs once */

@@ -39,6 +39,11 @@ void io_symlinks_free(sim_t *S);
 /* Calls the driver's DriverUnload (traced) if it has one and it has not run
    yet; PASSIVE_LEVEL, in a system thread.  True if it ran. */
 bool io_unload_driver(sim_t *S, PDRIVER_OBJECT Driver);
+/* NtUnloadDriver: STATUS_INVALID_DEVICE_REQUEST without an unload routine;
+   else the unload, now or, while a file is open on one of its devices (or
+   on a device attached above them), when the last one closes. */
+NTSTATUS io_request_unload(sim_t *S, PDRIVER_OBJECT Driver);
+void io_unload_pending(sim_t *S);
 
 /* ---- IRPs (io/irp.c) ---- */
 /* The largest StackSize Windows allows (a CCHAR). */

@@ -267,6 +267,7 @@ NTSTATUS NtCreateFile(PFILE_OBJECT *File, PDEVICE_OBJECT Target, ULONG Options, 
   S->files = fo;
   NTSTATUS st = io_sync_request(S, fo, IRP_MJ_CREATE);
   *File = NT_SUCCESS(st) ? fo : NULL;
+  if (NT_SUCCESS(st)) Target->ReferenceCount++;
   return KiServiceExit(S, st);
 }
 
@@ -349,6 +350,10 @@ NTSTATUS NtClose(PFILE_OBJECT File) {
   sched_step(S, COST_SYSCALL);
   io_close_irp(S, File, IRP_MJ_CLEANUP);
   io_close_irp(S, File, IRP_MJ_CLOSE);
+  /* The file's reference on the device goes with it: a driver whose
+     unload waited for it is unloaded now, in this thread. */
+  File->DeviceObject->ReferenceCount--;
+  io_unload_pending(S);
   if (trc_on(S)) {
     char sb[16];
     trc_event_t e = trc_ev(TRC_SYSCALL_RETURN, NULL, File->DeviceObject);

@@ -144,6 +144,9 @@ static void ck_queue_apc(const op_checker_t *k, const op_t *o) {
 static void ck_alert(const op_checker_t *k, const op_t *o) {
   if (!has_thread(k->p->sc, o->named.name)) CHECK_ERR(k, o, "no thread named '%s'", o->named.name);
 }
+static void ck_unload(const op_checker_t *k, const op_t *o) {
+  if (!find_driver(k->p->sc, o->named.name)) CHECK_ERR(k, o, "no driver named '%s'", o->named.name);
+}
 static int machine_cpus(const scn_t *sc) { return sc->cfg.cpus ? sc->cfg.cpus : 1; }
 static void ck_request_dpc(const op_checker_t *k, const op_t *o) {
   const op_request_dpc_t *r = &o->request_dpc;
@@ -185,6 +188,7 @@ static op_check_fn *const op_checks[OP_COUNT] = {
     [OP_CANCEL_SYNC] = ck_cancel_sync,
     [OP_QUEUE_APC] = ck_queue_apc,
     [OP_ALERT] = ck_alert,
+    [OP_UNLOAD] = ck_unload,
     [OP_GQCS] = ck_gqcs,
     [OP_REQUEST_DPC] = ck_request_dpc,
     [OP_GQCS_EX] = ck_gqcs,

@@ -662,6 +662,7 @@ static const keyword_t keywords[] = {
     OP("repeat", P, OP_REPEAT, p_repeat, NULL),
     OP("queue-apc", P, OP_QUEUE_APC, p_queue_apc, NULL),
     OP("alert", P, OP_ALERT, p_named, "a thread name"),
+    OP("unload", P, OP_UNLOAD, p_named, "a driver name"),
 };
 
 const keyword_t *kw_find(const char *word, unsigned where) {
@@ -697,7 +698,7 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
     if (!kw) {
       if (where == W_ROUTINE)
         ERR_AT(c, 0, "unknown operation '%s' in a driver routine (see docs/scenario-language.md)", w);
-      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, notification-modes, gqcs, gqcs-ex, post, close-port, cancel, cancel-io, cancel-sync, queue-apc, alert, delay, note)", w);
+      ERR_AT(c, 0, "unknown statement '%s' in a thread program (open, read, write, ioctl, wait, sleep, signal, reset, repeat, close, lock, associate, notification-modes, gqcs, gqcs-ex, post, close-port, cancel, cancel-io, cancel-sync, queue-apc, alert, unload, delay, note)", w);
     }
     kw->parse(c, kw, &b);
   }

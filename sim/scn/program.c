@@ -226,6 +226,18 @@ static void pr_queue_apc(prog_t *p, const op_t *o) {
   NtQueueApcThread(t, scr_queued_apc, (PVOID)name, (PVOID)q->thread, NULL, name);
 }
 
+/* `sc stop DRIVER`: NtUnloadDriver with the driver's service key. */
+static void pr_unload(prog_t *p, const op_t *o) {
+  (void)p;
+  static const char prefix[] = "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\";
+  WCHAR key[256];
+  size_t k = 0;
+  for (const char *s = prefix; *s && k < 255; s++) key[k++] = (WCHAR)(unsigned char)*s;
+  for (const char *s = o->named.name; *s && k < 255; s++) key[k++] = (WCHAR)(unsigned char)*s;
+  UNICODE_STRING u = {.Length = (USHORT)(k * sizeof(WCHAR)), .MaximumLength = (USHORT)(k * sizeof(WCHAR)), .Buffer = key};
+  NtUnloadDriver(&u);
+}
+
 static void pr_alert(prog_t *p, const op_t *o) { NtAlertThread(sim_thread_by_name(p->rs->S, o->named.name)); }
 
 static void pr_delay(prog_t *p, const op_t *o) {
@@ -262,6 +274,7 @@ static prog_fn *const prog_table[OP_COUNT] = {
     [OP_CANCEL_SYNC] = pr_cancel_sync,
     [OP_QUEUE_APC] = pr_queue_apc,
     [OP_ALERT] = pr_alert,
+    [OP_UNLOAD] = pr_unload,
     [OP_DELAY] = pr_delay,
     [OP_NOTE] = pr_note,
 };

@@ -42,7 +42,7 @@ typedef enum {
   /* thread programs */
   OP_OPEN, OP_READ, OP_WRITE, OP_IOCTL, OP_UWAIT, OP_SLEEP, OP_RESET, OP_REPEAT, OP_CLOSE,
   OP_ASSOCIATE, OP_GQCS, OP_GQCS_EX, OP_POST, OP_CLOSE_PORT, OP_CANCEL_IO, OP_CANCEL_IO_EX, OP_CANCEL_SYNC,
-  OP_LOCK, OP_QUEUE_APC, OP_ALERT, OP_NOTIFY_MODES,
+  OP_LOCK, OP_QUEUE_APC, OP_ALERT, OP_UNLOAD, OP_NOTIFY_MODES,
   OP_COUNT /* sizes the interpreters' tables */
 } op_kind_t;
 
@@ -251,7 +251,7 @@ struct op {
     op_return_t ret;                    /* OP_RETURN */
     op_start_io_t start_io;             /* OP_START_IO */
     op_request_dpc_t request_dpc;       /* OP_REQUEST_DPC */
-    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_CLOSE_PORT, OP_ALERT */
+    op_named_t named;                   /* OP_QUEUE, OP_DEQUEUE, OP_UNQUEUE, OP_CSQ_*, OP_SIGNAL, OP_CLEAR, OP_RESET, OP_CLOSE, OP_CLOSE_PORT, OP_ALERT, OP_UNLOAD */
     op_kwait_t kwait;                   /* OP_KWAIT */
     op_branch_t branch;                 /* OP_IF, OP_WHILE */
     op_counter_t counter;               /* OP_COUNTER */
