@@ -132,6 +132,15 @@ char *iosim_unicode_to_utf8(PCUNICODE_STRING Str, char *buf, size_t n);
   X(STATUS_NO_MEMORY, 0xC0000017)                             \
   X(STATUS_INVALID_USER_BUFFER, 0xC00000E8)                   \
   X(STATUS_OBJECT_NAME_NOT_FOUND, 0xC0000034)                 \
+  X(STATUS_NO_SUCH_DEVICE, 0xC000000E)                        \
+  X(STATUS_DEVICE_BUSY, 0x80000011)                           \
+  X(STATUS_NOT_SUPPORTED, 0xC00000BB)                         \
+  X(STATUS_INVALID_BUFFER_SIZE, 0xC0000206)                   \
+  X(STATUS_DEVICE_REMOVED, 0xC00002B6)                        \
+  X(STATUS_DEVICE_DOES_NOT_EXIST, 0xC00000C0)                 \
+  X(STATUS_NO_MEDIA_IN_DEVICE, 0xC0000013)                    \
+  X(STATUS_IO_TIMEOUT, 0xC00000B5)                            \
+  X(STATUS_DATA_ERROR, 0xC000003E)                            \
   X(STATUS_OBJECT_NAME_INVALID, 0xC0000033)
 
 /* Statuses are int constants (usable in switch); the conversion of the

@@ -167,7 +167,7 @@ static void report(const crash_ring_t *r, int sig, const char *path) {
   fflush(stdout);
   if (drv) fprintf(stderr, "%s: driver %s crashed the simulator's process: %s", path, drv, sig_words(sig));
   else fprintf(stderr, "%s: a C driver crashed the simulator's process: %s", path, sig_words(sig));
-  if (r->sig && (sig == SIGSEGV || sig == SIGBUS)) fprintf(stderr, " at address %#lx", (unsigned long)r->addr);
+  if (r->sig && (sig == SIGSEGV || sig == SIGBUS)) fprintf(stderr, " at address 0x%lx", (unsigned long)r->addr);
   fputc('\n', stderr);
   char line[512];
   if (r->where[0] && in_driver && source_line(r->where_file, r->where_off, line, sizeof line))
