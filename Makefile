@@ -166,6 +166,8 @@ install: iosim
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 iosim $(DESTDIR)$(PREFIX)/bin/iosim
 	install -m 644 scenarios/lib/*.iosim $(DESTDIR)$(LIBDIR)
+	install -d $(DESTDIR)$(LIBDIR)/drivers
+	install -m 644 scenarios/lib/drivers/*.c $(DESTDIR)$(LIBDIR)/drivers
 	install -m 644 scenarios/lessons/*.iosim $(DESTDIR)$(PREFIX)/share/iosim/lessons
 	install -m 644 docs/iosim.1 $(DESTDIR)$(PREFIX)/share/man/man1/iosim.1
 	install -m 644 docs/iosim.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim

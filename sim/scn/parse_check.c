@@ -29,6 +29,11 @@ static bool has_port(const scn_t *sc, const char *n) {
 static bool has_thread(const scn_t *sc, const char *n) {
   for (thread_decl_t *t = sc->threads; t; t = t->next)
     if (!strcmp(t->name, n)) return true;
+  /* The thread that loads C drivers (cdrv_load.c) */
+  if (!strcmp(n, "System")) {
+    for (driver_decl_t *d = sc->drivers; d; d = d->next)
+      if (d->load_path) return true;
+  }
   for (device_decl_t *d = sc->devices; d; d = d->next) /* a user-mode file system's own threads */
     if (d->ufs) {
       size_t l = strlen(d->name);
