@@ -150,7 +150,7 @@ $(BUILD)/tests/bench/%.o: tests/bench/%.c
 
 BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 $(BUILD)/iosim-bench: $(BENCH_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(GV_LIBS) $(DB_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(EXPORT_LIB) $(GV_LIBS) $(DB_LIBS) -lm -ldl
 
 # Its own build folder: the benchmark build compiles the invariant checks
 # out (-DNDEBUG), and must not reuse the test build's objects.

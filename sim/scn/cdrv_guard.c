@@ -38,7 +38,15 @@ typedef struct crash_ring {
   char caller_file[256];
   uintptr_t caller_off;      /* its return address, as an offset in its file */
   uint64_t steps;            /* steps recorded so far */
-  char lines[RING_STEPS][RING_LINE];
+  /* The last steps as the trace gave them, copied, not formatted: the
+     parent formats them if the child dies (formatting every step would
+     cost more than running it). */
+  struct ring_step {
+    uint64_t seq, t_ns;
+    int cpu, irql, kind;
+    char thread[24];
+    char detail[RING_LINE - 64];
+  } lines[RING_STEPS];
   int ndrivers;
   char drv_name[RING_DRIVERS][64];
   char drv_file[RING_DRIVERS][256];
@@ -59,15 +67,26 @@ void scn_crash_note_driver(const char *name, const char *file) {
   r->ndrivers++;
 }
 
+/* Copies at most n - 1 bytes of s and a NUL. */
+static void copy_text(char *dst, const char *s, size_t n) {
+  const char *end = memchr(s, 0, n - 1);
+  size_t k = end ? (size_t)(end - s) : n - 1;
+  memcpy(dst, s, k);
+  dst[k] = 0;
+}
+
 static void ring_event(void *ud, const trc_event_t *ev) {
   crash_ring_t *r = crash_ring;
   if (!r) return;
   sim_t *S = ud;
-  char irql[16];
-  char *line = r->lines[r->steps % RING_STEPS];
-  snprintf(line, RING_LINE, "#%-5llu %10.1fus  cpu%-2d %-8s %-12.12s %-22s %s", (unsigned long long)ev->seq,
-           (double)ev->t_ns / 1000.0, ev->cpu, trc_irql_name(ev->irql, irql),
-           ev->thread ? sim_thread_name(S, ev->thread) : "-", trc_kind_name(ev->kind), ev->detail);
+  struct ring_step *l = &r->lines[r->steps % RING_STEPS];
+  l->seq = ev->seq;
+  l->t_ns = ev->t_ns;
+  l->cpu = ev->cpu;
+  l->irql = ev->irql;
+  l->kind = (int)ev->kind;
+  copy_text(l->thread, ev->thread ? sim_thread_name(S, ev->thread) : "-", sizeof l->thread);
+  copy_text(l->detail, ev->detail, sizeof l->detail);
   r->steps++;
 }
 
@@ -184,7 +203,13 @@ static void report(const crash_ring_t *r, int sig, const char *path) {
   if (r->steps) {
     uint64_t first = r->steps > RING_STEPS ? r->steps - RING_STEPS : 0;
     fprintf(stderr, "  the last steps before it:\n");
-    for (uint64_t i = first; i < r->steps; i++) fprintf(stderr, "    %s\n", r->lines[i % RING_STEPS]);
+    for (uint64_t i = first; i < r->steps; i++) {
+      const struct ring_step *l = &r->lines[i % RING_STEPS];
+      char irql[16];
+      fprintf(stderr, "    #%-5llu %10.1fus  cpu%-2d %-8s %-12.12s %-22s %s\n", (unsigned long long)l->seq,
+              (double)l->t_ns / 1000.0, l->cpu, trc_irql_name(l->irql, irql), l->thread,
+              trc_kind_name((trc_kind_t)l->kind), l->detail);
+    }
   } else {
     fprintf(stderr, "  before the simulated machine took its first step\n");
   }
