@@ -27,7 +27,7 @@ START_TEST(c_driver_globals_start_afresh_each_run) {
   for (int i = 0; i < 3; i++) {
     scn_result_t r;
     ck_assert_int_eq(scn_run(sc, NULL, &r, &err), SIM_OK);
-    ck_assert_int_eq(r.expect_total, 2);
+    ck_assert_int_eq(r.expect_total, 3);
     ck_assert_int_eq(r.expect_failed, 0); /* "load 1" and Information 1, every time */
     scn_result_free(&r);
   }

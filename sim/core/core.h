@@ -286,6 +286,8 @@ struct sim {
   sim_bugcheck_t bugcheck;
   sim_stats_t stats;
   /* the kernel library around the IRP path (docs/kernel-facts.md §13) */
+  ptrmap_t dbg_ptrs;         /* pointers DbgPrint's %p printed -> their made-up address */
+  uint64_t dbg_nptrs;
   ptrmap_t lock_ids;         /* spin lock address -> its id among the objects */
   ptrmap_t queued_locks;     /* spin locks held as queued ones -> holder CPU + 1
                                 (0 while handed over) */

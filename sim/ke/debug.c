@@ -45,7 +45,21 @@ static void put(char *out, size_t n, size_t *k, const char *fmt, ...) {
    are built with -fshort-wchar) and the I64 / I32 / I size prefixes.  Each
    conversion is handed to snprintf with its argument fetched by type, so
    the engine never depends on the size of wchar_t. */
-static void dbg_vformat(char *out, size_t n, const char *f, va_list ap) {
+/* %p as Windows prints it (16 upper-case hex digits, no 0x), but of an
+   address made up for the run: the n-th pointer a driver prints is
+   FFFFC000'0000n000.  Real addresses differ from run to run (ASLR, the
+   heap), and a trace must not. */
+static uintptr_t dbg_stable_address(sim_t *S, const void *p) {
+  if (!p) return 0;
+  uintptr_t v;
+  if (!ptrmap_get(&S->dbg_ptrs, p, &v)) {
+    v = ++S->dbg_nptrs;
+    ptrmap_put(S, &S->dbg_ptrs, p, v);
+  }
+  return (uintptr_t)0xFFFFC00000000000ull + v * 0x1000;
+}
+
+static void dbg_vformat(sim_t *S, char *out, size_t n, const char *f, va_list ap) {
   size_t k = 0;
   out[0] = 0;
   while (*f && k + 1 < n) {
@@ -126,7 +140,11 @@ static void dbg_vformat(char *out, size_t n, const char *f, va_list ap) {
       const char *str = va_arg(ap, const char *);
       PUT_ARG(str ? str : "(null)");
     } else if (conv == 'p') {
-      PUT_ARG(va_arg(ap, void *));
+      spec[s - 1] = 0; /* the flags and width, then the digits */
+      char digits[24];
+      snprintf(digits, sizeof digits, "%016llX", (unsigned long long)dbg_stable_address(S, va_arg(ap, void *)));
+      spec[s - 1] = 's';
+      PUT_ARG(digits);
     } else {
       put(out, n, &k, "%s", spec); /* unknown: shown as written */
     }
@@ -139,7 +157,7 @@ ULONG DbgPrint(PCSTR Format, ...) {
   char text[512];
   va_list ap;
   va_start(ap, Format);
-  dbg_vformat(text, sizeof text, Format, ap);
+  dbg_vformat(ctx_sim(), text, sizeof text, Format, ap);
   va_end(ap);
   dbg_emit(ctx_sim(), "DbgPrint", -1, text);
   return (ULONG)STATUS_SUCCESS;
@@ -150,7 +168,7 @@ ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...) {
   char text[512];
   va_list ap;
   va_start(ap, Format);
-  dbg_vformat(text, sizeof text, Format, ap);
+  dbg_vformat(ctx_sim(), text, sizeof text, Format, ap);
   va_end(ap);
   dbg_emit(ctx_sim(), "DbgPrintEx", (int)Level, text);
   return (ULONG)STATUS_SUCCESS;

@@ -29,8 +29,10 @@ static bool has_port(const scn_t *sc, const char *n) {
 static bool has_thread(const scn_t *sc, const char *n) {
   for (thread_decl_t *t = sc->threads; t; t = t->next)
     if (!strcmp(t->name, n)) return true;
-  /* The thread that loads C drivers (cdrv_load.c) */
-  if (!strcmp(n, "System")) {
+  /* The thread that loads C drivers (cdrv_load.c), and the system threads
+     they create (PsCreateSystemThread names them system-1, system-2, ...) */
+  if (!strcmp(n, "System") || (!strncmp(n, "system-", 7) && n[7] >= '1' && n[7] <= '9' &&
+                               strspn(n + 7, "0123456789") == strlen(n + 7))) {
     for (driver_decl_t *d = sc->drivers; d; d = d->next)
       if (d->load_path) return true;
   }
