@@ -11,6 +11,8 @@
 #                   (default /usr/local; DESTDIR for staging); make uninstall
 #                   removes them
 #   make explore    long schedule explorations of the race lessons
+#   make samples-test  Microsoft's WDM samples, fetched at a pinned commit,
+#                   compiled unmodified and run (make samples fetches them)
 
 CC      ?= cc
 BUILD   ?= build
@@ -60,7 +62,7 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_DRV_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore
+.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore samples samples-test
 
 all: iosim diagrams readme
 
@@ -182,6 +184,15 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/iosim
 	rm -rf $(DESTDIR)$(PREFIX)/share/iosim $(DESTDIR)$(PREFIX)/include/iosim
 	rm -f $(DESTDIR)$(PREFIX)/lib/pkgconfig/iosim.pc
+
+# Microsoft's driver samples, unmodified, on the simulated machine
+# (docs/c-drivers.md): fetched at a pinned commit (network needed once),
+# then run by the scenarios of tests/samples/.  The test suite runs them
+# too when they have been fetched.
+samples:
+	@sh tests/samples/fetch.sh build/samples
+samples-test: iosim samples
+	./iosim check --include-dir build/samples tests/samples/*.iosim
 
 # The longer searches (docs/exploration.md); the test suite runs short ones.
 explore: deps
