@@ -424,6 +424,17 @@ START_TEST(install_is_complete) {
   ck_assert_int_eq(capture(ccmd, &out), 0);
   ck_assert_str_eq(out, "compiled\n");
   free(out);
+  /* The installed iosim builds a driver with `iosim cc` from its own
+     headers, and runs the installed lesson whose RAM disk is C source. */
+  snprintf(ccmd, sizeof ccmd,
+           "cd / && %s/usr/bin/iosim cc %s/usr/share/iosim/lib/drivers/ramdisk.c -o %s/ramdisk.so && echo built && "
+           "XDG_CACHE_HOME=%s/cache %s/usr/bin/iosim check %s/usr/share/iosim/lessons/26-c-driver.iosim | tail -1",
+           t.dir, t.dir, t.dir, t.dir, t.dir, t.dir);
+  ck_assert_int_eq(capture(ccmd, &out), 0);
+  ck_assert_msg(strstr(out, "built\n") && strstr(out, "0 failed"), "%s", out);
+  free(out);
+  snprintf(cmd, sizeof cmd, "rm -rf %s/cache %s/ramdisk.so", t.dir, t.dir);
+  ck_assert_int_eq(system(cmd), 0);
   snprintf(cmd, sizeof cmd, "make -s -C .. uninstall DESTDIR=%s PREFIX=/usr && find %s/usr -type f", t.dir, t.dir);
   ck_assert_int_eq(capture(cmd, &out), 0);
   ck_assert_str_eq(out, "");
