@@ -50,7 +50,7 @@ typedef struct report {
   rfile_t *f;
   int nf;
   char visibility[24]; /* top level */
-  int bad_visibility;
+  int bad_settings; /* malformed `# weight` / `# visibility` comments */
 } report_t;
 
 static rtest_t *add_test(report_t *R, const char *file, int line, const char *text) {
@@ -78,8 +78,9 @@ static void set_output(rtest_t *t, const char *s) {
 
 static const char *const visibilities[] = {"hidden", "after_due_date", "after_published", "visible"};
 
-/* Reads `# weight N` / `# visibility V` in one comment; true if found. */
-static bool comment_setting(const char *path, int lineno, const char *c, rtest_t *t, char *vis, size_t vn) {
+/* Reads `# weight N` / `# visibility V` in one comment: 1 if found, 0 if
+   none, -1 (message printed) if malformed. */
+static int comment_setting(const char *path, int lineno, const char *c, rtest_t *t, char *vis, size_t vn) {
   bool found = false;
   while (*c == '#' || *c == ' ' || *c == '\t') c++;
   if (!strncmp(c, "weight", 6) && (c[6] == ' ' || c[6] == '\t')) {
@@ -88,7 +89,7 @@ static bool comment_setting(const char *path, int lineno, const char *c, rtest_t
     while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') end++;
     if (end == c + 7 || *end || w < 0 || w != w) {
       fprintf(stderr, "%s:%d:%d: `# weight` needs a number of points (0 or more)\n", path, lineno, 1);
-      return false;
+      return -1;
     }
     if (t) t->weight = w;
     found = true;
@@ -100,7 +101,7 @@ static bool comment_setting(const char *path, int lineno, const char *c, rtest_t
     if (!ok) {
       fprintf(stderr, "%s:%d:%d: `# visibility` is one of hidden, after_due_date, after_published, visible\n", path,
               lineno, 1);
-      return false;
+      return -1;
     }
     snprintf(vis, vn, "%s", v);
     found = true;
@@ -141,13 +142,17 @@ static bool comment_only(const char *l) {
 
 /* The test of the expect line at `line`: its trailing comment, then the
    comment block right above it.  Returns how many settings it found. */
-static void expect_settings(const src_t *s, const char *path, int line, rtest_t *t, bool *attached) {
+static void expect_settings(report_t *R, const src_t *s, const char *path, int line, rtest_t *t, bool *attached) {
   if (line < 1 || line > s->n) return;
   const char *hash = strchr(s->line[line], '#');
-  if (hash && comment_setting(path, line, hash, t, t->visibility, sizeof t->visibility)) attached[line] = true;
-  for (int l = line - 1; l >= 1 && comment_only(s->line[l]); l--)
-    if (comment_setting(path, l, s->line[l] + strspn(s->line[l], " \t"), t, t->visibility, sizeof t->visibility))
-      attached[l] = true;
+  int k = hash ? comment_setting(path, line, hash, t, t->visibility, sizeof t->visibility) : 0;
+  if (k) attached[line] = true;
+  R->bad_settings += k < 0;
+  for (int l = line - 1; l >= 1 && comment_only(s->line[l]); l--) {
+    k = comment_setting(path, l, s->line[l] + strspn(s->line[l], " \t"), t, t->visibility, sizeof t->visibility);
+    if (k) attached[l] = true;
+    R->bad_settings += k < 0;
+  }
 }
 
 /* `# visibility V` lines no expect line owns: the whole result's. */
@@ -156,7 +161,7 @@ static void file_settings(report_t *R, const src_t *s, const char *path, const b
     if (attached[l] || !comment_only(s->line[l])) continue;
     const char *c = s->line[l] + strspn(s->line[l], " \t#");
     if (!strncmp(c, "visibility", 10) && (c[10] == ' ' || c[10] == '\t'))
-      if (!comment_setting(path, l, c, NULL, R->visibility, sizeof R->visibility)) R->bad_visibility++;
+      if (comment_setting(path, l, c, NULL, R->visibility, sizeof R->visibility) < 0) R->bad_settings++;
   }
 }
 
@@ -198,7 +203,7 @@ static int check_seeds(report_t *R, const scn_t *sc, const char *path, const cli
       if (!decided) abort();
       for (int k = 0; k < r.expect_total; k++) {
         rtest_t *t = add_test(R, path, r.expects[k].line, r.expects[k].text);
-        expect_settings(src, path, r.expects[k].line, t, attached);
+        expect_settings(R, src, path, r.expects[k].line, t, attached);
         t->passed = !r.expects[k].sometimes; /* plain: until a seed fails it; sometimes: until one holds */
       }
     }
@@ -264,7 +269,7 @@ static int check_explore(report_t *R, const scn_t *sc, const char *path, const c
   for (int k = 0; k < r.nexpects; k++) {
     const xp_expect_t *e = &r.expects[k];
     rtest_t *t = add_test(R, path, e->line, e->text);
-    expect_settings(src, path, e->line, t, attached);
+    expect_settings(R, src, path, e->line, t, attached);
     t->passed = e->sometimes ? e->held > 0 : e->failed == 0;
     char out[300];
     snprintf(out, sizeof out, "held in %llu of %llu schedules%s", (unsigned long long)e->held,
@@ -479,7 +484,7 @@ int cli_check_report(char **files, int nfiles, const cli_check_opts_t *o) {
   int bad = 0;
   for (int i = 0; i < nfiles; i++)
     if (check_one(&R, files[i], o) == 2) bad = 1;
-  if (R.bad_visibility) bad = 1;
+  if (R.bad_settings) bad = 1;
   if (!strcmp(o->format, "gradescope")) write_gradescope(&R, stdout);
   else if (!strcmp(o->format, "junit")) write_junit(&R, stdout);
   else write_json(&R, stdout);
