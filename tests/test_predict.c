@@ -153,6 +153,13 @@ START_TEST(grade_takes_short_answer_lines) {
   ck_assert_ptr_nonnull(strstr(out, "  #58    right     irql PASSIVE, thread app\n"));
   ck_assert_ptr_nonnull(strstr(out, "  #60    wrong     irql APC (not DISPATCH), thread app - why: IopCompleteRequest"));
   ck_assert_ptr_nonnull(strstr(out, "  #61    no answer irql APC, thread app"));
+  /* Short answers are graded from the typed steps, never from the detail
+     text: the same report with every detail garbled (tests/garble.sh). */
+  char *garbled;
+  snprintf(cmd, sizeof cmd, "IOSIM_GARBLE_DETAILS=1 ../iosim grade " L02 " %s/a.txt", dir);
+  ck_assert_int_eq(capture(cmd, &garbled), 1);
+  ck_assert_str_eq(garbled, out);
+  free(garbled);
   free(out);
   /* --blank on the command line instead of the blank line: all right. */
   snprintf(cmd, sizeof cmd, "printf '#67 PASSIVE app\\n#68 PASSIVE\\n' > %s/b.txt && ../iosim grade " L02
