@@ -206,7 +206,10 @@ static void table_row(grader_t *g, const pr_row_t *row, const word_t *w, int n, 
   if (tn != n) {
     char k[64];
     snprintf(k, sizeof k, "%d words, the row as printed %d", n, tn);
-    bad(g, line, w[0].col, "step %s: this line has %s (one value per ?, or the whole row)", w[0].s, k);
+    bad(g, line, w[0].col,
+        "step %s: this line has %s (one value per ?, or the whole row; a table printed with --width wraps"
+        " rows: print it with --width 0)",
+        w[0].s, k);
     return;
   }
   for (int i = 1; i < n; i++) {

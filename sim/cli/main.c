@@ -57,7 +57,8 @@ static const char *const usage_run =
     "                   the token in a file); refused if the scenario changed\n"
     "  --blank COLS     predict mode: those cells as `?` (time, cpu, irql, frame,\n"
     "                   thread, irp, device, event, status, detail; comma-separated),\n"
-    "                   no expectations; `iosim grade` checks the answers\n"
+    "                   no expectations, rows never wrapped; `iosim grade`\n"
+    "                   checks the answers\n"
     "  --blank-after N  blank only the steps after step N (alone: irql, frame,\n"
     "                   thread and status)\n";
 
@@ -403,7 +404,7 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "iosim run: --blank prints the table to fill in: not with --quiet or a replay\n");
     return 2;
   }
-  c.width = out_width(c.width, c.out);
+  c.width = c.blank.cols ? 0 : out_width(c.width, c.out); /* a sheet to fill in: rows stay whole */
   scn_error_t err;
   scn_t *sc = scn_load(argv[optind], c.include_dir, &err);
   if (!sc) {
