@@ -335,6 +335,11 @@ START_TEST(junit_and_json_reports) {
   ck_assert_int_eq(capture(cmd, &out), 2);
   ck_assert_ptr_nonnull(strstr(out, "w.iosim:22:1: `# weight` needs a number of points"));
   free(out);
+  /* Over several seeds: which seed decided, or that all held. */
+  ck_assert_int_eq(capture("../iosim check fixtures/scenarios/port-first-use-race.iosim --format json", &out), 0);
+  ck_assert_ptr_nonnull(strstr(out, "\"seeds\": 40, "));
+  ck_assert_ptr_nonnull(strstr(out, "\"facts\": \"held in all 40 seeds; seed 0: port-dequeued(w) happened 2 times\""));
+  free(out);
   ck_assert_int_eq(capture("../iosim check " L02 " --format tap", &out), 2);
   ck_assert_ptr_nonnull(strstr(out, "unknown format 'tap' (gradescope, junit or json)"));
   free(out);

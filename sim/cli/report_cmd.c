@@ -236,9 +236,12 @@ static int check_seeds(report_t *R, const scn_t *sc, const char *path, const cli
   fclose(um);
   for (int k = 0; decided && k < R->n - rf->first; k++) {
     rtest_t *t = &R->t[rf->first + k];
+    char out[800];
     if (!decided[k] && !t->passed) { /* a `sometimes` line that held in no seed */
-      char out[800];
       snprintf(out, sizeof out, "held in none of the %u seed%s; %s", seeds, seeds == 1 ? "" : "s", t->output);
+      set_output(t, out);
+    } else if (!decided[k] && seeds > 1) { /* a plain line no seed failed */
+      snprintf(out, sizeof out, "held in all %u seeds; %s", seeds, t->output);
       set_output(t, out);
     }
   }
