@@ -24,4 +24,10 @@ void tfix_holds_no_irp_left(const char *path, int total);
    `msg_part`; `file`, when not NULL, is the file the error must name. */
 void tfix_refused(const char *path, const char *file, int line, int col, const char *msg_part);
 
+/* An exercise of scenarios/exercises/ that fails on purpose until the
+   student fixes it: one with a fixed twin answers/NAME.iosim beside it
+   (test_exercises.c checks both; the suites that run every scenario skip
+   it). */
+bool tfix_failing_exercise(const char *path);
+
 #endif

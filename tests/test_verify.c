@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "iosim/scenario.h"
 #include "iosim/verify.h"
 #include "testlib.h"
@@ -115,6 +116,7 @@ START_TEST(every_scenario_predicts_its_findings) {
       if (n < 7 || strcmp(e->d_name + n - 6, ".iosim")) continue;
       char path[512];
       snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
+      if (tfix_failing_exercise(path)) continue; /* fails on purpose: test_exercises.c */
       scn_result_t r;
       run_file(path, &r);
       ck_assert_msg(r.finding_unexpected == 0, "%s: %d unpredicted finding(s)", path, r.finding_unexpected);

@@ -6,8 +6,11 @@
 #define IOSIM_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "iosim/explore.h"
+#include "iosim/sim.h"
 
 int cli_explore(int argc, char **argv);
 int cli_diff(int argc, char **argv);
@@ -18,5 +21,48 @@ int cli_check_explore(const scn_t *sc, const char *path, bool verify, int *faile
 /* --replay TOKEN or --replay-file F of `iosim run`: parsed and checked
    against the scenario; 0, or -1 after printing why. */
 int cli_load_replay(const char *token, const char *file, const scn_t *sc, xp_schedule_t *out);
+
+/* ---- predict mode (predict.c), `iosim grade` (grade_cmd.c) ---- */
+
+/* The columns of the step table a student can be asked to fill in, in
+   the order the table prints them (and an answer line lists them). */
+enum { PR_TIME, PR_CPU, PR_IRQL, PR_FRAME, PR_THREAD, PR_IRP, PR_DEVICE, PR_EVENT, PR_STATUS, PR_DETAIL, PR_NCOLS };
+
+typedef struct cli_blank {
+  unsigned cols;  /* 1 << PR_*; 0: predict mode is off */
+  uint64_t after; /* only the steps after this one are blanked */
+} cli_blank_t;
+
+/* One row of the table, each cell as printed, and its --explain text. */
+typedef struct pr_row {
+  uint64_t seq;
+  char cell[PR_NCOLS][200];
+  char explain[400];
+} pr_row_t;
+
+const char *pr_col_name(int col);
+/* "irql,frame,thread" -> bits; -1 with the reason in err. */
+int pr_parse_cols(const char *list, unsigned *cols, char *err, size_t n);
+void pr_cols_text(unsigned cols, char *buf, size_t n);
+bool pr_blanked(const cli_blank_t *b, uint64_t seq);
+void pr_row_make(sim_t *S, const trc_event_t *ev, pr_row_t *r);
+/* The row as the console sink prints it, the `cols` cells as `?`. */
+void pr_row_print(FILE *f, const pr_row_t *r, unsigned cols, bool header);
+/* The columns blanked in this row (a cell with no value, `-`, never is). */
+int pr_row_blanks(const pr_row_t *r, unsigned cols, int out[PR_NCOLS]);
+trc_sink_t pr_blank_sink(sim_t *S, FILE *f, const cli_blank_t *b);
+/* What `iosim run --blank` prints above its table: how to answer, and the
+   `blank` line `iosim grade` reads back. */
+void pr_print_intro(FILE *f, const cli_blank_t *b, uint64_t seed);
+int cli_grade(int argc, char **argv);
+
+/* ---- `iosim check --format gradescope|junit|json` (report_cmd.c) ---- */
+typedef struct cli_check_opts {
+  bool has_seed, verify;
+  uint64_t seed;
+  const char *include_dir;
+  const char *format;
+} cli_check_opts_t;
+int cli_check_report(char **files, int nfiles, const cli_check_opts_t *o);
 
 #endif

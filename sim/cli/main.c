@@ -26,6 +26,7 @@ static const char *const usage_main =
     "  export       write a trace as Chrome / Perfetto trace-event JSON\n"
     "  explore FILE run a scenario under every interleaving up to a bound\n"
     "  diff         two schedules of a scenario side by side\n"
+    "  grade FILE ANSWERS  check the cells a student filled in (run --blank)\n"
     "  merge        combine trace databases (e.g. of explore shards)\n"
     "  cc           build a WDM driver's C source for the simulated machine\n"
     "\n"
@@ -36,6 +37,7 @@ static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
     "                      [--include-dir DIR] [--verify] [--width N]\n"
     "                      [--replay TOKEN | --replay-file F]\n"
+    "                      [--blank COLS] [--blank-after N]\n"
     "\n"
     "Runs the scenario and prints its trace as a table (step number, time,\n"
     "CPU, IRQL, frame, thread, IRP, device, event), the outcome with what\n"
@@ -53,11 +55,17 @@ static const char *const usage_run =
     "  --width N        wrap long lines to N columns (default: the terminal's\n"
     "                   width, or $COLUMNS; 0: never)\n"
     "  --replay TOKEN   the schedule `iosim explore` printed (--replay-file F:\n"
-    "                   the token in a file); refused if the scenario changed\n";
+    "                   the token in a file); refused if the scenario changed\n"
+    "  --blank COLS     predict mode: those cells as `?` (time, cpu, irql, frame,\n"
+    "                   thread, irp, device, event, status, detail; comma-separated),\n"
+    "                   no expectations, rows never wrapped; `iosim grade`\n"
+    "                   checks the answers\n"
+    "  --blank-after N  blank only the steps after step N (alone: irql, frame,\n"
+    "                   thread and status)\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
-    "                           [--width N]\n"
+    "                           [--width N] [--format gradescope|junit|json]\n"
     "\n"
     "Runs each scenario (every seed it asks for with `machine seeds N`, or\n"
     "every schedule within the bound of `machine explore bound K`)\n"
@@ -66,6 +74,10 @@ static const char *const usage_check =
     "rule, docs/verifier.md) that no `expect finding` line predicts is\n"
     "printed and fails the file; --no-verify ignores findings.  A seed that\n"
     "fails also shows what was left at the end (IRPs, waiting threads).\n"
+    "  --format F  write the results for a grader instead: gradescope\n"
+    "              (results.json), junit (JUnit XML) or json; one test per\n"
+    "              expect line, `# weight N` and `# visibility V` comments on\n"
+    "              or above it (docs/teaching.md)\n"
     "Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
 
 typedef struct cli {
@@ -78,6 +90,7 @@ typedef struct cli {
   FILE *out;
   tracedb_hooks_t dbh; /* when --db */
   xp_replay_t *replay; /* --replay */
+  cli_blank_t blank;   /* --blank, --blank-after: predict mode */
 } cli_t;
 
 /* Set by SIGINT; the trace database sink finishes the run as
@@ -214,6 +227,7 @@ static void put_wrapped(FILE *f, const char *text, size_t len, int width) {
    written into a buffer first and then wrapped to the terminal. */
 typedef struct table_sink {
   sim_t *S;
+  cli_blank_t blank;
   trc_sink_t table; /* the console sink, writing into mem */
   FILE *mem, *out;
   char *buf;
@@ -225,7 +239,7 @@ typedef struct table_sink {
 static void table_event(void *ud, const trc_event_t *ev) {
   table_sink_t *x = ud;
   x->table.event(x->table.ud, ev);
-  if (x->explain) {
+  if (x->explain && !pr_blanked(&x->blank, ev->seq)) {
     char b[400];
     scn_explain(x->S, ev, b, sizeof b);
     if (b[0]) fprintf(x->mem, "%21s \\_ %s\n", "", b);
@@ -256,7 +270,8 @@ static void on_start(void *ud, sim_t *S) {
   x->out = c->out;
   x->explain = c->explain;
   x->width = c->width;
-  x->table = sim_console_sink(S, x->mem);
+  x->blank = c->blank;
+  x->table = c->blank.cols ? pr_blank_sink(S, x->mem, &c->blank) : sim_console_sink(S, x->mem);
   trc_sink_t t = {.event = table_event, .close = table_close, .ud = x};
   sim_add_sink(S, &t);
 }
@@ -336,8 +351,12 @@ static int cmd_run(int argc, char **argv) {
                                        {"include-dir", required_argument, 0, 'I'}, {"help", no_argument, 0, 'h'},
                                        {"verify", no_argument, 0, 'v'}, {"width", required_argument, 0, 'w'},
                                        {"replay", required_argument, 0, 'R'},
-                                       {"replay-file", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+                                       {"replay-file", required_argument, 0, 'F'},
+                                       {"blank", required_argument, 0, 'B'},
+                                       {"blank-after", required_argument, 0, 'A'}, {0, 0, 0, 0}};
   const char *replay = NULL, *replay_file = NULL;
+  bool blank_after = false;
+  char berr[300];
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "s:eqd:I:hvw:", opts, NULL)) != -1) {
@@ -359,6 +378,19 @@ static int cmd_run(int argc, char **argv) {
     case 'I': c.include_dir = optarg; break;
     case 'R': replay = optarg; break;
     case 'F': replay_file = optarg; break;
+    case 'B':
+      if (pr_parse_cols(optarg, &c.blank.cols, berr, sizeof berr) != 0) {
+        fprintf(stderr, "iosim run: --blank: %s\n", berr);
+        return 2;
+      }
+      break;
+    case 'A':
+      if (!parse_u64(optarg, &c.blank.after)) {
+        fprintf(stderr, "iosim run: --blank-after needs a step number, not '%s'\n", optarg);
+        return 2;
+      }
+      blank_after = true;
+      break;
     case 'h': fputs(usage_run, stdout); return 0;
     default: fputs(usage_run, stderr); return 2;
     }
@@ -367,7 +399,13 @@ static int cmd_run(int argc, char **argv) {
     fputs(usage_run, stderr);
     return 2;
   }
-  c.width = out_width(c.width, c.out);
+  if (blank_after && !c.blank.cols)
+    c.blank.cols = 1u << PR_IRQL | 1u << PR_FRAME | 1u << PR_THREAD | 1u << PR_STATUS;
+  if (c.blank.cols && (c.quiet || replay || replay_file)) {
+    fprintf(stderr, "iosim run: --blank prints the table to fill in: not with --quiet or a replay\n");
+    return 2;
+  }
+  c.width = c.blank.cols ? 0 : out_width(c.width, c.out); /* a sheet to fill in: rows stay whole */
   scn_error_t err;
   scn_t *sc = scn_load(argv[optind], c.include_dir, &err);
   if (!sc) {
@@ -410,6 +448,7 @@ static int cmd_run(int argc, char **argv) {
     tracedb_watch_interrupt(c.dbh.db, &interrupted);
   }
   fprintf(c.out, "%s\n\n", scn_title(sc));
+  if (c.blank.cols) pr_print_intro(c.out, &c.blank, c.has_seed ? c.seed : scn_seed(sc));
   scn_run_opts_t o = {.has_seed = c.has_seed, .seed = c.seed, .on_start = on_start, .on_finish = on_finish, .ud = &c};
   scn_result_t r;
   if (scn_run(sc, &o, &r, &err) != 0) {
@@ -456,6 +495,12 @@ static int cmd_run(int argc, char **argv) {
     fprintf(c.out, "schedule: replayed, %llu choice points\n", (unsigned long long)xp_replay_points(c.replay));
     xp_replay_free(c.replay);
     c.replay = NULL;
+  }
+  if (c.blank.cols) { /* they would give answers away */
+    fprintf(c.out, "expectations and findings: not shown in predict mode\n");
+    scn_result_free(&r);
+    scn_free(sc);
+    return 0;
   }
   fputs(r.account, c.out);
   if (r.expect_total) {
@@ -577,11 +622,14 @@ static int cmd_check(int argc, char **argv) {
   cli_t c = {.out = stdout, .verify = true, .width = -1};
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"include-dir", required_argument, 0, 'I'},
                                        {"help", no_argument, 0, 'h'}, {"no-verify", no_argument, 0, 'n'},
-                                       {"width", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+                                       {"width", required_argument, 0, 'w'},
+                                       {"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
+  const char *format = NULL;
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "s:I:hnw:", opts, NULL)) != -1) {
     switch (ch) {
+    case 'f': format = optarg; break;
     case 'w':
       if (!parse_width("check", optarg, &c.width)) return 2;
       break;
@@ -601,6 +649,11 @@ static int cmd_check(int argc, char **argv) {
   if (optind >= argc) {
     fputs(usage_check, stderr);
     return 2;
+  }
+  if (format) {
+    cli_check_opts_t o = {.has_seed = c.has_seed, .verify = c.verify, .seed = c.seed, .include_dir = c.include_dir,
+                          .format = format};
+    return cli_check_report(argv + optind, argc - optind, &o);
   }
   c.width = out_width(c.width, stdout);
   int failed_files = 0, bad = 0;
@@ -815,6 +868,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "diff")) return cli_diff(argc - 1, argv + 1);
   if (!strcmp(cmd, "merge")) return cli_merge(argc - 1, argv + 1);
   if (!strcmp(cmd, "cc")) return cli_cc(argc - 1, argv + 1);
+  if (!strcmp(cmd, "grade")) return cli_grade(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;
 }
