@@ -65,6 +65,7 @@ NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const cha
   d->SimId = name_add(S, &S->device_names, Name);
   d->SimName = name_get(&S->device_names, d->SimId);
   d->DeviceExtension = ExtensionSize ? (void *)(d + 1) : NULL;
+  KeInitializeDeviceQueue(&d->DeviceQueue);
   d->NextDevice = Driver->DeviceObject;
   Driver->DeviceObject = d;
   *Out = d;

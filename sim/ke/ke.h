@@ -293,6 +293,12 @@ uint32_t ke_lock_id(sim_t *S, const KSPIN_LOCK *lock, const char *name);
    release rows (TRC_SPINLOCK_* or the cancel lock's own). */
 void KiAcquireSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, trc_kind_t kind);
 void KiReleaseSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, trc_kind_t kind);
+/* The device queue routines (ke/devqueue.c) with the IRP and device the
+   entry stands for, for the trace row (`irp` may be NULL: a driver's own
+   entry); the exported Ke* routines call them with none. */
+BOOLEAN KiInsertDeviceQueue(sim_t *S, PKDEVICE_QUEUE q, PKDEVICE_QUEUE_ENTRY e, bool by_key, ULONG key,
+                            const IRP *irp, const DEVICE_OBJECT *dev);
+PKDEVICE_QUEUE_ENTRY KiRemoveDeviceQueue(sim_t *S, PKDEVICE_QUEUE q, bool by_key, ULONG key, const DEVICE_OBJECT *dev);
 /* A KTIMER's due time came (the event queue): its CPU will expire it. */
 void KiTimerDue(sim_t *S, PKTIMER timer, uint32_t gen);
 /* Whether pool being freed, [p, p + n), holds a timer still set. */
