@@ -638,6 +638,9 @@ NTSTATUS IoCreateUnprotectedSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNIC
 NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName);
 PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source,
                                            PDEVICE_OBJECT Target);
+/* Attaches SourceDevice on top of the stack of the device named
+   TargetDevice (\Device\NAME); *AttachedDevice: the device it landed on. */
+NTSTATUS IoAttachDevice(PDEVICE_OBJECT SourceDevice, PUNICODE_STRING TargetDevice, PDEVICE_OBJECT *AttachedDevice);
 void IoInitializeDpcRequest(PDEVICE_OBJECT Dev, IO_DPC_ROUTINE *Routine);
 void IoRequestDpc(PDEVICE_OBJECT Dev, PIRP Irp, PVOID Ctx);
 

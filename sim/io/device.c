@@ -145,6 +145,23 @@ PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source, PDEVICE_OBJECT
   return top;
 }
 
+/* The legacy filter's way in: attach by the target's name.  Windows opens
+   the target (an IRP_MJ_CREATE down its stack, then the close) to find its
+   device object; iosim looks the name up, so no create or close IRP
+   reaches the target's drivers. */
+NTSTATUS IoAttachDevice(PDEVICE_OBJECT SourceDevice, PUNICODE_STRING TargetDevice, PDEVICE_OBJECT *AttachedDevice) {
+  char name[256];
+  *AttachedDevice = NULL;
+  if (!TargetDevice || !TargetDevice->Length) return STATUS_OBJECT_NAME_INVALID;
+  device_trace_name(SourceDevice->DriverObject, TargetDevice, name, sizeof name);
+  PDEVICE_OBJECT target = sim_find_device(SourceDevice->Sim, name);
+  if (!target) return STATUS_OBJECT_NAME_NOT_FOUND;
+  PDEVICE_OBJECT below = IoAttachDeviceToDeviceStack(SourceDevice, target);
+  if (!below) return STATUS_INSUFFICIENT_RESOURCES;
+  *AttachedDevice = below;
+  return STATUS_SUCCESS;
+}
+
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name) {
   for (size_t i = 0; i < S->ndrivers; i++)
     for (PDEVICE_OBJECT d = S->drivers[i]->DeviceObject; d; d = d->NextDevice)

@@ -1,0 +1,215 @@
+/*
+ * test_drivers_c.c - the C test drivers of tests/drivers-c/, written as
+ * real WDM drivers are and built with the WDK headers (each one's
+ * DriverEntry renamed NAME_DriverEntry by the test build), loaded by a
+ * program thread and driven with the native calls: the answers, statuses
+ * and bytes Windows gives, cancellation by CancelIoEx and by closing the
+ * handle, StartIo's one-packet-at-a-time, timers completing requests, and
+ * a filter's synchronous and asynchronous forwarding.  Also the device
+ * queue routines on their own.
+ */
+#include "drivers.h"
+#include "testlib.h"
+
+#ifndef FILE_ANY_ACCESS
+#define FILE_ANY_ACCESS 0
+#endif
+#include "drivers-c/drvctl.h"
+
+NTSTATUS startio_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+NTSTATUS fwdfilter_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+
+static const LONGLONG zero_offset = 0;
+
+/* ---- startio.c: IoStartPacket, the device queue, IoStartNextPacket from a DPC ---- */
+
+typedef struct sio_app {
+  sim_t *S;
+  bool filter; /* open through fwdfilter.c */
+  NTSTATUS load_st, cancel_st, st[3], stats_st, probe_st;
+  ULONG_PTR info[3];
+  char buf[3][32];
+  FILTER_STATS stats;
+  FILTER_PROBE probe;
+  char after[16];
+  ULONG_PTR after_info;
+} sio_app_t;
+
+static void sio_program(PVOID arg) {
+  sio_app_t *a = arg;
+  sim_t *S = a->S;
+  a->load_st = sim_load_driver(S, "startio", startio_DriverEntry, NULL) ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;
+  if (a->filter && !sim_load_driver(S, "fwdfilter", fwdfilter_DriverEntry, NULL)) a->load_st = STATUS_UNSUCCESSFUL;
+  if (a->load_st) return;
+  PFILE_OBJECT f;
+  NtCreateFile(&f, sim_find_device(S, "StartIoDev"), 0, "f");
+  IO_STATUS_BLOCK iosb[3];
+  KEVENT ev[3];
+  for (int i = 0; i < 3; i++) {
+    KeInitializeEvent(&ev[i], NotificationEvent, FALSE);
+    NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], a->buf[i], 8 + 4 * i, &zero_offset);
+  }
+  a->cancel_st = NtCancelIoFileEx(f, &iosb[2]); /* still in the device queue */
+  for (int i = 0; i < 3; i++) {
+    KeWaitForSingleObject(&ev[i], Executive, KernelMode, FALSE, NULL);
+    a->st[i] = iosb[i].Status;
+    a->info[i] = iosb[i].Information;
+  }
+  KeClearEvent(&ev[0]);
+  a->stats_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_SIO_STATS, NULL, 0, &a->stats,
+                                      a->filter ? sizeof a->stats : sizeof(ULONG));
+  if (a->filter) {
+    KeClearEvent(&ev[0]);
+    a->probe_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_FILTER_PROBE, NULL, 0, &a->probe,
+                                        sizeof a->probe);
+    if (a->probe_st == STATUS_PENDING) KeWaitForSingleObject(&ev[0], Executive, KernelMode, FALSE, NULL);
+    a->probe_st = iosb[0].Status;
+  }
+  KeClearEvent(&ev[0]);
+  NtReadFile(f, &ev[0], NULL, NULL, &iosb[0], a->after, 8, &zero_offset);
+  KeWaitForSingleObject(&ev[0], Executive, KernelMode, FALSE, NULL);
+  a->after_info = iosb[0].Information;
+  NtClose(f);
+}
+
+static void sio_run(sio_app_t *a, tlog_t *log) {
+  sim_t *S = tsim_new(2, log);
+  a->S = S;
+  sim_thread_create(S, "app", sio_program, a);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(a->load_st, STATUS_SUCCESS);
+  ck_assert_int_eq(tlog_count(log, TRC_UNLOAD_LEFTOVER), 0);
+  ck_assert_uint_eq(sim_pool_outstanding(S, NULL, 0), 0);
+  ck_assert_uint_eq(sim_stats(S).irps_live, 0);
+  sim_destroy(S);
+}
+
+START_TEST(startio_serves_one_packet_at_a_time_and_cancels_a_queued_one) {
+  sio_app_t a = {0};
+  tlog_t log = {0};
+  sio_run(&a, &log);
+  ck_assert_int_eq(a.cancel_st, STATUS_SUCCESS);
+  ck_assert_int_eq(a.st[0], STATUS_SUCCESS);
+  ck_assert_uint_eq(a.info[0], 8);
+  ck_assert_mem_eq(a.buf[0], "abcdefgh", 8);
+  ck_assert_int_eq(a.st[1], STATUS_SUCCESS);
+  ck_assert_uint_eq(a.info[1], 12);
+  ck_assert_mem_eq(a.buf[1], "abcdefghijkl", 12);
+  ck_assert_int_eq(a.st[2], STATUS_CANCELLED); /* taken out of the device queue by the cancel routine */
+  ck_assert_uint_eq(a.info[2], 0);
+  ck_assert_int_eq(a.stats_st, STATUS_SUCCESS);
+  ck_assert_uint_eq(a.stats.Transfers, 2);
+  ck_assert_uint_eq(a.after_info, 8);
+  /* StartIo ran three times (two reads, the last one); each start after the
+     first comes from the DPC of the transfer before it (the timer fired). */
+  ck_assert_int_eq(tlog_count(&log, TRC_START_IO), 3);
+  int s1 = tlog_find(&log, TRC_START_IO, 0);
+  int s2 = tlog_find(&log, TRC_START_IO, s1 + 1);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_START_IO, 0, "IoStartPacket", 0), 0);
+  int fired = tlog_find(&log, TRC_TIMER_FIRED, s1);
+  ck_assert_int_gt(fired, s1);
+  ck_assert_int_lt(fired, s2);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_START_IO, 0, "IoStartNextPacket", fired), fired);
+  /* the device queue: idle -> busy, then two queued, one taken out by the cancel */
+  int q = tlog_find_x(&log, TRC_DEVICE_QUEUE, 0, "the device was idle", 0);
+  ck_assert_int_ge(q, 0);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_DEVICE_QUEUE, 0, "KeRemoveEntryDeviceQueue: the entry taken out", q), q);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_DEVICE_QUEUE, 0, "empty: the device is idle", q), q);
+  tlog_free(&log);
+}
+END_TEST
+
+START_TEST(a_filter_forwards_synchronously_and_asynchronously_and_builds_its_own_irps) {
+  sio_app_t a = {.filter = true};
+  tlog_t log = {0};
+  sio_run(&a, &log);
+  /* reads forwarded with a completion routine: capitals, the cancelled one too is passed up */
+  ck_assert_int_eq(a.st[0], STATUS_SUCCESS);
+  ck_assert_mem_eq(a.buf[0], "ABCDEFGH", 8);
+  ck_assert_int_eq(a.st[1], STATUS_SUCCESS);
+  ck_assert_mem_eq(a.buf[1], "ABCDEFGHIJKL", 12);
+  ck_assert_int_eq(a.st[2], STATUS_CANCELLED);
+  /* IoForwardIrpSynchronously: the lower driver's count plus the filter's */
+  ck_assert_int_eq(a.stats_st, STATUS_SUCCESS);
+  ck_assert_uint_eq(a.stats.Transfers, 2);
+  ck_assert_uint_eq(a.stats.ReadsSeen, 2);
+  /* the filter's own IRPs */
+  ck_assert_int_eq(a.probe_st, STATUS_SUCCESS);
+  ck_assert_int_eq(a.probe.IoctlStatus, STATUS_SUCCESS);
+  ck_assert_uint_eq(a.probe.Transfers, 2);
+  ck_assert_int_eq(a.probe.SyncReadStatus, STATUS_SUCCESS);
+  ck_assert_uint_eq(a.probe.SyncReadBytes, 8);
+  ck_assert_mem_eq(a.probe.SyncData, "abcdefgh", 8); /* below the filter: no capitals */
+  ck_assert_int_eq(a.probe.AsyncReadStatus, STATUS_SUCCESS);
+  ck_assert_uint_eq(a.probe.AsyncReadBytes, 4);
+  ck_assert_uint_eq(a.probe.ReusedWrites, 2);
+  ck_assert_uint_eq(a.probe.ReusedBytes, 6);
+  /* the writes reached the device: "WX" over "wxyz" */
+  ck_assert_mem_eq(a.after, "WXYZEFGH", 8);
+  tlog_free(&log);
+}
+END_TEST
+
+/* ---- the device queue routines on their own ---- */
+
+typedef struct dq_app {
+  ULONG order[6];
+  BOOLEAN first, again, not_queued, removed;
+  KDEVICE_QUEUE q;
+  KDEVICE_QUEUE_ENTRY e[5];
+  BOOLEAN idle_after;
+} dq_app_t;
+
+static void dq_program(PVOID arg) {
+  dq_app_t *a = arg;
+  KeInitializeDeviceQueue(&a->q);
+  KIRQL old;
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  static const ULONG keys[5] = {9, 5, 1, 5, 3};
+  a->first = KeInsertByKeyDeviceQueue(&a->q, &a->e[0], keys[0]); /* idle: not queued */
+  for (int i = 1; i < 5; i++) KeInsertByKeyDeviceQueue(&a->q, &a->e[i], keys[i]);
+  a->not_queued = KeRemoveEntryDeviceQueue(&a->q, &a->e[0]); /* it never was */
+  a->removed = KeRemoveEntryDeviceQueue(&a->q, &a->e[4]);    /* key 3 */
+  a->again = KeRemoveEntryDeviceQueue(&a->q, &a->e[4]);
+  /* by key 4: the first with a key >= 4 (the first 5), then in order */
+  PKDEVICE_QUEUE_ENTRY x = KeRemoveByKeyDeviceQueue(&a->q, 4);
+  a->order[0] = x ? (ULONG)(x - a->e) : 99;
+  for (int k = 1; k < 4; k++) {
+    x = KeRemoveDeviceQueue(&a->q);
+    a->order[k] = x ? (ULONG)(x - a->e) : 99;
+  }
+  a->idle_after = !a->q.Busy;
+  KeLowerIrql(old);
+}
+
+START_TEST(device_queue_orders_by_key_and_goes_idle_when_empty) {
+  dq_app_t a = {0};
+  tlog_t log = {0};
+  sim_t *S = tsim_new(1, &log);
+  sim_thread_create(S, "app", dq_program, &a);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert(!a.first);
+  ck_assert(!a.not_queued);
+  ck_assert(a.removed);
+  ck_assert(!a.again);
+  ck_assert_uint_eq(a.order[0], 1); /* key 5, queued before the other 5 */
+  ck_assert_uint_eq(a.order[1], 2); /* then from the head: key 1 */
+  ck_assert_uint_eq(a.order[2], 3); /* key 5 */
+  ck_assert_uint_eq(a.order[3], 99); /* empty: NULL, and the queue is idle */
+  ck_assert(a.idle_after);
+  ck_assert_int_eq(tlog_count(&log, TRC_DEVICE_QUEUE), 5 + 3 + 4);
+  sim_destroy(S);
+  tlog_free(&log);
+}
+END_TEST
+
+TEST_SUITE(drivers_c_suite)
+static Suite *drivers_c_suite(void) {
+  Suite *s = suite_create("drivers-c");
+  TCase *tc = tcase_create("drivers-c");
+  tcase_add_test(tc, startio_serves_one_packet_at_a_time_and_cancels_a_queued_one);
+  tcase_add_test(tc, a_filter_forwards_synchronously_and_asynchronously_and_builds_its_own_irps);
+  tcase_add_test(tc, device_queue_orders_by_key_and_goes_idle_when_empty);
+  suite_add_tcase(s, tc);
+  return s;
+}
