@@ -18,6 +18,7 @@
 
 NTSTATUS startio_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 NTSTATUS fwdfilter_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+NTSTATUS bufioctl_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 
 static const LONGLONG zero_offset = 0;
 
@@ -150,6 +151,81 @@ START_TEST(a_filter_forwards_synchronously_and_asynchronously_and_builds_its_own
 }
 END_TEST
 
+/* ---- bufioctl.c: the four buffering methods ---- */
+
+/* An IOCTL and its wait: the status block is written at stage 2. */
+static NTSTATUS ioctl_wait(PFILE_OBJECT f, ULONG code, PVOID in, ULONG in_len, PVOID out, ULONG out_len,
+                           ULONG_PTR *info) {
+  IO_STATUS_BLOCK iosb = {0};
+  KEVENT ev;
+  KeInitializeEvent(&ev, NotificationEvent, FALSE);
+  NTSTATUS st = NtDeviceIoControlFile(f, &ev, NULL, NULL, &iosb, code, in, in_len, out, out_len);
+  if (st == STATUS_PENDING || NT_SUCCESS(st)) {
+    KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL);
+    st = iosb.Status;
+  }
+  *info = iosb.Information;
+  return st;
+}
+
+typedef struct buf_app {
+  sim_t *S;
+  NTSTATUS load_st, st[4], small_st[2];
+  ULONG_PTR info[4], small_info[2];
+  char out[4][32], small[2][8];
+} buf_app_t;
+
+static const ULONG buf_codes[4] = {IOCTL_BUF_METHOD_BUFFERED, IOCTL_BUF_METHOD_IN_DIRECT, IOCTL_BUF_METHOD_OUT_DIRECT,
+                                   IOCTL_BUF_METHOD_NEITHER};
+
+static void buf_program(PVOID arg) {
+  buf_app_t *a = arg;
+  sim_t *S = a->S;
+  a->load_st = sim_load_driver(S, "bufioctl", bufioctl_DriverEntry, NULL) ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;
+  if (a->load_st) return;
+  PFILE_OBJECT f;
+  NtCreateFile(&f, sim_find_device(S, "BufIoctl"), 0, "f");
+  char in[] = "hello, io";
+  for (int i = 0; i < 4; i++)
+    a->st[i] = ioctl_wait(f, buf_codes[i], in, (ULONG)strlen(in), a->out[i], sizeof a->out[i], &a->info[i]);
+  for (int i = 0; i < 2; i++) {
+    memcpy(a->small[i], "zzzzzzzz", 8);
+    a->small_st[i] = ioctl_wait(f, buf_codes[i * 3], in, (ULONG)strlen(in), a->small[i], 8, &a->small_info[i]);
+  }
+  NtClose(f);
+}
+
+START_TEST(a_buffered_ioctl_driver_answers_on_all_four_methods) {
+  buf_app_t a = {0};
+  tlog_t log = {0};
+  sim_t *S = tsim_new(2, &log);
+  a.S = S;
+  sim_thread_create(S, "app", buf_program, &a);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(a.load_st, STATUS_SUCCESS);
+  static const char *want[4] = {"BUFFERED:HELLO, IO", "IN_DIRECT:HELLO, IO", "OUT_DIRECT:HELLO, IO",
+                                "NEITHER:HELLO, IO"};
+  for (int i = 0; i < 4; i++) {
+    ck_assert_int_eq(a.st[i], STATUS_SUCCESS);
+    ck_assert_uint_eq(a.info[i], strlen(want[i]));
+    ck_assert_mem_eq(a.out[i], want[i], strlen(want[i]));
+  }
+  /* an output buffer too small: the error, no bytes (stage 2 copies none
+     back on an error, and the driver wrote none) */
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(a.small_st[i], STATUS_BUFFER_TOO_SMALL);
+    ck_assert_uint_eq(a.small_info[i], 0);
+    ck_assert_mem_eq(a.small[i], "zzzzzzzz", 8);
+  }
+  /* only METHOD_BUFFERED's answer is copied back by stage 2 */
+  ck_assert_int_eq(tlog_count(&log, TRC_BUFFER_COPY), 1);
+  ck_assert_int_eq(tlog_count(&log, TRC_UNLOAD_LEFTOVER), 0);
+  ck_assert_uint_eq(sim_stats(S).irps_live, 0);
+  sim_destroy(S);
+  tlog_free(&log);
+}
+END_TEST
+
 /* ---- the device queue routines on their own ---- */
 
 typedef struct dq_app {
@@ -210,6 +286,7 @@ static Suite *drivers_c_suite(void) {
   tcase_add_test(tc, startio_serves_one_packet_at_a_time_and_cancels_a_queued_one);
   tcase_add_test(tc, a_filter_forwards_synchronously_and_asynchronously_and_builds_its_own_irps);
   tcase_add_test(tc, device_queue_orders_by_key_and_goes_idle_when_empty);
+  tcase_add_test(tc, a_buffered_ioctl_driver_answers_on_all_four_methods);
   suite_add_tcase(s, tc);
   return s;
 }
