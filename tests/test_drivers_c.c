@@ -19,6 +19,7 @@
 NTSTATUS startio_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 NTSTATUS fwdfilter_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 NTSTATUS bufioctl_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+NTSTATUS csqread_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 
 static const LONGLONG zero_offset = 0;
 
@@ -226,6 +227,91 @@ START_TEST(a_buffered_ioctl_driver_answers_on_all_four_methods) {
 }
 END_TEST
 
+/* ---- csqread.c: a cancel-safe queue served by a polling system thread ---- */
+
+typedef struct csq_app {
+  sim_t *S;
+  NTSTATUS load_st, cancel_st, st[5], wst[3];
+  ULONG_PTR info[5], winfo[3];
+  char buf[5][8];
+  bool r4_done_before_close; /* f2's read still queued when f1 was closed */
+} csq_app_t;
+
+static NTSTATUS write_wait(PFILE_OBJECT f, const char *data, ULONG_PTR *info) {
+  IO_STATUS_BLOCK iosb = {0};
+  KEVENT ev;
+  KeInitializeEvent(&ev, NotificationEvent, FALSE);
+  NTSTATUS st = NtWriteFile(f, &ev, NULL, NULL, &iosb, (PVOID)data, (ULONG)strlen(data), &zero_offset);
+  if (st == STATUS_PENDING || NT_SUCCESS(st)) {
+    KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL);
+    st = iosb.Status;
+  }
+  *info = iosb.Information;
+  return st;
+}
+
+static void csq_program(PVOID arg) {
+  csq_app_t *a = arg;
+  sim_t *S = a->S;
+  a->load_st = sim_load_driver(S, "csqread", csqread_DriverEntry, NULL) ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;
+  if (a->load_st) return;
+  PFILE_OBJECT f1, f2;
+  NtCreateFile(&f1, sim_find_device(S, "CsqRead"), 0, "f1");
+  NtCreateFile(&f2, sim_find_device(S, "CsqRead"), 0, "f2");
+  IO_STATUS_BLOCK iosb[5];
+  KEVENT ev[5];
+  for (int i = 0; i < 5; i++) KeInitializeEvent(&ev[i], NotificationEvent, FALSE);
+  for (int i = 0; i < 4; i++) NtReadFile(i == 3 ? f2 : f1, &ev[i], NULL, NULL, &iosb[i], a->buf[i], 8, &zero_offset);
+  a->cancel_st = NtCancelIoFileEx(f1, &iosb[1]);
+  a->wst[0] = write_wait(f1, "abcdefgh", &a->winfo[0]); /* all of it into the oldest read */
+  KeWaitForSingleObject(&ev[0], Executive, KernelMode, FALSE, NULL);
+  a->wst[1] = write_wait(f1, "xyz", &a->winfo[1]);
+  KeWaitForSingleObject(&ev[2], Executive, KernelMode, FALSE, NULL);
+  NtReadFile(f1, &ev[4], NULL, NULL, &iosb[4], a->buf[4], 8, &zero_offset);
+  NtClose(f1); /* IRP_MJ_CLEANUP: f1's queued read is cancelled, f2's stays */
+  KeWaitForSingleObject(&ev[4], Executive, KernelMode, FALSE, NULL);
+  a->r4_done_before_close = KeReadStateEvent(&ev[3]) != 0;
+  a->wst[2] = write_wait(f2, "12", &a->winfo[2]);
+  for (int i = 0; i < 5; i++) {
+    KeWaitForSingleObject(&ev[i], Executive, KernelMode, FALSE, NULL);
+    a->st[i] = iosb[i].Status;
+    a->info[i] = iosb[i].Information;
+  }
+  NtClose(f2);
+}
+
+START_TEST(a_csq_driver_serves_reads_from_its_thread_and_cancels_by_cancelio_and_close) {
+  csq_app_t a = {0};
+  tlog_t log = {0};
+  sim_t *S = tsim_new(2, &log);
+  a.S = S;
+  sim_thread_create(S, "app", csq_program, &a);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(a.load_st, STATUS_SUCCESS);
+  ck_assert_int_eq(a.cancel_st, STATUS_SUCCESS);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(a.wst[i], STATUS_SUCCESS);
+  ck_assert_uint_eq(a.winfo[0], 8);
+  ck_assert_int_eq(a.st[0], STATUS_SUCCESS);
+  ck_assert_uint_eq(a.info[0], 8);
+  ck_assert_mem_eq(a.buf[0], "abcdefgh", 8);
+  ck_assert_int_eq(a.st[1], STATUS_CANCELLED); /* CancelIoEx */
+  ck_assert_int_eq(a.st[2], STATUS_SUCCESS);
+  ck_assert_uint_eq(a.info[2], 3);
+  ck_assert_mem_eq(a.buf[2], "xyz", 3);
+  ck_assert_int_eq(a.st[4], STATUS_CANCELLED); /* its handle closed */
+  ck_assert(!a.r4_done_before_close);
+  ck_assert_int_eq(a.st[3], STATUS_SUCCESS); /* the other handle's read */
+  ck_assert_uint_eq(a.info[3], 2);
+  ck_assert_mem_eq(a.buf[3], "12", 2);
+  /* served by the system thread, out of the cancel-safe queue */
+  ck_assert_int_ge(tlog_count(&log, TRC_CSQ_REMOVE), 5);
+  ck_assert_int_eq(tlog_count(&log, TRC_UNLOAD_LEFTOVER), 0);
+  ck_assert_uint_eq(sim_stats(S).irps_live, 0);
+  sim_destroy(S);
+  tlog_free(&log);
+}
+END_TEST
+
 /* ---- the device queue routines on their own ---- */
 
 typedef struct dq_app {
@@ -287,6 +373,7 @@ static Suite *drivers_c_suite(void) {
   tcase_add_test(tc, a_filter_forwards_synchronously_and_asynchronously_and_builds_its_own_irps);
   tcase_add_test(tc, device_queue_orders_by_key_and_goes_idle_when_empty);
   tcase_add_test(tc, a_buffered_ioctl_driver_answers_on_all_four_methods);
+  tcase_add_test(tc, a_csq_driver_serves_reads_from_its_thread_and_cancels_by_cancelio_and_close);
   suite_add_tcase(s, tc);
   return s;
 }
