@@ -20,6 +20,7 @@ NTSTATUS startio_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Regist
 NTSTATUS fwdfilter_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 NTSTATUS bufioctl_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 NTSTATUS csqread_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+NTSTATUS notify_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 
 static const LONGLONG zero_offset = 0;
 
@@ -312,6 +313,101 @@ START_TEST(a_csq_driver_serves_reads_from_its_thread_and_cancels_by_cancelio_and
 }
 END_TEST
 
+/* ---- notify.c: timers and DPCs completing requests, a cancel routine ---- */
+
+typedef struct ntf_app {
+  sim_t *S;
+  NTSTATUS load_st, timed_st, cancel_st, cancelled_st, event_ioctl_st, event_wait_st, bad_handle_st, closed_st;
+  LONGLONG timed_elapsed, cancelled_elapsed, event_elapsed;
+} ntf_app_t;
+
+static LONGLONG now_100ns(void) {
+  LARGE_INTEGER t;
+  KeQuerySystemTime(&t);
+  return t.QuadPart;
+}
+
+static void ntf_program(PVOID arg) {
+  ntf_app_t *a = arg;
+  sim_t *S = a->S;
+  a->load_st = sim_load_driver(S, "notify", notify_DriverEntry, NULL) ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;
+  if (a->load_st) return;
+  PFILE_OBJECT f, g;
+  NtCreateFile(&f, sim_find_device(S, "Notify"), 0, "f");
+  NtCreateFile(&g, sim_find_device(S, "Notify"), 0, "g");
+  IO_STATUS_BLOCK iosb[3];
+  KEVENT ev[3];
+  for (int i = 0; i < 3; i++) KeInitializeEvent(&ev[i], NotificationEvent, FALSE);
+  /* completed by the timer's DPC after 2 ms */
+  LONG delay = 2;
+  LONGLONG t0 = now_100ns();
+  NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_NOTIFY_IRP, &delay, sizeof delay, NULL, 0);
+  KeWaitForSingleObject(&ev[0], Executive, KernelMode, FALSE, NULL);
+  a->timed_st = iosb[0].Status;
+  a->timed_elapsed = now_100ns() - t0;
+  /* cancelled long before its 50 ms */
+  delay = 50;
+  t0 = now_100ns();
+  NtDeviceIoControlFile(f, &ev[1], NULL, NULL, &iosb[1], IOCTL_NOTIFY_IRP, &delay, sizeof delay, NULL, 0);
+  a->cancel_st = NtCancelIoFileEx(f, &iosb[1]);
+  KeWaitForSingleObject(&ev[1], Executive, KernelMode, FALSE, NULL);
+  a->cancelled_st = iosb[1].Status;
+  a->cancelled_elapsed = now_100ns() - t0;
+  /* an event by handle, signalled by the DPC after 3 ms */
+  HANDLE h;
+  ZwCreateEvent(&h, EVENT_ALL_ACCESS, NULL, NotificationEvent, FALSE);
+  PKEVENT user_event;
+  ObReferenceObjectByHandle(h, SYNCHRONIZE, *ExEventObjectType, KernelMode, (PVOID *)&user_event, NULL);
+  NOTIFY_EVENT_INPUT in = {h, 3};
+  t0 = now_100ns();
+  KeClearEvent(&ev[0]);
+  a->event_ioctl_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_NOTIFY_EVENT, &in, sizeof in,
+                                            NULL, 0);
+  a->event_wait_st = KeWaitForSingleObject(user_event, Executive, KernelMode, FALSE, NULL);
+  a->event_elapsed = now_100ns() - t0;
+  ObDereferenceObject(user_event);
+  ZwClose(h);
+  NOTIFY_EVENT_INPUT bad = {(HANDLE)(ULONG_PTR)0x1234, 1};
+  a->bad_handle_st = NtDeviceIoControlFile(f, &ev[0], NULL, NULL, &iosb[0], IOCTL_NOTIFY_EVENT, &bad, sizeof bad,
+                                           NULL, 0);
+  /* a request on g, pending when g's handle is closed */
+  delay = 100;
+  NtDeviceIoControlFile(g, &ev[2], NULL, NULL, &iosb[2], IOCTL_NOTIFY_IRP, &delay, sizeof delay, NULL, 0);
+  NtClose(g);
+  KeWaitForSingleObject(&ev[2], Executive, KernelMode, FALSE, NULL);
+  a->closed_st = iosb[2].Status;
+  NtClose(f);
+}
+
+START_TEST(a_timer_driver_completes_by_dpc_signals_events_and_honours_cancel) {
+  ntf_app_t a = {0};
+  tlog_t log = {0};
+  sim_t *S = tsim_new(2, &log);
+  a.S = S;
+  sim_thread_create(S, "app", ntf_program, &a);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(a.load_st, STATUS_SUCCESS);
+  ck_assert_int_eq(a.timed_st, STATUS_SUCCESS);
+  ck_assert_int_ge(a.timed_elapsed, 20000); /* not before its 2 ms */
+  ck_assert_int_eq(a.cancel_st, STATUS_SUCCESS);
+  ck_assert_int_eq(a.cancelled_st, STATUS_CANCELLED);
+  ck_assert_int_lt(a.cancelled_elapsed, 500000);
+  ck_assert_int_eq(a.event_ioctl_st, STATUS_SUCCESS);
+  ck_assert_int_eq(a.event_wait_st, STATUS_SUCCESS);
+  ck_assert_int_ge(a.event_elapsed, 30000);
+  ck_assert_int_eq(a.bad_handle_st, STATUS_INVALID_HANDLE);
+  ck_assert_int_eq(a.closed_st, STATUS_CANCELLED);
+  ck_assert_int_eq(tlog_count(&log, TRC_TIMER_FIRED), 2);
+  ck_assert_int_ge(tlog_count_x(&log, TRC_TIMER_CANCELLED, 0, NULL), 2);
+  ck_assert_int_ge(tlog_count(&log, TRC_CANCEL_ROUTINE), 1);
+  ck_assert_uint_eq(sim_pool_outstanding(S, NULL, 0), 0); /* every record freed, by the DPC or the cancel path */
+  ck_assert_int_eq(tlog_count(&log, TRC_UNLOAD_LEFTOVER), 0);
+  ck_assert_uint_eq(sim_stats(S).irps_live, 0);
+  sim_destroy(S);
+  tlog_free(&log);
+}
+END_TEST
+
 /* ---- the device queue routines on their own ---- */
 
 typedef struct dq_app {
@@ -374,6 +470,7 @@ static Suite *drivers_c_suite(void) {
   tcase_add_test(tc, device_queue_orders_by_key_and_goes_idle_when_empty);
   tcase_add_test(tc, a_buffered_ioctl_driver_answers_on_all_four_methods);
   tcase_add_test(tc, a_csq_driver_serves_reads_from_its_thread_and_cancels_by_cancelio_and_close);
+  tcase_add_test(tc, a_timer_driver_completes_by_dpc_signals_events_and_honours_cancel);
   suite_add_tcase(s, tc);
   return s;
 }
