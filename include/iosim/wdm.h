@@ -205,7 +205,7 @@ typedef struct IO_STATUS_BLOCK {
   ULONG_PTR Information;
 } IO_STATUS_BLOCK, *PIO_STATUS_BLOCK;
 
-/* ---- device queues (ke/devqueue.c, kernel-facts 13.10) ----
+/* ---- device queues (ke/devqueue.c, kernel-facts 13.11) ----
  * The queue of IRPs waiting for a device's StartIo routine.  Busy says
  * the device is working on a packet: an insertion into a queue that is
  * not busy only makes it busy and returns FALSE (the caller starts the
@@ -1195,7 +1195,7 @@ void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber, 
 #endif
 
 
-/* ---- device queues and StartIo (ke/devqueue.c, io/startio.c; kernel-facts 13.10) ----
+/* ---- device queues and StartIo (ke/devqueue.c, io/startio.c; kernel-facts 13.11) ----
  * The device queue routines run at DISPATCH_LEVEL (KeRemoveEntryDeviceQueue
  * at any IRQL up to it) and take the queue's spin lock, so another CPU
  * that wants the queue spins (visible in the trace). */
@@ -1232,7 +1232,7 @@ void IoStartNextPacketByKey(PDEVICE_OBJECT DeviceObject, BOOLEAN Cancelable, ULO
    the cancel routine before StartIo runs. */
 void IoSetStartIoAttributes(PDEVICE_OBJECT DeviceObject, BOOLEAN DeferredStartIo, BOOLEAN NonCancelable);
 
-/* ---- IRP builders (io/iobuild.c, kernel-facts 14.6) ----
+/* ---- IRP builders (io/iobuild.c, kernel-facts 14.5) ----
  * IRPs a driver builds for a lower device, with their first stack
  * location (the next one) filled in and the buffer described by the
  * target's DO_BUFFERED_IO / DO_DIRECT_IO flags (read, write) or by the

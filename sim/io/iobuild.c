@@ -1,6 +1,6 @@
 /*
  * iobuild.c - the IRPs a driver builds for the device below it
- * (kernel-facts 14.6): IoBuildAsynchronousFsdRequest,
+ * (kernel-facts 14.5): IoBuildAsynchronousFsdRequest,
  * IoBuildSynchronousFsdRequest, IoBuildDeviceIoControlRequest, and the
  * helpers around sending an IRP down - IoReuseIrp,
  * IoForwardIrpSynchronously, IoSetCompletionRoutineEx.  As in WRK and

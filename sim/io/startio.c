@@ -1,6 +1,6 @@
 /*
  * startio.c - IoStartPacket, IoStartNextPacket(ByKey) and the driver's
- * StartIo routine (kernel-facts 13.10): the I/O manager's way of feeding a
+ * StartIo routine (kernel-facts 13.11): the I/O manager's way of feeding a
  * device one packet at a time.  The device queue (ke/devqueue.c) holds the
  * waiting IRPs in Tail.Overlay.DeviceQueueEntry; DeviceObject->CurrentIrp
  * is the one StartIo works on.  StartIo runs at DISPATCH_LEVEL; the driver

@@ -1,6 +1,6 @@
 /*
  * devqueue.c - device queues (KDEVICE_QUEUE), the queue of packets behind a
- * device's StartIo routine (kernel-facts 13.10).  The queue's Busy flag is
+ * device's StartIo routine (kernel-facts 13.11).  The queue's Busy flag is
  * the device's "working on a packet": inserting into an idle queue queues
  * nothing and only marks it busy (the caller starts the packet at once);
  * removing from an empty queue marks it idle.  Every operation holds the
