@@ -408,6 +408,133 @@ START_TEST(a_timer_driver_completes_by_dpc_signals_events_and_honours_cancel) {
 }
 END_TEST
 
+/* ---- deferred StartIo and packets by key ----
+ * A device held busy by a first packet (its StartIo arms a timer whose DPC
+ * finishes it) while three reads are queued by key (their byte offsets);
+ * then each read's StartIo finishes at once and starts the next packet
+ * from inside StartIo.  Without IoSetStartIoAttributes(DeferredStartIo)
+ * the StartIo calls nest; with it, each starts after the last returned. */
+
+typedef struct fast_ext {
+  KTIMER Timer;
+  KDPC Dpc;
+  int depth, max_depth, n;
+  ULONG order[4];
+} fast_ext_t;
+
+static void fast_startio(PDEVICE_OBJECT d, PIRP irp) {
+  fast_ext_t *x = d->DeviceExtension;
+  PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  if (sp->MajorFunction == IRP_MJ_DEVICE_CONTROL) { /* the hold: finished by the DPC */
+    LARGE_INTEGER due = {.QuadPart = -10000};
+    KeSetTimer(&x->Timer, due, &x->Dpc);
+    return;
+  }
+  if (++x->depth > x->max_depth) x->max_depth = x->depth;
+  x->order[x->n++] = (ULONG)sp->Parameters.Read.ByteOffset;
+  IoStartNextPacket(d, FALSE);
+  irp->IoStatus.Status = STATUS_SUCCESS;
+  irp->IoStatus.Information = 0;
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+  x->depth--;
+}
+
+static void fast_hold_done(PKDPC Dpc, PVOID Ctx, PVOID A1, PVOID A2) {
+  (void)Dpc, (void)A1, (void)A2;
+  PDEVICE_OBJECT d = Ctx;
+  PIRP irp = d->CurrentIrp;
+  irp->IoStatus.Status = STATUS_SUCCESS;
+  irp->IoStatus.Information = 0;
+  IoStartNextPacket(d, FALSE);
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+}
+
+static NTSTATUS fast_dispatch(PDEVICE_OBJECT d, PIRP irp) {
+  PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  if (sp->MajorFunction == IRP_MJ_CREATE || sp->MajorFunction == IRP_MJ_CLOSE || sp->MajorFunction == IRP_MJ_CLEANUP) {
+    irp->IoStatus.Status = STATUS_SUCCESS;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return STATUS_SUCCESS;
+  }
+  ULONG key = sp->MajorFunction == IRP_MJ_READ ? (ULONG)sp->Parameters.Read.ByteOffset : 0;
+  IoMarkIrpPending(irp);
+  IoStartPacket(d, irp, &key, NULL);
+  return STATUS_PENDING;
+}
+
+static NTSTATUS fast_entry(PDRIVER_OBJECT drv, PUNICODE_STRING reg) {
+  (void)reg;
+  PDEVICE_OBJECT d;
+  NTSTATUS st = sim_create_device(drv, sizeof(fast_ext_t), "Fast", &d);
+  if (st) return st;
+  fast_ext_t *x = d->DeviceExtension;
+  KeInitializeTimer(&x->Timer);
+  KeInitializeDpc(&x->Dpc, fast_hold_done, d);
+  for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) drv->MajorFunction[m] = fast_dispatch;
+  drv->DriverStartIo = fast_startio;
+  if (sim_driver_context(drv)) IoSetStartIoAttributes(d, TRUE, FALSE);
+  return STATUS_SUCCESS;
+}
+
+typedef struct fast_app {
+  sim_t *S;
+  bool deferred;
+  fast_ext_t *x;
+  NTSTATUS st[4];
+} fast_app_t;
+
+static void fast_program(PVOID arg) {
+  fast_app_t *a = arg;
+  PDRIVER_OBJECT drv = sim_load_driver(a->S, "fast", fast_entry, a->deferred ? (PVOID)a : NULL);
+  PDEVICE_OBJECT d = sim_find_device(a->S, "Fast");
+  a->x = d->DeviceExtension;
+  (void)drv;
+  PFILE_OBJECT f;
+  NtCreateFile(&f, d, 0, "f");
+  IO_STATUS_BLOCK iosb[4];
+  KEVENT ev[4];
+  static const LONGLONG keys[3] = {5, 1, 3};
+  static char buf[3][4];
+  for (int i = 0; i < 4; i++) KeInitializeEvent(&ev[i], NotificationEvent, FALSE);
+  NtDeviceIoControlFile(f, &ev[3], NULL, NULL, &iosb[3], 0x222000, NULL, 0, NULL, 0); /* the hold */
+  for (int i = 0; i < 3; i++) NtReadFile(f, &ev[i], NULL, NULL, &iosb[i], buf[i], 4, &keys[i]);
+  for (int i = 0; i < 4; i++) {
+    KeWaitForSingleObject(&ev[i], Executive, KernelMode, FALSE, NULL);
+    a->st[i] = iosb[i].Status;
+  }
+  NtClose(f);
+}
+
+static void fast_run(fast_app_t *a, tlog_t *log) {
+  sim_t *S = tsim_new(2, log);
+  a->S = S;
+  sim_thread_create(S, "app", fast_program, a);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  for (int i = 0; i < 4; i++) ck_assert_int_eq(a->st[i], STATUS_SUCCESS);
+  /* queued by key, started from the head: ascending byte offsets */
+  ck_assert_int_eq(a->x->n, 3);
+  ck_assert_uint_eq(a->x->order[0], 1);
+  ck_assert_uint_eq(a->x->order[1], 3);
+  ck_assert_uint_eq(a->x->order[2], 5);
+  ck_assert_int_eq(tlog_count_x(log, TRC_DEVICE_QUEUE, 0, "KeInsertByKeyDeviceQueue: the device is busy: queued"), 3);
+  sim_destroy(S);
+}
+
+START_TEST(startio_nests_without_deferral_and_not_with_it) {
+  fast_app_t a = {0};
+  tlog_t log = {0};
+  fast_run(&a, &log);
+  ck_assert_int_eq(a.x->max_depth, 3); /* StartIo inside StartIo inside StartIo */
+  tlog_free(&log);
+  fast_app_t b = {.deferred = true};
+  tlog_t log2 = {0};
+  fast_run(&b, &log2);
+  ck_assert_int_eq(b.x->max_depth, 1);
+  ck_assert_int_eq(tlog_count_x(&log2, TRC_DEVICE_QUEUE, 0, "deferred StartIo"), 3);
+  tlog_free(&log2);
+}
+END_TEST
+
 /* ---- the device queue routines on their own ---- */
 
 typedef struct dq_app {
@@ -471,6 +598,7 @@ static Suite *drivers_c_suite(void) {
   tcase_add_test(tc, a_buffered_ioctl_driver_answers_on_all_four_methods);
   tcase_add_test(tc, a_csq_driver_serves_reads_from_its_thread_and_cancels_by_cancelio_and_close);
   tcase_add_test(tc, a_timer_driver_completes_by_dpc_signals_events_and_honours_cancel);
+  tcase_add_test(tc, startio_nests_without_deferral_and_not_with_it);
   suite_add_tcase(s, tc);
   return s;
 }
