@@ -110,7 +110,8 @@ static NTSTATUS IopForwardCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOI
 BOOLEAN IoForwardIrpSynchronously(PDEVICE_OBJECT DeviceObject, PIRP Irp) {
   sim_t *S = Irp->Sim;
   ke_check_irql(S, PASSIVE_LEVEL, "IoForwardIrpSynchronously");
-  if (Irp->CurrentLocation <= 1) return FALSE; /* no location for the lower driver */
+  /* No location for the lower driver, or no current one to copy. */
+  if (Irp->CurrentLocation <= 1 || Irp->CurrentLocation > Irp->StackCount) return FALSE;
   KEVENT ev;
   KeInitializeEvent(&ev, NotificationEvent, FALSE);
   IoCopyCurrentIrpStackLocationToNext(Irp);
