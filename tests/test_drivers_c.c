@@ -588,6 +588,37 @@ START_TEST(device_queue_orders_by_key_and_goes_idle_when_empty) {
 }
 END_TEST
 
+/* ---- misuse: what Windows' checked build or the hardware would say ---- */
+
+static void probe_misaligned(PVOID arg) {
+  (void)arg;
+  static ULONG words[4];
+  ProbeForRead((char *)words + 1, 4, sizeof(ULONG)); /* STATUS_DATATYPE_MISALIGNMENT, and no __except runs */
+}
+
+static void queue_at_passive(PVOID arg) {
+  (void)arg;
+  static KDEVICE_QUEUE q;
+  static KDEVICE_QUEUE_ENTRY e;
+  KeInitializeDeviceQueue(&q);
+  KeInsertDeviceQueue(&q, &e); /* PASSIVE_LEVEL: the checked build's assertion */
+}
+
+static void run_misuse(SIM_THREAD_START *fn, ULONG_PTR p1) {
+  sim_t *S = tsim_new(1, NULL);
+  sim_thread_create(S, "app", fn, NULL);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_BUGCHECK);
+  ck_assert_uint_eq(sim_bugcheck(S)->code, KMODE_EXCEPTION_NOT_HANDLED);
+  ck_assert_uint_eq(sim_bugcheck(S)->p[0], p1);
+  sim_destroy(S);
+}
+
+START_TEST(misaligned_probe_and_device_queue_below_dispatch_stop_the_machine) {
+  run_misuse(probe_misaligned, (ULONG_PTR)(ULONG)STATUS_DATATYPE_MISALIGNMENT);
+  run_misuse(queue_at_passive, (ULONG_PTR)(ULONG)STATUS_BREAKPOINT);
+}
+END_TEST
+
 TEST_SUITE(drivers_c_suite)
 static Suite *drivers_c_suite(void) {
   Suite *s = suite_create("drivers-c");
@@ -599,6 +630,7 @@ static Suite *drivers_c_suite(void) {
   tcase_add_test(tc, a_csq_driver_serves_reads_from_its_thread_and_cancels_by_cancelio_and_close);
   tcase_add_test(tc, a_timer_driver_completes_by_dpc_signals_events_and_honours_cancel);
   tcase_add_test(tc, startio_nests_without_deferral_and_not_with_it);
+  tcase_add_test(tc, misaligned_probe_and_device_queue_below_dispatch_stop_the_machine);
   suite_add_tcase(s, tc);
   return s;
 }

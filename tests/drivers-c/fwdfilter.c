@@ -2,8 +2,9 @@
  * fwdfilter.c - a legacy filter driver over startio.c's device, written as
  * WDM filters are: it attaches by name (IoAttachDevice), copies the lower
  * device's buffering flags, and passes requests down three ways.
- *  - Reads go down asynchronously with a completion routine that
- *    propagates the pending mark and turns the bytes read to capitals.
+ *  - Reads go down asynchronously with a completion routine
+ *    (IoSetCompletionRoutineEx) that propagates the pending mark and
+ *    turns the bytes read to capitals.
  *  - Writes go down untouched (IoSkipCurrentIrpStackLocation).
  *  - IOCTL_SIO_STATS goes down synchronously (IoForwardIrpSynchronously):
  *    the filter adds its own count to the lower driver's answer and
@@ -45,6 +46,15 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) 
     IoDeleteDevice(dev);
     return status;
   }
+  /* Now the top of the stack: what a new open of the device reaches. */
+  PDEVICE_OBJECT top = IoGetAttachedDeviceReference(ext->Lower);
+  BOOLEAN onTop = top == dev;
+  ObDereferenceObject(top);
+  if (!onTop) {
+    IoDetachDevice(ext->Lower);
+    IoDeleteDevice(dev);
+    return STATUS_UNSUCCESSFUL;
+  }
   dev->Flags |= ext->Lower->Flags & (DO_BUFFERED_IO | DO_DIRECT_IO);
   dev->DeviceType = ext->Lower->DeviceType;
   dev->Flags &= ~DO_DEVICE_INITIALIZING;
@@ -64,7 +74,13 @@ NTSTATUS FltPass(PDEVICE_OBJECT DeviceObject, PIRP Irp) {
 NTSTATUS FltRead(PDEVICE_OBJECT DeviceObject, PIRP Irp) {
   PFLT_EXTENSION ext = DeviceObject->DeviceExtension;
   IoCopyCurrentIrpStackLocationToNext(Irp);
-  IoSetCompletionRoutine(Irp, FltReadDone, ext, TRUE, TRUE, TRUE);
+  NTSTATUS status = IoSetCompletionRoutineEx(DeviceObject, Irp, FltReadDone, ext, TRUE, TRUE, TRUE);
+  if (!NT_SUCCESS(status)) {
+    Irp->IoStatus.Status = status;
+    Irp->IoStatus.Information = 0;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+    return status;
+  }
   return IoCallDriver(ext->Lower, Irp);
 }
 
