@@ -408,6 +408,59 @@ START_TEST(a_timer_driver_completes_by_dpc_signals_events_and_honours_cancel) {
 }
 END_TEST
 
+/* A threaded IRP of IoBuildDeviceIoControlRequest is on its thread's
+   list: when the thread ends with it pending, the I/O manager cancels it
+   (notify.c's cancel routine completes it) and waits; stage 2 still writes
+   the status block and sets the event. */
+typedef struct built_app {
+  sim_t *S;
+  IO_STATUS_BLOCK iosb;
+  KEVENT ev;
+  NTSTATUS call_st;
+  LONGLONG started, ended;
+} built_app_t;
+
+static void built_issuer(PVOID arg) {
+  built_app_t *a = arg;
+  PDEVICE_OBJECT d = sim_find_device(a->S, "Notify");
+  LONG delay = 100;
+  KeInitializeEvent(&a->ev, NotificationEvent, FALSE);
+  a->started = now_100ns();
+  PIRP irp = IoBuildDeviceIoControlRequest(IOCTL_NOTIFY_IRP, d, &delay, sizeof delay, NULL, 0, FALSE, &a->ev,
+                                           &a->iosb);
+  a->call_st = IoCallDriver(d, irp);
+  /* returns with the IRP pending: the thread's exit cancels it */
+}
+
+static void built_program(PVOID arg) {
+  built_app_t *a = arg;
+  if (!sim_load_driver(a->S, "notify", notify_DriverEntry, NULL)) return;
+  PKTHREAD t = sim_thread_create(a->S, "issuer", built_issuer, a);
+  KeWaitForSingleObject(t, Executive, KernelMode, FALSE, NULL);
+  KeWaitForSingleObject(&a->ev, Executive, KernelMode, FALSE, NULL);
+  a->ended = now_100ns();
+}
+
+START_TEST(a_threaded_builder_irp_is_cancelled_when_its_thread_exits) {
+  built_app_t a = {0};
+  tlog_t log = {0};
+  sim_t *S = tsim_new(2, &log);
+  a.S = S;
+  sim_thread_create(S, "app", built_program, &a);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(a.call_st, STATUS_PENDING);
+  ck_assert_int_eq(a.iosb.Status, STATUS_CANCELLED);
+  ck_assert_int_lt(a.ended - a.started, 1000000); /* long before its 100 ms */
+  ck_assert_int_ge(tlog_count(&log, TRC_IRP_QUEUE_THREAD), 1);
+  ck_assert_int_ge(tlog_count(&log, TRC_THREAD_IO_RUNDOWN), 1);
+  ck_assert_int_ge(tlog_count(&log, TRC_IOSB_WRITTEN), 1);
+  ck_assert_uint_eq(sim_pool_outstanding(S, NULL, 0), 0);
+  ck_assert_uint_eq(sim_stats(S).irps_live, 0);
+  sim_destroy(S);
+  tlog_free(&log);
+}
+END_TEST
+
 /* ---- deferred StartIo and packets by key ----
  * A device held busy by a first packet (its StartIo arms a timer whose DPC
  * finishes it) while three reads are queued by key (their byte offsets);
@@ -632,6 +685,7 @@ static Suite *drivers_c_suite(void) {
   tcase_add_test(tc, a_csq_driver_serves_reads_from_its_thread_and_cancels_by_cancelio_and_close);
   tcase_add_test(tc, a_timer_driver_completes_by_dpc_signals_events_and_honours_cancel);
   tcase_add_test(tc, startio_nests_without_deferral_and_not_with_it);
+  tcase_add_test(tc, a_threaded_builder_irp_is_cancelled_when_its_thread_exits);
   tcase_add_test(tc, misaligned_probe_and_device_queue_below_dispatch_stop_the_machine);
   suite_add_tcase(s, tc);
   return s;
