@@ -9,6 +9,8 @@
  */
 #include "ke/ke.h"
 
+#include <stdio.h>
+
 /* Windows' object type number for a device queue (KOBJECTS). */
 #define DeviceQueueObject 20
 
@@ -37,6 +39,15 @@ static void dq_trace(sim_t *S, const char *routine, const IRP *irp, const DEVICE
   trc_send(S, &e, "%s: %s (%d waiting, device %s)", routine, what, dq_depth(q), q->Busy ? "busy" : "idle");
 }
 
+/* The queue's lock takes the device's name in the trace the first time
+   the I/O manager uses it for that device. */
+static void dq_name(sim_t *S, const KDEVICE_QUEUE *q, const DEVICE_OBJECT *dev) {
+  if (!dev || !trc_on(S)) return;
+  char name[96];
+  snprintf(name, sizeof name, "%s.DeviceQueue", dev->SimName);
+  ke_lock_id(S, &q->Lock, name);
+}
+
 static void dq_check(sim_t *S, const KDEVICE_QUEUE *q, const char *routine) {
   if (q->Type != DeviceQueueObject)
     ke_assert_failed(S, "DeviceQueue->Type == DeviceQueueObject", "devquote.c", 0, routine);
@@ -49,6 +60,7 @@ BOOLEAN KiInsertDeviceQueue(sim_t *S, PKDEVICE_QUEUE q, PKDEVICE_QUEUE_ENTRY e, 
                             const IRP *irp, const DEVICE_OBJECT *dev) {
   const char *routine = by_key ? "KeInsertByKeyDeviceQueue" : "KeInsertDeviceQueue";
   dq_check(S, q, routine);
+  dq_name(S, q, dev);
   KiAcquireSpinLockTraced(S, &q->Lock, routine, TRC_SPINLOCK_ACQUIRE);
   if (by_key) e->SortKey = key;
   BOOLEAN inserted = q->Busy;
@@ -76,6 +88,7 @@ PKDEVICE_QUEUE_ENTRY KiRemoveDeviceQueue(sim_t *S, PKDEVICE_QUEUE q, bool by_key
   const char *routine = by_key ? "KeRemoveByKeyDeviceQueue" : "KeRemoveDeviceQueue";
   dq_check(S, q, routine);
   if (!q->Busy) ke_assert_failed(S, "DeviceQueue->Busy == TRUE", "devquote.c", 0, routine);
+  dq_name(S, q, dev);
   KiAcquireSpinLockTraced(S, &q->Lock, routine, TRC_SPINLOCK_ACQUIRE);
   PKDEVICE_QUEUE_ENTRY got = NULL;
   if (IsListEmpty(&q->DeviceListHead)) {
