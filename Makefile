@@ -52,6 +52,8 @@ VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
 # C drivers written as Windows drivers are: built with the driver-facing
 # headers (include/wdk) and 16-bit wide characters, as `iosim cc` builds them.
+# Each exports DriverEntry; the test build renames it NAME_DriverEntry
+# (-DDriverEntry=...) so that all of them link into one test binary.
 TEST_DRV_SRC = $(wildcard tests/drivers-c/*.c)
 WDK_CFLAGS = -std=gnu11 -fshort-wchar -Wall -Wextra -Werror -Wno-multichar -Wno-unknown-pragmas \
              -Iinclude/wdk -Iinclude -MMD -MP -g $(OPT)
@@ -102,7 +104,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/drivers-c/%.o: tests/drivers-c/%.c
 	@mkdir -p $(dir $@)
-	@echo "  CC $<"; $(CC) $(WDK_CFLAGS) $(if $(SAN),-fsanitize=$(SAN) -fno-sanitize-recover=all) -c -o $@ $<
+	@echo "  CC $<"; $(CC) $(WDK_CFLAGS) -DDriverEntry=$*_DriverEntry $(if $(SAN),-fsanitize=$(SAN) -fno-sanitize-recover=all) -c -o $@ $<
 
 $(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(EXPORT_LIB) $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm -ldl

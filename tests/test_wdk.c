@@ -22,8 +22,9 @@
 #endif
 #include "drivers-c/synth.h"
 
-/* The driver's entry point, as a .so would export it. */
-NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+/* The driver's entry point: DriverEntry in a .so, renamed by the test
+   build (-DDriverEntry=synth_DriverEntry) so that several drivers link. */
+NTSTATUS synth_DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 
 typedef struct wdk_app {
   NTSTATUS load_st, ping_st, stats_st, bad_st, read_st[3];
@@ -35,7 +36,7 @@ typedef struct wdk_app {
 static void wdk_program(PVOID arg) {
   wdk_app_t *a = arg;
   sim_t *S = a->S;
-  a->drv = sim_load_driver(S, "synth", DriverEntry, NULL);
+  a->drv = sim_load_driver(S, "synth", synth_DriverEntry, NULL);
   a->load_st = a->drv ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;
   if (!a->drv) return;
   PFILE_OBJECT f;

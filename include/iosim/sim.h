@@ -95,6 +95,9 @@ typedef struct sim_config {
   bool has_minimum_dpc_rate;
   unsigned minimum_dpc_rate;
   sim_stack_cache_t *stacks; /* borrowed; NULL = stacks mapped per machine */
+  /* A kernel debugger is attached: DbgBreakPoint breaks into it and the
+     run goes on (it continues), instead of bugcheck 0x1E. */
+  bool kernel_debugger;
 } sim_config_t;
 #define SIM_CLOCK_TICK_DEFAULT 15625000ull /* 15.625 ms: 64 ticks a second */
 #define SIM_CLOCK_TICK_MIN 500000ull       /* 0.5 ms: the finest timer resolution */

@@ -117,7 +117,10 @@
   X(TRC_UFS_RESPONSE, "ufs-response")                       \
   X(TRC_UFS_DROPPED, "ufs-response-dropped")                \
   X(TRC_BUGCHECK, "bugcheck")                               \
-  X(TRC_BUFFER_COPY, "buffer-copy")
+  X(TRC_BUFFER_COPY, "buffer-copy")                         \
+  X(TRC_DEVICE_QUEUE, "device-queue")                       \
+  X(TRC_START_IO, "start-io")                               \
+  X(TRC_START_IO_END, "start-io-end")
 
 typedef enum {
 #define TRC_X(e, s) e,

@@ -32,6 +32,7 @@ typedef void *PVOID;
 typedef int32_t LONG, *PLONG;
 typedef uint16_t USHORT, *PUSHORT;
 typedef int16_t CSHORT;
+typedef char CCHAR;
 typedef char CHAR, *PCHAR, *PSTR;
 typedef const char *PCSTR, *PCCH;
 typedef uint64_t ULONGLONG, ULONG64;
@@ -102,6 +103,7 @@ char *iosim_unicode_to_utf8(PCUNICODE_STRING Str, char *buf, size_t n);
   X(STATUS_ALERTED, 0x00000101)                               \
   X(STATUS_TIMEOUT, 0x00000102)                               \
   X(STATUS_PENDING, 0x00000103)                               \
+  X(STATUS_DATATYPE_MISALIGNMENT, 0x80000002)                 \
   X(STATUS_BUFFER_OVERFLOW, 0x80000005)                       \
   X(STATUS_UNSUCCESSFUL, 0xC0000001)                          \
   X(STATUS_NOT_IMPLEMENTED, 0xC0000002)                       \
@@ -212,6 +214,25 @@ typedef struct IO_STATUS_BLOCK {
   ULONG_PTR Information;
 } IO_STATUS_BLOCK, *PIO_STATUS_BLOCK;
 
+/* ---- device queues (ke/devqueue.c, kernel-facts 13.11) ----
+ * The queue of IRPs waiting for a device's StartIo routine.  Busy says
+ * the device is working on a packet: an insertion into a queue that is
+ * not busy only makes it busy and returns FALSE (the caller starts the
+ * packet itself); a removal from an empty queue makes it idle again. */
+typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
+typedef struct KDEVICE_QUEUE {
+  CSHORT Type;
+  CSHORT Size;
+  LIST_ENTRY DeviceListHead;
+  KSPIN_LOCK Lock;
+  BOOLEAN Busy;
+} KDEVICE_QUEUE, *PKDEVICE_QUEUE, *PRKDEVICE_QUEUE;
+typedef struct KDEVICE_QUEUE_ENTRY {
+  LIST_ENTRY DeviceListEntry;
+  ULONG SortKey;
+  BOOLEAN Inserted;
+} KDEVICE_QUEUE_ENTRY, *PKDEVICE_QUEUE_ENTRY, *PRKDEVICE_QUEUE_ENTRY;
+
 /* ---- Dispatcher objects ---- */
 typedef enum { NotificationEvent, SynchronizationEvent } EVENT_TYPE;
 typedef enum { WaitAll, WaitAny } WAIT_TYPE;
@@ -319,7 +340,10 @@ void KeLeaveGuardedRegion(void);
 #define IRP_MJ_FLUSH_BUFFERS 0x09
 #define IRP_MJ_DEVICE_CONTROL 0x0e
 #define IRP_MJ_INTERNAL_DEVICE_CONTROL 0x0f
+#define IRP_MJ_SHUTDOWN 0x10
 #define IRP_MJ_CLEANUP 0x12
+#define IRP_MJ_POWER 0x16
+#define IRP_MJ_PNP 0x1b
 #define IRP_MJ_MAXIMUM_FUNCTION 0x1b
 const char *iosim_major_name(UCHAR major);
 
@@ -436,7 +460,10 @@ struct IRP {
   } AsynchronousParameters;
   union {
     struct {
-      PVOID DriverContext[4];
+      union { /* the device queue's while the IRP waits for StartIo */
+        KDEVICE_QUEUE_ENTRY DeviceQueueEntry;
+        PVOID DriverContext[4];
+      };
       PETHREAD Thread;
       LIST_ENTRY ListEntry;
       PIO_STACK_LOCATION CurrentStackLocation;
@@ -524,6 +551,8 @@ struct DEVICE_OBJECT {
   LONG ReferenceCount;            /* open file objects on it (IopParseDevice / IopDeleteFile) */
   ULONG Flags;
   int8_t StackSize;
+  PIRP CurrentIrp;                /* the packet StartIo works on (IoStartPacket) */
+  KDEVICE_QUEUE DeviceQueue;      /* the packets waiting for StartIo */
   KDPC Dpc;                       /* for IoRequestDpc */
   IO_DPC_ROUTINE *SimDpcForIsr;   /* what IoInitializeDpcRequest registered */
   PVOID DeviceExtension;
@@ -532,6 +561,12 @@ struct DEVICE_OBJECT {
   sim_t *Sim;
   struct sim_hw *SimHardware;     /* the simulated hardware behind it, if any */
   BOOLEAN SimDeleted;             /* IoDeleteDevice ran */
+  /* IoSetStartIoAttributes and the deferred StartIo it asks for (Windows
+     keeps these in the device object extension's StartIoFlags). */
+  BOOLEAN SimStartIoDeferred, SimStartIoNoCancel;
+  LONG SimStartIoDepth;           /* StartIo calls of this device under way */
+  BOOLEAN SimStartIoRequested, SimStartIoByKey, SimStartIoCancelable; /* a deferred IoStartNextPacket */
+  ULONG SimStartIoKey;
 };
 
 struct FILE_OBJECT {
@@ -614,7 +649,9 @@ NTSTATUS IoCreateUnprotectedSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNIC
 NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName);
 PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source,
                                            PDEVICE_OBJECT Target);
-PDEVICE_OBJECT IoGetAttachedDevice(PDEVICE_OBJECT DeviceObject);
+/* Attaches SourceDevice on top of the stack of the device named
+   TargetDevice (\Device\NAME); *AttachedDevice: the device it landed on. */
+NTSTATUS IoAttachDevice(PDEVICE_OBJECT SourceDevice, PUNICODE_STRING TargetDevice, PDEVICE_OBJECT *AttachedDevice);
 void IoInitializeDpcRequest(PDEVICE_OBJECT Dev, IO_DPC_ROUTINE *Routine);
 void IoRequestDpc(PDEVICE_OBJECT Dev, PIRP Irp, PVOID Ctx);
 
@@ -714,7 +751,6 @@ bool iosim_bugcheck_parse(const char *name, ULONG *code);
  * DISPATCH_LEVEL, one simulated step at a time.  Misuse is a Driver
  * Verifier stop (0xC4): acquiring a lock this CPU holds, releasing one it
  * does not, the wrong IRQL. */
-typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
 void KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
 /* x64 wdm.h makes this a macro around KeAcquireSpinLockRaiseToDpc; a
    function with the same arguments serves the same calls. */
@@ -1168,5 +1204,99 @@ void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber, 
 #define NT_ASSERT(exp) ((void)0)
 #define PAGED_CODE()
 #endif
+
+
+/* ---- device queues and StartIo (ke/devqueue.c, io/startio.c; kernel-facts 13.11) ----
+ * The device queue routines run at DISPATCH_LEVEL (KeRemoveEntryDeviceQueue
+ * at any IRQL up to it) and take the queue's spin lock, so another CPU
+ * that wants the queue spins (visible in the trace). */
+void KeInitializeDeviceQueue(PKDEVICE_QUEUE DeviceQueue);
+/* FALSE: the queue was idle, the entry is not queued and the queue is now
+   busy (the caller starts the packet); TRUE: queued at the tail. */
+BOOLEAN KeInsertDeviceQueue(PKDEVICE_QUEUE DeviceQueue, PKDEVICE_QUEUE_ENTRY DeviceQueueEntry);
+/* The same, queued in ascending SortKey order (after the entries with an
+   equal key). */
+BOOLEAN KeInsertByKeyDeviceQueue(PKDEVICE_QUEUE DeviceQueue, PKDEVICE_QUEUE_ENTRY DeviceQueueEntry,
+                                 ULONG SortKey);
+/* The first entry, or NULL when the queue is empty (it becomes idle).
+   The queue must be busy. */
+PKDEVICE_QUEUE_ENTRY KeRemoveDeviceQueue(PKDEVICE_QUEUE DeviceQueue);
+/* The first entry whose key is >= SortKey, else the first one. */
+PKDEVICE_QUEUE_ENTRY KeRemoveByKeyDeviceQueue(PKDEVICE_QUEUE DeviceQueue, ULONG SortKey);
+/* Takes a given entry out; FALSE if it was not queued. */
+BOOLEAN KeRemoveEntryDeviceQueue(PKDEVICE_QUEUE DeviceQueue, PKDEVICE_QUEUE_ENTRY DeviceQueueEntry);
+
+/* IoStartPacket: at DISPATCH_LEVEL, the IRP goes to StartIo at once if the
+   device is idle (it becomes DeviceObject->CurrentIrp), else into the
+   device queue (by *Key if given).  With CancelFunction, the cancel
+   routine is set under the cancel spin lock; a packet cancelled before it
+   was queued has that routine called at once. */
+void IoStartPacket(PDEVICE_OBJECT DeviceObject, PIRP Irp, PULONG Key, PDRIVER_CANCEL CancelFunction);
+/* The driver is done with CurrentIrp: the next queued packet goes to
+   StartIo (Cancelable: under the cancel spin lock), or the device goes
+   idle.  Called from StartIo or a DPC, at DISPATCH_LEVEL. */
+void IoStartNextPacket(PDEVICE_OBJECT DeviceObject, BOOLEAN Cancelable);
+void IoStartNextPacketByKey(PDEVICE_OBJECT DeviceObject, BOOLEAN Cancelable, ULONG Key);
+/* Windows XP+: DeferredStartIo makes IoStartNextPacket called from inside
+   StartIo start the next packet only once that StartIo has returned (no
+   recursion); NonCancelable has IoStartPacket / IoStartNextPacket clear
+   the cancel routine before StartIo runs. */
+void IoSetStartIoAttributes(PDEVICE_OBJECT DeviceObject, BOOLEAN DeferredStartIo, BOOLEAN NonCancelable);
+
+/* ---- IRP builders (io/iobuild.c, kernel-facts 14.5) ----
+ * IRPs a driver builds for a lower device, with their first stack
+ * location (the next one) filled in and the buffer described by the
+ * target's DO_BUFFERED_IO / DO_DIRECT_IO flags (read, write) or by the
+ * control code's method.  The synchronous and device-control builders
+ * make threaded IRPs: queued to the calling thread, which the I/O manager
+ * completes (stage 2 writes *IoStatusBlock and sets Event, then frees the
+ * IRP); so they are called at PASSIVE_LEVEL.  An asynchronous FSD request
+ * is not on the thread's list: its completion routine frees it
+ * (IoFreeIrp, STATUS_MORE_PROCESSING_REQUIRED). */
+PIRP IoBuildAsynchronousFsdRequest(ULONG MajorFunction, PDEVICE_OBJECT DeviceObject, PVOID Buffer, ULONG Length,
+                                   PLARGE_INTEGER StartingOffset, PIO_STATUS_BLOCK IoStatusBlock);
+PIRP IoBuildSynchronousFsdRequest(ULONG MajorFunction, PDEVICE_OBJECT DeviceObject, PVOID Buffer, ULONG Length,
+                                  PLARGE_INTEGER StartingOffset, PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock);
+PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObject, PVOID InputBuffer,
+                                   ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength,
+                                   BOOLEAN InternalDeviceIoControl, PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock);
+/* Sets an IRP of IoAllocateIrp up for another use: as new, with
+   IoStatus.Status = Iostatus (its allocation is kept). */
+void IoReuseIrp(PIRP Irp, NTSTATUS Iostatus);
+/* Sends the IRP down (its current location copied to the next) and waits
+   at PASSIVE_LEVEL until the lower drivers have completed it; the IRP is
+   the caller's again, to complete.  FALSE when it has no next location. */
+BOOLEAN IoForwardIrpSynchronously(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+#define IoForwardAndCatchIrp IoForwardIrpSynchronously
+/* IoSetCompletionRoutine whose routine stays callable while the driver
+   may be unloaded (Windows holds a reference on DeviceObject until it has
+   run; iosim unloads only at the end, so this is the same call). */
+NTSTATUS IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                  PVOID Context, BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError,
+                                  BOOLEAN InvokeOnCancel);
+/* The first device of the stack DeviceObject belongs to. */
+PDEVICE_OBJECT IoGetAttachedDeviceReference(PDEVICE_OBJECT DeviceObject);
+PDEVICE_OBJECT IoGetAttachedDevice(PDEVICE_OBJECT DeviceObject);
+
+/* ---- user buffers (kernel-facts 14) ----
+ * Windows raises STATUS_ACCESS_VIOLATION for an address outside user
+ * space and STATUS_DATATYPE_MISALIGNMENT for a misaligned one, for the
+ * driver's __except to catch.  A simulated program's buffers are always
+ * valid and iosim raises no exceptions: the probes check the IRQL and the
+ * alignment argument (a power of two up to 16; else a stop, as Windows'
+ * checked build asserts) and nothing else. */
+void ProbeForRead(const volatile void *Address, SIZE_T Length, ULONG Alignment);
+void ProbeForWrite(volatile void *Address, SIZE_T Length, ULONG Alignment);
+
+/* ---- event objects by handle ---- */
+/* The event object type, for ObReferenceObjectByHandle(..., *ExEventObjectType, ...). */
+extern POBJECT_TYPE *const ExEventObjectType;
+#define EVENT_QUERY_STATE 0x0001
+#define EVENT_MODIFY_STATE 0x0002
+#define EVENT_ALL_ACCESS 0x001F0003
+/* A kernel handle to a new event object (what a program's CreateEvent
+   gets it): the object lives until the machine goes. */
+NTSTATUS ZwCreateEvent(PHANDLE EventHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
+                       EVENT_TYPE EventType, BOOLEAN InitialState);
 
 #endif

@@ -250,6 +250,14 @@ static inline PVOID ExAllocatePoolQuotaZero(POOL_TYPE PoolType, SIZE_T NumberOfB
 #define DrvRtPoolNxOptIn 0x00000001
 static inline void ExInitializeDriverRuntime(ULONG RuntimeFlags) { (void)RuntimeFlags; }
 
+/* Drivers pass the address of their own typed pointer (&ThreadObject, a
+   PKTHREAD *) where the prototype says PVOID *: MSVC's C compiler takes it
+   quietly, GCC warns (incompatible pointer types).  The macro converts it
+   as MSVC does; the routine is the engine's. */
+#define ObReferenceObjectByHandle(Handle, DesiredAccess, ObjectType, AccessMode, Object, HandleInformation) \
+  (ObReferenceObjectByHandle)((Handle), (DesiredAccess), (ObjectType), (AccessMode), (PVOID *)(Object),     \
+                              (HandleInformation))
+
 #define ANSI_NULL ((CHAR)0)
 #define UNICODE_NULL ((WCHAR)0)
 

@@ -286,6 +286,8 @@ struct sim {
   sim_bugcheck_t bugcheck;
   sim_stats_t stats;
   /* the kernel library around the IRP path (docs/kernel-facts.md §13) */
+  char dbg_line[512];        /* DbgPrint output waiting for its newline (ke/debug.c) */
+  size_t dbg_len;
   ptrmap_t dbg_ptrs;         /* pointers DbgPrint's %p printed -> their made-up address */
   uint64_t dbg_nptrs;
   ptrmap_t lock_ids;         /* spin lock address -> its id among the objects */

@@ -83,7 +83,10 @@ const char *iosim_major_name(UCHAR m) {
   case IRP_MJ_FLUSH_BUFFERS: return "IRP_MJ_FLUSH_BUFFERS";
   case IRP_MJ_DEVICE_CONTROL: return "IRP_MJ_DEVICE_CONTROL";
   case IRP_MJ_INTERNAL_DEVICE_CONTROL: return "IRP_MJ_INTERNAL_DEVICE_CONTROL";
+  case IRP_MJ_SHUTDOWN: return "IRP_MJ_SHUTDOWN";
   case IRP_MJ_CLEANUP: return "IRP_MJ_CLEANUP";
+  case IRP_MJ_POWER: return "IRP_MJ_POWER";
+  case IRP_MJ_PNP: return "IRP_MJ_PNP";
   default: return "IRP_MJ_?";
   }
 }

@@ -90,6 +90,7 @@ static void account_thread(sim_t *S, PKTHREAD t) {
 }
 
 void ex_run_end_account(sim_t *S) {
+  ke_dbg_flush(S);
   for (LIST_ENTRY *l = S->live_irps.Flink; l != &S->live_irps; l = l->Flink)
     account_irp(S, CONTAINING_RECORD(l, IRP, SimLink));
   for (LIST_ENTRY *l = S->threads.Flink; l != &S->threads; l = l->Flink) {

@@ -88,6 +88,7 @@ NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const cha
   d->SimId = name_add(S, &S->device_names, Name);
   d->SimName = name_get(&S->device_names, d->SimId);
   d->DeviceExtension = ExtensionSize ? (void *)(d + 1) : NULL;
+  KeInitializeDeviceQueue(&d->DeviceQueue);
   d->NextDevice = Driver->DeviceObject;
   Driver->DeviceObject = d;
   *Out = d;
@@ -167,16 +168,27 @@ PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source, PDEVICE_OBJECT
   return top;
 }
 
-/* The top of the stack Dev is in: where an IRP sent to the stack starts. */
-PDEVICE_OBJECT IoGetAttachedDevice(PDEVICE_OBJECT DeviceObject) {
-  while (DeviceObject->AttachedDevice) DeviceObject = DeviceObject->AttachedDevice;
-  return DeviceObject;
-}
-
 void sim_name_device(PDEVICE_OBJECT Dev, const char *Name) {
   sim_t *S = Dev->Sim;
   Dev->SimId = name_add(S, &S->device_names, Name);
   Dev->SimName = name_get(&S->device_names, Dev->SimId);
+}
+
+/* The legacy filter's way in: attach by the target's name.  Windows opens
+   the target (an IRP_MJ_CREATE down its stack, then the close) to find its
+   device object; iosim looks the name up, so no create or close IRP
+   reaches the target's drivers. */
+NTSTATUS IoAttachDevice(PDEVICE_OBJECT SourceDevice, PUNICODE_STRING TargetDevice, PDEVICE_OBJECT *AttachedDevice) {
+  char name[256];
+  *AttachedDevice = NULL;
+  if (!TargetDevice || !TargetDevice->Length) return STATUS_OBJECT_NAME_INVALID;
+  device_trace_name(SourceDevice->DriverObject, TargetDevice, name, sizeof name);
+  PDEVICE_OBJECT target = sim_find_device(SourceDevice->Sim, name);
+  if (!target) return STATUS_OBJECT_NAME_NOT_FOUND;
+  PDEVICE_OBJECT below = IoAttachDeviceToDeviceStack(SourceDevice, target);
+  if (!below) return STATUS_INSUFFICIENT_RESOURCES;
+  *AttachedDevice = below;
+  return STATUS_SUCCESS;
 }
 
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name) {

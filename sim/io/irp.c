@@ -151,7 +151,14 @@ PIRP IoAllocateIrp(int8_t StackSize, BOOLEAN ChargeQuota) {
 void IoFreeIrp(PIRP Irp) {
   sim_t *S = Irp->Sim;
   /* Not irp_free: a driver freeing an IRP the I/O manager still has on its
-     thread's list is a driver bug (the verifier's business), not iosim's. */
+     thread's list is a driver bug (the verifier's business), not iosim's.
+     The SystemBuffer of an IoBuild...Request IRP that its completion
+     routine frees goes with it (the driver has no way to free that block);
+     its MDLs are the driver's to unlock and free first, as on Windows. */
+  if ((Irp->Flags & IRP_DEALLOCATE_BUFFER) && Irp->AssociatedIrp.SystemBuffer) {
+    mem_free(S, Irp->AssociatedIrp.SystemBuffer, Irp->SimSystemBufferLength);
+    Irp->AssociatedIrp.SystemBuffer = NULL;
+  }
   irp_release(S, Irp);
   sched_step(S, COST_IRP_FREE);
 }

@@ -13,20 +13,50 @@
 
 /* One row per line of the message (a driver's lines end with "\n"); one
    step for the whole call. */
+static void dbg_send_line(sim_t *S, const char *service, int level, const char *line) {
+  trc_event_t e = trc_ev(TRC_DBGPRINT, NULL, NULL);
+  e.text = line; /* the driver's own words */
+  e.service = service;
+  e.count = level;
+  trc_send(S, &e, "%s", line);
+}
+
+/* The debugger shows the output as lines: a DbgPrint without a newline
+   ("SIOCTL.SYS: " and then the message, or one character at a time) is
+   kept until the rest of its line comes, and that line is one step. */
 static void dbg_emit(sim_t *S, const char *service, int level, char *text) {
   if (trc_on(S)) {
     for (char *line = text, *next; line && *line; line = next) {
       next = strchr(line, '\n');
       if (next) *next++ = '\0';
-      if (!*line) continue;
-      trc_event_t e = trc_ev(TRC_DBGPRINT, NULL, NULL);
-      e.text = line; /* the driver's own words */
-      e.service = service;
-      e.count = level;
-      trc_send(S, &e, "%s", line);
+      size_t n = strlen(line), room = sizeof S->dbg_line - 1 - S->dbg_len;
+      if (!next) { /* no newline yet: keep it */
+        if (n > room) ke_dbg_flush(S);
+        room = sizeof S->dbg_line - 1 - S->dbg_len;
+        n = n < room ? n : room;
+        memcpy(S->dbg_line + S->dbg_len, line, n);
+        S->dbg_len += n;
+        S->dbg_line[S->dbg_len] = 0;
+        break;
+      }
+      if (S->dbg_len) {
+        n = n < room ? n : room;
+        memcpy(S->dbg_line + S->dbg_len, line, n);
+        S->dbg_line[S->dbg_len + n] = 0;
+        S->dbg_len = 0;
+        if (S->dbg_line[0]) dbg_send_line(S, service, level, S->dbg_line);
+        continue;
+      }
+      if (*line) dbg_send_line(S, service, level, line);
     }
   }
   sched_step(S, COST_STEP);
+}
+
+void ke_dbg_flush(sim_t *S) {
+  if (!S->dbg_len) return;
+  S->dbg_len = 0;
+  if (trc_on(S)) dbg_send_line(S, "DbgPrint", -1, S->dbg_line);
 }
 
 /* Appends to out[*k..n) as snprintf would (truncating). */
@@ -174,8 +204,18 @@ ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...) {
   return (ULONG)STATUS_SUCCESS;
 }
 
+/* int 3: with a kernel debugger attached (bcdedit /debug on, and one
+   connected) the debugger gets the exception and, as the person at it
+   would type `g`, the run continues; without one, nothing handles the
+   breakpoint exception: bugcheck 0x1E. */
 void DbgBreakPoint(void) {
-  bugcheck(ctx_sim(), KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(uint32_t)STATUS_BREAKPOINT, 0, 0, 0,
+  sim_t *S = ctx_sim();
+  if (S->cfg.kernel_debugger) {
+    char text[] = "Break instruction exception - code 80000003 (first chance): the kernel debugger continues (g)";
+    dbg_emit(S, "DbgBreakPoint", -1, text);
+    return;
+  }
+  bugcheck(S, KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(uint32_t)STATUS_BREAKPOINT, 0, 0, 0,
            "DbgBreakPoint with no kernel debugger attached: the breakpoint exception is not handled");
 }
 

@@ -281,6 +281,9 @@ void ke_raise_stop(sim_t *S, NTSTATUS status, const char *fmt, ...) __attribute_
 /* A failed assertion of a checked build (ASSERT, or iosim's own check of
    a DDI's argument): the message Windows prints, then the breakpoint that
    no debugger takes - KMODE_EXCEPTION_NOT_HANDLED with STATUS_BREAKPOINT. */
+/* A DbgPrint line still waiting for its newline, written as it is (the
+   end of a run). */
+void ke_dbg_flush(sim_t *S);
 void ke_assert_failed(sim_t *S, const char *expr, const char *file, unsigned long line, const char *msg)
     __attribute__((noreturn));
 /* A DDI called above the IRQL it allows: 0xC4/0xE5. */
@@ -293,6 +296,12 @@ uint32_t ke_lock_id(sim_t *S, const KSPIN_LOCK *lock, const char *name);
    release rows (TRC_SPINLOCK_* or the cancel lock's own). */
 void KiAcquireSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, trc_kind_t kind);
 void KiReleaseSpinLockTraced(sim_t *S, PKSPIN_LOCK lock, const char *routine, trc_kind_t kind);
+/* The device queue routines (ke/devqueue.c) with the IRP and device the
+   entry stands for, for the trace row (`irp` may be NULL: a driver's own
+   entry); the exported Ke* routines call them with none. */
+BOOLEAN KiInsertDeviceQueue(sim_t *S, PKDEVICE_QUEUE q, PKDEVICE_QUEUE_ENTRY e, bool by_key, ULONG key,
+                            const IRP *irp, const DEVICE_OBJECT *dev);
+PKDEVICE_QUEUE_ENTRY KiRemoveDeviceQueue(sim_t *S, PKDEVICE_QUEUE q, bool by_key, ULONG key, const DEVICE_OBJECT *dev);
 /* A KTIMER's due time came (the event queue): its CPU will expire it. */
 void KiTimerDue(sim_t *S, PKTIMER timer, uint32_t gen);
 /* Whether pool being freed, [p, p + n), holds a timer still set. */

@@ -36,6 +36,8 @@ struct ob_state {
   size_t nrecs, recs_cap;
   ob_handle_t *table;
   size_t ntable, table_cap;
+  PKEVENT *events;       /* the event objects ZwCreateEvent made, freed with the machine */
+  size_t nevents, events_cap;
 };
 
 /* The type objects: identities, never written. */
@@ -43,6 +45,9 @@ static OBJECT_TYPE thread_type = {"Thread"};
 static POBJECT_TYPE thread_type_ptr = &thread_type;
 POBJECT_TYPE *const PsThreadType = &thread_type_ptr;
 POBJECT_TYPE ob_thread_type(void) { return &thread_type; }
+static OBJECT_TYPE event_type = {"Event"};
+static POBJECT_TYPE event_type_ptr = &event_type;
+POBJECT_TYPE *const ExEventObjectType = &event_type_ptr;
 
 static struct ob_state *ob_state(sim_t *S) {
   if (!S->ob) S->ob = mem_calloc(S, sizeof *S->ob);
@@ -184,9 +189,30 @@ NTSTATUS ObCloseHandle(HANDLE Handle, KPROCESSOR_MODE PreviousMode) {
   return ZwClose(Handle);
 }
 
+/* An event object and a kernel handle to it, as a program's CreateEvent
+   gets one (the handle is the only reference: ZwClose ends it).  The
+   memory stays the machine's: a driver may still hold a reference. */
+NTSTATUS ZwCreateEvent(PHANDLE EventHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
+                       EVENT_TYPE EventType, BOOLEAN InitialState) {
+  (void)ObjectAttributes; /* unnamed: iosim has no object namespace for events */
+  sim_t *S = ctx_sim();
+  ke_check_irql(S, PASSIVE_LEVEL, "ZwCreateEvent");
+  struct ob_state *o = ob_state(S);
+  if (!VEC_RESERVE(S, o->events, o->events_cap, o->nevents + 1)) mem_exhausted((o->nevents + 1) * sizeof *o->events);
+  PKEVENT ev = mem_calloc(S, sizeof *ev);
+  o->events[o->nevents++] = ev;
+  KeInitializeEvent(ev, EventType, InitialState);
+  ob_insert_object(S, ev, &event_type, 0);
+  *EventHandle = ob_create_handle(S, ev, DesiredAccess);
+  sched_step(S, COST_STEP);
+  return STATUS_SUCCESS;
+}
+
 void ob_destroy(sim_t *S) {
   struct ob_state *o = S->ob;
   if (!o) return;
+  for (size_t i = 0; i < o->nevents; i++) mem_free(S, o->events[i], sizeof *o->events[i]);
+  mem_free(S, o->events, o->events_cap * sizeof *o->events);
   ptrmap_free(S, &o->index);
   mem_free(S, o->recs, o->recs_cap * sizeof *o->recs);
   mem_free(S, o->table, o->table_cap * sizeof *o->table);

@@ -358,9 +358,9 @@ void parse_thread(cursor_t *c, const keyword_t *kw, block_t *top) {
 
 void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
   enum { MC_CPUS, MC_SEED, MC_JITTER, MC_SEEDS, MC_MAX_TIME, MC_MAX_STEPS, MC_CLOCK_TICK, MC_DPC_DEPTH, MC_DPC_RATE,
-         MC_EXPLORE };
+         MC_EXPLORE, MC_KD };
   static const char *const words[] = {"cpus", "seed", "jitter", "seeds", "max-time", "max-steps", "clock-tick",
-                                      "dpc-queue-depth", "minimum-dpc-rate", "explore", NULL};
+                                      "dpc-queue-depth", "minimum-dpc-rate", "explore", "kernel-debugger", NULL};
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   lexline_t *L = &c->L;
@@ -417,9 +417,14 @@ void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
         sc->explore_bound = (int)b;
       }
       break;
+    case MC_KD: /* kernel-debugger on|off: whether a breakpoint stops the machine */
+      if (is_word(L, k + 1, "on")) sc->cfg.kernel_debugger = true;
+      else if (is_word(L, k + 1, "off")) sc->cfg.kernel_debugger = false;
+      else ERR_AT(c, k + 1, "expected on or off after kernel-debugger");
+      break;
     default:
       ERR_AT(c, k, "expected cpus, seed, seeds, jitter, max-time, max-steps, clock-tick, dpc-queue-depth, "
-             "minimum-dpc-rate or explore here");
+             "minimum-dpc-rate, explore or kernel-debugger here");
     }
   }
 }
