@@ -161,6 +161,7 @@ typedef struct mst_irp {
   uint32_t port;          /* a completion packet waits on this port, 0 */
   uint64_t alloc, freed;  /* steps, 0 = not (yet) */
   uint64_t last;          /* its last step */
+  trc_irp_state_t outstanding; /* the end-of-run account's verdict, NONE before it */
 } mst_irp_t;
 
 typedef struct mst_packet {

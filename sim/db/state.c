@@ -233,7 +233,7 @@ static void apply_thread(mst_t *m, const trc_event_t *e) {
     t->state = MST_T_WAITING;
     t->wait_count = e->count < 0 ? 0 : e->count;
     t->wait_object = e->object;
-    t->wait_step = m->step;
+    if (t->wait_kind != TRC_PORT_WAIT) t->wait_step = m->step;
     t->woken = false;
     break;
   case TRC_PORT_WAIT: {
@@ -497,6 +497,7 @@ static void apply_irp(mst_t *m, const trc_event_t *e) {
     v->cancel = true;
     if (e->writes & TRC_W_CANCEL_ROUTINE) v->cancel_routine = false; /* IoCancelIrp takes it to call it */
     break;
+  case TRC_IRP_OUTSTANDING: v->outstanding = e->irp_state; break;
   case TRC_IRP_FREE:
     v->live = false;
     v->freed = m->step;

@@ -124,7 +124,7 @@ static const char *tstate_name(mst_tstate_t s) {
 }
 
 /* Where an IRP is, in a few words. */
-static void irp_where(const mst_t *m, const mst_irp_t *v, FILE *out) {
+static void irp_where_now(const mst_t *m, const mst_irp_t *v, FILE *out) {
   char lb[80];
   if (!v->live) {
     fprintf(out, "freed at #%llu", (unsigned long long)v->freed);
@@ -141,7 +141,9 @@ static void irp_where(const mst_t *m, const mst_irp_t *v, FILE *out) {
         return;
       }
   if (v->walking) fprintf(out, "being completed (walk at location %d)", v->cur);
-  else if (v->completed) fprintf(out, "completed, stage 2 to come");
+  else if (v->completed && !v->pending_returned)
+    fprintf(out, "walk finished with PendingReturned 0, no stage 2 queued: only the system service can finish it");
+  else if (v->completed) fprintf(out, "walk finished, stage 2 to come");
   else if (v->stopped && v->cur <= v->n)
     fprintf(out, "taken back by %s's completion routine (walk stopped at location %d)",
             mst_device_name(m->r, v->cur >= 1 && v->cur <= v->n ? v->loc[v->cur].device : 0), v->cur);
@@ -150,6 +152,12 @@ static void irp_where(const mst_t *m, const mst_irp_t *v, FILE *out) {
     fprintf(out, "at %s, location %d%s", mst_device_name(m->r, v->loc[v->cur].device), v->cur,
             v->loc[v->cur].control & SL_PENDING_RETURNED ? ", marked pending" : "");
   else fprintf(out, "with its creator, not sent yet");
+}
+
+static void irp_where(const mst_t *m, const mst_irp_t *v, FILE *out) {
+  irp_where_now(m, v, out);
+  if (v->live && v->outstanding != TRC_IRPST_NONE)
+    fprintf(out, " [end of run: %s]", trc_irp_state_name(v->outstanding));
 }
 
 static void print_wait(const mst_t *m, const mst_thread_t *t, FILE *out) {
