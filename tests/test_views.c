@@ -524,6 +524,47 @@ START_TEST(step_under_tmux) {
 }
 END_TEST
 
+/* The README's section on the machine at a step shows real output: every
+   `$ ./iosim ...` line between its markers, run again from a folder like
+   the tree's top, prints exactly the lines under it. */
+START_TEST(readme_views_are_current) {
+  if (access("../iosim", X_OK) != 0) {
+    fprintf(stderr, "test_views: ../iosim is not built, skipping the README check\n");
+    return;
+  }
+  char *readme = NULL, here[512], dir[] = "/tmp/iosim-viewsXXXXXX", cmd[1400];
+  ck_assert_int_eq(capture("cat ../README.md", &readme), 0);
+  const char *a = strstr(readme, "<!-- views:"), *b = strstr(readme, "<!-- end of views -->");
+  ck_assert_msg(a && b && a < b, "the README has no views section");
+  ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(cmd, sizeof cmd, "ln -s %s/../scenarios %s/scenarios && ln -s %s/../iosim %s/iosim", here, dir, here, dir);
+  ck_assert_int_eq(system(cmd), 0);
+  int commands = 0;
+  for (const char *p = strstr(a, "\n$ "); p && p < b; p = strstr(p, "\n$ ")) {
+    const char *eol = strchr(p + 1, '\n');
+    /* The expected lines: up to the next command or the end of the block. */
+    const char *next = strstr(eol, "\n$ "), *fence = strstr(eol, "\n```");
+    const char *end = next && next < fence ? next : fence;
+    snprintf(cmd, sizeof cmd, "cd %s && %.*s", dir, (int)(eol - p - 3), p + 3);
+    char *out;
+    ck_assert_msg(capture(cmd, &out) == 0, "%s failed:\n%s", cmd, out);
+    size_t want = (size_t)(end - eol);
+    bool same = strlen(out) == (want ? want : 0) && strncmp(out, eol + 1, want ? want - 1 : 0) == 0;
+    if (want == 0) same = out[0] == '\0';
+    ck_assert_msg(same, "README: `%.*s` now prints:\n%s\n(the README shows:\n%.*s)", (int)(eol - p - 3), p + 3, out,
+                  (int)want, eol + 1);
+    free(out);
+    commands++;
+    p = eol;
+  }
+  ck_assert_int_ge(commands, 10);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+  free(readme);
+}
+END_TEST
+
 TEST_SUITE(suite_views)
 static Suite *suite_views(void) {
   Suite *s = suite_create("views");
@@ -544,6 +585,7 @@ static Suite *suite_views(void) {
   tcase_add_test(tc, why_event_and_wait);
   tcase_add_test(tc, cli_views);
   tcase_add_test(tc, step_under_tmux);
+  tcase_add_test(tc, readme_views_are_current);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -201,7 +201,7 @@ static void print_one_thread(const mst_t *m, const mst_thread_t *t, FILE *out) {
   for (int q = 0; q < 2; q++) {
     size_t n = 0;
     for (size_t i = 0; i < t->napc; i++) n += (t->apc[i].kind == MST_APC_USER) == (q == 1);
-    fprintf(out, "  %s: %s\n", qn[q], n ? "" : "empty");
+    fprintf(out, "  %s:%s\n", qn[q], n ? "" : " empty");
     for (size_t i = 0; i < t->napc; i++) {
       const mst_apc_t *a = &t->apc[i];
       if ((a->kind == MST_APC_USER) != (q == 1)) continue;
@@ -335,13 +335,13 @@ void mst_print_port(const mst_t *m, uint32_t id, FILE *out) {
     fprintf(out, "PORT %s (%u)%s", mst_port_name(m->r, p->id), p->id, p->closed ? "  closed" : "");
     if (p->limit >= 0) fprintf(out, "  concurrency %d, running %d", p->limit, p->running < 0 ? 0 : p->running);
     fputc('\n', out);
-    fprintf(out, "  Packets: %s\n", p->npk ? "" : "none queued");
+    fprintf(out, "  Packets:%s\n", p->npk ? "" : " none queued");
     for (size_t k = 0; k < p->npk; k++) {
       if (p->pk[k].irp) fprintf(out, "    %zu. IRP %s", k + 1, irp_label(m->r, p->pk[k].irp, lb));
       else fprintf(out, "    %zu. a posted packet (no IRP)", k + 1);
       fprintf(out, ", queued at #%llu\n", (unsigned long long)p->pk[k].queued);
     }
-    fprintf(out, "  Waiting threads: %s\n", p->nwaiter ? "" : "none");
+    fprintf(out, "  Waiting threads:%s\n", p->nwaiter ? "" : " none");
     for (size_t k = 0; k < p->nwaiter; k++) {
       const mst_thread_t *t = mst_thread(m, p->waiter[k]);
       fprintf(out, "    %s", thread_label(m->r, p->waiter[k], lb));
