@@ -7,6 +7,7 @@
  * `iosim why` for every kind of field, and `iosim step` driven under tmux.
  */
 #include <glob.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,20 +220,51 @@ START_TEST(walking_back_and_forth_is_a_replay) {
 }
 END_TEST
 
-/* Every lesson loads and walks to its end, and what the model still has
-   allocated there is exactly what the engine's end-of-run account lists
-   (irp-outstanding steps): lesson 4's lost request included.  Lessons
-   that end in a bugcheck have no account. */
-START_TEST(every_lesson_walks) {
+/* Each thread's state at the end of the run as the model has it, against
+   the `thread` table the recorder wrote from the engine itself. */
+static void threads_match_table(rec_t *x, const char *scenario) {
+  static const char *const names[] = {"initialized", "ready", "running", "waiting", "terminated"};
+  sqlite3 *h;
+  ck_assert_int_eq(sqlite3_open_v2(x->path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT id, state FROM thread WHERE run_id = ?1", -1, &st, NULL), SQLITE_OK);
+  sqlite3_bind_int64(st, 1, mst_run_id(x->r));
+  int n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const mst_thread_t *t = mst_thread(x->m, (uint32_t)sqlite3_column_int(st, 0));
+    const char *want = (const char *)sqlite3_column_text(st, 1);
+    ck_assert_msg(t && want && !strcmp(names[t->state], want), "%s: thread %d is %s, the model says %s", scenario,
+                  sqlite3_column_int(st, 0), want ? want : "?", t ? names[t->state] : "nothing");
+    n++;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  ck_assert_int_gt(n, 0);
+}
+
+/* Every lesson and bug loads and walks to its end; what the model still
+   has allocated there is exactly what the engine's end-of-run account
+   lists (irp-outstanding steps: lesson 4's lost request, the leaks of the
+   bugs), and each thread is in the state the engine left it in.  Runs
+   that end in a bugcheck have no account.  Every view prints at every
+   step on the way (for the sanitizers). */
+static void walk_all(const char *pattern) {
   glob_t g;
-  ck_assert_int_eq(glob("../scenarios/lessons/*.iosim", 0, NULL, &g), 0);
+  ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
   ck_assert(g.gl_pathc >= 20);
+  FILE *null = fopen("/dev/null", "w");
   for (size_t i = 0; i < g.gl_pathc; i++) {
     rec_t x;
     rec_begin(&x, g.gl_pathv[i]);
     size_t outstanding = 0;
     while (mst_next(x.m)) {
       const trc_event_t *e = mst_run_event(x.r, mst_step(x.m));
+      mst_print_cpus(x.m, null);
+      mst_print_thread(x.m, 0, null);
+      mst_print_irpfind(x.m, null);
+      mst_print_port(x.m, 0, null);
+      mst_print_devstack(x.m, 0, null);
+      if (e->irp) mst_print_irp(x.m, e->irp, null);
       if (e->kind != TRC_IRP_OUTSTANDING) continue;
       outstanding++;
       const mst_irp_t *v = mst_irp(x.m, e->irp);
@@ -240,15 +272,27 @@ START_TEST(every_lesson_walks) {
     }
     ck_assert_uint_eq(mst_step(x.m), mst_run_steps(x.r));
     size_t live = 0;
-    for (size_t k = 0; k < mst_nirps(x.m); k++) live += mst_irp_at(x.m, k)->live;
-    /* After a bugcheck there is no account: what was in flight was cut off. */
+    for (size_t k = 0; k < mst_nirps(x.m); k++) {
+      const mst_irp_t *v = mst_irp_at(x.m, k);
+      live += v->live;
+      /* why answers for every IRP without tripping. */
+      for (mst_field_t f = MST_F_STATUS; f <= MST_F_CANCEL; f++) mst_why(x.m, f, v->id, v->n, null);
+    }
     const trc_event_t *end = mst_run_event(x.r, mst_run_steps(x.r));
-    if (end->kind == TRC_RUN_END && end->outcome != TRC_OUTCOME_BUGCHECK)
+    if (end->kind == TRC_RUN_END && end->outcome != TRC_OUTCOME_BUGCHECK) {
       ck_assert_msg(live == outstanding, "%s: %zu live IRPs, %zu outstanding", g.gl_pathv[i], live, outstanding);
+      threads_match_table(&x, g.gl_pathv[i]);
+    }
     rec_end(&x);
   }
+  fclose(null);
   globfree(&g);
 }
+
+START_TEST(every_lesson_walks) { walk_all("../scenarios/lessons/*.iosim"); }
+END_TEST
+
+START_TEST(every_bug_walks) { walk_all("../scenarios/bugs/*.iosim"); }
 END_TEST
 
 START_TEST(at_needs_a_step_or_a_unit) {
@@ -575,6 +619,7 @@ static Suite *suite_views(void) {
   tcase_add_test(tc, leak_shows_in_irpfind);
   tcase_add_test(tc, walking_back_and_forth_is_a_replay);
   tcase_add_test(tc, every_lesson_walks);
+  tcase_add_test(tc, every_bug_walks);
   tcase_add_test(tc, at_needs_a_step_or_a_unit);
   tcase_add_test(tc, why_status_follows_a_copy);
   tcase_add_test(tc, why_information);
