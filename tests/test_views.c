@@ -455,6 +455,32 @@ START_TEST(why_event_and_wait) {
 }
 END_TEST
 
+/* A master IRP's status is not its associated IRPs': the I/O manager
+   completes it when the last is done.  A worker in
+   GetQueuedCompletionStatus waits on the port, not on an object. */
+START_TEST(why_master_and_port_wait) {
+  rec_t x;
+  rec_begin(&x, "../scenarios/lessons/14-associated-irps.iosim");
+  uint32_t r1 = find(&x, MST_IRP, "r1");
+  char *t = why_at(&x, mst_run_steps(x.r), MST_F_STATUS, r1, 0);
+  has(t, "IoCompleteRequest by the I/O manager when its last associated IRP");
+  has(t, "the associated IRPs' is not copied");
+  free(t);
+  /* Between an associated IRP's walk and its count-down. */
+  mst_seek(x.m, nth_step(&x, TRC_ASSOCIATED_DONE, 0, 1) - 1);
+  t = view(x.m, V_IRPFIND, 0, 0, 0);
+  has(t, "an associated IRP, to be counted off master IRP 2");
+  free(t);
+  rec_end(&x);
+  rec_begin(&x, "../scenarios/lessons/10-iocp.iosim");
+  uint32_t w1 = find(&x, MST_THREAD, "w1");
+  t = why_at(&x, nth_step(&x, TRC_PORT_WAIT, 0, 2), MST_F_WAIT, w1, 0);
+  has(t, "w1 waits in GetQueuedCompletionStatus on port P: 0 packet(s) queued");
+  free(t);
+  rec_end(&x);
+}
+END_TEST
+
 /* ---- the command line ---- */
 
 static int capture(const char *cmd, char **out) {
@@ -628,6 +654,7 @@ static Suite *suite_views(void) {
   tcase_add_test(tc, why_current_location);
   tcase_add_test(tc, why_cancel);
   tcase_add_test(tc, why_event_and_wait);
+  tcase_add_test(tc, why_master_and_port_wait);
   tcase_add_test(tc, cli_views);
   tcase_add_test(tc, step_under_tmux);
   tcase_add_test(tc, readme_views_are_current);

@@ -141,6 +141,8 @@ static void irp_where_now(const mst_t *m, const mst_irp_t *v, FILE *out) {
         return;
       }
   if (v->walking) fprintf(out, "being completed (walk at location %d)", v->cur);
+  else if (v->completed && v->master)
+    fprintf(out, "walk finished: an associated IRP, to be counted off master IRP %u and freed", v->master);
   else if (v->completed && !v->pending_returned)
     fprintf(out, "walk finished with PendingReturned 0, no stage 2 queued: only the system service can finish it");
   else if (v->completed) fprintf(out, "walk finished, stage 2 to come");
