@@ -35,7 +35,9 @@ static const char *const help_text =
 static void show_step(cli_view_t *v) {
   const trc_event_t *e = mst_run_event(v->r, mst_step(v->m));
   mst_print_step(v->m, stdout);
-  if (e && e->detail && *e->detail) printf("  %s\n", e->detail);
+  /* The step's prose, marked as such ("  | "): for people, and easy to
+     tell from the facts above it. */
+  if (e && e->detail && *e->detail) printf("  | %s\n", e->detail);
 }
 
 /* One command; false to quit. */
