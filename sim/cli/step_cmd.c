@@ -23,13 +23,14 @@ static const char *const usage =
     "  j N    jump to step N (#N, or a time with its unit)\n"
     "  irp K  the IRP as !irp shows it   cpu  CPUs, frames, DPC queues\n"
     "  thread [T]  threads   port [P]  ports   irpfind   devstack [D]\n"
+    "  all    all of it (CPUs, threads, ports, every live IRP)\n"
     "  why K FIELD   where an IRP's field came from   q  quit\n"
     "  --seed N         the scenario's seed instead of its own\n"
     "  --include-dir D  allow includes from D, as for `iosim run`\n";
 
 static const char *const help_text =
     "n [K] next, b [K] back, j N jump (N, #N or 204.6us), irp K, cpu, thread [T], port [P],\n"
-    "irpfind, devstack [D], why K FIELD (IoStatus.Status, IoStatus.Information, PendingReturned,\n"
+    "irpfind, devstack [D], all, why K FIELD (IoStatus.Status, IoStatus.Information, PendingReturned,\n"
     "CurrentLocation, Cancel, loc[N].Control), q quit\n";
 
 static void show_step(cli_view_t *v) {
@@ -86,6 +87,8 @@ static bool command(cli_view_t *v, char *line) {
   } else if (!strcmp(w, "devstack")) {
     if (a1 && mst_find(v->r, MST_DEVICE, a1, &id, err, sizeof err) != 0) printf("%s\n", err);
     else mst_print_devstack(v->m, id, stdout);
+  } else if (!strcmp(w, "all")) {
+    mst_print_machine(v->m, stdout);
   } else if (!strcmp(w, "irpfind")) {
     mst_print_irpfind(v->m, stdout);
   } else if (!strcmp(w, "why")) {

@@ -400,3 +400,20 @@ void mst_print_devstack(const mst_t *m, uint32_t id, FILE *out) {
   }
   if (first) fprintf(out, "no device in this run\n");
 }
+
+void mst_print_machine(const mst_t *m, FILE *out) {
+  mst_print_step(m, out);
+  fputc('\n', out);
+  mst_print_cpus(m, out);
+  fputc('\n', out);
+  mst_print_thread(m, 0, out);
+  if (m->nport) {
+    fputc('\n', out);
+    mst_print_port(m, 0, out);
+  }
+  for (size_t i = 0; i < m->nirp; i++)
+    if (m->irp[i].live) {
+      fputc('\n', out);
+      mst_print_irp(m, m->irp[i].id, out);
+    }
+}
