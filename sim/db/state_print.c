@@ -233,9 +233,10 @@ static void print_loc(const mst_t *m, const mst_irp_t *v, int l, FILE *out) {
   char lb[80];
   bool cur = l == v->cur;
   int major = s->major >= 0 ? s->major : v->major;
-  if (s->filled && !s->walked)
+  /* IopClearStackLocation keeps MajorFunction; it clears the minor. */
+  if (s->filled)
     fprintf(out, "%c[%s(%x), N/A(%d)]\n", cur ? '>' : ' ', major_name(major), major < 0 ? 0 : (unsigned)major,
-            s->minor > 0 ? s->minor : 0);
+            s->minor > 0 && !s->walked ? s->minor : 0);
   else
     fprintf(out, "%c[N/A(0), N/A(0)]\n", cur ? '>' : ' ');
   char file[16] = "-", ctx[96] = "-", line[300];
