@@ -191,3 +191,12 @@ clean:
 	rm -rf build build-asan build-bench iosim
 
 -include $(shell find build build-asan build-bench -name '*.d' 2>/dev/null)
+
+# The explorer page's script and style, compiled into `iosim html` as C
+# strings (viz/html/embed.sh): the pages it writes fetch nothing.
+HTML_ASSETS = viz/html/explorer.css viz/html/explorer.js
+$(BUILD)/viz/viz_html_assets.h: $(HTML_ASSETS) viz/html/embed.sh
+	@mkdir -p $(dir $@)
+	sh viz/html/embed.sh $@ $(HTML_ASSETS)
+$(BUILD)/viz/html.o: $(BUILD)/viz/viz_html_assets.h
+$(BUILD)/viz/html.o: CFLAGS += -I$(BUILD)/viz
