@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "iosim/explore.h"
+#include "iosim/state.h"
 
 int cli_explore(int argc, char **argv);
 int cli_diff(int argc, char **argv);
@@ -19,5 +20,46 @@ int cli_check_explore(const scn_t *sc, const char *path, bool verify, int *faile
 /* --replay TOKEN or --replay-file F of `iosim run`: parsed and checked
    against the scenario; 0, or -1 after printing why. */
 int cli_load_replay(const char *token, const char *file, const scn_t *sc, xp_schedule_t *out);
+
+/* ---- the machine at a step (views.c and the *_cmd.c that use it) ---- */
+
+/* What every view command shares: --db T.db [--run N] [--at #STEP|TIME]. */
+typedef struct cli_view {
+  const char *cmd;     /* "thread", for messages */
+  const char *usage;   /* printed on bad options */
+  const char *db_path;
+  const char *at;      /* NULL: the end of the run */
+  uint64_t run;        /* 0: the last that ran */
+  tracedb_t *db;
+  mst_run_t *r;
+  mst_t *m;
+} cli_view_t;
+/* The getopt_long entries of the shared options (letters d, r, a, h). */
+#define CLI_VIEW_OPTS                                                                          \
+  {"db", required_argument, 0, 'd'}, {"run", required_argument, 0, 'r'},                       \
+      {"at", required_argument, 0, 'a'}, {"help", no_argument, 0, 'h'}
+#define CLI_VIEW_SHORT "d:r:a:h"
+/* Handles a shared option other than --help: 1 when it was one, 0 when
+   not, -1 (a message printed) on bad input. */
+int cli_view_opt(cli_view_t *v, int ch, const char *arg);
+/* Opens the trace, loads the run and moves to --at.  0, or 2 after
+   printing why. */
+int cli_view_open(cli_view_t *v);
+/* Parses the shared options and, when `name` is given, --NAME VALUE into
+   *value.  -1 to go on, else the exit status (0 after --help, 2 after
+   printing why the options are wrong). */
+int cli_view_args(cli_view_t *v, int argc, char **argv, const char *name, const char **value);
+void cli_view_close(cli_view_t *v);
+/* A name or number the command line gave; 0, or 2 after printing why. */
+int cli_view_find(cli_view_t *v, mst_what_t what, const char *text, uint32_t *id);
+
+int cli_irp(int argc, char **argv);
+int cli_devstack(int argc, char **argv);
+int cli_thread(int argc, char **argv);
+int cli_dpcs(int argc, char **argv);
+int cli_irpfind(int argc, char **argv);
+int cli_port(int argc, char **argv);
+int cli_why(int argc, char **argv);
+int cli_step(int argc, char **argv);
 
 #endif

@@ -27,6 +27,8 @@ static const char *const usage_main =
     "  explore FILE run a scenario under every interleaving up to a bound\n"
     "  diff         two schedules of a scenario side by side\n"
     "  merge        combine trace databases (e.g. of explore shards)\n"
+    "  devstack, thread, dpcs, irpfind, port, why, step\n"
+    "               the machine at any step of a trace (!devstack, !thread...)\n"
     "  html FILE    a page that steps through a run in a browser\n"
     "\n"
     "`iosim COMMAND --help` describes each command, `man iosim` all of them.\n"
@@ -87,16 +89,6 @@ static void on_sigint(int sig) {
   (void)sig;
   interrupted = 1;
 }
-
-static const char *const usage_irp =
-    "usage: iosim irp --db TRACE.db [--run N] --irp K [--at TIME]\n"
-    "\n"
-    "Prints IRP K of run N (default: the last run that ran) as WinDbg's !irp\n"
-    "shows it: every stack location, the current one marked '>', completion\n"
-    "routines with their invoke-on flags, pending bits, PendingReturned,\n"
-    "Cancel.  K is the IRP's number or the scenario's name for it (r1).\n"
-    "--at TIME shows the IRP as it was at that simulated time, with its unit\n"
-    "(204.6us, 204600ns, 1.5ms); default: at the end of the run.\n";
 
 static const char *const usage_viz =
     "usage: iosim viz --db TRACE.db [--run N] --irp K -o OUT.svg|.png|.pdf|.dot\n"
@@ -589,64 +581,6 @@ static bool parse_run(const char *cmd, const char *arg, uint64_t *run) {
   return false;
 }
 
-static int cmd_irp(int argc, char **argv) {
-  static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"run", required_argument, 0, 'r'},
-                                       {"irp", required_argument, 0, 'i'}, {"at", required_argument, 0, 'a'},
-                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  const char *db = NULL, *irp_arg = NULL;
-  uint64_t run = 0;
-  int64_t at = -1;
-  int ch;
-  optind = 1;
-  while ((ch = getopt_long(argc, argv, "d:r:i:a:h", opts, NULL)) != -1) {
-    switch (ch) {
-    case 'd': db = optarg; break;
-    case 'r':
-      if (!parse_run("irp", optarg, &run)) return 2;
-      break;
-    case 'i': irp_arg = optarg; break;
-    case 'a':
-      if (tracedb_parse_time(optarg, &at) != 0) {
-        fprintf(stderr,
-                "iosim irp: --at needs a time with its unit, as the trace prints them (204.6us, 204600ns,"
-                " 1.5ms), not '%s'\n",
-                optarg);
-        return 2;
-      }
-      break;
-    case 'h': fputs(usage_irp, stdout); return 0;
-    default: fputs(usage_irp, stderr); return 2;
-    }
-  }
-  if (!db || !irp_arg || optind != argc) {
-    fputs(usage_irp, stderr);
-    return 2;
-  }
-  char err[512];
-  tracedb_t *t = tracedb_open_readonly(db, err, sizeof err);
-  if (!t) {
-    fprintf(stderr, "%s\n", err);
-    return 2;
-  }
-  int64_t r = 0;
-  uint64_t id = 0;
-  uint32_t k = 0;
-  int rc = tracedb_pick_run(t, (int64_t)run, &r, err, sizeof err);
-  /* A number is an IRP id; anything else is the scenario's name for it, as for `viz`. */
-  if (rc == 0 && parse_u64(irp_arg, &id)) {
-    if (id == 0 || id > UINT32_MAX) {
-      snprintf(err, sizeof err, "--irp needs an IRP id (1, 2, ...) or name, not '%s'", irp_arg);
-      rc = SIM_EINVAL;
-    }
-    k = (uint32_t)id;
-  } else if (rc == 0) {
-    rc = tracedb_find_irp(t, r, irp_arg, &k, err, sizeof err);
-  }
-  if (rc == 0) rc = tracedb_print_irp(t, r, k, at, stdout, err, sizeof err);
-  if (rc != 0) fprintf(stderr, "%s: %s\n", db, err);
-  tracedb_close(t);
-  return rc == 0 ? 0 : 2;
-}
 static bool parse_double(const char *s, double *v) {
   char *end;
   if (!s || !*s) return false;
@@ -780,12 +714,18 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
-  if (!strcmp(cmd, "irp")) return cmd_irp(argc - 1, argv + 1);
+  if (!strcmp(cmd, "irp")) return cli_irp(argc - 1, argv + 1);
   if (!strcmp(cmd, "viz")) return cmd_viz(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "explore")) return cli_explore(argc - 1, argv + 1);
   if (!strcmp(cmd, "diff")) return cli_diff(argc - 1, argv + 1);
   if (!strcmp(cmd, "merge")) return cli_merge(argc - 1, argv + 1);
+  if (!strcmp(cmd, "devstack")) return cli_devstack(argc - 1, argv + 1);
+  if (!strcmp(cmd, "thread")) return cli_thread(argc - 1, argv + 1);
+  if (!strcmp(cmd, "dpcs")) return cli_dpcs(argc - 1, argv + 1);
+  if (!strcmp(cmd, "irpfind")) return cli_irpfind(argc - 1, argv + 1);
+  if (!strcmp(cmd, "port")) return cli_port(argc - 1, argv + 1);
+  if (!strcmp(cmd, "why")) return cli_why(argc - 1, argv + 1);
   if (!strcmp(cmd, "html")) return cli_html(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;
