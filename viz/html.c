@@ -16,11 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "iosim/state.h"
 #include "iosim/tracedb.h"
 #include "viz_int.h"
 #include "viz_html_assets.h"
 
-#define SVG_BUDGET_DEFAULT ((size_t)500 * 1024)
+#define SVG_BUDGET_DEFAULT ((size_t)320 * 1024)
 
 /* The whole of a small file, NUL-terminated; NULL if it cannot be read. */
 static char *slurp(const char *file, size_t *len) {
@@ -166,52 +167,262 @@ static int put_blocks(vz_str_t *b, const vz_model_t *m, char *err, size_t errlen
   return VIZ_OK;
 }
 
-/* Each IRP's !irp view after every step that touched it (only when it
-   changed), from the trace database's replay of its stack locations. */
-static int put_irp_views(vz_str_t *b, const vz_model_t *m, const char *db_path, char *err, size_t errlen) {
+/* ---- the machine and the IRPs at every step (state.h) ----
+   Views are kept as lists of line numbers into one table of distinct
+   lines: a machine's view changes a line or two a step, so a long run
+   costs a few numbers a step, not a page of text. */
+
+typedef struct linetab {
+  char **line;
+  size_t n, cap;
+  uint32_t *slot; /* open addressing: index + 1, 0 = empty */
+  size_t nslot;
+  bool oom;
+} linetab_t;
+
+static uint32_t hash_line(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static bool lt_rehash(linetab_t *t) {
+  size_t ns = t->nslot ? t->nslot * 2 : 1024;
+  uint32_t *slot = calloc(ns, sizeof *slot);
+  if (!slot) return false;
+  for (size_t i = 0; i < t->n; i++) {
+    size_t k = hash_line(t->line[i], strlen(t->line[i])) & (ns - 1);
+    while (slot[k]) k = (k + 1) & (ns - 1);
+    slot[k] = (uint32_t)i + 1;
+  }
+  free(t->slot);
+  t->slot = slot, t->nslot = ns;
+  return true;
+}
+
+/* The number of the line s[0..n) in the table, added if new. */
+static long lt_intern(linetab_t *t, const char *s, size_t n) {
+  if ((t->n + 1) * 2 > t->nslot && !lt_rehash(t)) return t->oom = true, -1;
+  size_t k = hash_line(s, n) & (t->nslot - 1);
+  for (; t->slot[k]; k = (k + 1) & (t->nslot - 1)) {
+    const char *l = t->line[t->slot[k] - 1];
+    if (!strncmp(l, s, n) && l[n] == 0) return (long)t->slot[k] - 1;
+  }
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    char **nl = realloc(t->line, cap * sizeof *nl);
+    if (!nl) return t->oom = true, -1;
+    t->line = nl, t->cap = cap;
+  }
+  if (!(t->line[t->n] = strndup(s, n))) return t->oom = true, -1;
+  t->slot[k] = (uint32_t)t->n + 1;
+  return (long)t->n++;
+}
+
+static void lt_free(linetab_t *t) {
+  for (size_t i = 0; i < t->n; i++) free(t->line[i]);
+  free(t->line);
+  free(t->slot);
+}
+
+/* text as "3,17,4" (its lines' numbers), into out (reset first). */
+static void lt_encode(linetab_t *t, const char *text, vz_str_t *out) {
+  out->len = 0;
+  if (out->s) out->s[0] = 0;
+  for (const char *p = text; *p;) {
+    size_t n = strcspn(p, "\n");
+    vz_printf(out, "%s%ld", out->len ? "," : "", lt_intern(t, p, n));
+    p += n + (p[n] == '\n');
+  }
+  if (!out->s) vz_puts(out, "");
+}
+
+/* What a view printed, as text (a memory stream's buffer). */
+typedef struct capture {
+  char *text;
+  size_t len;
+  FILE *f;
+} capture_t;
+
+static bool cap_begin(capture_t *c) {
+  free(c->text);
+  c->text = NULL;
+  c->f = open_memstream(&c->text, &c->len);
+  return c->f != NULL;
+}
+
+/* The fields a click in the !irp view asks about, and the step that last
+   set each, by the rule `iosim why` answers with (state_why.c): the step
+   where the value changed, or one that wrote it (its `writes` bits;
+   IoCompleteRequest for Status and Information; the end of the walk for
+   PendingReturned), and the IRP's allocation. */
+enum { F_STATUS, F_INFO, F_PENDING, F_CURRENT, F_CANCEL, F_NFIXED };
+typedef struct irp_track {
+  uint32_t id;
+  int64_t val[F_NFIXED];
+  bool known[F_NFIXED];
+  uint64_t set[F_NFIXED];
+  int nloc;
+  unsigned *control;
+  uint64_t *control_set;
+} irp_track_t;
+
+static int64_t field_value(const mst_irp_t *p, int f, bool *known) {
+  *known = true;
+  switch (f) {
+  case F_STATUS: *known = p->has_status; return p->status;
+  case F_INFO: *known = p->has_info; return (int64_t)p->info;
+  case F_PENDING: return p->pending_returned;
+  case F_CURRENT: return p->cur;
+  default: return p->cancel;
+  }
+}
+
+static bool field_written(const trc_event_t *e, int f) {
+  switch (f) {
+  case F_STATUS:
+  case F_INFO: return e->kind == TRC_COMPLETE;
+  case F_PENDING: return (e->writes & TRC_W_PENDING_RETURNED) || e->kind == TRC_WALK_DONE;
+  case F_CURRENT: return (e->writes & TRC_W_CURRENT_LOCATION) != 0;
+  default: return (e->writes & TRC_W_CANCEL) != 0;
+  }
+}
+
+static void track_step(irp_track_t *k, const mst_irp_t *p, const trc_event_t *ev) {
+  bool named = ev->irp == k->id, fresh = named && ev->kind == TRC_IRP_ALLOC;
+  for (int f = 0; f < F_NFIXED; f++) {
+    bool known;
+    int64_t v = field_value(p, f, &known);
+    if (fresh || (known && (!k->known[f] || v != k->val[f] || (named && field_written(ev, f))))) k->set[f] = ev->seq;
+    k->val[f] = v;
+    k->known[f] = known;
+  }
+  if (p->n > k->nloc) {
+    unsigned *c = realloc(k->control, (size_t)p->n * sizeof *c);
+    uint64_t *cs = c ? realloc(k->control_set, (size_t)p->n * sizeof *cs) : NULL;
+    if (c) k->control = c;
+    if (!cs) return;
+    k->control_set = cs;
+    for (int l = k->nloc; l < p->n; l++) k->control[l] = 0, k->control_set[l] = 0;
+    k->nloc = p->n;
+  }
+  for (int l = 1; l <= p->n && p->loc; l++) {
+    unsigned c = p->loc[l].control;
+    if (fresh || c != k->control[l - 1] || (named && (ev->writes & TRC_W_CONTROL) && ev->loc_to == l))
+      k->control_set[l - 1] = ev->seq;
+    k->control[l - 1] = c;
+  }
+}
+
+static irp_track_t *track_of(irp_track_t **v, size_t *n, uint32_t id) {
+  for (size_t i = 0; i < *n; i++)
+    if ((*v)[i].id == id) return &(*v)[i];
+  irp_track_t *nv = realloc(*v, (*n + 1) * sizeof *nv);
+  if (!nv) return NULL;
+  *v = nv;
+  irp_track_t *k = &nv[(*n)++];
+  *k = (irp_track_t){.id = id};
+  return k;
+}
+
+/* "machine": [[seq, lines]...] when the machine's view changed;
+   "irpviews": {id: [[seq, lines, [setters]]...]} after each step naming
+   the IRP; "lines": the table. */
+static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, size_t errlen) {
   tracedb_t *t = tracedb_open_readonly(db_path, err, errlen);
   if (!t) return VIZ_EIO;
-  vz_puts(b, "\"irpviews\":{");
-  char *text = NULL, *prev = NULL;
-  size_t len = 0;
-  for (size_t i = 0; i < m->nirp; i++) {
-    uint32_t id = m->irp[i].id;
-    vz_printf(b, "%s\"%u\":[", i ? ",\n" : "", id);
-    bool first = true;
-    free(prev);
-    prev = NULL;
-    for (size_t j = 0; j < m->nev; j++) {
-      const vz_ev_t *e = &m->ev[j];
-      if (e->irp != id) continue;
-      /* The last of the steps at one moment stands for them all: the
-         database's replay is by time. */
-      if (j + 1 < m->nev && m->ev[j + 1].irp == id && m->ev[j + 1].t_ns == e->t_ns) continue;
-      FILE *f = open_memstream(&text, &len);
-      if (!f) {
-        b->oom = true;
+  mst_run_t *r = mst_load(t, run, err, errlen);
+  mst_t *m = r ? mst_new(r) : NULL;
+  if (!m) {
+    mst_run_free(r);
+    tracedb_close(t);
+    return VIZ_EIO;
+  }
+  linetab_t lt = {0};
+  /* The machine's view in four parts (CPUs, threads, ports, live IRPs),
+     each kept only when it changed: threads rarely change when a CPU does. */
+  enum { NPART = 4 };
+  vz_str_t machine[NPART] = {{0}}, views = {0}, enc = {0};
+  char *prev_machine[NPART] = {0};
+  irp_track_t *tr = NULL;
+  size_t ntr = 0;
+  capture_t c = {0};
+  bool oom = false;
+  while (!oom && mst_next(m)) {
+    const trc_event_t *ev = mst_run_event(r, mst_step(m));
+    for (int part = 0; part < NPART; part++) {
+      if (!cap_begin(&c)) break;
+      if (part == 0) mst_print_cpus(m, c.f);
+      else if (part == 1) mst_print_thread(m, 0, c.f);
+      else if (part == 2 && mst_nports(m)) mst_print_port(m, 0, c.f);
+      else if (part == 3) {
+        fprintf(c.f, "Live IRPs (!irpfind):\n");
+        mst_print_irpfind(m, c.f);
+      }
+      fclose(c.f);
+      lt_encode(&lt, c.text, &enc);
+      if (!prev_machine[part] || strcmp(prev_machine[part], vz_cstr(&enc))) {
+        vz_printf(&machine[part], "%s[%llu,\"%s\"]", prev_machine[part] ? "," : "", (unsigned long long)ev->seq,
+                  vz_cstr(&enc));
+        free(prev_machine[part]);
+        prev_machine[part] = strdup(vz_cstr(&enc));
+      }
+    }
+    /* every IRP seen so far: their fields' setters; views of those named */
+    for (size_t i = 0; i < mst_nirps(m); i++) {
+      const mst_irp_t *p = mst_irp_at(m, i);
+      if (!p->live && p->freed && p->freed < ev->seq && p->id != ev->irp) continue;
+      irp_track_t *k = track_of(&tr, &ntr, p->id);
+      if (!k) {
+        oom = true;
         break;
       }
-      char e2[256];
-      int rc = tracedb_print_irp(t, m->run, id, e->t_ns, f, e2, sizeof e2);
-      fclose(f);
-      if (rc == SIM_OK && (!prev || strcmp(prev, text))) {
-        vz_printf(b, "%s[%lld,", first ? "" : ",", (long long)e->seq);
-        put_jstr(b, text);
-        vz_puts(b, "]");
-        first = false;
-        free(prev);
-        prev = text;
-      } else {
-        free(text);
-      }
-      text = NULL;
+      track_step(k, p, ev);
+      if (p->id != ev->irp && p->id != ev->target_irp) continue;
+      if (!cap_begin(&c)) break;
+      bool exists = mst_print_irp(m, p->id, c.f);
+      fclose(c.f);
+      if (!exists) continue;
+      lt_encode(&lt, c.text, &enc);
+      vz_printf(&views, "%s[%u,%llu,\"%s\",[", views.len ? ",\n" : "", p->id, (unsigned long long)ev->seq,
+                vz_cstr(&enc));
+      for (int f = 0; f < F_NFIXED; f++) vz_printf(&views, "%llu,", (unsigned long long)k->set[f]);
+      vz_puts(&views, "[");
+      for (int l = 0; l < k->nloc; l++) vz_printf(&views, "%s%llu", l ? "," : "", (unsigned long long)k->control_set[l]);
+      vz_puts(&views, "]]]");
     }
-    vz_puts(b, "]");
   }
-  free(prev);
-  vz_puts(b, "},\n");
+  free(c.text);
+  for (size_t i = 0; i < ntr; i++) {
+    free(tr[i].control);
+    free(tr[i].control_set);
+  }
+  free(tr);
+  vz_puts(b, "\"machine\":[");
+  for (int part = 0; part < NPART; part++) {
+    vz_printf(b, "%s[%s]", part ? ",\n" : "", vz_cstr(&machine[part]));
+    oom |= machine[part].oom;
+    vz_str_free(&machine[part]);
+    free(prev_machine[part]);
+  }
+  vz_puts(b, "],\n");
+  /* [irp, seq, lines, setters] rows; the page groups them by IRP */
+  vz_puts(b, "\"irprows\":[");
+  vz_puts(b, vz_cstr(&views));
+  vz_puts(b, "],\n\"lines\":[");
+  for (size_t i = 0; i < lt.n; i++) {
+    if (i) vz_puts(b, ",\n");
+    put_jstr(b, lt.line[i]);
+  }
+  vz_puts(b, "],\n");
+  int rc = oom || lt.oom || views.oom || enc.oom ? vz_fail(err, errlen, VIZ_ENOMEM, db_path, "out of memory") : VIZ_OK;
+  vz_str_free(&views);
+  vz_str_free(&enc);
+  lt_free(&lt);
+  mst_free(m);
+  mst_run_free(r);
   tracedb_close(t);
-  return VIZ_OK;
+  return rc;
 }
 
 /* Each IRP's flow diagram, as SVG text (the XML prolog cut), while the
@@ -238,8 +449,21 @@ static int put_diagrams(vz_str_t *b, const vz_model_t *m, const char *db_path, s
       rc = vz_fail(err, errlen, VIZ_EIO, svg_path, "cannot read the diagram back");
       break;
     }
-    const char *start = strstr(svg, "<svg");
+    char *start = strstr(svg, "<svg");
     if (start) {
+      /* Graphviz's comments (one per node and edge) only repeat names. */
+      char *w = start;
+      for (const char *q = start; *q;) {
+        const char *e = !strncmp(q, "<!--", 4) ? strstr(q, "-->") : NULL;
+        if (e) {
+          q = e + 3;
+          while (*q == '\n') q++;
+        } else {
+          *w++ = *q++;
+        }
+      }
+      *w = 0;
+      len = (size_t)(w - start);
       vz_printf(b, "%s\"%u\":", first ? "" : ",\n", m->irp[i].id);
       put_jstr(b, start);
       used += len;
@@ -276,7 +500,7 @@ int viz_html(const char *db, int64_t run, const viz_html_opts_t *o, const char *
     if (rc != VIZ_OK) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
   }
   if (rc == VIZ_OK) rc = put_blocks(&b, &m, err, errlen);
-  if (rc == VIZ_OK) rc = put_irp_views(&b, &m, db, err, errlen);
+  if (rc == VIZ_OK) rc = put_state(&b, db, m.run, err, errlen);
   if (rc == VIZ_OK && o && o->extra_json && o->extra_json[0]) {
     vz_puts(&b, o->extra_json);
     vz_puts(&b, ",\n");

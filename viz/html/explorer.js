@@ -17,7 +17,19 @@
       KIND = 9, STATUS = 10, LINE = 11, DETAIL = 12, EXPL = 13;
   var FRAMES = ["idle", "thread", "apc", "dpc", "isr"];
   var FRAME_COLOURS = ["#e4e4e4", "#7fb3e6", "#b48ee0", "#f2a541", "#e0524a"];
-  var cur = -1, shownIrp = 0, edges = [];
+  var cur = -1, shownIrp = 0, edges = [], whyNote = "", hashTimer = 0;
+  /* Views are lists of line numbers into D.lines ("3,17,4"); D.irprows
+     are [irp, seq, lines, setters], grouped here by IRP.  setters: the
+     step that last set Status, Information, PendingReturned,
+     CurrentLocation, Cancel, then [each location's Control]. */
+  var irpviews = {};
+  (D.irprows || []).forEach(function (r) {
+    (irpviews[r[0]] = irpviews[r[0]] || []).push([r[1], r[2], r[3]]);
+  });
+  function decode(enc) {
+    return enc === "" ? "" : enc.split(",").map(function (i) { return D.lines[+i]; }).join("\n");
+  }
+  var FIELDS = ["IoStatus.Status", "IoStatus.Information", "PendingReturned", "CurrentLocation", "Cancel"];
   var $ = function (id) { return document.getElementById(id); };
 
   function esc(s) {
@@ -84,8 +96,8 @@
       "<section><h2>Scenario " + esc(D.scenario) + "</h2><div class=scroll id=source></div></section>" +
       "<section><h2>Steps</h2><div class=scroll id=steps></div></section>" +
       "<section><h2>Why this step</h2><div id=explain></div></section>" +
-      "<section><h2 id=irphead>!irp</h2><div class=scroll id=irpview></div></section>" +
-      "<section><h2>The machine</h2><div class=scroll id=machine></div></section>" +
+      "<section><h2>The machine (CPUs, threads, ports, live IRPs)</h2><div class=scroll id=machine></div></section>" +
+      "<section class=wide><h2 id=irphead>!irp</h2><div class=scroll id=irpview></div></section>" +
       "<section class=wide><h2 id=diaghead>IRP flow</h2><div class=scroll id=diagram></div></section>" +
       "</main>");
     var src = D.source == null ? ["(the scenario's text is not in this page)"] : D.source.split("\n");
@@ -96,13 +108,18 @@
     $("next").onclick = function () { go(cur + 1); };
     $("big").onclick = function () { document.body.classList.toggle("big"); drawTimeline(); };
     $("diagram").onclick = function () { this.classList.toggle("natural"); };
+    $("irpview").onclick = function (e) {
+      var f = e.target.closest(".field");
+      if (f) why(+f.dataset.f, +(f.dataset.loc || 0));
+    };
     $("steps").onclick = function (e) {
       var tr = e.target.closest("tr[data-i]");
       if (tr) go(+tr.dataset.i);
     };
     $("timeline").onclick = function (e) {
       var r = this.getBoundingClientRect();
-      go(stepAtTime((e.clientX - r.left) / r.width * Math.max(D.end_ns, 1)));
+      var x = Math.max(0, e.clientX - r.left - timelineLabel);
+      go(stepAtTime(x / Math.max(1, r.width - timelineLabel) * Math.max(D.end_ns, 1)));
     };
     document.addEventListener("keydown", onKey);
     window.addEventListener("hashchange", fromHash);
@@ -126,7 +143,7 @@
     });
   }
   function drawTimeline() {
-    var cv = $("tl"), w = cv.clientWidth || 800, lh = document.body.classList.contains("big") ? 20 : 14;
+    var cv = $("tl"), w = timelineWidth = cv.clientWidth || 800, lh = document.body.classList.contains("big") ? 20 : 14;
     var ratio = window.devicePixelRatio || 1, label = 90;
     cv.height = lanes.length * lh * ratio;
     cv.width = w * ratio;
@@ -150,9 +167,10 @@
     placeCursor();
   }
   var timelineLabel = 90;
+  var timelineWidth = 800;
   function placeCursor() {
     if (cur < 0) return;
-    var w = $("tl").clientWidth || 800, end = Math.max(D.end_ns, 1);
+    var w = timelineWidth, end = Math.max(D.end_ns, 1);
     var c = $("cursor");
     c.style.left = (timelineLabel + (w - timelineLabel) * S[cur][T] / end) + "px";
     c.dataset.step = S[cur][SEQ];
@@ -182,8 +200,6 @@
     $("steps").innerHTML = "<table><thead><tr><th>step</th><th>time</th><th>CPU</th><th>IRQL</th><th>frame</th>" +
       "<th>thread</th><th>IRP</th><th>device</th><th>event</th><th>detail</th></tr></thead><tbody>" +
       h.join("") + "</tbody></table>";
-    var tr = $("steps").querySelector("tr.cur");
-    if (tr) $("steps").scrollTop = Math.max(0, tr.offsetTop - 60);
   }
   function showSource() {
     var old = $("source").querySelector(".ln.cur, .ln.derived");
@@ -192,9 +208,21 @@
     var el = l.line ? $("source").querySelector(".ln[data-line='" + l.line + "']") : null;
     if (!el) return;
     el.classList.add(l.derived ? "derived" : "cur");
-    var box = $("source");
-    if (el.offsetTop < box.scrollTop || el.offsetTop > box.scrollTop + box.clientHeight - 40)
+  }
+  /* Scrolling reads the layout: done once all panels are written, so a
+     step costs one layout, not one per panel. */
+  function scrollPanels() {
+    var box = $("source"), el = box.querySelector(".ln.cur, .ln.derived");
+    if (el && (el.offsetTop < box.scrollTop || el.offsetTop > box.scrollTop + box.clientHeight - 40))
       box.scrollTop = Math.max(0, el.offsetTop - box.clientHeight / 3);
+    var tr = $("steps").querySelector("tr.cur");
+    if (tr) $("steps").scrollTop = Math.max(0, tr.offsetTop - 60);
+    var lit = $("diagram").querySelector("g.step.hl");
+    if (lit) {
+      var d = $("diagram"), r = lit.getBoundingClientRect(), br = d.getBoundingClientRect();
+      if (r.top < br.top || r.bottom > br.bottom) d.scrollTop += r.top - br.top - br.height / 3;
+      if (r.left < br.left || r.right > br.right) d.scrollLeft += r.left - br.left - br.width / 3;
+    }
   }
   /* Text lines of `now` that `before` does not have, marked. */
   function marked(now, before) {
@@ -204,9 +232,45 @@
       return before != null && !had[l] && l ? "<mark>" + esc(l) + "</mark>" : esc(l);
     }).join("\n");
   }
+  function irpSnap(id, i) { return i >= 0 ? snapshot(irpviews[id], S[i][SEQ]) : null; }
   function irpText(id, i) {
-    var v = i >= 0 ? snapshot(D.irpviews[id], S[i][SEQ]) : null;
-    return v ? v[1] : null;
+    var v = irpSnap(id, i);
+    return v ? decode(v[1]) : null;
+  }
+  /* The !irp text with its fields made clickable: data-f is the field
+     (FIELDS, or 5 for a location's Control with data-loc). */
+  function fieldSpans(html) {
+    var loc = 0, lines = html.split("\n");
+    function span(f, l, text) { return "<span class=field data-f=" + f + (l ? " data-loc=" + l : "") + " title='the step that set it'>" + text + "</span>"; }
+    return lines.map(function (line, i) {
+      if (/^(<mark>)?(&gt;| )\[/.test(line)) loc++; /* a location's header: location 1 first */
+      else if (loc && i > 0 && /\[/.test(lines[i - 1]) && /^(<mark>)?\s+\d+\s+[0-9a-f]+\s/.test(line))
+        line = line.replace(/^((?:<mark>)?\s+\d+\s+)([0-9a-f]+)/, function (m, a, c) { return a + span(5, loc, c); });
+      return line
+        .replace(/(\d+)( is current)/, function (m, a, b) { return span(3, 0, a) + b; })
+        .replace(/PendingReturned \d/, function (m) { return span(2, 0, m); })
+        .replace(/Cancel \d/, function (m) { return span(4, 0, m); })
+        .replace(/IoStatus [A-Z_0-9x]+/, function (m) { return span(0, 0, m); })
+        .replace(/Information \d+/, function (m) { return span(1, 0, m); });
+    }).join("\n");
+  }
+  function why(f, loc) {
+    var id = S[cur][IRP] || shownIrp, v = irpSnap(id, cur);
+    if (!v) return;
+    var step = f < 5 ? v[2][f] : (v[2][5] || [])[loc - 1];
+    var name = f < 5 ? FIELDS[f] : "loc[" + loc + "].Control";
+    if (!step) {
+      whyNote = name + " of IRP " + irpName(id) + ": nothing set it by step #" + S[cur][SEQ] + ".";
+      showExplain();
+      return;
+    }
+    var from = S[cur][SEQ];
+    whyNote = name + " of IRP " + esc(irpName(id)) + " as of step #" + from + " was last set here, at step #" + step +
+      " (`iosim why --irp " + id + " --field " + name + " --at #" + from + "` follows the copies back).";
+    var keep = whyNote;
+    go(indexOfSeq(step));
+    whyNote = keep;
+    showExplain();
   }
   function showIrp() {
     var s = S[cur], id = s[IRP] || shownIrp;
@@ -219,7 +283,7 @@
     var now = irpText(id, cur), before = irpText(id, cur - 1);
     $("irphead").textContent = "!irp " + irpName(id) + (s[IRP] ? "" : " (the step involves no IRP: the last one shown)");
     $("irpview").innerHTML = now == null ? "<div class=note>IRP " + id + " does not exist yet at this step.</div>" :
-      "<pre class=view>" + marked(now, before) + "</pre>";
+      "<pre class=view>" + fieldSpans(marked(now, before)) + "</pre>";
     if (id !== shownIrp || !$("diagram").firstChild) {
       shownIrp = id;
       var svg = D.svgs[id];
@@ -231,26 +295,26 @@
       });
       $("diaghead").textContent = "IRP flow of " + irpName(id);
     }
-    var seq = s[SEQ], lit = null;
+    var seq = s[SEQ];
     edges.forEach(function (e) {
       e.g.classList.toggle("hl", e.seq === seq);
       e.g.classList.toggle("later", e.seq > seq);
-      if (e.seq === seq) lit = e.g;
     });
-    /* Bring the lit arrow into the diagram's view. */
-    if (lit) {
-      var box = $("diagram"), r = lit.getBoundingClientRect(), br = box.getBoundingClientRect();
-      if (r.top < br.top || r.bottom > br.bottom) box.scrollTop += r.top - br.top - br.height / 3;
-      if (r.left < br.left || r.right > br.right) box.scrollLeft += r.left - br.left - br.width / 3;
-    }
+  }
+  function machineText(i) {
+    return D.machine.map(function (part) {
+      var v = snapshot(part, S[i][SEQ]);
+      return v ? decode(v[1]) : "";
+    }).filter(function (t) { return t; }).join("\n");
   }
   function showMachine() {
     if (!D.machine) {
       $("machine").innerHTML = "<div class=note>The machine's state is not in this page.</div>";
       return;
     }
-    var now = snapshot(D.machine, S[cur][SEQ]), before = cur > 0 ? snapshot(D.machine, S[cur - 1][SEQ]) : null;
-    $("machine").innerHTML = "<pre class=view>" + (now ? marked(now[1], before ? before[1] : null) : "") + "</pre>";
+    /* four parts: CPUs, threads, ports, live IRPs */
+    var now = machineText(cur), before = cur > 0 ? machineText(cur - 1) : null;
+    $("machine").innerHTML = "<pre class=view>" + marked(now, before) + "</pre>";
   }
   function showExplain() {
     var s = S[cur], p = cur > 0 ? S[cur - 1] : null, ch = [];
@@ -263,13 +327,14 @@
     }
     if (s[IRP] && irpText(s[IRP], cur) !== irpText(s[IRP], cur - 1) && irpText(s[IRP], cur) != null)
       ch.push("the IRP's fields marked in !irp");
-    if (D.machine && cur > 0 && snapshot(D.machine, s[SEQ]) !== snapshot(D.machine, S[cur - 1][SEQ]))
+    if (D.machine && cur > 0 && machineText(cur) !== machineText(cur - 1))
       ch.push("the machine's lines marked below");
     var l = lineOf(s);
     $("explain").innerHTML = "<div><b>" + esc(D.kinds[s[KIND]]) + "</b>" + (s[STATUS] ? " " + esc(s[STATUS]) : "") +
       (l.line ? " &middot; line " + l.line + (l.derived ? " (the engine, for the line that sent IRP " + s[IRP] + ")" : "") : "") +
       "</div><div class=detail>" + esc(s[DETAIL]) + "</div>" +
       (s[EXPL] >= 0 ? "<p>" + esc(D.expl[s[EXPL]]) + "</p>" : "") +
+      (whyNote ? "<p id=why><b>Why:</b> " + whyNote + "</p>" : "") +
       "<div>Changed since the previous step:</div><ul id=changes>" +
       (ch.length ? ch.map(function (c) { return "<li>" + c + "</li>"; }).join("") : "<li>nothing the page tracks</li>") + "</ul>";
   }
@@ -277,6 +342,7 @@
     i = Math.max(0, Math.min(S.length - 1, i));
     if (i === cur) return;
     cur = i;
+    whyNote = "";
     var s = S[cur];
     $("where").textContent = "step #" + s[SEQ] + " of " + S[S.length - 1][SEQ] + " · " + us(s[T]);
     document.body.dataset.step = s[SEQ];
@@ -286,7 +352,12 @@
     showMachine();
     showExplain();
     placeCursor();
-    if (location.hash !== "#" + s[SEQ]) history.replaceState(null, "", "#" + s[SEQ]);
+    scrollPanels();
+    /* The address follows once the keys rest: a link to the step shown. */
+    clearTimeout(hashTimer);
+    hashTimer = setTimeout(function () {
+      if (location.hash !== "#" + S[cur][SEQ]) history.replaceState(null, "", "#" + S[cur][SEQ]);
+    }, 150);
   }
   /* The next (dir 1) or previous (-1) step for which ok() holds. */
   function seek(dir, ok) {
