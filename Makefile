@@ -100,7 +100,8 @@ $(BUILD)/tests/drivers-c/%.o: tests/drivers-c/%.c
 $(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm
 
-# Each lesson's IRP diagram and timeline, drawn from a fresh run of it.
+# Each lesson's IRP diagram and timeline, drawn from a fresh run of it, and
+# its explorer page (docs/explorer/NN-name.html, `iosim html`).
 DIAGRAM_DEPS = $(wildcard scenarios/lessons/*.iosim scenarios/lib/*.iosim) viz/make-lesson-diagrams.sh
 docs/diagrams/.stamp: $(BUILD)/iosim $(DIAGRAM_DEPS)
 	sh viz/make-lesson-diagrams.sh ./$(BUILD)/iosim docs/diagrams && touch $@
