@@ -217,6 +217,8 @@ START_TEST(page_fetches_nothing) {
   ck_assert_ptr_nonnull(strstr(html, "<svg"));          /* the diagrams are inline */
   ck_assert_ptr_nonnull(strstr(html, "\"use strict\"")); /* and the script */
   ck_assert_ptr_nonnull(strstr(html, "STATUS_MORE_PROCESSING_REQUIRED"));
+  /* From a database too, the explanations (its scenario run again). */
+  ck_assert_ptr_nonnull(strstr(html, "IoCallDriver moves the IRP down one stack location"));
   free(html);
   tmp_end(&t);
 }
@@ -301,12 +303,13 @@ START_TEST(keys_move_through_the_run) {
   long long second_complete =
       one_int(t.db, "SELECT min(seq) FROM event WHERE kind = 'complete' AND seq > (SELECT min(seq) FROM event"
                     " WHERE kind = 'complete')");
-  char script[1024];
+  char script[1200];
   snprintf(script, sizeof script,
            "key('End'); shown(); key('Home'); shown();"
            " key('ArrowRight'); key('ArrowRight'); key('ArrowRight'); key('ArrowLeft'); shown();"
            " iosimExplorer.go(%lld - 1); shown(); key('ArrowRight', true); shown(); key('ArrowLeft', true); shown();"
-           " key('Home'); key('n'); shown(); key('n'); shown(); key('p'); shown();",
+           " key('Home'); key('n'); shown(); key('n'); shown(); key('p'); shown();"
+           " key('+'); note('big', document.body.classList.contains('big'));",
            from);
   char *dom = browse(&t, "", script);
   char b[32];
@@ -328,6 +331,7 @@ START_TEST(keys_move_through_the_run) {
   assert_noted(dom, "step", 7, b);
   snprintf(b, sizeof b, "%lld", first_complete);
   assert_noted(dom, "step", 8, b);
+  assert_noted(dom, "big", 0, "true"); /* the larger-text switch */
   free(dom);
   tmp_end(&t);
 }

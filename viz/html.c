@@ -43,23 +43,27 @@ static char *slurp(const char *file, size_t *len) {
   return b.s ? b.s : strdup("");
 }
 
-/* A JSON string value (quotes included); "</" is written "<\/" so that the
-   text can never close the <script> element holding it. */
+/* A JSON string value (quotes included), safe inside a <script> element:
+   "</" is written "<\/" and "<!" as "\u003c!", so no text (an SVG, the
+   scenario) can end the element or open an HTML comment in it. */
 static void put_jstr(vz_str_t *b, const char *s) {
   vz_puts(b, "\"");
   if (!s) s = "";
   const char *p = s;
-  for (const char *lt; (lt = strstr(p, "</"));) {
-    size_t n = (size_t)(lt - p);
-    char *part = strndup(p, n);
+  for (const char *lt = p; (lt = strchr(lt, '<'));) {
+    if (lt[1] != '/' && lt[1] != '!') {
+      lt++;
+      continue;
+    }
+    char *part = strndup(p, (size_t)(lt - p));
     if (!part) {
       b->oom = true;
       return;
     }
     vz_put_json(b, part);
     free(part);
-    vz_puts(b, "<\\/");
-    p = lt + 2;
+    vz_puts(b, lt[1] == '/' ? "<\\/" : "\\u003c!");
+    p = lt = lt + 2;
   }
   vz_put_json(b, p);
   vz_puts(b, "\"");

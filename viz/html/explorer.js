@@ -108,6 +108,8 @@
     $("next").onclick = function () { go(cur + 1); };
     $("big").onclick = function () { document.body.classList.toggle("big"); drawTimeline(); };
     $("diagram").onclick = function () { this.classList.toggle("natural"); };
+    /* Once a kind is chosen the keys step again (not through the list). */
+    $("kind").onchange = function () { this.blur(); };
     $("irpview").onclick = function (e) {
       var f = e.target.closest(".field");
       if (f) why(+f.dataset.f, +(f.dataset.loc || 0));
