@@ -2,7 +2,8 @@
 # garble.sh IOSIM SCENARIO - runs SCENARIO twice, the second time with every
 # step's detail text replaced by "x" (IOSIM_GARBLE_DETAILS), and fails if
 # anything a program decides changes: the outcome, the expectations' results,
-# the verifier's findings, `iosim irp` for every IRP, the IRP flow diagrams.
+# the verifier's findings, `iosim irp` and `why` for every IRP, the IRP flow
+# diagrams, the machine at the end (irpfind, thread, CPUs, ports, stacks).
 # Detail is prose for people; no fact may be read back from it.
 set -u
 IOSIM=$1
@@ -24,6 +25,14 @@ for m in plain garbled; do
     "$IOSIM" irp --db "$d/$m.db" --irp "$k" > "$d/$m.irp$k" 2>&1
     "$IOSIM" viz --db "$d/$m.db" --irp "$k" -o "$d/$m.flow$k.dot" > /dev/null 2>&1
   done
+  # The machine at the end and `why` for every IRP, in one `iosim step`
+  # session; its "  | " lines are the steps' detail, the only prose.
+  { echo "n 100000000"
+    for k in $(cat "$d/$m.irps"); do
+      for f in IoStatus.Status IoStatus.Information PendingReturned CurrentLocation Cancel; do echo "why $k $f"; done
+    done
+    echo irpfind; echo thread; echo cpu; echo port; echo devstack; echo q
+  } | "$IOSIM" step --db "$d/$m.db" 2>&1 | grep -v '^  | ' > "$d/$m.views"
   unset IOSIM_GARBLE_DETAILS
 done
 
@@ -39,4 +48,7 @@ for k in $(cat "$d/plain.irps"); do
   cmp -s "$d/plain.irp$k" "$d/garbled.irp$k" || { echo "garble: $F: iosim irp $k differs:"; diff "$d/plain.irp$k" "$d/garbled.irp$k" | head -20; fail=1; }
   cmp -s "$d/plain.flow$k.dot" "$d/garbled.flow$k.dot" || { echo "garble: $F: the flow of IRP $k differs:"; diff "$d/plain.flow$k.dot" "$d/garbled.flow$k.dot" | head -20; fail=1; }
 done
+sed -i 's/^[^:]*\.db: run/TRACE: run/' "$d/plain.views" "$d/garbled.views"
+grep -q 'live IRP' "$d/plain.views" || { echo "garble: $F: iosim step showed no machine"; fail=1; }
+cmp -s "$d/plain.views" "$d/garbled.views" || { echo "garble: $F: the machine views differ:"; diff "$d/plain.views" "$d/garbled.views" | head -20; fail=1; }
 exit $fail

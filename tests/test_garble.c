@@ -34,7 +34,7 @@ TEST_SUITE(garble_suite)
 static Suite *garble_suite(void) {
   Suite *s = suite_create("garble");
   TCase *tc = tcase_create("detail");
-  tcase_set_timeout(tc, 300);
+  tcase_set_timeout(tc, 900); /* every scenario twice, with its views: minutes on a busy machine */
   tcase_add_test(tc, lessons_ignore_detail);
   tcase_add_test(tc, bugs_ignore_detail);
   suite_add_tcase(s, tc);

@@ -230,6 +230,10 @@ void mst_print_port(const mst_t *m, uint32_t id, FILE *out);
    each device.  id 0: every stack. */
 void mst_print_devstack(const mst_t *m, uint32_t id, FILE *out);
 
+/* Everything at once: the step, the CPUs, the threads, the ports and each
+   live IRP as !irp shows it (the HTML explorer's machine panel). */
+void mst_print_machine(const mst_t *m, FILE *out);
+
 /* ---- why: where a value came from ---- */
 
 typedef enum {

@@ -726,6 +726,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "irpfind")) return cli_irpfind(argc - 1, argv + 1);
   if (!strcmp(cmd, "port")) return cli_port(argc - 1, argv + 1);
   if (!strcmp(cmd, "why")) return cli_why(argc - 1, argv + 1);
+  if (!strcmp(cmd, "step")) return cli_step(argc - 1, argv + 1);
   if (!strcmp(cmd, "html")) return cli_html(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;

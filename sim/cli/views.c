@@ -35,7 +35,6 @@ int cli_view_open(cli_view_t *v) {
     fputs(v->usage, stderr);
     return 2;
   }
-  /* A bare number is refused before anything is read: it could be either. */
   v->db = tracedb_open_readonly(v->db_path, err, sizeof err);
   if (!v->db) {
     fprintf(stderr, "%s\n", err);

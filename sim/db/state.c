@@ -118,6 +118,56 @@ static void dpc_remove(mst_cpu_t *c, const trc_event_t *e) {
   c->ndpc--;
 }
 
+static bool same_dpc(const trc_event_t *q, const trc_event_t *e) {
+  return q->device == e->device && q->irp == e->irp &&
+         (q->service == e->service || (q->service && e->service && !strcmp(q->service, e->service)));
+}
+
+/* The trace says where a DPC was queued and when it ran, not whether it
+   went to the head of the queue (KeInsertQueueDpc puts a HighImportance
+   DPC there).  The order the DPCs ran in tells: replay the queues with
+   every DPC at the tail; one that runs while others queued before it wait
+   went to the head.  Marked, and replayed again until all run in order. */
+void mst_dpc_order(mst_run_t *r) {
+  r->dpc_head = calloc(r->nev + 1, sizeof *r->dpc_head);
+  uint64_t **q = calloc((size_t)r->cpus, sizeof *q);
+  size_t *n = calloc((size_t)r->cpus, sizeof *n), *cap = calloc((size_t)r->cpus, sizeof *cap);
+  if (!r->dpc_head || !q || !n || !cap) goto done;
+  for (int pass = 0; pass < 1024; pass++) {
+    bool again = false;
+    memset(n, 0, (size_t)r->cpus * sizeof *n);
+    for (size_t k = 0; k < r->nev && !again; k++) {
+      const trc_event_t *e = &r->ev[k];
+      int c = e->target_cpu >= 0 && e->target_cpu < r->cpus ? e->target_cpu : e->cpu;
+      if (c < 0 || c >= r->cpus) continue;
+      if (e->kind == TRC_DPC_QUEUED) {
+        q[c] = grow(q[c], &cap[c], n[c], sizeof **q);
+        size_t at = r->dpc_head[k + 1] ? 0 : n[c];
+        memmove(&q[c][at + 1], &q[c][at], (n[c] - at) * sizeof **q);
+        q[c][at] = k + 1;
+        n[c]++;
+      } else if (e->kind == TRC_DPC_RUN) {
+        size_t i = 0;
+        while (i < n[c] && !same_dpc(&r->ev[q[c][i] - 1], e)) i++;
+        if (i == n[c]) continue; /* a timer's DPC */
+        if (i > 0) {
+          r->dpc_head[q[c][i]] = true;
+          again = true;
+          break;
+        }
+        memmove(&q[c][0], &q[c][1], (n[c] - 1) * sizeof **q);
+        n[c]--;
+      }
+    }
+    if (!again) break;
+  }
+done:
+  for (int c = 0; q && c < r->cpus; c++) free(q[c]);
+  free(q);
+  free(n);
+  free(cap);
+}
+
 static void apply_cpu(mst_t *m, const trc_event_t *e) {
   if (e->cpu < 0 || e->cpu >= m->ncpu) return;
   mst_cpu_t *c = &m->cpu[e->cpu];
@@ -154,7 +204,10 @@ static void apply_cpu(mst_t *m, const trc_event_t *e) {
     int t = e->target_cpu >= 0 && e->target_cpu < m->ncpu ? e->target_cpu : e->cpu;
     mst_cpu_t *q = &m->cpu[t];
     q->dpc = grow(q->dpc, &q->capdpc, q->ndpc, sizeof *q->dpc);
-    q->dpc[q->ndpc++] = (mst_dpc_t){.name = e->service, .device = e->device, .irp = e->irp, .queued = m->step};
+    size_t at = m->r->dpc_head && m->r->dpc_head[m->step] ? 0 : q->ndpc;
+    memmove(&q->dpc[at + 1], &q->dpc[at], (q->ndpc - at) * sizeof *q->dpc);
+    q->dpc[at] = (mst_dpc_t){.name = e->service, .device = e->device, .irp = e->irp, .queued = m->step};
+    q->ndpc++;
   } else if (e->kind == TRC_DPC_RUN) {
     int t = e->target_cpu >= 0 && e->target_cpu < m->ncpu ? e->target_cpu : e->cpu;
     dpc_remove(&m->cpu[t], e);

@@ -31,12 +31,16 @@ struct mst_run {
   trc_event_t *ev; /* ev[k - 1] is step k */
   size_t nev;
   mst_names_t threads, devices, ports, objects, irps;
+  bool *dpc_head;           /* [step]: a dpc-queued step that went to the head of
+                               its queue (a HighImportance DPC), found by dpc order */
   struct mst_chunk *chunks; /* the strings */
   char *pool;
   size_t pool_used, pool_cap;
 };
 
 const mst_name_t *mst_irp_row(const mst_run_t *r, uint32_t id);
+/* Fills r->dpc_head: which DPCs were queued at the head of their queue. */
+void mst_dpc_order(mst_run_t *r);
 
 struct mst {
   const mst_run_t *r;

@@ -227,6 +227,7 @@ mst_run_t *mst_load(tracedb_t *db, int64_t run, char *err, size_t errlen) {
     if (r->ev[i].target_cpu + 1 > r->cpus) r->cpus = r->ev[i].target_cpu + 1;
   }
   if (r->cpus < 1) r->cpus = 1;
+  mst_dpc_order(r);
   return r;
 }
 
@@ -238,6 +239,7 @@ void mst_run_free(mst_run_t *r) {
     free(c);
   }
   free(r->ev);
+  free(r->dpc_head);
   free(r->threads.v);
   free(r->devices.v);
   free(r->ports.v);

@@ -141,6 +141,8 @@ static void irp_where_now(const mst_t *m, const mst_irp_t *v, FILE *out) {
         return;
       }
   if (v->walking) fprintf(out, "being completed (walk at location %d)", v->cur);
+  else if (v->completed && v->master)
+    fprintf(out, "walk finished: an associated IRP, to be counted off master IRP %u and freed", v->master);
   else if (v->completed && !v->pending_returned)
     fprintf(out, "walk finished with PendingReturned 0, no stage 2 queued: only the system service can finish it");
   else if (v->completed) fprintf(out, "walk finished, stage 2 to come");
@@ -201,7 +203,7 @@ static void print_one_thread(const mst_t *m, const mst_thread_t *t, FILE *out) {
   for (int q = 0; q < 2; q++) {
     size_t n = 0;
     for (size_t i = 0; i < t->napc; i++) n += (t->apc[i].kind == MST_APC_USER) == (q == 1);
-    fprintf(out, "  %s: %s\n", qn[q], n ? "" : "empty");
+    fprintf(out, "  %s:%s\n", qn[q], n ? "" : " empty");
     for (size_t i = 0; i < t->napc; i++) {
       const mst_apc_t *a = &t->apc[i];
       if ((a->kind == MST_APC_USER) != (q == 1)) continue;
@@ -231,9 +233,10 @@ static void print_loc(const mst_t *m, const mst_irp_t *v, int l, FILE *out) {
   char lb[80];
   bool cur = l == v->cur;
   int major = s->major >= 0 ? s->major : v->major;
-  if (s->filled && !s->walked)
+  /* IopClearStackLocation keeps MajorFunction; it clears the minor. */
+  if (s->filled)
     fprintf(out, "%c[%s(%x), N/A(%d)]\n", cur ? '>' : ' ', major_name(major), major < 0 ? 0 : (unsigned)major,
-            s->minor > 0 ? s->minor : 0);
+            s->minor > 0 && !s->walked ? s->minor : 0);
   else
     fprintf(out, "%c[N/A(0), N/A(0)]\n", cur ? '>' : ' ');
   char file[16] = "-", ctx[96] = "-", line[300];
@@ -335,13 +338,13 @@ void mst_print_port(const mst_t *m, uint32_t id, FILE *out) {
     fprintf(out, "PORT %s (%u)%s", mst_port_name(m->r, p->id), p->id, p->closed ? "  closed" : "");
     if (p->limit >= 0) fprintf(out, "  concurrency %d, running %d", p->limit, p->running < 0 ? 0 : p->running);
     fputc('\n', out);
-    fprintf(out, "  Packets: %s\n", p->npk ? "" : "none queued");
+    fprintf(out, "  Packets:%s\n", p->npk ? "" : " none queued");
     for (size_t k = 0; k < p->npk; k++) {
       if (p->pk[k].irp) fprintf(out, "    %zu. IRP %s", k + 1, irp_label(m->r, p->pk[k].irp, lb));
       else fprintf(out, "    %zu. a posted packet (no IRP)", k + 1);
       fprintf(out, ", queued at #%llu\n", (unsigned long long)p->pk[k].queued);
     }
-    fprintf(out, "  Waiting threads: %s\n", p->nwaiter ? "" : "none");
+    fprintf(out, "  Waiting threads:%s\n", p->nwaiter ? "" : " none");
     for (size_t k = 0; k < p->nwaiter; k++) {
       const mst_thread_t *t = mst_thread(m, p->waiter[k]);
       fprintf(out, "    %s", thread_label(m->r, p->waiter[k], lb));
@@ -397,4 +400,21 @@ void mst_print_devstack(const mst_t *m, uint32_t id, FILE *out) {
     print_stack(m, (uint32_t)i, 0, out);
   }
   if (first) fprintf(out, "no device in this run\n");
+}
+
+void mst_print_machine(const mst_t *m, FILE *out) {
+  mst_print_step(m, out);
+  fputc('\n', out);
+  mst_print_cpus(m, out);
+  fputc('\n', out);
+  mst_print_thread(m, 0, out);
+  if (m->nport) {
+    fputc('\n', out);
+    mst_print_port(m, 0, out);
+  }
+  for (size_t i = 0; i < m->nirp; i++)
+    if (m->irp[i].live) {
+      fputc('\n', out);
+      mst_print_irp(m, m->irp[i].id, out);
+    }
 }

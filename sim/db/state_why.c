@@ -69,7 +69,7 @@ static bool writes_field(const trc_event_t *e, mst_field_t f, uint32_t id, int l
   case MST_F_INFORMATION:
     /* A driver writes them in its own code; IoCompleteRequest is where
        the trace sees what it wrote. */
-    return e->kind == TRC_COMPLETE;
+    return e->kind == TRC_COMPLETE || (e->writes & (f == MST_F_STATUS ? TRC_W_STATUS : TRC_W_INFORMATION));
   default: return false;
   }
 }
@@ -183,6 +183,17 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
   case MST_F_INFORMATION: {
     const char *what = q->f == MST_F_STATUS ? "status" : "Information";
     if (e->kind == TRC_COMPLETE) {
+      /* A master IRP: the I/O manager completes it when its last
+         associated IRP is done, without taking their status. */
+      for (uint64_t k = s - 1; k >= 1 && k + 4 > s; k--) {
+        const trc_event_t *p = mst_run_event(r, k);
+        if (p->cpu == e->cpu && p->kind == TRC_ASSOCIATED_DONE && p->target_irp == q->id && p->count == 0) {
+          fprintf(out, "IoCompleteRequest by the I/O manager when its last associated IRP, %u, was done (step #%llu):\n"
+                       "         the %s is what the driver stored in the master IRP (the associated IRPs' is not copied) (origin)\n",
+                  p->irp, (unsigned long long)k, what);
+          return false;
+        }
+      }
       uint64_t c = open_routine(r, s - 1, e->cpu, q->id, true);
       const trc_event_t *ce = c ? mst_run_event(r, c) : NULL;
       fprintf(out, "IoCompleteRequest by %s ", dev_driver(r, e->device, db));
@@ -330,6 +341,17 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
     char sb[16];
     const char *tn = mst_thread_name(r, q->id);
     if (e->kind == TRC_WAIT || e->kind == TRC_SLEEP) {
+      mst_t *pm = mst_new(r);
+      mst_seek(pm, q->at);
+      const mst_thread_t *t = mst_thread(pm, q->id);
+      if (t && t->state == MST_T_WAITING && t->wait_kind == TRC_PORT_WAIT) {
+        const mst_port_t *p = mst_port(pm, t->wait_port);
+        fprintf(out, "%s waits in GetQueuedCompletionStatus on port %s: %zu packet(s) queued, %d of %d running\n", tn,
+                mst_port_name(r, t->wait_port), p ? p->npk : 0, p ? p->running : 0, p ? p->limit : 0);
+        mst_free(pm);
+        return false;
+      }
+      mst_free(pm);
       fprintf(out, "%s began to wait (%s)", tn, e->kind == TRC_SLEEP ? "a sleep" : "on its objects");
       if (e->object) {
         fprintf(out, "; the first object, %s, ", *mst_object_name(r, e->object) ? mst_object_name(r, e->object) : "?");
