@@ -21,7 +21,7 @@
 #include "viz_int.h"
 #include "viz_html_assets.h"
 
-#define SVG_BUDGET_DEFAULT ((size_t)320 * 1024)
+#define SVG_BUDGET_DEFAULT ((size_t)256 * 1024)
 
 /* The whole of a small file, NUL-terminated; NULL if it cannot be read. */
 static char *slurp(const char *file, size_t *len) {
@@ -329,6 +329,29 @@ static irp_track_t *track_of(irp_track_t **v, size_t *n, uint32_t id) {
   return k;
 }
 
+/* Every live IRP as !irp shows it, its first line cut to "IRP 2 (r1)":
+   the rest of it names the step, which would make the part change at
+   every step. */
+static void print_live_irps(const mst_t *m, FILE *out) {
+  char *text = NULL;
+  size_t len = 0;
+  for (size_t i = 0; i < mst_nirps(m); i++) {
+    const mst_irp_t *p = mst_irp_at(m, i);
+    if (!p->live) continue;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    bool ok = mst_print_irp(m, p->id, f);
+    fclose(f);
+    if (ok && text) {
+      char *nl = strchr(text, '\n'), *of = strstr(text, " of run ");
+      if (nl && of && of < nl) fprintf(out, "\n%.*s%s", (int)(of - text), text, nl);
+      else fprintf(out, "\n%s", text);
+    }
+    free(text);
+    text = NULL;
+  }
+}
+
 /* "machine": [[seq, lines]...] when the machine's view changed;
    "irpviews": {id: [[seq, lines, [setters]]...]} after each step naming
    the IRP; "lines": the table. */
@@ -343,9 +366,10 @@ static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, s
     return VIZ_EIO;
   }
   linetab_t lt = {0};
-  /* The machine's view in four parts (CPUs, threads, ports, live IRPs),
-     each kept only when it changed: threads rarely change when a CPU does. */
-  enum { NPART = 4 };
+  /* The machine's view in five parts (CPUs, threads, ports, the live IRPs'
+     list, each live IRP as !irp shows it), each kept only when it
+     changed: threads rarely change when a CPU does. */
+  enum { NPART = 5 };
   vz_str_t machine[NPART] = {{0}}, views = {0}, enc = {0};
   char *prev_machine[NPART] = {0};
   irp_track_t *tr = NULL;
@@ -362,7 +386,8 @@ static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, s
       else if (part == 3) {
         fprintf(c.f, "Live IRPs (!irpfind):\n");
         mst_print_irpfind(m, c.f);
-      }
+      } else if (part == 4)
+        print_live_irps(m, c.f);
       fclose(c.f);
       lt_encode(&lt, c.text, &enc);
       if (!prev_machine[part] || strcmp(prev_machine[part], vz_cstr(&enc))) {

@@ -92,7 +92,7 @@ typedef struct viz_html_opts {
   size_t nexplain;
   const char *extra_json;       /* more members of the page's data object
                                    ("\"machine\":[...]"), or NULL */
-  size_t svg_budget;            /* bytes of IRP diagrams at most; 0: 500 KiB */
+  size_t svg_budget;            /* bytes of IRP diagrams at most; 0: 256 KiB */
 } viz_html_opts_t;
 int viz_html(const char *db, int64_t run, const viz_html_opts_t *opts, const char *out_path, char *err,
              size_t errlen);

@@ -314,7 +314,7 @@
       $("machine").innerHTML = "<div class=note>The machine's state is not in this page.</div>";
       return;
     }
-    /* four parts: CPUs, threads, ports, live IRPs */
+    /* five parts: CPUs, threads, ports, live IRPs, each live IRP's !irp */
     var now = machineText(cur), before = cur > 0 ? machineText(cur - 1) : null;
     $("machine").innerHTML = "<pre class=view>" + marked(now, before) + "</pre>";
   }
