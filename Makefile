@@ -109,7 +109,8 @@ $(BUILD)/tests/drivers-c/%.o: tests/drivers-c/%.c
 $(BUILD)/iosim-tests: $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(EXPORT_LIB) $(CHECK_LIBS) $(GV_LIBS) $(DB_LIBS) -lm -ldl
 
-# Each lesson's IRP diagram and timeline, drawn from a fresh run of it.
+# Each lesson's IRP diagram and timeline, drawn from a fresh run of it, and
+# its explorer page (docs/explorer/NN-name.html, `iosim html`).
 DIAGRAM_DEPS = $(wildcard scenarios/lessons/*.iosim scenarios/lib/*.iosim) viz/make-lesson-diagrams.sh
 docs/diagrams/.stamp: $(BUILD)/iosim $(DIAGRAM_DEPS)
 	sh viz/make-lesson-diagrams.sh ./$(BUILD)/iosim docs/diagrams && touch $@
@@ -211,3 +212,12 @@ clean:
 	rm -rf build build-asan build-bench iosim
 
 -include $(shell find build build-asan build-bench -name '*.d' 2>/dev/null)
+
+# The explorer page's script and style, compiled into `iosim html` as C
+# strings (viz/html/embed.sh): the pages it writes fetch nothing.
+HTML_ASSETS = viz/html/explorer.css viz/html/explorer.js
+$(BUILD)/viz/viz_html_assets.h: $(HTML_ASSETS) viz/html/embed.sh
+	@mkdir -p $(dir $@)
+	sh viz/html/embed.sh $@ $(HTML_ASSETS)
+$(BUILD)/viz/html.o: $(BUILD)/viz/viz_html_assets.h
+$(BUILD)/viz/html.o: CFLAGS += -I$(BUILD)/viz

@@ -3,10 +3,13 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 # The build needs the compiler, Check, SQLite and Graphviz's libraries; the
 # tests also need zlib (to read PNGs) and librsvg's rsvg-convert (to draw
-# every SVG with a renderer other than Graphviz), and tmux (to drive
-# `iosim step` in a real terminal).
+# every SVG with a renderer other than Graphviz), tmux (to drive
+# `iosim step` in a real terminal) and Chromium (to open `iosim html`
+# pages in a real browser).
 set -e
 need="make gcc libc6-dev pkg-config check libsqlite3-dev libgraphviz-dev sqlite3 zlib1g-dev librsvg2-bin tmux"
+# The explorer page's tests (tests/test_html.c) open it in headless Chromium.
+need="$need chromium"
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -823,6 +823,11 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
       vz_set(ge, "dir", "back");
     }
     style_edge(ge, e);
+    /* The step that made the arrow, as an SVG class ("step s48"): the
+       HTML explorer highlights the current step's arrow and dims later ones. */
+    char cls[40];
+    snprintf(cls, sizeof cls, "step s%lld", (long long)e->seq);
+    vz_set(ge, "class", cls);
     vz_str_t l = {0};
     vz_printf(&l, "<font point-size=\"%s\"><b>%zu</b></font> ", pt(c, 16, fs), i + 1);
     if (e->flow > 0) {

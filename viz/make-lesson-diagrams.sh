@@ -3,18 +3,21 @@
 # lesson in scenarios/lessons/ is run into a temporary trace database, then
 # its IRP flow diagram goes to DIR/NN-name.svg (one per named request,
 # DIR/NN-name-TAG.svg, when a lesson names several) and its timeline to
-# DIR/NN-name-timeline.svg.  Nothing half-written: iosim writes each file
+# DIR/NN-name-timeline.svg, and its explorer page (`iosim html`) to
+# PAGES/NN-name.html.  Nothing half-written: iosim writes each file
 # whole or not at all, and the script stops at the first failure.
 #
 # Usage (from the top of the tree, after `make`):
-#   sh viz/make-lesson-diagrams.sh [IOSIM [DIR]]      defaults: ./iosim docs/diagrams
+#   sh viz/make-lesson-diagrams.sh [IOSIM [DIR [PAGES]]]
+#   defaults: ./iosim docs/diagrams docs/explorer
 set -eu
 
 iosim=${1:-./iosim}
 out=${2:-docs/diagrams}
+pages=${3:-docs/explorer}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/iosim-diagrams.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
-mkdir -p "$out"
+mkdir -p "$out" "$pages"
 
 for scn in scenarios/lessons/*.iosim; do
   name=$(basename "$scn" .iosim)
@@ -42,5 +45,7 @@ for scn in scenarios/lessons/*.iosim; do
     done
   fi
   "$iosim" viz --db "$db" --timeline -o "$out/$name-timeline.svg"
+  # From the scenario (not the database): the page gets the explanations.
+  "$iosim" html "$scn" -o "$pages/$name.html"
   echo "  VIZ $scn"
 done

@@ -67,6 +67,7 @@ typedef struct vz_ev {
   int irql_from, irql_to;
   uint32_t routine_device, target_thread, port, file, object; /* 0 = none */
   uint32_t writes;       /* TRC_W_* bits of the IRP fields the step wrote */
+  int line;              /* the scenario line it came from, 0 = none */
   char outcome[16];      /* on run-end: "ok", "stalled", ...; "" otherwise */
   char *service;         /* the system service or DDI ("NtReadFile"), NULL if none */
   char *text;            /* the scenario's own words (a note, an op's name), NULL if none */

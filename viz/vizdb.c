@@ -192,7 +192,7 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
                              " target_cpu, wait_index, count, running, concurrency, cancel_routine,"
                              " touches_irp, irql_from, irql_to, coalesce(routine_device, 0),"
                              " coalesce(target_thread, 0), coalesce(port, 0), coalesce(file, 0),"
-                             " coalesce(object, 0), coalesce(writes, 0), outcome, text"
+                             " coalesce(object, 0), coalesce(writes, 0), outcome, text, coalesce(line, 0)"
                              /* A run's rows are in step order by rowid
                                 (docs/trace-schema.md): no sort. */
                              " FROM event WHERE run_id = ?1 ORDER BY rowid",
@@ -245,6 +245,7 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
     e->writes = (uint32_t)sqlite3_column_int64(st, 37);
     copy_text(e->outcome, sizeof e->outcome, sqlite3_column_text(st, 38));
     e->text = opt_dup(st, 39, &oom);
+    e->line = sqlite3_column_int(st, 40);
     if (details) {
       e->detail = dup_col(st, 20);
       if (!e->detail) oom = true;

@@ -313,6 +313,11 @@ void sim_trace_op_id(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *fmt, ...)
    writes the IRP (what the verifier watches after completion). */
 void sim_trace_script(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *Text, bool TouchesIrp, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The scenario line the code running now is executing (trc_event_t.line of
+   the steps that follow, in this frame - or this thread, for its own
+   code); 0 = none.  Returns the line it replaces, for the caller to put
+   back when its statement is done. */
+int sim_set_source_line(int line);
 /* ---- The cache and byte-range locks (per file: per device here) ----
  * CcInitializeCacheMap sets the file object's PrivateCacheMap: from then on
  * NtReadFile tries fast I/O on a synchronous handle.  The cache remembers

@@ -233,6 +233,12 @@ typedef struct trc_event {
   uint32_t bugcheck_code; /* the stop code of a bugcheck step, 0 = n/a */
   int64_t offset;         /* byte offset of a transfer, -1 = n/a */
   uint32_t writes;        /* TRC_W_* fields of the IRP this step wrote */
+  int line;               /* the line of the scenario's own file whose statement
+                             or operation was running (a thread statement, a
+                             scripted routine's operation, and the engine's steps
+                             on its behalf until the next); 0 = none (setup, or
+                             code the scenario did not write, as a library
+                             driver's DPC) */
   const char *service;    /* the system service or DDI named ("NtReadFile"), or NULL */
   const char *text;       /* the scenario's own words (a note, an op's name), or NULL */
 

@@ -79,6 +79,31 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_st
    as a flow from IoCallDriver to its completion (docs/diagrams.md). */
 int viz_export_perfetto(const char *db, int64_t run, const char *out_path, char *err, size_t errlen);
 
+/* The explorer page (`iosim html`): one self-contained HTML file (script,
+   style and pictures inline, nothing fetched) that steps through the whole
+   run - the scenario's source with the step's line marked, the step table,
+   the IRP's flow diagram with the step's arrow lit and later ones dimmed,
+   the !irp view, the explanation, what changed, a timeline to click on.
+   docs/explorer.md describes the page. */
+typedef struct viz_html_opts {
+  const char *title;            /* NULL: the run's scenario path */
+  const char *source;           /* the scenario's text, NULL if unknown */
+  const char *const *explain;   /* explain[seq - 1]: `run --explain`'s sentence, or NULL */
+  size_t nexplain;
+  const char *extra_json;       /* more members of the page's data object
+                                   ("\"machine\":[...]"), or NULL */
+  size_t svg_budget;            /* bytes of IRP diagrams at most; 0: 256 KiB */
+} viz_html_opts_t;
+int viz_html(const char *db, int64_t run, const viz_html_opts_t *opts, const char *out_path, char *err,
+             size_t errlen);
+
+/* The recorded run's scenario path (run.scenario, "" if none) and seed,
+   and which run `run` (0: the last) picked. */
+int viz_run_info(const char *db, int64_t run, char *scenario, size_t n, uint64_t *seed, int64_t *picked, char *err,
+                 size_t errlen);
+/* VIZ_OK when the run's steps are exactly these kinds (trc_kind_t), in order. */
+int viz_check_kinds(const char *db, int64_t run, const int *kinds, size_t n);
+
 /* The id of the IRP the scenario named `tag` (as in `read f 4096 as r1`). */
 int viz_find_irp(const char *db, int64_t run, const char *tag, uint32_t *irp, char *err, size_t errlen);
 

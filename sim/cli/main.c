@@ -31,6 +31,7 @@ static const char *const usage_main =
     "  cc           build a WDM driver's C source for the simulated machine\n"
     "  devstack, thread, dpcs, irpfind, port, why, step\n"
     "               the machine at any step of a trace (!devstack, !thread...)\n"
+    "  html FILE    a page that steps through a run in a browser\n"
     "\n"
     "`iosim COMMAND --help` describes each command, `man iosim` all of them.\n"
     "Exit status: 0 ok, 1 an expectation failed, 2 bad input.\n";
@@ -810,6 +811,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "port")) return cli_port(argc - 1, argv + 1);
   if (!strcmp(cmd, "why")) return cli_why(argc - 1, argv + 1);
   if (!strcmp(cmd, "step")) return cli_step(argc - 1, argv + 1);
+  if (!strcmp(cmd, "html")) return cli_html(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
   return 2;
 }

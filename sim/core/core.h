@@ -90,6 +90,8 @@ typedef struct ctx {
   uintptr_t low_water; /* below this stack pointer less than CTX_STACK_MARGIN
                           is left (0: not a coroutine stack): the cheap test */
   sim_t **cell;        /* the header's machine cell (ctx_stack_hdr_t.S) */
+  int src_line;        /* the scenario line its thread is running (trc_event_t.line):
+                          kept here so it follows the thread across switches */
 } ctx_t;
 #define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
 #define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */

@@ -155,6 +155,24 @@ uint32_t obj_id(sim_t *S, DISPATCHER_HEADER *h) {
   return h->Id;
 }
 
+/* Where the scenario line of the running code is kept: a nested frame
+   (ISR, DPC, APC) has its own, popped with it; the base frame (a thread's
+   code) keeps it in the running coroutine, so it follows the thread when
+   it waits and resumes. */
+static int *line_cell(sim_t *S) {
+  cpu_t *c = S->cur_cpu;
+  if (c && c->depth > 0) return &c->frames[c->depth].line;
+  return S->cur_ctx ? &S->cur_ctx->src_line : NULL;
+}
+
+int sim_set_source_line(int line) {
+  int *cell = line_cell(ctx_sim());
+  if (!cell) return 0;
+  int prev = *cell;
+  *cell = line;
+  return prev;
+}
+
 /* Fills in where the machine is, formats the detail, and hands the step
    to every sink. */
 static void trc_sendv(sim_t *S, trc_event_t *ev, const char *fmt, va_list ap) {
@@ -168,6 +186,8 @@ static void trc_sendv(sim_t *S, trc_event_t *ev, const char *fmt, va_list ap) {
   ev->irql = c ? c->irql : 0;
   ev->frame = c ? cpu_frame(c) : TRC_FRAME_IDLE;
   ev->thread = c && c->thread ? c->thread->id : 0;
+  const int *line = line_cell(S);
+  ev->line = line ? *line : 0;
   ev->detail = S->garble_detail ? "x" : detail;
   for (size_t i = 0; i < S->nsinks; i++) S->sinks[i].event(S->sinks[i].ud, ev);
 }

@@ -281,6 +281,7 @@ static int write_event(tracedb_t *db, const trc_event_t *ev) {
   rc |= ev_int(db, st, 42, ev->target_irp != 0, ev->target_irp);
   rc |= ev_int(db, st, 43, ev->bugcheck_code != 0, ev->bugcheck_code);
   rc |= ev_name(db, st, 44, trc_irp_state_name(ev->irp_state));
+  rc |= ev_int(db, st, 45, ev->line > 0, ev->line);
   /* SQLITE_OK is 0, so any failed bind leaves a bit set. */
   if (rc != SQLITE_OK) return tdb_fail(db, "event");
   rc = sqlite3_step(st);

@@ -51,10 +51,10 @@
     " pending_returned, information, stack_size, routine_device, stage2, target_cpu,"     \
     " target_thread, port, file, object, wait_index, count, running, concurrency,"        \
     " cancel_routine, touches_irp, irql_from, irql_to, outcome, byte_offset, writes,"     \
-    " service, text, detail, target_irp, bugcheck, irp_state) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"\
+    " service, text, detail, target_irp, bugcheck, irp_state, line) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"\
     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24," \
     " ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41," \
-    " ?42, ?43, ?44)")                   \
+    " ?42, ?43, ?44, ?45)")              \
   X(ST_DRIVER, "INSERT OR IGNORE INTO driver(run_id, id, name) VALUES(?1, ?2, ?3)")       \
   X(ST_DEVICE,                                                                             \
     "INSERT INTO device(run_id, id, name, driver_id, lower_id, stack_size)"                \
@@ -98,7 +98,7 @@
 /* The writer's page cache, as PRAGMA cache_size wants it (negative: KiB). */
 #define TDB_CACHE_KIB "-65536"
 /* Parameters of ST_EVENT. */
-#define TDB_EVENT_PARAMS 44
+#define TDB_EVENT_PARAMS 45
 
 typedef enum {
 #define TDB_X(e, sql) e,

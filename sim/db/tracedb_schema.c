@@ -12,7 +12,8 @@
 #define STR(x) STR_(x)
 
 /* Version 2: typed columns for the facts of every step (trace.h);
-   version 3: irp_state, where an IRP still allocated at the end stopped.
+   version 3: irp_state, where an IRP still allocated at the end stopped;
+   version 4: line, the scenario line a step came from.
    Changing a table means a new TRACEDB_SCHEMA_VERSION, so that an older
    iosim refuses the file instead of misreading it, and this one refuses an
    older file (it would lack the columns every reader here relies on). */
@@ -101,7 +102,8 @@ static const char schema_sql[] =
     "  detail TEXT NOT NULL,\n"
     "  target_irp INTEGER,\n"
     "  bugcheck INTEGER,\n"
-    "  irp_state TEXT);\n"
+    "  irp_state TEXT,\n"
+    "  line INTEGER);\n"
     TDB_EVENT_INDEX_SQL
     "CREATE TABLE driver(run_id INTEGER NOT NULL REFERENCES run(id), id INTEGER NOT NULL,"
     " name TEXT NOT NULL, PRIMARY KEY(run_id, id));\n"
@@ -153,7 +155,7 @@ static const char schema_sql[] =
     " e.pending_returned, e.information, e.stack_size, e.routine_device, r.name AS routine_device_name,"
     " e.stage2, e.target_cpu, e.target_thread, tt.name AS target_thread_name, e.port, e.file, e.object,"
     " e.wait_index, e.count, e.running, e.concurrency, e.cancel_routine, e.touches_irp, e.irql_from,"
-    " e.irql_to, e.outcome, e.byte_offset, e.writes, e.service, e.text, e.detail, e.irp_state\n"
+    " e.irql_to, e.outcome, e.byte_offset, e.writes, e.service, e.text, e.detail, e.irp_state, e.line\n"
     " FROM event e LEFT JOIN irql l ON l.level = e.irql\n"
     " LEFT JOIN thread t ON t.run_id = e.run_id AND t.id = e.thread\n"
     " LEFT JOIN device d ON d.run_id = e.run_id AND d.id = e.device\n"
@@ -274,7 +276,9 @@ static int inspect(tracedb_t *db, const char *path, bool *fresh) {
                      "this iosim " IOSIM_VERSION " reads (version %d): %s; "
                      "regenerate it with `iosim run SCENARIO --db %s` (into a new file, or after "
                      "deleting this one)", path, (long long)ver, TRACEDB_SCHEMA_VERSION,
-                     ver == 1 ? "its steps have no typed columns" : "its steps have no irp_state column",
+                     ver == 1   ? "its steps have no typed columns"
+                     : ver == 2 ? "its steps have no irp_state column"
+                                : "its steps have no line column",
                      path);
   if (ver > TRACEDB_SCHEMA_VERSION)
     return tdb_failf(db, SIM_EINVAL, "%s is an iosim trace of schema version %lld, newer than "

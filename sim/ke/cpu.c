@@ -18,6 +18,7 @@ void cpu_push_frame(sim_t *S, cpu_t *c, trc_frame_t kind, KIRQL irql) {
   c->depth++;
   c->frames[c->depth].kind = kind;
   c->frames[c->depth].prev_irql = c->irql;
+  c->frames[c->depth].line = 0;
   c->irql = irql;
 }
 

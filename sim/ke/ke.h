@@ -16,6 +16,8 @@
 typedef struct frame {
   trc_frame_t kind;
   KIRQL prev_irql;
+  int line; /* scenario line running in this frame (trc_event_t.line); the
+               base frame (thread, idle) keeps it in its coroutine instead */
 } frame_t;
 
 typedef struct cpu {

@@ -673,9 +673,19 @@ static op_exec_fn *const exec_table[OP_COUNT] = {
     [OP_CACHE_FILL] = ex_cache,
 };
 
+/* Each operation written in the scenario's own file stamps its line on the
+   steps it causes (an included library's keep their caller's line); the
+   caller's line is back once the routine is done. */
 static void exec_ops(exec_t *x, const op_t *o) {
-  for (; o && !x->returned; o = o->next)
+  int prev = -1;
+  for (; o && !x->returned; o = o->next) {
+    if (o->at.file == scn_path(x->rs->sc) || (o->at.file && !strcmp(o->at.file, scn_path(x->rs->sc)))) {
+      int was = sim_set_source_line(o->at.line);
+      if (prev < 0) prev = was;
+    }
     if (exec_table[o->kind]) exec_table[o->kind](x, o);
+  }
+  if (prev >= 0) sim_set_source_line(prev);
 }
 
 static exec_t exec_for(PDEVICE_OBJECT dev, PIRP irp, const routine_t *r) {

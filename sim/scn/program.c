@@ -279,9 +279,18 @@ static prog_fn *const prog_table[OP_COUNT] = {
     [OP_NOTE] = pr_note,
 };
 
+/* A statement of the scenario's own file stamps its line on the steps it
+   causes (trc_event_t.line); the line of a `repeat` is back after its body. */
 static void prog_ops(prog_t *p, const op_t *o) {
-  for (; o; o = o->next)
+  int prev = -1;
+  for (; o; o = o->next) {
+    if (o->at.file && !strcmp(o->at.file, scn_path(p->rs->sc))) {
+      int was = sim_set_source_line(o->at.line);
+      if (prev < 0) prev = was;
+    }
     if (prog_table[o->kind]) prog_table[o->kind](p, o);
+  }
+  if (prev >= 0) sim_set_source_line(prev);
 }
 
 void scr_thread_main(PVOID arg) {
