@@ -45,7 +45,8 @@ ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 # Built on the engine's public API only: trace sinks, the verifier, the
 # user-mode file system, the scenario language, the trace database, the
 # schedule explorer.
-SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c)
+SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c \
+             sim/quiz/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
 # C drivers written as Windows drivers are: built with the driver-facing

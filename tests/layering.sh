@@ -17,7 +17,7 @@ say() { echo "layering: $*"; fail=1; }
 engine="core ke hal io cc fsrtl ex ps ob"
 lower="core ke hal"
 upper="io cc fsrtl ps ob"
-outside="sinks verify ufs scn db cli"
+outside="sinks verify ufs scn db cli quiz"
 
 defs() { # symbols defined by the objects of the given sim/ folders
   for d in "$@"; do

@@ -27,6 +27,7 @@ static const char *const usage_main =
     "  explore FILE run a scenario under every interleaving up to a bound\n"
     "  diff         two schedules of a scenario side by side\n"
     "  merge        combine trace databases (e.g. of explore shards)\n"
+    "  quiz         a generated exercise: a scenario, questions, answers\n"
     "\n"
     "`iosim COMMAND --help` describes each command, `man iosim` all of them.\n"
     "Exit status: 0 ok, 1 an expectation failed, 2 bad input.\n";
@@ -783,6 +784,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "viz")) return cmd_viz(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "explore")) return cli_explore(argc - 1, argv + 1);
+  if (!strcmp(cmd, "quiz")) return cli_quiz(argc - 1, argv + 1);
   if (!strcmp(cmd, "diff")) return cli_diff(argc - 1, argv + 1);
   if (!strcmp(cmd, "merge")) return cli_merge(argc - 1, argv + 1);
   fprintf(stderr, "iosim: unknown command '%s'\n\n%s", cmd, usage_main);
