@@ -355,7 +355,7 @@ static int a_findings(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, s
       return -1;
     }
     qz_printf(&o->text, " The bug is in line %d, in %s's driver.", q->line, q->dev[0]);
-  } else if (res->finding_total) {
+  } else if (res->finding_total && !q->n) {
     snprintf(why, wn, "findings without a generated bug");
     return -1;
   }

@@ -53,7 +53,9 @@ void quiz_print_json(FILE *f, const quiz_t *q, const char *path, bool answers) {
   json_str(f, QUIZ_VERSION);
   fprintf(f, ", \"compat\": %d, \"seed\": %llu, \"topic\": ", QUIZ_COMPAT, (unsigned long long)q->opts.seed);
   json_str(f, quiz_topic_name((quiz_topic_t)q->opts.topic));
-  fprintf(f, ", \"level\": %d, \"rejected\": %d, \"file\": ", q->opts.level, q->rejected);
+  fprintf(f, ", \"level\": %d, \"rejected\": %d, \"rejections\": ", q->opts.level, q->rejected);
+  json_str(f, q->rejections);
+  fprintf(f, ", \"file\": ");
   if (path) json_str(f, path);
   else fputs("null", f);
   char *text = quiz_file_text(q, answers);

@@ -70,7 +70,8 @@ typedef struct qz_q {
   char dev[QZ_NAMES][24];
   int ndev;
   int line; /* QK_FINDINGS: the generated bug's line, 0 = no bug */
-  int n;    /* QK_WAIT: which wait; QK_FASTIO: how many reads */
+  int n;    /* QK_WAIT: which wait; QK_FASTIO: how many reads; QK_FINDINGS: 1 if
+               findings may come without a generated bug (a hang) */
 } qz_q_t;
 
 #define QZ_MAXQ 8

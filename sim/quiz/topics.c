@@ -94,7 +94,7 @@ static void layer_driver(qz_buf_t *b, const char *drv, layer_t *L) {
   case L_PEND:
     P(b, "    mark-pending\n    copy-stack\n    set-completion %s-done %s\n    call-lower\n    return STATUS_PENDING\n  end\n",
       drv, on);
-    P(b, "  completion %s-done\n    return continue\n  end\nend\n\n", drv);
+    P(b, "  completion %s-done\n    if pending-returned\n      mark-pending\n    end\n    return continue\n  end\nend\n\n", drv);
     return;
   }
 }
@@ -183,6 +183,9 @@ static void gen_walk(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   stack_devices(v, r, &s);
   bool ov = app_one_read(v, r, s.top);
   ask_walk(v, ov);
+  /* an overlapped read that fails at once never sets its event */
+  qz_add_thr(qz_ask(v, QK_HANG), "app");
+  qz_ask(v, QK_FINDINGS)->n = 1;
 }
 
 static void gen_pending(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
@@ -198,6 +201,9 @@ static void gen_pending(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   L->mode = L_ROUTINE;
   L->on = 7;
   L->bug = (layer_bug_t)bug;
+  /* a layer below that pends would make the bug no bug */
+  for (int i = 0; i < at; i++)
+    if (s.layers[i].mode == L_PEND) s.layers[i].mode = L_ROUTINE;
   stack_devices(v, r, &s);
   bool ov = app_one_read(v, r, s.top);
   qz_q_t *q = qz_ask(v, QK_HANG);
@@ -212,7 +218,9 @@ static void gen_pending(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
 static void gen_mpr(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   header(v, QUIZ_T_MPR, level, fs, 1, "Generated: STATUS_MORE_PROCESSING_REQUIRED and re-completion");
   stack_t s;
-  build_stack(v, r, &s, qz_range(r, level - 1, level), -1, false);
+  /* a disk: with a RAM disk the sent IRP would complete (and re-complete
+     the original) inside data-read, before it returns more-processing */
+  build_stack(v, r, &s, qz_range(r, level - 1, level), 1, false);
   for (int i = 0; i < s.nlayers; i++)
     if (s.layers[i].mode == L_PEND) s.layers[i].mode = L_ROUTINE;
   bool forget = level >= 2 && qz_chance(r, 30);
