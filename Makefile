@@ -61,7 +61,7 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_DRV_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore
+.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore quiz-check
 
 all: iosim diagrams readme
 
@@ -187,6 +187,11 @@ explore: deps
 	@echo "== 16-cancel-race, 100,000 random schedules"; ./iosim explore scenarios/lessons/16-cancel-race.iosim --strategy random --runs 100000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
 	@echo "== 17-cancel-race-forgotten, 20,000 PCT schedules of depth 3"; ./iosim explore scenarios/lessons/17-cancel-race-forgotten.iosim --strategy pct --runs 20000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
 	./build-bench/iosim-bench --explore
+
+# 1,000 seeds per quiz topic (make test runs 1,000 spread over the topics).
+quiz-check: deps
+	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests iosim
+	cd tests && QUIZ_SEEDS_PER_TOPIC=1000 CK_RUN_SUITE=quiz CK_DEFAULT_TIMEOUT=3600 ../$(BUILD)/iosim-tests
 
 clean:
 	rm -rf build build-asan build-bench iosim

@@ -436,7 +436,7 @@ END_TEST
    the bash completion of that command, and the page renders cleanly. */
 START_TEST(manual_and_completion_cover_every_option) {
   if (!have_cli()) return;
-  static const char *const cmds[] = {"run", "check", "explore", "diff", "merge", "irp", "viz", "export"};
+  static const char *const cmds[] = {"run", "check", "explore", "diff", "merge", "irp", "viz", "export", "quiz"};
   char cmd[600], *help, *man, *comp;
   man = NULL;
   ck_assert_int_eq(capture("cat ../docs/iosim.1", &man), 0);

@@ -160,7 +160,6 @@ static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch
   }
   return q;
 bad:
-  if (getenv("QZDEBUG")) fprintf(stderr, "%s\n-----\n", q->scenario);
   quiz_free(q);
   return NULL;
 }
