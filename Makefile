@@ -191,7 +191,7 @@ explore: deps
 # 1,000 seeds per quiz topic (make test runs 1,000 spread over the topics).
 quiz-check: deps
 	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests iosim
-	cd tests && QUIZ_SEEDS_PER_TOPIC=1000 CK_RUN_SUITE=quiz CK_DEFAULT_TIMEOUT=3600 ../$(BUILD)/iosim-tests
+	cd tests && QUIZ_SEEDS_PER_TOPIC=1000 CK_RUN_SUITE=quiz ../$(BUILD)/iosim-tests
 
 clean:
 	rm -rf build build-asan build-bench iosim

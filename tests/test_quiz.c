@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "iosim/explore.h"
 #include "iosim/quiz.h"
 #include "iosim/scenario.h"
 #include "testlib.h"
@@ -69,6 +70,47 @@ static void generate_and_check(uint64_t seed, int topic, int level) {
   scn_error_t e;
   scn_t *sc = scn_load(path, NULL, &e);
   ck_assert_msg(sc != NULL, "seed %llu: %s:%d:%d: %s\n%s", (unsigned long long)seed, e.file, e.line, e.col, e.msg, text);
+  if (q->explored) {
+    /* checked over every schedule within its bound, as `iosim check` does */
+    ck_assert_int_ne(scn_explore_bound(sc), SCN_EXPLORE_NONE);
+    xp_opts_t xo;
+    xp_opts_default(&xo);
+    xo.bound = scn_explore_bound(sc);
+    xp_report_t xr;
+    ck_assert_int_eq(xp_explore(sc, &xo, &xr, &e), SIM_OK);
+    ck_assert_msg(xp_verdict(&xr) == 0, "seed %llu: the explored file fails\n%s", (unsigned long long)seed, text);
+    ck_assert_int_eq(xr.nexpects, nexpect);
+    xp_report_free(&xr);
+    /* a race's key replays, on the question file, to a bad end */
+    for (int i = 0; i < q->nquestions; i++) {
+      if (!q->questions[i].answer.token) continue;
+      char qpath[128];
+      snprintf(qpath, sizeof qpath, "%s/question.iosim", tmpdir);
+      char *qt = quiz_file_text(q, false);
+      FILE *qf = fopen(qpath, "w");
+      fputs(qt, qf);
+      fclose(qf);
+      free(qt);
+      scn_t *qs = scn_load(qpath, NULL, &e);
+      ck_assert_ptr_nonnull(qs);
+      xp_schedule_t key = {0};
+      char terr[256];
+      ck_assert_int_eq(xp_token_parse(q->questions[i].answer.token, &key, terr, sizeof terr), 0);
+      ck_assert_int_eq(xp_token_check(qs, &key, terr, sizeof terr), 0);
+      scn_result_t rr;
+      bool diverged = true;
+      ck_assert_int_eq(xp_run_schedule(qs, &key, NULL, &rr, &diverged, &e), SIM_OK);
+      ck_assert(!diverged);
+      ck_assert(rr.outcome == SIM_RUN_BUGCHECK || rr.finding_total > 0);
+      scn_result_free(&rr);
+      xp_schedule_free(&key);
+      scn_free(qs);
+    }
+    scn_free(sc);
+    free(text);
+    quiz_free(q);
+    return;
+  }
   ck_assert_uint_eq(scn_seed_count(sc), 3);
   for (uint64_t s = scn_seed(sc); s < scn_seed(sc) + scn_seed_count(sc); s++) {
     scn_result_t r;
@@ -334,11 +376,17 @@ START_TEST(command_line) {
   snprintf(cmd, sizeof cmd, "grep -q 'generator " QUIZ_VERSION "' %s/out.txt && grep -q 'steps: #' %s/out.txt", tmpdir,
            tmpdir);
   ck_assert_int_eq(run(cmd), 0);
-  snprintf(cmd, sizeof cmd, "../iosim check %s/quiz-7.iosim > /dev/null", tmpdir);
+  snprintf(cmd, sizeof cmd, "../iosim check %s/quiz-7-answers.iosim > /dev/null", tmpdir);
   ck_assert_int_eq(run(cmd), 0);
   /* without --answers the file has no expectations (nothing to give away) */
-  snprintf(cmd, sizeof cmd, "../iosim quiz --seed 7 --topic cancel -o %s > /dev/null && ! grep -q '^expect' %s/quiz-7.iosim",
-           tmpdir, tmpdir);
+  snprintf(cmd, sizeof cmd, "! grep -q '^expect' %s/quiz-7.iosim && diff %s/quiz-7.iosim %s/quiz-7-answers.iosim | grep -q '^> expect'",
+           tmpdir, tmpdir, tmpdir);
+  ck_assert_int_eq(run(cmd), 0);
+  /* a race: the key token printed replays on the question file */
+  snprintf(cmd, sizeof cmd,
+           "../iosim quiz --seed 2 --topic cancel --level 3 --answers -o %s | grep -o 'replay 1:[0-9a-f:.,]*' > %s/tok"
+           " && ../iosim run %s/quiz-2.iosim --replay \"$(cut -d' ' -f2 %s/tok)\" --quiet | grep -q '^outcome: bugcheck'",
+           tmpdir, tmpdir, tmpdir, tmpdir);
   ck_assert_int_eq(run(cmd), 0);
   /* twice the same output */
   snprintf(cmd, sizeof cmd,

@@ -54,6 +54,8 @@ typedef struct quiz_answer {
   char *text;
   char *steps;   /* "#12 #31", "" when the proof is the run's end */
   char *expects; /* one or more lines, each "expect ...\n" */
+  char *token;   /* a race question's key: the minimised replay token of a bad
+                    schedule of the question file (NULL if none) */
 } quiz_answer_t;
 
 typedef struct quiz_question {
@@ -69,6 +71,7 @@ typedef struct quiz {
   char rejections[1024];  /* why, one line each */
   char name[64];          /* "quiz-<seed>" */
   char *scenario;         /* the .iosim text without expectations */
+  bool explored;          /* the file asks to be checked over its schedules */
   int nquestions;
   quiz_question_t *questions;
 } quiz_t;

@@ -24,9 +24,11 @@ static const char *const usage_quiz =
     "                  associated, fast-io, usermode-fs (default: from the seed)\n"
     "  --level L       1..3, the size: layers, requests, CPUs (default 2)\n"
     "  --answers       also the answers, computed by running the scenario, with\n"
-    "                  the steps that prove them; the file gets them as `expect`\n"
-    "                  lines, so `iosim check FILE` verifies them\n"
-    "  -o DIR          write the scenario to DIR/quiz-N.iosim (else it is printed)\n"
+    "                  the steps that prove them (and as `expect` lines that\n"
+    "                  `iosim check` verifies: see -o)\n"
+    "  -o DIR          write the scenario to DIR/quiz-N.iosim (else it is printed);\n"
+    "                  with --answers also DIR/quiz-N-answers.iosim, the same\n"
+    "                  with the answers as expect lines\n"
     "  --format F      text (default), json, or prairielearn: {\"params\",\n"
     "                  \"correct_answers\"} for a PrairieLearn question's generate()\n"
     "Exit 0, or 2 on bad input.\n";
@@ -103,18 +105,24 @@ int cli_quiz(int argc, char **argv) {
     fprintf(stderr, "iosim quiz: %s\n", err);
     return 2;
   }
-  char path[4200], *shown = NULL;
+  /* DIR/quiz-N.iosim is the question (what students get; a race's key
+     token replays on it); with --answers, DIR/quiz-N-answers.iosim is the
+     same text with the answers as expect lines, for `iosim check`. */
+  char path[4200], apath[4200], *shown = NULL;
   if (dir) {
-    snprintf(path, sizeof path, "%s/%s.iosim", dir, q->name);
-    char *text = quiz_file_text(q, answers);
-    FILE *f = fopen(path, "w");
-    bool bad = !f || fputs(text, f) < 0;
-    if (f && fclose(f)) bad = true;
-    free(text);
-    if (bad) {
-      fprintf(stderr, "iosim quiz: cannot write %s\n", path);
-      quiz_free(q);
-      return 2;
+    for (int k = 0; k < (answers ? 2 : 1); k++) {
+      char *p = k ? apath : path;
+      snprintf(p, sizeof path, "%s/%s%s.iosim", dir, q->name, k ? "-answers" : "");
+      char *text = quiz_file_text(q, k == 1);
+      FILE *f = fopen(p, "w");
+      bool bad = !f || fputs(text, f) < 0;
+      if (f && fclose(f)) bad = true;
+      free(text);
+      if (bad) {
+        fprintf(stderr, "iosim quiz: cannot write %s\n", p);
+        quiz_free(q);
+        return 2;
+      }
     }
     shown = path;
   }

@@ -13,6 +13,7 @@
 typedef struct sink_ctx {
   qz_run_t *run;
   sim_t *S;
+  xp_replay_t *replay;
 } sink_ctx_t;
 
 static void copy_name(char *dst, size_t n, const char *s) { snprintf(dst, n, "%s", s ? s : ""); }
@@ -60,6 +61,7 @@ static void on_start(void *ud, sim_t *S) {
   c->S = S;
   trc_sink_t sink = {.event = on_event, .ud = c};
   sim_add_sink(S, &sink);
+  if (c->replay) xp_replay_install(c->replay, S);
 }
 
 static void on_finish(void *ud, sim_t *S, const scn_result_t *res) {
@@ -74,7 +76,7 @@ static void on_finish(void *ud, sim_t *S, const scn_result_t *res) {
   }
 }
 
-int qz_run(const char *path, uint64_t seed, qz_run_t *run, char *err, size_t errn) {
+int qz_run(const char *path, uint64_t seed, const xp_schedule_t *sched, qz_run_t *run, char *err, size_t errn) {
   memset(run, 0, sizeof *run);
   scn_error_t e;
   scn_t *sc = scn_load(path, NULL, &e);
@@ -84,8 +86,22 @@ int qz_run(const char *path, uint64_t seed, qz_run_t *run, char *err, size_t err
   }
   sink_ctx_t c = {.run = run};
   scn_run_opts_t o = {.has_seed = true, .seed = seed, .on_start = on_start, .on_finish = on_finish, .ud = &c};
+  if (sched) {
+    if (xp_token_check(sc, sched, err, errn)) {
+      scn_free(sc);
+      return -1;
+    }
+    c.replay = xp_replay_new(sched);
+    o.seed = sched->seed;
+  }
   int rc = scn_run(sc, &o, &run->res, &e);
+  bool diverged = c.replay && xp_replay_diverged(c.replay, err, errn);
+  xp_replay_free(c.replay);
   scn_free(sc);
+  if (diverged) {
+    scn_result_free(&run->res);
+    return -1;
+  }
   if (rc != SIM_OK) {
     snprintf(err, errn, "%s:%d:%d: %s", e.file, e.line, e.col, e.msg);
     return -1;
@@ -290,6 +306,8 @@ static const char *state_of(const qz_run_t *r, const char *thread) {
   return "";
 }
 
+static bool res_bugcheck(const qz_run_t *r) { return r->res.outcome == SIM_RUN_BUGCHECK; }
+
 static int a_hang(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   const char *t = q->thr[0], *st = state_of(r, t);
   static const char *const outcomes[] = {"ok", "stalled", "bugcheck", "limit", "stopped"};
@@ -313,6 +331,8 @@ static int a_hang(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   } else if (!strcmp(st, "terminated")) {
     qz_printf(&o->text, "No: %s finishes; the run ends %s.", t, ocn);
     qz_printf(&o->expects, "expect thread %s finished\n", t);
+  } else if (res_bugcheck(r)) {
+    qz_printf(&o->text, "It cannot finish: the machine stops with a bugcheck first.");
   } else {
     qz_printf(&o->text, "%s is %s when the run ends (%s).", t, st, ocn);
     qz_printf(&o->expects, "expect thread %s running\n", t);
@@ -415,23 +435,30 @@ static int a_port(const qz_q_t *q, const qz_run_t *r, out_t *o) {
       qz_printf(&o->expects, "expect never port-dequeued(%s)\n", q->req[i]);
     }
   }
-  char b1[16];
+  /* GetQueuedCompletionStatus returns a packet (port-dequeued) or, after
+     its timeout, STATUS_TIMEOUT (wait-done) */
   for (int w = 0; w < q->nthr; w++) {
-    int k = 0;
-    qz_printf(&o->text, " %s's GetQueuedCompletionStatus calls return", q->thr[w]);
+    int got = 0, timeouts = 0;
+    qz_printf(&o->text, " %s's GetQueuedCompletionStatus calls return:", q->thr[w]);
     for (size_t i = 0; i < r->nev; i++) {
       const qz_ev_t *e = &r->ev[i];
-      if (e->kind != TRC_SYSCALL_RETURN || strcmp(e->thread, q->thr[w]) || strcmp(e->service, "NtRemoveIoCompletion")) continue;
-      k++;
-      const char *st = status_name(e->status, b1);
-      qz_printf(&o->text, "%s %s%s", k > 1 ? "," : "", st, e->irp[0] ? " with " : "");
-      if (e->irp[0]) qz_printf(&o->text, "%s", e->irp);
-      step(o, e);
-      qz_printf(&o->expects, "expect syscall-return(%s, service == NtRemoveIoCompletion, %d).status == %s\n", q->thr[w], k, st);
+      if (strcmp(e->thread, q->thr[w])) continue;
+      if (e->kind == TRC_PORT_DEQUEUED) {
+        got++;
+        qz_printf(&o->text, "%s %s's packet", got + timeouts > 1 ? "," : "", e->irp[0] ? e->irp : "a");
+        step(o, e);
+      } else if (e->kind == TRC_WAIT_DONE && e->status == STATUS_TIMEOUT) {
+        timeouts++;
+        qz_printf(&o->text, "%s STATUS_TIMEOUT (step #%llu)", got + timeouts > 1 ? "," : "", (unsigned long long)e->seq);
+        step(o, e);
+      }
     }
-    if (!k) qz_printf(&o->text, " nothing");
-    qz_printf(&o->text, "; %s %s.", q->thr[w], strcmp(state_of(r, q->thr[w]), "waiting") ? "does not hang" : "hangs");
-    qz_printf(&o->expects, "expect thread %s %s\n", q->thr[w], strcmp(state_of(r, q->thr[w]), "waiting") ? "finished" : "waiting");
+    if (!got && !timeouts) qz_printf(&o->text, " nothing");
+    bool hangs = !strcmp(state_of(r, q->thr[w]), "waiting");
+    qz_printf(&o->text, "; %s %s.", q->thr[w], hangs ? "hangs" : "does not hang");
+    qz_printf(&o->expects, "expect count port-dequeued(%s) == %d\n", q->thr[w], got);
+    qz_printf(&o->expects, "expect count wait-done(%s, STATUS_TIMEOUT) == %d\n", q->thr[w], timeouts);
+    qz_printf(&o->expects, "expect thread %s %s\n", q->thr[w], hangs ? "waiting" : "finished");
   }
   return 0;
 }
@@ -630,6 +657,24 @@ static int a_ufs(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size_t
   return 0;
 }
 
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* "#93 #100 #93" -> "#93 #100": in order, each once. */
+static char *sorted_steps(char *s) {
+  uint64_t v[64];
+  int n = 0;
+  for (char *p = s; (p = strchr(p, '#')) && n < 64; p++) v[n++] = strtoull(p + 1, NULL, 10);
+  qsort(v, (size_t)n, sizeof *v, cmp_u64);
+  qz_buf_t b = {0};
+  for (int i = 0; i < n; i++)
+    if (!i || v[i] != v[i - 1]) qz_printf(&b, "%s#%llu", b.len ? " " : "", (unsigned long long)v[i]);
+  free(s);
+  return qz_take(&b);
+}
+
 int qz_answer(const qz_q_t *q, const qz_run_t *r, quiz_question_t *out, char *why, size_t wn) {
   out_t o = {0};
   int rc = 0;
@@ -647,9 +692,10 @@ int qz_answer(const qz_q_t *q, const qz_run_t *r, quiz_question_t *out, char *wh
   case QK_ASSOC: rc = a_assoc(q, r, &o, why, wn); break;
   case QK_FASTIO: rc = a_fastio(q, r, &o); break;
   case QK_UFS: rc = a_ufs(q, r, &o, why, wn); break;
+  case QK_RACE: snprintf(why, wn, "a race is answered over its schedules"); rc = -1; break;
   }
   out->answer.text = qz_take(&o.text);
-  out->answer.steps = qz_take(&o.steps);
+  out->answer.steps = sorted_steps(qz_take(&o.steps));
   out->answer.expects = qz_take(&o.expects);
   return rc;
 }
@@ -693,6 +739,10 @@ char *qz_question_text(const qz_q_t *q) {
   case QK_FASTIO:
     qz_printf(&b, "For each read (after note \"read 1\" to \"read %d\"): is it served by fast I/O with no IRP, "
                   "declined, or not tried? How many read IRPs reach fs0?", q->n);
+    break;
+  case QK_RACE:
+    qz_printf(&b, "Cancel races completion on two CPUs. Is there a schedule (at most 2 preemptions) in which they race "
+                  "badly (a bugcheck or a broken rule)? If so, answer with its replay token (iosim explore).");
     break;
   case QK_UFS:
     qz_printf(&b, "Which user-mode thread sends the response to %s, and does it come before or after the dispatcher's "

@@ -45,7 +45,12 @@ void quiz_print_text(FILE *f, const quiz_t *q, const char *path, bool answers) {
     fprintf(f, "  %s. %s\n", q->questions[i].id, a->text);
     if (a->steps[0]) fprintf(f, "      steps: %s\n", a->steps);
   }
-  if (path) fprintf(f, "\nThe answers are `expect` lines at the end of %s: iosim check %s\n", path, path);
+  if (path) {
+    size_t n = strlen(path);
+    if (n > 6 && !strcmp(path + n - 6, ".iosim")) n -= 6;
+    fprintf(f, "\nThe answers are `expect` lines at the end of %.*s-answers.iosim: iosim check %.*s-answers.iosim\n",
+            (int)n, path, (int)n, path);
+  }
 }
 
 void quiz_print_json(FILE *f, const quiz_t *q, const char *path, bool answers) {
@@ -76,6 +81,10 @@ void quiz_print_json(FILE *f, const quiz_t *q, const char *path, bool answers) {
       json_str(f, qq->answer.steps);
       fprintf(f, ", \"expect\": ");
       json_str(f, qq->answer.expects);
+      if (qq->answer.token) {
+        fprintf(f, ", \"token\": ");
+        json_str(f, qq->answer.token);
+      }
     }
     fputc('}', f);
   }
@@ -104,7 +113,9 @@ void quiz_print_prairielearn(FILE *f, const quiz_t *q) {
     fprintf(f, "%s", i ? ", " : "");
     json_str(f, q->questions[i].id);
     fprintf(f, ": ");
-    json_str(f, q->questions[i].answer.text);
+    /* a race question's key is its token (iosim run FILE --replay TOKEN
+       decides any other a student gives) */
+    json_str(f, q->questions[i].answer.token ? q->questions[i].answer.token : q->questions[i].answer.text);
   }
   fprintf(f, "}}\n");
 }

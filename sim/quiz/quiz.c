@@ -40,6 +40,7 @@ static void free_questions(quiz_question_t *qs, int n) {
     free(qs[i].answer.text);
     free(qs[i].answer.steps);
     free(qs[i].answer.expects);
+    free(qs[i].answer.token);
   }
   free(qs);
 }
@@ -72,7 +73,30 @@ static int write_file(const char *path, const char *text) {
 }
 
 /* Tries one variant; returns the exercise, or NULL with `why`. */
-static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch, char *why, size_t wn) {
+/* `iosim check` of an explored file: every schedule within its bound. */
+static int check_explored(const char *path, char *why, size_t wn) {
+  scn_error_t e;
+  scn_t *sc = scn_load(path, NULL, &e);
+  if (!sc) {
+    snprintf(why, wn, "check: does not load: line %d: %.400s", e.line, e.msg);
+    return -1;
+  }
+  xp_opts_t o;
+  xp_opts_default(&o);
+  o.bound = scn_explore_bound(sc) == SCN_EXPLORE_UNBOUNDED ? XP_BOUND_NONE : scn_explore_bound(sc);
+  xp_report_t r;
+  int rc = xp_explore(sc, &o, &r, &e);
+  if (rc == SIM_OK) {
+    rc = xp_verdict(&r) ? -1 : 0;
+    if (rc) snprintf(why, wn, "check: the explored file fails (%llu failing schedules)", (unsigned long long)r.failing);
+    xp_report_free(&r);
+  } else snprintf(why, wn, "check: cannot explore");
+  scn_free(sc);
+  return rc ? -1 : 0;
+}
+
+static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch, const char *scratch2, char *why,
+                       size_t wn) {
   qz_rng_t rng = {vseed};
   qz_variant_t v = {0};
   qz_gen_topic(&v, (quiz_topic_t)o->topic, o->level, vseed, &rng);
@@ -81,6 +105,7 @@ static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch
   q->opts = *o;
   q->variant_seed = vseed;
   q->scenario = qz_take(&v.text);
+  q->explored = v.explored;
   q->nquestions = v.nq;
   q->questions = calloc((size_t)v.nq, sizeof *q->questions);
   if (!q->questions) abort();
@@ -88,14 +113,27 @@ static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch
     snprintf(q->questions[i].id, sizeof q->questions[i].id, "q%d", i + 1);
     q->questions[i].text = qz_question_text(&v.q[i]);
   }
-  if (write_file(scratch, q->scenario)) {
+  /* the question file exactly as `-o` writes it: a race's key token
+     carries the hash of its text */
+  char *qtext = quiz_file_text(q, false);
+  int qw = write_file(scratch, qtext);
+  free(qtext);
+  if (qw) {
     snprintf(why, wn, "cannot write %.400s", scratch);
     goto bad;
   }
-  for (int s = QZ_SEEDS - 1; s >= 0; s--) { /* the first seed last: its steps are the ones shown */
+  for (int i = 0; i < v.nq; i++) {
+    if (v.q[i].kind != QK_RACE) continue;
+    char w[512] = "";
+    if (qz_answer_race(&v.q[i], scratch, scratch2, &q->questions[i], w, sizeof w)) {
+      snprintf(why, wn, "%s: %s", q->questions[i].id, w);
+      goto bad;
+    }
+  }
+  for (int s = QZ_SEEDS - 1; s >= 0 && !v.explored; s--) { /* the first seed last: its steps are the ones shown */
     qz_run_t run;
     char err[600];
-    if (qz_run(scratch, 1 + (uint64_t)s, &run, err, sizeof err)) {
+    if (qz_run(scratch, 1 + (uint64_t)s, NULL, &run, err, sizeof err)) {
       snprintf(why, wn, "does not load: %.400s", err);
       goto bad;
     }
@@ -141,10 +179,11 @@ static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch
     snprintf(why, wn, "cannot write %.400s", scratch);
     goto bad;
   }
-  for (int s = 0; s < QZ_SEEDS; s++) {
+  if (v.explored && check_explored(scratch, why, wn)) goto bad;
+  for (int s = 0; s < QZ_SEEDS && !v.explored; s++) {
     qz_run_t run;
     char err[600];
-    if (qz_run(scratch, 1 + (uint64_t)s, &run, err, sizeof err)) {
+    if (qz_run(scratch, 1 + (uint64_t)s, NULL, &run, err, sizeof err)) {
       snprintf(why, wn, "check: does not load: %.400s", err);
       goto bad;
     }
@@ -179,19 +218,23 @@ quiz_t *quiz_generate(const quiz_opts_t *o_in, const char *workdir, char *err, s
     return NULL;
   }
   close(fd);
+  char scratch2[4200];
+  snprintf(scratch2, sizeof scratch2, "%s.strict", scratch);
   char rej[1024] = "";
   size_t rl = 0;
   quiz_t *q = NULL;
   int a;
   for (a = 0; a < QZ_ATTEMPTS && !q; a++) {
     char why[512] = "";
-    q = attempt(&o, qz_derive(o.seed ^ ((uint64_t)o.topic << 56) ^ ((uint64_t)o.level << 48), a), scratch, why, sizeof why);
+    q = attempt(&o, qz_derive(o.seed ^ ((uint64_t)o.topic << 56) ^ ((uint64_t)o.level << 48), a), scratch, scratch2, why,
+                sizeof why);
     if (!q && rl < sizeof rej - 1) {
       int n = snprintf(rej + rl, sizeof rej - rl, "variant %d: %s\n", a + 1, why);
       if (n > 0) rl += (size_t)n < sizeof rej - rl ? (size_t)n : sizeof rej - rl - 1;
     }
   }
   unlink(scratch);
+  unlink(scratch2);
   if (!q) {
     snprintf(err, errn, "no unambiguous variant in %d tries; the last: %s", QZ_ATTEMPTS, rej);
     return NULL;

@@ -8,9 +8,11 @@
 #define IOSIM_QUIZ_INT_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iosim/explore.h"
 #include "iosim/quiz.h"
 #include "iosim/scenario.h"
 
@@ -57,7 +59,9 @@ typedef enum {
   QK_CANCEL,    /* the cancel of req[0]: routine, IRQL, status */
   QK_ASSOC,     /* req[0]'s associated IRPs on dev[]: order, master */
   QK_FASTIO,    /* reads 1..n: fast I/O or an IRP */
-  QK_UFS        /* req[0] on a user-mode file system: who answers, which first */
+  QK_UFS,       /* req[0] on a user-mode file system: who answers, which first */
+  QK_RACE       /* over every schedule within the file's bound: does cancel race
+                   completion badly for req[0]; the key is a minimised replay token */
 } qz_qkind_t;
 
 #define QZ_NAMES 6
@@ -79,6 +83,7 @@ typedef struct qz_variant {
   qz_buf_t text;
   qz_q_t q[QZ_MAXQ];
   int nq;
+  bool explored; /* `machine explore bound K`: checked over its schedules */
 } qz_variant_t;
 
 qz_q_t *qz_ask(qz_variant_t *v, qz_qkind_t kind);
@@ -110,13 +115,18 @@ typedef struct qz_run {
   int nthreads;
 } qz_run_t;
 
-/* Runs the scenario at `path` with machine seed `seed`; 0, or -1 with err. */
-int qz_run(const char *path, uint64_t seed, qz_run_t *run, char *err, size_t errn);
+/* Runs the scenario at `path` with machine seed `seed` (or, when `sched`
+   is given, that schedule, as `iosim run --replay`); 0, or -1 with err. */
+int qz_run(const char *path, uint64_t seed, const xp_schedule_t *sched, qz_run_t *run, char *err, size_t errn);
 void qz_run_free(qz_run_t *run);
 
 /* Computes the answer of question q from a run; returns 0, or -1 with
    `why` when the question cannot be answered unambiguously. */
 int qz_answer(const qz_q_t *q, const qz_run_t *run, quiz_question_t *out, char *why, size_t whyn);
+/* QK_RACE: explores `path` (the question file, `machine explore bound K`)
+   and a copy of it that forbids every bad end (`scratch`), and answers
+   with the minimised token of a bad schedule, replayed to be sure. */
+int qz_answer_race(const qz_q_t *q, const char *path, const char *scratch, quiz_question_t *out, char *why, size_t whyn);
 /* The question's words. */
 char *qz_question_text(const qz_q_t *q);
 
