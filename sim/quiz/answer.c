@@ -353,7 +353,10 @@ static int a_findings(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, s
     bool dup = false;
     for (int k = 0; k < i; k++)
       dup |= !strcmp(res->findings[k].name, f->name) && !strcmp(res->findings[k].irp_tag, f->irp_tag);
+    /* the bug's driver, or (an IRP it allocated itself, which the verifier
+       may charge to no device) the request named with it */
     if (q->ndev && !strcmp(f->device_name, q->dev[0])) on_bug = true;
+    if (q->nreq && !strcmp(f->irp_tag, q->req[0])) on_bug = true;
     if (dup) continue;
     qz_printf(&o->text, "%s%s", i ? " " : "", f->name);
     if (f->irp_tag[0]) qz_printf(&o->text, " for %s", f->irp_tag);

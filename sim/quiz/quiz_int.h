@@ -52,7 +52,8 @@ typedef enum {
   QK_SYSRET,    /* what ReadFile returns for req[0] */
   QK_WAIT,      /* what thr[0]'s n-th wait returns */
   QK_HANG,      /* does thr[0] hang, and why */
-  QK_FINDINGS,  /* which verifier rule fires; the bug (if any) is at `line` in dev[0] */
+  QK_FINDINGS,  /* which verifier rule fires; the bug (if any) is at `line` in dev[0]
+                   (or about the IRP req[0] that driver allocated) */
   QK_MPR,       /* req[0]'s walk: stopped?, completed how many times; req[1] */
   QK_PORT,      /* which worker (thr[]) gets which packet (req[]) */
   QK_CALLBACKS, /* the user-mode completion routines of req[] in thr[0] */

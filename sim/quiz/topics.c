@@ -49,7 +49,7 @@ static void disk_driver(qz_buf_t *b, const char *status) {
 
 /* ---- filters: how a layer passes the IRP down ---- */
 typedef enum { L_SKIP, L_COPY, L_ROUTINE, L_PEND } layer_mode_t;
-typedef enum { BUG_NONE, BUG_NO_PROPAGATE, BUG_NOT_MARKED, BUG_MARKED_NOT_PENDING } layer_bug_t;
+typedef enum { BUG_NONE, BUG_NO_PROPAGATE, BUG_NOT_MARKED, BUG_MARKED_NOT_PENDING, BUG_NO_COPY } layer_bug_t;
 
 typedef struct layer {
   char dev[16];
@@ -75,7 +75,14 @@ static void layer_driver(qz_buf_t *b, const char *drv, layer_t *L) {
   P(b, "driver %s\n  dispatch default\n", drv);
   switch (L->mode) {
   case L_SKIP: P(b, "    skip-stack\n    call-lower\n    return lower-status\n  end\nend\n\n"); return;
-  case L_COPY: P(b, "    copy-stack\n    call-lower\n    return lower-status\n  end\nend\n\n"); return;
+  case L_COPY:
+    if (L->bug == BUG_NO_COPY) { /* forwards its own location: the lower driver reads the wrong one */
+      L->bug_line = b->lines + 1;
+      P(b, "    call-lower\n    return lower-status\n  end\nend\n\n");
+      return;
+    }
+    P(b, "    copy-stack\n    call-lower\n    return lower-status\n  end\nend\n\n");
+    return;
   case L_ROUTINE:
     if (L->bug == BUG_MARKED_NOT_PENDING) {
       P(b, "    mark-pending\n");
@@ -179,13 +186,28 @@ static void gen_walk(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   qz_stack_t s;
   build_stack(v, r, &s, qz_range(r, level, level + 1), -1, true);
   /* at least one routine to ask about */
-  s.layers[qz_range(r, 0, s.nlayers - 1)].mode = L_ROUTINE;
+  int rt = qz_range(r, 0, s.nlayers - 1);
+  s.layers[rt].mode = L_ROUTINE;
+  /* level 3: sometimes a layer that forwards without copying or skipping */
+  layer_t *bug = NULL;
+  if (level >= 3 && s.nlayers > 1 && qz_chance(r, 35)) {
+    int at = qz_range(r, 0, s.nlayers - 2);
+    if (at >= rt) at++;
+    bug = &s.layers[at];
+    bug->mode = L_COPY;
+    bug->bug = BUG_NO_COPY;
+  }
   stack_devices(v, r, &s);
   bool ov = app_one_read(v, r, s.top);
   ask_walk(v, ov);
   /* an overlapped read that fails at once never sets its event */
   qz_add_thr(qz_ask(v, QK_HANG), "app");
-  qz_ask(v, QK_FINDINGS)->n = 1;
+  qz_q_t *f = qz_ask(v, QK_FINDINGS);
+  f->n = 1;
+  if (bug) {
+    f->line = bug->bug_line;
+    qz_add_dev(f, bug->dev);
+  }
 }
 
 static void gen_pending(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
@@ -223,7 +245,8 @@ static void gen_mpr(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   build_stack(v, r, &s, qz_range(r, level - 1, level), 1, false);
   for (int i = 0; i < s.nlayers; i++)
     if (s.layers[i].mode == L_PEND) s.layers[i].mode = L_ROUTINE;
-  bool forget = level >= 2 && qz_chance(r, 30);
+  /* levels 2-3: sometimes the re-completion or the free is forgotten */
+  int bug = level >= 2 && qz_chance(r, 40) ? qz_range(r, 1, 2) : 0;
   qz_buf_t *b = &v->text;
   int bug_line = 0;
   P(b, "# mprfs takes the IRP back in its completion routine, reads more, re-completes.\n");
@@ -232,9 +255,13 @@ static void gen_mpr(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   P(b, "  dispatch default\n    complete STATUS_SUCCESS\n    return STATUS_SUCCESS\n  end\n");
   P(b, "  completion data-read\n    send read 512 completion metadata-read as r2\n    return more-processing\n  end\n");
   P(b, "  completion metadata-read\n");
-  if (forget) {
-    bug_line = b->lines + 1;
+  if (bug == 1) {
+    bug_line = b->lines + 1; /* where complete-original belongs */
     P(b, "    free-irp\n    return more-processing\n  end\nend\n\n");
+  } else if (bug == 2) {
+    P(b, "    complete-original STATUS_SUCCESS\n");
+    bug_line = b->lines + 1; /* where free-irp belongs */
+    P(b, "    return more-processing\n  end\nend\n\n");
   } else {
     P(b, "    complete-original STATUS_SUCCESS\n    free-irp\n    return more-processing\n  end\nend\n\n");
   }
@@ -253,6 +280,7 @@ static void gen_mpr(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   q = qz_ask(v, QK_FINDINGS);
   q->line = bug_line;
   qz_add_dev(q, "fs0");
+  if (bug == 2) qz_add_req(q, "r2");
 }
 
 /* Distinct latencies, at least 40us apart: no two completions tie. */
