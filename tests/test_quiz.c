@@ -406,6 +406,37 @@ START_TEST(command_line) {
 }
 END_TEST
 
+/* docs/quiz.md's commands work as written (from the top of the tree):
+   every line of its ```sh blocks exits 0 - `iosim explore` of a question
+   file 1, as the page says. */
+START_TEST(documented_commands_work) {
+  if (!have_cli()) return;
+  FILE *f = fopen("../docs/quiz.md", "r");
+  ck_assert_ptr_nonnull(f);
+  char line[1024];
+  bool in = false;
+  int ran = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (!in) {
+      in = !strcmp(line, "```sh\n");
+      continue;
+    }
+    if (!strcmp(line, "```\n")) {
+      in = false;
+      continue;
+    }
+    line[strcspn(line, "\n")] = '\0';
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cd .. && (%s) > /dev/null 2>&1", line);
+    int want = strstr(line, "iosim explore") ? 1 : 0;
+    ck_assert_msg(run(cmd) == want, "docs/quiz.md: `%s` does not exit %d", line, want);
+    ran++;
+  }
+  fclose(f);
+  ck_assert_int_ge(ran, 9);
+}
+END_TEST
+
 TEST_SUITE(quiz_suite)
 static Suite *quiz_suite(void) {
   Suite *s = suite_create("quiz");
@@ -415,6 +446,7 @@ static Suite *quiz_suite(void) {
   tcase_add_test(tc, same_seed_same_exercise);
   tcase_add_test(tc, prairielearn_shape);
   tcase_add_test(tc, command_line);
+  tcase_add_test(tc, documented_commands_work);
   suite_add_tcase(s, tc);
   return s;
 }
