@@ -128,10 +128,12 @@ static const char *irql_expect(int irql, char buf[16]) {
 
 static const char *frame_name(int f) { return trc_frame_name((trc_frame_t)f); }
 
-static const char *context_words(const qz_ev_t *e) {
+/* Where a step ran, in words: "in thread app's context", "in a DPC:
+   arbitrary thread context", ... */
+static const char *context_words(const qz_ev_t *e, char *buf, size_t n) {
   switch (e->frame) {
-  case TRC_FRAME_THREAD: return "in the thread's own context";
-  case TRC_FRAME_APC: return "in a kernel APC of the thread";
+  case TRC_FRAME_THREAD: snprintf(buf, n, "in thread %s's context", e->thread[0] ? e->thread : "?"); return buf;
+  case TRC_FRAME_APC: snprintf(buf, n, "in a kernel APC in thread %s", e->thread[0] ? e->thread : "?"); return buf;
   case TRC_FRAME_DPC: return "in a DPC: arbitrary thread context";
   case TRC_FRAME_ISR: return "in an ISR";
   default: return "on an idle CPU";
@@ -167,6 +169,7 @@ static const char *thread_or_none(const qz_ev_t *e) { return e->thread[0] ? e->t
 /* ---- one function per question kind ---- */
 
 static int a_cr_order(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size_t wn) {
+  char cw[96];
   const char *req = q->req[0];
   const qz_ev_t *calls[16];
   int n = 0;
@@ -193,9 +196,8 @@ static int a_cr_order(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, s
   }
   for (int i = 0; i < n; i++) {
     const qz_ev_t *e = calls[i];
-    qz_printf(&o->text, "%s%d. %s's routine (step #%llu): IRQL %s, %s%s%s.", i ? " " : "", i + 1, e->dev,
-              (unsigned long long)e->seq, trc_irql_name(e->irql, b1), context_words(e), e->frame == TRC_FRAME_THREAD || e->frame == TRC_FRAME_APC ? " of " : "",
-              e->frame == TRC_FRAME_THREAD || e->frame == TRC_FRAME_APC ? e->thread : "");
+    qz_printf(&o->text, "%s%d. %s's routine (step #%llu): IRQL %s, %s.", i ? " " : "", i + 1, e->dev,
+              (unsigned long long)e->seq, trc_irql_name(e->irql, b1), context_words(e, cw, sizeof cw));
     step(o, e);
     char ib[16];
     qz_printf(&o->expects, "expect completion(%s, %s).irql == %s\n", e->dev, req, irql_expect(e->irql, ib));
@@ -222,6 +224,7 @@ static int a_cr_order(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, s
 }
 
 static int a_iosb(const qz_q_t *q, const qz_run_t *r, out_t *o) {
+  char cw[96];
   const char *req = q->req[0];
   const qz_ev_t *w = nth(r, TRC_IOSB_WRITTEN, req, NULL, 1);
   char b1[16];
@@ -230,7 +233,7 @@ static int a_iosb(const qz_q_t *q, const qz_run_t *r, out_t *o) {
     qz_printf(&o->expects, "expect never iosb-written(%s)\n", req);
   } else {
     qz_printf(&o->text, "%s writes it at step #%llu (%s, IRQL %s).", w->thread[0] ? w->thread : "no thread",
-              (unsigned long long)w->seq, context_words(w), trc_irql_name(w->irql, b1));
+              (unsigned long long)w->seq, context_words(w, cw, sizeof cw), trc_irql_name(w->irql, b1));
     step(o, w);
     qz_printf(&o->expects, "expect iosb-written(%s).thread == %s\n", req, thread_or_none(w));
     qz_printf(&o->expects, "expect iosb-written(%s).frame == %s\n", req, frame_name(w->frame));
@@ -386,6 +389,7 @@ static int a_findings(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, s
 }
 
 static int a_mpr(const qz_q_t *q, const qz_run_t *r, out_t *o) {
+  char cw[96];
   const char *r1 = q->req[0], *r2 = q->req[1];
   const qz_ev_t *ws = nth(r, TRC_WALK_STOPPED, r1, NULL, 1);
   int nc = count_of(r, TRC_COMPLETE, r1);
@@ -413,7 +417,7 @@ static int a_mpr(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   }
   const qz_ev_t *c2 = nth(r, TRC_COMPLETION_CALL, r2, NULL, 1);
   if (c2) {
-    qz_printf(&o->text, " %s's routine runs at step #%llu, %s.", r2, (unsigned long long)c2->seq, context_words(c2));
+    qz_printf(&o->text, " %s's routine runs at step #%llu, %s.", r2, (unsigned long long)c2->seq, context_words(c2, cw, sizeof cw));
     step(o, c2);
     qz_printf(&o->expects, "expect completion(%s).frame == %s\n", r2, frame_name(c2->frame));
   }
@@ -458,7 +462,8 @@ static int a_port(const qz_q_t *q, const qz_run_t *r, out_t *o) {
     }
     if (!got && !timeouts) qz_printf(&o->text, " nothing");
     bool hangs = !strcmp(state_of(r, q->thr[w]), "waiting");
-    qz_printf(&o->text, "; %s %s.", q->thr[w], hangs ? "hangs" : "does not hang");
+    qz_printf(&o->text, "; %s %s.", q->thr[w],
+              hangs ? "hangs: it waits on the port with no timeout, and no packet is left for it" : "does not hang");
     qz_printf(&o->expects, "expect count port-dequeued(%s) == %d\n", q->thr[w], got);
     qz_printf(&o->expects, "expect count wait-done(%s, STATUS_TIMEOUT) == %d\n", q->thr[w], timeouts);
     qz_printf(&o->expects, "expect thread %s %s\n", q->thr[w], hangs ? "waiting" : "finished");
@@ -553,6 +558,7 @@ static int a_cancel(const qz_q_t *q, const qz_run_t *r, out_t *o) {
 }
 
 static int a_assoc(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size_t wn) {
+  char cw[96];
   const char *req = q->req[0];
   int na = count_of(r, TRC_IRP_ASSOCIATED, NULL);
   qz_printf(&o->text, "The volume makes %d associated IRPs.", na);
@@ -580,7 +586,7 @@ static int a_assoc(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size
   const qz_ev_t *mc = nth(r, TRC_COMPLETE, req, NULL, 1);
   if (last && mc) {
     qz_printf(&o->text, " The last associated IRP (step #%llu) makes the I/O manager complete the master %s at step #%llu, %s.",
-              (unsigned long long)last->seq, req, (unsigned long long)mc->seq, context_words(mc));
+              (unsigned long long)last->seq, req, (unsigned long long)mc->seq, context_words(mc, cw, sizeof cw));
     step(o, last);
     step(o, mc);
     qz_printf(&o->expects, "expect order associated-done(count == 0) < complete(%s)\n", req);
