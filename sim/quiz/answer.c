@@ -332,7 +332,13 @@ static int a_hang(const qz_q_t *q, const qz_run_t *r, out_t *o) {
       }
     }
   } else if (!strcmp(st, "terminated")) {
-    qz_printf(&o->text, "No: %s finishes; the run ends %s.", t, ocn);
+    const qz_ev_t *x = NULL;
+    for (size_t i = 0; i < r->nev; i++)
+      if (r->ev[i].kind == TRC_THREAD_EXIT && (!strcmp(r->ev[i].thread, t) || !strcmp(r->ev[i].target, t))) x = &r->ev[i];
+    if (x) {
+      qz_printf(&o->text, "No: %s exits at step #%llu; the run ends %s.", t, (unsigned long long)x->seq, ocn);
+      step(o, x);
+    } else qz_printf(&o->text, "No: %s finishes; the run ends %s.", t, ocn);
     qz_printf(&o->expects, "expect thread %s finished\n", t);
   } else if (res_bugcheck(r)) {
     qz_printf(&o->text, "It cannot finish: the machine stops with a bugcheck first.");
