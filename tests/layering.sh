@@ -74,6 +74,7 @@ for f in $(find sim viz -name '*.[ch]'); do
       viz_int.h) [ "$top" = viz ] || say "$f includes $h (the pictures')" ;;
       verify_rules.h) [ "$dir" = verify ] || say "$f includes $h (the verifier's)" ;;
       explore_int.h) [ "$dir" = explore ] || say "$f includes $h (the explorer's)" ;;
+      quiz_int.h) [ "$dir" = quiz ] || say "$f includes $h (the quiz generator's)" ;;
       esac ;;
     esac
   done
