@@ -293,9 +293,12 @@ static int a_wait(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   }
   const char *st = status_name(e->status, b1);
   bool sleep = e->kind == TRC_SLEEP_DONE;
-  qz_printf(&o->text, "%s %d of %s returns %s at step #%llu", sleep ? "The sleep" : "The wait", n, q->thr[0], st,
-            (unsigned long long)e->seq);
-  if (!sleep && e->wait_index >= 0 && e->object[0]) qz_printf(&o->text, " (index %d: %s)", e->wait_index, e->object);
+  qz_printf(&o->text, "It returns %s at step #%llu", st, (unsigned long long)e->seq);
+  if (sleep && e->status == STATUS_USER_APC) qz_printf(&o->text, ": user APCs (the completion routines) ran in it");
+  else if (sleep) qz_printf(&o->text, ": its time ran out");
+  else if (e->status == STATUS_TIMEOUT) qz_printf(&o->text, ": it timed out");
+  else if (strstr(q->stmt, " all")) qz_printf(&o->text, ": every object it waits for is signalled");
+  else if (e->wait_index >= 0 && e->object[0]) qz_printf(&o->text, ": %s is signalled (index %d)", e->object, e->wait_index);
   qz_printf(&o->text, "%s.", e->count == 0 ? ", without blocking" : "");
   step(o, e);
   qz_printf(&o->expects, "expect %s(%s, %d).status == %s\n", sleep ? "sleep-done" : "wait-done", q->thr[0],
@@ -726,7 +729,10 @@ char *qz_question_text(const qz_q_t *q) {
     qz_printf(&b, "Which thread writes %s's I/O status block, and when? Is a special kernel APC queued?", q->req[0]);
     break;
   case QK_SYSRET: qz_printf(&b, "What does ReadFile return for %s?", q->req[0]); break;
-  case QK_WAIT: qz_printf(&b, "What does %s's wait number %d (a wait or a sleep) return?", q->thr[0], q->n); break;
+  case QK_WAIT:
+    if (q->line) qz_printf(&b, "What does `%s` (line %d) return, and what ends it?", q->stmt, q->line);
+    else qz_printf(&b, "What does %s's wait number %d (a wait or a sleep) return?", q->thr[0], q->n);
+    break;
   case QK_HANG: qz_printf(&b, "Does thread %s hang? If so, why?", q->thr[0]); break;
   case QK_FINDINGS:
     qz_printf(&b, "Which verifier rule fires, for which request? %s", q->line ? "In which line is the bug?" : "(Maybe none.)");

@@ -74,7 +74,8 @@ typedef struct qz_q {
   int nthr;
   char dev[QZ_NAMES][24];
   int ndev;
-  int line; /* QK_FINDINGS: the generated bug's line, 0 = no bug */
+  int line; /* QK_FINDINGS: the generated bug's line, 0 = no bug; QK_WAIT: the wait's */
+  char stmt[64]; /* QK_WAIT: the statement of that line, as written */
   int n;    /* QK_WAIT: which wait; QK_FASTIO: how many reads; QK_FINDINGS: 1 if
                findings may come without a generated bug (a hang) */
 } qz_q_t;
@@ -85,6 +86,8 @@ typedef struct qz_variant {
   qz_q_t q[QZ_MAXQ];
   int nq;
   bool explored; /* `machine explore bound K`: checked over its schedules */
+  int wline[8];  /* the lines of app's waits and sleeps, in order */
+  int nwline;
 } qz_variant_t;
 
 qz_q_t *qz_ask(qz_variant_t *v, qz_qkind_t kind);

@@ -155,6 +155,28 @@ static void stack_devices(qz_variant_t *v, qz_rng_t *r, qz_stack_t *s) {
   P(b, "\n");
 }
 
+/* The next line written is one of app's waits or sleeps. */
+static void mark_wait(qz_variant_t *v) {
+  if (v->nwline < 8) v->wline[v->nwline++] = v->text.lines + 1;
+}
+
+static void ask_wait(qz_variant_t *v, int n) {
+  qz_q_t *q = qz_ask(v, QK_WAIT);
+  qz_add_thr(q, "app");
+  q->n = n;
+  q->line = n <= v->nwline ? v->wline[n - 1] : 0;
+  /* the statement itself, for the question's words */
+  const char *p = v->text.s;
+  for (int l = 1; p && l < q->line; l++) {
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  if (p && q->line) {
+    while (*p == ' ') p++;
+    snprintf(q->stmt, sizeof q->stmt, "%.*s", (int)strcspn(p, "\n"), p);
+  }
+}
+
 /* The application: one read, synchronous or overlapped with an event. */
 static bool app_one_read(qz_variant_t *v, qz_rng_t *r, const char *top) {
   qz_buf_t *b = &v->text;
@@ -162,7 +184,10 @@ static bool app_one_read(qz_variant_t *v, qz_rng_t *r, const char *top) {
   if (ov) P(b, "event done\n\n");
   P(b, "thread app\n  open f %s %s\n", top, ov ? "overlapped" : "synchronous");
   P(b, "  read f 4096%s as r1\n", ov ? " event done" : "");
-  if (ov) P(b, "  wait done\n");
+  if (ov) {
+    mark_wait(v);
+    P(b, "  wait done\n");
+  }
   P(b, "end\n");
   return ov;
 }
@@ -171,11 +196,7 @@ static void ask_walk(qz_variant_t *v, bool ov) {
   qz_add_req(qz_ask(v, QK_CR_ORDER), "r1");
   qz_add_req(qz_ask(v, QK_IOSB), "r1");
   qz_add_req(qz_ask(v, QK_SYSRET), "r1");
-  if (ov) {
-    qz_q_t *q = qz_ask(v, QK_WAIT);
-    qz_add_thr(q, "app");
-    q->n = 1;
-  }
+  if (ov) ask_wait(v, 1);
 }
 
 /* ---- topics ---- */
@@ -324,11 +345,13 @@ static void gen_notify(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   }
   int waits = 0;
   if (method == 0) {
+    mark_wait(v);
     P(b, "  wait");
     for (int i = 0; i < n; i++) P(b, " e%d", i + 1);
     P(b, " any\n");
     waits++;
     if (n > 1) {
+      mark_wait(v);
       P(b, "  wait");
       for (int i = 0; i < n; i++) P(b, " e%d", i + 1);
       P(b, " all\n");
@@ -336,9 +359,11 @@ static void gen_notify(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
     }
   } else if (method == 1) {
     if (qz_chance(r, 50)) {
+      mark_wait(v);
       P(b, "  sleep 1ms\n");
       waits++;
     }
+    mark_wait(v);
     P(b, "  sleep 2ms alertable\n");
     waits++;
     cb = qz_ask(v, QK_CALLBACKS);
@@ -349,17 +374,14 @@ static void gen_notify(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
       qz_add_req(cb, req);
     }
   } else if (method == 2) {
+    mark_wait(v);
     P(b, "  wait f1\n");
     waits++;
   }
   P(b, "end\n");
   qz_add_req(qz_ask(v, QK_SYSRET), "r1");
   if (method != 1) qz_add_req(qz_ask(v, QK_IOSB), "r1");
-  for (int w = 1; w <= waits; w++) {
-    qz_q_t *q = qz_ask(v, QK_WAIT);
-    qz_add_thr(q, "app");
-    q->n = w;
-  }
+  for (int w = 1; w <= waits; w++) ask_wait(v, w);
 }
 
 static void gen_iocp(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
@@ -593,11 +615,7 @@ static void gen_ufs(qz_variant_t *v, int level, uint64_t fs, qz_rng_t *r) {
   qz_add_req(qz_ask(v, QK_UFS), "r1");
   qz_add_req(qz_ask(v, QK_SYSRET), "r1");
   if (nl) qz_add_req(qz_ask(v, QK_CR_ORDER), "r1");
-  if (ov) {
-    qz_q_t *q = qz_ask(v, QK_WAIT);
-    qz_add_thr(q, "app");
-    q->n = 1;
-  }
+  if (ov) ask_wait(v, 1);
 }
 
 void qz_gen_topic(qz_variant_t *v, quiz_topic_t topic, int level, uint64_t file_seed, qz_rng_t *r) {
