@@ -72,7 +72,6 @@ static int write_file(const char *path, const char *text) {
   return fclose(f) || bad ? -1 : 0;
 }
 
-/* Tries one variant; returns the exercise, or NULL with `why`. */
 /* `iosim check` of an explored file: every schedule within its bound. */
 static int check_explored(const char *path, char *why, size_t wn) {
   scn_error_t e;
@@ -95,6 +94,7 @@ static int check_explored(const char *path, char *why, size_t wn) {
   return rc ? -1 : 0;
 }
 
+/* Tries one variant; returns the exercise, or NULL with `why`. */
 static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch, const char *scratch2, char *why,
                        size_t wn) {
   qz_rng_t rng = {vseed};
@@ -126,7 +126,7 @@ static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch
     if (v.q[i].kind != QK_RACE) continue;
     char w[512] = "";
     if (qz_answer_race(&v.q[i], scratch, scratch2, &q->questions[i], w, sizeof w)) {
-      snprintf(why, wn, "%s: %s", q->questions[i].id, w);
+      snprintf(why, wn, "%s: %.400s", q->questions[i].id, w);
       goto bad;
     }
   }
