@@ -44,7 +44,7 @@ ENGINE_DIRS = core ke hal io cc fsrtl ex ps ob
 ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 # Built on the engine's public API only: trace sinks, the verifier, the
 # user-mode file system, the scenario language, the trace database, the
-# schedule explorer.
+# schedule explorer, the quiz generator.
 SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c \
              sim/quiz/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
