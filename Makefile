@@ -46,8 +46,9 @@ ENGINE_DIRS = core ke hal io cc fsrtl ex ps ob
 ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 # Built on the engine's public API only: trace sinks, the verifier, the
 # user-mode file system, the scenario language, the trace database, the
-# schedule explorer.
-SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c)
+# schedule explorer, the quiz generator.
+SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c \
+             sim/quiz/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
 # C drivers written as Windows drivers are: built with the driver-facing
@@ -64,7 +65,8 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_DRV_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore samples samples-test
+.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore samples samples-test \
+        quiz-check
 
 all: iosim diagrams readme
 
@@ -207,6 +209,11 @@ explore: deps
 	@echo "== 16-cancel-race, 100,000 random schedules"; ./iosim explore scenarios/lessons/16-cancel-race.iosim --strategy random --runs 100000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
 	@echo "== 17-cancel-race-forgotten, 20,000 PCT schedules of depth 3"; ./iosim explore scenarios/lessons/17-cancel-race-forgotten.iosim --strategy pct --runs 20000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
 	./build-bench/iosim-bench --explore
+
+# 1,000 seeds per quiz topic (make test runs 1,000 spread over the topics).
+quiz-check: deps
+	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests iosim
+	cd tests && QUIZ_SEEDS_PER_TOPIC=1000 CK_RUN_SUITE=quiz ../$(BUILD)/iosim-tests
 
 clean:
 	rm -rf build build-asan build-bench iosim

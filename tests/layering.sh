@@ -17,7 +17,7 @@ say() { echo "layering: $*"; fail=1; }
 engine="core ke hal io cc fsrtl ex ps ob"
 lower="core ke hal"
 upper="io cc fsrtl ps ob"
-outside="sinks verify ufs scn db cli"
+outside="sinks verify ufs scn db cli quiz"
 
 defs() { # symbols defined by the objects of the given sim/ folders
   for d in "$@"; do
@@ -74,6 +74,7 @@ for f in $(find sim viz -name '*.[ch]'); do
       viz_int.h) [ "$top" = viz ] || say "$f includes $h (the pictures')" ;;
       verify_rules.h) [ "$dir" = verify ] || say "$f includes $h (the verifier's)" ;;
       explore_int.h) [ "$dir" = explore ] || say "$f includes $h (the explorer's)" ;;
+      quiz_int.h) [ "$dir" = quiz ] || say "$f includes $h (the quiz generator's)" ;;
       esac ;;
     esac
   done

@@ -449,7 +449,7 @@ START_TEST(manual_and_completion_cover_every_option) {
   if (!have_cli()) return;
   static const char *const cmds[] = {"run",     "check",   "explore", "diff", "merge", "irp",  "viz",  "export",
                                      "grade",   "cc",      "devstack", "thread", "dpcs", "irpfind", "port", "why",
-                                     "step",    "html"};
+                                     "step",    "html",    "quiz"};
   char cmd[600], *help, *man, *comp;
   man = NULL;
   ck_assert_int_eq(capture("cat ../docs/iosim.1", &man), 0);

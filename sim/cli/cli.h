@@ -19,6 +19,8 @@ int cli_merge(int argc, char **argv);
 int cli_cc(int argc, char **argv);
 /* `iosim html` (html_cmd.c): the explorer page of a run. */
 int cli_html(int argc, char **argv);
+/* `iosim quiz` (quiz_cmd.c). */
+int cli_quiz(int argc, char **argv);
 /* `iosim check` of a scenario that asks to be explored; 2 on bad input. */
 int cli_check_explore(const scn_t *sc, const char *path, bool verify, int *failed_files);
 /* --replay TOKEN or --replay-file F of `iosim run`: parsed and checked

@@ -32,6 +32,7 @@ static const char *const usage_main =
     "  devstack, thread, dpcs, irpfind, port, why, step\n"
     "               the machine at any step of a trace (!devstack, !thread...)\n"
     "  html FILE    a page that steps through a run in a browser\n"
+    "  quiz         a generated exercise: a scenario, questions, answers\n"
     "\n"
     "`iosim COMMAND --help` describes each command, `man iosim` all of them.\n"
     "Exit status: 0 ok, 1 an expectation failed, 2 bad input.\n";
@@ -800,6 +801,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "viz")) return cmd_viz(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "explore")) return cli_explore(argc - 1, argv + 1);
+  if (!strcmp(cmd, "quiz")) return cli_quiz(argc - 1, argv + 1);
   if (!strcmp(cmd, "diff")) return cli_diff(argc - 1, argv + 1);
   if (!strcmp(cmd, "merge")) return cli_merge(argc - 1, argv + 1);
   if (!strcmp(cmd, "cc")) return cli_cc(argc - 1, argv + 1);
