@@ -2,8 +2,8 @@
 # garble.sh IOSIM SCENARIO - runs SCENARIO twice, the second time with every
 # step's detail text replaced by "x" (IOSIM_GARBLE_DETAILS), and fails if
 # anything a program decides changes: the outcome, the expectations' results,
-# the verifier's findings, `iosim irp` and `why` for every IRP, the IRP flow
-# diagrams, the machine at the end (irpfind, thread, CPUs, ports, stacks).
+# the verifier's findings, `why` for every IRP, `iosim irp` and the IRP flow
+# diagram of up to 40 of them, the machine at the end (irpfind, thread, CPUs, ports, stacks).
 # Detail is prose for people; no fact may be read back from it.
 set -u
 IOSIM=$1
@@ -21,7 +21,14 @@ for m in plain garbled; do
   echo $? > "$d/$m.rc"
   results "$d/$m.out" > "$d/$m.res"
   "$IOSIM" viz --db "$d/$m.db" --list 2>/dev/null | awk '$1 ~ /^[0-9]+$/ {print $1}' > "$d/$m.irps"
-  for k in $(cat "$d/$m.irps"); do
+  # `irp` and `viz` are a process each: at most 40 IRPs, spread over the
+  # run (a recursion scenario has hundreds, all alike), the same ones in
+  # both runs.  `why` below still asks about every IRP, in one process.
+  if [ $m = plain ]; then
+    awk -v n="$(wc -l < "$d/$m.irps")" 'BEGIN { s = n > 40 ? int((n + 39) / 40) : 1 } (NR - 1) % s == 0' \
+      "$d/$m.irps" > "$d/sample.irps"
+  fi
+  for k in $(cat "$d/sample.irps"); do
     "$IOSIM" irp --db "$d/$m.db" --irp "$k" > "$d/$m.irp$k" 2>&1
     "$IOSIM" viz --db "$d/$m.db" --irp "$k" -o "$d/$m.flow$k.dot" > /dev/null 2>&1
   done
@@ -44,7 +51,7 @@ cmp -s "$d/plain.rc" "$d/garbled.rc" || { echo "garble: $F: exit status $(cat "$
 cmp -s "$d/plain.res" "$d/garbled.res" || { echo "garble: $F: results differ:"; diff "$d/plain.res" "$d/garbled.res"; fail=1; }
 cmp -s "$d/plain.irps" "$d/garbled.irps" || { echo "garble: $F: the IRP lists differ"; fail=1; }
 [ -s "$d/plain.res" ] || { echo "garble: $F: no results at all"; fail=1; }
-for k in $(cat "$d/plain.irps"); do
+for k in $(cat "$d/sample.irps"); do
   cmp -s "$d/plain.irp$k" "$d/garbled.irp$k" || { echo "garble: $F: iosim irp $k differs:"; diff "$d/plain.irp$k" "$d/garbled.irp$k" | head -20; fail=1; }
   cmp -s "$d/plain.flow$k.dot" "$d/garbled.flow$k.dot" || { echo "garble: $F: the flow of IRP $k differs:"; diff "$d/plain.flow$k.dot" "$d/garbled.flow$k.dot" | head -20; fail=1; }
 done
