@@ -245,6 +245,7 @@ struct sim {
   LIST_ENTRY ready;
   LIST_ENTRY threads;
   uint32_t nthreads_live;
+  uint32_t nsystem_threads_live; /* of them, PsCreateSystemThread's (counted, not walked) */
   name_tab_t thread_names, device_names;
   name_tab_t object_names;   /* dispatcher and file objects, by trace id */
   PDRIVER_OBJECT *drivers;
@@ -285,6 +286,10 @@ struct sim {
   sim_bugcheck_t bugcheck;
   sim_stats_t stats;
   /* the kernel library around the IRP path (docs/kernel-facts.md §13) */
+  ptrmap_t live_irp_ids;     /* a live IRP's SimId -> the IRP: finding one by id,
+                                or checking one is alive, without walking live_irps */
+  ptrmap_t device_by_hash;   /* a live device's name hash -> the device (io/device.c) */
+  bool device_hash_clash;    /* two names with one hash: look up by walking */
   ptrmap_t lock_ids;         /* spin lock address -> its id among the objects */
   ptrmap_t queued_locks;     /* spin locks held as queued ones -> holder CPU + 1
                                 (0 while handed over) */

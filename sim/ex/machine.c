@@ -84,6 +84,8 @@ void sim_destroy(sim_t *S) {
   free(S->evq.a);
   free(S->chs.log);
   ptrmap_free(S, &S->lock_ids);
+  ptrmap_free(S, &S->live_irp_ids);
+  ptrmap_free(S, &S->device_by_hash);
   ptrmap_free(S, &S->queued_locks);
   free(S->chs.cand);
   for (uint32_t i = 0; i < S->thread_names.n; i++) free(S->thread_names.v[i]);

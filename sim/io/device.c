@@ -52,6 +52,14 @@ PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name, DRIVER_INITIALIZE *en
 
 PVOID sim_driver_context(PDRIVER_OBJECT Driver) { return Driver->SimContext; }
 
+/* Devices are found by name in constant time (setup of 100,000 devices
+   stays linear): a map from the name's hash; never 0. */
+static uintptr_t device_name_hash(const char *name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+  return (uintptr_t)(h ? h : 1);
+}
+
 NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const char *Name, PDEVICE_OBJECT *Out) {
   sim_t *S = Driver->Sim;
   *Out = NULL;
@@ -67,6 +75,9 @@ NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const cha
   d->DeviceExtension = ExtensionSize ? (void *)(d + 1) : NULL;
   d->NextDevice = Driver->DeviceObject;
   Driver->DeviceObject = d;
+  uintptr_t h = device_name_hash(Name);
+  if (ptrmap_get(&S->device_by_hash, (const void *)h, NULL)) S->device_hash_clash = true;
+  else ptrmap_put(S, &S->device_by_hash, (const void *)h, (uintptr_t)d);
   *Out = d;
   return STATUS_SUCCESS;
 }
@@ -117,6 +128,10 @@ void IoDeleteDevice(PDEVICE_OBJECT DeviceObject) {
       *pp = DeviceObject->NextDevice;
       break;
     }
+  uintptr_t v;
+  if (ptrmap_get(&S->device_by_hash, (const void *)device_name_hash(DeviceObject->SimName), &v) &&
+      v == (uintptr_t)DeviceObject)
+    ptrmap_del(&S->device_by_hash, (const void *)device_name_hash(DeviceObject->SimName));
   DeviceObject->SimDeleted = TRUE;
   /* Kept until the machine is freed: an IRP or a trace row may still name it. */
   DeviceObject->NextDevice = S->deleted_devices;
@@ -145,6 +160,11 @@ PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source, PDEVICE_OBJECT
 }
 
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name) {
+  uintptr_t v;
+  if (ptrmap_get(&S->device_by_hash, (const void *)device_name_hash(name), &v) &&
+      !strcmp(((PDEVICE_OBJECT)v)->SimName, name))
+    return (PDEVICE_OBJECT)v;
+  if (!S->device_hash_clash) return NULL;
   for (size_t i = 0; i < S->ndrivers; i++)
     for (PDEVICE_OBJECT d = S->drivers[i]->DeviceObject; d; d = d->NextDevice)
       if (strcmp(d->SimName, name) == 0) return d;

@@ -87,7 +87,16 @@ static bool lex_number(const char *s, size_t n, tok_t *t) {
 bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexline_t *out,
               scn_error_t *err) {
   size_t len = strlen(line);
-  tok_t *v = ar_alloc(a, (len + 2) * sizeof *v);
+  /* A line has at most len tokens and its end: the array is the cursor's,
+     reused, and grows by doubling (memory stays linear in the longest
+     line, not in the file). */
+  if (out->cap < len + 2) {
+    size_t cap = out->cap ? out->cap : 64;
+    while (cap < len + 2) cap *= 2;
+    out->v = ar_alloc(a, cap * sizeof *out->v);
+    out->cap = cap;
+  }
+  tok_t *v = out->v;
   int n = 0;
   size_t i = 0;
   size_t last = 0; /* end of the last token, for raw */
@@ -99,6 +108,7 @@ bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexlin
       continue;
     }
     tok_t *t = &v[n];
+    memset(t, 0, sizeof *t);
     t->col = (int)i + 1;
     if (c == '"') {
       size_t j = i + 1;
@@ -138,10 +148,10 @@ bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexlin
     last = i;
     n++;
   }
+  memset(&v[n], 0, sizeof v[n]);
   v[n].t = T_END;
   v[n].col = (int)i + 1;
-  v[n].s = ar_strdup(a, "");
-  out->v = v;
+  v[n].s = (char *)"";
   out->n = n;
   out->line = lineno;
   out->file = file;

@@ -8,9 +8,12 @@
 #include "run_int.h"
 
 KEVENT *rs_event(run_state_t *rs, const char *name) {
-  for (int i = 0; i < rs->nevents; i++)
-    if (!strcmp(rs->events[i].name, name)) return &rs->events[i].ev;
-  return NULL; /* names are checked at load time */
+  named_event_t *n = names_get(&rs->names, NK_EVENT, name);
+  return n ? &n->ev : NULL; /* names are checked at load time */
+}
+
+size_t rs_req(run_state_t *rs, const char *name) {
+  return name ? (size_t)(uintptr_t)names_get(&rs->names, NK_IRP, name) : 0;
 }
 
 PFILE_OBJECT rs_file(run_state_t *rs, const char *name) {
@@ -47,8 +50,9 @@ static int build(run_state_t *rs, scn_error_t *err) {
     scr_driver_t *sd = &rs->drivers[rs->ndrivers++];
     sd->rs = rs;
     sd->decl = drv[i];
-    if (!sim_load_driver(S, drv[i]->name, scr_driver_entry, sd))
-      return build_error(err, &drv[i]->at, "driver %s cannot be loaded (out of memory)", drv[i]->name);
+    sd->obj = sim_load_driver(S, drv[i]->name, scr_driver_entry, sd);
+    if (!sd->obj) return build_error(err, &drv[i]->at, "driver %s cannot be loaded (out of memory)", drv[i]->name);
+    names_put(&rs->ar, &rs->names, NK_DRIVER, drv[i]->name, sd);
   }
   for (const device_decl_t *d = sc->devices; d; d = d->next) {
     PDEVICE_OBJECT dev;
@@ -59,9 +63,10 @@ static int build(run_state_t *rs, scn_error_t *err) {
         return build_error(err, &d->at, "cannot create the user-mode file system %s", d->name);
       continue;
     }
-    PDRIVER_OBJECT owner = sim_driver_by_name(S, d->driver);
-    sim_create_device(owner, sizeof(scr_dev_t), d->name, &dev);
-    if (d->on && !IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on)))
+    const scr_driver_t *owner = names_get(&rs->names, NK_DRIVER, d->driver);
+    sim_create_device(owner->obj, sizeof(scr_dev_t), d->name, &dev);
+    names_put(&rs->ar, &rs->names, NK_DEVICE, d->name, dev);
+    if (d->on && !IoAttachDeviceToDeviceStack(dev, names_get(&rs->names, NK_DEVICE, d->on)))
       return build_error(err, &d->at,
                          "device %s cannot be attached on %s: the stack would need more than 127 stack "
                          "locations (an IRP's StackSize is a CCHAR)", d->name, d->on);
@@ -75,6 +80,7 @@ static int build(run_state_t *rs, scn_error_t *err) {
     n->name = e->name;
     KeInitializeEvent(&n->ev, e->sync ? SynchronizationEvent : NotificationEvent, e->signaled);
     sim_name_object(&n->ev, e->name);
+    names_put(&rs->ar, &rs->names, NK_EVENT, e->name, n);
   }
   /* Ports exist before any thread runs: whichever thread uses one first,
      and however two first uses interleave, there is one port. */
@@ -84,6 +90,7 @@ static int build(run_state_t *rs, scn_error_t *err) {
   for (const port_decl_t *d = sc->ports; d; d = d->next) {
     sim_port_t *p = sim_port_create(S, d->concurrency, d->name);
     if (!p) return build_error(err, &d->at, "cannot create port %s", d->name);
+    names_put(&rs->ar, &rs->names, NK_PORT, d->name, p);
     rs->ports[rs->nports].name = d->name;
     rs->ports[rs->nports++].port = p;
   }

@@ -37,6 +37,7 @@ typedef struct scr_driver {
   FAST_IO_DISPATCH fastio; /* filled when the driver loads, if it has fastio routines */
   /* One slot per routine (routine_t.index). */
   const routine_t **slots;
+  PDRIVER_OBJECT obj;
 } scr_driver_t;
 
 /* Which scripted cancel routine each IRP was given (set-cancel), by IRP
@@ -111,7 +112,12 @@ struct run_state {
   scr_cctx_t *free_cctx;
   scr_cancel_of_t *cancel_of; /* grows with vec.h; freed with the run */
   size_t ncancel_of, cancel_of_cap;
+  /* drivers (NK_DRIVER: their scr_driver_t), devices (NK_DEVICE: the
+     DEVICE_OBJECT), events and ports by name: setup stays linear */
+  names_tab_t names;
 };
+/* The index + 1 in rs->reqs of the request named `name`, or 0. */
+size_t rs_req(run_state_t *rs, const char *name);
 
 KEVENT *rs_event(run_state_t *rs, const char *name);
 PFILE_OBJECT rs_file(run_state_t *rs, const char *name);
