@@ -95,7 +95,14 @@ typedef struct sim_config {
   bool has_minimum_dpc_rate;
   unsigned minimum_dpc_rate;
   sim_stack_cache_t *stacks; /* borrowed; NULL = stacks mapped per machine */
+  /* Limits on the host (docs/reliability.md): wall-clock milliseconds of
+     sim_run, 0 = none; bytes the engine itself holds (stats.bytes_live),
+     0 = SIM_MAX_MEMORY_DEFAULT.  A run over either stops with outcome
+     SIM_RUN_LIMIT, as at max_time_ns and max_steps. */
+  uint64_t max_wall_ms;
+  uint64_t max_memory;
 } sim_config_t;
+#define SIM_MAX_MEMORY_DEFAULT (1024ull * 1024 * 1024)
 #define SIM_CLOCK_TICK_DEFAULT 15625000ull /* 15.625 ms: 64 ticks a second */
 #define SIM_CLOCK_TICK_MIN 500000ull       /* 0.5 ms: the finest timer resolution */
 #define SIM_CLOCK_TICK_MAX SIM_CLOCK_TICK_DEFAULT
@@ -175,6 +182,9 @@ sim_outcome_t sim_run(sim_t *S);
    trace sink; not from a signal handler: set a flag there and let the sink
    call this). */
 void sim_request_stop(sim_t *S);
+/* After a run that ended with SIM_RUN_LIMIT: which limit ("max-steps",
+   "max-time", "max-wall", "max-memory"); NULL otherwise. */
+const char *sim_limit_reached(const sim_t *S);
 uint64_t sim_now(const sim_t *S);
 uint64_t sim_steps(const sim_t *S);
 

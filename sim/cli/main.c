@@ -34,7 +34,8 @@ static const char *const usage_main =
 static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
     "                      [--include-dir DIR] [--verify] [--width N]\n"
-    "                      [--replay TOKEN | --replay-file F]\n"
+    "                      [--replay TOKEN | --replay-file F] [--max-steps N]\n"
+    "                      [--max-time T] [--max-wall S] [--max-memory M]\n"
     "\n"
     "Runs the scenario and prints its trace as a table (step number, time,\n"
     "CPU, IRQL, frame, thread, IRP, device, event), the outcome with what\n"
@@ -52,11 +53,16 @@ static const char *const usage_run =
     "  --width N        wrap long lines to N columns (default: the terminal's\n"
     "                   width, or $COLUMNS; 0: never)\n"
     "  --replay TOKEN   the schedule `iosim explore` printed (--replay-file F:\n"
-    "                   the token in a file); refused if the scenario changed\n";
+    "                   the token in a file); refused if the scenario changed\n"
+    "  --max-steps N, --max-time T   raise the ceilings a `machine` line may\n"
+    "                   not exceed (100,000,000 steps, 100s)\n"
+    "  --max-wall S     stop the run after S seconds of real time (600; 0: none)\n"
+    "  --max-memory M   stop the run when the engine holds M MiB (1024)\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
-    "                           [--width N]\n"
+    "                           [--width N] [--max-steps N] [--max-time T]\n"
+    "                           [--max-wall S] [--max-memory M]\n"
     "\n"
     "Runs each scenario (every seed it asks for with `machine seeds N`, or\n"
     "every schedule within the bound of `machine explore bound K`)\n"
@@ -65,6 +71,7 @@ static const char *const usage_check =
     "rule, docs/verifier.md) that no `expect finding` line predicts is\n"
     "printed and fails the file; --no-verify ignores findings.  A seed that\n"
     "fails also shows what was left at the end (IRPs, waiting threads).\n"
+    "--max-steps, --max-time, --max-wall, --max-memory: as for `iosim run`.\n"
     "Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
 
 typedef struct cli {
@@ -77,6 +84,7 @@ typedef struct cli {
   FILE *out;
   tracedb_hooks_t dbh; /* when --db */
   xp_replay_t *replay; /* --replay */
+  cli_limits_t lim;    /* --max-steps, --max-time, --max-wall, --max-memory */
 } cli_t;
 
 /* Set by SIGINT; the trace database sink finishes the run as
@@ -335,7 +343,7 @@ static int cmd_run(int argc, char **argv) {
                                        {"include-dir", required_argument, 0, 'I'}, {"help", no_argument, 0, 'h'},
                                        {"verify", no_argument, 0, 'v'}, {"width", required_argument, 0, 'w'},
                                        {"replay", required_argument, 0, 'R'},
-                                       {"replay-file", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+                                       {"replay-file", required_argument, 0, 'F'}, CLI_LIMIT_OPTIONS, {0, 0, 0, 0}};
   const char *replay = NULL, *replay_file = NULL;
   int ch;
   optind = 1;
@@ -359,7 +367,14 @@ static int cmd_run(int argc, char **argv) {
     case 'R': replay = optarg; break;
     case 'F': replay_file = optarg; break;
     case 'h': fputs(usage_run, stdout); return 0;
-    default: fputs(usage_run, stderr); return 2;
+    default:
+      if (cli_limit_option(ch, optarg, "run", &c.lim) < 0) return 2;
+      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+        c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
+        break;
+      }
+      fputs(usage_run, stderr);
+      return 2;
     }
   }
   if (optind != argc - 1 || (replay && replay_file)) {
@@ -404,6 +419,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "%s\n\n", scn_title(sc));
   scn_run_opts_t o = {.has_seed = c.has_seed, .seed = c.seed, .on_start = on_start, .on_finish = on_finish, .ud = &c};
+  cli_limits_apply(&c.lim, &o);
   scn_result_t r;
   if (scn_run(sc, &o, &r, &err) != 0) {
     print_error(&err);
@@ -436,6 +452,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  cli_limit_report(&r);
   bool replayed = c.replay != NULL;
   if (c.replay) {
     char why[200];
@@ -499,6 +516,7 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
   for (unsigned i = 0; i < seeds; i++) {
     if (progress) fprintf(stderr, "\r%s: seed %u of %u", path, i + 1, seeds);
     scn_run_opts_t o = {.has_seed = true, .seed = base + i};
+    cli_limits_apply(&c->lim, &o);
     scn_result_t r;
     if (scn_run(sc, &o, &r, &err) != 0) {
       print_error(&err);
@@ -507,6 +525,14 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
     }
     lines = r.expect_total;
     if (!seen) seen = calloc((size_t)r.expect_total + 1, sizeof *seen);
+    if (!seen) {
+      fprintf(stderr, "iosim: out of memory\n");
+      scn_result_free(&r);
+      scn_result_free(&keep);
+      scn_free(sc);
+      return 2;
+    }
+    if (r.outcome == SIM_RUN_LIMIT) cli_limit_report(&r);
     never = scn_sometimes_merge(&r, seen);
     if (r.expect_failed || (seeds == 1)) {
       if (seeds > 1) printf("  seed %llu:\n", (unsigned long long)r.seed);
@@ -548,7 +574,7 @@ static int cmd_check(int argc, char **argv) {
   cli_t c = {.out = stdout, .verify = true, .width = -1};
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"include-dir", required_argument, 0, 'I'},
                                        {"help", no_argument, 0, 'h'}, {"no-verify", no_argument, 0, 'n'},
-                                       {"width", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+                                       {"width", required_argument, 0, 'w'}, CLI_LIMIT_OPTIONS, {0, 0, 0, 0}};
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "s:I:hnw:", opts, NULL)) != -1) {
@@ -566,7 +592,14 @@ static int cmd_check(int argc, char **argv) {
       break;
     case 'I': c.include_dir = optarg; break;
     case 'h': fputs(usage_check, stdout); return 0;
-    default: fputs(usage_check, stderr); return 2;
+    default:
+      if (cli_limit_option(ch, optarg, "check", &c.lim) < 0) return 2;
+      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+        c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
+        break;
+      }
+      fputs(usage_check, stderr);
+      return 2;
     }
   }
   if (optind >= argc) {

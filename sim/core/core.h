@@ -233,6 +233,9 @@ struct sim {
   sim_config_t cfg;
   uint64_t now;
   uint64_t steps;
+  const char *limit;         /* which limit stopped the run (sim_limit_reached) */
+  uint64_t wall_deadline_ns; /* CLOCK_MONOTONIC, 0 = none */
+  uint64_t wall_next_check;  /* the step count at which to read the clock again */
   uint64_t evseq;
   evq_t evq;
   chooser_t chs;
@@ -327,6 +330,7 @@ void cpu_poke(sim_t *S, cpu_t *c);
    instant (the clock tick). */
 void cpu_interrupt_now(sim_t *S, cpu_t *c);
 void sched_stop(sim_t *S) __attribute__((noreturn));
+bool sched_over_limit(sim_t *S);
 /* The cheap test before cpu_service: anything to deliver at all? */
 static inline bool cpu_has_work(const sim_t *S, const cpu_t *c) {
   return !S->stopping && (!list_empty(&c->irq_pending) || c->dpc_requested || c->clock_pending ||

@@ -13,14 +13,26 @@ typedef struct ev_rec {
   char *detail, *text, *service;
 } ev_rec_t;
 
+/* Only the steps an `expect` pattern can match are kept: a run to its
+   step limit does not hold every step in memory, only those of the kinds
+   the scenario's expectations name (all of them if a pattern matches any
+   kind). */
 struct ev_log {
   ev_rec_t *v;
   size_t n, cap;
+  bool keep[TRC_KIND_COUNT];
 };
 
-ev_log_t *evlog_new(void) {
+ev_log_t *evlog_new(const scn_t *sc) {
   ev_log_t *l = calloc(1, sizeof *l);
   if (!l) abort();
+  for (const expect_t *e = sc->expects; e; e = e->next)
+    for (int i = 0; i < e->npats; i++) {
+      int k = e->pats[i].kind;
+      if (k >= 0 && k < TRC_KIND_COUNT) l->keep[k] = true;
+      else
+        for (int j = 0; j < TRC_KIND_COUNT; j++) l->keep[j] = true;
+    }
   return l;
 }
 
@@ -37,6 +49,7 @@ void evlog_free(ev_log_t *l) {
 
 static void evlog_event(void *ud, const trc_event_t *ev) {
   ev_log_t *l = ud;
+  if ((unsigned)ev->kind >= TRC_KIND_COUNT || !l->keep[ev->kind]) return;
   if (!IOSIM_VEC_RESERVE(l->v, l->cap, l->n + 1)) abort(); /* no way to report from a sink */
   ev_rec_t *r = &l->v[l->n++];
   r->ev = *ev;

@@ -395,8 +395,14 @@ void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
       sc->seeds = (unsigned)n;
       break;
     }
-    case MC_MAX_TIME: sc->cfg.max_time_ns = (uint64_t)need_time(c, k + 1); break;
-    case MC_MAX_STEPS: sc->cfg.max_steps = (uint64_t)need_num(c, k + 1, "a step count"); break;
+    case MC_MAX_TIME:
+      sc->cfg.max_time_ns = (uint64_t)need_time(c, k + 1);
+      sc->max_time_at = (loc_t){L->file, L->line, TK(L, k + 1)->col};
+      break;
+    case MC_MAX_STEPS:
+      sc->cfg.max_steps = (uint64_t)need_num(c, k + 1, "a step count");
+      sc->max_steps_at = (loc_t){L->file, L->line, TK(L, k + 1)->col};
+      break;
     case MC_CLOCK_TICK: {
       int64_t t = need_time(c, k + 1);
       if (t < (int64_t)SIM_CLOCK_TICK_MIN || t > (int64_t)SIM_CLOCK_TICK_MAX)

@@ -130,8 +130,25 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   sim_config_t cfg = sc->cfg;
   if (o && o->has_seed) cfg.seed = o->seed;
   if (o) cfg.stacks = o->stacks;
+  uint64_t ceil_steps = o && o->ceil_steps ? o->ceil_steps : SCN_CEIL_STEPS;
+  uint64_t ceil_time = o && o->ceil_time_ns ? o->ceil_time_ns : SCN_CEIL_TIME_NS;
+  if (cfg.max_steps > ceil_steps)
+    return build_error(err, &sc->max_steps_at,
+                       "limit reached: machine max-steps %llu is above the ceiling of %llu steps (raise the "
+                       "ceiling with --max-steps N)", (unsigned long long)cfg.max_steps,
+                       (unsigned long long)ceil_steps);
+  if (cfg.max_time_ns > ceil_time)
+    return build_error(err, &sc->max_time_at,
+                       "limit reached: machine max-time %llu ns is above the ceiling of %llu ns (raise the "
+                       "ceiling with --max-time T)", (unsigned long long)cfg.max_time_ns,
+                       (unsigned long long)ceil_time);
+  if (o) cfg.max_wall_ms = o->max_wall_ms, cfg.max_memory = o->max_memory;
   sim_t *S = sim_create(&cfg);
-  if (!S) return SIM_EINVAL;
+  if (!S) {
+    /* The configuration was checked at load: only memory can be missing. */
+    loc_t at = {sc->path, 0, 0};
+    return build_error(err, &at, "out of memory: the machine cannot be built");
+  }
   run_state_t rs = {.sc = sc, .S = S};
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
@@ -141,7 +158,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
     return rc;
   }
   sim_keep_irp_info(S, true);
-  ev_log_t *log = evlog_new();
+  ev_log_t *log = evlog_new(sc);
   trc_sink_t ls = evlog_sink(log);
   sim_add_sink(S, &ls);
   /* The verifier watches every run; what it finds is matched against the
@@ -153,6 +170,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   res->outcome = sim_run(S);
   res->seed = cfg.seed;
   res->end_ns = sim_now(S);
+  res->limit = sim_limit_reached(S);
   if (sim_bugcheck(S)) res->bugcheck = *sim_bugcheck(S);
   vrf_finish(vrf, S);
   take_findings(vrf, S, res);

@@ -421,6 +421,7 @@ struct scn {
   /* Loading stays linear: names by kind, the ends of the lists kept in
      file order, how many devices (a device's order is its index). */
   names_tab_t names;
+  loc_t max_time_at, max_steps_at; /* the machine lines that set them, for the ceilings */
   cost_decl_t **costs_tail;
   device_decl_t **devices_tail;
   thread_decl_t **threads_tail;
@@ -451,18 +452,6 @@ bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexlin
               scn_error_t *err);
 
 /* Errors carry a jump back to scn_load. */
-/* Load-time limits (docs/reliability.md).  Blocks (if, while, repeat)
-   nest at most SCN_MAX_NESTING deep: the parser, the checks and the
-   interpreter (on a simulated thread's 256 KiB stack) recurse once a level.
-   Includes nest at most SCN_MAX_INCLUDE_DEPTH deep. */
-#define SCN_MAX_NESTING 64
-#define SCN_MAX_INCLUDE_DEPTH 32
-/* What one scenario may declare: enough for a stress test, small enough
-   that the machine it builds stays within the memory budget. */
-#define SCN_MAX_THREADS 100000
-#define SCN_MAX_DEVICES 100000
-#define SCN_MAX_OBJECTS 100000 /* events and ports */
-#define SCN_MAX_EXPECTS 100000
 
 typedef struct parser {
   scn_t *sc;
@@ -494,7 +483,7 @@ int scn_major_parse(const char *w);
 
 /* ---- checking (expect.c) ---- */
 typedef struct ev_log ev_log_t;
-ev_log_t *evlog_new(void);
+ev_log_t *evlog_new(const scn_t *sc);
 void evlog_free(ev_log_t *l);
 trc_sink_t evlog_sink(ev_log_t *l);
 typedef struct name_map name_map_t;
