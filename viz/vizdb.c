@@ -5,6 +5,7 @@
  * tracedb_open_readonly, so a wrong file gets the same message as
  * `iosim irp` gives, then read with SQLite directly.
  */
+#include "iosim/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@
 
 static char *dup_col(sqlite3_stmt *st, int i) {
   const unsigned char *s = sqlite3_column_text(st, i);
-  return strdup(s ? (const char *)s : "");
+  return iosim_strdup(s ? (const char *)s : "");
 }
 
 static int64_t opt_i64(sqlite3_stmt *st, int i) {
@@ -202,6 +203,7 @@ int vz_open(vz_model_t *m, const char *file, int64_t run, char *err, size_t errl
   if (prc != SIM_OK) return vz_fail(err, errlen, prc == SIM_ENOENT ? VIZ_EINVAL : VIZ_EIO, file, "%s", why);
   /* Read-write but query_only, as tracedb_open_readonly does: a read-only
      connection would leave the -wal and -shm files behind. */
+  iosim_sqlite_use_alloc();
   if (sqlite3_open_v2(file, &m->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
       sqlite3_exec(m->db, "PRAGMA query_only = ON", NULL, NULL, NULL) != SQLITE_OK) {
     int rc = vz_fail(err, errlen, VIZ_EIO, file, "cannot open: %s",
@@ -232,7 +234,7 @@ static void copy_text(char *dst, size_t n, const unsigned char *s) {
 static char *opt_dup(sqlite3_stmt *st, int i, bool *oom) {
   const unsigned char *s = sqlite3_column_text(st, i);
   if (!s) return NULL;
-  char *d = strdup((const char *)s);
+  char *d = iosim_strdup((const char *)s);
   if (!d) *oom = true;
   return d;
 }

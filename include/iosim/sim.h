@@ -36,6 +36,9 @@ const char *sim_strerror(int err);
    IoCallDriver, completion routines, DPCs, APCs or ISRs - is caught earlier
    and is an ordinary bugcheck 0x7F that ends sim_run. */
 #define SIM_EXIT_STACK_OVERFLOW 3
+/* The exit status after the system refused memory (iosim_oom,
+   include/iosim/alloc.h): "iosim: out of memory" on stderr, as bad input. */
+#define SIM_EXIT_OUT_OF_MEMORY 2
 
 /* Whether this engine was built with its invariant checks (SIM_ASSERT):
    on in test and sanitizer builds, off with -DNDEBUG (benchmarks). */

@@ -3,6 +3,7 @@
  * that read a trace database.  A thin layer over scenario.h and tracedb.h.
  * Exit status: 0 all good, 1 an expectation failed, 2 bad input.
  */
+#include "iosim/alloc.h"
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -255,7 +256,7 @@ static void on_start(void *ud, sim_t *S) {
   if (c->dbh.db) tracedb_on_start(&c->dbh, S);
   if (c->replay) xp_replay_install(c->replay, S);
   if (c->quiet) return;
-  table_sink_t *x = calloc(1, sizeof *x);
+  table_sink_t *x = iosim_calloc(1, sizeof *x);
   if (!x) abort();
   x->mem = open_memstream(&x->buf, &x->len);
   if (!x->mem) abort();
@@ -524,7 +525,7 @@ static int check_file(const char *path, const cli_t *c, int *failed_files) {
       return 2;
     }
     lines = r.expect_total;
-    if (!seen) seen = calloc((size_t)r.expect_total + 1, sizeof *seen);
+    if (!seen) seen = iosim_calloc((size_t)r.expect_total + 1, sizeof *seen);
     if (!seen) {
       fprintf(stderr, "iosim: out of memory\n");
       scn_result_free(&r);

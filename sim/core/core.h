@@ -73,6 +73,8 @@ void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem);
   ((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr)), (capv) >= (need))
 /* Memory ran out where the engine cannot carry on: says so and aborts. */
 void mem_exhausted(size_t bytes) __attribute__((noreturn));
+/* The exit of iosim_oom, once back on the host's stack. */
+void mem_oom_exit(void) __attribute__((noreturn));
 
 /* ---- coroutines (core/ctx.c) ---- */
 typedef struct ctx {
@@ -125,6 +127,8 @@ void ctx_init_main(ctx_t *c);
 void ctx_switch(ctx_t *from, ctx_t *to);
 /* Finds the simulation whose coroutine is running; aborts if none. */
 sim_t *ctx_sim(void);
+/* The same, or NULL when not running on a simulated CPU's stack. */
+sim_t *ctx_sim_if_any(void);
 /* Bytes of stack left between the stack pointer and `c`'s guard; SIZE_MAX
    when the caller does not run on `c`'s stack (the host's own stack). */
 size_t ctx_stack_left(const ctx_t *c);
@@ -234,6 +238,7 @@ struct sim {
   uint64_t now;
   uint64_t steps;
   const char *limit;         /* which limit stopped the run (sim_limit_reached) */
+  bool out_of_memory;        /* iosim_oom on a simulated CPU: sim_run exits from the host's stack */
   uint64_t wall_deadline_ns; /* CLOCK_MONOTONIC, 0 = none */
   uint64_t wall_next_check;  /* the step count at which to read the clock again */
   uint64_t evseq;

@@ -67,6 +67,7 @@ sim_outcome_t sim_run(sim_t *S) {
   }
   S->cur_ctx = &S->main_ctx;
   sched_next(S); /* returns here only through sched_stop */
+  if (S->out_of_memory) mem_oom_exit(); /* the message is out; docs/reliability.md */
   S->cur_cpu = NULL;
   S->stats.steps = S->steps;
   /* After a bugcheck what was in flight was cut off, not lost, and a run

@@ -4,6 +4,7 @@
  * against a model of its stack locations (what IoCallDriver, the stack
  * helpers and IofCompleteRequest's walk do to them).
  */
+#include "iosim/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -314,7 +315,7 @@ int tracedb_print_irp(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, F
                       size_t errlen) {
   int rc = check_run(db, run, err, errlen);
   if (rc != SIM_OK) return rc;
-  irp_view_t *v = calloc(1, sizeof *v);
+  irp_view_t *v = iosim_calloc(1, sizeof *v);
   if (!v) {
     snprintf(err, errlen, "out of memory");
     return SIM_EIO;

@@ -4,6 +4,7 @@
  * component in turn).  It installs the hooks through which the lower
  * kernel reaches the I/O manager.
  */
+#include "iosim/alloc.h"
 #include "cc/cc.h"
 #include "ex/ex.h"
 #include "hal/hal.h"
@@ -16,7 +17,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
   if (cfg->clock_tick_ns && (cfg->clock_tick_ns < SIM_CLOCK_TICK_MIN || cfg->clock_tick_ns > SIM_CLOCK_TICK_MAX))
     return NULL;
   if (cfg->dpc_queue_depth > SIM_DPC_QUEUE_DEPTH_MAX || cfg->minimum_dpc_rate > SIM_DPC_RATE_MAX) return NULL;
-  sim_t *S = calloc(1, sizeof *S);
+  sim_t *S = iosim_calloc(1, sizeof *S);
   if (!S) return NULL;
   S->cfg = *cfg;
   if (!S->cfg.max_time_ns) S->cfg.max_time_ns = 10ull * 1000 * 1000 * 1000;

@@ -9,6 +9,7 @@
  * status; a step only one of them took is shown as such.  The schedules
  * come from tokens (replayed here) or from two runs of a trace database.
  */
+#include "iosim/alloc.h"
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -250,6 +251,7 @@ static int load_run(sqlite3 *db, int64_t run, dlist_t *l, char *outcome, size_t 
 
 int xp_diff_db(const char *path, int64_t run_a, int64_t run_b, FILE *out, char *err, size_t errlen) {
   sqlite3 *db = NULL;
+  iosim_sqlite_use_alloc();
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open it");
     sqlite3_close(db);

@@ -3,6 +3,7 @@
  * trace recorded in memory, the final facts of each IRP, the threads and the
  * bugcheck.  Each result says which trace facts decided it.
  */
+#include "iosim/alloc.h"
 #include "expect_facts.h"
 #include "iosim/vec.h"
 #include "run_int.h"
@@ -24,7 +25,7 @@ struct ev_log {
 };
 
 ev_log_t *evlog_new(const scn_t *sc) {
-  ev_log_t *l = calloc(1, sizeof *l);
+  ev_log_t *l = iosim_calloc(1, sizeof *l);
   if (!l) abort();
   for (const expect_t *e = sc->expects; e; e = e->next)
     for (int i = 0; i < e->npats; i++) {
@@ -53,9 +54,9 @@ static void evlog_event(void *ud, const trc_event_t *ev) {
   if (!IOSIM_VEC_RESERVE(l->v, l->cap, l->n + 1)) abort(); /* no way to report from a sink */
   ev_rec_t *r = &l->v[l->n++];
   r->ev = *ev;
-  r->detail = strdup(ev->detail);
-  r->text = ev->text ? strdup(ev->text) : NULL;
-  r->service = ev->service ? strdup(ev->service) : NULL;
+  r->detail = iosim_strdup(ev->detail);
+  r->text = ev->text ? iosim_strdup(ev->text) : NULL;
+  r->service = ev->service ? iosim_strdup(ev->service) : NULL;
   if (!r->detail || (ev->text && !r->text) || (ev->service && !r->service)) abort();
   r->ev.detail = r->detail;
   r->ev.text = r->text;
@@ -307,7 +308,7 @@ static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *
 void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, scn_result_t *res) {
   chk_t c = {sc, S, log, rs, false};
   res->expect_total = sc->nexpects;
-  res->expects = calloc((size_t)(sc->nexpects ? sc->nexpects : 1), sizeof *res->expects);
+  res->expects = iosim_calloc((size_t)(sc->nexpects ? sc->nexpects : 1), sizeof *res->expects);
   if (!res->expects) abort();
   int i = 0;
   for (const expect_t *e = sc->expects; e; e = e->next, i++) {

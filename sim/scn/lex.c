@@ -2,6 +2,7 @@
  * lex.c - the scenario language's tokens, one line at a time, and the
  * arena that owns everything a scenario holds.
  */
+#include "iosim/alloc.h"
 #include <ctype.h>
 
 #include "scn_int.h"
@@ -16,7 +17,7 @@ void *ar_alloc(arena_t *a, size_t n) {
   n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
   if (!a->head || a->head->used + n > a->head->cap) {
     size_t cap = n > 16384 ? n : 16384;
-    arena_blk_t *b = malloc(sizeof *b + cap);
+    arena_blk_t *b = iosim_malloc(sizeof *b + cap);
     if (!b) abort();
     b->next = a->head;
     b->used = 0;

@@ -4,6 +4,7 @@
  * table of parse_ops.c), includes.  Every error is "file:line:col: message"
  * and stops the load.
  */
+#include "iosim/alloc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -751,8 +752,8 @@ static bool load_into(parser_t *p, const char *path, const char *extra_dir) {
 
 scn_t *scn_load(const char *path, const char *extra_dir, scn_error_t *err) {
   memset(err, 0, sizeof *err);
-  scn_t *sc = calloc(1, sizeof *sc);
-  parser_t *p = calloc(1, sizeof *p);
+  scn_t *sc = iosim_calloc(1, sizeof *sc);
+  parser_t *p = iosim_calloc(1, sizeof *p);
   if (!sc || !p) abort();
   sc->cfg.cpus = 1;
   sc->seeds = 1;

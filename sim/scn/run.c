@@ -3,6 +3,7 @@
  * devices in attach order, hardware, events, threads), records the trace
  * in memory for the expectations, runs, checks.
  */
+#include "iosim/alloc.h"
 #include <stdarg.h>
 
 #include "run_int.h"
@@ -108,11 +109,11 @@ static int build(run_state_t *rs, scn_error_t *err) {
    still name things. */
 static void take_findings(const vrf_t *v, sim_t *S, scn_result_t *res) {
   size_t n = vrf_count(v);
-  res->findings = calloc(n ? n : 1, sizeof *res->findings);
+  res->findings = iosim_calloc(n ? n : 1, sizeof *res->findings);
   if (!res->findings) abort();
   for (size_t i = 0; i < n; i++) res->findings[i] = *vrf_get(v, i);
   res->finding_total = (int)n;
-  res->account = strdup(vrf_account(v));
+  res->account = iosim_strdup(vrf_account(v));
   if (!res->account) abort();
   if (res->outcome != SIM_RUN_BUGCHECK) return;
   size_t len = 0;
