@@ -29,10 +29,12 @@ for f in "$@"; do
   echo "oom: $f: $n allocations, $tried failed in turn"
   total=$((total + tried))
 done
-# The trace database: each allocation of a traced run failing (SQLite's
-# own included); SQLite may absorb a failure (exit 0), else exit 2 with
-# "out of memory"; the database stays consistent either way.
+# The trace database: allocations of a traced run failing (SQLite's own
+# included: thousands, so every DB_STRIDE-th, OOM_DB_STRIDE, default 25);
+# SQLite may absorb a failure (exit 0), else exit 2 with "out of memory";
+# the database stays consistent and its earlier run intact either way.
 f=$1
+stride=$((stride * ${OOM_DB_STRIDE:-25}))
 n=$(IOSIM_COUNT_ALLOC=1 "$bin" run --quiet --db "$tmp/count.db" "$f" 2>&1 >/dev/null | sed -n 's/^iosim: \([0-9]*\) allocations$/\1/p' | tail -1)
 tried=0 i=1
 while [ "$i" -le "$n" ]; do

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,6 +233,94 @@ START_TEST(many_declarations_load_quickly) {
 }
 END_TEST
 
+/* A run stopped at a limit in the middle of a completion-port hand-off
+   (a packet given to a waiting thread that never runs again) leaked the
+   packet: the port now keeps every packet until it is freed.  Every step
+   count up to the end of lesson 10 is a stop point; under `make asan`,
+   LeakSanitizer checks nothing is left. */
+START_TEST(port_packets_freed_whatever_step_the_run_stops_at) {
+  char path[512];
+  snprintf(path, sizeof path, "%s", "../scenarios/lessons/10-iocp.iosim");
+  scn_error_t err;
+  scn_t *sc = scn_load(path, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s", err.msg);
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, NULL, &r, &err), SIM_OK);
+  ck_assert_int_eq(r.outcome, SIM_RUN_OK);
+  scn_result_free(&r);
+  scn_free(sc);
+  /* The same text with a step limit, every limit from 1 to past its end. */
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  static char text[16384];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  char *lib = strstr(text, "include \"../lib/disk.iosim\"");
+  ck_assert_ptr_nonnull(lib);
+  memcpy(lib, "include <disk.iosim>        ", 28); /* the copy lives elsewhere */
+  int stopped = 0;
+  for (int steps = 1; steps < 120; steps++) {
+    char *t = malloc(n + 64);
+    ck_assert_ptr_nonnull(t);
+    snprintf(t, n + 64, "%s\nmachine max-steps %d\n", text, steps);
+    sc = load_text(t, &err);
+    ck_assert_msg(sc != NULL, "%s", err.msg);
+    ck_assert_int_eq(scn_run(sc, NULL, &r, &err), SIM_OK);
+    stopped += r.outcome == SIM_RUN_LIMIT;
+    scn_result_free(&r);
+    scn_free(sc);
+    free(t);
+  }
+  ck_assert_int_ge(stopped, 50); /* the lesson ends after about 64 steps */
+}
+END_TEST
+
+/* The smoke of `make test-oom` in the suite: real out of memory, not an
+   injected one - the address space limited so that the simulated
+   threads' stacks cannot all be mapped - ends in "out of memory" and exit
+   status 2, not in a crash. */
+START_TEST(out_of_address_space_is_an_error) {
+  if (access("../iosim", X_OK) != 0) {
+    fprintf(stderr, "test_hostile: ../iosim is not built, skipping\n");
+    return;
+  }
+  char path[512];
+  size_t cap = 1 << 20;
+  char *s = malloc(cap);
+  ck_assert_ptr_nonnull(s);
+  size_t k = (size_t)snprintf(s, cap, "scenario \"big\"\n");
+  for (int i = 0; i < 4000; i++) k += (size_t)snprintf(s + k, cap - k, "thread t%d\n  sleep 1ms\nend\n", i);
+  write_scenario(path, sizeof path, "big.iosim", s);
+  free(s);
+  char err[600];
+  snprintf(err, sizeof err, "%s.err", path);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    struct rlimit rl = {256u << 20, 256u << 20}; /* 4,000 stacks of 256 KiB need 1 GiB */
+    setrlimit(RLIMIT_AS, &rl);
+    int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    int nul = open("/dev/null", O_WRONLY);
+    dup2(nul, 1);
+    execl("../iosim", "iosim", "check", path, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  FILE *f = fopen(err, "r");
+  ck_assert_ptr_nonnull(f);
+  char line[300] = "";
+  if (!fgets(line, sizeof line, f)) line[0] = 0;
+  fclose(f);
+  unlink(err);
+  remove_scenario(path);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d: %s", st, line);
+  ck_assert_msg(strstr(line, "out of memory"), "%s", line);
+}
+END_TEST
+
 TEST_SUITE(hostile_suite)
 static Suite *hostile_suite(void) {
   Suite *s = suite_create("hostile");
@@ -245,6 +335,8 @@ static Suite *hostile_suite(void) {
   tcase_add_test(tc, wall_clock_limit_stops_a_long_run);
   tcase_add_test(tc, memory_budget_stops_a_run);
   tcase_add_test(tc, many_declarations_load_quickly);
+  tcase_add_test(tc, port_packets_freed_whatever_step_the_run_stops_at);
+  tcase_add_test(tc, out_of_address_space_is_an_error);
   suite_add_tcase(s, tc);
   return s;
 }

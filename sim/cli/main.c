@@ -259,7 +259,7 @@ static void on_start(void *ud, sim_t *S) {
   table_sink_t *x = iosim_calloc(1, sizeof *x);
   if (!x) abort();
   x->mem = open_memstream(&x->buf, &x->len);
-  if (!x->mem) abort();
+  if (!x->mem) iosim_oom(BUFSIZ); /* the C library's own allocation */
   x->S = S;
   x->out = c->out;
   x->explain = c->explain;
@@ -301,7 +301,7 @@ static int print_expectations(FILE *f, const scn_t *sc, const scn_result_t *r, b
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
-    if (!m) abort();
+    if (!m) iosim_oom(BUFSIZ);
     fprintf(m, "  %s %s:%d: %s\n      %s\n", e->passed ? "PASS" : e->sometimes ? "not this seed" : "FAIL", scn_path(sc),
             e->line, e->text, e->facts);
     fclose(m);

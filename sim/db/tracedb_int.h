@@ -23,7 +23,9 @@
    lets the writer go nearly as fast as SQLite inserts.  The figures are
    only added where none are (ANALYZE's stay). */
 /* A run commits every this many steps (docs/performance.md, docs/reliability.md). */
+#ifndef TDB_COMMIT_EVERY
 #define TDB_COMMIT_EVERY 100000
+#endif
 
 #define TDB_EVENT_INDEX_SQL                                                                 \
   "CREATE INDEX IF NOT EXISTS event_by_irp ON event(irp, run_id, seq) WHERE irp IS NOT NULL;\n"

@@ -26,7 +26,7 @@ PKTHREAD sim_thread_create(sim_t *S, const char *name, SIM_THREAD_START *fn, PVO
   t->ApcQueueable = true;
   list_init(&t->MutantListHead);
   t->Priority = 8; /* a normal thread's base priority */
-  if (ctx_init(S, &t->ctx, thr_main, t) != SIM_OK) abort();
+  if (ctx_init(S, &t->ctx, thr_main, t) != SIM_OK) mem_exhausted(CTX_STACK_SIZE); /* no stack can be mapped */
   list_insert_tail(&S->threads, &t->all_link);
   S->nthreads_live++;
   t->state = THR_READY;
