@@ -21,7 +21,12 @@ static const char *const stmt_sql[] = {
 /* ---- helpers shared with the other files of sim/db ---- */
 
 int tdb_fail(tracedb_t *db, const char *what) {
-  snprintf(db->err, sizeof db->err, "trace database: %s: %s", what, sqlite3_errmsg(db->db));
+  /* A value that could not be bound leaves no error on the connection
+     (its message would be "not an error"): SQLite could not copy it, out
+     of memory. */
+  int code = sqlite3_errcode(db->db);
+  snprintf(db->err, sizeof db->err, "trace database: %s: %s", what,
+           code == SQLITE_OK ? "out of memory (a value could not be bound)" : sqlite3_errmsg(db->db));
   return SIM_EIO;
 }
 
