@@ -193,7 +193,8 @@ explore: deps
 # failing in turn, and requires "out of memory", exit 2 and no leak.
 # OOM_STRIDE=K tries every Kth allocation only (the suite's smoke uses it).
 OOM_SCENARIOS ?= scenarios/lessons/01-sync-read.iosim scenarios/lessons/02-async-read.iosim \
-                 scenarios/lessons/10-iocp.iosim scenarios/bugs/forgot-pending.iosim
+                 scenarios/lessons/10-iocp.iosim scenarios/bugs/double-completion.iosim \
+                 scenarios/bugs/irp-leaked.iosim
 OOM_STRIDE ?= 1
 test-oom: deps
 	@$(MAKE) --no-print-directory BUILD=build-oom SAN=address OPT="-O1 -DIOSIM_FAULT_INJECTION" build-oom/iosim
