@@ -4,10 +4,10 @@
  * timeline draws them and the Perfetto export makes one slice of each, so
  * both say the same thing; docs/diagrams.md gives the rule.
  */
-#include "iosim/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/vec.h"
 #include "viz_int.h"
 

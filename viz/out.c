@@ -4,7 +4,6 @@
  * whole or not at all, and the Graphviz calls (layout, render) with their
  * failures turned into messages.
  */
-#include "iosim/alloc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iosim/alloc.h"
 #include "viz_int.h"
 
 /* ---- strings ---- */

@@ -20,10 +20,10 @@
  * a slice would straddle one already there.  Times are microseconds with
  * nanosecond decimals, as the format wants.
  */
-#include "iosim/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/vec.h"
 #include "viz_int.h"
 

@@ -15,11 +15,11 @@
  * cut into equal bins and each lane shows the frame kind that ran longest
  * in each bin, which the picture states.
  */
-#include "iosim/alloc.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/vec.h"
 #include "viz_int.h"
 

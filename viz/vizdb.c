@@ -5,10 +5,10 @@
  * tracedb_open_readonly, so a wrong file gets the same message as
  * `iosim irp` gives, then read with SQLite directly.
  */
-#include "iosim/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/sim.h"
 #include "iosim/tracedb.h"
 #include "iosim/vec.h"

@@ -3,7 +3,6 @@
  * that read a trace database.  A thin layer over scenario.h and tracedb.h.
  * Exit status: 0 all good, 1 an expectation failed, 2 bad input.
  */
-#include "iosim/alloc.h"
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "iosim/alloc.h"
 #include "cli.h"
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"

@@ -5,11 +5,11 @@
  * when a run ends.  One write transaction per run, so the file is
  * consistent whenever and however the process stops.
  */
-#include "iosim/alloc.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "tracedb_int.h"
 
 static const char *const stmt_sql[] = {

@@ -4,10 +4,10 @@
  * against a model of its stack locations (what IoCallDriver, the stack
  * helpers and IofCompleteRequest's walk do to them).
  */
-#include "iosim/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "tracedb_int.h"
 
 #define NAME_LEN 64

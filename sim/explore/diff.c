@@ -9,11 +9,11 @@
  * status; a step only one of them took is shown as such.  The schedules
  * come from tokens (replayed here) or from two runs of a trace database.
  */
-#include "iosim/alloc.h"
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 
+#include "iosim/alloc.h"
 #include "explore_int.h"
 
 typedef struct drow {

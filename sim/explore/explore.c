@@ -5,10 +5,10 @@
  * preemptions left are skipped), uniform random schedules, PCT, the
  * estimate of a search's size, and the split of the space into shards.
  */
-#include "iosim/alloc.h"
 #include <math.h>
 #include <time.h>
 
+#include "iosim/alloc.h"
 #include "explore_int.h"
 
 void xp_opts_default(xp_opts_t *o) {

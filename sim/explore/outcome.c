@@ -7,10 +7,10 @@
  * line are one outcome; each outcome keeps a count and its best
  * representative (fewest preemptions, then fewest steps).
  */
-#include "iosim/alloc.h"
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "iosim/alloc.h"
 #include "explore_int.h"
 
 typedef struct sbuf {

@@ -2,9 +2,9 @@
  * lex.c - the scenario language's tokens, one line at a time, and the
  * arena that owns everything a scenario holds.
  */
-#include "iosim/alloc.h"
 #include <ctype.h>
 
+#include "iosim/alloc.h"
 #include "scn_int.h"
 
 struct arena_blk {

@@ -4,7 +4,6 @@
  * table of parse_ops.c), includes.  Every error is "file:line:col: message"
  * and stops the load.
  */
-#include "iosim/alloc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iosim/alloc.h"
 #include "parse_int.h"
 
 void perr(parser_t *p, const char *file, int line, int col, const char *fmt, ...) {

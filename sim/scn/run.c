@@ -3,9 +3,9 @@
  * devices in attach order, hardware, events, threads), records the trace
  * in memory for the expectations, runs, checks.
  */
-#include "iosim/alloc.h"
 #include <stdarg.h>
 
+#include "iosim/alloc.h"
 #include "run_int.h"
 
 KEVENT *rs_event(run_state_t *rs, const char *name) {

@@ -2,11 +2,11 @@
  * console.c - the console sink: the trace as an aligned table (step
  * number, time, CPU, IRQL, frame, thread, IRP, device, event, detail).
  */
-#include "iosim/alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/sim.h"
 
 typedef struct console {

@@ -10,10 +10,10 @@
  * arrive before the dispatcher has even returned STATUS_PENDING: the kernel
  * finds the IRP by its hint and completes it, exactly once, either way.
  */
-#include "iosim/alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "iosim/alloc.h"
 #include "iosim/sim.h"
 
 typedef struct ufs_req {
