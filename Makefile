@@ -66,7 +66,7 @@ TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_DRV_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
 .PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore samples samples-test \
-        quiz-check
+        quiz-check test-oom
 
 all: iosim diagrams readme
 
@@ -215,10 +215,23 @@ quiz-check: deps
 	@$(MAKE) --no-print-directory $(BUILD)/iosim-tests iosim
 	cd tests && QUIZ_SEEDS_PER_TOPIC=1000 CK_RUN_SUITE=quiz ../$(BUILD)/iosim-tests
 
-clean:
-	rm -rf build build-asan build-bench iosim
+# Out of memory is an error, never a crash (docs/reliability.md): an
+# AddressSanitizer build with fault injection (IOSIM_FAIL_ALLOC=N fails the
+# Nth allocation) runs lessons and bug scenarios with every allocation
+# failing in turn, and requires "out of memory", exit 2 and no leak.
+# OOM_STRIDE=K tries every Kth allocation only (the suite's smoke uses it).
+OOM_SCENARIOS ?= scenarios/lessons/01-sync-read.iosim scenarios/lessons/02-async-read.iosim \
+                 scenarios/lessons/10-iocp.iosim scenarios/bugs/double-completion.iosim \
+                 scenarios/bugs/irp-leaked.iosim
+OOM_STRIDE ?= 1
+test-oom: deps
+	@$(MAKE) --no-print-directory BUILD=build-oom SAN=address OPT="-O1 -DIOSIM_FAULT_INJECTION" build-oom/iosim
+	sh tests/oom.sh build-oom/iosim $(OOM_STRIDE) $(OOM_SCENARIOS)
 
--include $(shell find build build-asan build-bench -name '*.d' 2>/dev/null)
+clean:
+	rm -rf build build-asan build-bench build-oom iosim
+
+-include $(shell find build build-asan build-bench build-oom -name '*.d' 2>/dev/null)
 
 # The explorer page's script and style, compiled into `iosim html` as C
 # strings (viz/html/embed.sh): the pages it writes fetch nothing.

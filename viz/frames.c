@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/vec.h"
 #include "viz_int.h"
 
@@ -57,8 +58,8 @@ int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_bloc
   for (size_t i = 0; i < m->nev; i++)
     if (m->ev[i].cpu > maxcpu) maxcpu = m->ev[i].cpu;
   cutter_t c = {0};
-  cpu_state_t *cs = calloc((size_t)maxcpu + 2, sizeof *cs);
-  size_t *evb = ev_block ? malloc((m->nev ? m->nev : 1) * sizeof *evb) : NULL;
+  cpu_state_t *cs = iosim_calloc((size_t)maxcpu + 2, sizeof *cs);
+  size_t *evb = ev_block ? iosim_malloc((m->nev ? m->nev : 1) * sizeof *evb) : NULL;
   if (!cs || (ev_block && !evb)) goto oom;
   for (int cpu = 0; cpu <= maxcpu; cpu++) cs[cpu].block = SIZE_MAX;
   for (size_t i = 0; i < m->nev; i++) {

@@ -20,6 +20,7 @@
 #include "iosim/tracedb.h"
 #include "viz_int.h"
 #include "viz_html_assets.h"
+#include "iosim/alloc.h"
 
 #define SVG_BUDGET_DEFAULT ((size_t)256 * 1024)
 
@@ -40,7 +41,7 @@ static char *slurp(const char *file, size_t *len) {
     return NULL;
   }
   *len = b.len;
-  return b.s ? b.s : strdup("");
+  return b.s ? b.s : iosim_strdup("");
 }
 
 /* A JSON string value (quotes included), safe inside a <script> element:
@@ -80,11 +81,11 @@ static long intern(strtab_t *t, const char *s) {
     if (!strcmp(t->s[i], s)) return (long)i;
   if (t->n == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 64;
-    char **ns = realloc(t->s, cap * sizeof *ns);
+    char **ns = iosim_realloc(t->s, cap * sizeof *ns);
     if (!ns) return -1;
     t->s = ns, t->cap = cap;
   }
-  t->s[t->n] = strdup(s);
+  t->s[t->n] = iosim_strdup(s);
   return t->s[t->n] ? (long)t->n++ : -1;
 }
 
@@ -192,7 +193,7 @@ static uint32_t hash_line(const char *s, size_t n) {
 
 static bool lt_rehash(linetab_t *t) {
   size_t ns = t->nslot ? t->nslot * 2 : 1024;
-  uint32_t *slot = calloc(ns, sizeof *slot);
+  uint32_t *slot = iosim_calloc(ns, sizeof *slot);
   if (!slot) return false;
   for (size_t i = 0; i < t->n; i++) {
     size_t k = hash_line(t->line[i], strlen(t->line[i])) & (ns - 1);
@@ -214,7 +215,7 @@ static long lt_intern(linetab_t *t, const char *s, size_t n) {
   }
   if (t->n == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 1024;
-    char **nl = realloc(t->line, cap * sizeof *nl);
+    char **nl = iosim_realloc(t->line, cap * sizeof *nl);
     if (!nl) return t->oom = true, -1;
     t->line = nl, t->cap = cap;
   }
@@ -302,8 +303,8 @@ static void track_step(irp_track_t *k, const mst_irp_t *p, const trc_event_t *ev
     k->known[f] = known;
   }
   if (p->n > k->nloc) {
-    unsigned *c = realloc(k->control, (size_t)p->n * sizeof *c);
-    uint64_t *cs = c ? realloc(k->control_set, (size_t)p->n * sizeof *cs) : NULL;
+    unsigned *c = iosim_realloc(k->control, (size_t)p->n * sizeof *c);
+    uint64_t *cs = c ? iosim_realloc(k->control_set, (size_t)p->n * sizeof *cs) : NULL;
     if (c) k->control = c;
     if (!cs) return;
     k->control_set = cs;
@@ -321,7 +322,7 @@ static void track_step(irp_track_t *k, const mst_irp_t *p, const trc_event_t *ev
 static irp_track_t *track_of(irp_track_t **v, size_t *n, uint32_t id) {
   for (size_t i = 0; i < *n; i++)
     if ((*v)[i].id == id) return &(*v)[i];
-  irp_track_t *nv = realloc(*v, (*n + 1) * sizeof *nv);
+  irp_track_t *nv = iosim_realloc(*v, (*n + 1) * sizeof *nv);
   if (!nv) return NULL;
   *v = nv;
   irp_track_t *k = &nv[(*n)++];
@@ -394,7 +395,7 @@ static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, s
         vz_printf(&machine[part], "%s[%llu,\"%s\"]", prev_machine[part] ? "," : "", (unsigned long long)ev->seq,
                   vz_cstr(&enc));
         free(prev_machine[part]);
-        prev_machine[part] = strdup(vz_cstr(&enc));
+        prev_machine[part] = iosim_strdup(vz_cstr(&enc));
       }
     }
     /* every IRP seen so far: their fields' setters; views of those named */

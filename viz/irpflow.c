@@ -802,7 +802,7 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
           c->node[j].flow == c->node[i].flow)
         agsubnode(s, c->node[j].gv, 1);
   }
-  qsort(c->edge, c->nedge, sizeof *c->edge, cmp_edge);
+  if (c->nedge) qsort(c->edge, c->nedge, sizeof *c->edge, cmp_edge); /* edge may be NULL when empty */
   for (size_t i = 0; i < c->nedge; i++) {
     fedge_t *e = &c->edge[i];
     fnode_t *a = &c->node[e->from], *b = &c->node[e->to];

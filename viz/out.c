@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iosim/alloc.h"
 #include "viz_int.h"
 
 /* ---- strings ---- */
@@ -20,7 +21,7 @@ static bool reserve(vz_str_t *b, size_t more) {
   if (b->len + more + 1 <= b->cap) return true;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->len + more + 1) cap *= 2;
-  char *s = realloc(b->s, cap);
+  char *s = iosim_realloc(b->s, cap);
   if (!s) {
     b->oom = true;
     return false;
@@ -130,7 +131,7 @@ int vz_out_begin(vz_out_t *o, const char *file, char *err, size_t errlen) {
   const char *slash = strrchr(file, '/');
   size_t dirlen = slash ? (size_t)(slash - file) + 1 : 0;
   size_t n = strlen(file) + 64;
-  o->tmp = malloc(n);
+  o->tmp = iosim_malloc(n);
   if (!o->tmp) return vz_fail(err, errlen, VIZ_ENOMEM, file, "out of memory");
   /* A hidden name beside the target, so rename() stays in one file system;
      O_EXCL and the pid keep two writers apart. */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/vec.h"
 #include "viz_int.h"
 
@@ -128,12 +129,12 @@ static const char *journey_name(const vz_ev_t *e) {
    of one CPU at the same nanosecond share the first one's slice.  Returns,
    per event, whether it has its own slice (the flow's points), or NULL. */
 static bool *steps_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk, const size_t *evb) {
-  bool *own = calloc(m->nev ? m->nev : 1, sizeof *own);
-  size_t *next = malloc((m->nev ? m->nev : 1) * sizeof *next);
+  bool *own = iosim_calloc(m->nev ? m->nev : 1, sizeof *own);
+  size_t *next = iosim_malloc((m->nev ? m->nev : 1) * sizeof *next);
   int maxcpu = -1;
   for (size_t i = 0; i < m->nev; i++)
     if (m->ev[i].cpu > maxcpu) maxcpu = m->ev[i].cpu;
-  size_t *later = malloc(((size_t)maxcpu + 2) * sizeof *later);
+  size_t *later = iosim_malloc(((size_t)maxcpu + 2) * sizeof *later);
   if (!own || !next || !later) {
     free(own), free(next), free(later);
     b->oom = true;
@@ -149,7 +150,7 @@ static bool *steps_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk,
     if (n != SIZE_MAX && m->ev[n].t_ns == e->t_ns) next[i] = next[n];
     later[e->cpu] = i;
   }
-  int64_t *last_t = malloc(((size_t)maxcpu + 2) * sizeof *last_t);
+  int64_t *last_t = iosim_malloc(((size_t)maxcpu + 2) * sizeof *last_t);
   if (!last_t) {
     free(own), free(next), free(later);
     b->oom = true;
@@ -335,8 +336,8 @@ static void threads_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk
     lane_t *lanes = NULL;
     size_t nl = 0, capl = 0;
     bool ok = thread_slices(m, blk, nb, id, &s, &n);
-    if (ok) qsort(s, n, sizeof *s, cmp_tslice);
-    int *lane_of = ok ? malloc((n ? n : 1) * sizeof *lane_of) : NULL;
+    if (ok && n) qsort(s, n, sizeof *s, cmp_tslice);
+    int *lane_of = ok ? iosim_malloc((n ? n : 1) * sizeof *lane_of) : NULL;
     ok = lane_of != NULL;
     for (size_t i = 0; ok && i < n; i++) ok = (lane_of[i] = place(&lanes, &nl, &capl, &s[i])) >= 0;
     if (!ok) b->oom = true;
@@ -393,9 +394,9 @@ static size_t port_names(const vz_model_t *m, port_name_t **out) {
    live IRPs (irp-alloc, irp-free) and each completion port's queued
    packets and running threads (port-queued, port-dequeued). */
 static void counters_json(vz_str_t *b, const vz_model_t *m, int cpus) {
-  int *irql = malloc((size_t)(cpus > 0 ? cpus : 1) * sizeof *irql);
-  int *dpcs = calloc((size_t)(cpus > 0 ? cpus : 1), sizeof *dpcs);
-  int *apcs = calloc(m->nthr ? m->nthr : 1, sizeof *apcs);
+  int *irql = iosim_malloc((size_t)(cpus > 0 ? cpus : 1) * sizeof *irql);
+  int *dpcs = iosim_calloc((size_t)(cpus > 0 ? cpus : 1), sizeof *dpcs);
+  int *apcs = iosim_calloc(m->nthr ? m->nthr : 1, sizeof *apcs);
   port_name_t *ports = NULL;
   size_t nports = port_names(m, &ports);
   if (!irql || !dpcs || !apcs) {

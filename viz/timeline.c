@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/vec.h"
 #include "viz_int.h"
 
@@ -73,8 +74,8 @@ static void setup_lanes(tl_t *t, const vz_block_t *blk, size_t nb) {
     if (blk[i].cpu + 1 > cpus) cpus = blk[i].cpu + 1;
   size_t shown = t->m->nthr < VIZ_TIMELINE_MAX_THREADS ? t->m->nthr : VIZ_TIMELINE_MAX_THREADS;
   bool other = t->m->nthr > shown;
-  t->lane = calloc((size_t)cpus + shown + 1, sizeof *t->lane);
-  t->tlane = calloc(t->m->nthr ? t->m->nthr : 1, sizeof *t->tlane);
+  t->lane = iosim_calloc((size_t)cpus + shown + 1, sizeof *t->lane);
+  t->tlane = iosim_calloc(t->m->nthr ? t->m->nthr : 1, sizeof *t->tlane);
   if (!t->lane || !t->tlane) return;
   for (int c = 0; c < cpus; c++) {
     lane_t *l = &t->lane[t->nlane];
@@ -252,8 +253,8 @@ static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
 
 static int build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t *w, size_t nw) {
   size_t cap = 2 * nb + 2 * nw + 2;
-  t->bt = malloc(cap * sizeof *t->bt);
-  t->bx = malloc(cap * sizeof *t->bx);
+  t->bt = iosim_malloc(cap * sizeof *t->bt);
+  t->bx = iosim_malloc(cap * sizeof *t->bx);
   if (!t->bt || !t->bx) return VIZ_ENOMEM;
   size_t n = 0;
   t->bt[n++] = 0;
@@ -322,8 +323,8 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
   wait_iv_t *w = NULL;
   size_t nw = collect_waits(m, &w);
   int rc = build_axis(t, blk, nb, w, nw);
-  Agnode_t **bn = calloc(nb ? nb : 1, sizeof *bn);
-  double *bx = calloc(nb ? 2 * nb : 2, sizeof *bx); /* each frame's x0, x1 on its CPU lane */
+  Agnode_t **bn = iosim_calloc(nb ? nb : 1, sizeof *bn);
+  double *bx = iosim_calloc(nb ? 2 * nb : 2, sizeof *bx); /* each frame's x0, x1 on its CPU lane */
   if (rc != VIZ_OK || !bn || !bx) {
     free(w);
     free(bn);
@@ -364,8 +365,8 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
     if (m->ev[i].device > maxdev) maxdev = m->ev[i].device;
     if (m->ev[i].irp > maxirp) maxirp = m->ev[i].irp;
   }
-  size_t *queued = malloc(((size_t)maxdev + 1) * sizeof *queued);
-  size_t *walked = malloc(((size_t)maxirp + 1) * sizeof *walked);
+  size_t *queued = iosim_malloc(((size_t)maxdev + 1) * sizeof *queued);
+  size_t *walked = iosim_malloc(((size_t)maxirp + 1) * sizeof *walked);
   if (queued && walked) {
     for (uint32_t d = 0; d <= maxdev; d++) queued[d] = SIZE_MAX;
     for (uint32_t p = 0; p <= maxirp; p++) walked[p] = SIZE_MAX;
@@ -419,7 +420,7 @@ static void add_span(bin_acc_t *row, int64_t binw, int64_t t0, int64_t t1, int k
 static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_out) {
   const vz_model_t *m = t->m;
   int64_t binw = m->end_ns / SUMMARY_BINS + 1;
-  bin_acc_t *acc = calloc((size_t)t->nlane * SUMMARY_BINS, sizeof *acc);
+  bin_acc_t *acc = iosim_calloc((size_t)t->nlane * SUMMARY_BINS, sizeof *acc);
   wait_iv_t *w = NULL;
   size_t nw = collect_waits(m, &w);
   if (!acc) {

@@ -7,6 +7,10 @@
 #ifndef IOSIM_VIZ_INT_H
 #define IOSIM_VIZ_INT_H
 
+/* What a reader accepts from a database (vizdb.c checks it on load). */
+#define VZ_MAX_LOCS 128 /* an IRP's StackCount is a CCHAR */
+#define VZ_MAX_CPUS 64
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

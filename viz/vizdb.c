@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/sim.h"
 #include "iosim/tracedb.h"
 #include "iosim/vec.h"
@@ -15,7 +16,7 @@
 
 static char *dup_col(sqlite3_stmt *st, int i) {
   const unsigned char *s = sqlite3_column_text(st, i);
-  return strdup(s ? (const char *)s : "");
+  return iosim_strdup(s ? (const char *)s : "");
 }
 
 static int64_t opt_i64(sqlite3_stmt *st, int i) {
@@ -66,6 +67,59 @@ static int load_run(vz_model_t *m, int64_t run, char *err, size_t errlen) {
     return rc == SQLITE_DONE ? vz_fail(err, errlen, VIZ_EINVAL, m->path, "no run %lld", (long long)run)
                              : db_fail(m, err, errlen, "the run");
   if (!m->scenario || !m->outcome) return vz_fail(err, errlen, VIZ_ENOMEM, m->path, "out of memory");
+  return VIZ_OK;
+}
+
+/* Nothing read from a database is trusted (docs/reliability.md): ids are
+   numbered from 1 by the writer, so an id above its table's row count (or
+   above the number of steps, for tables a cut-short run may lack) is
+   damage, refused before any array is sized by it. */
+static bool id_ok(uint32_t id, size_t bound) { return id <= bound; }
+/* Every id is bounded by the rows that can name things. */
+static size_t id_bound(const vz_model_t *m) { return m->nev + m->nirp + m->nthr + m->ndev + 1; }
+static bool loc_ok(int l) { return l >= -1 && l <= VZ_MAX_LOCS + 1; }
+
+static int damaged(vz_model_t *m, char *err, size_t errlen, const char *what, long long v) {
+  return vz_fail(err, errlen, VIZ_EINVAL, m->path, "the database is damaged: %s %lld is out of range", what, v);
+}
+
+static int check_machine(vz_model_t *m, char *err, size_t errlen) {
+  if (m->cpus < 0 || m->cpus > VZ_MAX_CPUS) return damaged(m, err, errlen, "CPU count", m->cpus);
+  for (size_t i = 0; i < m->ndev; i++) {
+    const vz_device_t *d = &m->dev[i];
+    if (!d->id || !id_ok(d->id, id_bound(m))) return damaged(m, err, errlen, "device id", d->id);
+    if (!id_ok(d->lower, id_bound(m))) return damaged(m, err, errlen, "lower device id", d->lower);
+    if (!loc_ok(d->stack_size)) return damaged(m, err, errlen, "stack size", d->stack_size);
+  }
+  for (size_t i = 0; i < m->nthr; i++)
+    if (!m->thr[i].id || !id_ok(m->thr[i].id, id_bound(m))) return damaged(m, err, errlen, "thread id", m->thr[i].id);
+  for (size_t i = 0; i < m->nirp; i++) {
+    const vz_irp_t *p = &m->irp[i];
+    if (!p->id || !id_ok(p->id, id_bound(m))) return damaged(m, err, errlen, "IRP id", p->id);
+    if (!id_ok(p->master, id_bound(m))) return damaged(m, err, errlen, "master IRP id", p->master);
+    if (!id_ok(p->thread, id_bound(m))) return damaged(m, err, errlen, "IRP thread id", p->thread);
+    if (!loc_ok(p->stack_count)) return damaged(m, err, errlen, "stack count", p->stack_count);
+  }
+  return VIZ_OK;
+}
+
+static int check_events(vz_model_t *m, char *err, size_t errlen) {
+  /* An IRP or a thread has at least one step; objects, files and ports too. */
+  size_t nid = id_bound(m);
+  for (size_t i = 0; i < m->nev; i++) {
+    const vz_ev_t *e = &m->ev[i];
+    if (e->cpu < -1 || e->cpu >= VZ_MAX_CPUS) return damaged(m, err, errlen, "CPU", e->cpu);
+    if (e->target_cpu < -1 || e->target_cpu >= VZ_MAX_CPUS) return damaged(m, err, errlen, "target CPU", e->target_cpu);
+    if (!id_ok(e->device, nid) || !id_ok(e->routine_device, nid))
+      return damaged(m, err, errlen, "device id", e->device);
+    if (!id_ok(e->thread, nid) || !id_ok(e->target_thread, nid)) return damaged(m, err, errlen, "thread id", e->thread);
+    if (!id_ok(e->irp, nid)) return damaged(m, err, errlen, "IRP id", e->irp);
+    if (!id_ok(e->port, nid) || !id_ok(e->file, nid) || !id_ok(e->object, nid))
+      return damaged(m, err, errlen, "object id", e->object);
+    if (!loc_ok(e->loc) || !loc_ok(e->loc_from) || !loc_ok(e->loc_to) || !loc_ok(e->stack_size))
+      return damaged(m, err, errlen, "stack location", e->loc);
+    if (e->t_ns < 0) return damaged(m, err, errlen, "time", e->t_ns);
+  }
   return VIZ_OK;
 }
 
@@ -133,7 +187,7 @@ static int load_machine(vz_model_t *m, char *err, size_t errlen) {
     if (!m->thr[i].name || !m->thr[i].state) return VIZ_ENOMEM;
   for (size_t i = 0; i < m->nirp; i++)
     if (!m->irp[i].tag || !m->irp[i].major || !m->irp[i].final_status) return VIZ_ENOMEM;
-  return VIZ_OK;
+  return check_machine(m, err, errlen);
 }
 
 int vz_open(vz_model_t *m, const char *file, int64_t run, char *err, size_t errlen) {
@@ -149,6 +203,7 @@ int vz_open(vz_model_t *m, const char *file, int64_t run, char *err, size_t errl
   if (prc != SIM_OK) return vz_fail(err, errlen, prc == SIM_ENOENT ? VIZ_EINVAL : VIZ_EIO, file, "%s", why);
   /* Read-write but query_only, as tracedb_open_readonly does: a read-only
      connection would leave the -wal and -shm files behind. */
+  iosim_sqlite_use_alloc();
   if (sqlite3_open_v2(file, &m->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
       sqlite3_exec(m->db, "PRAGMA query_only = ON", NULL, NULL, NULL) != SQLITE_OK) {
     int rc = vz_fail(err, errlen, VIZ_EIO, file, "cannot open: %s",
@@ -179,7 +234,7 @@ static void copy_text(char *dst, size_t n, const unsigned char *s) {
 static char *opt_dup(sqlite3_stmt *st, int i, bool *oom) {
   const unsigned char *s = sqlite3_column_text(st, i);
   if (!s) return NULL;
-  char *d = strdup((const char *)s);
+  char *d = iosim_strdup((const char *)s);
   if (!d) *oom = true;
   return d;
 }
@@ -257,7 +312,7 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
   if (rc != SQLITE_DONE) return db_fail(m, err, errlen, "the events");
   /* run.end_ns may be missing (a run that was interrupted); the last step's time is the end then. */
   if (m->nev && m->ev[m->nev - 1].t_ns > m->end_ns) m->end_ns = m->ev[m->nev - 1].t_ns;
-  return VIZ_OK;
+  return check_events(m, err, errlen);
 }
 
 void vz_close(vz_model_t *m) {

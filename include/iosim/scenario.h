@@ -61,8 +61,22 @@ typedef struct scn_result {
   char *last_steps;             /* after a bugcheck: the trace rows that led there, owned */
   char *account;                /* the end-of-run account (vrf_account): IRPs still
                                    allocated, threads still waiting; "" if none, owned */
+  const char *limit;            /* outcome SIM_RUN_LIMIT: which (sim_limit_reached) */
 } scn_result_t;
 void scn_result_free(scn_result_t *r);
+
+/* Load-time limits (docs/reliability.md).  Blocks (if, while, repeat)
+   nest at most SCN_MAX_NESTING deep: the parser, the checks and the
+   interpreter (on a simulated thread's 256 KiB stack) recurse once a level.
+   Includes nest at most SCN_MAX_INCLUDE_DEPTH deep. */
+#define SCN_MAX_NESTING 64
+#define SCN_MAX_INCLUDE_DEPTH 32
+/* What one scenario may declare: enough for a stress test, small enough
+   that the machine it builds stays within the memory budget. */
+#define SCN_MAX_THREADS 100000
+#define SCN_MAX_DEVICES 100000
+#define SCN_MAX_OBJECTS 100000 /* events and ports */
+#define SCN_MAX_EXPECTS 100000
 
 typedef struct scn_run_opts {
   bool has_seed;
@@ -74,7 +88,16 @@ typedef struct scn_run_opts {
   void *ud;
   /* Coroutine stacks to reuse (many runs in a row), NULL = none. */
   sim_stack_cache_t *stacks;
+  /* Ceilings (docs/reliability.md): a `machine max-steps` or `max-time`
+     above them is refused (0 = SCN_CEIL_STEPS, SCN_CEIL_TIME_NS; the
+     command line's --max-steps and --max-time raise them).  The run's
+     wall-clock limit in ms (0 = none) and its memory budget in bytes
+     (0 = SIM_MAX_MEMORY_DEFAULT). */
+  uint64_t ceil_steps, ceil_time_ns;
+  uint64_t max_wall_ms, max_memory;
 } scn_run_opts_t;
+#define SCN_CEIL_STEPS 100000000ull            /* 100 million steps */
+#define SCN_CEIL_TIME_NS 100000000000ull       /* 100 s of simulated time */
 
 /* Runs once.  Returns SIM_OK, or a SIM_E* code with *err filled when the
    scenario cannot be built (e.g. a device on a missing driver). */

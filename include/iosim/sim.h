@@ -36,6 +36,9 @@ const char *sim_strerror(int err);
    IoCallDriver, completion routines, DPCs, APCs or ISRs - is caught earlier
    and is an ordinary bugcheck 0x7F that ends sim_run. */
 #define SIM_EXIT_STACK_OVERFLOW 3
+/* The exit status after the system refused memory (iosim_oom,
+   include/iosim/alloc.h): "iosim: out of memory" on stderr, as bad input. */
+#define SIM_EXIT_OUT_OF_MEMORY 2
 
 /* Whether this engine was built with its invariant checks (SIM_ASSERT):
    on in test and sanitizer builds, off with -DNDEBUG (benchmarks). */
@@ -98,7 +101,14 @@ typedef struct sim_config {
   /* A kernel debugger is attached: DbgBreakPoint breaks into it and the
      run goes on (it continues), instead of bugcheck 0x1E. */
   bool kernel_debugger;
+  /* Limits on the host (docs/reliability.md): wall-clock milliseconds of
+     sim_run, 0 = none; bytes the engine itself holds (stats.bytes_live),
+     0 = SIM_MAX_MEMORY_DEFAULT.  A run over either stops with outcome
+     SIM_RUN_LIMIT, as at max_time_ns and max_steps. */
+  uint64_t max_wall_ms;
+  uint64_t max_memory;
 } sim_config_t;
+#define SIM_MAX_MEMORY_DEFAULT (1024ull * 1024 * 1024)
 #define SIM_CLOCK_TICK_DEFAULT 15625000ull /* 15.625 ms: 64 ticks a second */
 #define SIM_CLOCK_TICK_MIN 500000ull       /* 0.5 ms: the finest timer resolution */
 #define SIM_CLOCK_TICK_MAX SIM_CLOCK_TICK_DEFAULT
@@ -181,6 +191,9 @@ sim_outcome_t sim_run(sim_t *S);
    trace sink; not from a signal handler: set a flag there and let the sink
    call this). */
 void sim_request_stop(sim_t *S);
+/* After a run that ended with SIM_RUN_LIMIT: which limit ("max-steps",
+   "max-time", "max-wall", "max-memory"); NULL otherwise. */
+const char *sim_limit_reached(const sim_t *S);
 uint64_t sim_now(const sim_t *S);
 uint64_t sim_steps(const sim_t *S);
 

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "iosim/alloc.h"
+
 /* The smallest capacity a growing array gets: small tables stay small,
    and the doubling starts without a run of tiny reallocations. */
 #define IOSIM_VEC_MIN_CAP 8
@@ -29,7 +31,7 @@
    capacity *cap: doubles the capacity (from IOSIM_VEC_MIN_CAP) until it
    holds `need`, so appending one at a time is amortised O(1).  Returns the
    (possibly moved) array.  On failure - the byte count would overflow
-   size_t, or realloc fails - returns `v` untouched with *cap unchanged, so
+   size_t - returns `v` untouched (out of memory ends the process, alloc.h) with *cap unchanged, so
    the caller still owns a valid array; test *cap >= need for success (the
    macro below does).  The new elements are not initialised. */
 static inline void *iosim_vec_grow(void *v, size_t *cap, size_t need, size_t elem) {
@@ -38,8 +40,7 @@ static inline void *iosim_vec_grow(void *v, size_t *cap, size_t need, size_t ele
   size_t ncap = *cap ? *cap : IOSIM_VEC_MIN_CAP;
   while (ncap < need) ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
   if (ncap > SIZE_MAX / elem) return v;
-  void *nv = realloc(v, ncap * elem);
-  if (!nv) return v;
+  void *nv = iosim_realloc(v, ncap * elem); /* out of memory: exits (alloc.h) */
   *cap = ncap;
   return nv;
 }

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "iosim/scenario.h"
+#include "iosim/alloc.h"
 
 static const char usage_cc[] =
     "usage: iosim cc DRIVER.c... -o DRIVER.so [-DNAME[=V]] [-IDIR] [-WFLAG] [-OLEVEL]\n"
@@ -41,7 +42,7 @@ static bool passes_through(const char *a) {
 
 int cli_cc(int argc, char **argv) {
   const char *out = NULL;
-  const char **srcs = calloc((size_t)argc + 1, sizeof *srcs), **extra = calloc((size_t)argc + 1, sizeof *extra);
+  const char **srcs = iosim_calloc((size_t)argc + 1, sizeof *srcs), **extra = iosim_calloc((size_t)argc + 1, sizeof *extra);
   int nsrcs = 0, nextra = 0, rc = 2;
   if (!srcs || !extra) {
     fprintf(stderr, "iosim cc: out of memory\n");
@@ -103,7 +104,7 @@ int cli_cc(int argc, char **argv) {
   }
   /* Built beside its name, then renamed: a failed build leaves an older
      good one as it was, and nothing half-written. */
-  char err[512], *tmp = malloc(n + 32);
+  char err[512], *tmp = iosim_malloc(n + 32);
   if (!tmp) {
     fprintf(stderr, "iosim cc: out of memory\n");
     goto done;

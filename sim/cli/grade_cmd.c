@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "iosim/scenario.h"
+#include "iosim/alloc.h"
 
 static const char *const usage_grade =
     "usage: iosim grade FILE ANSWERS [--blank COLS] [--blank-after N] [--seed N]\n"
@@ -53,7 +54,7 @@ static void rows_event(void *ud, const trc_event_t *ev) {
   rows_t *r = ud;
   if (r->n == r->cap) {
     r->cap = r->cap ? 2 * r->cap : 256;
-    r->v = realloc(r->v, r->cap * sizeof *r->v);
+    r->v = iosim_realloc(r->v, r->cap * sizeof *r->v);
     if (!r->v) abort();
   }
   pr_row_make(r->S, ev, &r->v[r->n++]);
@@ -252,7 +253,7 @@ static void read_answers(grader_t *g, FILE *f, const rows_t *rows, answer_t *ans
     if (got && table && prev && strspn(buf, " ") >= 20 && strncmp(buf + strspn(buf, " "), "\\_", 2) != 0) {
       size_t pl = strlen(prev);
       if (pl && prev[pl - 1] == '\n') prev[--pl] = '\0';
-      prev = realloc(prev, pl + strlen(buf) + 2);
+      prev = iosim_realloc(prev, pl + strlen(buf) + 2);
       if (!prev) abort();
       strcat(prev, " ");
       strcat(prev, buf);
@@ -309,7 +310,7 @@ static void read_answers(grader_t *g, FILE *f, const rows_t *rows, answer_t *ans
     }
     /* In the printed table a row's step is right-aligned in 5 columns. */
     if (step_word(w[0].s, &seq) && (!table || (w[0].s[0] == '#' && w[0].col <= 5))) {
-      prev = strdup(buf);
+      prev = iosim_strdup(buf);
       prev_line = line;
       continue;
     }
@@ -441,7 +442,7 @@ int cli_grade(int argc, char **argv) {
     free(rows.v);
     return 2;
   }
-  answer_t *ans = calloc(rows.n + 1, sizeof *ans);
+  answer_t *ans = iosim_calloc(rows.n + 1, sizeof *ans);
   if (!ans) abort();
   read_answers(&g, f, &rows, ans, false, true, true);
   fclose(f);

@@ -16,6 +16,7 @@
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
+#include "iosim/alloc.h"
 
 static const char *const usage_html =
     "usage: iosim html FILE.iosim [--seed N] [--replay TOKEN] [--include-dir DIR] -o PAGE.html\n"
@@ -50,9 +51,9 @@ static void explain_event(void *ud, const trc_event_t *ev) {
   if (x->oom) return;
   if (x->n == x->cap) {
     size_t cap = x->cap ? x->cap * 2 : 256;
-    char **t = realloc(x->text, cap * sizeof *t);
+    char **t = iosim_realloc(x->text, cap * sizeof *t);
     if (t) x->text = t;
-    int *k = realloc(x->kind, cap * sizeof *k);
+    int *k = iosim_realloc(x->kind, cap * sizeof *k);
     if (k) x->kind = k;
     if (!t || !k) {
       x->oom = true;
@@ -62,7 +63,7 @@ static void explain_event(void *ud, const trc_event_t *ev) {
   }
   char b[400];
   scn_explain(x->S, ev, b, sizeof b);
-  x->text[x->n] = strdup(b);
+  x->text[x->n] = iosim_strdup(b);
   x->kind[x->n] = (int)ev->kind;
   if (!x->text[x->n]) x->oom = true;
   else x->n++;

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "iosim/alloc.h"
 #include "cli.h"
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
@@ -40,7 +41,8 @@ static const char *const usage_main =
 static const char *const usage_run =
     "usage: iosim run FILE [--seed N] [--explain] [--quiet] [--db TRACE.db]\n"
     "                      [--include-dir DIR] [--verify] [--width N]\n"
-    "                      [--replay TOKEN | --replay-file F]\n"
+    "                      [--replay TOKEN | --replay-file F] [--max-steps N]\n"
+    "                      [--max-time T] [--max-wall S] [--max-memory M]\n"
     "                      [--blank COLS] [--blank-after N]\n"
     "\n"
     "Runs the scenario and prints its trace as a table (step number, time,\n"
@@ -65,11 +67,17 @@ static const char *const usage_run =
     "                   no expectations, rows never wrapped; `iosim grade`\n"
     "                   checks the answers\n"
     "  --blank-after N  blank only the steps after step N (alone: irql, frame,\n"
-    "                   thread and status)\n";
+    "                   thread and status)\n"
+    "  --max-steps N, --max-time T   raise the ceilings a `machine` line may\n"
+    "                   not exceed (100,000,000 steps, 100s)\n"
+    "  --max-wall S     stop the run after S seconds of real time (600; 0: none)\n"
+    "  --max-memory M   stop the run when the engine holds M MiB (1024)\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
     "                           [--width N] [--format gradescope|junit|json]\n"
+    "                           [--max-steps N] [--max-time T] [--max-wall S]\n"
+    "                           [--max-memory M]\n"
     "\n"
     "Runs each scenario (every seed it asks for with `machine seeds N`, or\n"
     "every schedule within the bound of `machine explore bound K`)\n"
@@ -82,6 +90,7 @@ static const char *const usage_check =
     "              (results.json), junit (JUnit XML) or json; one test per\n"
     "              expect line, `# weight N` and `# visibility V` comments on\n"
     "              or above it (docs/teaching.md)\n"
+    "--max-steps, --max-time, --max-wall, --max-memory: as for `iosim run`.\n"
     "Exit 0 when all hold, 1 when one fails, 2 on bad input.\n";
 
 typedef struct cli {
@@ -95,6 +104,7 @@ typedef struct cli {
   tracedb_hooks_t dbh; /* when --db */
   xp_replay_t *replay; /* --replay */
   cli_blank_t blank;   /* --blank, --blank-after: predict mode */
+  cli_limits_t lim;    /* --max-steps, --max-time, --max-wall, --max-memory */
 } cli_t;
 
 /* Set by SIGINT; the trace database sink finishes the run as
@@ -256,10 +266,10 @@ static void on_start(void *ud, sim_t *S) {
   if (c->dbh.db) tracedb_on_start(&c->dbh, S);
   if (c->replay) xp_replay_install(c->replay, S);
   if (c->quiet) return;
-  table_sink_t *x = calloc(1, sizeof *x);
+  table_sink_t *x = iosim_calloc(1, sizeof *x);
   if (!x) abort();
   x->mem = open_memstream(&x->buf, &x->len);
-  if (!x->mem) abort();
+  if (!x->mem) iosim_oom(BUFSIZ); /* the C library's own allocation */
   x->S = S;
   x->out = c->out;
   x->explain = c->explain;
@@ -302,7 +312,7 @@ static int print_expectations(FILE *f, const scn_t *sc, const scn_result_t *r, b
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
-    if (!m) abort();
+    if (!m) iosim_oom(BUFSIZ);
     fprintf(m, "  %s %s:%d: %s\n      %s\n", e->passed ? "PASS" : e->sometimes ? "not this seed" : "FAIL", scn_path(sc),
             e->line, e->text, e->facts);
     fclose(m);
@@ -347,7 +357,8 @@ static int cmd_run(int argc, char **argv) {
                                        {"replay", required_argument, 0, 'R'},
                                        {"replay-file", required_argument, 0, 'F'},
                                        {"blank", required_argument, 0, 'B'},
-                                       {"blank-after", required_argument, 0, 'A'}, {0, 0, 0, 0}};
+                                       {"blank-after", required_argument, 0, 'A'}, CLI_LIMIT_OPTIONS,
+                                       {0, 0, 0, 0}};
   const char *replay = NULL, *replay_file = NULL;
   bool blank_after = false;
   char berr[300];
@@ -386,7 +397,14 @@ static int cmd_run(int argc, char **argv) {
       blank_after = true;
       break;
     case 'h': fputs(usage_run, stdout); return 0;
-    default: fputs(usage_run, stderr); return 2;
+    default:
+      if (cli_limit_option(ch, optarg, "run", &c.lim) < 0) return 2;
+      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+        c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
+        break;
+      }
+      fputs(usage_run, stderr);
+      return 2;
     }
   }
   if (optind != argc - 1 || (replay && replay_file)) {
@@ -444,6 +462,7 @@ static int cmd_run(int argc, char **argv) {
   fprintf(c.out, "%s\n\n", scn_title(sc));
   if (c.blank.cols) pr_print_intro(c.out, &c.blank, c.has_seed ? c.seed : scn_seed(sc));
   scn_run_opts_t o = {.has_seed = c.has_seed, .seed = c.seed, .on_start = on_start, .on_finish = on_finish, .ud = &c};
+  cli_limits_apply(&c.lim, &o);
   scn_result_t r;
   if (scn_run(sc, &o, &r, &err) != 0) {
     print_error(&err);
@@ -476,6 +495,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(c.out, "\noutcome: %s after %llu ns (seed %llu)\n", sim_outcome_name(r.outcome),
           (unsigned long long)r.end_ns, (unsigned long long)r.seed);
+  cli_limit_report(&r);
   bool replayed = c.replay != NULL;
   if (c.replay) {
     char why[200];
@@ -567,6 +587,7 @@ static int check_loaded(scn_t *sc, const char *path, const cli_t *c, int *failed
   for (unsigned i = 0; i < seeds; i++) {
     if (progress) fprintf(stderr, "\r%s: seed %u of %u", path, i + 1, seeds);
     scn_run_opts_t o = {.has_seed = true, .seed = base + i};
+    cli_limits_apply(&c->lim, &o);
     scn_result_t r;
     if (scn_run(sc, &o, &r, &err) != 0) {
       print_error(&err);
@@ -574,7 +595,15 @@ static int check_loaded(scn_t *sc, const char *path, const cli_t *c, int *failed
       return 2;
     }
     lines = r.expect_total;
-    if (!seen) seen = calloc((size_t)r.expect_total + 1, sizeof *seen);
+    if (!seen) seen = iosim_calloc((size_t)r.expect_total + 1, sizeof *seen);
+    if (!seen) {
+      fprintf(stderr, "iosim: out of memory\n");
+      scn_result_free(&r);
+      scn_result_free(&keep);
+      scn_free(sc);
+      return 2;
+    }
+    if (r.outcome == SIM_RUN_LIMIT) cli_limit_report(&r);
     never = scn_sometimes_merge(&r, seen);
     if (r.expect_failed || (seeds == 1)) {
       if (seeds > 1) printf("  seed %llu:\n", (unsigned long long)r.seed);
@@ -617,7 +646,8 @@ static int cmd_check(int argc, char **argv) {
   static const struct option opts[] = {{"seed", required_argument, 0, 's'}, {"include-dir", required_argument, 0, 'I'},
                                        {"help", no_argument, 0, 'h'}, {"no-verify", no_argument, 0, 'n'},
                                        {"width", required_argument, 0, 'w'},
-                                       {"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
+                                       {"format", required_argument, 0, 'f'}, CLI_LIMIT_OPTIONS,
+                                       {0, 0, 0, 0}};
   const char *format = NULL;
   int ch;
   optind = 1;
@@ -637,7 +667,14 @@ static int cmd_check(int argc, char **argv) {
       break;
     case 'I': c.include_dir = optarg; break;
     case 'h': fputs(usage_check, stdout); return 0;
-    default: fputs(usage_check, stderr); return 2;
+    default:
+      if (cli_limit_option(ch, optarg, "check", &c.lim) < 0) return 2;
+      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+        c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
+        break;
+      }
+      fputs(usage_check, stderr);
+      return 2;
     }
   }
   if (optind >= argc) {

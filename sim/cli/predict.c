@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "iosim/scenario.h"
+#include "iosim/alloc.h"
 
 static const char *const col_names[PR_NCOLS] = {"time",   "cpu",    "irql",  "frame", "thread",
                                                 "irp",    "device", "event", "status", "detail"};
@@ -141,7 +142,7 @@ static void blank_event(void *ud, const trc_event_t *ev) {
 static void blank_close(void *ud) { free(ud); }
 
 trc_sink_t pr_blank_sink(sim_t *S, FILE *f, const cli_blank_t *b) {
-  blank_sink_t *x = calloc(1, sizeof *x);
+  blank_sink_t *x = iosim_calloc(1, sizeof *x);
   if (!x) abort();
   x->S = S;
   x->f = f;

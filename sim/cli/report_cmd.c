@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "iosim/explore.h"
 #include "iosim/scenario.h"
+#include "iosim/alloc.h"
 
 typedef struct rtest {
   char *file;
@@ -56,22 +57,22 @@ typedef struct report {
 static rtest_t *add_test(report_t *R, const char *file, int line, const char *text) {
   if (R->n == R->cap) {
     R->cap = R->cap ? 2 * R->cap : 32;
-    R->t = realloc(R->t, (size_t)R->cap * sizeof *R->t);
+    R->t = iosim_realloc(R->t, (size_t)R->cap * sizeof *R->t);
     if (!R->t) abort();
   }
   rtest_t *t = &R->t[R->n++];
   memset(t, 0, sizeof *t);
-  t->file = strdup(file);
+  t->file = iosim_strdup(file);
   t->line = line;
-  t->text = strdup(text);
-  t->output = strdup("");
+  t->text = iosim_strdup(text);
+  t->output = iosim_strdup("");
   t->weight = 1;
   return t;
 }
 
 static void set_output(rtest_t *t, const char *s) {
   free(t->output);
-  t->output = strdup(s);
+  t->output = iosim_strdup(s);
 }
 
 /* ---- weights and visibility from the scenario's comments ---- */
@@ -120,11 +121,11 @@ static void src_read(const char *path, src_t *s) {
   if (!f) return;
   char *buf = NULL;
   size_t cap = 0;
-  s->line = calloc(1, sizeof *s->line);
+  s->line = iosim_calloc(1, sizeof *s->line);
   while (getline(&buf, &cap, f) > 0) {
-    s->line = realloc(s->line, (size_t)(s->n + 2) * sizeof *s->line);
+    s->line = iosim_realloc(s->line, (size_t)(s->n + 2) * sizeof *s->line);
     if (!s->line) abort();
-    s->line[++s->n] = strdup(buf);
+    s->line[++s->n] = iosim_strdup(buf);
   }
   free(buf);
   fclose(f);
@@ -192,14 +193,14 @@ static int check_seeds(report_t *R, const scn_t *sc, const char *path, const cli
       char msg[1200];
       snprintf(msg, sizeof msg, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
       fprintf(stderr, "%s\n", msg);
-      rf->error = strdup(msg);
+      rf->error = iosim_strdup(msg);
       free(decided);
       fclose(um);
       free(unpredicted);
       return 2;
     }
     if (i == 0) {
-      decided = calloc((size_t)r.expect_total + 1, sizeof *decided);
+      decided = iosim_calloc((size_t)r.expect_total + 1, sizeof *decided);
       if (!decided) abort();
       for (int k = 0; k < r.expect_total; k++) {
         rtest_t *t = add_test(R, path, r.expects[k].line, r.expects[k].text);
@@ -296,11 +297,11 @@ static int check_explore(report_t *R, const scn_t *sc, const char *path, const c
 }
 
 static int check_one(report_t *R, const char *path, const cli_check_opts_t *o) {
-  R->f = realloc(R->f, (size_t)(R->nf + 1) * sizeof *R->f);
+  R->f = iosim_realloc(R->f, (size_t)(R->nf + 1) * sizeof *R->f);
   if (!R->f) abort();
   rfile_t *rf = &R->f[R->nf++];
   memset(rf, 0, sizeof *rf);
-  rf->path = strdup(path);
+  rf->path = iosim_strdup(path);
   rf->first = R->n;
   scn_error_t err;
   scn_t *sc = scn_load(path, o->include_dir, &err);
@@ -310,12 +311,12 @@ static int check_one(report_t *R, const char *path, const cli_check_opts_t *o) {
     if (err.line > 0) snprintf(msg, sizeof msg, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
     else snprintf(msg, sizeof msg, "%s: %s", err.file, err.msg);
     fprintf(stderr, "%s\n", msg);
-    rf->error = strdup(msg);
+    rf->error = iosim_strdup(msg);
     rc = 2;
   } else {
     src_t src;
     src_read(path, &src);
-    bool *attached = calloc((size_t)src.n + 2, sizeof *attached);
+    bool *attached = iosim_calloc((size_t)src.n + 2, sizeof *attached);
     if (!attached) abort();
     if (!o->has_seed && scn_explore_bound(sc) != SCN_EXPLORE_NONE) rc = check_explore(R, sc, path, o, &src, attached);
     else rc = check_seeds(R, sc, path, o, rf, &src, attached);

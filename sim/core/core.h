@@ -73,6 +73,8 @@ void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem);
   ((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr)), (capv) >= (need))
 /* Memory ran out where the engine cannot carry on: says so and aborts. */
 void mem_exhausted(size_t bytes) __attribute__((noreturn));
+/* The exit of iosim_oom, once back on the host's stack. */
+void mem_oom_exit(void) __attribute__((noreturn));
 
 /* ---- coroutines (core/ctx.c) ---- */
 typedef struct ctx {
@@ -127,6 +129,8 @@ void ctx_init_main(ctx_t *c);
 void ctx_switch(ctx_t *from, ctx_t *to);
 /* Finds the simulation whose coroutine is running; aborts if none. */
 sim_t *ctx_sim(void);
+/* The same, or NULL when not running on a simulated CPU's stack. */
+sim_t *ctx_sim_if_any(void);
 /* Bytes of stack left between the stack pointer and `c`'s guard; SIZE_MAX
    when the caller does not run on `c`'s stack (the host's own stack). */
 size_t ctx_stack_left(const ctx_t *c);
@@ -235,6 +239,10 @@ struct sim {
   sim_config_t cfg;
   uint64_t now;
   uint64_t steps;
+  const char *limit;         /* which limit stopped the run (sim_limit_reached) */
+  bool out_of_memory;        /* iosim_oom on a simulated CPU: sim_run exits from the host's stack */
+  uint64_t wall_deadline_ns; /* CLOCK_MONOTONIC, 0 = none */
+  uint64_t wall_next_check;  /* the step count at which to read the clock again */
   uint64_t evseq;
   evq_t evq;
   chooser_t chs;
@@ -247,6 +255,7 @@ struct sim {
   LIST_ENTRY ready;
   LIST_ENTRY threads;
   uint32_t nthreads_live;
+  uint32_t nsystem_threads_live; /* of them, PsCreateSystemThread's (counted, not walked) */
   name_tab_t thread_names, device_names;
   name_tab_t object_names;   /* dispatcher and file objects, by trace id */
   PDRIVER_OBJECT *drivers;
@@ -292,6 +301,10 @@ struct sim {
   size_t dbg_len;
   ptrmap_t dbg_ptrs;         /* pointers DbgPrint's %p printed -> their made-up address */
   uint64_t dbg_nptrs;
+  ptrmap_t live_irp_ids;     /* a live IRP's SimId -> the IRP: finding one by id,
+                                or checking one is alive, without walking live_irps */
+  ptrmap_t device_by_hash;   /* a live device's name hash -> the device (io/device.c) */
+  bool device_hash_clash;    /* two names with one hash: look up by walking */
   ptrmap_t lock_ids;         /* spin lock address -> its id among the objects */
   ptrmap_t queued_locks;     /* spin locks held as queued ones -> holder CPU + 1
                                 (0 while handed over) */
@@ -329,6 +342,7 @@ void cpu_poke(sim_t *S, cpu_t *c);
    instant (the clock tick). */
 void cpu_interrupt_now(sim_t *S, cpu_t *c);
 void sched_stop(sim_t *S) __attribute__((noreturn));
+bool sched_over_limit(sim_t *S);
 /* The cheap test before cpu_service: anything to deliver at all? */
 static inline bool cpu_has_work(const sim_t *S, const cpu_t *c) {
   return !S->stopping && (!list_empty(&c->irq_pending) || c->dpc_requested || c->clock_pending ||

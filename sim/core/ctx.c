@@ -9,6 +9,7 @@
  * the guard catches what slips between two checks; a SIGSEGV handler turns
  * that fault into a clear report and SIM_EXIT_STACK_OVERFLOW (sim.h).
  */
+#include "iosim/alloc.h"
 #include "core/core.h"
 #include "ke/ke.h"
 
@@ -32,6 +33,11 @@ void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
                                      const void **bottom_old, size_t *size_old);
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+/* LeakSanitizer scans the host thread's stack only: what a simulated
+   thread's locals hold (when the process exits from iosim_oom, say) is
+   found through the coroutine stacks, registered as root regions. */
+void __lsan_register_root_region(const void *p, size_t size);
+void __lsan_unregister_root_region(const void *p, size_t size);
 #endif
 
 #if defined(__x86_64__) && !defined(IOSIM_UCONTEXT)
@@ -92,7 +98,7 @@ typedef struct {
 } ctx_uc_t;
 
 static void ctx_prepare(ctx_t *c, void (*entry)(void *), void *arg) {
-  ctx_uc_t *u = malloc(sizeof *u);
+  ctx_uc_t *u = iosim_malloc(sizeof *u);
   if (!u) abort();
   getcontext(&u->uc);
   u->uc.uc_stack.ss_sp = (char *)c->stack + c->floor;
@@ -104,7 +110,7 @@ static void ctx_prepare(ctx_t *c, void (*entry)(void *), void *arg) {
 
 static void ctx_raw_switch(ctx_t *from, ctx_t *to) {
   if (!from->sp) {
-    from->sp = malloc(sizeof(ctx_uc_t));
+    from->sp = iosim_malloc(sizeof(ctx_uc_t));
     if (!from->sp) abort();
   }
   swapcontext(&((ctx_uc_t *)from->sp)->uc, &((ctx_uc_t *)to->sp)->uc);
@@ -252,7 +258,7 @@ struct sim_stack_cache {
   int n;
 };
 
-sim_stack_cache_t *sim_stack_cache_new(void) { return calloc(1, sizeof(sim_stack_cache_t)); }
+sim_stack_cache_t *sim_stack_cache_new(void) { return iosim_calloc(1, sizeof(sim_stack_cache_t)); }
 
 void sim_stack_cache_free(sim_stack_cache_t *k) {
   if (!k) return;
@@ -281,7 +287,7 @@ int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   } else {
     c->stack = ctx_map_aligned();
     if (!c->stack) return SIM_EINVAL;
-    c->cell = malloc(sizeof *c->cell);
+    c->cell = iosim_malloc(sizeof *c->cell);
     if (!c->cell) {
       munmap(c->stack, c->size);
       c->stack = NULL;
@@ -317,6 +323,9 @@ int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
   c->arg = arg;
   c->asan_bottom = (char *)c->stack + c->floor;
   c->asan_size = c->size - c->floor;
+#ifdef CTX_ASAN
+  __lsan_register_root_region(c->asan_bottom, c->asan_size);
+#endif
   ctx_prepare(c, ctx_entry, c);
   return SIM_OK;
 }
@@ -343,6 +352,9 @@ void ctx_init_main(ctx_t *c) {
 void ctx_free(sim_t *S, ctx_t *c) {
 #if !(defined(__x86_64__) && !defined(IOSIM_UCONTEXT))
   free(c->sp);
+#endif
+#ifdef CTX_ASAN
+  if (c->stack) __lsan_unregister_root_region(c->asan_bottom, c->asan_size);
 #endif
   sim_stack_cache_t *k = S ? S->cfg.stacks : NULL;
   if (c->stack && k && k->n < CTX_CACHE_MAX) {
@@ -390,6 +402,16 @@ sim_t *ctx_sim(void) {
     abort();
   }
   return *h->S;
+}
+
+sim_t *ctx_sim_if_any(void) {
+  uintptr_t sp = ctx_sp();
+  uintptr_t base = sp & ~(uintptr_t)(CTX_STACK_SIZE - 1);
+  unsigned char resident;
+  /* On the host's stack the masked address may be unmapped: ask first. */
+  if (mincore((void *)base, (size_t)sysconf(_SC_PAGESIZE), &resident) != 0) return NULL;
+  const ctx_stack_hdr_t *h = (const ctx_stack_hdr_t *)base;
+  return h->magic == CTX_MAGIC && h->S ? *h->S : NULL;
 }
 
 size_t ctx_stack_left(const ctx_t *c) {

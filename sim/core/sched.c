@@ -8,6 +8,8 @@
  * when the next step belongs to the coroutine already running.
  */
 #include "core/core.h"
+
+#include <time.h>
 #include "hal/hal.h"
 
 /* A CPU's next step is not in the event queue: with at most SIM_MAX_CPUS
@@ -111,6 +113,29 @@ static void sched_resume(sim_t *S, cpu_t *c) {
 /* sched_next with a chooser installed (sim_set_chooser): every CPU with a
    step queued and every pending event is a candidate, whatever its due
    time; the chooser picks one and it happens at max(now, due). */
+/* Whether the run must stop at a limit (docs/reliability.md); names it in
+   S->limit.  Past max-time the clock stops at the limit itself: a long
+   delay ends the run at max-time, not where the delay would have ended. */
+bool sched_over_limit(sim_t *S) {
+  /* sim_run's first call runs on the host's stack: nothing to stop yet
+     (sched_stop switches from a coroutine back to that stack). */
+  if (S->cur_ctx == &S->main_ctx) return false;
+  if (S->now > S->cfg.max_time_ns) {
+    S->now = S->cfg.max_time_ns;
+    S->limit = "max-time";
+  } else if (S->steps > S->cfg.max_steps) {
+    S->limit = "max-steps";
+  } else if (S->stats.bytes_live > S->cfg.max_memory) {
+    S->limit = "max-memory";
+  } else if (S->wall_deadline_ns && S->steps >= S->wall_next_check) {
+    S->wall_next_check = S->steps + 1024; /* the clock is read every 1,024 steps */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec > S->wall_deadline_ns) S->limit = "max-wall";
+  }
+  return S->limit != NULL;
+}
+
 static void sched_next_chosen(sim_t *S) {
   chooser_t *ch = &S->chs;
   for (;;) {
@@ -155,7 +180,7 @@ static void sched_next_chosen(sim_t *S) {
         if (ch->cand[i].due_ns < first) first = ch->cand[i].due_ns;
       if (d.tick->tick_at <= first) {
         if (d.tick->tick_at > S->now) S->now = d.tick->tick_at;
-        if (S->now > S->cfg.max_time_ns) {
+        if (sched_over_limit(S)) {
           S->outcome = SIM_RUN_LIMIT;
           sched_stop(S);
         }
@@ -174,7 +199,7 @@ static void sched_next_chosen(sim_t *S) {
     }
     sim_candidate_t pick = ch->cand[k];
     if (pick.due_ns > S->now) S->now = pick.due_ns;
-    if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {
+    if (S->stop_requested || sched_over_limit(S)) {
       S->outcome = S->stop_requested ? SIM_RUN_STOPPED : SIM_RUN_LIMIT;
       sched_stop(S);
     }
@@ -213,7 +238,7 @@ void sched_next(sim_t *S) {
     }
     uint64_t t = hw ? top->t : clock ? tick : d.t;
     if (t > S->now) S->now = t;
-    if (S->now > S->cfg.max_time_ns || S->steps > S->cfg.max_steps || S->stop_requested) {
+    if (S->stop_requested || sched_over_limit(S)) {
       S->outcome = S->stop_requested ? SIM_RUN_STOPPED : SIM_RUN_LIMIT;
       sched_stop(S);
     }
@@ -258,7 +283,8 @@ static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
     if (o != c && o->step_live && o->step_end <= horizon) return false;
     if (o->tick_at <= horizon) return false; /* c's own tick too: it cuts the step */
   }
-  return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested;
+  return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested &&
+         S->stats.bytes_live <= S->cfg.max_memory && (!S->wall_deadline_ns || S->steps < S->wall_next_check);
 }
 
 void sched_step_ns(sim_t *S, uint64_t ns) {

@@ -4,6 +4,8 @@
  */
 #include "core/core.h"
 
+#include <time.h>
+
 #include <stdio.h>
 
 static const char *const cost_names[] = {
@@ -58,8 +60,14 @@ sim_outcome_t sim_run(sim_t *S) {
     S->cpu[i].step_live = true;
     S->cpu[i].step_end = 0;
   }
+  if (S->cfg.max_wall_ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    S->wall_deadline_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + S->cfg.max_wall_ms * 1000000ull;
+  }
   S->cur_ctx = &S->main_ctx;
   sched_next(S); /* returns here only through sched_stop */
+  if (S->out_of_memory) mem_oom_exit(); /* the message is out; docs/reliability.md */
   S->cur_cpu = NULL;
   S->stats.steps = S->steps;
   /* After a bugcheck what was in flight was cut off, not lost, and a run
@@ -75,6 +83,8 @@ sim_outcome_t sim_run(sim_t *S) {
 }
 
 void sim_request_stop(sim_t *S) { S->stop_requested = true; }
+
+const char *sim_limit_reached(const sim_t *S) { return S->outcome == SIM_RUN_LIMIT ? S->limit : NULL; }
 
 uint64_t sim_now(const sim_t *S) { return S->now; }
 uint64_t sim_steps(const sim_t *S) { return S->steps; }

@@ -276,10 +276,9 @@ void sim_trace_script(uint32_t IrpId, PDEVICE_OBJECT Dev, const char *Text, bool
   sim_t *S = ctx_sim();
   if (trc_on(S)) {
     int loc = 0;
-    for (LIST_ENTRY *e = S->live_irps.Flink; IrpId && e != &S->live_irps; e = e->Flink) {
-      const IRP *irp = CONTAINING_RECORD(e, IRP, SimLink);
-      if (irp->SimId == IrpId) loc = irp->CurrentLocation;
-    }
+    uintptr_t irp;
+    if (IrpId && ptrmap_get(&S->live_irp_ids, (const void *)(uintptr_t)IrpId, &irp))
+      loc = ((const IRP *)irp)->CurrentLocation;
     va_list ap;
     va_start(ap, fmt);
     trace_op(S, IrpId, loc, Dev, Text, TouchesIrp, fmt, ap);

@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include "state_int.h"
+#include "iosim/alloc.h"
 
 /* Grows a vector to hold one more item (aborts on exhaustion: the model is
    small, and a half-applied step would be a lie). */
 static void *grow(void *v, size_t *cap, size_t n, size_t sz) {
   if (n < *cap) return v;
   size_t c = *cap ? *cap * 2 : 8;
-  void *p = realloc(v, c * sz);
+  void *p = iosim_realloc(v, c * sz);
   if (!p) abort();
   *cap = c;
   return p;
@@ -129,9 +130,9 @@ static bool same_dpc(const trc_event_t *q, const trc_event_t *e) {
    every DPC at the tail; one that runs while others queued before it wait
    went to the head.  Marked, and replayed again until all run in order. */
 void mst_dpc_order(mst_run_t *r) {
-  r->dpc_head = calloc(r->nev + 1, sizeof *r->dpc_head);
-  uint64_t **q = calloc((size_t)r->cpus, sizeof *q);
-  size_t *n = calloc((size_t)r->cpus, sizeof *n), *cap = calloc((size_t)r->cpus, sizeof *cap);
+  r->dpc_head = iosim_calloc(r->nev + 1, sizeof *r->dpc_head);
+  uint64_t **q = iosim_calloc((size_t)r->cpus, sizeof *q);
+  size_t *n = iosim_calloc((size_t)r->cpus, sizeof *n), *cap = iosim_calloc((size_t)r->cpus, sizeof *cap);
   if (!r->dpc_head || !q || !n || !cap) goto done;
   for (int pass = 0; pass < 1024; pass++) {
     bool again = false;
@@ -431,7 +432,7 @@ static void irp_alloc(mst_t *m, mst_irp_t *v, const trc_event_t *e) {
   int n = e->stack_size > 0 && e->stack_size <= 255 ? e->stack_size : 1;
   free(v->loc);
   *v = (mst_irp_t){.id = v->id, .live = true, .n = n, .cur = n + 1, .major = -1, .alloc = m->step};
-  v->loc = calloc((size_t)n + 2, sizeof *v->loc);
+  v->loc = iosim_calloc((size_t)n + 2, sizeof *v->loc);
   if (!v->loc) abort();
   for (int l = 0; l <= n + 1; l++) v->loc[l].major = v->loc[l].minor = -1, v->loc[l].offset = -1;
   if (row) {
@@ -568,11 +569,11 @@ static void apply_irp(mst_t *m, const trc_event_t *e) {
 /* ---- the machine ---- */
 
 mst_t *mst_new(const mst_run_t *r) {
-  mst_t *m = calloc(1, sizeof *m);
+  mst_t *m = iosim_calloc(1, sizeof *m);
   if (!m) return NULL;
   m->r = r;
   m->ncpu = mst_run_cpus(r);
-  m->cpu = calloc((size_t)m->ncpu, sizeof *m->cpu);
+  m->cpu = iosim_calloc((size_t)m->ncpu, sizeof *m->cpu);
   if (!m->cpu) {
     free(m);
     return NULL;

@@ -11,6 +11,7 @@
 #include "iosim/scenario.h"
 #include "state_int.h"
 #include "tracedb_int.h"
+#include "iosim/alloc.h"
 
 /* ---- owned strings ---- */
 
@@ -19,7 +20,7 @@ static const char *keep(mst_run_t *r, const unsigned char *s) {
   size_t n = strlen((const char *)s) + 1;
   if (r->pool_used + n > r->pool_cap || !r->pool) {
     size_t cap = n > 65536 ? n : 65536;
-    struct mst_chunk *c = malloc(sizeof *c + cap);
+    struct mst_chunk *c = iosim_malloc(sizeof *c + cap);
     if (!c) return NULL;
     c->next = r->chunks;
     r->chunks = c;
@@ -60,7 +61,7 @@ static int load_events(mst_run_t *r, sqlite3 *db, char *err, size_t errlen) {
   while ((s = sqlite3_step(st)) == SQLITE_ROW) {
     if (r->nev == cap) {
       cap = cap ? cap * 2 : 1024;
-      trc_event_t *v = realloc(r->ev, cap * sizeof *v);
+      trc_event_t *v = iosim_realloc(r->ev, cap * sizeof *v);
       if (!v) {
         sqlite3_finalize(st);
         snprintf(err, errlen, "out of memory");
@@ -146,7 +147,7 @@ static mst_name_t *name_slot(mst_names_t *t, uint32_t id) {
   if (id >= t->cap) {
     size_t cap = t->cap ? t->cap : 16;
     while (cap <= id) cap *= 2;
-    mst_name_t *v = realloc(t->v, cap * sizeof *v);
+    mst_name_t *v = iosim_realloc(t->v, cap * sizeof *v);
     if (!v) return NULL;
     memset(v + t->cap, 0, (cap - t->cap) * sizeof *v);
     t->v = v;
@@ -199,7 +200,7 @@ static int load_run_row(mst_run_t *r, sqlite3 *db) {
 mst_run_t *mst_load(tracedb_t *db, int64_t run, char *err, size_t errlen) {
   int64_t picked = 0;
   if (tracedb_pick_run(db, run, &picked, err, errlen) != SIM_OK) return NULL;
-  mst_run_t *r = calloc(1, sizeof *r);
+  mst_run_t *r = iosim_calloc(1, sizeof *r);
   if (!r) {
     snprintf(err, errlen, "out of memory");
     return NULL;

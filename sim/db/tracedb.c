@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "tracedb_int.h"
 
 static const char *const stmt_sql[] = {
@@ -20,7 +21,12 @@ static const char *const stmt_sql[] = {
 /* ---- helpers shared with the other files of sim/db ---- */
 
 int tdb_fail(tracedb_t *db, const char *what) {
-  snprintf(db->err, sizeof db->err, "trace database: %s: %s", what, sqlite3_errmsg(db->db));
+  /* A value that could not be bound leaves no error on the connection
+     (its message would be "not an error"): SQLite could not copy it, out
+     of memory. */
+  int code = sqlite3_errcode(db->db);
+  snprintf(db->err, sizeof db->err, "trace database: %s: %s", what,
+           code == SQLITE_OK ? "out of memory (a value could not be bound)" : sqlite3_errmsg(db->db));
   return SIM_EIO;
 }
 
@@ -82,7 +88,7 @@ static int pragma(tracedb_t *db, const char *sql) {
 }
 
 static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t errlen) {
-  tracedb_t *db = calloc(1, sizeof *db);
+  tracedb_t *db = iosim_calloc(1, sizeof *db);
   if (!db) {
     snprintf(err, errlen, "%s: out of memory", path);
     return NULL;
@@ -95,6 +101,7 @@ static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t
      creates its -wal and -shm files and, unable to write, cannot remove
      them when it closes; a read-write one, the last to close, does. */
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
+  iosim_sqlite_use_alloc();
   int rc = sqlite3_open_v2(path, &db->db, flags, NULL);
   if (rc != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path,
@@ -316,6 +323,18 @@ static void record_step(tracedb_t *db, const trc_event_t *ev) {
     /* Keep the first failure; the run is marked when it ends. */
     db->sink_rc = SIM_EIO;
     db->ignore = true;
+    return;
+  }
+  /* A long run commits every TDB_COMMIT_EVERY steps, so a writer killed
+     mid-run leaves its steps up to the last commit (docs/performance.md
+     gives the cost); the run row still says "running", and readers report
+     it as never finished (tracedb_pick_run). */
+  if (++db->since_commit >= TDB_COMMIT_EVERY) {
+    db->since_commit = 0;
+    if (tdb_exec(db, ST_COMMIT, "commit") != SIM_OK || tdb_exec(db, ST_BEGIN, "begin") != SIM_OK) {
+      db->sink_rc = SIM_EIO;
+      db->ignore = true;
+    }
   }
 }
 
@@ -370,6 +389,7 @@ int tracedb_begin_run(tracedb_t *db, sim_t *S, const char *scenario_path, uint64
   db->interrupted = false;
   db->sink_rc = SIM_OK;
   db->nevents = 0;
+  db->since_commit = 0;
   db->indexes_dropped = false;
   /* Past as many rows as the file already holds (and a few thousand), the
      indexes cost more to keep up than to build again. */
@@ -675,6 +695,20 @@ static int run_query(tracedb_t *db, const char *sql, int64_t run, int64_t *n, ch
   return tdb_fail(db, "runs");
 }
 
+/* Whether a process is writing into the file now: a writer holds its
+   write transaction (BEGIN IMMEDIATE) from the start of a run to its end,
+   committing and beginning again every TDB_COMMIT_EVERY steps; so if this
+   connection can take the write lock at once, nobody holds it and a run
+   still marked "running" lost its writer. */
+static bool writer_alive(tracedb_t *db) {
+  if (db->run) return true; /* this very handle is writing it */
+  sqlite3_busy_timeout(db->db, 0);
+  int rc = sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) (void)sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_busy_timeout(db->db, 5000);
+  return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
 int tracedb_pick_run(tracedb_t *db, int64_t run, int64_t *picked, char *err, size_t errlen) {
   char why[400];
   int64_t n = 0;
@@ -702,6 +736,15 @@ int tracedb_pick_run(tracedb_t *db, int64_t run, int64_t *picked, char *err, siz
   if (rc != SIM_OK) {
     snprintf(err, errlen, "%s", db->err);
     return rc;
+  }
+  if (!strcmp(why, TRACEDB_OUTCOME_RUNNING) && !writer_alive(db)) {
+    int64_t kept = 0;
+    char unused[8];
+    if (run_query(db, "SELECT count(*), '' FROM event WHERE run_id = ?1", run, &kept, unused, sizeof unused) != SIM_OK)
+      kept = 0;
+    snprintf(err, errlen, "run %lld never finished: the writer was killed (it kept %lld steps, up to its last "
+             "commit; run the scenario again)", (long long)run, (long long)kept);
+    return SIM_ESTATE;
   }
   if (n == 0) {
     snprintf(err, errlen, "run %lld has no steps: it never ran (%s)", (long long)run, why);

@@ -22,6 +22,11 @@
    writes and runs this again before it commits (tracedb.c), which is what
    lets the writer go nearly as fast as SQLite inserts.  The figures are
    only added where none are (ANALYZE's stay). */
+/* A run commits every this many steps (docs/performance.md, docs/reliability.md). */
+#ifndef TDB_COMMIT_EVERY
+#define TDB_COMMIT_EVERY 100000
+#endif
+
 #define TDB_EVENT_INDEX_SQL                                                                 \
   "CREATE INDEX IF NOT EXISTS event_by_irp ON event(irp, run_id, seq) WHERE irp IS NOT NULL;\n"
 #define TDB_EVENT_STAT_SQL                                                                  \
@@ -119,6 +124,7 @@ struct tracedb {
   bool interrupted;
   int sink_rc;                /* SIM_OK, or why the sink stopped writing */
   uint64_t nevents;           /* event rows written for the open run */
+  uint64_t since_commit;      /* event rows since the run's last commit */
   uint64_t drop_at;           /* drop the event indexes when nevents reaches this */
   bool indexes_dropped;       /* rebuild them before the run commits */
   uint64_t ev_bound;          /* ST_EVENT parameters (bit i-1) bound to a value, not NULL */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "tracedb_int.h"
 
 #define NAME_LEN 64
@@ -178,6 +179,7 @@ static bool load_irp_row(tracedb_t *db, int64_t run, uint32_t irp, irp_view_t *v
     v->file = (uint32_t)sqlite3_column_int64(st, 3);
     v->master = (uint32_t)sqlite3_column_int64(st, 4);
     v->n = sqlite3_column_int(st, 5);
+    if (v->n < 0 || v->n > MAX_LOCS) v->n = 0; /* a damaged row: the steps tell instead */
     copy_name(v->tag, col_text(st, 8));
     v->major_code = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9);
   } else if (s != SQLITE_DONE) {
@@ -207,6 +209,9 @@ static int64_t replay(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, i
         .major = opt_int(st, 9), .cancel_routine = opt_int(st, 10), .device = col_text(st, 11),
         .driver = col_text(st, 12)};
     if (!r.kind) r.kind = "";
+    /* Nothing read from a file is trusted: a location out of any IRP's
+       range (a damaged or hostile database) is no location. */
+    if (r.sl < 0 || r.sl > MAX_LOCS + 1) r.sl = 0;
     /* Without an irp row (a run cut short), the facts come from the steps. */
     if (v->n == 0 && strcmp(r.kind, "irp-alloc") == 0 && r.stack_size > 0 && r.stack_size <= MAX_LOCS)
       v->n = r.stack_size;
@@ -310,7 +315,7 @@ int tracedb_print_irp(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, F
                       size_t errlen) {
   int rc = check_run(db, run, err, errlen);
   if (rc != SIM_OK) return rc;
-  irp_view_t *v = calloc(1, sizeof *v);
+  irp_view_t *v = iosim_calloc(1, sizeof *v);
   if (!v) {
     snprintf(err, errlen, "out of memory");
     return SIM_EIO;

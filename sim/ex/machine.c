@@ -4,6 +4,7 @@
  * component in turn).  It installs the hooks through which the lower
  * kernel reaches the I/O manager.
  */
+#include "iosim/alloc.h"
 #include "cc/cc.h"
 #include "ex/ex.h"
 #include "hal/hal.h"
@@ -16,18 +17,21 @@ sim_t *sim_create(const sim_config_t *cfg) {
   if (cfg->clock_tick_ns && (cfg->clock_tick_ns < SIM_CLOCK_TICK_MIN || cfg->clock_tick_ns > SIM_CLOCK_TICK_MAX))
     return NULL;
   if (cfg->dpc_queue_depth > SIM_DPC_QUEUE_DEPTH_MAX || cfg->minimum_dpc_rate > SIM_DPC_RATE_MAX) return NULL;
-  sim_t *S = calloc(1, sizeof *S);
+  sim_t *S = iosim_calloc(1, sizeof *S);
   if (!S) return NULL;
   S->cfg = *cfg;
   if (!S->cfg.max_time_ns) S->cfg.max_time_ns = 10ull * 1000 * 1000 * 1000;
   if (!S->cfg.max_steps) S->cfg.max_steps = 10ull * 1000 * 1000;
+  if (!S->cfg.max_memory) S->cfg.max_memory = SIM_MAX_MEMORY_DEFAULT;
   /* Windows' defaults: a 64 Hz clock, MaximumDpcQueueDepth 4, MinimumDpcRate 3. */
   if (!S->cfg.clock_tick_ns) S->cfg.clock_tick_ns = SIM_CLOCK_TICK_DEFAULT;
   if (!S->cfg.dpc_queue_depth) S->cfg.dpc_queue_depth = 4;
   if (!S->cfg.has_minimum_dpc_rate) S->cfg.minimum_dpc_rate = 3;
   chs_seed(&S->chs, cfg->seed);
   memcpy(S->cost, sim_cost_defaults, sizeof S->cost);
-  S->ncpu = cfg->cpus;
+  /* Counted as they are set up: a machine that fails half-way is taken
+     apart by sim_destroy over the CPUs it has, not over missing ones. */
+  S->ncpu = 0;
   S->hooks.thread_exit_io = IoCancelThreadIo;
   S->hooks.run_end_account = ex_run_end_account;
   S->hooks.run_idle = ex_run_idle;
@@ -38,11 +42,12 @@ sim_t *sim_create(const sim_config_t *cfg) {
   list_init(&S->threads);
   list_init(&S->live_irps);
   list_init(&S->timers);
-  for (int i = 0; i < S->ncpu; i++) {
+  for (int i = 0; i < cfg->cpus; i++) {
     cpu_t *c = &S->cpu[i];
     c->id = i;
     list_init(&c->dpc_queue);
     list_init(&c->irq_pending);
+    S->ncpu = i + 1;
     ke_clock_init_cpu(S, c);
     c->frames[0].kind = TRC_FRAME_IDLE;
     if (ctx_init(S, &c->idle_ctx, cpu_idle_main, c) != SIM_OK) {
@@ -85,6 +90,8 @@ void sim_destroy(sim_t *S) {
   free(S->chs.log);
   ptrmap_free(S, &S->lock_ids);
   ptrmap_free(S, &S->dbg_ptrs);
+  ptrmap_free(S, &S->live_irp_ids);
+  ptrmap_free(S, &S->device_by_hash);
   ptrmap_free(S, &S->queued_locks);
   free(S->chs.cand);
   for (uint32_t i = 0; i < S->thread_names.n; i++) free(S->thread_names.v[i]);

@@ -16,6 +16,7 @@
  * reading what it never wrote reads the same in every run (Windows leaves
  * whatever was there).
  */
+#include "iosim/alloc.h"
 #include "ex/ex.h"
 
 #include <stdio.h>
@@ -99,7 +100,7 @@ static PVOID pool_alloc(sim_t *S, POOL_TYPE type, SIZE_T n, ULONG tag, bool zero
     bugcheck(S, BAD_POOL_CALLER, 0x9A, (ULONG_PTR)type, n, tag, "%s of must-succeed pool (no longer supported)",
              routine);
   struct ex_pool *P = pool_state(S);
-  PVOID p = n > POOL_LIMIT - P->bytes ? NULL : malloc(n);
+  PVOID p = n > POOL_LIMIT - P->bytes ? NULL : iosim_malloc(n);
   if (p) {
     memset(p, zero ? 0 : POOL_FILL, n);
     uintptr_t k;

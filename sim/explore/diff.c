@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 
+#include "iosim/alloc.h"
 #include "explore_int.h"
 
 typedef struct drow {
@@ -250,6 +251,7 @@ static int load_run(sqlite3 *db, int64_t run, dlist_t *l, char *outcome, size_t 
 
 int xp_diff_db(const char *path, int64_t run_a, int64_t run_b, FILE *out, char *err, size_t errlen) {
   sqlite3 *db = NULL;
+  iosim_sqlite_use_alloc();
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open it");
     sqlite3_close(db);

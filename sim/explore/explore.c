@@ -8,6 +8,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "iosim/alloc.h"
 #include "explore_int.h"
 
 void xp_opts_default(xp_opts_t *o) {
@@ -54,7 +55,7 @@ static void note_finding(xp_ctx_t *x, const char *name) {
   for (int i = 0; i < x->nfindings; i++)
     if (!strcmp(x->findings[i], name)) return;
   x->findings = xp_xrealloc(x->findings, (size_t)(x->nfindings + 1) * sizeof *x->findings);
-  x->findings[x->nfindings++] = strdup(name);
+  x->findings[x->nfindings++] = iosim_strdup(name);
 }
 
 /* A schedule that ran to its end: count it everywhere. */
@@ -70,7 +71,7 @@ static void record(xp_ctx_t *x, const scn_result_t *res) {
     r->expects = xp_xalloc((size_t)(r->nexpects ? r->nexpects : 1) * sizeof *r->expects);
     for (int i = 0; i < r->nexpects; i++) {
       r->expects[i].line = res->expects[i].line;
-      r->expects[i].text = strdup(res->expects[i].text);
+      r->expects[i].text = iosim_strdup(res->expects[i].text);
       r->expects[i].sometimes = res->expects[i].sometimes;
       r->expects[i].first_failure = -1;
     }

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "iosim/alloc.h"
 #include "explore_int.h"
 
 typedef struct sbuf {
@@ -81,7 +82,7 @@ void xp_signature(sim_t *S, const scn_result_t *res, const xp_run_t *run, bool v
       char t[96];
       snprintf(t, sizeof t, "%s%s%s%s", x->name, x->irp_tag[0] || x->irp ? " " : "", x->irp_tag,
                !x->irp_tag[0] && x->irp ? "irp" : "");
-      f[nf++] = strdup(t);
+      f[nf++] = iosim_strdup(t);
       if (!x->predicted) out->finding = true;
     }
     qsort(f, (size_t)nf, sizeof *f, cmp_str);
@@ -107,7 +108,7 @@ void xp_signature(sim_t *S, const scn_result_t *res, const xp_run_t *run, bool v
   if (!verify) out->finding = false;
   out->failing = out->expect_failed || out->finding;
   free(out->text);
-  out->text = b.s ? b.s : strdup("");
+  out->text = b.s ? b.s : iosim_strdup("");
   out->hash = xp_hash_str(0, out->text);
 }
 
@@ -161,7 +162,7 @@ void xp_table_add(xp_table_t *t, const xp_sig_t *sig, const xp_run_t *run, uint6
     xp_group_t *g = &t->v[t->n++];
     memset(g, 0, sizeof *g);
     g->hash = sig->hash;
-    g->o.text = strdup(sig->text);
+    g->o.text = iosim_strdup(sig->text);
     g->o.failing = sig->failing;
     g->o.count = 1;
     xp_run_to_schedule(run, hash, seed, &g->o.rep);

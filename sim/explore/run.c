@@ -8,16 +8,17 @@
  * and number of alternatives (what depth-first search backtracks over),
  * counts preemptions, and can cut the run at a state already explored.
  */
+#include "iosim/alloc.h"
 #include "explore_int.h"
 
 void *xp_xalloc(size_t n) {
-  void *p = calloc(1, n ? n : 1);
+  void *p = iosim_calloc(1, n ? n : 1);
   if (!p) abort();
   return p;
 }
 
 void *xp_xrealloc(void *p, size_t n) {
-  void *q = realloc(p, n ? n : 1);
+  void *q = iosim_realloc(p, n ? n : 1);
   if (!q) abort();
   return q;
 }

@@ -75,6 +75,14 @@ PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name, DRIVER_INITIALIZE *en
 
 PVOID sim_driver_context(PDRIVER_OBJECT Driver) { return Driver->SimContext; }
 
+/* Devices are found by name in constant time (setup of 100,000 devices
+   stays linear): a map from the name's hash; never 0. */
+static uintptr_t device_name_hash(const char *name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+  return (uintptr_t)(h ? h : 1);
+}
+
 NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const char *Name, PDEVICE_OBJECT *Out) {
   sim_t *S = Driver->Sim;
   *Out = NULL;
@@ -91,6 +99,9 @@ NTSTATUS sim_create_device(PDRIVER_OBJECT Driver, ULONG ExtensionSize, const cha
   KeInitializeDeviceQueue(&d->DeviceQueue);
   d->NextDevice = Driver->DeviceObject;
   Driver->DeviceObject = d;
+  uintptr_t h = device_name_hash(Name);
+  if (ptrmap_get(&S->device_by_hash, (const void *)h, NULL)) S->device_hash_clash = true;
+  else ptrmap_put(S, &S->device_by_hash, (const void *)h, (uintptr_t)d);
   *Out = d;
   return STATUS_SUCCESS;
 }
@@ -141,6 +152,10 @@ void IoDeleteDevice(PDEVICE_OBJECT DeviceObject) {
       *pp = DeviceObject->NextDevice;
       break;
     }
+  uintptr_t v;
+  if (ptrmap_get(&S->device_by_hash, (const void *)device_name_hash(DeviceObject->SimName), &v) &&
+      v == (uintptr_t)DeviceObject)
+    ptrmap_del(&S->device_by_hash, (const void *)device_name_hash(DeviceObject->SimName));
   DeviceObject->SimDeleted = TRUE;
   /* Kept until the machine is freed: an IRP or a trace row may still name it. */
   DeviceObject->NextDevice = S->deleted_devices;
@@ -170,8 +185,14 @@ PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT Source, PDEVICE_OBJECT
 
 void sim_name_device(PDEVICE_OBJECT Dev, const char *Name) {
   sim_t *S = Dev->Sim;
+  uintptr_t v;
+  if (ptrmap_get(&S->device_by_hash, (const void *)device_name_hash(Dev->SimName), &v) && v == (uintptr_t)Dev)
+    ptrmap_del(&S->device_by_hash, (const void *)device_name_hash(Dev->SimName));
   Dev->SimId = name_add(S, &S->device_names, Name);
   Dev->SimName = name_get(&S->device_names, Dev->SimId);
+  uintptr_t h = device_name_hash(Name);
+  if (ptrmap_get(&S->device_by_hash, (const void *)h, NULL)) S->device_hash_clash = true;
+  else ptrmap_put(S, &S->device_by_hash, (const void *)h, (uintptr_t)Dev);
 }
 
 /* The legacy filter's way in: attach by the target's name.  Windows opens
@@ -192,6 +213,11 @@ NTSTATUS IoAttachDevice(PDEVICE_OBJECT SourceDevice, PUNICODE_STRING TargetDevic
 }
 
 PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name) {
+  uintptr_t v;
+  if (ptrmap_get(&S->device_by_hash, (const void *)device_name_hash(name), &v) &&
+      !strcmp(((PDEVICE_OBJECT)v)->SimName, name))
+    return (PDEVICE_OBJECT)v;
+  if (!S->device_hash_clash) return NULL;
   for (size_t i = 0; i < S->ndrivers; i++)
     for (PDEVICE_OBJECT d = S->drivers[i]->DeviceObject; d; d = d->NextDevice)
       if (strcmp(d->SimName, name) == 0) return d;

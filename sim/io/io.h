@@ -10,6 +10,7 @@
 /* ---- completion ports (io/iocompletion.c) ---- */
 typedef struct port_packet {
   LIST_ENTRY link;
+  LIST_ENTRY all;      /* on its port's `packets` until freed */
   PIRP irp;            /* an I/O's IRP, finished at dequeue; NULL for a posted packet */
   bool notified;       /* its stage 2 already ran in the issuer: only free it */
   ULONG_PTR key;
@@ -22,6 +23,10 @@ struct sim_port {
   char *name;
   KQUEUE Queue;        /* packets and waiting threads (ke/queue.c) */
   bool closed;         /* its handle was closed: the queue is run down */
+  /* Every packet of the port not yet freed: queued, handed to a waiting
+     thread, or being delivered.  A run stopped at a limit during a hand-off
+     leaves one outside the queue; the teardown frees them all from here. */
+  LIST_ENTRY packets;
   struct sim_port *next;
 };
 /* Queues a port-bound IRP to its file's port as the packet: from stage 1

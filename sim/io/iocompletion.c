@@ -13,6 +13,7 @@ static sim_port_t *port_new(sim_t *S, ULONG Concurrency, const char *Name) {
   sim_port_t *p = mem_calloc(S, sizeof *p);
   p->id = ++S->nports;
   p->name = mem_strdup(S, Name ? Name : "port");
+  list_init(&p->packets);
   /* 0 means "as many as CPUs" */
   KeInitializeQueue(&p->Queue, Concurrency ? Concurrency : (ULONG)S->ncpu, p->id, p->name);
   p->next = S->ports;
@@ -123,6 +124,7 @@ static void port_packet_free(sim_t *S, sim_port_t *p, port_packet_t *pk) {
              pk->irp ? ", with its IRP" : "");
   }
   if (pk->irp) irp_free(S, pk->irp);
+  list_remove(&pk->all);
   mem_free(S, pk, sizeof *pk);
 }
 
@@ -163,6 +165,7 @@ void port_queue_irp(sim_t *S, PIRP irp, bool notified) {
   pk->notified = notified;
   pk->key = (ULONG_PTR)fo->CompletionContext.Key;
   pk->context = irp->AsynchronousParameters.UserApcContext;
+  list_insert_tail(&((sim_port_t *)fo->CompletionContext.Port)->packets, &pk->all);
   port_insert(S, fo->CompletionContext.Port, pk);
   sched_step(S, COST_STEP);
 }
@@ -183,6 +186,7 @@ NTSTATUS NtSetIoCompletion(sim_port_t *Port, ULONG_PTR Key, PVOID Context, NTSTA
   pk->context = Context;
   pk->iosb.Status = Status;
   pk->iosb.Information = Information;
+  list_insert_tail(&Port->packets, &pk->all);
   port_insert(S, Port, pk);
   return KiServiceExit(S, STATUS_SUCCESS);
 }
@@ -242,6 +246,7 @@ static void port_deliver(sim_t *S, sim_port_t *Port, PKTHREAD t, LIST_ENTRY *e, 
   out->KeyContext = pk->key;
   out->ApcContext = pk->context;
   out->IoStatusBlock = pk->iosb;
+  list_remove(&pk->all);
   mem_free(S, pk, sizeof *pk);
   sched_step(S, COST_STEP);
 }

@@ -41,8 +41,8 @@ void io_destroy(sim_t *S) {
   }
   for (sim_port_t *p = S->ports, *n; p; p = n) {
     n = p->next;
-    while (!list_empty(&p->Queue.EntryListHead))
-      free(CONTAINING_RECORD(list_pop_head(&p->Queue.EntryListHead), port_packet_t, link));
+    while (!list_empty(&p->packets)) /* queued or not: handed off, being delivered */
+      free(CONTAINING_RECORD(list_pop_head(&p->packets), port_packet_t, all));
     free(p->name);
     free(p);
   }

@@ -36,9 +36,8 @@ const sim_irp_info_t *sim_irp_info(const sim_t *S, uint32_t id) {
 uint32_t sim_irp_count(const sim_t *S) { return S->next_irp_id; }
 
 bool sim_irp_alive(sim_t *S, const IRP *irp, uint32_t id) {
-  for (LIST_ENTRY *e = S->live_irps.Flink; e != &S->live_irps; e = e->Flink)
-    if (CONTAINING_RECORD(e, IRP, SimLink) == irp) return irp->SimId == id;
-  return false;
+  uintptr_t v;
+  return id && ptrmap_get(&S->live_irp_ids, (const void *)(uintptr_t)id, &v) && v == (uintptr_t)irp;
 }
 
 /* The pool of IRPs with room for n locations: 1-8, 9-16, 17-32, 33-64, 65-128. */
@@ -72,6 +71,7 @@ PIRP irp_alloc(sim_t *S, int n, int major) {
   irp->SimId = ++S->next_irp_id;
   irp->Sim = S;
   list_insert_tail(&S->live_irps, &irp->SimLink);
+  ptrmap_put(S, &S->live_irp_ids, (const void *)(uintptr_t)irp->SimId, (uintptr_t)irp);
   S->stats.irps_allocated++;
   S->stats.irps_live++;
   sim_irp_info_t *in = irp_info(S, irp->SimId);
@@ -105,6 +105,7 @@ static void irp_release(sim_t *S, PIRP irp) {
   int k = irp_class(irp->StackCount);
   size_t size = irp_size(irp_class_room(k));
   list_remove(&irp->SimLink);
+  ptrmap_del(&S->live_irp_ids, (const void *)(uintptr_t)irp->SimId);
   S->stats.irps_freed++;
   S->stats.irps_live--;
 #ifdef SIM_POOL_DEBUG

@@ -26,7 +26,7 @@ PKTHREAD sim_thread_create(sim_t *S, const char *name, SIM_THREAD_START *fn, PVO
   t->ApcQueueable = true;
   list_init(&t->MutantListHead);
   t->Priority = 8; /* a normal thread's base priority */
-  if (ctx_init(S, &t->ctx, thr_main, t) != SIM_OK) abort();
+  if (ctx_init(S, &t->ctx, thr_main, t) != SIM_OK) mem_exhausted(CTX_STACK_SIZE); /* no stack can be mapped */
   list_insert_tail(&S->threads, &t->all_link);
   S->nthreads_live++;
   t->state = THR_READY;
@@ -113,13 +113,7 @@ void KiSwapThread(sim_t *S, PKTHREAD t) {
 }
 
 /* Whether a thread that is not a system thread (a program's) is still alive. */
-static bool thr_user_threads_live(sim_t *S) {
-  for (LIST_ENTRY *l = S->threads.Flink; l != &S->threads; l = l->Flink) {
-    PKTHREAD u = CONTAINING_RECORD(l, KTHREAD, all_link);
-    if (!u->SystemThread && u->state != THR_TERMINATED) return true;
-  }
-  return false;
-}
+static bool thr_user_threads_live(sim_t *S) { return S->nthreads_live > S->nsystem_threads_live; }
 
 static void thr_main(void *arg) {
   PKTHREAD t = arg;
@@ -142,6 +136,7 @@ static void thr_main(void *arg) {
   }
   t->state = THR_TERMINATED;
   S->nthreads_live--;
+  if (t->SystemThread) S->nsystem_threads_live--;
   if (!t->SystemThread && S->hooks.run_idle && !thr_user_threads_live(S)) S->hooks.run_idle(S);
   KiQueueThreadExit(S, t);
   t->Header.SignalState = 1; /* a terminated thread stays signalled */

@@ -50,6 +50,7 @@ PKTHREAD ps_create_system_thread(sim_t *S, const char *name, PKSTART_ROUTINE rou
   p->next = S->ps_threads;
   S->ps_threads = p;
   t->SystemThread = true;
+  S->nsystem_threads_live++;
   t->SimPs = p;
   ob_insert_object(S, t, ob_thread_type(), 1);
   KiReadyNewThread(S, t);

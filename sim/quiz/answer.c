@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "quiz_int.h"
+#include "iosim/alloc.h"
 
 typedef struct sink_ctx {
   qz_run_t *run;
@@ -23,7 +24,7 @@ static void on_event(void *ud, const trc_event_t *e) {
   qz_run_t *r = c->run;
   if (r->nev == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 256;
-    qz_ev_t *ev = realloc(r->ev, cap * sizeof *ev);
+    qz_ev_t *ev = iosim_realloc(r->ev, cap * sizeof *ev);
     if (!ev) abort();
     r->ev = ev;
     r->cap = cap;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "quiz_int.h"
+#include "iosim/alloc.h"
 
 uint64_t qz_derive(uint64_t seed, int attempt) {
   if (attempt == 0) return seed;
@@ -23,7 +24,7 @@ void qz_vprintf(qz_buf_t *b, const char *fmt, va_list ap) {
   if (b->len + (size_t)n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 1024;
     while (cap < b->len + (size_t)n + 1) cap *= 2;
-    char *s = realloc(b->s, cap);
+    char *s = iosim_realloc(b->s, cap);
     if (!s) abort();
     b->s = s;
     b->cap = cap;
@@ -42,7 +43,7 @@ void qz_printf(qz_buf_t *b, const char *fmt, ...) {
 }
 
 char *qz_take(qz_buf_t *b) {
-  char *s = b->s ? b->s : strdup("");
+  char *s = b->s ? b->s : iosim_strdup("");
   if (!s) abort();
   *b = (qz_buf_t){0};
   return s;

@@ -3,6 +3,7 @@
  * trace recorded in memory, the final facts of each IRP, the threads and the
  * bugcheck.  Each result says which trace facts decided it.
  */
+#include "iosim/alloc.h"
 #include "expect_facts.h"
 #include "iosim/vec.h"
 #include "run_int.h"
@@ -13,14 +14,26 @@ typedef struct ev_rec {
   char *detail, *text, *service;
 } ev_rec_t;
 
+/* Only the steps an `expect` pattern can match are kept: a run to its
+   step limit does not hold every step in memory, only those of the kinds
+   the scenario's expectations name (all of them if a pattern matches any
+   kind). */
 struct ev_log {
   ev_rec_t *v;
   size_t n, cap;
+  bool keep[TRC_KIND_COUNT];
 };
 
-ev_log_t *evlog_new(void) {
-  ev_log_t *l = calloc(1, sizeof *l);
+ev_log_t *evlog_new(const scn_t *sc) {
+  ev_log_t *l = iosim_calloc(1, sizeof *l);
   if (!l) abort();
+  for (const expect_t *e = sc->expects; e; e = e->next)
+    for (int i = 0; i < e->npats; i++) {
+      int k = e->pats[i].kind;
+      if (k >= 0 && k < TRC_KIND_COUNT) l->keep[k] = true;
+      else
+        for (int j = 0; j < TRC_KIND_COUNT; j++) l->keep[j] = true;
+    }
   return l;
 }
 
@@ -37,12 +50,13 @@ void evlog_free(ev_log_t *l) {
 
 static void evlog_event(void *ud, const trc_event_t *ev) {
   ev_log_t *l = ud;
+  if ((unsigned)ev->kind >= TRC_KIND_COUNT || !l->keep[ev->kind]) return;
   if (!IOSIM_VEC_RESERVE(l->v, l->cap, l->n + 1)) abort(); /* no way to report from a sink */
   ev_rec_t *r = &l->v[l->n++];
   r->ev = *ev;
-  r->detail = strdup(ev->detail);
-  r->text = ev->text ? strdup(ev->text) : NULL;
-  r->service = ev->service ? strdup(ev->service) : NULL;
+  r->detail = iosim_strdup(ev->detail);
+  r->text = ev->text ? iosim_strdup(ev->text) : NULL;
+  r->service = ev->service ? iosim_strdup(ev->service) : NULL;
   if (!r->detail || (ev->text && !r->text) || (ev->service && !r->service)) abort();
   r->ev.detail = r->detail;
   r->ev.text = r->text;
@@ -56,28 +70,34 @@ typedef struct chk {
   sim_t *S;
   const ev_log_t *log;
   run_state_t *rs;
+  bool indexed; /* index_names has run */
 } chk_t;
 
-/* The last IRP tagged with this name (a loop rebinds it). */
-static uint32_t irp_by_name(sim_t *S, const char *name) {
-  for (uint32_t id = sim_irp_count(S); id >= 1; id--) {
-    const sim_irp_info_t *in = sim_irp_info(S, id);
-    if (in && in->tag && !strcmp(in->tag, name)) return id;
+/* Names to ids, once per check (a table in the run's arena): the last IRP
+   tagged with a name (a loop rebinds it), devices, threads.  Value id + 0
+   as a pointer; ids start at 1. */
+static void index_names(chk_t *c) {
+  if (c->indexed || !c->rs) return;
+  c->indexed = true;
+  run_state_t *rs = c->rs;
+  for (uint32_t id = 1; id <= sim_irp_count(c->S); id++) {
+    const sim_irp_info_t *in = sim_irp_info(c->S, id);
+    if (in && in->tag) names_put(&rs->ar, &rs->names, NK_TAG, in->tag, (void *)(uintptr_t)id);
   }
-  return 0;
+  for (uint32_t id = sim_device_count(c->S); id >= 1; id--) /* the first of a name wins */
+    names_put(&rs->ar, &rs->names, NK_DEVICE_ID, sim_device_name(c->S, id), (void *)(uintptr_t)id);
+  for (uint32_t id = sim_thread_count(c->S); id >= 1; id--)
+    names_put(&rs->ar, &rs->names, NK_THREAD_ID, sim_thread_name(c->S, id), (void *)(uintptr_t)id);
 }
 
-static uint32_t device_by_name(sim_t *S, const char *name) {
-  for (uint32_t id = 1; id <= sim_device_count(S); id++)
-    if (!strcmp(sim_device_name(S, id), name)) return id;
+static uint32_t name_id(chk_t *c, int kind, const char *name) {
+  index_names(c);
+  if (c->rs) return (uint32_t)(uintptr_t)names_get(&c->rs->names, kind, name);
   return 0;
 }
-
-static uint32_t thread_by_name(sim_t *S, const char *name) {
-  for (uint32_t id = 1; id <= sim_thread_count(S); id++)
-    if (!strcmp(sim_thread_name(S, id), name)) return id;
-  return 0;
-}
+#define irp_by_name(c, name) name_id((c), NK_TAG, (name))
+#define device_by_name(c, name) name_id((c), NK_DEVICE_ID, (name))
+#define thread_by_name(c, name) name_id((c), NK_THREAD_ID, (name))
 
 static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
   /* A quoted text: the scenario's own words (a note's, an operation's). */
@@ -91,12 +111,12 @@ static bool arg_matches(chk_t *c, const char *a, const trc_event_t *ev) {
     return ex_fact_matches(c->S, field, eq + 1, ev);
   }
   uint32_t id;
-  if ((id = device_by_name(c->S, a))) return ev->device == id;
+  if ((id = device_by_name(c, a))) return ev->device == id;
   if (!strcmp(a, "none")) return ev->thread == 0;
   /* A step outside any CPU (the end-of-run account) runs in no thread: it
      is about the thread it names. */
-  if ((id = thread_by_name(c->S, a))) return ev->thread == id || (ev->cpu < 0 && ev->target_thread == id);
-  if ((id = irp_by_name(c->S, a))) return ev->irp == id;
+  if ((id = thread_by_name(c, a))) return ev->thread == id || (ev->cpu < 0 && ev->target_thread == id);
+  if ((id = irp_by_name(c, a))) return ev->irp == id;
   /* An event, a file or a port: the step names it in a typed field. */
   return (ev->object && !strcmp(sim_object_name(c->S, ev->object), a)) ||
          (ev->file && !strcmp(sim_file_name(c->S, ev->file), a)) ||
@@ -139,9 +159,8 @@ static int describe(chk_t *c, const trc_event_t *ev, char *buf, size_t n) {
 /* r.data == BYTES: the first bytes of the program's buffer, as the run
    left them; the failure shows what was there. */
 static bool check_data(chk_t *c, const expect_t *e, char *f, size_t n) {
-  const named_req_t *r = NULL;
-  for (size_t i = 0; c->rs && i < c->rs->nreqs; i++)
-    if (!strcmp(c->rs->reqs[i].name, e->subject)) r = &c->rs->reqs[i];
+  size_t req = c->rs ? rs_req(c->rs, e->subject) : 0;
+  const named_req_t *r = req ? &c->rs->reqs[req - 1] : NULL;
   if (!r || !r->buf) return snprintf(f, n, "%s had no buffer", e->subject), false;
   size_t want = (size_t)e->value;
   bool same = want <= r->len && !memcmp(r->buf, e->svalue, want);
@@ -153,7 +172,7 @@ static bool check_data(chk_t *c, const expect_t *e, char *f, size_t n) {
 }
 
 static bool check_irp_field(chk_t *c, const expect_t *e, char *f, size_t n) {
-  uint32_t id = irp_by_name(c->S, e->subject);
+  uint32_t id = irp_by_name(c, e->subject);
   const sim_irp_info_t *in = id ? sim_irp_info(c->S, id) : NULL;
   if (!in) return snprintf(f, n, "no request named %s was ever issued", e->subject), false;
   if (!in->completed) return snprintf(f, n, "%s (IRP %u) never completed", e->subject, id), false;
@@ -213,7 +232,7 @@ static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
   switch (e->kind) {
   case EX_IRP_FIELD: return check_irp_field(c, e, f, n);
   case EX_IRP_COMPLETED: {
-    uint32_t id = irp_by_name(S, e->subject);
+    uint32_t id = irp_by_name(c, e->subject);
     const sim_irp_info_t *in = id ? sim_irp_info(S, id) : NULL;
     bool done = in && in->completed;
     snprintf(f, n, "%s (IRP %u) %s", e->subject, id,
@@ -256,7 +275,7 @@ static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
    exists, and every one it names counts as predicted; `expect no finding
    [RULE]`: none (of that rule) at all. */
 static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *f, size_t n) {
-  uint32_t want_irp = e->subject ? irp_by_name(c->S, e->subject) : 0;
+  uint32_t want_irp = e->subject ? irp_by_name(c, e->subject) : 0;
   int hits = 0;
   const vrf_finding_t *first = NULL;
   for (int i = 0; i < res->finding_total; i++) {
@@ -287,9 +306,9 @@ static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *
 }
 
 void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, scn_result_t *res) {
-  chk_t c = {sc, S, log, rs};
+  chk_t c = {sc, S, log, rs, false};
   res->expect_total = sc->nexpects;
-  res->expects = calloc((size_t)(sc->nexpects ? sc->nexpects : 1), sizeof *res->expects);
+  res->expects = iosim_calloc((size_t)(sc->nexpects ? sc->nexpects : 1), sizeof *res->expects);
   if (!res->expects) abort();
   int i = 0;
   for (const expect_t *e = sc->expects; e; e = e->next, i++) {

@@ -533,7 +533,7 @@ static void ex_split(exec_t *x, const op_t *o) {
   for (int i = 0; i < s->count; i++) { /* build them all before sending any */
     const char *name = s->to[i % s->nto];
     to[i] = !strcmp(name, "lower") ? x->dev->SimLowerDevice
-          : !strcmp(name, "with") && x->dx->decl->with ? sim_find_device(x->rs->S, x->dx->decl->with)
+          : !strcmp(name, "with") && x->dx->decl->with ? names_get(&x->rs->names, NK_DEVICE, x->dx->decl->with)
           : sim_find_device(x->rs->S, name);
     if (!to[i]) { /* the children built so far stay unsent: the master hangs, visibly */
       scr_trace(o, m, x->dev, "%s: no device for '%s'", o->text, name);
@@ -806,8 +806,7 @@ void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *
   scr_dev_t *dx = dev->DeviceExtension;
   dx->rs = rs;
   dx->decl = d;
-  for (int i = 0; i < rs->ndrivers; i++)
-    if (!strcmp(rs->drivers[i].decl->name, d->driver)) dx->drv = &rs->drivers[i];
+  dx->drv = names_get(&rs->names, NK_DRIVER, d->driver);
   dev->Flags |= d->do_flags; /* buffered-io / direct-io (kernel-facts 14.1) */
   IoInitializeDpcRequest(dev, scr_dpc);
   if (d->dpc_importance >= 0) KeSetImportanceDpc(&dev->Dpc, (KDPC_IMPORTANCE)d->dpc_importance);

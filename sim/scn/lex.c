@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 
+#include "iosim/alloc.h"
 #include "scn_int.h"
 
 struct arena_blk {
@@ -16,7 +17,7 @@ void *ar_alloc(arena_t *a, size_t n) {
   n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
   if (!a->head || a->head->used + n > a->head->cap) {
     size_t cap = n > 16384 ? n : 16384;
-    arena_blk_t *b = malloc(sizeof *b + cap);
+    arena_blk_t *b = iosim_malloc(sizeof *b + cap);
     if (!b) abort();
     b->next = a->head;
     b->used = 0;
@@ -87,7 +88,16 @@ static bool lex_number(const char *s, size_t n, tok_t *t) {
 bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexline_t *out,
               scn_error_t *err) {
   size_t len = strlen(line);
-  tok_t *v = ar_alloc(a, (len + 2) * sizeof *v);
+  /* A line has at most len tokens and its end: the array is the cursor's,
+     reused, and grows by doubling (memory stays linear in the longest
+     line, not in the file). */
+  if (out->cap < len + 2) {
+    size_t cap = out->cap ? out->cap : 64;
+    while (cap < len + 2) cap *= 2;
+    out->v = ar_alloc(a, cap * sizeof *out->v);
+    out->cap = cap;
+  }
+  tok_t *v = out->v;
   int n = 0;
   size_t i = 0;
   size_t last = 0; /* end of the last token, for raw */
@@ -99,6 +109,7 @@ bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexlin
       continue;
     }
     tok_t *t = &v[n];
+    memset(t, 0, sizeof *t);
     t->col = (int)i + 1;
     if (c == '"') {
       size_t j = i + 1;
@@ -138,10 +149,10 @@ bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexlin
     last = i;
     n++;
   }
+  memset(&v[n], 0, sizeof v[n]);
   v[n].t = T_END;
   v[n].col = (int)i + 1;
-  v[n].s = ar_strdup(a, "");
-  out->v = v;
+  v[n].s = (char *)"";
   out->n = n;
   out->line = lineno;
   out->file = file;

@@ -5,11 +5,13 @@
  * and stops the load.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iosim/alloc.h"
 #include "parse_int.h"
 
 void perr(parser_t *p, const char *file, int line, int col, const char *fmt, ...) {
@@ -161,9 +163,11 @@ void parse_named_routine(cursor_t *c, const keyword_t *kw, block_t *b) {
   routine_t *r = new_routine(c, kw, b);
   r->name = need_name(c, 1, "a routine name");
   need_end_of_line(c, 2);
-  for (routine_t *o = d->routines; o; o = o->next)
-    if ((o->kind == RT_COMPLETION || o->kind == RT_CANCEL) && !strcmp(o->name, r->name))
-      ERR_AT(c, 1, "routine '%s' is already declared in driver %s", r->name, d->name);
+  char key[512];
+  names_routine_key(key, sizeof key, d->name, r->name);
+  if (names_get(&c->p->sc->names, NK_ROUTINE, key))
+    ERR_AT(c, 1, "routine '%s' is already declared in driver %s", r->name, d->name);
+  names_put(&c->p->sc->ar, &c->p->sc->names, NK_ROUTINE, ar_strdup(&c->p->sc->ar, key), r);
   finish_routine(c, kw, b, r);
 }
 
@@ -204,12 +208,13 @@ void parse_driver(cursor_t *c, const keyword_t *kw, block_t *top) {
   driver_decl_t *d = ar_alloc(&sc->ar, sizeof *d);
   d->name = need_name(c, 1, "a driver name");
   d->at = (loc_t){c->L.file, c->L.line, TK(&c->L, 1)->col};
-  for (driver_decl_t *o = sc->drivers; o; o = o->next)
-    if (!strcmp(o->name, d->name)) ERR_AT(c, 1, "driver '%s' is already declared at %s:%d", d->name, o->at.file, o->at.line);
+  driver_decl_t *o = names_get(&sc->names, NK_DRIVER, d->name);
+  if (o) ERR_AT(c, 1, "driver '%s' is already declared at %s:%d", d->name, o->at.file, o->at.line);
   if (is_word(&c->L, 2, "load")) {
     parse_driver_load(c, d);
     d->next = sc->drivers;
     sc->drivers = d;
+    names_put(&sc->ar, &sc->names, NK_DRIVER, d->name, d);
     return;
   }
   if (TK(&c->L, 2)->t != T_END) ERR_AT(c, 2, "expected the end of the line (a scripted driver's routines follow on their own lines) or load \"FILE\"");
@@ -228,6 +233,20 @@ void parse_driver(cursor_t *c, const keyword_t *kw, block_t *top) {
   }
   d->next = sc->drivers;
   sc->drivers = d;
+  names_put(&sc->ar, &sc->names, NK_DRIVER, d->name, d);
+}
+
+/* Appends a device in declaration order; its name must be new. */
+static void add_device(cursor_t *c, device_decl_t *d) {
+  scn_t *sc = c->p->sc;
+  if (names_get(&sc->names, NK_DEVICE, d->name)) ERR_AT(c, 1, "device '%s' is already declared", d->name);
+  if (sc->ndevices >= SCN_MAX_DEVICES)
+    ERR_AT(c, 1, "limit reached: more than %d devices (the device limit, SCN_MAX_DEVICES; it is fixed)", SCN_MAX_DEVICES);
+  names_put(&sc->ar, &sc->names, NK_DEVICE, d->name, d);
+  d->order = sc->ndevices++;
+  if (!sc->devices_tail) sc->devices_tail = &sc->devices;
+  *sc->devices_tail = d;
+  sc->devices_tail = &d->next;
 }
 
 void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
@@ -278,10 +297,7 @@ void parse_device(cursor_t *c, const keyword_t *kw, block_t *top) {
     }
   }
   if (!d->driver) ERR_AT(c, 2, "device %s needs 'driver NAME'", d->name);
-  device_decl_t **tail = &sc->devices;
-  for (; *tail; tail = &(*tail)->next)
-    if (!strcmp((*tail)->name, d->name)) ERR_AT(c, 1, "device '%s' is already declared", d->name);
-  *tail = d; /* declaration order is attach order */
+  add_device(c, d); /* declaration order is attach order */
 }
 
 /* usermode-fs NAME [async] [work T] [return T] [idle T]: a device of the
@@ -310,10 +326,7 @@ void parse_ufs(cursor_t *c, const keyword_t *kw, block_t *top) {
     default: ERR_AT(c, k, "expected async, sync, work, return or idle here");
     }
   }
-  device_decl_t **tail = &sc->devices;
-  for (; *tail; tail = &(*tail)->next)
-    if (!strcmp((*tail)->name, d->name)) ERR_AT(c, 1, "device '%s' is already declared", d->name);
-  *tail = d;
+  add_device(c, d);
 }
 
 void parse_event(cursor_t *c, const keyword_t *kw, block_t *top) {
@@ -334,8 +347,11 @@ void parse_event(cursor_t *c, const keyword_t *kw, block_t *top) {
     default: ERR_AT(c, k, "expected notification, synchronization or signaled here");
     }
   }
-  for (event_decl_t *o = sc->events; o; o = o->next)
-    if (!strcmp(o->name, e->name)) ERR_AT(c, 1, "event '%s' is already declared", e->name);
+  if (names_get(&sc->names, NK_EVENT, e->name)) ERR_AT(c, 1, "event '%s' is already declared", e->name);
+  if (++c->p->nobjects > SCN_MAX_OBJECTS)
+    ERR_AT(c, 1, "limit reached: more than %d events and ports (the object limit, SCN_MAX_OBJECTS; it is fixed)",
+           SCN_MAX_OBJECTS);
+  names_put(&sc->ar, &sc->names, NK_EVENT, e->name, e);
   e->next = sc->events;
   sc->events = e;
 }
@@ -347,13 +363,17 @@ void parse_thread(cursor_t *c, const keyword_t *kw, block_t *top) {
   t->name = need_name(c, 1, "a thread name");
   t->at = (loc_t){c->L.file, c->L.line, TK(&c->L, 1)->col};
   need_end_of_line(c, 2);
-  thread_decl_t **tail = &sc->threads;
-  for (; *tail; tail = &(*tail)->next)
-    if (!strcmp((*tail)->name, t->name)) ERR_AT(c, 1, "thread '%s' is already declared", t->name);
+  if (names_get(&sc->names, NK_THREAD, t->name)) ERR_AT(c, 1, "thread '%s' is already declared", t->name);
+  if (++c->p->nthreads > SCN_MAX_THREADS)
+    ERR_AT(c, 1, "limit reached: more than %d threads (the thread limit, SCN_MAX_THREADS; it is fixed)",
+           SCN_MAX_THREADS);
   char what[96];
   snprintf(what, sizeof what, "thread %s", t->name);
   t->body = parse_block(c, W_PROGRAM, t->at, ar_strdup(&sc->ar, what), false, NULL);
-  *tail = t;
+  names_put(&sc->ar, &sc->names, NK_THREAD, t->name, t);
+  if (!sc->threads_tail) sc->threads_tail = &sc->threads;
+  *sc->threads_tail = t;
+  sc->threads_tail = &t->next;
 }
 
 void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
@@ -385,8 +405,14 @@ void parse_machine(cursor_t *c, const keyword_t *kw, block_t *top) {
       sc->seeds = (unsigned)n;
       break;
     }
-    case MC_MAX_TIME: sc->cfg.max_time_ns = (uint64_t)need_time(c, k + 1); break;
-    case MC_MAX_STEPS: sc->cfg.max_steps = (uint64_t)need_num(c, k + 1, "a step count"); break;
+    case MC_MAX_TIME:
+      sc->cfg.max_time_ns = (uint64_t)need_time(c, k + 1);
+      sc->max_time_at = (loc_t){L->file, L->line, TK(L, k + 1)->col};
+      break;
+    case MC_MAX_STEPS:
+      sc->cfg.max_steps = (uint64_t)need_num(c, k + 1, "a step count");
+      sc->max_steps_at = (loc_t){L->file, L->line, TK(L, k + 1)->col};
+      break;
     case MC_CLOCK_TICK: {
       int64_t t = need_time(c, k + 1);
       if (t < (int64_t)SIM_CLOCK_TICK_MIN || t > (int64_t)SIM_CLOCK_TICK_MAX)
@@ -451,9 +477,9 @@ void parse_cost(cursor_t *c, const keyword_t *kw, block_t *top) {
   bool known = false;
   for (int i = 0; i < COST_COUNT; i++) known |= !strcmp(sim_cost_name((sim_cost_t)i), d->name);
   if (!known) ERR_AT(c, 1, "unknown cost '%s' (see docs/scenario-language.md for the cost table)", d->name);
-  cost_decl_t **tail = &sc->costs; /* file order: a later line overrides */
-  while (*tail) tail = &(*tail)->next;
-  *tail = d;
+  if (!sc->costs_tail) sc->costs_tail = &sc->costs; /* file order: a later line overrides */
+  *sc->costs_tail = d;
+  sc->costs_tail = &d->next;
 }
 
 void parse_port(cursor_t *c, const keyword_t *kw, block_t *top) {
@@ -471,8 +497,11 @@ void parse_port(cursor_t *c, const keyword_t *kw, block_t *top) {
     k += 2;
   }
   need_end_of_line(c, k);
-  for (port_decl_t *o = sc->ports; o; o = o->next)
-    if (!strcmp(o->name, d->name)) ERR_AT(c, 1, "port '%s' is already declared", d->name);
+  if (names_get(&sc->names, NK_PORT, d->name)) ERR_AT(c, 1, "port '%s' is already declared", d->name);
+  if (++c->p->nobjects > SCN_MAX_OBJECTS)
+    ERR_AT(c, 1, "limit reached: more than %d events and ports (the object limit, SCN_MAX_OBJECTS; it is fixed)",
+           SCN_MAX_OBJECTS);
+  names_put(&sc->ar, &sc->names, NK_PORT, d->name, d);
   d->next = sc->ports;
   sc->ports = d;
 }
@@ -481,9 +510,12 @@ void parse_expect_line(cursor_t *c, const keyword_t *kw, block_t *top) {
   (void)kw, (void)top;
   scn_t *sc = c->p->sc;
   expect_t *e = parse_expect(c->p, &c->L);
-  expect_t **tail = &sc->expects;
-  while (*tail) tail = &(*tail)->next;
-  *tail = e;
+  if (sc->nexpects >= SCN_MAX_EXPECTS)
+    ERR_AT(c, 0, "limit reached: more than %d expect lines (the expectation limit, SCN_MAX_EXPECTS; it is fixed)",
+           SCN_MAX_EXPECTS);
+  if (!sc->expects_tail) sc->expects_tail = &sc->expects;
+  *sc->expects_tail = e;
+  sc->expects_tail = &e->next;
   sc->nexpects++;
 }
 
@@ -617,12 +649,21 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
 
 /* Reads a whole file; refuses what is not text. */
 static char *read_text(parser_t *p, const char *path, loc_t from, size_t *len) {
-  FILE *f = fopen(path, "rb"); /* the display path: relative to the cwd, like the user wrote it */
-  if (!f) perr(p, from.file ? from.file : path, from.line, from.col, "cannot open %s: %s", path, strerror(errno));
+  /* A FIFO or a device would block the open itself (a FIFO waits for a
+     writer): look first, and open without blocking, then look again at
+     what was opened (the name may have changed in between). */
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) perr(p, path, 0, 0, "not a regular file");
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* the display path: relative to the cwd, like the user wrote it */
+  if (fd < 0) perr(p, from.file ? from.file : path, from.line, from.col, "cannot open %s: %s", path, strerror(errno));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
     perr(p, path, 0, 0, "not a regular file");
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    perr(p, path, 0, 0, "cannot read: %s", strerror(errno));
   }
   if (st.st_size > 16 * 1024 * 1024) {
     fclose(f);
@@ -660,7 +701,9 @@ static void parse_file(parser_t *p, const char *path, const char *display, loc_t
   for (int i = 0; i < p->nseen; i++)
     if (!strcmp(p->seen[i], path)) return; /* included before: once is enough */
   if (p->depth == (int)(sizeof p->stack / sizeof p->stack[0]))
-    perr(p, from.file, from.line, from.col, "includes nested too deeply");
+    perr(p, from.file, from.line, from.col,
+         "limit reached: includes nested more than %d deep (the include-depth limit, SCN_MAX_INCLUDE_DEPTH; it is "
+         "fixed: include fewer levels)", SCN_MAX_INCLUDE_DEPTH);
   if (p->nseen == p->capseen) {
     p->capseen = p->capseen ? p->capseen * 2 : 16;
     char **ns = ar_alloc(&p->sc->ar, sizeof(char *) * (size_t)p->capseen);
@@ -769,8 +812,8 @@ static bool load_into(parser_t *p, const char *path, const char *extra_dir) {
 
 scn_t *scn_load(const char *path, const char *extra_dir, scn_error_t *err) {
   memset(err, 0, sizeof *err);
-  scn_t *sc = calloc(1, sizeof *sc);
-  parser_t *p = calloc(1, sizeof *p);
+  scn_t *sc = iosim_calloc(1, sizeof *sc);
+  parser_t *p = iosim_calloc(1, sizeof *p);
   if (!sc || !p) abort();
   sc->cfg.cpus = 1;
   sc->seeds = 1;

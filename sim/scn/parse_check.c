@@ -6,29 +6,12 @@
  */
 #include "parse_int.h"
 
-static device_decl_t *find_device(const scn_t *sc, const char *n) {
-  for (device_decl_t *d = sc->devices; d; d = d->next)
-    if (!strcmp(d->name, n)) return d;
-  return NULL;
-}
-static driver_decl_t *find_driver(const scn_t *sc, const char *n) {
-  for (driver_decl_t *d = sc->drivers; d; d = d->next)
-    if (!strcmp(d->name, n)) return d;
-  return NULL;
-}
-static bool has_event(const scn_t *sc, const char *n) {
-  for (event_decl_t *e = sc->events; e; e = e->next)
-    if (!strcmp(e->name, n)) return true;
-  return false;
-}
-static bool has_port(const scn_t *sc, const char *n) {
-  for (port_decl_t *e = sc->ports; e; e = e->next)
-    if (!strcmp(e->name, n)) return true;
-  return false;
-}
+static device_decl_t *find_device(const scn_t *sc, const char *n) { return names_get(&sc->names, NK_DEVICE, n); }
+static driver_decl_t *find_driver(const scn_t *sc, const char *n) { return names_get(&sc->names, NK_DRIVER, n); }
+static bool has_event(const scn_t *sc, const char *n) { return names_get(&sc->names, NK_EVENT, n) != NULL; }
+static bool has_port(const scn_t *sc, const char *n) { return names_get(&sc->names, NK_PORT, n) != NULL; }
 static bool has_thread(const scn_t *sc, const char *n) {
-  for (thread_decl_t *t = sc->threads; t; t = t->next)
-    if (!strcmp(t->name, n)) return true;
+  if (names_get(&sc->names, NK_THREAD, n)) return true;
   /* The thread that loads C drivers (cdrv_load.c), and the system threads
      they create (PsCreateSystemThread names them system-1, system-2, ...) */
   if (!strcmp(n, "System") || (!strncmp(n, "system-", 7) && n[7] >= '1' && n[7] <= '9' &&
@@ -36,33 +19,30 @@ static bool has_thread(const scn_t *sc, const char *n) {
     for (driver_decl_t *d = sc->drivers; d; d = d->next)
       if (d->load_path) return true;
   }
-  for (device_decl_t *d = sc->devices; d; d = d->next) /* a user-mode file system's own threads */
-    if (d->ufs) {
-      size_t l = strlen(d->name);
-      if (!strncmp(n, d->name, l) && (!strcmp(n + l, "-dispatcher") || (d->ufs_async && !strcmp(n + l, "-worker"))))
-        return true;
-    }
-  return false;
+  /* a user-mode file system's own threads: DEVICE-dispatcher, DEVICE-worker */
+  const char *dash = strrchr(n, '-');
+  if (!dash || (strcmp(dash, "-dispatcher") && strcmp(dash, "-worker")) || dash - n >= 256) return false;
+  char dev[256];
+  snprintf(dev, sizeof dev, "%.*s", (int)(dash - n), n);
+  const device_decl_t *d = find_device(sc, dev);
+  return d && d->ufs && (!strcmp(dash, "-dispatcher") || d->ufs_async);
 }
-static bool has_routine(const driver_decl_t *d, routine_kind_t k, const char *n) {
+static bool has_routine(const scn_t *sc, const driver_decl_t *d, routine_kind_t k, const char *n) {
   if (!d) return false; /* routine operations exist only inside drivers */
-  for (routine_t *r = d->routines; r; r = r->next)
-    if (r->kind == k && !strcmp(r->name, n)) return true;
-  return false;
+  char key[512];
+  const routine_t *r = names_get(&sc->names, NK_ROUTINE, names_routine_key(key, sizeof key, d->name, n));
+  return r && r->kind == k;
 }
 
-/* Names a program may open or bind (files, IRPs), collected for checks. */
+/* Names a program may open or bind (files, IRPs), collected for checks:
+   the scenario's name table, kinds NK_FILE and NK_IRP. */
 typedef struct names {
-  const char *v[256];
-  int n;
+  scn_t *sc;
+  int kind;
 } names_t;
-static bool names_has(const names_t *s, const char *n) {
-  for (int i = 0; i < s->n; i++)
-    if (!strcmp(s->v[i], n)) return true;
-  return false;
-}
+static bool names_has(const names_t *s, const char *n) { return names_get(&s->sc->names, s->kind, n) != NULL; }
 static void names_add(names_t *s, const char *n) {
-  if (n && s->n < 256 && !names_has(s, n)) s->v[s->n++] = n;
+  if (n) names_put(&s->sc->ar, &s->sc->names, s->kind, n, (void *)n);
 }
 
 /* The blocks an operation holds (if/else, while, repeat): none for most. */
@@ -105,16 +85,16 @@ static void need_port(const op_checker_t *k, const op_t *o, const char *port) {
 }
 
 static void ck_set_completion(const op_checker_t *k, const op_t *o) {
-  if (!has_routine(k->drv, RT_COMPLETION, o->set_completion.routine))
+  if (!has_routine(k->p->sc, k->drv, RT_COMPLETION, o->set_completion.routine))
     CHECK_ERR(k, o, "driver %s has no completion routine '%s'", k->drv->name, o->set_completion.routine);
 }
 static void ck_set_cancel(const op_checker_t *k, const op_t *o) {
-  if (o->set_cancel.routine && !has_routine(k->drv, RT_CANCEL, o->set_cancel.routine))
+  if (o->set_cancel.routine && !has_routine(k->p->sc, k->drv, RT_CANCEL, o->set_cancel.routine))
     CHECK_ERR(k, o, "driver %s has no cancel routine '%s'", k->drv->name, o->set_cancel.routine);
 }
 static void ck_send(const op_checker_t *k, const op_t *o) {
   const op_send_t *s = &o->send;
-  if (s->completion && !has_routine(k->drv, RT_COMPLETION, s->completion))
+  if (s->completion && !has_routine(k->p->sc, k->drv, RT_COMPLETION, s->completion))
     CHECK_ERR(k, o, "driver %s has no completion routine '%s'", k->drv->name, s->completion);
   if (s->to && !find_device(k->p->sc, s->to)) CHECK_ERR(k, o, "no device named '%s'", s->to);
 }
@@ -216,8 +196,21 @@ static void check_ops(const op_checker_t *k, const op_t *o) {
 }
 
 /* What a driver's routines use: queues, counters, hardware, a lower device. */
+/* A driver's queues or counters: few (8, 16), so a short list. */
+typedef struct small_set {
+  const char *v[17];
+  int n;
+} small_set_t;
+static void small_add(small_set_t *s, const char *n) {
+  if (!n) return;
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->v[i], n)) return;
+  if (s->n < (int)(sizeof s->v / sizeof s->v[0])) s->v[s->n++] = n;
+  else s->n = (int)(sizeof s->v / sizeof s->v[0]); /* more than any limit: stays over it */
+}
+
 typedef struct drv_use {
-  names_t queues, counters;
+  small_set_t queues, counters;
   const op_t *start_io, *call_lower;
 } drv_use_t;
 
@@ -228,13 +221,13 @@ static void collect_use(const op_t *o, drv_use_t *u) {
     case OP_DEQUEUE:
     case OP_UNQUEUE:
     case OP_CSQ_INSERT:
-    case OP_CSQ_REMOVE: names_add(&u->queues, o->named.name); break;
+    case OP_CSQ_REMOVE: small_add(&u->queues, o->named.name); break;
     case OP_IF:
     case OP_WHILE:
-      if (o->branch.cond.kind == COND_QUEUE_EMPTY) names_add(&u->queues, o->branch.cond.name);
-      if (o->branch.cond.kind == COND_COUNTER) names_add(&u->counters, o->branch.cond.name);
+      if (o->branch.cond.kind == COND_QUEUE_EMPTY) small_add(&u->queues, o->branch.cond.name);
+      if (o->branch.cond.kind == COND_COUNTER) small_add(&u->counters, o->branch.cond.name);
       break;
-    case OP_COUNTER: names_add(&u->counters, o->counter.name); break;
+    case OP_COUNTER: small_add(&u->counters, o->counter.name); break;
     case OP_START_IO:
       if (!u->start_io) u->start_io = o;
       break;
@@ -254,22 +247,27 @@ static void check_driver_use(parser_t *p, driver_decl_t *d) {
   for (routine_t *r = d->routines; r; r = r->next) collect_use(r->body, &u);
   if (u.queues.n > 8) perr(p, d->at.file, d->at.line, d->at.col, "driver %s uses %d queues; at most 8", d->name, u.queues.n);
   if (u.counters.n > 16) perr(p, d->at.file, d->at.line, d->at.col, "driver %s uses %d counters; at most 16", d->name, u.counters.n);
-  for (device_decl_t *v = p->sc->devices; v; v = v->next) {
-    if (strcmp(v->driver, d->name)) continue;
-    if (u.start_io && !v->has_hw)
-      perr(p, v->at.file, v->at.line, v->at.col,
-           "device %s has no hardware, but driver %s starts hardware I/O (%s:%d); add e.g. 'latency 100us'",
-           v->name, d->name, u.start_io->at.file, u.start_io->at.line);
-    if (u.call_lower && !v->on)
-      perr(p, v->at.file, v->at.line, v->at.col,
-           "device %s is attached to nothing, but driver %s calls the lower driver (%s:%d); add 'on DEVICE'",
-           v->name, d->name, u.call_lower->at.file, u.call_lower->at.line);
-  }
+  d->start_io = u.start_io;
+  d->call_lower = u.call_lower;
+}
+
+/* Each device against what its driver uses (check_driver_use first). */
+static void check_device_use(parser_t *p, const device_decl_t *v) {
+  const driver_decl_t *d = v->ufs ? NULL : find_driver(p->sc, v->driver);
+  if (!d) return;
+  if (d->start_io && !v->has_hw)
+    perr(p, v->at.file, v->at.line, v->at.col,
+         "device %s has no hardware, but driver %s starts hardware I/O (%s:%d); add e.g. 'latency 100us'", v->name,
+         d->name, d->start_io->at.file, d->start_io->at.line);
+  if (d->call_lower && !v->on)
+    perr(p, v->at.file, v->at.line, v->at.col,
+         "device %s is attached to nothing, but driver %s calls the lower driver (%s:%d); add 'on DEVICE'", v->name,
+         d->name, d->call_lower->at.file, d->call_lower->at.line);
 }
 
 void check_scenario(parser_t *p) {
   scn_t *sc = p->sc;
-  names_t files = {0}, irps = {0};
+  names_t files = {sc, NK_FILE}, irps = {sc, NK_IRP};
   for (thread_decl_t *t = sc->threads; t; t = t->next) collect_names(t->body, &files, &irps);
   for (driver_decl_t *d = sc->drivers; d; d = d->next)
     for (routine_t *r = d->routines; r; r = r->next) collect_names(r->body, &files, &irps);
@@ -279,9 +277,8 @@ void check_scenario(parser_t *p) {
     if (d->with && !find_device(sc, d->with))
       perr(p, d->at.file, d->at.line, d->at.col, "device %s names 'with %s', which is not declared", d->name, d->with);
     if (d->on) {
-      device_decl_t *o = sc->devices;
-      while (o && o != d && strcmp(o->name, d->on)) o = o->next;
-      if (!o || o == d)
+      const device_decl_t *o = find_device(sc, d->on);
+      if (!o || o->order >= d->order)
         perr(p, d->at.file, d->at.line, d->at.col, "device %s is attached on '%s', which is not declared before it", d->name, d->on);
     }
     if (d->cpu >= machine_cpus(sc))
@@ -295,6 +292,7 @@ void check_scenario(parser_t *p) {
     for (routine_t *r = d->routines; r; r = r->next) check_ops(&in_driver, r->body);
     check_driver_use(p, d);
   }
+  for (const device_decl_t *v = sc->devices; v; v = v->next) check_device_use(p, v);
   op_checker_t in_program = {p, NULL, &files};
   for (thread_decl_t *t = sc->threads; t; t = t->next) check_ops(&in_program, t->body);
   for (expect_t *e = sc->expects; e; e = e->next) {

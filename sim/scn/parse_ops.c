@@ -675,6 +675,12 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
                   bool *ended_with_else) {
   op_t *head = NULL;
   block_t b = {.where = where, .tail = &head};
+  /* Blocks are read, checked and run by recursion (the run on a simulated
+     thread's stack), so their depth is bounded here, once. */
+  if (++c->p->nest > SCN_MAX_NESTING)
+    perr(c->p, opener.file, opener.line, opener.col,
+         "limit reached: blocks nested more than %d deep (the block-nesting limit, SCN_MAX_NESTING; it is "
+         "fixed: nest fewer blocks, e.g. split the routine)", SCN_MAX_NESTING);
   while (next_line(c)) {
     lexline_t *L = &c->L;
     if (TK(L, 0)->t != T_WORD) ERR_AT(c, 0, "expected a statement here");
@@ -682,6 +688,7 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
     const keyword_t *kw = kw_find(w, where);
     if (kw && kw->kind == KW_END) {
       need_end_of_line(c, 1);
+      c->p->nest--;
       return head;
     }
     /* A word that can only start a top-level line or a routine means this
@@ -693,6 +700,7 @@ op_t *parse_block(cursor_t *c, where_t where, loc_t opener, const char *what, bo
       if (!allow_else) ERR_AT(c, 0, "'else' outside an 'if' block");
       need_end_of_line(c, 1);
       *ended_with_else = true;
+      c->p->nest--;
       return head;
     }
     if (!kw) {

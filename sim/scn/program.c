@@ -21,17 +21,15 @@ static void scr_user_apc(PVOID ctx, PIO_STATUS_BLOCK iosb, ULONG reserved) {
 }
 
 static PVOID wait_object(run_state_t *rs, const char *name) {
-  for (int i = 0; i < rs->nevents; i++)
-    if (!strcmp(rs->events[i].name, name)) return &rs->events[i].ev;
+  KEVENT *ev = rs_event(rs, name);
+  if (ev) return ev;
   PFILE_OBJECT fo = rs_file(rs, name);
   if (fo) return &fo->Event;
   return sim_thread_by_name(rs->S, name);
 }
 
 static sim_port_t *rs_port(run_state_t *rs, const char *name) {
-  for (int i = 0; i < rs->nports; i++)
-    if (!strcmp(rs->ports[i].name, name)) return rs->ports[i].port;
-  return NULL; /* names are checked at load: not reached */
+  return names_get(&rs->names, NK_PORT, name); /* names are checked at load */
 }
 
 static void prog_ops(prog_t *p, const op_t *o);
@@ -89,11 +87,12 @@ static void pr_io(prog_t *p, const op_t *o) {
   unsigned char *in = o->kind == OP_IOCTL ? user_buffer(rs, io->in_len, io) : NULL;
   if (io->as) {
     sim_tag_next_irp(io->as);
-    size_t i = 0;
-    while (i < rs->nreqs && strcmp(rs->reqs[i].name, io->as)) i++;
-    if (i == rs->nreqs) {
+    size_t i = rs_req(rs, io->as);
+    if (i) i--;
+    else {
       if (!IOSIM_VEC_RESERVE(rs->reqs, rs->reqs_cap, rs->nreqs + 1)) abort(); /* out of memory */
-      rs->nreqs++;
+      i = rs->nreqs++;
+      names_put(&rs->ar, &rs->names, NK_IRP, io->as, (void *)(uintptr_t)(i + 1));
     }
     rs->reqs[i].name = io->as;
     rs->reqs[i].iosb = iosb;
@@ -196,8 +195,8 @@ static void pr_cancel(prog_t *p, const op_t *o) {
   const op_cancel_t *c = &o->cancel;
   PFILE_OBJECT fo = rs_file(rs, c->target);
   PIO_STATUS_BLOCK which = NULL;
-  for (size_t i = 0; c->request && i < rs->nreqs; i++)
-    if (!strcmp(rs->reqs[i].name, c->request)) which = rs->reqs[i].iosb;
+  size_t req = rs_req(rs, c->request);
+  if (req) which = rs->reqs[req - 1].iosb;
   if (!fo) return;
   if (o->kind == OP_CANCEL_IO) NtCancelIoFile(fo, NULL);
   else if (!c->request || which) NtCancelIoFileEx(fo, which);

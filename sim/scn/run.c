@@ -5,12 +5,16 @@
  */
 #include <stdarg.h>
 
+#include "iosim/alloc.h"
 #include "run_int.h"
 
 KEVENT *rs_event(run_state_t *rs, const char *name) {
-  for (int i = 0; i < rs->nevents; i++)
-    if (!strcmp(rs->events[i].name, name)) return &rs->events[i].ev;
-  return NULL; /* names are checked at load time */
+  named_event_t *n = names_get(&rs->names, NK_EVENT, name);
+  return n ? &n->ev : NULL; /* names are checked at load time */
+}
+
+size_t rs_req(run_state_t *rs, const char *name) {
+  return name ? (size_t)(uintptr_t)names_get(&rs->names, NK_IRP, name) : 0;
 }
 
 PFILE_OBJECT rs_file(run_state_t *rs, const char *name) {
@@ -52,8 +56,9 @@ static int build_stacks(run_state_t *rs, scn_error_t *err) {
     scr_driver_t *sd = &rs->drivers[rs->ndrivers++];
     sd->rs = rs;
     sd->decl = drv[i];
-    if (!sim_load_driver(S, drv[i]->name, scr_driver_entry, sd))
-      return build_error(err, &drv[i]->at, "driver %s cannot be loaded (out of memory)", drv[i]->name);
+    sd->obj = sim_load_driver(S, drv[i]->name, scr_driver_entry, sd);
+    if (!sd->obj) return build_error(err, &drv[i]->at, "driver %s cannot be loaded (out of memory)", drv[i]->name);
+    names_put(&rs->ar, &rs->names, NK_DRIVER, drv[i]->name, sd);
   }
   for (const device_decl_t *d = sc->devices; d; d = d->next) {
     PDEVICE_OBJECT dev;
@@ -62,19 +67,23 @@ static int build_stacks(run_state_t *rs, scn_error_t *err) {
                             .return_ns = (uint64_t)d->ufs_return, .idle_ns = (uint64_t)d->ufs_idle};
       if (!sim_ufs_create(S, &u))
         return build_error(err, &d->at, "cannot create the user-mode file system %s", d->name);
+      names_put(&rs->ar, &rs->names, NK_DEVICE, d->name, sim_find_device(S, d->name));
       continue;
     }
-    PDRIVER_OBJECT owner = sim_driver_by_name(S, d->driver);
-    for (int i = 0; i < rs->ncdrv; i++)
-      if (rs->cdrv[i].driver == owner) {
-        int rc = cdrv_device(&rs->cdrv[i], d, err);
-        if (rc != SIM_OK) return rc;
-        owner = NULL;
-        break;
-      }
-    if (!owner) continue;
-    sim_create_device(owner, sizeof(scr_dev_t), d->name, &dev);
-    if (d->on && !IoAttachDeviceToDeviceStack(dev, sim_find_device(S, d->on)))
+    const scr_driver_t *owner = names_get(&rs->names, NK_DRIVER, d->driver);
+    if (!owner) { /* a C driver's device: its own, one its AddDevice adds, or one made for it */
+      PDRIVER_OBJECT cd = sim_driver_by_name(S, d->driver);
+      for (int i = 0; i < rs->ncdrv; i++)
+        if (rs->cdrv[i].driver == cd) {
+          int rc = cdrv_device(&rs->cdrv[i], d, err);
+          if (rc != SIM_OK) return rc;
+        }
+      names_put(&rs->ar, &rs->names, NK_DEVICE, d->name, sim_find_device(S, d->name));
+      continue;
+    }
+    sim_create_device(owner->obj, sizeof(scr_dev_t), d->name, &dev);
+    names_put(&rs->ar, &rs->names, NK_DEVICE, d->name, dev);
+    if (d->on && !IoAttachDeviceToDeviceStack(dev, names_get(&rs->names, NK_DEVICE, d->on)))
       return build_error(err, &d->at,
                          "device %s cannot be attached on %s: the stack would need more than 127 stack "
                          "locations (an IRP's StackSize is a CCHAR)", d->name, d->on);
@@ -97,6 +106,7 @@ static int build_objects(run_state_t *rs, scn_error_t *err) {
     n->name = e->name;
     KeInitializeEvent(&n->ev, e->sync ? SynchronizationEvent : NotificationEvent, e->signaled);
     sim_name_object(&n->ev, e->name);
+    names_put(&rs->ar, &rs->names, NK_EVENT, e->name, n);
   }
   int np = 0;
   for (const port_decl_t *d = sc->ports; d; d = d->next) np++;
@@ -104,6 +114,7 @@ static int build_objects(run_state_t *rs, scn_error_t *err) {
   for (const port_decl_t *d = sc->ports; d; d = d->next) {
     sim_port_t *p = sim_port_create(S, d->concurrency, d->name);
     if (!p) return build_error(err, &d->at, "cannot create port %s", d->name);
+    names_put(&rs->ar, &rs->names, NK_PORT, d->name, p);
     rs->ports[rs->nports].name = d->name;
     rs->ports[rs->nports++].port = p;
   }
@@ -156,11 +167,11 @@ static int build(run_state_t *rs, scn_error_t *err) {
    still name things. */
 static void take_findings(const vrf_t *v, sim_t *S, scn_result_t *res) {
   size_t n = vrf_count(v);
-  res->findings = calloc(n ? n : 1, sizeof *res->findings);
+  res->findings = iosim_calloc(n ? n : 1, sizeof *res->findings);
   if (!res->findings) abort();
   for (size_t i = 0; i < n; i++) res->findings[i] = *vrf_get(v, i);
   res->finding_total = (int)n;
-  res->account = strdup(vrf_account(v));
+  res->account = iosim_strdup(vrf_account(v));
   if (!res->account) abort();
   if (res->outcome != SIM_RUN_BUGCHECK) return;
   size_t len = 0;
@@ -178,8 +189,25 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   sim_config_t cfg = sc->cfg;
   if (o && o->has_seed) cfg.seed = o->seed;
   if (o) cfg.stacks = o->stacks;
+  uint64_t ceil_steps = o && o->ceil_steps ? o->ceil_steps : SCN_CEIL_STEPS;
+  uint64_t ceil_time = o && o->ceil_time_ns ? o->ceil_time_ns : SCN_CEIL_TIME_NS;
+  if (cfg.max_steps > ceil_steps)
+    return build_error(err, &sc->max_steps_at,
+                       "limit reached: machine max-steps %llu is above the ceiling of %llu steps (raise the "
+                       "ceiling with --max-steps N)", (unsigned long long)cfg.max_steps,
+                       (unsigned long long)ceil_steps);
+  if (cfg.max_time_ns > ceil_time)
+    return build_error(err, &sc->max_time_at,
+                       "limit reached: machine max-time %llu ns is above the ceiling of %llu ns (raise the "
+                       "ceiling with --max-time T)", (unsigned long long)cfg.max_time_ns,
+                       (unsigned long long)ceil_time);
+  if (o) cfg.max_wall_ms = o->max_wall_ms, cfg.max_memory = o->max_memory;
   sim_t *S = sim_create(&cfg);
-  if (!S) return SIM_EINVAL;
+  if (!S) {
+    /* The configuration was checked at load: only memory can be missing. */
+    loc_t at = {sc->path, 0, 0};
+    return build_error(err, &at, "out of memory: the machine cannot be built");
+  }
   run_state_t rs = {.sc = sc, .S = S};
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
@@ -190,7 +218,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
     return rc;
   }
   sim_keep_irp_info(S, true);
-  ev_log_t *log = evlog_new();
+  ev_log_t *log = evlog_new(sc);
   trc_sink_t ls = evlog_sink(log);
   sim_add_sink(S, &ls);
   /* The verifier watches every run; what it finds is matched against the
@@ -214,6 +242,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   }
   res->seed = cfg.seed;
   res->end_ns = sim_now(S);
+  res->limit = sim_limit_reached(S);
   if (sim_bugcheck(S)) res->bugcheck = *sim_bugcheck(S);
   vrf_finish(vrf, S);
   take_findings(vrf, S, res);

@@ -37,6 +37,7 @@ typedef struct scr_driver {
   FAST_IO_DISPATCH fastio; /* filled when the driver loads, if it has fastio routines */
   /* One slot per routine (routine_t.index). */
   const routine_t **slots;
+  PDRIVER_OBJECT obj;
 } scr_driver_t;
 
 /* Which scripted cancel routine each IRP was given (set-cancel), by IRP
@@ -127,7 +128,12 @@ struct run_state {
      while running: why, for scn_run to report. */
   bool boot_failed;
   scn_error_t boot_err;
+  /* drivers (NK_DRIVER: their scr_driver_t), devices (NK_DEVICE: the
+     DEVICE_OBJECT), events and ports by name: setup stays linear */
+  names_tab_t names;
 };
+/* The index + 1 in rs->reqs of the request named `name`, or 0. */
+size_t rs_req(run_state_t *rs, const char *name);
 
 KEVENT *rs_event(run_state_t *rs, const char *name);
 PFILE_OBJECT rs_file(run_state_t *rs, const char *name);

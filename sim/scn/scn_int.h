@@ -23,6 +23,23 @@ char *ar_strdup(arena_t *a, const char *s);
 char *ar_strndup(arena_t *a, const char *s, size_t n);
 void ar_free(arena_t *a);
 
+/* Names by kind, for lookups in constant time (names.c). */
+typedef enum { NK_DRIVER, NK_DEVICE, NK_EVENT, NK_THREAD, NK_PORT, NK_FILE, NK_IRP, NK_ROUTINE,
+               NK_TAG, NK_DEVICE_ID, NK_THREAD_ID } name_kind_t;
+typedef struct name_slot {
+  int kind;
+  const char *name; /* NULL: a free slot */
+  void *value;
+} name_slot_t;
+typedef struct names_tab {
+  name_slot_t *v;
+  size_t n, cap; /* cap a power of two, at least twice n */
+} names_tab_t;
+void *names_get(const names_tab_t *t, int kind, const char *name);
+void names_put(arena_t *a, names_tab_t *t, int kind, const char *name, void *value);
+/* The key of a driver's named routine (completion, cancel): "DRIVER NAME". */
+const char *names_routine_key(char *buf, size_t n, const char *driver, const char *routine);
+
 /* Where something was written. */
 typedef struct loc {
   const char *file;
@@ -299,11 +316,14 @@ struct driver_decl {
   char *load_src;           /* FILE as written, for messages */
   routine_t *routines;
   int nroutines;
+  /* set by the checks: the first start-io, the first call down (or NULL) */
+  const struct op *start_io, *call_lower;
   driver_decl_t *next;
 };
 
 typedef struct device_decl {
   char *name, *driver, *on;
+  int order; /* declaration order, from 0 */
   loc_t at;
   bool has_hw;
   int64_t latency;
@@ -402,6 +422,15 @@ struct scn {
   thread_decl_t *threads;
   expect_t *expects;
   int nexpects;
+  /* Loading stays linear: names by kind, the ends of the lists kept in
+     file order, how many devices (a device's order is its index). */
+  names_tab_t names;
+  loc_t max_time_at, max_steps_at; /* the machine lines that set them, for the ceilings */
+  cost_decl_t **costs_tail;
+  device_decl_t **devices_tail;
+  thread_decl_t **threads_tail;
+  expect_t **expects_tail;
+  int ndevices;
 };
 
 /* ---- the parser (parse.c, lex.c) ---- */
@@ -414,7 +443,8 @@ typedef struct tok {
 } tok_t;
 
 typedef struct lexline {
-  tok_t *v;
+  tok_t *v;         /* reused from line to line (room for cap tokens) */
+  size_t cap;
   int n;
   int line;
   const char *file;
@@ -426,6 +456,7 @@ bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexlin
               scn_error_t *err);
 
 /* Errors carry a jump back to scn_load. */
+
 typedef struct parser {
   scn_t *sc;
   scn_error_t *err;
@@ -437,8 +468,10 @@ typedef struct parser {
   const char *libdirs[16];
   int nlibdirs;
   /* files being included (loop detection) and already included (once) */
-  const char *stack[32];
+  const char *stack[SCN_MAX_INCLUDE_DEPTH];
   int depth;
+  int nest; /* blocks open now */
+  int nthreads, nobjects;
   char **seen;
   int nseen, capseen;
 } parser_t;
@@ -454,7 +487,7 @@ int scn_major_parse(const char *w);
 
 /* ---- checking (expect.c) ---- */
 typedef struct ev_log ev_log_t;
-ev_log_t *evlog_new(void);
+ev_log_t *evlog_new(const scn_t *sc);
 void evlog_free(ev_log_t *l);
 trc_sink_t evlog_sink(ev_log_t *l);
 typedef struct name_map name_map_t;

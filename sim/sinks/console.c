@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iosim/alloc.h"
 #include "iosim/sim.h"
 
 typedef struct console {
@@ -44,7 +45,7 @@ static void console_event(void *ud, const trc_event_t *ev) {
 static void console_close(void *ud) { free(ud); }
 
 trc_sink_t sim_console_sink(sim_t *S, FILE *f) {
-  console_t *c = calloc(1, sizeof *c);
+  console_t *c = iosim_calloc(1, sizeof *c);
   if (!c) abort();
   c->S = S;
   c->f = f;

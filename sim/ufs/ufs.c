@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "iosim/alloc.h"
 #include "iosim/sim.h"
 
 typedef struct ufs_req {
@@ -129,7 +130,7 @@ static void ufs_dispatcher(PVOID arg) {
     }
     /* Capture the request for the worker (the buffers are reused at the
        next TRANSACT), start it, and return STATUS_PENDING. */
-    ufs_req_t *w = malloc(sizeof *w);
+    ufs_req_t *w = iosim_malloc(sizeof *w);
     if (!w) abort();
     *w = req;
     InsertTailList(&u->work, &w->link);
@@ -181,7 +182,7 @@ static void ufs_free(void *p) {
 
 PDEVICE_OBJECT sim_ufs_create(sim_t *S, const sim_ufs_config_t *cfg) {
   if (!cfg->device || sim_find_device(S, cfg->device)) return NULL;
-  ufs_t *u = calloc(1, sizeof *u);
+  ufs_t *u = iosim_calloc(1, sizeof *u);
   if (!u) abort();
   u->cfg = *cfg;
   if (!u->cfg.idle_ns) u->cfg.idle_ns = 1000000;

@@ -14,6 +14,7 @@
  * popped at their ends.  The routine on top is the actor of every step in
  * that context.
  */
+#include "iosim/alloc.h"
 #include "iosim/verify.h"
 #include "iosim/vec.h"
 
@@ -630,7 +631,7 @@ static void vrf_event(void *ud, const trc_event_t *ev) {
 trc_sink_t vrf_sink(vrf_t *v) { return (trc_sink_t){.event = vrf_event, .ud = v}; }
 
 vrf_t *vrf_new(sim_t *S) {
-  vrf_t *v = calloc(1, sizeof *v);
+  vrf_t *v = iosim_calloc(1, sizeof *v);
   if (!v) abort();
   v->S = S;
   return v;
