@@ -35,6 +35,18 @@ START_TEST(c_driver_globals_start_afresh_each_run) {
 }
 END_TEST
 
+/* The C test drivers of tests/drivers-c, each loaded from its source as a
+   scenario loads a driver (compiled with `iosim cc`'s flags) and driven by
+   the scenario beside it. */
+START_TEST(test_drivers_from_scenarios) {
+  tfix_holds("drivers-c/bufioctl.iosim", 8);
+  tfix_holds("drivers-c/startio.iosim", 8);
+  tfix_holds("drivers-c/fwdfilter.iosim", 4);
+  tfix_holds("drivers-c/csqread.iosim", 6);
+  tfix_holds("drivers-c/notify.iosim", 4);
+}
+END_TEST
+
 START_TEST(adddevice_filter_on_a_scripted_disk) { tfix_holds(FIX "c-adddevice-filter.iosim", 5); }
 END_TEST
 
@@ -242,6 +254,17 @@ START_TEST(a_crashing_driver_is_reported) {
 }
 END_TEST
 
+/* A reader that goes away (| head) ends the run as it would end any
+   program: no driver is blamed. */
+START_TEST(a_closed_pipe_is_not_a_crash) {
+  if (!have_cli()) return;
+  out_t o = run_cmd("../iosim run drivers-c/startio.iosim 2>&1 >/dev/null | head -c0; "
+                    "../iosim run drivers-c/startio.iosim 2>/tmp/iosim-pipe-err.txt | head -1 >/dev/null; "
+                    "cat /tmp/iosim-pipe-err.txt; rm -f /tmp/iosim-pipe-err.txt");
+  ck_assert_msg(!strstr(o.text, "crashed"), "%s", o.text);
+}
+END_TEST
+
 TEST_SUITE(cdriver_suite)
 static Suite *cdriver_suite(void) {
   Suite *s = suite_create("cdriver");
@@ -249,12 +272,14 @@ static Suite *cdriver_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, c_driver_globals_start_afresh_each_run);
   tcase_add_test(tc, adddevice_filter_on_a_scripted_disk);
+  tcase_add_test(tc, test_drivers_from_scenarios);
   tcase_add_test(tc, unload_waits_for_the_last_close);
   tcase_add_test(tc, iosim_cc_builds_a_driver_and_reports_compiler_errors);
   tcase_add_test(tc, a_built_shared_object_loads);
   tcase_add_test(tc, load_errors_are_clear);
   tcase_add_test(tc, a_routine_iosim_lacks_is_named_at_load);
   tcase_add_test(tc, a_crashing_driver_is_reported);
+  tcase_add_test(tc, a_closed_pipe_is_not_a_crash);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -299,6 +299,7 @@ struct sim {
   /* the kernel library around the IRP path (docs/kernel-facts.md §13) */
   char dbg_line[512];        /* DbgPrint output waiting for its newline (ke/debug.c) */
   size_t dbg_len;
+  const void *dbg_who;       /* the thread (or CPU) that printed it */
   ptrmap_t dbg_ptrs;         /* pointers DbgPrint's %p printed -> their made-up address */
   uint64_t dbg_nptrs;
   ptrmap_t live_irp_ids;     /* a live IRP's SimId -> the IRP: finding one by id,

@@ -25,6 +25,10 @@ static void dbg_send_line(sim_t *S, const char *service, int level, const char *
    ("SIOCTL.SYS: " and then the message, or one character at a time) is
    kept until the rest of its line comes, and that line is one step. */
 static void dbg_emit(sim_t *S, const char *service, int level, char *text) {
+  /* A piece left by another thread, DPC or CPU is not this line's start. */
+  const void *who = thr_current(S) ? (const void *)thr_current(S) : (const void *)S->cur_cpu;
+  if (S->dbg_len && who != S->dbg_who) ke_dbg_flush(S);
+  S->dbg_who = who;
   if (trc_on(S)) {
     for (char *line = text, *next; line && *line; line = next) {
       next = strchr(line, '\n');

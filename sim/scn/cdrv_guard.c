@@ -261,6 +261,15 @@ int scn_guard_begin(const scn_t *sc) {
     rc = 2;
   } else if (WIFEXITED(st)) {
     rc = WEXITSTATUS(st);
+  } else if (WTERMSIG(st) == SIGPIPE || WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM ||
+             WTERMSIG(st) == SIGHUP || WTERMSIG(st) == SIGKILL) {
+    /* Not the driver: the reader went away (| head), Ctrl-C, kill.  The
+       parent ends the way the child did, as a single process would. */
+    munmap(r, sizeof *r);
+    fflush(stdout);
+    signal(WTERMSIG(st), SIG_DFL);
+    raise(WTERMSIG(st));
+    return 128 + WTERMSIG(st);
   } else {
     report(r, WTERMSIG(st), scn_path(sc));
     rc = 2;

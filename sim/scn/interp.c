@@ -589,7 +589,7 @@ static void ex_note(exec_t *x, const op_t *o) { sim_driver_note(x->dev, "%s", o-
 /* DbgPrint: the driver's own line (kind dbgprint). */
 static void ex_dbgprint(exec_t *x, const op_t *o) {
   (void)x;
-  DbgPrint("%s", o->note);
+  DbgPrint("%s\n", o->note);
 }
 
 /* fill BYTES: a driver producing data.  It writes where a driver of this
