@@ -48,6 +48,9 @@ ENGINE_SRC = $(foreach d,$(ENGINE_DIRS),$(wildcard sim/$(d)/*.c))
 SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim/db/*.c sim/explore/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
+# The fuzz harnesses (tests/fuzz, docs/fuzzing.md) are in the test binary
+# too: it replays tests/fuzz/regress through them.
+TEST_SRC  += $(wildcard tests/fuzz/fz_*.c)
 # C drivers written as Windows drivers are: built with the driver-facing
 # headers (include/wdk) and 16-bit wide characters, as `iosim cc` builds them.
 TEST_DRV_SRC = $(wildcard tests/drivers-c/*.c)
@@ -60,7 +63,8 @@ VIZ_OBJ    = $(VIZ_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_DRV_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
-.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore
+.PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore \
+        fuzz fuzz-build
 
 all: iosim diagrams readme
 
@@ -83,6 +87,7 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(CHECK_CFLAGS) -Isim -c -o $@ $<
 
+$(BUILD)/tests/fuzz/%.o: CFLAGS += -DFZ_SRCDIR='"$(CURDIR)"'
 $(BUILD)/sim/scn/parse.o: CFLAGS += -DIOSIM_LIBDIR='"$(LIBDIR)"' -DIOSIM_SRC_LIBDIR='"$(CURDIR)/scenarios/lib"'
 
 $(ENGINE_OBJ): $(BUILD)/%.o: %.c
@@ -187,7 +192,25 @@ explore: deps
 	@echo "== 17-cancel-race-forgotten, 20,000 PCT schedules of depth 3"; ./iosim explore scenarios/lessons/17-cancel-race-forgotten.iosim --strategy pct --runs 20000 --quiet | grep -E '^(schedules|covered|  (ok  |FAIL) )' || true
 	./build-bench/iosim-bench --explore
 
-clean:
-	rm -rf build build-asan build-bench iosim
+# Fuzzing (docs/fuzzing.md): one libFuzzer binary per harness of
+# tests/fuzz, built with clang under ASan + UBSan in build-fuzz.
+# make fuzz FUZZ_SECONDS=N runs each for N seconds (one job, niced),
+# growing tests/fuzz/corpus/TARGET and keeping it minimised.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = scenario tracedb token replay
+FUZZ_OBJ      = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/fuzz/fz_*.c))
+FUZZ_FLAGS    = BUILD=build-fuzz CC=clang SAN=address,undefined OPT="-O1 -fsanitize=fuzzer-no-link"
+$(BUILD)/fuzz-%: tests/fuzz/libfuzzer.c $(FUZZ_OBJ) $(LIB)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -fsanitize=fuzzer -DFZ_TARGET_$(shell echo $* | tr a-z A-Z) \
+	  -o $@ $(filter %.c %.o %.a,$^) \
+	  $(LDFLAGS) -fsanitize=fuzzer $(GV_LIBS) $(DB_LIBS) -lm
+fuzz-build:
+	@sh tests/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) $(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
--include $(shell find build build-asan build-bench -name '*.d' 2>/dev/null)
+clean:
+	rm -rf build build-asan build-bench build-fuzz iosim
+
+-include $(shell find build build-asan build-bench build-fuzz -name '*.d' 2>/dev/null)

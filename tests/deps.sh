@@ -6,6 +6,12 @@
 # every SVG with a renderer other than Graphviz).
 set -e
 need="make gcc libc6-dev pkg-config check libsqlite3-dev libgraphviz-dev sqlite3 zlib1g-dev librsvg2-bin"
+# `sh tests/deps.sh fuzz` (make fuzz): clang and its libFuzzer runtime too;
+# `sh tests/deps.sh tools` (make valgrind, make coverage): valgrind, gcovr.
+case "$1" in
+fuzz) need="$need clang libclang-rt-14-dev" ;;
+tools) need="$need valgrind gcovr" ;;
+esac
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
