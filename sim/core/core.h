@@ -90,6 +90,7 @@ typedef struct ctx {
   uintptr_t low_water; /* below this stack pointer less than CTX_STACK_MARGIN
                           is left (0: not a coroutine stack): the cheap test */
   sim_t **cell;        /* the header's machine cell (ctx_stack_hdr_t.S) */
+  unsigned vg_stack;   /* Valgrind's id for the stack (IOSIM_VALGRIND builds) */
 } ctx_t;
 #define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
 #define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */
