@@ -136,6 +136,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-layers
 	./$(BUILD)/embed > /dev/null
 	cd tests && ../$(BUILD)/iosim-tests
+	@if [ "$$CI" = true ]; then sh tests/fuzz/smoke.sh 60; fi
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=address,undefined OPT=-O1 build-asan/iosim-tests
@@ -210,6 +211,8 @@ $(BUILD)/fuzz-%: tests/fuzz/libfuzzer.c $(FUZZ_OBJ) $(LIB)
 fuzz-build:
 	@sh tests/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) $(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
+# `make test` with CI=true also runs a 60 s smoke run (tests/fuzz/smoke.sh),
+# skipped with a note when there is no clang with libFuzzer.
 fuzz: fuzz-build
 	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

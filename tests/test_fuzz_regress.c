@@ -99,7 +99,7 @@ static size_t no_fallback(uint8_t *data, size_t size, size_t max) {
 }
 
 START_TEST(mutator_reaches_depth) {
-  static const char src[] = "scenario \"m\"\ninclude \"../lib/disk.iosim\"\ndevice d0 driver disk\n"
+  static const char src[] = "scenario \"m\"\ninclude \"../lib/disk.iosim\"\ndevice d0 driver disk latency 100us\n"
                             "thread t\n  open f d0\n  read f 512 as r1\nend\n";
   size_t max = 1 << 20, deepest = 0;
   uint8_t *b = malloc(max);

@@ -24,7 +24,7 @@
 #include "scn/scn_int.h"
 
 #define FZ_MAX_INPUT (256 * 1024)
-#define FZ_MAX_STEPS 20000
+#define FZ_MAX_STEPS 5000
 #define FZ_MAX_NS (2ull * 1000 * 1000 * 1000)
 
 typedef struct fz_run {
@@ -172,7 +172,7 @@ static const char *const snippets[] = {
     "include \"../lib/disk.iosim\"",
     "include \"../lib/fsd.iosim\"",
     "include \"../lib/filter.iosim\"",
-    "device fzd driver disk",
+    "device fzd driver disk latency 50us",
     "event fze notification",
     "port fzp concurrency 1",
     "thread fzt\n  open f fzd\n  read f 512 as fzr\nend",

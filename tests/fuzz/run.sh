@@ -4,7 +4,7 @@
 # tests/fuzz/corpus/TARGET plus the seeds (every scenario of the tree for
 # `scenario`), then minimises the corpus (-merge=1) back into
 # tests/fuzz/corpus/TARGET.  Crashes, leaks and timeouts do not stop the
-# run (-fork=1 -ignore_crashes=1): each lands in BUILD/fuzz-crashes/TARGET/,
+# run: each lands in BUILD/fuzz-crashes/TARGET/ and the target restarts,
 # to be kept in tests/fuzz/regress/TARGET/ once understood.  Prints, per
 # target, the executions, the corpus size and the findings, and appends
 # them to BUILD/fuzz-stats.txt.
@@ -13,6 +13,10 @@ build=$1
 secs=$2
 shift 2
 src=$(pwd)
+# The harnesses write each input to a file: in memory, not on the disk.
+if [ -z "$TMPDIR" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  export TMPDIR=/dev/shm
+fi
 sh tests/fuzz/make-dict.sh "$src" > "$build/iosim.dict"
 for t in "$@"; do
   corpus=tests/fuzz/corpus/$t
@@ -36,13 +40,25 @@ for t in "$@"; do
     extra="-max_len=4096" ;;
   esac
   log=$build/fuzz-$t.log
+  : > "$log"
   echo "== fuzz $t for ${secs}s (log: $log)"
-  # -fork=1: one child at a time, restarted after a crash, a leak or a
-  # timeout, so the run lasts its time whatever it finds.
-  nice -n 10 "./$build/fuzz-$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -timeout=20 -rss_limit_mb=2048 -max_total_time="$secs" -artifact_prefix="$crashes/" \
-    -print_final_stats=1 $extra "$work" "$corpus" "$seeds" > "$log" 2>&1 || true
-  execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+  # One process at a time; a finding ends it (the input is written to
+  # $crashes), and the loop starts another on the corpus grown so far
+  # until the time is spent.  (libFuzzer's -fork=1 does the same, but
+  # here it lost its children's reports.)
+  end=$(($(date +%s) + secs))
+  execs=0
+  first="$corpus $seeds"
+  while [ "$(date +%s)" -lt "$end" ]; do
+    left=$((end - $(date +%s)))
+    nice -n 10 "./$build/fuzz-$t" -max_total_time="$left" -timeout=20 -rss_limit_mb=2048 \
+      -artifact_prefix="$crashes/" -print_final_stats=1 $extra "$work" $first > "$build/fuzz-$t.segment" 2>&1 || true
+    first=""
+    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$t.segment" | tail -1)
+    [ -n "$n" ] || n=$(grep -o '^#[0-9]*' "$build/fuzz-$t.segment" | tail -1 | tr -d '#')
+    execs=$((execs + ${n:-0}))
+    cat "$build/fuzz-$t.segment" >> "$log"
+  done
   # Minimise: the smallest set of inputs that keeps the coverage reached.
   rm -rf "$build/fuzz-merged/$t"
   mkdir -p "$build/fuzz-merged/$t"
