@@ -15,7 +15,8 @@ if [ -f iosim ]; then
 fi
 trap 'if [ -n "$saved" ]; then mv "$saved" iosim; else rm -f iosim; fi' EXIT
 cp "$build/iosim" iosim
-(cd tests && "../$build/iosim-tests") || echo "coverage: some tests failed (the figures are still those of the run)"
+# -O0 and the counters make the suite slower: give Check more time.
+(cd tests && CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} "../$build/iosim-tests") || echo "coverage: some tests failed (the figures are still those of the run)"
 gcovr -r . --object-directory "$build" --filter 'sim/' --filter 'viz/' --json -o "$build/coverage.json" \
   --exclude-unreachable-branches --exclude-throw-branches
 python3 - "$build" <<'PY'
