@@ -11,7 +11,7 @@ find "$build" -name '*.gcda' -delete
 saved=""
 if [ -f iosim ]; then
   saved=$(mktemp iosim.saved.XXXXXX)
-  cp iosim "$saved"
+  cp -p iosim "$saved"
 fi
 trap 'if [ -n "$saved" ]; then mv "$saved" iosim; else rm -f iosim; fi' EXIT
 cp "$build/iosim" iosim
