@@ -14,8 +14,9 @@ secs=$2
 shift 2
 src=$(pwd)
 # The harnesses write each input to a file: in memory, not on the disk.
+TMPDIR_BASE=${TMPDIR:-/tmp}
 if [ -z "$TMPDIR" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
-  export TMPDIR=/dev/shm
+  TMPDIR_BASE=/dev/shm
 fi
 sh tests/fuzz/make-dict.sh "$src" > "$build/iosim.dict"
 for t in "$@"; do
@@ -51,8 +52,17 @@ for t in "$@"; do
   first="$corpus $seeds"
   while [ "$(date +%s)" -lt "$end" ]; do
     left=$((end - $(date +%s)))
-    nice -n 10 "./$build/fuzz-$t" -max_total_time="$left" -timeout=20 -rss_limit_mb=2048 \
+    # A folder of its own: a process that leaves through _exit (the
+    # simulator's stack-overflow report does) writes no artifact and does
+    # not remove its files, so its last scenario is picked up from there.
+    seg=$TMPDIR_BASE/iosim-run-$t-$$
+    rm -rf "$seg" && mkdir -p "$seg"
+    TMPDIR=$seg nice -n 10 "./$build/fuzz-$t" -max_total_time="$left" -timeout=20 -rss_limit_mb=2048 \
       -artifact_prefix="$crashes/" -print_final_stats=1 $extra "$work" $first > "$build/fuzz-$t.segment" 2>&1 || true
+    for left_over in $(find "$seg" -name in.iosim 2>/dev/null); do
+      cp "$left_over" "$crashes/exit-$(md5sum < "$left_over" | cut -c1-16)"
+    done
+    rm -rf "$seg"
     first=""
     n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$t.segment" | tail -1)
     [ -n "$n" ] || n=$(grep -o '^#[0-9]*' "$build/fuzz-$t.segment" | tail -1 | tr -d '#')
