@@ -13,6 +13,9 @@
 #   make explore    long schedule explorations of the race lessons
 #   make samples-test  Microsoft's WDM samples, fetched at a pinned commit,
 #                   compiled unmodified and run (make samples fetches them)
+#   make fuzz       the libFuzzer harnesses of tests/fuzz, FUZZ_SECONDS each
+#   make valgrind   every scenario under memcheck (zero errors, zero leaks)
+#   make coverage   line and branch coverage per folder (gcovr)
 
 CC      ?= cc
 BUILD   ?= build
@@ -51,6 +54,9 @@ SCN_SRC    = $(wildcard sim/sinks/*.c sim/verify/*.c sim/ufs/*.c sim/scn/*.c sim
              sim/quiz/*.c)
 VIZ_SRC    = $(wildcard viz/*.c)
 TEST_SRC   = $(wildcard tests/*.c)
+# The fuzz harnesses (tests/fuzz, docs/fuzzing.md) are in the test binary
+# too: it replays tests/fuzz/regress through them.
+TEST_SRC  += $(wildcard tests/fuzz/fz_*.c)
 # C drivers written as Windows drivers are: built with the driver-facing
 # headers (include/wdk) and 16-bit wide characters, as `iosim cc` builds them.
 # Each exports DriverEntry; the test build renames it NAME_DriverEntry
@@ -66,7 +72,7 @@ TEST_OBJ   = $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_DRV_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libiosim.a
 
 .PHONY: all test asan demo bench deps clean diagrams readme check-layers install uninstall explore samples samples-test \
-        quiz-check test-oom
+        quiz-check test-oom fuzz fuzz-build valgrind coverage
 
 all: iosim diagrams readme
 
@@ -93,6 +99,7 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) $(CHECK_CFLAGS) -Isim -c -o $@ $<
 
+$(BUILD)/tests/fuzz/%.o: CFLAGS += -DFZ_SRCDIR='"$(CURDIR)"'
 $(BUILD)/sim/scn/parse.o: CFLAGS += -DIOSIM_LIBDIR='"$(LIBDIR)"' -DIOSIM_SRC_LIBDIR='"$(CURDIR)/scenarios/lib"'
 $(BUILD)/sim/scn/cdrv_build.o: CFLAGS += -DIOSIM_INCDIR='"$(PREFIX)/include"' -DIOSIM_SRC_INCDIR='"$(CURDIR)/include"'
 
@@ -140,6 +147,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-layers
 	./$(BUILD)/embed > /dev/null
 	cd tests && ../$(BUILD)/iosim-tests
+	@if [ "$$CI" = true ]; then sh tests/fuzz/smoke.sh 60; fi
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=address,undefined OPT=-O1 build-asan/iosim-tests
@@ -228,10 +236,46 @@ test-oom: deps
 	@$(MAKE) --no-print-directory BUILD=build-oom SAN=address OPT="-O1 -DIOSIM_FAULT_INJECTION" build-oom/iosim
 	sh tests/oom.sh build-oom/iosim $(OOM_STRIDE) $(OOM_SCENARIOS)
 
-clean:
-	rm -rf build build-asan build-bench build-oom iosim
+# Fuzzing (docs/fuzzing.md): one libFuzzer binary per harness of
+# tests/fuzz, built with clang under ASan + UBSan in build-fuzz.
+# make fuzz FUZZ_SECONDS=N runs each for N seconds (one job, niced),
+# growing tests/fuzz/corpus/TARGET and keeping it minimised.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = scenario tracedb token replay
+FUZZ_OBJ      = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/fuzz/fz_*.c))
+FUZZ_FLAGS    = BUILD=build-fuzz CC=clang SAN=address,undefined OPT="-O1 -fsanitize=fuzzer-no-link"
+$(BUILD)/fuzz-%: tests/fuzz/libfuzzer.c $(FUZZ_OBJ) $(LIB)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -fsanitize=fuzzer -DFZ_TARGET_$(shell echo $* | tr a-z A-Z) \
+	  -o $@ $(filter %.c %.o %.a,$^) \
+	  $(LDFLAGS) -fsanitize=fuzzer $(GV_LIBS) $(DB_LIBS) -lm
+fuzz-build:
+	@sh tests/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) $(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
+# `make test` with CI=true also runs a 60 s smoke run (tests/fuzz/smoke.sh),
+# skipped with a note when there is no clang with libFuzzer.
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
--include $(shell find build build-asan build-bench build-oom -name '*.d' 2>/dev/null)
+# Memcheck over every scenario (tests/valgrind.sh): zero errors, zero
+# leaks.  -DIOSIM_VALGRIND registers the coroutine stacks with Valgrind.
+valgrind:
+	@sh tests/deps.sh tools
+	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O1 -DIOSIM_VALGRIND" build-vg/iosim
+	sh tests/valgrind.sh build-vg
+
+# Line and branch coverage per folder (tests/coverage.sh, gcovr) of the
+# whole test suite, the CLI included: the suite runs ../iosim, so the
+# covered build stands in for it during the run and is put back after.
+coverage:
+	@sh tests/deps.sh tools
+	@$(MAKE) --no-print-directory BUILD=build-cov OPT="-O0 --coverage" LDFLAGS=--coverage \
+	  build-cov/iosim-tests build-cov/iosim
+	sh tests/coverage.sh build-cov
+
+clean:
+	rm -rf build build-asan build-bench build-oom build-fuzz build-vg build-cov iosim
+
+-include $(shell find build build-asan build-bench build-oom build-fuzz build-vg build-cov -name '*.d' 2>/dev/null)
 
 # The explorer page's script and style, compiled into `iosim html` as C
 # strings (viz/html/embed.sh): the pages it writes fetch nothing.

@@ -10,6 +10,12 @@ set -e
 need="make gcc libc6-dev pkg-config check libsqlite3-dev libgraphviz-dev sqlite3 zlib1g-dev librsvg2-bin tmux"
 # The explorer page's tests (tests/test_html.c) open it in headless Chromium.
 need="$need chromium"
+# `sh tests/deps.sh fuzz` (make fuzz): clang and its libFuzzer runtime too;
+# `sh tests/deps.sh tools` (make valgrind, make coverage): valgrind, gcovr.
+case "$1" in
+fuzz) need="$need clang libclang-rt-14-dev" ;;
+tools) need="$need valgrind gcovr" ;;
+esac
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -336,7 +336,7 @@ static void threads_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk
     lane_t *lanes = NULL;
     size_t nl = 0, capl = 0;
     bool ok = thread_slices(m, blk, nb, id, &s, &n);
-    if (ok && n) qsort(s, n, sizeof *s, cmp_tslice);
+    if (ok && n) qsort(s, n, sizeof *s, cmp_tslice); /* s is NULL when a thread has no slice */
     int *lane_of = ok ? iosim_malloc((n ? n : 1) * sizeof *lane_of) : NULL;
     ok = lane_of != NULL;
     for (size_t i = 0; ok && i < n; i++) ok = (lane_of[i] = place(&lanes, &nl, &capl, &s[i])) >= 0;

@@ -35,6 +35,13 @@ int cli_view_open(cli_view_t *v) {
     fputs(v->usage, stderr);
     return 2;
   }
+  /* A malformed --at is bad input whatever the file: said before opening it. */
+  int64_t ns;
+  if (v->at && v->at[0] != '#' && tracedb_parse_time(v->at, &ns) != 0) {
+    fprintf(stderr, "iosim %s: --at needs a step (#48) or a time with its unit (204.6us, 204600ns, 1.5ms), not '%s'%s\n",
+            v->cmd, v->at, strspn(v->at, "0123456789.") == strlen(v->at) ? " (a bare number could mean either)" : "");
+    return 2;
+  }
   v->db = tracedb_open_readonly(v->db_path, err, sizeof err);
   if (!v->db) {
     fprintf(stderr, "%s\n", err);

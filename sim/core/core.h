@@ -94,6 +94,7 @@ typedef struct ctx {
   sim_t **cell;        /* the header's machine cell (ctx_stack_hdr_t.S) */
   int src_line;        /* the scenario line its thread is running (trc_event_t.line):
                           kept here so it follows the thread across switches */
+  unsigned vg_stack;   /* Valgrind's id for the stack (IOSIM_VALGRIND builds) */
 } ctx_t;
 #define CTX_STACK_SIZE ((size_t)256 * 1024) /* also the alignment */
 #define CTX_MAGIC 0x494f53494d435458ull     /* "IOSIMCTX" */
