@@ -7,7 +7,6 @@
  * or makes them itself), and closes the object when the run has gone.
  */
 #include <dlfcn.h>
-#include <stdarg.h>
 
 #include "run_int.h"
 
@@ -15,18 +14,6 @@ bool scn_loads_c_drivers(const scn_t *sc) {
   for (const driver_decl_t *d = sc->drivers; d; d = d->next)
     if (d->load_path) return true;
   return false;
-}
-
-static int load_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int load_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) {
-  snprintf(err->file, sizeof err->file, "%s", at->file);
-  err->line = at->line;
-  err->col = at->col;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-  va_end(ap);
-  return SIM_EINVAL;
 }
 
 /* dlerror() says "FILE: undefined symbol: ZwQueryValueKey"; a driver's
@@ -50,14 +37,14 @@ int cdrv_open_all(run_state_t *rs, scn_error_t *err) {
       const char *e = dlerror();
       const char *sym = missing_symbol(e);
       if (sym)
-        return load_error(err, &d->at, "driver %s calls %s, which iosim does not provide (docs/wdk.md lists what it has)",
+        return rs_build_error(err, &d->at, "driver %s calls %s, which iosim does not provide (docs/wdk.md lists what it has)",
                           d->name, sym);
-      return load_error(err, &d->at, "driver %s: cannot load %s: %s", d->name, d->load_src, e ? e : "unknown error");
+      return rs_build_error(err, &d->at, "driver %s: cannot load %s: %s", d->name, d->load_src, e ? e : "unknown error");
     }
     rs->ncdrv++;
     /* dlsym hands back a data pointer; the entry point is code. */
     void *sym = dlsym(c->handle, "DriverEntry");
-    if (!sym) return load_error(err, &d->at, "driver %s: %s has no DriverEntry", d->name, d->load_src);
+    if (!sym) return rs_build_error(err, &d->at, "driver %s: %s has no DriverEntry", d->name, d->load_src);
     memcpy(&c->entry, &sym, sizeof c->entry);
     scn_crash_note_driver(d->name, d->load_path);
   }
@@ -89,8 +76,8 @@ int cdrv_load(cdrv_t *c, scn_error_t *err) {
   c->driver = sim_load_driver(c->rs->S, d->name, cdrv_entry, c);
   if (c->driver) return SIM_OK;
   char sb[16];
-  if (NT_SUCCESS(c->status)) return load_error(err, &d->at, "driver %s cannot be loaded (out of memory)", d->name);
-  return load_error(err, &d->at, "driver %s: its DriverEntry failed with %s, so Windows would not load it", d->name,
+  if (NT_SUCCESS(c->status)) return rs_build_error(err, &d->at, "driver %s cannot be loaded (out of memory)", d->name);
+  return rs_build_error(err, &d->at, "driver %s: its DriverEntry failed with %s, so Windows would not load it", d->name,
                     iosim_status_name(c->status, sb));
 }
 
@@ -104,31 +91,31 @@ int cdrv_device(cdrv_t *c, const device_decl_t *d, scn_error_t *err) {
   PDEVICE_OBJECT dev = sim_find_device(S, d->name);
   if (dev) {
     if (dev->DriverObject != drv)
-      return load_error(err, &d->at, "device %s belongs to driver %s, not %s", d->name, dev->DriverObject->SimName,
+      return rs_build_error(err, &d->at, "device %s belongs to driver %s, not %s", d->name, dev->DriverObject->SimName,
                         drv->SimName);
     if (lower && !IoAttachDeviceToDeviceStack(dev, lower))
-      return load_error(err, &d->at, "device %s cannot be attached on %s", d->name, d->on);
+      return rs_build_error(err, &d->at, "device %s cannot be attached on %s", d->name, d->on);
     return SIM_OK;
   }
   if (drv->DriverExtension->AddDevice) {
     if (!lower)
-      return load_error(err, &d->at,
+      return rs_build_error(err, &d->at,
                         "driver %s adds its devices in AddDevice: say which device it is added on (device %s driver %s "
                         "on LOWER)", drv->SimName, d->name, drv->SimName);
     NTSTATUS st = drv->DriverExtension->AddDevice(drv, lower);
     char sb[16];
     if (!NT_SUCCESS(st))
-      return load_error(err, &d->at, "driver %s: its AddDevice failed with %s", drv->SimName, iosim_status_name(st, sb));
+      return rs_build_error(err, &d->at, "driver %s: its AddDevice failed with %s", drv->SimName, iosim_status_name(st, sb));
     PDEVICE_OBJECT top = IoGetAttachedDevice(lower);
     if (top == lower || top->DriverObject != drv)
-      return load_error(err, &d->at, "driver %s: its AddDevice attached no device on %s", drv->SimName, d->on);
+      return rs_build_error(err, &d->at, "driver %s: its AddDevice attached no device on %s", drv->SimName, d->on);
     sim_name_device(top, d->name);
     return SIM_OK;
   }
   if (sim_create_device(drv, 0, d->name, &dev) != STATUS_SUCCESS)
-    return load_error(err, &d->at, "cannot create device %s (out of memory)", d->name);
+    return rs_build_error(err, &d->at, "cannot create device %s (out of memory)", d->name);
   dev->Flags &= ~(ULONG)DO_DEVICE_INITIALIZING;
   if (lower && !IoAttachDeviceToDeviceStack(dev, lower))
-    return load_error(err, &d->at, "device %s cannot be attached on %s", d->name, d->on);
+    return rs_build_error(err, &d->at, "device %s cannot be attached on %s", d->name, d->on);
   return SIM_OK;
 }

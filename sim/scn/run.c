@@ -24,8 +24,7 @@ PFILE_OBJECT rs_file(run_state_t *rs, const char *name) {
 }
 
 /* A machine that cannot be built as the scenario says: where, and why. */
-static int build_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int build_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) {
+int rs_build_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) {
   snprintf(err->file, sizeof err->file, "%s", at->file);
   err->line = at->line;
   err->col = at->col;
@@ -57,7 +56,7 @@ static int build_stacks(run_state_t *rs, scn_error_t *err) {
     sd->rs = rs;
     sd->decl = drv[i];
     sd->obj = sim_load_driver(S, drv[i]->name, scr_driver_entry, sd);
-    if (!sd->obj) return build_error(err, &drv[i]->at, "driver %s cannot be loaded (out of memory)", drv[i]->name);
+    if (!sd->obj) return rs_build_error(err, &drv[i]->at, "driver %s cannot be loaded (out of memory)", drv[i]->name);
     names_put(&rs->ar, &rs->names, NK_DRIVER, drv[i]->name, sd);
   }
   for (const device_decl_t *d = sc->devices; d; d = d->next) {
@@ -66,7 +65,7 @@ static int build_stacks(run_state_t *rs, scn_error_t *err) {
       sim_ufs_config_t u = {.device = d->name, .async = d->ufs_async, .work_ns = (uint64_t)d->ufs_work,
                             .return_ns = (uint64_t)d->ufs_return, .idle_ns = (uint64_t)d->ufs_idle};
       if (!sim_ufs_create(S, &u))
-        return build_error(err, &d->at, "cannot create the user-mode file system %s", d->name);
+        return rs_build_error(err, &d->at, "cannot create the user-mode file system %s", d->name);
       names_put(&rs->ar, &rs->names, NK_DEVICE, d->name, sim_find_device(S, d->name));
       continue;
     }
@@ -84,7 +83,7 @@ static int build_stacks(run_state_t *rs, scn_error_t *err) {
     sim_create_device(owner->obj, sizeof(scr_dev_t), d->name, &dev);
     names_put(&rs->ar, &rs->names, NK_DEVICE, d->name, dev);
     if (d->on && !IoAttachDeviceToDeviceStack(dev, names_get(&rs->names, NK_DEVICE, d->on)))
-      return build_error(err, &d->at,
+      return rs_build_error(err, &d->at,
                          "device %s cannot be attached on %s: the stack would need more than 127 stack "
                          "locations (an IRP's StackSize is a CCHAR)", d->name, d->on);
     scr_setup_device(rs, dev, d);
@@ -113,7 +112,7 @@ static int build_objects(run_state_t *rs, scn_error_t *err) {
   rs->ports = ar_alloc(&rs->ar, sizeof *rs->ports * (size_t)(np ? np : 1));
   for (const port_decl_t *d = sc->ports; d; d = d->next) {
     sim_port_t *p = sim_port_create(S, d->concurrency, d->name);
-    if (!p) return build_error(err, &d->at, "cannot create port %s", d->name);
+    if (!p) return rs_build_error(err, &d->at, "cannot create port %s", d->name);
     names_put(&rs->ar, &rs->names, NK_PORT, d->name, p);
     rs->ports[rs->nports].name = d->name;
     rs->ports[rs->nports++].port = p;
@@ -192,12 +191,12 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   uint64_t ceil_steps = o && o->ceil_steps ? o->ceil_steps : SCN_CEIL_STEPS;
   uint64_t ceil_time = o && o->ceil_time_ns ? o->ceil_time_ns : SCN_CEIL_TIME_NS;
   if (cfg.max_steps > ceil_steps)
-    return build_error(err, &sc->max_steps_at,
+    return rs_build_error(err, &sc->max_steps_at,
                        "limit reached: machine max-steps %llu is above the ceiling of %llu steps (raise the "
                        "ceiling with --max-steps N)", (unsigned long long)cfg.max_steps,
                        (unsigned long long)ceil_steps);
   if (cfg.max_time_ns > ceil_time)
-    return build_error(err, &sc->max_time_at,
+    return rs_build_error(err, &sc->max_time_at,
                        "limit reached: machine max-time %llu ns is above the ceiling of %llu ns (raise the "
                        "ceiling with --max-time T)", (unsigned long long)cfg.max_time_ns,
                        (unsigned long long)ceil_time);
@@ -206,7 +205,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
   if (!S) {
     /* The configuration was checked at load: only memory can be missing. */
     loc_t at = {sc->path, 0, 0};
-    return build_error(err, &at, "out of memory: the machine cannot be built");
+    return rs_build_error(err, &at, "out of memory: the machine cannot be built");
   }
   run_state_t rs = {.sc = sc, .S = S};
   int rc = build(&rs, err);

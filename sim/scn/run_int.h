@@ -141,6 +141,10 @@ DRIVER_INITIALIZE scr_driver_entry; /* its argument: the run's scr_driver_t */
 void scr_setup_device(run_state_t *rs, PDEVICE_OBJECT dev, const device_decl_t *d);
 SIM_THREAD_START scr_thread_main;
 
+/* A machine that cannot be built as the scenario says: *err says where
+   and why; returns SIM_EINVAL. */
+int rs_build_error(scn_error_t *err, const loc_t *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* C drivers (cdrv_load.c, cdrv_guard.c). */
 int cdrv_open_all(run_state_t *rs, scn_error_t *err);
 void cdrv_close_all(run_state_t *rs);
