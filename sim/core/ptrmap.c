@@ -39,9 +39,11 @@ bool ptrmap_get(const ptrmap_t *m, const void *key, uintptr_t *val) {
   return found;
 }
 
-/* Rehashes into twice the room (or the first 16 slots), dropping tombstones. */
+/* Rehashes, dropping tombstones: into twice the room when the live keys
+   fill half of it, else into the same room - a map whose keys come and go
+   (live IRPs by id) must not grow with every key it ever held. */
 static void ptrmap_grow(sim_t *S, ptrmap_t *m) {
-  ptrmap_t n = {.cap = m->cap ? m->cap * 2 : 16};
+  ptrmap_t n = {.cap = !m->cap ? 16 : (m->used + 1) * 2 > m->cap ? m->cap * 2 : m->cap};
   n.keys = mem_calloc(S, n.cap * sizeof *n.keys);
   n.vals = mem_calloc(S, n.cap * sizeof *n.vals);
   n.state = mem_calloc(S, n.cap);
