@@ -154,6 +154,8 @@ PDEVICE_OBJECT sim_find_device(sim_t *S, const char *name);
 /* Gives a device the scenario's name for it (a device a C driver's
    AddDevice made without one); later trace steps use it. */
 void sim_name_device(PDEVICE_OBJECT Dev, const char *Name);
+/* The device whose trace id is `id`, deleted ones included; NULL if none. */
+PDEVICE_OBJECT sim_device_object(sim_t *S, uint32_t id);
 PDRIVER_OBJECT sim_driver_by_name(sim_t *S, const char *name);
 
 /* ---- Hardware ----

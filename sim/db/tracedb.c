@@ -412,7 +412,7 @@ int tracedb_begin_run(tracedb_t *db, sim_t *S, const char *scenario_path, uint64
 static int write_devices(tracedb_t *db, sim_t *S) {
   uint32_t n = sim_device_count(S);
   for (uint32_t id = 1; id <= n; id++) {
-    PDEVICE_OBJECT dev = sim_find_device(S, sim_device_name(S, id));
+    PDEVICE_OBJECT dev = sim_device_object(S, id);
     PDRIVER_OBJECT drv = dev ? dev->DriverObject : NULL;
     sqlite3_stmt *st = tdb_stmt(db, ST_DRIVER);
     if (!st) return SIM_EIO;

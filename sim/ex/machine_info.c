@@ -11,25 +11,30 @@ uint32_t sim_device_count(const sim_t *S) { return S->device_names.n; }
 uint32_t sim_thread_count(const sim_t *S) { return S->thread_names.n; }
 int sim_cpu_count(const sim_t *S) { return S->ncpu; }
 
-static PDEVICE_OBJECT device_by_id(sim_t *S, uint32_t id) {
+/* Deleted devices too: a driver's DriverUnload deletes its devices before
+   the run is written down, and the trace still names them. */
+PDEVICE_OBJECT sim_device_object(sim_t *S, uint32_t id) {
   for (size_t i = 0; i < S->ndrivers; i++)
     for (PDEVICE_OBJECT d = S->drivers[i]->DeviceObject; d; d = d->NextDevice)
       if (d->SimId == id) return d;
+  for (PDEVICE_OBJECT d = S->deleted_devices; d; d = d->NextDevice)
+    if (d->SimId == id) return d;
   return NULL;
 }
 
+
 const char *sim_device_driver(sim_t *S, uint32_t id) {
-  PDEVICE_OBJECT d = device_by_id(S, id);
+  PDEVICE_OBJECT d = sim_device_object(S, id);
   return d ? d->DriverObject->SimName : "";
 }
 
 uint32_t sim_device_lower(sim_t *S, uint32_t id) {
-  PDEVICE_OBJECT d = device_by_id(S, id);
+  PDEVICE_OBJECT d = sim_device_object(S, id);
   return d && d->SimLowerDevice ? d->SimLowerDevice->SimId : 0;
 }
 
 int sim_device_stack_size(sim_t *S, uint32_t id) {
-  PDEVICE_OBJECT d = device_by_id(S, id);
+  PDEVICE_OBJECT d = sim_device_object(S, id);
   return d ? d->StackSize : 0;
 }
 
