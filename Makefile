@@ -268,7 +268,7 @@ valgrind:
 # covered build stands in for it during the run and is put back after.
 coverage:
 	@sh tests/deps.sh tools
-	@$(MAKE) --no-print-directory BUILD=build-cov OPT="-O0 --coverage" LDFLAGS=--coverage \
+	@$(MAKE) --no-print-directory BUILD=build-cov OPT="-O0 --coverage -DIOSIM_FAULT_INJECTION" LDFLAGS=--coverage \
 	  build-cov/iosim-tests build-cov/iosim
 	sh tests/coverage.sh build-cov
 

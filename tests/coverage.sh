@@ -5,8 +5,20 @@
 # (gcovr's JSON summed by folder), and writes every line not covered to
 # BUILD/coverage-missing.txt ("file: line line ...").  docs/fuzzing.md
 # keeps the table and why the lines left are left.
+#
+# BUILD is a fault-injection build (make coverage adds
+# -DIOSIM_FAULT_INJECTION), so after the suite tests/oom.sh fails the
+# allocations of a few lessons one by one and of a traced run every
+# OOM_DB_STRIDE-th: the out-of-memory and SQLite error paths are measured
+# as they run, not assumed.
+#
+# For a quick look at one part: COV_SUITES="scn cli" runs only those Check
+# suites, COV_FILTER="sim/scn/ viz/" reports only those folders, COV_OOM=0
+# skips the out-of-memory sweep.
 set -e
 build=${1:-build-cov}
+filters=""
+for f in ${COV_FILTER:-sim/ viz/}; do filters="$filters --filter $f"; done
 find "$build" -name '*.gcda' -delete
 saved=""
 if [ -f iosim ]; then
@@ -16,8 +28,21 @@ fi
 trap 'if [ -n "$saved" ]; then mv "$saved" iosim; else rm -f iosim; fi' EXIT
 cp "$build/iosim" iosim
 # -O0 and the counters make the suite slower: give Check more time.
-(cd tests && CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} "../$build/iosim-tests") || echo "coverage: some tests failed (the figures are still those of the run)"
-gcovr -r . --object-directory "$build" --filter 'sim/' --filter 'viz/' --json -o "$build/coverage.json" \
+if [ -n "${COV_SUITES:-}" ]; then
+  for s in $COV_SUITES; do
+    (cd tests && CK_RUN_SUITE=$s CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} "../$build/iosim-tests") ||
+      echo "coverage: some tests of $s failed (the figures are still those of the run)"
+  done
+else
+  (cd tests && CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} "../$build/iosim-tests") ||
+    echo "coverage: some tests failed (the figures are still those of the run)"
+fi
+if [ "${COV_OOM:-1}" != 0 ]; then
+  OOM_DB_STRIDE=${OOM_DB_STRIDE:-5} sh tests/oom.sh "$build/iosim" 1 scenarios/lessons/01-sync-read.iosim \
+    scenarios/lessons/02-async-read.iosim scenarios/lessons/10-iocp.iosim scenarios/bugs/double-completion.iosim |
+    tail -1 || echo "coverage: the out-of-memory sweep found wrong paths (make test-oom says which)"
+fi
+gcovr -r . --object-directory "$build" $filters --json -o "$build/coverage.json" \
   --exclude-unreachable-branches --exclude-throw-branches
 python3 - "$build" <<'PY'
 import json, os, sys, collections
