@@ -14,12 +14,13 @@
 #
 # For a quick look at one part: COV_SUITES="scn cli" runs only those Check
 # suites, COV_FILTER="sim/scn/ viz/" reports only those folders, COV_OOM=0
-# skips the out-of-memory sweep.
+# skips the out-of-memory sweep, COV_KEEP=1 adds to the counts of the
+# run before instead of starting from zero.
 set -e
 build=${1:-build-cov}
 filters=""
 for f in ${COV_FILTER:-sim/ viz/}; do filters="$filters --filter $f"; done
-find "$build" -name '*.gcda' -delete
+[ "${COV_KEEP:-0}" = 1 ] || find "$build" -name '*.gcda' -delete
 saved=""
 if [ -f iosim ]; then
   saved=$(mktemp iosim.saved.XXXXXX)
