@@ -872,7 +872,7 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, con
   if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
     GVC_t *gvc = gvContext();
-    Agraph_t *g = gvc ? agopen((char *)"irp", Agdirected, NULL) : NULL;
+    Agraph_t *g = gvc ? vz_agopen("irp") : NULL;
     if (!g) {
       rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "Graphviz could not start");
     } else {

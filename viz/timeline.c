@@ -558,7 +558,7 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_st
   if (rc == VIZ_OK) {
     setup_lanes(&t, blk, nb);
     gvc = gvContext();
-    t.g = gvc ? agopen((char *)"timeline", Agdirected, NULL) : NULL;
+    t.g = gvc ? vz_agopen("timeline") : NULL;
     if (!t.lane || !t.tlane || !t.g) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
   }
   if (rc == VIZ_OK) {
