@@ -71,7 +71,7 @@ static const char *const usage_run =
     "  --max-steps N, --max-time T   raise the ceilings a `machine` line may\n"
     "                   not exceed (100,000,000 steps, 100s)\n"
     "  --max-wall S     stop the run after S seconds of real time (600; 0: none)\n"
-    "  --max-memory M   stop the run when the engine holds M MiB (1024)\n";
+    "  --max-memory M   stop the run when it holds M MiB (1024)\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"

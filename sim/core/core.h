@@ -297,6 +297,7 @@ struct sim {
   bool has_bugcheck;
   sim_bugcheck_t bugcheck;
   sim_stats_t stats;
+  uint64_t bytes_charged; /* held by sinks for the run: sim_charge_memory */
   /* the kernel library around the IRP path (docs/kernel-facts.md §13) */
   char dbg_line[512];        /* DbgPrint output waiting for its newline (ke/debug.c) */
   size_t dbg_len;

@@ -127,6 +127,8 @@ void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem) {
 
 void mem_exhausted(size_t bytes) { iosim_oom(bytes); }
 
+void sim_charge_memory(sim_t *S, size_t bytes) { S->bytes_charged += bytes; }
+
 bool sim_asserts_enabled(void) {
 #ifdef NDEBUG
   return false;

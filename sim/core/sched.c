@@ -125,7 +125,7 @@ bool sched_over_limit(sim_t *S) {
     S->limit = "max-time";
   } else if (S->steps > S->cfg.max_steps) {
     S->limit = "max-steps";
-  } else if (S->stats.bytes_live > S->cfg.max_memory) {
+  } else if (S->stats.bytes_live + S->bytes_charged > S->cfg.max_memory) {
     S->limit = "max-memory";
   } else if (S->wall_deadline_ns && S->steps >= S->wall_next_check) {
     S->wall_next_check = S->steps + 1024; /* the clock is read every 1,024 steps */
@@ -284,7 +284,8 @@ static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
     if (o->tick_at <= horizon) return false; /* c's own tick too: it cuts the step */
   }
   return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested &&
-         S->stats.bytes_live <= S->cfg.max_memory && (!S->wall_deadline_ns || S->steps < S->wall_next_check);
+         S->stats.bytes_live + S->bytes_charged <= S->cfg.max_memory &&
+         (!S->wall_deadline_ns || S->steps < S->wall_next_check);
 }
 
 void sched_step_ns(sim_t *S, uint64_t ns) {

@@ -19,6 +19,7 @@ void *ar_alloc(arena_t *a, size_t n) {
     size_t cap = n > 16384 ? n : 16384;
     arena_blk_t *b = iosim_malloc(sizeof *b + cap);
     if (!b) abort();
+    if (a->charge) sim_charge_memory(a->charge, sizeof *b + cap);
     b->next = a->head;
     b->used = 0;
     b->cap = cap;

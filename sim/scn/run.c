@@ -207,7 +207,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
     loc_t at = {sc->path, 0, 0};
     return rs_build_error(err, &at, "out of memory: the machine cannot be built");
   }
-  run_state_t rs = {.sc = sc, .S = S};
+  run_state_t rs = {.sc = sc, .S = S, .ar = {.charge = S}};
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
     free(rs.files), free(rs.reqs), free(rs.cancel_of);
@@ -217,7 +217,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
     return rc;
   }
   sim_keep_irp_info(S, true);
-  ev_log_t *log = evlog_new(sc);
+  ev_log_t *log = evlog_new(sc, S);
   trc_sink_t ls = evlog_sink(log);
   sim_add_sink(S, &ls);
   /* The verifier watches every run; what it finds is matched against the

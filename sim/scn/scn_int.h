@@ -17,6 +17,10 @@
 typedef struct arena_blk arena_blk_t;
 typedef struct arena {
   arena_blk_t *head;
+  /* The machine whose memory budget pays for new blocks (the run's arena
+     grows with every request a program makes: its buffers, its I/O status
+     blocks), or NULL. */
+  sim_t *charge;
 } arena_t;
 void *ar_alloc(arena_t *a, size_t n);
 char *ar_strdup(arena_t *a, const char *s);
@@ -487,7 +491,8 @@ int scn_major_parse(const char *w);
 
 /* ---- checking (expect.c) ---- */
 typedef struct ev_log ev_log_t;
-ev_log_t *evlog_new(const scn_t *sc);
+/* The log charges what it holds to S's memory budget (sim_charge_memory). */
+ev_log_t *evlog_new(const scn_t *sc, sim_t *S);
 void evlog_free(ev_log_t *l);
 trc_sink_t evlog_sink(ev_log_t *l);
 typedef struct name_map name_map_t;
