@@ -350,6 +350,8 @@ void tracedb_watch_interrupt(tracedb_t *db, const volatile sig_atomic_t *flag) {
 int tracedb_interrupted(const tracedb_t *db) { return db->interrupted; }
 int64_t tracedb_run_id(const tracedb_t *db) { return db->run ? db->run : db->last_run; }
 
+static void mark_failed(tracedb_t *db);
+
 /* ---- beginning a run ---- */
 
 static int insert_run(tracedb_t *db, const char *path, uint64_t hash, uint64_t seed,
@@ -394,8 +396,17 @@ int tracedb_begin_run(tracedb_t *db, sim_t *S, const char *scenario_path, uint64
   /* Past as many rows as the file already holds (and a few thousand), the
      indexes cost more to keep up than to build again. */
   sqlite3_stmt *st = tdb_stmt(db, ST_EVENT_ROWS);
-  int64_t rows = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-  if (st) (void)sqlite3_reset(st);
+  /* Out of memory here makes SQLite roll the transaction back by itself:
+     going on would write the run outside it. */
+  if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    rc = st ? tdb_fail(db, "begin") : SIM_EIO;
+    if (st) (void)sqlite3_reset(st);
+    mark_failed(db);
+    db->run = 0;
+    return rc;
+  }
+  int64_t rows = sqlite3_column_int64(st, 0);
+  (void)sqlite3_reset(st);
   db->drop_at = rows > TDB_DROP_MIN_ROWS ? (uint64_t)rows : TDB_DROP_MIN_ROWS;
   db->machine_outcome[0] = '\0';
   db->S = S;
