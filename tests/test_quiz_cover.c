@@ -778,6 +778,218 @@ START_TEST(question_words) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* answer.c qz_run: a file run as the generator runs it               */
+/* ---------------------------------------------------------------- */
+
+static char *hash_token(const char *path, const char *choices) {
+  scn_error_t e;
+  scn_t *sc = scn_load(path, NULL, &e);
+  ck_assert_ptr_nonnull(sc);
+  char *tok = malloc(96);
+  snprintf(tok, 96, "1:%016llx:1:%s", (unsigned long long)scn_hash(sc), choices);
+  scn_free(sc);
+  return tok;
+}
+
+START_TEST(run_errors) {
+  static const struct {
+    const char *path;
+    const char *want; /* the error, as the command line prints it */
+  } cases[] = {
+      {FIX "nosuch.iosim", FIX "nosuch.iosim: cannot open: No such file or directory"},
+      {FIX "bad-syntax.iosim", FIX "bad-syntax.iosim:4:14: expected a CPU count (a number) here"},
+      {FIX "entry-fails.iosim",
+       FIX "entry-fails.iosim:4:8: driver f: its DriverEntry failed with STATUS_DEVICE_NOT_READY, so Windows would not "
+           "load it"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    qz_run_t r;
+    char err[600] = "";
+    ck_assert_int_eq(qz_run(cases[i].path, 1, NULL, &r, err, sizeof err), -1);
+    ck_assert_str_eq(err, cases[i].want);
+  }
+  /* a schedule: of another file (its hash), or naming a choice the run
+     never reaches */
+  xp_schedule_t s = {0};
+  char terr[256], err[600] = "";
+  char *tok = hash_token(FIX "race-none.iosim", "-");
+  ck_assert_int_eq(xp_token_parse(tok, &s, terr, sizeof terr), 0);
+  qz_run_t r;
+  ck_assert_int_eq(qz_run(FIX "ramdisk.iosim", 0, &s, &r, err, sizeof err), -1);
+  ck_assert_msg(strstr(err, "this token belongs to another version of the scenario"), "%s", err);
+  xp_schedule_free(&s);
+  free(tok);
+  tok = hash_token(FIX "race-none.iosim", "40");
+  ck_assert_int_eq(xp_token_parse(tok, &s, terr, sizeof terr), 0);
+  ck_assert_int_eq(qz_run(FIX "race-none.iosim", 0, &s, &r, err, sizeof err), -1);
+  ck_assert_str_eq(err, "the schedule names choice point 40 but the run had only 2");
+  xp_schedule_free(&s);
+  free(tok);
+}
+END_TEST
+
+/* What a run keeps: the typed steps with names, and the threads' end
+   states (the first 16). */
+START_TEST(run_facts) {
+  qz_run_t r;
+  char err[600] = "";
+  ck_assert_int_eq(qz_run(FIX "ramdisk.iosim", 1, NULL, &r, err, sizeof err), 0);
+  ck_assert_int_eq(r.res.outcome, SIM_RUN_OK);
+  const qz_ev_t *call = NULL;
+  for (size_t i = 0; i < r.nev; i++)
+    if (r.ev[i].kind == TRC_COMPLETION_CALL) call = &r.ev[i];
+  ck_assert_ptr_nonnull(call);
+  ck_assert_str_eq(call->irp, "r1");
+  ck_assert_str_eq(call->dev, "flt1");
+  ck_assert_str_eq(call->thread, "app");
+  ck_assert_int_eq(call->irql, 0);
+  bool app_done = false;
+  for (int i = 0; i < r.nthreads; i++) app_done |= !strcmp(r.names[i], "app") && !strcmp(r.states[i], "terminated");
+  ck_assert(app_done);
+  qz_run_free(&r);
+  ck_assert_ptr_null(r.ev);
+  ck_assert_int_eq(qz_run(FIX "many-threads.iosim", 1, NULL, &r, err, sizeof err), 0);
+  ck_assert_int_eq(r.nthreads, 16);
+  ck_assert_str_eq(r.states[15], "terminated");
+  qz_run_free(&r);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* race.c: the race answer over a file's schedules                    */
+/* ---------------------------------------------------------------- */
+
+static char *slurp_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  char *buf = NULL;
+  size_t n = 0;
+  FILE *m = open_memstream(&buf, &n);
+  int c;
+  while ((c = fgetc(f)) != EOF) fputc(c, m);
+  fclose(f);
+  fclose(m);
+  return buf;
+}
+
+/* The file with the answer's expect lines holds over its schedules (what
+   `iosim check` of the answers file decides). */
+static void answer_holds(const char *path, const char *expects) {
+  char *text = slurp_file(path);
+  char apath[128];
+  snprintf(apath, sizeof apath, "%s/answers.iosim", tmpdir);
+  FILE *f = fopen(apath, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f, "%s\n%s", text, expects);
+  fclose(f);
+  free(text);
+  scn_error_t e;
+  scn_t *sc = scn_load(apath, NULL, &e);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", e.file, e.line, e.col, e.msg);
+  xp_opts_t o;
+  xp_opts_default(&o);
+  o.bound = scn_explore_bound(sc) == SCN_EXPLORE_UNBOUNDED ? XP_BOUND_NONE : scn_explore_bound(sc);
+  xp_report_t rep;
+  ck_assert_int_eq(xp_explore(sc, &o, &rep, &e), SIM_OK);
+  ck_assert_msg(xp_verdict(&rep) == 0, "%s: the answer does not hold:\n%s", path, expects);
+  int n = 0; /* every answer line is an expectation the explorer checked */
+  for (const char *p = expects; (p = strstr(p, "expect ")); p++) n++;
+  ck_assert_int_eq(rep.nexpects, n);
+  xp_report_free(&rep);
+  scn_free(sc);
+}
+
+START_TEST(race_answers) {
+  mk_tmp();
+  char scratch[128];
+  snprintf(scratch, sizeof scratch, "%s/strict.iosim", tmpdir);
+  qz_q_t q = {.kind = QK_RACE, .req = {"r1"}, .nreq = 1};
+  static const struct {
+    const char *path, *scratch; /* NULL: the test's own */
+    int rc;
+    const char *text, *expects; /* or why, when rc is -1 */
+  } cases[] = {
+      {FIX "nosuch.iosim", NULL, -1, "the race file does not load or asks for no exploration", NULL},
+      {FIX "bad-syntax.iosim", NULL, -1, "the race file does not load or asks for no exploration", NULL},
+      {FIX "ramdisk.iosim", NULL, -1, "the race file does not load or asks for no exploration", NULL},
+      {FIX "race-none.iosim", NULL, 0,
+       "No: all 5 schedules within 2 preemptions end correctly (r1 is completed once, no bugcheck, no finding).",
+       "expect sometimes r1.status == STATUS_SUCCESS\nexpect no bugcheck\nexpect count complete(r1) == 1\n"},
+      {FIX "race-none-unbounded.iosim", NULL, 0,
+       "No: all 66 schedules end correctly (r1 is completed once, no bugcheck, no finding).",
+       "expect sometimes r1.status == STATUS_SUCCESS\nexpect no bugcheck\nexpect count complete(r1) == 1\n"},
+      /* a bad end exists, but the strict copy cannot be written */
+      {FIX "race-findings.iosim", "/nonexistent/quiz-cover/strict.iosim", -1, "cannot write or load the strict copy", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    quiz_question_t a = {0};
+    char why[512] = "";
+    int rc = qz_answer_race(&q, cases[i].path, cases[i].scratch ? cases[i].scratch : scratch, &a, why, sizeof why);
+    ck_assert_msg(rc == cases[i].rc, "%s: rc %d (%s)", cases[i].path, rc, why);
+    if (rc) ck_assert_str_eq(why, cases[i].text);
+    else {
+      ck_assert_str_eq(a.answer.text, cases[i].text);
+      ck_assert_str_eq(a.answer.expects, cases[i].expects);
+      ck_assert_str_eq(a.answer.steps, "");
+      ck_assert_ptr_null(a.answer.token);
+      answer_holds(cases[i].path, a.answer.expects);
+    }
+    free_answer(&a);
+  }
+  rm_tmp();
+}
+END_TEST
+
+/* A bad end with findings and no bugcheck (on the open's IRP, which has
+   no name): the key names the findings,
+   replays on the question file to them, and the `expect sometimes` lines
+   hold over the schedules. */
+START_TEST(race_key_findings) {
+  mk_tmp();
+  char scratch[128];
+  snprintf(scratch, sizeof scratch, "%s/strict.iosim", tmpdir);
+  qz_q_t q = {.kind = QK_RACE, .req = {"r1"}, .nreq = 1};
+  quiz_question_t a = {0};
+  char why[512] = "";
+  ck_assert_msg(qz_answer_race(&q, FIX "race-findings.iosim", scratch, &a, why, sizeof why) == 0, "%s", why);
+  ck_assert_ptr_nonnull(a.answer.token);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "Yes. The minimised key: %s (0 preemptions): pending-not-marked, irp-leaked, deadlock. Any token that "
+           "replays to a bugcheck or a finding is right too. Replay the key with: iosim run FILE --replay %s",
+           a.answer.token, a.answer.token);
+  ck_assert_str_eq(a.answer.text, want);
+  ck_assert_str_eq(a.answer.expects, "expect sometimes finding pending-not-marked\nexpect sometimes finding irp-leaked\n"
+                                     "expect sometimes finding deadlock\n");
+  /* the first finding's step */
+  ck_assert_int_eq(a.answer.steps[0], '#');
+  answer_holds(FIX "race-findings.iosim", a.answer.expects);
+  /* the key replays, on the question file, to those findings */
+  scn_error_t e;
+  scn_t *sc = scn_load(FIX "race-findings.iosim", NULL, &e);
+  ck_assert_ptr_nonnull(sc);
+  xp_schedule_t key = {0};
+  char terr[256];
+  ck_assert_int_eq(xp_token_parse(a.answer.token, &key, terr, sizeof terr), 0);
+  scn_result_t rr;
+  bool diverged = true;
+  ck_assert_int_eq(xp_run_schedule(sc, &key, NULL, &rr, &diverged, &e), SIM_OK);
+  ck_assert(!diverged);
+  ck_assert_int_eq(rr.outcome, SIM_RUN_STALLED);
+  ck_assert_int_eq(rr.finding_total, 3);
+  ck_assert_str_eq(rr.findings[0].name, "pending-not-marked");
+  char step[32];
+  snprintf(step, sizeof step, "#%llu", (unsigned long long)rr.findings[0].seq);
+  ck_assert_str_eq(a.answer.steps, step);
+  scn_result_free(&rr);
+  xp_schedule_free(&key);
+  scn_free(sc);
+  free_answer(&a);
+  rm_tmp();
+}
+END_TEST
+
 TEST_SUITE(quiz_cover_suite)
 static Suite *quiz_cover_suite(void) {
   Suite *s = suite_create("quiz_cover");
@@ -790,6 +1002,10 @@ static Suite *quiz_cover_suite(void) {
   tcase_add_test(tc, answers_from_runs);
   tcase_add_test(tc, answer_bounds);
   tcase_add_test(tc, question_words);
+  tcase_add_test(tc, run_errors);
+  tcase_add_test(tc, run_facts);
+  tcase_add_test(tc, race_answers);
+  tcase_add_test(tc, race_key_findings);
   suite_add_tcase(s, tc);
   return s;
 }

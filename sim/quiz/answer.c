@@ -76,12 +76,19 @@ static void on_finish(void *ud, sim_t *S, const scn_result_t *res) {
   }
 }
 
+/* `file:line:col: message`, or `file: message` when no line applies (a
+   file that cannot be opened), as the command line prints it. */
+static void error_text(char *err, size_t errn, const scn_error_t *e) {
+  if (e->line > 0) snprintf(err, errn, "%s:%d:%d: %s", e->file, e->line, e->col, e->msg);
+  else snprintf(err, errn, "%s: %s", e->file, e->msg);
+}
+
 int qz_run(const char *path, uint64_t seed, const xp_schedule_t *sched, qz_run_t *run, char *err, size_t errn) {
   memset(run, 0, sizeof *run);
   scn_error_t e;
   scn_t *sc = scn_load(path, NULL, &e);
   if (!sc) {
-    snprintf(err, errn, "%s:%d:%d: %s", e.file, e.line, e.col, e.msg);
+    error_text(err, errn, &e);
     return -1;
   }
   sink_ctx_t c = {.run = run};
@@ -103,7 +110,7 @@ int qz_run(const char *path, uint64_t seed, const xp_schedule_t *sched, qz_run_t
     return -1;
   }
   if (rc != SIM_OK) {
-    snprintf(err, errn, "%s:%d:%d: %s", e.file, e.line, e.col, e.msg);
+    error_text(err, errn, &e);
     return -1;
   }
   return 0;

@@ -119,8 +119,9 @@ int qz_answer_race(const qz_q_t *q, const char *path, const char *scratch, quiz_
     any_bad |= bad(&f);
   }
   if (!any_bad) {
-    qz_printf(&words, "No: all %llu schedules within %d preemptions end correctly (%s is completed once, no "
-                      "bugcheck, no finding).", (unsigned long long)all.explored, o.bound, req);
+    qz_printf(&words, "No: all %llu schedules", (unsigned long long)all.explored);
+    if (o.bound != XP_BOUND_NONE) qz_printf(&words, " within %d preemptions", o.bound); /* `bound none`: every one */
+    qz_printf(&words, " end correctly (%s is completed once, no bugcheck, no finding).", req);
     qz_printf(&expects, "expect no bugcheck\nexpect count complete(%s) == 1\n", req);
     rc = 0;
     goto out;
