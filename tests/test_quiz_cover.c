@@ -990,6 +990,196 @@ START_TEST(race_key_findings) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* quiz.c: a variant rejected, another drawn                          */
+/* ---------------------------------------------------------------- */
+
+/* Seed 67 of iocp at level 3: the first variant's q1 (which worker gets
+   which packet) differs between the file's seeds, so it is rejected and
+   the one drawn from the derived seed is kept, and its answers hold in
+   every seed. */
+START_TEST(rejected_variant) {
+  mk_tmp();
+  char err[1400];
+  quiz_opts_t o = {.seed = 67, .topic = QUIZ_T_IOCP, .level = 3};
+  quiz_t *q = quiz_generate(&o, tmpdir, err, sizeof err);
+  ck_assert_msg(q != NULL, "%s", err);
+  ck_assert_int_eq(q->rejected, 1);
+  ck_assert_str_eq(q->rejections, "variant 1: q1 depends on the seed (seed 2 differs)\n");
+  uint64_t base = o.seed ^ ((uint64_t)o.topic << 56) ^ ((uint64_t)o.level << 48);
+  ck_assert(qz_derive(base, 0) == base);
+  ck_assert(q->variant_seed == qz_derive(base, 1));
+  ck_assert(q->variant_seed != base);
+  char vs[64];
+  snprintf(vs, sizeof vs, "(variant seed %llu)", (unsigned long long)q->variant_seed);
+  ck_assert_ptr_nonnull(strstr(q->scenario, vs));
+  /* the kept variant: every expectation holds in each of its seeds */
+  char path[128];
+  snprintf(path, sizeof path, "%s/a.iosim", tmpdir);
+  char *text = quiz_file_text(q, true);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+  free(text);
+  scn_error_t e;
+  scn_t *sc = scn_load(path, NULL, &e);
+  ck_assert_ptr_nonnull(sc);
+  for (uint64_t s = 1; s <= 3; s++) {
+    scn_result_t r;
+    scn_run_opts_t ro = {.has_seed = true, .seed = s};
+    ck_assert_int_eq(scn_run(sc, &ro, &r, &e), SIM_OK);
+    ck_assert_int_gt(r.expect_total, 0);
+    ck_assert_int_eq(r.expect_failed, 0);
+    ck_assert_int_eq(r.finding_unexpected, 0);
+    scn_result_free(&r);
+  }
+  scn_free(sc);
+  /* the text says so */
+  char *out = print(q, F_TEXT, NULL, false);
+  ck_assert_ptr_nonnull(strstr(out, "), level 3\n(1 ambiguous variant rejected)\n"));
+  free(out);
+  quiz_free(q);
+  rm_tmp();
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* iosim quiz: refusals, exact message, exit 2, nothing on stdout     */
+/* ---------------------------------------------------------------- */
+
+static bool have_cli(void) {
+  if (access("../iosim", X_OK) == 0) return true;
+  fprintf(stderr, "test_quiz_cover: ../iosim is not built, skipping\n");
+  return false;
+}
+
+static int sh(const char *cmd) {
+  int st = system(cmd);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define USAGE1 "usage: iosim quiz --seed N [--topic T] [--level L] [--answers] [-o DIR]\n"
+
+START_TEST(cli_refusals) {
+  if (!have_cli()) return;
+  mk_tmp();
+  /* DIR/quiz-5.iosim and DIR/quiz-6-answers.iosim cannot be written (folders) */
+  char p[160];
+  snprintf(p, sizeof p, "%s/w", tmpdir);
+  ck_assert_int_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/w/quiz-5.iosim", tmpdir);
+  ck_assert_int_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/w/quiz-6-answers.iosim", tmpdir);
+  ck_assert_int_eq(mkdir(p, 0755), 0);
+  static const struct {
+    const char *args; /* after "iosim quiz"; W is the folder above */
+    const char *err;  /* the whole of stderr; a trailing '*' = its start */
+  } cases[] = {
+      {"--topic cancel", USAGE1 "*"},
+      {"--seed 1 extra", USAGE1 "*"},
+      {"--seed 1 --bogus", "quiz: unrecognized option '--bogus'\n" USAGE1 "*"},
+      {"--seed x", "iosim quiz: --seed wants a number, not 'x'\n"},
+      {"--seed -1", "iosim quiz: --seed wants a number, not '-1'\n"},
+      {"--seed ''", "iosim quiz: --seed wants a number, not ''\n"},
+      {"--seed 12x", "iosim quiz: --seed wants a number, not '12x'\n"},
+      {"--seed 99999999999999999999", "iosim quiz: --seed wants a number, not '99999999999999999999'\n"},
+      {"--seed 1 --topic nosuch",
+       "iosim quiz: unknown topic 'nosuch' (completion-walk, pending, mpr, notification, iocp, cancel, associated, "
+       "fast-io, usermode-fs)\n"},
+      {"--seed 1 --level 0", "iosim quiz: --level is 1..3\n"},
+      {"--seed 1 --level 4", "iosim quiz: --level is 1..3\n"},
+      {"--seed 1 --level two", "iosim quiz: --level is 1..3\n"},
+      {"--seed 1 --format yaml", "iosim quiz: --format is text, json or prairielearn\n"},
+      {"--seed 1 -o /nonexistent/dir", "iosim quiz: /nonexistent/dir: cannot create a scratch file\n"},
+      {"--seed 5 --topic pending -o W", "iosim quiz: cannot write W/quiz-5.iosim\n"},
+      {"--seed 6 --topic pending --answers -o W", "iosim quiz: cannot write W/quiz-6-answers.iosim\n"},
+      {"--seed 1 --env-tmpdir", "iosim quiz: /nonexistent/tmp: cannot create a scratch file\n"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char args[512] = "", w[128];
+    snprintf(w, sizeof w, "%s/w", tmpdir);
+    /* W -> the folder; --env-tmpdir -> TMPDIR names a folder that is not there */
+    const char *env = "";
+    for (const char *s = cases[i].args; *s;) {
+      if (!strncmp(s, "--env-tmpdir", 12)) {
+        env = "TMPDIR=/nonexistent/tmp ";
+        s += 12;
+      } else if (*s == 'W' && (s[1] == '\0' || s[1] == ' ')) {
+        snprintf(args + strlen(args), sizeof args - strlen(args), "%s", w);
+        s++;
+      } else {
+        size_t l = strlen(args);
+        args[l] = *s++;
+        args[l + 1] = '\0';
+      }
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s../iosim quiz %s > %s/out 2> %s/err", env, args, tmpdir, tmpdir);
+    ck_assert_msg(sh(cmd) == 2, "`iosim quiz %s` does not exit 2", cases[i].args);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out", tmpdir);
+    char *out = slurp_file(path);
+    ck_assert_msg(out[0] == '\0', "`iosim quiz %s` wrote to stdout: %s", cases[i].args, out);
+    free(out);
+    snprintf(path, sizeof path, "%s/err", tmpdir);
+    char *err = slurp_file(path);
+    char want[512];
+    snprintf(want, sizeof want, "%s", cases[i].err);
+    char *wp = strstr(want, "W/");
+    if (wp) { /* the folder's real name */
+      char rest[256];
+      snprintf(rest, sizeof rest, "%s", wp + 1);
+      snprintf(wp, sizeof want - (size_t)(wp - want), "%s%s", w, rest);
+    }
+    size_t wl = strlen(want);
+    if (want[wl - 1] == '*') ck_assert_msg(!strncmp(err, want, wl - 1), "`iosim quiz %s`:\n got: %s\nwant: %s", cases[i].args, err, want);
+    else ck_assert_msg(!strcmp(err, want), "`iosim quiz %s`:\n got: %s\nwant: %s", cases[i].args, err, want);
+    free(err);
+  }
+  /* nothing was written into the folder (not even quiz-6.iosim, the
+     question whose answers file could not be written) */
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "test \"$(ls -A %s/w | tr '\\n' ' ')\" = 'quiz-5.iosim quiz-6-answers.iosim '", tmpdir);
+  ck_assert_int_eq(sh(cmd), 0);
+  rm_tmp();
+}
+END_TEST
+
+/* What `iosim quiz` prints and writes when all is well. */
+START_TEST(cli_outputs) {
+  if (!have_cli()) return;
+  mk_tmp();
+  char cmd[1024];
+  /* --help: the usage on stdout, exit 0 */
+  snprintf(cmd, sizeof cmd, "../iosim quiz --help > %s/h && head -1 %s/h | grep -qxF '%.*s'", tmpdir, tmpdir,
+           (int)strlen(USAGE1) - 1, USAGE1);
+  ck_assert_int_eq(sh(cmd), 0);
+  /* an empty TMPDIR means /tmp */
+  ck_assert_int_eq(sh("TMPDIR= ../iosim quiz --seed 3 --topic pending --level 1 > /dev/null"), 0);
+  /* json with -o and --answers: the file is named, both files written,
+     the scenario is the answers file */
+  snprintf(cmd, sizeof cmd,
+           "../iosim quiz --seed 4 --topic mpr --level 1 --answers --format json -o %s > %s/q.json && "
+           "grep -q '\"file\": \"%s/quiz-4.iosim\"' %s/q.json && test -s %s/quiz-4.iosim && test -s %s/quiz-4-answers.iosim"
+           " && grep -q '\"expect\": \"expect ' %s/q.json",
+           tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+  ck_assert_int_eq(sh(cmd), 0);
+  /* the json scenario (with --answers) is the answers file's text: the
+     file's last line is the json's last expect */
+  snprintf(cmd, sizeof cmd, "../iosim check %s/quiz-4-answers.iosim > /dev/null", tmpdir);
+  ck_assert_int_eq(sh(cmd), 0);
+  /* prairielearn ignores -o's path but still writes the files */
+  snprintf(cmd, sizeof cmd,
+           "../iosim quiz --seed 8 --topic fast-io --format prairielearn -o %s > %s/pl.json && test -s %s/quiz-8.iosim && "
+           "test ! -e %s/quiz-8-answers.iosim && grep -q '^{\"params\": {\"generator\": \"1.0\", \"seed\": 8, \"topic\": "
+           "\"fast-io\", \"level\": 2, ' %s/pl.json",
+           tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+  ck_assert_int_eq(sh(cmd), 0);
+  rm_tmp();
+}
+END_TEST
+
 TEST_SUITE(quiz_cover_suite)
 static Suite *quiz_cover_suite(void) {
   Suite *s = suite_create("quiz_cover");
@@ -1006,6 +1196,9 @@ static Suite *quiz_cover_suite(void) {
   tcase_add_test(tc, run_facts);
   tcase_add_test(tc, race_answers);
   tcase_add_test(tc, race_key_findings);
+  tcase_add_test(tc, rejected_variant);
+  tcase_add_test(tc, cli_refusals);
+  tcase_add_test(tc, cli_outputs);
   suite_add_tcase(s, tc);
   return s;
 }
