@@ -489,13 +489,14 @@ static const acase_t answer_cases[] = {
                 "expect count port-dequeued(w1) == 2\nexpect count wait-done(w1, STATUS_TIMEOUT) == 1\n"
                 "expect thread w1 finished\nexpect count port-dequeued(w2) == 0\n"
                 "expect count wait-done(w2, STATUS_TIMEOUT) == 0\nexpect thread w2 waiting\n"},
-    {"port: a timeout first, then a packet with no IRP",
-     {.kind = QK_PORT, .thr = {"w1"}, .nthr = 1},
+    {"port: the first request's packet taken by nobody; a timeout first, then a packet with no IRP",
+     {.kind = QK_PORT, .req = {"r3"}, .nreq = 1, .thr = {"w1"}, .nthr = 1},
      EVS(ST(12, TRC_WAIT_DONE, .thread = "w1", .status = STATUS_TIMEOUT), ST(14, TRC_PORT_DEQUEUED, .thread = "w1")),
      .threads = {{"w1", "terminated"}}, .rc = 0,
-     .text = " w1's GetQueuedCompletionStatus calls return: STATUS_TIMEOUT (step #12), a packet; w1 does not hang.",
+     .text = "r3's packet is taken by nobody. w1's GetQueuedCompletionStatus calls return: STATUS_TIMEOUT (step #12), a "
+             "packet; w1 does not hang.",
      .steps = "#12 #14",
-     .expects = "expect count port-dequeued(w1) == 1\nexpect count wait-done(w1, STATUS_TIMEOUT) == 1\n"
+     .expects = "expect never port-dequeued(r3)\nexpect count port-dequeued(w1) == 1\nexpect count wait-done(w1, STATUS_TIMEOUT) == 1\n"
                 "expect thread w1 finished\n"},
 
     /* ---- ReadFileEx routines ---- */
@@ -604,6 +605,13 @@ static const acase_t answer_cases[] = {
                 "expect order note(\"read 3\") < dispatch(fs0, major == IRP_MJ_READ) < note(\"end\")\n"
                 "expect count fast-io == 2\nexpect count fast-io-served == 1\n"
                 "expect count dispatch(fs0, major == IRP_MJ_READ) == 2\n"},
+
+    {"fastio: no notes at all: ambiguous", {.kind = QK_FASTIO, .n = 1},
+     EVS(ST(11, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0")), .rc = -1, .why = "read 1: no fast I/O and no read IRP"},
+    {"fastio: declined, and no IRP follows: ambiguous", {.kind = QK_FASTIO, .n = 2},
+     EVS(ST(10, TRC_NOTE, .text = "read 1"), ST(11, TRC_FASTIO_SERVED), ST(20, TRC_NOTE, .text = "read 2"),
+         ST(21, TRC_FASTIO_DECLINED), ST(40, TRC_NOTE, .text = "end"), ST(41, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0")),
+     .rc = -1, .why = "read 2: no fast I/O and no read IRP"},
 
     /* ---- a user-mode file system ---- */
     {"ufs: no response: ambiguous", {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
@@ -844,6 +852,13 @@ START_TEST(run_facts) {
   ck_assert_str_eq(call->dev, "flt1");
   ck_assert_str_eq(call->thread, "app");
   ck_assert_int_eq(call->irql, 0);
+  /* the open's IRP has no name in the scenario: its steps name none */
+  const qz_ev_t *create = NULL;
+  for (size_t i = 0; i < r.nev && !create; i++)
+    if (r.ev[i].kind == TRC_DISPATCH && r.ev[i].major == IRP_MJ_CREATE) create = &r.ev[i];
+  ck_assert_ptr_nonnull(create);
+  ck_assert_str_eq(create->irp, "");
+  ck_assert_str_eq(create->dev, "flt1");
   bool app_done = false;
   for (int i = 0; i < r.nthreads; i++) app_done |= !strcmp(r.names[i], "app") && !strcmp(r.states[i], "terminated");
   ck_assert(app_done);
@@ -941,51 +956,63 @@ START_TEST(race_answers) {
 }
 END_TEST
 
-/* A bad end with findings and no bugcheck (on the open's IRP, which has
-   no name): the key names the findings,
-   replays on the question file to them, and the `expect sometimes` lines
-   hold over the schedules. */
+/* A bad end with findings and no bugcheck: the key names the findings,
+   replays on the question file to them, its step is the first finding's
+   (none when every finding is at the run's end), and the `expect
+   sometimes` lines hold over the schedules. */
 START_TEST(race_key_findings) {
+  static const struct {
+    const char *path, *findings, *expects;
+    int nfind;
+  } cases[] = {
+      /* on the open's IRP, which has no name */
+      {FIX "race-findings.iosim", "pending-not-marked, irp-leaked, deadlock",
+       "expect sometimes finding pending-not-marked\nexpect sometimes finding irp-leaked\n"
+       "expect sometimes finding deadlock\n",
+       3},
+      /* found at the end of the run only */
+      {FIX "race-end-findings.iosim", "irp-never-completed r1, deadlock",
+       "expect sometimes finding irp-never-completed r1\nexpect sometimes finding deadlock\n", 2},
+  };
   mk_tmp();
   char scratch[128];
   snprintf(scratch, sizeof scratch, "%s/strict.iosim", tmpdir);
   qz_q_t q = {.kind = QK_RACE, .req = {"r1"}, .nreq = 1};
-  quiz_question_t a = {0};
-  char why[512] = "";
-  ck_assert_msg(qz_answer_race(&q, FIX "race-findings.iosim", scratch, &a, why, sizeof why) == 0, "%s", why);
-  ck_assert_ptr_nonnull(a.answer.token);
-  char want[1024];
-  snprintf(want, sizeof want,
-           "Yes. The minimised key: %s (0 preemptions): pending-not-marked, irp-leaked, deadlock. Any token that "
-           "replays to a bugcheck or a finding is right too. Replay the key with: iosim run FILE --replay %s",
-           a.answer.token, a.answer.token);
-  ck_assert_str_eq(a.answer.text, want);
-  ck_assert_str_eq(a.answer.expects, "expect sometimes finding pending-not-marked\nexpect sometimes finding irp-leaked\n"
-                                     "expect sometimes finding deadlock\n");
-  /* the first finding's step */
-  ck_assert_int_eq(a.answer.steps[0], '#');
-  answer_holds(FIX "race-findings.iosim", a.answer.expects);
-  /* the key replays, on the question file, to those findings */
-  scn_error_t e;
-  scn_t *sc = scn_load(FIX "race-findings.iosim", NULL, &e);
-  ck_assert_ptr_nonnull(sc);
-  xp_schedule_t key = {0};
-  char terr[256];
-  ck_assert_int_eq(xp_token_parse(a.answer.token, &key, terr, sizeof terr), 0);
-  scn_result_t rr;
-  bool diverged = true;
-  ck_assert_int_eq(xp_run_schedule(sc, &key, NULL, &rr, &diverged, &e), SIM_OK);
-  ck_assert(!diverged);
-  ck_assert_int_eq(rr.outcome, SIM_RUN_STALLED);
-  ck_assert_int_eq(rr.finding_total, 3);
-  ck_assert_str_eq(rr.findings[0].name, "pending-not-marked");
-  char step[32];
-  snprintf(step, sizeof step, "#%llu", (unsigned long long)rr.findings[0].seq);
-  ck_assert_str_eq(a.answer.steps, step);
-  scn_result_free(&rr);
-  xp_schedule_free(&key);
-  scn_free(sc);
-  free_answer(&a);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    quiz_question_t a = {0};
+    char why[512] = "";
+    ck_assert_msg(qz_answer_race(&q, cases[i].path, scratch, &a, why, sizeof why) == 0, "%s", why);
+    ck_assert_ptr_nonnull(a.answer.token);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "Yes. The minimised key: %s (0 preemptions): %s. Any token that replays to a bugcheck or a finding is right "
+             "too. Replay the key with: iosim run FILE --replay %s",
+             a.answer.token, cases[i].findings, a.answer.token);
+    ck_assert_str_eq(a.answer.text, want);
+    ck_assert_str_eq(a.answer.expects, cases[i].expects);
+    answer_holds(cases[i].path, a.answer.expects);
+    /* the key replays, on the question file, to those findings */
+    scn_error_t e;
+    scn_t *sc = scn_load(cases[i].path, NULL, &e);
+    ck_assert_ptr_nonnull(sc);
+    xp_schedule_t key = {0};
+    char terr[256];
+    ck_assert_int_eq(xp_token_parse(a.answer.token, &key, terr, sizeof terr), 0);
+    scn_result_t rr;
+    bool diverged = true;
+    ck_assert_int_eq(xp_run_schedule(sc, &key, NULL, &rr, &diverged, &e), SIM_OK);
+    ck_assert(!diverged);
+    ck_assert_int_eq(rr.outcome, SIM_RUN_STALLED);
+    ck_assert_int_eq(rr.finding_total, cases[i].nfind);
+    char step[32] = "";
+    for (int k = 0; k < rr.finding_total && !step[0]; k++)
+      if (rr.findings[k].seq) snprintf(step, sizeof step, "#%llu", (unsigned long long)rr.findings[k].seq);
+    ck_assert_str_eq(a.answer.steps, step);
+    scn_result_free(&rr);
+    xp_schedule_free(&key);
+    scn_free(sc);
+    free_answer(&a);
+  }
   rm_tmp();
 }
 END_TEST

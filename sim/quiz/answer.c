@@ -615,7 +615,7 @@ static int a_assoc(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size
   return 0;
 }
 
-static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o) {
+static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size_t wn) {
   int served = 0, tried = 0, reads = 0;
   for (int k = 1; k <= q->n; k++) {
     char from[32], to[32];
@@ -631,6 +631,10 @@ static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o) {
       if (e->kind == TRC_FASTIO_DECLINED && !fd) fd = e;
       if (e->kind == TRC_DISPATCH && e->major == IRP_MJ_READ && !strcmp(e->dev, "fs0") && !dp) dp = e;
     }
+    if (!fs && !dp) { /* neither fast I/O nor a read IRP between the notes */
+      snprintf(why, wn, "read %d: no fast I/O and no read IRP", k);
+      return -1;
+    }
     qz_printf(&o->text, "%sRead %d: ", k > 1 ? " " : "", k);
     if (fs) {
       served++, tried++;
@@ -640,14 +644,14 @@ static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o) {
     } else if (fd) {
       tried++, reads++;
       qz_printf(&o->text, "fast I/O declines (step #%llu), an IRP does it (step #%llu).", (unsigned long long)fd->seq,
-                (unsigned long long)(dp ? dp->seq : 0));
+                (unsigned long long)dp->seq);
       step(o, fd);
       qz_printf(&o->expects, "expect order note(\"%s\") < fast-io-declined < dispatch(fs0, major == IRP_MJ_READ) < note(\"%s\")\n",
                 from, to);
     } else {
       reads++;
-      qz_printf(&o->text, "no fast I/O attempt, an IRP (step #%llu).", (unsigned long long)(dp ? dp->seq : 0));
-      if (dp) step(o, dp);
+      qz_printf(&o->text, "no fast I/O attempt, an IRP (step #%llu).", (unsigned long long)dp->seq);
+      step(o, dp);
       qz_printf(&o->expects, "expect order note(\"%s\") < dispatch(fs0, major == IRP_MJ_READ) < note(\"%s\")\n", from, to);
     }
   }
@@ -715,7 +719,7 @@ int qz_answer(const qz_q_t *q, const qz_run_t *r, quiz_question_t *out, char *wh
   case QK_CALLBACKS: rc = a_callbacks(q, r, &o); break;
   case QK_CANCEL: rc = a_cancel(q, r, &o); break;
   case QK_ASSOC: rc = a_assoc(q, r, &o, why, wn); break;
-  case QK_FASTIO: rc = a_fastio(q, r, &o); break;
+  case QK_FASTIO: rc = a_fastio(q, r, &o, why, wn); break;
   case QK_UFS: rc = a_ufs(q, r, &o, why, wn); break;
   case QK_RACE: snprintf(why, wn, "a race is answered over its schedules"); rc = -1; break;
   }

@@ -52,7 +52,7 @@ static int replay(const char *path, const xp_schedule_t *s, const char *req, fac
     bool dup = false;
     for (int k = 0; k < f->nfind; k++) dup |= !strcmp(f->find[k], one);
     if (!dup) snprintf(f->find[f->nfind++], sizeof f->find[0], "%s", one);
-    if (x->seq && (!f->first_seq || x->seq < f->first_seq)) f->first_seq = x->seq;
+    if (x->seq && !f->first_seq) f->first_seq = x->seq; /* findings come in step order */
   }
   bool done = false;
   int32_t st = 0;
