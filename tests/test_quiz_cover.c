@@ -1192,8 +1192,7 @@ START_TEST(cli_outputs) {
            " && grep -q '\"expect\": \"expect ' %s/q.json",
            tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
   ck_assert_int_eq(sh(cmd), 0);
-  /* the json scenario (with --answers) is the answers file's text: the
-     file's last line is the json's last expect */
+  /* the answers file it wrote is what `iosim check` confirms */
   snprintf(cmd, sizeof cmd, "../iosim check %s/quiz-4-answers.iosim > /dev/null", tmpdir);
   ck_assert_int_eq(sh(cmd), 0);
   /* prairielearn ignores -o's path but still writes the files */
