@@ -105,12 +105,9 @@ int qz_run(const char *path, uint64_t seed, const xp_schedule_t *sched, qz_run_t
   bool diverged = c.replay && xp_replay_diverged(c.replay, err, errn);
   xp_replay_free(c.replay);
   scn_free(sc);
-  if (diverged) {
-    scn_result_free(&run->res);
-    return -1;
-  }
-  if (rc != SIM_OK) {
-    error_text(err, errn, &e);
+  if (diverged || rc != SIM_OK) {
+    if (!diverged) error_text(err, errn, &e); /* a divergence has said why */
+    qz_run_free(run); /* with the steps already kept */
     return -1;
   }
   return 0;
