@@ -72,20 +72,26 @@ static char *print(const quiz_t *q, int fmt, const char *path, bool answers) {
   size_t n = 0;
   FILE *f = open_memstream(&buf, &n);
   ck_assert_ptr_nonnull(f);
-  if (fmt == F_TEXT) quiz_print_text(f, q, path, answers);
-  else if (fmt == F_JSON) quiz_print_json(f, q, path, answers);
-  else quiz_print_prairielearn(f, q);
+  if (fmt == F_TEXT)
+    quiz_print_text(f, q, path, answers);
+  else if (fmt == F_JSON)
+    quiz_print_json(f, q, path, answers);
+  else
+    quiz_print_prairielearn(f, q);
   fclose(f);
   return buf;
 }
 
 #define HEAD "iosim quiz generator 1.0 (compatible 1), seed 7, topic cancel (cancel routines and CancelIoEx), level 3\n"
 #define QS "\nQuestions\n  q1. Is \"x\" a\tb\\c\x01?\n  q2. Second?\n"
-#define ANS                                                                                                           \
+#define ANS                                                                                                            \
   "\nAnswers (from running the scenario; steps of its first seed)\n  q1. ans1\n      steps: #3 #5\n  q2. ans2\n"
 #define INLINE "\n----- the scenario -----\nscenario \"s\"\n----- end of the scenario -----\n"
-#define FILE_Q "scenario \\\"s\\\"\\n\\n# Questions (iosim quiz --seed 7 --topic cancel --level 3):\\n#  q1. Is \\\"x\\\" a\\tb\\\\c\\u0001?\\n#  q2. Second?\\n"
-#define FILE_A "\\n# Answers, computed by running this file; `iosim check` verifies them.\\n# q1\\nexpect a\\n# q2\\nexpect b\\n"
+#define FILE_Q                                                                                                         \
+  "scenario \\\"s\\\"\\n\\n# Questions (iosim quiz --seed 7 --topic cancel --level 3):\\n#  q1. Is \\\"x\\\" "         \
+  "a\\tb\\\\c\\u0001?\\n#  q2. Second?\\n"
+#define FILE_A                                                                                                         \
+  "\\n# Answers, computed by running this file; `iosim check` verifies them.\\n# q1\\nexpect a\\n# q2\\nexpect b\\n"
 #define JQ1 "\n  {\"id\": \"q1\", \"text\": \"Is \\\"x\\\" a\\tb\\\\c\\u0001?\""
 #define JQ2 "\n  {\"id\": \"q2\", \"text\": \"Second?\""
 
@@ -101,14 +107,15 @@ static const struct emit_case {
     {F_TEXT, 1, false, true, NULL, HEAD "(1 ambiguous variant rejected)\n" INLINE QS ANS},
     /* with -o: the path, and the answers file named after it */
     {F_TEXT, 2, false, true, "/tmp/lab/quiz-7.iosim",
-     HEAD "(2 ambiguous variants rejected)\n\nscenario: /tmp/lab/quiz-7.iosim   (run it: iosim run /tmp/lab/quiz-7.iosim "
-          "--explain)\n" QS ANS
-          "\nThe answers are `expect` lines at the end of /tmp/lab/quiz-7-answers.iosim: iosim check "
-          "/tmp/lab/quiz-7-answers.iosim\n"},
+     HEAD
+     "(2 ambiguous variants rejected)\n\nscenario: /tmp/lab/quiz-7.iosim   (run it: iosim run /tmp/lab/quiz-7.iosim "
+     "--explain)\n" QS ANS "\nThe answers are `expect` lines at the end of /tmp/lab/quiz-7-answers.iosim: iosim check "
+     "/tmp/lab/quiz-7-answers.iosim\n"},
     /* a path without the .iosim suffix (or nothing before it) is kept whole */
     {F_TEXT, 0, false, true, "lab/q.txt",
-     HEAD "\nscenario: lab/q.txt   (run it: iosim run lab/q.txt --explain)\n" QS ANS
-          "\nThe answers are `expect` lines at the end of lab/q.txt-answers.iosim: iosim check lab/q.txt-answers.iosim\n"},
+     HEAD
+     "\nscenario: lab/q.txt   (run it: iosim run lab/q.txt --explain)\n" QS ANS
+     "\nThe answers are `expect` lines at the end of lab/q.txt-answers.iosim: iosim check lab/q.txt-answers.iosim\n"},
     {F_TEXT, 0, false, true, ".iosim",
      HEAD "\nscenario: .iosim   (run it: iosim run .iosim --explain)\n" QS ANS
           "\nThe answers are `expect` lines at the end of .iosim-answers.iosim: iosim check .iosim-answers.iosim\n"},
@@ -119,8 +126,9 @@ static const struct emit_case {
     /* json with answers, the file, the rejections and a race's token */
     {F_JSON, 2, true, true, "d/quiz-7.iosim",
      "{\"generator\": \"1.0\", \"compat\": 1, \"seed\": 7, \"topic\": \"cancel\", \"level\": 3, \"rejected\": 2, "
-     "\"rejections\": \"variant 1: a\\nvariant 2: b\\n\", \"file\": \"d/quiz-7.iosim\",\n \"scenario\": \"" FILE_Q FILE_A
-     "\",\n \"questions\": [" JQ1 ", \"answer\": \"ans1\", \"steps\": \"#3 #5\", \"expect\": \"expect a\\n\"}," JQ2
+     "\"rejections\": \"variant 1: a\\nvariant 2: b\\n\", \"file\": \"d/quiz-7.iosim\",\n \"scenario\": \"" FILE_Q
+         FILE_A "\",\n \"questions\": [" JQ1
+     ", \"answer\": \"ans1\", \"steps\": \"#3 #5\", \"expect\": \"expect a\\n\"}," JQ2
      ", \"answer\": \"ans2\", \"steps\": \"\", \"expect\": \"expect b\\n\", \"token\": \"1:ab:1:4\"}]}\n"},
     /* prairielearn: the question file without answers; the key of a race
        question is its token, of any other its words */
@@ -174,10 +182,18 @@ START_TEST(topic_names) {
     const char *name;
     int topic;
   } cases[] = {
-      {"completion-walk", QUIZ_T_WALK}, {"pending", QUIZ_T_PENDING},   {"mpr", QUIZ_T_MPR},
-      {"notification", QUIZ_T_NOTIFY}, {"iocp", QUIZ_T_IOCP},         {"cancel", QUIZ_T_CANCEL},
-      {"associated", QUIZ_T_ASSOC},    {"fast-io", QUIZ_T_FASTIO},    {"usermode-fs", QUIZ_T_UFS},
-      {"Cancel", -1},                  {"", -1},                      {"cancel ", -1},
+      {"completion-walk", QUIZ_T_WALK},
+      {"pending", QUIZ_T_PENDING},
+      {"mpr", QUIZ_T_MPR},
+      {"notification", QUIZ_T_NOTIFY},
+      {"iocp", QUIZ_T_IOCP},
+      {"cancel", QUIZ_T_CANCEL},
+      {"associated", QUIZ_T_ASSOC},
+      {"fast-io", QUIZ_T_FASTIO},
+      {"usermode-fs", QUIZ_T_UFS},
+      {"Cancel", -1},
+      {"", -1},
+      {"cancel ", -1},
       {"nosuch", -1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -245,9 +261,12 @@ END_TEST
 
 /* The steps of a run (qz_ev_t); only the facts a question reads are set. */
 #define EVS(...) .ev = (qz_ev_t[]){__VA_ARGS__}, .nev = sizeof((qz_ev_t[]){__VA_ARGS__}) / sizeof(qz_ev_t)
-#define CC(s, d, i, f, ...) {.seq = s, .kind = TRC_COMPLETION_CALL, .irp = "r1", .dev = d, .irql = i, .frame = f, __VA_ARGS__}
-#define SETC(s, i, d) {.seq = s, .kind = TRC_SET_COMPLETION, .irp = i, .dev = d}
-#define ST(s, k, ...) {.seq = s, .kind = k, __VA_ARGS__}
+#define CC(s, d, i, f, ...)                                                                                            \
+  { .seq = s, .kind = TRC_COMPLETION_CALL, .irp = "r1", .dev = d, .irql = i, .frame = f, __VA_ARGS__ }
+#define SETC(s, i, d)                                                                                                  \
+  { .seq = s, .kind = TRC_SET_COMPLETION, .irp = i, .dev = d }
+#define ST(s, k, ...)                                                                                                  \
+  { .seq = s, .kind = k, __VA_ARGS__ }
 
 typedef struct acase {
   const char *name;
@@ -263,62 +282,75 @@ typedef struct acase {
   const char *text, *steps, *expects, *why;
 } acase_t;
 
-#define FINDINGS(...)                                                                                                 \
-  .findings = (vrf_finding_t[]){__VA_ARGS__}, .nfindings = sizeof((vrf_finding_t[]){__VA_ARGS__}) / sizeof(vrf_finding_t)
+#define FINDINGS(...)                                                                                                  \
+  .findings = (vrf_finding_t[]){__VA_ARGS__},                                                                          \
+  .nfindings = sizeof((vrf_finding_t[]){__VA_ARGS__}) / sizeof(vrf_finding_t)
 
 static const acase_t answer_cases[] = {
     /* ---- the completion routines of r1 ---- */
     {"cr: none runs; a routine set but never called, once (set twice, other IRPs and unnamed devices ignored)",
      {.kind = QK_CR_ORDER, .req = {"r1"}, .nreq = 1},
-     EVS(SETC(5, "r1", "flt2"), SETC(6, "r2", "flt3"), SETC(7, "r1", ""), SETC(8, "r1", "flt2")), .rc = 0,
-     .text = "No completion routine runs for r1. flt2 set a routine (step #5) that is not called: its invoke-on flags do not "
-             "match how the IRP completed.",
-     .steps = "#5", .expects = "expect never completion(r1)\nexpect never completion(flt2, r1)\n"},
+     EVS(SETC(5, "r1", "flt2"), SETC(6, "r2", "flt3"), SETC(7, "r1", ""), SETC(8, "r1", "flt2")),
+     .rc = 0,
+     .text = "No completion routine runs for r1. flt2 set a routine (step #5) that is not called: its invoke-on flags "
+             "do not match how the IRP completed.",
+     .steps = "#5",
+     .expects = "expect never completion(r1)\nexpect never completion(flt2, r1)\n"},
     {"cr: five routines in every context; the thread only where it is one",
      {.kind = QK_CR_ORDER, .req = {"r1"}, .nreq = 1},
-     EVS(SETC(9, "r1", "flt2"), CC(10, "flt3", 2, TRC_FRAME_DPC), ST(11, TRC_COMPLETION_CALL, .irp = "r2", .dev = "flt9"),
-         CC(12, "flt2", 0, TRC_FRAME_THREAD, .thread = "app"), CC(14, "flt1", 5, TRC_FRAME_ISR),
-         CC(16, "flt4", 1, TRC_FRAME_APC), CC(18, "flt5", -1, TRC_FRAME_IDLE), CC(19, "flt6", 0, TRC_FRAME_THREAD)),
+     EVS(SETC(9, "r1", "flt2"), CC(10, "flt3", 2, TRC_FRAME_DPC),
+         ST(11, TRC_COMPLETION_CALL, .irp = "r2", .dev = "flt9"), CC(12, "flt2", 0, TRC_FRAME_THREAD, .thread = "app"),
+         CC(14, "flt1", 5, TRC_FRAME_ISR), CC(16, "flt4", 1, TRC_FRAME_APC), CC(18, "flt5", -1, TRC_FRAME_IDLE),
+         CC(19, "flt6", 0, TRC_FRAME_THREAD)),
      .rc = 0,
-     .text = "1. flt3's routine (step #10): IRQL DISPATCH, in a DPC: arbitrary thread context. 2. flt2's routine (step #12): "
-             "IRQL PASSIVE, in thread app's context. 3. flt1's routine (step #14): IRQL DIRQL5, in an ISR. 4. flt4's routine "
-             "(step #16): IRQL APC, in a kernel APC in thread ?. 5. flt5's routine (step #18): IRQL DIRQL-1, on an idle CPU. "
+     .text = "1. flt3's routine (step #10): IRQL DISPATCH, in a DPC: arbitrary thread context. "
+             "2. flt2's routine (step #12): IRQL PASSIVE, in thread app's context. "
+             "3. flt1's routine (step #14): IRQL DIRQL5, in an ISR. "
+             "4. flt4's routine (step #16): IRQL APC, in a kernel APC in thread ?. "
+             "5. flt5's routine (step #18): IRQL DIRQL-1, on an idle CPU. "
              "6. flt6's routine (step #19): IRQL PASSIVE, in thread ?'s context.",
      .steps = "#10 #12 #14 #16 #18 #19",
-     .expects = "expect order completion(flt3, r1) < completion(flt2, r1) < completion(flt1, r1) < completion(flt4, r1) < "
-                "completion(flt5, r1) < completion(flt6, r1)\n"
-                "expect completion(flt3, r1).irql == DISPATCH_LEVEL\nexpect completion(flt3, r1).frame == dpc\n"
-                "expect completion(flt2, r1).irql == PASSIVE_LEVEL\nexpect completion(flt2, r1).frame == thread\n"
-                "expect completion(flt2, r1).thread == app\n"
-                "expect completion(flt1, r1).irql == 5\nexpect completion(flt1, r1).frame == isr\n"
-                "expect completion(flt4, r1).irql == APC_LEVEL\nexpect completion(flt4, r1).frame == apc\n"
-                "expect completion(flt4, r1).thread == none\n"
-                "expect completion(flt5, r1).irql == -1\nexpect completion(flt5, r1).frame == idle\n"
-                "expect completion(flt6, r1).irql == PASSIVE_LEVEL\nexpect completion(flt6, r1).frame == thread\n"
-                "expect completion(flt6, r1).thread == none\n"},
+     .expects =
+         "expect order completion(flt3, r1) < completion(flt2, r1) < completion(flt1, r1) < completion(flt4, r1) < "
+         "completion(flt5, r1) < completion(flt6, r1)\n"
+         "expect completion(flt3, r1).irql == DISPATCH_LEVEL\nexpect completion(flt3, r1).frame == dpc\n"
+         "expect completion(flt2, r1).irql == PASSIVE_LEVEL\nexpect completion(flt2, r1).frame == thread\n"
+         "expect completion(flt2, r1).thread == app\n"
+         "expect completion(flt1, r1).irql == 5\nexpect completion(flt1, r1).frame == isr\n"
+         "expect completion(flt4, r1).irql == APC_LEVEL\nexpect completion(flt4, r1).frame == apc\n"
+         "expect completion(flt4, r1).thread == none\n"
+         "expect completion(flt5, r1).irql == -1\nexpect completion(flt5, r1).frame == idle\n"
+         "expect completion(flt6, r1).irql == PASSIVE_LEVEL\nexpect completion(flt6, r1).frame == thread\n"
+         "expect completion(flt6, r1).thread == none\n"},
     {"cr: one routine: no order",
      {.kind = QK_CR_ORDER, .req = {"r1"}, .nreq = 1},
-     EVS(CC(4, "flt1", 2, TRC_FRAME_DPC)), .rc = 0,
-     .text = "1. flt1's routine (step #4): IRQL DISPATCH, in a DPC: arbitrary thread context.", .steps = "#4",
+     EVS(CC(4, "flt1", 2, TRC_FRAME_DPC)),
+     .rc = 0,
+     .text = "1. flt1's routine (step #4): IRQL DISPATCH, in a DPC: arbitrary thread context.",
+     .steps = "#4",
      .expects = "expect completion(flt1, r1)\nexpect completion(flt1, r1).irql == DISPATCH_LEVEL\n"
                 "expect completion(flt1, r1).frame == dpc\n"},
     {"cr: a routine that runs twice makes the question ambiguous",
      {.kind = QK_CR_ORDER, .req = {"r1"}, .nreq = 1},
-     EVS(CC(4, "flt1", 2, TRC_FRAME_DPC), CC(6, "flt2", 2, TRC_FRAME_DPC), CC(8, "flt1", 2, TRC_FRAME_DPC)), .rc = -1,
+     EVS(CC(4, "flt1", 2, TRC_FRAME_DPC), CC(6, "flt2", 2, TRC_FRAME_DPC), CC(8, "flt1", 2, TRC_FRAME_DPC)),
+     .rc = -1,
      .why = "flt1's routine runs twice for r1"},
 
     /* ---- the I/O status block ---- */
     {"iosb: never written, no APC (another IRP's and a non-stage-2 one ignored), no stage 2",
      {.kind = QK_IOSB, .req = {"r1"}, .nreq = 1},
-     EVS(ST(3, TRC_APC_QUEUED, .irp = "r1", .count = 1, .target = "app"), ST(4, TRC_APC_QUEUED, .irp = "r2", .target = "app"),
-         ST(5, TRC_IOSB_WRITTEN, .irp = "r2", .thread = "app")),
-     .rc = 0, .text = "Nobody: r1's I/O status block is never written. No special kernel APC is queued: stage 2 runs nowhere.",
-     .steps = "", .expects = "expect never iosb-written(r1)\nexpect never apc-queued(r1, count == 0)\n"},
+     EVS(ST(3, TRC_APC_QUEUED, .irp = "r1", .count = 1, .target = "app"),
+         ST(4, TRC_APC_QUEUED, .irp = "r2", .target = "app"), ST(5, TRC_IOSB_WRITTEN, .irp = "r2", .thread = "app")),
+     .rc = 0,
+     .text = "Nobody: r1's I/O status block is never written. No special kernel APC is queued: stage 2 runs nowhere.",
+     .steps = "",
+     .expects = "expect never iosb-written(r1)\nexpect never apc-queued(r1, count == 0)\n"},
     {"iosb: written in a DPC by no thread; stage 2 inline",
      {.kind = QK_IOSB, .req = {"r1"}, .nreq = 1},
-     EVS(ST(18, TRC_STAGE2, .irp = "r1"), ST(20, TRC_IOSB_WRITTEN, .irp = "r1", .irql = 2, .frame = TRC_FRAME_DPC)), .rc = 0,
-     .text = "no thread writes it at step #20 (in a DPC: arbitrary thread context, IRQL DISPATCH). No special kernel APC is "
-             "queued: stage 2 runs inline, in the system service.",
+     EVS(ST(18, TRC_STAGE2, .irp = "r1"), ST(20, TRC_IOSB_WRITTEN, .irp = "r1", .irql = 2, .frame = TRC_FRAME_DPC)),
+     .rc = 0,
+     .text = "no thread writes it at step #20 (in a DPC: arbitrary thread context, IRQL DISPATCH). No special kernel "
+             "APC is queued: stage 2 runs inline, in the system service.",
      .steps = "#20",
      .expects = "expect iosb-written(r1).thread == none\nexpect iosb-written(r1).frame == dpc\n"
                 "expect never apc-queued(r1, count == 0)\n"},
@@ -327,128 +359,202 @@ static const acase_t answer_cases[] = {
      EVS(ST(25, TRC_APC_QUEUED, .irp = "r1", .target = "app"),
          ST(30, TRC_IOSB_WRITTEN, .irp = "r1", .irql = 1, .frame = TRC_FRAME_APC, .thread = "app")),
      .rc = 0,
-     .text = "app writes it at step #30 (in a kernel APC in thread app, IRQL APC). A special kernel APC (IopCompleteRequest) "
-             "is queued to app at step #25.",
+     .text = "app writes it at step #30 (in a kernel APC in thread app, IRQL APC). A special kernel APC "
+             "(IopCompleteRequest) is queued to app at step #25.",
      .steps = "#25 #30",
      .expects = "expect iosb-written(r1).thread == app\nexpect iosb-written(r1).frame == apc\n"
                 "expect apc-queued(r1, count == 0, target == app)\n"},
 
     /* ---- what ReadFile returns ---- */
-    {"sysret: never", {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1}, EVS(ST(2, TRC_SYSCALL_RETURN, .irp = "r2")), .rc = 0,
-     .text = "ReadFile never returns for r1.", .steps = "", .expects = "expect never syscall-return(r1)\n"},
-    {"sysret: pending", {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1},
-     EVS(ST(7, TRC_SYSCALL_RETURN, .irp = "r1", .status = STATUS_PENDING)), .rc = 0,
+    {"sysret: never",
+     {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1},
+     EVS(ST(2, TRC_SYSCALL_RETURN, .irp = "r2")),
+     .rc = 0,
+     .text = "ReadFile never returns for r1.",
+     .steps = "",
+     .expects = "expect never syscall-return(r1)\n"},
+    {"sysret: pending",
+     {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1},
+     EVS(ST(7, TRC_SYSCALL_RETURN, .irp = "r1", .status = STATUS_PENDING)),
+     .rc = 0,
      .text = "The system service returns STATUS_PENDING at step #7: ReadFile returns FALSE with GetLastError() == "
              "ERROR_IO_PENDING.",
-     .steps = "#7", .expects = "expect syscall-return(r1).status == STATUS_PENDING\n"},
-    {"sysret: success", {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1},
-     EVS(ST(7, TRC_SYSCALL_RETURN, .irp = "r1", .status = STATUS_SUCCESS)), .rc = 0,
-     .text = "The system service returns STATUS_SUCCESS at step #7: ReadFile returns TRUE.", .steps = "#7",
+     .steps = "#7",
+     .expects = "expect syscall-return(r1).status == STATUS_PENDING\n"},
+    {"sysret: success",
+     {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1},
+     EVS(ST(7, TRC_SYSCALL_RETURN, .irp = "r1", .status = STATUS_SUCCESS)),
+     .rc = 0,
+     .text = "The system service returns STATUS_SUCCESS at step #7: ReadFile returns TRUE.",
+     .steps = "#7",
      .expects = "expect syscall-return(r1).status == STATUS_SUCCESS\n"},
-    {"sysret: an error", {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1},
-     EVS(ST(7, TRC_SYSCALL_RETURN, .irp = "r1", .status = STATUS_END_OF_FILE)), .rc = 0,
+    {"sysret: an error",
+     {.kind = QK_SYSRET, .req = {"r1"}, .nreq = 1},
+     EVS(ST(7, TRC_SYSCALL_RETURN, .irp = "r1", .status = STATUS_END_OF_FILE)),
+     .rc = 0,
      .text = "The system service returns STATUS_END_OF_FILE at step #7: ReadFile returns FALSE with the error.",
-     .steps = "#7", .expects = "expect syscall-return(r1).status == STATUS_END_OF_FILE\n"},
+     .steps = "#7",
+     .expects = "expect syscall-return(r1).status == STATUS_END_OF_FILE\n"},
 
     /* ---- waits and sleeps: the n-th of either kind ---- */
     {"wait: the second never returns",
      {.kind = QK_WAIT, .thr = {"app"}, .nthr = 1, .n = 2},
      EVS(ST(3, TRC_WAIT_DONE, .thread = "app"), ST(4, TRC_WAIT_DONE, .thread = "w1"), ST(5, TRC_WAIT, .thread = "app")),
-     .rc = 0, .text = "Wait 2 of app never returns: the thread hangs in it.", .steps = "",
+     .rc = 0,
+     .text = "Wait 2 of app never returns: the thread hangs in it.",
+     .steps = "",
      .expects = "expect thread app waiting\n"},
     {"wait: an alertable sleep ended by user APCs",
      {.kind = QK_WAIT, .thr = {"app"}, .nthr = 1, .n = 2},
-     EVS(ST(3, TRC_WAIT_DONE, .thread = "app"), ST(40, TRC_SLEEP_DONE, .thread = "app", .status = STATUS_USER_APC, .count = 1)),
-     .rc = 0, .text = "It returns STATUS_USER_APC at step #40: user APCs (the completion routines) ran in it.",
-     .steps = "#40", .expects = "expect sleep-done(app, 1).status == STATUS_USER_APC\n"},
+     EVS(ST(3, TRC_WAIT_DONE, .thread = "app"),
+         ST(40, TRC_SLEEP_DONE, .thread = "app", .status = STATUS_USER_APC, .count = 1)),
+     .rc = 0,
+     .text = "It returns STATUS_USER_APC at step #40: user APCs (the completion routines) ran in it.",
+     .steps = "#40",
+     .expects = "expect sleep-done(app, 1).status == STATUS_USER_APC\n"},
     {"wait: a sleep whose time ran out, without blocking",
      {.kind = QK_WAIT, .thr = {"app"}, .nthr = 1, .n = 1},
-     EVS(ST(41, TRC_SLEEP_DONE, .thread = "app", .status = STATUS_SUCCESS, .count = 0)), .rc = 0,
-     .text = "It returns STATUS_SUCCESS at step #41: its time ran out, without blocking.", .steps = "#41",
+     EVS(ST(41, TRC_SLEEP_DONE, .thread = "app", .status = STATUS_SUCCESS, .count = 0)),
+     .rc = 0,
+     .text = "It returns STATUS_SUCCESS at step #41: its time ran out, without blocking.",
+     .steps = "#41",
      .expects = "expect sleep-done(app, 1).status == STATUS_SUCCESS\n"},
     {"wait: a timeout",
      {.kind = QK_WAIT, .thr = {"app"}, .nthr = 1, .n = 1},
-     EVS(ST(42, TRC_WAIT_DONE, .thread = "app", .status = STATUS_TIMEOUT, .count = 1)), .rc = 0,
-     .text = "It returns STATUS_TIMEOUT at step #42: it timed out.", .steps = "#42",
+     EVS(ST(42, TRC_WAIT_DONE, .thread = "app", .status = STATUS_TIMEOUT, .count = 1)),
+     .rc = 0,
+     .text = "It returns STATUS_TIMEOUT at step #42: it timed out.",
+     .steps = "#42",
      .expects = "expect wait-done(app, 1).status == STATUS_TIMEOUT\n"},
     {"wait: for all",
      {.kind = QK_WAIT, .thr = {"app"}, .nthr = 1, .n = 1, .line = 30, .stmt = "wait e1 e2 all"},
-     EVS(ST(43, TRC_WAIT_DONE, .thread = "app", .count = 1, .object = "e1")), .rc = 0,
-     .text = "It returns STATUS_SUCCESS at step #43: every object it waits for is signalled.", .steps = "#43",
+     EVS(ST(43, TRC_WAIT_DONE, .thread = "app", .count = 1, .object = "e1")),
+     .rc = 0,
+     .text = "It returns STATUS_SUCCESS at step #43: every object it waits for is signalled.",
+     .steps = "#43",
      .expects = "expect wait-done(app, 1).status == STATUS_SUCCESS\n"},
     {"wait: for any, which object",
      {.kind = QK_WAIT, .thr = {"app"}, .nthr = 1, .n = 1, .line = 30, .stmt = "wait e1 e2 any"},
-     EVS(ST(44, TRC_WAIT_DONE, .thread = "app", .count = 1, .object = "e2", .wait_index = 1, .status = 1)), .rc = 0,
-     .text = "It returns STATUS_WAIT_1 at step #44: e2 is signalled (index 1).", .steps = "#44",
+     EVS(ST(44, TRC_WAIT_DONE, .thread = "app", .count = 1, .object = "e2", .wait_index = 1, .status = 1)),
+     .rc = 0,
+     .text = "It returns STATUS_WAIT_1 at step #44: e2 is signalled (index 1).",
+     .steps = "#44",
      .expects = "expect wait-done(app, 1).status == STATUS_WAIT_1\n"},
     {"wait: no index, or no object: nothing more said",
      {.kind = QK_WAIT, .thr = {"app"}, .nthr = 1, .n = 2},
      EVS(ST(45, TRC_WAIT_DONE, .thread = "app", .count = 1, .object = "e2", .wait_index = -1),
          ST(46, TRC_WAIT_DONE, .thread = "app", .count = 1, .wait_index = 0)),
-     .rc = 0, .text = "It returns STATUS_SUCCESS at step #46.", .steps = "#46",
+     .rc = 0,
+     .text = "It returns STATUS_SUCCESS at step #46.",
+     .steps = "#46",
      .expects = "expect wait-done(app, 2).status == STATUS_SUCCESS\n"},
 
     /* ---- does the thread hang ---- */
     {"hang: waiting, for what, and the IRP never finished",
      {.kind = QK_HANG, .thr = {"app"}, .nthr = 1},
-     EVS(ST(30, TRC_THREAD_STUCK, .target = "app", .object = "f"), ST(31, TRC_THREAD_STUCK, .target = "w1", .object = "g"),
-         ST(32, TRC_THREAD_STUCK, .target = "app"), ST(33, TRC_IRP_OUTSTANDING, .irp = "r1"), ST(34, TRC_IRP_OUTSTANDING)),
-     .outcome = SIM_RUN_STALLED, .threads = {{"w1", "terminated"}, {"app", "waiting"}}, .rc = 0,
+     EVS(ST(30, TRC_THREAD_STUCK, .target = "app", .object = "f"),
+         ST(31, TRC_THREAD_STUCK, .target = "w1", .object = "g"), ST(32, TRC_THREAD_STUCK, .target = "app"),
+         ST(33, TRC_IRP_OUTSTANDING, .irp = "r1"), ST(34, TRC_IRP_OUTSTANDING)),
+     .outcome = SIM_RUN_STALLED,
+     .threads = {{"w1", "terminated"}, {"app", "waiting"}},
+     .rc = 0,
      .text = "Yes: app is still waiting when the run ends (stalled). It waits for f (step #30). It waits for a request "
              "(step #32). r1 is never finished (step #33).",
-     .steps = "#30 #32 #33", .expects = "expect thread app waiting\nexpect irp-outstanding(r1)\nexpect outcome stalled\n"},
+     .steps = "#30 #32 #33",
+     .expects = "expect thread app waiting\nexpect irp-outstanding(r1)\nexpect outcome stalled\n"},
     {"hang: no, it exits (the last exit step, its own or naming it)",
      {.kind = QK_HANG, .thr = {"app"}, .nthr = 1},
      EVS(ST(50, TRC_THREAD_EXIT, .thread = "app"), ST(51, TRC_THREAD_EXIT, .thread = "w1"),
          ST(52, TRC_THREAD_EXIT, .thread = "sys", .target = "app")),
-     .outcome = SIM_RUN_OK, .threads = {{"app", "terminated"}}, .rc = 0,
-     .text = "No: app exits at step #52; the run ends ok.", .steps = "#52",
+     .outcome = SIM_RUN_OK,
+     .threads = {{"app", "terminated"}},
+     .rc = 0,
+     .text = "No: app exits at step #52; the run ends ok.",
+     .steps = "#52",
      .expects = "expect thread app finished\nexpect outcome ok\n"},
     {"hang: no, finished with no exit step; an outcome beyond the table",
-     {.kind = QK_HANG, .thr = {"app"}, .nthr = 1}, EVS(ST(1, TRC_THREAD_EXIT, .thread = "w1")),
-     .outcome = (sim_outcome_t)(SIM_RUN_STOPPED + 1), .threads = {{"app", "terminated"}}, .rc = 0,
-     .text = "No: app finishes; the run ends ?.", .steps = "", .expects = "expect thread app finished\nexpect outcome ?\n"},
+     {.kind = QK_HANG, .thr = {"app"}, .nthr = 1},
+     EVS(ST(1, TRC_THREAD_EXIT, .thread = "w1")),
+     .outcome = (sim_outcome_t)(SIM_RUN_STOPPED + 1),
+     .threads = {{"app", "terminated"}},
+     .rc = 0,
+     .text = "No: app finishes; the run ends ?.",
+     .steps = "",
+     .expects = "expect thread app finished\nexpect outcome ?\n"},
     {"hang: a bugcheck first (the thread unknown)",
-     {.kind = QK_HANG, .thr = {"app"}, .nthr = 1}, EVS(ST(1, TRC_NOTE)), .outcome = SIM_RUN_BUGCHECK, .rc = 0,
-     .text = "It cannot finish: the machine stops with a bugcheck first.", .steps = "",
+     {.kind = QK_HANG, .thr = {"app"}, .nthr = 1},
+     EVS(ST(1, TRC_NOTE)),
+     .outcome = SIM_RUN_BUGCHECK,
+     .rc = 0,
+     .text = "It cannot finish: the machine stops with a bugcheck first.",
+     .steps = "",
      .expects = "expect outcome bugcheck\n"},
     {"hang: still running at a limit",
-     {.kind = QK_HANG, .thr = {"app"}, .nthr = 1}, EVS(ST(1, TRC_NOTE)), .outcome = SIM_RUN_LIMIT,
-     .threads = {{"app", "ready"}}, .rc = 0, .text = "app is ready when the run ends (limit).", .steps = "",
+     {.kind = QK_HANG, .thr = {"app"}, .nthr = 1},
+     EVS(ST(1, TRC_NOTE)),
+     .outcome = SIM_RUN_LIMIT,
+     .threads = {{"app", "ready"}},
+     .rc = 0,
+     .text = "app is ready when the run ends (limit).",
+     .steps = "",
      .expects = "expect thread app running\nexpect outcome limit\n"},
 
     /* ---- which rule fires, and where the bug is ---- */
-    {"findings: none", {.kind = QK_FINDINGS}, EVS(ST(1, TRC_NOTE)), .rc = 0,
-     .text = "None: the verifier finds nothing wrong.", .steps = "", .expects = "expect no finding\n"},
+    {"findings: none",
+     {.kind = QK_FINDINGS},
+     EVS(ST(1, TRC_NOTE)),
+     .rc = 0,
+     .text = "None: the verifier finds nothing wrong.",
+     .steps = "",
+     .expects = "expect no finding\n"},
     {"findings: each once, where and when; the bug's line in its driver",
-     {.kind = QK_FINDINGS, .dev = {"flt1"}, .ndev = 1, .req = {"r1"}, .nreq = 1, .line = 26}, EVS(ST(1, TRC_NOTE)),
+     {.kind = QK_FINDINGS, .dev = {"flt1"}, .ndev = 1, .req = {"r1"}, .nreq = 1, .line = 26},
+     EVS(ST(1, TRC_NOTE)),
      FINDINGS({.name = "pending-not-marked", .irp_tag = "r1", .device_name = "flt1", .seq = 21},
               {.name = "irp-leaked", .irp_tag = "r1", .device_name = "flt2"}, {.name = "deadlock"},
               {.name = "pending-not-marked", .irp_tag = "r1", .device_name = "flt1", .seq = 22},
               {.name = "pending-not-marked", .irp_tag = "r2", .device_name = "flt1", .seq = 23}),
-     .outcome = SIM_RUN_STALLED, .rc = 0,
-     .text = "pending-not-marked for r1 in flt1's driver at step #21. irp-leaked for r1 in flt2's driver at the end of the "
-             "run. deadlock at the end of the run. pending-not-marked for r2 in flt1's driver at step #23. The bug is in "
-             "line 26, in flt1's driver.",
+     .outcome = SIM_RUN_STALLED,
+     .rc = 0,
+     .text =
+         "pending-not-marked for r1 in flt1's driver at step #21. irp-leaked for r1 in flt2's driver at the end of the "
+         "run. deadlock at the end of the run. pending-not-marked for r2 in flt1's driver at step #23. The bug is in "
+         "line 26, in flt1's driver.",
      .steps = "#21 #23",
      .expects = "expect finding pending-not-marked r1\nexpect finding irp-leaked r1\nexpect finding deadlock\n"
                 "expect finding pending-not-marked r2\n"},
     {"findings: the bug's own IRP, charged to no device; a bugcheck",
-     {.kind = QK_FINDINGS, .dev = {"fs0"}, .ndev = 1, .req = {"r2"}, .nreq = 1, .line = 12}, EVS(ST(1, TRC_NOTE)),
-     FINDINGS({.name = "double-completion", .irp_tag = "r2", .seq = 33}), .outcome = SIM_RUN_BUGCHECK, .bugcheck = 0x44,
+     {.kind = QK_FINDINGS, .dev = {"fs0"}, .ndev = 1, .req = {"r2"}, .nreq = 1, .line = 12},
+     EVS(ST(1, TRC_NOTE)),
+     FINDINGS({.name = "double-completion", .irp_tag = "r2", .seq = 33}),
+     .outcome = SIM_RUN_BUGCHECK,
+     .bugcheck = 0x44,
      .rc = 0,
-     .text = "double-completion for r2 at step #33. The machine stops with bugcheck 0x44. The bug is in line 12, in fs0's "
-             "driver.",
-     .steps = "#33", .expects = "expect finding double-completion r2\nexpect bugcheck 0x44\n"},
+     .text =
+         "double-completion for r2 at step #33. The machine stops with bugcheck 0x44. The bug is in line 12, in fs0's "
+         "driver.",
+     .steps = "#33",
+     .expects = "expect finding double-completion r2\nexpect bugcheck 0x44\n"},
     {"findings: the generated bug shows none of its own: ambiguous",
-     {.kind = QK_FINDINGS, .dev = {"flt3"}, .ndev = 1, .req = {"r9"}, .nreq = 1, .line = 40}, EVS(ST(1, TRC_NOTE)),
-     FINDINGS({.name = "deadlock"}, {.name = "irp-leaked", .irp_tag = "r1", .device_name = "flt2"}), .rc = -1,
+     {.kind = QK_FINDINGS, .dev = {"flt3"}, .ndev = 1, .req = {"r9"}, .nreq = 1, .line = 40},
+     EVS(ST(1, TRC_NOTE)),
+     FINDINGS({.name = "deadlock"}, {.name = "irp-leaked", .irp_tag = "r1", .device_name = "flt2"}),
+     .rc = -1,
      .why = "the generated bug (line 40) shows no finding of flt3"},
-    {"findings: some, with no generated bug and no hang asked: ambiguous", {.kind = QK_FINDINGS}, EVS(ST(1, TRC_NOTE)),
-     FINDINGS({.name = "deadlock"}), .rc = -1, .why = "findings without a generated bug"},
+    {"findings: some, with no generated bug and no hang asked: ambiguous",
+     {.kind = QK_FINDINGS},
+     EVS(ST(1, TRC_NOTE)),
+     FINDINGS({.name = "deadlock"}),
+     .rc = -1,
+     .why = "findings without a generated bug"},
     {"findings: some, with no generated bug, a hang being asked",
-     {.kind = QK_FINDINGS, .n = 1}, EVS(ST(1, TRC_NOTE)), FINDINGS({.name = "deadlock"}), .rc = 0,
-     .text = "deadlock at the end of the run.", .steps = "", .expects = "expect finding deadlock\n"},
+     {.kind = QK_FINDINGS, .n = 1},
+     EVS(ST(1, TRC_NOTE)),
+     FINDINGS({.name = "deadlock"}),
+     .rc = 0,
+     .text = "deadlock at the end of the run.",
+     .steps = "",
+     .expects = "expect finding deadlock\n"},
 
     /* ---- STATUS_MORE_PROCESSING_REQUIRED ---- */
     {"mpr: stopped, completed twice, the second IRP's routine and free",
@@ -457,21 +563,27 @@ static const acase_t answer_cases[] = {
          ST(20, TRC_COMPLETION_CALL, .irp = "r2", .frame = TRC_FRAME_DPC), ST(21, TRC_IRP_FREE, .irp = "r2"),
          ST(28, TRC_COMPLETE, .irp = "r1", .status = STATUS_END_OF_FILE), ST(30, TRC_WALK_DONE, .irp = "r1")),
      .rc = 0,
-     .text = "r1's walk stops at step #10 (STATUS_MORE_PROCESSING_REQUIRED). r1 is completed 2 times. Its walk finishes at "
-             "step #30 with STATUS_END_OF_FILE. r2's routine runs at step #20, in a DPC: arbitrary thread context. r2 is "
-             "freed by its creator's routine (step #21).",
+     .text =
+         "r1's walk stops at step #10 (STATUS_MORE_PROCESSING_REQUIRED). r1 is completed 2 times. Its walk finishes at "
+         "step #30 with STATUS_END_OF_FILE. r2's routine runs at step #20, in a DPC: arbitrary thread context. r2 is "
+         "freed by its creator's routine (step #21).",
      .steps = "#10 #20 #21 #30",
      .expects = "expect walk-stopped(r1)\nexpect count complete(r1) == 2\nexpect r1.status == STATUS_END_OF_FILE\n"
                 "expect completion(r2).frame == dpc\nexpect irp-free(r2)\n"},
     {"mpr: stopped, never completed again",
      {.kind = QK_MPR, .req = {"r1", "r2"}, .nreq = 2},
-     EVS(ST(9, TRC_COMPLETE, .irp = "r1"), ST(10, TRC_WALK_STOPPED, .irp = "r1")), .rc = 0,
+     EVS(ST(9, TRC_COMPLETE, .irp = "r1"), ST(10, TRC_WALK_STOPPED, .irp = "r1")),
+     .rc = 0,
      .text = "r1's walk stops at step #10 (STATUS_MORE_PROCESSING_REQUIRED). r1 is completed 1 time. Its walk never "
              "finishes: nobody completes it again.",
-     .steps = "#10", .expects = "expect walk-stopped(r1)\nexpect count complete(r1) == 1\nexpect r1 not completed\n"},
+     .steps = "#10",
+     .expects = "expect walk-stopped(r1)\nexpect count complete(r1) == 1\nexpect r1 not completed\n"},
     {"mpr: a walk that never stops and finishes with no completion seen",
-     {.kind = QK_MPR, .req = {"r1", "r2"}, .nreq = 2}, EVS(ST(5, TRC_WALK_DONE, .irp = "r1")), .rc = 0,
-     .text = "r1's walk never stops. r1 is completed 0 times. Its walk finishes at step #5 with ?.", .steps = "#5",
+     {.kind = QK_MPR, .req = {"r1", "r2"}, .nreq = 2},
+     EVS(ST(5, TRC_WALK_DONE, .irp = "r1")),
+     .rc = 0,
+     .text = "r1's walk never stops. r1 is completed 0 times. Its walk finishes at step #5 with ?.",
+     .steps = "#5",
      .expects = "expect never walk-stopped(r1)\nexpect count complete(r1) == 0\n"},
 
     /* ---- completion ports ---- */
@@ -480,10 +592,12 @@ static const acase_t answer_cases[] = {
      EVS(ST(10, TRC_PORT_DEQUEUED, .irp = "r1", .thread = "w1"), ST(11, TRC_WAIT_DONE, .thread = "w1"),
          ST(12, TRC_WAIT_DONE, .thread = "w1", .status = STATUS_TIMEOUT), ST(14, TRC_PORT_DEQUEUED, .thread = "w1"),
          ST(15, TRC_NOTE, .thread = "w2")),
-     .threads = {{"w1", "terminated"}, {"w2", "waiting"}}, .rc = 0,
-     .text = "r1's packet goes to w1 (step #10). r2's packet is taken by nobody. w1's GetQueuedCompletionStatus calls "
-             "return: r1's packet, STATUS_TIMEOUT (step #12), a packet; w1 does not hang. w2's GetQueuedCompletionStatus "
-             "calls return: nothing; w2 hangs: it waits on the port with no timeout, and no packet is left for it.",
+     .threads = {{"w1", "terminated"}, {"w2", "waiting"}},
+     .rc = 0,
+     .text =
+         "r1's packet goes to w1 (step #10). r2's packet is taken by nobody. w1's GetQueuedCompletionStatus calls "
+         "return: r1's packet, STATUS_TIMEOUT (step #12), a packet; w1 does not hang. w2's GetQueuedCompletionStatus "
+         "calls return: nothing; w2 hangs: it waits on the port with no timeout, and no packet is left for it.",
      .steps = "#10 #12 #14",
      .expects = "expect port-dequeued(r1).thread == w1\nexpect never port-dequeued(r2)\n"
                 "expect count port-dequeued(w1) == 2\nexpect count wait-done(w1, STATUS_TIMEOUT) == 1\n"
@@ -492,29 +606,40 @@ static const acase_t answer_cases[] = {
     {"port: the first request's packet taken by nobody; a timeout first, then a packet with no IRP",
      {.kind = QK_PORT, .req = {"r3"}, .nreq = 1, .thr = {"w1"}, .nthr = 1},
      EVS(ST(12, TRC_WAIT_DONE, .thread = "w1", .status = STATUS_TIMEOUT), ST(14, TRC_PORT_DEQUEUED, .thread = "w1")),
-     .threads = {{"w1", "terminated"}}, .rc = 0,
-     .text = "r3's packet is taken by nobody. w1's GetQueuedCompletionStatus calls return: STATUS_TIMEOUT (step #12), a "
-             "packet; w1 does not hang.",
+     .threads = {{"w1", "terminated"}},
+     .rc = 0,
+     .text =
+         "r3's packet is taken by nobody. w1's GetQueuedCompletionStatus calls return: STATUS_TIMEOUT (step #12), a "
+         "packet; w1 does not hang.",
      .steps = "#12 #14",
-     .expects = "expect never port-dequeued(r3)\nexpect count port-dequeued(w1) == 1\nexpect count wait-done(w1, STATUS_TIMEOUT) == 1\n"
+     .expects = "expect never port-dequeued(r3)\nexpect count port-dequeued(w1) == 1\nexpect count wait-done(w1, "
+                "STATUS_TIMEOUT) == 1\n"
                 "expect thread w1 finished\n"},
 
     /* ---- ReadFileEx routines ---- */
-    {"callbacks: none", {.kind = QK_CALLBACKS, .req = {"r1"}, .nreq = 1, .thr = {"app"}, .nthr = 1},
-     EVS(ST(3, TRC_USER_CALLBACK, .irp = "r7", .thread = "app")), .rc = 0, .text = "No completion routine runs.",
-     .steps = "", .expects = "expect never user-callback\n"},
+    {"callbacks: none",
+     {.kind = QK_CALLBACKS, .req = {"r1"}, .nreq = 1, .thr = {"app"}, .nthr = 1},
+     EVS(ST(3, TRC_USER_CALLBACK, .irp = "r7", .thread = "app")),
+     .rc = 0,
+     .text = "No completion routine runs.",
+     .steps = "",
+     .expects = "expect never user-callback\n"},
     {"callbacks: in order, one never runs",
      {.kind = QK_CALLBACKS, .req = {"r1", "r2", "r3"}, .nreq = 3, .thr = {"app"}, .nthr = 1},
-     EVS(ST(30, TRC_USER_CALLBACK, .irp = "r2", .thread = "app"), ST(31, TRC_USER_CALLBACK, .irp = "r9", .thread = "app"),
+     EVS(ST(30, TRC_USER_CALLBACK, .irp = "r2", .thread = "app"),
+         ST(31, TRC_USER_CALLBACK, .irp = "r9", .thread = "app"),
          ST(32, TRC_USER_CALLBACK, .irp = "r1", .thread = "app")),
-     .rc = 0, .text = "They run in app, in this order: r2 (step #30) r1 (step #32). r3's routine never runs.",
+     .rc = 0,
+     .text = "They run in app, in this order: r2 (step #30) r1 (step #32). r3's routine never runs.",
      .steps = "#30 #32",
      .expects = "expect order user-callback(r2) < user-callback(r1)\nexpect user-callback(r2).thread == app\n"
                 "expect user-callback(r1).thread == app\nexpect never user-callback(r3)\n"},
     {"callbacks: one",
      {.kind = QK_CALLBACKS, .req = {"r1"}, .nreq = 1, .thr = {"app"}, .nthr = 1},
-     EVS(ST(30, TRC_USER_CALLBACK, .irp = "r1", .thread = "app")), .rc = 0,
-     .text = "They run in app, in this order: r1 (step #30).", .steps = "#30",
+     EVS(ST(30, TRC_USER_CALLBACK, .irp = "r1", .thread = "app")),
+     .rc = 0,
+     .text = "They run in app, in this order: r1 (step #30).",
+     .steps = "#30",
      .expects = "expect user-callback(r1)\nexpect user-callback(r1).thread == app\n"},
 
     /* ---- cancel ---- */
@@ -538,15 +663,18 @@ static const acase_t answer_cases[] = {
      EVS(ST(10, TRC_CANCEL, .irp = "r1", .cancel_routine = 1),
          ST(11, TRC_CANCEL_ROUTINE, .irp = "r1", .irql = 2, .thread = "app"), ST(12, TRC_WALK_DONE, .irp = "r1")),
      .rc = 0,
-     .text = "IoCancelIrp sets r1's Cancel at step #10 and finds a cancel routine. The cancel routine runs at step #11 at "
-             "IRQL DISPATCH in app. r1 finishes with ?.",
+     .text =
+         "IoCancelIrp sets r1's Cancel at step #10 and finds a cancel routine. The cancel routine runs at step #11 at "
+         "IRQL DISPATCH in app. r1 finishes with ?.",
      .steps = "#10 #11",
      .expects = "expect cancel(r1, routine == set)\nexpect cancel-routine(r1).irql == DISPATCH_LEVEL\n"
                 "expect cancel-routine(r1).thread == app\n"},
     {"cancel: no cancel routine, never finished",
-     {.kind = QK_CANCEL, .req = {"r1"}, .nreq = 1}, EVS(ST(10, TRC_CANCEL, .irp = "r1")), .rc = 0,
-     .text = "IoCancelIrp sets r1's Cancel at step #10 and finds no cancel routine (the driver will finish it as usual). r1 "
-             "never finishes.",
+     {.kind = QK_CANCEL, .req = {"r1"}, .nreq = 1},
+     EVS(ST(10, TRC_CANCEL, .irp = "r1")),
+     .rc = 0,
+     .text = "IoCancelIrp sets r1's Cancel at step #10 and finds no cancel routine (the driver will finish it as "
+             "usual). r1 never finishes.",
      .steps = "#10",
      .expects = "expect cancel(r1, routine == none)\nexpect never cancel-routine(r1)\nexpect r1 not completed\n"},
 
@@ -558,81 +686,117 @@ static const acase_t answer_cases[] = {
          ST(31, TRC_DPC_RUN, .dev = "d1"), ST(32, TRC_ASSOCIATED_DONE, .count = 0),
          ST(33, TRC_COMPLETE, .irp = "r1", .frame = TRC_FRAME_DPC)),
      .rc = 0,
-     .text = "The volume makes 2 associated IRPs. d1's part finishes first (its DPC at step #20), then d0's (step #30). "
-             "The last associated IRP (step #32) makes the I/O manager complete the master r1 at step #33, in a DPC: "
-             "arbitrary thread context.",
+     .text =
+         "The volume makes 2 associated IRPs. d1's part finishes first (its DPC at step #20), then d0's (step #30). "
+         "The last associated IRP (step #32) makes the I/O manager complete the master r1 at step #33, in a DPC: "
+         "arbitrary thread context.",
      .steps = "#20 #30 #32 #33",
      .expects = "expect count irp-associated == 2\nexpect order dpc(d1) < dpc(d0)\n"
                 "expect order associated-done(count == 0) < complete(r1)\nexpect complete(r1).frame == dpc\n"
                 "expect count complete(r1) == 1\n"},
-    {"assoc: d0 first", {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
+    {"assoc: d0 first",
+     {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
      EVS(ST(20, TRC_DPC_RUN, .dev = "d0"), ST(30, TRC_DPC_RUN, .dev = "d1"), ST(32, TRC_ASSOCIATED_DONE, .count = 0),
          ST(33, TRC_COMPLETE, .irp = "r1", .frame = TRC_FRAME_THREAD, .thread = "app")),
      .rc = 0,
-     .text = "The volume makes 0 associated IRPs. d0's part finishes first (its DPC at step #20), then d1's (step #30). "
-             "The last associated IRP (step #32) makes the I/O manager complete the master r1 at step #33, in thread "
-             "app's context.",
+     .text =
+         "The volume makes 0 associated IRPs. d0's part finishes first (its DPC at step #20), then d1's (step #30). "
+         "The last associated IRP (step #32) makes the I/O manager complete the master r1 at step #33, in thread "
+         "app's context.",
      .steps = "#20 #30 #32 #33",
      .expects = "expect count irp-associated == 0\nexpect order dpc(d0) < dpc(d1)\n"
                 "expect order associated-done(count == 0) < complete(r1)\nexpect complete(r1).frame == thread\n"
                 "expect count complete(r1) == 1\n"},
-    {"assoc: a disk's DPC never runs", {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
-     EVS(ST(20, TRC_DPC_RUN, .dev = "d0")), .rc = -1, .why = "a disk's DPC never runs"},
-    {"assoc: the other disk's DPC never runs", {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
-     EVS(ST(20, TRC_DPC_RUN, .dev = "d1")), .rc = -1, .why = "a disk's DPC never runs"},
-    {"assoc: no last associated IRP", {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
-     EVS(ST(20, TRC_DPC_RUN, .dev = "d1"), ST(30, TRC_DPC_RUN, .dev = "d0"), ST(33, TRC_COMPLETE, .irp = "r1")), .rc = -1,
+    {"assoc: a disk's DPC never runs",
+     {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
+     EVS(ST(20, TRC_DPC_RUN, .dev = "d0")),
+     .rc = -1,
+     .why = "a disk's DPC never runs"},
+    {"assoc: the other disk's DPC never runs",
+     {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
+     EVS(ST(20, TRC_DPC_RUN, .dev = "d1")),
+     .rc = -1,
+     .why = "a disk's DPC never runs"},
+    {"assoc: no last associated IRP",
+     {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
+     EVS(ST(20, TRC_DPC_RUN, .dev = "d1"), ST(30, TRC_DPC_RUN, .dev = "d0"), ST(33, TRC_COMPLETE, .irp = "r1")),
+     .rc = -1,
      .why = "the master never completes"},
-    {"assoc: the master never completes", {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
+    {"assoc: the master never completes",
+     {.kind = QK_ASSOC, .req = {"r1"}, .nreq = 1, .dev = {"d0", "d1"}, .ndev = 2},
      EVS(ST(20, TRC_DPC_RUN, .dev = "d1"), ST(30, TRC_DPC_RUN, .dev = "d0"), ST(32, TRC_ASSOCIATED_DONE, .count = 0)),
-     .rc = -1, .why = "the master never completes"},
+     .rc = -1,
+     .why = "the master never completes"},
 
     /* ---- fast I/O ---- */
     {"fastio: served, declined, not tried",
      {.kind = QK_FASTIO, .n = 3},
      EVS(ST(10, TRC_NOTE, .text = "read 1"), ST(11, TRC_FASTIO_SERVED), ST(12, TRC_FASTIO_SERVED),
-         ST(20, TRC_NOTE, .text = "read 2"), ST(21, TRC_FASTIO_DECLINED), ST(22, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0"),
-         ST(23, TRC_FASTIO_DECLINED), ST(30, TRC_NOTE, .text = "read 3"), ST(31, TRC_DISPATCH, .major = 0, .dev = "fs0"),
-         ST(32, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "disk0"), ST(33, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0"),
+         ST(20, TRC_NOTE, .text = "read 2"), ST(21, TRC_FASTIO_DECLINED),
+         ST(22, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0"), ST(23, TRC_FASTIO_DECLINED),
+         ST(30, TRC_NOTE, .text = "read 3"), ST(31, TRC_DISPATCH, .major = 0, .dev = "fs0"),
+         ST(32, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "disk0"),
+         ST(33, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0"),
          ST(34, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0"), ST(35, TRC_NOTE, .text = "x"),
          ST(40, TRC_NOTE, .text = "end")),
      .rc = 0,
-     .text = "Read 1: served by fast I/O, no IRP (step #11). Read 2: fast I/O declines (step #21), an IRP does it (step "
-             "#22). Read 3: no fast I/O attempt, an IRP (step #33). In all: 2 fast I/O attempts, 1 served, 2 read IRPs.",
+     .text =
+         "Read 1: served by fast I/O, no IRP (step #11). Read 2: fast I/O declines (step #21), an IRP does it (step "
+         "#22). Read 3: no fast I/O attempt, an IRP (step #33). In all: 2 fast I/O attempts, 1 served, 2 read IRPs.",
      .steps = "#11 #21 #33",
-     .expects = "expect order note(\"read 1\") < fast-io-served < note(\"read 2\")\n"
-                "expect order note(\"read 2\") < fast-io-declined < dispatch(fs0, major == IRP_MJ_READ) < note(\"read 3\")\n"
-                "expect order note(\"read 3\") < dispatch(fs0, major == IRP_MJ_READ) < note(\"end\")\n"
-                "expect count fast-io == 2\nexpect count fast-io-served == 1\n"
-                "expect count dispatch(fs0, major == IRP_MJ_READ) == 2\n"},
+     .expects =
+         "expect order note(\"read 1\") < fast-io-served < note(\"read 2\")\n"
+         "expect order note(\"read 2\") < fast-io-declined < dispatch(fs0, major == IRP_MJ_READ) < note(\"read 3\")\n"
+         "expect order note(\"read 3\") < dispatch(fs0, major == IRP_MJ_READ) < note(\"end\")\n"
+         "expect count fast-io == 2\nexpect count fast-io-served == 1\n"
+         "expect count dispatch(fs0, major == IRP_MJ_READ) == 2\n"},
 
-    {"fastio: no notes at all: ambiguous", {.kind = QK_FASTIO, .n = 1},
-     EVS(ST(11, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0")), .rc = -1, .why = "read 1: no fast I/O and no read IRP"},
-    {"fastio: declined, and no IRP follows: ambiguous", {.kind = QK_FASTIO, .n = 2},
+    {"fastio: no notes at all: ambiguous",
+     {.kind = QK_FASTIO, .n = 1},
+     EVS(ST(11, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0")),
+     .rc = -1,
+     .why = "read 1: no fast I/O and no read IRP"},
+    {"fastio: declined, and no IRP follows: ambiguous",
+     {.kind = QK_FASTIO, .n = 2},
      EVS(ST(10, TRC_NOTE, .text = "read 1"), ST(11, TRC_FASTIO_SERVED), ST(20, TRC_NOTE, .text = "read 2"),
-         ST(21, TRC_FASTIO_DECLINED), ST(40, TRC_NOTE, .text = "end"), ST(41, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0")),
-     .rc = -1, .why = "read 2: no fast I/O and no read IRP"},
+         ST(21, TRC_FASTIO_DECLINED), ST(40, TRC_NOTE, .text = "end"),
+         ST(41, TRC_DISPATCH, .major = IRP_MJ_READ, .dev = "fs0")),
+     .rc = -1,
+     .why = "read 2: no fast I/O and no read IRP"},
 
     /* ---- a user-mode file system ---- */
-    {"ufs: no response: ambiguous", {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
-     EVS(ST(20, TRC_UFS_RESPONSE, .irp = "r2")), .rc = -1, .why = "no response"},
-    {"ufs: the response first", {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
-     EVS(ST(20, TRC_UFS_RESPONSE, .irp = "r1", .thread = "ufs1"), ST(25, TRC_UFS_PENDING, .irp = "r1")), .rc = 0,
+    {"ufs: no response: ambiguous",
+     {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
+     EVS(ST(20, TRC_UFS_RESPONSE, .irp = "r2")),
+     .rc = -1,
+     .why = "no response"},
+    {"ufs: the response first",
+     {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
+     EVS(ST(20, TRC_UFS_RESPONSE, .irp = "r1", .thread = "ufs1"), ST(25, TRC_UFS_PENDING, .irp = "r1")),
+     .rc = 0,
      .text = "ufs1 sends the response (step #20). The dispatcher's pending return comes after it (step #25).",
      .steps = "#20 #25",
      .expects = "expect ufs-response(r1).thread == ufs1\nexpect order ufs-response(r1) < ufs-pending-return(r1)\n"},
-    {"ufs: the pending return first", {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
-     EVS(ST(25, TRC_UFS_PENDING, .irp = "r1"), ST(30, TRC_UFS_RESPONSE, .irp = "r1", .thread = "ufs2")), .rc = 0,
+    {"ufs: the pending return first",
+     {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
+     EVS(ST(25, TRC_UFS_PENDING, .irp = "r1"), ST(30, TRC_UFS_RESPONSE, .irp = "r1", .thread = "ufs2")),
+     .rc = 0,
      .text = "ufs2 sends the response (step #30). The dispatcher's pending return comes before it (step #25).",
      .steps = "#25 #30",
      .expects = "expect ufs-response(r1).thread == ufs2\nexpect order ufs-pending-return(r1) < ufs-response(r1)\n"},
-    {"ufs: answered by the dispatcher itself", {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
-     EVS(ST(20, TRC_UFS_RESPONSE, .irp = "r1", .thread = "ufs1")), .rc = 0,
-     .text = "ufs1 sends the response (step #20). The dispatcher answers itself: no pending return.", .steps = "#20",
+    {"ufs: answered by the dispatcher itself",
+     {.kind = QK_UFS, .req = {"r1"}, .nreq = 1},
+     EVS(ST(20, TRC_UFS_RESPONSE, .irp = "r1", .thread = "ufs1")),
+     .rc = 0,
+     .text = "ufs1 sends the response (step #20). The dispatcher answers itself: no pending return.",
+     .steps = "#20",
      .expects = "expect ufs-response(r1).thread == ufs1\nexpect never ufs-pending-return(r1)\n"},
 
     /* ---- a race is no one run's answer ---- */
-    {"race: not from one run", {.kind = QK_RACE, .req = {"r1"}, .nreq = 1}, EVS(ST(1, TRC_NOTE)), .rc = -1,
+    {"race: not from one run",
+     {.kind = QK_RACE, .req = {"r1"}, .nreq = 1},
+     EVS(ST(1, TRC_NOTE)),
+     .rc = -1,
      .why = "a race is answered over its schedules"},
 };
 
@@ -666,10 +830,12 @@ START_TEST(answers_from_runs) {
     char why[256] = "";
     int rc = qz_answer(&c->q, &r, &a, why, sizeof why);
     ck_assert_msg(rc == c->rc, "%s: rc %d (%s)", c->name, rc, why);
-    if (rc) ck_assert_msg(!strcmp(why, c->why), "%s: why\n got: %s\nwant: %s", c->name, why, c->why);
+    if (rc)
+      ck_assert_msg(!strcmp(why, c->why), "%s: why\n got: %s\nwant: %s", c->name, why, c->why);
     else {
       ck_assert_msg(!strcmp(a.answer.text, c->text), "%s: text\n got: %s\nwant: %s", c->name, a.answer.text, c->text);
-      ck_assert_msg(!strcmp(a.answer.steps, c->steps), "%s: steps\n got: %s\nwant: %s", c->name, a.answer.steps, c->steps);
+      ck_assert_msg(!strcmp(a.answer.steps, c->steps), "%s: steps\n got: %s\nwant: %s", c->name, a.answer.steps,
+                    c->steps);
       ck_assert_msg(!strcmp(a.answer.expects, c->expects), "%s: expects\n got: %s\nwant: %s", c->name, a.answer.expects,
                     c->expects);
     }
@@ -688,7 +854,8 @@ START_TEST(answer_bounds) {
   char why[256] = "";
   /* 17 routines, each in another driver */
   for (int i = 0; i < 17; i++) {
-    ev[i] = (qz_ev_t){.seq = (uint64_t)(i + 1), .kind = TRC_COMPLETION_CALL, .irp = "r1", .frame = TRC_FRAME_DPC, .irql = 2};
+    ev[i] = (qz_ev_t){
+        .seq = (uint64_t)(i + 1), .kind = TRC_COMPLETION_CALL, .irp = "r1", .frame = TRC_FRAME_DPC, .irql = 2};
     snprintf(ev[i].dev, sizeof ev[i].dev, "flt%d", i);
   }
   r.nev = 17;
@@ -711,8 +878,9 @@ START_TEST(answer_bounds) {
   r.nev = 7;
   memset(&a, 0, sizeof a);
   ck_assert_int_eq(qz_answer(&cb, &r, &a, why, sizeof why), 0);
-  ck_assert_str_eq(a.answer.text, "They run in app, in this order: r1 (step #10) r2 (step #9) r3 (step #8) r4 (step #7) r5 "
-                                  "(step #6) r6 (step #5).");
+  ck_assert_str_eq(a.answer.text,
+                   "They run in app, in this order: r1 (step #10) r2 (step #9) r3 (step #8) r4 (step #7) r5 "
+                   "(step #6) r6 (step #5).");
   ck_assert_str_eq(a.answer.steps, "#5 #6 #7 #8 #9 #10");
   free_answer(&a);
   /* 70 packets for one worker: the steps are sorted, and the first 64 kept */
@@ -722,7 +890,8 @@ START_TEST(answer_bounds) {
   memset(&a, 0, sizeof a);
   ck_assert_int_eq(qz_answer(&port, &r, &a, why, sizeof why), 0);
   char want[512] = "";
-  for (int s = 37; s <= 100; s++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s#%d", s > 37 ? " " : "", s);
+  for (int s = 37; s <= 100; s++)
+    snprintf(want + strlen(want), sizeof want - strlen(want), "%s#%d", s > 37 ? " " : "", s);
   ck_assert_str_eq(a.answer.steps, want);
   ck_assert_ptr_nonnull(strstr(a.answer.expects, "expect count port-dequeued(w1) == 70\n"));
   free_answer(&a);
@@ -746,7 +915,8 @@ START_TEST(question_words) {
     const char *want;
   } cases[] = {
       {{.kind = QK_CR_ORDER, .req = {"r1"}},
-       "In what order do the completion routines run for r1, at which IRQL and in which context? Does any routine that was "
+       "In what order do the completion routines run for r1, at which IRQL and in which context? Does any routine that "
+       "was "
        "set not run?"},
       {{.kind = QK_IOSB, .req = {"r2"}},
        "Which thread writes r2's I/O status block, and when? Is a special kernel APC queued?"},
@@ -758,18 +928,22 @@ START_TEST(question_words) {
       {{.kind = QK_FINDINGS, .line = 12}, "Which verifier rule fires, for which request? In which line is the bug?"},
       {{.kind = QK_FINDINGS}, "Which verifier rule fires, for which request? (Maybe none.)"},
       {{.kind = QK_MPR, .req = {"r1", "r2"}},
-       "Does r1's completion walk stop, how many times is r1 completed, and how does it end? Where does r2's completion "
+       "Does r1's completion walk stop, how many times is r1 completed, and how does it end? Where does r2's "
+       "completion "
        "routine run?"},
       {{.kind = QK_PORT, .req = {"r1", "r2", "r3"}, .nreq = 3},
-       "Which worker gets which packet (r1, r2, r3)? What does each GetQueuedCompletionStatus return; does a worker hang?"},
+       "Which worker gets which packet (r1, r2, r3)? What does each GetQueuedCompletionStatus return; does a worker "
+       "hang?"},
       {{.kind = QK_CALLBACKS}, "In which thread and in which order do the ReadFileEx completion routines run?"},
       {{.kind = QK_CANCEL, .req = {"r1"}},
-       "What does cancelling r1 do: is a cancel routine called, at which IRQL and in which thread? How does r1 end, and "
+       "What does cancelling r1 do: is a cancel routine called, at which IRQL and in which thread? How does r1 end, "
+       "and "
        "what do the cancel calls return?"},
       {{.kind = QK_ASSOC, .req = {"r1"}},
        "How many associated IRPs are made, which disk finishes first, and when and where is the master r1 completed?"},
       {{.kind = QK_FASTIO, .n = 4},
-       "For each read (after note \"read 1\" to \"read 4\"): is it served by fast I/O with no IRP, declined, or not tried? "
+       "For each read (after note \"read 1\" to \"read 4\"): is it served by fast I/O with no IRP, declined, or not "
+       "tried? "
        "How many read IRPs reach fs0?"},
       {{.kind = QK_RACE},
        "Cancel races completion on two CPUs. Is there a schedule (at most 2 preemptions) in which they race badly (a "
@@ -935,14 +1109,16 @@ START_TEST(race_answers) {
        "No: all 66 schedules end correctly (r1 is completed once, no bugcheck, no finding).",
        "expect sometimes r1.status == STATUS_SUCCESS\nexpect no bugcheck\nexpect count complete(r1) == 1\n"},
       /* a bad end exists, but the strict copy cannot be written */
-      {FIX "race-findings.iosim", "/nonexistent/quiz-cover/strict.iosim", -1, "cannot write or load the strict copy", NULL},
+      {FIX "race-findings.iosim", "/nonexistent/quiz-cover/strict.iosim", -1, "cannot write or load the strict copy",
+       NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     quiz_question_t a = {0};
     char why[512] = "";
     int rc = qz_answer_race(&q, cases[i].path, cases[i].scratch ? cases[i].scratch : scratch, &a, why, sizeof why);
     ck_assert_msg(rc == cases[i].rc, "%s: rc %d (%s)", cases[i].path, rc, why);
-    if (rc) ck_assert_str_eq(why, cases[i].text);
+    if (rc)
+      ck_assert_str_eq(why, cases[i].text);
     else {
       ck_assert_str_eq(a.answer.text, cases[i].text);
       ck_assert_str_eq(a.answer.expects, cases[i].expects);
@@ -984,10 +1160,11 @@ START_TEST(race_key_findings) {
     ck_assert_msg(qz_answer_race(&q, cases[i].path, scratch, &a, why, sizeof why) == 0, "%s", why);
     ck_assert_ptr_nonnull(a.answer.token);
     char want[1024];
-    snprintf(want, sizeof want,
-             "Yes. The minimised key: %s (0 preemptions): %s. Any token that replays to a bugcheck or a finding is right "
-             "too. Replay the key with: iosim run FILE --replay %s",
-             a.answer.token, cases[i].findings, a.answer.token);
+    snprintf(
+        want, sizeof want,
+        "Yes. The minimised key: %s (0 preemptions): %s. Any token that replays to a bugcheck or a finding is right "
+        "too. Replay the key with: iosim run FILE --replay %s",
+        a.answer.token, cases[i].findings, a.answer.token);
     ck_assert_str_eq(a.answer.text, want);
     ck_assert_str_eq(a.answer.expects, cases[i].expects);
     answer_holds(cases[i].path, a.answer.expects);
@@ -1160,8 +1337,10 @@ START_TEST(cli_refusals) {
       snprintf(wp, sizeof want - (size_t)(wp - want), "%s%s", w, rest);
     }
     size_t wl = strlen(want);
-    if (want[wl - 1] == '*') ck_assert_msg(!strncmp(err, want, wl - 1), "`iosim quiz %s`:\n got: %s\nwant: %s", cases[i].args, err, want);
-    else ck_assert_msg(!strcmp(err, want), "`iosim quiz %s`:\n got: %s\nwant: %s", cases[i].args, err, want);
+    if (want[wl - 1] == '*')
+      ck_assert_msg(!strncmp(err, want, wl - 1), "`iosim quiz %s`:\n got: %s\nwant: %s", cases[i].args, err, want);
+    else
+      ck_assert_msg(!strcmp(err, want), "`iosim quiz %s`:\n got: %s\nwant: %s", cases[i].args, err, want);
     free(err);
   }
   /* nothing was written into the folder (not even quiz-6.iosim, the
@@ -1186,21 +1365,23 @@ START_TEST(cli_outputs) {
   ck_assert_int_eq(sh("TMPDIR= ../iosim quiz --seed 3 --topic pending --level 1 > /dev/null"), 0);
   /* json with -o and --answers: the file is named, both files written,
      the scenario is the answers file */
-  snprintf(cmd, sizeof cmd,
-           "../iosim quiz --seed 4 --topic mpr --level 1 --answers --format json -o %s > %s/q.json && "
-           "grep -q '\"file\": \"%s/quiz-4.iosim\"' %s/q.json && test -s %s/quiz-4.iosim && test -s %s/quiz-4-answers.iosim"
-           " && grep -q '\"expect\": \"expect ' %s/q.json",
-           tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+  snprintf(
+      cmd, sizeof cmd,
+      "../iosim quiz --seed 4 --topic mpr --level 1 --answers --format json -o %s > %s/q.json && "
+      "grep -q '\"file\": \"%s/quiz-4.iosim\"' %s/q.json && test -s %s/quiz-4.iosim && test -s %s/quiz-4-answers.iosim"
+      " && grep -q '\"expect\": \"expect ' %s/q.json",
+      tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
   ck_assert_int_eq(sh(cmd), 0);
   /* the answers file it wrote is what `iosim check` confirms */
   snprintf(cmd, sizeof cmd, "../iosim check %s/quiz-4-answers.iosim > /dev/null", tmpdir);
   ck_assert_int_eq(sh(cmd), 0);
   /* prairielearn ignores -o's path but still writes the files */
-  snprintf(cmd, sizeof cmd,
-           "../iosim quiz --seed 8 --topic fast-io --format prairielearn -o %s > %s/pl.json && test -s %s/quiz-8.iosim && "
-           "test ! -e %s/quiz-8-answers.iosim && grep -q '^{\"params\": {\"generator\": \"1.0\", \"seed\": 8, \"topic\": "
-           "\"fast-io\", \"level\": 2, ' %s/pl.json",
-           tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+  snprintf(
+      cmd, sizeof cmd,
+      "../iosim quiz --seed 8 --topic fast-io --format prairielearn -o %s > %s/pl.json && test -s %s/quiz-8.iosim && "
+      "test ! -e %s/quiz-8-answers.iosim && grep -q '^{\"params\": {\"generator\": \"1.0\", \"seed\": 8, \"topic\": "
+      "\"fast-io\", \"level\": 2, ' %s/pl.json",
+      tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
   ck_assert_int_eq(sh(cmd), 0);
   rm_tmp();
 }
