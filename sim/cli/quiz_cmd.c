@@ -120,6 +120,7 @@ int cli_quiz(int argc, char **argv) {
       free(text);
       if (bad) {
         fprintf(stderr, "iosim quiz: cannot write %s\n", p);
+        if (k) remove(path); /* nothing written: not the question without its answers */
         quiz_free(q);
         return 2;
       }
