@@ -805,7 +805,7 @@ static const refusal_t expect_refusals[] = {
 
 START_TEST(lex) { CHECK_TABLE(lex_refusals); }
 END_TEST
-START_TEST(top) { CHECK_TABLE(top_refusals); }
+START_TEST(top_level) { CHECK_TABLE(top_refusals); }
 END_TEST
 START_TEST(routine) { CHECK_TABLE(routine_refusals); }
 END_TEST
@@ -817,17 +817,181 @@ START_TEST(expect) { CHECK_TABLE(expect_refusals); }
 END_TEST
 
 
+/* ---- refusals that need files around them ---- */
+
+/* Loads `path` (extra_dir may be NULL): refused at file:line:col with msg,
+   or, when msg ends in '*', a message that starts with what precedes it. */
+static void refused_as(const char *path, const char *extra, const char *file, int line, int col, const char *msg) {
+  scn_error_t err;
+  scn_t *sc = scn_load(path, extra, &err);
+  if (sc) scn_free(sc);
+  ck_assert_msg(sc == NULL, "%s loaded, but it should have been refused", path);
+  ck_assert_str_eq(err.file, file);
+  ck_assert_msg(err.line == line && err.col == col, "%s: error at %d:%d (%s), want %d:%d", path, err.line, err.col,
+                err.msg, line, col);
+  size_t n = strlen(msg);
+  if (n && msg[n - 1] == '*')
+    ck_assert_msg(!strncmp(err.msg, msg, n - 1), "message \"%s\" does not start with \"%.*s\"", err.msg, (int)n - 1, msg);
+  else
+    ck_assert_str_eq(err.msg, msg);
+}
+
+static const char thread_only[] = "thread app\n  sleep 1us\nend\n";
+
+/* Includes nest at most SCN_MAX_INCLUDE_DEPTH deep: f0 includes f1 ...
+   includes f33; the include that would open a 33rd level is refused. */
+START_TEST(include_depth) {
+  char dir[64], real[PATH_MAX], path[128], text[128];
+  make_dir(dir, sizeof dir, real);
+  for (int i = 0; i <= SCN_MAX_INCLUDE_DEPTH + 1; i++) {
+    snprintf(path, sizeof path, "%s/f%d.iosim", dir, i);
+    snprintf(text, sizeof text, "include \"f%d.iosim\"\n%s", i + 1, i ? "" : thread_only);
+    write_file(path, i == SCN_MAX_INCLUDE_DEPTH + 1 ? thread_only : text);
+  }
+  char top[128], culprit[128];
+  snprintf(top, sizeof top, "%s/f0.iosim", dir);
+  snprintf(culprit, sizeof culprit, "%s/f%d.iosim", dir, SCN_MAX_INCLUDE_DEPTH - 1);
+  refused_as(top, NULL, culprit, 1, 9,
+             "limit reached: includes nested more than 32 deep (the include-depth limit, SCN_MAX_INCLUDE_DEPTH; it is "
+             "fixed: include fewer levels)");
+  /* One level less loads, and a file included twice is read once. */
+  snprintf(path, sizeof path, "%s/f%d.iosim", dir, SCN_MAX_INCLUDE_DEPTH - 1);
+  write_file(path, "include \"f0.iosim\"\n");
+  refused_as(top, NULL, path, 1, 9, "include loop: f0.iosim includes f1.iosim*");
+  write_file(path, "include \"f1.iosim\"\n");
+  refused_as(top, NULL, path, 1, 9, "include loop: f1.iosim includes f2.iosim*");
+  write_file(path, "");
+  scn_error_t err;
+  scn_t *sc = scn_load(top, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  ck_assert_str_eq(scn_title(sc), top); /* no scenario line: the path */
+  scn_free(sc);
+  for (int i = 0; i <= SCN_MAX_INCLUDE_DEPTH + 1; i++) {
+    snprintf(path, sizeof path, "%s/f%d.iosim", dir, i);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+END_TEST
+
+/* What is not a scenario file: a folder, a file over 16 MiB, a DEL byte,
+   an --include-dir that does not exist, an included folder. */
+START_TEST(not_a_scenario_file) {
+  char dir[64], real[PATH_MAX], path[128], sub[128];
+  make_dir(dir, sizeof dir, real);
+  refused_as(dir, NULL, dir, 0, 0, "not a regular file");
+  snprintf(path, sizeof path, "%s/big.iosim", dir);
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(ftruncate(fileno(f), 16 * 1024 * 1024 + 1), 0);
+  fclose(f);
+  refused_as(path, NULL, path, 0, 0, "file too large for a scenario (16777217 bytes)");
+  write_file(path, "thread app\n  sleep 1us \177\nend\n");
+  refused_as(path, NULL, path, 2, 13, "this is not a text file (byte 0x7F at offset 23)");
+  write_file(path, thread_only);
+  refused_as(path, "/nonexistent-iosim-dir", "/nonexistent-iosim-dir", 0, 0, "include folder: No such file or directory");
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  ck_assert_int_eq(mkdir(sub, 0700), 0);
+  write_file(path, "include \"sub\"\nthread app\n  sleep 1us\nend\n");
+  char shown[160];
+  snprintf(shown, sizeof shown, "%s/sub", dir);
+  refused_as(path, NULL, shown, 0, 0, "not a regular file");
+  rmdir(sub);
+  unlink(path);
+  rmdir(dir);
+}
+END_TEST
+
+/* The scenario tree is the nearest folder named "scenarios" above the
+   file: a neighbour folder is inside it, its parent is not. */
+START_TEST(scenario_tree) {
+  char dir[64], real[PATH_MAX], p[200];
+  make_dir(dir, sizeof dir, real);
+  snprintf(p, sizeof p, "%s/scenarios", dir);
+  ck_assert_int_eq(mkdir(p, 0700), 0);
+  snprintf(p, sizeof p, "%s/scenarios/a", dir);
+  ck_assert_int_eq(mkdir(p, 0700), 0);
+  snprintf(p, sizeof p, "%s/scenarios/lib.iosim", dir);
+  write_file(p, "scenario \"from the library\"\nevent e\n");
+  snprintf(p, sizeof p, "%s/outside.iosim", dir);
+  write_file(p, "event o\n");
+  char top[200], want[PATH_MAX + 200];
+  snprintf(top, sizeof top, "%s/scenarios/a/t.iosim", dir);
+  write_file(top, "include \"../lib.iosim\"\nscenario \"second\"\nthread app\n  wait e timeout 1us\nend\n");
+  scn_error_t err;
+  scn_t *sc = scn_load(top, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  ck_assert_str_eq(scn_title(sc), "from the library"); /* the first title read wins */
+  scn_free(sc);
+  write_file(top, "include \"../../outside.iosim\"\nthread app\n  sleep 1us\nend\n");
+  snprintf(want, sizeof want, "include \"../../outside.iosim\" leaves the scenario tree (%s/scenarios); pass --include-dir to allow it", real);
+  refused_as(top, NULL, top, 1, 9, want);
+  /* --include-dir names the folder: allowed. */
+  sc = scn_load(top, dir, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  scn_free(sc);
+  unlink(top);
+  snprintf(p, sizeof p, "%s/scenarios/lib.iosim", dir), unlink(p);
+  snprintf(p, sizeof p, "%s/outside.iosim", dir), unlink(p);
+  snprintf(p, sizeof p, "%s/scenarios/a", dir), rmdir(p);
+  snprintf(p, sizeof p, "%s/scenarios", dir), rmdir(p);
+  rmdir(dir);
+}
+END_TEST
+
+/* driver NAME load "FILE": the file's kind and that one image is one
+   driver are checked at load; a file that is no shared object fails at
+   the run, naming the driver. */
+START_TEST(driver_files) {
+  char dir[64], real[PATH_MAX], so[128], txt[128], top[128];
+  make_dir(dir, sizeof dir, real);
+  snprintf(so, sizeof so, "%s/x.so", dir);
+  write_file(so, "not an ELF file\n");
+  snprintf(txt, sizeof txt, "%s/x.txt", dir);
+  write_file(txt, "text\n");
+  snprintf(top, sizeof top, "%s/t.iosim", dir);
+  write_file(top, "driver a load \"x.txt\"\nthread app\n  sleep 1us\nend\n");
+  refused_as(top, NULL, top, 1, 15,
+             "load \"x.txt\": a driver is loaded from its C source (.c) or a shared object (.so, from iosim cc)");
+  write_file(top, "driver a load \"x.so\"\ndriver b load \"x.so\"\nthread app\n  sleep 1us\nend\n");
+  refused_as(top, NULL, top, 2, 15, "x.so is already loaded as driver a (line 1): one image, one driver");
+  write_file(top, "driver a load \"x.so\"\nthread app\n  alert System\nend\n");
+  scn_error_t err;
+  scn_t *sc = scn_load(top, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  ck_assert(scn_loads_c_drivers(sc));
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, NULL, &r, &err), SIM_EINVAL);
+  ck_assert_str_eq(err.file, top);
+  ck_assert_int_eq(err.line, 1);
+  ck_assert_int_eq(err.col, 8);
+  char want[256];
+  snprintf(want, sizeof want, "driver a: cannot load x.so: %s: ", so);
+  ck_assert_msg(!strncmp(err.msg, want, strlen(want)), "%s", err.msg);
+  scn_free(sc);
+  unlink(top), unlink(so), unlink(txt);
+  rmdir(dir);
+}
+END_TEST
+
 TEST_SUITE(scn_cover_suite)
 static Suite *scn_cover_suite(void) {
   Suite *s = suite_create("scn_cover");
   TCase *t = tcase_create("refusals");
   tcase_set_timeout(t, 60);
   tcase_add_test(t, lex);
-  tcase_add_test(t, top);
+  tcase_add_test(t, top_level);
   tcase_add_test(t, routine);
   tcase_add_test(t, program);
   tcase_add_test(t, names);
   tcase_add_test(t, expect);
   suite_add_tcase(s, t);
+  TCase *f = tcase_create("files");
+  tcase_set_timeout(f, 60);
+  tcase_add_test(f, include_depth);
+  tcase_add_test(f, not_a_scenario_file);
+  tcase_add_test(f, scenario_tree);
+  tcase_add_test(f, driver_files);
+  suite_add_tcase(s, f);
   return s;
 }
