@@ -5,7 +5,7 @@
 #include "expect_facts.h"
 #include "scn_int.h"
 
-#define TKP(L, k) (&(L)->v[(k) < (L)->n ? (k) : (L)->n])
+#define TKP(L, k) lex_tok((L), (k))
 
 typedef struct ep {
   parser_t *p;
