@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "iosim/scenario.h"
 #include "testlib.h"
 
@@ -974,6 +975,58 @@ START_TEST(driver_files) {
 }
 END_TEST
 
+/* ---- runs: the interpreter and the expectation checks ---- */
+
+#define COVER "fixtures/scn-cover/"
+
+/* The facts that decided the line `expect TEXT`. */
+static const char *facts_of(const scn_result_t *r, const char *text) {
+  for (int i = 0; i < r->expect_total; i++)
+    if (!strncmp(r->expects[i].text, "expect ", 7) && !strcmp(r->expects[i].text + 7, text)) return r->expects[i].facts;
+  ck_abort_msg("no line `expect %s`", text);
+  return NULL;
+}
+
+/* Operations with no IRP in hand are skipped and traced as op rows. */
+START_TEST(no_irp_in_hand) { tfix_holds(COVER "no-irp.iosim", 23); }
+END_TEST
+
+/* Every condition of if and while, true and false. */
+START_TEST(conditions) { tfix_holds(COVER "conditions.iosim", 19); }
+END_TEST
+
+/* A queued IRP completed and freed is dropped; IoCsqInsertIrp of a
+   cancelled IRP completes it; an empty cancel-safe queue gives nothing. */
+START_TEST(queues) { tfix_holds(COVER "queues.iosim", 8); }
+END_TEST
+
+/* Typed facts, event fields, any, occurrence numbers: all hold... */
+START_TEST(facts_hold) { tfix_holds(COVER "facts.iosim", 54); }
+END_TEST
+
+/* ...and their false twins all fail, `sometimes` included (which alone
+   is not counted as failed). */
+START_TEST(facts_fail) {
+  scn_result_t r;
+  tfix_run(COVER "facts-false.iosim", NULL, &r, true);
+  ck_assert_int_eq(r.expect_total, 51);
+  for (int i = 0; i < r.expect_total; i++)
+    ck_assert_msg(!r.expects[i].passed, "line %d holds: %s (%s)", r.expects[i].line, r.expects[i].text, r.expects[i].facts);
+  ck_assert_int_eq(r.expect_failed, 50);
+  ck_assert(r.expects[50].sometimes);
+  /* What decided some of them. */
+  ck_assert_str_eq(facts_of(&r, "bugcheck 0x44"), "no bugcheck; the run ended ok");
+  ck_assert_str_eq(facts_of(&r, "outcome stalled"), "the run ended: ok");
+  ck_assert_str_eq(facts_of(&r, "finding irp-leaked"), "the verifier found nothing of rule irp-leaked (0 findings in all)");
+  ck_assert_str_eq(facts_of(&r, "finding irp-leaked r9"), "no request named r9 was ever issued");
+  ck_assert_str_eq(facts_of(&r, "order complete(r2) < dispatch(r1)"),
+                   "complete(r2) at #89 ; dispatch(r1) never happened after that");
+  ck_assert_str_eq(facts_of(&r, "order dispatch(r1) < bugcheck(disk0)"), "dispatch(r1) at #24 ; bugcheck(disk0) never happened");
+  ck_assert_str_eq(facts_of(&r, "dispatch(disk0, 9).time > 1us"), "dispatch(disk0, 9) never happened");
+  scn_result_free(&r);
+}
+END_TEST
+
 TEST_SUITE(scn_cover_suite)
 static Suite *scn_cover_suite(void) {
   Suite *s = suite_create("scn_cover");
@@ -993,5 +1046,13 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(f, scenario_tree);
   tcase_add_test(f, driver_files);
   suite_add_tcase(s, f);
+  TCase *r = tcase_create("runs");
+  tcase_set_timeout(r, 60);
+  tcase_add_test(r, no_irp_in_hand);
+  tcase_add_test(r, conditions);
+  tcase_add_test(r, queues);
+  tcase_add_test(r, facts_hold);
+  tcase_add_test(r, facts_fail);
+  suite_add_tcase(s, r);
   return s;
 }
