@@ -1000,6 +1000,15 @@ END_TEST
 START_TEST(queues) { tfix_holds(COVER "queues.iosim", 8); }
 END_TEST
 
+/* fill by buffer kind; a dispatch routine without return; set-cancel twice. */
+START_TEST(fill_and_cancel) { tfix_holds(COVER "fill.iosim", 12); }
+END_TEST
+
+/* Requests left hanging on purpose (split to a missing `with`, no dpc
+   routine): predicted findings, and the thread that cannot exit. */
+START_TEST(hangs) { tfix_holds(COVER "hangs.iosim", 11); }
+END_TEST
+
 /* Typed facts, event fields, any, occurrence numbers: all hold... */
 START_TEST(facts_hold) { tfix_holds(COVER "facts.iosim", 54); }
 END_TEST
@@ -1051,6 +1060,8 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(r, no_irp_in_hand);
   tcase_add_test(r, conditions);
   tcase_add_test(r, queues);
+  tcase_add_test(r, fill_and_cancel);
+  tcase_add_test(r, hangs);
   tcase_add_test(r, facts_hold);
   tcase_add_test(r, facts_fail);
   suite_add_tcase(s, r);
