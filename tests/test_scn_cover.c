@@ -1001,12 +1001,16 @@ START_TEST(queues) { tfix_holds(COVER "queues.iosim", 8); }
 END_TEST
 
 /* fill by buffer kind; a dispatch routine without return; set-cancel twice. */
-START_TEST(fill_and_cancel) { tfix_holds(COVER "fill.iosim", 12); }
+START_TEST(fill_and_cancel) { tfix_holds(COVER "fill.iosim", 18); }
 END_TEST
 
 /* Requests left hanging on purpose (split to a missing `with`, no dpc
    routine): predicted findings, and the thread that cannot exit. */
 START_TEST(hangs) { tfix_holds(COVER "hangs.iosim", 11); }
+END_TEST
+
+/* Statements on a file whose create was refused are skipped. */
+START_TEST(program_skips) { tfix_holds(COVER "program.iosim", 14); }
 END_TEST
 
 /* Typed facts, event fields, any, occurrence numbers: all hold... */
@@ -1062,6 +1066,7 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(r, queues);
   tcase_add_test(r, fill_and_cancel);
   tcase_add_test(r, hangs);
+  tcase_add_test(r, program_skips);
   tcase_add_test(r, facts_hold);
   tcase_add_test(r, facts_fail);
   suite_add_tcase(s, r);
