@@ -85,6 +85,8 @@ static void check_table(const char *name, const refusal_t *t, size_t n) {
 
 /* lex.c: numbers, operators, bytes */
 static const refusal_t lex_refusals[] = {
+    {"thread app\n  sleep 0x\nend\n",
+     2, 9, "bad number '0x' (write e.g. 42, 0x44, 200us, 4k)"},
     {"thread app\n  sleep 1.5\nend\n",
      2, 9, "bad number '1.5' (write e.g. 42, 0x44, 200us, 4k)"},
     {"thread app\n  sleep 1.5ns\nend\n",
@@ -975,6 +977,73 @@ START_TEST(driver_files) {
 }
 END_TEST
 
+/* What the lexer and the machine line accept: numbers with units,
+   uppercase hex and K, tabs, CR LF line ends, comments after a statement,
+   UTF-8 in comments and quoted text; the header's options as the API
+   reports them; the sleeps' lengths as the trace times them. */
+START_TEST(accepted_numbers) {
+  char dir[64], real[PATH_MAX], path[128];
+  make_dir(dir, sizeof dir, real);
+  snprintf(path, sizeof path, "%s/n.iosim", dir);
+  write_file(path,
+             "# UTF-8 in a comment: \303\251\r\n"
+             "scenario \"numbers: \303\251\"\r\n"
+             "machine seed 0X1F\tseeds 3 explore bound 5 kernel-debugger on   # a comment after a statement\r\n"
+             "machine jitter 0 max-time 2s max-steps 1e6 clock-tick 1ms dpc-queue-depth 64 minimum-dpc-rate 0\n"
+             "cost op 1.5k\n"
+             "thread app\n"
+             "\tsleep 1.5ms\n"
+             "  sleep 4K alertable\n"
+             "end\n"
+             "expect sleep-done(app, 1).time >= 1500000\n"
+             "expect sleep-done(app, 2).time >= 1504096\n"
+             "expect sleep-done(app, 2).time < 1600000\n");
+  scn_error_t err;
+  scn_t *sc = scn_load(path, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  ck_assert_str_eq(scn_title(sc), "numbers: \303\251");
+  ck_assert_uint_eq(scn_seed(sc), 31);
+  ck_assert_uint_eq(scn_seed_count(sc), 3);
+  ck_assert_int_eq(scn_explore_bound(sc), 5);
+  scn_run_opts_t o = {.has_seed = true, .seed = 4};
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, &o, &r, NULL), SIM_OK);
+  ck_assert_uint_eq(r.seed, 4);
+  ck_assert_int_eq(r.expect_total, 3);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  scn_free(sc);
+  write_file(path, "machine explore bound none\nthread app\n  sleep 1us\nend\n");
+  sc = scn_load(path, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  ck_assert_int_eq(scn_explore_bound(sc), SCN_EXPLORE_UNBOUNDED);
+  scn_free(sc);
+  /* The run's ceilings: a header above them is refused when it runs. */
+  write_file(path, "machine max-steps 200000000\nthread app\n  sleep 1us\nend\n");
+  sc = scn_load(path, NULL, &err);
+  ck_assert_ptr_nonnull(sc);
+  ck_assert_int_eq(scn_run(sc, NULL, &r, &err), SIM_EINVAL);
+  ck_assert_int_eq(err.line, 1);
+  ck_assert_int_eq(err.col, 19);
+  ck_assert_str_eq(err.msg, "limit reached: machine max-steps 200000000 is above the ceiling of 100000000 steps (raise the "
+                            "ceiling with --max-steps N)");
+  scn_run_opts_t raised = {.ceil_steps = 300000000};
+  ck_assert_int_eq(scn_run(sc, &raised, &r, &err), SIM_OK);
+  scn_result_free(&r);
+  scn_free(sc);
+  write_file(path, "machine max-time 200s\nthread app\n  sleep 1us\nend\n");
+  sc = scn_load(path, NULL, &err);
+  ck_assert_ptr_nonnull(sc);
+  ck_assert_int_eq(scn_run(sc, NULL, &r, &err), SIM_EINVAL);
+  ck_assert_int_eq(err.col, 18);
+  ck_assert_str_eq(err.msg, "limit reached: machine max-time 200000000000 ns is above the ceiling of 100000000000 ns "
+                            "(raise the ceiling with --max-time T)");
+  scn_free(sc);
+  unlink(path);
+  rmdir(dir);
+}
+END_TEST
+
 /* ---- runs: the interpreter and the expectation checks ---- */
 
 #define COVER "fixtures/scn-cover/"
@@ -1058,6 +1127,7 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(f, not_a_scenario_file);
   tcase_add_test(f, scenario_tree);
   tcase_add_test(f, driver_files);
+  tcase_add_test(f, accepted_numbers);
   suite_add_tcase(s, f);
   TCase *r = tcase_create("runs");
   tcase_set_timeout(r, 60);
