@@ -69,14 +69,13 @@ static bool lex_number(const char *s, size_t n, tok_t *t) {
     t->n = (int64_t)v;
     return true;
   }
-  double v = strtod(buf, &end);
-  if (end == buf) return false;
+  double v = strtod(buf, &end); /* s starts with a digit: at least one is read, and no sign */
   static const struct { const char *u; double mul; } units[] = {
       {"", 1}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"k", 1024}, {"K", 1024}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (strcmp(end, units[i].u) == 0) {
       double r = v * units[i].mul;
-      if (r < 0 || r > 9.2e18 || (r != (double)(int64_t)r && units[i].mul == 1)) return false;
+      if (r > 9.2e18 || (r != (double)(int64_t)r && units[i].mul == 1)) return false;
       t->n = (int64_t)r;
       snprintf(t->unit, sizeof t->unit, "%s", units[i].u);
       return true;
