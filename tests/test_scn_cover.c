@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1109,6 +1110,94 @@ START_TEST(facts_fail) {
 }
 END_TEST
 
+/* ---- the crash guard of C drivers, in this process ---- */
+
+/* Runs `text` (in the scn-cover folder, beside faulty.c) under the guard:
+   the child runs the scenario, the parent (here) waits and reports.  The
+   report, written to stderr, is captured in out. */
+static int guarded(const char *text, char *out, size_t n) {
+  char path[] = COVER ".guard.iosim";
+  write_file(path, text);
+  scn_error_t err;
+  scn_t *sc = scn_load(path, NULL, &err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  char log[] = "/tmp/iosim-scncov-guard-XXXXXX";
+  int fd = mkstemp(log);
+  ck_assert_int_ge(fd, 0);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(fd, 2);
+  int rc = scn_guard_begin(sc);
+  if (rc < 0) { /* the child: run, and leave without going back to Check */
+    scn_result_t r;
+    scn_run(sc, NULL, &r, &err);
+    _exit(0);
+  }
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  ck_assert(!scn_guard_is_child());
+  lseek(fd, 0, SEEK_SET);
+  ssize_t k = read(fd, out, n - 1);
+  out[k > 0 ? k : 0] = 0;
+  close(fd);
+  unlink(log);
+  scn_free(sc);
+  unlink(path);
+  return rc;
+}
+
+#define FAULTY "driver faulty load \"faulty.c\"\ndevice F0 driver faulty\nthread app\n  open f F0\n  read f "
+
+START_TEST(guard_reports_each_death) {
+  static const struct {
+    const char *len, *words;
+  } deaths[] = {
+      {"1", "driver faulty crashed the simulator's process: SIGFPE, an arithmetic fault (a division by zero?)\n"},
+      {"2", "driver faulty crashed the simulator's process: SIGABRT, an abort (the C library found its heap corrupted?)\n"},
+      {"3", "driver faulty crashed the simulator's process: SIGILL, an illegal instruction\n"},
+      {"4", "driver faulty crashed the simulator's process: User defined signal 1\n"},
+      {"5", "driver faulty crashed the simulator's process: SIGSEGV, an invalid memory access at address 0x"},
+  };
+  for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++) {
+    char text[256], out[8192];
+    snprintf(text, sizeof text, FAULTY "%s\nend\n", deaths[i].len);
+    ck_assert_int_eq(guarded(text, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, deaths[i].words) != NULL, "read %s: %s", deaths[i].len, out);
+    ck_assert_msg(strstr(out, "(scenarios with C drivers run in a child process so that a crash is reported") != NULL,
+                  "%s", out);
+  }
+  /* Which routine and which step: the last steps are those of the read. */
+  char out[8192];
+  ck_assert_int_eq(guarded(FAULTY "5\nend\n", out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "inside iosim, with what a driver passed it") != NULL, "%s", out);
+  ck_assert_msg(strstr(out, "  called from FaultyDispatch+0x") != NULL, "%s", out);
+  ck_assert_msg(strstr(out, "faulty.c:22") != NULL, "%s", out);
+  ck_assert_msg(strstr(out, "  the last steps before it:\n") != NULL, "%s", out);
+  /* A run that ends normally in the child: its exit status, nothing said. */
+  ck_assert_int_eq(guarded(FAULTY "6\nend\n", out, sizeof out), 0);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* A scenario without a C driver is not guarded: -1 at once, no child. */
+START_TEST(guard_only_for_c_drivers) {
+  char dir[64], real[PATH_MAX], path[128];
+  make_dir(dir, sizeof dir, real);
+  snprintf(path, sizeof path, "%s/t.iosim", dir);
+  write_file(path, thread_only);
+  scn_error_t err;
+  scn_t *sc = scn_load(path, NULL, &err);
+  ck_assert_ptr_nonnull(sc);
+  ck_assert(!scn_loads_c_drivers(sc));
+  ck_assert_int_eq(scn_guard_begin(sc), -1);
+  ck_assert(!scn_guard_is_child());
+  scn_free(sc);
+  unlink(path);
+  rmdir(dir);
+}
+END_TEST
+
 TEST_SUITE(scn_cover_suite)
 static Suite *scn_cover_suite(void) {
   Suite *s = suite_create("scn_cover");
@@ -1140,5 +1229,10 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(r, facts_hold);
   tcase_add_test(r, facts_fail);
   suite_add_tcase(s, r);
+  TCase *g = tcase_create("guard");
+  tcase_set_timeout(g, 120);
+  tcase_add_test(g, guard_reports_each_death);
+  tcase_add_test(g, guard_only_for_c_drivers);
+  suite_add_tcase(s, g);
   return s;
 }
