@@ -1110,6 +1110,32 @@ START_TEST(facts_fail) {
 }
 END_TEST
 
+/* `--explain`'s sentence for kinds no lesson's run shows (the sentences
+   of the others are checked by the explain suite); none for irp-alloc. */
+START_TEST(explain_sentences) {
+  static const struct {
+    trc_kind_t kind;
+    const char *starts;
+  } want[] = {
+      {TRC_PORT_CLOSED, "The port's last handle is closed (Vista+): its queue is run down"},
+      {TRC_PORT_PACKET_FREED, "A packet for a closed port is freed unread"},
+      {TRC_APC_RUNDOWN, "The thread is exiting with this user APC still queued: it will never run"},
+      {TRC_FILE_LOCK_WAIT, "A synchronous file object serves one request at a time"},
+      {TRC_SPINLOCK_SPIN, "Another CPU holds the spin lock: this one spins at DISPATCH_LEVEL"},
+      {TRC_WORK_RUN, "A system worker thread runs the work item's routine at PASSIVE_LEVEL"},
+      {TRC_IRP_ALLOC, ""},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    trc_event_t ev = trc_event_make(want[i].kind); /* no thread, no device: no machine to ask */
+    char buf[512];
+    const char *got = scn_explain(NULL, &ev, buf, sizeof buf);
+    ck_assert_ptr_eq(got, buf);
+    ck_assert_msg(!strncmp(got, want[i].starts, strlen(want[i].starts)) && (*want[i].starts || !*got),
+                  "%s: \"%s\"", trc_kind_name(want[i].kind), got);
+  }
+}
+END_TEST
+
 /* ---- the crash guard of C drivers, in this process ---- */
 
 /* Runs `text` (in the scn-cover folder, beside faulty.c) under the guard:
@@ -1228,6 +1254,7 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(r, program_skips);
   tcase_add_test(r, facts_hold);
   tcase_add_test(r, facts_fail);
+  tcase_add_test(r, explain_sentences);
   suite_add_tcase(s, r);
   TCase *g = tcase_create("guard");
   tcase_set_timeout(g, 120);
