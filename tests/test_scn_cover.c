@@ -1136,6 +1136,52 @@ START_TEST(explain_sentences) {
 }
 END_TEST
 
+/* Building a C driver when the compiler cannot run, is killed, or there
+   is no folder to keep what it built (the environment is this test's:
+   Check runs each test in a process of its own). */
+START_TEST(cc_failures) {
+  char dir[64], real[PATH_MAX], killer[128], err[512], so[PATH_MAX + 64];
+  make_dir(dir, sizeof dir, real);
+  const char *src[] = {COVER "faulty.c"};
+  char home[PATH_MAX];
+  snprintf(home, sizeof home, "%s", getenv("HOME") ? getenv("HOME") : "");
+  /* A folder without iosim's headers in IOSIM_INCLUDE: the next place wins. */
+  setenv("IOSIM_INCLUDE", dir, 1);
+  char wdk[PATH_MAX], inc[PATH_MAX];
+  ck_assert_int_eq(scn_cc_headers(wdk, inc, sizeof wdk), 0);
+  ck_assert_ptr_nonnull(strstr(wdk, "wdk"));
+  setenv("CC", "/nonexistent-iosim-cc", 1);
+  snprintf(so, sizeof so, "%s/x.so", dir);
+  ck_assert_int_eq(scn_cc_build(src, 1, NULL, 0, so, err, sizeof err), -1);
+  ck_assert_str_eq(err, "cannot run the C compiler '/nonexistent-iosim-cc': No such file or directory (set CC)");
+  snprintf(killer, sizeof killer, "%s/cc.sh", dir);
+  write_file(killer, "#!/bin/sh\nkill -9 $$\n");
+  ck_assert_int_eq(chmod(killer, 0755), 0);
+  setenv("CC", killer, 1);
+  ck_assert_int_eq(scn_cc_build(src, 1, NULL, 0, so, err, sizeof err), -1);
+  ck_assert_str_eq(err, "the C compiler was killed by signal 9");
+  /* The cache: a source named without a folder (this one does not exist,
+     and its name is hashed instead of its bytes), built under the same CC. */
+  setenv("XDG_CACHE_HOME", dir, 1);
+  ck_assert_int_eq(scn_cc_cached("nosuch-driver.c", so, sizeof so, err, sizeof err), -1);
+  ck_assert_str_eq(err, "the C compiler was killed by signal 9");
+  /* No folder can be made for the cache. */
+  setenv("XDG_CACHE_HOME", "/proc/iosim-none", 1);
+  setenv("HOME", "/proc/iosim-none", 1);
+  setenv("TMPDIR", "/proc/iosim-none", 1);
+  ck_assert_int_eq(scn_cc_cached(src[0], so, sizeof so, err, sizeof err), -1);
+  ck_assert_str_eq(err, "no folder to keep compiled drivers in (set XDG_CACHE_HOME)");
+  unsetenv("IOSIM_INCLUDE"), unsetenv("CC"), unsetenv("XDG_CACHE_HOME"), unsetenv("TMPDIR");
+  if (*home) setenv("HOME", home, 1);
+  else unsetenv("HOME");
+  unlink(killer);
+  char p[PATH_MAX + 64];
+  snprintf(p, sizeof p, "%s/iosim/drivers", dir), rmdir(p);
+  snprintf(p, sizeof p, "%s/iosim", dir), rmdir(p);
+  rmdir(dir);
+}
+END_TEST
+
 /* ---- the crash guard of C drivers, in this process ---- */
 
 /* Runs `text` (in the scn-cover folder, beside faulty.c) under the guard:
@@ -1260,6 +1306,7 @@ static Suite *scn_cover_suite(void) {
   tcase_set_timeout(g, 120);
   tcase_add_test(g, guard_reports_each_death);
   tcase_add_test(g, guard_only_for_c_drivers);
+  tcase_add_test(g, cc_failures);
   suite_add_tcase(s, g);
   return s;
 }
