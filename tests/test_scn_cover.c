@@ -1182,6 +1182,69 @@ START_TEST(cc_failures) {
 }
 END_TEST
 
+/* The devices a `device` line gives a C driver: one iosim makes for it
+   (its DriverEntry made none of that name, it has no AddDevice), stacked
+   like any other; one its DriverEntry made, attached on a scripted one;
+   and the refusals at the run: a device of another driver, an AddDevice
+   driver's device with no `on`. */
+static int run_text(const char *text, scn_result_t *r, scn_error_t *err) {
+  char path[] = COVER ".devices.iosim";
+  write_file(path, text);
+  scn_t *sc = scn_load(path, "fixtures", err);
+  ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err->file, err->line, err->col, err->msg);
+  int rc = scn_run(sc, NULL, r, err);
+  scn_free(sc);
+  unlink(path);
+  return rc;
+}
+
+START_TEST(c_driver_devices) {
+  scn_result_t r;
+  scn_error_t err;
+  ck_assert_int_eq(run_text("driver faulty load \"faulty.c\"\n"
+                            "driver pass\n  dispatch default\n    skip-stack\n    call-lower\n    return lower-status\n  end\nend\n"
+                            "device G0 driver faulty\n"
+                            "device H0 driver faulty on G0\n"
+                            "device P0 driver pass on H0\n"
+                            "device F0 driver faulty\n"
+                            "thread app\n  open f F0\n  read f 6 as r1\n  open g P0\n  read g 7 as r2\nend\n"
+                            "expect r1.status == STATUS_SUCCESS\n"
+                            "expect count dispatch(F0, r1) == 1\n"
+                            "expect order dispatch(P0, r2) < dispatch(H0, r2)\n"
+                            "expect count dispatch(G0) == 0\n",
+                            &r, &err),
+                   SIM_OK);
+  ck_assert_int_eq(r.expect_total, 4);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  ck_assert_int_eq(run_text("driver faulty load \"faulty.c\"\n"
+                            "device Z0 driver faulty\n"
+                            "device F0 driver faulty on Z0\n"
+                            "thread app\n  open f Z0\n  read f 6 as r1\nend\n"
+                            "expect count dispatch(F0, r1) == 1\n"
+                            "expect count dispatch(Z0) == 0\n",
+                            &r, &err),
+                   SIM_OK);
+  ck_assert_int_eq(r.expect_total, 2);
+  ck_assert_int_eq(r.expect_failed, 0);
+  scn_result_free(&r);
+  ck_assert_int_eq(run_text("driver faulty load \"faulty.c\"\ndriver counter load \"../scenarios/cdrivers/counter.c\"\n"
+                            "device F0 driver counter\nthread app\n  sleep 1us\nend\n",
+                            &r, &err),
+                   SIM_EINVAL);
+  ck_assert_int_eq(err.line, 3);
+  ck_assert_int_eq(err.col, 8);
+  ck_assert_str_eq(err.msg, "device F0 belongs to driver faulty, not counter");
+  ck_assert_int_eq(run_text("driver addf load \"../scenarios/cdrivers/addfilter.c\"\n"
+                            "device A0 driver addf\nthread app\n  sleep 1us\nend\n",
+                            &r, &err),
+                   SIM_EINVAL);
+  ck_assert_int_eq(err.line, 2);
+  ck_assert_str_eq(err.msg, "driver addf adds its devices in AddDevice: say which device it is added on (device A0 "
+                            "driver addf on LOWER)");
+}
+END_TEST
+
 /* ---- the crash guard of C drivers, in this process ---- */
 
 /* Runs `text` (in the scn-cover folder, beside faulty.c) under the guard:
@@ -1307,6 +1370,7 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(g, guard_reports_each_death);
   tcase_add_test(g, guard_only_for_c_drivers);
   tcase_add_test(g, cc_failures);
+  tcase_add_test(g, c_driver_devices);
   suite_add_tcase(s, g);
   return s;
 }
