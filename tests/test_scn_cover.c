@@ -943,6 +943,39 @@ START_TEST(scenario_tree) {
 }
 END_TEST
 
+/* What one scenario may declare (scenario.h): the line that declares one
+   more than the limit is refused, at its name.  `line` is written
+   SCN_MAX + 1 times with %d as its number, after `head`. */
+static void over_limit(const char *head, const char *line, int lines_each, int col, const char *msg) {
+  char dir[64], real[PATH_MAX], path[128];
+  make_dir(dir, sizeof dir, real);
+  snprintf(path, sizeof path, "%s/many.iosim", dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(head, f);
+  int head_lines = 0;
+  for (const char *c = head; *c; c++) head_lines += *c == '\n';
+  for (int i = 0; i <= 100000; i++) fprintf(f, line, i);
+  fclose(f);
+  refused_as(path, NULL, path, head_lines + 100000 * lines_each + 1, col, msg);
+  unlink(path);
+  rmdir(dir);
+}
+
+START_TEST(declaration_limits) {
+  over_limit("", "event e%d\n", 1, 7,
+             "limit reached: more than 100000 events and ports (the object limit, SCN_MAX_OBJECTS; it is fixed)");
+  over_limit("", "port p%d\n", 1, 6,
+             "limit reached: more than 100000 events and ports (the object limit, SCN_MAX_OBJECTS; it is fixed)");
+  over_limit("driver d\nend\n", "device d%d driver d\n", 1, 8,
+             "limit reached: more than 100000 devices (the device limit, SCN_MAX_DEVICES; it is fixed)");
+  over_limit("", "thread t%d\nend\n", 2, 8,
+             "limit reached: more than 100000 threads (the thread limit, SCN_MAX_THREADS; it is fixed)");
+  over_limit("thread app\nend\n", "expect outcome ok # %d\n", 1, 1,
+             "limit reached: more than 100000 expect lines (the expectation limit, SCN_MAX_EXPECTS; it is fixed)");
+}
+END_TEST
+
 /* driver NAME load "FILE": the file's kind and that one image is one
    driver are checked at load; a file that is no shared object fails at
    the run, naming the driver. */
@@ -1352,6 +1385,7 @@ static Suite *scn_cover_suite(void) {
   tcase_add_test(f, scenario_tree);
   tcase_add_test(f, driver_files);
   tcase_add_test(f, accepted_numbers);
+  tcase_add_test(f, declaration_limits);
   suite_add_tcase(s, f);
   TCase *r = tcase_create("runs");
   tcase_set_timeout(r, 60);

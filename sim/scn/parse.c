@@ -15,7 +15,7 @@
 #include "parse_int.h"
 
 void perr(parser_t *p, const char *file, int line, int col, const char *fmt, ...) {
-  snprintf(p->err->file, sizeof p->err->file, "%s", file ? file : "");
+  snprintf(p->err->file, sizeof p->err->file, "%s", file); /* every caller names one */
   p->err->line = line;
   p->err->col = col;
   va_list ap;
