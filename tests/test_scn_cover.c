@@ -598,6 +598,12 @@ static const refusal_t program_refusals[] = {
 
 /* parse_check.c: names resolved once the whole scenario is read */
 static const refusal_t check_refusals[] = {
+    {"driver d\n  dispatch default\n  end\nend\ndevice d0 driver d\ndevice d1 driver d on nodev\nthread app\n  sleep 1us\nend\n",
+     6, 8, "device d1 is attached on 'nodev', which is not declared before it"},
+    {"driver d\n  dispatch default\n    start-io\n    start-io\n  end\nend\ndevice d0 driver d\nthread app\n  sleep 1us\nend\n",
+     7, 8, "device d0 has no hardware, but driver d starts hardware I/O ({F}:3); add e.g. 'latency 100us'"},
+    {"driver d\n  dispatch default\n  end\nend\ndevice d0 driver d\nport p\nusermode-fs u\nusermode-fs v async\nthread app\n  open f d0\n  alert d0-worker\nend\n",
+     11, 3, "no thread named 'd0-worker'"},
     {"driver d\n  dispatch default\n    set-completion nope\n  end\nend\ndevice d0 driver d\nthread app\n  open f d0\nend\n",
      3, 5, "driver d has no completion routine 'nope'"},
     {"driver d\n  dispatch default\n    set-cancel nope\n  end\nend\ndevice d0 driver d\nthread app\n  open f d0\nend\n",
@@ -992,7 +998,11 @@ START_TEST(driver_files) {
              "load \"x.txt\": a driver is loaded from its C source (.c) or a shared object (.so, from iosim cc)");
   write_file(top, "driver a load \"x.so\"\ndriver b load \"x.so\"\nthread app\n  sleep 1us\nend\n");
   refused_as(top, NULL, top, 2, 15, "x.so is already loaded as driver a (line 1): one image, one driver");
-  write_file(top, "driver a load \"x.so\"\nthread app\n  alert System\nend\n");
+  write_file(top, "driver a load \"x.so\"\nthread app\n  alert system-0\nend\n");
+  refused_as(top, NULL, top, 3, 3, "no thread named 'system-0'");
+  write_file(top, "driver a load \"x.so\"\nthread app\n  alert system-1x\nend\n");
+  refused_as(top, NULL, top, 3, 3, "no thread named 'system-1x'");
+  write_file(top, "driver a load \"x.so\"\nthread app\n  alert System\n  alert system-12\nend\n");
   scn_error_t err;
   scn_t *sc = scn_load(top, NULL, &err);
   ck_assert_msg(sc != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
@@ -1104,16 +1114,16 @@ START_TEST(queues) { tfix_holds(COVER "queues.iosim", 8); }
 END_TEST
 
 /* fill by buffer kind; a dispatch routine without return; set-cancel twice. */
-START_TEST(fill_and_cancel) { tfix_holds(COVER "fill.iosim", 18); }
+START_TEST(fill_and_cancel) { tfix_holds(COVER "fill.iosim", 19); }
 END_TEST
 
 /* Requests left hanging on purpose (split to a missing `with`, no dpc
    routine): predicted findings, and the thread that cannot exit. */
-START_TEST(hangs) { tfix_holds(COVER "hangs.iosim", 11); }
+START_TEST(hangs) { tfix_holds(COVER "hangs.iosim", 13); }
 END_TEST
 
 /* Statements on a file whose create was refused are skipped. */
-START_TEST(program_skips) { tfix_holds(COVER "program.iosim", 14); }
+START_TEST(program_skips) { tfix_holds(COVER "program.iosim", 15); }
 END_TEST
 
 /* Typed facts, event fields, any, occurrence numbers: all hold... */
@@ -1125,10 +1135,10 @@ END_TEST
 START_TEST(facts_fail) {
   scn_result_t r;
   tfix_run(COVER "facts-false.iosim", NULL, &r, true);
-  ck_assert_int_eq(r.expect_total, 51);
+  ck_assert_int_eq(r.expect_total, 52);
   for (int i = 0; i < r.expect_total; i++)
     ck_assert_msg(!r.expects[i].passed, "line %d holds: %s (%s)", r.expects[i].line, r.expects[i].text, r.expects[i].facts);
-  ck_assert_int_eq(r.expect_failed, 50);
+  ck_assert_int_eq(r.expect_failed, 51);
   ck_assert(r.expects[50].sometimes);
   /* What decided some of them. */
   ck_assert_str_eq(facts_of(&r, "bugcheck 0x44"), "no bugcheck; the run ended ok");
@@ -1139,6 +1149,7 @@ START_TEST(facts_fail) {
                    "complete(r2) at #89 ; dispatch(r1) never happened after that");
   ck_assert_str_eq(facts_of(&r, "order dispatch(r1) < bugcheck(disk0)"), "dispatch(r1) at #24 ; bugcheck(disk0) never happened");
   ck_assert_str_eq(facts_of(&r, "dispatch(disk0, 9).time > 1us"), "dispatch(disk0, 9) never happened");
+  ck_assert_str_eq(facts_of(&r, "zero.data == \"a\""), "zero had no buffer");
   scn_result_free(&r);
 }
 END_TEST

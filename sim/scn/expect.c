@@ -37,7 +37,6 @@ ev_log_t *evlog_new(const scn_t *sc) {
 }
 
 void evlog_free(ev_log_t *l) {
-  if (!l) return;
   for (size_t i = 0; i < l->n; i++) {
     free(l->v[i].detail);
     free(l->v[i].text);
