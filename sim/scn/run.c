@@ -167,11 +167,9 @@ static int build(run_state_t *rs, scn_error_t *err) {
 static void take_findings(const vrf_t *v, sim_t *S, scn_result_t *res) {
   size_t n = vrf_count(v);
   res->findings = iosim_calloc(n ? n : 1, sizeof *res->findings);
-  if (!res->findings) abort();
   for (size_t i = 0; i < n; i++) res->findings[i] = *vrf_get(v, i);
   res->finding_total = (int)n;
   res->account = iosim_strdup(vrf_account(v));
-  if (!res->account) abort();
   if (res->outcome != SIM_RUN_BUGCHECK) return;
   size_t len = 0;
   FILE *f = open_memstream(&res->last_steps, &len);

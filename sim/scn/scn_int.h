@@ -455,6 +455,10 @@ typedef struct lexline {
   char *raw;        /* the line without its comment, trimmed */
 } lexline_t;
 
+/* Token k of L, or its T_END past the last one, so lookahead never
+   overruns (lex.c; TK and the expect reader's TKP are this). */
+tok_t *lex_tok(const lexline_t *L, int k);
+
 /* Tokenizes one line; false + message on a bad character or string. */
 bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexline_t *out,
               scn_error_t *err);
@@ -482,7 +486,6 @@ typedef struct parser {
 void perr(parser_t *p, const char *file, int line, int col, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 5, 6)));
 expect_t *parse_expect(parser_t *p, lexline_t *L);
-bool parse_time(const tok_t *t, int64_t *ns);
 
 /* ---- running (run.c, interp.c, program.c) ---- */
 typedef struct run_state run_state_t;
