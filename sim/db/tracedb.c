@@ -681,12 +681,22 @@ int tracedb_hooks_fail(tracedb_hooks_t *h, const char *outcome, const char *mess
 
 /* ---- reading ---- */
 
-int64_t tracedb_last_run(tracedb_t *db) {
+/* The last run that ran (0: none), or SIM_EIO when the query failed (out
+   of memory): "no run" and "could not look" are different answers. */
+static int last_run(tracedb_t *db, int64_t *id) {
+  *id = 0;
   sqlite3_stmt *st = tdb_stmt(db, ST_LAST_RUN);
-  if (!st) return 0;
-  int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  if (!st) return SIM_EIO;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
+  else if (rc != SQLITE_DONE) rc = tdb_fail(db, "runs");
   (void)sqlite3_reset(st);
-  return id;
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? SIM_OK : SIM_EIO;
+}
+
+int64_t tracedb_last_run(tracedb_t *db) {
+  int64_t id;
+  return last_run(db, &id) == SIM_OK ? id : 0;
 }
 
 /* One row of a constant query with one run-id parameter: its integer
@@ -743,7 +753,10 @@ int tracedb_pick_run(tracedb_t *db, int64_t run, int64_t *picked, char *err, siz
   int64_t n = 0;
   int rc;
   if (run <= 0) {
-    run = tracedb_last_run(db);
+    if (last_run(db, &run) != SIM_OK) {
+      snprintf(err, errlen, "%s", db->err);
+      return SIM_EIO;
+    }
     if (run == 0) {
       /* Say what the file holds instead: nothing, or runs that never ran. */
       rc = run_query(db, "SELECT id, outcome || coalesce(': ' || message, '') FROM run WHERE ?1 = ?1"
