@@ -267,7 +267,6 @@ static void on_start(void *ud, sim_t *S) {
   if (c->replay) xp_replay_install(c->replay, S);
   if (c->quiet) return;
   table_sink_t *x = iosim_calloc(1, sizeof *x);
-  if (!x) abort();
   x->mem = open_memstream(&x->buf, &x->len);
   if (!x->mem) iosim_oom(BUFSIZ); /* the C library's own allocation */
   x->S = S;
@@ -596,13 +595,6 @@ static int check_loaded(scn_t *sc, const char *path, const cli_t *c, int *failed
     }
     lines = r.expect_total;
     if (!seen) seen = iosim_calloc((size_t)r.expect_total + 1, sizeof *seen);
-    if (!seen) {
-      fprintf(stderr, "iosim: out of memory\n");
-      scn_result_free(&r);
-      scn_result_free(&keep);
-      scn_free(sc);
-      return 2;
-    }
     if (r.outcome == SIM_RUN_LIMIT) cli_limit_report(&r);
     never = scn_sometimes_merge(&r, seen);
     if (r.expect_failed || (seeds == 1)) {

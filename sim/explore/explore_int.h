@@ -29,8 +29,8 @@ typedef struct xp_rng {
 } xp_rng_t;
 static inline uint64_t xp_rand(xp_rng_t *r) { return xp_mix(r->s += 0x9E3779B97F4A7C15ull); }
 static inline uint32_t xp_below(xp_rng_t *r, uint32_t n) { return (uint32_t)(xp_rand(r) % n); }
-void *xp_xalloc(size_t n);                 /* calloc or abort */
-void *xp_xrealloc(void *p, size_t n);      /* realloc or abort */
+void *xp_xalloc(size_t n);                 /* zeroed; never NULL (iosim_oom exits) */
+void *xp_xrealloc(void *p, size_t n);      /* never NULL (iosim_oom exits) */
 
 /* ---- the state fingerprint (footprint.c) ----
  * Every step feeds the history of each object it touches (its CPU, thread,

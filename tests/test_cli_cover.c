@@ -1,0 +1,535 @@
+/*
+ * test_cli_cover.c - the command line's every refusal and every path, as a
+ * user meets them: tables of {shell line, exit status, what the output must
+ * say} run through the shell from tests/ (../iosim, stdout and stderr
+ * together).  Each row states what iosim must do: the exact message (with
+ * file:line:col for a scenario), the exit status, or a line of the output.
+ * $T is a fresh temporary folder per table; rows run in order, so a row may
+ * read the trace database an earlier row wrote.  Fixtures in
+ * fixtures/cli-cover/.  Skipped (with a note) when ../iosim is not built,
+ * as under `make asan`.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+#define L2 "../scenarios/lessons/02-async-read.iosim"
+#define L10 "../scenarios/lessons/10-iocp.iosim"
+#define FX "fixtures/cli-cover/"
+#define FC "fixtures/scenarios/explore-forgotten-cancel.iosim"
+/* The "1:HASH:SEED:" head of FC's tokens, from its explorer output; the
+   rows add the choices. */
+#define TOK "$(../iosim explore " FC " --quiet --no-minimise --bound 0 | sed -n 's/.*--replay \\(1:[0-9a-f]*:[0-9]*:\\).*/\\1/p' | head -n1)"
+
+typedef struct cli_case {
+  const char *cmd;      /* a shell line, run from tests/ */
+  int status;           /* its exit status */
+  const char *says[5];  /* each must be in its output; "!TEXT": TEXT must not be */
+} cli_case_t;
+
+static bool have_cli(void) {
+  if (access("../iosim", X_OK) == 0) return true;
+  fprintf(stderr, "test_cli_cover: ../iosim is not built, skipping\n");
+  return false;
+}
+
+/* Runs cmd (stdout and stderr together); its exit status, its output in
+   *out (caller frees). */
+static int capture(const char *cmd, char **out) {
+  size_t len = strlen(cmd) + 32;
+  char *full = malloc(len);
+  snprintf(full, len, "(%s) 2>&1", cmd);
+  FILE *p = popen(full, "r");
+  free(full);
+  ck_assert_ptr_nonnull(p);
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  for (size_t r; (r = fread(buf + n, 1, cap - n - 1, p)) > 0;) {
+    n += r;
+    if (n + 1 == cap) buf = realloc(buf, cap *= 2);
+  }
+  buf[n] = 0;
+  int st = pclose(p);
+  *out = buf;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs every row (in a fresh $T); reports all the rows that do not hold,
+   then fails if one did not. */
+static void run_table(const char *name, const cli_case_t *t, size_t n) {
+  char dir[] = "/tmp/iosim-cover.XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  setenv("T", dir, 1);
+  int bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    char *out;
+    int rc = capture(t[i].cmd, &out);
+    bool ok = rc == t[i].status;
+    for (int k = 0; k < 5 && t[i].says[k]; k++)
+      ok &= t[i].says[k][0] == '!' ? strstr(out, t[i].says[k] + 1) == NULL : strstr(out, t[i].says[k]) != NULL;
+    if (!ok) {
+      fprintf(stderr, "%s row %zu: `%s` exited %d (want %d), output:\n%.3000s\n---\n", name, i, t[i].cmd, rc,
+              t[i].status, out);
+      bad++;
+    }
+    free(out);
+  }
+  char rm[128];
+  snprintf(rm, sizeof rm, "rm -rf %s", dir);
+  ck_assert_int_eq(system(rm), 0);
+  ck_assert_msg(bad == 0, "%s: %d row(s) did not hold (above)", name, bad);
+}
+
+#define RUN_TABLE(t) run_table(#t, t, sizeof t / sizeof t[0])
+
+/* ---- run: options, predict mode, replays, the verifier, wrapping ---- */
+static const cli_case_t run_cases[] = {
+    {"../iosim help", 0, {"usage: iosim COMMAND"}},
+    {"../iosim -h", 0, {"usage: iosim COMMAND"}},
+    {"../iosim run --seed '' " L2, 2, {"iosim run: --seed needs a number, not ''"}},
+    {"../iosim run --seed -1 " L2, 2, {"iosim run: --seed needs a number, not '-1'"}},
+    {"../iosim run " L2 " --blank bogus", 2, {"iosim run: --blank: 'bogus' is no column of the step table (time, cpu"}},
+    {"../iosim run " L2 " --blank ''", 2, {"iosim run: --blank: no column named"}},
+    {"../iosim run " L2 " --blank-after x", 2, {"iosim run: --blank-after needs a step number, not 'x'"}},
+    {"../iosim run " L2 " --blank irql --quiet", 2,
+     {"iosim run: --blank prints the table to fill in: not with --quiet or a replay"}},
+    {"../iosim run " L2 " --blank-after 30", 0,
+     {"blank irql,frame,thread,status after 30 seed 7\n", "expectations and findings: not shown in predict mode\n",
+      "e.g. `#57 DISPATCH dpc app STATUS_SUCCESS`", "!expectations: "}},
+    {"../iosim run " L2 " --blank time,cpu,irp,device,event,detail --seed 7", 0,
+     {"blank time,cpu,irp,device,event,detail after 0 seed 7\n", "e.g. `#57 204.070us 0 2 disk0 dpc`"}},
+    /* A blanked status is blanked in the detail that names it too. */
+    {"../iosim run " L2 " --blank status | grep -c 'STATUS_PENDING'", 1, {"0\n"}},
+    {"../iosim run " FX "bad.iosim --db /nonexistent/dir/t.db", 2,
+     {"fixtures/cli-cover/bad.iosim:3:1: unknown statement 'frobnicate'", "/nonexistent/dir/t.db: "}},
+    {"../iosim run " L2 " --quiet --db /nonexistent/dir/t.db", 2, {"/nonexistent/dir/t.db: ", "!outcome:"}},
+    {"../iosim run " L2 " --quiet --db $T/t.db", 0, {"trace: run 1 in ", "/t.db\n"}},
+    {"../iosim run " FX "race.iosim --quiet --seed 0", 1,
+     {"expectations: 1 of 4 hold (2 `sometimes` lines did not, in this seed)\n",
+      "  FAIL fixtures/cli-cover/race.iosim:20: expect order note(\"a done\") < note(\"b done\")"}},
+    {"../iosim run " FX "race.iosim --quiet --seed 2", 0,
+     {"expectations: 3 of 4 hold (1 `sometimes` line did not, in this seed)\n"}},
+    /* A replayed schedule that does not fit the run. */
+    {"../iosim run " FC " --quiet --replay " TOK "999", 2,
+     {"iosim run: the token does not fit this run: the schedule names choice point 999 but the run had only "}},
+    {"../iosim run " FC " --quiet --replay " TOK "0.50", 2,
+     {"iosim run: the token does not fit this run: an option of the schedule is beyond the alternatives of its choice "
+      "point"}},
+    {"echo " TOK "- > $T/tok && ../iosim run " FC " --quiet --replay-file $T/tok", 0,
+     {"schedule: replayed, ", "expectations: 2 of 2 hold\n"}},
+    {"../iosim run " FC " --quiet --replay-file $T/none", 2, {"iosim run: ", "/none: cannot read it: "}},
+    {"echo > $T/empty && ../iosim run " FC " --quiet --replay-file $T/empty", 2, {"/empty holds no token"}},
+    {"echo frob > $T/frob && ../iosim run " FC " --quiet --replay-file $T/frob", 2,
+     {"/frob: not an iosim replay token (they look like 1:9f3c2a0b7d1e4c55:1:29,57.2)"}},
+    /* The verifier: nothing, predicted findings, then one no line predicts
+       (with the bugcheck's report and the steps that led there). */
+    {"../iosim run " L2 " --quiet --verify", 0, {"findings: none\n"}},
+    {"../iosim run ../scenarios/bugs/irp-leaked.iosim --quiet --verify", 0,
+     {"(0 not predicted by an `expect finding` line)"}},
+    {"../iosim run " FC " --verify --replay " TOK "0,2", 1,
+     {"*** STOP: 0x000000C9 (", "the last steps that led there:\n", "(1 not predicted by an `expect finding` line)",
+      "schedule: replayed, "}},
+    {"../iosim run " FX "race.iosim --quiet --replay 1:0:0:-", 2,
+     {"iosim run: this token belongs to another version of the scenario"}},
+    /* Wrapping: every line fits 60 columns, narrow or wide; $COLUMNS is
+       the width when there is no terminal. */
+    {"../iosim run " L2 " --explain --width 60 | awk 'NR > 1 && length > 60 {n++} END {print n + 0, \"too long\"}'", 0,
+     {"0 too long\n"}},
+    {"../iosim run " L2 " --explain --width 130 | awk 'NR > 1 && length > 130 {n++} END {print n + 0, \"too long\"}'", 0,
+     {"0 too long\n"}},
+    {"../iosim run " L2 " --width 40 | awk 'length > 40 {n++} END {print (n > 1 ? \"rows kept whole\" : \"cut\")}'", 0,
+     {"rows kept whole\n"}},
+    {"test \"$(COLUMNS=70 ../iosim run " L2 ")\" = \"$(../iosim run " L2 " --width 70)\" && echo same", 0,
+     {"same\n"}},
+    {"test \"$(COLUMNS=0 ../iosim run " L2 ")\" = \"$(../iosim run " L2 " --width 0)\" && echo same", 0,
+     {"same\n"}},
+};
+
+START_TEST(run_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(run_cases);
+}
+END_TEST
+
+/* ---- limits: the options, their units, what a run that hits one says ---- */
+static const cli_case_t limit_cases[] = {
+    {"../iosim run " L2 " --max-steps 0", 2, {"iosim run: --max-steps needs a number of steps, not '0'"}},
+    {"../iosim run " L2 " --max-steps abc", 2, {"iosim run: --max-steps needs a number of steps, not 'abc'"}},
+    {"../iosim run " L2 " --max-steps ''", 2, {"iosim run: --max-steps needs a number of steps, not ''"}},
+    {"../iosim run " L2 " --max-steps -5", 2, {"not '-5'"}},
+    {"../iosim run " L2 " --max-steps 5k", 2, {"not '5k'"}},
+    {"../iosim run " L2 " --max-time 5parsecs", 2,
+     {"iosim run: --max-time needs a simulated time (e.g. 500s, 20ms), not '5parsecs'"}},
+    {"../iosim run " L2 " --max-time 0", 2, {"--max-time needs a simulated time"}},
+    {"../iosim run " L2 " --max-time 99999999999999999999s", 2, {"--max-time needs a simulated time"}},
+    {"../iosim run " L2 " --max-wall x", 2, {"iosim run: --max-wall needs a number of seconds (0: none), not 'x'"}},
+    {"../iosim check " L2 " --max-memory 0", 2, {"iosim check: --max-memory needs a number of MiB, not '0'"}},
+    {"../iosim check " L2 " --max-memory 3GB", 2, {"not '3GB'"}},
+    {"../iosim check " L2 " --max-steps x", 2, {"iosim check: --max-steps needs a number of steps, not 'x'"}},
+    {"../iosim run " L2 " --quiet --max-time 2s --max-steps 100000 --max-wall 30s --max-memory 64MiB", 0,
+     {"outcome: ok after "}},
+    {"../iosim check " L2 " --max-time 500ms --max-wall 0 --max-memory 64M --max-steps 1000000", 0, {"ok   "}},
+    {"../iosim run " FX "steps.iosim --quiet", 0,
+     {"iosim: limit reached: max-steps (raise it with `machine max-steps N` up to the ceiling, or --max-steps)\n"}},
+    {"../iosim run " FX "time.iosim --quiet", 0,
+     {"iosim: limit reached: max-time (raise it with `machine max-time T` up to the ceiling, or --max-time)\n"}},
+    {"../iosim run " FX "memory.iosim --quiet --max-memory 1", 0,
+     {"iosim: limit reached: max-memory (raise it with --max-memory MiB)\n"}},
+    {"../iosim check " FX "wall.iosim --max-wall 1", 0,
+     {"iosim: limit reached: max-wall (raise it with --max-wall SECONDS (0: none))\n"}},
+    {"../iosim run " FX "ceiling.iosim --quiet", 2,
+     {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached: machine max-time 200000000000 ns is above the ceiling of "
+      "100000000000 ns (raise the ceiling with --max-time T)\n"}},
+    {"../iosim run " FX "ceiling.iosim --quiet --db $T/c.db", 2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
+    {"../iosim run " FX "ceiling.iosim --quiet --max-time 300s", 0, {"expectations: 1 of 1 hold\n"}},
+    {"../iosim check " FX "ceiling.iosim", 2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
+};
+
+START_TEST(limit_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(limit_cases);
+}
+END_TEST
+
+/* ---- check, and its reports for graders ---- */
+static const cli_case_t check_cases[] = {
+    {"../iosim check --seed x " L2, 2, {"iosim check: --seed needs a number, not 'x'"}},
+    {"../iosim check --bogus " L2, 2, {"usage: iosim check FILE"}},
+    {"../iosim check --no-verify --seed 3 " L2, 0,
+     {"ok   ../scenarios/lessons/02-async-read.iosim: 16 expectations, 0 failed\n"}},
+    {"../iosim check " FX "bad.iosim " L2, 2,
+     {"fixtures/cli-cover/bad.iosim:3:1: unknown statement 'frobnicate'", "ok   ../scenarios/lessons/02-async-read"}},
+    {"../iosim check " FX "race.iosim", 1,
+     {"  seed 0:\n  FAIL fixtures/cli-cover/race.iosim:20: expect order note(\"a done\") < note(\"b done\")\n",
+      "  FAIL fixtures/cli-cover/race.iosim:21: expect sometimes thread a waiting\n      held in none of the 4 seeds\n",
+      "FAIL fixtures/cli-cover/race.iosim: 4 expectations over 4 seeds (16 checks), 3 failed\n"}},
+    {"../iosim check " FC, 1,
+     {"FAIL fixtures/scenarios/explore-forgotten-cancel.iosim: 2 expectations over ",
+      " schedules (bound 2), 4 failed\n"}},
+    {"../iosim check --no-verify " FC, 1, {" schedules (bound 2), 2 failed\n"}},
+    {"../iosim check --seed 1 " FC, 0, {"ok   fixtures/scenarios/explore-forgotten-cancel.iosim: 2 expectations, 0 failed"}},
+    {"../iosim check " FX "ceiling-explore.iosim", 2,
+     {"fixtures/cli-cover/ceiling-explore.iosim:3:25: limit reached: machine max-time"}},
+    {"../iosim check " FX "unbounded.iosim", 0, {"over 1 schedule (no bound), 0 failed\n"}},
+    /* --format */
+    {"../iosim check --format xml " L2, 2, {"iosim check: unknown format 'xml' (gradescope, junit or json)"}},
+    {"../iosim check --format gradescope " FX "race.iosim", 1,
+     {"  \"visibility\": \"after_due_date\",\n", "\"score\": 0, \"max_score\": 2, \"status\": \"failed\", \"visibility\": "
+      "\"hidden\"",
+      "\"output\": \"iosim check: 3 of 5 tests pass, 3 of 5.5 points\"",
+      "\"output\": \"held in none of the 4 seeds; seed 0: thread a is terminated\""}},
+    {"../iosim check --format json " FX "settings-bad.iosim", 2,
+     {"fixtures/cli-cover/settings-bad.iosim:9:1: `# weight` needs a number of points (0 or more)\n",
+      "fixtures/cli-cover/settings-bad.iosim:11:1: `# visibility` is one of hidden, after_due_date, after_published, "
+      "visible\n"}},
+    {"../iosim check --format json " FX "bad.iosim", 2,
+     {"\"error\": \"fixtures/cli-cover/bad.iosim:3:1: unknown statement 'frobnicate'",
+      "{\"line\": 0, \"text\": \"the scenario loads and runs\", \"passed\": false"}},
+    {"../iosim check --format json " FX "ceiling.iosim", 2,
+     {"\"error\": \"fixtures/cli-cover/ceiling.iosim:4:25: limit reached", "\"tests\": 1,\n"}},
+    {"../iosim check --format junit " FX "ceiling-explore.iosim", 2,
+     {"fixtures/cli-cover/ceiling-explore.iosim:3:25: limit reached",
+      "<failure message=\"the scenario loads and runs\" type=\"verifier\">it did not run</failure>"}},
+    {"../iosim check --format junit " FX "race.iosim " FX "bad.iosim", 2,
+     {"<testsuites name=\"iosim check\" tests=\"6\" failures=\"3\" errors=\"0\">",
+      "name=\"line 20: expect order note(&quot;a done&quot;) &lt; note(&quot;b done&quot;)\"",
+      "unknown statement &apos;frobnicate&apos;", "<system-out>held in all 4 seeds; seed 0: the run ended: ok</system-out>"}},
+    {"../iosim check --format gradescope " FC, 1,
+     {"\"output\": \"in ", " schedules: double-completion cancel-routine-on-completion", "\"status\": \"failed\""}},
+    {"../iosim check --format json --no-verify --seed 1 " FC, 0,
+     {"\"seeds\": 1,", "\"tests\": 2,\n", "!no finding that no"}},
+    {"../iosim check --format json --seed 0 ../scenarios/bugs/irp-leaked.iosim", 0, {"\"failed\": 0,"}},
+    {"mkdir -p $T/scenarios/bugs && cp -r ../scenarios/lib $T/scenarios/ && "
+     "grep -v '^expect' ../scenarios/bugs/irp-leaked.iosim > $T/scenarios/bugs/x.iosim && "
+     "../iosim check --format json $T/scenarios/bugs/x.iosim",
+     1, {"\"facts\": \"pending-not-marked r1 at #", "\nirp-leaked r1 at #0: IRP 2 finished its completion walk"}},
+};
+
+START_TEST(check_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(check_cases);
+}
+END_TEST
+
+/* ---- viz, export, merge, diff ---- */
+static const cli_case_t db_cases[] = {
+    {"../iosim run " L2 " --quiet --db $T/t.db", 0, {"trace: run 1 in "}},
+    {"../iosim viz --db $T/t.db --timeline -o $T/x.svg --scale ''", 2,
+     {"iosim viz: --scale needs a positive number, not ''"}},
+    {"../iosim viz --db $T/t.db --timeline -o $T/x.svg --scale nan", 2,
+     {"iosim viz: --scale needs a positive number, not 'nan'"}},
+    {"../iosim viz --db $T/t.db --timeline -o $T/x.svg --font-size -3", 2,
+     {"iosim viz: --font-size needs a positive number, not '-3'"}},
+    {"../iosim viz --bogus", 2, {"usage: iosim viz"}},
+    {"../iosim viz --db $T/t.db --run 0 --list", 2, {"iosim viz: --run needs a run number (1, 2, ...), not '0'"}},
+    {"../iosim viz --db $T/t.db --list extra", 2, {"usage: iosim viz"}},
+    {"../iosim viz --db $T/t.db --irp 99999999999 -o $T/x.svg", 2,
+     {"iosim viz: --irp needs an IRP id (1, 2, ...) or name, not '99999999999'"}},
+    {"../iosim viz --db $T/t.db --irp nosuch -o $T/x.svg", 2, {"nosuch"}},
+    {"../iosim viz --db $T/t.db --irp r1 -o $T/x.dot", 0, {""}},
+    {"../iosim viz --db $T/t.db --list", 0, {"r1"}},
+    {"../iosim export --db $T/t.db --run x --format perfetto -o $T/x.json", 2,
+     {"iosim export: --run needs a run number (1, 2, ...), not 'x'"}},
+    {"../iosim export --bogus", 2, {"usage: iosim export"}},
+    {"../iosim export --db $T/none.db --format perfetto -o $T/x.json", 2, {"none.db"}},
+    {"../iosim export --db $T/t.db --format perfetto -o $T/x.json && head -c 1 $T/x.json", 0, {"{"}},
+    {"../iosim merge $T/m.db", 2, {"usage: iosim merge OUT.db IN.db..."}},
+    {"../iosim merge -h", 0, {"usage: iosim merge"}},
+    {"../iosim merge $T/m.db $T/none.db", 2, {"iosim merge: "}},
+    {"../iosim merge $T/m.db $T/t.db", 0, {"merged 1 database into "}},
+    {"../iosim merge $T/m.db $T/t.db $T/t.db", 0, {"merged 2 databases into "}},
+    /* diff of two runs of a database */
+    {"../iosim diff --bogus", 2, {"usage: iosim diff"}},
+    {"../iosim diff --db $T/t.db 1", 2, {"usage: iosim diff"}},
+    {"../iosim diff --db $T/t.db 1 x", 2, {"usage: iosim diff"}},
+    {"../iosim diff --db $T/t.db 0 1", 2, {"usage: iosim diff"}},
+    {"../iosim diff --db $T/t.db 1 9", 2, {"iosim diff: ", "no run 9 in the database"}},
+    {"../iosim diff --db $T/m.db 1 3", 0, {"the two schedules ran the same ", " steps: they do not diverge\n"}},
+    {"../iosim diff --db $T/none.db 1 2", 2, {"iosim diff: ", "none.db: "}},
+    {"echo not a database > $T/junk.db && ../iosim diff --db $T/junk.db 1 2", 2,
+     {"iosim diff: ", "junk.db: not an iosim trace database: "}},
+    {"../iosim explore " FC " --quiet --db $T/x.db --db-outcomes", 1, {"failure 1:", "  run 1 in ", ": failure 1:"}},
+    {"../iosim diff --db $T/x.db 1 2", 0, {"first divergence after ", "steps both took, done differently", "steps only A took ("}},
+    {"../iosim diff --db $T/x.db 2 1", 0, {"first divergence after "}},
+    /* diff of two tokens */
+    {"../iosim diff " FC " x", 2, {"usage: iosim diff"}},
+    {"../iosim diff " FX "bad.iosim a b", 2, {"fixtures/cli-cover/bad.iosim:3:1: unknown statement"}},
+    {"../iosim diff " FC " nonsense x", 2, {"iosim diff: token A: not an iosim replay token"}},
+    {"../iosim diff " FC " @$T/none x", 2, {"iosim diff: token A: ", "/none: cannot read it: "}},
+    {"../iosim diff " FC " " TOK "- 1:0:1:-", 2, {"iosim diff: token B: this token belongs to another version"}},
+    {"../iosim diff " FC " " TOK "- " TOK "-", 0, {"they do not diverge\n"}},
+    {"echo " TOK "0,2 > $T/a && ../iosim diff " FC " @$T/a " TOK "-", 0,
+     {"A: 1:", ", bugcheck 0xC9 DRIVER_VERIFIER_IOMANAGER_VIOLATION)\n", "first divergence after ", "steps only B took ("}},
+    {"../iosim diff " FC " " TOK "- " TOK "0", 0, {"first divergence after "}},
+    {"h=$(../iosim run " FX "ceiling.iosim --replay 1:0:0:- 2>&1 | sed -n \"s/.*'s is \\([0-9a-f]*\\)).*/\\1/p\") && "
+     "../iosim diff " FX "ceiling.iosim 1:$h:0:- 1:$h:0:-",
+     2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
+};
+
+START_TEST(db_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(db_cases);
+}
+END_TEST
+
+/* ---- explore ---- */
+static const cli_case_t explore_cases[] = {
+    {"../iosim explore --bound 65 " FC, 2,
+     {"iosim explore: --bound needs a number of preemptions (0..64) or none, not '65'"}},
+    {"../iosim explore --bound x " FC, 2, {"not 'x'"}},
+    {"../iosim explore --strategy dfsx " FC, 2, {"iosim explore: --strategy is dfs, random or pct, not 'dfsx'"}},
+    {"../iosim explore --runs 0 " FC, 2, {"iosim explore: --runs needs a number, not '0'"}},
+    {"../iosim explore --depth 18 " FC, 2, {"iosim explore: --depth needs a small (1..17) number, not '18'"}},
+    {"../iosim explore --depth 0 " FC, 2, {"--depth needs a small (1..17) number, not '0'"}},
+    {"../iosim explore --seed x " FC, 2, {"iosim explore: --seed needs a number, not 'x'"}},
+    {"../iosim explore --max-schedules -1 " FC, 2, {"iosim explore: --max-schedules needs a number, not '-1'"}},
+    {"../iosim explore --max-schedules '' " FC, 2, {"--max-schedules needs a number, not ''"}},
+    {"../iosim explore --time-limit 0 " FC, 2, {"iosim explore: --time-limit needs seconds (e.g. 10 or 0.5), not '0'"}},
+    {"../iosim explore --time-limit 1s " FC, 2, {"--time-limit needs seconds (e.g. 10 or 0.5), not '1s'"}},
+    {"../iosim explore --time-limit x " FC, 2, {"not 'x'"}},
+    {"../iosim explore --shard 3/2 " FC, 2, {"iosim explore: --shard needs I/N with 1 <= I <= N (e.g. 2/8), not '3/2'"}},
+    {"../iosim explore --shard 1/2x " FC, 2, {"not '1/2x'"}},
+    {"../iosim explore --shard 0/2 " FC, 2, {"not '0/2'"}},
+    {"../iosim explore --shard 1/0 " FC, 2, {"not '1/0'"}},
+    {"../iosim explore --shard 1/100001 " FC, 2, {"not '1/100001'"}},
+    {"../iosim explore --shard 1/2 --strategy random " FC, 2,
+     {"iosim explore: --shard splits the depth-first search; random and pct runs split by --seed"}},
+    {"../iosim explore --db-outcomes " FC, 2, {"iosim explore: --db-outcomes and --db-failures go with --db T.db"}},
+    {"../iosim explore --db-failures " FC, 2, {"--db-outcomes and --db-failures go with --db T.db"}},
+    {"../iosim explore --bogus " FC, 2, {"usage: iosim explore FILE"}},
+    {"../iosim explore", 2, {"usage: iosim explore FILE"}},
+    {"../iosim explore " FX "bad.iosim", 2, {"fixtures/cli-cover/bad.iosim:3:1: unknown statement"}},
+    {"../iosim explore " FX "ceiling.iosim", 2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
+    {"../iosim explore --estimate " FX "ceiling.iosim", 2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
+    {"../iosim explore " FC " --bound none --max-schedules 3 --quiet", 4,
+     {"exploring fixtures/scenarios/explore-forgotten-cancel.iosim: depth first, every schedule (no preemption bound)\n",
+      "incomplete: stopped by max-schedules after 3 schedules; the space was not covered\n", "estimate: about "}},
+    {"../iosim explore " FC " --bound 1 --estimate --quiet --no-prune", 1,
+     {"depth first, every schedule with at most 1 preemption\n", "estimate: about ",
+      "covered: every schedule with at most 1 preemption (not the ones with more)\n", "!equivalent to one explored were skipped"}},
+    {"../iosim explore " FC " --shard 1/2 --quiet", 1,
+     {"shard 1 of 2: covered: every schedule with at most 2 preemptions (not the ones with more); schedules equivalent "
+      "to one explored were skipped, in this shard's part of the space\n"}},
+    {"../iosim explore " FC " --shard 2/2 --bound none --max-schedules 2 --quiet", 4,
+     {"shard 2 of 2: incomplete: stopped by max-schedules after 2 schedules; the shard was not covered\n"}},
+    {"../iosim explore " FC " --max-schedules 2 --quiet", 4, {"the space was not covered (bound 2)\n"}},
+    {"../iosim explore " FC " --quiet --db $T/x.db --db-outcomes --db-failures", 1,
+     {"  run 1 in ", ": failure 1:", ": outcome 1:", ": failing-schedule 1:"}},
+    {"../iosim explore " FC " --quiet --db /nonexistent/d.db", 2, {"/nonexistent/d.db: "}},
+    {"../iosim explore " FC " --strategy pct --runs 10 --depth 2 --seed 5 --quiet --no-minimise --time-limit 60", 1,
+     {"exploring fixtures/scenarios/explore-forgotten-cancel.iosim: 10 PCT schedules\n", " explored (PCT)",
+      "covered: 10 PCT schedules of depth 2 - a sample; each finds a given bug of depth 2 with probability at least "
+      "1/(n*k^(d-1)) = 1/(",
+      "smallest explored ("}},
+    {"../iosim explore " FC " --strategy pct --runs 5 --depth 17 --quiet", 1, {"5 PCT schedules of depth 17"}},
+    {"../iosim explore " FC " --strategy random --runs 10 --seed 3 --no-verify", 1,
+     {"exploring fixtures/scenarios/explore-forgotten-cancel.iosim: 10 random schedules\n",
+      "covered: 10 random schedules - a sample, not every schedule\n", "\nfailure 1: ", "  the smallest schedule ("}},
+    {"../iosim explore " FX "time.iosim", 0, {"outcomes: 1 distinct, expectations: 0 failed in 0 schedules", "!expectations over the schedules"}},
+    {"../iosim explore " FX "race.iosim --bound 1", 1,
+     {" and 1 `sometimes` line held in none",
+      "  FAIL fixtures/cli-cover/race.iosim:21: expect sometimes thread a waiting\n      held in none of the ",
+      "  PASS fixtures/cli-cover/race.iosim:22: expect outcome ok\n      held in all "}},
+    {"../iosim explore " FX "race.iosim --bound 1 --max-schedules 1", 4,
+     {"  OPEN fixtures/cli-cover/race.iosim:21: expect sometimes thread a waiting\n      held in none of the 1 "
+      "schedules explored before the search stopped\n"}},
+    {"../iosim explore " FX "unbounded.iosim", 0, {"depth first, every schedule (no preemption bound)"}},
+};
+
+START_TEST(explore_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(explore_cases);
+}
+END_TEST
+
+/* ---- the views of a recorded run, and `iosim step` ---- */
+static const cli_case_t view_cases[] = {
+    {"../iosim run " L2 " --quiet --db $T/t.db", 0, {"trace: run 1 in "}},
+    {"../iosim run " L10 " --quiet --db $T/p.db", 0, {"trace: run 1 in "}},
+    {"../iosim irp --db $T/t.db --irp 1 --run 0", 2, {"iosim irp: --run needs a run number (1, 2, ...), not '0'"}},
+    {"../iosim irp --db $T/t.db", 2, {"usage: iosim irp"}},
+    {"../iosim irp --db $T/t.db --irp r1 extra", 2, {"usage: iosim irp"}},
+    {"../iosim irp --bogus", 2, {"usage: iosim irp"}},
+    {"../iosim irp --help", 0, {"usage: iosim irp"}},
+    {"../iosim irp --db $T/t.db --irp r1 --at '#99999'", 2, {"iosim irp: "}},
+    {"../iosim irp --db $T/t.db --irp nosuch", 2, {"/t.db: "}},
+    {"../iosim irp --db $T/t.db --irp 9", 2, {""}},
+    {"../iosim irp --db $T/t.db --irp r1 --at 1.5", 2, {"(a bare number could mean either)"}},
+    {"../iosim irp --db $T/t.db --irp r1 --at 1.5parsecs", 2, {"not '1.5parsecs'\n"}},
+    {"../iosim irp --irp r1", 2, {"usage: iosim irp"}},
+    {"../iosim devstack --db $T/t.db --device nosuch", 2, {"/t.db: "}},
+    {"../iosim devstack --db $T/t.db --device disk0", 0, {"disk0"}},
+    {"../iosim devstack --db $T/t.db --run x", 2, {"iosim devstack: --run needs a run number"}},
+    {"../iosim port --db $T/p.db --port nosuch", 2, {"/p.db: "}},
+    {"../iosim port --db $T/p.db", 0, {""}},
+    {"../iosim thread --db $T/t.db --thread nosuch", 2, {"/t.db: "}},
+    {"../iosim thread --db $T/t.db --bogus", 2, {"usage: iosim thread"}},
+    {"../iosim dpcs --db $T/t.db --bogus", 2, {"usage: iosim dpcs"}},
+    {"../iosim irpfind --db $T/t.db --bogus", 2, {"usage: iosim irpfind"}},
+    {"../iosim irpfind --db $T/none.db", 2, {"none.db"}},
+    {"../iosim dpcs --db $T/t.db --at '#5'", 0, {""}},
+    /* why */
+    {"../iosim why --db $T/t.db --irp r1", 2, {"usage: iosim why"}},
+    {"../iosim why --db $T/t.db --field PendingReturned", 2, {"usage: iosim why"}},
+    {"../iosim why --db $T/t.db --irp r1 --event done --field Cancel", 2, {"usage: iosim why"}},
+    {"../iosim why --db $T/t.db --thread app extra", 2, {"usage: iosim why"}},
+    {"../iosim why --bogus", 2, {"usage: iosim why"}},
+    {"../iosim why --help", 0, {"usage: iosim why"}},
+    {"../iosim why --db $T/t.db --run x --thread app", 2, {"iosim why: --run needs a run number"}},
+    {"../iosim why --db $T/t.db --irp r1 --field Bogus", 2,
+     {"iosim why: unknown field 'Bogus' (IoStatus.Status, IoStatus.Information, PendingReturned, CurrentLocation, "
+      "Cancel, loc[N].Control)"}},
+    {"../iosim why --db $T/t.db --irp r1 --field IoStatus.Status --at '#1'", 2,
+     {"iosim why: IRP r1 does not exist yet at step #1\n"}},
+    {"../iosim why --db $T/t.db --irp r1 --field 'loc[9].Control'", 2,
+     {"iosim why: IRP r1 has 3 stack locations, so no loc[9]\n"}},
+    {"../iosim why --db $T/t.db --irp r1 --field 'loc[2].Control'", 0, {""}},
+    {"../iosim why --db $T/t.db --irp nosuch --field Cancel", 2, {"/t.db: "}},
+    {"../iosim why --db $T/t.db --event done", 0, {"done"}},
+    {"../iosim why --db $T/t.db --event nosuch", 2, {"/t.db: "}},
+    {"../iosim why --db $T/t.db --thread app", 0, {"app"}},
+    {"../iosim why --db $T/none.db --thread app", 2, {"none.db"}},
+    /* step */
+    {"../iosim step --seed x " L2, 2, {"iosim step: --seed needs a number, not 'x'"}},
+    {"../iosim step --seed '' " L2, 2, {"iosim step: --seed needs a number, not ''"}},
+    {"../iosim step --bogus " L2, 2, {"usage: iosim step"}},
+    {"../iosim step --help", 0, {"usage: iosim step"}},
+    {"../iosim step " L2 " --run 1", 2, {"usage: iosim step"}},
+    {"../iosim step", 2, {"usage: iosim step"}},
+    {"../iosim step --db $T/t.db " L2, 2, {"usage: iosim step"}},
+    {"../iosim step " L2 " " L2, 2, {"usage: iosim step"}},
+    {"../iosim step --db $T/t.db --run 0", 2, {"iosim step: --run needs a run number"}},
+    {"../iosim step " FX "bad.iosim", 2, {"fixtures/cli-cover/bad.iosim:3:1: unknown statement"}},
+    {"../iosim step --db $T/none.db < /dev/null", 2, {"none.db"}},
+    {"printf 'n\\nb\\nb 100\\nb\\nn 3\\nj 5\\nj #7\\nj 1.5\\nj\\nirp\\nirp r1\\nirp nosuch\\ncpu\\nthread\\n"
+     "thread app\\nthread nosuch\\nport\\nport nosuch\\ndevstack\\ndevstack disk0\\ndevstack nosuch\\nall\\nirpfind\\n"
+     "why\\nwhy r1\\nwhy r1 IoStatus.Status\\nwhy nosuch Cancel\\nwhy r1 Bogus\\nhelp\\nfrob\\nj 1s\\nn\\nq\\n' | "
+     "../iosim step " L2 " --seed 7 --include-dir ../scenarios",
+     0,
+     {"../scenarios/lessons/02-async-read.iosim: run 1, ", "(before the first step)\n",
+      "(the end of the run: step #", "unknown command 'frob' (help lists them)\n"}},
+    {"printf 'j\\nirp\\nwhy r1\\nwhy r1 Bogus\\nj 1.5\\n' | ../iosim step " L2, 0,
+     {"jump needs a step: j 48\n", "irp needs an IRP: irp r1\n", "why needs an IRP and a field: why r1 IoStatus.Status\n",
+      "unknown field 'Bogus'\n"}},
+    {"printf 'irp nosuch\\nthread nosuch\\nport nosuch\\ndevstack nosuch\\nwhy nosuch Cancel\\nhelp\\n' | "
+     "../iosim step --db $T/t.db --at '#5'",
+     0, {"/t.db: run 1, ", "n [K] next, b [K] back"}},
+};
+
+START_TEST(view_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(view_cases);
+}
+END_TEST
+
+/* ---- cc, html, quiz ---- */
+static const cli_case_t misc_cases[] = {
+    {"../iosim cc -o", 2, {"iosim cc: -o needs a file name\n"}},
+    {"../iosim cc --bogus", 2, {"iosim cc: unknown option '--bogus'\nusage: iosim cc"}},
+    {"../iosim cc x.txt -o y.so", 2, {"iosim cc: 'x.txt' is not a C source (.c)\n"}},
+    {"../iosim cc .c -o y.so", 2, {"iosim cc: '.c' is not a C source (.c)\n"}},
+    {"../iosim cc a.c", 2, {"usage: iosim cc"}},
+    {"../iosim cc -o a.so", 2, {"usage: iosim cc"}},
+    {"../iosim cc a.c -o a.dll", 2, {"iosim cc: the output is a shared object: name it FILE.so, not 'a.dll'\n"}},
+    {"../iosim cc a.c -o .so", 2, {"name it FILE.so, not '.so'"}},
+    {"../iosim cc -h", 0, {"usage: iosim cc"}},
+    {"../iosim cc --cflags", 0, {" -std=gnu11 -fshort-wchar -Wno-multichar -Wno-unknown-pragmas\n"}},
+    {"printf 'int x = ;\\n' > $T/broken.c && ../iosim cc $T/broken.c -o $T/b.so -DX -I $T -D Y=1 -O0 -g && echo built", 2,
+     {"iosim cc: ", "!built"}},
+    {"ls $T", 0, {"broken.c\n", "!b.so"}},
+    /* html */
+    {"../iosim html --seed x " L2 " -o $T/h.html", 2, {"iosim html: --seed needs a number, not 'x'"}},
+    {"../iosim html --db $T/t.db --run 0 -o $T/h.html", 2, {"iosim html: --run needs a run number (1, 2, ...), not '0'"}},
+    {"../iosim html --bogus", 2, {"usage: iosim html"}},
+    {"../iosim html " L2, 2, {"usage: iosim html"}},
+    {"../iosim html " L2 " --seed 1 --replay 1:0:1:- -o $T/h.html", 2,
+     {"iosim html: a replay token carries its seed; --seed does not go with it\n"}},
+    {"../iosim html --db $T/t.db --seed 1 -o $T/h.html", 2, {"usage: iosim html"}},
+    {"../iosim html --run 1 " L2 " -o $T/h.html", 2, {"usage: iosim html"}},
+    {"../iosim html " FX "bad.iosim -o $T/h.html", 2, {"fixtures/cli-cover/bad.iosim:3:1: unknown statement"}},
+    {"../iosim html " FC " --replay nonsense -o $T/h.html", 2, {"iosim run: not an iosim replay token"}},
+    {"../iosim html " FC " --replay " TOK "0,2 -o $T/h.html && grep -c 'DRIVER_VERIFIER_IOMANAGER_VIOLATION' $T/h.html",
+     0, {""}},
+    {"../iosim html " FX "ceiling.iosim -o $T/h.html", 2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
+    {"../iosim html " L2 " -o /nonexistent/dir/h.html", 2, {"/nonexistent/dir/h.html"}},
+    {"../iosim run " L2 " --quiet --db $T/t.db", 0, {"trace: run 1 in "}},
+    {"../iosim html --db $T/t.db -o $T/h2.html && test -s $T/h2.html && echo written", 0, {"written\n"}},
+    {"../iosim html --db $T/none.db -o $T/h3.html", 2, {"none.db"}},
+    /* quiz */
+    {"../iosim quiz --seed x", 2, {"iosim quiz: --seed wants a number, not 'x'"}},
+    {"../iosim quiz --seed 99999999999999999999999", 2, {"--seed wants a number"}},
+    {"../iosim quiz --seed 1 --topic nosuch", 2, {"iosim quiz: unknown topic 'nosuch' ("}},
+    {"../iosim quiz --seed 1 --level 0", 2, {"iosim quiz: --level is "}},
+    {"../iosim quiz --seed 1 --level x", 2, {"iosim quiz: --level is "}},
+    {"../iosim quiz --seed 1 --format xml", 2, {"iosim quiz: --format is text, json or prairielearn\n"}},
+    {"../iosim quiz --seed 1 extra", 2, {"usage: iosim quiz"}},
+    {"../iosim quiz --bogus", 2, {"usage: iosim quiz"}},
+    {"../iosim quiz --seed 1 -o /nonexistent/dir", 2, {"iosim quiz: "}},
+};
+
+START_TEST(misc_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(misc_cases);
+}
+END_TEST
+
+TEST_SUITE(cli_cover_suite)
+static Suite *cli_cover_suite(void) {
+  Suite *s = suite_create("cli_cover");
+  TCase *tc = tcase_create("cli");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, run_paths);
+  tcase_add_test(tc, limit_paths);
+  tcase_add_test(tc, check_paths);
+  tcase_add_test(tc, db_paths);
+  tcase_add_test(tc, explore_paths);
+  tcase_add_test(tc, view_paths);
+  tcase_add_test(tc, misc_paths);
+  suite_add_tcase(s, tc);
+  return s;
+}
