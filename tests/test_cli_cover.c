@@ -247,7 +247,7 @@ static const cli_case_t check_cases[] = {
     {"mkdir -p $T/scenarios/bugs && cp -r ../scenarios/lib $T/scenarios/ && "
      "grep -v '^expect' ../scenarios/bugs/irp-leaked.iosim > $T/scenarios/bugs/x.iosim && "
      "../iosim check --format json $T/scenarios/bugs/x.iosim",
-     1, {"\"facts\": \"pending-not-marked r1 at #", "\nirp-leaked r1 at #0: IRP 2 finished its completion walk"}},
+     1, {"\"facts\": \"pending-not-marked r1 at #", "\\nirp-leaked r1 at #0: IRP 2 finished its completion walk"}},
 };
 
 START_TEST(check_paths) {
