@@ -9,6 +9,7 @@
  * fixtures/cli-cover/.  Skipped (with a note) when ../iosim is not built,
  * as under `make asan`.
  */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "iosim/explore.h"
 #include "testlib.h"
 
 #define L2 "../scenarios/lessons/02-async-read.iosim"
@@ -136,6 +138,20 @@ static const cli_case_t run_cases[] = {
       "schedule: replayed, "}},
     {"../iosim run " FX "race.iosim --quiet --replay 1:0:0:-", 2,
      {"iosim run: this token belongs to another version of the scenario"}},
+    /* Malformed tokens, each refused with what a token looks like. */
+    {"../iosim run " FC " --replay 2:0:1:-", 2, {"iosim run: not an iosim replay token (they look like "}},
+    {"../iosim run " FC " --replay 1:zz:1:-", 2, {"iosim run: malformed replay token: expected 1:HASH:SEED:CHOICES\n"}},
+    {"../iosim run " FC " --replay 1:abc:1", 2, {"iosim run: malformed replay token: expected 1:HASH:SEED:CHOICES\n"}},
+    {"../iosim run " FC " --replay 1:99999999999999999999:1:-", 2, {"malformed replay token: expected 1:HASH"}},
+    {"../iosim run " FC " --replay 1:abc:1:5.0", 2,
+     {"iosim run: malformed replay token near '': choices are INDEX or INDEX.OPTION, increasing, separated by commas\n"}},
+    {"../iosim run " FC " --replay 1:abc:1:5,3", 2, {"iosim run: malformed replay token near '': choices are"}},
+    {"../iosim run " FC " --replay 1:abc:1:5x", 2, {"iosim run: malformed replay token near 'x': choices are"}},
+    {"../iosim run " FC " --replay 1:abc:1:,", 2, {"iosim run: malformed replay token near ',': choices are"}},
+    {"../iosim run " FC " --replay 1:abc:1:99999999999", 2, {"malformed replay token near '': choices are"}},
+    {"../iosim run " FC " --replay 1:abc:1:5.99999999999", 2, {"malformed replay token near '': choices are"}},
+    {"../iosim run " FC " --replay ' 1:abc:1:3.2,7 '", 2,
+     {"iosim run: this token belongs to another version of the scenario (its content hash is 0000000000000abc, "}},
     /* Wrapping: every line fits 60 columns, narrow or wide; $COLUMNS is
        the width when there is no terminal. */
     {"../iosim run " L2 " --explain --width 60 | awk 'NR > 1 && length > 60 {n++} END {print n + 0, \"too long\"}'", 0,
@@ -379,6 +395,10 @@ static const cli_case_t explore_cases[] = {
      {"  OPEN fixtures/cli-cover/race.iosim:21: expect sometimes thread a waiting\n      held in none of the 1 "
       "schedules explored before the search stopped\n"}},
     {"../iosim explore " FX "unbounded.iosim", 0, {"depth first, every schedule (no preemption bound)"}},
+    {"../iosim explore " FX "stall.iosim --bound 1 --quiet", 1,
+     {" schedules: stalled; finding deadlock; waiting: a\n", "findings: 1 rule in "}},
+    {"../iosim explore " L10 " --bound 1 --quiet", 1,
+     {"; packets w2<-r1 w2<-r2\n", "; packets w2<-r1 w2<-r2; fails line 49\n"}},
 };
 
 START_TEST(explore_paths) {
@@ -500,6 +520,42 @@ static const cli_case_t misc_cases[] = {
     {"../iosim run " L2 " --quiet --db $T/t.db", 0, {"trace: run 1 in "}},
     {"../iosim html --db $T/t.db -o $T/h2.html && test -s $T/h2.html && echo written", 0, {"written\n"}},
     {"../iosim html --db $T/none.db -o $T/h3.html", 2, {"none.db"}},
+    /* grade: the answer file's `blank` line, the printed table filled in */
+    {"../iosim grade " L2, 2, {"usage: iosim grade FILE ANSWERS"}},
+    {"../iosim grade --bogus " L2 " $T/a", 2, {"usage: iosim grade FILE ANSWERS"}},
+    {"../iosim grade --help", 0, {"usage: iosim grade FILE ANSWERS"}},
+    {"../iosim grade --blank bogus " L2 " $T/a", 2, {"iosim grade: --blank: 'bogus' is no column of the step table"}},
+    {"../iosim grade --seed x " L2 " $T/a", 2, {"iosim grade: --seed needs a number, not 'x'"}},
+    {"../iosim grade --blank-after 5x " L2 " $T/a", 2, {"iosim grade: --blank-after needs a number, not '5x'"}},
+    {"../iosim grade " L2 " $T/none", 2, {"/none: cannot read the answers\n"}},
+    {"printf '#31 PASSIVE\\n' > $T/a1 && ../iosim grade " L2 " $T/a1", 2,
+     {"/a1:1:1: no `blank` line says which cells were blanked: copy the one `iosim run --blank` printed, or give "
+      "--blank\n"}},
+    {"printf 'blank\\n' > $T/a2 && ../iosim grade " L2 " $T/a2", 2,
+     {"/a2:1:1: the blank line names the columns blanked: blank irql,thread after 30 seed 7\n"}},
+    {"printf 'blank irql during 5\\n' > $T/a3 && ../iosim grade " L2 " $T/a3", 2,
+     {"/a3:1:12: 'during': the blank line goes on with `after N` and `seed S`\n"}},
+    {"printf 'blank irql after\\n' > $T/a4 && ../iosim grade " L2 " $T/a4", 2,
+     {"/a4:1:12: 'after': the blank line goes on with `after N` and `seed S`\n"}},
+    {"printf 'blank irql after x1\\n' > $T/a5 && ../iosim grade " L2 " $T/a5", 2,
+     {"/a5:1:18: 'x1' is not a number\n"}},
+    {"printf 'blank irql after 60\\n' > $T/a6 && ../iosim grade " L2 " $T/a6", 1,
+     {"  #61    no answer irql APC\n", "; 0 of 8 rows right, 8 not answered\n"}},
+    {"../iosim grade --blank-after 3 fixtures/cli-cover/none.iosim $T/a6", 2, {"fixtures/cli-cover/none.iosim: "}},
+    {"../iosim grade --blank-after 0 " FX "ceiling.iosim $T/a6", 2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
+    {"../iosim run " L2 " --blank-after 30 > $T/sheet && sed 's/?/X/g' $T/sheet > $T/t1 && ../iosim grade " L2 " $T/t1",
+     1, {"grading ", "/t1: blank irql,frame,thread,status after 30 seed 7\n", "(not X)", " - why: "}},
+    /* a row wrapped under its detail goes on in the next line */
+    {"sed -e 's/?/X/g' -e 's/^\\(  #33 .*\\) \\(transfer takes\\)/\\1\\n                         \\2/' $T/sheet > $T/t2 && "
+     "grep -c '^                         transfer takes' $T/t2 && ../iosim grade " L2 " $T/t2",
+     1, {"1\n", "  #33    wrong"}},
+    {"sed -e 's/?/X/g' -e 's/ hw-start / hw-begin /' $T/sheet > $T/t3 && ../iosim grade " L2 " $T/t3", 2,
+     {"/t3:", ": 'hw-begin' where the run has 'hw-start' (was the table printed with another seed?)\n"}},
+    {"sed -e 's/?/X/g' -e 's/^\\(  #33 .*\\)$/\\1 extra/' $T/sheet > $T/t4 && ../iosim grade " L2 " $T/t4", 2,
+     {": step #33: this line has 14 words, the row as printed 13 (one value per ?, or the whole row; a table printed "
+      "with --width wraps rows: print it with --width 0)\n"}},
+    {"sed -e 's/(?,/(X/' -e 's/?/X/g' $T/sheet > $T/t5 && ../iosim grade " L2 " $T/t5", 2,
+     {": 'IoCompleteRequest(X' does not fill in 'IoCompleteRequest(?,'\n"}},
     /* quiz */
     {"../iosim quiz --seed x", 2, {"iosim quiz: --seed wants a number, not 'x'"}},
     {"../iosim quiz --seed 99999999999999999999999", 2, {"--seed wants a number"}},
@@ -517,6 +573,166 @@ START_TEST(misc_paths) {
   RUN_TABLE(misc_cases);
 }
 END_TEST
+
+
+/* ---- the explorer through its C interface: what the printers say of a
+   report, and the strategies at the edges of their options ---- */
+
+/* What `print` writes for r, as text (caller frees). */
+static char *printed(void (*print)(FILE *, const xp_report_t *), const xp_report_t *r) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&text, &len);
+  ck_assert_ptr_nonnull(m);
+  print(m, r);
+  fclose(m);
+  return text;
+}
+
+static void says(const char *text, const char *want) {
+  ck_assert_msg(strstr(text, want) != NULL, "wanted \"%s\" in:\n%s", want, text);
+}
+
+START_TEST(report_printers_say_what_the_report_holds) {
+  /* A sharded search stopped by Ctrl-C, PCT's and random's coverage, too
+     many outcomes to list, several `sometimes` lines that never held. */
+  xp_report_t r = {.strategy = XP_DFS, .bound = 2, .explored = 1234567, .pruned = 3, .nshards = 4, .shard = 2,
+                   .stopped_by = "interrupted", .sometimes_never = 2, .finding_rules = 1, .finding_schedules = 1,
+                   .other_outcomes = 5, .seconds = 0};
+  char *t = printed(xp_print_coverage, &r);
+  ck_assert_str_eq(t, "shard 2 of 4: incomplete: stopped by Ctrl-C after 1,234,567 schedules; the shard was not "
+                      "covered (bound 2)\n");
+  free(t);
+  t = printed(xp_print_summary, &r);
+  says(t, "schedules: 1,234,567 explored (0 beyond the bound, 3 pruned as equivalent), outcomes: 1 distinct");
+  says(t, " and 2 `sometimes` lines held in none, findings: 1 rule in 1 schedule, ");
+  says(t, "time 0.00 s (0 schedules/s)\n");
+  free(t);
+  r.stopped_by = "time-limit";
+  r.strategy = XP_RANDOM;
+  r.nshards = 0;
+  t = printed(xp_print_coverage, &r);
+  ck_assert_str_eq(t, "incomplete: stopped by time-limit after 1,234,567 schedules; the space was not covered\n");
+  free(t);
+  r.stopped_by = NULL;
+  r.seconds = 2;
+  t = printed(xp_print_summary, &r);
+  says(t, "explored (random), ");
+  says(t, "(617,285 schedules/s)\n");
+  free(t);
+  r.strategy = XP_DFS;
+  r.bound = 1;
+  r.pruning = false;
+  t = printed(xp_print_coverage, &r);
+  ck_assert_str_eq(t, "covered: every schedule with at most 1 preemption (not the ones with more)\n");
+  free(t);
+  r.bound = XP_BOUND_NONE;
+  t = printed(xp_print_summary, &r);
+  says(t, "explored (3 pruned as equivalent)");
+  free(t);
+}
+END_TEST
+
+START_TEST(outcomes_and_expectations_print_their_counts) {
+  scn_error_t err;
+  scn_t *sc = scn_load(FC, NULL, &err);
+  ck_assert_ptr_nonnull(sc);
+  char ta[] = "expect a", tb[] = "expect sometimes b", tc[] = "expect c";
+  xp_expect_t e[3] = {{.line = 7, .text = ta, .held = 2, .failed = 1, .first_failure = 9},
+                      {.line = 8, .text = tb, .sometimes = true, .failed = 3},
+                      {.line = 9, .text = tc, .held = 3, .first_failure = -1}};
+  xp_report_t r = {.strategy = XP_DFS, .complete = true, .expects = e, .nexpects = 3, .other_outcomes = 1234};
+  char *text = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&text, &len);
+  xp_print_outcomes(m, sc, &r);
+  xp_print_expectations(m, sc, &r, false);
+  fclose(m);
+  /* An outcome index past the table names no token; passing lines are
+     left out when not verbose; a complete search fails a `sometimes`
+     line that never held (an incomplete one leaves it OPEN). */
+  says(text, "  ...  1,234 schedules ended in other outcomes (too many distinct to list)\n");
+  says(text, ":7: expect a\n      failed in 1 of 3 schedules\n");
+  says(text, "  FAIL fixtures/scenarios/explore-forgotten-cancel.iosim:8: expect sometimes b\n      held in none of the 3 "
+             "schedules\n");
+  ck_assert_ptr_null(strstr(text, "expect c"));
+  free(text);
+  xp_estimate_t est = {.schedules = 1234.4, .plus_minus = 10.6, .seconds = 0.25, .samples = 200};
+  m = open_memstream(&text, &len);
+  xp_print_estimate(m, &est);
+  fclose(m);
+  ck_assert_str_eq(text, "estimate: about 1,234 schedules (plus or minus 11), about 0.2 seconds, before pruning (200 "
+                         "samples)\n");
+  free(text);
+  scn_free(sc);
+}
+END_TEST
+
+START_TEST(strategies_at_the_edges_of_their_options) {
+  scn_error_t err;
+  scn_t *sc = scn_load(FC, NULL, &err);
+  ck_assert_ptr_nonnull(sc);
+  xp_opts_t o;
+  xp_report_t r;
+  /* Ctrl-C before the first schedule: nothing explored, and it says so. */
+  static volatile sig_atomic_t stop = 1;
+  xp_opts_default(&o);
+  o.interrupt = &stop;
+  ck_assert_int_eq(xp_explore(sc, &o, &r, &err), SIM_OK);
+  ck_assert_str_eq(r.stopped_by, "interrupted");
+  ck_assert_uint_eq(r.explored, 0);
+  ck_assert(!r.complete);
+  ck_assert_int_eq(xp_exit_status(&r), 130);
+  xp_report_free(&r);
+  o.strategy = XP_RANDOM;
+  ck_assert_int_eq(xp_explore(sc, &o, &r, &err), SIM_OK);
+  ck_assert_str_eq(r.stopped_by, "interrupted");
+  xp_report_free(&r);
+  /* PCT with depth 0 (no change point) and beyond 17 (16 at most), its
+     seed taken from the scenario's. */
+  for (int depth = 0; depth <= 40; depth += 40) {
+    xp_opts_default(&o);
+    o.strategy = XP_PCT;
+    o.depth = depth;
+    o.runs = 4;
+    ck_assert_int_eq(xp_explore(sc, &o, &r, &err), SIM_OK);
+    ck_assert_uint_eq(r.explored, 4);
+    ck_assert(r.complete);
+    ck_assert_int_eq(r.pct_depth, depth);
+    xp_report_free(&r);
+  }
+  /* Only the first failing schedule kept; the others counted. */
+  xp_opts_default(&o);
+  o.keep_failures = 1;
+  o.no_minimise = true;
+  ck_assert_int_eq(xp_explore(sc, &o, &r, &err), SIM_OK);
+  ck_assert_uint_eq(r.nfailures, 1);
+  ck_assert_uint_eq(r.failures_not_kept, r.failing - 1);
+  ck_assert_uint_gt(r.failures_not_kept, 0);
+  xp_report_free(&r);
+  /* The estimate of a random search samples without a bound. */
+  xp_opts_default(&o);
+  o.strategy = XP_RANDOM;
+  o.seed = 9;
+  xp_estimate_t e;
+  ck_assert_int_eq(xp_estimate(sc, &o, 20, &e, NULL), SIM_OK);
+  ck_assert_uint_eq(e.samples, 20);
+  ck_assert(e.schedules >= 1);
+  scn_free(sc);
+}
+END_TEST
+
+TEST_SUITE(cli_cover_explore_suite)
+static Suite *cli_cover_explore_suite(void) {
+  Suite *s = suite_create("cli_cover_explore");
+  TCase *tc = tcase_create("explore");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, report_printers_say_what_the_report_holds);
+  tcase_add_test(tc, outcomes_and_expectations_print_their_counts);
+  tcase_add_test(tc, strategies_at_the_edges_of_their_options);
+  suite_add_tcase(s, tc);
+  return s;
+}
 
 TEST_SUITE(cli_cover_suite)
 static Suite *cli_cover_suite(void) {
