@@ -26,6 +26,8 @@
 #define FC "fixtures/scenarios/explore-forgotten-cancel.iosim"
 /* The "1:HASH:SEED:" head of FC's tokens, from its explorer output; the
    rows add the choices. */
+#define L16 "../scenarios/lessons/16-cancel-race.iosim"
+#define TOK16 "$(../iosim explore " L16 " --quiet --bound 0 | sed -n 's/.*--replay \\(1:[0-9a-f]*:[0-9]*:\\).*/\\1/p' | head -n1)"
 #define TOK "$(../iosim explore " FC " --quiet --no-minimise --bound 0 | sed -n 's/.*--replay \\(1:[0-9a-f]*:[0-9]*:\\).*/\\1/p' | head -n1)"
 
 typedef struct cli_case {
@@ -138,6 +140,20 @@ static const cli_case_t run_cases[] = {
       "schedule: replayed, "}},
     {"../iosim run " FX "race.iosim --quiet --replay 1:0:0:-", 2,
      {"iosim run: this token belongs to another version of the scenario"}},
+    {"../iosim run " FX "none.iosim", 2, {"fixtures/cli-cover/none.iosim: "}},
+    {"../iosim run " L2 " --width 10001", 2,
+     {"iosim run: --width needs a number of columns (0: no wrapping), not '10001'\n"}},
+    {"../iosim run " L2 " --blank irql --replay 1:0:1:-", 2, {"iosim run: --blank prints the table to fill in: not with"}},
+    {"../iosim run " FX "bad.iosim --seed 3 --db $T/b.db", 2, {"fixtures/cli-cover/bad.iosim:3:1: unknown statement"}},
+    {"../iosim run " L2 " --quiet --seed 7 --db $T/t.db", 0, {"trace: run 2 in ", "(seed 7)\n"}},
+    /* Predict mode with --explain: a sentence under the steps shown, none
+       under the blanked ones. */
+    {"a=$(../iosim run " L2 " --blank-after 30 --explain | grep -c '\\\\_ ') && "
+     "b=$(../iosim run " L2 " --explain --width 0 | sed '/^  #31 /q' | grep -c '\\\\_ ') && "
+     "test $a -gt 0 && test $a = $b && echo same",
+     0, {"same\n"}},
+    {"../iosim run " L16 " --quiet --replay " TOK16 "-", 0,
+     {"(2 `sometimes` lines did not, in this schedule)\n", "schedule: replayed, "}},
     /* Malformed tokens, each refused with what a token looks like. */
     {"../iosim run " FC " --replay 2:0:1:-", 2, {"iosim run: not an iosim replay token (they look like "}},
     {"../iosim run " FC " --replay 1:zz:1:-", 2, {"iosim run: malformed replay token: expected 1:HASH:SEED:CHOICES\n"}},
@@ -215,6 +231,27 @@ END_TEST
 /* ---- check, and its reports for graders ---- */
 static const cli_case_t check_cases[] = {
     {"../iosim check --seed x " L2, 2, {"iosim check: --seed needs a number, not 'x'"}},
+    {"../iosim check --width 50 " L2, 0, {"ok   ../scenarios/lessons/02-async-read.iosim: 16 expectations, 0 failed\n"}},
+    {"../iosim check " FX "stall.iosim", 1,
+     {"  seed 1:\nfindings: 1 (1 not predicted by an `expect finding` line)\n  FINDING deadlock: ",
+      "FAIL fixtures/cli-cover/stall.iosim: 1 expectation over 2 seeds (2 checks), 0 failed; 2 findings no `expect "
+      "finding` line predicts\n"}},
+    {"../iosim check --seed 0 " FX "stall.iosim", 1,
+     {"FAIL fixtures/cli-cover/stall.iosim: 1 expectation, 0 failed; 1 finding no `expect finding` line predicts\n"}},
+    {"../iosim check --format json " FX "stall.iosim", 1,
+     {"\"facts\": \"seed 0: deadlock at #", "\\nseed 1: deadlock at #"}},
+    {"../iosim check --format json " FX "none.iosim", 2, {"\"error\": \"fixtures/cli-cover/none.iosim: "}},
+    {"../iosim check --format gradescope " FX "settings-more.iosim", 0,
+     {"  \"visibility\": \"visible\",\n", "expect outcome ok\", \"score\": 3, \"max_score\": 3",
+      "expect thread a finished\", \"score\": 1, \"max_score\": 1, \"status\": \"passed\", \"visibility\": "
+      "\"after_published\""}},
+    {"../iosim check --format junit " FX "settings-more.iosim", 0,
+     {"name=\"line 15: expect count note(&quot;x &amp; y&quot;) &gt;= 1\"",
+      "<system-out>note(x &amp; y) happened 1 time</system-out>"}},
+    {"../iosim check --format junit --no-verify " FX "unbounded.iosim", 0,
+     {"<system-out>held in 1 of 1 schedules</system-out>", "!no finding that"}},
+    {"../iosim check --format json " L16, 0,
+     {"\"text\": \"expect sometimes r1.status == STATUS_CANCELLED\", \"passed\": true"}},
     {"../iosim check --bogus " L2, 2, {"usage: iosim check FILE"}},
     {"../iosim check --no-verify --seed 3 " L2, 0,
      {"ok   ../scenarios/lessons/02-async-read.iosim: 16 expectations, 0 failed\n"}},
@@ -242,7 +279,9 @@ static const cli_case_t check_cases[] = {
     {"../iosim check --format json " FX "settings-bad.iosim", 2,
      {"fixtures/cli-cover/settings-bad.iosim:9:1: `# weight` needs a number of points (0 or more)\n",
       "fixtures/cli-cover/settings-bad.iosim:11:1: `# visibility` is one of hidden, after_due_date, after_published, "
-      "visible\n"}},
+      "visible\n",
+      "settings-bad.iosim:12:1: `# weight` needs", "settings-bad.iosim:14:1: `# weight` needs",
+      "settings-bad.iosim:16:1: `# weight` needs"}},
     {"../iosim check --format json " FX "bad.iosim", 2,
      {"\"error\": \"fixtures/cli-cover/bad.iosim:3:1: unknown statement 'frobnicate'",
       "{\"line\": 0, \"text\": \"the scenario loads and runs\", \"passed\": false"}},
@@ -282,6 +321,13 @@ static const cli_case_t db_cases[] = {
     {"../iosim viz --db $T/t.db --timeline -o $T/x.svg --font-size -3", 2,
      {"iosim viz: --font-size needs a positive number, not '-3'"}},
     {"../iosim viz --bogus", 2, {"usage: iosim viz"}},
+    {"../iosim viz --list", 2, {"usage: iosim viz"}},
+    {"../iosim viz --db $T/t.db --timeline", 2, {"usage: iosim viz"}},
+    {"../iosim viz --db $T/t.db --timeline -o $T/x.dot && grep -c digraph $T/x.dot", 0, {"1\n"}},
+    {"../iosim export --db $T/t.db --format perfetto", 2, {"usage: iosim export"}},
+    {"../iosim export --format perfetto -o $T/x.json", 2, {"usage: iosim export"}},
+    {"../iosim export --db $T/t.db -o $T/x.json", 2, {"usage: iosim export"}},
+    {"../iosim export --db $T/t.db --format perfetto -o $T/x.json extra", 2, {"usage: iosim export"}},
     {"../iosim viz --db $T/t.db --run 0 --list", 2, {"iosim viz: --run needs a run number (1, 2, ...), not '0'"}},
     {"../iosim viz --db $T/t.db --list extra", 2, {"usage: iosim viz"}},
     {"../iosim viz --db $T/t.db --irp 99999999999 -o $T/x.svg", 2,
@@ -304,6 +350,8 @@ static const cli_case_t db_cases[] = {
     {"../iosim diff --db $T/t.db 1", 2, {"usage: iosim diff"}},
     {"../iosim diff --db $T/t.db 1 x", 2, {"usage: iosim diff"}},
     {"../iosim diff --db $T/t.db 0 1", 2, {"usage: iosim diff"}},
+    {"../iosim diff --db $T/t.db 1 0", 2, {"usage: iosim diff"}},
+    {"../iosim merge --help", 0, {"usage: iosim merge"}},
     {"../iosim diff --db $T/t.db 1 9", 2, {"iosim diff: ", "no run 9 in the database"}},
     {"../iosim diff --db $T/m.db 1 3", 0, {"the two schedules ran the same ", " steps: they do not diverge\n"}},
     {"../iosim diff --db $T/none.db 1 2", 2, {"iosim diff: ", "none.db: "}},
@@ -394,6 +442,10 @@ static const cli_case_t explore_cases[] = {
     {"../iosim explore " FX "race.iosim --bound 1 --max-schedules 1", 4,
      {"  OPEN fixtures/cli-cover/race.iosim:21: expect sometimes thread a waiting\n      held in none of the 1 "
       "schedules explored before the search stopped\n"}},
+    {"../iosim explore " FC " --strategy random --runs 50 --max-schedules 3 --quiet", 1,
+     {"incomplete: stopped by max-schedules after 3 schedules; the space was not covered\n", "!estimate:"}},
+    {"../iosim explore " FC " --strategy dfs --bound 0 --quiet", 0, {"covered: every schedule with at most 0 preemptions"}},
+    {"../iosim explore " FX "none.iosim", 2, {"fixtures/cli-cover/none.iosim: "}},
     {"../iosim explore " FX "unbounded.iosim", 0, {"depth first, every schedule (no preemption bound)"}},
     {"../iosim explore " FX "stall.iosim --bound 1 --quiet", 1,
      {" schedules: stalled; finding deadlock; waiting: a\n", "findings: 1 rule in "}},
@@ -464,11 +516,14 @@ static const cli_case_t view_cases[] = {
     {"../iosim step --db $T/t.db " L2, 2, {"usage: iosim step"}},
     {"../iosim step " L2 " " L2, 2, {"usage: iosim step"}},
     {"../iosim step --db $T/t.db --run 0", 2, {"iosim step: --run needs a run number"}},
+    {"../iosim step --db $T/t.db a b", 2, {"usage: iosim step"}},
+    {"../iosim step " L2 " --at '#3'", 2, {"usage: iosim step"}},
     {"../iosim step " FX "bad.iosim", 2, {"fixtures/cli-cover/bad.iosim:3:1: unknown statement"}},
     {"../iosim step --db $T/none.db < /dev/null", 2, {"none.db"}},
     {"printf 'n\\nb\\nb 100\\nb\\nn 3\\nj 5\\nj #7\\nj 1.5\\nj\\nirp\\nirp r1\\nirp nosuch\\ncpu\\nthread\\n"
      "thread app\\nthread nosuch\\nport\\nport nosuch\\ndevstack\\ndevstack disk0\\ndevstack nosuch\\nall\\nirpfind\\n"
-     "why\\nwhy r1\\nwhy r1 IoStatus.Status\\nwhy nosuch Cancel\\nwhy r1 Bogus\\nhelp\\nfrob\\nj 1s\\nn\\nq\\n' | "
+     "why\\nwhy r1\\nwhy r1 IoStatus.Status\\nwhy nosuch Cancel\\nwhy r1 Bogus\\nhelp\\nfrob\\nj 1s\\nn\\nnext\\n"
+     "back\\nn 0\\nh\\n?\\njump 3\\ncpus\\ndpcs\\nquit\\nn\\n' | "
      "../iosim step " L2 " --seed 7 --include-dir ../scenarios",
      0,
      {"../scenarios/lessons/02-async-read.iosim: run 1, ", "(before the first step)\n",
@@ -506,6 +561,13 @@ static const cli_case_t misc_cases[] = {
     {"../iosim html --seed x " L2 " -o $T/h.html", 2, {"iosim html: --seed needs a number, not 'x'"}},
     {"../iosim html --db $T/t.db --run 0 -o $T/h.html", 2, {"iosim html: --run needs a run number (1, 2, ...), not '0'"}},
     {"../iosim html --bogus", 2, {"usage: iosim html"}},
+    {"../iosim html --seed '' " L2 " -o $T/h.html", 2, {"iosim html: --seed needs a number, not ''"}},
+    {"../iosim html --db $T/t.db --run -1 -o $T/h.html", 2, {"iosim html: --run needs a run number (1, 2, ...), not '-1'"}},
+    {"../iosim html --db $T/t.db --run 9999999999999999999 -o $T/h.html", 2,
+     {"iosim html: --run needs a run number (1, 2, ...), not '9999999999999999999'"}},
+    {"../iosim html --db $T/t.db --replay 1:0:1:- -o $T/h.html", 2, {"usage: iosim html"}},
+    {"../iosim html " L2 " " L2 " -o $T/h.html", 2, {"usage: iosim html"}},
+    {"../iosim html " L2 " --db $T/t.db -o $T/h.html", 2, {"usage: iosim html"}},
     {"../iosim html " L2, 2, {"usage: iosim html"}},
     {"../iosim html " L2 " --seed 1 --replay 1:0:1:- -o $T/h.html", 2,
      {"iosim html: a replay token carries its seed; --seed does not go with it\n"}},
@@ -520,6 +582,15 @@ static const cli_case_t misc_cases[] = {
     {"../iosim run " L2 " --quiet --db $T/t.db", 0, {"trace: run 1 in "}},
     {"../iosim html --db $T/t.db -o $T/h2.html && test -s $T/h2.html && echo written", 0, {"written\n"}},
     {"../iosim html --db $T/none.db -o $T/h3.html", 2, {"none.db"}},
+    /* The recorded scenario gone or changed: the page is written without
+       the explanations a run of it would give. */
+    {"cp " FX "time.iosim $T/s.iosim && ../iosim run $T/s.iosim --quiet --db $T/s.db && cp " FX "ceiling.iosim "
+     "$T/s.iosim && ../iosim html --db $T/s.db -o $T/s1.html && test -s $T/s1.html && echo written",
+     0, {"/s.iosim:4:25: limit reached", "written\n"}},
+    {"cp " FX "steps.iosim $T/s.iosim && ../iosim html --db $T/s.db -o $T/s2.html && test -s $T/s2.html && echo written", 0,
+     {"written\n"}},
+    {"rm $T/s.iosim && ../iosim html --db $T/s.db -o $T/s3.html && test -s $T/s3.html && echo written", 0,
+     {"written\n"}},
     /* grade: the answer file's `blank` line, the printed table filled in */
     {"../iosim grade " L2, 2, {"usage: iosim grade FILE ANSWERS"}},
     {"../iosim grade --bogus " L2 " $T/a", 2, {"usage: iosim grade FILE ANSWERS"}},
@@ -566,6 +637,11 @@ static const cli_case_t misc_cases[] = {
     {"../iosim quiz --seed 1 extra", 2, {"usage: iosim quiz"}},
     {"../iosim quiz --bogus", 2, {"usage: iosim quiz"}},
     {"../iosim quiz --seed 1 -o /nonexistent/dir", 2, {"iosim quiz: "}},
+    {"../iosim quiz --seed -1", 2, {"iosim quiz: --seed wants a number, not '-1'"}},
+    {"../iosim quiz --seed 1 --format json", 0, {"{"}},
+    {"../iosim quiz --seed 1 --format prairielearn", 0, {"\"params\""}},
+    {"mkdir $T/q && ../iosim quiz --seed 1 --answers -o $T/q && ls $T/q", 0, {"-answers.iosim\n"}},
+    {"TMPDIR= ../iosim quiz --seed 2", 0, {""}},
 };
 
 START_TEST(misc_paths) {

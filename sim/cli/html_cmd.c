@@ -104,7 +104,7 @@ static char *read_source(const char *path) {
 
 static bool parse_num(const char *s, uint64_t *v) {
   char *end;
-  if (!s || !*s || *s == '-') return false;
+  if (!*s || *s == '-') return false;
   unsigned long long x = strtoull(s, &end, 10);
   if (*end) return false;
   *v = x;

@@ -157,7 +157,7 @@ static void print_error(const scn_error_t *e) {
 
 static bool parse_u64(const char *s, uint64_t *v) {
   char *end;
-  if (!s || !*s || *s == '-') return false;
+  if (!*s || *s == '-') return false;
   unsigned long long x = strtoull(s, &end, 0);
   if (*end) return false;
   *v = x;
@@ -396,14 +396,16 @@ static int cmd_run(int argc, char **argv) {
       blank_after = true;
       break;
     case 'h': fputs(usage_run, stdout); return 0;
-    default:
-      if (cli_limit_option(ch, optarg, "run", &c.lim) < 0) return 2;
-      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+    default: {
+      int k = cli_limit_option(ch, optarg, "run", &c.lim);
+      if (k < 0) return 2;
+      if (k > 0) {
         c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
         break;
       }
       fputs(usage_run, stderr);
       return 2;
+    }
     }
   }
   if (optind != argc - 1 || (replay && replay_file)) {
@@ -659,14 +661,16 @@ static int cmd_check(int argc, char **argv) {
       break;
     case 'I': c.include_dir = optarg; break;
     case 'h': fputs(usage_check, stdout); return 0;
-    default:
-      if (cli_limit_option(ch, optarg, "check", &c.lim) < 0) return 2;
-      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+    default: {
+      int k = cli_limit_option(ch, optarg, "check", &c.lim);
+      if (k < 0) return 2;
+      if (k > 0) {
         c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
         break;
       }
       fputs(usage_check, stderr);
       return 2;
+    }
     }
   }
   if (optind >= argc) {
@@ -695,7 +699,7 @@ static bool parse_run(const char *cmd, const char *arg, uint64_t *run) {
 
 static bool parse_double(const char *s, double *v) {
   char *end;
-  if (!s || !*s) return false;
+  if (!*s) return false;
   double x = strtod(s, &end);
   if (*end || x != x) return false;
   *v = x;
