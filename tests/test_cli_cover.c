@@ -24,11 +24,13 @@
 #define L10 "../scenarios/lessons/10-iocp.iosim"
 #define FX "fixtures/cli-cover/"
 #define FC "fixtures/scenarios/explore-forgotten-cancel.iosim"
-/* The "1:HASH:SEED:" head of FC's tokens, from its explorer output; the
-   rows add the choices. */
 #define L16 "../scenarios/lessons/16-cancel-race.iosim"
-#define TOK16 "$(../iosim explore " L16 " --quiet --bound 0 | sed -n 's/.*--replay \\(1:[0-9a-f]*:[0-9]*:\\).*/\\1/p' | head -n1)"
-#define TOK "$(../iosim explore " FC " --quiet --no-minimise --bound 0 | sed -n 's/.*--replay \\(1:[0-9a-f]*:[0-9]*:\\).*/\\1/p' | head -n1)"
+#define GQ "fixtures/scenarios/gqcs-ex-several.iosim"
+/* The "1:HASH:SEED:" head of a scenario's tokens, from its explorer's
+   output; the rows add the choices. */
+#define HEAD(f) "$(../iosim explore " f " --quiet --no-minimise --bound 0 | sed -n 's/.*--replay \\(1:[0-9a-f]*:[0-9]*:\\).*/\\1/p' | head -n1)"
+#define TOK16 HEAD(L16)
+#define TOK HEAD(FC)
 
 typedef struct cli_case {
   const char *cmd;      /* a shell line, run from tests/ */
@@ -370,6 +372,10 @@ static const cli_case_t db_cases[] = {
     {"echo " TOK "0,2 > $T/a && ../iosim diff " FC " @$T/a " TOK "-", 0,
      {"A: 1:", ", bugcheck 0xC9 DRIVER_VERIFIER_IOMANAGER_VIOLATION)\n", "first divergence after ", "steps only B took ("}},
     {"../iosim diff " FC " " TOK "- " TOK "0", 0, {"first divergence after "}},
+    /* a thousand steps each, and ports by name */
+    {"../iosim diff " FX "many.iosim " HEAD(FX "many.iosim") "- " HEAD(FX "many.iosim") "-", 0,
+     {" steps, limit reached)\n", " steps: they do not diverge\n"}},
+    {"../iosim diff " GQ " " HEAD(GQ) "- " HEAD(GQ) "-", 0, {"steps: they do not diverge\n"}},
     {"h=$(../iosim run " FX "ceiling.iosim --replay 1:0:0:- 2>&1 | sed -n \"s/.*'s is \\([0-9a-f]*\\)).*/\\1/p\") && "
      "../iosim diff " FX "ceiling.iosim 1:$h:0:- 1:$h:0:-",
      2, {"fixtures/cli-cover/ceiling.iosim:4:25: limit reached"}},
@@ -446,6 +452,21 @@ static const cli_case_t explore_cases[] = {
      {"incomplete: stopped by max-schedules after 3 schedules; the space was not covered\n", "!estimate:"}},
     {"../iosim explore " FC " --strategy dfs --bound 0 --quiet", 0, {"covered: every schedule with at most 0 preemptions"}},
     {"../iosim explore " FX "none.iosim", 2, {"fixtures/cli-cover/none.iosim: "}},
+    {"../iosim explore " GQ " --quiet --bound 1", 0,
+     {"ok; packets w<-packet w<-packet w<-packet w<-packet w<-packet w<-packet\n"}},
+    {"../iosim explore " FX "many.iosim --quiet", 1, {"  FAIL 1 schedule : limit reached; findings irp-never-completed irp\n"}},
+    {"../iosim explore " FX "unbounded.iosim --shard 2/2 --estimate", 0,
+     {"estimate: about 1 schedules (plus or minus 0), ", "schedules: 0 explored (0 pruned as equivalent)",
+      "shard 2 of 2: covered: every schedule (no preemption bound); schedules equivalent to one explored were skipped, "
+      "in this shard's part of the space\n"}},
+    {"../iosim explore " FX "unbounded.iosim --shard 1/2", 0, {"schedules: 1 explored (0 pruned as equivalent)"}},
+    {"../iosim explore " FX "unbounded.iosim --strategy pct --runs 2", 0,
+     {"covered: 2 PCT schedules of depth 3 - a sample; each finds a given bug of depth 3 with probability at least "
+      "1/(n*k^(d-1)) = 1/(0*1^2)\n"}},
+    {"../iosim explore " FC " --shard 3/100 --quiet", 0, {"shard 3 of 100: covered: "}},
+    {"../iosim explore " FC " --strategy pct --runs 5 --quiet --db $T/pct.db", 1, {"  run 1 in ", ": failure "}},
+    {"../iosim explore " FC " --strategy random --runs 5 --quiet --db $T/random.db --db-outcomes", 1,
+     {"  run 1 in ", ": outcome "}},
     {"../iosim explore " FX "unbounded.iosim", 0, {"depth first, every schedule (no preemption bound)"}},
     {"../iosim explore " FX "stall.iosim --bound 1 --quiet", 1,
      {" schedules: stalled; finding deadlock; waiting: a\n", "findings: 1 rule in "}},
@@ -713,11 +734,12 @@ START_TEST(outcomes_and_expectations_print_their_counts) {
   scn_error_t err;
   scn_t *sc = scn_load(FC, NULL, &err);
   ck_assert_ptr_nonnull(sc);
-  char ta[] = "expect a", tb[] = "expect sometimes b", tc[] = "expect c";
-  xp_expect_t e[3] = {{.line = 7, .text = ta, .held = 2, .failed = 1, .first_failure = 9},
+  char ta[] = "expect a", tb[] = "expect sometimes b", tc[] = "expect c", td[] = "expect d";
+  xp_expect_t e[4] = {{.line = 7, .text = ta, .held = 2, .failed = 1, .first_failure = 9},
                       {.line = 8, .text = tb, .sometimes = true, .failed = 3},
-                      {.line = 9, .text = tc, .held = 3, .first_failure = -1}};
-  xp_report_t r = {.strategy = XP_DFS, .complete = true, .expects = e, .nexpects = 3, .other_outcomes = 1234};
+                      {.line = 9, .text = tc, .held = 3, .first_failure = -1},
+                      {.line = 10, .text = td, .failed = 2, .first_failure = -1}};
+  xp_report_t r = {.strategy = XP_DFS, .complete = true, .expects = e, .nexpects = 4, .other_outcomes = 1234};
   char *text = NULL;
   size_t len = 0;
   FILE *m = open_memstream(&text, &len);
@@ -732,6 +754,7 @@ START_TEST(outcomes_and_expectations_print_their_counts) {
   says(text, "  FAIL fixtures/scenarios/explore-forgotten-cancel.iosim:8: expect sometimes b\n      held in none of the 3 "
              "schedules\n");
   ck_assert_ptr_null(strstr(text, "expect c"));
+  says(text, ":10: expect d\n      failed in 2 of 2 schedules\n");
   free(text);
   xp_estimate_t est = {.schedules = 1234.4, .plus_minus = 10.6, .seconds = 0.25, .samples = 200};
   m = open_memstream(&text, &len);
@@ -786,6 +809,23 @@ START_TEST(strategies_at_the_edges_of_their_options) {
   ck_assert_uint_eq(r.failures_not_kept, r.failing - 1);
   ck_assert_uint_gt(r.failures_not_kept, 0);
   xp_report_free(&r);
+  /* A token names the option where it is not 1; one that names a choice
+     point the run never reaches does not fit it. */
+  uint32_t at[] = {3, 9999}, opt[] = {1, 2};
+  xp_schedule_t s = {.at = at, .opt = opt, .n = 2, .cap = 2, .hash = scn_hash(sc), .seed = 1};
+  char *tok = xp_token(&s), want[64];
+  snprintf(want, sizeof want, "1:%016llx:1:3,9999.2", (unsigned long long)scn_hash(sc));
+  ck_assert_str_eq(tok, want);
+  free(tok);
+  scn_result_t res;
+  bool diverged = false;
+  ck_assert_int_eq(xp_run_schedule(sc, &s, NULL, &res, &diverged, &err), SIM_OK);
+  ck_assert(diverged);
+  scn_result_free(&res);
+  s.n = 1;
+  ck_assert_int_eq(xp_run_schedule(sc, &s, NULL, &res, NULL, &err), SIM_OK);
+  ck_assert_int_eq(res.outcome, SIM_RUN_BUGCHECK); /* 3: the preemption that forgets the cancel routine */
+  scn_result_free(&res);
   /* The estimate of a random search samples without a bound. */
   xp_opts_default(&o);
   o.strategy = XP_RANDOM;
