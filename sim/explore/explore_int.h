@@ -162,7 +162,7 @@ void xp_table_free(xp_table_t *t);
 /* Counts a schedule under its outcome; keeps the better representative. */
 void xp_table_add(xp_table_t *t, const xp_sig_t *sig, const xp_run_t *run, uint64_t steps, uint64_t hash,
                   uint64_t seed);
-/* Moves the table into the report. */
+/* Moves the table into the report (before xp_table_free). */
 void xp_table_export(xp_table_t *t, xp_report_t *r);
 int xp_table_find(const xp_table_t *t, uint64_t sig_hash);
 
