@@ -847,6 +847,30 @@ START_TEST(strategies_at_the_edges_of_their_options) {
 }
 END_TEST
 
+/* ---- Ctrl-C: a run writing its trace stops, says where the steps are,
+   and exits 130 (a second apart, so it lands mid-run; --max-wall bounds
+   the run should it be missed) ---- */
+static const cli_case_t signal_cases[] = {
+    {"../iosim run " FX "wall.iosim --quiet --max-wall 20 --db $T/w.db & pid=$!; sleep 1; kill -INT $pid; wait $pid", 130,
+     {"interrupted: run 1 in ", "/w.db holds the steps up to the interruption\n"}},
+};
+
+START_TEST(ctrl_c_paths) {
+  if (!have_cli()) return;
+  RUN_TABLE(signal_cases);
+}
+END_TEST
+
+TEST_SUITE(cli_cover_signals_suite)
+static Suite *cli_cover_signals_suite(void) {
+  Suite *s = suite_create("cli_cover_signals");
+  TCase *tc = tcase_create("signals");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, ctrl_c_paths);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
 TEST_SUITE(cli_cover_explore_suite)
 static Suite *cli_cover_explore_suite(void) {
   Suite *s = suite_create("cli_cover_explore");
