@@ -36,7 +36,7 @@ static const char *const usage_quiz =
 static bool parse_u64(const char *s, uint64_t *out) {
   char *end;
   errno = 0;
-  if (!s || !*s || *s == '-') return false;
+  if (!*s || *s == '-') return false;
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || *end) return false;
   *out = v;
