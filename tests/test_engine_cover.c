@@ -1,0 +1,414 @@
+/*
+ * test_engine_cover.c - the engine's less travelled routines and stops,
+ * each checked against what Windows does: fast-mutex misuse as Driver
+ * Verifier stops it (kernel-facts 13.3), the spin-lock variants and their
+ * stops (13.1), the pool variants and BAD_POOL_CALLER codes (13.8),
+ * references by pointer and handles (13.4), DbgPrint's formats and the
+ * UTF-16 string helpers (13.9).  Most cases are tables: a thread body that
+ * misuses a routine, the stop code and the parameters Windows gives.
+ */
+#include "drivers.h"
+#include "testlib.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a misuse table: a body run by a thread, the stop it must cause ---- */
+
+/* The objects a misuse body works on; the expected parameters name them. */
+typedef enum { H_NONE, H_FAST_MUTEX, H_SPIN_LOCK, H_QUEUED } cov_hold_t;
+
+typedef struct cov_objs {
+  FAST_MUTEX fm;
+  KSPIN_LOCK lock;
+  KLOCK_QUEUE_HANDLE qh; /* the holder's queue entry */
+  KEVENT held;
+  PKTHREAD holder, misuser;
+  PVOID block;
+  int reached; /* set after the body's call that must stop: must stay 0 */
+  const struct cov_stop *c;
+} cov_objs_t;
+
+typedef void cov_body_fn(cov_objs_t *o);
+
+/* What a parameter must be: a number, or one of the objects. */
+enum { P_ANY = 0, P_VAL, P_FM, P_LOCK, P_HOLDER, P_MISUSER, P_BLOCK };
+typedef struct cov_param {
+  int kind;
+  ULONG_PTR v;
+} cov_param_t;
+
+typedef struct cov_stop {
+  const char *name;
+  cov_body_fn *body;
+  cov_hold_t hold; /* a second thread takes the fast mutex or the lock first */
+  ULONG code;
+  cov_param_t p[4];
+} cov_stop_t;
+
+static void cov_misuser(PVOID arg) {
+  cov_objs_t *o = arg;
+  o->misuser = KeGetCurrentThread();
+  if (o->c->hold) KeWaitForSingleObject(&o->held, Executive, KernelMode, FALSE, NULL);
+  o->c->body(o);
+  o->reached = 1;
+}
+
+/* The holder takes the fast mutex or the spin lock (plainly or queued),
+   says so, and keeps it 100 us. */
+static void cov_holder(PVOID arg) {
+  cov_objs_t *o = arg;
+  KIRQL old = PASSIVE_LEVEL;
+  o->holder = KeGetCurrentThread();
+  switch (o->c->hold) {
+  case H_FAST_MUTEX: ExAcquireFastMutex(&o->fm); break;
+  case H_SPIN_LOCK: KeAcquireSpinLock(&o->lock, &old); break;
+  default: KeAcquireInStackQueuedSpinLock(&o->lock, &o->qh); break;
+  }
+  KeSetEvent(&o->held, 0, FALSE);
+  sim_delay(100000);
+  switch (o->c->hold) {
+  case H_FAST_MUTEX: ExReleaseFastMutex(&o->fm); break;
+  case H_SPIN_LOCK: KeReleaseSpinLock(&o->lock, old); break;
+  default: KeReleaseInStackQueuedSpinLock(&o->qh); break;
+  }
+}
+
+static ULONG_PTR cov_param_value(const cov_objs_t *o, cov_param_t p) {
+  switch (p.kind) {
+  case P_FM: return (ULONG_PTR)&o->fm;
+  case P_LOCK: return (ULONG_PTR)&o->lock;
+  case P_HOLDER: return (ULONG_PTR)o->holder;
+  case P_MISUSER: return (ULONG_PTR)o->misuser;
+  case P_BLOCK: return (ULONG_PTR)o->block;
+  default: return p.v;
+  }
+}
+
+static void cov_run_stops(const cov_stop_t *cases, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const cov_stop_t *c = &cases[i];
+    cov_objs_t *o = calloc(1, sizeof *o);
+    ck_assert_ptr_nonnull(o);
+    ExInitializeFastMutex(&o->fm);
+    KeInitializeSpinLock(&o->lock);
+    KeInitializeEvent(&o->held, NotificationEvent, FALSE);
+    o->c = c;
+    sim_t *S = tsim_new(2, NULL);
+    if (c->hold) sim_thread_create(S, "holder", cov_holder, o);
+    sim_thread_create(S, "misuser", cov_misuser, o);
+    sim_outcome_t r = sim_run(S);
+    ck_assert_msg(r == SIM_RUN_BUGCHECK, "%s: outcome %d, not a stop", c->name, (int)r);
+    const sim_bugcheck_t *b = sim_bugcheck(S);
+    ck_assert_msg(b->code == c->code, "%s: stop %#lx, want %#lx", c->name, (unsigned long)b->code,
+                  (unsigned long)c->code);
+    for (int k = 0; k < 4; k++) {
+      if (c->p[k].kind == P_ANY) continue;
+      ULONG_PTR want = cov_param_value(o, c->p[k]);
+      ck_assert_msg(b->p[k] == want, "%s: parameter %d is %#lx, want %#lx", c->name, k + 1, (unsigned long)b->p[k],
+                    (unsigned long)want);
+    }
+    ck_assert_msg(!o->reached, "%s: the body went on after the stop", c->name);
+    sim_destroy(S);
+    free(o);
+  }
+}
+
+/* ---- fast mutexes (kernel-facts 13.3) ---- */
+
+static void fm_twice(cov_objs_t *o) {
+  ExAcquireFastMutex(&o->fm);
+  ExAcquireFastMutex(&o->fm);
+}
+static void fm_release_free(cov_objs_t *o) {
+  KIRQL old;
+  KeRaiseIrql(APC_LEVEL, &old);
+  ExReleaseFastMutex(&o->fm);
+}
+static void fm_release_others(cov_objs_t *o) {
+  KIRQL old;
+  KeRaiseIrql(APC_LEVEL, &old);
+  ExReleaseFastMutex(&o->fm);
+}
+static void fm_acquire_at_dispatch(cov_objs_t *o) {
+  KIRQL old;
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  ExAcquireFastMutex(&o->fm);
+}
+static void fm_try_at_dispatch(cov_objs_t *o) {
+  KIRQL old;
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  ExTryToAcquireFastMutex(&o->fm);
+}
+static void fm_release_at_passive(cov_objs_t *o) {
+  ExAcquireFastMutex(&o->fm);
+  KeLowerIrql(PASSIVE_LEVEL);
+  ExReleaseFastMutex(&o->fm);
+}
+static void fm_unsafe_with_apcs(cov_objs_t *o) { ExAcquireFastMutexUnsafe(&o->fm); }
+static void fm_unsafe_release_with_apcs(cov_objs_t *o) {
+  KeEnterCriticalRegion();
+  ExAcquireFastMutexUnsafe(&o->fm);
+  KeLeaveCriticalRegion();
+  ExReleaseFastMutexUnsafe(&o->fm);
+}
+static void fm_unsafe_twice(cov_objs_t *o) {
+  KeEnterGuardedRegion();
+  ExAcquireFastMutexUnsafe(&o->fm);
+  ExAcquireFastMutexUnsafe(&o->fm);
+}
+
+#define V(x) {P_VAL, (x)}
+#define O(k) {(k), 0}
+#define VERIFIER DRIVER_VERIFIER_DETECTED_VIOLATION
+
+static const cov_stop_t fm_stops[] = {
+    /* the owner again: deadlock detection's self-deadlock */
+    {"acquire twice", fm_twice, H_NONE, VERIFIER, {V(0x1000), O(P_FM), V(0), V(0)}},
+    {"unsafe twice", fm_unsafe_twice, H_NONE, VERIFIER, {V(0x1000), O(P_FM)}},
+    /* released while free, or by a thread that does not own it */
+    {"release free", fm_release_free, H_NONE, VERIFIER, {V(0x1007), O(P_FM)}},
+    {"release another's", fm_release_others, H_FAST_MUTEX, VERIFIER, {V(0x1004), O(P_FM), O(P_HOLDER), O(P_MISUSER)}},
+    /* the IRQL rules: parameter 2 the IRQL, 3 the mutex */
+    {"acquire at DISPATCH_LEVEL", fm_acquire_at_dispatch, H_NONE, VERIFIER, {V(0x33), V(DISPATCH_LEVEL), O(P_FM)}},
+    {"try at DISPATCH_LEVEL", fm_try_at_dispatch, H_NONE, VERIFIER, {V(0x33), V(DISPATCH_LEVEL), O(P_FM)}},
+    {"release at PASSIVE_LEVEL", fm_release_at_passive, H_NONE, VERIFIER, {V(0x34), V(PASSIVE_LEVEL), O(P_FM)}},
+    /* the unsafe forms with APCs enabled: IRQL, the APC-disable count, the mutex */
+    {"unsafe acquire", fm_unsafe_with_apcs, H_NONE, VERIFIER, {V(0x39), V(PASSIVE_LEVEL), V(0), O(P_FM)}},
+    {"unsafe release", fm_unsafe_release_with_apcs, H_NONE, VERIFIER, {V(0x3A), V(PASSIVE_LEVEL), V(0), O(P_FM)}},
+};
+
+START_TEST(fast_mutex_misuse_is_a_verifier_stop) { cov_run_stops(fm_stops, sizeof fm_stops / sizeof fm_stops[0]); }
+END_TEST
+
+/* The working paths: a second thread waits at the gate and gets the mutex
+   when the owner releases it; the try form fails while it is owned and
+   succeeds when free; the unsafe forms work inside a critical region. */
+typedef struct fm_use {
+  FAST_MUTEX fm;
+  KEVENT owned;
+  BOOLEAN try_owned, try_free;
+  KIRQL irql_in, irql_after_try;
+  int order[2], n;
+} fm_use_t;
+
+static void fm_owner(PVOID arg) {
+  fm_use_t *u = arg;
+  ExAcquireFastMutex(&u->fm);
+  u->irql_in = KeGetCurrentIrql();
+  KeSetEvent(&u->owned, 0, FALSE);
+  sim_delay(20000);
+  u->order[u->n++] = 1;
+  ExReleaseFastMutex(&u->fm);
+}
+
+static void fm_other(PVOID arg) {
+  fm_use_t *u = arg;
+  KeWaitForSingleObject(&u->owned, Executive, KernelMode, FALSE, NULL);
+  u->try_owned = ExTryToAcquireFastMutex(&u->fm);
+  u->irql_after_try = KeGetCurrentIrql();
+  ExAcquireFastMutex(&u->fm); /* waits for the owner */
+  u->order[u->n++] = 2;
+  ExReleaseFastMutex(&u->fm);
+  u->try_free = ExTryToAcquireFastMutex(&u->fm);
+  if (u->try_free) ExReleaseFastMutex(&u->fm);
+  KeEnterCriticalRegion();
+  ExAcquireFastMutexUnsafe(&u->fm);
+  ExReleaseFastMutexUnsafe(&u->fm);
+  KeLeaveCriticalRegion();
+}
+
+START_TEST(fast_mutex_waits_tries_and_unsafe_forms) {
+  fm_use_t u = {0};
+  tlog_t log = {0};
+  sim_t *S = tsim_new(2, &log);
+  ExInitializeFastMutex(&u.fm);
+  KeInitializeEvent(&u.owned, NotificationEvent, FALSE);
+  sim_thread_create(S, "owner", fm_owner, &u);
+  sim_thread_create(S, "other", fm_other, &u);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(u.irql_in, APC_LEVEL);
+  ck_assert(!u.try_owned);
+  ck_assert_int_eq(u.irql_after_try, PASSIVE_LEVEL); /* the failed try lowers again */
+  ck_assert(u.try_free);
+  ck_assert_int_eq(u.n, 2);
+  ck_assert_int_eq(u.order[0], 1);
+  ck_assert_int_eq(u.order[1], 2);
+  ck_assert_int_eq(u.fm.Count, 1);
+  ck_assert_ptr_null(u.fm.Owner);
+  ck_assert_uint_eq(u.fm.Contention, 1);
+  /* the waiter's acquisition says it waited (count 1), the others not */
+  int w = tlog_find_x(&log, TRC_FAST_MUTEX_ACQUIRE, 0, "acquired after waiting", 0);
+  ck_assert_int_ge(w, 0);
+  ck_assert_int_eq(log.v[w].count, 1);
+  ck_assert_int_eq(tlog_count_x(&log, TRC_FAST_MUTEX_ACQUIRE, 0, "after waiting"), 1);
+  ck_assert_int_eq(tlog_count(&log, TRC_FAST_MUTEX_ACQUIRE), 4);
+  ck_assert_int_eq(tlog_count(&log, TRC_FAST_MUTEX_RELEASE), 4);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_FAST_MUTEX_ACQUIRE, 0, NULL, 0), 0);
+  sim_destroy(S);
+  tlog_free(&log);
+}
+END_TEST
+
+/* ---- spin locks (kernel-facts 13.1) ---- */
+
+static void sl_plain_on_queued(cov_objs_t *o) {
+  KLOCK_QUEUE_HANDLE h;
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h);
+  KeAcquireSpinLockAtDpcLevel(&o->lock);
+}
+static void sl_queued_on_plain(cov_objs_t *o) { /* the holder has it plainly */
+  KLOCK_QUEUE_HANDLE h;
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h);
+}
+static void sl_queued_twice(cov_objs_t *o) {
+  KLOCK_QUEUE_HANDLE h1, h2;
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h1);
+  KeAcquireInStackQueuedSpinLockAtDpcLevel(&o->lock, &h2);
+}
+static void sl_queued_uninit(cov_objs_t *o) {
+  KLOCK_QUEUE_HANDLE h;
+  o->lock = 0xCDCDCDCD;
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h);
+}
+static void sl_release_uninit(cov_objs_t *o) {
+  KIRQL old;
+  o->lock = 0xCDCDCDCD;
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  KeReleaseSpinLockFromDpcLevel(&o->lock);
+}
+static void sl_acquire_above_dispatch(cov_objs_t *o) {
+  KIRQL old, ignored;
+  KeRaiseIrql(HIGH_LEVEL, &old);
+  KeAcquireSpinLock(&o->lock, &ignored);
+}
+static void sl_queued_above_dispatch(cov_objs_t *o) {
+  KIRQL old;
+  KLOCK_QUEUE_HANDLE h;
+  KeRaiseIrql(HIGH_LEVEL, &old);
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h);
+}
+static void sl_from_dpc_at_passive(cov_objs_t *o) { KeReleaseSpinLockFromDpcLevel(&o->lock); }
+static void sl_queued_at_dpc_at_passive(cov_objs_t *o) {
+  KLOCK_QUEUE_HANDLE h;
+  KeAcquireInStackQueuedSpinLockAtDpcLevel(&o->lock, &h);
+}
+static void sl_queued_from_dpc_at_passive(cov_objs_t *o) {
+  KLOCK_QUEUE_HANDLE h;
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h);
+  KeLowerIrql(PASSIVE_LEVEL);
+  KeReleaseInStackQueuedSpinLockFromDpcLevel(&h);
+}
+static void sl_queued_release_at_passive(cov_objs_t *o) {
+  KLOCK_QUEUE_HANDLE h;
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h);
+  KeLowerIrql(PASSIVE_LEVEL);
+  KeReleaseInStackQueuedSpinLock(&h);
+}
+static void sl_queued_release_twice(cov_objs_t *o) {
+  KLOCK_QUEUE_HANDLE h;
+  KIRQL old;
+  KeAcquireInStackQueuedSpinLock(&o->lock, &h);
+  KeReleaseInStackQueuedSpinLock(&h);
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  KeReleaseInStackQueuedSpinLockFromDpcLevel(&h);
+}
+static void sl_queued_release_others(cov_objs_t *o) { /* the holder's handle, from this CPU */
+  KIRQL old;
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  KeReleaseInStackQueuedSpinLockFromDpcLevel(&o->qh);
+}
+static void sl_try_self(cov_objs_t *o) {
+  KIRQL old;
+  KeAcquireSpinLock(&o->lock, &old);
+  KeTryToAcquireSpinLockAtDpcLevel(&o->lock);
+}
+static void sl_try_at_passive(cov_objs_t *o) { KeTryToAcquireSpinLockAtDpcLevel(&o->lock); }
+
+static const cov_stop_t sl_stops[] = {
+    /* mixing the queued and ordinary routines on one lock: 0x1008 on acquire */
+    {"plain on queued", sl_plain_on_queued, H_NONE, VERIFIER, {V(0x1008), O(P_LOCK), V(0), V(0)}},
+    {"queued on plain", sl_queued_on_plain, H_SPIN_LOCK, VERIFIER, {V(0x1008), O(P_LOCK), V(0), V(0)}},
+    {"queued twice", sl_queued_twice, H_NONE, VERIFIER, {V(0x1000), O(P_LOCK)}},
+    /* a word that was never initialised */
+    {"queued, uninitialised", sl_queued_uninit, H_NONE, VERIFIER, {V(0x1002), O(P_LOCK)}},
+    {"release, uninitialised", sl_release_uninit, H_NONE, VERIFIER, {V(0x1002), O(P_LOCK)}},
+    /* the IRQL of the call: parameter 2 the IRQL, 3 the lock */
+    {"acquire above DISPATCH_LEVEL", sl_acquire_above_dispatch, H_NONE, VERIFIER,
+     {V(0x42), V(HIGH_LEVEL), O(P_LOCK)}},
+    {"queued above DISPATCH_LEVEL", sl_queued_above_dispatch, H_NONE, VERIFIER, {V(0x42), V(HIGH_LEVEL), O(P_LOCK)}},
+    {"FromDpcLevel at PASSIVE_LEVEL", sl_from_dpc_at_passive, H_NONE, VERIFIER,
+     {V(0x41), V(PASSIVE_LEVEL), O(P_LOCK)}},
+    {"queued AtDpcLevel at PASSIVE_LEVEL", sl_queued_at_dpc_at_passive, H_NONE, VERIFIER,
+     {V(0x40), V(PASSIVE_LEVEL), O(P_LOCK)}},
+    {"queued FromDpcLevel at PASSIVE_LEVEL", sl_queued_from_dpc_at_passive, H_NONE, VERIFIER,
+     {V(0x41), V(PASSIVE_LEVEL), O(P_LOCK)}},
+    {"try at PASSIVE_LEVEL", sl_try_at_passive, H_NONE, VERIFIER, {V(0x40), V(PASSIVE_LEVEL), O(P_LOCK)}},
+    /* KeReleaseInStackQueuedSpinLock not at DISPATCH_LEVEL: IRQL, lock, old IRQL */
+    {"queued release at PASSIVE_LEVEL", sl_queued_release_at_passive, H_NONE, VERIFIER,
+     {V(0x36), V(PASSIVE_LEVEL), O(P_LOCK), V(PASSIVE_LEVEL)}},
+    /* a queued handle released twice, or by another CPU */
+    {"queued release twice", sl_queued_release_twice, H_NONE, VERIFIER, {V(0x1007), O(P_LOCK)}},
+    {"queued release by another CPU", sl_queued_release_others, H_QUEUED, VERIFIER, {V(0x1004), O(P_LOCK), V(0)}},
+    {"try on a lock this CPU holds", sl_try_self, H_NONE, VERIFIER, {V(0x1000), O(P_LOCK)}},
+};
+
+START_TEST(spin_lock_misuse_is_a_verifier_stop) { cov_run_stops(sl_stops, sizeof sl_stops / sizeof sl_stops[0]); }
+END_TEST
+
+/* KeAcquireSpinLockRaiseToDpc returns the old IRQL; KeTestSpinLock says
+   whether the lock is free; more nested locks than a CPU remembers still
+   acquire and release. */
+typedef struct sl_use {
+  KSPIN_LOCK lock, many[20];
+  KIRQL old, held_irql, after;
+  BOOLEAN free_before, free_while_held, free_after, all_free;
+} sl_use_t;
+
+static void sl_user(PVOID arg) {
+  sl_use_t *u = arg;
+  u->free_before = KeTestSpinLock(&u->lock);
+  u->old = KeAcquireSpinLockRaiseToDpc(&u->lock);
+  u->held_irql = KeGetCurrentIrql();
+  u->free_while_held = KeTestSpinLock(&u->lock);
+  for (int i = 0; i < 20; i++) KeAcquireSpinLockAtDpcLevel(&u->many[i]);
+  for (int i = 19; i >= 0; i--) KeReleaseSpinLockFromDpcLevel(&u->many[i]);
+  KeReleaseSpinLock(&u->lock, u->old);
+  u->after = KeGetCurrentIrql();
+  u->free_after = KeTestSpinLock(&u->lock);
+  u->all_free = TRUE;
+  for (int i = 0; i < 20; i++) u->all_free &= KeTestSpinLock(&u->many[i]);
+}
+
+START_TEST(raise_to_dpc_test_and_deep_nesting) {
+  sl_use_t u = {0};
+  sim_t *S = tsim_new(1, NULL);
+  KeInitializeSpinLock(&u.lock);
+  for (int i = 0; i < 20; i++) KeInitializeSpinLock(&u.many[i]);
+  sim_thread_create(S, "user", sl_user, &u);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert(u.free_before);
+  ck_assert_int_eq(u.old, PASSIVE_LEVEL);
+  ck_assert_int_eq(u.held_irql, DISPATCH_LEVEL);
+  ck_assert(!u.free_while_held);
+  ck_assert_int_eq(u.after, PASSIVE_LEVEL);
+  ck_assert(u.free_after);
+  ck_assert(u.all_free);
+  sim_destroy(S);
+}
+END_TEST
+
+/* @@NEXT@@ */
+
+TEST_SUITE(engine_cover_suite)
+static Suite *engine_cover_suite(void) {
+  Suite *s = suite_create("engine_cover");
+  TCase *tc = tcase_create("engine_cover");
+  tcase_add_test(tc, fast_mutex_misuse_is_a_verifier_stop);
+  tcase_add_test(tc, fast_mutex_waits_tries_and_unsafe_forms);
+  tcase_add_test(tc, spin_lock_misuse_is_a_verifier_stop);
+  tcase_add_test(tc, raise_to_dpc_test_and_deep_nesting);
+  /* @@TESTS@@ */
+  suite_add_tcase(s, tc);
+  return s;
+}
