@@ -398,6 +398,163 @@ START_TEST(raise_to_dpc_test_and_deep_nesting) {
 }
 END_TEST
 
+/* ---- pool (kernel-facts 13.8) ---- */
+
+#define TAG4(a, b, c, d) ((ULONG)(a) | (ULONG)(b) << 8 | (ULONG)(c) << 16 | (ULONG)(d) << 24)
+#define TAG_CV TAG4('C', 'o', 'v', 'r')
+#define HUGE_POOL ((SIZE_T)512 << 20) /* more than the machine's 256 MiB */
+
+static void pool_must_succeed(cov_objs_t *o) {
+  (void)o;
+  ExAllocatePoolWithTag(NonPagedPoolMustSucceed, 16, TAG_CV);
+}
+static void pool_free_paged_at_dispatch(cov_objs_t *o) {
+  KIRQL old;
+  o->block = ExAllocatePoolWithTag(PagedPool, 16, TAG_CV);
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  ExFreePoolWithTag(o->block, TAG_CV);
+}
+static void pool_free_nonpaged_above_dispatch(cov_objs_t *o) {
+  KIRQL old;
+  o->block = ExAllocatePoolWithTag(NonPagedPoolNx, 16, TAG_CV);
+  KeRaiseIrql(HIGH_LEVEL, &old);
+  ExFreePool(o->block);
+}
+static void pool_alloc_nonpaged_above_dispatch(cov_objs_t *o) {
+  KIRQL old;
+  (void)o;
+  KeRaiseIrql(HIGH_LEVEL, &old);
+  ExAllocatePoolWithTag(NonPagedPoolNx, 16, TAG_CV);
+}
+static void pool_free_null(cov_objs_t *o) {
+  (void)o;
+  ExFreePool(NULL);
+}
+static void pool_quota_raises(cov_objs_t *o) {
+  (void)o;
+  ExAllocatePoolWithQuotaTag(NonPagedPoolNx, HUGE_POOL, TAG_CV);
+}
+static void pool2_raises(cov_objs_t *o) {
+  (void)o;
+  ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_RAISE_ON_FAILURE, HUGE_POOL, TAG_CV);
+}
+
+static const cov_stop_t pool_stops[] = {
+    /* must-succeed pool: parameter 2 the type, 3 the size, 4 the tag */
+    {"must succeed", pool_must_succeed, H_NONE, BAD_POOL_CALLER,
+     {V(0x9A), V(NonPagedPoolMustSucceed), V(16), V(TAG_CV)}},
+    /* freeing at a bad IRQL: the IRQL, the pool type, the address */
+    {"free paged at DISPATCH_LEVEL", pool_free_paged_at_dispatch, H_NONE, BAD_POOL_CALLER,
+     {V(0x09), V(DISPATCH_LEVEL), V(PagedPool), O(P_BLOCK)}},
+    {"free nonpaged at HIGH_LEVEL", pool_free_nonpaged_above_dispatch, H_NONE, BAD_POOL_CALLER,
+     {V(0x09), V(HIGH_LEVEL), V(NonPagedPoolNx), O(P_BLOCK)}},
+    {"allocate nonpaged at HIGH_LEVEL", pool_alloc_nonpaged_above_dispatch, H_NONE, BAD_POOL_CALLER,
+     {V(0x08), V(HIGH_LEVEL), V(NonPagedPoolNx), V(16)}},
+    {"free NULL", pool_free_null, H_NONE, BAD_POOL_CALLER, {V(0x46), V(0)}},
+    /* a failed allocation that raises: nobody handles the exception */
+    {"quota raises", pool_quota_raises, H_NONE, KMODE_EXCEPTION_NOT_HANDLED,
+     {V((uint32_t)STATUS_INSUFFICIENT_RESOURCES)}},
+    {"ExAllocatePool2 raises", pool2_raises, H_NONE, KMODE_EXCEPTION_NOT_HANDLED,
+     {V((uint32_t)STATUS_INSUFFICIENT_RESOURCES)}},
+};
+
+START_TEST(pool_variants_stop_as_windows_does) {
+  cov_run_stops(pool_stops, sizeof pool_stops / sizeof pool_stops[0]);
+}
+END_TEST
+
+/* The variants that return: ExAllocatePool's 'None' tag, the quota form
+   and ExAllocatePool2 returning NULL when asked to, ExAllocatePool2's
+   three kinds (zeroed unless POOL_FLAG_UNINITIALIZED) and its refusal of
+   flags naming no kind or two, a tag with unprintable characters. */
+typedef struct pool_use {
+  PVOID none, quota, quota_null, huge_null, bad_kinds[2], paged, exec, uninit;
+  bool paged_zero, exec_zero, uninit_filled;
+} pool_use_t;
+
+static bool bytes_are(const void *p, size_t n, unsigned char v) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != v) return false;
+  return true;
+}
+
+static void pool_user2(PVOID arg) {
+  pool_use_t *u = arg;
+  u->none = ExAllocatePool(NonPagedPoolNx, 24);
+  u->quota = ExAllocatePoolWithQuotaTag(PagedPool, 8, TAG4('Q', 'u', 'o', 't'));
+  u->quota_null = ExAllocatePoolWithQuotaTag(NonPagedPoolNx | POOL_QUOTA_FAIL_INSTEAD_OF_RAISE, HUGE_POOL, TAG_CV);
+  u->huge_null = ExAllocatePool2(POOL_FLAG_PAGED, HUGE_POOL, TAG_CV);
+  u->bad_kinds[0] = ExAllocatePool2(POOL_FLAG_UNINITIALIZED, 8, TAG_CV);
+  u->bad_kinds[1] = ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_NON_PAGED, 8, TAG_CV);
+  u->paged = ExAllocatePool2(POOL_FLAG_PAGED, 12, TAG4('P', 'g', 1, 0x7F));
+  u->paged_zero = u->paged && bytes_are(u->paged, 12, 0);
+  u->exec = ExAllocatePool2(POOL_FLAG_NON_PAGED_EXECUTE, 12, TAG_CV);
+  u->exec_zero = u->exec && bytes_are(u->exec, 12, 0);
+  u->uninit = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, 12, TAG_CV);
+  u->uninit_filled = u->uninit && bytes_are(u->uninit, 12, 0xCD);
+  ExFreePoolWithTag(u->quota, TAG4('Q', 'u', 'o', 't'));
+  ExFreePoolWithTag(u->exec, TAG_CV);
+  ExFreePoolWithTag(u->uninit, 0); /* 0: the tag is not checked */
+}
+
+START_TEST(pool_variants_that_return) {
+  pool_use_t u = {0};
+  tlog_t log = {0};
+  sim_t *S = tsim_new(1, &log);
+  sim_thread_create(S, "driver", pool_user2, &u);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_ptr_nonnull(u.none);
+  ck_assert_ptr_nonnull(u.quota);
+  ck_assert_ptr_null(u.quota_null);
+  ck_assert_ptr_null(u.huge_null);
+  ck_assert_ptr_null(u.bad_kinds[0]);
+  ck_assert_ptr_null(u.bad_kinds[1]);
+  ck_assert(u.paged_zero);
+  ck_assert(u.exec_zero);
+  ck_assert(u.uninit_filled);
+  /* left: 'None' (24 bytes) and the paged block, whose tag prints as "Pg.." */
+  sim_pool_tag_t tags[4];
+  ck_assert_uint_eq(sim_pool_outstanding(S, tags, 1), 2); /* counts past `max` */
+  ck_assert_str_eq(tags[0].name, "None");
+  ck_assert_uint_eq(tags[0].bytes_outstanding, 24);
+  ck_assert_uint_eq(sim_pool_outstanding(S, tags, 4), 2);
+  ck_assert_str_eq(tags[1].name, "Pg..");
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  ck_assert_uint_eq(sim_pool_report(S, f), 2);
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(text, "  None        1           24      1/0\n"));
+  ck_assert_ptr_nonnull(strstr(text, "  Pg..        1           12      1/0\n"));
+  ck_assert_ptr_null(strstr(text, "Covr")); /* all freed */
+  free(text);
+  /* the trace names the tag as written, the size in count */
+  int q = tlog_find_x(&log, TRC_POOL_ALLOC, 0, "tag Quot", 0);
+  ck_assert_int_ge(q, 0);
+  ck_assert_int_eq(log.v[q].count, 8);
+  ck_assert_int_eq(tlog_count(&log, TRC_POOL_ALLOC), 5);
+  ck_assert_int_eq(tlog_count(&log, TRC_POOL_FREE), 3);
+  sim_destroy(S);
+  tlog_free(&log);
+}
+END_TEST
+
+/* A machine that never used pool reports nothing. */
+START_TEST(no_pool_no_report) {
+  sim_t *S = tsim_new(1, NULL);
+  ck_assert_uint_eq(sim_pool_outstanding(S, NULL, 0), 0);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  ck_assert_uint_eq(sim_pool_report(S, f), 0);
+  fclose(f);
+  ck_assert_uint_eq(len, 0);
+  free(text);
+  sim_destroy(S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -408,6 +565,9 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, fast_mutex_waits_tries_and_unsafe_forms);
   tcase_add_test(tc, spin_lock_misuse_is_a_verifier_stop);
   tcase_add_test(tc, raise_to_dpc_test_and_deep_nesting);
+  tcase_add_test(tc, pool_variants_stop_as_windows_does);
+  tcase_add_test(tc, pool_variants_that_return);
+  tcase_add_test(tc, no_pool_no_report);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
