@@ -25,6 +25,7 @@ typedef struct cov_objs {
   KEVENT held;
   PKTHREAD holder, misuser;
   PVOID block;
+  HANDLE handle;
   int reached; /* set after the body's call that must stop: must stay 0 */
   const struct cov_stop *c;
 } cov_objs_t;
@@ -32,7 +33,7 @@ typedef struct cov_objs {
 typedef void cov_body_fn(cov_objs_t *o);
 
 /* What a parameter must be: a number, or one of the objects. */
-enum { P_ANY = 0, P_VAL, P_FM, P_LOCK, P_HOLDER, P_MISUSER, P_BLOCK };
+enum { P_ANY = 0, P_VAL, P_FM, P_LOCK, P_HOLDER, P_MISUSER, P_BLOCK, P_HANDLE, P_EVENT_TYPE };
 typedef struct cov_param {
   int kind;
   ULONG_PTR v;
@@ -81,6 +82,8 @@ static ULONG_PTR cov_param_value(const cov_objs_t *o, cov_param_t p) {
   case P_HOLDER: return (ULONG_PTR)o->holder;
   case P_MISUSER: return (ULONG_PTR)o->misuser;
   case P_BLOCK: return (ULONG_PTR)o->block;
+  case P_HANDLE: return (ULONG_PTR)o->handle;
+  case P_EVENT_TYPE: return (ULONG_PTR)*ExEventObjectType;
   default: return p.v;
   }
 }
@@ -555,6 +558,144 @@ START_TEST(no_pool_no_report) {
 }
 END_TEST
 
+/* ---- handles and references (kernel-facts 13.4) ---- */
+
+/* An event object whose only reference was its handle, now closed. */
+static PVOID ob_dead_event(cov_objs_t *o) {
+  ObReferenceObjectByHandle(o->handle, 0, NULL, KernelMode, &o->block, NULL);
+  ObDereferenceObject(o->block);
+  ZwClose(o->handle);
+  return o->block;
+}
+static void ob_create(cov_objs_t *o) { ZwCreateEvent(&o->handle, EVENT_ALL_ACCESS, NULL, NotificationEvent, FALSE); }
+static void ob_ref_by_pointer_dead(cov_objs_t *o) {
+  ob_create(o);
+  ObReferenceObjectByPointer(ob_dead_event(o), 0, NULL, KernelMode);
+}
+static void ob_ref_dead(cov_objs_t *o) {
+  ob_create(o);
+  ObReferenceObject(ob_dead_event(o));
+}
+static void ob_deref_below_zero(cov_objs_t *o) {
+  ob_create(o);
+  ObDereferenceObject(ob_dead_event(o));
+}
+static void ob_deref_with_handle_open(cov_objs_t *o) {
+  ob_create(o);
+  ObReferenceObjectByHandle(o->handle, 0, *ExEventObjectType, KernelMode, &o->block, NULL);
+  ObDereferenceObject(o->block); /* back to the handle's reference */
+  ObDereferenceObject(o->block); /* the handle's own: it is still open */
+}
+static void ob_close_twice(cov_objs_t *o) {
+  ob_create(o);
+  ObCloseHandle(o->handle, KernelMode);
+  ZwClose(o->handle);
+}
+static void ob_close_garbage(cov_objs_t *o) {
+  o->handle = (HANDLE)(ULONG_PTR)0x1234;
+  ZwClose(o->handle);
+}
+static void ob_by_handle_at_dispatch(cov_objs_t *o) {
+  KIRQL old;
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  ObReferenceObjectByHandle(NtCurrentThread(), 0, NULL, KernelMode, &o->block, NULL);
+}
+
+static const cov_stop_t ob_stops[] = {
+    /* a reference to an object with none left: Driver Verifier's 0x3F */
+    {"by pointer, no reference left", ob_ref_by_pointer_dead, H_NONE, VERIFIER, {V(0x3F), O(P_BLOCK), V(1), V(0)}},
+    {"ObReferenceObject, no reference left", ob_ref_dead, H_NONE, VERIFIER, {V(0x3F), O(P_BLOCK), V(1)}},
+    /* REFERENCE_BY_POINTER: parameter 1 the type, 2 the object */
+    {"below zero", ob_deref_below_zero, H_NONE, REFERENCE_BY_POINTER, {O(P_EVENT_TYPE), O(P_BLOCK), V(0), V(0)}},
+    {"to zero with a handle", ob_deref_with_handle_open, H_NONE, REFERENCE_BY_POINTER, {O(P_EVENT_TYPE), O(P_BLOCK)}},
+    /* INVALID_KERNEL_HANDLE: the handle, then 1 */
+    {"closed twice", ob_close_twice, H_NONE, INVALID_KERNEL_HANDLE, {O(P_HANDLE), V(1)}},
+    {"not a kernel handle", ob_close_garbage, H_NONE, INVALID_KERNEL_HANDLE, {O(P_HANDLE), V(1)}},
+    {"by handle at DISPATCH_LEVEL", ob_by_handle_at_dispatch, H_NONE, VERIFIER, {V(0xE5), V(DISPATCH_LEVEL)}},
+};
+
+START_TEST(reference_misuse_stops) { cov_run_stops(ob_stops, sizeof ob_stops / sizeof ob_stops[0]); }
+END_TEST
+
+#define KHANDLE_BIT ((ULONG_PTR)1 << (sizeof(ULONG_PTR) * 8 - 1))
+
+typedef struct ob_use {
+  HANDLE h1, h2, h3;
+  PVOID ev, obj_thread, obj_mismatch, self, obj_info;
+  NTSTATUS st_info, st_mismatch, st_self, st_ptr_thread, st_bad[5], st_ptr, st_ptr_mismatch, st_ptr_untyped;
+  OBJECT_HANDLE_INFORMATION info;
+  LONG_PTR ref_after, deref_after;
+  PKTHREAD me;
+  int dummy; /* a driver's own object, met by pointer */
+} ob_use_t;
+
+static void ob_user(PVOID arg) {
+  ob_use_t *u = arg;
+  u->me = KeGetCurrentThread();
+  ZwCreateEvent(&u->h1, EVENT_MODIFY_STATE, NULL, SynchronizationEvent, TRUE);
+  ZwCreateEvent(&u->h2, SYNCHRONIZE, NULL, NotificationEvent, FALSE);
+  /* by handle: the granted access, the kernel-handle attribute */
+  u->st_info = ObReferenceObjectByHandle(u->h1, 0, *ExEventObjectType, KernelMode, &u->obj_info, &u->info);
+  u->ev = u->obj_info;
+  u->st_mismatch = ObReferenceObjectByHandle(u->h2, 0, *PsThreadType, KernelMode, &u->obj_mismatch, NULL);
+  u->st_self = ObReferenceObjectByHandle(NtCurrentThread(), 0, *PsThreadType, KernelMode, &u->self, NULL);
+  ObDereferenceObject(u->self);
+  u->st_ptr_thread = ObReferenceObjectByPointer(KeGetCurrentThread(), 0, *PsThreadType, KernelMode);
+  ObDereferenceObject(u->me);
+  /* handles that are not open */
+  PVOID o;
+  HANDLE bad[5] = {(HANDLE)(ULONG_PTR)8,                 /* no kernel-handle bit */
+                   (HANDLE)(KHANDLE_BIT | 6),            /* not a multiple of 4 */
+                   (HANDLE)KHANDLE_BIT,                  /* slot 0 is never a handle */
+                   (HANDLE)(KHANDLE_BIT | 4 * 100),      /* past the table */
+                   u->h2};                               /* closed below */
+  ZwClose(u->h2);
+  for (int i = 0; i < 5; i++) u->st_bad[i] = ObReferenceObjectByHandle(bad[i], 0, NULL, KernelMode, &o, NULL);
+  /* the lowest free slot is reused */
+  ZwCreateEvent(&u->h3, SYNCHRONIZE, NULL, NotificationEvent, FALSE);
+  /* by pointer */
+  u->st_ptr = ObReferenceObjectByPointer(u->ev, 0, *ExEventObjectType, KernelMode);
+  u->st_ptr_mismatch = ObReferenceObjectByPointer(u->ev, 0, *PsThreadType, KernelMode);
+  u->st_ptr_untyped = ObReferenceObjectByPointer(&u->dummy, 0, NULL, KernelMode); /* creator's + this one */
+  u->ref_after = ObReferenceObject(&u->dummy);
+  u->deref_after = ObDereferenceObject(&u->dummy);
+  ObDereferenceObject(&u->dummy);
+  ObDereferenceObject(u->ev);
+  ObDereferenceObject(u->ev);
+  ZwClose(u->h1);
+  ZwClose(u->h3);
+}
+
+START_TEST(handles_and_references_as_windows_counts_them) {
+  ob_use_t u = {0};
+  sim_t *S = tsim_new(1, NULL);
+  sim_thread_create(S, "driver", ob_user, &u);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert((ULONG_PTR)u.h1 & KHANDLE_BIT);
+  ck_assert_uint_eq((ULONG_PTR)u.h1 & 3, 0);
+  ck_assert_uint_eq((ULONG_PTR)u.h2, (ULONG_PTR)u.h1 + 4);
+  ck_assert_uint_eq((ULONG_PTR)u.h3, (ULONG_PTR)u.h2); /* the freed slot again */
+  ck_assert_int_eq(u.st_info, STATUS_SUCCESS);
+  ck_assert_ptr_nonnull(u.ev);
+  ck_assert_uint_eq(u.info.GrantedAccess, EVENT_MODIFY_STATE);
+  ck_assert_uint_eq(u.info.HandleAttributes, OBJ_KERNEL_HANDLE);
+  ck_assert_int_eq(u.st_mismatch, STATUS_OBJECT_TYPE_MISMATCH);
+  ck_assert_ptr_null(u.obj_mismatch);
+  /* a program's thread is a thread object too (iosim gave it no type, so
+     both calls failed with STATUS_OBJECT_TYPE_MISMATCH) */
+  ck_assert_int_eq(u.st_self, STATUS_SUCCESS);
+  ck_assert_ptr_eq(u.self, u.me);
+  ck_assert_int_eq(u.st_ptr_thread, STATUS_SUCCESS);
+  for (int i = 0; i < 5; i++) ck_assert_int_eq(u.st_bad[i], STATUS_INVALID_HANDLE);
+  ck_assert_int_eq(u.st_ptr, STATUS_SUCCESS);
+  ck_assert_int_eq(u.st_ptr_mismatch, STATUS_OBJECT_TYPE_MISMATCH);
+  ck_assert_int_eq(u.st_ptr_untyped, STATUS_SUCCESS);
+  ck_assert_int_eq(u.ref_after, 3);
+  ck_assert_int_eq(u.deref_after, 2);
+  sim_destroy(S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -568,6 +709,8 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, pool_variants_stop_as_windows_does);
   tcase_add_test(tc, pool_variants_that_return);
   tcase_add_test(tc, no_pool_no_report);
+  tcase_add_test(tc, reference_misuse_stops);
+  tcase_add_test(tc, handles_and_references_as_windows_counts_them);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;

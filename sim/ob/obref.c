@@ -67,11 +67,22 @@ void ob_insert_object(sim_t *S, PVOID object, POBJECT_TYPE type, LONG_PTR refs) 
   ptrmap_put(S, &o->index, object, o->nrecs);
 }
 
+/* Every simulated thread is a thread object, whoever started it: a
+   program's thread met first by pointer (KeGetCurrentThread, the
+   NtCurrentThread pseudo-handle) is of the thread type as a system thread
+   is, so ObReferenceObjectByHandle(NtCurrentThread(), ..., *PsThreadType)
+   succeeds in any thread, as on Windows. */
+static POBJECT_TYPE ob_type_of(sim_t *S, PVOID object) {
+  for (const LIST_ENTRY *e = S->threads.Flink; e != &S->threads; e = e->Flink)
+    if (CONTAINING_RECORD(e, KTHREAD, all_link) == object) return &thread_type;
+  return NULL;
+}
+
 /* An object met first by pointer carries its creator's reference. */
 static ob_rec_t *ob_find_or_add(sim_t *S, PVOID object) {
   ob_rec_t *r = ob_find(S, object);
   if (!r) {
-    ob_insert_object(S, object, NULL, 1);
+    ob_insert_object(S, object, ob_type_of(S, object), 1);
     r = ob_find(S, object);
   }
   return r;
