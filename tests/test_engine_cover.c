@@ -696,6 +696,257 @@ START_TEST(handles_and_references_as_windows_counts_them) {
 }
 END_TEST
 
+/* ---- DbgPrint's formats and lines (kernel-facts 13.9) ---- */
+
+/* The dbgprint rows, their text whole (the in-memory log keeps 255 bytes). */
+typedef struct dbg_rows {
+  char *text[64];
+  const char *service[64];
+  int level[64];
+  uint32_t thread[64];
+  int n;
+} dbg_rows_t;
+
+static void dbg_rows_event(void *ud, const trc_event_t *ev) {
+  dbg_rows_t *r = ud;
+  if (ev->kind != TRC_DBGPRINT || r->n == 64) return;
+  r->text[r->n] = strdup(ev->text ? ev->text : "");
+  r->service[r->n] = ev->service;
+  r->level[r->n] = ev->count;
+  r->thread[r->n] = ev->thread;
+  r->n++;
+}
+
+static void dbg_rows_free(dbg_rows_t *r) {
+  for (int i = 0; i < r->n; i++) free(r->text[i]);
+}
+
+static sim_t *dbg_machine(dbg_rows_t *rows, bool debugger) {
+  sim_config_t cfg = {.cpus = 1, .seed = 1, .kernel_debugger = debugger};
+  sim_t *S = sim_create(&cfg);
+  if (rows) {
+    trc_sink_t sink = {.event = dbg_rows_event, .ud = rows};
+    sim_set_sink(S, &sink);
+  }
+  return S;
+}
+
+static const WCHAR w_wide[] = u"wide", w_long[] = u"long", w_cap[] = u"cap";
+/* "é€😀" as UTF-16: one and two BMP characters, then a surrogate pair */
+static const WCHAR w_mixed[] = {0x00E9, 0x20AC, 0xD83D, 0xDE00, 0};
+
+typedef struct dbg_fmt_test {
+  int a, b; /* two addresses to print */
+} dbg_fmt_test_t;
+
+/* Windows' own conversions (%ws, %wZ, %I64d...) are not C's: the host
+   compiler's format check does not know them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat"
+#pragma GCC diagnostic ignored "-Wformat-extra-args"
+#pragma GCC diagnostic ignored "-Wformat-overflow"
+static void dbg_formats(PVOID arg) {
+  dbg_fmt_test_t *t = arg;
+  UNICODE_STRING us;
+  RtlInitUnicodeString(&us, w_mixed);
+  DbgPrint("%-5d|%+d|% d|%#x|%05d\n", 42, 7, 3, 255, 9);
+  DbgPrint("%*d|%-*.*s|%.*s\n", 4, 1, 6, 2, "abcdef", 3, "xyzw");
+  DbgPrint("%.3f %e %g %*.*f %*g\n", 1.5, 1e3, 0.25, 7, 2, 2.5, 6, 0.5);
+  DbgPrint("%I64d %I64u %I32d %Id %Iu %zu %zd %td %jd\n", -5LL, 6ULL, 7, (ptrdiff_t)-8, (size_t)9, (size_t)10,
+           (ptrdiff_t)-11, (ptrdiff_t)12, (ptrdiff_t)13);
+  DbgPrint("%ld %lu %lld %llu %hd %hhu %Lx %qd %lllu\n", -1L, 2UL, -3LL, 4ULL, 70000, 300, 255UL, 5L, 6ULL);
+  DbgPrint("%*Id|%*.*Id|%*Iu|%*.*Iu|%*lld|%*.*lld|%*llu|%*.*llu\n", 3, (ptrdiff_t)1, 3, 2, (ptrdiff_t)2, 3, (size_t)3,
+           3, 2, (size_t)4, 3, 5LL, 3, 2, 6LL, 3, 7ULL, 3, 2, 8ULL);
+  DbgPrint("%*ld|%*.*ld|%*lu|%*.*lu|%*.*d|%*u|%*.*u|%*c\n", 3, 1L, 3, 2, 2L, 3, 3UL, 3, 2, 4UL, 3, 2, 5, 3, 6U, 3, 2,
+           7U, 2, 'z');
+  DbgPrint("%c%c %% [%s] [%s] [%*s] [%*.*s] [%-3s]\n", 'o', 'k', "str", NULL, 4, NULL, 5, 1, "ab", "");
+  DbgPrint("%ws %ls %S|%ws|%wZ\n", w_wide, w_long, w_cap, NULL, &us);
+  DbgPrint("%p %p %p %p|%-18p|\n", (void *)&t->a, NULL, (void *)&t->b, (void *)&t->a, (void *)&t->b);
+  DbgPrint("%k unknown\n");
+  DbgPrint("100%");
+  DbgPrint("\n");
+  DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, "level %u\n", 3u);
+}
+#pragma GCC diagnostic pop
+
+START_TEST(dbgprint_formats_as_the_kernel_does) {
+  static const char *const want[] = {
+      "42   |+7| 3|0xff|00009",
+      "   1|ab    |xyz",
+      "1.500 1.000000e+03 0.25    2.50    0.5",
+      "-5 6 7 -8 9 10 -11 12 13",
+      "-1 2 -3 4 4464 44 ff 5 6",
+      "  1| 02|  3| 04|  5| 06|  7| 08",
+      "  1| 02|  3| 04| 05|  6| 07| z",
+      "ok % [str] [(null)] [(null)] [    a] [   ]",
+      "wide long cap|(null)|\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80",
+      /* the n-th address a driver prints is FFFFC000'0000n000, NULL is 0 */
+      "FFFFC00000001000 0000000000000000 FFFFC00000002000 FFFFC00000001000|FFFFC00000002000  |",
+      "%k unknown",
+      "100%",
+      "level 3",
+  };
+  dbg_rows_t rows = {0};
+  dbg_fmt_test_t t;
+  sim_t *S = dbg_machine(&rows, false);
+  sim_thread_create(S, "drv", dbg_formats, &t);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(rows.n, (int)(sizeof want / sizeof want[0]));
+  for (int i = 0; i < rows.n; i++) ck_assert_str_eq(rows.text[i], want[i]);
+  ck_assert_str_eq(rows.service[rows.n - 1], "DbgPrintEx");
+  ck_assert_int_eq(rows.level[rows.n - 1], DPFLTR_INFO_LEVEL);
+  ck_assert_int_eq(rows.level[0], -1);
+  sim_destroy(S);
+  dbg_rows_free(&rows);
+}
+END_TEST
+
+/* A line printed in pieces is one row when its newline comes; a piece
+   left by another thread is flushed as a line of its own first; a piece
+   longer than the line buffer is flushed; empty lines make no row;
+   output past 511 bytes is cut. */
+typedef struct dbg_lines {
+  KEVENT ev, back;
+  char big[700];
+} dbg_lines_t;
+
+static void dbg_pieces(PVOID arg) {
+  dbg_lines_t *t = arg;
+  DbgPrint("SIOCTL.SYS: ");
+  DbgPrint("hello ");
+  DbgPrint("world\nand ");
+  DbgPrint("more\n\n\n");
+  DbgPrint("left behind");
+  KeSetEvent(&t->ev, 0, FALSE);
+  KeWaitForSingleObject(&t->back, Executive, KernelMode, FALSE, NULL);
+  DbgPrint("%s", t->big + 300); /* 399 bytes, then 399 more: past the buffer */
+  DbgPrint("%s", t->big + 300);
+  DbgPrint("\n");
+  DbgPrint("%600s%d|\n", "x", 5);
+}
+
+static void dbg_other(PVOID arg) {
+  dbg_lines_t *t = arg;
+  KeWaitForSingleObject(&t->ev, Executive, KernelMode, FALSE, NULL);
+  DbgPrint("other\n");
+  KeSetEvent(&t->back, 0, FALSE);
+}
+
+START_TEST(dbgprint_pieces_make_lines) {
+  dbg_rows_t rows = {0};
+  dbg_lines_t t;
+  memset(t.big, 'b', sizeof t.big - 1);
+  t.big[sizeof t.big - 1] = 0;
+  KeInitializeEvent(&t.ev, SynchronizationEvent, FALSE);
+  KeInitializeEvent(&t.back, SynchronizationEvent, FALSE);
+  sim_t *S = dbg_machine(&rows, false);
+  sim_thread_create(S, "drv", dbg_pieces, &t);
+  sim_thread_create(S, "other", dbg_other, &t);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(rows.n, 7);
+  ck_assert_str_eq(rows.text[0], "SIOCTL.SYS: hello world");
+  ck_assert_str_eq(rows.text[1], "and more");
+  ck_assert_str_eq(rows.text[2], "left behind"); /* flushed when "other" printed */
+  ck_assert_str_eq(rows.service[2], "DbgPrint");
+  ck_assert_uint_eq(rows.thread[2], rows.thread[3]); /* flushed by the other thread's print */
+  ck_assert_str_eq(rows.text[3], "other");
+  /* 399 + 399 bytes do not fit the 511 of the line: the first piece is a row */
+  ck_assert_uint_eq(strlen(rows.text[4]), 399);
+  ck_assert_uint_eq(strlen(rows.text[5]), 399);
+  /* a message is cut at 511 bytes: the width fills it, the rest is lost */
+  ck_assert_uint_eq(strlen(rows.text[6]), 511);
+  ck_assert_int_eq(rows.text[6][510], ' '); /* 599 spaces and an x were asked for */
+  ck_assert_ptr_null(strchr(rows.text[6], '|'));
+  sim_destroy(S);
+  dbg_rows_free(&rows);
+}
+END_TEST
+
+/* Untraced, pieces and lines cost their step and print nothing; a DPC's
+   print is the CPU's, not a thread's. */
+static void dbg_dpc(PKDPC Dpc, PVOID Context, PVOID A1, PVOID A2) {
+  (void)Dpc, (void)A1, (void)A2;
+  int *ran = Context;
+  DbgPrint("from a DPC\n");
+  (*ran)++;
+}
+
+typedef struct dbg_quiet {
+  KDPC dpc;
+  int ran;
+} dbg_quiet_t;
+
+static void dbg_quiet(PVOID arg) {
+  dbg_quiet_t *q = arg;
+  DbgPrint("piece");
+  KeInitializeDpc(&q->dpc, dbg_dpc, &q->ran);
+  KeSetTargetProcessorDpc(&q->dpc, 1 - (int)KeGetCurrentProcessorNumber()); /* the idle CPU: no thread there */
+  KeInsertQueueDpc(&q->dpc, NULL, NULL);
+  LARGE_INTEGER later = {.QuadPart = -1000};
+  KeDelayExecutionThread(KernelMode, FALSE, &later);
+  DbgPrint("line\n");
+}
+
+START_TEST(dbgprint_from_a_dpc_and_untraced) {
+  for (int traced = 0; traced < 2; traced++) {
+    dbg_rows_t rows = {0};
+    dbg_quiet_t q = {0};
+    sim_config_t cfg = {.cpus = 2, .seed = 1};
+    sim_t *S = sim_create(&cfg);
+    if (traced) {
+      trc_sink_t sink = {.event = dbg_rows_event, .ud = &rows};
+      sim_set_sink(S, &sink);
+    }
+    sim_thread_create(S, "drv", dbg_quiet, &q);
+    ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+    ck_assert_int_eq(q.ran, 1);
+    if (traced) {
+      ck_assert_int_eq(rows.n, 3);
+      ck_assert_str_eq(rows.text[0], "piece"); /* the DPC's print flushes it */
+      ck_assert_str_eq(rows.text[1], "from a DPC");
+      ck_assert_uint_eq(rows.thread[1], 0);
+      ck_assert_str_eq(rows.text[2], "line");
+    }
+    sim_destroy(S);
+    dbg_rows_free(&rows);
+  }
+}
+END_TEST
+
+/* DbgBreakPoint: with a kernel debugger the run goes on (a row says the
+   debugger continued); without one it is KMODE_EXCEPTION_NOT_HANDLED with
+   STATUS_BREAKPOINT. */
+static void dbg_break(PVOID arg) {
+  int *after = arg;
+  DbgBreakPoint();
+  (*after)++;
+}
+
+START_TEST(dbgbreakpoint_with_and_without_a_debugger) {
+  for (int debugger = 0; debugger < 2; debugger++) {
+    dbg_rows_t rows = {0};
+    int after = 0;
+    sim_t *S = dbg_machine(&rows, debugger);
+    sim_thread_create(S, "drv", dbg_break, &after);
+    if (debugger) {
+      ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+      ck_assert_int_eq(after, 1);
+      ck_assert_int_eq(rows.n, 1);
+      ck_assert_str_eq(rows.service[0], "DbgBreakPoint");
+      ck_assert_ptr_nonnull(strstr(rows.text[0], "code 80000003 (first chance)"));
+    } else {
+      ck_assert_int_eq(sim_run(S), SIM_RUN_BUGCHECK);
+      ck_assert_int_eq(after, 0);
+      const sim_bugcheck_t *b = sim_bugcheck(S);
+      ck_assert_uint_eq(b->code, KMODE_EXCEPTION_NOT_HANDLED);
+      ck_assert_uint_eq(b->p[0], (uint32_t)STATUS_BREAKPOINT);
+    }
+    sim_destroy(S);
+    dbg_rows_free(&rows);
+  }
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -711,6 +962,10 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, no_pool_no_report);
   tcase_add_test(tc, reference_misuse_stops);
   tcase_add_test(tc, handles_and_references_as_windows_counts_them);
+  tcase_add_test(tc, dbgprint_formats_as_the_kernel_does);
+  tcase_add_test(tc, dbgprint_pieces_make_lines);
+  tcase_add_test(tc, dbgprint_from_a_dpc_and_untraced);
+  tcase_add_test(tc, dbgbreakpoint_with_and_without_a_debugger);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
