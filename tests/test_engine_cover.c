@@ -8,6 +8,7 @@
  * misuses a routine, the stop code and the parameters Windows gives.
  */
 #include "drivers.h"
+#include "ke/ke.h" /* ustr_from_utf8 */
 #include "testlib.h"
 
 #include <stdlib.h>
@@ -947,6 +948,79 @@ START_TEST(dbgbreakpoint_with_and_without_a_debugger) {
 }
 END_TEST
 
+/* ---- UTF-16 strings (UNICODE_STRING) ---- */
+
+START_TEST(unicode_strings_convert_both_ways) {
+  UNICODE_STRING us;
+  /* NULL: an empty string with no buffer */
+  RtlInitUnicodeString(&us, NULL);
+  ck_assert_uint_eq(us.Length, 0);
+  ck_assert_uint_eq(us.MaximumLength, 0);
+  ck_assert_ptr_null(us.Buffer);
+  /* Windows caps the length at 0xFFFC bytes */
+  WCHAR *longs = malloc(40001 * sizeof(WCHAR));
+  for (int i = 0; i < 40000; i++) longs[i] = 'a';
+  longs[40000] = 0;
+  RtlInitUnicodeString(&us, longs);
+  ck_assert_uint_eq(us.Length, 0xFFFC);
+  ck_assert_uint_eq(us.MaximumLength, 0xFFFE);
+  free(longs);
+
+  /* UTF-16 to UTF-8: one to four bytes, pairs joined, lone surrogates
+     replaced by U+FFFD, truncated at a whole character */
+  static const struct {
+    WCHAR in[6];
+    size_t cap;
+    const char *out;
+  } to8[] = {
+      {{'a', 0x00E9, 0}, 16, "a\xC3\xA9"},
+      {{0x20AC, 0}, 16, "\xE2\x82\xAC"},
+      {{0xD83D, 0xDE00, 0}, 16, "\xF0\x9F\x98\x80"},
+      {{0xD83D, 'x', 0}, 16, "\xEF\xBF\xBD" "x"},     /* high surrogate, no low */
+      {{0xDE00, 0}, 16, "\xEF\xBF\xBD"},              /* low surrogate alone */
+      {{'z', 0xD83D, 0}, 16, "z\xEF\xBF\xBD"},        /* high surrogate at the end */
+      {{0xD83D, 0xD83D, 0}, 16, "\xEF\xBF\xBD\xEF\xBF\xBD"},
+      {{0xD83D, 0xE000, 0}, 16, "\xEF\xBF\xBD\xEE\x80\x80"},
+      {{'a', 0x20AC, 'b', 0}, 4, "a"},                /* the euro does not fit: cut there */
+      {{'a', 'b', 0}, 2, "a"},
+  };
+  for (size_t i = 0; i < sizeof to8 / sizeof to8[0]; i++) {
+    char buf[16];
+    RtlInitUnicodeString(&us, to8[i].in);
+    ck_assert_str_eq(iosim_unicode_to_utf8(&us, buf, to8[i].cap), to8[i].out);
+  }
+  char buf[4] = "xyz";
+  ck_assert_ptr_eq(iosim_unicode_to_utf8(&us, buf, 0), buf);
+  ck_assert_str_eq(buf, "xyz"); /* no room: untouched */
+  ck_assert_str_eq(iosim_unicode_to_utf8(NULL, buf, sizeof buf), "");
+  UNICODE_STRING nobuf = {.Length = 4, .MaximumLength = 4, .Buffer = NULL};
+  ck_assert_str_eq(iosim_unicode_to_utf8(&nobuf, buf, sizeof buf), "");
+
+  /* UTF-8 to UTF-16: pairs for what is past U+FFFF, U+FFFD for a
+     truncated sequence or a stray continuation byte, cut at `cap` - 1
+     units (a pair is not split) */
+  static const struct {
+    const char *in;
+    size_t cap, n;
+    WCHAR out[6];
+  } to16[] = {
+      {"a\xC3\xA9\xE2\x82\xAC", 8, 3, {'a', 0x00E9, 0x20AC}},
+      {"\xF0\x9F\x98\x80", 8, 2, {0xD83D, 0xDE00}},
+      {"\xE2\x82", 8, 1, {0xFFFD}},          /* truncated */
+      {"\xC3(", 8, 2, {0xFFFD, '('}},         /* no continuation */
+      {"\x80z", 8, 2, {0xFFFD, 'z'}},         /* a stray continuation byte */
+      {"abc", 3, 2, {'a', 'b'}},
+      {"a\xF0\x9F\x98\x80", 3, 1, {'a'}},   /* the pair does not fit */
+  };
+  for (size_t i = 0; i < sizeof to16 / sizeof to16[0]; i++) {
+    WCHAR w[8];
+    ck_assert_uint_eq(ustr_from_utf8(to16[i].in, w, to16[i].cap), to16[i].n);
+    ck_assert_mem_eq(w, to16[i].out, to16[i].n * sizeof(WCHAR));
+    ck_assert_uint_eq(w[to16[i].n], 0);
+  }
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -966,6 +1040,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, dbgprint_pieces_make_lines);
   tcase_add_test(tc, dbgprint_from_a_dpc_and_untraced);
   tcase_add_test(tc, dbgbreakpoint_with_and_without_a_debugger);
+  tcase_add_test(tc, unicode_strings_convert_both_ways);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
