@@ -8,11 +8,14 @@
  * misuses a routine, the stop code and the parameters Windows gives.
  */
 #include "drivers.h"
-#include "ke/ke.h" /* ustr_from_utf8 */
+#include "core/core.h" /* vec_grow */
+#include "ke/ke.h"     /* ustr_from_utf8 */
 #include "testlib.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- a misuse table: a body run by a thread, the stop it must cause ---- */
 
@@ -1021,6 +1024,137 @@ START_TEST(unicode_strings_convert_both_ways) {
 }
 END_TEST
 
+/* ---- the engine's names, errors and sinks ---- */
+
+START_TEST(names_both_ways) {
+  /* error codes and outcomes */
+  static const struct { int err; const char *text; } errs[] = {
+      {SIM_OK, "ok"}, {SIM_EINVAL, "invalid argument"}, {SIM_ENOENT, "no such name"},
+      {SIM_EEXIST, "name already used"}, {SIM_ESTATE, "not allowed in this state"}, {SIM_EIO, "input/output error"},
+      {-99, "unknown error"},
+  };
+  for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) ck_assert_str_eq(sim_strerror(errs[i].err), errs[i].text);
+  ck_assert_str_eq(sim_outcome_name(SIM_RUN_STOPPED), "stopped");
+  ck_assert_str_eq(sim_outcome_name((sim_outcome_t)42), "?");
+  /* trace kinds, frames, IRP states */
+  ck_assert_str_eq(trc_kind_name(TRC_DBGPRINT), "dbgprint");
+  ck_assert_str_eq(trc_kind_name((trc_kind_t)TRC_KIND_COUNT), "?");
+  ck_assert_int_eq(trc_kind_parse("dbgprint"), TRC_DBGPRINT);
+  ck_assert_int_eq(trc_kind_parse("no-such-kind"), -1);
+  ck_assert_str_eq(trc_frame_name(TRC_FRAME_DPC), "dpc");
+  ck_assert_str_eq(trc_frame_name((trc_frame_t)99), "?");
+  ck_assert_ptr_null(trc_irp_state_name((trc_irp_state_t)99));
+  ck_assert_int_eq(trc_irp_state_parse("kept"), trc_irp_state_parse(trc_irp_state_name(trc_irp_state_parse("kept"))));
+  ck_assert_int_eq(trc_irp_state_parse("nowhere"), -1);
+  char b[16];
+  ck_assert_str_eq(trc_irql_name(5, b), "DIRQL5");
+  /* statuses: names, numbers, refusals */
+  ck_assert_str_eq(iosim_status_name((NTSTATUS)0xC0DE0001, b), "0xC0DE0001");
+  NTSTATUS st = 0;
+  ck_assert(iosim_status_parse("STATUS_PENDING", &st));
+  ck_assert_int_eq(st, STATUS_PENDING);
+  ck_assert(iosim_status_parse("0xC0000120", &st));
+  ck_assert_int_eq(st, STATUS_CANCELLED);
+  ck_assert(iosim_status_parse("259", &st));
+  ck_assert_int_eq(st, STATUS_PENDING);
+  ck_assert(!iosim_status_parse("", &st));
+  ck_assert(!iosim_status_parse("12abc", &st));
+  ck_assert(!iosim_status_parse("0x100000000", &st));
+  /* majors and stop codes */
+  static const struct { UCHAR m; const char *name; } majors[] = {
+      {IRP_MJ_FLUSH_BUFFERS, "IRP_MJ_FLUSH_BUFFERS"}, {IRP_MJ_INTERNAL_DEVICE_CONTROL, "IRP_MJ_INTERNAL_DEVICE_CONTROL"},
+      {IRP_MJ_SHUTDOWN, "IRP_MJ_SHUTDOWN"}, {IRP_MJ_POWER, "IRP_MJ_POWER"}, {IRP_MJ_PNP, "IRP_MJ_PNP"},
+      {IRP_MJ_CLEANUP, "IRP_MJ_CLEANUP"}, {0x1F, "IRP_MJ_?"},
+  };
+  for (size_t i = 0; i < sizeof majors / sizeof majors[0]; i++)
+    ck_assert_str_eq(iosim_major_name(majors[i].m), majors[i].name);
+  ck_assert_str_eq(iosim_bugcheck_name(BAD_POOL_CALLER), "BAD_POOL_CALLER");
+  ck_assert_str_eq(iosim_bugcheck_name(0xDEAD), "BUGCHECK");
+  ULONG code = 0;
+  ck_assert(iosim_bugcheck_parse("WORKER_INVALID", &code));
+  ck_assert_uint_eq(code, WORKER_INVALID);
+  ck_assert(!iosim_bugcheck_parse("NOT_A_STOP", &code));
+}
+END_TEST
+
+/* Costs by name; sinks refused without a callback; a run asked twice
+   gives the first outcome; sim_on_destroy needs a routine. */
+static void trace_op_thread(PVOID arg) {
+  (void)arg;
+  sim_trace_op_id(7, NULL, "a scripted step on IRP %d", 7);
+  sim_trace_op(NULL, NULL, "a step on no IRP");
+}
+
+START_TEST(costs_sinks_and_runs) {
+  tlog_t log = {0};
+  sim_t *S = tsim_new(1, &log);
+  ck_assert_int_eq(sim_cost_set(S, "step", 30), SIM_OK);
+  ck_assert_uint_eq(sim_cost_get(S, COST_STEP), 30);
+  ck_assert_int_eq(sim_cost_set(S, "no-such-cost", 1), SIM_ENOENT);
+  ck_assert_str_eq(sim_cost_name(COST_STEP), "step");
+  ck_assert_str_eq(sim_cost_name((sim_cost_t)COST_COUNT), "?");
+  trc_sink_t bad = {.event = NULL};
+  ck_assert_int_eq(sim_add_sink(S, &bad), SIM_EINVAL);
+  ck_assert_int_eq(sim_add_sink(S, NULL), SIM_EINVAL);
+  ck_assert_int_eq(sim_on_destroy(S, &log, NULL), SIM_EINVAL);
+  sim_thread_create(S, "t", trace_op_thread, NULL);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK); /* started already: the same outcome */
+  int i = tlog_find_x(&log, TRC_OP, 0, "a scripted step on IRP 7", 0);
+  ck_assert_int_ge(i, 0);
+  ck_assert_uint_eq(log.v[i].irp, 7);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_OP, 0, "a step on no IRP", 0), 0);
+  sim_destroy(S);
+  tlog_free(&log);
+  /* untraced: the same steps, no rows */
+  S = tsim_new(1, NULL);
+  ck_assert_int_eq(sim_set_sink(S, NULL), SIM_OK);
+  sim_thread_create(S, "t", trace_op_thread, NULL);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  sim_destroy(S);
+}
+END_TEST
+
+/* Out of memory ends the process with its documented status and says so:
+   an array that would need more than size_t counts, a calloc whose size
+   overflows. */
+typedef enum { OOM_VEC, OOM_CALLOC } oom_case_t;
+
+START_TEST(size_overflow_is_out_of_memory) {
+  static const oom_case_t cases[] = {OOM_VEC, OOM_CALLOC};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+      close(fd[0]);
+      dup2(fd[1], STDERR_FILENO);
+      sim_t *S = tsim_new(1, NULL);
+      if (cases[i] == OOM_VEC) {
+        size_t cap = 0;
+        vec_grow(S, NULL, &cap, SIZE_MAX / 8, 16);
+      } else {
+        iosim_calloc(SIZE_MAX / 2, 4);
+      }
+      _exit(100); /* came back */
+    }
+    close(fd[1]);
+    char out[512];
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof out - 1 && (k = read(fd[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)k;
+    out[n] = 0;
+    close(fd[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), SIM_EXIT_OUT_OF_MEMORY);
+    ck_assert_msg(strstr(out, "iosim: out of memory (18446744073709551615 bytes)"), "%s", out);
+  }
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1041,6 +1175,9 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, dbgprint_from_a_dpc_and_untraced);
   tcase_add_test(tc, dbgbreakpoint_with_and_without_a_debugger);
   tcase_add_test(tc, unicode_strings_convert_both_ways);
+  tcase_add_test(tc, names_both_ways);
+  tcase_add_test(tc, costs_sinks_and_runs);
+  tcase_add_test(tc, size_overflow_is_out_of_memory);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;

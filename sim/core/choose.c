@@ -42,7 +42,7 @@ uint32_t chs_choose(sim_t *S, uint32_t n) {
     v = (uint32_t)(chs_next(c) % n);
   }
   if (!c->logging) return v;
-  if (!VEC_RESERVE(S, c->log, c->log_cap, c->log_n + 1)) mem_exhausted((c->log_n + 1) * sizeof *c->log);
+  VEC_RESERVE(S, c->log, c->log_cap, c->log_n + 1);
   c->log[c->log_n++] = v;
   return v;
 }

@@ -64,13 +64,13 @@ static inline LIST_ENTRY *list_pop_head(LIST_ENTRY *h) {
 
 /* ---- growable arrays: one helper for every table that grows ---- */
 /* include/iosim/vec.h's helper, counting the bytes in the machine's
-   statistics (core/mem.c).  True when `arr` holds `need` elements; false
-   when the size would overflow or memory ran out (arr and capv unchanged).
+   statistics (core/mem.c).  Makes `arr` hold at least `need` elements; it
+   cannot fail: memory running out, or a size past what size_t counts, ends
+   the process as out of memory (alloc.h), like every engine allocation.
    Free with mem_free(S, arr, capv * sizeof *arr).  Arguments are evaluated
    more than once (see vec.h). */
 void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem);
-#define VEC_RESERVE(S, arr, capv, need) \
-  ((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr)), (capv) >= (need))
+#define VEC_RESERVE(S, arr, capv, need) ((void)((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr))))
 /* Memory ran out where the engine cannot carry on: says so and aborts. */
 void mem_exhausted(size_t bytes) __attribute__((noreturn));
 /* The exit of iosim_oom, once back on the host's stack. */

@@ -13,7 +13,7 @@ static bool evq_less(const evq_item_t *a, const evq_item_t *b) {
 
 void evq_push(sim_t *S, evq_item_t it) {
   evq_t *q = &S->evq;
-  if (!VEC_RESERVE(S, q->a, q->cap, q->n + 1)) mem_exhausted((q->n + 1) * sizeof *q->a);
+  VEC_RESERVE(S, q->a, q->cap, q->n + 1);
   it.seq = S->evseq++;
   size_t i = q->n++;
   while (i > 0) {

@@ -61,7 +61,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
 
 int sim_on_destroy(sim_t *S, void *p, void (*free_fn)(void *)) {
   if (!free_fn) return SIM_EINVAL;
-  if (!VEC_RESERVE(S, S->owned, S->owned_cap, S->nowned + 1)) return SIM_EINVAL;
+  VEC_RESERVE(S, S->owned, S->owned_cap, S->nowned + 1);
   S->owned[S->nowned++] = (sim_owned_t){p, free_fn};
   return SIM_OK;
 }
