@@ -1155,6 +1155,140 @@ START_TEST(size_overflow_is_out_of_memory) {
 }
 END_TEST
 
+/* ---- devices: names, attaching, deleting, unloading ---- */
+
+static void cov_unload(PDRIVER_OBJECT d) {
+  int *unloads = sim_driver_context(d);
+  (*unloads)++;
+}
+
+static NTSTATUS cov_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)reg;
+  d->DriverUnload = cov_unload;
+  d->MajorFunction[IRP_MJ_CREATE] = tnow_dispatch;
+  d->MajorFunction[IRP_MJ_CLOSE] = tnow_dispatch;
+  PDEVICE_OBJECT dev;
+  UNICODE_STRING name;
+  RtlInitUnicodeString(&name, u"\\Device\\cov#2");
+  return IoCreateDevice(d, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &dev);
+}
+
+static NTSTATUS failing_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)d, (void)reg;
+  return STATUS_INSUFFICIENT_RESOURCES;
+}
+
+typedef struct dev_test {
+  sim_t *S;
+  int unloads;
+  PDRIVER_OBJECT cov, bare;
+  PDEVICE_OBJECT unnamed, a, b, deep, filt, found_b;
+  NTSTATUS collision, empty, attach_null, attach_missing, attach_full, unload_missing, unload_bare,
+      unload_open, unload_again, failed_load;
+  int unloads_while_open, unloads_after_close;
+  const char *unnamed_name;
+} dev_test_t;
+
+static NTSTATUS unload_by_key(const WCHAR *key) {
+  UNICODE_STRING u;
+  RtlInitUnicodeString(&u, key);
+  return NtUnloadDriver(&u);
+}
+
+static void dev_thread(PVOID arg) {
+  dev_test_t *t = arg;
+  sim_t *S = t->S;
+  t->cov = sim_load_driver(S, "cov", cov_entry, &t->unloads);
+  t->failed_load = sim_load_driver(S, "broken", failing_entry, NULL) ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;
+  t->bare = sim_load_driver(S, "bare", NULL, NULL); /* no DriverEntry, no unload routine */
+  /* unnamed: DRIVER#N, N past the names taken ("cov#2" is) */
+  IoCreateDevice(t->cov, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &t->unnamed);
+  t->unnamed_name = t->unnamed->SimName;
+  UNICODE_STRING n;
+  RtlInitUnicodeString(&n, u"\\Device\\cov#2");
+  PDEVICE_OBJECT dup;
+  t->collision = IoCreateDevice(t->cov, 0, &n, FILE_DEVICE_UNKNOWN, 0, FALSE, &dup);
+  t->empty = sim_create_device(t->bare, 0, "", &dup);
+  /* two devices given one name: found by a search after the first is renamed */
+  sim_create_device(t->bare, 0, "covA", &t->a);
+  sim_create_device(t->bare, 0, "covB", &t->b);
+  sim_name_device(t->b, "covA");
+  sim_name_device(t->a, "covZ");
+  t->found_b = sim_find_device(S, "covA");
+  /* attaching by name */
+  PDEVICE_OBJECT below;
+  UNICODE_STRING empty = {0};
+  sim_create_device(t->bare, 0, "filt", &t->filt);
+  t->attach_null = IoAttachDevice(t->filt, &empty, &below);
+  RtlInitUnicodeString(&n, u"\\Device\\nowhere");
+  t->attach_missing = IoAttachDevice(t->filt, &n, &below);
+  sim_create_device(t->bare, 0, "deep", &t->deep);
+  t->deep->StackSize = 127; /* an IRP can have no more */
+  RtlInitUnicodeString(&n, u"\\Device\\deep");
+  t->attach_full = IoAttachDevice(t->filt, &n, &below);
+  IoDetachDevice(t->deep); /* nothing attached: nothing to do */
+  /* unloading: a key naming no driver, a driver with no unload routine,
+     one with a file open (pending until the close), asked twice */
+  t->unload_missing = unload_by_key(u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\nowhere");
+  t->unload_bare = unload_by_key(u"bare");
+  PFILE_OBJECT f;
+  NtCreateFile(&f, sim_find_device(S, "cov#2"), 0, "f");
+  t->unload_open = unload_by_key(u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\cov");
+  t->unload_again = unload_by_key(u"cov");
+  t->unloads_while_open = t->unloads;
+  NtClose(f);
+  t->unloads_after_close = t->unloads;
+}
+
+START_TEST(devices_names_attach_and_unload) {
+  dev_test_t t = {0};
+  tlog_t log = {0};
+  t.S = tsim_new(1, &log);
+  sim_thread_create(t.S, "app", dev_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_ptr_nonnull(t.cov);
+  ck_assert_int_eq(t.failed_load, STATUS_UNSUCCESSFUL); /* DriverEntry failed: not loaded */
+  ck_assert_str_eq(t.unnamed_name, "cov#3");
+  ck_assert_int_eq(t.collision, STATUS_OBJECT_NAME_COLLISION);
+  ck_assert_int_eq(t.empty, STATUS_OBJECT_NAME_INVALID);
+  ck_assert_ptr_eq(t.found_b, t.b);
+  ck_assert_ptr_eq(sim_find_device(t.S, "covZ"), t.a);
+  ck_assert_ptr_null(sim_find_device(t.S, "covQ"));
+  ck_assert_ptr_null(sim_driver_by_name(t.S, "nowhere"));
+  ck_assert_int_eq(t.attach_null, STATUS_OBJECT_NAME_INVALID);
+  ck_assert_int_eq(t.attach_missing, STATUS_OBJECT_NAME_NOT_FOUND);
+  ck_assert_int_eq(t.attach_full, STATUS_INSUFFICIENT_RESOURCES);
+  ck_assert_ptr_null(t.deep->AttachedDevice);
+  ck_assert_int_eq(t.unload_missing, STATUS_OBJECT_NAME_NOT_FOUND);
+  ck_assert_int_eq(t.unload_bare, STATUS_INVALID_DEVICE_REQUEST);
+  ck_assert_int_eq(t.unload_open, STATUS_SUCCESS);
+  ck_assert_int_eq(t.unload_again, STATUS_SUCCESS);
+  ck_assert_int_eq(t.unloads_while_open, 0);
+  ck_assert_int_eq(t.unloads_after_close, 1);
+  ck_assert_int_eq(t.unloads, 1);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_NOTE, 0, "unload of cov pending: a file is still open", 0), 0);
+  ck_assert_int_eq(tlog_count(&log, TRC_DRIVER_UNLOAD), 1);
+  sim_destroy(t.S);
+  tlog_free(&log);
+}
+END_TEST
+
+static void dev_delete_twice(cov_objs_t *o) {
+  PDRIVER_OBJECT d = sim_load_driver(ctx_sim(), "twice", NULL, NULL);
+  PDEVICE_OBJECT dev;
+  sim_create_device(d, 0, "twice0", &dev);
+  o->block = dev;
+  IoDeleteDevice(dev);
+  IoDeleteDevice(dev);
+}
+
+static const cov_stop_t io_stops[] = {
+    {"delete twice", dev_delete_twice, H_NONE, DRIVER_VERIFIER_IOMANAGER_VIOLATION, {V(0x0F), O(P_BLOCK), V(0), V(0)}},
+};
+
+START_TEST(io_misuse_stops) { cov_run_stops(io_stops, sizeof io_stops / sizeof io_stops[0]); }
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1178,6 +1312,8 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, names_both_ways);
   tcase_add_test(tc, costs_sinks_and_runs);
   tcase_add_test(tc, size_overflow_is_out_of_memory);
+  tcase_add_test(tc, devices_names_attach_and_unload);
+  tcase_add_test(tc, io_misuse_stops);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
