@@ -1289,6 +1289,111 @@ static const cov_stop_t io_stops[] = {
 START_TEST(io_misuse_stops) { cov_run_stops(io_stops, sizeof io_stops / sizeof io_stops[0]); }
 END_TEST
 
+/* ---- IRPs and MDLs a driver builds ---- */
+
+typedef struct irp_test {
+  sim_t *S;
+  PIRP none, assoc_none;
+  bool forward_refused, chain_ok;
+  PMDL mdl_zero, mdl_huge;
+  UCHAR internal_major;
+  LONGLONG async_offset;
+  NTSTATUS flush_st, ioctl_st;
+  char buf[64];
+} irp_test_t;
+
+static void irp_thread(PVOID arg) {
+  irp_test_t *t = arg;
+  sim_load_driver(t->S, "now", tnow_entry, (PVOID) "now0");
+  PDEVICE_OBJECT dev = sim_find_device(t->S, "now0");
+  /* no stack location: no IRP */
+  t->none = IoAllocateIrp(0, FALSE);
+  PIRP irp = IoAllocateIrp(2, FALSE);
+  t->assoc_none = IoMakeAssociatedIrp(irp, 0);
+  /* a fresh IRP has no current location to forward */
+  t->forward_refused = !IoForwardIrpSynchronously(dev, irp);
+  /* MDLs: none of 0 bytes or past 4 GB - 4 KB; secondary ones chain */
+  t->mdl_zero = IoAllocateMdl(t->buf, 0, FALSE, FALSE, NULL);
+  t->mdl_huge = IoAllocateMdl(t->buf, 0xFFFFF001u, FALSE, FALSE, NULL);
+  PMDL m1 = IoAllocateMdl(t->buf, 16, FALSE, FALSE, irp);
+  PMDL m2 = IoAllocateMdl(t->buf + 16, 16, TRUE, FALSE, irp);
+  PMDL m3 = IoAllocateMdl(t->buf + 32, 16, TRUE, FALSE, irp);
+  t->chain_ok = irp->MdlAddress == m1 && m1->Next == m2 && m2->Next == m3 && !m3->Next;
+  irp->MdlAddress = NULL;
+  IoFreeMdl(m1), IoFreeMdl(m2), IoFreeMdl(m3);
+  IoFreeIrp(irp);
+  /* a flush carries no buffer; an internal IOCTL has its own major */
+  KEVENT ev;
+  IO_STATUS_BLOCK iosb;
+  KeInitializeEvent(&ev, NotificationEvent, FALSE);
+  irp = IoBuildSynchronousFsdRequest(IRP_MJ_FLUSH_BUFFERS, dev, NULL, 0, NULL, &ev, &iosb);
+  if (IoCallDriver(dev, irp) == STATUS_PENDING) KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL);
+  t->flush_st = iosb.Status;
+  KeClearEvent(&ev);
+  irp = IoBuildDeviceIoControlRequest(0x222003, dev, NULL, 0, NULL, 0, TRUE, &ev, &iosb);
+  t->internal_major = IoGetNextIrpStackLocation(irp)->MajorFunction;
+  if (IoCallDriver(dev, irp) == STATUS_PENDING) KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL);
+  t->ioctl_st = iosb.Status;
+  /* no offset given: 0 */
+  irp = IoBuildAsynchronousFsdRequest(IRP_MJ_READ, dev, t->buf, 8, NULL, &iosb);
+  t->async_offset = IoGetNextIrpStackLocation(irp)->Parameters.Read.ByteOffset.QuadPart;
+  IoFreeIrp(irp);
+}
+
+START_TEST(irps_and_mdls_a_driver_builds) {
+  irp_test_t t = {0};
+  tlog_t log = {0};
+  t.S = tsim_new(1, &log);
+  sim_thread_create(t.S, "drv", irp_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_ptr_null(t.none);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_IRP_ALLOC, 0, "IoAllocateIrp(0): no such IRP, returns NULL", 0), 0);
+  ck_assert_ptr_null(t.assoc_none);
+  ck_assert(t.forward_refused);
+  ck_assert_ptr_null(t.mdl_zero);
+  ck_assert_ptr_null(t.mdl_huge);
+  ck_assert(t.chain_ok);
+  ck_assert_int_eq(t.flush_st, STATUS_SUCCESS);
+  ck_assert_int_eq(t.internal_major, IRP_MJ_INTERNAL_DEVICE_CONTROL);
+  ck_assert_int_eq(t.ioctl_st, STATUS_SUCCESS);
+  ck_assert_int_eq(t.async_offset, 0);
+  ck_assert_uint_eq(sim_stats(t.S).irps_live, 0);
+  sim_destroy(t.S);
+  tlog_free(&log);
+}
+END_TEST
+
+static void cov_cancel(PDEVICE_OBJECT d, PIRP irp) { (void)d, (void)irp; }
+static void irp_reuse_with_cancel_routine(cov_objs_t *o) {
+  PIRP irp = IoAllocateIrp(1, FALSE);
+  o->block = irp;
+  IoSetCancelRoutine(irp, cov_cancel);
+  IoReuseIrp(irp, STATUS_SUCCESS);
+}
+static void probe_bad_alignment(cov_objs_t *o) {
+  static char buf[8];
+  o->block = buf;
+  ProbeForRead(buf, 4, 3);
+}
+static void probe_misaligned(cov_objs_t *o) {
+  static long long buf[2];
+  o->block = buf;
+  ProbeForWrite((char *)buf + 1, 4, 4);
+}
+
+static const cov_stop_t irp_stops[] = {
+    /* WRK asserts; with no debugger the breakpoint is not handled */
+    {"reuse with a cancel routine", irp_reuse_with_cancel_routine, H_NONE, KMODE_EXCEPTION_NOT_HANDLED,
+     {V((uint32_t)STATUS_BREAKPOINT)}},
+    {"probe, alignment 3", probe_bad_alignment, H_NONE, KMODE_EXCEPTION_NOT_HANDLED, {V((uint32_t)STATUS_BREAKPOINT)}},
+    /* the raise no __except catches */
+    {"probe, misaligned", probe_misaligned, H_NONE, KMODE_EXCEPTION_NOT_HANDLED,
+     {V((uint32_t)STATUS_DATATYPE_MISALIGNMENT)}},
+};
+
+START_TEST(irp_misuse_stops) { cov_run_stops(irp_stops, sizeof irp_stops / sizeof irp_stops[0]); }
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1314,6 +1419,8 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, size_overflow_is_out_of_memory);
   tcase_add_test(tc, devices_names_attach_and_unload);
   tcase_add_test(tc, io_misuse_stops);
+  tcase_add_test(tc, irps_and_mdls_a_driver_builds);
+  tcase_add_test(tc, irp_misuse_stops);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
