@@ -1394,6 +1394,95 @@ static const cov_stop_t irp_stops[] = {
 START_TEST(irp_misuse_stops) { cov_run_stops(irp_stops, sizeof irp_stops / sizeof irp_stops[0]); }
 END_TEST
 
+/* ---- byte-range locks, fast reads, system threads, machine facts ---- */
+
+typedef struct misc_test {
+  sim_t *S;
+  NTSTATUS lock1, lock_overlap, lock_adjacent, sys_null, term_not_system;
+  bool locked_for_other, locked_for_owner, read0, read_uncached;
+  IO_STATUS_BLOCK read0_iosb;
+  HANDLE tid;
+  uint32_t me;
+} misc_test_t;
+
+static void sys_nothing(PVOID arg) { (void)arg; }
+
+static void misc_thread(PVOID arg) {
+  misc_test_t *t = arg;
+  sim_load_driver(t->S, "now", tnow_entry, (PVOID) "now0");
+  PDEVICE_OBJECT dev = sim_find_device(t->S, "now0");
+  PFILE_OBJECT f1, f2;
+  NtCreateFile(&f1, dev, FILE_SYNCHRONOUS_IO_NONALERT, "f1");
+  NtCreateFile(&f2, dev, FILE_SYNCHRONOUS_IO_NONALERT, "f2");
+  /* exclusive locks: an overlap is refused, a neighbour is not */
+  t->lock1 = NtLockFile(f1, 0, 10);
+  t->lock_overlap = NtLockFile(f2, 5, 10);
+  t->lock_adjacent = NtLockFile(f2, 10, 5);
+  t->locked_for_other = sim_range_locked(f2, 8, 1);
+  t->locked_for_owner = sim_range_locked(f1, 8, 1);
+  /* FsRtlCopyRead: nothing to read is success at once; an uncached file
+     is refused (the I/O manager builds an IRP) */
+  LONGLONG off = 0;
+  char b[4];
+  t->read0 = FsRtlCopyRead(f1, &off, 0, TRUE, 0, b, &t->read0_iosb, dev);
+  t->read_uncached = FsRtlCopyRead(f1, &off, 4, TRUE, 0, b, &t->read0_iosb, dev);
+  NtClose(f1);
+  NtClose(f2);
+  /* system threads: no handle is an invalid parameter, and only a
+     system thread may terminate itself */
+  t->sys_null = PsCreateSystemThread(NULL, 0, NULL, NULL, NULL, sys_nothing, NULL);
+  t->term_not_system = PsTerminateSystemThread(STATUS_SUCCESS);
+  t->tid = PsGetCurrentThreadId();
+  t->me = sim_thread_id(KeGetCurrentThread());
+}
+
+START_TEST(locks_fast_reads_and_system_threads) {
+  misc_test_t t = {0};
+  t.S = tsim_new(1, NULL);
+  sim_thread_create(t.S, "app", misc_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_int_eq(t.lock1, STATUS_SUCCESS);
+  ck_assert_int_eq(t.lock_overlap, STATUS_LOCK_NOT_GRANTED);
+  ck_assert_int_eq(t.lock_adjacent, STATUS_SUCCESS);
+  ck_assert(t.locked_for_other);
+  ck_assert(!t.locked_for_owner);
+  ck_assert(t.read0);
+  ck_assert_int_eq(t.read0_iosb.Status, STATUS_SUCCESS);
+  ck_assert(!t.read_uncached);
+  ck_assert_int_eq(t.sys_null, STATUS_INVALID_PARAMETER);
+  ck_assert_int_eq(t.term_not_system, STATUS_INVALID_PARAMETER);
+  ck_assert_ptr_nonnull(t.tid);
+  /* the machine's facts by id: unknown ids give nothing */
+  ck_assert_ptr_null(sim_device_object(t.S, 999));
+  ck_assert_str_eq(sim_device_driver(t.S, sim_find_device(t.S, "now0")->SimId), "now");
+  ck_assert_str_eq(sim_device_driver(t.S, 999), "");
+  ck_assert_uint_eq(sim_device_lower(t.S, 999), 0);
+  ck_assert_int_eq(sim_device_stack_size(t.S, 999), 0);
+  ck_assert_str_eq(sim_thread_name(t.S, t.me), "app");
+  ck_assert_str_eq(sim_thread_name(t.S, 999), "");
+  ck_assert_str_eq(sim_port_name(t.S, 999), "");
+  sim_destroy(t.S);
+}
+END_TEST
+
+/* A machine that cannot be: no configuration, no CPU, too many. */
+START_TEST(bad_machines_are_refused) {
+  sim_config_t none = {.cpus = 0}, many = {.cpus = SIM_MAX_CPUS + 1}, ok = {.cpus = 1};
+  ck_assert_ptr_null(sim_create(NULL));
+  ck_assert_ptr_null(sim_create(&none));
+  ck_assert_ptr_null(sim_create(&many));
+  sim_destroy(NULL); /* nothing to do */
+  sim_t *S = sim_create(&ok);
+  /* a user-mode file system needs a device name that is free and valid */
+  sim_ufs_config_t no_name = {.device = NULL}, empty = {.device = ""}, good = {.device = "ufs0"};
+  ck_assert_ptr_null(sim_ufs_create(S, &no_name));
+  ck_assert_ptr_null(sim_ufs_create(S, &empty));
+  ck_assert_ptr_nonnull(sim_ufs_create(S, &good));
+  ck_assert_ptr_null(sim_ufs_create(S, &good)); /* the name is taken now */
+  sim_destroy(S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1421,6 +1510,8 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, io_misuse_stops);
   tcase_add_test(tc, irps_and_mdls_a_driver_builds);
   tcase_add_test(tc, irp_misuse_stops);
+  tcase_add_test(tc, locks_fast_reads_and_system_threads);
+  tcase_add_test(tc, bad_machines_are_refused);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;

@@ -18,7 +18,6 @@ sim_t *sim_create(const sim_config_t *cfg) {
     return NULL;
   if (cfg->dpc_queue_depth > SIM_DPC_QUEUE_DEPTH_MAX || cfg->minimum_dpc_rate > SIM_DPC_RATE_MAX) return NULL;
   sim_t *S = iosim_calloc(1, sizeof *S);
-  if (!S) return NULL;
   S->cfg = *cfg;
   if (!S->cfg.max_time_ns) S->cfg.max_time_ns = 10ull * 1000 * 1000 * 1000;
   if (!S->cfg.max_steps) S->cfg.max_steps = 10ull * 1000 * 1000;
