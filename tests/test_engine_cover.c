@@ -1483,6 +1483,122 @@ START_TEST(bad_machines_are_refused) {
 }
 END_TEST
 
+/* ---- work items, symbolic links, remove locks ---- */
+
+typedef struct wi_test {
+  sim_t *S;
+  PDRIVER_OBJECT drv;
+  PVOID seen_obj, seen_ctx;
+  PIO_WORKITEM seen_item, item;
+  KEVENT done;
+  KIRQL irql;
+  NTSTATUS link_ok, link_empty, link_del_missing, link_del;
+  ULONG size;
+} wi_test_t;
+
+static void wi_routine_ex(PVOID IoObject, PVOID Context, PIO_WORKITEM IoWorkItem) {
+  wi_test_t *t = Context;
+  t->seen_obj = IoObject, t->seen_ctx = Context, t->seen_item = IoWorkItem;
+  t->irql = KeGetCurrentIrql();
+  KeSetEvent(&t->done, 0, FALSE);
+}
+
+static void wi_thread(PVOID arg) {
+  wi_test_t *t = arg;
+  t->drv = sim_load_driver(t->S, "wi", NULL, NULL);
+  /* a work item in the driver's own memory, for its driver object */
+  t->size = IoSizeofWorkItem();
+  t->item = ExAllocatePoolWithTag(NonPagedPoolNx, t->size, TAG_CV);
+  IoInitializeWorkItem(t->drv, t->item);
+  KeInitializeEvent(&t->done, NotificationEvent, FALSE);
+  IoQueueWorkItemEx(t->item, wi_routine_ex, NormalWorkQueue, t);
+  KeWaitForSingleObject(&t->done, Executive, KernelMode, FALSE, NULL);
+  LARGE_INTEGER later = {.QuadPart = -100}; /* the worker returns from the routine */
+  KeDelayExecutionThread(KernelMode, FALSE, &later);
+  IoUninitializeWorkItem(t->item);
+  ExFreePoolWithTag(t->item, TAG_CV);
+  /* symbolic links */
+  UNICODE_STRING link, dev, empty = {0};
+  RtlInitUnicodeString(&link, u"\\DosDevices\\CovLink");
+  RtlInitUnicodeString(&dev, u"\\Device\\wi0");
+  t->link_ok = IoCreateUnprotectedSymbolicLink(&link, &dev);
+  t->link_empty = IoCreateSymbolicLink(&empty, &dev);
+  t->link_del = IoDeleteSymbolicLink(&link);
+  t->link_del_missing = IoDeleteSymbolicLink(&link);
+}
+
+START_TEST(work_items_and_symbolic_links) {
+  wi_test_t t = {0};
+  tlog_t log = {0};
+  t.S = tsim_new(1, &log);
+  sim_thread_create(t.S, "drv", wi_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_uint_gt(t.size, 0);
+  ck_assert_ptr_eq(t.seen_obj, t.drv);
+  ck_assert_ptr_eq(t.seen_ctx, &t);
+  ck_assert_ptr_eq(t.seen_item, t.item);
+  ck_assert_int_eq(t.irql, PASSIVE_LEVEL);
+  /* a driver object's item: queued to the delayed queue, named as the driver's */
+  ck_assert_int_ge(tlog_find_x(&log, TRC_WORK_QUEUED, 0, "work item of a driver queued to the delayed work queue", 0),
+                   0);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_WORK_RUN, 0, "work item of a driver runs", 0), 0);
+  ck_assert_int_eq(t.link_ok, STATUS_SUCCESS);
+  ck_assert_int_eq(t.link_empty, STATUS_OBJECT_NAME_INVALID);
+  ck_assert_int_eq(t.link_del, STATUS_SUCCESS);
+  ck_assert_int_eq(t.link_del_missing, STATUS_OBJECT_NAME_NOT_FOUND);
+  sim_destroy(t.S);
+  tlog_free(&log);
+}
+END_TEST
+
+static void wi_nothing(PDEVICE_OBJECT d, PVOID c) { (void)d, (void)c; }
+static PIO_WORKITEM wi_new(cov_objs_t *o) {
+  PDRIVER_OBJECT d = sim_load_driver(ctx_sim(), "wi", NULL, NULL);
+  PDEVICE_OBJECT dev;
+  sim_create_device(d, 0, "wi0", &dev);
+  PIO_WORKITEM w = IoAllocateWorkItem(dev);
+  o->block = w;
+  return w;
+}
+static void wi_bad_queue(cov_objs_t *o) { IoQueueWorkItem(wi_new(o), wi_nothing, MaximumWorkQueue, NULL); }
+static void wi_no_routine(cov_objs_t *o) { IoQueueWorkItem(wi_new(o), NULL, DelayedWorkQueue, NULL); }
+static void wi_uninit_queued(cov_objs_t *o) {
+  KIRQL old;
+  PIO_WORKITEM w = wi_new(o);
+  KeRaiseIrql(DISPATCH_LEVEL, &old); /* no worker runs meanwhile */
+  IoQueueWorkItem(w, wi_nothing, DelayedWorkQueue, NULL);
+  IoUninitializeWorkItem(w);
+}
+static void wi_pool_freed_queued(cov_objs_t *o) {
+  KIRQL old;
+  PIO_WORKITEM w = wi_new(o);
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  IoQueueWorkItem(w, wi_nothing, CriticalWorkQueue, NULL);
+  ExFreePool(w); /* the pool under it, not IoFreeWorkItem */
+}
+static void rl_wait_wrong_tag(cov_objs_t *o) {
+  static IO_REMOVE_LOCK rl;
+  o->block = &rl;
+  IoInitializeRemoveLock(&rl, TAG_CV, 0, 0);
+  IoAcquireRemoveLock(&rl, (PVOID)1);
+  IoAcquireRemoveLock(&rl, (PVOID)1); /* the same tag twice */
+  IoReleaseRemoveLock(&rl, (PVOID)1);
+  IoReleaseRemoveLockAndWait(&rl, (PVOID)2);
+}
+
+static const cov_stop_t wi_stops[] = {
+    /* WORKER_INVALID: parameter 1 the kind, 2 the item */
+    {"no such queue", wi_bad_queue, H_NONE, WORKER_INVALID, {V(0x6), O(P_BLOCK), V(MaximumWorkQueue)}},
+    {"no routine", wi_no_routine, H_NONE, WORKER_INVALID, {V(0x7), O(P_BLOCK), V(DelayedWorkQueue)}},
+    {"uninitialised while queued", wi_uninit_queued, H_NONE, WORKER_INVALID, {V(0x2), O(P_BLOCK)}},
+    {"pool freed under a queued item", wi_pool_freed_queued, H_NONE, WORKER_INVALID, {V(0x0), O(P_BLOCK), O(P_BLOCK)}},
+    /* the remove lock's shadow: a tag no acquisition used */
+    {"release-and-wait, wrong tag", rl_wait_wrong_tag, H_NONE, VERIFIER, {V(0xD6), O(P_BLOCK), V(2)}},
+};
+
+START_TEST(work_item_and_remove_lock_stops) { cov_run_stops(wi_stops, sizeof wi_stops / sizeof wi_stops[0]); }
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1512,6 +1628,8 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, irp_misuse_stops);
   tcase_add_test(tc, locks_fast_reads_and_system_threads);
   tcase_add_test(tc, bad_machines_are_refused);
+  tcase_add_test(tc, work_items_and_symbolic_links);
+  tcase_add_test(tc, work_item_and_remove_lock_stops);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
