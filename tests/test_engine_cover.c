@@ -1599,6 +1599,75 @@ static const cov_stop_t wi_stops[] = {
 START_TEST(work_item_and_remove_lock_stops) { cov_run_stops(wi_stops, sizeof wi_stops / sizeof wi_stops[0]); }
 END_TEST
 
+/* ---- cancelling many requests at once ---- */
+
+#define MANY_IRPS 70 /* more than the cancel code keeps on its stack */
+
+static void park_cancel(PDEVICE_OBJECT d, PIRP irp) {
+  (void)d;
+  IoReleaseCancelSpinLock(irp->CancelIrql);
+  irp->IoStatus.Status = STATUS_CANCELLED;
+  irp->IoStatus.Information = 0;
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+}
+
+/* Reads wait until cancelled; everything else completes at once. */
+static NTSTATUS park_dispatch(PDEVICE_OBJECT d, PIRP irp) {
+  if (IoGetCurrentIrpStackLocation(irp)->MajorFunction != IRP_MJ_READ) return tnow_dispatch(d, irp);
+  KIRQL old;
+  IoAcquireCancelSpinLock(&old);
+  IoSetCancelRoutine(irp, park_cancel);
+  IoMarkIrpPending(irp);
+  IoReleaseCancelSpinLock(old);
+  return STATUS_PENDING;
+}
+
+static NTSTATUS park_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)reg;
+  for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) d->MajorFunction[m] = park_dispatch;
+  PDEVICE_OBJECT dev;
+  return sim_create_device(d, 0, "park0", &dev);
+}
+
+typedef struct many_test {
+  sim_t *S;
+  IO_STATUS_BLOCK iosb[2][MANY_IRPS];
+  char buf[4];
+  NTSTATUS ex_st, io_st;
+  int cancelled[2];
+} many_test_t;
+
+static void many_thread(PVOID arg) {
+  many_test_t *t = arg;
+  sim_load_driver(t->S, "park", park_entry, NULL);
+  PFILE_OBJECT f;
+  NtCreateFile(&f, sim_find_device(t->S, "park0"), 0, "f");
+  static const LONGLONG zero = 0;
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < MANY_IRPS; i++) NtReadFile(f, NULL, NULL, NULL, &t->iosb[round][i], t->buf, 4, &zero);
+    if (round == 0) t->ex_st = NtCancelIoFileEx(f, NULL); /* CancelIoEx: every request on the file */
+    else t->io_st = NtCancelIoFile(f, NULL);              /* CancelIo: this thread's, and waits */
+    LARGE_INTEGER later = {.QuadPart = -1000};
+    KeDelayExecutionThread(KernelMode, FALSE, &later);
+    for (int i = 0; i < MANY_IRPS; i++) t->cancelled[round] += t->iosb[round][i].Status == STATUS_CANCELLED;
+  }
+  NtClose(f);
+}
+
+START_TEST(cancel_many_requests_at_once) {
+  many_test_t t = {0};
+  t.S = tsim_new(1, NULL);
+  sim_thread_create(t.S, "app", many_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_int_eq(t.ex_st, STATUS_SUCCESS);
+  ck_assert_int_eq(t.io_st, STATUS_SUCCESS);
+  ck_assert_int_eq(t.cancelled[0], MANY_IRPS);
+  ck_assert_int_eq(t.cancelled[1], MANY_IRPS);
+  ck_assert_uint_eq(sim_stats(t.S).irps_live, 0);
+  sim_destroy(t.S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1630,6 +1699,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, bad_machines_are_refused);
   tcase_add_test(tc, work_items_and_symbolic_links);
   tcase_add_test(tc, work_item_and_remove_lock_stops);
+  tcase_add_test(tc, cancel_many_requests_at_once);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
