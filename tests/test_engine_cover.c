@@ -1668,6 +1668,99 @@ START_TEST(cancel_many_requests_at_once) {
 }
 END_TEST
 
+/* ---- StartIo's less used paths ---- */
+
+typedef struct sio_test {
+  sim_t *S;
+  PDEVICE_OBJECT dev;
+  PIRP irp[4], started[4];
+  int nstarted, cancelled;
+  bool next_inside; /* StartIo asks for the next packet itself (deferred) */
+  PDRIVER_CANCEL cancel_seen[4];
+} sio_test_t;
+
+static void sio_start(PDEVICE_OBJECT dev, PIRP irp) {
+  sio_test_t *t = sim_driver_context(dev->DriverObject);
+  t->cancel_seen[t->nstarted] = irp->CancelRoutine;
+  t->started[t->nstarted++] = irp;
+  if (t->next_inside) IoStartNextPacketByKey(dev, TRUE, 5);
+}
+
+static void sio_cancel(PDEVICE_OBJECT dev, PIRP irp) {
+  sio_test_t *t = sim_driver_context(dev->DriverObject);
+  IoReleaseCancelSpinLock(irp->CancelIrql);
+  if (KeRemoveEntryDeviceQueue(&dev->DeviceQueue, &irp->Tail.Overlay.DeviceQueueEntry)) t->cancelled++;
+}
+
+static NTSTATUS sio_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)reg;
+  sio_test_t *t = sim_driver_context(d);
+  d->DriverStartIo = sio_start;
+  return sim_create_device(d, 0, "sio0", &t->dev);
+}
+
+static void sio_thread(PVOID arg) {
+  sio_test_t *t = arg;
+  sim_load_driver(t->S, "sio", sio_entry, t);
+  IoSetStartIoAttributes(t->dev, TRUE, TRUE); /* deferred, not cancelable once started */
+  for (int i = 0; i < 4; i++) t->irp[i] = IoAllocateIrp(1, FALSE);
+  ULONG key = 5;
+  /* idle device: StartIo at once; it asks for the next by key from inside,
+     which is deferred until it returns (and finds the queue empty) */
+  t->next_inside = true;
+  IoStartPacket(t->dev, t->irp[0], &key, sio_cancel);
+  t->next_inside = false;
+  IoStartPacket(t->dev, t->irp[1], NULL, sio_cancel); /* the device is busy after this one */
+  /* cancelled before it was queued: its cancel routine runs at once */
+  t->irp[2]->Cancel = TRUE;
+  IoStartPacket(t->dev, t->irp[2], NULL, sio_cancel);
+  /* queued, then started by IoStartNextPacket: not cancelable any more */
+  IoStartPacket(t->dev, t->irp[3], NULL, sio_cancel);
+  KIRQL old;
+  KeRaiseIrql(DISPATCH_LEVEL, &old);
+  IoStartNextPacket(t->dev, TRUE);
+  KeLowerIrql(old);
+  for (int i = 0; i < 4; i++) IoFreeIrp(t->irp[i]);
+}
+
+START_TEST(startio_deferred_by_key_and_cancelled_before_queueing) {
+  sio_test_t t = {0};
+  tlog_t log = {0};
+  t.S = tsim_new(1, &log);
+  sim_thread_create(t.S, "drv", sio_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_int_eq(t.nstarted, 3);
+  ck_assert_ptr_eq(t.started[0], t.irp[0]);
+  ck_assert_ptr_eq(t.started[1], t.irp[1]);
+  ck_assert_ptr_eq(t.started[2], t.irp[3]);
+  ck_assert_ptr_null(t.cancel_seen[0]); /* non-cancelable StartIo: the routine is taken away */
+  ck_assert_ptr_null(t.cancel_seen[2]);
+  ck_assert_int_eq(t.cancelled, 1);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_DEVICE_QUEUE, 0, "deferred StartIo: the next packet starts when", 0), 0);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_CANCEL_ROUTINE, 0, "was cancelled before it was queued", 0), 0);
+  sim_destroy(t.S);
+  tlog_free(&log);
+}
+END_TEST
+
+static void sio_no_routine(cov_objs_t *o) {
+  PDRIVER_OBJECT d = sim_load_driver(ctx_sim(), "nosio", NULL, NULL);
+  PDEVICE_OBJECT dev;
+  sim_create_device(d, 0, "nosio0", &dev);
+  PIRP irp = IoAllocateIrp(1, FALSE);
+  o->block = (PVOID)(ULONG_PTR)irp->SimId;
+  IoStartPacket(dev, irp, NULL, NULL);
+}
+
+static const cov_stop_t sio_stops[] = {
+    /* a call through a NULL DriverStartIo: an access violation no one handles */
+    {"no StartIo routine", sio_no_routine, H_NONE, KMODE_EXCEPTION_NOT_HANDLED,
+     {V((uint32_t)STATUS_ACCESS_VIOLATION), V(0), V(0), O(P_BLOCK)}},
+};
+
+START_TEST(startio_stops) { cov_run_stops(sio_stops, sizeof sio_stops / sizeof sio_stops[0]); }
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1700,6 +1793,8 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, work_items_and_symbolic_links);
   tcase_add_test(tc, work_item_and_remove_lock_stops);
   tcase_add_test(tc, cancel_many_requests_at_once);
+  tcase_add_test(tc, startio_deferred_by_key_and_cancelled_before_queueing);
+  tcase_add_test(tc, startio_stops);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
