@@ -1761,6 +1761,87 @@ static const cov_stop_t sio_stops[] = {
 START_TEST(startio_stops) { cov_run_stops(sio_stops, sizeof sio_stops / sizeof sio_stops[0]); }
 END_TEST
 
+/* ---- a cancel-safe queue with the Ex insert ---- */
+
+typedef struct csq_test {
+  IO_CSQ csq; /* first: the callbacks find the test from it */
+  sim_t *S;
+  KSPIN_LOCK lock;
+  LIST_ENTRY q;
+  int inserts, refused, completed_cancelled;
+  NTSTATUS st[3];
+  PIRP irp[3], next;
+  PVOID insert_ctx_seen;
+  IO_CSQ_IRP_CONTEXT ctx;
+} csq_test_t;
+
+static NTSTATUS csqx_insert(PIO_CSQ csq, PIRP irp, PVOID insert_ctx) {
+  csq_test_t *t = (csq_test_t *)csq;
+  t->insert_ctx_seen = insert_ctx;
+  if (insert_ctx == (PVOID)1) {
+    t->refused++;
+    return STATUS_DEVICE_BUSY; /* the queue says no */
+  }
+  InsertTailList(&t->q, &irp->Tail.Overlay.ListEntry);
+  t->inserts++;
+  return STATUS_SUCCESS;
+}
+static void csqx_remove(PIO_CSQ csq, PIRP irp) {
+  (void)csq;
+  RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+}
+static PIRP csqx_peek(PIO_CSQ csq, PIRP irp, PVOID peek) {
+  csq_test_t *t = (csq_test_t *)csq;
+  (void)peek;
+  PLIST_ENTRY e = irp ? irp->Tail.Overlay.ListEntry.Flink : t->q.Flink;
+  return e == &t->q ? NULL : CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
+}
+static void csqx_acquire(PIO_CSQ csq, PKIRQL irql) { KeAcquireSpinLock(&((csq_test_t *)csq)->lock, irql); }
+static void csqx_release(PIO_CSQ csq, KIRQL irql) { KeReleaseSpinLock(&((csq_test_t *)csq)->lock, irql); }
+static void csqx_complete_cancelled(PIO_CSQ csq, PIRP irp) {
+  (void)irp;
+  ((csq_test_t *)csq)->completed_cancelled++;
+}
+
+static void csqx_thread(PVOID arg) {
+  csq_test_t *t = arg;
+  KeInitializeSpinLock(&t->lock);
+  InitializeListHead(&t->q);
+  IoCsqInitializeEx(&t->csq, csqx_insert, csqx_remove, csqx_peek, csqx_acquire, csqx_release,
+                    csqx_complete_cancelled);
+  for (int i = 0; i < 3; i++) {
+    t->irp[i] = IoAllocateIrp(1, FALSE);
+    IoSetNextIrpStackLocation(t->irp[i]); /* as the driver receiving it sees it */
+  }
+  t->st[0] = IoCsqInsertIrpEx(&t->csq, t->irp[0], NULL, (PVOID)1); /* refused */
+  t->irp[1]->Cancel = TRUE;                                         /* cancelled before it is queued */
+  t->st[1] = IoCsqInsertIrpEx(&t->csq, t->irp[1], NULL, (PVOID)2);
+  t->st[2] = IoCsqInsertIrpEx(&t->csq, t->irp[2], &t->ctx, (PVOID)3);
+  t->next = IoCsqRemoveNextIrp(&t->csq, NULL);
+  for (int i = 0; i < 3; i++) IoFreeIrp(t->irp[i]);
+}
+
+START_TEST(csq_ex_refuses_and_takes_back_a_cancelled_irp) {
+  csq_test_t t = {0};
+  tlog_t log = {0};
+  t.S = tsim_new(1, &log);
+  sim_thread_create(t.S, "drv", csqx_thread, &t);
+  ck_assert_msg(sim_run(t.S) == SIM_RUN_OK, "%s", sim_bugcheck(t.S) ? sim_bugcheck(t.S)->reason : "");
+  ck_assert_int_eq(t.st[0], STATUS_DEVICE_BUSY); /* the insert routine's status comes back */
+  ck_assert_int_eq(t.refused, 1);
+  ck_assert_int_eq(t.st[1], STATUS_SUCCESS);
+  ck_assert_int_eq(t.completed_cancelled, 1); /* taken out again and completed as cancelled */
+  ck_assert_int_eq(t.st[2], STATUS_SUCCESS);
+  ck_assert_int_eq(t.inserts, 2);
+  ck_assert_ptr_eq(t.next, t.irp[2]);
+  ck_assert_ptr_eq(t.insert_ctx_seen, (PVOID)3);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_CSQ_INSERT, 0, "refused by the driver's insert routine", 0), 0);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_CSQ_INSERT, 0, "already cancelled: completed as cancelled", 0), 0);
+  sim_destroy(t.S);
+  tlog_free(&log);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1795,6 +1876,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, cancel_many_requests_at_once);
   tcase_add_test(tc, startio_deferred_by_key_and_cancelled_before_queueing);
   tcase_add_test(tc, startio_stops);
+  tcase_add_test(tc, csq_ex_refuses_and_takes_back_a_cancelled_irp);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
