@@ -1842,6 +1842,103 @@ START_TEST(csq_ex_refuses_and_takes_back_a_cancelled_irp) {
 }
 END_TEST
 
+/* ---- a chooser of every interleaving ---- */
+
+typedef struct pick_test {
+  int asked, kernel_timers, thread_timers, placements;
+  bool stop_at_placement;
+} pick_test_t;
+
+static uint32_t pick_first(void *ud, const sim_choice_t *c) {
+  pick_test_t *p = ud;
+  if (c->kind != SIM_CHOICE_NEXT) {
+    p->placements++;
+    return p->stop_at_placement ? SIM_CHOICE_STOP : 0;
+  }
+  p->asked++;
+  for (uint32_t i = 0; i < c->n; i++)
+    if (c->cand[i].kind == SIM_CAND_TIMER) {
+      if (c->cand[i].id) p->thread_timers++;
+      else p->kernel_timers++; /* a KTIMER: no thread of its own */
+    }
+  return 0;
+}
+
+typedef struct pick_work {
+  KTIMER timer;
+  KDPC dpc;
+  int fired, dpcs;
+} pick_work_t;
+
+static void pick_dpc(PKDPC d, PVOID ctx, PVOID a1, PVOID a2) {
+  (void)d, (void)a1, (void)a2;
+  ((pick_work_t *)ctx)->dpcs++;
+}
+
+static void pick_timer_thread(PVOID arg) {
+  pick_work_t *w = arg;
+  /* a low-importance DPC requests no drain (the rate rule is off): it
+     waits for the clock tick, which is then an event of the machine */
+  KeInitializeDpc(&w->dpc, pick_dpc, w);
+  KeSetImportanceDpc(&w->dpc, LowImportance);
+  KeInsertQueueDpc(&w->dpc, NULL, NULL);
+  LARGE_INTEGER due = {.QuadPart = -300000}; /* 30 ms */
+  KeSetTimer(&w->timer, due, NULL);
+  sim_delay(20000000); /* one 20 ms step: the tick at 15.625 ms comes first */
+  KeWaitForSingleObject(&w->timer, Executive, KernelMode, FALSE, NULL);
+  w->fired++;
+}
+
+static void pick_sleeper(PVOID arg) {
+  (void)arg;
+  LARGE_INTEGER later = {.QuadPart = -50000}; /* 5 ms */
+  KeDelayExecutionThread(KernelMode, FALSE, &later);
+}
+
+static sim_outcome_t pick_run(pick_test_t *p, pick_work_t *w, int cpus, uint64_t max_time_ns, tlog_t *log) {
+  sim_config_t cfg = {.cpus = cpus, .seed = 1, .max_time_ns = max_time_ns, .has_minimum_dpc_rate = true};
+  sim_t *S = sim_create(&cfg);
+  if (log) {
+    trc_sink_t sink = tlog_sink(log);
+    sim_set_sink(S, &sink);
+  }
+  sim_set_chooser(S, pick_first, p);
+  KeInitializeTimer(&w->timer);
+  sim_thread_create(S, "timer", pick_timer_thread, w);
+  sim_thread_create(S, "sleeper", pick_sleeper, NULL);
+  sim_outcome_t r = sim_run(S);
+  sim_destroy(S);
+  return r;
+}
+
+START_TEST(chooser_sees_kernel_timers_and_the_clock_ticks_first) {
+  pick_test_t p = {0};
+  pick_work_t w = {0};
+  tlog_t log = {0};
+  ck_assert_int_eq(pick_run(&p, &w, 1, 0, &log), SIM_RUN_OK);
+  ck_assert_int_eq(w.fired, 1);
+  ck_assert_int_eq(w.dpcs, 1);
+  ck_assert_int_gt(p.asked, 0);
+  ck_assert_int_gt(p.kernel_timers, 0);
+  ck_assert_int_gt(p.thread_timers, 0);
+  /* the tick at 15.625 ms is no choice: it fires before the step due at 20 ms */
+  int tick = tlog_find(&log, TRC_CLOCK_TICK, 0);
+  ck_assert_int_ge(tick, 0);
+  ck_assert_uint_eq(log.v[tick].t_ns, 15625000);
+  tlog_free(&log);
+  /* a limit reached at a tick ends the run there */
+  pick_test_t p2 = {0};
+  pick_work_t w2 = {0};
+  ck_assert_int_eq(pick_run(&p2, &w2, 1, 12000000, NULL), SIM_RUN_LIMIT);
+  ck_assert_int_eq(w2.fired, 0);
+  /* a placement answered with SIM_CHOICE_STOP stops the run */
+  pick_test_t p3 = {.stop_at_placement = true};
+  pick_work_t w3 = {0};
+  ck_assert_int_eq(pick_run(&p3, &w3, 2, 0, NULL), SIM_RUN_STOPPED);
+  ck_assert_int_gt(p3.placements, 0);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1877,6 +1974,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, startio_deferred_by_key_and_cancelled_before_queueing);
   tcase_add_test(tc, startio_stops);
   tcase_add_test(tc, csq_ex_refuses_and_takes_back_a_cancelled_irp);
+  tcase_add_test(tc, chooser_sees_kernel_timers_and_the_clock_ticks_first);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
