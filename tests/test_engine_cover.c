@@ -1939,6 +1939,63 @@ START_TEST(chooser_sees_kernel_timers_and_the_clock_ticks_first) {
 }
 END_TEST
 
+/* ---- the event queue and the address map, directly ---- */
+
+/* Items come out by (time, kind, queue order); one taken out of the middle
+   leaves the heap ordered, the last item moving up into its place when it
+   comes before the hole's parent. */
+START_TEST(event_queue_keeps_its_order) {
+  sim_t *S = tsim_new(1, NULL);
+  static const uint64_t times[] = {1, 50, 2, 60, 70, 3, 4};
+  uint64_t seq60 = 0;
+  for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+    if (times[i] == 60) seq60 = S->evseq;
+    evq_push(S, (evq_item_t){.t = times[i], .kind = EV_TIMER});
+  }
+  evq_push(S, (evq_item_t){.t = 2, .kind = EV_INTERRUPT}); /* same time: the interrupt first */
+  evq_item_t it;
+  ck_assert(evq_remove(&S->evq, seq60, &it));
+  ck_assert_uint_eq(it.t, 60);
+  ck_assert(!evq_remove(&S->evq, 9999, &it));
+  ck_assert(!evq_remove_obj(&S->evq, EV_KTIMER, S));
+  static const struct { uint64_t t; uint32_t kind; } want[] = {
+      {1, EV_TIMER}, {2, EV_INTERRUPT}, {2, EV_TIMER}, {3, EV_TIMER}, {4, EV_TIMER}, {50, EV_TIMER}, {70, EV_TIMER},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    ck_assert(evq_pop(&S->evq, &it));
+    ck_assert_uint_eq(it.t, want[i].t);
+    ck_assert_uint_eq(it.kind, want[i].kind);
+  }
+  ck_assert(!evq_pop(&S->evq, &it));
+  ck_assert_ptr_null(evq_peek(&S->evq));
+  sim_destroy(S);
+}
+END_TEST
+
+/* Deleting leaves tombstones that later insertions reuse; a missing key
+   is not found, in an empty map or a full one. */
+START_TEST(address_map_reuses_deleted_slots) {
+  sim_t *S = tsim_new(1, NULL);
+  ptrmap_t m = {0};
+  char keys[64];
+  uintptr_t v;
+  ck_assert(!ptrmap_get(&m, keys, &v));
+  ck_assert(!ptrmap_del(&m, keys));
+  for (int i = 0; i < 64; i++) ptrmap_put(S, &m, &keys[i], (uintptr_t)i + 1);
+  for (int i = 0; i < 64; i += 2) ck_assert(ptrmap_del(&m, &keys[i]));
+  ck_assert(!ptrmap_del(&m, &keys[0]));
+  for (int i = 0; i < 64; i += 2) ck_assert(!ptrmap_get(&m, &keys[i], &v));
+  for (int i = 0; i < 64; i += 2) ptrmap_put(S, &m, &keys[i], 100 + (uintptr_t)i);
+  for (int i = 0; i < 64; i++) {
+    ck_assert(ptrmap_get(&m, &keys[i], &v));
+    ck_assert_uint_eq(v, i % 2 ? (uintptr_t)i + 1 : 100 + (uintptr_t)i);
+  }
+  ck_assert(!ptrmap_get(&m, S, &v));
+  ptrmap_free(S, &m);
+  sim_destroy(S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -1975,6 +2032,8 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, startio_stops);
   tcase_add_test(tc, csq_ex_refuses_and_takes_back_a_cancelled_irp);
   tcase_add_test(tc, chooser_sees_kernel_timers_and_the_clock_ticks_first);
+  tcase_add_test(tc, event_queue_keeps_its_order);
+  tcase_add_test(tc, address_map_reuses_deleted_slots);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;

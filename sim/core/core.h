@@ -169,7 +169,6 @@ const evq_item_t *evq_peek(const evq_t *q);
 /* Takes out the item of `kind` for `obj` (a cancelled timer), keeping the
    heap ordered; false if there is none. */
 bool evq_remove_obj(evq_t *q, uint32_t kind, const void *obj);
-void evq_free(sim_t *S, evq_t *q);
 /* Takes out the item queued with `seq`, wherever it is in the heap (a
    chooser may run any pending event first); false if there is none. */
 bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out);

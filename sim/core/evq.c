@@ -66,12 +66,6 @@ bool evq_remove_obj(evq_t *q, uint32_t kind, const void *obj) {
   return false;
 }
 
-void evq_free(sim_t *S, evq_t *q) {
-  mem_free(S, q->a, q->cap * sizeof *q->a);
-  q->a = NULL;
-  q->n = q->cap = 0;
-}
-
 bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out) {
   size_t i = 0;
   while (i < q->n && q->a[i].seq != seq) i++;
