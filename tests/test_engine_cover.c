@@ -1083,6 +1083,13 @@ static void trace_op_thread(PVOID arg) {
   (void)arg;
   sim_trace_op_id(7, NULL, "a scripted step on IRP %d", 7);
   sim_trace_op(NULL, NULL, "a step on no IRP");
+  sim_note("a note %d", 1);
+  trc_event_t ev = trc_event_make(TRC_NOTE);
+  sim_trace(&ev, "a raw row %s", "here");
+  PIRP irp = IoAllocateIrp(3, FALSE);
+  sim_trace_script(irp->SimId, NULL, "touch it", true, "a script step on IRP %u", irp->SimId);
+  sim_trace_script(0, NULL, "no IRP", false, "a script step on no IRP");
+  IoFreeIrp(irp);
 }
 
 START_TEST(costs_sinks_and_runs) {
@@ -1104,6 +1111,12 @@ START_TEST(costs_sinks_and_runs) {
   ck_assert_int_ge(i, 0);
   ck_assert_uint_eq(log.v[i].irp, 7);
   ck_assert_int_ge(tlog_find_x(&log, TRC_OP, 0, "a step on no IRP", 0), 0);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_NOTE, 0, "a note 1", 0), 0);
+  ck_assert_int_ge(tlog_find_x(&log, TRC_NOTE, 0, "a raw row here", 0), 0);
+  i = tlog_find_x(&log, TRC_OP, 0, "a script step on IRP", 0);
+  ck_assert_int_ge(i, 0);
+  ck_assert_int_eq(log.v[i].stack_location, 4); /* a new IRP: no current location yet */
+  ck_assert_int_ge(tlog_find_x(&log, TRC_OP, 0, "a script step on no IRP", 0), 0);
   sim_destroy(S);
   tlog_free(&log);
   /* untraced: the same steps, no rows */
