@@ -2009,6 +2009,58 @@ START_TEST(address_map_reuses_deleted_slots) {
 }
 END_TEST
 
+/* ---- what a stalled machine's threads wait for ---- */
+
+typedef struct stall_test {
+  KEVENT named, unnamed, never;
+  PKTHREAD worker;
+  uint32_t all_id, any_id, worker_id;
+} stall_test_t;
+
+static void stall_worker(PVOID arg) {
+  stall_test_t *t = arg;
+  KeWaitForSingleObject(&t->never, Executive, KernelMode, FALSE, NULL);
+}
+
+static void stall_all(PVOID arg) {
+  stall_test_t *t = arg;
+  PVOID objs[3] = {&t->named, t->worker, &t->unnamed};
+  KeWaitForMultipleObjects(3, objs, WaitAll, Executive, KernelMode, FALSE, NULL);
+}
+
+static void stall_any(PVOID arg) {
+  stall_test_t *t = arg;
+  PVOID objs[2] = {&t->named, &t->never};
+  KeWaitForMultipleObjects(2, objs, WaitAny, Executive, KernelMode, FALSE, NULL);
+}
+
+START_TEST(a_stalled_machine_says_what_its_threads_wait_for) {
+  stall_test_t t = {0};
+  sim_t *S = tsim_new(1, NULL);
+  KeInitializeEvent(&t.named, NotificationEvent, FALSE);
+  t.named.Header.Name = "h";
+  KeInitializeEvent(&t.unnamed, NotificationEvent, FALSE);
+  KeInitializeEvent(&t.never, NotificationEvent, FALSE);
+  t.never.Header.Name = "never";
+  t.worker = sim_thread_create(S, "worker", stall_worker, &t);
+  PKTHREAD all = sim_thread_create(S, "all", stall_all, &t);
+  PKTHREAD any = sim_thread_create(S, "any", stall_any, &t);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_STALLED);
+  char buf[128];
+  ck_assert_int_eq(sim_thread_wait_names(S, sim_thread_id(all), buf, sizeof buf), 3);
+  ck_assert_msg(!strncmp(buf, "h, thread worker and object#", 28), "%s", buf);
+  ck_assert_int_eq(sim_thread_wait_names(S, sim_thread_id(any), buf, sizeof buf), 2);
+  ck_assert_str_eq(buf, "h or never");
+  ck_assert_int_eq(sim_thread_wait_names(S, sim_thread_id(any), buf, 4), 2);
+  ck_assert_str_eq(buf, "h o"); /* cut to the room given */
+  ck_assert_int_eq(sim_thread_wait_names(S, 999, buf, sizeof buf), 0);
+  ck_assert_str_eq(buf, "");
+  ck_assert_str_eq(sim_thread_state(S, sim_thread_id(any)), "waiting");
+  ck_assert_str_eq(sim_thread_state(S, 999), "");
+  sim_destroy(S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2047,6 +2099,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, chooser_sees_kernel_timers_and_the_clock_ticks_first);
   tcase_add_test(tc, event_queue_keeps_its_order);
   tcase_add_test(tc, address_map_reuses_deleted_slots);
+  tcase_add_test(tc, a_stalled_machine_says_what_its_threads_wait_for);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
