@@ -2061,6 +2061,60 @@ START_TEST(a_stalled_machine_says_what_its_threads_wait_for) {
 }
 END_TEST
 
+/* ---- the end-of-run unload, untraced ---- */
+
+typedef struct left_test {
+  KTIMER timer;
+  KDPC dpc;
+  int dpcs, unloads;
+} left_test_t;
+
+static void left_dpc(PKDPC d, PVOID ctx, PVOID a1, PVOID a2) {
+  (void)d, (void)a1, (void)a2;
+  ((left_test_t *)ctx)->dpcs++;
+}
+
+static void left_unload(PDRIVER_OBJECT d) { ((left_test_t *)sim_driver_context(d))->unloads++; }
+
+/* Leaves a timer set (an hour away) and a symbolic link to no device. */
+static NTSTATUS left_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)reg;
+  left_test_t *t = sim_driver_context(d);
+  d->DriverUnload = left_unload;
+  KeInitializeTimer(&t->timer);
+  KeInitializeDpc(&t->dpc, left_dpc, t);
+  LARGE_INTEGER due = {.QuadPart = -36000000000ll};
+  KeSetTimer(&t->timer, due, &t->dpc);
+  UNICODE_STRING link, target;
+  RtlInitUnicodeString(&link, u"\\DosDevices\\Left");
+  RtlInitUnicodeString(&target, u"\\Device\\gone");
+  return IoCreateSymbolicLink(&link, &target);
+}
+
+static void left_loader(PVOID arg) { sim_load_driver(ctx_sim(), "left", left_entry, arg); }
+
+START_TEST(leftovers_at_unload_traced_and_untraced) {
+  for (int traced = 0; traced < 2; traced++) {
+    left_test_t t = {0};
+    tlog_t log = {0};
+    sim_t *S = tsim_new(1, traced ? &log : NULL);
+    sim_thread_create(S, "loader", left_loader, &t);
+    ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+    ck_assert_int_eq(t.unloads, 1);
+    ck_assert_int_eq(t.dpcs, 0); /* cancelled at the unload, traced or not */
+    ck_assert_uint_lt(sim_now(S), 1000000000ull);
+    if (traced) {
+      ck_assert_int_ge(tlog_find_x(&log, TRC_UNLOAD_LEFTOVER, 0, "a timer is still set, with a DPC", 0), 0);
+      int l = tlog_find_x(&log, TRC_UNLOAD_LEFTOVER, 0, "symbolic link \\DosDevices\\Left -> \\Device\\gone left", 0);
+      ck_assert_int_ge(l, 0);
+      ck_assert_uint_eq(log.v[l].device, 0); /* no such device */
+    }
+    sim_destroy(S);
+    tlog_free(&log);
+  }
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2100,6 +2154,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, event_queue_keeps_its_order);
   tcase_add_test(tc, address_map_reuses_deleted_slots);
   tcase_add_test(tc, a_stalled_machine_says_what_its_threads_wait_for);
+  tcase_add_test(tc, leftovers_at_unload_traced_and_untraced);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
