@@ -2115,6 +2115,47 @@ START_TEST(leftovers_at_unload_traced_and_untraced) {
 }
 END_TEST
 
+/* ---- coroutine stacks and the engine's memory, directly ---- */
+
+typedef struct stk_test {
+  size_t left_in_thread;
+  sim_t *seen;
+} stk_test_t;
+
+static void stk_thread(PVOID arg) {
+  stk_test_t *t = arg;
+  if (t) {
+    t->left_in_thread = ctx_stack_left(ctx_sim()->cur_ctx);
+    t->seen = ctx_sim_if_any();
+  }
+}
+
+/* A stack cache keeps up to 64 stacks: a machine with more threads gives
+   back 64 and unmaps the rest; the next machine takes from the cache.
+   Outside a simulated CPU there is no machine and no stack to measure. */
+START_TEST(stack_cache_and_stack_room) {
+  sim_stack_cache_free(NULL); /* safe */
+  sim_stack_cache_t *k = sim_stack_cache_new();
+  for (int round = 0; round < 2; round++) {
+    sim_config_t cfg = {.cpus = 1, .seed = 1, .stacks = k};
+    sim_t *S = sim_create(&cfg);
+    stk_test_t t = {0};
+    sim_thread_create(S, "measured", stk_thread, &t);
+    for (int i = 0; i < 70; i++) sim_thread_create(S, "t", stk_thread, NULL);
+    ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+    ck_assert_ptr_eq(t.seen, S);
+    ck_assert_uint_gt(t.left_in_thread, 16 * 1024);
+    ck_assert_uint_lt(t.left_in_thread, CTX_STACK_SIZE);
+    ck_assert_ptr_null(ctx_sim_if_any()); /* the host's stack */
+    ck_assert_uint_eq(ctx_stack_left(NULL), SIZE_MAX);
+    ck_assert_uint_eq(ctx_stack_left(&S->cpu[0].idle_ctx), SIZE_MAX); /* not the stack we are on */
+    ck_assert_ptr_null(mem_alloc(S, 0)); /* nothing asked, nothing given */
+    sim_destroy(S);
+  }
+  sim_stack_cache_free(k);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2155,6 +2196,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, address_map_reuses_deleted_slots);
   tcase_add_test(tc, a_stalled_machine_says_what_its_threads_wait_for);
   tcase_add_test(tc, leftovers_at_unload_traced_and_untraced);
+  tcase_add_test(tc, stack_cache_and_stack_room);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
