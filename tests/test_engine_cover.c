@@ -2156,6 +2156,51 @@ START_TEST(stack_cache_and_stack_room) {
 }
 END_TEST
 
+/* ---- completion ports: refusals ---- */
+
+typedef struct port_test {
+  sim_t *S;
+  NTSTATUS bind_sync, bind_ok, modes_bad, modes_ok;
+  ULONG running;
+  const char *fname;
+} port_test_t;
+
+static void port_thread(PVOID arg) {
+  port_test_t *t = arg;
+  sim_load_driver(t->S, "now", tnow_entry, (PVOID) "now0");
+  PDEVICE_OBJECT dev = sim_find_device(t->S, "now0");
+  sim_port_t *port = NtCreateIoCompletion(0, NULL); /* unnamed: "port" */
+  PFILE_OBJECT sync, ovl;
+  NtCreateFile(&sync, dev, FILE_SYNCHRONOUS_IO_NONALERT, "sync");
+  NtCreateFile(&ovl, dev, 0, NULL); /* no name: the device's */
+  t->fname = ovl->SimName;
+  /* only an overlapped handle can be bound to a port */
+  t->bind_sync = NtSetCompletionPort(sync, port, 1);
+  t->bind_ok = NtSetCompletionPort(ovl, port, 2);
+  t->modes_bad = NtSetCompletionNotificationModes(ovl, 0x80);
+  t->modes_ok = NtSetCompletionNotificationModes(ovl, FILE_SKIP_SET_EVENT_ON_HANDLE);
+  t->running = sim_port_running(port);
+  NtClose(sync);
+  NtClose(ovl);
+  sim_port_close(port);
+}
+
+START_TEST(ports_refuse_synchronous_files_and_unknown_modes) {
+  port_test_t t = {0};
+  t.S = tsim_new(1, NULL);
+  sim_thread_create(t.S, "app", port_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_int_eq(t.bind_sync, STATUS_INVALID_PARAMETER);
+  ck_assert_int_eq(t.bind_ok, STATUS_SUCCESS);
+  ck_assert_int_eq(t.modes_bad, STATUS_INVALID_PARAMETER);
+  ck_assert_int_eq(t.modes_ok, STATUS_SUCCESS);
+  ck_assert_uint_eq(t.running, 0);
+  ck_assert_str_eq(t.fname, "now0");
+  ck_assert_str_eq(sim_port_name(t.S, 1), "port"); /* the machine's first port */
+  sim_destroy(t.S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2197,6 +2242,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, a_stalled_machine_says_what_its_threads_wait_for);
   tcase_add_test(tc, leftovers_at_unload_traced_and_untraced);
   tcase_add_test(tc, stack_cache_and_stack_room);
+  tcase_add_test(tc, ports_refuse_synchronous_files_and_unknown_modes);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
