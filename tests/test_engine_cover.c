@@ -2201,6 +2201,53 @@ START_TEST(ports_refuse_synchronous_files_and_unknown_modes) {
 }
 END_TEST
 
+/* ---- a system thread ended from inside an APC ---- */
+
+typedef struct apc_end {
+  KAPC apc;
+  KEVENT go;
+  PKTHREAD sys;
+  int after;
+} apc_end_t;
+
+static void end_kernel(PKAPC a, PVOID *n, PVOID *c, PVOID *a1, PVOID *a2) { (void)a, (void)n, (void)c, (void)a1, (void)a2; }
+static void end_normal(PVOID ctx, PVOID a1, PVOID a2) {
+  (void)a1, (void)a2;
+  PsTerminateSystemThread(STATUS_SUCCESS); /* not the thread's own code: a stop */
+  ((apc_end_t *)ctx)->after++;
+}
+
+static void end_sys_main(PVOID arg) {
+  apc_end_t *t = arg;
+  KeWaitForSingleObject(&t->go, Executive, KernelMode, FALSE, NULL);
+}
+
+static void end_starter(PVOID arg) {
+  apc_end_t *t = arg;
+  HANDLE h;
+  PsCreateSystemThread(&h, 0, NULL, NULL, NULL, end_sys_main, t);
+  ObReferenceObjectByHandle(h, 0, *PsThreadType, KernelMode, (PVOID *)&t->sys, NULL);
+  LARGE_INTEGER later = {.QuadPart = -100}; /* it is waiting now */
+  KeDelayExecutionThread(KernelMode, FALSE, &later);
+  KeInitializeApc(&t->apc, t->sys, end_kernel, NULL, end_normal, KernelMode, t);
+  KeInsertQueueApc(&t->apc, NULL, NULL, 0);
+}
+
+START_TEST(system_thread_ended_from_an_apc_stops) {
+  apc_end_t t = {0};
+  KeInitializeEvent(&t.go, NotificationEvent, FALSE);
+  sim_t *S = tsim_new(1, NULL);
+  sim_thread_create(S, "starter", end_starter, &t);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_BUGCHECK);
+  const sim_bugcheck_t *b = sim_bugcheck(S);
+  ck_assert_uint_eq(b->code, DRIVER_VERIFIER_DETECTED_VIOLATION);
+  ck_assert_uint_eq(b->p[0], 0xE5);
+  ck_assert_uint_eq(b->p[1], PASSIVE_LEVEL); /* a normal APC runs at PASSIVE_LEVEL */
+  ck_assert_int_eq(t.after, 0);
+  sim_destroy(S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2243,6 +2290,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, leftovers_at_unload_traced_and_untraced);
   tcase_add_test(tc, stack_cache_and_stack_room);
   tcase_add_test(tc, ports_refuse_synchronous_files_and_unknown_modes);
+  tcase_add_test(tc, system_thread_ended_from_an_apc_stops);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
