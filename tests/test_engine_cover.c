@@ -2248,6 +2248,113 @@ START_TEST(system_thread_ended_from_an_apc_stops) {
 }
 END_TEST
 
+/* ---- buffers the I/O manager sets up ---- */
+
+typedef struct rec_seen {
+  bool sysbuf, mdl, input_op;
+  PVOID user;
+  char first; /* the SystemBuffer's first byte */
+} rec_seen_t;
+
+typedef struct rec_test {
+  sim_t *S;
+  rec_seen_t seen[16];
+  int n;
+} rec_test_t;
+
+static NTSTATUS rec_dispatch(PDEVICE_OBJECT d, PIRP irp) {
+  rec_test_t *t = sim_driver_context(d->DriverObject);
+  UCHAR major = IoGetCurrentIrpStackLocation(irp)->MajorFunction;
+  if ((major == IRP_MJ_READ || major == IRP_MJ_DEVICE_CONTROL) && t->n < 16) {
+    rec_seen_t *r = &t->seen[t->n++];
+    r->sysbuf = irp->AssociatedIrp.SystemBuffer != NULL;
+    r->mdl = irp->MdlAddress != NULL;
+    r->input_op = (irp->Flags & IRP_INPUT_OPERATION) != 0;
+    r->user = irp->UserBuffer;
+    r->first = r->sysbuf ? *(char *)irp->AssociatedIrp.SystemBuffer : 0;
+  }
+  irp->IoStatus.Status = STATUS_SUCCESS;
+  irp->IoStatus.Information = 0;
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+  return STATUS_SUCCESS;
+}
+
+static NTSTATUS rec_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)reg;
+  for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) d->MajorFunction[m] = rec_dispatch;
+  static const char *const names[] = {"recb", "recd", "recn"};
+  static const ULONG flags[] = {DO_BUFFERED_IO, DO_DIRECT_IO, 0};
+  for (int i = 0; i < 3; i++) {
+    PDEVICE_OBJECT dev;
+    sim_create_device(d, 0, names[i], &dev);
+    dev->Flags |= flags[i];
+  }
+  return STATUS_SUCCESS;
+}
+
+#ifndef FILE_ANY_ACCESS
+#define FILE_ANY_ACCESS 0
+#endif
+#define REC_CTL(method) CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, method, FILE_ANY_ACCESS)
+
+static char rec_in[4] = "in!", rec_out[8];
+
+static const struct rec_case {
+  const char *dev;
+  bool ioctl;
+  ULONG code;
+  PVOID in;
+  ULONG in_len;
+  PVOID out;
+  ULONG out_len;
+  rec_seen_t want;
+} rec_cases[] = {
+    /* METHOD_BUFFERED: one system buffer for both, the input copied in */
+    {"recn", true, REC_CTL(METHOD_BUFFERED), rec_in, 4, NULL, 8, {true, false, false, NULL, 'i'}},
+    {"recn", true, REC_CTL(METHOD_BUFFERED), NULL, 4, NULL, 8, {false, false, false, NULL, 0}},
+    {"recn", true, REC_CTL(METHOD_BUFFERED), rec_in, 0, rec_out, 8, {true, false, true, rec_out, 0}},
+    /* the direct methods: the input buffered, the output locked */
+    {"recn", true, REC_CTL(METHOD_IN_DIRECT), NULL, 4, rec_out, 0, {false, false, false, NULL, 0}},
+    {"recn", true, REC_CTL(METHOD_OUT_DIRECT), rec_in, 4, rec_out, 8, {true, true, false, NULL, 'i'}},
+    /* reads: a length with no buffer is iosim's length-only request */
+    {"recb", false, 0, NULL, 0, NULL, 8, {false, false, true, NULL, 0}},
+    {"recb", false, 0, NULL, 0, rec_out, 0, {false, false, true, NULL, 0}},
+    {"recd", false, 0, NULL, 0, NULL, 8, {false, false, false, NULL, 0}},
+    {"recd", false, 0, NULL, 0, rec_out, 8, {false, true, false, NULL, 0}},
+};
+
+static void rec_thread(PVOID arg) {
+  rec_test_t *t = arg;
+  sim_load_driver(t->S, "rec", rec_entry, t);
+  static const LONGLONG zero = 0;
+  for (size_t i = 0; i < sizeof rec_cases / sizeof rec_cases[0]; i++) {
+    const struct rec_case *c = &rec_cases[i];
+    PFILE_OBJECT f;
+    NtCreateFile(&f, sim_find_device(t->S, c->dev), FILE_SYNCHRONOUS_IO_NONALERT, "f");
+    IO_STATUS_BLOCK iosb;
+    if (c->ioctl) NtDeviceIoControlFile(f, NULL, NULL, NULL, &iosb, c->code, c->in, c->in_len, c->out, c->out_len);
+    else NtReadFile(f, NULL, NULL, NULL, &iosb, c->out, c->out_len, &zero);
+    NtClose(f);
+  }
+}
+
+START_TEST(the_io_manager_sets_up_buffers_by_method_and_flags) {
+  rec_test_t t = {0};
+  t.S = tsim_new(1, NULL);
+  sim_thread_create(t.S, "app", rec_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  ck_assert_int_eq(t.n, (int)(sizeof rec_cases / sizeof rec_cases[0]));
+  for (size_t i = 0; i < sizeof rec_cases / sizeof rec_cases[0]; i++) {
+    const rec_seen_t *w = &rec_cases[i].want, *g = &t.seen[i];
+    ck_assert_msg(g->sysbuf == w->sysbuf && g->mdl == w->mdl && g->input_op == w->input_op && g->user == w->user &&
+                      g->first == w->first,
+                  "case %zu: sysbuf %d mdl %d input %d user %p first %d", i, g->sysbuf, g->mdl, g->input_op, g->user,
+                  g->first);
+  }
+  sim_destroy(t.S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2291,6 +2398,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, stack_cache_and_stack_room);
   tcase_add_test(tc, ports_refuse_synchronous_files_and_unknown_modes);
   tcase_add_test(tc, system_thread_ended_from_an_apc_stops);
+  tcase_add_test(tc, the_io_manager_sets_up_buffers_by_method_and_flags);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
