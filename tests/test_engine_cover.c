@@ -2355,6 +2355,33 @@ START_TEST(the_io_manager_sets_up_buffers_by_method_and_flags) {
 }
 END_TEST
 
+/* ---- a completion routine that frees its IRP and lets the walk go on ---- */
+
+static NTSTATUS free_and_continue(PDEVICE_OBJECT d, PIRP irp, PVOID ctx) {
+  (void)d, (void)ctx;
+  IoFreeIrp(irp);
+  return STATUS_SUCCESS; /* should be STATUS_MORE_PROCESSING_REQUIRED */
+}
+
+static void irp_freed_in_walk(cov_objs_t *o) {
+  sim_load_driver(ctx_sim(), "now", tnow_entry, (PVOID) "now0");
+  PDEVICE_OBJECT dev = sim_find_device(ctx_sim(), "now0");
+  PIRP irp = IoAllocateIrp(dev->StackSize, FALSE);
+  o->block = (PVOID)(ULONG_PTR)irp->SimId;
+  IoGetNextIrpStackLocation(irp)->MajorFunction = IRP_MJ_FLUSH_BUFFERS;
+  IoSetCompletionRoutine(irp, free_and_continue, NULL, TRUE, TRUE, TRUE);
+  IoCallDriver(dev, irp);
+}
+
+static const cov_stop_t walk_stops[] = {
+    /* parameter 2 the IRP, 3 what the routine returned */
+    {"freed, then STATUS_SUCCESS", irp_freed_in_walk, H_NONE, DRIVER_VERIFIER_IOMANAGER_VIOLATION,
+     {V(0x20A), O(P_BLOCK), V(STATUS_SUCCESS)}},
+};
+
+START_TEST(completion_walk_stops) { cov_run_stops(walk_stops, sizeof walk_stops / sizeof walk_stops[0]); }
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2399,6 +2426,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, ports_refuse_synchronous_files_and_unknown_modes);
   tcase_add_test(tc, system_thread_ended_from_an_apc_stops);
   tcase_add_test(tc, the_io_manager_sets_up_buffers_by_method_and_flags);
+  tcase_add_test(tc, completion_walk_stops);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
