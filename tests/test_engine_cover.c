@@ -2382,6 +2382,85 @@ static const cov_stop_t walk_stops[] = {
 START_TEST(completion_walk_stops) { cov_run_stops(walk_stops, sizeof walk_stops / sizeof walk_stops[0]); }
 END_TEST
 
+/* ---- the fast I/O path's answers ---- */
+
+typedef struct fio_test {
+  sim_t *S;
+  int mode; /* what the fast read answers next */
+  NTSTATUS st[6];
+  IO_STATUS_BLOCK iosb[6];
+  int irps;
+} fio_test_t;
+
+static BOOLEAN fio_read(PFILE_OBJECT f, const LONGLONG *off, ULONG len, BOOLEAN wait, ULONG key, PVOID buf,
+                        PIO_STATUS_BLOCK iosb, PDEVICE_OBJECT dev) {
+  (void)f, (void)off, (void)wait, (void)key, (void)buf;
+  fio_test_t *t = sim_driver_context(dev->DriverObject);
+  static const NTSTATUS answers[] = {STATUS_SUCCESS, STATUS_BUFFER_OVERFLOW, STATUS_END_OF_FILE,
+                                     STATUS_INVALID_PARAMETER};
+  if (t->mode == 4) return FALSE; /* not handled */
+  iosb->Status = answers[t->mode];
+  iosb->Information = t->mode == 2 ? 0 : len;
+  return TRUE;
+}
+
+static FAST_IO_DISPATCH fio_dispatch = {.FastIoRead = fio_read}; /* no FastIoWrite */
+
+static NTSTATUS fio_irp(PDEVICE_OBJECT d, PIRP irp) {
+  fio_test_t *t = sim_driver_context(d->DriverObject);
+  PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  if (sp->MajorFunction == IRP_MJ_CREATE) CcInitializeCacheMap(sp->FileObject);
+  if (sp->MajorFunction == IRP_MJ_READ || sp->MajorFunction == IRP_MJ_WRITE) t->irps++;
+  irp->IoStatus.Status = STATUS_SUCCESS;
+  irp->IoStatus.Information = 0;
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+  return STATUS_SUCCESS;
+}
+
+static NTSTATUS fio_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)reg;
+  for (int m = 0; m <= IRP_MJ_MAXIMUM_FUNCTION; m++) d->MajorFunction[m] = fio_irp;
+  d->FastIoDispatch = &fio_dispatch;
+  PDEVICE_OBJECT dev;
+  return sim_create_device(d, 0, "fio0", &dev);
+}
+
+static void fio_thread(PVOID arg) {
+  fio_test_t *t = arg;
+  sim_load_driver(t->S, "fio", fio_entry, t);
+  PFILE_OBJECT f;
+  NtCreateFile(&f, sim_find_device(t->S, "fio0"), FILE_SYNCHRONOUS_IO_NONALERT, "f");
+  char buf[8];
+  static const LONGLONG zero = 0;
+  for (t->mode = 0; t->mode < 5; t->mode++)
+    t->st[t->mode] = NtReadFile(f, NULL, NULL, NULL, &t->iosb[t->mode], buf, sizeof buf, &zero);
+  t->st[5] = NtWriteFile(f, NULL, NULL, NULL, &t->iosb[5], buf, sizeof buf, &zero); /* no fast write */
+  NtClose(f);
+}
+
+START_TEST(fast_io_serves_what_it_handles_and_declines_the_rest) {
+  fio_test_t t = {0};
+  tlog_t log = {0};
+  t.S = tsim_new(1, &log);
+  sim_thread_create(t.S, "app", fio_thread, &t);
+  ck_assert_int_eq(sim_run(t.S), SIM_RUN_OK);
+  /* success, a buffer overflow and end of file are served with no IRP */
+  ck_assert_int_eq(t.st[0], STATUS_SUCCESS);
+  ck_assert_int_eq(t.st[1], STATUS_BUFFER_OVERFLOW);
+  ck_assert_uint_eq(t.iosb[1].Information, 8);
+  ck_assert_int_eq(t.st[2], STATUS_END_OF_FILE);
+  /* an error, or not handled: declined, the IRP way */
+  ck_assert_int_eq(t.st[3], STATUS_SUCCESS);
+  ck_assert_int_eq(t.st[4], STATUS_SUCCESS);
+  ck_assert_int_eq(t.st[5], STATUS_SUCCESS);
+  ck_assert_int_eq(t.irps, 3);
+  ck_assert_int_eq(tlog_count(&log, TRC_FASTIO_SERVED), 3);
+  ck_assert_int_eq(tlog_count(&log, TRC_FASTIO_DECLINED), 2);
+  sim_destroy(t.S);
+  tlog_free(&log);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2427,6 +2506,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, system_thread_ended_from_an_apc_stops);
   tcase_add_test(tc, the_io_manager_sets_up_buffers_by_method_and_flags);
   tcase_add_test(tc, completion_walk_stops);
+  tcase_add_test(tc, fast_io_serves_what_it_handles_and_declines_the_rest);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
