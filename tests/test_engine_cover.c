@@ -1411,7 +1411,7 @@ END_TEST
 
 typedef struct misc_test {
   sim_t *S;
-  NTSTATUS lock1, lock_overlap, lock_adjacent, sys_null, term_not_system;
+  NTSTATUS lock1, lock_overlap, lock_adjacent, sys_null, sys_no_routine, term_not_system;
   bool locked_for_other, locked_for_owner, read0, read_uncached;
   IO_STATUS_BLOCK read0_iosb;
   HANDLE tid;
@@ -1444,6 +1444,8 @@ static void misc_thread(PVOID arg) {
   /* system threads: no handle is an invalid parameter, and only a
      system thread may terminate itself */
   t->sys_null = PsCreateSystemThread(NULL, 0, NULL, NULL, NULL, sys_nothing, NULL);
+  HANDLE h;
+  t->sys_no_routine = PsCreateSystemThread(&h, 0, NULL, NULL, NULL, NULL, NULL);
   t->term_not_system = PsTerminateSystemThread(STATUS_SUCCESS);
   t->tid = PsGetCurrentThreadId();
   t->me = sim_thread_id(KeGetCurrentThread());
@@ -1463,6 +1465,7 @@ START_TEST(locks_fast_reads_and_system_threads) {
   ck_assert_int_eq(t.read0_iosb.Status, STATUS_SUCCESS);
   ck_assert(!t.read_uncached);
   ck_assert_int_eq(t.sys_null, STATUS_INVALID_PARAMETER);
+  ck_assert_int_eq(t.sys_no_routine, STATUS_INVALID_PARAMETER);
   ck_assert_int_eq(t.term_not_system, STATUS_INVALID_PARAMETER);
   ck_assert_ptr_nonnull(t.tid);
   /* the machine's facts by id: unknown ids give nothing */
@@ -2461,6 +2464,43 @@ START_TEST(fast_io_serves_what_it_handles_and_declines_the_rest) {
 }
 END_TEST
 
+/* ---- the source line a step is charged to ---- */
+
+typedef struct line_test {
+  KDPC dpc;
+  int first, second, in_dpc, dpc_prev, after_dpc;
+} line_test_t;
+
+static void line_dpc(PKDPC d, PVOID ctx, PVOID a1, PVOID a2) {
+  (void)d, (void)a1, (void)a2;
+  line_test_t *t = ctx;
+  t->in_dpc = sim_set_source_line(70); /* the DPC's frame has a line of its own */
+  t->dpc_prev = sim_set_source_line(71);
+}
+
+static void line_thread(PVOID arg) {
+  line_test_t *t = arg;
+  t->first = sim_set_source_line(10);
+  t->second = sim_set_source_line(11);
+  KeInitializeDpc(&t->dpc, line_dpc, t);
+  KeInsertQueueDpc(&t->dpc, NULL, NULL);
+  t->after_dpc = sim_set_source_line(12); /* the thread's line survived the DPC */
+}
+
+START_TEST(source_lines_per_frame) {
+  line_test_t t = {0};
+  sim_t *S = tsim_new(1, NULL);
+  sim_thread_create(S, "t", line_thread, &t);
+  ck_assert_int_eq(sim_run(S), SIM_RUN_OK);
+  ck_assert_int_eq(t.first, 0);
+  ck_assert_int_eq(t.second, 10);
+  ck_assert_int_eq(t.in_dpc, 0);
+  ck_assert_int_eq(t.dpc_prev, 70);
+  ck_assert_int_eq(t.after_dpc, 11);
+  sim_destroy(S);
+}
+END_TEST
+
 /* @@NEXT@@ */
 
 TEST_SUITE(engine_cover_suite)
@@ -2507,6 +2547,7 @@ static Suite *engine_cover_suite(void) {
   tcase_add_test(tc, the_io_manager_sets_up_buffers_by_method_and_flags);
   tcase_add_test(tc, completion_walk_stops);
   tcase_add_test(tc, fast_io_serves_what_it_handles_and_declines_the_rest);
+  tcase_add_test(tc, source_lines_per_frame);
   /* @@TESTS@@ */
   suite_add_tcase(s, tc);
   return s;
