@@ -1187,6 +1187,12 @@ static NTSTATUS cov_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
   return IoCreateDevice(d, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &dev);
 }
 
+static NTSTATUS unload_only_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
+  (void)reg;
+  d->DriverUnload = cov_unload;
+  return STATUS_SUCCESS;
+}
+
 static NTSTATUS failing_entry(PDRIVER_OBJECT d, PUNICODE_STRING reg) {
   (void)d, (void)reg;
   return STATUS_INSUFFICIENT_RESOURCES;
@@ -1199,7 +1205,8 @@ typedef struct dev_test {
   PDEVICE_OBJECT unnamed, a, b, deep, filt, found_b;
   NTSTATUS collision, empty, attach_null, attach_missing, attach_full, unload_missing, unload_bare,
       unload_open, unload_again, failed_load;
-  int unloads_while_open, unloads_after_close;
+  int unloads_while_open, unloads_after_close, quick_unloads;
+  NTSTATUS unload_quick;
   const char *unnamed_name;
 } dev_test_t;
 
@@ -1243,6 +1250,9 @@ static void dev_thread(PVOID arg) {
   IoDetachDevice(t->deep); /* nothing attached: nothing to do */
   /* unloading: a key naming no driver, a driver with no unload routine,
      one with a file open (pending until the close), asked twice */
+  /* nothing open on it: unloaded at once */
+  sim_load_driver(S, "quick", unload_only_entry, &t->quick_unloads);
+  t->unload_quick = unload_by_key(u"quick");
   t->unload_missing = unload_by_key(u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\nowhere");
   t->unload_bare = unload_by_key(u"bare");
   PFILE_OBJECT f;
@@ -1273,6 +1283,8 @@ START_TEST(devices_names_attach_and_unload) {
   ck_assert_int_eq(t.attach_missing, STATUS_OBJECT_NAME_NOT_FOUND);
   ck_assert_int_eq(t.attach_full, STATUS_INSUFFICIENT_RESOURCES);
   ck_assert_ptr_null(t.deep->AttachedDevice);
+  ck_assert_int_eq(t.unload_quick, STATUS_SUCCESS);
+  ck_assert_int_eq(t.quick_unloads, 1);
   ck_assert_int_eq(t.unload_missing, STATUS_OBJECT_NAME_NOT_FOUND);
   ck_assert_int_eq(t.unload_bare, STATUS_INVALID_DEVICE_REQUEST);
   ck_assert_int_eq(t.unload_open, STATUS_SUCCESS);
@@ -1281,7 +1293,7 @@ START_TEST(devices_names_attach_and_unload) {
   ck_assert_int_eq(t.unloads_after_close, 1);
   ck_assert_int_eq(t.unloads, 1);
   ck_assert_int_ge(tlog_find_x(&log, TRC_NOTE, 0, "unload of cov pending: a file is still open", 0), 0);
-  ck_assert_int_eq(tlog_count(&log, TRC_DRIVER_UNLOAD), 1);
+  ck_assert_int_eq(tlog_count(&log, TRC_DRIVER_UNLOAD), 2); /* cov and quick */
   sim_destroy(t.S);
   tlog_free(&log);
 }
@@ -1395,7 +1407,16 @@ static void probe_misaligned(cov_objs_t *o) {
   ProbeForWrite((char *)buf + 1, 4, 4);
 }
 
+static void irp_mark_pending_no_location(cov_objs_t *o) {
+  PIRP irp = IoAllocateIrp(1, FALSE); /* no current location until IoCallDriver */
+  o->block = (PVOID)(ULONG_PTR)irp->SimId;
+  IoMarkIrpPending(irp);
+}
+
 static const cov_stop_t irp_stops[] = {
+    /* parameter 1 the IRP, 2 its CurrentLocation (one past its one location) */
+    {"IoMarkIrpPending with no current location", irp_mark_pending_no_location, H_NONE, NO_MORE_IRP_STACK_LOCATIONS,
+     {O(P_BLOCK), V(2)}},
     /* WRK asserts; with no debugger the breakpoint is not handled */
     {"reuse with a cancel routine", irp_reuse_with_cancel_routine, H_NONE, KMODE_EXCEPTION_NOT_HANDLED,
      {V((uint32_t)STATUS_BREAKPOINT)}},
