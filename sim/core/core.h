@@ -64,13 +64,13 @@ static inline LIST_ENTRY *list_pop_head(LIST_ENTRY *h) {
 
 /* ---- growable arrays: one helper for every table that grows ---- */
 /* include/iosim/vec.h's helper, counting the bytes in the machine's
-   statistics (core/mem.c).  True when `arr` holds `need` elements; false
-   when the size would overflow or memory ran out (arr and capv unchanged).
+   statistics (core/mem.c).  Makes `arr` hold at least `need` elements; it
+   cannot fail: memory running out, or a size past what size_t counts, ends
+   the process as out of memory (alloc.h), like every engine allocation.
    Free with mem_free(S, arr, capv * sizeof *arr).  Arguments are evaluated
    more than once (see vec.h). */
 void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem);
-#define VEC_RESERVE(S, arr, capv, need) \
-  ((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr)), (capv) >= (need))
+#define VEC_RESERVE(S, arr, capv, need) ((void)((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr))))
 /* Memory ran out where the engine cannot carry on: says so and aborts. */
 void mem_exhausted(size_t bytes) __attribute__((noreturn));
 /* The exit of iosim_oom, once back on the host's stack. */
@@ -169,7 +169,6 @@ const evq_item_t *evq_peek(const evq_t *q);
 /* Takes out the item of `kind` for `obj` (a cancelled timer), keeping the
    heap ordered; false if there is none. */
 bool evq_remove_obj(evq_t *q, uint32_t kind, const void *obj);
-void evq_free(sim_t *S, evq_t *q);
 /* Takes out the item queued with `seq`, wherever it is in the heap (a
    chooser may run any pending event first); false if there is none. */
 bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out);

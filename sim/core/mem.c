@@ -120,6 +120,7 @@ char *mem_strdup(sim_t *S, const char *s) {
 void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem) {
   size_t old = *cap;
   v = iosim_vec_grow(v, cap, need, elem);
+  if (*cap < need) mem_exhausted(SIZE_MAX); /* need * elem is past size_t */
   S->stats.bytes_live += (*cap - old) * elem;
   if (S->stats.bytes_live > S->stats.bytes_peak) S->stats.bytes_peak = S->stats.bytes_live;
   return v;

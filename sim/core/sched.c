@@ -146,7 +146,7 @@ static void sched_next_chosen(sim_t *S) {
       else i++;
     }
     size_t need = (size_t)S->ncpu + S->evq.n;
-    if (!VEC_RESERVE(S, ch->cand, ch->cand_cap, need ? need : 1)) mem_exhausted(need * sizeof *ch->cand);
+    VEC_RESERVE(S, ch->cand, ch->cand_cap, need ? need : 1);
     uint32_t n = 0;
     for (int i = 0; i < S->ncpu; i++)
       if (S->cpu[i].step_live)

@@ -633,7 +633,6 @@ trc_sink_t vrf_sink(vrf_t *v) { return (trc_sink_t){.event = vrf_event, .ud = v}
 
 vrf_t *vrf_new(sim_t *S) {
   vrf_t *v = iosim_calloc(1, sizeof *v);
-  if (!v) abort();
   v->S = S;
   return v;
 }
