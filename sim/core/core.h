@@ -7,6 +7,7 @@
 #ifndef IOSIM_CORE_H
 #define IOSIM_CORE_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,10 @@ struct sim {
   cpu_t *cur_cpu;
   ctx_t *cur_ctx;
   ctx_t main_ctx;
+  /* sim_run's way back when the run stops at its very first decision,
+     still on the host's stack (a chooser that stops at once, a stop asked
+     for before the run): there is no coroutine to switch away from. */
+  jmp_buf stop_jmp;
   LIST_ENTRY ready;
   LIST_ENTRY threads;
   uint32_t nthreads_live;

@@ -39,6 +39,7 @@ void cpu_interrupt_now(sim_t *S, cpu_t *c) {
 void sched_stop(sim_t *S) {
   S->stopping = true;
   ctx_t *from = S->cur_ctx;
+  if (from == &S->main_ctx) longjmp(S->stop_jmp, 1);
   S->cur_ctx = &S->main_ctx;
   ctx_switch(from, &S->main_ctx);
   abort(); /* a stopped machine is never resumed */
