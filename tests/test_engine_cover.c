@@ -2052,13 +2052,13 @@ static void stall_worker(PVOID arg) {
 static void stall_all(PVOID arg) {
   stall_test_t *t = arg;
   PVOID objs[3] = {&t->named, t->worker, &t->unnamed};
-  KeWaitForMultipleObjects(3, objs, WaitAll, Executive, KernelMode, FALSE, NULL);
+  KeWaitForMultipleObjects(3, objs, WaitAll, Executive, KernelMode, FALSE, NULL, NULL);
 }
 
 static void stall_any(PVOID arg) {
   stall_test_t *t = arg;
   PVOID objs[2] = {&t->named, &t->never};
-  KeWaitForMultipleObjects(2, objs, WaitAny, Executive, KernelMode, FALSE, NULL);
+  KeWaitForMultipleObjects(2, objs, WaitAny, Executive, KernelMode, FALSE, NULL, NULL);
 }
 
 START_TEST(a_stalled_machine_says_what_its_threads_wait_for) {
