@@ -367,7 +367,7 @@ static const refusal_t routine_refusals[] = {
     {"driver d\n  dispatch default\n    counter c < 1\n  end\nend\ndevice d0 driver d\nthread app\n  open f d0\nend\n",
      3, 15, "expected '+=' or '==' (assign) here"},
     {"driver d\n  dispatch default\n    counter c += x\n  end\nend\ndevice d0 driver d\nthread app\n  open f d0\nend\n",
-     3, 18, "expected a number (a number) here"},
+     3, 18, "expected the counter's value (a number) here"},
     {"driver d\n  dispatch default\n    counter c += 1 2\n  end\nend\ndevice d0 driver d\nthread app\n  open f d0\nend\n",
      3, 20, "unexpected '2' at the end of the statement"},
     {"driver d\n  dispatch default\n    send\n  end\nend\ndevice d0 driver d\nthread app\n  open f d0\nend\n",
