@@ -1,0 +1,405 @@
+/*
+ * test_db_cover.c - the trace database (sim/db) where the lessons do not
+ * go: the state views and `why` over hand-made runs (steps written one by
+ * one through tracedb_record_event, as a program replaying a trace does)
+ * whose odd corners a scenario cannot reach, whole views of lessons at
+ * chosen moments, damaged and foreign databases and the refusal each
+ * gets, merging, schedules and the reader's lookups.
+ */
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iosim/state.h"
+#include "iosim/tracedb.h"
+#include "testlib.h"
+
+/* The tables of steps below name only the facts each step has. */
+#pragma GCC diagnostic ignored "-Woverride-init"
+#define E(...) {TRC_EVENT_INIT, __VA_ARGS__}
+
+/* ---- helpers ---- */
+
+typedef struct tmp {
+  char dir[64], path[96];
+} tmp_t;
+
+static void tmp_begin(tmp_t *t) {
+  snprintf(t->dir, sizeof t->dir, "/tmp/iosim-dbcovXXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(t->dir));
+  snprintf(t->path, sizeof t->path, "%s/t.db", t->dir);
+}
+
+static void tmp_end(tmp_t *t) {
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Runs SQL on a database file with SQLite itself (not through iosim). */
+static void sql(const char *path, const char *text) {
+  sqlite3 *h;
+  ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+  char *msg = NULL;
+  int rc = sqlite3_exec(h, text, NULL, NULL, &msg);
+  ck_assert_msg(rc == SQLITE_OK, "%s: %s", text, msg ? msg : "?");
+  sqlite3_close(h);
+}
+
+__attribute__((unused)) static void has(const char *text, const char *want) {
+  ck_assert_msg(strstr(text, want) != NULL, "expected \"%s\" in:\n%s", want, text);
+}
+
+__attribute__((unused)) static void hasnt(const char *text, const char *want) {
+  ck_assert_msg(strstr(text, want) == NULL, "did not expect \"%s\" in:\n%s", want, text);
+}
+
+/* A recorded run, loaded, with a machine on it. */
+typedef struct rec {
+  tmp_t t;
+  tracedb_t *db;
+  mst_run_t *r;
+  mst_t *m;
+} rec_t;
+
+static void rec_load(rec_t *x, int64_t run) {
+  char err[512];
+  x->r = mst_load(x->db, run, err, sizeof err);
+  ck_assert_msg(x->r != NULL, "%s", err);
+  x->m = mst_new(x->r);
+}
+
+/* Runs a scenario into a fresh database and loads it. */
+__attribute__((unused)) static void rec_scenario(rec_t *x, const char *scenario) {
+  char err[1024];
+  tmp_begin(&x->t);
+  x->db = tracedb_open(x->t.path, err, sizeof err);
+  ck_assert_msg(x->db != NULL, "%s", err);
+  int64_t run = mst_record_scenario(x->db, scenario, NULL, false, 0, err, sizeof err);
+  ck_assert_msg(run > 0, "%s", err);
+  rec_load(x, run);
+}
+
+/* Writes `n` hand-made steps (numbered and timed here: step k at k us) as
+   a run with no machine behind it, then `names` (the rows a machine would
+   have left: threads, devices, drivers, IRPs, ports, objects of run 1),
+   and loads it. */
+static void rec_steps(rec_t *x, const trc_event_t *ev, size_t n, const char *names) {
+  char err[512];
+  tmp_begin(&x->t);
+  x->db = tracedb_open(x->t.path, err, sizeof err);
+  ck_assert_msg(x->db != NULL, "%s", err);
+  ck_assert_int_eq(tracedb_begin_run(x->db, NULL, "hand-made.iosim", 0, 1), SIM_OK);
+  for (size_t i = 0; i < n; i++) {
+    trc_event_t e = ev[i];
+    e.seq = i + 1;
+    if (!e.t_ns) e.t_ns = 1000 * (i + 1);
+    if (!e.detail) e.detail = "";
+    ck_assert_int_eq(tracedb_record_event(x->db, &e), SIM_OK);
+  }
+  ck_assert_int_eq(tracedb_end_run(x->db, NULL, TRACEDB_OUTCOME_OK, NULL), SIM_OK);
+  if (names) sql(x->t.path, names);
+  rec_load(x, 0);
+}
+
+static void rec_end(rec_t *x) {
+  mst_free(x->m);
+  mst_run_free(x->r);
+  tracedb_close(x->db);
+  tmp_end(&x->t);
+}
+
+typedef enum { V_STEP, V_CPUS, V_DPCS, V_THREAD, V_IRP, V_IRPFIND, V_PORT, V_DEVSTACK, V_MACHINE } view_t;
+
+/* A view at step `at` into a string (caller frees). */
+static char *view_at(rec_t *x, uint64_t at, view_t v, uint32_t id) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  ck_assert_ptr_nonnull(out);
+  mst_seek(x->m, at);
+  switch (v) {
+  case V_STEP: mst_print_step(x->m, out); break;
+  case V_CPUS: mst_print_cpus(x->m, out); break;
+  case V_DPCS: mst_print_dpcs(x->m, out); break;
+  case V_THREAD: mst_print_thread(x->m, id, out); break;
+  case V_IRP: mst_print_irp(x->m, id, out); break;
+  case V_IRPFIND: mst_print_irpfind(x->m, out); break;
+  case V_PORT: mst_print_port(x->m, id, out); break;
+  case V_DEVSTACK: mst_print_devstack(x->m, id, out); break;
+  case V_MACHINE: mst_print_machine(x->m, out); break;
+  }
+  fclose(out);
+  return buf;
+}
+
+__attribute__((unused)) static char *why_at(rec_t *x, uint64_t at, mst_field_t f, uint32_t id, int loc) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  mst_seek(x->m, at);
+  mst_why(x->m, f, id, loc, out);
+  fclose(out);
+  return buf;
+}
+
+/* ---- a hand-made run: CPUs, DPC queues, threads, APCs, waits, ports ---- */
+
+#define T0 .cpu = 0, .frame = TRC_FRAME_THREAD, .thread = 1 /* app running on CPU 0 */
+
+static const char machine_names[] =
+    "INSERT INTO thread(run_id, id, name) VALUES(1, 1, 'app'), (1, 2, 'w1');"
+    "INSERT INTO driver(run_id, id, name) VALUES(1, 1, 'disk'), (1, 2, 'vol');"
+    "INSERT INTO device(run_id, id, name, driver_id, lower_id, stack_size) VALUES(1, 1, 'disk0', 1, NULL, 1),"
+    " (1, 2, 'vol0', 2, 1, 2);"
+    "INSERT INTO port(run_id, id, name) VALUES(1, 1, 'P');"
+    "INSERT INTO object(run_id, id, name) VALUES(1, 1, 'ev');";
+
+static const trc_event_t machine_steps[] = {
+    /* 1 */ E(.kind = TRC_THREAD_CREATE, .cpu = -1, .target_thread = 2),
+    /* 2 */ E(.kind = TRC_THREAD_START, T0, .target_thread = 1),
+    /* 3: CPU 1 found in a DPC it was not seen entering */
+    E(.kind = TRC_NOTE, .cpu = 1, .irql = 2, .frame = TRC_FRAME_DPC),
+    /* 4 */ E(.kind = TRC_DPC_END, .cpu = 1, .frame = TRC_FRAME_DPC),
+    /* 5-8: three DPCs for CPU 1 (the first nameless, for no device), one for CPU 0 */
+    E(.kind = TRC_DPC_QUEUED, T0, .target_cpu = 1),
+    E(.kind = TRC_DPC_QUEUED, T0, .device = 1, .service = "DiskDpc", .target_cpu = 1),
+    E(.kind = TRC_DPC_QUEUED, T0, .device = 1, .service = "Other", .target_cpu = 1),
+    E(.kind = TRC_DPC_QUEUED, T0, .device = 2, .service = "vol0"),
+    /* 9: "Other" runs first: it went to the head of the queue */
+    E(.kind = TRC_DPC_RUN, .cpu = 1, .irql = 2, .frame = TRC_FRAME_DPC, .device = 1, .service = "Other"),
+    /* 10 */ E(.kind = TRC_DPC_END, .cpu = 1, .frame = TRC_FRAME_DPC),
+    /* 11 */ E(.kind = TRC_DPC_RUN, .cpu = 1, .irql = 2, .frame = TRC_FRAME_DPC),
+    /* 12 */ E(.kind = TRC_DPC_END, .cpu = 1, .frame = TRC_FRAME_DPC),
+    /* 13: DiskDpc, its device not named: found by its name */
+    E(.kind = TRC_DPC_RUN, .cpu = 1, .irql = 2, .frame = TRC_FRAME_DPC, .service = "DiskDpc"),
+    /* 14 */ E(.kind = TRC_DPC_END, .cpu = 1, .frame = TRC_FRAME_DPC),
+    /* 15: a timer's DPC, never queued in the trace */
+    E(.kind = TRC_DPC_RUN, .cpu = 1, .irql = 2, .frame = TRC_FRAME_DPC, .service = "TimerDpc"),
+    /* 16-23: interrupts nested deeper than the model keeps (8 frames) */
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 5, .frame = TRC_FRAME_ISR, .thread = 1, .device = 1),
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 6, .frame = TRC_FRAME_ISR, .thread = 1),
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 7, .frame = TRC_FRAME_ISR, .thread = 1),
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 8, .frame = TRC_FRAME_ISR, .thread = 1),
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 9, .frame = TRC_FRAME_ISR, .thread = 1),
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 10, .frame = TRC_FRAME_ISR, .thread = 1),
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 11, .frame = TRC_FRAME_ISR, .thread = 1),
+    E(.kind = TRC_ISR, .cpu = 0, .irql = 12, .frame = TRC_FRAME_ISR, .thread = 1),
+    /* 24-26: a special APC without a name, a normal and a user APC */
+    E(.kind = TRC_APC_QUEUED, T0, .target_thread = 1, .count = 0),
+    E(.kind = TRC_APC_QUEUED, T0, .target_thread = 1, .count = 1, .service = "KNormal"),
+    E(.kind = TRC_APC_QUEUED, T0, .target_thread = 1, .count = 2, .service = "UserApc"),
+    /* 27 */ E(.kind = TRC_APC_RUN, .cpu = 0, .irql = 1, .frame = TRC_FRAME_APC, .thread = 1, .target_thread = 1),
+    /* 28 */ E(.kind = TRC_APC_END, .cpu = 0, .irql = 1, .frame = TRC_FRAME_APC, .thread = 1),
+    /* 29: a rundown of an APC that is not queued */
+    E(.kind = TRC_APC_RUNDOWN, .cpu = -1, .target_thread = 1, .service = "Nope"),
+    /* 30-31: an APC for no thread */
+    E(.kind = TRC_APC_RUN, .cpu = 0, .irql = 1, .frame = TRC_FRAME_APC, .thread = 1),
+    E(.kind = TRC_APC_END, .cpu = 0, .irql = 1, .frame = TRC_FRAME_APC, .thread = 1),
+    /* 32-33: w1 runs on CPU 1, then CPU 1 switches to nobody */
+    E(.kind = TRC_THREAD_START, .cpu = 1, .frame = TRC_FRAME_THREAD, .thread = 2, .target_thread = 2),
+    E(.kind = TRC_SWITCH, .cpu = 1, .frame = TRC_FRAME_IDLE),
+    /* 34: a wait of nobody */
+    E(.kind = TRC_WAIT, .cpu = -1),
+    /* 35: app waits on objects the trace does not name */
+    E(.kind = TRC_WAIT, T0, .target_thread = 1),
+    /* 36-38: woken twice, and a wake for nobody */
+    E(.kind = TRC_WAKE, .cpu = -1, .target_thread = 1, .has_status = 1, .status = 0x102),
+    E(.kind = TRC_WAKE, .cpu = -1, .target_thread = 1),
+    E(.kind = TRC_WAKE, .cpu = -1),
+    /* 39-40: back from the wait, no status; a wait-done of nobody */
+    E(.kind = TRC_WAIT_DONE, T0, .target_thread = 1),
+    E(.kind = TRC_WAIT_DONE, .cpu = -1),
+    /* 41: app waits on three objects, ev the first */
+    E(.kind = TRC_WAIT, T0, .target_thread = 1, .count = 3, .object = 1),
+    /* 42-43: ev set (from CPU 1's idle loop); an event-set of no object */
+    E(.kind = TRC_EVENT_SET, .cpu = 1, .frame = TRC_FRAME_IDLE, .object = 1),
+    E(.kind = TRC_EVENT_SET, .cpu = -1),
+    /* 44-45: w1 sleeps and wakes */
+    E(.kind = TRC_SLEEP, .cpu = 1, .frame = TRC_FRAME_THREAD, .thread = 2, .target_thread = 2),
+    E(.kind = TRC_SLEEP_DONE, .cpu = 1, .frame = TRC_FRAME_THREAD, .thread = 2, .target_thread = 2,
+      .has_status = 1, .status = 0),
+    /* 46-47: w1 exits; a step in its frame after that does not revive it */
+    E(.kind = TRC_THREAD_EXIT, .cpu = 1, .frame = TRC_FRAME_THREAD, .thread = 2, .target_thread = 2),
+    E(.kind = TRC_NOTE, .cpu = 1, .frame = TRC_FRAME_THREAD, .thread = 2),
+    /* 48: a step in app's frame while it waits does not make it run */
+    E(.kind = TRC_NOTE, T0),
+    /* 49-51: exits, IRP lists and APCs of nobody */
+    E(.kind = TRC_THREAD_EXIT, .cpu = -1),
+    E(.kind = TRC_IRP_QUEUE_THREAD, .cpu = -1, .irp = 4),
+    E(.kind = TRC_APC_QUEUED, .cpu = -1, .count = 0),
+    /* 52: a thread without a name starts, on no CPU */
+    E(.kind = TRC_THREAD_START, .cpu = -1, .target_thread = 5),
+    /* 53-56: the port, a port wait of nobody and one on no port, two posted packets */
+    E(.kind = TRC_PORT_CREATED, .cpu = -1, .port = 1, .limit = 2),
+    E(.kind = TRC_PORT_WAIT, .cpu = -1, .port = 1),
+    E(.kind = TRC_PORT_WAIT, .cpu = -1, .thread = 5, .running = 1, .limit = 2),
+    E(.kind = TRC_PORT_QUEUED, .cpu = -1, .port = 1, .count = 1),
+    /* 57 */ E(.kind = TRC_PORT_QUEUED, .cpu = -1, .port = 1, .count = 2, .running = 0),
+    /* 58: a dequeue naming an IRP not queued takes the first packet */
+    E(.kind = TRC_PORT_DEQUEUED, .cpu = -1, .port = 1, .irp = 7),
+    /* 59-60: the other packet freed; freeing again finds none */
+    E(.kind = TRC_PORT_PACKET_FREED, .cpu = -1, .port = 1),
+    E(.kind = TRC_PORT_PACKET_FREED, .cpu = -1, .port = 1),
+    /* 61: IRP 8's packet: an IRP whose allocation the trace does not have */
+    E(.kind = TRC_PORT_QUEUED, .cpu = -1, .port = 1, .irp = 8),
+    /* 62-63: calls with IRPs the model cannot follow */
+    E(.kind = TRC_CALL, T0, .irp = 8, .device = 1, .stack_location = 1),
+    E(.kind = TRC_CALL, T0, .irp = 9, .device = 1, .stack_location = 1),
+    /* 64 */ E(.kind = TRC_PORT_CLOSED, .cpu = -1, .port = 1),
+};
+
+static void machine_run(rec_t *x) {
+  rec_steps(x, machine_steps, sizeof machine_steps / sizeof *machine_steps, machine_names);
+  ck_assert_int_eq(mst_run_cpus(x->r), 2);
+  ck_assert_str_eq(mst_run_scenario(x->r), "hand-made.iosim");
+}
+
+/* Prints every view at every step, for looking at them while writing the
+   checks (IOSIM_DB_COVER_DUMP=1). */
+static void dump(rec_t *x) {
+  if (!getenv("IOSIM_DB_COVER_DUMP")) return;
+  for (uint64_t s = 1; s <= mst_run_steps(x->r); s++) {
+    char *t = view_at(x, s, V_MACHINE, 0);
+    printf("==== %llu\n%s", (unsigned long long)s, t);
+    free(t);
+    t = view_at(x, s, V_DPCS, 0);
+    printf("-- dpcs\n%s", t);
+    free(t);
+    t = view_at(x, s, V_IRPFIND, 0);
+    printf("-- irpfind\n%s", t);
+    free(t);
+    t = view_at(x, s, V_DEVSTACK, 0);
+    printf("-- devstack\n%s", t);
+    free(t);
+  }
+}
+
+typedef struct check {
+  uint64_t at;
+  view_t v;
+  uint32_t id;
+  const char *want; /* a part of the view; "!text": text must not be in it */
+} check_t;
+
+static void run_checks(rec_t *x, const check_t *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char *t = view_at(x, c[i].at, c[i].v, c[i].id);
+    if (c[i].want[0] == '!') ck_assert_msg(!strstr(t, c[i].want + 1), "check %zu (#%llu): \"%s\" in:\n%s", i,
+                                           (unsigned long long)c[i].at, c[i].want + 1, t);
+    else ck_assert_msg(strstr(t, c[i].want) != NULL, "check %zu (#%llu): no \"%s\" in:\n%s", i,
+                       (unsigned long long)c[i].at, c[i].want, t);
+    free(t);
+  }
+}
+
+/* What the hand-made run shows, step by step. */
+static const check_t machine_checks[] = {
+    {0, V_STEP, 0, "step #0 of 64: before the first step\n"},
+    {2, V_THREAD, 2, "THREAD w1 (2)  Initialized (not started)\n  IRP List: empty\n"},
+    {2, V_THREAD, 9, "no thread 9 at this step\n"},
+    /* A frame the CPU was not seen entering is pushed on its idle loop. */
+    {3, V_CPUS, 0, "CPU 1  IRQL DISPATCH\n  frames (innermost first):\n    DPC ?  (since #3)\n    idle loop\n"},
+    {3, V_DPCS, 0, "CPU 1 (running DPC ?)\n  DPC queue: empty\n"},
+    {4, V_CPUS, 0, "CPU 1  IRQL PASSIVE\n  frames (innermost first):\n    idle loop\n"},
+    /* Other ran first: the model puts it at the head when it is queued. */
+    {8, V_DPCS, 0,
+     "CPU 0\n  DPC queue (1, head first):\n    1. vol0, queued at #8\n"
+     "CPU 1\n  DPC queue (3, head first):\n    1. Other for disk0, queued at #7\n"
+     "    2. DPC, queued at #5\n    3. DiskDpc for disk0, queued at #6\n"},
+    {9, V_DPCS, 0, "CPU 1 (running DPC Other)\n  DPC queue (2, head first):\n    1. DPC, queued at #5\n"},
+    {11, V_DPCS, 0, "CPU 1 (running DPC ?)\n  DPC queue (1, head first):\n    1. DiskDpc for disk0, queued at #6\n"},
+    {13, V_DPCS, 0, "CPU 1 (running DPC DiskDpc)\n  DPC queue: empty\n"},
+    {15, V_STEP, 0, "step #15 of 64 at 15.000 us: dpc, CPU 1 DISPATCH dpc\n"},
+    {15, V_DPCS, 0, "CPU 1 (running DPC TimerDpc)\n  DPC queue: empty\n"},
+    /* Eight frames at most: the eighth interrupt is not kept. */
+    {23, V_CPUS, 0,
+     "CPU 0  IRQL DIRQL12\n  frames (innermost first):\n    ISR of ?  (since #22)\n    ISR of ?  (since #21)\n"
+     "    ISR of ?  (since #20)\n    ISR of ?  (since #19)\n    ISR of ?  (since #18)\n    ISR of ?  (since #17)\n"
+     "    ISR of disk0  (since #16)\n    thread app (1)  (since #2)\n"},
+    {24, V_CPUS, 0, "CPU 0  IRQL PASSIVE\n  frames (innermost first):\n    thread app (1)  (since #2)\n"},
+    {26, V_THREAD, 1,
+     "  Kernel APC queue:\n    APC (special), queued at #24\n    KNormal (normal), queued at #25\n"
+     "  User APC queue:\n    UserApc, queued at #26\n"},
+    {27, V_CPUS, 0, "    APC ? in thread app (1)  (since #27)\n    thread app (1)  (since #2)\n"},
+    {27, V_THREAD, 1, "  Kernel APC queue:\n    KNormal (normal), queued at #25\n"},
+    {29, V_THREAD, 1, "  Kernel APC queue:\n    KNormal (normal), queued at #25\n  User APC queue:\n    UserApc"},
+    {30, V_CPUS, 0, "    APC ? in thread none  (since #30)\n"},
+    {31, V_CPUS, 0, "CPU 0  IRQL APC\n  frames (innermost first):\n    thread app (1)  (since #2)\n"},
+    {32, V_THREAD, 2, "THREAD w1 (2)  Running on CPU 1\n"},
+    {33, V_THREAD, 2, "THREAD w1 (2)  Ready\n"},
+    {33, V_CPUS, 0, "CPU 1  IRQL PASSIVE\n  frames (innermost first):\n    idle loop  (since #33)\n"},
+    {35, V_THREAD, 1, "THREAD app (1)  Waiting\n  Waiting on 0 object(s) since #35\n"},
+    {36, V_THREAD, 1, "THREAD app (1)  Ready\n  Woken, not yet back from its wait on 0 object(s) since #35\n"},
+    {38, V_THREAD, 1, "THREAD app (1)  Ready\n  Woken, not yet back from its wait on 0 object(s) since #35\n"},
+    {39, V_THREAD, 1, "THREAD app (1)  Running on CPU 0\n  Last wait: 0 object(s), ended at #39 with STATUS_SUCCESS\n"},
+    {41, V_THREAD, 1, "  Waiting on 3 object(s): ev (object 1) and 2 more since #41\n"},
+    {42, V_THREAD, 1, "  Waiting on 3 object(s): ev (object 1) (SignalState 1) and 2 more since #41\n"},
+    {44, V_THREAD, 2, "THREAD w1 (2)  Waiting\n  Waiting on a sleep (KeDelayExecutionThread) since #44\n"},
+    {46, V_THREAD, 2,
+     "THREAD w1 (2)  Terminated\n  Last wait: a sleep (KeDelayExecutionThread), ended at #45 with STATUS_SUCCESS\n"},
+    {47, V_THREAD, 2, "THREAD w1 (2)  Terminated\n"},
+    {48, V_THREAD, 1, "THREAD app (1)  Waiting\n"},
+    {52, V_THREAD, 5, "THREAD thread 5  Running\n  IRP List: empty\n"},
+    {52, V_PORT, 0, "no completion port at step #52\n"},
+    {52, V_PORT, 1, "port P (1) is not created yet at step #52\n"},
+    {53, V_PORT, 1, "PORT P (1)  concurrency 2, running 0\n  Packets: none queued\n  Waiting threads: none\n"},
+    {55, V_THREAD, 5, "THREAD thread 5  Waiting\n  Waiting on GetQueuedCompletionStatus on port  since #55\n"},
+    {57, V_PORT, 0,
+     "PORT P (1)  concurrency 2, running 0\n  Packets:\n    1. a posted packet (no IRP), queued at #56\n"
+     "    2. a posted packet (no IRP), queued at #57\n  Waiting threads: none\n"},
+    {58, V_PORT, 0, "  Packets:\n    1. a posted packet (no IRP), queued at #57\n"},
+    {60, V_PORT, 0, "  Packets: none queued\n"},
+    {61, V_PORT, 0, "  Packets:\n    1. IRP 8, queued at #61\n"},
+    /* IRP 8 came with its packet: nothing else is known of it. */
+    {63, V_IRP, 8, "IRP 8 does not exist yet at step #63\n"},
+    {63, V_IRPFIND, 0, "0 live IRPs at step #63\n"},
+    {63, V_STEP, 0, "step #63 of 64 at 63.000 us: call-driver, CPU 0 PASSIVE thread, thread app (1), IRP 9, disk0\n"},
+    {64, V_PORT, 1, "PORT P (1)  closed  concurrency 2, running 0\n  Packets: none queued\n"},
+    {64, V_DEVSTACK, 0, "  !DevObj    !DrvObj              IRPs at it now\n  vol0       \\Driver\\vol          -\n"
+                        "  disk0      \\Driver\\disk         -\n"},
+    {64, V_DEVSTACK, 1, "  vol0       \\Driver\\vol          -\n> disk0      \\Driver\\disk         -\n"},
+};
+
+START_TEST(hand_made_machine) {
+  rec_t x;
+  machine_run(&x);
+  dump(&x);
+  run_checks(&x, machine_checks, sizeof machine_checks / sizeof *machine_checks);
+  /* The whole machine at the end: the step, CPUs, threads, the port. */
+  char *t = view_at(&x, 64, V_MACHINE, 0);
+  has(t, "step #64 of 64 at 64.000 us: port-closed\n\nCPU 0  IRQL PASSIVE\n");
+  has(t, "THREAD thread 5  Waiting\n");
+  has(t, "\nPORT P (1)  closed");
+  free(t);
+  /* Lookups of the state model. */
+  mst_seek(x.m, 64);
+  ck_assert_ptr_nonnull(mst_cpu(x.m, 1));
+  ck_assert_ptr_null(mst_cpu(x.m, 2));
+  ck_assert_ptr_null(mst_cpu(x.m, -1));
+  ck_assert_uint_eq(mst_nthreads(x.m), 3);
+  ck_assert_uint_eq(mst_thread_at(x.m, 2)->id, 5);
+  ck_assert_ptr_null(mst_thread_at(x.m, 3));
+  ck_assert_ptr_null(mst_thread(x.m, 4));
+  ck_assert_uint_eq(mst_nports(x.m), 1);
+  ck_assert_ptr_nonnull(mst_port_at(x.m, 0));
+  ck_assert_ptr_null(mst_port_at(x.m, 1));
+  ck_assert_ptr_null(mst_port(x.m, 2));
+  ck_assert_ptr_null(mst_irp_at(x.m, 9));
+  ck_assert_ptr_eq(mst_run(x.m), x.r);
+  rec_end(&x);
+}
+END_TEST
+
+TEST_SUITE(db_cover_suite)
+static Suite *db_cover_suite(void) {
+  Suite *s = suite_create("db_cover");
+  TCase *tc = tcase_create("db_cover");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, hand_made_machine);
+  suite_add_tcase(s, tc);
+  return s;
+}
