@@ -394,12 +394,222 @@ START_TEST(hand_made_machine) {
 }
 END_TEST
 
+/* ---- a hand-made run: IRPs, their stack locations, and why ---- */
+
+#define C1 .cpu = 1, .irql = 2, .frame = TRC_FRAME_DPC /* CPU 1 in a DPC */
+
+static const char irp_names[] =
+    "INSERT INTO thread(run_id, id, name) VALUES(1, 1, 'app');"
+    "INSERT INTO driver(run_id, id, name) VALUES(1, 1, 'disk'), (1, 2, 'vol');"
+    "INSERT INTO device(run_id, id, name, driver_id, lower_id, stack_size) VALUES(1, 1, 'disk0', 1, NULL, 1),"
+    " (1, 2, 'vol0', 2, 1, 2);"
+    "INSERT INTO object(run_id, id, name) VALUES(1, 1, 'ev'), (1, 2, 'ev2');"
+    "INSERT INTO irp(run_id, id, tag, major, major_code, thread, stack_count, issued_ns, completed, freed)"
+    " VALUES(1, 1, 'r1', 'IRP_MJ_READ', 3, 1, 3, 4000, 0, 0);";
+
+static const trc_event_t irp_steps[] = {
+    /* 1 */ E(.kind = TRC_THREAD_START, T0, .target_thread = 1),
+    /* 2-3: a create's parameters, replaced by a read's before any IRP */
+    E(.kind = TRC_SYSCALL, T0, .major = 0, .service = "NtCreateFile"),
+    E(.kind = TRC_SYSCALL, T0, .major = 3, .count = 4096, .offset = 512, .service = "NtReadFile"),
+    /* 4: r1 gets them in its top location */
+    E(.kind = TRC_IRP_ALLOC, T0, .irp = 1, .stack_size = 3),
+    /* 5-6: a create without a length; IRP 2, one location (no size in the step), no row */
+    E(.kind = TRC_SYSCALL, T0, .major = 0, .service = "NtCreateFile"),
+    E(.kind = TRC_IRP_ALLOC, T0, .irp = 2),
+    /* 7 */ E(.kind = TRC_SYSCALL_RETURN, T0),
+    /* 8: IRP 3, associated with r1, a stack size past any IRP's */
+    E(.kind = TRC_IRP_ALLOC, .cpu = -1, .irp = 3, .stack_size = 300, .target_irp = 1),
+    /* 9 */ E(.kind = TRC_CALL, T0, .irp = 1, .stack_location = 3, .device = 2, .major = 3, .minor = 2),
+    /* 10-12: copies: into location 2, out of range, and from no location */
+    E(.kind = TRC_COPY_STACK, T0, .irp = 1, .stack_location = 3, .device = 2, .loc_from = 3, .loc_to = 2,
+      .control = 0, .major = 3, .writes = TRC_W_CONTROL),
+    E(.kind = TRC_COPY_STACK, T0, .irp = 1, .stack_location = 3, .device = 2, .loc_to = 9),
+    E(.kind = TRC_COPY_STACK, T0, .irp = 1, .stack_location = 3, .device = 2, .loc_to = 1, .major = 3,
+      .writes = TRC_W_CONTROL),
+    /* 13-15: vol0 sets its routine; one out of range; the creator's on IRP 2 */
+    E(.kind = TRC_SET_COMPLETION, T0, .irp = 1, .stack_location = 3, .device = 2, .loc_to = 2, .control = 0xe0,
+      .routine_device = 2, .writes = TRC_W_CONTROL),
+    E(.kind = TRC_SET_COMPLETION, T0, .irp = 1, .stack_location = 3, .loc_to = 9),
+    E(.kind = TRC_SET_COMPLETION, T0, .irp = 2, .loc_to = 1),
+    /* 16-18: r1 to disk0; a call with no location; IRP 3 to disk0 */
+    E(.kind = TRC_CALL, T0, .irp = 1, .stack_location = 2, .device = 1),
+    E(.kind = TRC_CALL, T0, .irp = 1, .device = 1),
+    E(.kind = TRC_CALL, .cpu = -1, .irp = 3, .stack_location = 1, .device = 1, .major = 4),
+    /* 19-20: disk0 marks r1 pending (no Control in the step); a mark naming no location */
+    E(.kind = TRC_MARK_PENDING, T0, .irp = 1, .stack_location = 2, .device = 1, .loc_to = 2, .writes = TRC_W_CONTROL),
+    E(.kind = TRC_MARK_PENDING, T0, .irp = 1),
+    /* 21-24: app's IRP list: IRP 2, one the trace never allocated, IRP 3 (freed) */
+    E(.kind = TRC_IRP_QUEUE_THREAD, T0, .irp = 2, .target_thread = 1),
+    E(.kind = TRC_IRP_QUEUE_THREAD, T0, .irp = 9, .target_thread = 1),
+    E(.kind = TRC_IRP_QUEUE_THREAD, T0, .irp = 3, .target_thread = 1),
+    E(.kind = TRC_IRP_FREE, .cpu = -1, .irp = 3),
+    /* 25-29: disk0 completes r1; vol0's routine marks it pending and takes it back */
+    E(.kind = TRC_COMPLETE, C1, .irp = 1, .stack_location = 2, .device = 1, .has_status = 1, .has_info = 1,
+      .info = 4096),
+    E(.kind = TRC_COMPLETION_CALL, C1, .irp = 1, .stack_location = 3, .loc_from = 2, .routine_device = 2,
+      .pending_returned = 1, .has_status = 1, .writes = TRC_W_PENDING_RETURNED),
+    E(.kind = TRC_MARK_PENDING, C1, .irp = 1, .loc_to = 3, .control = 1, .writes = TRC_W_CONTROL),
+    E(.kind = TRC_COMPLETION_RETURN, C1, .irp = 1, .stack_location = 2, .has_status = 1,
+      .status = (int32_t)STATUS_MORE_PROCESSING_REQUIRED),
+    E(.kind = TRC_WALK_STOPPED, C1, .irp = 1, .stack_location = 3),
+    /* 30-32: a cancel routine step that does not say; r1 cancelled in a service */
+    E(.kind = TRC_SET_CANCEL, T0, .irp = 1),
+    E(.kind = TRC_SYSCALL, T0),
+    E(.kind = TRC_CANCEL, T0, .irp = 1, .writes = TRC_W_CANCEL | TRC_W_CANCEL_ROUTINE),
+    /* 33-36: IRP 2 completed; its creator's routine takes it back; stage 2 */
+    E(.kind = TRC_COMPLETE, .cpu = -1, .irp = 2, .stack_location = 1, .has_status = 1, .status = (int32_t)0xC0000001),
+    E(.kind = TRC_COMPLETION_CALL, .cpu = -1, .irp = 2, .stack_location = 2),
+    E(.kind = TRC_WALK_STOPPED, .cpu = -1, .irp = 2, .stack_location = 2),
+    E(.kind = TRC_STAGE2, .cpu = -1, .irp = 2, .has_status = 1, .status = (int32_t)0xC0000001),
+    /* 37 */ E(.kind = TRC_IRP_OUTSTANDING, .cpu = -1, .irp = 1, .irp_state = TRC_IRPST_DRIVER),
+    /* 38-41: IRP 4: its completion routine changes the status the walk reports */
+    E(.kind = TRC_IRP_ALLOC, .cpu = -1, .irp = 4, .stack_size = 1),
+    E(.kind = TRC_COMPLETE, C1, .irp = 4, .stack_location = 1, .device = 1, .has_status = 1),
+    E(.kind = TRC_COMPLETION_CALL, C1, .irp = 4, .stack_location = 2, .routine_device = 1, .has_status = 1),
+    E(.kind = TRC_WALK_DONE, C1, .irp = 4, .has_status = 1, .status = (int32_t)0xC0000001, .writes = TRC_W_STATUS),
+    /* 42-43: IRP 5: a status first seen in stage 2 */
+    E(.kind = TRC_IRP_ALLOC, .cpu = -1, .irp = 5, .stack_size = 1),
+    E(.kind = TRC_STAGE2, .cpu = -1, .irp = 5, .has_status = 1, .status = 0x103, .writes = TRC_W_STATUS),
+    /* 44: PendingReturned set by a step that names no location left */
+    E(.kind = TRC_PENDING_PROPAGATED, .cpu = -1, .irp = 4, .loc_from = -1, .pending_returned = 1,
+      .writes = TRC_W_PENDING_RETURNED),
+    /* 45-48: events: set after disk0's operation (a step on CPU 1 between), cleared in an ISR, set idle */
+    E(.kind = TRC_OP, T0, .device = 1, .text = "poke"),
+    E(.kind = TRC_NOTE, .cpu = 1),
+    E(.kind = TRC_EVENT_SET, T0, .object = 1),
+    E(.kind = TRC_EVENT_CLEAR, .cpu = 0, .irql = 5, .frame = TRC_FRAME_ISR, .thread = 1, .object = 2),
+    /* 49 */ E(.kind = TRC_EVENT_SET, .cpu = -1, .object = 3),
+    /* 50-53: app waits on nothing named, is woken, returns, sleeps */
+    E(.kind = TRC_WAIT, T0, .target_thread = 1, .count = 1),
+    E(.kind = TRC_WAKE, .cpu = -1, .target_thread = 1),
+    E(.kind = TRC_WAIT_DONE, T0, .target_thread = 1, .has_status = 1),
+    E(.kind = TRC_SLEEP, T0, .target_thread = 1),
+};
+
+static void irp_run(rec_t *x) { rec_steps(x, irp_steps, sizeof irp_steps / sizeof *irp_steps, irp_names); }
+
+typedef struct why_check {
+  uint64_t at;
+  mst_field_t f;
+  uint32_t id;
+  int loc;
+  const char *want;
+} why_check_t;
+
+static void run_why_checks(rec_t *x, const why_check_t *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char *t = why_at(x, c[i].at, c[i].f, c[i].id, c[i].loc);
+    if (getenv("IOSIM_DB_COVER_DUMP")) printf("==== why %zu\n%s", i, t);
+    ck_assert_msg(strstr(t, c[i].want) != NULL, "why %zu (#%llu): no \"%s\" in:\n%s", i,
+                  (unsigned long long)c[i].at, c[i].want, t);
+    free(t);
+  }
+}
+
+static const why_check_t irp_whys[] = {
+    {53, MST_F_STATUS, 1, 0,
+     "IRP 1 (r1) IoStatus.Status = STATUS_SUCCESS after step #53:\n  #25    25.000 us    complete             "
+     "IoCompleteRequest by disk0 (\\Driver\\disk) in a DPC on CPU 1: the driver set the status before completing the IRP (origin)\n"},
+    {53, MST_F_CONTROL, 1, 1,
+     "IRP 1 (r1) loc[1].Control = 00 after step #53:\n  #12    12.000 us    copy-stack           "
+     "IoCopyCurrentIrpStackLocationToNext by vol0 (\\Driver\\vol): Control = 00 (pending and invoke-on bits are not copied) (origin)\n"},
+    /* vol0's routine copied the mark up from PendingReturned, which the walk took from location 2, which disk0 marked. */
+    {53, MST_F_CONTROL, 1, 3,
+     "IRP 1 (r1) loc[3].Control = 01 after step #53:\n  #27    27.000 us    mark-pending         "
+     "IoMarkIrpPending by vol0 (\\Driver\\vol) in a DPC on CPU 1,\n         in its completion routine (step #26): "
+     "`if (Irp->PendingReturned) IoMarkIrpPending(Irp)` copies the mark up\n"
+     "IRP 1 (r1) PendingReturned = 1 after step #26:\n  #26    26.000 us    completion-routine   the completion walk "
+     "(IoCompleteRequest) in a DPC on CPU 1 left location 2 and took its SL_PENDING_RETURNED bit into PendingReturned = 1\n"
+     "IRP 1 (r1) loc[2].Control = e1 after step #25:\n  #19    19.000 us    mark-pending         "
+     "IoMarkIrpPending by disk0 (\\Driver\\disk) in thread app on CPU 0: the driver returns STATUS_PENDING (origin)\n"},
+    {53, MST_F_CONTROL, 1, 9, "IRP 1 (r1) loc[9].Control = (not set) after step #53:\n  nothing set it by then\n"},
+    {53, MST_F_CANCEL, 1, 0,
+     "IoCancelIrp in thread app on CPU 0, in a system service (step #31): Cancel = 1 (origin)\n"},
+    {53, MST_F_STATUS, 4, 0,
+     "IRP 4 IoStatus.Status = STATUS_UNSUCCESSFUL after step #53:\n  #41    41.000 us    walk-done            "
+     "the completion routine of disk0 (\\Driver\\disk) (called at step #40) changed the status (origin)\n"},
+    {53, MST_F_STATUS, 5, 0,
+     "IRP 5 IoStatus.Status = STATUS_PENDING after step #53:\n  #43    43.000 us    stage2               first seen here (origin)\n"},
+    {53, MST_F_PENDING_RETURNED, 4, 0,
+     "#44    44.000 us    pending-propagated   the completion walk (IoCompleteRequest) in the idle loop set PendingReturned = 1\n"},
+    {53, MST_F_STATUS, 8, 0, "IRP 8 IoStatus.Status = (not set) after step #53:\n  nothing set it by then\n"},
+    /* What ran last on the event's CPU names the setter. */
+    {53, MST_F_EVENT, 1, 0,
+     "event ev (object 1) state = signalled after step #53:\n  #47    47.000 us    event-set            "
+     "KeSetEvent in thread app on CPU 0, by disk0 (\\Driver\\disk) (origin)\n"},
+    {53, MST_F_EVENT, 2, 0, "#48    48.000 us    event-clear          KeClearEvent in an ISR on CPU 0, by disk0"},
+    {53, MST_F_EVENT, 3, 0,
+     "event ? (object 3) state = signalled after step #53:\n  #49    49.000 us    event-set            KeSetEvent in the "
+     "idle loop, by stage 2 (IopCompleteRequest) of IRP 5: the requester's event (origin)\n"},
+    {50, MST_F_WAIT, 1, 0, "thread app (1) wait after step #50:\n  #50    50.000 us    wait                 app began to wait (on its objects)\n"},
+    {51, MST_F_WAIT, 1, 0, "#51    51.000 us    wake                 app was woken (?) in the idle loop\n"},
+    {52, MST_F_WAIT, 1, 0, "#52    52.000 us    wait-done            app's wait ended with STATUS_SUCCESS\n"},
+    {53, MST_F_WAIT, 1, 0, "#53    53.000 us    sleep                app began to wait (a sleep)\n"},
+    {53, MST_F_WAIT, 7, 0, "thread ? (7) wait after step #53:\n  nothing set it by then\n"},
+    {53, MST_F_CURRENT_LOCATION, 1, 0,
+     "IRP 1 (r1) CurrentLocation = 3 after step #53:\n  #26    26.000 us    completion-routine   the completion walk moved "
+     "the IRP up to location 3 in a DPC on CPU 1 (origin)\n"},
+    {53, MST_F_INFORMATION, 2, 0, "IRP 2 IoStatus.Information = (not set) after step #53:\n  nothing set it by then\n"},
+};
+
+static const check_t irp_checks[] = {
+    {4, V_IRPFIND, 0, "1 live IRP at step #4\n  IRP        major                  thread         allocated where\n"
+                      "  1 (r1)     IRP_MJ_READ            app (1)        #4        with its creator, not sent yet\n"},
+    {8, V_IRPFIND, 0,
+     "  2          IRP_MJ_CREATE          -              #6        with its creator, not sent yet\n"
+     "  3          IRP_MJ_?               -              #8        with its creator, not sent yet\n"},
+    {8, V_IRP, 3, "IRP 3 of run 1, as of 8.000 us (after step #8, irp-alloc; the IRP's last step: #8)\n"
+                  "Irp is active with 1 stacks 2 is current (not yet passed to a driver)\n"
+                  " IRP_MJ_?  Thread none  File none  Master IRP 1\n"},
+    /* The read's parameters reach the locations it is copied into. */
+    {15, V_IRP, 1,
+     " [IRP_MJ_READ(3), N/A(0)]\n            0 e0 -        -        vol0's routine     Success Error Cancel\n"
+     "\t       \\Driver\\?\tcompletion routine of \\Driver\\vol (vol0)\n"
+     "\t\t\tArgs: 00001000 00000000 00000200 00000000\t(Length 4096, ByteOffset 512)\n"
+     ">[IRP_MJ_READ(3), N/A(2)]\n            0  0 vol0     -        -\n\t       \\Driver\\vol\n"},
+    {15, V_IRP, 1, " [IRP_MJ_READ(3), N/A(0)]\n            0  0 -        -        -\n"
+                   "\t\t\tArgs: not in the trace (set up by a driver)\n"},
+    {15, V_IRP, 2, " [N/A(0), N/A(0)]\n            0  0 -        -        creator's routine\n"
+                   "\t       \\Driver\\?\tcompletion routine of the IRP's creator\n"},
+    {18, V_IRPFIND, 0, "  3          IRP_MJ_WRITE           -              #8        at disk0, location 1\n"},
+    {20, V_IRPFIND, 0, "  1 (r1)     IRP_MJ_READ            app (1)        #4        at disk0, location 2, marked pending\n"},
+    {20, V_DEVSTACK, 1, "  vol0       \\Driver\\vol          -\n> disk0      \\Driver\\disk         1 (r1) pending, 3\n"},
+    {24, V_THREAD, 1,
+     "  IRP List:\n    3          IRP_MJ_WRITE           freed at #24\n    9          IRP_MJ_?               \n"
+     "    2          IRP_MJ_CREATE          with its creator, not sent yet\n"},
+    {27, V_IRP, 1,
+     "            0  0 disk0    -        vol0's routine     (completed: cleared by the walk)\n"
+     "\t       \\Driver\\disk\tcompletion routine of \\Driver\\vol (vol0)\n"
+     "\t\t\tArgs: 00000000 00000000 00000000 00000000\n>[IRP_MJ_READ(3), N/A(2)]\n"
+     "            0  1 vol0     -        -                  pending\n"},
+    {27, V_IRPFIND, 0, "#4        being completed (walk at location 3)\n"},
+    {29, V_IRP, 1, " PendingReturned 1  Cancel 0  CancelRoutine none  IoStatus STATUS_SUCCESS, Information 4096\n"
+                   " The completion walk stopped: a routine returned STATUS_MORE_PROCESSING_REQUIRED and owns the IRP again\n"},
+    {29, V_IRPFIND, 0, "#4        taken back by vol0's completion routine (walk stopped at location 3)\n"},
+    {32, V_IRP, 1, " PendingReturned 1  Cancel 1  CancelRoutine none  "},
+    {35, V_IRPFIND, 0, "  2          IRP_MJ_CREATE          -              #6        taken back by its creator's completion routine\n"},
+    {36, V_IRP, 2, "IoStatus STATUS_UNSUCCESSFUL, Information 0\n"},
+    {37, V_IRPFIND, 0, "(walk stopped at location 3) [end of run: driver]\n"},
+};
+
+START_TEST(hand_made_irps) {
+  rec_t x;
+  irp_run(&x);
+  dump(&x);
+  run_checks(&x, irp_checks, sizeof irp_checks / sizeof *irp_checks);
+  run_why_checks(&x, irp_whys, sizeof irp_whys / sizeof *irp_whys);
+  rec_end(&x);
+}
+END_TEST
+
 TEST_SUITE(db_cover_suite)
 static Suite *db_cover_suite(void) {
   Suite *s = suite_create("db_cover");
   TCase *tc = tcase_create("db_cover");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, hand_made_machine);
+  tcase_add_test(tc, hand_made_irps);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -362,7 +362,7 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
       return false;
     }
     if (e->kind == TRC_WAKE) {
-      fprintf(out, "%s was woken (%s)", tn, e->has_status ? iosim_status_name(e->status, sb) : "?");
+      fprintf(out, "%s was woken (%s) ", tn, e->has_status ? iosim_status_name(e->status, sb) : "?");
       where(r, e, out);
       fputc('\n', out);
       return false;
