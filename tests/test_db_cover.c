@@ -603,6 +603,130 @@ START_TEST(hand_made_irps) {
 }
 END_TEST
 
+/* ---- the database itself: refusals, failed writes, damaged files ---- */
+
+/* The first column of the first row of `query` on the file, as text ("" for none; caller frees). */
+static char *one(const char *path, const char *query) {
+  sqlite3 *h;
+  ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+  sqlite3_stmt *st;
+  ck_assert_msg(sqlite3_prepare_v2(h, query, -1, &st, NULL) == SQLITE_OK, "%s: %s", query, sqlite3_errmsg(h));
+  char *v = strdup(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+static void one_is(const char *path, const char *query, const char *want) {
+  char *v = one(path, query);
+  ck_assert_msg(!strcmp(v, want), "%s: '%s', not '%s'", query, v, want);
+  free(v);
+}
+
+static const char lesson1[] = "../scenarios/lessons/01-sync-read.iosim";
+__attribute__((unused)) static const char lesson2[] = "../scenarios/lessons/02-async-read.iosim";
+static const char leaked[] = "../scenarios/bugs/irp-leaked.iosim";
+
+/* Files an iosim of this schema version must not read or write, each
+   made from a real trace, and what it says. */
+START_TEST(refuses_other_versions) {
+  static const struct {
+    const char *edit;
+    bool readonly;
+    const char *want;
+  } cases[] = {
+      {"PRAGMA user_version = 1", true, "is an iosim trace of schema version 1, older than this iosim"},
+      {"PRAGMA user_version = 1", false, "its steps have no typed columns; regenerate it with `iosim run SCENARIO --db "},
+      {"PRAGMA user_version = 2", true, "is an iosim trace of schema version 2, older than this iosim"},
+      {"PRAGMA user_version = 2", true, "(version 4): its steps have no irp_state column; regenerate it"},
+      {"PRAGMA user_version = 3", false, "(version 4): its steps have no line column; regenerate it"},
+      {"PRAGMA user_version = 5", true, "is an iosim trace of schema version 5, newer than this iosim"},
+      {"PRAGMA user_version = 0", true, "carries the iosim application id but no schema version; refusing to read it"},
+      {"PRAGMA user_version = 0", false, "carries the iosim application id but no schema version; refusing to use it"},
+      {"PRAGMA application_id = 7", true, "is a SQLite database of another program (application_id 0x00000007, "},
+      {"PRAGMA application_id = 7", false, "not an iosim trace; refusing to write to it"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    tmp_t t;
+    char err[512];
+    tmp_begin(&t);
+    tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+    ck_assert_msg(db != NULL, "%s", err);
+    tracedb_close(db);
+    sql(t.path, cases[i].edit);
+    db = cases[i].readonly ? tracedb_open_readonly(t.path, err, sizeof err) : tracedb_open(t.path, err, sizeof err);
+    ck_assert_ptr_null(db);
+    ck_assert_msg(strstr(err, cases[i].want) && strstr(err, t.path), "case %zu: %s", i, err);
+    tmp_end(&t);
+  }
+  /* An empty file is no trace to read; a missing one cannot be opened for reading. */
+  tmp_t t;
+  char err[512];
+  tmp_begin(&t);
+  FILE *f = fopen(t.path, "w");
+  fclose(f);
+  ck_assert_ptr_null(tracedb_open_readonly(t.path, err, sizeof err));
+  ck_assert_msg(strstr(err, "holds no iosim trace (it is empty)"), "%s", err);
+  unlink(t.path);
+  ck_assert_ptr_null(tracedb_open_readonly(t.path, err, sizeof err));
+  ck_assert_msg(!strncmp(err, "cannot open ", 12), "%s", err);
+  tmp_end(&t);
+  ck_assert_str_eq(tracedb_errmsg(NULL), "no trace database");
+}
+END_TEST
+
+/* A database whose tables refuse a write (a trigger raising an error, or
+   a table dropped): the run is recorded as a trace error with SQLite's
+   reason, and the caller gets it. */
+START_TEST(failed_writes_mark_the_run) {
+  static const struct {
+    const char *scenario, *edit, *want;
+  } cases[] = {
+      {leaked, "CREATE TRIGGER no BEFORE INSERT ON driver BEGIN SELECT RAISE(ABORT, 'no drivers'); END",
+       "trace database: driver: no drivers"},
+      {leaked, "CREATE TRIGGER no BEFORE INSERT ON device BEGIN SELECT RAISE(ABORT, 'no devices'); END",
+       "trace database: device: no devices"},
+      {leaked, "CREATE TRIGGER no BEFORE INSERT ON thread BEGIN SELECT RAISE(ABORT, 'no threads'); END",
+       "trace database: thread: no threads"},
+      {leaked, "CREATE TRIGGER no BEFORE INSERT ON object BEGIN SELECT RAISE(ABORT, 'no objects'); END",
+       "trace database: names: no objects"},
+      {"../scenarios/lessons/10-iocp.iosim",
+       "CREATE TRIGGER no BEFORE INSERT ON port BEGIN SELECT RAISE(ABORT, 'no ports'); END",
+       "trace database: names: no ports"},
+      {leaked, "CREATE TRIGGER no BEFORE INSERT ON irp BEGIN SELECT RAISE(ABORT, 'no IRPs'); END",
+       "trace database: irp: no IRPs"},
+      {lesson1, "CREATE TRIGGER no BEFORE INSERT ON expectation BEGIN SELECT RAISE(ABORT, 'no expectations'); END",
+       "trace database: expectation: no expectations"},
+      {leaked, "CREATE TRIGGER no BEFORE INSERT ON finding BEGIN SELECT RAISE(ABORT, 'no findings'); END",
+       "trace database: finding: no findings"},
+      {lesson1, "CREATE TRIGGER no BEFORE INSERT ON event WHEN new.seq = 5 BEGIN SELECT RAISE(ABORT, 'step 5'); END",
+       "trace database: event: step 5"},
+      {lesson1,
+       "CREATE TRIGGER no BEFORE UPDATE ON run WHEN new.steps IS NOT NULL BEGIN SELECT RAISE(ABORT, 'no end'); END",
+       "trace database: run: no end"},
+      {lesson1, "DROP TABLE driver", "trace database: prepare: no such table: driver"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    tmp_t t;
+    char err[512];
+    tmp_begin(&t);
+    tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+    ck_assert_msg(db != NULL, "%s", err);
+    sql(t.path, cases[i].edit);
+    int64_t run = mst_record_scenario(db, cases[i].scenario, NULL, false, 0, err, sizeof err);
+    ck_assert_msg(run == -1 && strstr(err, cases[i].want), "case %zu: run %lld: %s", i, (long long)run, err);
+    tracedb_close(db);
+    one_is(t.path, "SELECT outcome FROM run WHERE id = 1", "trace error");
+    char *msg = one(t.path, "SELECT message FROM run WHERE id = 1");
+    ck_assert_msg(strstr(msg, cases[i].want), "case %zu: %s", i, msg);
+    free(msg);
+    /* Nothing of the run but its row is left. */
+    one_is(t.path, "SELECT count(*) FROM event", "0");
+    tmp_end(&t);
+  }
+}
+END_TEST
+
 TEST_SUITE(db_cover_suite)
 static Suite *db_cover_suite(void) {
   Suite *s = suite_create("db_cover");
@@ -610,6 +734,8 @@ static Suite *db_cover_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, hand_made_machine);
   tcase_add_test(tc, hand_made_irps);
+  tcase_add_test(tc, refuses_other_versions);
+  tcase_add_test(tc, failed_writes_mark_the_run);
   suite_add_tcase(s, tc);
   return s;
 }
