@@ -624,7 +624,7 @@ static void one_is(const char *path, const char *query, const char *want) {
 }
 
 static const char lesson1[] = "../scenarios/lessons/01-sync-read.iosim";
-__attribute__((unused)) static const char lesson2[] = "../scenarios/lessons/02-async-read.iosim";
+static const char lesson2[] = "../scenarios/lessons/02-async-read.iosim";
 static const char leaked[] = "../scenarios/bugs/irp-leaked.iosim";
 
 /* Files an iosim of this schema version must not read or write, each
@@ -727,6 +727,220 @@ START_TEST(failed_writes_mark_the_run) {
 }
 END_TEST
 
+/* Records a scenario into a fresh file and closes it (the reader tests edit it). */
+static void record_file(tmp_t *t, const char *scenario) {
+  char err[1024];
+  tmp_begin(t);
+  tracedb_t *db = tracedb_open(t->path, err, sizeof err);
+  ck_assert_msg(db != NULL, "%s", err);
+  ck_assert_msg(mst_record_scenario(db, scenario, NULL, false, 0, err, sizeof err) == 1, "%s", err);
+  tracedb_close(db);
+}
+
+/* Loads run 0 (the last) of a file: NULL with the message in err. */
+static mst_run_t *load_file(const char *path, tracedb_t **db, char *err, size_t errlen) {
+  *db = tracedb_open_readonly(path, err, errlen);
+  ck_assert_msg(*db != NULL, "%s", err);
+  return mst_load(*db, 0, err, errlen);
+}
+
+/* A damaged trace: what loads, loads; what cannot is refused with the reason. */
+START_TEST(damaged_traces) {
+  static const struct {
+    const char *edit, *want; /* want NULL: it loads */
+  } cases[] = {
+      {"UPDATE event SET frame = 'bogus' WHERE seq = 1; UPDATE event SET kind = 'bogus' WHERE seq = 2;"
+       "INSERT INTO thread(run_id, id, name) VALUES(1, 0, 'zero'), (1, 2000000, 'far')",
+       NULL},
+      {"UPDATE event SET seq = 999 WHERE seq = 3", "run 1: step 3 is numbered 999; the trace is not whole"},
+      {"ALTER TABLE event RENAME TO steps", "cannot read the steps: no such table: event"},
+      {"DROP TABLE port", "cannot read the run's names: no such table: port"},
+      {"DROP TABLE run", "trace database: runs: no such table: run"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    tmp_t t;
+    char err[512];
+    record_file(&t, lesson2);
+    sql(t.path, cases[i].edit);
+    tracedb_t *db;
+    mst_run_t *r = load_file(t.path, &db, err, sizeof err);
+    if (cases[i].want) {
+      ck_assert_ptr_null(r);
+      ck_assert_msg(strstr(err, cases[i].want), "case %zu: %s", i, err);
+    } else {
+      ck_assert_msg(r != NULL, "case %zu: %s", i, err);
+      /* An unknown frame is the idle loop, an unknown kind a note; names
+         with ids no run has are left out. */
+      ck_assert_int_eq(mst_run_event(r, 1)->frame, TRC_FRAME_IDLE);
+      ck_assert_int_eq(mst_run_event(r, 2)->kind, TRC_NOTE);
+      uint32_t id;
+      ck_assert_int_eq(mst_find(r, MST_THREAD, "zero", &id, err, sizeof err), -1);
+      ck_assert_str_eq(err, "run 1 has no thread named 'zero'; there are: app");
+      mst_run_free(r);
+    }
+    tracedb_close(db);
+    tmp_end(&t);
+  }
+  /* The run asked for by number, its table gone. */
+  tmp_t t;
+  char err[512];
+  record_file(&t, lesson2);
+  sql(t.path, "DROP TABLE run");
+  tracedb_t *db = tracedb_open_readonly(t.path, err, sizeof err);
+  ck_assert_ptr_null(mst_load(db, 1, err, sizeof err));
+  ck_assert_str_eq(err, "trace database: runs: no such table: run");
+  tracedb_close(db);
+  tmp_end(&t);
+}
+END_TEST
+
+/* What a command line names and --at, on a run with names missing. */
+START_TEST(lookups) {
+  tmp_t t;
+  char err[512];
+  record_file(&t, lesson2);
+  sql(t.path, "DELETE FROM irp; DELETE FROM port");
+  tracedb_t *db;
+  mst_run_t *r = load_file(t.path, &db, err, sizeof err);
+  ck_assert_msg(r != NULL, "%s", err);
+  uint32_t id = 0;
+  /* An IRP without its row is still known by its number from its steps. */
+  ck_assert_int_eq(mst_find(r, MST_IRP, "2", &id, err, sizeof err), 0);
+  ck_assert_uint_eq(id, 2);
+  ck_assert_int_eq(mst_find(r, MST_IRP, "77", &id, err, sizeof err), -1);
+  ck_assert_str_eq(err, "run 1 has no IRP 77");
+  ck_assert_int_eq(mst_find(r, MST_THREAD, "1", &id, err, sizeof err), 0);
+  ck_assert_int_eq(mst_find(r, MST_THREAD, "9", &id, err, sizeof err), -1);
+  ck_assert_str_eq(err, "run 1 has no thread 9");
+  ck_assert_int_eq(mst_find(r, MST_PORT, "P", &id, err, sizeof err), -1);
+  ck_assert_str_eq(err, "run 1 has no port named 'P' (none has a name)");
+  ck_assert_int_eq(mst_find(r, MST_OBJECT, "nothing", &id, err, sizeof err), -1);
+  has(err, "run 1 has no object named 'nothing'; there are: ");
+  /* An error message cut at its buffer's end stays a string. */
+  char small[24];
+  ck_assert_int_eq(mst_find(r, MST_DEVICE, "nothing", &id, small, sizeof small), -1);
+  ck_assert_str_eq(small, "run 1 has no device nam");
+  static const struct {
+    const char *at, *want;
+  } bad_at[] = {
+      {"#", "--at #STEP needs a step number after '#' (#48), not '#'"},
+      {"#x", "--at #STEP needs a step number after '#' (#48), not '#x'"},
+      {"#-3", "--at #STEP needs a step number after '#' (#48), not '#-3'"},
+      {"#+3", "--at #STEP needs a step number after '#' (#48), not '#+3'"},
+      {"soon", "--at needs a step (#48) or a time with its unit (204.6us, 204600ns, 1.5ms), not 'soon'"},
+      {"1e10s", "not '1e10s'"},
+  };
+  uint64_t step;
+  for (size_t i = 0; i < sizeof bad_at / sizeof *bad_at; i++) {
+    ck_assert_int_eq(mst_parse_at(r, bad_at[i].at, &step, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, bad_at[i].want), "%s: %s", bad_at[i].at, err);
+  }
+  ck_assert_int_eq(mst_parse_at(r, "2s", &step, err, sizeof err), 0);
+  ck_assert_uint_eq(step, mst_run_steps(r));
+  mst_run_free(r);
+  tracedb_close(db);
+  tmp_end(&t);
+  /* Before the first step (a hand-made run whose first step is at 1 us,
+     on no CPU: one CPU all the same). */
+  static const trc_event_t steps[] = {E(.kind = TRC_NOTE, .cpu = -1), E(.kind = TRC_NOTE, .cpu = -1)};
+  rec_t x;
+  rec_steps(&x, steps, 2, NULL);
+  ck_assert_int_eq(mst_parse_at(x.r, "500ns", &step, err, sizeof err), -1);
+  ck_assert_str_eq(err, "--at 500ns: nothing has happened yet then (the first step is at 1000 ns)");
+  ck_assert_int_eq(mst_run_cpus(x.r), 1);
+  char *v = view_at(&x, 2, V_DEVSTACK, 0);
+  ck_assert_str_eq(v, "no device in this run\n");
+  free(v);
+  v = view_at(&x, 2, V_STEP, 0);
+  ck_assert_str_eq(v, "step #2 of 2 at 2.000 us: note\n");
+  free(v);
+  rec_end(&x);
+}
+END_TEST
+
+/* `iosim irp` (tracedb_print_irp) on damaged traces. */
+START_TEST(print_irp_damaged) {
+  static const struct {
+    const char *edit;
+    int64_t run;
+    int rc;
+    const char *want;
+  } cases[] = {
+      {"", 0, SIM_ENOENT, "there is no run 0 in this trace"},
+      /* A stack count out of range: the allocation step says. */
+      {"UPDATE irp SET stack_count = 999", 1, SIM_OK, "; its last state: 3 stacks "},
+      {"UPDATE irp SET stack_count = 999; UPDATE event SET stack_size = NULL", 1, SIM_EIO,
+       "IRP 2 of run 1: its stack count is not in the trace"},
+      /* A location no IRP has is no location. */
+      {"UPDATE event SET stack_location = 500 WHERE kind = 'call-driver'", 1, SIM_OK, "     cmd  flg cl Device"},
+      {"DELETE FROM thread", 1, SIM_OK, " IRP_MJ_READ  Thread ? (1)  File "},
+      {"DROP TABLE irp", 1, SIM_EIO, "trace database: prepare: no such table: irp"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    tmp_t t;
+    char err[512] = "";
+    record_file(&t, lesson2);
+    sql(t.path, cases[i].edit);
+    tracedb_t *db = tracedb_open_readonly(t.path, err, sizeof err);
+    ck_assert_msg(db != NULL, "%s", err);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    int rc = tracedb_print_irp(db, cases[i].run, 2, INT64_MAX, f, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc == cases[i].rc, "case %zu: %d: %s", i, rc, err);
+    ck_assert_msg(strstr(rc == SIM_OK ? out : err, cases[i].want), "case %zu:\n%s%s", i, out, err);
+    free(out);
+    tracedb_close(db);
+    tmp_end(&t);
+  }
+}
+END_TEST
+
+/* The reader's run lookups: a run whose writer still holds the file is
+   being written, not lost; tags of a damaged file. */
+START_TEST(reader_lookups) {
+  tmp_t t;
+  char err[512];
+  record_file(&t, lesson2);
+  sql(t.path, "UPDATE run SET outcome = 'running'");
+  tracedb_t *db = tracedb_open_readonly(t.path, err, sizeof err);
+  int64_t picked = 0;
+  ck_assert_int_eq(tracedb_pick_run(db, 1, &picked, err, sizeof err), SIM_ESTATE);
+  has(err, "run 1 never finished: the writer was killed (it kept ");
+  /* Another process holds the write lock: its run is alive. */
+  sqlite3 *w;
+  ck_assert_int_eq(sqlite3_open(t.path, &w), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_exec(w, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  ck_assert_int_eq(tracedb_pick_run(db, 1, &picked, err, sizeof err), SIM_OK);
+  ck_assert_int_eq(picked, 1);
+  sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(w);
+  /* The reader still refuses to write after the probe. */
+  ck_assert_int_eq(tracedb_record_run(db, "x.iosim", 0, 0, TRACEDB_OUTCOME_OK, NULL), SIM_ESTATE);
+  ck_assert_int_eq(tracedb_pick_run(db, 1, &picked, err, sizeof err), SIM_ESTATE);
+  tracedb_close(db);
+  /* A writable handle probes the same way. */
+  db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_int_eq(tracedb_pick_run(db, 1, &picked, err, sizeof err), SIM_ESTATE);
+  has(err, "run 1 never finished");
+  tracedb_close(db);
+  db = tracedb_open_readonly(t.path, err, sizeof err);
+  uint32_t irp = 0;
+  ck_assert_int_eq(tracedb_find_irp(db, 1, "r1", &irp, err, sizeof err), SIM_OK);
+  ck_assert_uint_eq(irp, 2);
+  tracedb_close(db);
+  sql(t.path, "DROP TABLE irp");
+  db = tracedb_open_readonly(t.path, err, sizeof err);
+  ck_assert_int_eq(tracedb_find_irp(db, 1, "r1", &irp, err, sizeof err), SIM_EIO);
+  ck_assert_str_eq(err, "trace database: IRPs: no such table: irp");
+  tracedb_close(db);
+  tmp_end(&t);
+  int64_t ns;
+  ck_assert_int_eq(tracedb_parse_time("1e10s", &ns), -1);
+}
+END_TEST
+
 TEST_SUITE(db_cover_suite)
 static Suite *db_cover_suite(void) {
   Suite *s = suite_create("db_cover");
@@ -736,6 +950,10 @@ static Suite *db_cover_suite(void) {
   tcase_add_test(tc, hand_made_irps);
   tcase_add_test(tc, refuses_other_versions);
   tcase_add_test(tc, failed_writes_mark_the_run);
+  tcase_add_test(tc, damaged_traces);
+  tcase_add_test(tc, lookups);
+  tcase_add_test(tc, print_irp_damaged);
+  tcase_add_test(tc, reader_lookups);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -698,10 +698,15 @@ static int run_query(tracedb_t *db, const char *sql, int64_t run, int64_t *n, ch
    still marked "running" lost its writer. */
 static bool writer_alive(tracedb_t *db) {
   if (db->run) return true; /* this very handle is writing it */
+  /* A reader refuses every write (query_only), BEGIN IMMEDIATE included
+     (SQLITE_READONLY, which would say "no writer" whoever writes): lifted
+     for the probe, which writes nothing. */
+  if (db->readonly) (void)sqlite3_exec(db->db, "PRAGMA query_only = OFF", NULL, NULL, NULL);
   sqlite3_busy_timeout(db->db, 0);
   int rc = sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (rc == SQLITE_OK) (void)sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_busy_timeout(db->db, 5000);
+  if (db->readonly) (void)sqlite3_exec(db->db, "PRAGMA query_only = ON", NULL, NULL, NULL);
   return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
