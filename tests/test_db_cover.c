@@ -6,6 +6,7 @@
  * chosen moments, damaged and foreign databases and the refusal each
  * gets, merging, schedules and the reader's lookups.
  */
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ __attribute__((unused)) static void has(const char *text, const char *want) {
   ck_assert_msg(strstr(text, want) != NULL, "expected \"%s\" in:\n%s", want, text);
 }
 
-__attribute__((unused)) static void hasnt(const char *text, const char *want) {
+static void hasnt(const char *text, const char *want) {
   ck_assert_msg(strstr(text, want) == NULL, "did not expect \"%s\" in:\n%s", want, text);
 }
 
@@ -941,6 +942,198 @@ START_TEST(reader_lookups) {
 }
 END_TEST
 
+/* ---- the writer's calls out of order, interruptions, outcomes ---- */
+
+START_TEST(writer_api) {
+  tmp_t t;
+  char err[512];
+  tmp_begin(&t);
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_msg(db != NULL, "%s", err);
+  trc_event_t e = trc_event_make(TRC_NOTE);
+  e.seq = 1;
+  ck_assert_int_eq(tracedb_record_event(db, &e), SIM_ESTATE);
+  ck_assert_str_eq(tracedb_errmsg(db), "no run is being recorded");
+  ck_assert_int_eq(tracedb_end_run(db, NULL, TRACEDB_OUTCOME_OK, NULL), SIM_ESTATE);
+  tracedb_abort_run(db, NULL, NULL, "nothing to abort");
+  tracedb_abort_run(NULL, NULL, NULL, NULL);
+  /* Run 1: begun twice, ended without saying how. */
+  ck_assert_int_eq(tracedb_begin_run(db, NULL, "a.iosim", 1, 2), SIM_OK);
+  ck_assert_int_eq(tracedb_begin_run(db, NULL, "a.iosim", 1, 2), SIM_ESTATE);
+  ck_assert_str_eq(tracedb_errmsg(db), "run 1 is still being recorded");
+  ck_assert_int_eq(tracedb_record_run(db, "b.iosim", 1, 2, TRACEDB_OUTCOME_BAD_INPUT, "x"), SIM_ESTATE);
+  ck_assert_int_eq(tracedb_end_run(db, NULL, NULL, NULL), SIM_EINVAL);
+  ck_assert_str_eq(tracedb_errmsg(db), "tracedb_end_run: no outcome and no result");
+  /* A status without a name, a run-end step without an outcome, an
+     operation that does not touch its IRP, a step without detail. */
+  static const trc_event_t steps[] = {
+      E(.kind = TRC_COMPLETE, .cpu = -1, .irp = 1, .has_status = 1, .status = 0x12345678, .detail = "d"),
+      E(.kind = TRC_OP, .cpu = -1, .text = "op"),
+      E(.kind = TRC_RUN_END, .cpu = -1),
+  };
+  for (size_t i = 0; i < 3; i++) {
+    e = steps[i];
+    e.seq = i + 1;
+    ck_assert_int_eq(tracedb_record_event(db, &e), SIM_OK);
+  }
+  /* Aborted: the steps are kept, the run says why. */
+  tracedb_abort_run(db, NULL, NULL, "stopped by the test");
+  ck_assert_int_eq(tracedb_run_id(db), 1);
+  one_is(t.path, "SELECT outcome || ': ' || message FROM run WHERE id = 1", "interrupted: stopped by the test");
+  one_is(t.path, "SELECT status FROM event WHERE run_id = 1 AND seq = 1", "0x12345678");
+  one_is(t.path, "SELECT touches_irp || '/' || detail || '/' || typeof(outcome) FROM event WHERE seq = 2", "0//null");
+  one_is(t.path, "SELECT coalesce(machine_outcome, 'none') FROM run WHERE id = 1", "none");
+  /* Run 2: the user presses Ctrl-C at its second step. */
+  volatile sig_atomic_t stop = 0;
+  tracedb_watch_interrupt(db, &stop);
+  ck_assert_int_eq(tracedb_begin_run(db, NULL, "a.iosim", 1, 2), SIM_OK);
+  e = trc_event_make(TRC_NOTE);
+  e.seq = 1, e.detail = "";
+  ck_assert_int_eq(tracedb_record_event(db, &e), SIM_OK);
+  stop = 1;
+  e.seq = 2;
+  ck_assert_int_eq(tracedb_record_event(db, &e), SIM_OK);
+  ck_assert(tracedb_interrupted(db));
+  e.seq = 3;
+  ck_assert_int_eq(tracedb_record_event(db, &e), SIM_OK); /* ignored */
+  ck_assert_int_eq(tracedb_end_run(db, NULL, TRACEDB_OUTCOME_OK, NULL), SIM_OK);
+  one_is(t.path, "SELECT outcome || ': ' || message || ' (' || events || ')' FROM run WHERE id = 2",
+         "interrupted: interrupted by the user after step 1 (1)");
+  tracedb_watch_interrupt(db, NULL);
+  /* Run 3: the handle closes with the run open. */
+  ck_assert_int_eq(tracedb_begin_run(db, NULL, "a.iosim", 1, 2), SIM_OK);
+  tracedb_close(db);
+  one_is(t.path, "SELECT outcome || ': ' || message FROM run WHERE id = 3",
+         "interrupted: the trace database was closed before the run ended");
+  /* A reader records nothing, and says so to the hooks. */
+  db = tracedb_open_readonly(t.path, err, sizeof err);
+  ck_assert_int_eq(tracedb_begin_run(db, NULL, "a.iosim", 1, 2), SIM_ESTATE);
+  ck_assert_str_eq(tracedb_errmsg(db), "the trace database is open read-only");
+  tracedb_hooks_t h = {.db = db, .scenario_path = "a.iosim"};
+  ck_assert_int_eq(tracedb_hooks_fail(&h, TRACEDB_OUTCOME_BAD_INPUT, "bad"), SIM_ESTATE);
+  ck_assert_int_eq(h.rc, SIM_ESTATE);
+  ck_assert_str_eq(h.err, "the trace database is open read-only");
+  tracedb_schedule_t sch = {.token = "t", .role = "failure", .outcome = "ok", .strategy = "bounded", .bound = -1};
+  ck_assert_int_eq(tracedb_record_schedule(db, 1, &sch), SIM_ESTATE);
+  tracedb_close(db);
+  tmp_end(&t);
+  /* The run outcome from the machine's and the expectations'. */
+  scn_result_t r = {.expect_failed = 1};
+  ck_assert_str_eq(tracedb_outcome(SIM_RUN_STOPPED, NULL), TRACEDB_OUTCOME_INTERRUPTED);
+  ck_assert_str_eq(tracedb_outcome(SIM_RUN_OK, &r), TRACEDB_OUTCOME_EXPECT_FAILED);
+  ck_assert_str_eq(tracedb_outcome(SIM_RUN_STALLED, NULL), TRACEDB_OUTCOME_STALLED);
+  ck_assert_str_eq(tracedb_outcome(SIM_RUN_LIMIT, &r), TRACEDB_OUTCOME_LIMIT);
+}
+END_TEST
+
+/* Schedules and merging. */
+START_TEST(schedules_and_merge) {
+  tmp_t a, b;
+  char err[512];
+  record_file(&a, lesson1);
+  record_file(&b, lesson2);
+  tracedb_t *db = tracedb_open(a.path, err, sizeof err);
+  tracedb_schedule_t sch = {.token = "tok", .role = "bogus", .outcome = "ok", .strategy = "bounded", .bound = 2};
+  ck_assert_int_eq(tracedb_record_schedule(db, 1, &sch), SIM_EIO);
+  has(tracedb_errmsg(db), "trace database: schedule row: CHECK constraint failed");
+  sch.role = "failure";
+  ck_assert_int_eq(tracedb_record_schedule(db, 1, &sch), SIM_OK);
+  tracedb_close(db);
+  one_is(a.path, "SELECT token || ' ' || role || ' ' || bound FROM schedule", "tok failure 2");
+  /* A view in the table's place. */
+  sql(b.path, "CREATE VIEW schedule AS SELECT 1 AS run_id");
+  db = tracedb_open(b.path, err, sizeof err);
+  ck_assert_int_eq(tracedb_record_schedule(db, 1, &sch), SIM_EIO);
+  has(tracedb_errmsg(db), "trace database: schedule row: cannot modify schedule because it is a view");
+  tracedb_close(db);
+  sql(b.path, "DROP VIEW schedule");
+  /* Merging: b's run comes after a's; its schedule table is created. */
+  tmp_t m;
+  tmp_begin(&m);
+  const char *in[] = {a.path, b.path};
+  ck_assert_int_eq(tracedb_merge(m.path, in, 2, err, sizeof err), SIM_OK);
+  one_is(m.path, "SELECT group_concat(id || ':' || scenario, ' ') FROM run",
+         "1:../scenarios/lessons/01-sync-read.iosim 2:../scenarios/lessons/02-async-read.iosim");
+  one_is(m.path, "SELECT run_id FROM schedule", "1");
+  const char *self[] = {a.path, m.path};
+  ck_assert_int_eq(tracedb_merge(m.path, self, 2, err, sizeof err), SIM_EINVAL);
+  has(err, " is both the output and an input");
+  /* An input with a column the output lacks: nothing of it is merged. */
+  sql(b.path, "ALTER TABLE driver ADD COLUMN extra TEXT");
+  ck_assert_int_eq(tracedb_merge(m.path, in + 1, 1, err, sizeof err), SIM_EIO);
+  has(err, "driver has no column named extra");
+  one_is(m.path, "SELECT count(*) FROM run", "2");
+  /* Columns past what a merge copies. */
+  char alter[200];
+  for (int i = 0; i < 60; i++) {
+    snprintf(alter, sizeof alter, "ALTER TABLE irp ADD COLUMN a_rather_long_column_name_number_%02d TEXT", i);
+    sql(a.path, alter);
+  }
+  ck_assert_int_eq(tracedb_merge(m.path, in, 1, err, sizeof err), SIM_EIO);
+  has(err, ": table irp has too many columns");
+  /* An output that is not a trace. */
+  FILE *f = fopen(m.path, "w");
+  fputs("not a database, not at all, but long enough to look at: ................................", f);
+  fclose(f);
+  ck_assert_int_eq(tracedb_merge(m.path, in + 1, 1, err, sizeof err), SIM_EINVAL);
+  has(err, "is not a SQLite database, so not an iosim trace; refusing to touch it");
+  tmp_end(&m);
+  tmp_end(&a);
+  tmp_end(&b);
+}
+END_TEST
+
+/* why follows at most 16 links: a pending mark propagated up 19
+   locations is explained back 16 of them. */
+START_TEST(why_stops_after_16_links) {
+  trc_event_t steps[22];
+  steps[0] = trc_event_make(TRC_IRP_ALLOC);
+  steps[0].cpu = -1, steps[0].irp = 1, steps[0].stack_size = 20;
+  steps[1] = trc_event_make(TRC_MARK_PENDING);
+  steps[1].cpu = -1, steps[1].irp = 1, steps[1].loc_to = 1, steps[1].stack_location = 1, steps[1].device = 1;
+  steps[1].control = 1, steps[1].writes = TRC_W_CONTROL;
+  for (int k = 1; k <= 19; k++) {
+    trc_event_t *e = &steps[k + 1];
+    *e = trc_event_make(TRC_PENDING_PROPAGATED);
+    e->cpu = -1, e->irp = 1, e->loc_from = k, e->loc_to = k + 1, e->control = 1, e->writes = TRC_W_CONTROL;
+  }
+  rec_t x;
+  rec_steps(&x, steps, 21, "INSERT INTO device(run_id, id, name) VALUES(1, 1, 'low')");
+  char *t = why_at(&x, 21, MST_F_CONTROL, 1, 20);
+  has(t, "IRP 1 loc[20].Control = 01 after step #21:\n  #21    21.000 us    pending-propagated   the I/O manager propagated"
+         " the pending mark: location 19 has no completion routine, so its\n         SL_PENDING_RETURNED is copied up to location 20\n");
+  has(t, "IRP 1 loc[5].Control = 01 after step #6:\n");
+  hasnt(t, "loc[4].Control");
+  hasnt(t, "IoMarkIrpPending");
+  free(t);
+  /* From location 4 the chain reaches the mark. */
+  t = why_at(&x, 21, MST_F_CONTROL, 1, 4);
+  has(t, "#2     2.000 us     mark-pending         IoMarkIrpPending by low (\\Driver\\) in the idle loop: the driver returns"
+         " STATUS_PENDING (origin)\n");
+  free(t);
+  rec_end(&x);
+  mst_field_t f;
+  int loc;
+  ck_assert_int_eq(mst_field_parse("Bogus", &f, &loc), -1);
+  ck_assert_int_eq(mst_field_parse("loc[0].Control", &f, &loc), -1);
+  ck_assert_int_eq(mst_field_parse("loc[3].Controls", &f, &loc), -1);
+  ck_assert_int_eq(mst_field_parse("loc[3].Control", &f, &loc), 0);
+  ck_assert_int_eq(loc, 3);
+}
+END_TEST
+
+START_TEST(record_scenario_errors) {
+  tmp_t t;
+  char err[1024];
+  tmp_begin(&t);
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_int_eq(mst_record_scenario(db, "no-such-scenario.iosim", NULL, false, 0, err, sizeof err), -1);
+  has(err, "no-such-scenario.iosim:");
+  tracedb_close(db);
+  tmp_end(&t);
+}
+END_TEST
+
 TEST_SUITE(db_cover_suite)
 static Suite *db_cover_suite(void) {
   Suite *s = suite_create("db_cover");
@@ -954,6 +1147,10 @@ static Suite *db_cover_suite(void) {
   tcase_add_test(tc, lookups);
   tcase_add_test(tc, print_irp_damaged);
   tcase_add_test(tc, reader_lookups);
+  tcase_add_test(tc, writer_api);
+  tcase_add_test(tc, schedules_and_merge);
+  tcase_add_test(tc, why_stops_after_16_links);
+  tcase_add_test(tc, record_scenario_errors);
   suite_add_tcase(s, tc);
   return s;
 }
