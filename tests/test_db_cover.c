@@ -251,6 +251,8 @@ static const trc_event_t machine_steps[] = {
     E(.kind = TRC_CALL, T0, .irp = 8, .device = 1, .stack_location = 1),
     E(.kind = TRC_CALL, T0, .irp = 9, .device = 1, .stack_location = 1),
     /* 64 */ E(.kind = TRC_PORT_CLOSED, .cpu = -1, .port = 1),
+    /* 65: a packet on a port whose creation the trace does not have */
+    E(.kind = TRC_PORT_QUEUED, .cpu = -1, .port = 2),
 };
 
 static void machine_run(rec_t *x) {
@@ -299,7 +301,7 @@ static void run_checks(rec_t *x, const check_t *c, size_t n) {
 
 /* What the hand-made run shows, step by step. */
 static const check_t machine_checks[] = {
-    {0, V_STEP, 0, "step #0 of 64: before the first step\n"},
+    {0, V_STEP, 0, "step #0 of 65: before the first step\n"},
     {2, V_THREAD, 2, "THREAD w1 (2)  Initialized (not started)\n  IRP List: empty\n"},
     {2, V_THREAD, 9, "no thread 9 at this step\n"},
     /* A frame the CPU was not seen entering is pushed on its idle loop. */
@@ -314,7 +316,7 @@ static const check_t machine_checks[] = {
     {9, V_DPCS, 0, "CPU 1 (running DPC Other)\n  DPC queue (2, head first):\n    1. DPC, queued at #5\n"},
     {11, V_DPCS, 0, "CPU 1 (running DPC ?)\n  DPC queue (1, head first):\n    1. DiskDpc for disk0, queued at #6\n"},
     {13, V_DPCS, 0, "CPU 1 (running DPC DiskDpc)\n  DPC queue: empty\n"},
-    {15, V_STEP, 0, "step #15 of 64 at 15.000 us: dpc, CPU 1 DISPATCH dpc\n"},
+    {15, V_STEP, 0, "step #15 of 65 at 15.000 us: dpc, CPU 1 DISPATCH dpc\n"},
     {15, V_DPCS, 0, "CPU 1 (running DPC TimerDpc)\n  DPC queue: empty\n"},
     /* Eight frames at most: the eighth interrupt is not kept. */
     {23, V_CPUS, 0,
@@ -358,10 +360,14 @@ static const check_t machine_checks[] = {
     /* IRP 8 came with its packet: nothing else is known of it. */
     {63, V_IRP, 8, "IRP 8 does not exist yet at step #63\n"},
     {63, V_IRPFIND, 0, "0 live IRPs at step #63\n"},
-    {63, V_STEP, 0, "step #63 of 64 at 63.000 us: call-driver, CPU 0 PASSIVE thread, thread app (1), IRP 9, disk0\n"},
+    {63, V_STEP, 0, "step #63 of 65 at 63.000 us: call-driver, CPU 0 PASSIVE thread, thread app (1), IRP 9, disk0\n"},
     {64, V_PORT, 1, "PORT P (1)  closed  concurrency 2, running 0\n  Packets: none queued\n"},
     {64, V_DEVSTACK, 0, "  !DevObj    !DrvObj              IRPs at it now\n  vol0       \\Driver\\vol          -\n"
                         "  disk0      \\Driver\\disk         -\n"},
+    /* Two ports; the second's name and concurrency are not known. */
+    {65, V_PORT, 0, "  Waiting threads: none\n\nPORT  (2)\n  Packets:\n    1. a posted packet (no IRP), queued at #65\n"},
+    {65, V_PORT, 2, "PORT  (2)\n"},
+    {65, V_PORT, 2, "!PORT P"},
     {64, V_DEVSTACK, 1, "  vol0       \\Driver\\vol          -\n> disk0      \\Driver\\disk         -\n"},
 };
 
@@ -372,7 +378,7 @@ START_TEST(hand_made_machine) {
   run_checks(&x, machine_checks, sizeof machine_checks / sizeof *machine_checks);
   /* The whole machine at the end: the step, CPUs, threads, the port. */
   char *t = view_at(&x, 64, V_MACHINE, 0);
-  has(t, "step #64 of 64 at 64.000 us: port-closed\n\nCPU 0  IRQL PASSIVE\n");
+  has(t, "step #64 of 65 at 64.000 us: port-closed\n\nCPU 0  IRQL PASSIVE\n");
   has(t, "THREAD thread 5  Waiting\n");
   has(t, "\nPORT P (1)  closed");
   free(t);
@@ -389,6 +395,11 @@ START_TEST(hand_made_machine) {
   ck_assert_ptr_nonnull(mst_port_at(x.m, 0));
   ck_assert_ptr_null(mst_port_at(x.m, 1));
   ck_assert_ptr_null(mst_port(x.m, 2));
+  /* Past the end: the last step. */
+  mst_seek(x.m, 1000);
+  ck_assert_uint_eq(mst_step(x.m), 65);
+  ck_assert(!mst_next(x.m));
+  mst_free(NULL);
   ck_assert_ptr_null(mst_irp_at(x.m, 9));
   ck_assert_ptr_eq(mst_run(x.m), x.r);
   rec_end(&x);
@@ -486,6 +497,11 @@ static const trc_event_t irp_steps[] = {
     E(.kind = TRC_WAKE, .cpu = -1, .target_thread = 1),
     E(.kind = TRC_WAIT_DONE, T0, .target_thread = 1, .has_status = 1),
     E(.kind = TRC_SLEEP, T0, .target_thread = 1),
+    /* 54-57: app waits on ev (set), is woken with a status; then waits on ev2 (cleared) */
+    E(.kind = TRC_WAIT, T0, .target_thread = 1, .count = 1, .object = 1),
+    E(.kind = TRC_WAKE, .cpu = 0, .irql = 2, .frame = TRC_FRAME_DPC, .target_thread = 1, .has_status = 1),
+    E(.kind = TRC_WAIT_DONE, T0, .target_thread = 1, .has_status = 1, .object = 9),
+    E(.kind = TRC_WAIT, T0, .target_thread = 1, .count = 2, .object = 2),
 };
 
 static void irp_run(rec_t *x) { rec_steps(x, irp_steps, sizeof irp_steps / sizeof *irp_steps, irp_names); }
@@ -548,6 +564,12 @@ static const why_check_t irp_whys[] = {
     {52, MST_F_WAIT, 1, 0, "#52    52.000 us    wait-done            app's wait ended with STATUS_SUCCESS\n"},
     {53, MST_F_WAIT, 1, 0, "#53    53.000 us    sleep                app began to wait (a sleep)\n"},
     {53, MST_F_WAIT, 7, 0, "thread ? (7) wait after step #53:\n  nothing set it by then\n"},
+    {54, MST_F_WAIT, 1, 0,
+     "app began to wait (on its objects); the first object, ev, is signalled at step #54\n"
+     "event ev (object 1) state = signalled after step #54:\n  #47 "},
+    {55, MST_F_WAIT, 1, 0, "app was woken (STATUS_SUCCESS) in a DPC on CPU 0\n"},
+    {56, MST_F_WAIT, 1, 0, "app's wait ended with STATUS_SUCCESS: its object is signalled\nevent ? (object 9)"},
+    {57, MST_F_WAIT, 1, 0, "app began to wait (on its objects); the first object, ev2, is not signalled at step #57\n"},
     {53, MST_F_CURRENT_LOCATION, 1, 0,
      "IRP 1 (r1) CurrentLocation = 3 after step #53:\n  #26    26.000 us    completion-routine   the completion walk moved "
      "the IRP up to location 3 in a DPC on CPU 1 (origin)\n"},
@@ -592,6 +614,9 @@ static const check_t irp_checks[] = {
     {35, V_IRPFIND, 0, "  2          IRP_MJ_CREATE          -              #6        taken back by its creator's completion routine\n"},
     {36, V_IRP, 2, "IoStatus STATUS_UNSUCCESSFUL, Information 0\n"},
     {37, V_IRPFIND, 0, "(walk stopped at location 3) [end of run: driver]\n"},
+    {33, V_IRP, 2, "Irp is active with 1 stacks 1 is current\n"},
+    {33, V_IRP, 2, ">[N/A(0), N/A(0)]\n            0  0 -        -        creator's routine\n"},
+    {20, V_MACHINE, 0, "\nIRP 1 (r1) of run 1, as of 20.000 us (after step #20, mark-pending; the IRP's last step: #20)\n"},
 };
 
 START_TEST(hand_made_irps) {

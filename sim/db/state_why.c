@@ -330,7 +330,7 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
     fprintf(out, " (origin)\n");
     return false;
   }
-  case MST_F_WAIT: {
+  default: { /* MST_F_WAIT */
     char sb[16];
     const char *tn = mst_thread_name(r, q->id);
     if (e->kind == TRC_WAIT || e->kind == TRC_SLEEP) {
@@ -377,7 +377,6 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
     return false;
   }
   }
-  return false;
 }
 
 int mst_field_parse(const char *text, mst_field_t *f, int *loc) {
