@@ -74,7 +74,7 @@ static void rec_load(rec_t *x, int64_t run) {
 }
 
 /* Runs a scenario into a fresh database and loads it. */
-__attribute__((unused)) static void rec_scenario(rec_t *x, const char *scenario) {
+static void rec_scenario(rec_t *x, const char *scenario) {
   char err[1024];
   tmp_begin(&x->t);
   x->db = tracedb_open(x->t.path, err, sizeof err);
@@ -1159,6 +1159,67 @@ START_TEST(record_scenario_errors) {
 }
 END_TEST
 
+/* ---- whole views of lessons at chosen moments ---- */
+
+/* The n-th step of `kind` (any IRP). */
+static uint64_t nth(rec_t *x, trc_kind_t kind, int n) {
+  for (uint64_t s = 1; s <= mst_run_steps(x->r); s++)
+    if (mst_run_event(x->r, s)->kind == kind && --n == 0) return s;
+  ck_abort_msg("no such step");
+  return 0;
+}
+
+/* The machine panel, the live IRPs and the DPC queues of a lesson at the
+   n-th step of `kind`, against tests/fixtures/db-cover/NAME.txt (checked
+   by hand when written: IOSIM_DB_COVER_WRITE=1 writes it). */
+static void golden(const char *lesson, trc_kind_t kind, int n, const char *name) {
+  rec_t x;
+  rec_scenario(&x, lesson);
+  uint64_t at = nth(&x, kind, n);
+  char *a = view_at(&x, at, V_MACHINE, 0), *b = view_at(&x, at, V_IRPFIND, 0), *c = view_at(&x, at, V_DPCS, 0),
+       *d = view_at(&x, at, V_DEVSTACK, 0);
+  char *got = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&got, &len);
+  fprintf(f, "%s\n-- irpfind\n%s\n-- dpcs\n%s\n-- devstack\n%s", a, b, c, d);
+  fclose(f);
+  char path[200];
+  snprintf(path, sizeof path, "fixtures/db-cover/%s.txt", name);
+  if (getenv("IOSIM_DB_COVER_WRITE")) {
+    FILE *w = fopen(path, "w");
+    ck_assert_ptr_nonnull(w);
+    fputs(got, w);
+    fclose(w);
+  }
+  FILE *r = fopen(path, "r");
+  ck_assert_msg(r != NULL, "%s: missing (IOSIM_DB_COVER_WRITE=1 writes it; check it by hand)", path);
+  char *want = calloc(1, 1 << 20);
+  size_t k = fread(want, 1, (1 << 20) - 1, r);
+  want[k] = '\0';
+  fclose(r);
+  ck_assert_msg(!strcmp(got, want), "%s at step #%llu differs from %s:\n%s", lesson, (unsigned long long)at, path, got);
+  free(want);
+  free(got);
+  free(a), free(b), free(c), free(d);
+  rec_end(&x);
+}
+
+/* Lesson 15: the moment IoCancelIrp runs against a queued read. */
+START_TEST(golden_cancel_race) { golden("../scenarios/lessons/15-cancel-queued.iosim", TRC_CANCEL, 1, "cancel-queued"); }
+END_TEST
+
+/* Lesson 12: a completion port with more packets than its concurrency lets run. */
+START_TEST(golden_port) {
+  golden("../scenarios/lessons/12-iocp-concurrency.iosim", TRC_PORT_DEQUEUED, 2, "iocp-concurrency");
+}
+END_TEST
+
+/* Lesson 20: a HighImportance DPC queued at the head of a queue with another waiting. */
+START_TEST(golden_dpc_queue) {
+  golden("../scenarios/lessons/20-dpc-importance.iosim", TRC_DPC_QUEUED, 5, "dpc-importance");
+}
+END_TEST
+
 TEST_SUITE(db_cover_suite)
 static Suite *db_cover_suite(void) {
   Suite *s = suite_create("db_cover");
@@ -1176,6 +1237,9 @@ static Suite *db_cover_suite(void) {
   tcase_add_test(tc, schedules_and_merge);
   tcase_add_test(tc, why_stops_after_16_links);
   tcase_add_test(tc, record_scenario_errors);
+  tcase_add_test(tc, golden_cancel_race);
+  tcase_add_test(tc, golden_port);
+  tcase_add_test(tc, golden_dpc_queue);
   suite_add_tcase(s, tc);
   return s;
 }
