@@ -698,6 +698,8 @@ START_TEST(refuses_other_versions) {
   ck_assert_msg(!strncmp(err, "cannot open ", 12), "%s", err);
   tmp_end(&t);
   ck_assert_str_eq(tracedb_errmsg(NULL), "no trace database");
+  tracedb_close(NULL);
+  mst_run_free(NULL);
 }
 END_TEST
 
@@ -881,6 +883,15 @@ START_TEST(lookups) {
   ck_assert_str_eq(v, "step #2 of 2 at 2.000 us: note\n");
   free(v);
   rec_end(&x);
+  /* A run whose only CPU named is a DPC's target: that many CPUs. */
+  static const trc_event_t dpc[] = {E(.kind = TRC_DPC_QUEUED, .cpu = 0, .target_cpu = 2, .service = "D")};
+  rec_steps(&x, dpc, 1, NULL);
+  ck_assert_int_eq(mst_run_cpus(x.r), 3);
+  v = view_at(&x, 1, V_DPCS, 0);
+  ck_assert_str_eq(v, "CPU 0\n  DPC queue: empty\nCPU 1\n  DPC queue: empty\nCPU 2\n  DPC queue (1, head first):\n"
+                      "    1. D, queued at #1\n");
+  free(v);
+  rec_end(&x);
 }
 END_TEST
 
@@ -1038,6 +1049,13 @@ START_TEST(writer_api) {
   ck_assert_int_eq(tracedb_hooks_fail(&h, TRACEDB_OUTCOME_BAD_INPUT, "bad"), SIM_ESTATE);
   ck_assert_int_eq(h.rc, SIM_ESTATE);
   ck_assert_str_eq(h.err, "the trace database is open read-only");
+  /* The scenario runner's hooks: a run that cannot begin is not ended. */
+  tracedb_hooks_t h2 = {.db = db, .scenario_path = "a.iosim"};
+  tracedb_on_start(&h2, NULL);
+  ck_assert_int_eq(h2.rc, SIM_ESTATE);
+  ck_assert_str_eq(h2.err, "the trace database is open read-only");
+  tracedb_on_finish(&h2, NULL, NULL);
+  ck_assert_int_eq(h2.rc, SIM_ESTATE);
   tracedb_schedule_t sch = {.token = "t", .role = "failure", .outcome = "ok", .strategy = "bounded", .bound = -1};
   ck_assert_int_eq(tracedb_record_schedule(db, 1, &sch), SIM_ESTATE);
   tracedb_close(db);
@@ -1154,7 +1172,14 @@ START_TEST(record_scenario_errors) {
   tracedb_t *db = tracedb_open(t.path, err, sizeof err);
   ck_assert_int_eq(mst_record_scenario(db, "no-such-scenario.iosim", NULL, false, 0, err, sizeof err), -1);
   has(err, "no-such-scenario.iosim:");
+  /* A machine that cannot be built once the run began: bad input, with the message. */
+  ck_assert_int_eq(mst_record_scenario(db, "fixtures/db-cover/failing-driver.iosim", "fixtures/scenarios", false, 0,
+                                       err, sizeof err), -1);
+  has(err, "fixtures/db-cover/failing-driver.iosim:2:8: driver f: its DriverEntry failed with ");
   tracedb_close(db);
+  char *msg = one(t.path, "SELECT outcome || ': ' || message FROM run WHERE id = 1");
+  has(msg, "bad input: driver f: its DriverEntry failed with ");
+  free(msg);
   tmp_end(&t);
 }
 END_TEST
