@@ -625,6 +625,32 @@ START_TEST(hand_made_irps) {
   dump(&x);
   run_checks(&x, irp_checks, sizeof irp_checks / sizeof *irp_checks);
   run_why_checks(&x, irp_whys, sizeof irp_whys / sizeof *irp_whys);
+  /* `iosim irp`'s own replay of the same steps. */
+  static const struct {
+    uint32_t id;
+    int rc;
+    const char *want;
+  } irps[] = {
+      {1, SIM_OK, "IRP 1 (r1) of run 1, as of 37.000 us (after step 37, irp-outstanding)\n"
+                  "Irp is active with 3 stacks 3 is current\n IRP_MJ_READ  Thread app (1)  File none  Master IRP none\n"
+                  " PendingReturned 1  Cancel 1  CancelRoutine none  IoStatus STATUS_SUCCESS, Information 4096\n"
+                  " The completion walk stopped: "},
+      /* No irp row, and no size in its allocation step. */
+      {2, SIM_EIO, "IRP 2 of run 1: its stack count is not in the trace"},
+      /* A size past any IRP's (CCHAR StackSize) is not one. */
+      {3, SIM_EIO, "IRP 3 of run 1: its stack count is not in the trace"},
+  };
+  for (size_t i = 0; i < sizeof irps / sizeof *irps; i++) {
+    char *out = NULL, err[256] = "";
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    int rc = tracedb_print_irp(x.db, 1, irps[i].id, INT64_MAX, f, err, sizeof err);
+    fclose(f);
+    if (getenv("IOSIM_DB_COVER_DUMP")) printf("==== print_irp %u\n%s%s\n", irps[i].id, out, err);
+    ck_assert_msg(rc == irps[i].rc && strstr(rc == SIM_OK ? out : err, irps[i].want), "IRP %u: %d %s\n%s", irps[i].id,
+                  rc, err, out);
+    free(out);
+  }
   rec_end(&x);
 }
 END_TEST
