@@ -1004,6 +1004,130 @@ START_TEST(reader_lookups) {
 }
 END_TEST
 
+/* A table replaced by a view whose rows cannot be computed (abs() of the
+   smallest integer overflows): every query that reads it fails as it
+   steps, and each reader says so. */
+#define OVERFLOW "abs(-9223372036854775808)"
+
+START_TEST(failing_rows) {
+  tmp_t t;
+  char err[512];
+  uint32_t irp = 0;
+  int64_t picked = 0;
+  /* The thread names. */
+  record_file(&t, lesson2);
+  sql(t.path, "ALTER TABLE thread RENAME TO t0;"
+              "CREATE VIEW thread AS SELECT run_id, " OVERFLOW " + id AS id, name, state FROM t0");
+  tracedb_t *db;
+  ck_assert_ptr_null(load_file(t.path, &db, err, sizeof err));
+  ck_assert_str_eq(err, "cannot read the run's names: integer overflow");
+  tracedb_close(db);
+  tmp_end(&t);
+  /* The IRP rows: looking one up, !irp. */
+  record_file(&t, lesson2);
+  sql(t.path, "ALTER TABLE irp RENAME TO i0;"
+              "CREATE VIEW irp AS SELECT run_id, " OVERFLOW " + id AS id, tag, major, major_code, thread, file, master,"
+              " stack_count, issued_ns, completed_ns FROM i0");
+  db = tracedb_open_readonly(t.path, err, sizeof err);
+  ck_assert_ptr_nonnull(db);
+  ck_assert_int_eq(tracedb_find_irp(db, 1, "r1", &irp, err, sizeof err), SIM_EIO);
+  ck_assert_str_eq(err, "trace database: IRPs: integer overflow");
+  FILE *null = fopen("/dev/null", "w");
+  ck_assert_int_eq(tracedb_print_irp(db, 1, 2, INT64_MAX, null, err, sizeof err), SIM_EIO);
+  ck_assert_str_eq(err, "trace database: irp: integer overflow");
+  fclose(null);
+  tracedb_close(db);
+  tmp_end(&t);
+  /* The runs. */
+  record_file(&t, lesson2);
+  sql(t.path, "ALTER TABLE run RENAME TO r0;"
+              "CREATE VIEW run AS SELECT " OVERFLOW " + id AS id, outcome, message, events FROM r0");
+  db = tracedb_open_readonly(t.path, err, sizeof err);
+  ck_assert_int_eq(tracedb_pick_run(db, 0, &picked, err, sizeof err), SIM_EIO);
+  ck_assert_str_eq(err, "trace database: runs: integer overflow");
+  tracedb_close(db);
+  tmp_end(&t);
+  /* A run left "running" whose steps cannot be counted. */
+  record_file(&t, lesson2);
+  sql(t.path, "UPDATE run SET outcome = 'running'; ALTER TABLE event RENAME TO e0;"
+              "CREATE VIEW event AS SELECT " OVERFLOW " + run_id AS run_id FROM e0");
+  db = tracedb_open_readonly(t.path, err, sizeof err);
+  ck_assert_int_eq(tracedb_pick_run(db, 1, &picked, err, sizeof err), SIM_ESTATE);
+  ck_assert_str_eq(err, "run 1 never finished: the writer was killed (it kept 0 steps, up to its last commit; run the "
+                        "scenario again)");
+  tracedb_close(db);
+  tmp_end(&t);
+  /* A run whose steps were all deleted: loaded empty, and --at says so. */
+  record_file(&t, lesson2);
+  sql(t.path, "DELETE FROM event");
+  mst_run_t *r = load_file(t.path, &db, err, sizeof err);
+  ck_assert_msg(r != NULL, "%s", err);
+  ck_assert_uint_eq(mst_run_steps(r), 0);
+  uint64_t step;
+  ck_assert_int_eq(mst_parse_at(r, "5us", &step, err, sizeof err), -1);
+  ck_assert_str_eq(err, "--at 5us: nothing has happened yet then (the first step is at 0 ns)");
+  mst_run_free(r);
+  tracedb_close(db);
+  tmp_end(&t);
+  /* An index where the schedule table would go. */
+  record_file(&t, lesson2);
+  sql(t.path, "CREATE INDEX schedule ON run(id)");
+  db = tracedb_open(t.path, err, sizeof err);
+  tracedb_schedule_t sch = {.token = "t", .role = "failure", .outcome = "ok", .strategy = "bounded", .bound = -1};
+  ck_assert_int_eq(tracedb_record_schedule(db, 1, &sch), SIM_EIO);
+  ck_assert_str_eq(tracedb_errmsg(db), "schedule table: there is already an index named schedule");
+  tracedb_close(db);
+  tmp_end(&t);
+}
+END_TEST
+
+/* A long run (past TDB_DROP_MIN_ROWS steps, so it drops the event index
+   while it writes) whose index cannot be built again: a table holds its
+   name.  The run is a trace error, its steps rolled back. */
+START_TEST(index_rebuild_fails) {
+  tmp_t t;
+  char err[512];
+  tmp_begin(&t);
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  tracedb_close(db);
+  sql(t.path, "DROP INDEX event_by_irp; CREATE TABLE event_by_irp(x)");
+  db = tracedb_open(t.path, err, sizeof err);
+  ck_assert_msg(db != NULL, "%s", err);
+  ck_assert_int_eq(tracedb_begin_run(db, NULL, "long.iosim", 0, 0), SIM_OK);
+  trc_event_t e = trc_event_make(TRC_NOTE);
+  e.cpu = -1, e.detail = "";
+  for (uint64_t i = 1; i <= 5000; i++) {
+    e.seq = i, e.t_ns = i;
+    ck_assert_int_eq(tracedb_record_event(db, &e), SIM_OK);
+  }
+  ck_assert_int_eq(tracedb_end_run(db, NULL, TRACEDB_OUTCOME_OK, NULL), SIM_EIO);
+  ck_assert_str_eq(tracedb_errmsg(db), "trace database: building the event indexes: there is already a table named event_by_irp");
+  tracedb_close(db);
+  one_is(t.path, "SELECT outcome || ' ' || (SELECT count(*) FROM event) FROM run", "trace error 0");
+  tmp_end(&t);
+}
+END_TEST
+
+/* Ctrl-C while the run row cannot be finished: the step that saw it reports the failure. */
+START_TEST(interrupt_cannot_finish) {
+  tmp_t t;
+  char err[512];
+  tmp_begin(&t);
+  tracedb_t *db = tracedb_open(t.path, err, sizeof err);
+  sql(t.path, "CREATE TRIGGER no BEFORE UPDATE ON run WHEN new.outcome = 'interrupted'"
+              " BEGIN SELECT RAISE(ABORT, 'not now'); END");
+  volatile sig_atomic_t stop = 1;
+  tracedb_watch_interrupt(db, &stop);
+  ck_assert_int_eq(tracedb_begin_run(db, NULL, "a.iosim", 0, 0), SIM_OK);
+  trc_event_t e = trc_event_make(TRC_NOTE);
+  e.seq = 1, e.detail = "";
+  ck_assert_int_eq(tracedb_record_event(db, &e), SIM_EIO);
+  ck_assert_str_eq(tracedb_errmsg(db), "trace database: run: not now");
+  tracedb_close(db);
+  tmp_end(&t);
+}
+END_TEST
+
 /* ---- the writer's calls out of order, interruptions, outcomes ---- */
 
 START_TEST(writer_api) {
@@ -1284,6 +1408,9 @@ static Suite *db_cover_suite(void) {
   tcase_add_test(tc, lookups);
   tcase_add_test(tc, print_irp_damaged);
   tcase_add_test(tc, reader_lookups);
+  tcase_add_test(tc, failing_rows);
+  tcase_add_test(tc, index_rebuild_fails);
+  tcase_add_test(tc, interrupt_cannot_finish);
   tcase_add_test(tc, writer_api);
   tcase_add_test(tc, schedules_and_merge);
   tcase_add_test(tc, why_stops_after_16_links);
