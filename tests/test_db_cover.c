@@ -50,7 +50,7 @@ static void sql(const char *path, const char *text) {
   sqlite3_close(h);
 }
 
-__attribute__((unused)) static void has(const char *text, const char *want) {
+static void has(const char *text, const char *want) {
   ck_assert_msg(strstr(text, want) != NULL, "expected \"%s\" in:\n%s", want, text);
 }
 
@@ -137,7 +137,7 @@ static char *view_at(rec_t *x, uint64_t at, view_t v, uint32_t id) {
   return buf;
 }
 
-__attribute__((unused)) static char *why_at(rec_t *x, uint64_t at, mst_field_t f, uint32_t id, int loc) {
+static char *why_at(rec_t *x, uint64_t at, mst_field_t f, uint32_t id, int loc) {
   char *buf = NULL;
   size_t len = 0;
   FILE *out = open_memstream(&buf, &len);
