@@ -90,10 +90,6 @@ static int pragma(tracedb_t *db, const char *sql) {
 
 static tracedb_t *open_common(const char *path, bool readonly, char *err, size_t errlen) {
   tracedb_t *db = iosim_calloc(1, sizeof *db);
-  if (!db) {
-    snprintf(err, errlen, "%s: out of memory", path);
-    return NULL;
-  }
   db->readonly = readonly;
   db->sink_rc = SIM_OK;
   /* One connection, used by one thread: no mutexes.  A reader opens the
