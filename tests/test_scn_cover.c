@@ -1139,8 +1139,13 @@ END_TEST
 /* ...and their false twins all fail, `sometimes` included (which alone
    is not counted as failed). */
 START_TEST(facts_fail) {
+  /* The results borrow each line's text from the scenario: keep it loaded
+     while they are read. */
+  scn_error_t err;
+  scn_t *sc = scn_load(COVER "facts-false.iosim", NULL, &err);
+  ck_assert_msg(sc != NULL, "%s", err.msg);
   scn_result_t r;
-  tfix_run(COVER "facts-false.iosim", NULL, &r, true);
+  ck_assert_int_eq(scn_run(sc, &(scn_run_opts_t){0}, &r, &err), SIM_OK);
   ck_assert_int_eq(r.expect_total, 53);
   for (int i = 0; i < r.expect_total; i++)
     ck_assert_msg(!r.expects[i].passed, "line %d holds: %s (%s)", r.expects[i].line, r.expects[i].text, r.expects[i].facts);
@@ -1157,6 +1162,7 @@ START_TEST(facts_fail) {
   ck_assert_str_eq(facts_of(&r, "dispatch(disk0, 9).time > 1us"), "dispatch(disk0, 9) never happened");
   ck_assert_str_eq(facts_of(&r, "zero.data == \"a\""), "zero had no buffer");
   scn_result_free(&r);
+  scn_free(sc);
 }
 END_TEST
 
@@ -1335,6 +1341,12 @@ static int guarded(const char *text, char *out, size_t n) {
 #define FAULTY "driver faulty load \"faulty.c\"\ndevice F0 driver faulty\nthread app\n  open f F0\n  read f "
 
 START_TEST(guard_reports_each_death) {
+#if defined(__SANITIZE_ADDRESS__)
+  /* In this process the sanitizers own the fault signals: they report the
+     fault themselves and exit 1 before the guard's handler runs.  The
+     command-line tests (test_cdriver.c) check the reports on iosim. */
+  return;
+#endif
   static const struct {
     const char *len, *words;
   } deaths[] = {
