@@ -306,11 +306,15 @@ NTSTATUS NtRemoveIoCompletionEx(sim_port_t *Port, PFILE_IO_COMPLETION_INFORMATIO
     return KiServiceExit(S, STATUS_INVALID_PARAMETER);
   }
   if (!port_handle_ok(S, Port, "NtRemoveIoCompletionEx", 0)) return KiServiceExit(S, STATUS_INVALID_HANDLE);
-  LIST_ENTRY **es = mem_alloc(S, Count * sizeof *es);
+  if (t->scratch_bytes < Count * sizeof(LIST_ENTRY *)) {
+    mem_free(S, t->scratch, t->scratch_bytes);
+    t->scratch_bytes = Count * sizeof(LIST_ENTRY *);
+    t->scratch = mem_alloc(S, t->scratch_bytes);
+  }
+  LIST_ENTRY **es = t->scratch;
   NTSTATUS st;
   ULONG n = KeRemoveQueueEx(S, &Port->Queue, UserMode, Alertable, Timeout, es, Count, &st);
   for (ULONG i = 0; i < n; i++) port_deliver(S, Port, t, es[i], &Info[i]);
-  mem_free(S, es, Count * sizeof *es);
   *Removed = n;
   int apcs = st == STATUS_USER_APC ? KiUserApcDispatcher(S, t) : 0; /* on the way back to user mode */
   trace_remove_ex_return(S, Port, st, n, apcs);

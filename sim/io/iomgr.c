@@ -47,7 +47,12 @@ void io_destroy(sim_t *S) {
     free(p);
   }
   free(S->irp_info);
-  while (!list_empty(&S->live_irps))
-    free(CONTAINING_RECORD(list_pop_head(&S->live_irps), IRP, SimLink));
+  /* IRPs still allocated (never completed, or stopped mid-flight): their
+     SystemBuffer and MDLs go with them. */
+  while (!list_empty(&S->live_irps)) {
+    PIRP irp = CONTAINING_RECORD(list_pop_head(&S->live_irps), IRP, SimLink);
+    IopReleaseBuffers(S, irp);
+    free(irp);
+  }
   free_pools(S);
 }

@@ -82,6 +82,11 @@ struct KTHREAD {
   sim_t *S;
   uint32_t id;
   char *name;
+  /* A service's working memory that lives across a wait (the entries of
+     GetQueuedCompletionStatusEx): the thread's, so a run stopped while it
+     waits frees it with the thread instead of losing it on the stack. */
+  void *scratch;
+  size_t scratch_bytes;
   ctx_t ctx;
   thr_state_t state;
   cpu_t *cpu;

@@ -192,6 +192,7 @@ void ke_destroy(sim_t *S) {
       if (a->RundownRoutine) a->RundownRoutine(a);
     }
     ctx_free(S, &t->ctx);
+    mem_free(S, t->scratch, t->scratch_bytes);
     free(t->name);
     free(t);
   }
