@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iosim/vec.h"
 #include "viz_int.h"
 
 /* Past this many arrows the picture stops being readable; it says so. */
@@ -88,7 +87,7 @@ typedef struct fctx {
   flow_t flow[MAX_FLOWS];
   int nflow;
   int sub;
-  bool truncated, oom;
+  bool truncated;
   double k; /* font sizes relative to the default (the style's font size / 12 points) */
 } fctx_t;
 
@@ -101,10 +100,7 @@ static const char *pt(const fctx_t *c, double base, char buf[16]) {
 /* ---- nodes and arrows ---- */
 
 static int new_node(fctx_t *c, ntype_t type, int flow, int depth, uint32_t dev) {
-  if (!IOSIM_VEC_RESERVE(c->node, c->capnode, c->nnode + 1)) {
-    c->oom = true;
-    return -1;
-  }
+  VZ_RESERVE(c->node, c->capnode, c->nnode + 1);
   c->node[c->nnode] = (fnode_t){.type = type, .flow = flow, .depth = depth, .dev = dev};
   return (int)c->nnode++;
 }
@@ -115,10 +111,7 @@ static int new_edge(fctx_t *c, const vz_ev_t *e, int from, int to, ekind_t kind,
     c->truncated = true;
     return -1;
   }
-  if (!IOSIM_VEC_RESERVE(c->edge, c->capedge, c->nedge + 1)) {
-    c->oom = true;
-    return -1;
-  }
+  VZ_RESERVE(c->edge, c->capedge, c->nedge + 1);
   c->edge[c->nedge] = (fedge_t){.seq = e->seq, .sub = c->sub++, .from = from, .to = to, .kind = kind, .flow = flow};
   return (int)c->nedge++;
 }
@@ -146,6 +139,10 @@ static void put_ctx(fctx_t *c, vz_str_t *b, const vz_ev_t *e) {
   default: vz_puts(b, vz_frame_name(e->frame));
   }
 }
+
+/* A step's status as the database has it ("?" if none), escaped: nothing
+   read from a database goes into a label unescaped. */
+static void put_status(vz_str_t *b, const vz_ev_t *e) { vz_put_html(b, e->status[0] ? e->status : "?"); }
 
 static const char *dev_name(const fctx_t *c, uint32_t id) {
   const vz_device_t *d = vz_device(c->m, id);
@@ -222,7 +219,9 @@ static void complete_step(fctx_t *c, int f, const vz_ev_t *e) {
   vz_puts(&fl->pending_text, "<b>");
   vz_put_html(&fl->pending_text, dev_name(c, e->device));
   vz_puts(&fl->pending_text, fl->stopped_once ? "</b> completes it again" : "</b>: IoCompleteRequest");
-  vz_printf(&fl->pending_text, " (%s)<br/>", e->status[0] ? e->status : "?");
+  vz_puts(&fl->pending_text, " (");
+  put_status(&fl->pending_text, e);
+  vz_puts(&fl->pending_text, ")<br/>");
   put_ctx(c, &fl->pending_text, e);
   if (i < 0) {
     /* Completed by a device that never had it (its own IRP, or a bug):
@@ -259,8 +258,9 @@ static void routine_return(fctx_t *c, int f, const vz_ev_t *e) {
   vz_str_t *t = etext(c, c->flow[f].routine_edge);
   if (!t) return;
   bool mpr = !strcmp(e->status, "STATUS_MORE_PROCESSING_REQUIRED");
-  vz_printf(t, "<br/>routine returned <font color=\"%s\"><b>%s</b></font>", mpr ? C_STOP : C_UP,
-            e->status[0] ? e->status : "?");
+  vz_printf(t, "<br/>routine returned <font color=\"%s\"><b>", mpr ? C_STOP : C_UP);
+  put_status(t, e);
+  vz_puts(t, "</b></font>");
 }
 
 static void stop_step(fctx_t *c, int f, const vz_ev_t *e) {
@@ -314,7 +314,8 @@ static void stage2_step(fctx_t *c, int f, const vz_ev_t *e) {
     put_ctx(c, t, e);
   } else {
     /* iosb-written: what the requester's I/O status block now holds. */
-    vz_printf(t, "<br/>IoStatus = %s", e->status[0] ? e->status : "?");
+    vz_puts(t, "<br/>IoStatus = ");
+    put_status(t, e);
     if (e->has_info) vz_printf(t, ", Information %lld", (long long)e->info);
   }
 }
@@ -398,8 +399,9 @@ static void return_step(fctx_t *c, int f, const vz_ev_t *e) {
   if (!t) return;
   vz_puts(t, "<b>");
   vz_put_html(t, dev_name(c, e->device));
-  vz_printf(t, "</b> returns %s%s%s<br/>", pending ? "<font color=\"" C_PENDING "\"><b>" : "",
-            e->status[0] ? e->status : "?", pending ? "</b></font>" : "");
+  vz_puts(t, pending ? "</b> returns <font color=\"" C_PENDING "\"><b>" : "</b> returns ");
+  put_status(t, e);
+  vz_puts(t, pending ? "</b></font><br/>" : "<br/>");
   put_ctx(c, t, e);
 }
 
@@ -542,8 +544,9 @@ static void thread_text(fctx_t *c, int n, const vz_irp_t *p) {
   if (!ret) vz_printf(t, "<br/><font color=\"%s\"><b>the system call never returned</b></font>", C_STOP);
   if (ret) {
     bool pend = !strcmp(ret->status, "STATUS_PENDING");
-    vz_printf(t, "<br/>the call returned %s%s%s at %s", pend ? "<font color=\"" C_PENDING "\"><b>" : "", ret->status,
-              pend ? "</b></font>" : "", vz_time(ret->t_ns, tb));
+    vz_puts(t, pend ? "<br/>the call returned <font color=\"" C_PENDING "\"><b>" : "<br/>the call returned ");
+    vz_put_html(t, ret->status);
+    vz_printf(t, "%s at %s", pend ? "</b></font>" : "", vz_time(ret->t_ns, tb));
   }
   if (p->completed && p->final_status[0]) {
     vz_puts(t, "<br/>IRP's final status ");
@@ -579,7 +582,7 @@ static void build(fctx_t *c, uint32_t irp) {
   /* Sub-flows are found breadth first; their sender nodes are created as
      their parents' steps are replayed, so replay each flow before looking
      for its children. */
-  for (int f = 0; f < c->nflow && !c->oom; f++) {
+  for (int f = 0; f < c->nflow; f++) {
     for (size_t i = 0; i < m->nev; i++)
       if (m->ev[i].irp == c->flow[f].irp) irp_step(c, f, &m->ev[i]);
     vz_str_free(&c->flow[f].pending_text);
@@ -609,7 +612,11 @@ static void build(fctx_t *c, uint32_t irp) {
           vz_str_t *t = etext(c, a);
           if (!t) break;
           vz_printf(t, "<font color=\"%s\"><b>allocates IRP %u", C_SUB, q->id);
-          if (q->tag[0]) vz_printf(t, " (%s)", q->tag);
+          if (q->tag[0]) {
+            vz_puts(t, " (");
+            vz_put_html(t, q->tag);
+            vz_puts(t, ")");
+          }
           vz_printf(t, "</b>%s</font><br/>", q->master ? ", associated" : "");
           put_ctx(c, t, &m->ev[i]);
           break;
@@ -657,8 +664,7 @@ static void node_label(fctx_t *c, Agraph_t *g, int i) {
   case N_STOP: vz_printf(&b, "<tr><td><font color=\"white\">%s</font></td></tr>", vz_cstr(&n->text)); break;
   }
   vz_puts(&b, "</table>");
-  if (!b.oom) vz_set_html(g, n->gv, "label", vz_cstr(&b));
-  else c->oom = true;
+  vz_set_html(g, n->gv, "label", vz_cstr(&b));
   vz_str_free(&b);
 }
 
@@ -742,7 +748,6 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
   vz_set(g, "fontsize", pt(c, 18, fs));
   vz_set(g, "labelloc", "t");
   vz_set(g, "newrank", "true");
-  vz_set(g, "pad", "0.2");
   vz_str_t title = {0};
   vz_printf(&title, "<b>IRP %u", p->id);
   if (p->tag[0]) {
@@ -750,10 +755,13 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     vz_put_html(&title, p->tag);
     vz_puts(&title, ")");
   }
-  vz_printf(&title, " %s</b><br/><font point-size=\"%s\">run %lld of ", p->major, pt(c, 13, fs), (long long)m->run);
+  vz_puts(&title, " ");
+  vz_put_html(&title, p->major);
+  vz_printf(&title, "</b><br/><font point-size=\"%s\">run %lld of ", pt(c, 13, fs), (long long)m->run);
   vz_put_html(&title, m->scenario);
-  vz_printf(&title, ", seed %lld, outcome %s%s</font>", (long long)m->seed, m->outcome,
-            c->truncated ? "<br/>(too many steps: the first ones are shown)" : "");
+  vz_printf(&title, ", seed %lld, outcome ", (long long)m->seed);
+  vz_put_html(&title, m->outcome);
+  vz_printf(&title, "%s</font>", c->truncated ? "<br/>(too many steps: the first ones are shown)" : "");
   vz_set_html(g, g, "label", vz_cstr(&title));
   vz_str_free(&title);
   agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
@@ -772,7 +780,11 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     const vz_irp_t *q = vz_irp(m, c->flow[f].irp);
     vz_str_t l = {0};
     vz_printf(&l, "<font color=\"%s\"><b>IRP %u", C_SUB, c->flow[f].irp);
-    if (q && q->tag[0]) vz_printf(&l, " (%s)", q->tag);
+    if (q && q->tag[0]) {
+      vz_puts(&l, " (");
+      vz_put_html(&l, q->tag);
+      vz_puts(&l, ")");
+    }
     vz_printf(&l, "</b>%s</font>", q && q->master ? ", associated" : ", sent by a driver");
     vz_set_html(g, cl[f], "label", vz_cstr(&l));
     vz_str_free(&l);
@@ -832,11 +844,12 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     vz_printf(&l, "<font point-size=\"%s\"><b>%zu</b></font> ", pt(c, 16, fs), i + 1);
     if (e->flow > 0) {
       const vz_irp_t *q = vz_irp(m, c->flow[e->flow].irp);
-      vz_printf(&l, "<font color=\"%s\">[%s]</font> ", C_SUB, q && q->tag[0] ? q->tag : "sub");
+      vz_printf(&l, "<font color=\"%s\">[", C_SUB);
+      vz_put_html(&l, q && q->tag[0] ? q->tag : "sub");
+      vz_puts(&l, "]</font> ");
     }
     vz_puts(&l, vz_cstr(&e->text));
     vz_set_html(g, ge, "label", vz_cstr(&l));
-    if (l.oom) c->oom = true;
     vz_str_free(&l);
   }
   Agraph_t *low = vz_subgraph(g, "legend_rank");
@@ -867,21 +880,19 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, con
   rc = vz_load_events(&m, false, err, errlen);
   fctx_t c = {.m = &m, .k = vz_font(style) / 12.0};
   if (rc == VIZ_OK) build(&c, irp);
-  if (rc == VIZ_OK && c.oom) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
   vz_out_t o = {0};
   if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
-    GVC_t *gvc = gvContext();
-    Agraph_t *g = gvc ? agopen((char *)"irp", Agdirected, NULL) : NULL;
+    GVC_t *gvc = gvContext(); /* Graphviz aborts when out of memory */
+    Agraph_t *g = agopen((char *)"irp", Agdirected, NULL);
     if (!g) {
       rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "Graphviz could not start");
     } else {
       draw(&c, g, p);
-      rc = c.oom ? vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory")
-                 : vz_render(gvc, g, "dot", &o, fmt, vz_scale(style), err, errlen);
+      rc = vz_render(gvc, g, "dot", &o, fmt, 0.2, vz_scale(style), err, errlen);
       agclose(g);
     }
-    if (gvc) gvFreeContext(gvc);
+    gvFreeContext(gvc);
     int rc2 = vz_out_end(&o, rc == VIZ_OK, err, errlen);
     if (rc == VIZ_OK) rc = rc2;
   }

@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "iosim/alloc.h"
-#include "iosim/vec.h"
 #include "viz_int.h"
 
 #define FONT "Helvetica,Arial,sans-serif"
@@ -76,7 +75,6 @@ static void setup_lanes(tl_t *t, const vz_block_t *blk, size_t nb) {
   bool other = t->m->nthr > shown;
   t->lane = iosim_calloc((size_t)cpus + shown + 1, sizeof *t->lane);
   t->tlane = iosim_calloc(t->m->nthr ? t->m->nthr : 1, sizeof *t->tlane);
-  if (!t->lane || !t->tlane) return;
   for (int c = 0; c < cpus; c++) {
     lane_t *l = &t->lane[t->nlane];
     snprintf(l->name, sizeof l->name, "CPU %d", c);
@@ -236,7 +234,7 @@ static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
     bool end = !strcmp(e->kind, "wait-done") || !strcmp(e->kind, "sleep-done");
     if (!e->thread || (!start && !end)) continue;
     if (start) {
-      if (!IOSIM_VEC_RESERVE(w, cap, n + 1)) break;
+      VZ_RESERVE(w, cap, n + 1);
       w[n++] = (wait_iv_t){.thread = e->thread, .t0 = e->t_ns, .t1 = m->end_ns};
     } else {
       for (size_t k = n; k-- > 0;)
@@ -251,11 +249,10 @@ static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
   return n;
 }
 
-static int build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t *w, size_t nw) {
+static void build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t *w, size_t nw) {
   size_t cap = 2 * nb + 2 * nw + 2;
   t->bt = iosim_malloc(cap * sizeof *t->bt);
   t->bx = iosim_malloc(cap * sizeof *t->bx);
-  if (!t->bt || !t->bx) return VIZ_ENOMEM;
   size_t n = 0;
   t->bt[n++] = 0;
   t->bt[n++] = t->m->end_ns;
@@ -275,7 +272,6 @@ static int build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t
   }
   double k = total > 0 ? PLOT_W / total : 1;
   for (size_t i = 0; i < u; i++) t->bx[i] *= k;
-  return VIZ_OK;
 }
 
 static void tick(tl_t *t, size_t i, double y) {
@@ -318,19 +314,13 @@ static void arrow(tl_t *t, Agnode_t *a, Agnode_t *b, const double *ax, const dou
   vz_set(e, "tooltip", tip);
 }
 
-static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb) {
+static void detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb) {
   const vz_model_t *m = t->m;
   wait_iv_t *w = NULL;
   size_t nw = collect_waits(m, &w);
-  int rc = build_axis(t, blk, nb, w, nw);
+  build_axis(t, blk, nb, w, nw);
   Agnode_t **bn = iosim_calloc(nb ? nb : 1, sizeof *bn);
   double *bx = iosim_calloc(nb ? 2 * nb : 2, sizeof *bx); /* each frame's x0, x1 on its CPU lane */
-  if (rc != VIZ_OK || !bn || !bx) {
-    free(w);
-    free(bn);
-    free(bx);
-    return VIZ_ENOMEM;
-  }
   axis_ticks(t, LANE_H / 2 + 8);
   lane_names(t, blk, nb);
   char label[64], tip[256];
@@ -367,26 +357,24 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
   }
   size_t *queued = iosim_malloc(((size_t)maxdev + 1) * sizeof *queued);
   size_t *walked = iosim_malloc(((size_t)maxirp + 1) * sizeof *walked);
-  if (queued && walked) {
-    for (uint32_t d = 0; d <= maxdev; d++) queued[d] = SIZE_MAX;
-    for (uint32_t p = 0; p <= maxirp; p++) walked[p] = SIZE_MAX;
-    for (size_t i = 0; i < m->nev; i++) {
-      const vz_ev_t *e = &m->ev[i];
-      if (!strcmp(e->kind, "dpc-queued") && e->device) queued[e->device] = i;
-      else if (!strcmp(e->kind, "walk-done") && e->irp) walked[e->irp] = i;
-      else if (!strcmp(e->kind, "dpc") && e->device && queued[e->device] != SIZE_MAX) {
-        size_t q = queued[e->device];
-        queued[e->device] = SIZE_MAX;
-        if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX)
-          arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
-                t->lane[blk[evb[i]].cpu].y, C_ISR_DPC, "the ISR requested this DPC");
-      } else if (!strcmp(e->kind, "apc") && e->irp && walked[e->irp] != SIZE_MAX) {
-        size_t q = walked[e->irp];
-        walked[e->irp] = SIZE_MAX;
-        if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX && evb[q] != evb[i])
-          arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
-                t->lane[blk[evb[i]].cpu].y, C_DPC_APC, "completing the IRP queued this APC");
-      }
+  for (uint32_t d = 0; d <= maxdev; d++) queued[d] = SIZE_MAX;
+  for (uint32_t p = 0; p <= maxirp; p++) walked[p] = SIZE_MAX;
+  for (size_t i = 0; i < m->nev; i++) {
+    const vz_ev_t *e = &m->ev[i];
+    if (!strcmp(e->kind, "dpc-queued") && e->device) queued[e->device] = i;
+    else if (!strcmp(e->kind, "walk-done") && e->irp) walked[e->irp] = i;
+    else if (!strcmp(e->kind, "dpc") && e->device && queued[e->device] != SIZE_MAX) {
+      size_t q = queued[e->device];
+      queued[e->device] = SIZE_MAX;
+      if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX)
+        arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
+              t->lane[blk[evb[i]].cpu].y, C_ISR_DPC, "the ISR requested this DPC");
+    } else if (!strcmp(e->kind, "apc") && e->irp && walked[e->irp] != SIZE_MAX) {
+      size_t q = walked[e->irp];
+      walked[e->irp] = SIZE_MAX;
+      if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX && evb[q] != evb[i])
+        arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
+              t->lane[blk[evb[i]].cpu].y, C_DPC_APC, "completing the IRP queued this APC");
     }
   }
   for (size_t i = 0; i < m->nev; i++)
@@ -396,7 +384,6 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
   free(bn);
   free(bx);
   free(w);
-  return queued && walked ? VIZ_OK : VIZ_ENOMEM;
 }
 
 /* ---- the summary of a long run ---- */
@@ -417,16 +404,12 @@ static void add_span(bin_acc_t *row, int64_t binw, int64_t t0, int64_t t1, int k
   }
 }
 
-static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_out) {
+static size_t summarised(tl_t *t, const vz_block_t *blk, size_t nb) {
   const vz_model_t *m = t->m;
   int64_t binw = m->end_ns / SUMMARY_BINS + 1;
   bin_acc_t *acc = iosim_calloc((size_t)t->nlane * SUMMARY_BINS, sizeof *acc);
   wait_iv_t *w = NULL;
   size_t nw = collect_waits(m, &w);
-  if (!acc) {
-    free(w);
-    return VIZ_ENOMEM;
-  }
   for (size_t i = 0; i < nb; i++) {
     const vz_block_t *k = &blk[i];
     add_span(&acc[(size_t)k->cpu * SUMMARY_BINS], binw, k->t0, k->t1, k->kind);
@@ -503,8 +486,7 @@ static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_
     text_at(t, PLOT_W * i / 8, LANE_H / 2 + 8, "|", "c", 12);
     text_at(t, PLOT_W * i / 8, LANE_H / 2 + 22, vz_time(m->end_ns * i / 8, b), "c", 12);
   }
-  *blocks_out = blocks;
-  return VIZ_OK;
+  return blocks;
 }
 
 /* ---- the picture ---- */
@@ -545,66 +527,57 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_st
   rc = vz_load_events(&m, false, err, errlen);
   vz_block_t *blk = NULL;
   size_t nb = 0, *evb = NULL;
-  if (rc == VIZ_OK && vz_frames(&m, &blk, &nb, &evb) != VIZ_OK)
-    rc = vz_fail(err, errlen, VIZ_ENOMEM, db, "out of memory");
+  if (rc == VIZ_OK) vz_frames(&m, &blk, &nb, &evb);
   tl_t t = {.m = &m};
-  GVC_t *gvc = NULL;
   vz_out_t o = {0};
-  bool opened = false;
-  if (rc == VIZ_OK) {
-    rc = vz_out_begin(&o, out_path, err, errlen);
-    opened = rc == VIZ_OK;
-  }
+  if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
     setup_lanes(&t, blk, nb);
-    gvc = gvContext();
-    t.g = gvc ? agopen((char *)"timeline", Agdirected, NULL) : NULL;
-    if (!t.lane || !t.tlane || !t.g) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
-  }
-  if (rc == VIZ_OK) {
-    Agraph_t *g = t.g;
-    vz_set(g, "fontname", FONT);
-    vz_set(g, "fontsize", "15");
-    vz_set(g, "labelloc", "t");
-    vz_set(g, "pad", "0.25");
-    agattr(g, AGNODE, (char *)"shape", (char *)"box");
-    agattr(g, AGNODE, (char *)"style", (char *)"filled");
-    agattr(g, AGNODE, (char *)"fixedsize", (char *)"true");
-    agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
-    agattr(g, AGNODE, (char *)"fontsize", (char *)"12");
-    agattr(g, AGNODE, (char *)"penwidth", (char *)"0.6");
-    agattr(g, AGNODE, (char *)"color", (char *)"#333333");
-    agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.8");
-    size_t blocks = 0;
-    bool summary = nb > VIZ_TIMELINE_MAX_FRAMES;
-    rc = summary ? summarised(&t, blk, nb, &blocks) : detailed(&t, blk, nb, evb);
-    vz_str_t title = {0};
-    vz_puts(&title, "<b>Timeline</b> of run ");
-    vz_printf(&title, "%lld: ", (long long)m.run);
-    vz_put_html(&title, m.scenario);
-    vz_printf(&title, " (seed %lld, %s), %zu frames, %s<br/><font point-size=\"12\">", (long long)m.seed, m.outcome, nb,
-              vz_time(m.end_ns, t.tb));
-    if (summary)
-      vz_printf(&title, "<b>summarised: %zu frames merged into %zu blocks</b>: time cut into %d equal bins of %s; "
-                "each bin stacks the share of time of each kind of frame; arrows omitted",
-                nb, blocks, SUMMARY_BINS, vz_time(m.end_ns / SUMMARY_BINS + 1, t.tb));
-    else
-      vz_puts(&title, "time axis not to scale: each interval between two frame boundaries is drawn by the "
-              "logarithm of its length; the ticks give the real times");
-    vz_puts(&title, "</font>");
-    vz_set_html(g, g, "label", vz_cstr(&title));
-    text_at(&t, 0, LANE_H / 2 + 46, " ", "c", 12); /* room between the title and the axis */
-    if (title.oom) rc = VIZ_ENOMEM;
-    vz_str_free(&title);
-    legend(&t, (t.nlane ? t.lane[t.nlane - 1].y : 0) - LANE_H - 10);
-    /* Lanes are sized to their labels and blocks placed by hand, in points:
-       a larger font makes the whole timeline larger, in proportion. */
-    if (rc == VIZ_OK) rc = vz_render(gvc, g, "nop2", &o, fmt, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
-    else vz_fail(err, errlen, rc, out_path, "out of memory");
-  }
-  if (t.g) agclose(t.g);
-  if (gvc) gvFreeContext(gvc);
-  if (opened) {
+    GVC_t *gvc = gvContext(); /* Graphviz aborts when out of memory */
+    Agraph_t *g = t.g = agopen((char *)"timeline", Agdirected, NULL);
+    if (!g) {
+      rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "Graphviz could not start");
+    } else {
+      vz_set(g, "fontname", FONT);
+      vz_set(g, "fontsize", "15");
+      vz_set(g, "labelloc", "t");
+      agattr(g, AGNODE, (char *)"shape", (char *)"box");
+      agattr(g, AGNODE, (char *)"style", (char *)"filled");
+      agattr(g, AGNODE, (char *)"fixedsize", (char *)"true");
+      agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
+      agattr(g, AGNODE, (char *)"fontsize", (char *)"12");
+      agattr(g, AGNODE, (char *)"penwidth", (char *)"0.6");
+      agattr(g, AGNODE, (char *)"color", (char *)"#333333");
+      agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.8");
+      size_t blocks = 0;
+      bool summary = nb > VIZ_TIMELINE_MAX_FRAMES;
+      if (summary) blocks = summarised(&t, blk, nb);
+      else detailed(&t, blk, nb, evb);
+      vz_str_t title = {0};
+      vz_puts(&title, "<b>Timeline</b> of run ");
+      vz_printf(&title, "%lld: ", (long long)m.run);
+      vz_put_html(&title, m.scenario);
+      vz_printf(&title, " (seed %lld, ", (long long)m.seed);
+      vz_put_html(&title, m.outcome);
+      vz_printf(&title, "), %zu frames, %s<br/><font point-size=\"12\">", nb, vz_time(m.end_ns, t.tb));
+      if (summary)
+        vz_printf(&title, "<b>summarised: %zu frames merged into %zu blocks</b>: time cut into %d equal bins of %s; "
+                  "each bin stacks the share of time of each kind of frame; arrows omitted",
+                  nb, blocks, SUMMARY_BINS, vz_time(m.end_ns / SUMMARY_BINS + 1, t.tb));
+      else
+        vz_puts(&title, "time axis not to scale: each interval between two frame boundaries is drawn by the "
+                "logarithm of its length; the ticks give the real times");
+      vz_puts(&title, "</font>");
+      vz_set_html(g, g, "label", vz_cstr(&title));
+      text_at(&t, 0, LANE_H / 2 + 46, " ", "c", 12); /* room between the title and the axis */
+      vz_str_free(&title);
+      legend(&t, (t.nlane ? t.lane[t.nlane - 1].y : 0) - LANE_H - 10);
+      /* Lanes are sized to their labels and blocks placed by hand, in points:
+         a larger font makes the whole timeline larger, in proportion. */
+      rc = vz_render(gvc, g, "nop2", &o, fmt, 0.25, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
+      agclose(g);
+    }
+    gvFreeContext(gvc);
     int rc2 = vz_out_end(&o, rc == VIZ_OK, err, errlen);
     if (rc == VIZ_OK) rc = rc2;
   }
