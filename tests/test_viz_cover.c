@@ -13,6 +13,7 @@
  * (Check forks per test) and more through the CLI (../iosim).
  * Runs with the current directory at tests/.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -136,12 +137,12 @@ static void assert_has(const char *text, const char *want, const char *what) {
   ck_assert_msg(strstr(text, want) != NULL, "%s lacks \"%s\"", what, want);
 }
 
-__attribute__((unused)) static void assert_lacks(const char *text, const char *bad, const char *what) {
+static void assert_lacks(const char *text, const char *bad, const char *what) {
   ck_assert_msg(strstr(text, bad) == NULL, "%s has \"%s\"", what, bad);
 }
 
 /* The SVG draws in librsvg (what a browser or an image viewer shows). */
-__attribute__((unused)) static void assert_draws(const char *svg_path) {
+static void assert_draws(const char *svg_path) {
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rsvg-convert '%s' -o '%s.png' 2>&1", svg_path, svg_path);
   ck_assert_msg(sh(cmd) == 0, "rsvg-convert cannot draw %s", svg_path);
@@ -246,6 +247,210 @@ START_TEST(perfetto_escapes_names) {
 }
 END_TEST
 
+/* The IRP's picture: every name in its labels escaped (Graphviz writes
+   the HTML label's entities back into the SVG), and the SVG draws. */
+START_TEST(irp_picture_escapes_names) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/02-async-read.iosim");
+  db_exec(fx.db, odd_names);
+  db_exec(fx.db, "UPDATE irp SET major = 'IRP_<MJ>' WHERE id = 2");
+  char out[160], err[512];
+  fx_path(&fx, "irp.svg", out, sizeof out);
+  ck_assert_msg(viz_irp(fx.db, 0, 2, out, NULL, err, sizeof err) == VIZ_OK, "%s", err);
+  assert_draws(out);
+  char *svg = slurp(out);
+  static const char *const want[] = {
+      "IRP 2 (r&quot;1\\&lt;&amp;&gt;) IRP_&lt;MJ&gt;",            /* the title: tag and major */
+      "run 1 of sc&quot;en\\ario &lt;&amp;&gt;, seed 7, outcome ok", /* the scenario's path */
+      "thread ap&quot;p\\&lt;&amp;&gt;",                            /* the issuing thread */
+      "Nt&quot;Read\\&lt;&amp;&gt;",                                /* its system call */
+      "the call returned STATUS_&quot;ODD\\&lt;&amp;&gt; at 3.750 us",
+      "fs&quot;0\\&lt;&amp;&gt;&#39;s completion routine",           /* a device */
+      "\\Driver\\f&lt;&amp;&gt;&quot;s",                              /* its driver */
+      " returns STATUS_&quot;ODD\\&lt;&amp;&gt;",                    /* a dispatch routine's status */
+      ": IoCompleteRequest (STATUS_&quot;ODD\\&lt;&amp;&gt;)",
+      "IoStatus = STATUS_&quot;ODD\\&lt;&amp;&gt;, Information 4096",
+  };
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) assert_has(svg, want[i], "the IRP's SVG");
+  assert_lacks(svg, "<&>", "the IRP's SVG");
+  free(svg);
+  fx_end(&fx);
+}
+END_TEST
+
+/* The timeline: its HTML title and its plain labels and tooltips. */
+START_TEST(timeline_escapes_names) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/02-async-read.iosim");
+  db_exec(fx.db, odd_names);
+  char out[160], err[512];
+  fx_path(&fx, "timeline.svg", out, sizeof out);
+  ck_assert_msg(viz_timeline(fx.db, 0, out, NULL, err, sizeof err) == VIZ_OK, "%s", err);
+  assert_draws(out);
+  char *svg = slurp(out);
+  assert_has(svg, " of run 1: sc&quot;en\\ario &lt;&amp;&gt; (seed 7, ok), 8 frames, 206.810 us", "the timeline");
+  assert_has(svg, ">thread ap&quot;p&#10;&lt;&amp;&gt;</text>", "the timeline's lane");
+  assert_has(svg, "xlink:title=\"APC on CPU 0 in ap&quot;p&#10;&lt;&amp;&gt;, 206.010 us to 206.810 us", "a tooltip");
+  assert_lacks(svg, "<&>", "the timeline");
+  free(svg);
+  fx_end(&fx);
+}
+END_TEST
+
+/* ---- styles, formats and output paths ---- */
+
+/* Refused before the database is read: no picture, no file. */
+static const struct refusal {
+  double scale, font;
+  const char *out; /* under the test's folder */
+  const char *msg; /* after "FILE: " (the output's path) or "iosim: " (a style) */
+} refusals[] = {
+    {5, 0, "t.svg", "the scale must be between 0.25 and 4, not 5"},
+    {0.2, 0, "t.svg", "the scale must be between 0.25 and 4, not 0.2"},
+    {0, 60, "t.svg", "the font size must be between 8 and 48 points, not 60"},
+    {0, 7, "t.svg", "the font size must be between 8 and 48 points, not 7"},
+    {0.5, 12, "t.svg", "font size 12 at scale 0.5 makes the smallest labels 6.0 points high: under 8, a projector's"
+                       " audience cannot read them"},
+    {0, 0, "t", "unknown picture format 'no extension' (name the file .svg, .png, .pdf or .dot)"},
+    {0, 0, "d.x/t", "unknown picture format 'no extension' (name the file .svg, .png, .pdf or .dot)"},
+    {0, 0, "t.gif", "unknown picture format '.gif' (name the file .svg, .png, .pdf or .dot)"},
+    {0, 0, "t.json", "unknown picture format '.json' (name the file .svg, .png, .pdf or .dot)"},
+};
+
+START_TEST(bad_styles_and_formats_are_refused) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/01-sync-read.iosim");
+  char out[160], want[512], err[512];
+  for (size_t i = 0; i < sizeof refusals / sizeof *refusals; i++) {
+    const struct refusal *r = &refusals[i];
+    fx_path(&fx, r->out, out, sizeof out);
+    viz_style_t st = {.scale = r->scale, .font_size = r->font};
+    bool style = r->scale || r->font;
+    snprintf(want, sizeof want, "%s: %s", style ? "iosim" : out, r->msg);
+    /* Both pictures check the same way. */
+    for (int pic = 0; pic < 2; pic++) {
+      err[0] = 0;
+      int rc = pic ? viz_timeline(fx.db, 0, out, &st, err, sizeof err) : viz_irp(fx.db, 0, 2, out, &st, err, sizeof err);
+      ck_assert_msg(rc == VIZ_EINVAL && !strcmp(err, want), "%s %s: rc %d, \"%s\", expected \"%s\"",
+                    pic ? "timeline" : "irp", r->out, rc, err, want);
+      ck_assert_int_ne(access(out, F_OK), 0);
+    }
+  }
+  /* The export is JSON only; the extension's case does not matter. */
+  fx_path(&fx, "t.svg", out, sizeof out);
+  ck_assert_int_eq(viz_export_perfetto(fx.db, 0, out, err, sizeof err), VIZ_EINVAL);
+  snprintf(want, sizeof want, "%s: the trace-event export is JSON: name the file *.json", out);
+  ck_assert_str_eq(err, want);
+  fx_path(&fx, "t.JSON", out, sizeof out);
+  ck_assert_msg(viz_export_perfetto(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  ck_assert_int_eq(access(out, F_OK), 0);
+  /* No room for a message: the code alone; a short one is cut. */
+  fx_path(&fx, "t.gif", out, sizeof out);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 2, out, NULL, NULL, 0), VIZ_EINVAL);
+  char small[8];
+  ck_assert_int_eq(viz_irp(fx.db, 0, 2, out, NULL, small, sizeof small), VIZ_EINVAL);
+  ck_assert_int_eq(strncmp(small, out, sizeof small - 1), 0);
+  ck_assert_int_eq(strlen(small), sizeof small - 1);
+  fx_end(&fx);
+}
+END_TEST
+
+/* Entries of a folder other than . and .. */
+static int entries(const char *dir) {
+  DIR *d = opendir(dir);
+  ck_assert(d != NULL);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  closedir(d);
+  return n;
+}
+
+/* A file is written whole under its name, or not at all. */
+START_TEST(output_is_whole_or_absent) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/01-sync-read.iosim");
+  char out[160], dir[160], want[512], err[512];
+  fx_path(&fx, "pics", dir, sizeof dir);
+  ck_assert_int_eq(mkdir(dir, 0777), 0);
+
+  /* The name is a folder: the temporary file is removed. */
+  fx_path(&fx, "pics/t.json", out, sizeof out);
+  ck_assert_int_eq(mkdir(out, 0777), 0);
+  ck_assert_int_eq(viz_export_perfetto(fx.db, 0, out, err, sizeof err), VIZ_EIO);
+  snprintf(want, sizeof want, "%s: cannot replace it: Is a directory", out);
+  ck_assert_str_eq(err, want);
+  ck_assert_int_eq(entries(dir), 1);
+  ck_assert_int_eq(rmdir(out), 0);
+
+  /* The temporary name (".t.json.PID.N.tmp" beside it) is taken: the next
+     one is tried, a hundred of them. */
+  char tmp[200];
+  snprintf(tmp, sizeof tmp, "%s/.t.json.%ld.0.tmp", dir, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  ck_assert(f != NULL);
+  fclose(f);
+  ck_assert_msg(viz_export_perfetto(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  ck_assert_int_eq(entries(dir), 2);
+  unlink(out);
+  for (int i = 1; i < 100; i++) {
+    snprintf(tmp, sizeof tmp, "%s/.t.json.%ld.%d.tmp", dir, (long)getpid(), i);
+    f = fopen(tmp, "w");
+    ck_assert(f != NULL);
+    fclose(f);
+  }
+  ck_assert_int_eq(viz_export_perfetto(fx.db, 0, out, err, sizeof err), VIZ_EIO);
+  snprintf(want, sizeof want, "%s: cannot write here: File exists", out);
+  ck_assert_str_eq(err, want);
+  ck_assert_int_ne(access(out, F_OK), 0);
+
+  /* A folder that is not there. */
+  fx_path(&fx, "none/t.json", out, sizeof out);
+  ck_assert_int_eq(viz_export_perfetto(fx.db, 0, out, err, sizeof err), VIZ_EIO);
+  snprintf(want, sizeof want, "%s: cannot write here: No such file or directory", out);
+  ck_assert_str_eq(err, want);
+  fx_end(&fx);
+}
+END_TEST
+
+/* `iosim viz --list`: one line per IRP, who issued it. */
+START_TEST(list_names_every_issuer) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/02-async-read.iosim");
+  char out[160], err[512];
+  fx_path(&fx, "list.txt", out, sizeof out);
+  /* IRP 1 associated with IRP 2, IRP 2 issued by a thread the table lacks. */
+  db_exec(fx.db, "UPDATE irp SET thread = NULL, master = 2 WHERE id = 1; UPDATE irp SET thread = 5 WHERE id = 2");
+  FILE *f = fopen(out, "w");
+  ck_assert_int_eq(viz_list_irps(fx.db, 0, f, err, sizeof err), VIZ_OK);
+  fclose(f);
+  char *text = slurp(out);
+  ck_assert_str_eq(text, "run 1 (../scenarios/lessons/02-async-read.iosim, seed 7): 2 IRPs\n"
+                         "1 - IRP_MJ_CREATE associated with IRP 2\n"
+                         "2 r1 IRP_MJ_READ thread thread 5\n");
+  free(text);
+  /* One IRP, issued by a driver; a stream that cannot be written. */
+  db_exec(fx.db, "DELETE FROM irp WHERE id = 2; UPDATE irp SET master = NULL WHERE id = 1");
+  f = fopen(out, "w");
+  ck_assert_int_eq(viz_list_irps(fx.db, 0, f, err, sizeof err), VIZ_OK);
+  fclose(f);
+  text = slurp(out);
+  ck_assert_str_eq(text, "run 1 (../scenarios/lessons/02-async-read.iosim, seed 7): 1 IRP\n"
+                         "1 - IRP_MJ_CREATE driver\n");
+  free(text);
+  f = fopen(out, "r");
+  ck_assert_int_eq(viz_list_irps(fx.db, 0, f, err, sizeof err), VIZ_EIO);
+  fclose(f);
+  /* No IRP of that number, in a run without IRPs. */
+  db_exec(fx.db, "DELETE FROM irp");
+  fx_path(&fx, "t.svg", out, sizeof out);
+  ck_assert_int_eq(viz_irp(fx.db, 0, 1, out, NULL, err, sizeof err), VIZ_EINVAL);
+  char want[300];
+  snprintf(want, sizeof want, "%s: run 1 has no IRPs", fx.db);
+  ck_assert_str_eq(err, want);
+  fx_end(&fx);
+}
+END_TEST
+
 TEST_SUITE(viz_cover_suite)
 static Suite *viz_cover_suite(void) {
   Suite *s = suite_create("viz_cover");
@@ -253,6 +458,11 @@ static Suite *viz_cover_suite(void) {
   tcase_set_timeout(t, 60);
   tcase_add_test(t, damaged_database_is_refused);
   tcase_add_test(t, perfetto_escapes_names);
+  tcase_add_test(t, irp_picture_escapes_names);
+  tcase_add_test(t, timeline_escapes_names);
+  tcase_add_test(t, bad_styles_and_formats_are_refused);
+  tcase_add_test(t, output_is_whole_or_absent);
+  tcase_add_test(t, list_names_every_issuer);
   suite_add_tcase(s, t);
   return s;
 }
