@@ -213,6 +213,77 @@ START_TEST(damaged_database_is_refused) {
 }
 END_TEST
 
+/* A database missing a column the reader needs: SQLite's words. */
+static const struct missing {
+  const char *sql, *msg;
+} missings[] = {
+    {"ALTER TABLE run DROP COLUMN cpus", "cannot read the trace: no such column: cpus"},
+    {"ALTER TABLE device DROP COLUMN stack_size", "cannot read the trace: no such column: d.stack_size"},
+    {"ALTER TABLE thread DROP COLUMN state", "cannot read the trace: no such column: state"},
+    {"ALTER TABLE irp DROP COLUMN freed", "cannot read the trace: no such column: freed"},
+    {"DROP VIEW event_named; DROP VIEW irp_path; DROP VIEW completion_routine; DROP VIEW irp_pending;"
+     " DROP VIEW deferred_call; DROP VIEW cpu_deferred; ALTER TABLE event DROP COLUMN line",
+     "cannot read the trace: no such column: line"},
+};
+
+START_TEST(missing_column_is_reported) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/02-async-read.iosim");
+  char bad[160], out[160], want[512], err[512];
+  fx_path(&fx, "bad.db", bad, sizeof bad);
+  fx_path(&fx, "out.json", out, sizeof out);
+  for (size_t i = 0; i < sizeof missings / sizeof *missings; i++) {
+    copy_file(fx.db, bad);
+    db_exec(bad, missings[i].sql);
+    snprintf(want, sizeof want, "%s: %s", bad, missings[i].msg);
+    int rc = viz_export_perfetto(bad, 0, out, err, sizeof err);
+    ck_assert_msg(rc == VIZ_EIO && !strcmp(err, want), "%s: rc %d, \"%s\", expected \"%s\"", missings[i].sql, rc, err,
+                  want);
+    ck_assert_int_ne(access(out, F_OK), 0);
+    unlink(bad);
+  }
+  fx_end(&fx);
+}
+END_TEST
+
+/* What the export says where the database lacks something it can do
+   without: a port's name, a device's row, a system call's name, a status. */
+START_TEST(export_without_optional_facts) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/10-iocp.iosim");
+  char out[160], err[512];
+  fx_path(&fx, "out.json", out, sizeof out);
+  ck_assert_msg(viz_export_perfetto(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  char *json = slurp(out);
+  assert_has(json, "\"name\":\"port P\"", "the export");
+  assert_has(json, "\"name\":\"ISR disk0 (IRP 2 r1)\"", "the export");
+  assert_has(json, "\"name\":\"NtReadFile\"", "the export");
+  assert_has(json, "\"result\":\"STATUS_SUCCESS\"", "the export");
+  assert_lacks(json, "HIGH_LEVEL", "the export");
+  free(json);
+  /* No port table: ports by number.  The disk's row gone: steps without its
+     name.  Names and statuses gone: placeholders. */
+  db_exec(fx.db, "DROP TABLE port; DELETE FROM device WHERE name = 'disk0';"
+                 "UPDATE event SET service = NULL; UPDATE event SET status = NULL WHERE kind IN ('wait-done',"
+                 " 'sleep-done', 'syscall-return');"
+                 "UPDATE event SET irql = 15 WHERE kind = 'isr'");
+  ck_assert_msg(viz_export_perfetto(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
+  json = slurp(out);
+  ck_assert(json_valid(json));
+  assert_has(json, "\"name\":\"port 1\"", "the export");
+  assert_lacks(json, "port P", "the export");
+  assert_has(json, "\"name\":\"ISR (IRP 2 r1)\"", "the export");
+  assert_lacks(json, "NtReadFile", "the export");
+  assert_has(json, "\"name\":\"system call\"", "the export");
+  assert_has(json, "\"returned\":\"-\"", "the export");
+  assert_has(json, "\"result\":\"-\"", "the export");
+  assert_has(json, "\"irql\":\"HIGH_LEVEL\"", "the export");
+  assert_has(json, "\"args\":{\"IRQL\":15}", "the export");
+  free(json);
+  fx_end(&fx);
+}
+END_TEST
+
 /* ---- names are escaped ---- */
 
 /* Names with the characters each format must escape, set in a recorded
@@ -457,6 +528,8 @@ static Suite *viz_cover_suite(void) {
   TCase *t = tcase_create("corners");
   tcase_set_timeout(t, 60);
   tcase_add_test(t, damaged_database_is_refused);
+  tcase_add_test(t, missing_column_is_reported);
+  tcase_add_test(t, export_without_optional_facts);
   tcase_add_test(t, perfetto_escapes_names);
   tcase_add_test(t, irp_picture_escapes_names);
   tcase_add_test(t, timeline_escapes_names);
