@@ -368,6 +368,61 @@ START_TEST(timeline_escapes_names) {
 }
 END_TEST
 
+/* ---- the IRP's picture from unusual facts ----
+   Lesson 2's read r1 (IRP 2: fs0 -> vol0 -> disk0, completed in disk0's
+   DPC; steps 3 and 20 the thread's system calls, 23 fs0's IoCallDriver, 26
+   its IoSetCompletionRoutine, 27 and 28 the call into vol0 and its dispatch,
+   35 vol0's return, 37 the read returning, 48 IoCompleteRequest, 49 fs0's
+   completion routine, 51 its IoMarkIrpPending, 53 the walk's end, 59 the
+   APC, 61 the I/O status block written) edited, one picture each. */
+static const struct flow_case {
+  const char *sql;
+  const char *want[6];
+  const char *lacks;
+} flow_cases[] = {
+    /* Completed by a device the IRP never went to: drawn straight up to
+       the issuer, the walk ending there; a step in an idle frame; steps
+       without their thread. */
+    {"INSERT INTO device(run_id, id, name, driver_id, stack_size) VALUES (1, 4, 'other0', 1, 1);"
+     "UPDATE event SET device = 4 WHERE seq = 48; UPDATE event SET frame = 'idle' WHERE seq = 23;"
+     "UPDATE event SET thread = NULL WHERE seq IN (27, 59)",
+     {"<b>other0</b>: IoCompleteRequest (STATUS_SUCCESS)", "walk done", "3.350 us, CPU 0, PASSIVE_LEVEL, idle",
+      "PASSIVE_LEVEL, thread ?", "APC_LEVEL, APC in ?"},
+     "walk goes up"},
+    /* No system call before the IRP, none returning it; vol0's dispatch
+       step lost, its return then going to fs0 above it; no status, no
+       Control, no PendingReturned, no Information; the thread still
+       waiting at the end. */
+    {"DELETE FROM event WHERE seq IN (3, 20, 28, 37); UPDATE irp SET information = NULL;"
+     "UPDATE thread SET state = 'waiting'; UPDATE event SET status = '' WHERE seq = 35;"
+     "UPDATE event SET control = NULL WHERE seq = 26; UPDATE event SET pending_returned = NULL WHERE seq IN (49, 53);"
+     "UPDATE event SET information = NULL WHERE seq = 61",
+     {"the system call never returned", "at the end of the run the thread still waits: a hang",
+      "IRP's final status STATUS_SUCCESS<", "<b>vol0</b> returns ?<br/>", "IoStatus = STATUS_SUCCESS>"},
+     "PendingReturned="},
+    /* An IRP no thread issued, a device the table lacks, Control 0. */
+    {"UPDATE irp SET thread = NULL WHERE id = 2; DELETE FROM device WHERE id = 2;"
+     "UPDATE event SET device = NULL WHERE seq = 51; UPDATE event SET control = 0 WHERE seq = 26",
+     {"<b>IRP 2</b><br/>allocated by a driver", "\\Driver\\?", "<b>?</b>", "(invoke on nothing)"},
+     "NtReadFile"},
+};
+
+START_TEST(irp_picture_of_unusual_facts) {
+  const struct flow_case *k = &flow_cases[_i];
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/02-async-read.iosim");
+  db_exec(fx.db, k->sql);
+  char out[160], err[512];
+  fx_path(&fx, "irp.dot", out, sizeof out);
+  ck_assert_msg(viz_irp(fx.db, 0, 2, out, NULL, err, sizeof err) == VIZ_OK, "%s", err);
+  char *dot = slurp(out);
+  for (int i = 0; i < 6 && k->want[i]; i++) assert_has(dot, k->want[i], "the picture");
+  assert_lacks(dot, k->lacks, "the picture");
+  free(dot);
+  fx_end(&fx);
+}
+END_TEST
+
 /* ---- styles, formats and output paths ---- */
 
 /* Refused before the database is read: no picture, no file. */
@@ -533,6 +588,7 @@ static Suite *viz_cover_suite(void) {
   tcase_add_test(t, perfetto_escapes_names);
   tcase_add_test(t, irp_picture_escapes_names);
   tcase_add_test(t, timeline_escapes_names);
+  tcase_add_loop_test(t, irp_picture_of_unusual_facts, 0, (int)(sizeof flow_cases / sizeof *flow_cases));
   tcase_add_test(t, bad_styles_and_formats_are_refused);
   tcase_add_test(t, output_is_whole_or_absent);
   tcase_add_test(t, list_names_every_issuer);
