@@ -388,7 +388,7 @@ static const struct flow_case {
      "UPDATE event SET thread = NULL WHERE seq IN (27, 59)",
      {"<b>other0</b>: IoCompleteRequest (STATUS_SUCCESS)", "walk done", "3.350 us, CPU 0, PASSIVE_LEVEL, idle",
       "PASSIVE_LEVEL, thread ?", "APC_LEVEL, APC in ?"},
-     "walk goes up"},
+     "<b>disk0</b>: IoCompleteRequest"},
     /* No system call before the IRP, none returning it; vol0's dispatch
        step lost, its return then going to fs0 above it; no status, no
        Control, no PendingReturned, no Information; the thread still
