@@ -423,6 +423,40 @@ START_TEST(irp_picture_of_unusual_facts) {
 }
 END_TEST
 
+/* Past what a picture holds (fixtures/viz-cover/fan-out.iosim: a driver
+   sends ten reads of its own down 40 filters to disk0 while its read r1
+   completes): 32 layers per flow, 8 flows, 160 arrows, and the title says
+   the first ones are shown.  Each sub-flow's walk stops (its sender frees
+   it and returns STATUS_MORE_PROCESSING_REQUIRED): the stops sit in their
+   sub-flow's box, which dot 2.42 needs not to crash. */
+START_TEST(irp_picture_past_its_limits) {
+  fx_t fx;
+  fx_begin(&fx, FIXTURES "fan-out.iosim");
+  char out[160], err[512];
+  fx_path(&fx, "irp.dot", out, sizeof out);
+  uint32_t irp = 0;
+  ck_assert_int_eq(viz_find_irp(fx.db, 0, "r1", &irp, err, sizeof err), VIZ_OK);
+  ck_assert_msg(viz_irp(fx.db, 0, irp, out, NULL, err, sizeof err) == VIZ_OK, "%s", err);
+  char *dot = slurp(out);
+  assert_has(dot, "(too many steps: the first ones are shown)", "the picture");
+  int clusters = 0, arrows = 0, stops = 0;
+  for (const char *p = dot; (p = strstr(p, "subgraph cluster_irp")); p++) clusters++;
+  for (const char *p = dot; (p = strstr(p, "class=\"step s")); p++) arrows++;
+  for (const char *p = dot; (p = strstr(p, "<b>STOP</b></font><br/>walk stopped")); p++) stops++;
+  ck_assert_int_eq(clusters, 7);
+  ck_assert_int_eq(arrows, 160);
+  ck_assert_int_eq(stops, 7);
+  /* At most 32 layers a flow: the filters from f40 down to f10 or so, not
+     the lowest ones nor the disk. */
+  assert_has(dot, "<b>f40</b>", "the picture");
+  assert_has(dot, "<b>f10</b>", "the picture");
+  assert_lacks(dot, "<b>f7</b>", "the picture");
+  assert_lacks(dot, "<b>disk0</b>", "the picture");
+  free(dot);
+  fx_end(&fx);
+}
+END_TEST
+
 /* ---- styles, formats and output paths ---- */
 
 /* Refused before the database is read: no picture, no file. */
@@ -588,6 +622,7 @@ static Suite *viz_cover_suite(void) {
   tcase_add_test(t, perfetto_escapes_names);
   tcase_add_test(t, irp_picture_escapes_names);
   tcase_add_test(t, timeline_escapes_names);
+  tcase_add_test(t, irp_picture_past_its_limits);
   tcase_add_loop_test(t, irp_picture_of_unusual_facts, 0, (int)(sizeof flow_cases / sizeof *flow_cases));
   tcase_add_test(t, bad_styles_and_formats_are_refused);
   tcase_add_test(t, output_is_whole_or_absent);

@@ -158,7 +158,7 @@ static int dev_node(fctx_t *c, int f, uint32_t dev, int above) {
   if (fl->nchain == MAX_CHAIN) return -1;
   int depth = above >= 0 ? c->node[above].depth + 1 : c->node[fl->issuer].depth + 1;
   int n = new_node(c, N_DEVICE, f, depth, dev);
-  if (n >= 0) fl->chain[fl->nchain++] = n;
+  fl->chain[fl->nchain++] = n;
   return n;
 }
 
@@ -269,7 +269,6 @@ static void stop_step(fctx_t *c, int f, const vz_ev_t *e) {
   fl->stopped_once = true;
   int owner = fl->routine_node >= 0 ? fl->routine_node : fl->issuer;
   int s = new_node(c, N_STOP, c->node[owner].flow, c->node[owner].depth, 0);
-  if (s < 0) return;
   char tb[32], fs[16];
   vz_str_t *t = &c->node[s].text;
   vz_printf(t, "<font point-size=\"%s\"><b>STOP</b></font><br/>walk stopped, %s<br/>", pt(c, 18, fs),
@@ -558,11 +557,8 @@ static void thread_text(fctx_t *c, int n, const vz_irp_t *p) {
     vz_printf(t, "<br/><font color=\"%s\"><b>at the end of the run the thread still waits: a hang</b></font>", C_STOP);
 }
 
+/* A new flow; the caller checked there is room (MAX_FLOWS). */
 static int add_flow(fctx_t *c, uint32_t irp, int issuer) {
-  if (c->nflow == MAX_FLOWS) {
-    c->truncated = true;
-    return -1;
-  }
   int f = c->nflow++;
   c->flow[f] = (flow_t){.irp = irp, .issuer = issuer, .cur = -1, .routine_edge = -1, .routine_node = -1,
                         .final_edge = -1, .isr_edge = -1, .last_holder = -1};
@@ -575,7 +571,6 @@ static void build(fctx_t *c, uint32_t irp) {
   const vz_model_t *m = c->m;
   const vz_irp_t *p = vz_irp(m, irp);
   int top = new_node(c, N_THREAD, 0, 0, 0);
-  if (top < 0) return;
   if (p && p->thread) thread_text(c, top, p);
   else vz_printf(&c->node[top].text, "<b>IRP %u</b><br/>allocated by a driver", irp);
   add_flow(c, irp, top);
@@ -595,6 +590,12 @@ static void build(fctx_t *c, uint32_t irp) {
       for (int g = 0; g < c->nflow; g++) seen |= c->flow[g].irp == q->id;
       if (seen) continue;
       int sender = creator ? dev_node(c, f, creator, -1) : c->flow[f].issuer;
+      if (sender < 0) break; /* a sender below the layers drawn */
+      /* Checked before its nodes exist: a node's flow picks its cluster. */
+      if (c->nflow == MAX_FLOWS) {
+        c->truncated = true;
+        break;
+      }
       /* The sub-flow hangs below everything drawn so far, from a copy of its
          sender, so the picture grows down (readable on a projector) rather
          than sideways; one purple arrow links the sender to its copy. */
@@ -602,10 +603,8 @@ static void build(fctx_t *c, uint32_t irp) {
       for (size_t n = 0; n < c->nnode; n++)
         if (c->node[n].depth + 1 > base) base = c->node[n].depth + 1;
       int proxy = new_node(c, N_DEVICE, c->nflow, base, creator);
-      if (proxy < 0 || sender < 0) break;
       c->node[proxy].proxy = true;
       int g = add_flow(c, q->id, proxy);
-      if (g < 0) break;
       for (size_t i = 0; i < m->nev; i++)
         if (m->ev[i].irp == q->id && !strcmp(m->ev[i].kind, "irp-alloc")) {
           int a = new_edge(c, &m->ev[i], sender, proxy, E_LINK, g);
@@ -796,17 +795,18 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     fnode_t *n = &c->node[i];
     char name[32];
     snprintf(name, sizeof name, "n%zu", i);
-    Agraph_t *home = n->flow > 0 && n->type != N_STOP ? cl[n->flow] : g;
-    n->gv = vz_node(home ? home : g, name);
+    n->gv = vz_node(n->flow > 0 ? cl[n->flow] : g, name);
     style_node(n);
     node_label(c, g, (int)i);
   }
-  /* A stop sits beside the layer that stopped the walk. */
+  /* A stop sits beside the layer that stopped the walk, in its flow's
+     cluster: dot 2.42 frees memory twice laying out rank=same groups that
+     cross a cluster's border (seven sub-flows that stopped were enough). */
   for (size_t i = 0; i < c->nnode; i++) {
     if (c->node[i].type != N_STOP) continue;
     char name[32];
     snprintf(name, sizeof name, "same%zu", i);
-    Agraph_t *s = vz_subgraph(g, name);
+    Agraph_t *s = vz_subgraph(c->node[i].flow > 0 ? cl[c->node[i].flow] : g, name);
     vz_set(s, "rank", "same");
     agsubnode(s, c->node[i].gv, 1);
     for (size_t j = 0; j < c->nnode; j++)
