@@ -457,6 +457,37 @@ START_TEST(irp_picture_past_its_limits) {
 }
 END_TEST
 
+/* ---- the timeline past its thread lanes, with a clock tick ---- */
+
+/* 26 threads (hog, app, t1..t24): 24 lanes and one shared by the other
+   two; the clock tick that drained app's DPC on CPU 0 (as in lesson 20)
+   marked, whether the timeline is detailed or summarised. */
+static const struct tl_case {
+  const char *scenario;
+  const char *want;
+} tl_cases[] = {
+    {FIXTURES "many-threads.iosim", "time axis not to scale"},
+    {FIXTURES "many-steps.iosim", " frames merged into "},
+};
+
+START_TEST(timeline_shares_a_lane_and_marks_ticks) {
+  fx_t fx;
+  fx_begin(&fx, tl_cases[_i].scenario);
+  char out[160], err[512];
+  fx_path(&fx, "timeline.svg", out, sizeof out);
+  ck_assert_msg(viz_timeline(fx.db, 0, out, NULL, err, sizeof err) == VIZ_OK, "%s", err);
+  char *svg = slurp(out);
+  assert_has(svg, tl_cases[_i].want, "the timeline");
+  assert_has(svg, ">thread t22</text>", "the timeline's lanes");
+  assert_lacks(svg, ">thread t23</text>", "the timeline's lanes");
+  assert_has(svg, ">2 other threads</text>", "the timeline's lanes");
+  assert_has(svg, "clock tick on CPU 0 at 15625.000 us: 1 DPC waiting, none requested: DISPATCH interrupt requested",
+             "the timeline");
+  free(svg);
+  fx_end(&fx);
+}
+END_TEST
+
 /* ---- styles, formats and output paths ---- */
 
 /* Refused before the database is read: no picture, no file. */
@@ -623,6 +654,7 @@ static Suite *viz_cover_suite(void) {
   tcase_add_test(t, irp_picture_escapes_names);
   tcase_add_test(t, timeline_escapes_names);
   tcase_add_test(t, irp_picture_past_its_limits);
+  tcase_add_loop_test(t, timeline_shares_a_lane_and_marks_ticks, 0, (int)(sizeof tl_cases / sizeof *tl_cases));
   tcase_add_loop_test(t, irp_picture_of_unusual_facts, 0, (int)(sizeof flow_cases / sizeof *flow_cases));
   tcase_add_test(t, bad_styles_and_formats_are_refused);
   tcase_add_test(t, output_is_whole_or_absent);
