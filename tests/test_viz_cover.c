@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "iosim/scenario.h"
+#include "iosim/trace.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
 #include "testlib.h"
@@ -488,6 +489,83 @@ START_TEST(timeline_shares_a_lane_and_marks_ticks) {
 }
 END_TEST
 
+/* ---- the explorer page ---- */
+
+/* The page with every option: its title escaped in <title>, the source
+   and explanations in the data (a "</" or "<!" never closing the script
+   element), the extra members, and diagrams only while the budget lasts
+   (a budget of one byte: the first IRP's, so one picture is drawn). */
+START_TEST(html_page_with_every_option) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/01-sync-read.iosim");
+  char out[160], err[512];
+  fx_path(&fx, "page.html", out, sizeof out);
+  const char *explain[] = {NULL, "", "the thread enters NtReadFile </script> <!-- or so -->"};
+  viz_html_opts_t o = {.title = "sync <read> & \"more\"",
+                       .source = "scenario \"x\" </script><!-- a comment -->\n",
+                       .explain = explain,
+                       .nexplain = 3,
+                       .extra_json = "\"extra\":[1,2]",
+                       .svg_budget = 1};
+  ck_assert_msg(viz_html(fx.db, 0, &o, out, err, sizeof err) == VIZ_OK, "%s", err);
+  char *page = slurp(out);
+  assert_has(page, "<title>iosim explorer: sync &lt;read&gt; &amp; &quot;more&quot;</title>", "the page");
+  assert_has(page, "\"title\":\"sync <read> & \\\"more\\\"\"", "the page's data");
+  assert_has(page, "\"source\":\"scenario \\\"x\\\" <\\/script>\\u003c!-- a comment -->\\u000a\"", "the page's data");
+  assert_has(page, "\"expl\":[\"the thread enters NtReadFile <\\/script> \\u003c!-- or so -->\"]", "the page's data");
+  assert_has(page, "\"extra\":[1,2],", "the page's data");
+  assert_has(page, "\"svgs\":{\"1\":\"<svg", "the page's data");
+  assert_lacks(page, "\"2\":\"<svg", "the page's data");
+  /* One script element of data, closed once. */
+  const char *data = strstr(page, "<script type=\"application/json\" id=\"run-data\">");
+  ck_assert_ptr_nonnull(data);
+  const char *end = strstr(data, "</script>");
+  ck_assert_ptr_nonnull(end);
+  ck_assert_msg(strstr(data, "\"v\":1}") != NULL && strstr(data, "\"v\":1}") < end, "the data ends early");
+  free(page);
+  fx_end(&fx);
+}
+END_TEST
+
+/* viz_run_info and viz_check_kinds, which `iosim html FILE` uses to check
+   that a database holds the run it just made. */
+START_TEST(run_info_and_kinds) {
+  fx_t fx;
+  fx_begin(&fx, "../scenarios/lessons/01-sync-read.iosim");
+  char path[256], err[512];
+  uint64_t seed = 0;
+  int64_t picked = 0;
+  ck_assert_int_eq(viz_run_info(fx.db, 0, path, sizeof path, &seed, &picked, err, sizeof err), VIZ_OK);
+  ck_assert_str_eq(path, "../scenarios/lessons/01-sync-read.iosim");
+  ck_assert_int_eq(seed, 1);
+  ck_assert_int_eq(picked, 1);
+  ck_assert_int_eq(viz_run_info(fx.db, 2, path, sizeof path, &seed, &picked, err, sizeof err), VIZ_EINVAL);
+  /* The run's kinds, read back with SQLite, in order. */
+  sqlite3 *h = NULL;
+  ck_assert_int_eq(sqlite3_open(fx.db, &h), SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT kind FROM event ORDER BY rowid", -1, &st, NULL), SQLITE_OK);
+  int kinds[512];
+  size_t n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW && n < 512) {
+    const char *k = (const char *)sqlite3_column_text(st, 0);
+    int i = 0;
+    while (i < TRC_KIND_COUNT && strcmp(trc_kind_name((trc_kind_t)i), k)) i++;
+    ck_assert_msg(i < TRC_KIND_COUNT, "unknown kind %s", k);
+    kinds[n++] = i;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  ck_assert_int_gt(n, 10);
+  ck_assert_int_eq(viz_check_kinds(fx.db, 0, kinds, n), VIZ_OK);
+  ck_assert_int_eq(viz_check_kinds(fx.db, 0, kinds, n - 1), VIZ_EINVAL);
+  kinds[3] = kinds[3] == 0 ? 1 : 0;
+  ck_assert_int_eq(viz_check_kinds(fx.db, 0, kinds, n), VIZ_EINVAL);
+  ck_assert_int_eq(viz_check_kinds(fx.db, 5, kinds, n), VIZ_EINVAL);
+  fx_end(&fx);
+}
+END_TEST
+
 /* ---- styles, formats and output paths ---- */
 
 /* Refused before the database is read: no picture, no file. */
@@ -654,6 +732,8 @@ static Suite *viz_cover_suite(void) {
   tcase_add_test(t, irp_picture_escapes_names);
   tcase_add_test(t, timeline_escapes_names);
   tcase_add_test(t, irp_picture_past_its_limits);
+  tcase_add_test(t, html_page_with_every_option);
+  tcase_add_test(t, run_info_and_kinds);
   tcase_add_loop_test(t, timeline_shares_a_lane_and_marks_ticks, 0, (int)(sizeof tl_cases / sizeof *tl_cases));
   tcase_add_loop_test(t, irp_picture_of_unusual_facts, 0, (int)(sizeof flow_cases / sizeof *flow_cases));
   tcase_add_test(t, bad_styles_and_formats_are_refused);
