@@ -45,7 +45,6 @@ static char *slurp(const char *file, size_t *len) {
    scenario) can end the element or open an HTML comment in it. */
 static void put_jstr(vz_str_t *b, const char *s) {
   vz_puts(b, "\"");
-  if (!s) s = "";
   const char *p = s;
   for (const char *lt = p; (lt = strchr(lt, '<'));) {
     if (lt[1] != '/' && lt[1] != '!') {
@@ -211,7 +210,6 @@ static void lt_encode(linetab_t *t, const char *text, vz_str_t *out) {
     vz_printf(out, "%s%ld", out->len ? "," : "", lt_intern(t, p, n));
     p += n + (p[n] == '\n');
   }
-  if (!out->s) vz_puts(out, "");
 }
 
 /* What a view printed, as text (a memory stream's buffer). */
@@ -500,7 +498,7 @@ int viz_html(const char *db, int64_t run, const viz_html_opts_t *o, const char *
   if (rc == VIZ_OK) rc = vz_out_begin(&out, out_path, err, errlen);
   if (rc == VIZ_OK) {
     vz_str_t title = {0};
-    vz_put_html(&title, o && o->title ? o->title : m.scenario ? m.scenario : "run");
+    vz_put_html(&title, o && o->title ? o->title : m.scenario);
     fprintf(out.f,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -524,7 +522,7 @@ int viz_run_info(const char *db, int64_t run, char *scenario, size_t n, uint64_t
   vz_model_t m;
   int rc = vz_open(&m, db, run, err, errlen);
   if (rc != VIZ_OK) return rc;
-  snprintf(scenario, n, "%s", m.scenario ? m.scenario : "");
+  snprintf(scenario, n, "%s", m.scenario);
   *seed = (uint64_t)m.seed;
   *picked = m.run;
   vz_close(&m);

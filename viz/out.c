@@ -97,7 +97,7 @@ void *vz_grow(void *v, size_t *cap, size_t need, size_t elem) {
 int vz_fail(char *err, size_t errlen, int code, const char *file, const char *fmt, ...) {
   if (!err || !errlen) return code;
   int n = snprintf(err, errlen, "%s: ", file ? file : "iosim");
-  if (n < 0 || (size_t)n >= errlen) return code;
+  if ((size_t)n >= errlen) return code;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err + n, errlen - (size_t)n, fmt, ap);

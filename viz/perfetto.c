@@ -30,12 +30,10 @@
 #define PID_IO 2
 #define PID_THREAD0 10 /* thread N is process PID_THREAD0 + N */
 
-/* Microseconds from nanoseconds, exactly: "204.090". */
+/* Microseconds from nanoseconds, exactly: "204.090".  Times and
+   durations are not negative (vizdb.c refuses a step earlier than the one
+   before it). */
 static void put_us(vz_str_t *b, int64_t ns) {
-  if (ns < 0) {
-    vz_puts(b, "-");
-    ns = -ns;
-  }
   vz_printf(b, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000));
 }
 

@@ -123,7 +123,7 @@ static Agnode_t *block_node(tl_t *t, double x0, double x1, double y, const char 
   char first[32];
   snprintf(first, sizeof first, "%.*s", (int)strcspn(label, " "), label);
   vz_set(n, "label", strlen(label) * 7.2 + 6 <= wid ? label : strlen(first) * 7.2 + 6 <= wid ? first : "");
-  if (tooltip) vz_set(n, "tooltip", tooltip);
+  vz_set(n, "tooltip", tooltip);
   return n;
 }
 
@@ -201,8 +201,10 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* x of time `ns` on the log-compressed axis (ns is always a boundary, or
-   between two: interpolated). */
+/* x of time `ns` on the log-compressed axis: ns is a boundary, or between
+   two (interpolated); 0 and the run's end are boundaries, and every time
+   drawn lies between them (vizdb.c makes the end the last step's time if
+   the run row says less). */
 static double x_of(const tl_t *t, int64_t ns) {
   size_t lo = 0, hi = t->nbound;
   while (lo < hi) {
@@ -210,9 +212,7 @@ static double x_of(const tl_t *t, int64_t ns) {
     if (t->bt[mid] < ns) lo = mid + 1;
     else hi = mid;
   }
-  if (lo < t->nbound && t->bt[lo] == ns) return t->bx[lo];
-  if (lo == 0) return t->bx[0];
-  if (lo >= t->nbound) return t->bx[t->nbound - 1];
+  if (t->bt[lo] == ns) return t->bx[lo];
   double f = (double)(ns - t->bt[lo - 1]) / (double)(t->bt[lo] - t->bt[lo - 1]);
   return t->bx[lo - 1] + f * (t->bx[lo] - t->bx[lo - 1]);
 }
@@ -283,7 +283,6 @@ static void tick(tl_t *t, size_t i, double y) {
 
 /* Ticks at frame boundaries, as many as fit; the start and the end always. */
 static void axis_ticks(tl_t *t, double y) {
-  if (!t->nbound) return;
   double end = t->bx[t->nbound - 1], last = -1e9;
   for (size_t i = 0; i + 1 < t->nbound; i++) {
     if (t->bx[i] - last < 80 || end - t->bx[i] < 80) continue;
@@ -298,7 +297,6 @@ static void axis_ticks(tl_t *t, double y) {
    few arcs and leak memory in the "curved" mode of this version). */
 static void arrow(tl_t *t, Agnode_t *a, Agnode_t *b, const double *ax, const double *bx, double ay, double by,
                   const char *color, const char *tip) {
-  if (!a || !b) return;
   double x0 = (ax[0] + ax[1]) / 2, x1 = (bx[0] + bx[1]) / 2;
   double y0 = ay + LANE_H / 2, y1 = by + LANE_H / 2;
   double lift = 18 + (y0 > y1 ? y0 - y1 : y1 - y0) / 3;
@@ -392,15 +390,14 @@ typedef struct bin_acc {
   int64_t ns[VZ_F_COUNT + 1]; /* the last slot: waiting */
 } bin_acc_t;
 
+/* Adds [t0, t1) to the bins it overlaps.  binw = end / SUMMARY_BINS + 1, so
+   SUMMARY_BINS bins reach past the run's end and every time falls in one;
+   each bin overlapped gets a part of at least a nanosecond. */
 static void add_span(bin_acc_t *row, int64_t binw, int64_t t0, int64_t t1, int kind) {
   if (t1 <= t0) return;
-  int64_t b0 = t0 / binw, b1 = (t1 - 1) / binw;
-  if (b0 >= SUMMARY_BINS) b0 = SUMMARY_BINS - 1;
-  if (b1 >= SUMMARY_BINS) b1 = SUMMARY_BINS - 1;
-  for (int64_t b = b0; b <= b1; b++) {
+  for (int64_t b = t0 / binw; b <= (t1 - 1) / binw; b++) {
     int64_t lo = b * binw > t0 ? b * binw : t0, hi = (b + 1) * binw < t1 ? (b + 1) * binw : t1;
-    if (b == SUMMARY_BINS - 1) hi = t1;
-    if (hi > lo) row[b].ns[kind] += hi - lo;
+    row[b].ns[kind] += hi - lo;
   }
 }
 
@@ -437,7 +434,7 @@ static size_t summarised(tl_t *t, const vz_block_t *blk, size_t nb) {
         const bin_acc_t *a = &acc[(size_t)l * SUMMARY_BINS + b];
         int64_t span = binw;
         if (b == SUMMARY_BINS - 1 && m->end_ns - b * binw > 0) span = m->end_ns - b * binw;
-        for (int k = 0; k <= VZ_F_COUNT; k++) q[k] = (int)((a->ns[k] * 12 + span / 2) / (span ? span : 1));
+        for (int k = 0; k <= VZ_F_COUNT; k++) q[k] = (int)((a->ns[k] * 12 + span / 2) / span);
       }
       if (have && b < SUMMARY_BINS && !memcmp(q, prev, sizeof q)) continue;
       if (have) {

@@ -32,7 +32,7 @@ static sqlite3_stmt *prep(vz_model_t *m, const char *sql, char *err, size_t errl
     db_fail(m, err, errlen, "the trace");
     return NULL;
   }
-  if (sqlite3_bind_parameter_count(st) >= 1) sqlite3_bind_int64(st, 1, m->run);
+  sqlite3_bind_int64(st, 1, m->run); /* every query names the run as ?1 */
   return st;
 }
 
@@ -118,7 +118,8 @@ static int check_events(vz_model_t *m, char *err, size_t errlen) {
     const int locs[] = {e->loc, e->loc_from, e->loc_to, e->stack_size};
     for (size_t k = 0; k < sizeof locs / sizeof *locs; k++)
       if (!loc_ok(locs[k])) return damaged(m, err, errlen, "stack location", locs[k]);
-    if (e->t_ns < 0) return damaged(m, err, errlen, "time", e->t_ns);
+    /* Simulated time never goes back: a step before the one ahead of it is damage. */
+    if (e->t_ns < 0 || (i && e->t_ns < m->ev[i - 1].t_ns)) return damaged(m, err, errlen, "time", e->t_ns);
   }
   return VIZ_OK;
 }
