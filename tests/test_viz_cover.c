@@ -209,7 +209,20 @@ START_TEST(damaged_database_is_refused) {
     ck_assert_msg(access(out, F_OK) != 0, "%s: the export was written", damages[i].sql);
     unlink(bad);
   }
+  /* Every reader refuses it the same way, before drawing anything. */
+  copy_file(fx.db, bad);
+  db_exec(bad, "UPDATE event SET irp = 504 WHERE seq = 5");
+  snprintf(want, sizeof want, "%s: the database is damaged: IRP id 504 is out of range", bad);
+  for (int reader = 0; reader < 3; reader++) {
+    fx_path(&fx, reader == 2 ? "out.html" : "out.svg", out, sizeof out);
+    int rc = reader == 0   ? viz_irp(bad, 0, 2, out, NULL, err, sizeof err)
+             : reader == 1 ? viz_timeline(bad, 0, out, NULL, err, sizeof err)
+                           : viz_html(bad, 0, NULL, out, err, sizeof err);
+    ck_assert_msg(rc == VIZ_EINVAL && !strcmp(err, want), "reader %d: rc %d, \"%s\"", reader, rc, err);
+    ck_assert_int_ne(access(out, F_OK), 0);
+  }
   /* The same file intact exports. */
+  fx_path(&fx, "out.json", out, sizeof out);
   ck_assert_msg(viz_export_perfetto(fx.db, 0, out, err, sizeof err) == VIZ_OK, "%s", err);
   fx_end(&fx);
 }
@@ -386,6 +399,7 @@ END_TEST
    completion routine, 51 its IoMarkIrpPending, 53 the walk's end, 59 the
    APC, 61 the I/O status block written) edited, one picture each. */
 static const struct flow_case {
+  const char *scenario; /* NULL: lesson 2 */
   const char *sql;
   const char *want[6];
   const char *lacks;
@@ -393,7 +407,7 @@ static const struct flow_case {
     /* Completed by a device the IRP never went to: drawn straight up to
        the issuer, the walk ending there; a step in an idle frame; steps
        without their thread. */
-    {"INSERT INTO device(run_id, id, name, driver_id, stack_size) VALUES (1, 4, 'other0', 1, 1);"
+    {NULL, "INSERT INTO device(run_id, id, name, driver_id, stack_size) VALUES (1, 4, 'other0', 1, 1);"
      "UPDATE event SET device = 4 WHERE seq = 48; UPDATE event SET frame = 'idle' WHERE seq = 23;"
      "UPDATE event SET thread = NULL WHERE seq IN (27, 59)",
      {"<b>other0</b>: IoCompleteRequest (STATUS_SUCCESS)", "walk done", "3.350 us, CPU 0, PASSIVE_LEVEL, idle",
@@ -403,7 +417,7 @@ static const struct flow_case {
        step lost, its return then going to fs0 above it; no status, no
        Control, no PendingReturned, no Information; the thread still
        waiting at the end. */
-    {"DELETE FROM event WHERE seq IN (3, 20, 28, 37); UPDATE irp SET information = NULL;"
+    {NULL, "DELETE FROM event WHERE seq IN (3, 20, 28, 37); UPDATE irp SET information = NULL;"
      "UPDATE thread SET state = 'waiting'; UPDATE event SET status = '' WHERE seq = 35;"
      "UPDATE event SET control = NULL WHERE seq = 26; UPDATE event SET pending_returned = NULL WHERE seq IN (49, 53);"
      "UPDATE event SET information = NULL WHERE seq = 61",
@@ -411,16 +425,22 @@ static const struct flow_case {
       "IRP's final status STATUS_SUCCESS<", "<b>vol0</b> returns ?<br/>", "IoStatus = STATUS_SUCCESS>"},
      "PendingReturned="},
     /* An IRP no thread issued, a device the table lacks, Control 0. */
-    {"UPDATE irp SET thread = NULL WHERE id = 2; DELETE FROM device WHERE id = 2;"
+    {NULL, "UPDATE irp SET thread = NULL WHERE id = 2; DELETE FROM device WHERE id = 2;"
      "UPDATE event SET device = NULL WHERE seq = 51; UPDATE event SET control = 0 WHERE seq = 26",
      {"<b>IRP 2</b><br/>allocated by a driver", "\\Driver\\?", "<b>?</b>", "(invoke on nothing)"},
      "NtReadFile"},
+    /* An IRP without a step: its thread and the legend, no arrow. */
+    {NULL, "DELETE FROM event WHERE irp = 2", {"<b>thread app</b>", "How to read it"}, "class=\"step"},
+    /* Lesson 3's r2 (IRP 3, sent by fs0) made an associated IRP of r1, its tag gone. */
+    {"../scenarios/lessons/03-more-processing.iosim", "UPDATE irp SET master = 2, tag = NULL WHERE id = 3",
+     {"<b>allocates IRP 3</b>, associated</font>", "<b>IRP 3</b>, associated</font>", "[sub]</font>"},
+     "sent by a driver"},
 };
 
 START_TEST(irp_picture_of_unusual_facts) {
   const struct flow_case *k = &flow_cases[_i];
   fx_t fx;
-  fx_begin(&fx, "../scenarios/lessons/02-async-read.iosim");
+  fx_begin(&fx, k->scenario ? k->scenario : "../scenarios/lessons/02-async-read.iosim");
   db_exec(fx.db, k->sql);
   char out[160], err[512];
   fx_path(&fx, "irp.dot", out, sizeof out);
@@ -681,11 +701,17 @@ START_TEST(output_is_whole_or_absent) {
   ck_assert_str_eq(err, want);
   ck_assert_int_ne(access(out, F_OK), 0);
 
-  /* A folder that is not there. */
-  fx_path(&fx, "none/t.json", out, sizeof out);
-  ck_assert_int_eq(viz_export_perfetto(fx.db, 0, out, err, sizeof err), VIZ_EIO);
-  snprintf(want, sizeof want, "%s: cannot write here: No such file or directory", out);
-  ck_assert_str_eq(err, want);
+  /* A folder that is not there: known before anything is drawn. */
+  for (int writer = 0; writer < 4; writer++) {
+    static const char *const name[] = {"none/t.json", "none/t.svg", "none/t.png", "none/t.html"};
+    fx_path(&fx, name[writer], out, sizeof out);
+    int rc = writer == 0   ? viz_export_perfetto(fx.db, 0, out, err, sizeof err)
+             : writer == 1 ? viz_irp(fx.db, 0, 2, out, NULL, err, sizeof err)
+             : writer == 2 ? viz_timeline(fx.db, 0, out, NULL, err, sizeof err)
+                           : viz_html(fx.db, 0, NULL, out, err, sizeof err);
+    snprintf(want, sizeof want, "%s: cannot write here: No such file or directory", out);
+    ck_assert_msg(rc == VIZ_EIO && !strcmp(err, want), "%s: rc %d, \"%s\"", name[writer], rc, err);
+  }
   fx_end(&fx);
 }
 END_TEST

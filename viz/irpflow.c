@@ -565,15 +565,14 @@ static int add_flow(fctx_t *c, uint32_t irp, int issuer) {
   return f;
 }
 
-/* Builds the flows: IRP `irp` first, then the IRPs sent while it was
-   being handled (recursively), each sent from its creator's node. */
-static void build(fctx_t *c, uint32_t irp) {
+/* Builds the flows: IRP p first, then the IRPs sent while it was being
+   handled (recursively), each sent from its creator's node. */
+static void build(fctx_t *c, const vz_irp_t *p) {
   const vz_model_t *m = c->m;
-  const vz_irp_t *p = vz_irp(m, irp);
   int top = new_node(c, N_THREAD, 0, 0, 0);
-  if (p && p->thread) thread_text(c, top, p);
-  else vz_printf(&c->node[top].text, "<b>IRP %u</b><br/>allocated by a driver", irp);
-  add_flow(c, irp, top);
+  if (p->thread) thread_text(c, top, p);
+  else vz_printf(&c->node[top].text, "<b>IRP %u</b><br/>allocated by a driver", p->id);
+  add_flow(c, p->id, top);
   /* Sub-flows are found breadth first; their sender nodes are created as
      their parents' steps are replayed, so replay each flow before looking
      for its children. */
@@ -776,15 +775,15 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     char name[32];
     snprintf(name, sizeof name, "cluster_irp%u", c->flow[f].irp);
     cl[f] = vz_subgraph(g, name);
-    const vz_irp_t *q = vz_irp(m, c->flow[f].irp);
+    const vz_irp_t *q = vz_irp(m, c->flow[f].irp); /* a flow is an IRP of the table */
     vz_str_t l = {0};
     vz_printf(&l, "<font color=\"%s\"><b>IRP %u", C_SUB, c->flow[f].irp);
-    if (q && q->tag[0]) {
+    if (q->tag[0]) {
       vz_puts(&l, " (");
       vz_put_html(&l, q->tag);
       vz_puts(&l, ")");
     }
-    vz_printf(&l, "</b>%s</font>", q && q->master ? ", associated" : ", sent by a driver");
+    vz_printf(&l, "</b>%s</font>", q->master ? ", associated" : ", sent by a driver");
     vz_set_html(g, cl[f], "label", vz_cstr(&l));
     vz_str_free(&l);
     vz_set(cl[f], "color", C_SUB);
@@ -845,7 +844,7 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     if (e->flow > 0) {
       const vz_irp_t *q = vz_irp(m, c->flow[e->flow].irp);
       vz_printf(&l, "<font color=\"%s\">[", C_SUB);
-      vz_put_html(&l, q && q->tag[0] ? q->tag : "sub");
+      vz_put_html(&l, q->tag[0] ? q->tag : "sub");
       vz_puts(&l, "]</font> ");
     }
     vz_puts(&l, vz_cstr(&e->text));
@@ -879,7 +878,7 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, con
   }
   rc = vz_load_events(&m, false, err, errlen);
   fctx_t c = {.m = &m, .k = vz_font(style) / 12.0};
-  if (rc == VIZ_OK) build(&c, irp);
+  if (rc == VIZ_OK) build(&c, p);
   vz_out_t o = {0};
   if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
