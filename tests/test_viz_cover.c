@@ -405,13 +405,13 @@ static const struct flow_case {
   const char *lacks;
 } flow_cases[] = {
     /* Completed by a device the IRP never went to: drawn straight up to
-       the issuer, the walk ending there; a step in an idle frame; steps
-       without their thread. */
+       the issuer, the walk ending there; a step in an idle frame, one in a
+       frame the reader does not know; steps without their thread. */
     {NULL, "INSERT INTO device(run_id, id, name, driver_id, stack_size) VALUES (1, 4, 'other0', 1, 1);"
      "UPDATE event SET device = 4 WHERE seq = 48; UPDATE event SET frame = 'idle' WHERE seq = 23;"
-     "UPDATE event SET thread = NULL WHERE seq IN (27, 59)",
+     "UPDATE event SET thread = NULL WHERE seq IN (27, 59); UPDATE event SET frame = 'elsewhere' WHERE seq = 30",
      {"<b>other0</b>: IoCompleteRequest (STATUS_SUCCESS)", "walk done", "3.350 us, CPU 0, PASSIVE_LEVEL, idle",
-      "PASSIVE_LEVEL, thread ?", "APC_LEVEL, APC in ?"},
+      "PASSIVE_LEVEL, thread ?", "APC_LEVEL, APC in ?", "IoCallDriver(<b>disk0</b>) -&gt; location 2<br/>3.570 us, CPU 0, PASSIVE_LEVEL, -"},
      "<b>disk0</b>: IoCompleteRequest"},
     /* No system call before the IRP, none returning it; vol0's dispatch
        step lost, its return then going to fs0 above it; no status, no
@@ -514,6 +514,26 @@ START_TEST(timeline_shares_a_lane_and_marks_ticks) {
   assert_has(svg, ">2 other threads</text>", "the timeline's lanes");
   assert_has(svg, "clock tick on CPU 0 at 15625.000 us: 1 DPC waiting, none requested: DISPATCH interrupt requested",
              "the timeline");
+  free(svg);
+  fx_end(&fx);
+}
+END_TEST
+
+/* A tick drawn between two frame boundaries (its step moved back a
+   nanosecond), and a thread the thread table lacks: 25 threads known, so
+   one shares the last lane. */
+START_TEST(timeline_tick_between_boundaries) {
+  fx_t fx;
+  fx_begin(&fx, FIXTURES "many-threads.iosim");
+  db_exec(fx.db, "UPDATE event SET t_ns = t_ns - 1 WHERE kind = 'clock-tick'; DELETE FROM thread WHERE name = 't1'");
+  char out[160], err[512];
+  fx_path(&fx, "timeline.svg", out, sizeof out);
+  ck_assert_msg(viz_timeline(fx.db, 0, out, NULL, err, sizeof err) == VIZ_OK, "%s", err);
+  char *svg = slurp(out);
+  assert_has(svg, "clock tick on CPU 0 at 15624.999 us", "the timeline");
+  assert_has(svg, ">thread t23</text>", "the timeline's lanes");
+  assert_has(svg, ">1 other threads</text>", "the timeline's lanes");
+  assert_lacks(svg, ">thread t1</text>", "the timeline's lanes");
   free(svg);
   fx_end(&fx);
 }
@@ -768,6 +788,7 @@ static Suite *viz_cover_suite(void) {
   tcase_add_test(t, irp_picture_escapes_names);
   tcase_add_test(t, timeline_escapes_names);
   tcase_add_test(t, irp_picture_past_its_limits);
+  tcase_add_test(t, timeline_tick_between_boundaries);
   tcase_add_test(t, html_page_with_every_option);
   tcase_add_test(t, run_info_and_kinds);
   tcase_add_loop_test(t, timeline_shares_a_lane_and_marks_ticks, 0, (int)(sizeof tl_cases / sizeof *tl_cases));
