@@ -8,7 +8,7 @@
 # left half-written: with --db, the database passes integrity_check.
 # Prints the figures docs/reliability.md records.
 set -u
-bin=$1 stride=$2
+bin=$1 stride=$2 base=$2
 shift 2
 tmp=$(mktemp -d /tmp/iosim-oom.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,6 +53,29 @@ while [ "$i" -le "$n" ]; do
   tried=$((tried + 1)) i=$((i + stride))
 done
 echo "oom: --db $f: $n allocations, $tried failed in turn"
+total=$((total + tried))
+# The pictures: `iosim viz` of the first IRP failing every
+# OOM_VIZ_STRIDE-th allocation (default 20; Graphviz's graphs included,
+# viz/gvmem.c).  Exit 2 with "out of memory", no sanitizer report, and no
+# picture left half-written.
+rm -f "$tmp/t.db"*
+"$bin" run --quiet --db "$tmp/t.db" "$f" >/dev/null 2>&1
+export LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan-graphviz.supp
+vstride=$((base * ${OOM_VIZ_STRIDE:-20}))
+n=$(IOSIM_COUNT_ALLOC=1 "$bin" viz --db "$tmp/t.db" --irp 1 -o "$tmp/count.svg" 2>&1 >/dev/null | sed -n 's/^iosim: \([0-9]*\) allocations$/\1/p' | tail -1)
+tried=0 i=1
+while [ "$i" -le "${n:-0}" ]; do
+  rm -f "$tmp/p.svg"
+  IOSIM_FAIL_ALLOC=$i "$bin" viz --db "$tmp/t.db" --irp 1 -o "$tmp/p.svg" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  if [ $rc -ne 2 ] || ! grep -q "out of memory" "$tmp/err" || grep -q "Sanitizer" "$tmp/err" || [ -e "$tmp/p.svg" ]; then
+    echo "oom: viz --irp 1 of $f: allocation $i of $n failing: exit $rc$([ -e "$tmp/p.svg" ] && echo ', a picture was left')"
+    head -5 "$tmp/err"
+    fail=$((fail + 1))
+  fi
+  tried=$((tried + 1)) i=$((i + vstride))
+done
+echo "oom: viz --irp 1 of $f: ${n:-0} allocations, $tried failed in turn"
 total=$((total + tried))
 echo "oom: $total runs with an allocation failing, $fail wrong"
 [ $fail -eq 0 ]

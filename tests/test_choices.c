@@ -73,11 +73,41 @@ START_TEST(replaying_choices_reproduces_the_run) {
 }
 END_TEST
 
+/* A chooser may end the run at its very first question, before any CPU
+   ran (the explorer does when Ctrl-C lands between two schedules): the run
+   ends STOPPED with nothing run.  It used to switch to a coroutine that did
+   not exist and crash.  A stop asked for before sim_run ends the same way. */
+static uint32_t stop_at_once(void *ud, const sim_choice_t *c) {
+  (void)c;
+  ++*(int *)ud;
+  return SIM_CHOICE_STOP;
+}
+
+START_TEST(a_chooser_can_stop_at_the_first_question) {
+  for (int ask = 0; ask < 2; ask++) {
+    sim_config_t cfg = {.cpus = 2, .seed = 1};
+    sim_t *S = sim_create(&cfg);
+    race_t r = {.n = 0};
+    KeInitializeEvent(&r.ev, SynchronizationEvent, TRUE);
+    sim_thread_create(S, "a", racer, &r);
+    sim_thread_create(S, "b", racer, &r);
+    int asked = 0;
+    if (ask) sim_set_chooser(S, stop_at_once, &asked);
+    else sim_request_stop(S);
+    ck_assert_int_eq(sim_run(S), SIM_RUN_STOPPED);
+    ck_assert_int_eq(r.n, 0); /* no thread got the event */
+    ck_assert_int_eq(asked, ask);
+    sim_destroy(S);
+  }
+}
+END_TEST
+
 TEST_SUITE(suite_choices)
 static Suite *suite_choices(void) {
   Suite *s = suite_create("choices");
   TCase *tc = tcase_create("record and replay");
   tcase_add_test(tc, replaying_choices_reproduces_the_run);
+  tcase_add_test(tc, a_chooser_can_stop_at_the_first_question);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "iosim/tracedb.h"
 #include "testlib.h"
 
 static const char *const long_run =
@@ -111,12 +112,62 @@ START_TEST(sigkill_at_random_moments_keeps_the_database) {
 }
 END_TEST
 
+/* The other side: while the writer is alive, readers never call its run
+   killed, whenever they look (before, between and after its periodic
+   commits): they say it is still being written. */
+START_TEST(a_live_writer_is_never_called_killed) {
+  if (access("../iosim", X_OK) != 0) return;
+  char dir[] = "/tmp/iosim-live-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char scn[600], db[600], cmd[2000];
+  snprintf(scn, sizeof scn, "%s/long.iosim", dir);
+  snprintf(db, sizeof db, "%s/t.db", dir);
+  FILE *f = fopen(scn, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(long_run, f);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "../iosim run --quiet --db %s ../scenarios/lessons/02-async-read.iosim >/dev/null", db);
+  ck_assert_int_eq(system(cmd), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl("../iosim", "iosim", "run", "--quiet", "--db", db, scn, (char *)NULL);
+    _exit(127);
+  }
+  int looked = 0;
+  for (int i = 0; i < 60; i++) {
+    nanosleep(&(struct timespec){.tv_nsec = 25 * 1000 * 1000}, NULL);
+    char err[600];
+    tracedb_t *t = tracedb_open_readonly(db, err, sizeof err);
+    if (!t) continue; /* the writer is creating its run row */
+    int64_t picked = 0;
+    int rc = tracedb_pick_run(t, 2, &picked, err, sizeof err);
+    tracedb_close(t);
+    ck_assert_int_ne(rc, SIM_OK);
+    ck_assert_msg(!strstr(err, "never finished"), "a live writer's run was called killed: %s", err);
+    ck_assert_msg(strstr(err, "run 2 is still being written ("), "%s", err);
+    looked++;
+  }
+  int st;
+  ck_assert_int_eq(waitpid(pid, &st, WNOHANG), 0); /* still running: the looks were at a live writer */
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  ck_assert_int_gt(looked, 10);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 TEST_SUITE(crash_suite)
 static Suite *crash_suite(void) {
   Suite *s = suite_create("crash");
   TCase *tc = tcase_create("crash");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, sigkill_at_random_moments_keeps_the_database);
+  tcase_add_test(tc, a_live_writer_is_never_called_killed);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -228,6 +228,42 @@ START_TEST(db_failures_records_every_failing_schedule) {
 }
 END_TEST
 
+/* `iosim diff --db` trusts a trace no more than the other readers: a file
+   that is no trace, a run that is not there, a run whose writer was
+   killed are refused with their words and exit status 2. */
+START_TEST(diff_db_refuses_what_every_reader_refuses) {
+  if (!have_cli()) return;
+  char dir[] = "/tmp/iosim-dd-XXXXXX", db[64], cmd[1024], want[256], *out;
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/t.db", dir);
+  snprintf(cmd, sizeof cmd, "echo hi > %s && ../iosim diff --db %s 1 2", db, db);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  snprintf(want, sizeof want, "iosim diff: %s is not a SQLite database, so not an iosim trace", db);
+  ck_assert_ptr_nonnull(strstr(out, want));
+  free(out);
+  snprintf(cmd, sizeof cmd, "rm -f %s && ../iosim run --quiet --db %s " L16 " > /dev/null && ../iosim run --quiet"
+           " --db %s " L16 " --seed 3 > /dev/null && ../iosim diff --db %s 1 5", db, db, db, db);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  snprintf(want, sizeof want, "iosim diff: %s: there is no run 5 in this trace (the last that ran is 2)", db);
+  ck_assert_ptr_nonnull(strstr(out, want));
+  free(out);
+  snprintf(cmd, sizeof cmd, "sqlite3 %s \"UPDATE run SET outcome = 'running' WHERE id = 2\" && ../iosim diff --db %s 1 2",
+           db, db);
+  ck_assert_int_eq(capture(cmd, &out), 2);
+  snprintf(want, sizeof want, "iosim diff: %s: run 2 never finished: the writer was killed", db);
+  ck_assert_ptr_nonnull(strstr(out, want));
+  free(out);
+  snprintf(cmd, sizeof cmd, "../iosim diff --db %s 1 1", db);
+  ck_assert_int_eq(capture(cmd, &out), 0);
+  snprintf(want, sizeof want, "A: run 1 of %s (", db);
+  ck_assert_ptr_nonnull(strstr(out, want));
+  free(out);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+
 TEST_SUITE(suite_explore_cli)
 static Suite *suite_explore_cli(void) {
   Suite *s = suite_create("explore_cli");
@@ -238,6 +274,7 @@ static Suite *suite_explore_cli(void) {
   tcase_add_test(tc, printed_tokens_replay_and_refuse_an_edited_copy);
   tcase_add_test(tc, limits_diff_and_merge_from_the_command_line);
   tcase_add_test(tc, db_failures_records_every_failing_schedule);
+  tcase_add_test(tc, diff_db_refuses_what_every_reader_refuses);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -16,7 +16,7 @@ static void garble_all(const char *pattern) {
   ck_assert_uint_gt(g.gl_pathc, 0);
   for (size_t i = 0; i < g.gl_pathc; i++) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "sh garble.sh ../build/iosim %s", g.gl_pathv[i]);
+    snprintf(cmd, sizeof cmd, "sh garble.sh ../iosim %s", g.gl_pathv[i]);
     int rc = system(cmd);
     if (rc != 0) fprintf(stderr, "garble: %s changed when its details were garbled\n", g.gl_pathv[i]);
     ck_assert_msg(rc == 0, "%s: a result depends on detail text", g.gl_pathv[i]);

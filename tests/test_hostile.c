@@ -209,6 +209,38 @@ START_TEST(memory_budget_stops_a_run) {
 }
 END_TEST
 
+/* What a run keeps outside the machine counts too: the expectations' log
+   of every dispatch and completion, the program's buffers, the verifier's
+   table.  A loop of a million reads with a tiny machine stops at a 32 MiB
+   budget after a few thousand reads; it grew to gigabytes before. */
+static void count_irps(void *ud, sim_t *S, const scn_result_t *r) {
+  (void)r;
+  *(uint32_t *)ud = sim_irp_count(S);
+}
+
+START_TEST(kept_steps_and_buffers_count_in_the_budget) {
+  const char *text = "scenario \"kept\"\n"
+                     "driver ram\n  dispatch default\n    complete STATUS_SUCCESS\n    return STATUS_SUCCESS\n  end\nend\n"
+                     "device ram0 driver ram\n"
+                     "thread app\n  open f ram0 synchronous\n  repeat 1000000\n    read f 4096\n  end\nend\n"
+                     "expect order dispatch(ram0) < completion(ram0)\n";
+  scn_error_t err;
+  scn_t *sc = load_text(text, &err);
+  ck_assert_msg(sc != NULL, "%s", err.msg);
+  uint32_t irps = 0;
+  scn_run_opts_t o = {.max_memory = 32u << 20, .on_finish = count_irps, .ud = &irps};
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, &o, &r, &err), SIM_OK);
+  ck_assert_int_eq(r.outcome, SIM_RUN_LIMIT);
+  ck_assert_str_eq(r.limit, "max-memory");
+  /* 4 KiB of buffer alone per read: the budget holds under 8,200 reads. */
+  ck_assert_uint_gt(irps, 1000);
+  ck_assert_uint_lt(irps, 8200);
+  scn_result_free(&r);
+  scn_free(sc);
+}
+END_TEST
+
 /* Many declarations load in linear time: 20,000 devices and threads with
    as many expectations (quadratic loading took minutes at this size). */
 START_TEST(many_declarations_load_quickly) {
@@ -334,6 +366,7 @@ static Suite *hostile_suite(void) {
   tcase_add_test(tc, machine_values_above_the_ceilings_need_the_flag);
   tcase_add_test(tc, wall_clock_limit_stops_a_long_run);
   tcase_add_test(tc, memory_budget_stops_a_run);
+  tcase_add_test(tc, kept_steps_and_buffers_count_in_the_budget);
   tcase_add_test(tc, many_declarations_load_quickly);
   tcase_add_test(tc, port_packets_freed_whatever_step_the_run_stops_at);
   tcase_add_test(tc, out_of_address_space_is_an_error);

@@ -161,7 +161,7 @@ static void rd_exiting(PVOID arg) {
 static void rd_late(PVOID arg) {
   rd_t *t = arg;
   PVOID o[1] = {t->exiting};
-  KeWaitForMultipleObjects(1, o, WaitAny, Executive, KernelMode, FALSE, NULL);
+  KeWaitForMultipleObjects(1, o, WaitAny, Executive, KernelMode, FALSE, NULL, NULL);
   t->with_inserted_after = t->with.Inserted;
   t->without_inserted_after = t->without.Inserted;
   KeInitializeApc(&t->late, t->exiting, rd_kernel, rd_rundown, NULL, KernelMode, t);

@@ -16,6 +16,7 @@ typedef struct wait_test {
   LONGLONG timeout;         /* relative, 100 ns units; 0 = infinite; -1 = zero timeout */
   bool user;                /* NtWaitForMultipleObjects (user mode) instead of KeWait... */
   bool dup;                 /* the second object is the first again */
+  bool no_wait_blocks;      /* a kernel wait on more than three objects lends no KWAIT_BLOCKs */
   int set[4];               /* events the setter signals, -1 terminated */
   uint64_t set_gap_ns;      /* setter's delay before each set */
   /* observations */
@@ -34,6 +35,7 @@ static void w_thread(PVOID arg) {
   waiter_arg_t *a = arg;
   wait_test_t *t = a->t;
   PVOID objs[NEV];
+  KWAIT_BLOCK wb[NEV]; /* storage the caller lends a wait on more than three objects */
   for (ULONG i = 0; i < t->count; i++) objs[i] = &t->ev[i];
   if (t->dup) objs[1] = objs[0];
   LARGE_INTEGER to = {.QuadPart = t->timeout == -1 ? 0 : -t->timeout};
@@ -41,7 +43,7 @@ static void w_thread(PVOID arg) {
     t->ret[a->idx] = NtWaitForMultipleObjects(t->count, objs, t->wtype, FALSE, t->timeout ? &to.QuadPart : NULL);
   else
     t->ret[a->idx] = KeWaitForMultipleObjects(t->count, objs, t->wtype, Executive, KernelMode, FALSE,
-                                              t->timeout ? &to : NULL);
+                                              t->timeout ? &to : NULL, t->count > THREAD_WAIT_OBJECTS && !t->no_wait_blocks ? wb : NULL);
   t->t_ret[a->idx] = sim_now(a->S);
   t->state_after[a->idx] = KeReadStateEvent(&t->ev[0]);
 }
@@ -219,6 +221,30 @@ START_TEST(maximum_wait_objects) {
 }
 END_TEST
 
+/* kernel-facts 7.5: a thread has wait blocks for THREAD_WAIT_OBJECTS (3)
+   objects; a kernel wait on more must lend an array of KWAIT_BLOCKs, or
+   the machine stops with MAXIMUM_WAIT_OBJECTS_EXCEEDED. */
+START_TEST(more_than_three_objects_need_wait_blocks) {
+  for (int lend = 0; lend <= 1; lend++)
+    for (ULONG n = 3; n <= 4; n++) {
+      wait_test_t t = {.count = n, .wtype = WaitAll, .timeout = -1, .set = {-1}, .no_wait_blocks = !lend};
+      waiter_arg_t wa[2];
+      sim_t *S = wait_machine(&t, 1, 0, NULL, wa);
+      for (int i = 0; i < NEV; i++) KeInitializeEvent(&t.ev[i], NotificationEvent, TRUE);
+      sim_outcome_t out = sim_run(S);
+      if (n == 4 && !lend) {
+        ck_assert_int_eq(out, SIM_RUN_BUGCHECK);
+        ck_assert_uint_eq(sim_bugcheck(S)->code, MAXIMUM_WAIT_OBJECTS_EXCEEDED);
+        ck_assert_uint_eq(sim_bugcheck(S)->p[0], 4);
+      } else {
+        ck_assert_int_eq(out, SIM_RUN_OK);
+        ck_assert_int_eq(t.ret[0], STATUS_WAIT_0);
+      }
+      sim_destroy(S);
+    }
+}
+END_TEST
+
 /* WaitForMultipleObjects(WaitAll) with one object twice is refused with
    STATUS_INVALID_PARAMETER_MIX before any wait; WaitAny accepts it. */
 START_TEST(wait_all_same_object_twice) {
@@ -277,6 +303,7 @@ static Suite *wait_suite(void) {
   tcase_add_test(tc, sync_event_releases_one_waiter);
   tcase_add_test(tc, notification_event_releases_all);
   tcase_add_test(tc, maximum_wait_objects);
+  tcase_add_test(tc, more_than_three_objects_need_wait_blocks);
   tcase_add_test(tc, wait_all_same_object_twice);
   tcase_add_test(tc, delay_execution_returns_success);
   suite_add_tcase(s, tc);

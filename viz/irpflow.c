@@ -882,15 +882,13 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, con
   vz_out_t o = {0};
   if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
-    GVC_t *gvc = gvContext(); /* Graphviz aborts when out of memory */
-    Agraph_t *g = agopen((char *)"irp", Agdirected, NULL);
-    if (!g) {
-      rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "Graphviz could not start");
-    } else {
-      draw(&c, g, p);
-      rc = vz_render(gvc, g, "dot", &o, fmt, 0.2, vz_scale(style), err, errlen);
-      agclose(g);
-    }
+    /* Graphviz aborts when out of memory; the graph's own memory comes
+       from iosim's allocator (gvmem.c), which exits instead. */
+    GVC_t *gvc = gvContext();
+    Agraph_t *g = vz_agopen("irp");
+    draw(&c, g, p);
+    rc = vz_render(gvc, g, "dot", &o, fmt, 0.2, vz_scale(style), err, errlen);
+    agclose(g);
     gvFreeContext(gvc);
     int rc2 = vz_out_end(&o, rc == VIZ_OK, err, errlen);
     if (rc == VIZ_OK) rc = rc2;

@@ -530,50 +530,48 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_st
   if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
     setup_lanes(&t, blk, nb);
-    GVC_t *gvc = gvContext(); /* Graphviz aborts when out of memory */
-    Agraph_t *g = t.g = agopen((char *)"timeline", Agdirected, NULL);
-    if (!g) {
-      rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "Graphviz could not start");
-    } else {
-      vz_set(g, "fontname", FONT);
-      vz_set(g, "fontsize", "15");
-      vz_set(g, "labelloc", "t");
-      agattr(g, AGNODE, (char *)"shape", (char *)"box");
-      agattr(g, AGNODE, (char *)"style", (char *)"filled");
-      agattr(g, AGNODE, (char *)"fixedsize", (char *)"true");
-      agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
-      agattr(g, AGNODE, (char *)"fontsize", (char *)"12");
-      agattr(g, AGNODE, (char *)"penwidth", (char *)"0.6");
-      agattr(g, AGNODE, (char *)"color", (char *)"#333333");
-      agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.8");
-      size_t blocks = 0;
-      bool summary = nb > VIZ_TIMELINE_MAX_FRAMES;
-      if (summary) blocks = summarised(&t, blk, nb);
-      else detailed(&t, blk, nb, evb);
-      vz_str_t title = {0};
-      vz_puts(&title, "<b>Timeline</b> of run ");
-      vz_printf(&title, "%lld: ", (long long)m.run);
-      vz_put_html(&title, m.scenario);
-      vz_printf(&title, " (seed %lld, ", (long long)m.seed);
-      vz_put_html(&title, m.outcome);
-      vz_printf(&title, "), %zu frames, %s<br/><font point-size=\"12\">", nb, vz_time(m.end_ns, t.tb));
-      if (summary)
-        vz_printf(&title, "<b>summarised: %zu frames merged into %zu blocks</b>: time cut into %d equal bins of %s; "
-                  "each bin stacks the share of time of each kind of frame; arrows omitted",
-                  nb, blocks, SUMMARY_BINS, vz_time(m.end_ns / SUMMARY_BINS + 1, t.tb));
-      else
-        vz_puts(&title, "time axis not to scale: each interval between two frame boundaries is drawn by the "
-                "logarithm of its length; the ticks give the real times");
-      vz_puts(&title, "</font>");
-      vz_set_html(g, g, "label", vz_cstr(&title));
-      text_at(&t, 0, LANE_H / 2 + 46, " ", "c", 12); /* room between the title and the axis */
-      vz_str_free(&title);
-      legend(&t, (t.nlane ? t.lane[t.nlane - 1].y : 0) - LANE_H - 10);
-      /* Lanes are sized to their labels and blocks placed by hand, in points:
-         a larger font makes the whole timeline larger, in proportion. */
-      rc = vz_render(gvc, g, "nop2", &o, fmt, 0.25, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
-      agclose(g);
-    }
+    /* Graphviz aborts when out of memory; the graph's own memory comes
+       from iosim's allocator (gvmem.c), which exits instead. */
+    GVC_t *gvc = gvContext();
+    Agraph_t *g = t.g = vz_agopen("timeline");
+    vz_set(g, "fontname", FONT);
+    vz_set(g, "fontsize", "15");
+    vz_set(g, "labelloc", "t");
+    agattr(g, AGNODE, (char *)"shape", (char *)"box");
+    agattr(g, AGNODE, (char *)"style", (char *)"filled");
+    agattr(g, AGNODE, (char *)"fixedsize", (char *)"true");
+    agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
+    agattr(g, AGNODE, (char *)"fontsize", (char *)"12");
+    agattr(g, AGNODE, (char *)"penwidth", (char *)"0.6");
+    agattr(g, AGNODE, (char *)"color", (char *)"#333333");
+    agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.8");
+    size_t blocks = 0;
+    bool summary = nb > VIZ_TIMELINE_MAX_FRAMES;
+    if (summary) blocks = summarised(&t, blk, nb);
+    else detailed(&t, blk, nb, evb);
+    vz_str_t title = {0};
+    vz_puts(&title, "<b>Timeline</b> of run ");
+    vz_printf(&title, "%lld: ", (long long)m.run);
+    vz_put_html(&title, m.scenario);
+    vz_printf(&title, " (seed %lld, ", (long long)m.seed);
+    vz_put_html(&title, m.outcome);
+    vz_printf(&title, "), %zu frames, %s<br/><font point-size=\"12\">", nb, vz_time(m.end_ns, t.tb));
+    if (summary)
+      vz_printf(&title, "<b>summarised: %zu frames merged into %zu blocks</b>: time cut into %d equal bins of %s; "
+                "each bin stacks the share of time of each kind of frame; arrows omitted",
+                nb, blocks, SUMMARY_BINS, vz_time(m.end_ns / SUMMARY_BINS + 1, t.tb));
+    else
+      vz_puts(&title, "time axis not to scale: each interval between two frame boundaries is drawn by the "
+              "logarithm of its length; the ticks give the real times");
+    vz_puts(&title, "</font>");
+    vz_set_html(g, g, "label", vz_cstr(&title));
+    text_at(&t, 0, LANE_H / 2 + 46, " ", "c", 12); /* room between the title and the axis */
+    vz_str_free(&title);
+    legend(&t, (t.nlane ? t.lane[t.nlane - 1].y : 0) - LANE_H - 10);
+    /* Lanes are sized to their labels and blocks placed by hand, in points:
+       a larger font makes the whole timeline larger, in proportion. */
+    rc = vz_render(gvc, g, "nop2", &o, fmt, 0.25, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
+    agclose(g);
     gvFreeContext(gvc);
     int rc2 = vz_out_end(&o, rc == VIZ_OK, err, errlen);
     if (rc == VIZ_OK) rc = rc2;

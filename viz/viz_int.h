@@ -22,6 +22,9 @@
 
 #include "iosim/viz.h"
 
+/* A directed graph whose memory comes from iosim's allocator (gvmem.c). */
+Agraph_t *vz_agopen(const char *name);
+
 /* ---- a growable string ---- */
 
 typedef struct vz_str {

@@ -187,7 +187,11 @@ int vz_open(vz_model_t *m, const char *file, int64_t run, char *err, size_t errl
   /* The same checks, and words, as every other reader of a trace. */
   char why[512];
   tracedb_t *t = tracedb_open_readonly(file, why, sizeof why);
-  if (!t) return vz_fail(err, errlen, VIZ_EINVAL, file, "%s", why);
+  /* The trace database's messages name the file already. */
+  if (!t) {
+    if (err && errlen) snprintf(err, errlen, "%s", why);
+    return VIZ_EINVAL;
+  }
   /* The last run that ran, or the one asked for if it did. */
   int64_t picked = 0;
   int prc = tracedb_pick_run(t, run, &picked, why, sizeof why);

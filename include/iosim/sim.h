@@ -269,6 +269,13 @@ typedef struct sim_stats {
 } sim_stats_t;
 sim_stats_t sim_stats(const sim_t *S);
 
+/* Memory a sink holds for the run (the scenario's expectations' log keeps
+   steps until the run ends) counts against max_memory with the engine's
+   own: a run that keeps too many steps stops at the limit "max-memory"
+   like one whose machine grew too big.  Not part of stats.bytes_live,
+   which is the engine's alone. */
+void sim_charge_memory(sim_t *S, size_t bytes);
+
 /* ---- User mode (call from a simulated thread) ----
  * The native calls, with the I/O manager's behaviour: NtReadFile resets the
  * event and the file's event, builds the IRP, queues it on the thread,

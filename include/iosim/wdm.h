@@ -239,6 +239,22 @@ typedef enum { WaitAll, WaitAny } WAIT_TYPE;
 typedef enum { KernelMode, UserMode } KPROCESSOR_MODE;
 typedef enum { Executive, UserRequest } KWAIT_REASON;
 #define MAXIMUM_WAIT_OBJECTS 64
+/* The wait blocks a thread has of its own: a wait on more objects must
+   bring an array of KWAIT_BLOCKs (KeWaitForMultipleObjects). */
+#define THREAD_WAIT_OBJECTS 3
+
+/* A wait block: storage the caller lends a wait on more than
+   THREAD_WAIT_OBJECTS objects.  iosim keeps its waits elsewhere and only
+   checks that the storage is there, as the contract says. */
+typedef struct _KWAIT_BLOCK {
+  LIST_ENTRY WaitListEntry;
+  void *Thread;
+  void *Object;
+  struct _KWAIT_BLOCK *NextWaitBlock;
+  uint16_t WaitKey;
+  uint8_t WaitType;
+  uint8_t BlockState;
+} KWAIT_BLOCK, *PKWAIT_BLOCK;
 
 typedef struct DISPATCHER_HEADER {
   uint8_t Type; /* an internal object kind: event, thread, ... */
@@ -261,10 +277,13 @@ int32_t KeReadStateEvent(PKEVENT Event);
 NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON Reason,
                                KPROCESSOR_MODE Mode, BOOLEAN Alertable,
                                PLARGE_INTEGER Timeout);
+/* As in the WDK: with WaitBlockArray NULL, Count may be at most
+   THREAD_WAIT_OBJECTS (else bugcheck 0xC, as with more than
+   MAXIMUM_WAIT_OBJECTS). */
 NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[],
                                   WAIT_TYPE WaitType, KWAIT_REASON Reason,
                                   KPROCESSOR_MODE Mode, BOOLEAN Alertable,
-                                  PLARGE_INTEGER Timeout);
+                                  PLARGE_INTEGER Timeout, PKWAIT_BLOCK WaitBlockArray);
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE Mode, BOOLEAN Alertable,
                                 PLARGE_INTEGER Interval);
 

@@ -39,7 +39,7 @@ void sim_cache_fill(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
     else off = r.off < off ? r.off : off, end = r.end > end ? r.end : end;
   }
   f->ncached = w;
-  if (!VEC_RESERVE(S, f->cached, f->cached_cap, f->ncached + 1)) abort();
+  VEC_RESERVE(S, f->cached, f->cached_cap, f->ncached + 1);
   f->cached[f->ncached++] = (range_t){off, end, NULL};
   if (trc_on(S)) {
     trc_event_t e = trc_ev(TRC_CACHE, NULL, File->DeviceObject);

@@ -44,10 +44,6 @@ int cli_cc(int argc, char **argv) {
   const char *out = NULL;
   const char **srcs = iosim_calloc((size_t)argc + 1, sizeof *srcs), **extra = iosim_calloc((size_t)argc + 1, sizeof *extra);
   int nsrcs = 0, nextra = 0, rc = 2;
-  if (!srcs || !extra) {
-    fprintf(stderr, "iosim cc: out of memory\n");
-    goto done;
-  }
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -105,10 +101,6 @@ int cli_cc(int argc, char **argv) {
   /* Built beside its name, then renamed: a failed build leaves an older
      good one as it was, and nothing half-written. */
   char err[512], *tmp = iosim_malloc(n + 32);
-  if (!tmp) {
-    fprintf(stderr, "iosim cc: out of memory\n");
-    goto done;
-  }
   snprintf(tmp, n + 32, "%s.%ld.tmp", out, (long)getpid());
   if (scn_cc_build(srcs, nsrcs, extra, nextra, tmp, err, sizeof err) != 0) {
     fprintf(stderr, "iosim cc: %s\n", err);

@@ -72,7 +72,7 @@ static void xp_on_sigint(int sig) {
 
 static bool parse_num(const char *s, uint64_t *v) {
   char *end;
-  if (!s || !*s || *s == '-') return false;
+  if (!*s || *s == '-') return false;
   unsigned long long x = strtoull(s, &end, 10);
   if (*end) return false;
   *v = x;

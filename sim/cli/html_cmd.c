@@ -43,30 +43,19 @@ typedef struct explain_log {
   char **text;
   int *kind;
   size_t n, cap;
-  bool oom;
 } explain_log_t;
 
 static void explain_event(void *ud, const trc_event_t *ev) {
   explain_log_t *x = ud;
-  if (x->oom) return;
   if (x->n == x->cap) {
-    size_t cap = x->cap ? x->cap * 2 : 256;
-    char **t = iosim_realloc(x->text, cap * sizeof *t);
-    if (t) x->text = t;
-    int *k = iosim_realloc(x->kind, cap * sizeof *k);
-    if (k) x->kind = k;
-    if (!t || !k) {
-      x->oom = true;
-      return;
-    }
-    x->cap = cap;
+    x->cap = x->cap ? x->cap * 2 : 256;
+    x->text = iosim_realloc(x->text, x->cap * sizeof *x->text);
+    x->kind = iosim_realloc(x->kind, x->cap * sizeof *x->kind);
   }
   char b[400];
   scn_explain(x->S, ev, b, sizeof b);
   x->text[x->n] = iosim_strdup(b);
-  x->kind[x->n] = (int)ev->kind;
-  if (!x->text[x->n]) x->oom = true;
-  else x->n++;
+  x->kind[x->n++] = (int)ev->kind;
 }
 
 static void explain_free(explain_log_t *x) {
@@ -115,7 +104,7 @@ static char *read_source(const char *path) {
 
 static bool parse_num(const char *s, uint64_t *v) {
   char *end;
-  if (!s || !*s || *s == '-') return false;
+  if (!*s || *s == '-') return false;
   unsigned long long x = strtoull(s, &end, 10);
   if (*end) return false;
   *v = x;
@@ -133,10 +122,6 @@ static int run_scenario(const scn_t *sc, bool has_seed, uint64_t seed, html_run_
     return 2;
   }
   scn_result_free(&r);
-  if (h->log.oom) {
-    fprintf(stderr, "iosim html: out of memory\n");
-    return 2;
-  }
   if (h->dbh.db && h->dbh.rc != 0) {
     fprintf(stderr, "iosim html: %s\n", h->dbh.err);
     return 2;

@@ -71,7 +71,7 @@ static const char *const usage_run =
     "  --max-steps N, --max-time T   raise the ceilings a `machine` line may\n"
     "                   not exceed (100,000,000 steps, 100s)\n"
     "  --max-wall S     stop the run after S seconds of real time (600; 0: none)\n"
-    "  --max-memory M   stop the run when the engine holds M MiB (1024)\n";
+    "  --max-memory M   stop the run when it holds M MiB (1024)\n";
 
 static const char *const usage_check =
     "usage: iosim check FILE... [--seed N] [--include-dir DIR] [--no-verify]\n"
@@ -157,7 +157,7 @@ static void print_error(const scn_error_t *e) {
 
 static bool parse_u64(const char *s, uint64_t *v) {
   char *end;
-  if (!s || !*s || *s == '-') return false;
+  if (!*s || *s == '-') return false;
   unsigned long long x = strtoull(s, &end, 0);
   if (*end) return false;
   *v = x;
@@ -267,7 +267,6 @@ static void on_start(void *ud, sim_t *S) {
   if (c->replay) xp_replay_install(c->replay, S);
   if (c->quiet) return;
   table_sink_t *x = iosim_calloc(1, sizeof *x);
-  if (!x) abort();
   x->mem = open_memstream(&x->buf, &x->len);
   if (!x->mem) iosim_oom(BUFSIZ); /* the C library's own allocation */
   x->S = S;
@@ -397,14 +396,16 @@ static int cmd_run(int argc, char **argv) {
       blank_after = true;
       break;
     case 'h': fputs(usage_run, stdout); return 0;
-    default:
-      if (cli_limit_option(ch, optarg, "run", &c.lim) < 0) return 2;
-      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+    default: {
+      int k = cli_limit_option(ch, optarg, "run", &c.lim);
+      if (k < 0) return 2;
+      if (k > 0) {
         c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
         break;
       }
       fputs(usage_run, stderr);
       return 2;
+    }
     }
   }
   if (optind != argc - 1 || (replay && replay_file)) {
@@ -596,13 +597,6 @@ static int check_loaded(scn_t *sc, const char *path, const cli_t *c, int *failed
     }
     lines = r.expect_total;
     if (!seen) seen = iosim_calloc((size_t)r.expect_total + 1, sizeof *seen);
-    if (!seen) {
-      fprintf(stderr, "iosim: out of memory\n");
-      scn_result_free(&r);
-      scn_result_free(&keep);
-      scn_free(sc);
-      return 2;
-    }
     if (r.outcome == SIM_RUN_LIMIT) cli_limit_report(&r);
     never = scn_sometimes_merge(&r, seen);
     if (r.expect_failed || (seeds == 1)) {
@@ -667,14 +661,16 @@ static int cmd_check(int argc, char **argv) {
       break;
     case 'I': c.include_dir = optarg; break;
     case 'h': fputs(usage_check, stdout); return 0;
-    default:
-      if (cli_limit_option(ch, optarg, "check", &c.lim) < 0) return 2;
-      if (ch >= CLI_OPT_MAX_STEPS && ch <= CLI_OPT_MAX_MEMORY) {
+    default: {
+      int k = cli_limit_option(ch, optarg, "check", &c.lim);
+      if (k < 0) return 2;
+      if (k > 0) {
         c.lim.has_wall |= ch == CLI_OPT_MAX_WALL;
         break;
       }
       fputs(usage_check, stderr);
       return 2;
+    }
     }
   }
   if (optind >= argc) {
@@ -703,7 +699,7 @@ static bool parse_run(const char *cmd, const char *arg, uint64_t *run) {
 
 static bool parse_double(const char *s, double *v) {
   char *end;
-  if (!s || !*s) return false;
+  if (!*s) return false;
   double x = strtod(s, &end);
   if (*end || x != x) return false;
   *v = x;

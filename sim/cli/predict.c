@@ -143,7 +143,6 @@ static void blank_close(void *ud) { free(ud); }
 
 trc_sink_t pr_blank_sink(sim_t *S, FILE *f, const cli_blank_t *b) {
   blank_sink_t *x = iosim_calloc(1, sizeof *x);
-  if (!x) abort();
   x->S = S;
   x->f = f;
   x->b = *b;

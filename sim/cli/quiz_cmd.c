@@ -36,7 +36,7 @@ static const char *const usage_quiz =
 static bool parse_u64(const char *s, uint64_t *out) {
   char *end;
   errno = 0;
-  if (!s || !*s || *s == '-') return false;
+  if (!*s || *s == '-') return false;
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || *end) return false;
   *out = v;
@@ -120,6 +120,7 @@ int cli_quiz(int argc, char **argv) {
       free(text);
       if (bad) {
         fprintf(stderr, "iosim quiz: cannot write %s\n", p);
+        if (k) remove(path); /* nothing written: not the question without its answers */
         quiz_free(q);
         return 2;
       }

@@ -58,7 +58,6 @@ static rtest_t *add_test(report_t *R, const char *file, int line, const char *te
   if (R->n == R->cap) {
     R->cap = R->cap ? 2 * R->cap : 32;
     R->t = iosim_realloc(R->t, (size_t)R->cap * sizeof *R->t);
-    if (!R->t) abort();
   }
   rtest_t *t = &R->t[R->n++];
   memset(t, 0, sizeof *t);
@@ -124,7 +123,6 @@ static void src_read(const char *path, src_t *s) {
   s->line = iosim_calloc(1, sizeof *s->line);
   while (getline(&buf, &cap, f) > 0) {
     s->line = iosim_realloc(s->line, (size_t)(s->n + 2) * sizeof *s->line);
-    if (!s->line) abort();
     s->line[++s->n] = iosim_strdup(buf);
   }
   free(buf);
@@ -201,7 +199,6 @@ static int check_seeds(report_t *R, const scn_t *sc, const char *path, const cli
     }
     if (i == 0) {
       decided = iosim_calloc((size_t)r.expect_total + 1, sizeof *decided);
-      if (!decided) abort();
       for (int k = 0; k < r.expect_total; k++) {
         rtest_t *t = add_test(R, path, r.expects[k].line, r.expects[k].text);
         expect_settings(R, src, path, r.expects[k].line, t, attached);
@@ -298,7 +295,6 @@ static int check_explore(report_t *R, const scn_t *sc, const char *path, const c
 
 static int check_one(report_t *R, const char *path, const cli_check_opts_t *o) {
   R->f = iosim_realloc(R->f, (size_t)(R->nf + 1) * sizeof *R->f);
-  if (!R->f) abort();
   rfile_t *rf = &R->f[R->nf++];
   memset(rf, 0, sizeof *rf);
   rf->path = iosim_strdup(path);
@@ -317,7 +313,6 @@ static int check_one(report_t *R, const char *path, const cli_check_opts_t *o) {
     src_t src;
     src_read(path, &src);
     bool *attached = iosim_calloc((size_t)src.n + 2, sizeof *attached);
-    if (!attached) abort();
     if (!o->has_seed && scn_explore_bound(sc) != SCN_EXPLORE_NONE) rc = check_explore(R, sc, path, o, &src, attached);
     else rc = check_seeds(R, sc, path, o, rf, &src, attached);
     file_settings(R, &src, path, attached);

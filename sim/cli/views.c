@@ -60,11 +60,6 @@ int cli_view_open(cli_view_t *v) {
     return 2;
   }
   v->m = mst_new(v->r);
-  if (!v->m) {
-    fprintf(stderr, "iosim %s: out of memory\n", v->cmd);
-    cli_view_close(v);
-    return 2;
-  }
   mst_seek(v->m, step);
   return 0;
 }

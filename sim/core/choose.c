@@ -42,7 +42,7 @@ uint32_t chs_choose(sim_t *S, uint32_t n) {
     v = (uint32_t)(chs_next(c) % n);
   }
   if (!c->logging) return v;
-  if (!VEC_RESERVE(S, c->log, c->log_cap, c->log_n + 1)) mem_exhausted((c->log_n + 1) * sizeof *c->log);
+  VEC_RESERVE(S, c->log, c->log_cap, c->log_n + 1);
   c->log[c->log_n++] = v;
   return v;
 }
@@ -76,14 +76,14 @@ uint32_t chs_place(sim_t *S, sim_choice_kind_t kind, const int *cpus, uint32_t n
     S->stop_requested = true; /* placement cannot stop here: the scheduler will */
     return 0;
   }
-  SIM_ASSERT(v < n);
-  return v < n ? v : n - 1;
+  SIM_ASSERT(v < n); /* the chooser's contract (sim.h) */
+  return v;
 }
 
 uint32_t chs_next_candidate(sim_t *S, uint32_t n) {
   chooser_t *c = &S->chs;
   sim_choice_t q = {.kind = SIM_CHOICE_NEXT, .n = n, .cand = c->cand, .now = S->now, .last_cpu = chs_last_cpu(S)};
   uint32_t v = c->fn(c->ud, &q);
-  SIM_ASSERT(v == SIM_CHOICE_STOP || v < n);
-  return v == SIM_CHOICE_STOP || v < n ? v : n - 1;
+  SIM_ASSERT(v == SIM_CHOICE_STOP || v < n); /* the chooser's contract (sim.h) */
+  return v;
 }

@@ -7,6 +7,7 @@
 #ifndef IOSIM_CORE_H
 #define IOSIM_CORE_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,13 +65,13 @@ static inline LIST_ENTRY *list_pop_head(LIST_ENTRY *h) {
 
 /* ---- growable arrays: one helper for every table that grows ---- */
 /* include/iosim/vec.h's helper, counting the bytes in the machine's
-   statistics (core/mem.c).  True when `arr` holds `need` elements; false
-   when the size would overflow or memory ran out (arr and capv unchanged).
+   statistics (core/mem.c).  Makes `arr` hold at least `need` elements; it
+   cannot fail: memory running out, or a size past what size_t counts, ends
+   the process as out of memory (alloc.h), like every engine allocation.
    Free with mem_free(S, arr, capv * sizeof *arr).  Arguments are evaluated
    more than once (see vec.h). */
 void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem);
-#define VEC_RESERVE(S, arr, capv, need) \
-  ((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr)), (capv) >= (need))
+#define VEC_RESERVE(S, arr, capv, need) ((void)((arr) = vec_grow((S), (arr), &(capv), (need), sizeof *(arr))))
 /* Memory ran out where the engine cannot carry on: says so and aborts. */
 void mem_exhausted(size_t bytes) __attribute__((noreturn));
 /* The exit of iosim_oom, once back on the host's stack. */
@@ -169,7 +170,6 @@ const evq_item_t *evq_peek(const evq_t *q);
 /* Takes out the item of `kind` for `obj` (a cancelled timer), keeping the
    heap ordered; false if there is none. */
 bool evq_remove_obj(evq_t *q, uint32_t kind, const void *obj);
-void evq_free(sim_t *S, evq_t *q);
 /* Takes out the item queued with `seq`, wherever it is in the heap (a
    chooser may run any pending event first); false if there is none. */
 bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out);
@@ -253,6 +253,10 @@ struct sim {
   cpu_t *cur_cpu;
   ctx_t *cur_ctx;
   ctx_t main_ctx;
+  /* sim_run's way back when the run stops at its very first decision,
+     still on the host's stack (a chooser that stops at once, a stop asked
+     for before the run): there is no coroutine to switch away from. */
+  jmp_buf stop_jmp;
   LIST_ENTRY ready;
   LIST_ENTRY threads;
   uint32_t nthreads_live;
@@ -297,6 +301,7 @@ struct sim {
   bool has_bugcheck;
   sim_bugcheck_t bugcheck;
   sim_stats_t stats;
+  uint64_t bytes_charged; /* held by sinks for the run: sim_charge_memory */
   /* the kernel library around the IRP path (docs/kernel-facts.md §13) */
   char dbg_line[512];        /* DbgPrint output waiting for its newline (ke/debug.c) */
   size_t dbg_len;

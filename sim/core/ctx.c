@@ -108,7 +108,6 @@ typedef struct {
 
 static void ctx_prepare(ctx_t *c, void (*entry)(void *), void *arg) {
   ctx_uc_t *u = iosim_malloc(sizeof *u);
-  if (!u) abort();
   getcontext(&u->uc);
   u->uc.uc_stack.ss_sp = (char *)c->stack + c->floor;
   u->uc.uc_stack.ss_size = c->size - c->floor;
@@ -120,7 +119,6 @@ static void ctx_prepare(ctx_t *c, void (*entry)(void *), void *arg) {
 static void ctx_raw_switch(ctx_t *from, ctx_t *to) {
   if (!from->sp) {
     from->sp = iosim_malloc(sizeof(ctx_uc_t));
-    if (!from->sp) abort();
   }
   swapcontext(&((ctx_uc_t *)from->sp)->uc, &((ctx_uc_t *)to->sp)->uc);
 }
@@ -297,11 +295,6 @@ int ctx_init(sim_t *S, ctx_t *c, void (*entry)(void *), void *arg) {
     c->stack = ctx_map_aligned();
     if (!c->stack) return SIM_EINVAL;
     c->cell = iosim_malloc(sizeof *c->cell);
-    if (!c->cell) {
-      munmap(c->stack, c->size);
-      c->stack = NULL;
-      return SIM_EINVAL;
-    }
     *c->cell = S;
   }
 #ifdef CTX_ASAN

@@ -13,7 +13,7 @@ static bool evq_less(const evq_item_t *a, const evq_item_t *b) {
 
 void evq_push(sim_t *S, evq_item_t it) {
   evq_t *q = &S->evq;
-  if (!VEC_RESERVE(S, q->a, q->cap, q->n + 1)) mem_exhausted((q->n + 1) * sizeof *q->a);
+  VEC_RESERVE(S, q->a, q->cap, q->n + 1);
   it.seq = S->evseq++;
   size_t i = q->n++;
   while (i > 0) {
@@ -64,12 +64,6 @@ bool evq_remove_obj(evq_t *q, uint32_t kind, const void *obj) {
     return evq_remove(q, q->a[i].seq, &it);
   }
   return false;
-}
-
-void evq_free(sim_t *S, evq_t *q) {
-  mem_free(S, q->a, q->cap * sizeof *q->a);
-  q->a = NULL;
-  q->n = q->cap = 0;
 }
 
 bool evq_remove(evq_t *q, uint64_t seq, evq_item_t *out) {

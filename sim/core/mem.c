@@ -120,12 +120,15 @@ char *mem_strdup(sim_t *S, const char *s) {
 void *vec_grow(sim_t *S, void *v, size_t *cap, size_t need, size_t elem) {
   size_t old = *cap;
   v = iosim_vec_grow(v, cap, need, elem);
+  if (*cap < need) mem_exhausted(SIZE_MAX); /* need * elem is past size_t */
   S->stats.bytes_live += (*cap - old) * elem;
   if (S->stats.bytes_live > S->stats.bytes_peak) S->stats.bytes_peak = S->stats.bytes_live;
   return v;
 }
 
 void mem_exhausted(size_t bytes) { iosim_oom(bytes); }
+
+void sim_charge_memory(sim_t *S, size_t bytes) { S->bytes_charged += bytes; }
 
 bool sim_asserts_enabled(void) {
 #ifdef NDEBUG

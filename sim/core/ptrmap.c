@@ -20,7 +20,9 @@ static size_t ptrmap_slot(const ptrmap_t *m, uintptr_t k, bool *found) {
   *found = false;
   if (!m->cap) return SIZE_MAX;
   size_t i = ptrmap_hash(k, m->cap), gone = SIZE_MAX;
-  for (size_t probes = 0; probes < m->cap; probes++, i = (i + 1) & (m->cap - 1)) {
+  /* ptrmap_put keeps a quarter of the slots empty (its load factor counts
+     the tombstones): every probe ends at an empty slot at the latest. */
+  for (;; i = (i + 1) & (m->cap - 1)) {
     if (m->state[i] == SLOT_EMPTY) return gone != SIZE_MAX ? gone : i;
     if (m->state[i] == SLOT_GONE) {
       if (gone == SIZE_MAX) gone = i;
@@ -29,7 +31,6 @@ static size_t ptrmap_slot(const ptrmap_t *m, uintptr_t k, bool *found) {
       return i;
     }
   }
-  return gone;
 }
 
 bool ptrmap_get(const ptrmap_t *m, const void *key, uintptr_t *val) {

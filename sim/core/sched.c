@@ -39,6 +39,7 @@ void cpu_interrupt_now(sim_t *S, cpu_t *c) {
 void sched_stop(sim_t *S) {
   S->stopping = true;
   ctx_t *from = S->cur_ctx;
+  if (from == &S->main_ctx) longjmp(S->stop_jmp, 1);
   S->cur_ctx = &S->main_ctx;
   ctx_switch(from, &S->main_ctx);
   abort(); /* a stopped machine is never resumed */
@@ -125,7 +126,7 @@ bool sched_over_limit(sim_t *S) {
     S->limit = "max-time";
   } else if (S->steps > S->cfg.max_steps) {
     S->limit = "max-steps";
-  } else if (S->stats.bytes_live > S->cfg.max_memory) {
+  } else if (S->stats.bytes_live + S->bytes_charged > S->cfg.max_memory) {
     S->limit = "max-memory";
   } else if (S->wall_deadline_ns && S->steps >= S->wall_next_check) {
     S->wall_next_check = S->steps + 1024; /* the clock is read every 1,024 steps */
@@ -146,7 +147,7 @@ static void sched_next_chosen(sim_t *S) {
       else i++;
     }
     size_t need = (size_t)S->ncpu + S->evq.n;
-    if (!VEC_RESERVE(S, ch->cand, ch->cand_cap, need ? need : 1)) mem_exhausted(need * sizeof *ch->cand);
+    VEC_RESERVE(S, ch->cand, ch->cand_cap, need ? need : 1);
     uint32_t n = 0;
     for (int i = 0; i < S->ncpu; i++)
       if (S->cpu[i].step_live)
@@ -284,7 +285,8 @@ static bool sched_alone_until(const sim_t *S, const cpu_t *c, uint64_t end) {
     if (o->tick_at <= horizon) return false; /* c's own tick too: it cuts the step */
   }
   return end <= S->cfg.max_time_ns && S->steps <= S->cfg.max_steps && !S->stop_requested &&
-         S->stats.bytes_live <= S->cfg.max_memory && (!S->wall_deadline_ns || S->steps < S->wall_next_check);
+         S->stats.bytes_live + S->bytes_charged <= S->cfg.max_memory &&
+         (!S->wall_deadline_ns || S->steps < S->wall_next_check);
 }
 
 void sched_step_ns(sim_t *S, uint64_t ns) {

@@ -45,6 +45,14 @@ int sim_cost_set(sim_t *S, const char *name, uint32_t ns) {
 uint32_t sim_cost_get(const sim_t *S, sim_cost_t c) { return S->cost[c]; }
 const char *sim_cost_name(sim_cost_t c) { return (unsigned)c < COST_COUNT ? cost_names[c] : "?"; }
 
+/* The scheduler, entered on the host's stack; it comes back here through
+   sched_stop (a switch from a coroutine, or a jump when it never left this
+   stack).  Nothing here is live across the setjmp. */
+static __attribute__((noinline)) void run_scheduler(sim_t *S) {
+  if (setjmp(S->stop_jmp)) return;
+  sched_next(S);
+}
+
 sim_outcome_t sim_run(sim_t *S) {
   if (S->started) return S->outcome;
   S->started = true;
@@ -66,7 +74,7 @@ sim_outcome_t sim_run(sim_t *S) {
     S->wall_deadline_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + S->cfg.max_wall_ms * 1000000ull;
   }
   S->cur_ctx = &S->main_ctx;
-  sched_next(S); /* returns here only through sched_stop */
+  run_scheduler(S);
   if (S->out_of_memory) mem_oom_exit(); /* the message is out; docs/reliability.md */
   S->cur_cpu = NULL;
   S->stats.steps = S->steps;

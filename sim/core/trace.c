@@ -136,7 +136,7 @@ bool iosim_bugcheck_parse(const char *name, ULONG *code) {
 }
 
 uint32_t name_add(sim_t *S, name_tab_t *t, const char *name) {
-  if (!VEC_RESERVE(S, t->v, t->cap, (size_t)t->n + 1)) mem_exhausted(((size_t)t->n + 1) * sizeof *t->v);
+  VEC_RESERVE(S, t->v, t->cap, (size_t)t->n + 1);
   t->v[t->n++] = mem_strdup(S, name);
   return t->n; /* ids start at 1 */
 }
@@ -294,7 +294,7 @@ int sim_set_sink(sim_t *S, const trc_sink_t *sink) {
 
 int sim_add_sink(sim_t *S, const trc_sink_t *sink) {
   if (!sink || !sink->event) return SIM_EINVAL;
-  if (!VEC_RESERVE(S, S->sinks, S->sinks_cap, S->nsinks + 1)) return SIM_EINVAL;
+  VEC_RESERVE(S, S->sinks, S->sinks_cap, S->nsinks + 1);
   S->sinks[S->nsinks++] = *sink;
   return SIM_OK;
 }

@@ -11,13 +11,12 @@
 #include "state_int.h"
 #include "iosim/alloc.h"
 
-/* Grows a vector to hold one more item (aborts on exhaustion: the model is
-   small, and a half-applied step would be a lie). */
+/* Grows a vector to hold one more item (iosim_realloc exits on
+   exhaustion: a half-applied step would be a lie). */
 static void *grow(void *v, size_t *cap, size_t n, size_t sz) {
   if (n < *cap) return v;
   size_t c = *cap ? *cap * 2 : 8;
   void *p = iosim_realloc(v, c * sz);
-  if (!p) abort();
   *cap = c;
   return p;
 }
@@ -133,14 +132,13 @@ void mst_dpc_order(mst_run_t *r) {
   r->dpc_head = iosim_calloc(r->nev + 1, sizeof *r->dpc_head);
   uint64_t **q = iosim_calloc((size_t)r->cpus, sizeof *q);
   size_t *n = iosim_calloc((size_t)r->cpus, sizeof *n), *cap = iosim_calloc((size_t)r->cpus, sizeof *cap);
-  if (!r->dpc_head || !q || !n || !cap) goto done;
   for (int pass = 0; pass < 1024; pass++) {
     bool again = false;
     memset(n, 0, (size_t)r->cpus * sizeof *n);
     for (size_t k = 0; k < r->nev && !again; k++) {
       const trc_event_t *e = &r->ev[k];
-      int c = e->target_cpu >= 0 && e->target_cpu < r->cpus ? e->target_cpu : e->cpu;
-      if (c < 0 || c >= r->cpus) continue;
+      int c = e->target_cpu >= 0 ? e->target_cpu : e->cpu; /* both < r->cpus (mst_load) */
+      if (c < 0) continue;
       if (e->kind == TRC_DPC_QUEUED) {
         q[c] = grow(q[c], &cap[c], n[c], sizeof **q);
         size_t at = r->dpc_head[k + 1] ? 0 : n[c];
@@ -162,15 +160,14 @@ void mst_dpc_order(mst_run_t *r) {
     }
     if (!again) break;
   }
-done:
-  for (int c = 0; q && c < r->cpus; c++) free(q[c]);
+  for (int c = 0; c < r->cpus; c++) free(q[c]);
   free(q);
   free(n);
   free(cap);
 }
 
 static void apply_cpu(mst_t *m, const trc_event_t *e) {
-  if (e->cpu < 0 || e->cpu >= m->ncpu) return;
+  if (e->cpu < 0) return; /* setup; mst_load counted every CPU a step names */
   mst_cpu_t *c = &m->cpu[e->cpu];
   c->irql = e->irql;
   c->last = m->step;
@@ -202,7 +199,7 @@ static void apply_cpu(mst_t *m, const trc_event_t *e) {
   default: reconcile(m, c, e); break;
   }
   if (e->kind == TRC_DPC_QUEUED) {
-    int t = e->target_cpu >= 0 && e->target_cpu < m->ncpu ? e->target_cpu : e->cpu;
+    int t = e->target_cpu >= 0 ? e->target_cpu : e->cpu;
     mst_cpu_t *q = &m->cpu[t];
     q->dpc = grow(q->dpc, &q->capdpc, q->ndpc, sizeof *q->dpc);
     size_t at = m->r->dpc_head && m->r->dpc_head[m->step] ? 0 : q->ndpc;
@@ -210,7 +207,7 @@ static void apply_cpu(mst_t *m, const trc_event_t *e) {
     q->dpc[at] = (mst_dpc_t){.name = e->service, .device = e->device, .irp = e->irp, .queued = m->step};
     q->ndpc++;
   } else if (e->kind == TRC_DPC_RUN) {
-    int t = e->target_cpu >= 0 && e->target_cpu < m->ncpu ? e->target_cpu : e->cpu;
+    int t = e->target_cpu >= 0 ? e->target_cpu : e->cpu;
     dpc_remove(&m->cpu[t], e);
   }
 }
@@ -417,8 +414,8 @@ static void apply_port(mst_t *m, const trc_event_t *e) {
 /* The walk moved the IRP up from cur to `to`: it consumed each location's
    pending bit into PendingReturned and cleared it. */
 static void walk_to(mst_irp_t *v, int to) {
+  /* cur >= 1: it starts at n + 1 and only a step's location (> 0) moves it. */
   for (int l = v->cur; l < to && l <= v->n; l++) {
-    if (l < 1) continue;
     v->pending_returned = (v->loc[l].control & SL_PENDING_RETURNED) != 0;
     v->loc[l].control &= SL_ERROR_RETURNED;
     v->loc[l].walked = true;
@@ -433,7 +430,6 @@ static void irp_alloc(mst_t *m, mst_irp_t *v, const trc_event_t *e) {
   free(v->loc);
   *v = (mst_irp_t){.id = v->id, .live = true, .n = n, .cur = n + 1, .major = -1, .alloc = m->step};
   v->loc = iosim_calloc((size_t)n + 2, sizeof *v->loc);
-  if (!v->loc) abort();
   for (int l = 0; l <= n + 1; l++) v->loc[l].major = v->loc[l].minor = -1, v->loc[l].offset = -1;
   if (row) {
     v->major = (int)row->a;
@@ -570,14 +566,9 @@ static void apply_irp(mst_t *m, const trc_event_t *e) {
 
 mst_t *mst_new(const mst_run_t *r) {
   mst_t *m = iosim_calloc(1, sizeof *m);
-  if (!m) return NULL;
   m->r = r;
   m->ncpu = mst_run_cpus(r);
   m->cpu = iosim_calloc((size_t)m->ncpu, sizeof *m->cpu);
-  if (!m->cpu) {
-    free(m);
-    return NULL;
-  }
   for (int i = 0; i < m->ncpu; i++) m->cpu[i].depth = 1, m->cpu[i].frame[0].kind = TRC_FRAME_IDLE;
   /* Every thread and port the run knows, from its first step. */
   for (size_t i = 1; i < r->threads.n; i++)

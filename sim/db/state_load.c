@@ -21,7 +21,6 @@ static const char *keep(mst_run_t *r, const unsigned char *s) {
   if (r->pool_used + n > r->pool_cap || !r->pool) {
     size_t cap = n > 65536 ? n : 65536;
     struct mst_chunk *c = iosim_malloc(sizeof *c + cap);
-    if (!c) return NULL;
     c->next = r->chunks;
     r->chunks = c;
     r->pool = c->data;
@@ -61,13 +60,7 @@ static int load_events(mst_run_t *r, sqlite3 *db, char *err, size_t errlen) {
   while ((s = sqlite3_step(st)) == SQLITE_ROW) {
     if (r->nev == cap) {
       cap = cap ? cap * 2 : 1024;
-      trc_event_t *v = iosim_realloc(r->ev, cap * sizeof *v);
-      if (!v) {
-        sqlite3_finalize(st);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-      }
-      r->ev = v;
+      r->ev = iosim_realloc(r->ev, cap * sizeof *r->ev);
     }
     trc_event_t *e = &r->ev[r->nev++];
     *e = trc_event_make(TRC_NOTE);
@@ -148,7 +141,6 @@ static mst_name_t *name_slot(mst_names_t *t, uint32_t id) {
     size_t cap = t->cap ? t->cap : 16;
     while (cap <= id) cap *= 2;
     mst_name_t *v = iosim_realloc(t->v, cap * sizeof *v);
-    if (!v) return NULL;
     memset(v + t->cap, 0, (cap - t->cap) * sizeof *v);
     t->v = v;
     t->cap = cap;
@@ -201,10 +193,6 @@ mst_run_t *mst_load(tracedb_t *db, int64_t run, char *err, size_t errlen) {
   int64_t picked = 0;
   if (tracedb_pick_run(db, run, &picked, err, errlen) != SIM_OK) return NULL;
   mst_run_t *r = iosim_calloc(1, sizeof *r);
-  if (!r) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
   r->run = picked;
   sqlite3 *q = db->db;
   if (load_run_row(r, q) != 0 || load_events(r, q, err, errlen) != 0 ||

@@ -113,14 +113,10 @@ void mst_print_dpcs(const mst_t *m, FILE *out) {
 /* ---- threads ---- */
 
 static const char *tstate_name(mst_tstate_t s) {
-  switch (s) {
-  case MST_T_INIT: return "Initialized (not started)";
-  case MST_T_READY: return "Ready";
-  case MST_T_RUNNING: return "Running";
-  case MST_T_WAITING: return "Waiting";
-  case MST_T_TERMINATED: return "Terminated";
-  }
-  return "?";
+  static const char *const names[] = {
+      [MST_T_INIT] = "Initialized (not started)", [MST_T_READY] = "Ready", [MST_T_RUNNING] = "Running",
+      [MST_T_WAITING] = "Waiting", [MST_T_TERMINATED] = "Terminated"};
+  return names[s];
 }
 
 /* Where an IRP is, in a few words. */
@@ -279,10 +275,11 @@ bool mst_print_irp(const mst_t *m, uint32_t id, FILE *out) {
     fprintf(out, "IRP %s does not exist yet at step #%llu\n", irp_label(m->r, id, lb), (unsigned long long)m->step);
     return false;
   }
+  /* An IRP exists from its allocation step on: m is past step 0. */
   const trc_event_t *at = mst_run_event(m->r, m->step);
   fprintf(out, "IRP %s of run %lld, as of %s (after step #%llu, %s; the IRP's last step: #%llu)\n",
-          irp_label(m->r, id, lb), (long long)m->r->run, at ? mst_time(at->t_ns, tb) : "0.000 us",
-          (unsigned long long)m->step, at ? trc_kind_name(at->kind) : "-", (unsigned long long)v->last);
+          irp_label(m->r, id, lb), (long long)m->r->run, mst_time(at->t_ns, tb), (unsigned long long)m->step,
+          trc_kind_name(at->kind), (unsigned long long)v->last);
   if (!v->live) fprintf(out, "Irp was freed at step #%llu; its last state: %d stacks %d is current\n",
                         (unsigned long long)v->freed, v->n, v->cur);
   else if (v->cur > v->n)
@@ -345,12 +342,10 @@ void mst_print_port(const mst_t *m, uint32_t id, FILE *out) {
       fprintf(out, ", queued at #%llu\n", (unsigned long long)p->pk[k].queued);
     }
     fprintf(out, "  Waiting threads:%s\n", p->nwaiter ? "" : " none");
-    for (size_t k = 0; k < p->nwaiter; k++) {
-      const mst_thread_t *t = mst_thread(m, p->waiter[k]);
-      fprintf(out, "    %s", thread_label(m->r, p->waiter[k], lb));
-      if (t) fprintf(out, ", since #%llu", (unsigned long long)t->wait_step);
-      fputc('\n', out);
-    }
+    /* A waiter is a thread of the model (state.c, port-wait). */
+    for (size_t k = 0; k < p->nwaiter; k++)
+      fprintf(out, "    %s, since #%llu\n", thread_label(m->r, p->waiter[k], lb),
+              (unsigned long long)mst_thread(m, p->waiter[k])->wait_step);
   }
   if (!any) {
     if (id) fprintf(out, "port %s (%u) is not created yet at step #%llu\n", mst_port_name(m->r, id), id,

@@ -43,13 +43,11 @@ static int64_t value_of(const mst_t *m, mst_field_t f, uint32_t id, int loc, boo
     if (!o || o->signalled < 0) return *known = false, 0;
     return o->signalled;
   }
-  case MST_F_WAIT: {
-    const mst_thread_t *t = mst_thread(m, id);
-    if (!t) return *known = false, 0;
-    return (int64_t)(t->state == MST_T_WAITING) << 40 | (int64_t)t->wait_step << 1 | t->woken;
+  case MST_F_WAIT: break;
   }
-  }
-  return 0;
+  const mst_thread_t *t = mst_thread(m, id);
+  if (!t) return *known = false, 0;
+  return (int64_t)(t->state == MST_T_WAITING) << 40 | (int64_t)t->wait_step << 1 | t->woken;
 }
 
 /* Whether step e writes the field by its `writes` bits. */
@@ -65,12 +63,10 @@ static bool writes_field(const trc_event_t *e, mst_field_t f, uint32_t id, int l
   case MST_F_CONTROL: return (e->writes & TRC_W_CONTROL) && e->loc_to == loc;
   case MST_F_CURRENT_LOCATION: return (e->writes & TRC_W_CURRENT_LOCATION) != 0;
   case MST_F_CANCEL: return (e->writes & TRC_W_CANCEL) != 0;
-  case MST_F_STATUS:
-  case MST_F_INFORMATION:
+  default: /* MST_F_STATUS, MST_F_INFORMATION (EVENT and WAIT returned above) */
     /* A driver writes them in its own code; IoCompleteRequest is where
        the trace sees what it wrote. */
     return e->kind == TRC_COMPLETE || (e->writes & (f == MST_F_STATUS ? TRC_W_STATUS : TRC_W_INFORMATION));
-  default: return false;
   }
 }
 
@@ -78,9 +74,6 @@ static bool writes_field(const trc_event_t *e, mst_field_t f, uint32_t id, int l
    the value after `upto`. */
 static uint64_t last_set(const mst_run_t *r, const link_t *q, int64_t *val, bool *known) {
   mst_t *m = mst_new(r);
-  *val = 0;
-  *known = false;
-  if (!m) return 0;
   uint64_t last = 0;
   bool k0;
   int64_t before = value_of(m, q->f, q->id, q->loc, &k0);
@@ -337,7 +330,7 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
     fprintf(out, " (origin)\n");
     return false;
   }
-  case MST_F_WAIT: {
+  default: { /* MST_F_WAIT */
     char sb[16];
     const char *tn = mst_thread_name(r, q->id);
     if (e->kind == TRC_WAIT || e->kind == TRC_SLEEP) {
@@ -369,7 +362,7 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
       return false;
     }
     if (e->kind == TRC_WAKE) {
-      fprintf(out, "%s was woken (%s)", tn, e->has_status ? iosim_status_name(e->status, sb) : "?");
+      fprintf(out, "%s was woken (%s) ", tn, e->has_status ? iosim_status_name(e->status, sb) : "?");
       where(r, e, out);
       fputc('\n', out);
       return false;
@@ -384,7 +377,6 @@ static bool explain(const mst_run_t *r, const link_t *q, uint64_t s, int64_t val
     return false;
   }
   }
-  return false;
 }
 
 int mst_field_parse(const char *text, mst_field_t *f, int *loc) {

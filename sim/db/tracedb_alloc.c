@@ -13,27 +13,26 @@
 
 #define HDR 16 /* keeps the block 16-byte aligned */
 
+/* SQLite's contract with its allocator (sqlite3Malloc, sqlite3Realloc,
+   sqlite3_free and sqlite3_msize check before they call): xMalloc and
+   xRealloc get a size > 0, xRealloc, xFree and xSize a block it allocated,
+   never NULL. */
 static void *db_malloc(int n) {
-  if (n <= 0) return NULL;
   unsigned char *p = iosim_try_malloc((size_t)n + HDR);
   if (!p) return NULL;
   memcpy(p, &n, sizeof n);
   return p + HDR;
 }
 
-static void db_free(void *p) {
-  if (p) free((unsigned char *)p - HDR);
-}
+static void db_free(void *p) { free((unsigned char *)p - HDR); }
 
 static int db_size(void *p) {
-  int n = 0;
-  if (p) memcpy(&n, (unsigned char *)p - HDR, sizeof n);
+  int n;
+  memcpy(&n, (unsigned char *)p - HDR, sizeof n);
   return n;
 }
 
 static void *db_realloc(void *p, int n) {
-  if (!p) return db_malloc(n);
-  if (n <= 0) return NULL;
   unsigned char *q = iosim_try_realloc((unsigned char *)p - HDR, (size_t)n + HDR);
   if (!q) return NULL;
   memcpy(q, &n, sizeof n);
@@ -45,10 +44,9 @@ static int db_init(void *ud) {
   (void)ud;
   return SQLITE_OK;
 }
-static void db_shutdown(void *ud) { (void)ud; }
 
 void iosim_sqlite_use_alloc(void) {
-  static const sqlite3_mem_methods m = {db_malloc, db_free, db_realloc, db_size, db_roundup, db_init, db_shutdown, NULL};
+  static const sqlite3_mem_methods m = {db_malloc, db_free, db_realloc, db_size, db_roundup, db_init, NULL, NULL};
   /* Before SQLite initialises; later calls are refused (SQLITE_MISUSE)
      and change nothing, so every opener may call it. */
   (void)sqlite3_config(SQLITE_CONFIG_MALLOC, &m);

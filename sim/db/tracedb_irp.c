@@ -316,10 +316,6 @@ int tracedb_print_irp(tracedb_t *db, int64_t run, uint32_t irp, int64_t at_ns, F
   int rc = check_run(db, run, err, errlen);
   if (rc != SIM_OK) return rc;
   irp_view_t *v = iosim_calloc(1, sizeof *v);
-  if (!v) {
-    snprintf(err, errlen, "out of memory");
-    return SIM_EIO;
-  }
   v->major_code = -1;
   bool have_row = load_irp_row(db, run, irp, v, &rc);
   int64_t rows = rc == SIM_OK ? replay(db, run, irp, at_ns, v, &rc) : 0;

@@ -18,7 +18,6 @@ sim_t *sim_create(const sim_config_t *cfg) {
     return NULL;
   if (cfg->dpc_queue_depth > SIM_DPC_QUEUE_DEPTH_MAX || cfg->minimum_dpc_rate > SIM_DPC_RATE_MAX) return NULL;
   sim_t *S = iosim_calloc(1, sizeof *S);
-  if (!S) return NULL;
   S->cfg = *cfg;
   if (!S->cfg.max_time_ns) S->cfg.max_time_ns = 10ull * 1000 * 1000 * 1000;
   if (!S->cfg.max_steps) S->cfg.max_steps = 10ull * 1000 * 1000;
@@ -61,7 +60,7 @@ sim_t *sim_create(const sim_config_t *cfg) {
 
 int sim_on_destroy(sim_t *S, void *p, void (*free_fn)(void *)) {
   if (!free_fn) return SIM_EINVAL;
-  if (!VEC_RESERVE(S, S->owned, S->owned_cap, S->nowned + 1)) return SIM_EINVAL;
+  VEC_RESERVE(S, S->owned, S->owned_cap, S->nowned + 1);
   S->owned[S->nowned++] = (sim_owned_t){p, free_fn};
   return SIM_OK;
 }

@@ -65,7 +65,7 @@ static void tag_text(ULONG tag, char out[5]) {
 static pool_tag_t *pool_tag(sim_t *S, struct ex_pool *P, ULONG tag) {
   for (size_t i = 0; i < P->ntags; i++)
     if (P->tags[i].tag == tag) return &P->tags[i];
-  if (!VEC_RESERVE(S, P->tags, P->tags_cap, P->ntags + 1)) mem_exhausted((P->ntags + 1) * sizeof *P->tags);
+  VEC_RESERVE(S, P->tags, P->tags_cap, P->ntags + 1);
   P->tags[P->ntags] = (pool_tag_t){.tag = tag};
   return &P->tags[P->ntags++];
 }
@@ -108,8 +108,7 @@ static PVOID pool_alloc(sim_t *S, POOL_TYPE type, SIZE_T n, ULONG tag, bool zero
     if (ptrmap_get(&P->index, p, &k)) { /* an address freed before, reused by the host */
       P->blocks[k - 1] = rec;
     } else {
-      if (!VEC_RESERVE(S, P->blocks, P->blocks_cap, P->nblocks + 1))
-        mem_exhausted((P->nblocks + 1) * sizeof *P->blocks);
+      VEC_RESERVE(S, P->blocks, P->blocks_cap, P->nblocks + 1);
       P->blocks[P->nblocks++] = rec;
       ptrmap_put(S, &P->index, p, P->nblocks);
     }

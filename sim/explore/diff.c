@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "iosim/alloc.h"
+#include "iosim/tracedb.h"
 #include "explore_int.h"
 
 typedef struct drow {
@@ -215,7 +216,8 @@ static int load_run(sqlite3 *db, int64_t run, dlist_t *l, char *outcome, size_t 
     snprintf(err, errlen, "no run %" PRId64 " in the database", run);
     return -1;
   }
-  snprintf(outcome, on, "%s%s%s", col(st, 0), *col(st, 1) ? " " : "", col(st, 1));
+  const char *oc = col(st, 0), *bc = col(st, 1);
+  snprintf(outcome, on, "%s%s%s", oc ? oc : "?", bc && *bc ? " " : "", bc ? bc : "");
   sqlite3_finalize(st);
   static const char q[] =
       "SELECT e.seq, e.t_ns, e.cpu, e.irql_name, e.frame, e.thread_name, coalesce(i.tag, e.irp), e.device_name,"
@@ -249,7 +251,26 @@ static int load_run(sqlite3 *db, int64_t run, dlist_t *l, char *outcome, size_t 
   return 0;
 }
 
+/* The same checks, and words, as every other reader of a trace: an iosim
+   trace of this schema, and both runs ran to their end (not killed, not
+   still being written). */
+static int check_runs(const char *path, int64_t run_a, int64_t run_b, char *err, size_t errlen) {
+  char why[512];
+  tracedb_t *t = tracedb_open_readonly(path, why, sizeof why);
+  if (!t) {
+    snprintf(err, errlen, "%s", why); /* it names the file */
+    return -1;
+  }
+  int64_t picked = 0;
+  int rc = tracedb_pick_run(t, run_a, &picked, why, sizeof why);
+  if (rc == SIM_OK) rc = tracedb_pick_run(t, run_b, &picked, why, sizeof why);
+  tracedb_close(t);
+  if (rc != SIM_OK) snprintf(err, errlen, "%s: %s", path, why);
+  return rc == SIM_OK ? 0 : -1;
+}
+
 int xp_diff_db(const char *path, int64_t run_a, int64_t run_b, FILE *out, char *err, size_t errlen) {
+  if (check_runs(path, run_a, run_b, err, errlen) != 0) return -1;
   sqlite3 *db = NULL;
   iosim_sqlite_use_alloc();
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {

@@ -29,8 +29,8 @@ typedef struct xp_rng {
 } xp_rng_t;
 static inline uint64_t xp_rand(xp_rng_t *r) { return xp_mix(r->s += 0x9E3779B97F4A7C15ull); }
 static inline uint32_t xp_below(xp_rng_t *r, uint32_t n) { return (uint32_t)(xp_rand(r) % n); }
-void *xp_xalloc(size_t n);                 /* calloc or abort */
-void *xp_xrealloc(void *p, size_t n);      /* realloc or abort */
+void *xp_xalloc(size_t n);                 /* zeroed; never NULL (iosim_oom exits) */
+void *xp_xrealloc(void *p, size_t n);      /* never NULL (iosim_oom exits) */
 
 /* ---- the state fingerprint (footprint.c) ----
  * Every step feeds the history of each object it touches (its CPU, thread,
@@ -162,7 +162,7 @@ void xp_table_free(xp_table_t *t);
 /* Counts a schedule under its outcome; keeps the better representative. */
 void xp_table_add(xp_table_t *t, const xp_sig_t *sig, const xp_run_t *run, uint64_t steps, uint64_t hash,
                   uint64_t seed);
-/* Moves the table into the report. */
+/* Moves the table into the report (before xp_table_free). */
 void xp_table_export(xp_table_t *t, xp_report_t *r);
 int xp_table_find(const xp_table_t *t, uint64_t sig_hash);
 

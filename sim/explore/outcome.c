@@ -128,12 +128,9 @@ struct xp_table {
 
 xp_table_t *xp_table_new(void) { return xp_xalloc(sizeof(xp_table_t)); }
 
+/* After xp_table_export, which moved the outcomes (their texts and
+   schedules) into the report: only the table's own memory is left. */
 void xp_table_free(xp_table_t *t) {
-  if (!t) return;
-  for (size_t i = 0; i < t->n; i++) {
-    free(t->v[i].o.text);
-    xp_schedule_free(&t->v[i].o.rep);
-  }
   free(t->v);
   free(t);
 }

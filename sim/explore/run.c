@@ -11,17 +11,9 @@
 #include "iosim/alloc.h"
 #include "explore_int.h"
 
-void *xp_xalloc(size_t n) {
-  void *p = iosim_calloc(1, n ? n : 1);
-  if (!p) abort();
-  return p;
-}
+void *xp_xalloc(size_t n) { return iosim_calloc(1, n ? n : 1); }
 
-void *xp_xrealloc(void *p, size_t n) {
-  void *q = iosim_realloc(p, n ? n : 1);
-  if (!q) abort();
-  return q;
-}
+void *xp_xrealloc(void *p, size_t n) { return iosim_realloc(p, n ? n : 1); }
 
 uint64_t xp_hash_str(uint64_t h, const char *s) {
   uint64_t x = 0xcbf29ce484222325ull;

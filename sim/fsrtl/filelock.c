@@ -26,9 +26,10 @@ NTSTATUS NtLockFile(PFILE_OBJECT File, LONGLONG Offset, ULONG Length) {
   NTSTATUS st = STATUS_SUCCESS;
   for (size_t i = 0; i < f->nlocks; i++)
     if (overlaps(&f->locks[i], Offset, Offset + Length)) st = STATUS_LOCK_NOT_GRANTED;
-  if (st == STATUS_SUCCESS && !VEC_RESERVE(S, f->locks, f->locks_cap, f->nlocks + 1))
-    st = STATUS_INSUFFICIENT_RESOURCES;
-  if (st == STATUS_SUCCESS) f->locks[f->nlocks++] = (range_t){Offset, Offset + Length, File};
+  if (st == STATUS_SUCCESS) {
+    VEC_RESERVE(S, f->locks, f->locks_cap, f->nlocks + 1);
+    f->locks[f->nlocks++] = (range_t){Offset, Offset + Length, File};
+  }
   char sb[16];
   e.kind = TRC_SYSCALL_RETURN;
   trc_set_status(&e, st);

@@ -27,7 +27,7 @@ static void uni_set(sim_t *S, PUNICODE_STRING u, const char *prefix, const char 
 }
 
 PDRIVER_OBJECT sim_load_driver(sim_t *S, const char *name, DRIVER_INITIALIZE *entry, PVOID arg) {
-  if (!VEC_RESERVE(S, S->drivers, S->drivers_cap, S->ndrivers + 1)) return NULL;
+  VEC_RESERVE(S, S->drivers, S->drivers_cap, S->ndrivers + 1);
   PDRIVER_OBJECT d = mem_calloc(S, sizeof *d + sizeof(DRIVER_EXTENSION));
   d->SimName = mem_strdup(S, name);
   d->Sim = S;

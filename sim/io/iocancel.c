@@ -91,12 +91,12 @@ static found_t *found_add(sim_t *S, found_t *found, found_t *on_stack, size_t *c
   if (found == on_stack) {
     found_t *h = NULL;
     size_t hcap = 0;
-    if (!VEC_RESERVE(S, h, hcap, k + 1)) abort();
+    VEC_RESERVE(S, h, hcap, k + 1);
     memcpy(h, on_stack, k * sizeof *h);
     *cap = hcap;
     return h;
   }
-  if (!VEC_RESERVE(S, found, *cap, k + 1)) abort();
+  VEC_RESERVE(S, found, *cap, k + 1);
   return found;
 }
 

@@ -226,7 +226,7 @@ static void complete_after_walk(sim_t *S, PIRP irp, int8_t boost) {
                "STATUS_MORE_PROCESSING_REQUIRED: stage 2 queues its APC to Tail.Overlay.Thread, which is NULL "
                "(a page fault at DISPATCH_LEVEL). Its completion routine must free it and return "
                "STATUS_MORE_PROCESSING_REQUIRED", id);
-    bugcheck(S, KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)STATUS_ACCESS_VIOLATION, 0, 0x70, (ULONG_PTR)id,
+    bugcheck(S, KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(uint32_t)STATUS_ACCESS_VIOLATION, 0, 0x70, (ULONG_PTR)id,
              "IRP %u was allocated by a driver (no thread) and came back to the top of its stack without "
              "STATUS_MORE_PROCESSING_REQUIRED: stage 2 queues its APC to Tail.Overlay.Thread, which is NULL "
              "(an access violation in kernel mode). Its completion routine must free it and return "

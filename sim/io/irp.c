@@ -22,7 +22,7 @@ sim_irp_info_t *irp_info(sim_t *S, uint32_t id) {
   if (!S->keep_irp_info || id == 0) return NULL;
   if (id >= S->irp_info_cap) {
     size_t old = S->irp_info_cap; /* indexed by id: the new slots start empty */
-    if (!VEC_RESERVE(S, S->irp_info, S->irp_info_cap, (size_t)id + 1)) return NULL;
+    VEC_RESERVE(S, S->irp_info, S->irp_info_cap, (size_t)id + 1);
     memset(S->irp_info + old, 0, (S->irp_info_cap - old) * sizeof *S->irp_info);
   }
   return &S->irp_info[id];

@@ -34,7 +34,7 @@ static rl_shadow_t *rl_shadow(sim_t *S, PIO_REMOVE_LOCK lock) {
   struct io_lib *L = S->iolib;
   uintptr_t k;
   if (ptrmap_get(&L->shadows, lock, &k)) return &L->v[k - 1];
-  if (!VEC_RESERVE(S, L->v, L->cap, L->n + 1)) mem_exhausted((L->n + 1) * sizeof *L->v);
+  VEC_RESERVE(S, L->v, L->cap, L->n + 1);
   L->v[L->n++] = (rl_shadow_t){0};
   ptrmap_put(S, &L->shadows, lock, L->n);
   return &L->v[L->n - 1];
@@ -46,7 +46,7 @@ static void rl_add(sim_t *S, rl_shadow_t *s, PVOID tag) {
       s->tags[i].n++;
       return;
     }
-  if (!VEC_RESERVE(S, s->tags, s->cap, s->ntags + 1)) mem_exhausted((s->ntags + 1) * sizeof *s->tags);
+  VEC_RESERVE(S, s->tags, s->cap, s->ntags + 1);
   s->tags[s->ntags++] = (rl_tag_t){tag, 1};
 }
 

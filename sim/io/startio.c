@@ -42,7 +42,7 @@ static PIRP take_next(sim_t *S, PDEVICE_OBJECT dev, BOOLEAN cancelable, bool by_
 static void call_startio(sim_t *S, PDEVICE_OBJECT dev, PIRP irp, const char *routine) {
   PDRIVER_STARTIO sio = dev->DriverObject->DriverStartIo;
   if (!sio)
-    bugcheck(S, KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)STATUS_ACCESS_VIOLATION, 0, 0, (ULONG_PTR)irp->SimId,
+    bugcheck(S, KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(uint32_t)STATUS_ACCESS_VIOLATION, 0, 0, (ULONG_PTR)irp->SimId,
              "%s on %s: its driver has no StartIo routine (DriverObject->DriverStartIo is NULL)", routine,
              dev->SimName);
   while (irp) {

@@ -118,13 +118,14 @@ static void dbg_vformat(sim_t *S, char *out, size_t n, const char *f, va_list ap
       } else
         while (*f >= '0' && *f <= '9' && s < 24) spec[s++] = *f++;
     }
-    int longs = 0;
+    int longs = 0, shorts = 0;
     bool size_t_arg = false, wide = false;
     if (!strncmp(f, "I64", 3)) longs = 2, f += 3;
     else if (!strncmp(f, "I32", 3)) f += 3;
     else if (*f == 'I') size_t_arg = true, f++;
     for (; *f && strchr("hlLqjztw", *f); f++) {
       if (*f == 'l' || *f == 'L' || *f == 'q') longs++;
+      else if (*f == 'h') shorts++;
       else if (*f == 'z' || *f == 't' || *f == 'j') size_t_arg = true;
       else if (*f == 'w') wide = true;
     }
@@ -149,7 +150,8 @@ static void dbg_vformat(sim_t *S, char *out, size_t n, const char *f, va_list ap
     /* A plain conversion: rebuild it with a length C knows. */
     if (strchr("diouxXc", conv)) {
       if (size_t_arg) spec[s++] = 'z';
-      else for (int i = 0; i < longs && i < 2; i++) spec[s++] = 'l';
+      else if (longs) for (int i = 0; i < longs && i < 2; i++) spec[s++] = 'l';
+      else for (int i = 0; i < shorts && i < 2; i++) spec[s++] = 'h'; /* %hd: a short, %hhu: a char */
     }
     spec[s++] = conv;
     spec[s] = 0;
@@ -215,7 +217,7 @@ ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...) {
 void DbgBreakPoint(void) {
   sim_t *S = ctx_sim();
   if (S->cfg.kernel_debugger) {
-    char text[] = "Break instruction exception - code 80000003 (first chance): the kernel debugger continues (g)";
+    char text[] = "Break instruction exception - code 80000003 (first chance): the kernel debugger continues (g)\n";
     dbg_emit(S, "DbgBreakPoint", -1, text);
     return;
   }

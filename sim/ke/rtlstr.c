@@ -17,8 +17,9 @@ void RtlInitUnicodeString(PUNICODE_STRING DestinationString, PCWSTR SourceString
   DestinationString->MaximumLength = SourceString ? (USHORT)(DestinationString->Length + sizeof(WCHAR)) : 0;
 }
 
-/* Appends the UTF-8 of code point c to buf[*k..n-1) if it fits. */
-static void put_utf8(char *buf, size_t n, size_t *k, uint32_t c) {
+/* Appends the UTF-8 of code point c to buf[*k..n-1); false if it does
+   not fit (the text is cut there, not after a character left out). */
+static bool put_utf8(char *buf, size_t n, size_t *k, uint32_t c) {
   char t[4];
   size_t m;
   if (c < 0x80) t[0] = (char)c, m = 1;
@@ -28,9 +29,10 @@ static void put_utf8(char *buf, size_t n, size_t *k, uint32_t c) {
   else
     t[0] = (char)(0xF0 | c >> 18), t[1] = (char)(0x80 | ((c >> 12) & 0x3F)),
     t[2] = (char)(0x80 | ((c >> 6) & 0x3F)), t[3] = (char)(0x80 | (c & 0x3F)), m = 4;
-  if (*k + m >= n) return;
+  if (*k + m >= n) return false;
   memcpy(buf + *k, t, m);
   *k += m;
+  return true;
 }
 
 char *iosim_unicode_to_utf8(PCUNICODE_STRING Str, char *buf, size_t n) {
@@ -43,7 +45,7 @@ char *iosim_unicode_to_utf8(PCUNICODE_STRING Str, char *buf, size_t n) {
       c = 0x10000 + ((c - 0xD800) << 10) + (Str->Buffer[++i] - 0xDC00);
     else if (c >= 0xD800 && c < 0xE000)
       c = 0xFFFD; /* a lone surrogate */
-    put_utf8(buf, n, &k, c);
+    if (!put_utf8(buf, n, &k, c)) break;
   }
   buf[k] = 0;
   return buf;

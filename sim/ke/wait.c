@@ -225,14 +225,18 @@ NTSTATUS thr_wait(sim_t *S, ULONG count, DISPATCHER_HEADER **objs, WAIT_TYPE typ
 
 NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
                                   KWAIT_REASON Reason, KPROCESSOR_MODE Mode,
-                                  BOOLEAN Alertable, PLARGE_INTEGER Timeout) {
+                                  BOOLEAN Alertable, PLARGE_INTEGER Timeout, PKWAIT_BLOCK WaitBlockArray) {
   (void)Reason;
   sim_t *S = ctx_sim();
-  /* A kernel-mode caller gets no error code: the limit is a contract. */
+  /* A kernel-mode caller gets no error code: the limits are a contract. */
   if (Count > MAXIMUM_WAIT_OBJECTS)
     bugcheck(S, MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, 0, 0, 0,
              "KeWaitForMultipleObjects on %lu objects, more than MAXIMUM_WAIT_OBJECTS (%d)", (unsigned long)Count,
              MAXIMUM_WAIT_OBJECTS);
+  if (Count > THREAD_WAIT_OBJECTS && !WaitBlockArray)
+    bugcheck(S, MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, 0, 0, 0,
+             "KeWaitForMultipleObjects on %lu objects with no WaitBlockArray: a thread has wait blocks for "
+             "THREAD_WAIT_OBJECTS (%d) only", (unsigned long)Count, THREAD_WAIT_OBJECTS);
   return thr_wait(S, Count, (DISPATCHER_HEADER **)Object, WaitType, Mode, Alertable,
                   Timeout ? &Timeout->QuadPart : NULL);
 }
@@ -240,7 +244,7 @@ NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitTyp
 NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON Reason, KPROCESSOR_MODE Mode,
                                BOOLEAN Alertable, PLARGE_INTEGER Timeout) {
   PVOID o[1] = {Object};
-  return KeWaitForMultipleObjects(1, o, WaitAny, Reason, Mode, Alertable, Timeout);
+  return KeWaitForMultipleObjects(1, o, WaitAny, Reason, Mode, Alertable, Timeout, NULL);
 }
 
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE Mode, BOOLEAN Alertable, PLARGE_INTEGER Interval) {

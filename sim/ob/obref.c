@@ -62,16 +62,27 @@ static ob_rec_t *ob_find(sim_t *S, PVOID object) {
 
 void ob_insert_object(sim_t *S, PVOID object, POBJECT_TYPE type, LONG_PTR refs) {
   struct ob_state *o = ob_state(S);
-  if (!VEC_RESERVE(S, o->recs, o->recs_cap, o->nrecs + 1)) mem_exhausted((o->nrecs + 1) * sizeof *o->recs);
+  VEC_RESERVE(S, o->recs, o->recs_cap, o->nrecs + 1);
   o->recs[o->nrecs++] = (ob_rec_t){object, type, refs, 0};
   ptrmap_put(S, &o->index, object, o->nrecs);
+}
+
+/* Every simulated thread is a thread object, whoever started it: a
+   program's thread met first by pointer (KeGetCurrentThread, the
+   NtCurrentThread pseudo-handle) is of the thread type as a system thread
+   is, so ObReferenceObjectByHandle(NtCurrentThread(), ..., *PsThreadType)
+   succeeds in any thread, as on Windows. */
+static POBJECT_TYPE ob_type_of(sim_t *S, PVOID object) {
+  for (const LIST_ENTRY *e = S->threads.Flink; e != &S->threads; e = e->Flink)
+    if (CONTAINING_RECORD(e, KTHREAD, all_link) == object) return &thread_type;
+  return NULL;
 }
 
 /* An object met first by pointer carries its creator's reference. */
 static ob_rec_t *ob_find_or_add(sim_t *S, PVOID object) {
   ob_rec_t *r = ob_find(S, object);
   if (!r) {
-    ob_insert_object(S, object, NULL, 1);
+    ob_insert_object(S, object, ob_type_of(S, object), 1);
     r = ob_find(S, object);
   }
   return r;
@@ -82,7 +93,7 @@ HANDLE ob_create_handle(sim_t *S, PVOID object, ACCESS_MASK access) {
   size_t i = 0;
   while (i < o->ntable && o->table[i].object) i++; /* the lowest free slot, as Windows reuses them */
   if (i == o->ntable) {
-    if (!VEC_RESERVE(S, o->table, o->table_cap, o->ntable + 1)) mem_exhausted((o->ntable + 1) * sizeof *o->table);
+    VEC_RESERVE(S, o->table, o->table_cap, o->ntable + 1);
     o->ntable++;
   }
   o->table[i] = (ob_handle_t){object, access};
@@ -198,7 +209,7 @@ NTSTATUS ZwCreateEvent(PHANDLE EventHandle, ACCESS_MASK DesiredAccess, POBJECT_A
   sim_t *S = ctx_sim();
   ke_check_irql(S, PASSIVE_LEVEL, "ZwCreateEvent");
   struct ob_state *o = ob_state(S);
-  if (!VEC_RESERVE(S, o->events, o->events_cap, o->nevents + 1)) mem_exhausted((o->nevents + 1) * sizeof *o->events);
+  VEC_RESERVE(S, o->events, o->events_cap, o->nevents + 1);
   PKEVENT ev = mem_calloc(S, sizeof *ev);
   o->events[o->nevents++] = ev;
   KeInitializeEvent(ev, EventType, InitialState);

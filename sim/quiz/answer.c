@@ -25,7 +25,6 @@ static void on_event(void *ud, const trc_event_t *e) {
   if (r->nev == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 256;
     qz_ev_t *ev = iosim_realloc(r->ev, cap * sizeof *ev);
-    if (!ev) abort();
     r->ev = ev;
     r->cap = cap;
   }
@@ -77,12 +76,19 @@ static void on_finish(void *ud, sim_t *S, const scn_result_t *res) {
   }
 }
 
+/* `file:line:col: message`, or `file: message` when no line applies (a
+   file that cannot be opened), as the command line prints it. */
+static void error_text(char *err, size_t errn, const scn_error_t *e) {
+  if (e->line > 0) snprintf(err, errn, "%s:%d:%d: %s", e->file, e->line, e->col, e->msg);
+  else snprintf(err, errn, "%s: %s", e->file, e->msg);
+}
+
 int qz_run(const char *path, uint64_t seed, const xp_schedule_t *sched, qz_run_t *run, char *err, size_t errn) {
   memset(run, 0, sizeof *run);
   scn_error_t e;
   scn_t *sc = scn_load(path, NULL, &e);
   if (!sc) {
-    snprintf(err, errn, "%s:%d:%d: %s", e.file, e.line, e.col, e.msg);
+    error_text(err, errn, &e);
     return -1;
   }
   sink_ctx_t c = {.run = run};
@@ -99,12 +105,9 @@ int qz_run(const char *path, uint64_t seed, const xp_schedule_t *sched, qz_run_t
   bool diverged = c.replay && xp_replay_diverged(c.replay, err, errn);
   xp_replay_free(c.replay);
   scn_free(sc);
-  if (diverged) {
-    scn_result_free(&run->res);
-    return -1;
-  }
-  if (rc != SIM_OK) {
-    snprintf(err, errn, "%s:%d:%d: %s", e.file, e.line, e.col, e.msg);
+  if (diverged || rc != SIM_OK) {
+    if (!diverged) error_text(err, errn, &e); /* a divergence has said why */
+    qz_run_free(run); /* with the steps already kept */
     return -1;
   }
   return 0;
@@ -147,12 +150,11 @@ typedef struct out {
 
 static void step(out_t *o, const qz_ev_t *e) { qz_printf(&o->steps, "%s#%llu", o->steps.len ? " " : "", (unsigned long long)e->seq); }
 
-static const qz_ev_t *nth(const qz_run_t *r, int kind, const char *irp, const char *thread, int n) {
+/* The n-th step of `kind` for IRP `irp` (n >= 1), or NULL. */
+static const qz_ev_t *nth(const qz_run_t *r, int kind, const char *irp, int n) {
   for (size_t i = 0; i < r->nev; i++) {
     const qz_ev_t *e = &r->ev[i];
-    if (e->kind != kind) continue;
-    if (irp && strcmp(e->irp, irp)) continue;
-    if (thread && strcmp(e->thread, thread)) continue;
+    if (e->kind != kind || strcmp(e->irp, irp)) continue;
     if (--n == 0) return e;
   }
   return NULL;
@@ -227,7 +229,7 @@ static int a_cr_order(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, s
 static int a_iosb(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   char cw[96];
   const char *req = q->req[0];
-  const qz_ev_t *w = nth(r, TRC_IOSB_WRITTEN, req, NULL, 1);
+  const qz_ev_t *w = nth(r, TRC_IOSB_WRITTEN, req, 1);
   char b1[16];
   if (!w) {
     qz_printf(&o->text, "Nobody: %s's I/O status block is never written.", req);
@@ -249,7 +251,7 @@ static int a_iosb(const qz_q_t *q, const qz_run_t *r, out_t *o) {
     qz_printf(&o->expects, "expect apc-queued(%s, count == 0, target == %s)\n", req, a->target);
   } else {
     qz_printf(&o->text, " No special kernel APC is queued: stage 2 runs %s.",
-              nth(r, TRC_STAGE2, req, NULL, 1) ? "inline, in the system service" : "nowhere");
+              nth(r, TRC_STAGE2, req, 1) ? "inline, in the system service" : "nowhere");
     qz_printf(&o->expects, "expect never apc-queued(%s, count == 0)\n", req);
   }
   return 0;
@@ -257,7 +259,7 @@ static int a_iosb(const qz_q_t *q, const qz_run_t *r, out_t *o) {
 
 static int a_sysret(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   const char *req = q->req[0];
-  const qz_ev_t *e = nth(r, TRC_SYSCALL_RETURN, req, NULL, 1);
+  const qz_ev_t *e = nth(r, TRC_SYSCALL_RETURN, req, 1);
   char b1[16];
   if (!e) {
     qz_printf(&o->text, "ReadFile never returns for %s.", req);
@@ -318,8 +320,8 @@ static bool res_bugcheck(const qz_run_t *r) { return r->res.outcome == SIM_RUN_B
 static int a_hang(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   const char *t = q->thr[0], *st = state_of(r, t);
   static const char *const outcomes[] = {"ok", "stalled", "bugcheck", "limit", "stopped"};
-  int oc = (int)r->res.outcome;
-  const char *ocn = oc >= 0 && oc < 5 ? outcomes[oc] : "?";
+  unsigned oc = (unsigned)r->res.outcome;
+  const char *ocn = oc < sizeof outcomes / sizeof outcomes[0] ? outcomes[oc] : "?";
   if (!strcmp(st, "waiting")) {
     qz_printf(&o->text, "Yes: %s is still waiting when the run ends (%s).", t, ocn);
     qz_printf(&o->expects, "expect thread %s waiting\n", t);
@@ -401,7 +403,7 @@ static int a_findings(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, s
 static int a_mpr(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   char cw[96];
   const char *r1 = q->req[0], *r2 = q->req[1];
-  const qz_ev_t *ws = nth(r, TRC_WALK_STOPPED, r1, NULL, 1);
+  const qz_ev_t *ws = nth(r, TRC_WALK_STOPPED, r1, 1);
   int nc = count_of(r, TRC_COMPLETE, r1);
   char b1[16];
   if (ws) {
@@ -414,9 +416,9 @@ static int a_mpr(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   }
   qz_printf(&o->text, " %s is completed %d time%s.", r1, nc, nc == 1 ? "" : "s");
   qz_printf(&o->expects, "expect count complete(%s) == %d\n", r1, nc);
-  const qz_ev_t *wd = nth(r, TRC_WALK_DONE, r1, NULL, 1);
+  const qz_ev_t *wd = nth(r, TRC_WALK_DONE, r1, 1);
   if (wd) {
-    const qz_ev_t *st = nth(r, TRC_COMPLETE, r1, NULL, nc);
+    const qz_ev_t *st = nth(r, TRC_COMPLETE, r1, nc);
     qz_printf(&o->text, " Its walk finishes at step #%llu with %s.", (unsigned long long)wd->seq,
               st ? status_name(st->status, b1) : "?");
     step(o, wd);
@@ -425,13 +427,13 @@ static int a_mpr(const qz_q_t *q, const qz_run_t *r, out_t *o) {
     qz_printf(&o->text, " Its walk never finishes: nobody completes it again.");
     qz_printf(&o->expects, "expect %s not completed\n", r1);
   }
-  const qz_ev_t *c2 = nth(r, TRC_COMPLETION_CALL, r2, NULL, 1);
+  const qz_ev_t *c2 = nth(r, TRC_COMPLETION_CALL, r2, 1);
   if (c2) {
     qz_printf(&o->text, " %s's routine runs at step #%llu, %s.", r2, (unsigned long long)c2->seq, context_words(c2, cw, sizeof cw));
     step(o, c2);
     qz_printf(&o->expects, "expect completion(%s).frame == %s\n", r2, frame_name(c2->frame));
   }
-  const qz_ev_t *fr = nth(r, TRC_IRP_FREE, r2, NULL, 1);
+  const qz_ev_t *fr = nth(r, TRC_IRP_FREE, r2, 1);
   if (fr) {
     qz_printf(&o->text, " %s is freed by its creator's routine (step #%llu).", r2, (unsigned long long)fr->seq);
     step(o, fr);
@@ -442,7 +444,7 @@ static int a_mpr(const qz_q_t *q, const qz_run_t *r, out_t *o) {
 
 static int a_port(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   for (int i = 0; i < q->nreq; i++) {
-    const qz_ev_t *d = nth(r, TRC_PORT_DEQUEUED, q->req[i], NULL, 1);
+    const qz_ev_t *d = nth(r, TRC_PORT_DEQUEUED, q->req[i], 1);
     if (d) {
       qz_printf(&o->text, "%s%s's packet goes to %s (step #%llu).", i ? " " : "", q->req[i], d->thread, (unsigned long long)d->seq);
       step(o, d);
@@ -462,7 +464,8 @@ static int a_port(const qz_q_t *q, const qz_run_t *r, out_t *o) {
       if (strcmp(e->thread, q->thr[w])) continue;
       if (e->kind == TRC_PORT_DEQUEUED) {
         got++;
-        qz_printf(&o->text, "%s %s's packet", got + timeouts > 1 ? "," : "", e->irp[0] ? e->irp : "a");
+        if (e->irp[0]) qz_printf(&o->text, "%s %s's packet", got + timeouts > 1 ? "," : "", e->irp);
+        else qz_printf(&o->text, "%s a packet", got + timeouts > 1 ? "," : "");
         step(o, e);
       } else if (e->kind == TRC_WAIT_DONE && e->status == STATUS_TIMEOUT) {
         timeouts++;
@@ -518,7 +521,7 @@ static int a_callbacks(const qz_q_t *q, const qz_run_t *r, out_t *o) {
 
 static int a_cancel(const qz_q_t *q, const qz_run_t *r, out_t *o) {
   const char *req = q->req[0];
-  const qz_ev_t *c = nth(r, TRC_CANCEL, req, NULL, 1);
+  const qz_ev_t *c = nth(r, TRC_CANCEL, req, 1);
   char b1[16], b2[16];
   if (!c) {
     qz_printf(&o->text, "%s is never cancelled (it is finished when the cancel comes).", req);
@@ -529,7 +532,7 @@ static int a_cancel(const qz_q_t *q, const qz_run_t *r, out_t *o) {
               has ? "a cancel routine" : "no cancel routine (the driver will finish it as usual)");
     step(o, c);
     qz_printf(&o->expects, "expect cancel(%s, routine == %s)\n", req, has ? "set" : "none");
-    const qz_ev_t *cr = nth(r, TRC_CANCEL_ROUTINE, req, NULL, 1);
+    const qz_ev_t *cr = nth(r, TRC_CANCEL_ROUTINE, req, 1);
     if (cr) {
       qz_printf(&o->text, " The cancel routine runs at step #%llu at IRQL %s in %s.", (unsigned long long)cr->seq,
                 trc_irql_name(cr->irql, b1),
@@ -541,9 +544,9 @@ static int a_cancel(const qz_q_t *q, const qz_run_t *r, out_t *o) {
       qz_printf(&o->expects, "expect never cancel-routine(%s)\n", req);
     }
   }
-  const qz_ev_t *wd = nth(r, TRC_WALK_DONE, req, NULL, 1);
+  const qz_ev_t *wd = nth(r, TRC_WALK_DONE, req, 1);
   if (wd) {
-    const qz_ev_t *cp = nth(r, TRC_COMPLETE, req, NULL, count_of(r, TRC_COMPLETE, req));
+    const qz_ev_t *cp = nth(r, TRC_COMPLETE, req, count_of(r, TRC_COMPLETE, req));
     qz_printf(&o->text, " %s finishes with %s.", req, cp ? status_name(cp->status, b1) : "?");
     if (cp) {
       step(o, cp);
@@ -593,7 +596,7 @@ static int a_assoc(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size
   const qz_ev_t *last = NULL;
   for (size_t i = 0; i < r->nev; i++)
     if (r->ev[i].kind == TRC_ASSOCIATED_DONE && r->ev[i].count == 0) last = &r->ev[i];
-  const qz_ev_t *mc = nth(r, TRC_COMPLETE, req, NULL, 1);
+  const qz_ev_t *mc = nth(r, TRC_COMPLETE, req, 1);
   if (last && mc) {
     qz_printf(&o->text, " The last associated IRP (step #%llu) makes the I/O manager complete the master %s at step #%llu, %s.",
               (unsigned long long)last->seq, req, (unsigned long long)mc->seq, context_words(mc, cw, sizeof cw));
@@ -609,7 +612,7 @@ static int a_assoc(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size
   return 0;
 }
 
-static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o) {
+static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size_t wn) {
   int served = 0, tried = 0, reads = 0;
   for (int k = 1; k <= q->n; k++) {
     char from[32], to[32];
@@ -625,6 +628,10 @@ static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o) {
       if (e->kind == TRC_FASTIO_DECLINED && !fd) fd = e;
       if (e->kind == TRC_DISPATCH && e->major == IRP_MJ_READ && !strcmp(e->dev, "fs0") && !dp) dp = e;
     }
+    if (!fs && !dp) { /* neither fast I/O nor a read IRP between the notes */
+      snprintf(why, wn, "read %d: no fast I/O and no read IRP", k);
+      return -1;
+    }
     qz_printf(&o->text, "%sRead %d: ", k > 1 ? " " : "", k);
     if (fs) {
       served++, tried++;
@@ -634,14 +641,14 @@ static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o) {
     } else if (fd) {
       tried++, reads++;
       qz_printf(&o->text, "fast I/O declines (step #%llu), an IRP does it (step #%llu).", (unsigned long long)fd->seq,
-                (unsigned long long)(dp ? dp->seq : 0));
+                (unsigned long long)dp->seq);
       step(o, fd);
       qz_printf(&o->expects, "expect order note(\"%s\") < fast-io-declined < dispatch(fs0, major == IRP_MJ_READ) < note(\"%s\")\n",
                 from, to);
     } else {
       reads++;
-      qz_printf(&o->text, "no fast I/O attempt, an IRP (step #%llu).", (unsigned long long)(dp ? dp->seq : 0));
-      if (dp) step(o, dp);
+      qz_printf(&o->text, "no fast I/O attempt, an IRP (step #%llu).", (unsigned long long)dp->seq);
+      step(o, dp);
       qz_printf(&o->expects, "expect order note(\"%s\") < dispatch(fs0, major == IRP_MJ_READ) < note(\"%s\")\n", from, to);
     }
   }
@@ -653,8 +660,8 @@ static int a_fastio(const qz_q_t *q, const qz_run_t *r, out_t *o) {
 
 static int a_ufs(const qz_q_t *q, const qz_run_t *r, out_t *o, char *why, size_t wn) {
   const char *req = q->req[0];
-  const qz_ev_t *rs = nth(r, TRC_UFS_RESPONSE, req, NULL, 1);
-  const qz_ev_t *pr = nth(r, TRC_UFS_PENDING, req, NULL, 1);
+  const qz_ev_t *rs = nth(r, TRC_UFS_RESPONSE, req, 1);
+  const qz_ev_t *pr = nth(r, TRC_UFS_PENDING, req, 1);
   if (!rs) {
     snprintf(why, wn, "no response");
     return -1;
@@ -709,7 +716,7 @@ int qz_answer(const qz_q_t *q, const qz_run_t *r, quiz_question_t *out, char *wh
   case QK_CALLBACKS: rc = a_callbacks(q, r, &o); break;
   case QK_CANCEL: rc = a_cancel(q, r, &o); break;
   case QK_ASSOC: rc = a_assoc(q, r, &o, why, wn); break;
-  case QK_FASTIO: rc = a_fastio(q, r, &o); break;
+  case QK_FASTIO: rc = a_fastio(q, r, &o, why, wn); break;
   case QK_UFS: rc = a_ufs(q, r, &o, why, wn); break;
   case QK_RACE: snprintf(why, wn, "a race is answered over its schedules"); rc = -1; break;
   }

@@ -102,14 +102,12 @@ static quiz_t *attempt(const quiz_opts_t *o, uint64_t vseed, const char *scratch
   qz_variant_t v = {0};
   qz_gen_topic(&v, (quiz_topic_t)o->topic, o->level, vseed, &rng);
   quiz_t *q = iosim_calloc(1, sizeof *q);
-  if (!q) abort();
   q->opts = *o;
   q->variant_seed = vseed;
   q->scenario = qz_take(&v.text);
   q->explored = v.explored;
   q->nquestions = v.nq;
   q->questions = iosim_calloc((size_t)v.nq, sizeof *q->questions);
-  if (!q->questions) abort();
   for (int i = 0; i < v.nq; i++) {
     snprintf(q->questions[i].id, sizeof q->questions[i].id, "q%d", i + 1);
     q->questions[i].text = qz_question_text(&v.q[i]);

@@ -105,10 +105,6 @@ int scn_cc_build(const char *const *srcs, int nsrcs, const char *const *extra, i
   size_t argc = 1 + NFLAGS + 4 + (size_t)nextra + (size_t)nsrcs + 2 + 1;
   char **argv = iosim_calloc(argc, sizeof *argv);
   char iw[PATH_MAX + 3], ii[PATH_MAX + 3];
-  if (!argv) {
-    say(err, errlen, "out of memory");
-    return -1;
-  }
   snprintf(iw, sizeof iw, "-I%s", wdk);
   snprintf(ii, sizeof ii, "-I%s", inc);
   size_t k = 0;
@@ -167,7 +163,7 @@ static uint64_t hash_headers(uint64_t h, const char *dir) {
   int n = 0;
   for (struct dirent *e; (e = readdir(d)) && n < 256;) {
     size_t len = strlen(e->d_name);
-    if (len > 2 && !strcmp(e->d_name + len - 2, ".h")) names[n] = iosim_strdup(e->d_name), n += names[n] != NULL;
+    if (len > 2 && !strcmp(e->d_name + len - 2, ".h")) names[n++] = iosim_strdup(e->d_name);
   }
   closedir(d);
   qsort(names, (size_t)n, sizeof *names, cmp_str);

@@ -22,11 +22,12 @@ struct ev_log {
   ev_rec_t *v;
   size_t n, cap;
   bool keep[TRC_KIND_COUNT];
+  sim_t *S; /* charged for what the log holds */
 };
 
-ev_log_t *evlog_new(const scn_t *sc) {
+ev_log_t *evlog_new(const scn_t *sc, sim_t *S) {
   ev_log_t *l = iosim_calloc(1, sizeof *l);
-  if (!l) abort();
+  l->S = S;
   for (const expect_t *e = sc->expects; e; e = e->next)
     for (int i = 0; i < e->npats; i++) {
       int k = e->pats[i].kind;
@@ -38,7 +39,6 @@ ev_log_t *evlog_new(const scn_t *sc) {
 }
 
 void evlog_free(ev_log_t *l) {
-  if (!l) return;
   for (size_t i = 0; i < l->n; i++) {
     free(l->v[i].detail);
     free(l->v[i].text);
@@ -51,13 +51,17 @@ void evlog_free(ev_log_t *l) {
 static void evlog_event(void *ud, const trc_event_t *ev) {
   ev_log_t *l = ud;
   if ((unsigned)ev->kind >= TRC_KIND_COUNT || !l->keep[ev->kind]) return;
-  if (!IOSIM_VEC_RESERVE(l->v, l->cap, l->n + 1)) abort(); /* no way to report from a sink */
+  size_t cap = l->cap;
+  (void)IOSIM_VEC_RESERVE(l->v, l->cap, l->n + 1); /* never short: it exits when out of memory */
   ev_rec_t *r = &l->v[l->n++];
   r->ev = *ev;
   r->detail = iosim_strdup(ev->detail);
   r->text = ev->text ? iosim_strdup(ev->text) : NULL;
   r->service = ev->service ? iosim_strdup(ev->service) : NULL;
-  if (!r->detail || (ev->text && !r->text) || (ev->service && !r->service)) abort();
+  /* A run that keeps millions of steps stops at the memory limit instead
+     of growing until the host kills it (docs/reliability.md). */
+  sim_charge_memory(l->S, (l->cap - cap) * sizeof *l->v + strlen(ev->detail) + 1 + (ev->text ? strlen(ev->text) + 1 : 0) +
+                              (ev->service ? strlen(ev->service) + 1 : 0));
   r->ev.detail = r->detail;
   r->ev.text = r->text;
   r->ev.service = r->service;
@@ -69,7 +73,7 @@ typedef struct chk {
   const scn_t *sc;
   sim_t *S;
   const ev_log_t *log;
-  run_state_t *rs;
+  run_state_t *rs;          /* the run's state (never NULL) */
   bool indexed; /* index_names has run */
 } chk_t;
 
@@ -77,7 +81,7 @@ typedef struct chk {
    tagged with a name (a loop rebinds it), devices, threads.  Value id + 0
    as a pointer; ids start at 1. */
 static void index_names(chk_t *c) {
-  if (c->indexed || !c->rs) return;
+  if (c->indexed) return;
   c->indexed = true;
   run_state_t *rs = c->rs;
   for (uint32_t id = 1; id <= sim_irp_count(c->S); id++) {
@@ -92,8 +96,7 @@ static void index_names(chk_t *c) {
 
 static uint32_t name_id(chk_t *c, int kind, const char *name) {
   index_names(c);
-  if (c->rs) return (uint32_t)(uintptr_t)names_get(&c->rs->names, kind, name);
-  return 0;
+  return (uint32_t)(uintptr_t)names_get(&c->rs->names, kind, name);
 }
 #define irp_by_name(c, name) name_id((c), NK_TAG, (name))
 #define device_by_name(c, name) name_id((c), NK_DEVICE_ID, (name))
@@ -159,7 +162,7 @@ static int describe(chk_t *c, const trc_event_t *ev, char *buf, size_t n) {
 /* r.data == BYTES: the first bytes of the program's buffer, as the run
    left them; the failure shows what was there. */
 static bool check_data(chk_t *c, const expect_t *e, char *f, size_t n) {
-  size_t req = c->rs ? rs_req(c->rs, e->subject) : 0;
+  size_t req = rs_req(c->rs, e->subject);
   const named_req_t *r = req ? &c->rs->reqs[req - 1] : NULL;
   if (!r || !r->buf) return snprintf(f, n, "%s had no buffer", e->subject), false;
   size_t want = (size_t)e->value;
@@ -226,7 +229,9 @@ static bool check_order(chk_t *c, const expect_t *e, char *f, size_t n) {
   return ok;
 }
 
-static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
+static bool check_finding(chk_t *c, const expect_t *e, scn_result_t *res, char *f, size_t n);
+
+static bool check_one(chk_t *c, const expect_t *e, scn_result_t *res, char *f, size_t n) {
   sim_t *S = c->S;
   const sim_bugcheck_t *b = sim_bugcheck(S);
   switch (e->kind) {
@@ -249,11 +254,12 @@ static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
   }
   case EX_BUGCHECK:
     if (b) snprintf(f, n, "bugcheck 0x%X %s: %s", b->code, iosim_bugcheck_name(b->code), b->reason);
-    else snprintf(f, n, "no bugcheck; the run ended %s", sim_outcome_name((sim_outcome_t)0 + 0));
+    else snprintf(f, n, "no bugcheck; the run ended %s", sim_outcome_name(res->outcome));
     return e->negate ? !b : b && (int64_t)b->code == e->value;
   case EX_OUTCOME:
-  case EX_FINDING:
-    return false; /* decided by scn_check, which has the outcome and the findings */
+    snprintf(f, n, "the run ended: %s", sim_outcome_name(res->outcome));
+    return (int64_t)res->outcome == e->value;
+  case EX_FINDING: return check_finding(c, e, res, f, n);
   case EX_ORDER: return check_order(c, e, f, n);
   case EX_EVENT_FIELD: return check_event_field(c, e, f, n);
   case EX_COUNT: {
@@ -261,14 +267,13 @@ static bool check_one(chk_t *c, const expect_t *e, char *f, size_t n) {
     snprintf(f, n, "%s happened %zu time%s", e->pats[0].text, k, k == 1 ? "" : "s");
     return cmp_eval(e->cmp, (int64_t)k, e->value);
   }
-  case EX_EXISTS: {
-    const trc_event_t *ev = find(c, &e->pats[0], 0);
-    if (ev) describe(c, ev, f, n);
-    else snprintf(f, n, "%s never happened", e->pats[0].text);
-    return e->negate ? !ev : ev != NULL;
+  case EX_EXISTS: break;
   }
-  }
-  return false;
+  /* EX_EXISTS: the pattern happened (or, negated, never did) */
+  const trc_event_t *ev = find(c, &e->pats[0], 0);
+  if (ev) describe(c, ev, f, n);
+  else snprintf(f, n, "%s never happened", e->pats[0].text);
+  return e->negate ? !ev : ev != NULL;
 }
 
 /* `expect finding RULE [IRP]`: some finding of that rule (for that IRP)
@@ -309,22 +314,12 @@ void scn_check(const scn_t *sc, sim_t *S, const ev_log_t *log, run_state_t *rs, 
   chk_t c = {sc, S, log, rs, false};
   res->expect_total = sc->nexpects;
   res->expects = iosim_calloc((size_t)(sc->nexpects ? sc->nexpects : 1), sizeof *res->expects);
-  if (!res->expects) abort();
   int i = 0;
   for (const expect_t *e = sc->expects; e; e = e->next, i++) {
     scn_expect_result_t *r = &res->expects[i];
     r->text = e->text;
     r->line = e->at.line;
-    if (e->kind == EX_OUTCOME) {
-      snprintf(r->facts, sizeof r->facts, "the run ended: %s", sim_outcome_name(res->outcome));
-      r->passed = (int64_t)res->outcome == e->value;
-    } else if (e->kind == EX_FINDING) {
-      r->passed = check_finding(&c, e, res, r->facts, sizeof r->facts);
-    } else {
-      r->passed = check_one(&c, e, r->facts, sizeof r->facts);
-    }
-    if (e->kind == EX_BUGCHECK && !sim_bugcheck(S))
-      snprintf(r->facts, sizeof r->facts, "no bugcheck; the run ended %s", sim_outcome_name(res->outcome));
+    r->passed = check_one(&c, e, res, r->facts, sizeof r->facts);
     r->sometimes = e->sometimes;
     res->expect_failed += !r->passed && !r->sometimes;
   }

@@ -5,7 +5,7 @@
 #include "expect_facts.h"
 #include "scn_int.h"
 
-#define TKP(L, k) (&(L)->v[(k) < (L)->n ? (k) : (L)->n])
+#define TKP(L, k) lex_tok((L), (k))
 
 typedef struct ep {
   parser_t *p;
@@ -141,12 +141,10 @@ static void parse_field(ep_t *x, const char *field, int field_k, bool on_event) 
   static const char *const ev_fields[] = {"irql", "frame", "cpu", "thread", "status", "time", NULL};
   expect_t *e = x->e;
   if (!in_list(field, on_event ? ev_fields : irp_fields)) {
-    int k = x->k;
-    x->k = field_k;
+    x->k = field_k; /* reported at the field */
     EP_ERR(x, on_event ? "unknown field '%s' of an event (irql, frame, cpu, thread, status, time)"
                        : "unknown field '%s' of a request (status, information, pending-returned, data)",
            field);
-    x->k = k;
   }
   e->field = (char *)field;
   e->cmp = parse_cmp_ep(x);
@@ -186,11 +184,9 @@ static void parse_field(ep_t *x, const char *field, int field_k, bool on_event) 
       if (!strcmp(t->s, fr[i])) f = i;
     if (f < 0) EP_ERR(x, "expected a frame: thread, apc, dpc, isr or idle");
     e->value = f;
-  } else if (!strcmp(field, "thread")) {
+  } else { /* thread: the last field of the lists above */
     if (t->t != T_WORD) EP_ERR(x, "expected a thread name or none");
     e->svalue = t->s;
-  } else {
-    EP_ERR(x, "unknown field '%s'", field);
   }
   if ((e->cmp != CMP_EQ && e->cmp != CMP_NE) && strcmp(field, "information") && strcmp(field, "cpu") &&
       strcmp(field, "irql") && strcmp(field, "time"))

@@ -219,7 +219,7 @@ static PIRP queue_head(exec_t *x, scr_queue_t *q, uint32_t *id) {
     }
     trc_event_t e = trc_event_make(TRC_QUEUE_DROPPED);
     e.irp = q->v[0].id;
-    e.device = x->dev ? x->dev->SimId : 0;
+    e.device = x->dev->SimId;
     e.text = q->name;
     sim_trace(&e, "queue %s: IRP %u was freed while still queued (dropped)", q->name, q->v[0].id);
     sim_charge(COST_OP);
@@ -683,7 +683,7 @@ static void exec_ops(exec_t *x, const op_t *o) {
       int was = sim_set_source_line(o->at.line);
       if (prev < 0) prev = was;
     }
-    if (exec_table[o->kind]) exec_table[o->kind](x, o);
+    exec_table[o->kind](x, o); /* every routine operation has its function */
   }
   if (prev >= 0) sim_set_source_line(prev);
 }

@@ -17,8 +17,8 @@ void *ar_alloc(arena_t *a, size_t n) {
   n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
   if (!a->head || a->head->used + n > a->head->cap) {
     size_t cap = n > 16384 ? n : 16384;
-    arena_blk_t *b = iosim_malloc(sizeof *b + cap);
-    if (!b) abort();
+    arena_blk_t *b = iosim_malloc(sizeof *b + cap); /* never NULL (alloc.h) */
+    if (a->charge) sim_charge_memory(a->charge, sizeof *b + cap);
     b->next = a->head;
     b->used = 0;
     b->cap = cap;
@@ -70,14 +70,13 @@ static bool lex_number(const char *s, size_t n, tok_t *t) {
     t->n = (int64_t)v;
     return true;
   }
-  double v = strtod(buf, &end);
-  if (end == buf) return false;
+  double v = strtod(buf, &end); /* s starts with a digit: at least one is read, and no sign */
   static const struct { const char *u; double mul; } units[] = {
       {"", 1}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"k", 1024}, {"K", 1024}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (strcmp(end, units[i].u) == 0) {
       double r = v * units[i].mul;
-      if (r < 0 || r > 9.2e18 || (r != (double)(int64_t)r && units[i].mul == 1)) return false;
+      if (r > 9.2e18 || (r != (double)(int64_t)r && units[i].mul == 1)) return false;
       t->n = (int64_t)r;
       snprintf(t->unit, sizeof t->unit, "%s", units[i].u);
       return true;
@@ -162,8 +161,4 @@ bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexlin
   return true;
 }
 
-bool parse_time(const tok_t *t, int64_t *ns) {
-  if (t->t != T_NUM) return false;
-  *ns = t->n;
-  return true;
-}
+tok_t *lex_tok(const lexline_t *L, int k) { return &L->v[k < L->n ? k : L->n]; }

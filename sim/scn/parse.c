@@ -15,7 +15,7 @@
 #include "parse_int.h"
 
 void perr(parser_t *p, const char *file, int line, int col, const char *fmt, ...) {
-  snprintf(p->err->file, sizeof p->err->file, "%s", file ? file : "");
+  snprintf(p->err->file, sizeof p->err->file, "%s", file); /* every caller names one */
   p->err->line = line;
   p->err->col = col;
   va_list ap;
@@ -821,7 +821,6 @@ scn_t *scn_load(const char *path, const char *extra_dir, scn_error_t *err) {
   memset(err, 0, sizeof *err);
   scn_t *sc = iosim_calloc(1, sizeof *sc);
   parser_t *p = iosim_calloc(1, sizeof *p);
-  if (!sc || !p) abort();
   sc->cfg.cpus = 1;
   sc->seeds = 1;
   sc->explore_bound = SCN_EXPLORE_NONE;

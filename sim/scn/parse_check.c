@@ -28,7 +28,6 @@ static bool has_thread(const scn_t *sc, const char *n) {
   return d && d->ufs && (!strcmp(dash, "-dispatcher") || d->ufs_async);
 }
 static bool has_routine(const scn_t *sc, const driver_decl_t *d, routine_kind_t k, const char *n) {
-  if (!d) return false; /* routine operations exist only inside drivers */
   char key[512];
   const routine_t *r = names_get(&sc->names, NK_ROUTINE, names_routine_key(key, sizeof key, d->name, n));
   return r && r->kind == k;
@@ -134,7 +133,7 @@ static void ck_alert(const op_checker_t *k, const op_t *o) {
 static void ck_unload(const op_checker_t *k, const op_t *o) {
   if (!find_driver(k->p->sc, o->named.name)) CHECK_ERR(k, o, "no driver named '%s'", o->named.name);
 }
-static int machine_cpus(const scn_t *sc) { return sc->cfg.cpus ? sc->cfg.cpus : 1; }
+static int machine_cpus(const scn_t *sc) { return sc->cfg.cpus; /* 1 unless `machine cpus N`, N >= 1 */ }
 static void ck_request_dpc(const op_checker_t *k, const op_t *o) {
   const op_request_dpc_t *r = &o->request_dpc;
   if (r->cpu >= machine_cpus(k->p->sc))
@@ -202,7 +201,6 @@ typedef struct small_set {
   int n;
 } small_set_t;
 static void small_add(small_set_t *s, const char *n) {
-  if (!n) return;
   for (int i = 0; i < s->n; i++)
     if (!strcmp(s->v[i], n)) return;
   if (s->n < (int)(sizeof s->v / sizeof s->v[0])) s->v[s->n++] = n;
@@ -307,7 +305,7 @@ void check_scenario(parser_t *p) {
     for (int i = 0; i < e->npats; i++)
       for (int k = 0; k < e->pats[i].nargs; k++) {
         const char *a = e->pats[i].args[k];
-        if (a[0] == '"' || (a[0] >= '0' && a[0] <= '9') || !strcmp(a, "none") || strchr(a, '=')) continue;
+        if (a[0] == '"' || !strcmp(a, "none") || strchr(a, '=')) continue; /* no name starts with a digit */
         if (!find_device(sc, a) && !names_has(&irps, a) && !has_thread(sc, a) && !has_event(sc, a) &&
             !names_has(&files, a) && !has_port(sc, a))
           perr(p, e->at.file, e->at.line, e->at.col, "'%s' in %s is not a device, a request, a thread, an event, a file or a port", a, e->pats[i].text);

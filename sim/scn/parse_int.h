@@ -21,7 +21,7 @@ typedef struct cursor {
 } cursor_t;
 
 /* Token k of L, or its T_END past the last one, so lookahead never overruns. */
-#define TK(L, k) (&(L)->v[(k) < (L)->n ? (k) : (L)->n])
+#define TK(L, k) lex_tok((L), (k))
 #define ERR_AT(c, k, ...) perr((c)->p, (c)->L.file, (c)->L.line, TK(&(c)->L, k)->col, __VA_ARGS__)
 
 bool next_line(cursor_t *c);

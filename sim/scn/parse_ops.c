@@ -298,7 +298,7 @@ static void p_counter(cursor_t *c, const keyword_t *kw, block_t *b) {
   n->name = need_name(c, 1, "a counter name");
   if (is_op(&c->L, 2, "+=")) n->add = true;
   else if (!is_op(&c->L, 2, "==")) ERR_AT(c, 2, "expected '+=' or '==' (assign) here");
-  n->value = need_num(c, 3, "a number");
+  n->value = need_num(c, 3, "the counter's value");
   need_end_of_line(c, 4);
 }
 

@@ -167,11 +167,9 @@ static int build(run_state_t *rs, scn_error_t *err) {
 static void take_findings(const vrf_t *v, sim_t *S, scn_result_t *res) {
   size_t n = vrf_count(v);
   res->findings = iosim_calloc(n ? n : 1, sizeof *res->findings);
-  if (!res->findings) abort();
   for (size_t i = 0; i < n; i++) res->findings[i] = *vrf_get(v, i);
   res->finding_total = (int)n;
   res->account = iosim_strdup(vrf_account(v));
-  if (!res->account) abort();
   if (res->outcome != SIM_RUN_BUGCHECK) return;
   size_t len = 0;
   FILE *f = open_memstream(&res->last_steps, &len);
@@ -207,7 +205,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
     loc_t at = {sc->path, 0, 0};
     return rs_build_error(err, &at, "out of memory: the machine cannot be built");
   }
-  run_state_t rs = {.sc = sc, .S = S};
+  run_state_t rs = {.sc = sc, .S = S, .ar = {.charge = S}};
   int rc = build(&rs, err);
   if (rc != SIM_OK) {
     free(rs.files), free(rs.reqs), free(rs.cancel_of);
@@ -217,7 +215,7 @@ int scn_run(const scn_t *sc, const scn_run_opts_t *o, scn_result_t *res, scn_err
     return rc;
   }
   sim_keep_irp_info(S, true);
-  ev_log_t *log = evlog_new(sc);
+  ev_log_t *log = evlog_new(sc, S);
   trc_sink_t ls = evlog_sink(log);
   sim_add_sink(S, &ls);
   /* The verifier watches every run; what it finds is matched against the

@@ -17,6 +17,10 @@
 typedef struct arena_blk arena_blk_t;
 typedef struct arena {
   arena_blk_t *head;
+  /* The machine whose memory budget pays for new blocks (the run's arena
+     grows with every request a program makes: its buffers, its I/O status
+     blocks), or NULL. */
+  sim_t *charge;
 } arena_t;
 void *ar_alloc(arena_t *a, size_t n);
 char *ar_strdup(arena_t *a, const char *s);
@@ -451,6 +455,10 @@ typedef struct lexline {
   char *raw;        /* the line without its comment, trimmed */
 } lexline_t;
 
+/* Token k of L, or its T_END past the last one, so lookahead never
+   overruns (lex.c; TK and the expect reader's TKP are this). */
+tok_t *lex_tok(const lexline_t *L, int k);
+
 /* Tokenizes one line; false + message on a bad character or string. */
 bool lex_line(arena_t *a, const char *line, int lineno, const char *file, lexline_t *out,
               scn_error_t *err);
@@ -478,7 +486,6 @@ typedef struct parser {
 void perr(parser_t *p, const char *file, int line, int col, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 5, 6)));
 expect_t *parse_expect(parser_t *p, lexline_t *L);
-bool parse_time(const tok_t *t, int64_t *ns);
 
 /* ---- running (run.c, interp.c, program.c) ---- */
 typedef struct run_state run_state_t;
@@ -487,7 +494,8 @@ int scn_major_parse(const char *w);
 
 /* ---- checking (expect.c) ---- */
 typedef struct ev_log ev_log_t;
-ev_log_t *evlog_new(const scn_t *sc);
+/* The log charges what it holds to S's memory budget (sim_charge_memory). */
+ev_log_t *evlog_new(const scn_t *sc, sim_t *S);
 void evlog_free(ev_log_t *l);
 trc_sink_t evlog_sink(ev_log_t *l);
 typedef struct name_map name_map_t;

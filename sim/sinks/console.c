@@ -46,7 +46,6 @@ static void console_close(void *ud) { free(ud); }
 
 trc_sink_t sim_console_sink(sim_t *S, FILE *f) {
   console_t *c = iosim_calloc(1, sizeof *c);
-  if (!c) abort();
   c->S = S;
   c->f = f;
   return (trc_sink_t){.event = console_event, .close = console_close, .ud = c};

@@ -131,7 +131,6 @@ static void ufs_dispatcher(PVOID arg) {
     /* Capture the request for the worker (the buffers are reused at the
        next TRANSACT), start it, and return STATUS_PENDING. */
     ufs_req_t *w = iosim_malloc(sizeof *w);
-    if (!w) abort();
     *w = req;
     InsertTailList(&u->work, &w->link);
     KeSetEvent(&u->have_work, 0, FALSE);
@@ -183,7 +182,6 @@ static void ufs_free(void *p) {
 PDEVICE_OBJECT sim_ufs_create(sim_t *S, const sim_ufs_config_t *cfg) {
   if (!cfg->device || sim_find_device(S, cfg->device)) return NULL;
   ufs_t *u = iosim_calloc(1, sizeof *u);
-  if (!u) abort();
   u->cfg = *cfg;
   if (!u->cfg.idle_ns) u->cfg.idle_ns = 1000000;
   InitializeListHead(&u->pending);
@@ -197,10 +195,7 @@ PDEVICE_OBJECT sim_ufs_create(sim_t *S, const sim_ufs_config_t *cfg) {
     free(u);
     return NULL;
   }
-  if (sim_on_destroy(S, u, ufs_free) != SIM_OK) {
-    free(u);
-    return NULL;
-  }
+  sim_on_destroy(S, u, ufs_free); /* cannot fail: it has a routine */
   sim_thread_create(S, u->name_d, ufs_dispatcher, u);
   if (cfg->async) sim_thread_create(S, u->name_w, ufs_worker, u);
   return u->dev;

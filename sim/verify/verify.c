@@ -158,6 +158,7 @@ static virp_t *irp_state(vrf_t *v, uint32_t id) {
     size_t old = v->nirps;
     if (!IOSIM_VEC_RESERVE(v->irps, v->nirps, (size_t)id + 1)) out_of_memory();
     memset(v->irps + old, 0, (v->nirps - old) * sizeof *v->irps);
+    sim_charge_memory(v->S, (v->nirps - old) * sizeof *v->irps); /* one slot per IRP ever issued */
   }
   return &v->irps[id];
 }
@@ -632,7 +633,6 @@ trc_sink_t vrf_sink(vrf_t *v) { return (trc_sink_t){.event = vrf_event, .ud = v}
 
 vrf_t *vrf_new(sim_t *S) {
   vrf_t *v = iosim_calloc(1, sizeof *v);
-  if (!v) abort();
   v->S = S;
   return v;
 }

@@ -13,8 +13,8 @@
  * the row.  One input in two of its first byte's values is instead the
  * whole file, for SQLite's own defences.
  *
- * Layout: byte 0: mode (bit 0: raw file, bit 1: draw IRP flows, bit 2:
- * draw the timeline); byte 1: the run asked for (0 =
+ * Layout: byte 0: mode (bit 0: raw file; bits 1 to 4 equal to 1: draw
+ * the IRP flows, equal to 2: draw the timeline); byte 1: the run asked for (0 =
  * the last); byte 2: the IRP shown; byte 3: the time for --at; then the
  * edits, 5 bytes each plus their payload: table, column, row (2 bytes),
  * kind.
@@ -186,9 +186,12 @@ static int edit(sqlite3 *db, reader_t *r) {
   return 1;
 }
 
-/* The pictures are drawn only when the mode byte asks (bit 1: an IRP's
-   flow, bit 2: the timeline): a Graphviz layout costs a hundred times what
-   the rest does, and the readers feeding it run either way. */
+/* The pictures are drawn only when the mode byte asks (bits 1 to 4: 1 for
+   the IRP flows, 2 for the timeline, so one input in sixteen each): a
+   Graphviz layout costs a hundred times what the rest does, and the
+   readers feeding it (vizdb.c's load and checks, the flow and lane
+   builders) run either way through --list and the export.  With a layout
+   in one input in two, the target ran under 2 inputs a second. */
 static void read_all(unsigned mode, int64_t run, uint32_t irp, int64_t at) {
   FILE *null = fopen("/dev/null", "w");
   if (!null) abort();
@@ -206,11 +209,12 @@ static void read_all(unsigned mode, int64_t run, uint32_t irp, int64_t at) {
   }
   uint32_t k = 0;
   viz_style_t style = {0};
+  unsigned draw = mode >> 1 & 15;
   viz_list_irps(base.path, run, null, err, sizeof err);
-  if (viz_find_irp(base.path, run, "r1", &k, err, sizeof err) == VIZ_OK && (mode & 2))
+  if (viz_find_irp(base.path, run, "r1", &k, err, sizeof err) == VIZ_OK && draw == 1)
     viz_irp(base.path, run, k, base.out_dot, &style, err, sizeof err);
-  if (mode & 2) viz_irp(base.path, run, irp, base.out_dot, &style, err, sizeof err);
-  if (mode & 4) viz_timeline(base.path, run, base.out_dot, &style, err, sizeof err);
+  if (draw == 1) viz_irp(base.path, run, irp, base.out_dot, &style, err, sizeof err);
+  if (draw == 2) viz_timeline(base.path, run, base.out_dot, &style, err, sizeof err);
   viz_export_perfetto(base.path, run, base.out_json, err, sizeof err);
   fclose(null);
 }
