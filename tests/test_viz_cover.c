@@ -435,6 +435,12 @@ static const struct flow_case {
     {"../scenarios/lessons/03-more-processing.iosim", "UPDATE irp SET master = 2, tag = NULL WHERE id = 3",
      {"<b>allocates IRP 3</b>, associated</font>", "<b>IRP 3</b>, associated</font>", "[sub]</font>"},
      "sent by a driver"},
+    /* Lesson 4's ra (IRP 2): the I/O manager's copy of the pending mark
+       names a location no device drawn holds: no mark is drawn for it. */
+    {"../scenarios/lessons/04-pending-propagation.iosim",
+     "UPDATE event SET loc_to = 9 WHERE kind = 'pending-propagated' AND irp = 2",
+     {"<b>PENDING</b> IoMarkIrpPending in dispatch"},
+     "copied up by the I/O manager"},
 };
 
 START_TEST(irp_picture_of_unusual_facts) {
