@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "iosim/alloc.h"
-#include "iosim/vec.h"
 #include "viz_int.h"
 
 /* Steps that begin a frame on top of whatever the CPU was running, and the
@@ -44,13 +43,13 @@ typedef struct cutter {
 
 static size_t open_block(cutter_t *c, int cpu, vz_frame_t kind, uint32_t thread, int irql, int64_t t0,
                          size_t ev) {
-  if (!IOSIM_VEC_RESERVE(c->b, c->cap, c->n + 1)) return SIZE_MAX;
+  VZ_RESERVE(c->b, c->cap, c->n + 1);
   c->b[c->n] = (vz_block_t){.cpu = cpu, .kind = kind, .thread = thread, .irql = irql, .t0 = t0, .t1 = t0,
                             .first_ev = ev};
   return c->n++;
 }
 
-int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_block) {
+void vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_block) {
   *out = NULL;
   *n = 0;
   if (ev_block) *ev_block = NULL;
@@ -60,7 +59,6 @@ int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_bloc
   cutter_t c = {0};
   cpu_state_t *cs = iosim_calloc((size_t)maxcpu + 2, sizeof *cs);
   size_t *evb = ev_block ? iosim_malloc((m->nev ? m->nev : 1) * sizeof *evb) : NULL;
-  if (!cs || (ev_block && !evb)) goto oom;
   for (int cpu = 0; cpu <= maxcpu; cpu++) cs[cpu].block = SIZE_MAX;
   for (size_t i = 0; i < m->nev; i++) {
     const vz_ev_t *e = &m->ev[i];
@@ -73,7 +71,6 @@ int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_bloc
        when a step happens in it. */
     if (s->known && s->block == SIZE_MAX && (e->t_ns > s->since || !change)) {
       s->block = open_block(&c, e->cpu, s->kind, s->thread, -1, s->since, i);
-      if (s->block == SIZE_MAX) goto oom;
     }
     if (change) {
       if (begins && s->known && s->depth < STACK_MAX) {
@@ -83,7 +80,6 @@ int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_bloc
       }
       if (s->block != SIZE_MAX) c.b[s->block].t1 = e->t_ns;
       s->block = open_block(&c, e->cpu, e->frame, e->thread, e->irql, e->t_ns, i);
-      if (s->block == SIZE_MAX) goto oom;
       s->known = true;
       s->kind = e->frame;
       s->thread = e->thread;
@@ -110,7 +106,6 @@ int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_bloc
     cpu_state_t *s = &cs[cpu];
     if (s->known && s->block == SIZE_MAX && m->end_ns > s->since) {
       s->block = open_block(&c, cpu, s->kind, s->thread, -1, s->since, m->nev ? m->nev - 1 : 0);
-      if (s->block == SIZE_MAX) goto oom;
     }
     if (s->block != SIZE_MAX) c.b[s->block].t1 = m->end_ns > c.b[s->block].t0 ? m->end_ns : c.b[s->block].t0;
   }
@@ -118,10 +113,4 @@ int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_bloc
   *out = c.b;
   *n = c.n;
   if (ev_block) *ev_block = evb;
-  return VIZ_OK;
-oom:
-  free(c.b);
-  free(cs);
-  free(evb);
-  return VIZ_ENOMEM;
 }

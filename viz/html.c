@@ -36,10 +36,6 @@ static char *slurp(const char *file, size_t *len) {
     vz_puts(&b, buf);
   }
   fclose(f);
-  if (b.oom) {
-    vz_str_free(&b);
-    return NULL;
-  }
   *len = b.len;
   return b.s ? b.s : iosim_strdup("");
 }
@@ -49,20 +45,13 @@ static char *slurp(const char *file, size_t *len) {
    scenario) can end the element or open an HTML comment in it. */
 static void put_jstr(vz_str_t *b, const char *s) {
   vz_puts(b, "\"");
-  if (!s) s = "";
   const char *p = s;
   for (const char *lt = p; (lt = strchr(lt, '<'));) {
     if (lt[1] != '/' && lt[1] != '!') {
       lt++;
       continue;
     }
-    char *part = strndup(p, (size_t)(lt - p));
-    if (!part) {
-      b->oom = true;
-      return;
-    }
-    vz_put_json(b, part);
-    free(part);
+    vz_put_json_n(b, p, (size_t)(lt - p));
     vz_puts(b, lt[1] == '/' ? "<\\/" : "\\u003c!");
     p = lt = lt + 2;
   }
@@ -79,14 +68,9 @@ typedef struct strtab {
 static long intern(strtab_t *t, const char *s) {
   for (size_t i = t->n; i-- > 0;)
     if (!strcmp(t->s[i], s)) return (long)i;
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 64;
-    char **ns = iosim_realloc(t->s, cap * sizeof *ns);
-    if (!ns) return -1;
-    t->s = ns, t->cap = cap;
-  }
+  VZ_RESERVE(t->s, t->cap, t->n + 1);
   t->s[t->n] = iosim_strdup(s);
-  return t->s[t->n] ? (long)t->n++ : -1;
+  return (long)t->n++;
 }
 
 static void strtab_free(strtab_t *t) {
@@ -104,19 +88,14 @@ static void put_strtab(vz_str_t *b, const char *name, const strtab_t *t) {
 }
 
 /* The steps: one array per step, columns named in the page's script. */
-static int put_steps(vz_str_t *b, const vz_model_t *m, const viz_html_opts_t *o) {
+static void put_steps(vz_str_t *b, const vz_model_t *m, const viz_html_opts_t *o) {
   strtab_t kinds = {0}, expl = {0};
-  int rc = VIZ_OK;
   vz_puts(b, "\"steps\":[");
-  for (size_t i = 0; i < m->nev && rc == VIZ_OK; i++) {
+  for (size_t i = 0; i < m->nev; i++) {
     const vz_ev_t *e = &m->ev[i];
     long k = intern(&kinds, e->kind);
     const char *x = o && o->explain && e->seq >= 1 && (size_t)e->seq <= o->nexplain ? o->explain[e->seq - 1] : NULL;
     long xi = x && x[0] ? intern(&expl, x) : -1;
-    if (k < 0 || (x && x[0] && xi < 0)) {
-      rc = VIZ_ENOMEM;
-      break;
-    }
     vz_printf(b, "%s[%lld,%lld,%d,%d,%d,%u,%u,%u,%d,%ld,", i ? ",\n" : "", (long long)e->seq, (long long)e->t_ns,
               e->cpu, e->irql, (int)e->frame, e->thread, e->irp, e->device, e->loc, k);
     put_jstr(b, e->status);
@@ -131,7 +110,6 @@ static int put_steps(vz_str_t *b, const vz_model_t *m, const viz_html_opts_t *o)
   vz_puts(b, ",\n");
   strtab_free(&kinds);
   strtab_free(&expl);
-  return rc;
 }
 
 static void put_names(vz_str_t *b, const vz_model_t *m) {
@@ -159,17 +137,16 @@ static void put_names(vz_str_t *b, const vz_model_t *m) {
 
 /* What each CPU executed, as blocks of time for the timeline's lanes:
    [cpu, frame, thread, t0, t1] (frames.c cuts them). */
-static int put_blocks(vz_str_t *b, const vz_model_t *m, char *err, size_t errlen) {
+static void put_blocks(vz_str_t *b, const vz_model_t *m) {
   vz_block_t *bl = NULL;
   size_t n = 0;
-  if (vz_frames(m, &bl, &n, NULL) != VIZ_OK) return vz_fail(err, errlen, VIZ_ENOMEM, m->path, "out of memory");
+  vz_frames(m, &bl, &n, NULL);
   vz_puts(b, "\"blocks\":[");
   for (size_t i = 0; i < n; i++)
     vz_printf(b, "%s[%d,%d,%u,%lld,%lld]", i ? "," : "", bl[i].cpu, (int)bl[i].kind, bl[i].thread, (long long)bl[i].t0,
               (long long)bl[i].t1);
   vz_puts(b, "],\n");
   free(bl);
-  return VIZ_OK;
 }
 
 /* ---- the machine and the IRPs at every step (state.h) ----
@@ -182,7 +159,6 @@ typedef struct linetab {
   size_t n, cap;
   uint32_t *slot; /* open addressing: index + 1, 0 = empty */
   size_t nslot;
-  bool oom;
 } linetab_t;
 
 static uint32_t hash_line(const char *s, size_t n) {
@@ -191,10 +167,9 @@ static uint32_t hash_line(const char *s, size_t n) {
   return h;
 }
 
-static bool lt_rehash(linetab_t *t) {
+static void lt_rehash(linetab_t *t) {
   size_t ns = t->nslot ? t->nslot * 2 : 1024;
   uint32_t *slot = iosim_calloc(ns, sizeof *slot);
-  if (!slot) return false;
   for (size_t i = 0; i < t->n; i++) {
     size_t k = hash_line(t->line[i], strlen(t->line[i])) & (ns - 1);
     while (slot[k]) k = (k + 1) & (ns - 1);
@@ -202,24 +177,20 @@ static bool lt_rehash(linetab_t *t) {
   }
   free(t->slot);
   t->slot = slot, t->nslot = ns;
-  return true;
 }
 
 /* The number of the line s[0..n) in the table, added if new. */
 static long lt_intern(linetab_t *t, const char *s, size_t n) {
-  if ((t->n + 1) * 2 > t->nslot && !lt_rehash(t)) return t->oom = true, -1;
+  if ((t->n + 1) * 2 > t->nslot) lt_rehash(t);
   size_t k = hash_line(s, n) & (t->nslot - 1);
   for (; t->slot[k]; k = (k + 1) & (t->nslot - 1)) {
     const char *l = t->line[t->slot[k] - 1];
     if (!strncmp(l, s, n) && l[n] == 0) return (long)t->slot[k] - 1;
   }
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 1024;
-    char **nl = iosim_realloc(t->line, cap * sizeof *nl);
-    if (!nl) return t->oom = true, -1;
-    t->line = nl, t->cap = cap;
-  }
-  if (!(t->line[t->n] = strndup(s, n))) return t->oom = true, -1;
+  VZ_RESERVE(t->line, t->cap, t->n + 1);
+  char *l = t->line[t->n] = iosim_malloc(n + 1);
+  memcpy(l, s, n);
+  l[n] = 0;
   t->slot[k] = (uint32_t)t->n + 1;
   return (long)t->n++;
 }
@@ -239,7 +210,6 @@ static void lt_encode(linetab_t *t, const char *text, vz_str_t *out) {
     vz_printf(out, "%s%ld", out->len ? "," : "", lt_intern(t, p, n));
     p += n + (p[n] == '\n');
   }
-  if (!out->s) vz_puts(out, "");
 }
 
 /* What a view printed, as text (a memory stream's buffer). */
@@ -303,11 +273,8 @@ static void track_step(irp_track_t *k, const mst_irp_t *p, const trc_event_t *ev
     k->known[f] = known;
   }
   if (p->n > k->nloc) {
-    unsigned *c = iosim_realloc(k->control, (size_t)p->n * sizeof *c);
-    uint64_t *cs = c ? iosim_realloc(k->control_set, (size_t)p->n * sizeof *cs) : NULL;
-    if (c) k->control = c;
-    if (!cs) return;
-    k->control_set = cs;
+    k->control = iosim_realloc(k->control, (size_t)p->n * sizeof *k->control);
+    k->control_set = iosim_realloc(k->control_set, (size_t)p->n * sizeof *k->control_set);
     for (int l = k->nloc; l < p->n; l++) k->control[l] = 0, k->control_set[l] = 0;
     k->nloc = p->n;
   }
@@ -322,9 +289,7 @@ static void track_step(irp_track_t *k, const mst_irp_t *p, const trc_event_t *ev
 static irp_track_t *track_of(irp_track_t **v, size_t *n, uint32_t id) {
   for (size_t i = 0; i < *n; i++)
     if ((*v)[i].id == id) return &(*v)[i];
-  irp_track_t *nv = iosim_realloc(*v, (*n + 1) * sizeof *nv);
-  if (!nv) return NULL;
-  *v = nv;
+  irp_track_t *nv = *v = iosim_realloc(*v, (*n + 1) * sizeof *nv);
   irp_track_t *k = &nv[(*n)++];
   *k = (irp_track_t){.id = id};
   return k;
@@ -376,8 +341,7 @@ static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, s
   irp_track_t *tr = NULL;
   size_t ntr = 0;
   capture_t c = {0};
-  bool oom = false;
-  while (!oom && mst_next(m)) {
+  while (mst_next(m)) {
     const trc_event_t *ev = mst_run_event(r, mst_step(m));
     for (int part = 0; part < NPART; part++) {
       if (!cap_begin(&c)) break;
@@ -403,10 +367,6 @@ static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, s
       const mst_irp_t *p = mst_irp_at(m, i);
       if (!p->live && p->freed && p->freed < ev->seq && p->id != ev->irp) continue;
       irp_track_t *k = track_of(&tr, &ntr, p->id);
-      if (!k) {
-        oom = true;
-        break;
-      }
       track_step(k, p, ev);
       if (p->id != ev->irp && p->id != ev->target_irp) continue;
       if (!cap_begin(&c)) break;
@@ -431,7 +391,6 @@ static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, s
   vz_puts(b, "\"machine\":[");
   for (int part = 0; part < NPART; part++) {
     vz_printf(b, "%s[%s]", part ? ",\n" : "", vz_cstr(&machine[part]));
-    oom |= machine[part].oom;
     vz_str_free(&machine[part]);
     free(prev_machine[part]);
   }
@@ -445,14 +404,13 @@ static int put_state(vz_str_t *b, const char *db_path, int64_t run, char *err, s
     put_jstr(b, lt.line[i]);
   }
   vz_puts(b, "],\n");
-  int rc = oom || lt.oom || views.oom || enc.oom ? vz_fail(err, errlen, VIZ_ENOMEM, db_path, "out of memory") : VIZ_OK;
   vz_str_free(&views);
   vz_str_free(&enc);
   lt_free(&lt);
   mst_free(m);
   mst_run_free(r);
   tracedb_close(t);
-  return rc;
+  return VIZ_OK;
 }
 
 /* Each IRP's flow diagram, as SVG text (the XML prolog cut), while the
@@ -526,10 +484,9 @@ int viz_html(const char *db, int64_t run, const viz_html_opts_t *o, const char *
     else vz_puts(&b, "null");
     vz_puts(&b, ",\n");
     put_names(&b, &m);
-    rc = put_steps(&b, &m, o);
-    if (rc != VIZ_OK) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
+    put_steps(&b, &m, o);
+    put_blocks(&b, &m);
   }
-  if (rc == VIZ_OK) rc = put_blocks(&b, &m, err, errlen);
   if (rc == VIZ_OK) rc = put_state(&b, db, m.run, err, errlen);
   if (rc == VIZ_OK && o && o->extra_json && o->extra_json[0]) {
     vz_puts(&b, o->extra_json);
@@ -537,12 +494,11 @@ int viz_html(const char *db, int64_t run, const viz_html_opts_t *o, const char *
   }
   if (rc == VIZ_OK) rc = put_diagrams(&b, &m, db, o && o->svg_budget ? o->svg_budget : SVG_BUDGET_DEFAULT, err, errlen);
   if (rc == VIZ_OK) vz_puts(&b, "\"v\":1}");
-  if (rc == VIZ_OK && b.oom) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
   vz_out_t out = {0};
   if (rc == VIZ_OK) rc = vz_out_begin(&out, out_path, err, errlen);
   if (rc == VIZ_OK) {
     vz_str_t title = {0};
-    vz_put_html(&title, o && o->title ? o->title : m.scenario ? m.scenario : "run");
+    vz_put_html(&title, o && o->title ? o->title : m.scenario);
     fprintf(out.f,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -566,7 +522,7 @@ int viz_run_info(const char *db, int64_t run, char *scenario, size_t n, uint64_t
   vz_model_t m;
   int rc = vz_open(&m, db, run, err, errlen);
   if (rc != VIZ_OK) return rc;
-  snprintf(scenario, n, "%s", m.scenario ? m.scenario : "");
+  snprintf(scenario, n, "%s", m.scenario);
   *seed = (uint64_t)m.seed;
   *picked = m.run;
   vz_close(&m);

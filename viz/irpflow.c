@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iosim/vec.h"
 #include "viz_int.h"
 
 /* Past this many arrows the picture stops being readable; it says so. */
@@ -88,7 +87,7 @@ typedef struct fctx {
   flow_t flow[MAX_FLOWS];
   int nflow;
   int sub;
-  bool truncated, oom;
+  bool truncated;
   double k; /* font sizes relative to the default (the style's font size / 12 points) */
 } fctx_t;
 
@@ -101,10 +100,7 @@ static const char *pt(const fctx_t *c, double base, char buf[16]) {
 /* ---- nodes and arrows ---- */
 
 static int new_node(fctx_t *c, ntype_t type, int flow, int depth, uint32_t dev) {
-  if (!IOSIM_VEC_RESERVE(c->node, c->capnode, c->nnode + 1)) {
-    c->oom = true;
-    return -1;
-  }
+  VZ_RESERVE(c->node, c->capnode, c->nnode + 1);
   c->node[c->nnode] = (fnode_t){.type = type, .flow = flow, .depth = depth, .dev = dev};
   return (int)c->nnode++;
 }
@@ -115,10 +111,7 @@ static int new_edge(fctx_t *c, const vz_ev_t *e, int from, int to, ekind_t kind,
     c->truncated = true;
     return -1;
   }
-  if (!IOSIM_VEC_RESERVE(c->edge, c->capedge, c->nedge + 1)) {
-    c->oom = true;
-    return -1;
-  }
+  VZ_RESERVE(c->edge, c->capedge, c->nedge + 1);
   c->edge[c->nedge] = (fedge_t){.seq = e->seq, .sub = c->sub++, .from = from, .to = to, .kind = kind, .flow = flow};
   return (int)c->nedge++;
 }
@@ -147,6 +140,10 @@ static void put_ctx(fctx_t *c, vz_str_t *b, const vz_ev_t *e) {
   }
 }
 
+/* A step's status as the database has it ("?" if none), escaped: nothing
+   read from a database goes into a label unescaped. */
+static void put_status(vz_str_t *b, const vz_ev_t *e) { vz_put_html(b, e->status[0] ? e->status : "?"); }
+
 static const char *dev_name(const fctx_t *c, uint32_t id) {
   const vz_device_t *d = vz_device(c->m, id);
   return d ? d->name : "?";
@@ -161,7 +158,7 @@ static int dev_node(fctx_t *c, int f, uint32_t dev, int above) {
   if (fl->nchain == MAX_CHAIN) return -1;
   int depth = above >= 0 ? c->node[above].depth + 1 : c->node[fl->issuer].depth + 1;
   int n = new_node(c, N_DEVICE, f, depth, dev);
-  if (n >= 0) fl->chain[fl->nchain++] = n;
+  fl->chain[fl->nchain++] = n;
   return n;
 }
 
@@ -222,7 +219,9 @@ static void complete_step(fctx_t *c, int f, const vz_ev_t *e) {
   vz_puts(&fl->pending_text, "<b>");
   vz_put_html(&fl->pending_text, dev_name(c, e->device));
   vz_puts(&fl->pending_text, fl->stopped_once ? "</b> completes it again" : "</b>: IoCompleteRequest");
-  vz_printf(&fl->pending_text, " (%s)<br/>", e->status[0] ? e->status : "?");
+  vz_puts(&fl->pending_text, " (");
+  put_status(&fl->pending_text, e);
+  vz_puts(&fl->pending_text, ")<br/>");
   put_ctx(c, &fl->pending_text, e);
   if (i < 0) {
     /* Completed by a device that never had it (its own IRP, or a bug):
@@ -259,8 +258,9 @@ static void routine_return(fctx_t *c, int f, const vz_ev_t *e) {
   vz_str_t *t = etext(c, c->flow[f].routine_edge);
   if (!t) return;
   bool mpr = !strcmp(e->status, "STATUS_MORE_PROCESSING_REQUIRED");
-  vz_printf(t, "<br/>routine returned <font color=\"%s\"><b>%s</b></font>", mpr ? C_STOP : C_UP,
-            e->status[0] ? e->status : "?");
+  vz_printf(t, "<br/>routine returned <font color=\"%s\"><b>", mpr ? C_STOP : C_UP);
+  put_status(t, e);
+  vz_puts(t, "</b></font>");
 }
 
 static void stop_step(fctx_t *c, int f, const vz_ev_t *e) {
@@ -269,7 +269,6 @@ static void stop_step(fctx_t *c, int f, const vz_ev_t *e) {
   fl->stopped_once = true;
   int owner = fl->routine_node >= 0 ? fl->routine_node : fl->issuer;
   int s = new_node(c, N_STOP, c->node[owner].flow, c->node[owner].depth, 0);
-  if (s < 0) return;
   char tb[32], fs[16];
   vz_str_t *t = &c->node[s].text;
   vz_printf(t, "<font point-size=\"%s\"><b>STOP</b></font><br/>walk stopped, %s<br/>", pt(c, 18, fs),
@@ -314,7 +313,8 @@ static void stage2_step(fctx_t *c, int f, const vz_ev_t *e) {
     put_ctx(c, t, e);
   } else {
     /* iosb-written: what the requester's I/O status block now holds. */
-    vz_printf(t, "<br/>IoStatus = %s", e->status[0] ? e->status : "?");
+    vz_puts(t, "<br/>IoStatus = ");
+    put_status(t, e);
     if (e->has_info) vz_printf(t, ", Information %lld", (long long)e->info);
   }
 }
@@ -398,8 +398,9 @@ static void return_step(fctx_t *c, int f, const vz_ev_t *e) {
   if (!t) return;
   vz_puts(t, "<b>");
   vz_put_html(t, dev_name(c, e->device));
-  vz_printf(t, "</b> returns %s%s%s<br/>", pending ? "<font color=\"" C_PENDING "\"><b>" : "",
-            e->status[0] ? e->status : "?", pending ? "</b></font>" : "");
+  vz_puts(t, pending ? "</b> returns <font color=\"" C_PENDING "\"><b>" : "</b> returns ");
+  put_status(t, e);
+  vz_puts(t, pending ? "</b></font><br/>" : "<br/>");
   put_ctx(c, t, e);
 }
 
@@ -542,8 +543,9 @@ static void thread_text(fctx_t *c, int n, const vz_irp_t *p) {
   if (!ret) vz_printf(t, "<br/><font color=\"%s\"><b>the system call never returned</b></font>", C_STOP);
   if (ret) {
     bool pend = !strcmp(ret->status, "STATUS_PENDING");
-    vz_printf(t, "<br/>the call returned %s%s%s at %s", pend ? "<font color=\"" C_PENDING "\"><b>" : "", ret->status,
-              pend ? "</b></font>" : "", vz_time(ret->t_ns, tb));
+    vz_puts(t, pend ? "<br/>the call returned <font color=\"" C_PENDING "\"><b>" : "<br/>the call returned ");
+    vz_put_html(t, ret->status);
+    vz_printf(t, "%s at %s", pend ? "</b></font>" : "", vz_time(ret->t_ns, tb));
   }
   if (p->completed && p->final_status[0]) {
     vz_puts(t, "<br/>IRP's final status ");
@@ -555,31 +557,26 @@ static void thread_text(fctx_t *c, int n, const vz_irp_t *p) {
     vz_printf(t, "<br/><font color=\"%s\"><b>at the end of the run the thread still waits: a hang</b></font>", C_STOP);
 }
 
+/* A new flow; the caller checked there is room (MAX_FLOWS). */
 static int add_flow(fctx_t *c, uint32_t irp, int issuer) {
-  if (c->nflow == MAX_FLOWS) {
-    c->truncated = true;
-    return -1;
-  }
   int f = c->nflow++;
   c->flow[f] = (flow_t){.irp = irp, .issuer = issuer, .cur = -1, .routine_edge = -1, .routine_node = -1,
                         .final_edge = -1, .isr_edge = -1, .last_holder = -1};
   return f;
 }
 
-/* Builds the flows: IRP `irp` first, then the IRPs sent while it was
-   being handled (recursively), each sent from its creator's node. */
-static void build(fctx_t *c, uint32_t irp) {
+/* Builds the flows: IRP p first, then the IRPs sent while it was being
+   handled (recursively), each sent from its creator's node. */
+static void build(fctx_t *c, const vz_irp_t *p) {
   const vz_model_t *m = c->m;
-  const vz_irp_t *p = vz_irp(m, irp);
   int top = new_node(c, N_THREAD, 0, 0, 0);
-  if (top < 0) return;
-  if (p && p->thread) thread_text(c, top, p);
-  else vz_printf(&c->node[top].text, "<b>IRP %u</b><br/>allocated by a driver", irp);
-  add_flow(c, irp, top);
+  if (p->thread) thread_text(c, top, p);
+  else vz_printf(&c->node[top].text, "<b>IRP %u</b><br/>allocated by a driver", p->id);
+  add_flow(c, p->id, top);
   /* Sub-flows are found breadth first; their sender nodes are created as
      their parents' steps are replayed, so replay each flow before looking
      for its children. */
-  for (int f = 0; f < c->nflow && !c->oom; f++) {
+  for (int f = 0; f < c->nflow; f++) {
     for (size_t i = 0; i < m->nev; i++)
       if (m->ev[i].irp == c->flow[f].irp) irp_step(c, f, &m->ev[i]);
     vz_str_free(&c->flow[f].pending_text);
@@ -592,6 +589,12 @@ static void build(fctx_t *c, uint32_t irp) {
       for (int g = 0; g < c->nflow; g++) seen |= c->flow[g].irp == q->id;
       if (seen) continue;
       int sender = creator ? dev_node(c, f, creator, -1) : c->flow[f].issuer;
+      if (sender < 0) break; /* a sender below the layers drawn */
+      /* Checked before its nodes exist: a node's flow picks its cluster. */
+      if (c->nflow == MAX_FLOWS) {
+        c->truncated = true;
+        break;
+      }
       /* The sub-flow hangs below everything drawn so far, from a copy of its
          sender, so the picture grows down (readable on a projector) rather
          than sideways; one purple arrow links the sender to its copy. */
@@ -599,17 +602,19 @@ static void build(fctx_t *c, uint32_t irp) {
       for (size_t n = 0; n < c->nnode; n++)
         if (c->node[n].depth + 1 > base) base = c->node[n].depth + 1;
       int proxy = new_node(c, N_DEVICE, c->nflow, base, creator);
-      if (proxy < 0 || sender < 0) break;
       c->node[proxy].proxy = true;
       int g = add_flow(c, q->id, proxy);
-      if (g < 0) break;
       for (size_t i = 0; i < m->nev; i++)
         if (m->ev[i].irp == q->id && !strcmp(m->ev[i].kind, "irp-alloc")) {
           int a = new_edge(c, &m->ev[i], sender, proxy, E_LINK, g);
           vz_str_t *t = etext(c, a);
           if (!t) break;
           vz_printf(t, "<font color=\"%s\"><b>allocates IRP %u", C_SUB, q->id);
-          if (q->tag[0]) vz_printf(t, " (%s)", q->tag);
+          if (q->tag[0]) {
+            vz_puts(t, " (");
+            vz_put_html(t, q->tag);
+            vz_puts(t, ")");
+          }
           vz_printf(t, "</b>%s</font><br/>", q->master ? ", associated" : "");
           put_ctx(c, t, &m->ev[i]);
           break;
@@ -657,8 +662,7 @@ static void node_label(fctx_t *c, Agraph_t *g, int i) {
   case N_STOP: vz_printf(&b, "<tr><td><font color=\"white\">%s</font></td></tr>", vz_cstr(&n->text)); break;
   }
   vz_puts(&b, "</table>");
-  if (!b.oom) vz_set_html(g, n->gv, "label", vz_cstr(&b));
-  else c->oom = true;
+  vz_set_html(g, n->gv, "label", vz_cstr(&b));
   vz_str_free(&b);
 }
 
@@ -742,7 +746,6 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
   vz_set(g, "fontsize", pt(c, 18, fs));
   vz_set(g, "labelloc", "t");
   vz_set(g, "newrank", "true");
-  vz_set(g, "pad", "0.2");
   vz_str_t title = {0};
   vz_printf(&title, "<b>IRP %u", p->id);
   if (p->tag[0]) {
@@ -750,10 +753,13 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     vz_put_html(&title, p->tag);
     vz_puts(&title, ")");
   }
-  vz_printf(&title, " %s</b><br/><font point-size=\"%s\">run %lld of ", p->major, pt(c, 13, fs), (long long)m->run);
+  vz_puts(&title, " ");
+  vz_put_html(&title, p->major);
+  vz_printf(&title, "</b><br/><font point-size=\"%s\">run %lld of ", pt(c, 13, fs), (long long)m->run);
   vz_put_html(&title, m->scenario);
-  vz_printf(&title, ", seed %lld, outcome %s%s</font>", (long long)m->seed, m->outcome,
-            c->truncated ? "<br/>(too many steps: the first ones are shown)" : "");
+  vz_printf(&title, ", seed %lld, outcome ", (long long)m->seed);
+  vz_put_html(&title, m->outcome);
+  vz_printf(&title, "%s</font>", c->truncated ? "<br/>(too many steps: the first ones are shown)" : "");
   vz_set_html(g, g, "label", vz_cstr(&title));
   vz_str_free(&title);
   agattr(g, AGNODE, (char *)"fontname", (char *)FONT);
@@ -769,11 +775,15 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     char name[32];
     snprintf(name, sizeof name, "cluster_irp%u", c->flow[f].irp);
     cl[f] = vz_subgraph(g, name);
-    const vz_irp_t *q = vz_irp(m, c->flow[f].irp);
+    const vz_irp_t *q = vz_irp(m, c->flow[f].irp); /* a flow is an IRP of the table */
     vz_str_t l = {0};
     vz_printf(&l, "<font color=\"%s\"><b>IRP %u", C_SUB, c->flow[f].irp);
-    if (q && q->tag[0]) vz_printf(&l, " (%s)", q->tag);
-    vz_printf(&l, "</b>%s</font>", q && q->master ? ", associated" : ", sent by a driver");
+    if (q->tag[0]) {
+      vz_puts(&l, " (");
+      vz_put_html(&l, q->tag);
+      vz_puts(&l, ")");
+    }
+    vz_printf(&l, "</b>%s</font>", q->master ? ", associated" : ", sent by a driver");
     vz_set_html(g, cl[f], "label", vz_cstr(&l));
     vz_str_free(&l);
     vz_set(cl[f], "color", C_SUB);
@@ -784,17 +794,18 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     fnode_t *n = &c->node[i];
     char name[32];
     snprintf(name, sizeof name, "n%zu", i);
-    Agraph_t *home = n->flow > 0 && n->type != N_STOP ? cl[n->flow] : g;
-    n->gv = vz_node(home ? home : g, name);
+    n->gv = vz_node(n->flow > 0 ? cl[n->flow] : g, name);
     style_node(n);
     node_label(c, g, (int)i);
   }
-  /* A stop sits beside the layer that stopped the walk. */
+  /* A stop sits beside the layer that stopped the walk, in its flow's
+     cluster: dot 2.42 frees memory twice laying out rank=same groups that
+     cross a cluster's border (seven sub-flows that stopped were enough). */
   for (size_t i = 0; i < c->nnode; i++) {
     if (c->node[i].type != N_STOP) continue;
     char name[32];
     snprintf(name, sizeof name, "same%zu", i);
-    Agraph_t *s = vz_subgraph(g, name);
+    Agraph_t *s = vz_subgraph(c->node[i].flow > 0 ? cl[c->node[i].flow] : g, name);
     vz_set(s, "rank", "same");
     agsubnode(s, c->node[i].gv, 1);
     for (size_t j = 0; j < c->nnode; j++)
@@ -832,11 +843,12 @@ static void draw(fctx_t *c, Agraph_t *g, const vz_irp_t *p) {
     vz_printf(&l, "<font point-size=\"%s\"><b>%zu</b></font> ", pt(c, 16, fs), i + 1);
     if (e->flow > 0) {
       const vz_irp_t *q = vz_irp(m, c->flow[e->flow].irp);
-      vz_printf(&l, "<font color=\"%s\">[%s]</font> ", C_SUB, q && q->tag[0] ? q->tag : "sub");
+      vz_printf(&l, "<font color=\"%s\">[", C_SUB);
+      vz_put_html(&l, q->tag[0] ? q->tag : "sub");
+      vz_puts(&l, "]</font> ");
     }
     vz_puts(&l, vz_cstr(&e->text));
     vz_set_html(g, ge, "label", vz_cstr(&l));
-    if (l.oom) c->oom = true;
     vz_str_free(&l);
   }
   Agraph_t *low = vz_subgraph(g, "legend_rank");
@@ -866,22 +878,18 @@ int viz_irp(const char *db, int64_t run, uint32_t irp, const char *out_path, con
   }
   rc = vz_load_events(&m, false, err, errlen);
   fctx_t c = {.m = &m, .k = vz_font(style) / 12.0};
-  if (rc == VIZ_OK) build(&c, irp);
-  if (rc == VIZ_OK && c.oom) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
+  if (rc == VIZ_OK) build(&c, p);
   vz_out_t o = {0};
   if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
+    /* Graphviz aborts when out of memory; the graph's own memory comes
+       from iosim's allocator (gvmem.c), which exits instead. */
     GVC_t *gvc = gvContext();
-    Agraph_t *g = gvc ? vz_agopen("irp") : NULL;
-    if (!g) {
-      rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "Graphviz could not start");
-    } else {
-      draw(&c, g, p);
-      rc = c.oom ? vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory")
-                 : vz_render(gvc, g, "dot", &o, fmt, vz_scale(style), err, errlen);
-      agclose(g);
-    }
-    if (gvc) gvFreeContext(gvc);
+    Agraph_t *g = vz_agopen("irp");
+    draw(&c, g, p);
+    rc = vz_render(gvc, g, "dot", &o, fmt, 0.2, vz_scale(style), err, errlen);
+    agclose(g);
+    gvFreeContext(gvc);
     int rc2 = vz_out_end(&o, rc == VIZ_OK, err, errlen);
     if (rc == VIZ_OK) rc = rc2;
   }

@@ -12,27 +12,22 @@
 #include <unistd.h>
 
 #include "iosim/alloc.h"
+#include "iosim/vec.h"
 #include "viz_int.h"
 
 /* ---- strings ---- */
 
-static bool reserve(vz_str_t *b, size_t more) {
-  if (b->oom) return false;
-  if (b->len + more + 1 <= b->cap) return true;
+/* Room for `more` bytes and the NUL (out of memory exits: alloc.h). */
+static void reserve(vz_str_t *b, size_t more) {
+  if (b->len + more + 1 <= b->cap) return;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->len + more + 1) cap *= 2;
-  char *s = iosim_realloc(b->s, cap);
-  if (!s) {
-    b->oom = true;
-    return false;
-  }
-  b->s = s;
+  b->s = iosim_realloc(b->s, cap);
   b->cap = cap;
-  return true;
 }
 
 static void put_n(vz_str_t *b, const char *s, size_t n) {
-  if (!reserve(b, n)) return;
+  reserve(b, n);
   memcpy(b->s + b->len, s, n);
   b->len += n;
   b->s[b->len] = '\0';
@@ -51,7 +46,7 @@ void vz_printf(vz_str_t *b, const char *fmt, ...) {
     put_n(b, small, (size_t)n);
     return;
   }
-  if (!reserve(b, (size_t)n)) return;
+  reserve(b, (size_t)n);
   va_start(ap, fmt);
   vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
   va_end(ap);
@@ -70,8 +65,10 @@ void vz_put_html(vz_str_t *b, const char *s) {
   }
 }
 
-void vz_put_json(vz_str_t *b, const char *s) {
-  for (; *s; s++) {
+void vz_put_json(vz_str_t *b, const char *s) { vz_put_json_n(b, s, strlen(s)); }
+
+void vz_put_json_n(vz_str_t *b, const char *s, size_t n) {
+  for (const char *end = s + n; s < end; s++) {
     unsigned char c = (unsigned char)*s;
     if (c == '"' || c == '\\') {
       char e[2] = {'\\', (char)c};
@@ -91,10 +88,16 @@ void vz_str_free(vz_str_t *b) {
   *b = (vz_str_t){0};
 }
 
+void *vz_grow(void *v, size_t *cap, size_t need, size_t elem) {
+  void *nv = iosim_vec_grow(v, cap, need, elem);
+  if (*cap < need) iosim_oom(need * elem);
+  return nv;
+}
+
 int vz_fail(char *err, size_t errlen, int code, const char *file, const char *fmt, ...) {
   if (!err || !errlen) return code;
   int n = snprintf(err, errlen, "%s: ", file ? file : "iosim");
-  if (n < 0 || (size_t)n >= errlen) return code;
+  if ((size_t)n >= errlen) return code;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
@@ -132,7 +135,6 @@ int vz_out_begin(vz_out_t *o, const char *file, char *err, size_t errlen) {
   size_t dirlen = slash ? (size_t)(slash - file) + 1 : 0;
   size_t n = strlen(file) + 64;
   o->tmp = iosim_malloc(n);
-  if (!o->tmp) return vz_fail(err, errlen, VIZ_ENOMEM, file, "out of memory");
   /* A hidden name beside the target, so rename() stays in one file system;
      O_EXCL and the pid keep two writers apart. */
   for (int attempt = 0; attempt < 100; attempt++) {
@@ -156,17 +158,14 @@ int vz_out_begin(vz_out_t *o, const char *file, char *err, size_t errlen) {
 
 int vz_out_end(vz_out_t *o, bool ok, char *err, size_t errlen) {
   int rc = VIZ_OK;
-  if (!o->tmp) return ok ? VIZ_EIO : VIZ_OK;
-  if (o->f) {
-    if (ok && (fflush(o->f) != 0 || ferror(o->f))) {
-      rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot write: %s", strerror(errno));
-      ok = false;
-    }
-    if (fclose(o->f) != 0 && ok) {
-      rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot write: %s", strerror(errno));
-      ok = false;
-    }
-    o->f = NULL;
+  /* fclose flushes what is buffered; a write that failed before left the
+     stream's error flag. */
+  bool failed = ferror(o->f);
+  if (fclose(o->f) != 0) failed = true;
+  o->f = NULL;
+  if (ok && failed) {
+    rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot write: %s", strerror(errno));
+    ok = false;
   }
   if (ok && rename(o->tmp, o->path) != 0) {
     rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot replace it: %s", strerror(errno));
@@ -186,7 +185,6 @@ void vz_set(void *obj, const char *name, const char *value) {
 
 void vz_set_html(Agraph_t *g, void *obj, const char *name, const char *html) {
   char *h = agstrdup_html(g, (char *)html);
-  if (!h) return;
   agsafeset(obj, (char *)name, h, (char *)"");
   agstrfree(g, h); /* agsafeset took its own reference */
 }
@@ -201,10 +199,11 @@ Agraph_t *vz_subgraph(Agraph_t *g, const char *name) { return agsubg(g, (char *)
    a label into one <text> per font change ("fs0" in bold, then " returns
    "), placed where it measured them; an SVG viewer drops a text's leading,
    trailing and doubled spaces unless told to preserve them (librsvg drops
-   no-break spaces too), which gave "fs0returns". */
-static bool put_svg(FILE *f, const char *s, size_t len) {
+   no-break spaces too), which gave "fs0returns".  A failed write leaves
+   the stream's error flag, which vz_out_end reports. */
+static void put_svg(FILE *f, const char *s, size_t len) {
   const char *root = strstr(s, "<svg ");
-  if (root && root < s + len) {
+  if (root) {
     root += strlen("<svg");
     fwrite(s, 1, (size_t)(root - s), f);
     fputs(" xml:space=\"preserve\"", f);
@@ -212,62 +211,54 @@ static bool put_svg(FILE *f, const char *s, size_t len) {
     s = root;
   }
   fwrite(s, 1, len, f);
-  return !ferror(f);
 }
 
 /* The scale of a finished layout: Graphviz reads the "viewport" attribute
    ("W,H,Z": the final size in points and the zoom) when it renders, after
    the layout, so the zoom can be set from the laid-out bounding box plus
-   the padding on each side. */
-static void set_zoom(Agraph_t *g, double zoom) {
-  double padx = 4, pady = 4; /* Graphviz's default pad: 4 points */
-  const char *pad = agget(g, (char *)"pad");
-  if (pad && *pad) {
-    int n = sscanf(pad, "%lf,%lf", &padx, &pady);
-    if (n < 1) padx = pady = 4 / 72.0;
-    else if (n == 1) pady = padx;
-    padx *= 72, pady *= 72; /* inches to points */
-  }
+   the padding (`pad` inches) on each side. */
+static void set_zoom(Agraph_t *g, double pad, double zoom) {
   boxf bb = GD_bb(g);
+  double margin = 2 * 72 * pad;
   char vp[96];
-  snprintf(vp, sizeof vp, "%.3f,%.3f,%.4f", (bb.UR.x - bb.LL.x + 2 * padx) * zoom, (bb.UR.y - bb.LL.y + 2 * pady) * zoom,
+  snprintf(vp, sizeof vp, "%.3f,%.3f,%.4f", (bb.UR.x - bb.LL.x + margin) * zoom, (bb.UR.y - bb.LL.y + margin) * zoom,
            zoom);
   vz_set(g, "viewport", vp);
 }
 
-int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, double zoom, char *err,
-              size_t errlen) {
+/* Graphviz's last error, or `otherwise`, in a message about o's file. */
+static int gv_fail(const vz_out_t *o, char *err, size_t errlen, const char *what, const char *otherwise) {
+  char *why = aglasterr();
+  int rc = vz_fail(err, errlen, VIZ_EIO, o->path, "Graphviz could not %s%s%s", what, why ? ": " : "",
+                   why ? why : otherwise);
+  free(why);
+  return rc;
+}
+
+int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, double pad, double zoom,
+              char *err, size_t errlen) {
   /* Vector formats are drawn in points (72 to the inch): Graphviz 2.43's
      SVG writer states the size at the dpi asked for but its viewBox in
      points, so any other dpi crops the picture in every viewer.  A PNG
      gets 96 pixels to the inch: 12-point labels are 16 pixels high. */
   vz_set(g, "dpi", fmt == VZ_OUT_PNG ? "96" : "72");
-  if (gvLayout(gvc, g, engine) != 0) {
-    char *why = aglasterr();
-    int rc = vz_fail(err, errlen, VIZ_EIO, o->path, "Graphviz could not lay the picture out%s%s",
-                     why ? ": " : "", why ? why : "");
-    free(why);
-    return rc;
-  }
-  if (zoom > 0 && zoom != 1.0) set_zoom(g, zoom);
+  char pads[32];
+  snprintf(pads, sizeof pads, "%g", pad);
+  vz_set(g, "pad", pads);
+  if (gvLayout(gvc, g, engine) != 0) return gv_fail(o, err, errlen, "lay the picture out", "");
+  if (zoom != 1.0) set_zoom(g, pad, zoom);
   int rc = VIZ_OK;
   const char *f = fmt == VZ_OUT_SVG ? "svg" : fmt == VZ_OUT_PNG ? "png" : fmt == VZ_OUT_PDF ? "pdf" : "dot";
+  char what[32];
+  snprintf(what, sizeof what, "render %s", f);
   if (fmt == VZ_OUT_SVG) {
     char *svg = NULL;
     unsigned int len = 0;
-    if (gvRenderData(gvc, g, f, &svg, &len) == 0 && svg) {
-      if (!put_svg(o->f, svg, len)) rc = vz_fail(err, errlen, VIZ_EIO, o->path, "cannot write");
-      gvFreeRenderData(svg);
-      gvFreeLayout(gvc, g);
-      return rc;
-    }
-    if (svg) gvFreeRenderData(svg);
-  }
-  if (gvRender(gvc, g, f, o->f) != 0) {
-    char *why = aglasterr();
-    rc = vz_fail(err, errlen, VIZ_EIO, o->path, "Graphviz could not render %s%s%s", f, why ? ": " : "",
-                 why ? why : " (is its plugin installed?)");
-    free(why);
+    if (gvRenderData(gvc, g, f, &svg, &len) == 0) put_svg(o->f, svg, len);
+    else rc = gv_fail(o, err, errlen, what, " (is its plugin installed?)");
+    gvFreeRenderData(svg);
+  } else if (gvRender(gvc, g, f, o->f) != 0) {
+    rc = gv_fail(o, err, errlen, what, " (is its plugin installed?)");
   }
   gvFreeLayout(gvc, g);
   return rc;

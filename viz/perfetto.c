@@ -24,19 +24,16 @@
 #include <string.h>
 
 #include "iosim/alloc.h"
-#include "iosim/vec.h"
 #include "viz_int.h"
 
 #define PID_CPUS 1
 #define PID_IO 2
 #define PID_THREAD0 10 /* thread N is process PID_THREAD0 + N */
 
-/* Microseconds from nanoseconds, exactly: "204.090". */
+/* Microseconds from nanoseconds, exactly: "204.090".  Times and
+   durations are not negative (vizdb.c refuses a step earlier than the one
+   before it). */
 static void put_us(vz_str_t *b, int64_t ns) {
-  if (ns < 0) {
-    vz_puts(b, "-");
-    ns = -ns;
-  }
   vz_printf(b, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000));
 }
 
@@ -127,7 +124,7 @@ static const char *journey_name(const vz_ev_t *e) {
 /* One slice per journey step, inside its frame on its CPU's track: from
    the step to the next later step of that CPU, or the frame's end.  Steps
    of one CPU at the same nanosecond share the first one's slice.  Returns,
-   per event, whether it has its own slice (the flow's points), or NULL. */
+   per event, whether it has its own slice (the flow's points). */
 static bool *steps_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk, const size_t *evb) {
   bool *own = iosim_calloc(m->nev ? m->nev : 1, sizeof *own);
   size_t *next = iosim_malloc((m->nev ? m->nev : 1) * sizeof *next);
@@ -135,11 +132,6 @@ static bool *steps_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk,
   for (size_t i = 0; i < m->nev; i++)
     if (m->ev[i].cpu > maxcpu) maxcpu = m->ev[i].cpu;
   size_t *later = iosim_malloc(((size_t)maxcpu + 2) * sizeof *later);
-  if (!own || !next || !later) {
-    free(own), free(next), free(later);
-    b->oom = true;
-    return NULL;
-  }
   /* next[i]: the first step of i's CPU later than i (SIZE_MAX: none). */
   for (int c = 0; c <= maxcpu; c++) later[c] = SIZE_MAX;
   for (size_t i = m->nev; i-- > 0;) {
@@ -151,11 +143,6 @@ static bool *steps_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk,
     later[e->cpu] = i;
   }
   int64_t *last_t = iosim_malloc(((size_t)maxcpu + 2) * sizeof *last_t);
-  if (!last_t) {
-    free(own), free(next), free(later);
-    b->oom = true;
-    return NULL;
-  }
   for (int c = 0; c <= maxcpu; c++) last_t[c] = -1;
   char name[160], tb[32], ib[16];
   for (size_t i = 0; i < m->nev; i++) {
@@ -172,9 +159,14 @@ static bool *steps_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk,
     snprintf(name, sizeof name, "%s%s%s (IRP %u%s%s)", what, d ? " " : "", d ? d->name : "", e->irp,
              p && p->tag[0] ? " " : "", p && p->tag[0] ? p->tag : "");
     slice(b, "irp", name, PID_CPUS, e->cpu + 1, e->t_ns, end);
-    vz_printf(b, ",\"args\":{\"seq\":%lld,\"step\":\"%s\",\"irp\":%u,\"irql\":\"%s\"", (long long)e->seq, e->kind,
-              e->irp, vz_irql_name(e->irql, ib));
-    if (e->status[0]) vz_printf(b, ",\"status\":\"%s\"", e->status);
+    vz_printf(b, ",\"args\":{\"seq\":%lld,\"step\":\"", (long long)e->seq);
+    vz_put_json(b, e->kind);
+    vz_printf(b, "\",\"irp\":%u,\"irql\":\"%s\"", e->irp, vz_irql_name(e->irql, ib));
+    if (e->status[0]) {
+      vz_puts(b, ",\"status\":\"");
+      vz_put_json(b, e->status);
+      vz_puts(b, "\"");
+    }
     if (e->thread) {
       vz_puts(b, ",\"thread\":\"");
       vz_put_json(b, vz_thread_name(m, e->thread, tb, sizeof tb));
@@ -195,7 +187,9 @@ static void flow_point(vz_str_t *b, const char *ph, const char *name, uint32_t i
   vz_put_json(b, name);
   vz_printf(b, "\",\"id\":%u,\"pid\":%d,\"tid\":%d,\"ts\":", id, PID_CPUS, q->cpu + 1);
   put_us(b, q->t_ns);
-  vz_printf(b, ",\"args\":{\"step\":\"%s\"}}", q->kind);
+  vz_puts(b, ",\"args\":{\"step\":\"");
+  vz_put_json(b, q->kind);
+  vz_puts(b, "\"}}");
 }
 
 /* Each IRP as one flow through its journey's slices: IoCallDriver,
@@ -227,7 +221,9 @@ typedef struct tslice {
   int order; /* creation order, the last tie-break */
   const char *cat; /* "thread", "syscall", "wait" */
   char name[64];
-  char args[160]; /* JSON members, "" for none */
+  char args[96];      /* JSON members */
+  const char *key;    /* one more member, a string from the database: its */
+  const char *value;  /* name and value (written escaped), or NULL */
 } tslice_t;
 
 typedef struct lane {
@@ -245,7 +241,7 @@ static int cmp_tslice(const void *a, const void *b) {
 }
 
 static tslice_t *add_tslice(tslice_t **v, size_t *n, size_t *cap, const char *cat, int64_t t0, int64_t t1) {
-  if (!IOSIM_VEC_RESERVE(*v, *cap, *n + 1)) return NULL;
+  VZ_RESERVE(*v, *cap, *n + 1);
   tslice_t *s = &(*v)[*n];
   *s = (tslice_t){.t0 = t0, .t1 = t1 < t0 ? t0 : t1, .group = strcmp(cat, "thread") != 0, .order = (int)*n, .cat = cat};
   (*n)++;
@@ -254,29 +250,28 @@ static tslice_t *add_tslice(tslice_t **v, size_t *n, size_t *cap, const char *ca
 
 /* The lane of its group a slice nests in: the first whose open slices,
    once those ended by t0 are closed, leave one enclosing it (or none); a
-   new lane when every lane would be straddled.  Returns the lane's index,
-   -1 when out of memory. */
+   new lane when every lane would be straddled.  Returns the lane's index. */
 static int place(lane_t **lanes, size_t *nl, size_t *capl, const tslice_t *s) {
   for (size_t i = 0; i < *nl; i++) {
     lane_t *l = &(*lanes)[i];
     if (l->group != s->group) continue;
     while (l->nopen && l->open[l->nopen - 1] <= s->t0) l->nopen--;
     if (l->nopen && l->open[l->nopen - 1] < s->t1) continue;
-    if (!IOSIM_VEC_RESERVE(l->open, l->cap, l->nopen + 1)) return -1;
+    VZ_RESERVE(l->open, l->cap, l->nopen + 1);
     l->open[l->nopen++] = s->t1;
     return (int)i;
   }
-  if (!IOSIM_VEC_RESERVE(*lanes, *capl, *nl + 1)) return -1;
+  VZ_RESERVE(*lanes, *capl, *nl + 1);
   lane_t *l = &(*lanes)[*nl];
   *l = (lane_t){.group = s->group};
-  if (!IOSIM_VEC_RESERVE(l->open, l->cap, 1)) return -1;
+  VZ_RESERVE(l->open, l->cap, 1);
   l->open[l->nopen++] = s->t1;
   return (int)(*nl)++;
 }
 
 /* A thread's slices: where it ran (its thread and APC frames), its system
    calls (syscall .. syscall-return) and its waits (wait .. wait-done). */
-static bool thread_slices(const vz_model_t *m, const vz_block_t *blk, size_t nb, uint32_t id, tslice_t **out,
+static void thread_slices(const vz_model_t *m, const vz_block_t *blk, size_t nb, uint32_t id, tslice_t **out,
                           size_t *n) {
   size_t cap = 0;
   *out = NULL;
@@ -285,7 +280,6 @@ static bool thread_slices(const vz_model_t *m, const vz_block_t *blk, size_t nb,
     const vz_block_t *k = &blk[i];
     if (k->thread != id || (k->kind != VZ_F_THREAD && k->kind != VZ_F_APC)) continue;
     tslice_t *s = add_tslice(out, n, &cap, "thread", k->t0, k->t1);
-    if (!s) return false;
     snprintf(s->name, sizeof s->name, "%s on CPU %d", k->kind == VZ_F_THREAD ? "running" : "APC", k->cpu);
     snprintf(s->args, sizeof s->args, "\"cpu\":%d", k->cpu);
   }
@@ -297,34 +291,32 @@ static bool thread_slices(const vz_model_t *m, const vz_block_t *blk, size_t nb,
     bool sleep = !strcmp(e->kind, "sleep");
     if (sleep || !strcmp(e->kind, "wait")) {
       tslice_t *s = add_tslice(out, n, &cap, "wait", e->t_ns, m->end_ns);
-      if (!s) return false;
-      snprintf(s->name, sizeof s->name, sleep ? "sleeping (never woken)" : "waiting (never woken)");
+        snprintf(s->name, sizeof s->name, sleep ? "sleeping (never woken)" : "waiting (never woken)");
       snprintf(s->args, sizeof s->args, "\"objects\":%d", e->count > 0 ? e->count : 1);
       if (nwaits < sizeof waits / sizeof *waits) waits[nwaits++] = *n - 1;
     } else if ((!strcmp(e->kind, "wait-done") || !strcmp(e->kind, "sleep-done")) && nwaits) {
       tslice_t *s = &(*out)[waits[--nwaits]];
       s->t1 = e->t_ns;
       snprintf(s->name, sizeof s->name, e->kind[0] == 's' ? "sleeping" : "waiting");
-      size_t l = strlen(s->args);
-      snprintf(s->args + l, sizeof s->args - l, ",\"result\":\"%s\"", e->status[0] ? e->status : "-");
+      s->key = "result";
+      s->value = e->status[0] ? e->status : "-";
     } else if (!strcmp(e->kind, "syscall") && e->frame == VZ_F_THREAD) {
       tslice_t *s = add_tslice(out, n, &cap, "syscall", e->t_ns, m->end_ns);
-      if (!s) return false;
-      snprintf(s->name, sizeof s->name, "%s", e->service ? e->service : "system call");
-      snprintf(s->args, sizeof s->args, "\"seq\":%lld,\"returned\":\"never\"", (long long)e->seq);
+        snprintf(s->name, sizeof s->name, "%s", e->service ? e->service : "system call");
+      snprintf(s->args, sizeof s->args, "\"seq\":%lld", (long long)e->seq);
+      s->key = "returned";
+      s->value = "never";
       if (ncalls < sizeof calls / sizeof *calls) calls[ncalls++] = *n - 1;
     } else if (!strcmp(e->kind, "syscall-return") && ncalls) {
       tslice_t *s = &(*out)[calls[--ncalls]];
       s->t1 = e->t_ns;
-      char *r = strstr(s->args, "\"returned\":");
-      if (r) snprintf(r, sizeof s->args - (size_t)(r - s->args), "\"returned\":\"%s\"", e->status[0] ? e->status : "-");
+      s->value = e->status[0] ? e->status : "-";
     }
   }
-  return true;
 }
 
 static void threads_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk, size_t nb) {
-  for (size_t t = 0; t < m->nthr && !b->oom; t++) {
+  for (size_t t = 0; t < m->nthr; t++) {
     uint32_t id = m->thr[t].id;
     int pid = PID_THREAD0 + (int)id;
     char pname[64];
@@ -335,15 +327,13 @@ static void threads_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk
     size_t n = 0;
     lane_t *lanes = NULL;
     size_t nl = 0, capl = 0;
-    bool ok = thread_slices(m, blk, nb, id, &s, &n);
-    if (ok && n) qsort(s, n, sizeof *s, cmp_tslice); /* s is NULL when a thread has no slice */
-    int *lane_of = ok ? iosim_malloc((n ? n : 1) * sizeof *lane_of) : NULL;
-    ok = lane_of != NULL;
-    for (size_t i = 0; ok && i < n; i++) ok = (lane_of[i] = place(&lanes, &nl, &capl, &s[i])) >= 0;
-    if (!ok) b->oom = true;
+    thread_slices(m, blk, nb, id, &s, &n);
+    if (n) qsort(s, n, sizeof *s, cmp_tslice); /* s is NULL when a thread has no slice */
+    int *lane_of = iosim_malloc((n ? n : 1) * sizeof *lane_of);
+    for (size_t i = 0; i < n; i++) lane_of[i] = place(&lanes, &nl, &capl, &s[i]);
     /* Lane k is track k + 1: "on CPU", "calls and waits", then "(2)"... */
     int per_group[2] = {0, 0};
-    for (size_t k = 0; ok && k < nl; k++) {
+    for (size_t k = 0; k < nl; k++) {
       int g = lanes[k].group, nth = ++per_group[g];
       char tname[48];
       snprintf(tname, sizeof tname, "%s", g == 0 ? "on CPU" : "calls and waits");
@@ -351,9 +341,15 @@ static void threads_json(vz_str_t *b, const vz_model_t *m, const vz_block_t *blk
       meta_name(b, pid, (int)k + 1, "thread_name", tname);
       meta_sort(b, pid, (int)k + 1, "thread_sort_index", (int)k);
     }
-    for (size_t i = 0; ok && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
       slice(b, s[i].cat, s[i].name, pid, lane_of[i] + 1, s[i].t0, s[i].t1);
-      vz_printf(b, ",\"args\":{%s}}", s[i].args);
+      vz_printf(b, ",\"args\":{%s", s[i].args);
+      if (s[i].key) {
+        vz_printf(b, ",\"%s\":\"", s[i].key);
+        vz_put_json(b, s[i].value);
+        vz_puts(b, "\"");
+      }
+      vz_puts(b, "}}");
     }
     for (size_t k = 0; k < nl; k++) free(lanes[k].open);
     free(lanes);
@@ -378,7 +374,7 @@ static size_t port_names(const vz_model_t *m, port_name_t **out) {
     return 0;
   sqlite3_bind_int64(st, 1, m->run);
   while (sqlite3_step(st) == SQLITE_ROW) {
-    if (!IOSIM_VEC_RESERVE(*out, cap, n + 1)) break;
+    VZ_RESERVE(*out, cap, n + 1);
     (*out)[n].id = (uint32_t)sqlite3_column_int64(st, 0);
     const unsigned char *s = sqlite3_column_text(st, 1);
     snprintf((*out)[n].name, sizeof (*out)[n].name, "%s", s ? (const char *)s : "");
@@ -399,11 +395,6 @@ static void counters_json(vz_str_t *b, const vz_model_t *m, int cpus) {
   int *apcs = iosim_calloc(m->nthr ? m->nthr : 1, sizeof *apcs);
   port_name_t *ports = NULL;
   size_t nports = port_names(m, &ports);
-  if (!irql || !dpcs || !apcs) {
-    b->oom = true;
-    free(irql), free(dpcs), free(apcs), free(ports);
-    return;
-  }
   char name[96];
   for (int c = 0; c < cpus; c++) {
     irql[c] = -1;
@@ -469,8 +460,7 @@ int viz_export_perfetto(const char *db, int64_t run, const char *out_path, char 
   rc = vz_load_events(&m, false, err, errlen);
   vz_block_t *blk = NULL;
   size_t nb = 0, *evb = NULL;
-  if (rc == VIZ_OK && vz_frames(&m, &blk, &nb, &evb) != VIZ_OK)
-    rc = vz_fail(err, errlen, VIZ_ENOMEM, db, "out of memory");
+  if (rc == VIZ_OK) vz_frames(&m, &blk, &nb, &evb);
   vz_str_t b = {0};
   if (rc == VIZ_OK) {
     vz_puts(&b, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"scenario\":\"");
@@ -493,20 +483,18 @@ int viz_export_perfetto(const char *db, int64_t run, const char *out_path, char 
     }
     frames_json(&b, &m, blk, nb);
     bool *own = steps_json(&b, &m, blk, evb);
-    if (own) flows_json(&b, &m, own);
+    flows_json(&b, &m, own);
     free(own);
     threads_json(&b, &m, blk, nb);
     counters_json(&b, &m, cpus);
     vz_puts(&b, "\n]}\n");
-    if (b.oom) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
   }
   if (rc == VIZ_OK) {
     vz_out_t o;
     rc = vz_out_begin(&o, out_path, err, errlen);
     if (rc == VIZ_OK) {
-      bool ok = fwrite(b.s, 1, b.len, o.f) == b.len;
-      rc = vz_out_end(&o, ok, err, errlen);
-      if (!ok && rc == VIZ_OK) rc = vz_fail(err, errlen, VIZ_EIO, out_path, "cannot write");
+      fwrite(b.s, 1, b.len, o.f); /* a short write leaves the error flag vz_out_end reports */
+      rc = vz_out_end(&o, true, err, errlen);
     }
   }
   vz_str_free(&b);

@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "iosim/alloc.h"
-#include "iosim/vec.h"
 #include "viz_int.h"
 
 #define FONT "Helvetica,Arial,sans-serif"
@@ -76,7 +75,6 @@ static void setup_lanes(tl_t *t, const vz_block_t *blk, size_t nb) {
   bool other = t->m->nthr > shown;
   t->lane = iosim_calloc((size_t)cpus + shown + 1, sizeof *t->lane);
   t->tlane = iosim_calloc(t->m->nthr ? t->m->nthr : 1, sizeof *t->tlane);
-  if (!t->lane || !t->tlane) return;
   for (int c = 0; c < cpus; c++) {
     lane_t *l = &t->lane[t->nlane];
     snprintf(l->name, sizeof l->name, "CPU %d", c);
@@ -125,7 +123,7 @@ static Agnode_t *block_node(tl_t *t, double x0, double x1, double y, const char 
   char first[32];
   snprintf(first, sizeof first, "%.*s", (int)strcspn(label, " "), label);
   vz_set(n, "label", strlen(label) * 7.2 + 6 <= wid ? label : strlen(first) * 7.2 + 6 <= wid ? first : "");
-  if (tooltip) vz_set(n, "tooltip", tooltip);
+  vz_set(n, "tooltip", tooltip);
   return n;
 }
 
@@ -203,8 +201,10 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* x of time `ns` on the log-compressed axis (ns is always a boundary, or
-   between two: interpolated). */
+/* x of time `ns` on the log-compressed axis: ns is a boundary, or between
+   two (interpolated); 0 and the run's end are boundaries, and every time
+   drawn lies between them (vizdb.c makes the end the last step's time if
+   the run row says less). */
 static double x_of(const tl_t *t, int64_t ns) {
   size_t lo = 0, hi = t->nbound;
   while (lo < hi) {
@@ -212,9 +212,7 @@ static double x_of(const tl_t *t, int64_t ns) {
     if (t->bt[mid] < ns) lo = mid + 1;
     else hi = mid;
   }
-  if (lo < t->nbound && t->bt[lo] == ns) return t->bx[lo];
-  if (lo == 0) return t->bx[0];
-  if (lo >= t->nbound) return t->bx[t->nbound - 1];
+  if (t->bt[lo] == ns) return t->bx[lo];
   double f = (double)(ns - t->bt[lo - 1]) / (double)(t->bt[lo] - t->bt[lo - 1]);
   return t->bx[lo - 1] + f * (t->bx[lo] - t->bx[lo - 1]);
 }
@@ -236,7 +234,7 @@ static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
     bool end = !strcmp(e->kind, "wait-done") || !strcmp(e->kind, "sleep-done");
     if (!e->thread || (!start && !end)) continue;
     if (start) {
-      if (!IOSIM_VEC_RESERVE(w, cap, n + 1)) break;
+      VZ_RESERVE(w, cap, n + 1);
       w[n++] = (wait_iv_t){.thread = e->thread, .t0 = e->t_ns, .t1 = m->end_ns};
     } else {
       for (size_t k = n; k-- > 0;)
@@ -251,11 +249,10 @@ static size_t collect_waits(const vz_model_t *m, wait_iv_t **out) {
   return n;
 }
 
-static int build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t *w, size_t nw) {
+static void build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t *w, size_t nw) {
   size_t cap = 2 * nb + 2 * nw + 2;
   t->bt = iosim_malloc(cap * sizeof *t->bt);
   t->bx = iosim_malloc(cap * sizeof *t->bx);
-  if (!t->bt || !t->bx) return VIZ_ENOMEM;
   size_t n = 0;
   t->bt[n++] = 0;
   t->bt[n++] = t->m->end_ns;
@@ -275,7 +272,6 @@ static int build_axis(tl_t *t, const vz_block_t *blk, size_t nb, const wait_iv_t
   }
   double k = total > 0 ? PLOT_W / total : 1;
   for (size_t i = 0; i < u; i++) t->bx[i] *= k;
-  return VIZ_OK;
 }
 
 static void tick(tl_t *t, size_t i, double y) {
@@ -287,7 +283,6 @@ static void tick(tl_t *t, size_t i, double y) {
 
 /* Ticks at frame boundaries, as many as fit; the start and the end always. */
 static void axis_ticks(tl_t *t, double y) {
-  if (!t->nbound) return;
   double end = t->bx[t->nbound - 1], last = -1e9;
   for (size_t i = 0; i + 1 < t->nbound; i++) {
     if (t->bx[i] - last < 80 || end - t->bx[i] < 80) continue;
@@ -302,7 +297,6 @@ static void axis_ticks(tl_t *t, double y) {
    few arcs and leak memory in the "curved" mode of this version). */
 static void arrow(tl_t *t, Agnode_t *a, Agnode_t *b, const double *ax, const double *bx, double ay, double by,
                   const char *color, const char *tip) {
-  if (!a || !b) return;
   double x0 = (ax[0] + ax[1]) / 2, x1 = (bx[0] + bx[1]) / 2;
   double y0 = ay + LANE_H / 2, y1 = by + LANE_H / 2;
   double lift = 18 + (y0 > y1 ? y0 - y1 : y1 - y0) / 3;
@@ -318,19 +312,13 @@ static void arrow(tl_t *t, Agnode_t *a, Agnode_t *b, const double *ax, const dou
   vz_set(e, "tooltip", tip);
 }
 
-static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb) {
+static void detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb) {
   const vz_model_t *m = t->m;
   wait_iv_t *w = NULL;
   size_t nw = collect_waits(m, &w);
-  int rc = build_axis(t, blk, nb, w, nw);
+  build_axis(t, blk, nb, w, nw);
   Agnode_t **bn = iosim_calloc(nb ? nb : 1, sizeof *bn);
   double *bx = iosim_calloc(nb ? 2 * nb : 2, sizeof *bx); /* each frame's x0, x1 on its CPU lane */
-  if (rc != VIZ_OK || !bn || !bx) {
-    free(w);
-    free(bn);
-    free(bx);
-    return VIZ_ENOMEM;
-  }
   axis_ticks(t, LANE_H / 2 + 8);
   lane_names(t, blk, nb);
   char label[64], tip[256];
@@ -367,26 +355,24 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
   }
   size_t *queued = iosim_malloc(((size_t)maxdev + 1) * sizeof *queued);
   size_t *walked = iosim_malloc(((size_t)maxirp + 1) * sizeof *walked);
-  if (queued && walked) {
-    for (uint32_t d = 0; d <= maxdev; d++) queued[d] = SIZE_MAX;
-    for (uint32_t p = 0; p <= maxirp; p++) walked[p] = SIZE_MAX;
-    for (size_t i = 0; i < m->nev; i++) {
-      const vz_ev_t *e = &m->ev[i];
-      if (!strcmp(e->kind, "dpc-queued") && e->device) queued[e->device] = i;
-      else if (!strcmp(e->kind, "walk-done") && e->irp) walked[e->irp] = i;
-      else if (!strcmp(e->kind, "dpc") && e->device && queued[e->device] != SIZE_MAX) {
-        size_t q = queued[e->device];
-        queued[e->device] = SIZE_MAX;
-        if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX)
-          arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
-                t->lane[blk[evb[i]].cpu].y, C_ISR_DPC, "the ISR requested this DPC");
-      } else if (!strcmp(e->kind, "apc") && e->irp && walked[e->irp] != SIZE_MAX) {
-        size_t q = walked[e->irp];
-        walked[e->irp] = SIZE_MAX;
-        if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX && evb[q] != evb[i])
-          arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
-                t->lane[blk[evb[i]].cpu].y, C_DPC_APC, "completing the IRP queued this APC");
-      }
+  for (uint32_t d = 0; d <= maxdev; d++) queued[d] = SIZE_MAX;
+  for (uint32_t p = 0; p <= maxirp; p++) walked[p] = SIZE_MAX;
+  for (size_t i = 0; i < m->nev; i++) {
+    const vz_ev_t *e = &m->ev[i];
+    if (!strcmp(e->kind, "dpc-queued") && e->device) queued[e->device] = i;
+    else if (!strcmp(e->kind, "walk-done") && e->irp) walked[e->irp] = i;
+    else if (!strcmp(e->kind, "dpc") && e->device && queued[e->device] != SIZE_MAX) {
+      size_t q = queued[e->device];
+      queued[e->device] = SIZE_MAX;
+      if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX)
+        arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
+              t->lane[blk[evb[i]].cpu].y, C_ISR_DPC, "the ISR requested this DPC");
+    } else if (!strcmp(e->kind, "apc") && e->irp && walked[e->irp] != SIZE_MAX) {
+      size_t q = walked[e->irp];
+      walked[e->irp] = SIZE_MAX;
+      if (evb[q] != SIZE_MAX && evb[i] != SIZE_MAX && evb[q] != evb[i])
+        arrow(t, bn[evb[q]], bn[evb[i]], &bx[2 * evb[q]], &bx[2 * evb[i]], t->lane[blk[evb[q]].cpu].y,
+              t->lane[blk[evb[i]].cpu].y, C_DPC_APC, "completing the IRP queued this APC");
     }
   }
   for (size_t i = 0; i < m->nev; i++)
@@ -396,7 +382,6 @@ static int detailed(tl_t *t, const vz_block_t *blk, size_t nb, const size_t *evb
   free(bn);
   free(bx);
   free(w);
-  return queued && walked ? VIZ_OK : VIZ_ENOMEM;
 }
 
 /* ---- the summary of a long run ---- */
@@ -405,28 +390,23 @@ typedef struct bin_acc {
   int64_t ns[VZ_F_COUNT + 1]; /* the last slot: waiting */
 } bin_acc_t;
 
+/* Adds [t0, t1) to the bins it overlaps.  binw = end / SUMMARY_BINS + 1, so
+   SUMMARY_BINS bins reach past the run's end and every time falls in one;
+   each bin overlapped gets a part of at least a nanosecond. */
 static void add_span(bin_acc_t *row, int64_t binw, int64_t t0, int64_t t1, int kind) {
   if (t1 <= t0) return;
-  int64_t b0 = t0 / binw, b1 = (t1 - 1) / binw;
-  if (b0 >= SUMMARY_BINS) b0 = SUMMARY_BINS - 1;
-  if (b1 >= SUMMARY_BINS) b1 = SUMMARY_BINS - 1;
-  for (int64_t b = b0; b <= b1; b++) {
+  for (int64_t b = t0 / binw; b <= (t1 - 1) / binw; b++) {
     int64_t lo = b * binw > t0 ? b * binw : t0, hi = (b + 1) * binw < t1 ? (b + 1) * binw : t1;
-    if (b == SUMMARY_BINS - 1) hi = t1;
-    if (hi > lo) row[b].ns[kind] += hi - lo;
+    row[b].ns[kind] += hi - lo;
   }
 }
 
-static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_out) {
+static size_t summarised(tl_t *t, const vz_block_t *blk, size_t nb) {
   const vz_model_t *m = t->m;
   int64_t binw = m->end_ns / SUMMARY_BINS + 1;
   bin_acc_t *acc = iosim_calloc((size_t)t->nlane * SUMMARY_BINS, sizeof *acc);
   wait_iv_t *w = NULL;
   size_t nw = collect_waits(m, &w);
-  if (!acc) {
-    free(w);
-    return VIZ_ENOMEM;
-  }
   for (size_t i = 0; i < nb; i++) {
     const vz_block_t *k = &blk[i];
     add_span(&acc[(size_t)k->cpu * SUMMARY_BINS], binw, k->t0, k->t1, k->kind);
@@ -454,7 +434,7 @@ static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_
         const bin_acc_t *a = &acc[(size_t)l * SUMMARY_BINS + b];
         int64_t span = binw;
         if (b == SUMMARY_BINS - 1 && m->end_ns - b * binw > 0) span = m->end_ns - b * binw;
-        for (int k = 0; k <= VZ_F_COUNT; k++) q[k] = (int)((a->ns[k] * 12 + span / 2) / (span ? span : 1));
+        for (int k = 0; k <= VZ_F_COUNT; k++) q[k] = (int)((a->ns[k] * 12 + span / 2) / span);
       }
       if (have && b < SUMMARY_BINS && !memcmp(q, prev, sizeof q)) continue;
       if (have) {
@@ -503,8 +483,7 @@ static int summarised(tl_t *t, const vz_block_t *blk, size_t nb, size_t *blocks_
     text_at(t, PLOT_W * i / 8, LANE_H / 2 + 8, "|", "c", 12);
     text_at(t, PLOT_W * i / 8, LANE_H / 2 + 22, vz_time(m->end_ns * i / 8, b), "c", 12);
   }
-  *blocks_out = blocks;
-  return VIZ_OK;
+  return blocks;
 }
 
 /* ---- the picture ---- */
@@ -545,28 +524,19 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_st
   rc = vz_load_events(&m, false, err, errlen);
   vz_block_t *blk = NULL;
   size_t nb = 0, *evb = NULL;
-  if (rc == VIZ_OK && vz_frames(&m, &blk, &nb, &evb) != VIZ_OK)
-    rc = vz_fail(err, errlen, VIZ_ENOMEM, db, "out of memory");
+  if (rc == VIZ_OK) vz_frames(&m, &blk, &nb, &evb);
   tl_t t = {.m = &m};
-  GVC_t *gvc = NULL;
   vz_out_t o = {0};
-  bool opened = false;
-  if (rc == VIZ_OK) {
-    rc = vz_out_begin(&o, out_path, err, errlen);
-    opened = rc == VIZ_OK;
-  }
+  if (rc == VIZ_OK) rc = vz_out_begin(&o, out_path, err, errlen);
   if (rc == VIZ_OK) {
     setup_lanes(&t, blk, nb);
-    gvc = gvContext();
-    t.g = gvc ? vz_agopen("timeline") : NULL;
-    if (!t.lane || !t.tlane || !t.g) rc = vz_fail(err, errlen, VIZ_ENOMEM, out_path, "out of memory");
-  }
-  if (rc == VIZ_OK) {
-    Agraph_t *g = t.g;
+    /* Graphviz aborts when out of memory; the graph's own memory comes
+       from iosim's allocator (gvmem.c), which exits instead. */
+    GVC_t *gvc = gvContext();
+    Agraph_t *g = t.g = vz_agopen("timeline");
     vz_set(g, "fontname", FONT);
     vz_set(g, "fontsize", "15");
     vz_set(g, "labelloc", "t");
-    vz_set(g, "pad", "0.25");
     agattr(g, AGNODE, (char *)"shape", (char *)"box");
     agattr(g, AGNODE, (char *)"style", (char *)"filled");
     agattr(g, AGNODE, (char *)"fixedsize", (char *)"true");
@@ -577,13 +547,15 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_st
     agattr(g, AGEDGE, (char *)"arrowsize", (char *)"0.8");
     size_t blocks = 0;
     bool summary = nb > VIZ_TIMELINE_MAX_FRAMES;
-    rc = summary ? summarised(&t, blk, nb, &blocks) : detailed(&t, blk, nb, evb);
+    if (summary) blocks = summarised(&t, blk, nb);
+    else detailed(&t, blk, nb, evb);
     vz_str_t title = {0};
     vz_puts(&title, "<b>Timeline</b> of run ");
     vz_printf(&title, "%lld: ", (long long)m.run);
     vz_put_html(&title, m.scenario);
-    vz_printf(&title, " (seed %lld, %s), %zu frames, %s<br/><font point-size=\"12\">", (long long)m.seed, m.outcome, nb,
-              vz_time(m.end_ns, t.tb));
+    vz_printf(&title, " (seed %lld, ", (long long)m.seed);
+    vz_put_html(&title, m.outcome);
+    vz_printf(&title, "), %zu frames, %s<br/><font point-size=\"12\">", nb, vz_time(m.end_ns, t.tb));
     if (summary)
       vz_printf(&title, "<b>summarised: %zu frames merged into %zu blocks</b>: time cut into %d equal bins of %s; "
                 "each bin stacks the share of time of each kind of frame; arrows omitted",
@@ -594,17 +566,13 @@ int viz_timeline(const char *db, int64_t run, const char *out_path, const viz_st
     vz_puts(&title, "</font>");
     vz_set_html(g, g, "label", vz_cstr(&title));
     text_at(&t, 0, LANE_H / 2 + 46, " ", "c", 12); /* room between the title and the axis */
-    if (title.oom) rc = VIZ_ENOMEM;
     vz_str_free(&title);
     legend(&t, (t.nlane ? t.lane[t.nlane - 1].y : 0) - LANE_H - 10);
     /* Lanes are sized to their labels and blocks placed by hand, in points:
        a larger font makes the whole timeline larger, in proportion. */
-    if (rc == VIZ_OK) rc = vz_render(gvc, g, "nop2", &o, fmt, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
-    else vz_fail(err, errlen, rc, out_path, "out of memory");
-  }
-  if (t.g) agclose(t.g);
-  if (gvc) gvFreeContext(gvc);
-  if (opened) {
+    rc = vz_render(gvc, g, "nop2", &o, fmt, 0.25, vz_scale(style) * vz_font(style) / 12.0, err, errlen);
+    agclose(g);
+    gvFreeContext(gvc);
     int rc2 = vz_out_end(&o, rc == VIZ_OK, err, errlen);
     if (rc == VIZ_OK) rc = rc2;
   }

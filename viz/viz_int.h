@@ -31,17 +31,24 @@ typedef struct vz_str {
   char *s;    /* NUL-terminated, or NULL before the first append */
   size_t len;
   size_t cap;
-  bool oom;   /* an append failed: the text is incomplete */
 } vz_str_t;
 
 void vz_puts(vz_str_t *b, const char *s);
 void vz_printf(vz_str_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s with &, <, >, " escaped: for Graphviz HTML labels and SVG. */
 void vz_put_html(vz_str_t *b, const char *s);
-/* Appends s as the inside of a JSON string. */
+/* Appends s (n bytes of it) as the inside of a JSON string. */
 void vz_put_json(vz_str_t *b, const char *s);
+void vz_put_json_n(vz_str_t *b, const char *s, size_t n);
 const char *vz_cstr(const vz_str_t *b); /* "" when empty */
 void vz_str_free(vz_str_t *b);
+
+/* Room for `need` elements in an array grown one at a time (iosim_vec_grow,
+   vec.h).  Out of memory ends the process (alloc.h); so does the one
+   failure left to iosim_vec_grow, a byte count past SIZE_MAX, which an
+   array one element short of it in memory cannot reach. */
+void *vz_grow(void *v, size_t *cap, size_t need, size_t elem);
+#define VZ_RESERVE(arr, capv, need) ((arr) = vz_grow((arr), &(capv), (need), sizeof *(arr)))
 
 /* ---- the run, as the database has it ---- */
 
@@ -164,7 +171,7 @@ typedef struct vz_block {
 /* Cuts the loaded events into frames (in the order they were cut).  Also
    returns, per event index, the frame it belongs to (SIZE_MAX: none), if
    ev_block is not NULL (caller frees both). */
-int vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_block);
+void vz_frames(const vz_model_t *m, vz_block_t **out, size_t *n, size_t **ev_block);
 
 /* ---- output ---- */
 
@@ -186,10 +193,11 @@ int vz_out_end(vz_out_t *o, bool ok, char *err, size_t errlen);
 
 /* Lays g out with `engine` and renders it in fmt into o (opened with
    vz_out_begin before any Graphviz work, so a file that cannot be written
-   costs nothing), the whole drawing multiplied by zoom; the caller ends o.
-   The picture is as big as its layout: nothing squeezes it to a width. */
-int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, double zoom, char *err,
-              size_t errlen);
+   costs nothing), with `pad` inches of margin around it, the whole drawing
+   multiplied by zoom; the caller ends o.  The picture is as big as its
+   layout: nothing squeezes it to a width. */
+int vz_render(GVC_t *gvc, Agraph_t *g, const char *engine, vz_out_t *o, vz_format_t fmt, double pad, double zoom,
+              char *err, size_t errlen);
 
 /* The style's scale and font size, with their defaults (1, 12 points). */
 double vz_scale(const viz_style_t *style);

@@ -11,7 +11,6 @@
 #include "iosim/alloc.h"
 #include "iosim/sim.h"
 #include "iosim/tracedb.h"
-#include "iosim/vec.h"
 #include "viz_int.h"
 
 static char *dup_col(sqlite3_stmt *st, int i) {
@@ -33,15 +32,13 @@ static sqlite3_stmt *prep(vz_model_t *m, const char *sql, char *err, size_t errl
     db_fail(m, err, errlen, "the trace");
     return NULL;
   }
-  if (sqlite3_bind_parameter_count(st) >= 1) sqlite3_bind_int64(st, 1, m->run);
+  sqlite3_bind_int64(st, 1, m->run); /* every query names the run as ?1 */
   return st;
 }
 
-/* Grows *v (of *n items of size sz) by one slot, zeroed; NULL when out of memory. */
+/* Grows *v (of *n items of size sz) by one slot, zeroed. */
 static void *grow(void **v, size_t *n, size_t *cap, size_t sz) {
-  void *p = iosim_vec_grow(*v, cap, *n + 1, sz);
-  if (*cap < *n + 1) return NULL;
-  *v = p;
+  *v = vz_grow(*v, cap, *n + 1, sz);
   void *slot = (char *)*v + (*n)++ * sz;
   memset(slot, 0, sz);
   return slot;
@@ -66,7 +63,6 @@ static int load_run(vz_model_t *m, int64_t run, char *err, size_t errlen) {
   if (rc != SQLITE_ROW)
     return rc == SQLITE_DONE ? vz_fail(err, errlen, VIZ_EINVAL, m->path, "no run %lld", (long long)run)
                              : db_fail(m, err, errlen, "the run");
-  if (!m->scenario || !m->outcome) return vz_fail(err, errlen, VIZ_ENOMEM, m->path, "out of memory");
   return VIZ_OK;
 }
 
@@ -110,15 +106,20 @@ static int check_events(vz_model_t *m, char *err, size_t errlen) {
     const vz_ev_t *e = &m->ev[i];
     if (e->cpu < -1 || e->cpu >= VZ_MAX_CPUS) return damaged(m, err, errlen, "CPU", e->cpu);
     if (e->target_cpu < -1 || e->target_cpu >= VZ_MAX_CPUS) return damaged(m, err, errlen, "target CPU", e->target_cpu);
-    if (!id_ok(e->device, nid) || !id_ok(e->routine_device, nid))
-      return damaged(m, err, errlen, "device id", e->device);
-    if (!id_ok(e->thread, nid) || !id_ok(e->target_thread, nid)) return damaged(m, err, errlen, "thread id", e->thread);
-    if (!id_ok(e->irp, nid)) return damaged(m, err, errlen, "IRP id", e->irp);
-    if (!id_ok(e->port, nid) || !id_ok(e->file, nid) || !id_ok(e->object, nid))
-      return damaged(m, err, errlen, "object id", e->object);
-    if (!loc_ok(e->loc) || !loc_ok(e->loc_from) || !loc_ok(e->loc_to) || !loc_ok(e->stack_size))
-      return damaged(m, err, errlen, "stack location", e->loc);
-    if (e->t_ns < 0) return damaged(m, err, errlen, "time", e->t_ns);
+    /* Each message names the value out of range. */
+    const struct {
+      const char *what;
+      uint32_t id;
+    } ids[] = {{"device id", e->device}, {"device id", e->routine_device}, {"thread id", e->thread},
+               {"thread id", e->target_thread}, {"IRP id", e->irp}, {"object id", e->port},
+               {"object id", e->file}, {"object id", e->object}};
+    for (size_t k = 0; k < sizeof ids / sizeof *ids; k++)
+      if (!id_ok(ids[k].id, nid)) return damaged(m, err, errlen, ids[k].what, ids[k].id);
+    const int locs[] = {e->loc, e->loc_from, e->loc_to, e->stack_size};
+    for (size_t k = 0; k < sizeof locs / sizeof *locs; k++)
+      if (!loc_ok(locs[k])) return damaged(m, err, errlen, "stack location", locs[k]);
+    /* Simulated time never goes back: a step before the one ahead of it is damage. */
+    if (e->t_ns < 0 || (i && e->t_ns < m->ev[i - 1].t_ns)) return damaged(m, err, errlen, "time", e->t_ns);
   }
   return VIZ_OK;
 }
@@ -133,7 +134,6 @@ static int load_machine(vz_model_t *m, char *err, size_t errlen) {
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     vz_device_t *d = grow((void **)&m->dev, &m->ndev, &cap, sizeof *d);
-    if (!d) break;
     d->id = (uint32_t)sqlite3_column_int64(st, 0);
     d->name = dup_col(st, 1);
     d->driver = dup_col(st, 2);
@@ -141,20 +141,19 @@ static int load_machine(vz_model_t *m, char *err, size_t errlen) {
     d->stack_size = sqlite3_column_int(st, 4);
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return rc == SQLITE_ROW ? VIZ_ENOMEM : db_fail(m, err, errlen, "the devices");
+  if (rc != SQLITE_DONE) return db_fail(m, err, errlen, "the devices");
 
   cap = 0;
   st = prep(m, "SELECT id, name, coalesce(state, '') FROM thread WHERE run_id = ?1 ORDER BY id", err, errlen);
   if (!st) return VIZ_EIO;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     vz_thread_t *t = grow((void **)&m->thr, &m->nthr, &cap, sizeof *t);
-    if (!t) break;
     t->id = (uint32_t)sqlite3_column_int64(st, 0);
     t->name = dup_col(st, 1);
     t->state = dup_col(st, 2);
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return rc == SQLITE_ROW ? VIZ_ENOMEM : db_fail(m, err, errlen, "the threads");
+  if (rc != SQLITE_DONE) return db_fail(m, err, errlen, "the threads");
 
   cap = 0;
   st = prep(m, "SELECT id, coalesce(tag, ''), coalesce(major, '?'), coalesce(thread, 0), coalesce(master, 0),"
@@ -164,7 +163,6 @@ static int load_machine(vz_model_t *m, char *err, size_t errlen) {
   if (!st) return VIZ_EIO;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     vz_irp_t *p = grow((void **)&m->irp, &m->nirp, &cap, sizeof *p);
-    if (!p) break;
     p->id = (uint32_t)sqlite3_column_int64(st, 0);
     p->tag = dup_col(st, 1);
     p->major = dup_col(st, 2);
@@ -180,13 +178,7 @@ static int load_machine(vz_model_t *m, char *err, size_t errlen) {
     p->freed = sqlite3_column_int(st, 12) != 0;
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return rc == SQLITE_ROW ? VIZ_ENOMEM : db_fail(m, err, errlen, "the IRPs");
-  for (size_t i = 0; i < m->ndev; i++)
-    if (!m->dev[i].name || !m->dev[i].driver) return VIZ_ENOMEM;
-  for (size_t i = 0; i < m->nthr; i++)
-    if (!m->thr[i].name || !m->thr[i].state) return VIZ_ENOMEM;
-  for (size_t i = 0; i < m->nirp; i++)
-    if (!m->irp[i].tag || !m->irp[i].major || !m->irp[i].final_status) return VIZ_ENOMEM;
+  if (rc != SQLITE_DONE) return db_fail(m, err, errlen, "the IRPs");
   return check_machine(m, err, errlen);
 }
 
@@ -218,7 +210,6 @@ int vz_open(vz_model_t *m, const char *file, int64_t run, char *err, size_t errl
   (void)sqlite3_busy_timeout(m->db, 5000); /* a writer may be committing a run */
   int rc = load_run(m, picked, err, errlen);
   if (rc == VIZ_OK) rc = load_machine(m, err, errlen);
-  if (rc == VIZ_ENOMEM) vz_fail(err, errlen, rc, file, "out of memory");
   if (rc != VIZ_OK) vz_close(m);
   return rc;
 }
@@ -235,12 +226,9 @@ static void copy_text(char *dst, size_t n, const unsigned char *s) {
   snprintf(dst, n, "%s", s ? (const char *)s : "");
 }
 
-static char *opt_dup(sqlite3_stmt *st, int i, bool *oom) {
+static char *opt_dup(sqlite3_stmt *st, int i) {
   const unsigned char *s = sqlite3_column_text(st, i);
-  if (!s) return NULL;
-  char *d = iosim_strdup((const char *)s);
-  if (!d) *oom = true;
-  return d;
+  return s ? iosim_strdup((const char *)s) : NULL;
 }
 
 int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
@@ -258,11 +246,9 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
                           err, errlen);
   if (!st) return VIZ_EIO;
   size_t cap = 0;
-  int rc = SQLITE_DONE;
-  bool oom = false;
-  while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     vz_ev_t *e = grow((void **)&m->ev, &m->nev, &cap, sizeof *e);
-    if (!e) break;
     e->seq = sqlite3_column_int64(st, 0);
     e->t_ns = sqlite3_column_int64(st, 1);
     e->cpu = (int)opt_i64(st, 2);
@@ -284,7 +270,7 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
     const unsigned char *s2 = sqlite3_column_text(st, 17);
     e->stage2 = !s2 ? VZ_S2_NONE : !strcmp((const char *)s2, "apc") ? VZ_S2_APC : VZ_S2_INLINE;
     e->offset = opt_i64(st, 18);
-    e->service = opt_dup(st, 19, &oom);
+    e->service = opt_dup(st, 19);
     e->minor = (int)opt_i64(st, 21);
     e->stack_size = (int)opt_i64(st, 22);
     e->target_cpu = (int)opt_i64(st, 23);
@@ -303,16 +289,11 @@ int vz_load_events(vz_model_t *m, bool details, char *err, size_t errlen) {
     e->object = (uint32_t)sqlite3_column_int64(st, 36);
     e->writes = (uint32_t)sqlite3_column_int64(st, 37);
     copy_text(e->outcome, sizeof e->outcome, sqlite3_column_text(st, 38));
-    e->text = opt_dup(st, 39, &oom);
+    e->text = opt_dup(st, 39);
     e->line = sqlite3_column_int(st, 40);
-    if (details) {
-      e->detail = dup_col(st, 20);
-      if (!e->detail) oom = true;
-    }
+    if (details) e->detail = dup_col(st, 20);
   }
-  if (oom) rc = SQLITE_ROW;
   sqlite3_finalize(st);
-  if (rc == SQLITE_ROW) return vz_fail(err, errlen, VIZ_ENOMEM, m->path, "out of memory reading the events");
   if (rc != SQLITE_DONE) return db_fail(m, err, errlen, "the events");
   /* run.end_ns may be missing (a run that was interrupted); the last step's time is the end then. */
   if (m->nev && m->ev[m->nev - 1].t_ns > m->end_ns) m->end_ns = m->ev[m->nev - 1].t_ns;
