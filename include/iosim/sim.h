@@ -198,6 +198,9 @@ void sim_request_stop(sim_t *S);
 const char *sim_limit_reached(const sim_t *S);
 uint64_t sim_now(const sim_t *S);
 uint64_t sim_steps(const sim_t *S);
+/* Changes whenever the machine does anything: a step of work or a step of
+   the trace.  Equal before and after some code: it did nothing. */
+uint64_t sim_progress(const sim_t *S);
 
 typedef struct sim_bugcheck {
   ULONG code;

@@ -96,6 +96,7 @@ const char *sim_limit_reached(const sim_t *S) { return S->outcome == SIM_RUN_LIM
 
 uint64_t sim_now(const sim_t *S) { return S->now; }
 uint64_t sim_steps(const sim_t *S) { return S->steps; }
+uint64_t sim_progress(const sim_t *S) { return S->steps + S->trace_seq; }
 sim_stats_t sim_stats(const sim_t *S) {
   sim_stats_t s = S->stats;
   s.steps = S->steps;
