@@ -7,7 +7,25 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "iosim/tracedb.h"
 #include "testlib.h"
+
+void tfix_record(const char *db, const char *path, const char *include_dir) {
+  scn_error_t err;
+  scn_t *sc = scn_load(path, include_dir, &err);
+  ck_assert_msg(sc != NULL, "%s:%d: %s", err.file, err.line, err.msg);
+  char e[512];
+  tracedb_hooks_t h = {.scenario_path = scn_path(sc), .text_hash = scn_hash(sc), .seed = scn_seed(sc)};
+  h.db = tracedb_open(db, e, sizeof e);
+  ck_assert_msg(h.db != NULL, "%s", e);
+  scn_run_opts_t o = {.on_start = tracedb_on_start, .on_finish = tracedb_on_finish, .ud = &h};
+  scn_result_t r;
+  ck_assert_int_eq(scn_run(sc, &o, &r, &err), 0);
+  ck_assert_msg(h.rc == 0, "%s", h.err);
+  scn_result_free(&r);
+  tracedb_close(h.db);
+  scn_free(sc);
+}
 
 void tfix_run(const char *path, const scn_run_opts_t *o, scn_result_t *r, bool quiet) {
   scn_error_t err;

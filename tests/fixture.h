@@ -11,6 +11,10 @@
 #define FIX "fixtures/scenarios/"
 #define BAD "bad/scenarios/"
 
+/* Runs `path` once (its own seed, includes also from `include_dir` or
+   NULL) and records the run into the trace database `db`. */
+void tfix_record(const char *db, const char *path, const char *include_dir);
+
 /* Loads and runs `path` once with its own seed and `o` (NULL: defaults);
    the caller frees *r.  Failed expectations are printed unless `quiet`,
    to explain the assertion that follows. */

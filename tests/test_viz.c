@@ -25,6 +25,7 @@
 #include "iosim/scenario.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
+#include "fixture.h"
 #include "testlib.h"
 #include "typed_steps.h"
 
@@ -62,22 +63,7 @@ static void path_in(const fixture_t *fx, const char *name, char *out, size_t n) 
 }
 
 /* Runs scenario `path` (seed from the file) into fx->db. */
-static void record(fixture_t *fx, const char *path, const char *extra_dir) {
-  scn_error_t err;
-  scn_t *sc = scn_load(path, extra_dir, &err);
-  ck_assert_msg(sc != NULL, "%s:%d: %s", err.file, err.line, err.msg);
-  char e[512];
-  tracedb_hooks_t h = {.scenario_path = scn_path(sc), .text_hash = scn_hash(sc), .seed = scn_seed(sc)};
-  h.db = tracedb_open(fx->db, e, sizeof e);
-  ck_assert_msg(h.db != NULL, "%s", e);
-  scn_run_opts_t o = {.on_start = tracedb_on_start, .on_finish = tracedb_on_finish, .ud = &h};
-  scn_result_t r;
-  ck_assert_int_eq(scn_run(sc, &o, &r, &err), 0);
-  ck_assert_msg(h.rc == 0, "%s", h.err);
-  scn_result_free(&r);
-  tracedb_close(h.db);
-  scn_free(sc);
-}
+static void record(fixture_t *fx, const char *path, const char *extra_dir) { tfix_record(fx->db, path, extra_dir); }
 
 static void fixture_begin(fixture_t *fx, const char *lesson) {
   snprintf(fx->dir, sizeof fx->dir, "/tmp/iosim-viz-XXXXXX");

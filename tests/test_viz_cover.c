@@ -29,6 +29,7 @@
 #include "iosim/trace.h"
 #include "iosim/tracedb.h"
 #include "iosim/viz.h"
+#include "fixture.h"
 #include "testlib.h"
 
 #define FIXTURES "fixtures/viz-cover/"
@@ -61,20 +62,7 @@ static int sh(const char *cmd) {
 static void record_into(const char *db, const char *path) {
   char lib[PATH_MAX];
   ck_assert(realpath("../scenarios/lib", lib) != NULL);
-  scn_error_t err;
-  scn_t *sc = scn_load(path, lib, &err);
-  ck_assert_msg(sc != NULL, "%s:%d: %s", err.file, err.line, err.msg);
-  char e[512];
-  tracedb_hooks_t h = {.scenario_path = scn_path(sc), .text_hash = scn_hash(sc), .seed = scn_seed(sc)};
-  h.db = tracedb_open(db, e, sizeof e);
-  ck_assert_msg(h.db != NULL, "%s", e);
-  scn_run_opts_t o = {.on_start = tracedb_on_start, .on_finish = tracedb_on_finish, .ud = &h};
-  scn_result_t r;
-  ck_assert_int_eq(scn_run(sc, &o, &r, &err), 0);
-  ck_assert_msg(h.rc == 0, "%s", h.err);
-  scn_result_free(&r);
-  tracedb_close(h.db);
-  scn_free(sc);
+  tfix_record(db, path, lib);
 }
 
 /* A fresh folder with `scenario` (a path under tests/, or NULL) recorded in it. */
